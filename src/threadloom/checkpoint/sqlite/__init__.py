@@ -1,0 +1,1 @@
+"""threadloom.checkpoint.sqlite."""
