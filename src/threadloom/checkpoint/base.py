@@ -236,6 +236,28 @@ class BaseCheckpointSaver(ABC):
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
 
+    # --- cheap look-ups the engine uses to skip re-reading state it already holds ---
+
+    def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
+        """``(checkpoint_id, has_pending_writes)`` of the thread's latest checkpoint.
+
+        The engine keeps the channels of a thread it just ran in memory; when
+        the latest checkpoint is still the one it wrote (no other process or
+        host advanced the thread) it skips deserializing the history. Backends
+        override this with a query that reads no channel values.
+        """
+        found = self.get_tuple(config)
+        if found is None:
+            return None
+        return found.checkpoint["id"], bool(found.pending_writes)
+
+    async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
+        """Async twin of :meth:`peek_latest`."""
+        found = await self.aget_tuple(config)
+        if found is None:
+            return None
+        return found.checkpoint["id"], bool(found.pending_writes)
+
     # --- versions ---
 
     def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
