@@ -11,6 +11,8 @@ subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
     ├── IndexNotConfiguredError (ValueError)     query= on a store without an index
     ├── IndexConfigMismatchError (ValueError)    dims differ from the vectors on disk
     ├── EmbeddingError (ValueError)              embedder raised, wrong count/dims, NaN/inf
+    ├── InvalidEmbedderError (TypeError)         `embed` is not an Embeddings, function or string
+    ├── UnknownEmbeddingProviderError (ValueError)  malformed "provider:model" or unknown provider
     ├── GraphBuildError (ValueError)             unknown node, no entry point, duplicate, reserved
     ├── InvalidUpdateError (ValueError)          unknown state key, conflicting writes
     ├── GraphRecursionError (RecursionError)     recursion_limit reached
@@ -45,6 +47,7 @@ __all__ = [
     "GraphRecursionError",
     "IndexConfigMismatchError",
     "IndexNotConfiguredError",
+    "InvalidEmbedderError",
     "InvalidFilterError",
     "InvalidNamespaceError",
     "InvalidResumeError",
@@ -57,6 +60,7 @@ __all__ = [
     "SerializationError",
     "StoreNotConfiguredError",
     "ThreadloomError",
+    "UnknownEmbeddingProviderError",
 ]
 
 
@@ -93,6 +97,14 @@ class IndexConfigMismatchError(ThreadloomError, ValueError):
 
 class EmbeddingError(ThreadloomError, ValueError):
     """The embedder failed or returned unusable vectors; nothing was written."""
+
+
+class InvalidEmbedderError(ThreadloomError, TypeError):
+    """An embedder cannot be used: wrong type, or an async-only one called synchronously in a loop."""
+
+
+class UnknownEmbeddingProviderError(ThreadloomError, ValueError):
+    """A ``"provider:model"`` string is malformed or names a provider threadloom does not know."""
 
 
 # --- graph ---------------------------------------------------------------
