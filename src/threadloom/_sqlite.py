@@ -88,18 +88,26 @@ def _check_path(path: Path) -> None:
     """Refuse a path SQLite could not use, before anything touches the disk."""
     directory = path.parent
     if not directory.exists():
-        raise DatabaseError(f"Cannot open database {str(path)!r}: directory {str(directory)!r} does not exist.")
+        raise DatabaseError(
+            f"Cannot open database {str(path)!r}: directory {str(directory)!r} does not exist."
+        )
     if not directory.is_dir():
-        raise DatabaseError(f"Cannot open database {str(path)!r}: {str(directory)!r} is not a directory.")
+        raise DatabaseError(
+            f"Cannot open database {str(path)!r}: {str(directory)!r} is not a directory."
+        )
     if path.is_dir():
         raise DatabaseError(f"Cannot open database {str(path)!r}: it is a directory, not a file.")
     # WAL mode keeps "-wal" and "-shm" files next to the database, so the
     # directory must be writable even when the database file already exists.
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise DatabaseError(f"Cannot open database {str(path)!r}: directory {str(directory)!r} is not writable.")
+        raise DatabaseError(
+            f"Cannot open database {str(path)!r}: directory {str(directory)!r} is not writable."
+        )
     if path.exists():
         if not os.access(path, os.R_OK | os.W_OK):
-            raise DatabaseError(f"Cannot open database {str(path)!r}: the file is not readable and writable.")
+            raise DatabaseError(
+                f"Cannot open database {str(path)!r}: the file is not readable and writable."
+            )
         try:
             with open(path, "rb") as handle:
                 header = handle.read(len(SQLITE_HEADER))
@@ -113,7 +121,9 @@ def _check_path(path: Path) -> None:
             )
 
 
-def configure(conn: sqlite3.Connection, *, synchronous: Synchronous = "NORMAL", label: str = "") -> None:
+def configure(
+    conn: sqlite3.Connection, *, synchronous: Synchronous = "NORMAL", label: str = ""
+) -> None:
     """Put a connection in the mode threadloom relies on (WAL, busy timeout, autocommit).
 
     Used for connections threadloom opens and for ones a caller hands in.
@@ -122,11 +132,15 @@ def configure(conn: sqlite3.Connection, *, synchronous: Synchronous = "NORMAL", 
     conn.isolation_level = None
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     try:
-        mode = _retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0], BUSY_DEADLINE_S)
+        mode = _retry(
+            lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0], BUSY_DEADLINE_S
+        )
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"Cannot use database {label!r}: {exc}") from exc
     if str(mode).lower() not in ("wal", "memory"):
-        raise DatabaseError(f"Cannot use database {label!r}: WAL mode refused (journal mode {mode!r}).")
+        raise DatabaseError(
+            f"Cannot use database {label!r}: WAL mode refused (journal mode {mode!r})."
+        )
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA foreign_keys = ON")
 
@@ -204,7 +218,8 @@ class Database:
         self.owns_connection = owns_connection
         self.busy_deadline = busy_deadline
         self.lock = threading.RLock()
-        self._depth = 0  # nesting of read()/write() on this thread; inner calls join the outer transaction
+        # Nesting of read()/write() calls under the lock: inner calls join the outer transaction.
+        self._depth = 0
         self.closed = False
 
     @classmethod
@@ -279,7 +294,12 @@ class Database:
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version``: changes when *another* connection commits."""
         with self.lock:
-            return int(_retry(lambda: self.conn.execute("PRAGMA data_version").fetchone()[0], self.busy_deadline))
+            return int(
+                _retry(
+                    lambda: self.conn.execute("PRAGMA data_version").fetchone()[0],
+                    self.busy_deadline,
+                )
+            )
 
     def close(self) -> None:
         """Close the connection if this ``Database`` opened it; later calls raise."""

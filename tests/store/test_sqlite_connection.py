@@ -31,7 +31,7 @@ def test_opens_a_new_file_in_wal_mode(tmp_path: Path) -> None:
 
 
 def test_memory_database_opens() -> None:
-    """":memory:" opens without touching the disk."""
+    """An in-memory database opens without touching the disk."""
     db = Database.open(":memory:")
     assert db.read(lambda c: c.execute("SELECT 1").fetchone()[0]) == 1
     db.close()
@@ -73,7 +73,9 @@ def test_read_only_directory_is_a_database_error(tmp_path: Path) -> None:
                 print("DatabaseError:", exc)
             """
         )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
         assert "DatabaseError:" in out.stdout, out.stderr
         assert "not writable" in out.stdout and str(ro) in out.stdout
         assert list(ro.iterdir()) == []
@@ -127,7 +129,8 @@ def test_busy_database_is_retried_not_reported(tmp_path: Path) -> None:
     other = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO t VALUES (1)")
-    db.conn.execute("PRAGMA busy_timeout = 10")  # make SQLite give up fast: the retry loop must cover it
+    # Make SQLite give up fast: the retry loop must cover the wait.
+    db.conn.execute("PRAGMA busy_timeout = 10")
     releaser = threading.Timer(0.5, lambda: other.execute("COMMIT"))
     releaser.start()
     db.write(lambda c: c.execute("INSERT INTO t VALUES (2)"))
@@ -189,7 +192,9 @@ def test_a_failing_migration_leaves_the_schema_unchanged(tmp_path: Path) -> None
     with pytest.raises(sqlite3.OperationalError):
         migrate(db, "demo", ["CREATE TABLE t (x)", "THIS IS NOT SQL"])
     assert schema_version(db, "demo") == 0
-    tables = db.read(lambda c: c.execute("SELECT name FROM sqlite_master WHERE name='t'").fetchall())
+    tables = db.read(
+        lambda c: c.execute("SELECT name FROM sqlite_master WHERE name='t'").fetchall()
+    )
     assert tables == []
     db.close()
 
