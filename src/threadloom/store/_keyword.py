@@ -1,0 +1,333 @@
+"""An in-memory BM25 keyword index, partitioned by namespace.
+
+The in-memory store keeps one :class:`KeywordIndex` next to its vector index
+and calls :meth:`~KeywordIndex.put` / :meth:`~KeywordIndex.delete` on every
+write, delete and TTL expiry. Nothing is rebuilt per query: postings, document
+lengths and document frequencies are maintained incrementally.
+
+Layout
+    One partition per namespace tuple. A search under a prefix visits only the
+    partitions whose namespace starts with it (found through a prefix map),
+    so one user's search never touches another user's rows.
+
+Documents
+    An item may index several texts (one per index path, like its vectors);
+    each text is one BM25 document (a *row*). An item's score is the best score
+    of its rows, the same de-duplication vector search uses.
+
+Score
+    Okapi BM25 with ``k1=1.2, b=0.75`` and the always-positive IDF
+    ``ln(1 + (N - df + 0.5) / (df + 0.5))``. Corpus statistics (``N``, ``df``,
+    average length) are those of the **searched scope**: the live rows under
+    the searched prefix, summed from per-partition counters at query time. So a
+    user's ranking depends only on that user's memories, and another tenant's
+    writes never change it. Scores are ``> 0`` for a row sharing at least one
+    term with the query and are not bounded above; rows sharing no term are
+    not returned.
+
+The index is not thread-safe on its own: the owning store serializes calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from threadloom.store._text import query_terms, terms
+
+__all__ = ["BM25_B", "BM25_K1", "KeywordHit", "KeywordIndex", "bm25_idf"]
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+# A partition is compacted when dead rows outnumber live ones (and are at least
+# this many), which keeps stale postings bounded at an amortized O(1) per write.
+_COMPACT_MIN_DEAD = 64
+
+_Namespace = tuple[str, ...]
+
+
+class KeywordHit(NamedTuple):
+    """One item matched by a keyword search, with its BM25 score."""
+
+    namespace: _Namespace
+    key: str
+    score: float
+
+
+def bm25_idf(n_docs: int, doc_freq: int) -> float:
+    """BM25 inverse document frequency; positive even for a term in every document."""
+    return math.log(1.0 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+
+
+class _Postings:
+    """Rows containing one term and the term's count in each: growable arrays."""
+
+    __slots__ = ("rows", "size", "tfs")
+
+    def __init__(self) -> None:
+        self.rows = np.empty(4, dtype=np.int32)
+        self.tfs = np.empty(4, dtype=np.float32)
+        self.size = 0
+
+    def append(self, row: int, tf: int) -> None:
+        if self.size == len(self.rows):
+            self.rows = np.resize(self.rows, 2 * self.size)
+            self.tfs = np.resize(self.tfs, 2 * self.size)
+        self.rows[self.size] = row
+        self.tfs[self.size] = tf
+        self.size += 1
+
+
+class _Partition:
+    """The rows of one namespace: postings, per-row lengths and live counters."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.postings: dict[str, _Postings] = {}
+        self.doc_freq: Counter[str] = Counter()
+        self.row_len = np.zeros(8, dtype=np.float32)
+        self.row_alive = np.zeros(8, dtype=bool)
+        self.row_item = np.zeros(8, dtype=np.int32)
+        self.row_terms: list[Counter[str] | None] = []
+        self.item_keys: list[str | None] = []
+        self.item_rows: dict[str, list[int]] = {}
+        self.item_slot: dict[str, int] = {}
+        self.live_rows = 0
+        self.dead_rows = 0
+        self.total_len = 0
+
+    def __len__(self) -> int:
+        return len(self.item_rows)
+
+    def _grow(self, needed: int) -> None:
+        capacity = len(self.row_len)
+        if needed <= capacity:
+            return
+        capacity = max(needed, 2 * capacity)
+        self.row_len = np.resize(self.row_len, capacity)
+        self.row_alive = np.resize(self.row_alive, capacity)
+        self.row_item = np.resize(self.row_item, capacity)
+
+    def put(self, key: str, texts: Sequence[str]) -> None:
+        self.remove(key)
+        self._put_terms(key, [Counter(terms(text)) for text in texts])
+
+    def remove(self, key: str) -> bool:
+        rows = self.item_rows.pop(key, None)
+        if rows is None:
+            return False
+        for row in rows:
+            counts = self.row_terms[row]
+            assert counts is not None
+            self.doc_freq.subtract(counts.keys())
+            self.total_len -= int(self.row_len[row])
+            self.row_alive[row] = False
+            self.row_terms[row] = None
+        self.live_rows -= len(rows)
+        self.dead_rows += len(rows)
+        slot = self.item_slot.pop(key)
+        self.item_keys[slot] = None
+        if self.dead_rows >= _COMPACT_MIN_DEAD and self.dead_rows > self.live_rows:
+            self._compact()
+        return True
+
+    def _compact(self) -> None:
+        """Renumber live rows and drop stale postings (amortized over many removals)."""
+        survivors = [
+            (key, [self.row_terms[row] for row in rows]) for key, rows in self.item_rows.items()
+        ]
+        self._reset()
+        for key, counters in survivors:
+            self._put_terms(key, counters)
+
+    def _put_terms(self, key: str, counters: Iterable[Counter[str] | None]) -> None:
+        slot = len(self.item_keys)
+        self.item_keys.append(key)
+        self.item_slot[key] = slot
+        rows: list[int] = []
+        for counts in counters:
+            if not counts:
+                continue  # a text with no terms can never match; keep no row for it
+            row = len(self.row_terms)
+            self._grow(row + 1)
+            self.row_terms.append(counts)
+            length = sum(counts.values())
+            self.row_len[row] = length
+            self.row_alive[row] = True
+            self.row_item[row] = slot
+            for term, tf in counts.items():
+                postings = self.postings.get(term)
+                if postings is None:
+                    postings = self.postings[term] = _Postings()
+                postings.append(row, tf)
+            self.doc_freq.update(counts.keys())
+            self.total_len += length
+            self.live_rows += 1
+            rows.append(row)
+        self.item_rows[key] = rows
+
+    def item_scores(
+        self, weighted_terms: Sequence[tuple[str, float]], avg_len: float, k1: float, b: float
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Item slots with a positive score, and their scores (best row per item)."""
+        n_rows = len(self.row_terms)
+        row_scores = np.zeros(n_rows, dtype=np.float32)
+        norm = (k1 * (1.0 - b)) + (k1 * b / avg_len) * self.row_len[:n_rows]
+        for term, idf in weighted_terms:
+            postings = self.postings.get(term)
+            if postings is None:
+                continue
+            rows = postings.rows[: postings.size]
+            tf = postings.tfs[: postings.size]
+            # A row appears at most once per term's postings, so += on a fancy index is exact.
+            row_scores[rows] += idf * tf * (k1 + 1.0) / (tf + norm[rows])
+        row_scores[~self.row_alive[:n_rows]] = 0.0
+        hit_rows = np.flatnonzero(row_scores > 0.0)
+        if len(hit_rows) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        best = np.zeros(len(self.item_keys), dtype=np.float32)
+        np.maximum.at(best, self.row_item[hit_rows], row_scores[hit_rows])
+        slots = np.flatnonzero(best > 0.0)
+        return slots, best[slots]
+
+
+class KeywordIndex:
+    """BM25 keyword search over namespace partitions, updated incrementally.
+
+    >>> index = KeywordIndex()
+    >>> index.put(("memories", "1"), "a", ["My cousin Xiomara moved to Tromso"])
+    >>> index.put(("memories", "1"), "b", ["We adopted a puppy"])
+    >>> [hit.key for hit in index.search(("memories",), "Where did Xiomara move?")]
+    ['a']
+    """
+
+    def __init__(self, *, k1: float = BM25_K1, b: float = BM25_B) -> None:
+        if k1 < 0 or not 0.0 <= b <= 1.0:
+            raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
+        self.k1 = k1
+        self.b = b
+        self._partitions: dict[_Namespace, _Partition] = {}
+        # Every prefix of every partition's namespace -> those namespaces.
+        self._by_prefix: dict[_Namespace, set[_Namespace]] = {}
+
+    def __len__(self) -> int:
+        """How many items have at least one indexed text (or an empty entry)."""
+        return sum(len(p) for p in self._partitions.values())
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, tuple) or len(address) != 2:
+            return False
+        partition = self._partitions.get(address[0])
+        return partition is not None and address[1] in partition.item_rows
+
+    def put(self, namespace: _Namespace, key: str, texts: Sequence[str]) -> None:
+        """Index ``texts`` for the item, replacing whatever it had before."""
+        if isinstance(texts, str):
+            raise TypeError("texts must be a sequence of strings, not one string")
+        partition = self._partitions.get(namespace)
+        if partition is None:
+            partition = self._partitions[namespace] = _Partition()
+            for depth in range(len(namespace) + 1):
+                self._by_prefix.setdefault(namespace[:depth], set()).add(namespace)
+        partition.put(key, texts)
+
+    def delete(self, namespace: _Namespace, key: str) -> bool:
+        """Forget the item; ``False`` if it was not indexed."""
+        partition = self._partitions.get(namespace)
+        if partition is None or not partition.remove(key):
+            return False
+        if not partition.item_rows:
+            self._drop_partition(namespace)
+        return True
+
+    def delete_prefix(self, prefix: _Namespace) -> int:
+        """Forget every item under ``prefix``; returns how many were indexed."""
+        removed = 0
+        for namespace in list(self._by_prefix.get(prefix, ())):
+            removed += len(self._partitions[namespace])
+            self._drop_partition(namespace)
+        return removed
+
+    def _drop_partition(self, namespace: _Namespace) -> None:
+        del self._partitions[namespace]
+        for depth in range(len(namespace) + 1):
+            members = self._by_prefix[namespace[:depth]]
+            members.discard(namespace)
+            if not members:
+                del self._by_prefix[namespace[:depth]]
+
+    def _scope(self, prefix: _Namespace) -> list[tuple[_Namespace, _Partition]]:
+        return [(ns, self._partitions[ns]) for ns in self._by_prefix.get(prefix, ())]
+
+    def term_idf(self, namespace_prefix: _Namespace, query: str) -> list[tuple[str, float]]:
+        """The query's terms with their IDF in the scope (0 doc-freq terms included)."""
+        scope = self._scope(namespace_prefix)
+        n_docs = sum(p.live_rows for _, p in scope)
+        return [
+            (term, bm25_idf(n_docs, sum(p.doc_freq[term] for _, p in scope)))
+            for term in query_terms(query)
+        ]
+
+    def search(
+        self, namespace_prefix: _Namespace, query: str, *, limit: int | None = None
+    ) -> list[KeywordHit]:
+        """Items under ``namespace_prefix`` sharing a term with ``query``, best first.
+
+        ``limit=None`` returns every matching item (the store then filters and
+        pages); otherwise the best ``limit``, chosen with ``argpartition``. A
+        query with no terms left (empty, punctuation, stop words) matches nothing.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        words = query_terms(query)
+        scope = self._scope(namespace_prefix)
+        if not words or not scope or limit == 0:
+            return []
+        n_docs = sum(p.live_rows for _, p in scope)
+        if n_docs == 0:
+            return []
+        avg_len = sum(p.total_len for _, p in scope) / n_docs
+        weighted = [
+            (term, bm25_idf(n_docs, df))
+            for term in words
+            if (df := sum(p.doc_freq[term] for _, p in scope)) > 0
+        ]
+        if not weighted:
+            return []
+        owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]] = []
+        chunks: list[npt.NDArray[np.float32]] = []
+        for namespace, partition in scope:
+            slots, scores = partition.item_scores(weighted, avg_len, self.k1, self.b)
+            if len(slots):
+                owners.append((namespace, partition, slots))
+                chunks.append(scores)
+        if not chunks:
+            return []
+        all_scores = np.concatenate(chunks)
+        order = _top_order(all_scores, limit)
+        # Map flat positions back to (partition, slot) through cumulative offsets.
+        offsets = np.cumsum([0] + [len(slots) for _, _, slots in owners])
+        hits: list[KeywordHit] = []
+        for flat in order:
+            which = int(np.searchsorted(offsets, flat, side="right")) - 1
+            namespace, partition, slots = owners[which]
+            key = partition.item_keys[int(slots[flat - offsets[which]])]
+            assert key is not None
+            hits.append(KeywordHit(namespace, key, float(all_scores[flat])))
+        return hits
+
+
+def _top_order(scores: npt.NDArray[np.float32], limit: int | None) -> npt.NDArray[np.int64]:
+    """Indices of the best ``limit`` scores, best first (ties: lower index first)."""
+    if limit is not None and limit < len(scores):
+        top = np.argpartition(-scores, limit - 1)[:limit]
+        return top[np.lexsort((top, -scores[top]))]
+    return np.lexsort((np.arange(len(scores)), -scores))
