@@ -14,6 +14,41 @@ applied to version ``base_version`` of this channel". A saver stores it as is
 the channel replays. The engine bounds the chain by sending a full value every
 so often, so reads stay fast.
 
+Reading a delta channel. A :class:`DeltaValue` for version ``v`` points at
+``base_version``; if that stored value is itself a delta, the chain continues
+until a full value (the snapshot) or a version with no stored value (the
+channel was empty: ``has_snapshot=False`` and ``snapshot`` is ``None``).
+``DeltaChain.writes`` are the writes of every delta, oldest first. A full value
+(anything that is not a ``DeltaValue``) resets the chain. A ``DeltaChain``
+handed back to :meth:`BaseCheckpointSaver.put` (a fork of a read checkpoint)
+is stored as it is and read back as the root of later chains.
+
+Channel versions. The savers shipped with threadloom return *unique* float
+versions from :meth:`BaseCheckpointSaver.get_next_version` (``n + 1`` plus a
+random fraction below 0.5, e.g. ``3.27...``), so that two branches forked from
+one checkpoint never store different values under one version. They are still
+numbers: they compare with ints and with each other, and the next version is
+always greater than the current one. Treat versions as opaque and compare
+them only with ``<``/``>``/``==``.
+
+Pending writes to the special channels in :data:`WRITES_IDX_MAP`
+(``__error__``, ``__interrupt__``, ...) replace an earlier special write of
+the same task; other writes of a task are kept from the first ``put_writes``
+(a retried call does not duplicate them). ``pending_writes`` are returned in
+the order they were first stored.
+
+Backends share the encoding of checkpoints and channel blobs through the
+helpers at the end of this module (:func:`encode_checkpoint`,
+:func:`encode_channels`, :func:`decode_channels`, ...), so every backend
+stores and replays delta chains the same way.
+
+Changes to this contract (for code written against an earlier revision):
+
+- added ``WRITES_IDX_MAP`` and the special channel names, ``get_thread_address``
+  and the backend helpers; ``DeltaChain.snapshot`` is ``None`` when
+  ``has_snapshot`` is false;
+- ``InMemorySaver``/``SqliteSaver`` return float versions (see above).
+
 Example::
 
     from threadloom.checkpoint.memory import InMemorySaver
@@ -25,14 +60,22 @@ Example::
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, TypedDict, Union
+from typing import Any, Literal, NamedTuple, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 
+from threadloom.errors import MissingThreadIdError
+
 __all__ = [
+    "ERROR",
+    "INTERRUPT",
+    "RESUME",
+    "SCHEDULED",
+    "WRITES_IDX_MAP",
     "BaseCheckpointSaver",
     "ChannelVersions",
     "Checkpoint",
@@ -41,10 +84,30 @@ __all__ = [
     "DeltaChain",
     "DeltaValue",
     "PendingWrite",
+    "StoredBlob",
+    "decode_channels",
+    "decode_checkpoint",
+    "encode_channels",
+    "encode_checkpoint",
     "get_checkpoint_id",
+    "get_thread_address",
+    "metadata_matches",
+    "unique_next_version",
 ]
 
-ChannelVersion = Union[int, float, str]
+ERROR = "__error__"
+"""Pending-write channel: the error a task raised."""
+SCHEDULED = "__scheduled__"
+"""Pending-write channel: a task scheduled but not yet run."""
+INTERRUPT = "__interrupt__"
+"""Pending-write channel: the interrupts a task raised."""
+RESUME = "__resume__"
+"""Pending-write channel: the values a task resumes with."""
+
+WRITES_IDX_MAP: dict[str, int] = {ERROR: -1, SCHEDULED: -2, INTERRUPT: -3, RESUME: -4}
+"""Special channels and the fixed (negative) index their write is stored under."""
+
+ChannelVersion = int | float | str
 ChannelVersions = dict[str, ChannelVersion]
 
 PendingWrite = tuple[str, str, Any]
@@ -124,6 +187,25 @@ class DeltaChain:
 def get_checkpoint_id(config: RunnableConfig) -> str | None:
     """The ``checkpoint_id`` in ``config["configurable"]``, if any."""
     return config.get("configurable", {}).get("checkpoint_id")
+
+
+def get_thread_address(config: RunnableConfig) -> tuple[str, str, str | None]:
+    """``(thread_id, checkpoint_ns, checkpoint_id)`` of ``config``.
+
+    Raises :class:`~threadloom.errors.MissingThreadIdError` when there is no ``thread_id``.
+    """
+    configurable = config.get("configurable") if isinstance(config, Mapping) else None
+    if not isinstance(configurable, Mapping) or configurable.get("thread_id") is None:
+        raise MissingThreadIdError(
+            'a checkpointer needs a thread id: pass config={"configurable": {"thread_id": ...}}'
+        )
+    thread_id = configurable["thread_id"]
+    ns = configurable.get("checkpoint_ns") or ""
+    if not isinstance(thread_id, (str, int)) or not isinstance(ns, str):
+        raise MissingThreadIdError(
+            f"thread_id must be a string (got {type(thread_id).__name__}) and checkpoint_ns a string"
+        )
+    return str(thread_id), ns, configurable.get("checkpoint_id")
 
 
 class BaseCheckpointSaver(ABC):
@@ -267,3 +349,126 @@ class BaseCheckpointSaver(ABC):
         if isinstance(current, int):
             return current + 1
         return int(str(current).split(".")[0]) + 1
+
+
+def unique_next_version(current: ChannelVersion | None) -> float:
+    """A version greater than ``current`` that no other branch will pick (see the module docstring)."""
+    base = 0 if current is None else int(float(str(current).split(".")[0]))
+    return base + 1 + random.random() / 2
+
+
+# --- helpers shared by backends ------------------------------------------------
+
+
+class StoredBlob(NamedTuple):
+    """One stored channel version: a full value, a delta on ``base_version``, or empty."""
+
+    kind: Literal["full", "delta", "empty"]
+    base_version: ChannelVersion | None
+    type_tag: str
+    data: bytes
+
+
+def encode_checkpoint(serde: Any, checkpoint: Checkpoint) -> tuple[str, bytes]:
+    """The checkpoint without its channel values (those are stored as blobs)."""
+    return serde.dumps_typed({k: v for k, v in checkpoint.items() if k != "channel_values"})
+
+
+def decode_checkpoint(
+    serde: Any,
+    header: tuple[str, bytes],
+    fetch: Callable[[str, ChannelVersion], StoredBlob | None],
+) -> Checkpoint:
+    """The checkpoint stored by :func:`encode_checkpoint`, its channel values read through ``fetch``."""
+    checkpoint = serde.loads_typed(header)
+    checkpoint["channel_values"] = decode_channels(serde, checkpoint["channel_versions"], fetch)
+    result: Checkpoint = checkpoint
+    return result
+
+
+def encode_channels(
+    serde: Any, checkpoint: Checkpoint, new_versions: ChannelVersions
+) -> list[tuple[str, ChannelVersion, StoredBlob]]:
+    """Serialize the channels in ``new_versions``: ``(channel, version, blob)`` rows.
+
+    A :class:`DeltaValue` stores only its writes. Serialization errors are raised
+    here, before a backend writes anything.
+    """
+    values = checkpoint["channel_values"]
+    rows: list[tuple[str, ChannelVersion, StoredBlob]] = []
+    for channel, version in new_versions.items():
+        if channel not in values:
+            rows.append((channel, version, StoredBlob("empty", None, "", b"")))
+            continue
+        value = values[channel]
+        if isinstance(value, DeltaValue):
+            if value.base_version == version:
+                raise ValueError(f"DeltaValue for channel {channel!r} names its own version {version!r} as base")
+            type_tag, data = serde.dumps_typed(list(value.writes))
+            rows.append((channel, version, StoredBlob("delta", value.base_version, type_tag, data)))
+        else:
+            type_tag, data = serde.dumps_typed(value)
+            rows.append((channel, version, StoredBlob("full", None, type_tag, data)))
+    return rows
+
+
+def decode_channels(
+    serde: Any,
+    channel_versions: Mapping[str, ChannelVersion],
+    fetch: Callable[[str, ChannelVersion], StoredBlob | None],
+) -> dict[str, Any]:
+    """Channel values for ``channel_versions``, reading blobs through ``fetch``.
+
+    Delta channels come back as a :class:`DeltaChain` (see the module docstring).
+    """
+    values: dict[str, Any] = {}
+    for channel, version in channel_versions.items():
+        blob = fetch(channel, version)
+        if blob is None or blob.kind == "empty":
+            continue
+        if blob.kind == "full":
+            values[channel] = serde.loads_typed((blob.type_tag, blob.data))
+            continue
+        values[channel] = _replay(serde, channel, blob, fetch)
+    return values
+
+
+_MAX_CHAIN = 100_000  # far beyond any bound the engine uses; stops a corrupt cycle
+
+
+def _replay(
+    serde: Any,
+    channel: str,
+    blob: StoredBlob,
+    fetch: Callable[[str, ChannelVersion], StoredBlob | None],
+) -> DeltaChain:
+    parts: list[list[Any]] = []
+    current: StoredBlob | None = blob
+    while current is not None and current.kind == "delta":
+        if len(parts) >= _MAX_CHAIN:
+            raise ValueError(f"delta chain of channel {channel!r} does not end (corrupt data?)")
+        parts.append(serde.loads_typed((current.type_tag, current.data)))
+        assert current.base_version is not None
+        current = fetch(channel, current.base_version)
+    depth = len(parts)
+    writes: list[Any] = []
+    snapshot: Any = None
+    has_snapshot = False
+    if current is not None and current.kind == "full":
+        root = serde.loads_typed((current.type_tag, current.data))
+        if isinstance(root, DeltaChain):  # a forked copy of a chain read earlier
+            snapshot, has_snapshot = root.snapshot, root.has_snapshot
+            writes.extend(root.writes)
+            depth += root.depth
+        else:
+            snapshot, has_snapshot = root, True
+    for part in reversed(parts):
+        writes.extend(part)
+    return DeltaChain(snapshot, tuple(writes), depth, has_snapshot)
+
+
+def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
+    """True when every key of ``filter`` is in ``metadata`` with an equal value."""
+    if not filter:
+        return True
+    return all(k in metadata and metadata[k] == v for k, v in filter.items())
