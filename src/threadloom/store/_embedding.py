@@ -1,0 +1,198 @@
+"""Embedding for stores: which texts a batch needs, one embed call, checked vectors.
+
+Shared by every backend so they fail the same way. A batch's puts are
+embedded with ONE ``embed_documents`` call (identical texts are sent once);
+the result is checked (count, dims, finite) before the caller applies
+anything, so a bad embedder fails the whole batch with :class:`EmbeddingError`.
+
+Typical use inside ``batch``::
+
+    index = ResolvedIndex.from_config(config)          # once, in __init__
+    plan = index.plan(ops)                             # raises before any write
+    vectors = plan.embed(index)                        # or: await plan.aembed(index)
+    for position, op in enumerate(ops):
+        rows = vectors.get(position)                   # (n, dims) float32 unit rows, or None
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from threadloom.errors import EmbeddingError, InvalidStoreInputError, ThreadloomError
+from threadloom.store._vectors import normalize_rows
+from threadloom.store.base import IndexConfig, Op, PutOp, SearchOp, get_text_at_path, tokenize_path
+
+__all__ = ["EmbeddingPlan", "ResolvedIndex", "check_vectors"]
+
+FloatMatrix = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ResolvedIndex:
+    """A validated :class:`IndexConfig`: dims, an ``Embeddings`` and field paths."""
+
+    dims: int
+    embeddings: Any
+    fields: tuple[str, ...]
+    config: IndexConfig
+
+    @classmethod
+    def from_config(cls, config: IndexConfig | None) -> ResolvedIndex | None:
+        """Check ``config`` and resolve its embedder; ``None`` stays ``None``."""
+        if config is None:
+            return None
+        if not isinstance(config, dict):
+            raise InvalidStoreInputError(
+                f"index must be a dict like {{'dims': 384, 'embed': ...}}, got {type(config).__name__}"
+            )
+        unknown = set(config) - {"dims", "embed", "fields", "distance_type", "ann_index_config"}
+        if unknown:
+            raise InvalidStoreInputError(f"Unknown index option(s): {', '.join(sorted(unknown))}")
+        dims = config.get("dims")
+        if isinstance(dims, bool) or not isinstance(dims, int) or dims <= 0:
+            raise InvalidStoreInputError(f"index['dims'] must be a positive integer, got {dims!r}")
+        if config.get("embed") is None:
+            raise InvalidStoreInputError(
+                "index['embed'] is required: an Embeddings, a function or 'provider:model'"
+            )
+        fields = config.get("fields") or ["$"]
+        if not isinstance(fields, (list, tuple)) or not all(
+            isinstance(f, str) and f for f in fields
+        ):
+            raise InvalidStoreInputError(
+                f"index['fields'] must be a list of path strings, got {fields!r}"
+            )
+        for path in fields:
+            tokenize_path(path)  # a malformed path fails now, not at the first put
+        from threadloom.embeddings import ensure_embeddings
+
+        return cls(dims, ensure_embeddings(config["embed"]), tuple(fields), config)
+
+    def texts_for(self, op: PutOp) -> list[str]:
+        """The texts to embed for a put (none when ``index=False``)."""
+        if op.value is None or op.index is False:
+            return []
+        paths = self.fields if op.index is None else op.index
+        texts: list[str] = []
+        for path in paths:
+            texts.extend(get_text_at_path(op.value, path))
+        return texts
+
+    def plan(self, ops: Sequence[Op]) -> EmbeddingPlan:
+        """Collect the texts of every put and the query of every search in ``ops``."""
+        plan = EmbeddingPlan()
+        for position, op in enumerate(ops):
+            if isinstance(op, PutOp) and op.value is not None:
+                texts = self.texts_for(op)
+                plan.puts[position] = texts
+                for text in texts:
+                    plan.unique_texts.setdefault(text, len(plan.unique_texts))
+            elif isinstance(op, SearchOp) and op.query is not None:
+                plan.queries.setdefault(op.query, len(plan.queries))
+        return plan
+
+
+@dataclass
+class EmbeddingPlan:
+    """The texts a batch needs embedded; produce vectors with :meth:`embed`/:meth:`aembed`."""
+
+    puts: dict[int, list[str]] = field(default_factory=dict)
+    unique_texts: dict[str, int] = field(default_factory=dict)
+    queries: dict[str, int] = field(default_factory=dict)
+
+    def embed(self, index: ResolvedIndex) -> EmbeddedBatch:
+        """Embed synchronously (one documents call, one query call per distinct query)."""
+        docs = list(self.unique_texts)
+        doc_vectors = _call(lambda: index.embeddings.embed_documents(docs)) if docs else []
+        query_vectors = [_call(lambda q=q: index.embeddings.embed_query(q)) for q in self.queries]
+        return self._finish(index, doc_vectors, query_vectors)
+
+    async def aembed(self, index: ResolvedIndex) -> EmbeddedBatch:
+        """Embed without blocking the event loop."""
+        docs = list(self.unique_texts)
+        doc_vectors: Any = []
+        if docs:
+            doc_vectors = await _acall(index.embeddings.aembed_documents(docs))
+        query_vectors = await asyncio.gather(
+            *(_acall(index.embeddings.aembed_query(q)) for q in self.queries)
+        )
+        return self._finish(index, doc_vectors, list(query_vectors))
+
+    def _finish(
+        self, index: ResolvedIndex, doc_vectors: Any, query_vectors: list[Any]
+    ) -> EmbeddedBatch:
+        docs = check_vectors(doc_vectors, len(self.unique_texts), index.dims, what="documents")
+        queries = check_vectors(query_vectors, len(self.queries), index.dims, what="queries")
+        by_put: dict[int, FloatMatrix] = {}
+        for position, texts in self.puts.items():
+            rows = [self.unique_texts[t] for t in texts]
+            by_put[position] = docs[rows] if rows else docs[:0]
+        by_query = {q: queries[i] for q, i in self.queries.items()}
+        return EmbeddedBatch(by_put, by_query)
+
+
+@dataclass(frozen=True)
+class EmbeddedBatch:
+    """Checked unit vectors: per put position ``(n, dims)``, per query text ``(dims,)``."""
+
+    puts: dict[int, FloatMatrix]
+    queries: dict[str, FloatMatrix]
+
+
+def check_vectors(vectors: Any, count: int, dims: int, *, what: str) -> FloatMatrix:
+    """Validate an embedder's output and return it as float32 unit rows.
+
+    Raises :class:`EmbeddingError` for the wrong count, wrong dims, NaN or inf.
+    """
+    if count == 0:
+        return np.empty((0, dims), dtype=np.float32)
+    try:
+        got = len(vectors)
+    except TypeError:
+        raise EmbeddingError(
+            f"The embedder returned {type(vectors).__name__} for {count} {what}, not a list of vectors"
+        ) from None
+    if got != count:
+        raise EmbeddingError(f"The embedder returned {got} vectors for {count} {what}")
+    try:
+        matrix = np.asarray(vectors, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise EmbeddingError(
+            f"The embedder returned vectors of unequal or non-numeric size for {what} (expected {dims} dims): {exc}"
+        ) from exc
+    if matrix.ndim != 2 or matrix.shape[1] != dims:
+        shape = matrix.shape[1:] if matrix.ndim > 1 else "scalars"
+        raise EmbeddingError(
+            f"The embedder returned vectors of {shape} dims for {what}; the index expects {dims}"
+        )
+    finite = np.isfinite(matrix)
+    if not finite.all():
+        bad = matrix[~finite][0]
+        raise EmbeddingError(
+            f"The embedder returned a vector containing {bad!r} for {what}; vectors must be finite"
+        )
+    return normalize_rows(matrix, dims)
+
+
+def _call(func: Any) -> Any:
+    try:
+        return func()
+    except ThreadloomError:
+        raise
+    except Exception as exc:
+        raise EmbeddingError(f"The embedder raised {type(exc).__name__}: {exc}") from exc
+
+
+async def _acall(awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except ThreadloomError:
+        raise
+    except Exception as exc:
+        raise EmbeddingError(f"The embedder raised {type(exc).__name__}: {exc}") from exc

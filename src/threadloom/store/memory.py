@@ -1,0 +1,437 @@
+"""An in-memory store with semantic search and TTL.
+
+Values live in Python dicts per namespace; vectors live in one contiguous
+float32 matrix (:mod:`threadloom.store._vectors`), so a semantic search is
+a matrix product, scoped to the namespace prefix's rows. Safe to share
+between threads; async methods embed without blocking the event loop.
+
+Example (a real app passes a LangChain ``Embeddings`` or ``"local"``)::
+
+    from threadloom.store.memory import InMemoryStore
+    from threadloom.testing.embeddings import HashingEmbed
+
+    store = InMemoryStore(index={"embed": HashingEmbed(64), "dims": 64})
+    store.put(("memories", "1"), "a", {"data": "User likes pizza"})
+    store.put(("memories", "1"), "b", {"data": "User name is Bob"})
+    [hit] = store.search(("memories", "1"), query="what is the user name", limit=1)
+    assert hit.key == "b"
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import json
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from threadloom.errors import IndexNotConfiguredError, InvalidStoreInputError
+from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
+from threadloom.store._filters import compile_filter
+from threadloom.store._vectors import VectorIndex
+from threadloom.store.base import (
+    BaseStore,
+    DeleteNamespaceOp,
+    GetOp,
+    IndexConfig,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+    validate_ops,
+)
+
+__all__ = ["InMemoryStore"]
+
+Namespace = tuple[str, ...]
+_EPSILON = timedelta(microseconds=1)
+
+
+class _Record:
+    __slots__ = ("created_at", "expires_at", "seq", "ttl", "updated_at", "value")
+
+    def __init__(
+        self,
+        value: dict[str, Any],
+        created_at: datetime,
+        updated_at: datetime,
+        seq: int,
+        ttl: float | None,
+        expires_at: float | None,
+    ) -> None:
+        self.value = value
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.seq = seq
+        self.ttl = ttl
+        self.expires_at = expires_at
+
+
+def _copy(value: Any) -> Any:
+    """Copy a JSON value (dicts and lists; everything else in it is immutable)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+class InMemoryStore(BaseStore):
+    """A thread-safe store held in process memory, with optional semantic index and TTL.
+
+    ``index={"dims": ..., "embed": ..., "fields": [...]}`` enables
+    ``search(query=...)``; ``ttl={"default_ttl": minutes, "refresh_on_read": True,
+    "sweep_interval_minutes": n}`` makes items expire (a daemon thread sweeps
+    them every ``n`` minutes; expired items are never returned either way).
+    """
+
+    supports_ttl = True
+
+    def __init__(self, *, index: IndexConfig | None = None, ttl: TTLConfig | None = None) -> None:
+        self.index_config = index
+        self._index = ResolvedIndex.from_config(index)
+        self.ttl_config = _check_ttl_config(ttl)
+        self._vectors = VectorIndex(self._index.dims) if self._index else None
+        self._lock = threading.RLock()
+        self._data: dict[Namespace, dict[str, _Record]] = {}
+        self._sorted_namespaces: list[Namespace] = []
+        self._seq = 0
+        self._last_time = datetime.fromtimestamp(0, timezone.utc)
+        self._expiring = 0  # records with an expiry: skip TTL checks when there are none
+        self._clock: Callable[[], float] = time.time
+        self._sweeper: threading.Thread | None = None
+        self._sweeper_stop = threading.Event()
+        if self.ttl_config and self.ttl_config.get("sweep_interval_minutes"):
+            self.start_ttl_sweeper()
+
+    # --- the two abstract methods ---
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run ``ops`` in order; the batch is validated (and embedded) before any op applies."""
+        ops = validate_ops(ops)
+        filters = self._prepare(ops)
+        embedded = self._index.plan(ops).embed(self._index) if self._index else None
+        return self._apply(ops, filters, embedded)
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Async twin of :meth:`batch`; embedding runs off the event loop."""
+        ops = validate_ops(ops)
+        filters = self._prepare(ops)
+        embedded = await self._index.plan(ops).aembed(self._index) if self._index else None
+        return self._apply(ops, filters, embedded)
+
+    def _prepare(self, ops: list[Op]) -> dict[int, Callable[[Any], bool] | None]:
+        """Checks that need the store's configuration; raises before anything runs."""
+        filters: dict[int, Callable[[Any], bool] | None] = {}
+        for position, op in enumerate(ops):
+            if isinstance(op, SearchOp):
+                filters[position] = compile_filter(op.filter)
+                if op.query is not None and self._index is None:
+                    raise IndexNotConfiguredError(
+                        "search(query=...) needs a store created with an index, e.g. "
+                        "InMemoryStore(index={'embed': ..., 'dims': ...}); "
+                        "search without query to list items"
+                    )
+        return filters
+
+    def _apply(
+        self,
+        ops: list[Op],
+        filters: dict[int, Callable[[Any], bool] | None],
+        embedded: EmbeddedBatch | None,
+    ) -> list[Result]:
+        results: list[Result] = []
+        with self._lock:
+            now = self._clock()
+            stamp = self._next_time()
+            for position, op in enumerate(ops):
+                if isinstance(op, GetOp):
+                    results.append(self._get(op, now))
+                elif isinstance(op, PutOp):
+                    vectors = embedded.puts.get(position) if embedded else None
+                    self._put(op, vectors, now, stamp)
+                    results.append(None)
+                elif isinstance(op, SearchOp):
+                    query = (
+                        embedded.queries[op.query] if embedded and op.query is not None else None
+                    )
+                    results.append(self._search(op, filters[position], query, now))
+                elif isinstance(op, ListNamespacesOp):
+                    results.append(self._list_namespaces(op, now))
+                elif isinstance(op, DeleteNamespaceOp):
+                    results.append(self._delete_namespace(op.namespace_prefix, now))
+        return results
+
+    # --- operations (called with the lock held) ---
+
+    def _next_time(self) -> datetime:
+        # Strictly increasing, so "newest first" never depends on clock resolution.
+        stamp = max(datetime.now(timezone.utc), self._last_time + _EPSILON)
+        self._last_time = stamp
+        return stamp
+
+    def _live(self, record: _Record, now: float) -> bool:
+        return record.expires_at is None or record.expires_at > now
+
+    def _touch(self, record: _Record, now: float) -> None:
+        if record.ttl is not None:
+            record.expires_at = now + record.ttl * 60.0
+
+    def _get(self, op: GetOp, now: float) -> Item | None:
+        record = self._data.get(op.namespace, {}).get(op.key)
+        if record is None or not self._live(record, now):
+            return None
+        if op.refresh_ttl:
+            self._touch(record, now)
+        return Item(
+            value=_copy(record.value),
+            key=op.key,
+            namespace=op.namespace,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+    def _put(self, op: PutOp, vectors: Any, now: float, stamp: datetime) -> None:
+        namespace, key = op.namespace, op.key
+        items = self._data.get(namespace)
+        old = items.pop(key, None) if items is not None else None
+        if old is not None and old.expires_at is not None:
+            self._expiring -= 1
+        if op.value is None:
+            if self._vectors is not None:
+                self._vectors.remove(namespace, key)
+            if items is not None and not items:
+                self._drop_namespace(namespace)
+            return
+        if items is None:
+            items = self._data[namespace] = {}
+            bisect.insort(self._sorted_namespaces, namespace)
+        created = old.created_at if old is not None and self._live(old, now) else stamp
+        self._seq += 1
+        expires_at = now + op.ttl * 60.0 if op.ttl is not None else None
+        if expires_at is not None:
+            self._expiring += 1
+        # A JSON round trip both copies the value and stores exactly what a
+        # database backend would give back (tuples become lists, keys strings).
+        value = json.loads(json.dumps(op.value))
+        # Re-inserting keeps each namespace's dict ordered oldest to newest update.
+        items[key] = _Record(value, created, stamp, self._seq, op.ttl, expires_at)
+        if self._vectors is not None:
+            if vectors is not None and len(vectors):
+                self._vectors.add_many([(namespace, key, vectors)], normalized=True)
+            else:
+                self._vectors.remove(namespace, key)
+
+    def _drop_namespace(self, namespace: Namespace) -> None:
+        del self._data[namespace]
+        index = bisect.bisect_left(self._sorted_namespaces, namespace)
+        del self._sorted_namespaces[index]
+
+    def _namespaces_under(self, prefix: Namespace) -> list[Namespace]:
+        start = bisect.bisect_left(self._sorted_namespaces, prefix)
+        found = []
+        for namespace in self._sorted_namespaces[start:]:
+            if namespace[: len(prefix)] != prefix:
+                break
+            found.append(namespace)
+        return found
+
+    def _search(
+        self,
+        op: SearchOp,
+        matches: Callable[[Any], bool] | None,
+        query: Any,
+        now: float,
+    ) -> list[SearchItem]:
+        prefix = op.namespace_prefix
+        hits: list[tuple[Namespace, str, _Record, float | None]] = []
+        if query is not None:
+            assert self._vectors is not None
+            accept: Callable[[Namespace, str], bool] | None = None
+            if matches is not None or self._expiring:
+
+                def accept(namespace: Namespace, key: str) -> bool:
+                    record = self._data[namespace][key]
+                    return self._live(record, now) and (matches is None or matches(record.value))
+
+            for namespace, key, score in self._vectors.search(
+                query, prefix, limit=op.limit, offset=op.offset, accept=accept
+            ):
+                hits.append((namespace, key, self._data[namespace][key], score))
+        else:
+            skip = op.offset
+            for namespace, key, record in self._newest_first(prefix):
+                if len(hits) >= op.limit:
+                    break
+                if not self._live(record, now) or (
+                    matches is not None and not matches(record.value)
+                ):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                hits.append((namespace, key, record, None))
+        results = []
+        for namespace, key, record, found_score in hits:
+            if op.refresh_ttl:
+                self._touch(record, now)
+            results.append(
+                SearchItem(
+                    namespace,
+                    key,
+                    _copy(record.value),
+                    record.created_at,
+                    record.updated_at,
+                    found_score,
+                )
+            )
+        return results
+
+    def _newest_first(self, prefix: Namespace) -> Iterator[tuple[Namespace, str, _Record]]:
+        streams = [_reversed_items(ns, self._data[ns]) for ns in self._namespaces_under(prefix)]
+        if len(streams) == 1:
+            return streams[0]
+        return heapq.merge(*streams, key=lambda hit: hit[2].seq, reverse=True)
+
+    def _list_namespaces(self, op: ListNamespacesOp, now: float) -> list[Namespace]:
+        conditions = op.match_conditions or ()
+        found: list[Namespace] = []
+        for namespace in self._sorted_namespaces:
+            if not all(_matches(namespace, c) for c in conditions):
+                continue
+            if self._expiring and not any(
+                self._live(r, now) for r in self._data[namespace].values()
+            ):
+                continue
+            if op.max_depth is not None:
+                namespace = namespace[: op.max_depth]
+            # Sorted input, so truncated duplicates are adjacent.
+            if not found or found[-1] != namespace:
+                found.append(namespace)
+        return found[op.offset : op.offset + op.limit]
+
+    def _delete_namespace(self, prefix: Namespace, now: float) -> int:
+        count = 0
+        for namespace in self._namespaces_under(prefix):
+            for key, record in self._data[namespace].items():
+                count += self._live(record, now)
+                if record.expires_at is not None:
+                    self._expiring -= 1
+                if self._vectors is not None:
+                    self._vectors.remove(namespace, key)
+            self._drop_namespace(namespace)
+        return count
+
+    # --- TTL ---
+
+    def sweep_ttl(self) -> int:
+        """Delete expired items now; returns how many were deleted."""
+        with self._lock:
+            if not self._expiring:
+                return 0
+            now = self._clock()
+            expired = [
+                (namespace, key)
+                for namespace, items in self._data.items()
+                for key, record in items.items()
+                if not self._live(record, now)
+            ]
+            for namespace, key in expired:
+                self._put(PutOp(namespace, key, None), None, now, self._last_time)
+            return len(expired)
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:
+        """Start a daemon thread that calls :meth:`sweep_ttl` periodically.
+
+        The interval defaults to ``ttl["sweep_interval_minutes"]``. The thread
+        never keeps the process alive and stops when the store is garbage-collected.
+        """
+        interval = sweep_interval_minutes or (self.ttl_config or {}).get("sweep_interval_minutes")
+        if interval is None or isinstance(interval, bool) or not interval > 0:
+            raise InvalidStoreInputError(
+                f"start_ttl_sweeper needs a positive sweep interval in minutes, got {interval!r}"
+            )
+        with self._lock:
+            if self._sweeper is not None and self._sweeper.is_alive():
+                return
+            self._sweeper_stop = threading.Event()
+            self._sweeper = threading.Thread(
+                target=_sweep_loop,
+                args=(weakref.ref(self), self._sweeper_stop, float(interval) * 60.0),
+                name="threadloom-ttl-sweeper",
+                daemon=True,
+            )
+            self._sweeper.start()
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread; whether it has stopped within ``timeout`` seconds."""
+        with self._lock:
+            sweeper, self._sweeper = self._sweeper, None
+            self._sweeper_stop.set()
+        if sweeper is None:
+            return True
+        sweeper.join(timeout)
+        return not sweeper.is_alive()
+
+    def __del__(self) -> None:
+        stop = getattr(self, "_sweeper_stop", None)
+        if stop is not None:
+            stop.set()
+
+
+def _reversed_items(
+    namespace: Namespace, items: dict[str, _Record]
+) -> Iterator[tuple[Namespace, str, _Record]]:
+    for key, record in reversed(items.items()):
+        yield namespace, key, record
+
+
+def _matches(namespace: Namespace, condition: MatchCondition) -> bool:
+    path = condition.path
+    if len(path) > len(namespace):
+        return False
+    labels = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
+    return all(p == "*" or p == label for p, label in zip(path, labels, strict=True))
+
+
+def _sweep_loop(
+    store_ref: weakref.ref[InMemoryStore], stop: threading.Event, interval: float
+) -> None:
+    while not stop.wait(interval):
+        store = store_ref()
+        if store is None:
+            return
+        store.sweep_ttl()
+        del store  # do not hold the store alive while waiting
+
+
+def _check_ttl_config(ttl: TTLConfig | None) -> TTLConfig | None:
+    if ttl is None:
+        return None
+    if not isinstance(ttl, dict):
+        raise InvalidStoreInputError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")
+    unknown = set(ttl) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
+    if unknown:
+        raise InvalidStoreInputError(f"Unknown ttl option(s): {', '.join(sorted(unknown))}")
+    for name in ("default_ttl", "sweep_interval_minutes"):
+        minutes = ttl.get(name)
+        if minutes is not None and (
+            isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0
+        ):
+            raise InvalidStoreInputError(
+                f"ttl[{name!r}] must be a positive number of minutes, got {minutes!r}"
+            )
+    if not isinstance(ttl.get("refresh_on_read", True), bool):
+        raise InvalidStoreInputError(
+            f"ttl['refresh_on_read'] must be a bool, got {ttl['refresh_on_read']!r}"
+        )
+    return ttl
