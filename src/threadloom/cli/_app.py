@@ -1,0 +1,124 @@
+"""The memory-keeping chat graph behind ``threadloom demo`` and ``threadloom chat``.
+
+It is the cross-thread memory guide's graph, built only from the public API:
+one node searches the user's memories by meaning, puts them in the system
+prompt, stores a new memory when the user says "remember", and calls the
+model. Unlike the guide, which always stores "User name is Bob", it stores
+what the user actually asked it to remember.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+
+from threadloom.checkpoint.base import BaseCheckpointSaver
+from threadloom.embeddings import init_embeddings
+from threadloom.graph import START, MessagesState, StateGraph
+from threadloom.store.base import BaseStore
+
+__all__ = [
+    "EMBED_DIMS",
+    "MEMORY_PREFIX",
+    "Backends",
+    "build_graph",
+    "memory_from_message",
+    "open_backends",
+    "user_namespace",
+]
+
+MEMORY_PREFIX = "memories"
+"""First label of every memory namespace: ``("memories", <user id>)``, as in the guide."""
+
+EMBED_DIMS = 384
+"""Dimensions of the local embedder's vectors."""
+
+_REMEMBER = re.compile(r"\bremember\b(?:\s+that\b)?[\s:,-]*(.*)", re.IGNORECASE | re.DOTALL)
+_REWRITES = (
+    # The guide's own wording for a name, so "my name is Bob" is stored as it stores it.
+    (re.compile(r"^my name is\b", re.IGNORECASE), "User name is"),
+    (re.compile(r"^my\b", re.IGNORECASE), "User's"),
+    (re.compile(r"^(i am|i'm)\b", re.IGNORECASE), "User is"),
+)
+
+
+def user_namespace(user_id: str) -> tuple[str, str]:
+    """The store namespace that holds ``user_id``'s memories."""
+    return (MEMORY_PREFIX, user_id)
+
+
+def memory_from_message(text: str) -> str | None:
+    """The memory to store for a user message, or ``None`` when it asks for none.
+
+    >>> memory_from_message("Hi! Remember: my name is Bob")
+    'User name is Bob'
+    >>> memory_from_message("please remember that I like green tea.")
+    'User said: I like green tea'
+    >>> memory_from_message("what is my name?") is None
+    True
+    """
+    match = _REMEMBER.search(text)
+    if match is None:
+        return None
+    fact = match.group(1).strip().rstrip(".!")
+    if not fact:
+        return f"User said: {text.strip()}"
+    for pattern, replacement in _REWRITES:
+        rewritten, count = pattern.subn(replacement, fact, count=1)
+        if count:
+            return rewritten
+    return f"User said: {fact}"
+
+
+def build_graph(model: BaseChatModel, *, checkpointer: BaseCheckpointSaver, store: BaseStore) -> Any:
+    """Compile the guide's one-node memory graph around ``model``."""
+
+    def call_model(state: MessagesState, config: RunnableConfig, *, store: BaseStore) -> dict[str, Any]:
+        user_id = config["configurable"]["user_id"]
+        namespace = user_namespace(user_id)
+        last_message = state["messages"][-1]
+        text = str(last_message.content)
+        memories = store.search(namespace, query=text)
+        info = "\n".join([d.value["data"] for d in memories])
+        system_msg = f"You are a helpful assistant talking to the user. User info: {info}"
+        memory = memory_from_message(text)
+        if memory is not None:
+            store.put(namespace, str(uuid.uuid4()), {"data": memory})
+        response = model.invoke([{"role": "system", "content": system_msg}, *state["messages"]])
+        return {"messages": response}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("call_model", call_model)
+    builder.add_edge(START, "call_model")
+    return builder.compile(checkpointer=checkpointer, store=store)
+
+
+@dataclass
+class Backends:
+    """The opened store and checkpointer, and where they keep their data."""
+
+    store: BaseStore
+    checkpointer: BaseCheckpointSaver
+    location: str
+
+
+@contextmanager
+def open_backends(db_path: str) -> Iterator[Backends]:
+    """Open the SQLite store and checkpointer on ``db_path`` (one file for both)."""
+    from threadloom.checkpoint.sqlite import SqliteSaver
+    from threadloom.store.sqlite import SqliteStore
+
+    index = {"embed": init_embeddings("local"), "dims": EMBED_DIMS}
+    with ExitStack() as stack:
+        store = stack.enter_context(SqliteStore.from_conn_string(db_path, index=index))
+        store.setup()
+        checkpointer = stack.enter_context(SqliteSaver.from_conn_string(db_path))
+        checkpointer.setup()
+        yield Backends(store=store, checkpointer=checkpointer, location=db_path)

@@ -1,0 +1,164 @@
+"""``threadloom chat``: an interactive conversation that remembers across restarts.
+
+Each input line is one turn on the thread. Memories are kept per user, so a
+new thread (the default on every start) still knows what the user asked the
+assistant to remember before. Commands: ``/memories``, ``/threads``,
+``/help``, ``/quit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+
+from threadloom.cli._errors import EXIT_USAGE, CliError
+from threadloom.cli._models import describe_model, load_chat_model
+from threadloom.cli._paths import resolve_db_path
+
+if TYPE_CHECKING:
+    from threadloom.cli._app import Backends
+
+__all__ = ["run_chat"]
+
+HELP = """commands:
+  /memories   list what is remembered about this user
+  /threads    list the conversation threads in this database
+  /help       show this help
+  /quit       leave (Ctrl-D works too)
+anything else is a message to the assistant; say "remember: ..." to store a memory"""
+
+_MEMORY_LIST_LIMIT = 100
+
+
+def _check_label(value: str, flag: str) -> str:
+    """Reject ids the store cannot use as a namespace label."""
+    value = value.strip()
+    if not value:
+        raise CliError(f"{flag} must not be empty", code=EXIT_USAGE)
+    if "." in value:
+        raise CliError(f"{flag} {value!r} must not contain '.'", code=EXIT_USAGE)
+    return value
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser() or "user"
+    except Exception:  # no login name (e.g. a container without a passwd entry)
+        return "user"
+
+
+class _Session:
+    """One chat session: a user, a thread and the compiled graph."""
+
+    def __init__(self, graph: Any, backends: Backends, *, user: str, thread: str) -> None:
+        self.graph = graph
+        self.backends = backends
+        self.user = user
+        self.thread = thread
+        self.config = {"configurable": {"thread_id": thread, "user_id": user}}
+
+    def message_count(self) -> int:
+        snapshot = self.graph.get_state(self.config)
+        return len((snapshot.values or {}).get("messages", []))
+
+    def memories(self) -> list[str]:
+        from threadloom.cli._app import user_namespace
+
+        items = self.backends.store.search(user_namespace(self.user), limit=_MEMORY_LIST_LIMIT)
+        return [str(item.value.get("data", item.value)) for item in items]
+
+    def thread_ids(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for checkpoint in self.backends.checkpointer.list(None):
+            seen.setdefault(str(checkpoint.config["configurable"]["thread_id"]), None)
+        return sorted(seen)
+
+    def turn(self, text: str) -> None:
+        """Send ``text`` and print the reply as its tokens arrive."""
+        print("assistant> ", end="", flush=True)
+        printed = False
+        inputs = {"messages": [{"role": "user", "content": text}]}
+        for message, _meta in self.graph.stream(inputs, self.config, stream_mode="messages"):
+            is_ai = isinstance(message, (AIMessageChunk, AIMessage))
+            if is_ai and isinstance(message.content, str) and message.content:
+                print(message.content, end="", flush=True)
+                printed = True
+        if not printed:
+            # A model that does not stream: show the reply from the thread's state.
+            messages = self.graph.get_state(self.config).values.get("messages", [])
+            if messages:
+                print(messages[-1].content, end="")
+        print(flush=True)
+
+
+def _command(session: _Session, line: str) -> bool:
+    """Run a slash command; return False when the session should end."""
+    name = line.split()[0].lower()
+    if name in ("/quit", "/exit"):
+        return False
+    if name == "/help":
+        print(HELP)
+    elif name == "/memories":
+        memories = session.memories()
+        if not memories:
+            print(f"(no memories for user {session.user} yet)")
+        for memory in memories:
+            print(f"- {memory}")
+    elif name == "/threads":
+        ids = session.thread_ids()
+        if session.thread not in ids:
+            ids.append(session.thread)
+        for thread in ids:
+            print(f"{'*' if thread == session.thread else ' '} {thread}")
+    else:
+        print(f"unknown command {name}; try /help")
+    return True
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    """Run the interactive chat loop until /quit or end of input."""
+    model = load_chat_model(args.model, os.environ)
+    user = _check_label(args.user if args.user is not None else _default_user(), "--user")
+    thread = args.thread if args.thread is not None else f"chat-{uuid.uuid4().hex[:8]}"
+    thread = _check_label(thread, "--thread")
+    db_path = resolve_db_path(args.db, os.environ)
+    interactive = sys.stdin.isatty()
+    # Imported after the cheap checks so a bad flag is reported before the graph loads.
+    from threadloom.cli._app import build_graph, open_backends
+
+    with open_backends(db_path) as backends:
+        graph = build_graph(model, checkpointer=backends.checkpointer, store=backends.store)
+        session = _Session(graph, backends, user=user, thread=thread)
+        count = session.message_count()
+        state = f"resumed, {count} messages" if count else "new"
+        print(f"threadloom chat: user {user}, thread {thread} ({state})")
+        print(f"  database: {backends.location}")
+        print(f"  model:    {describe_model(args.model)}")
+        print(f"  {len(session.memories())} memories about {user}. Type /help for commands, /quit to leave.")
+        while True:
+            try:
+                line = input("you> ")
+            except EOFError:
+                print()
+                break
+            if not interactive:
+                print(line)  # echo piped input so the transcript reads like a conversation
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("/"):
+                if not _command(session, line):
+                    break
+                continue
+            try:
+                session.turn(line)
+            except Exception as exc:  # a failed model call must not end the session
+                print(f"\nerror: the turn failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print(f"bye. Resume this thread with: threadloom chat --user {user} --thread {thread}")
+    return 0
