@@ -1,0 +1,358 @@
+"""PostgreSQL plumbing shared by the Postgres store and checkpointer.
+
+Backend logic is written once, as *plans*: generators that yield
+:class:`Query` objects and receive each one's :class:`Result`. A sync driver
+(:func:`run`) and an async driver (:func:`arun`) execute the same plan, so the
+sync and async classes differ only in how they hold a connection.
+
+Also here: opening connections with errors that say what is wrong
+(unreachable server, wrong password, missing database), and the migrations
+runner (a list of SQL steps per component, position = version, recorded in
+the ``threadloom_migrations`` table).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from threadloom.errors import DatabaseError, SchemaVersionError
+
+try:
+    import psycopg
+    from psycopg import sql
+    from psycopg.rows import tuple_row
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "The PostgreSQL backends need psycopg: pip install 'threadloom[postgres]'"
+    ) from error
+
+try:
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool
+except ImportError:  # pragma: no cover - the pool is optional
+    ConnectionPool = None  # type: ignore[assignment,misc]
+    AsyncConnectionPool = None  # type: ignore[assignment,misc]
+
+__all__ = [
+    "AsyncConn",
+    "Conn",
+    "Migration",
+    "Plan",
+    "Query",
+    "Result",
+    "aconnect",
+    "arun",
+    "connect",
+    "migrate",
+    "run",
+]
+
+T = TypeVar("T")
+
+SQL = str | sql.SQL | sql.Composed
+
+
+@dataclass(frozen=True)
+class Query:
+    """One statement of a plan; ``many`` runs it once per parameter set."""
+
+    sql: SQL
+    params: Any = None
+    many: bool = False
+
+
+@dataclass
+class Result:
+    """What a plan receives back: the rows (if the statement returns any) and the row count."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    rowcount: int = 0
+
+
+Plan = Generator[Query, Result, T]
+
+
+def run(plan: Plan[T], conn: psycopg.Connection[Any]) -> T:
+    """Execute ``plan`` on ``conn`` inside one transaction."""
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        try:
+            query = next(plan)
+            while True:
+                try:
+                    if query.many:
+                        cur.executemany(query.sql, query.params)
+                    else:
+                        cur.execute(query.sql, query.params)
+                    result = Result(cur.fetchall() if cur.description else [], cur.rowcount)
+                except psycopg.Error as error:
+                    # The plan may turn a database error into one of ours.
+                    query = plan.throw(error)
+                    continue
+                query = plan.send(result)
+        except StopIteration as done:
+            return done.value
+
+
+async def arun(plan: Plan[T], conn: psycopg.AsyncConnection[Any]) -> T:
+    """Async twin of :func:`run`."""
+    async with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        try:
+            query = next(plan)
+            while True:
+                try:
+                    if query.many:
+                        await cur.executemany(query.sql, query.params)
+                    else:
+                        await cur.execute(query.sql, query.params)
+                    rows = await cur.fetchall() if cur.description else []
+                    result = Result(rows, cur.rowcount)
+                except psycopg.Error as error:
+                    query = plan.throw(error)
+                    continue
+                query = plan.send(result)
+        except StopIteration as done:
+            return done.value
+
+
+# --- connections ------------------------------------------------------------------
+
+
+def _describe_target(conninfo: str) -> str:
+    """``user@host:port/dbname`` for messages; never the password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "the server (the connection string could not be parsed)"
+    host = info.get("host") or "localhost"
+    port = info.get("port") or "5432"
+    return f"{info.get('user') or '(default user)'}@{host}:{port}/{info.get('dbname') or '(default db)'}"
+
+
+def explain_connect_error(error: Exception, conninfo: str) -> DatabaseError:
+    """A :class:`DatabaseError` saying in plain words why connecting failed."""
+    target = _describe_target(conninfo)
+    text = str(error)
+    if "password authentication failed" in text or "no password supplied" in text:
+        why = "the password was refused (check the user and password in the connection string)"
+    elif "does not exist" in text and "database" in text:
+        why = "the database does not exist (create it first)"
+    elif "does not exist" in text and "role" in text:
+        why = "the user (role) does not exist"
+    elif any(s in text for s in ("Connection refused", "could not connect", "timeout", "No route")):
+        why = "the server is unreachable (is it running, and are host and port right?)"
+    elif "could not translate host name" in text:
+        why = "the host name does not resolve"
+    else:
+        why = "the connection failed"
+    first_line = text.strip().splitlines()[-1] if text.strip() else type(error).__name__
+    return DatabaseError(f"Cannot connect to PostgreSQL at {target}: {why}. Server said: {first_line}")
+
+
+_CONNECT_KWARGS: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
+
+
+def connect_kwargs() -> dict[str, Any]:
+    """Connection options every threadloom connection uses (plans open their own transactions)."""
+    return dict(_CONNECT_KWARGS)
+
+
+def open_pool(conninfo: str, *, max_size: int, timeout: float = 10.0) -> Any:
+    """An open ``ConnectionPool``; waits for the first connection so errors surface here."""
+    if ConnectionPool is None:  # pragma: no cover - depends on the environment
+        raise ImportError("A connection pool needs psycopg-pool: pip install 'threadloom[postgres]'")
+    connect(conninfo).close()  # a clear error now, rather than a pool timeout later
+    pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, kwargs=connect_kwargs(), open=True)
+    pool.wait(timeout)
+    return pool
+
+
+async def aopen_pool(conninfo: str, *, max_size: int, timeout: float = 10.0) -> Any:
+    """Async twin of :func:`open_pool`."""
+    if AsyncConnectionPool is None:  # pragma: no cover - depends on the environment
+        raise ImportError("A connection pool needs psycopg-pool: pip install 'threadloom[postgres]'")
+    await (await aconnect(conninfo)).close()
+    pool = AsyncConnectionPool(
+        conninfo, min_size=1, max_size=max_size, kwargs=connect_kwargs(), open=False
+    )
+    await pool.open(wait=True, timeout=timeout)
+    return pool
+
+
+def connect(conninfo: str, *, connect_timeout: int = 10) -> psycopg.Connection[Any]:
+    """Open a connection in autocommit mode (plans open their own transactions)."""
+    try:
+        return psycopg.connect(conninfo, connect_timeout=connect_timeout, **_CONNECT_KWARGS)
+    except psycopg.OperationalError as error:
+        raise explain_connect_error(error, conninfo) from None
+
+
+async def aconnect(conninfo: str, *, connect_timeout: int = 10) -> psycopg.AsyncConnection[Any]:
+    """Async twin of :func:`connect`."""
+    try:
+        return await psycopg.AsyncConnection.connect(
+            conninfo, connect_timeout=connect_timeout, **_CONNECT_KWARGS
+        )
+    except psycopg.OperationalError as error:
+        raise explain_connect_error(error, conninfo) from None
+
+
+class Conn:
+    """A connection source for sync code: one connection (used under a lock) or a pool."""
+
+    def __init__(self, source: Any) -> None:
+        if isinstance(source, psycopg.Connection):
+            self._lock: threading.Lock | None = threading.Lock()
+        elif ConnectionPool is not None and isinstance(source, ConnectionPool):
+            self._lock = None
+        else:
+            raise TypeError(
+                "Expected a psycopg.Connection or a psycopg_pool.ConnectionPool, "
+                f"got {type(source).__name__}; use from_conn_string() for a connection string"
+            )
+        self.source = source
+
+    @contextlib.contextmanager
+    def get(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for one plan, exclusive while it runs."""
+        if self._lock is not None:
+            with self._lock:
+                yield self.source
+        else:
+            with self.source.connection() as conn:
+                yield conn
+
+    def run(self, plan: Plan[T]) -> T:
+        """Run ``plan`` in one transaction on a connection from this source."""
+        with self.get() as conn:
+            return _translate(lambda: run(plan, conn))
+
+
+class AsyncConn:
+    """Async twin of :class:`Conn`: one async connection (under a lock) or an async pool."""
+
+    def __init__(self, source: Any) -> None:
+        if isinstance(source, psycopg.AsyncConnection):
+            self._lock: asyncio.Lock | None = asyncio.Lock()
+        elif AsyncConnectionPool is not None and isinstance(source, AsyncConnectionPool):
+            self._lock = None
+        else:
+            raise TypeError(
+                "Expected a psycopg.AsyncConnection or a psycopg_pool.AsyncConnectionPool, "
+                f"got {type(source).__name__}; use from_conn_string() for a connection string"
+            )
+        self.source = source
+
+    @contextlib.asynccontextmanager
+    async def get(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """Async twin of :meth:`Conn.get`."""
+        if self._lock is not None:
+            async with self._lock:
+                yield self.source
+        else:
+            async with self.source.connection() as conn:
+                yield conn
+
+    async def run(self, plan: Plan[T]) -> T:
+        """Async twin of :meth:`Conn.run`."""
+        async with self.get() as conn:
+            try:
+                return await arun(plan, conn)
+            except psycopg.Error as error:
+                ours = translate_error(error)
+                if ours is error:
+                    raise
+                raise ours from error
+
+
+def _translate(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except psycopg.Error as error:
+        ours = translate_error(error)
+        if ours is error:
+            raise
+        raise ours from error
+
+
+def translate_error(error: psycopg.Error) -> Exception:
+    """Our error for a database failure that no plan handled; others pass through."""
+    if isinstance(error, psycopg.errors.UndefinedTable):
+        return DatabaseError(
+            f"threadloom's tables are missing in this database ({str(error).strip()}); "
+            "call setup() once before first use"
+        )
+    if isinstance(error, psycopg.OperationalError):
+        return DatabaseError(f"PostgreSQL connection failed: {str(error).strip()}")
+    return error
+
+
+# --- migrations --------------------------------------------------------------------
+
+Migration = str | Callable[[], Sequence[SQL]]
+"""One schema step: SQL text, or a function returning statements (for config-dependent DDL)."""
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS threadloom_migrations (
+    component text PRIMARY KEY,
+    version integer NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+
+def migrate(component: str, migrations: Sequence[Migration]) -> Plan[int]:
+    """Bring ``component``'s schema to ``len(migrations)``; returns the version before.
+
+    Idempotent and safe when several hosts call it at once (an advisory lock
+    serializes them). A database recorded at a newer version than this code
+    knows raises :class:`SchemaVersionError` and is left untouched.
+    """
+    # Serialize concurrent setup() calls from many hosts for this component.
+    yield Query("SELECT pg_advisory_xact_lock(hashtext('threadloom_migrations'))")
+    yield Query(_LEDGER)
+    found = yield Query(
+        "SELECT version FROM threadloom_migrations WHERE component = %s", (component,)
+    )
+    current = found.rows[0][0] if found.rows else 0
+    if current > len(migrations):
+        raise SchemaVersionError(
+            f"The {component!r} tables are at schema version {current}, but this threadloom "
+            f"knows only up to {len(migrations)}: the database was written by a newer "
+            "threadloom. Upgrade threadloom; nothing was changed."
+        )
+    for step in migrations[current:]:
+        statements = [step] if isinstance(step, str) else list(step())
+        for statement in statements:
+            yield Query(statement)
+    if current < len(migrations):
+        yield Query(
+            "INSERT INTO threadloom_migrations (component, version) VALUES (%s, %s) "
+            "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version, updated_at = now()",
+            (component, len(migrations)),
+        )
+    return int(current)
+
+
+def require_extension(name: str, purpose: str) -> Plan[None]:
+    """Make sure extension ``name`` exists, creating it if allowed; a clear error if not."""
+    found = yield Query("SELECT 1 FROM pg_extension WHERE extname = %s", (name,))
+    if found.rows:
+        return
+    available = yield Query("SELECT 1 FROM pg_available_extensions WHERE name = %s", (name,))
+    if not available.rows:
+        raise DatabaseError(
+            f"The PostgreSQL server has no {name!r} extension, which {purpose} needs: "
+            f"install pgvector on the server (e.g. the postgresql-NN-pgvector package), "
+            f"then run CREATE EXTENSION {name};"
+        )
+    try:
+        yield Query(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+    except psycopg.Error as error:
+        raise DatabaseError(
+            f"The {name!r} extension is not enabled in this database and this user may not "
+            f"enable it ({error.__class__.__name__}: {str(error).strip()}); {purpose} needs it: "
+            f"ask an administrator to run CREATE EXTENSION {name}; in the database."
+        ) from None

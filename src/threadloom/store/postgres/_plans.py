@@ -1,0 +1,453 @@
+"""What the PostgreSQL store sends to the server, written once for sync and async.
+
+Each public operation becomes a *plan* (see :mod:`threadloom._postgres`): a
+generator that yields SQL with parameters and reads the results. Every value
+that comes from a caller (namespace labels, keys, filter paths and operands,
+vectors) travels as a query parameter; the SQL text holds only fixed words,
+operators chosen from a table and validated integers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from threadloom._postgres import Plan, Query
+from threadloom.errors import (
+    IndexConfigMismatchError,
+    IndexNotConfiguredError,
+    InvalidNamespaceError,
+    InvalidStoreInputError,
+    InvalidValueError,
+)
+from threadloom.store._filters import AllOf, AnyOf, Clause, Condition, parse_filter
+from threadloom.store.base import (
+    DeleteNamespaceOp,
+    GetOp,
+    Item,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+)
+from threadloom.store.postgres._schema import VectorLayout
+
+__all__ = ["Params", "StorePlanner", "compile_filter_sql", "sweep_ttl_plan", "vector_literal"]
+
+_LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
+
+
+# --- parameters -------------------------------------------------------------------
+
+
+class Params(dict[str, Any]):
+    """Named query parameters: :meth:`add` stores a value and returns its placeholder."""
+
+    def add(self, value: Any) -> str:
+        name = f"p{len(self)}"
+        self[name] = value
+        return f"%({name})s"
+
+
+# --- filters -----------------------------------------------------------------------
+
+
+def compile_filter_sql(clause: Clause, params: Params, column: str = "s.value") -> str:
+    """SQL for a parsed filter over the jsonb ``column``; operands become parameters.
+
+    Mirrors :mod:`threadloom.store._filters` exactly: numbers compare as
+    numbers, strings as strings (code-point order, hence ``COLLATE "C"``),
+    bools are not numbers, and a missing field never matches a range.
+    """
+    if isinstance(clause, AllOf):
+        if not clause.clauses:
+            return "TRUE"
+        return "(" + " AND ".join(compile_filter_sql(c, params, column) for c in clause.clauses) + ")"
+    if isinstance(clause, AnyOf):
+        return "(" + " OR ".join(compile_filter_sql(c, params, column) for c in clause.clauses) + ")"
+    return _condition(clause, params, column)
+
+
+def _field(path: tuple[str, ...], params: Params, column: str) -> str:
+    """The jsonb at ``path`` (SQL NULL when missing); paths walk dicts only."""
+    found = f"({column} #> {params.add(list(path))}::text[])"
+    # `#>` would also index a list with a numeric segment; the reference never does.
+    guards = [
+        f"jsonb_typeof({column} #> {params.add(list(path[:i]))}::text[]) = 'object'"
+        for i, part in enumerate(path)
+        if part.lstrip("-").isdigit()
+    ]
+    if guards:
+        return f"(CASE WHEN {' AND '.join(guards)} THEN {found} END)"
+    return found
+
+
+def _condition(condition: Condition, params: Params, column: str) -> str:
+    op, operand = condition.op, condition.operand
+    found = _field(condition.path, params, column)
+    if op == "$exists":
+        return f"({found} IS NOT NULL)" if operand else f"({found} IS NULL)"
+    if op == "$eq":
+        return f"coalesce({found} = {params.add(Jsonb(operand))}::jsonb, FALSE)"
+    if op == "$ne":
+        return f"coalesce({found} <> {params.add(Jsonb(operand))}::jsonb, TRUE)"
+    if op in ("$in", "$nin"):
+        values = params.add([Jsonb(v) for v in operand])
+        if op == "$in":
+            return f"coalesce({found} = ANY({values}::jsonb[]), FALSE)"
+        return f"coalesce(NOT ({found} = ANY({values}::jsonb[])), TRUE)"
+    sign = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}[op]
+    if isinstance(operand, str):
+        return (
+            f"(CASE WHEN jsonb_typeof({found}) = 'string' "
+            f"THEN ({found} #>> '{{}}') COLLATE \"C\" {sign} {params.add(operand)} "
+            "ELSE FALSE END)"
+        )
+    number = Decimal(repr(operand)) if isinstance(operand, float) else operand
+    return (
+        f"(CASE WHEN jsonb_typeof({found}) = 'number' "
+        f"THEN ({found})::numeric {sign} {params.add(number)}::numeric ELSE FALSE END)"
+    )
+
+
+# --- helpers -----------------------------------------------------------------------
+
+_SEP = "."
+
+
+def _ns_text(namespace: tuple[str, ...]) -> str:
+    return _SEP.join(namespace)
+
+
+def _readable(labels: tuple[str, ...]) -> bool:
+    """Whether a namespace read could match anything (stored labels never hold '.' or NUL)."""
+    return all(isinstance(x, str) and x and _SEP not in x and "\x00" not in x for x in labels)
+
+
+def _prefix_sql(prefix: tuple[str, ...], params: Params, column: str) -> str:
+    if not prefix:
+        return "TRUE"
+    text = _ns_text(prefix)
+    exact, low, high = params.add(text), params.add(text + "."), params.add(text + "/")
+    return f"({column} = {exact} OR ({column} >= {low} AND {column} < {high}))"
+
+
+def vector_literal(row: Any) -> str:
+    """pgvector's text form of one vector (float32 precision)."""
+    return "[" + ",".join([f"{x:.7g}" for x in row.tolist()]) + "]"
+
+
+def _item(row: tuple[Any, ...]) -> Item:
+    namespace, key, value, created_at, updated_at = row[:5]
+    return Item(
+        value=value,
+        key=key,
+        namespace=tuple(namespace.split(_SEP)),
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+
+
+def _search_item(row: tuple[Any, ...], score: float | None = None) -> SearchItem:
+    namespace, key, value, created_at, updated_at = row[:5]
+    return SearchItem(tuple(namespace.split(_SEP)), key, value, created_at, updated_at, score)
+
+
+def _check_text(op: PutOp) -> None:
+    """PostgreSQL text cannot hold NUL; refuse such a key or label before writing."""
+    if any("\x00" in label for label in op.namespace):
+        raise InvalidNamespaceError(f"Namespace labels cannot contain NUL characters: {op.namespace!r}")
+    if "\x00" in op.key:
+        raise InvalidStoreInputError(f"Keys cannot contain NUL characters: {op.key!r}")
+
+
+def _matches(ns: tuple[str, ...], kind: str, pattern: tuple[str, ...]) -> bool:
+    if len(pattern) > len(ns):
+        return False
+    part = ns[: len(pattern)] if kind == "prefix" else ns[len(ns) - len(pattern) :]
+    return all(p == "*" or p == label for p, label in zip(pattern, part, strict=True))
+
+
+_REFRESH = (
+    "UPDATE threadloom_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute' "
+    f"WHERE s.ttl_minutes IS NOT NULL AND {_LIVE} AND "
+)
+_ITEM_COLUMNS = "s.namespace, s.key, s.value, s.created_at, s.updated_at"
+
+
+@dataclass(frozen=True)
+class StorePlanner:
+    """Turns validated operations (and their embeddings) into plans."""
+
+    layout: VectorLayout | None
+    ef_search: int = 100
+
+    # --- batch -----------------------------------------------------------------
+
+    def batch(self, ops: Sequence[Op], embedded: Any) -> Plan[list[Result]]:
+        """Run ``ops`` in order, in one transaction; runs of puts are written in bulk."""
+        results: list[Result] = [None] * len(ops)
+        i = 0
+        while i < len(ops):
+            op = ops[i]
+            if isinstance(op, PutOp):
+                run: list[tuple[int, PutOp]] = []
+                while i < len(ops) and isinstance(ops[i], PutOp):
+                    run.append((i, ops[i]))  # type: ignore[arg-type]
+                    i += 1
+                yield from self._puts(run, embedded)
+                continue
+            if isinstance(op, GetOp):
+                results[i] = yield from self._get(op)
+            elif isinstance(op, SearchOp):
+                results[i] = yield from self._search(op, embedded)
+            elif isinstance(op, ListNamespacesOp):
+                results[i] = yield from self._list_namespaces(op)
+            elif isinstance(op, DeleteNamespaceOp):
+                results[i] = yield from self._delete_namespace(op)
+            i += 1
+        return results
+
+    # --- writes --------------------------------------------------------------------
+
+    def _puts(self, puts: list[tuple[int, PutOp]], embedded: Any) -> Plan[None]:
+        # The last put of an address wins; earlier ones in the same run are never visible.
+        latest: dict[tuple[str, str], tuple[int, PutOp]] = {}
+        for position, op in puts:
+            _check_text(op)
+            latest[(_ns_text(op.namespace), op.key)] = (position, op)
+        deletes = [addr for addr, (_, op) in latest.items() if op.value is None]
+        writes = [(addr, pos, op) for addr, (pos, op) in latest.items() if op.value is not None]
+        if deletes:
+            yield Query(
+                "DELETE FROM threadloom_store WHERE (namespace, key) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([a[0] for a in deletes], [a[1] for a in deletes]),
+            )
+        if not writes:
+            return
+        names, keys = [a[0] for a, _, _ in writes], [a[1] for a, _, _ in writes]
+        try:
+            yield Query(
+                """
+                INSERT INTO threadloom_store AS s
+                    (namespace, key, value, created_at, updated_at, expires_at, ttl_minutes)
+                SELECT t.ns, t.k, t.v::jsonb, clock_timestamp(), clock_timestamp(),
+                       now() + t.ttl * interval '1 minute', t.ttl
+                FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[]) AS t(ns, k, v, ttl)
+                ON CONFLICT (namespace, key) DO UPDATE SET
+                    value = EXCLUDED.value,
+                    updated_at = EXCLUDED.updated_at,
+                    expires_at = EXCLUDED.expires_at,
+                    ttl_minutes = EXCLUDED.ttl_minutes,
+                    -- an expired item is gone: putting it again starts a new life
+                    created_at = CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= now()
+                                      THEN EXCLUDED.created_at ELSE s.created_at END
+                """,
+                (
+                    names,
+                    keys,
+                    [json.dumps(op.value, allow_nan=False) for _, _, op in writes],
+                    [op.ttl for _, _, op in writes],
+                ),
+            )
+        except psycopg.DataError as error:
+            # e.g. a NUL character inside a string: jsonb cannot hold it.
+            raise InvalidValueError(f"PostgreSQL cannot store this value: {error}") from None
+        if self.layout is None:
+            return
+        # Re-putting replaces vectors: the old ones go, whatever the new put indexes.
+        yield Query(
+            "DELETE FROM threadloom_store_vectors WHERE (namespace, key) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+            (names, keys),
+        )
+        columns: tuple[list[str], list[str], list[int], list[str]] = ([], [], [], [])
+        for (ns, key), position, _ in writes:
+            vectors = embedded.puts.get(position) if embedded is not None else None
+            for seq, row in enumerate(vectors if vectors is not None else ()):
+                columns[0].append(ns)
+                columns[1].append(key)
+                columns[2].append(seq)
+                columns[3].append(vector_literal(row))
+        if not columns[0]:
+            return
+        try:
+            yield Query(
+                "INSERT INTO threadloom_store_vectors (namespace, key, field, seq, embedding) "
+                f"SELECT ns, k, '', n, e::{self.layout.column_type} "
+                "FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[]) AS t(ns, k, n, e)",
+                columns,
+            )
+        except psycopg.DataError as error:
+            if "dimensions" not in str(error):
+                raise
+            raise IndexConfigMismatchError(
+                f"The vectors table holds vectors of another size than index dims="
+                f"{self.layout.dims}: {error}"
+            ) from None
+
+    def _delete_namespace(self, op: DeleteNamespaceOp) -> Plan[int]:
+        params = Params()
+        where = _prefix_sql(op.namespace_prefix, params, "s.namespace")
+        done = yield Query(
+            f"WITH d AS (DELETE FROM threadloom_store s WHERE {where} RETURNING s.expires_at) "
+            "SELECT count(*) FROM d WHERE d.expires_at IS NULL OR d.expires_at > now()",
+            params,
+        )
+        return int(done.rows[0][0])
+
+    # --- reads ----------------------------------------------------------------------
+
+    def _get(self, op: GetOp) -> Plan[Item | None]:
+        if not _readable(op.namespace) or "\x00" in op.key:
+            return None
+        address = (_ns_text(op.namespace), op.key)
+        if op.refresh_ttl:
+            yield Query(_REFRESH + "s.namespace = %s AND s.key = %s", address)
+        found = yield Query(
+            f"SELECT {_ITEM_COLUMNS} FROM threadloom_store s "
+            f"WHERE s.namespace = %s AND s.key = %s AND {_LIVE}",
+            address,
+        )
+        return _item(found.rows[0]) if found.rows else None
+
+    def _search(self, op: SearchOp, embedded: Any) -> Plan[list[SearchItem]]:
+        tree = parse_filter(op.filter)  # raises InvalidFilterError naming the problem
+        if op.query is not None and self.layout is None:
+            raise IndexNotConfiguredError(
+                "search(query=...) needs a store created with index={'dims': ..., 'embed': ...}"
+            )
+        if not _readable(op.namespace_prefix) or op.limit == 0:
+            return []
+        if op.query is None:
+            items = yield from self._list_items(op, tree)
+        else:
+            items = yield from self._vector_search(op, tree, embedded.queries[op.query])
+        if op.refresh_ttl and items:
+            yield Query(
+                _REFRESH + "(s.namespace, s.key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([_ns_text(i.namespace) for i in items], [i.key for i in items]),
+            )
+        return items
+
+    def _list_items(self, op: SearchOp, tree: AllOf) -> Plan[list[SearchItem]]:
+        params = Params()
+        where = _prefix_sql(op.namespace_prefix, params, "s.namespace")
+        where += " AND " + compile_filter_sql(tree, params)
+        found = yield Query(
+            f"SELECT {_ITEM_COLUMNS} FROM threadloom_store s WHERE {where} AND {_LIVE} "
+            "ORDER BY s.updated_at DESC, s.namespace, s.key "
+            f"LIMIT {params.add(op.limit)} OFFSET {params.add(op.offset)}",
+            params,
+        )
+        return [_search_item(row) for row in found.rows]
+
+    def _vector_search(self, op: SearchOp, tree: AllOf, query: Any) -> Plan[list[SearchItem]]:
+        need = op.offset + op.limit
+        fetch = max(40, 4 * need)
+        exact = False
+        while True:
+            hits, items = yield from self._vector_query(op, tree, query, fetch, need, exact)
+            if len(items) >= need or exact:
+                break
+            if hits < fetch:
+                # The index ran dry (or spent its scan budget) before `need` items
+                # passed the prefix and filter: answer exactly over those candidates.
+                exact = True
+            else:
+                fetch *= 4  # several vectors per item, or expired items: fetch more
+        return items[op.offset : need]
+
+    def _vector_query(
+        self, op: SearchOp, tree: AllOf, query: Any, fetch: int, need: int, exact: bool
+    ) -> Plan[tuple[int, list[SearchItem]]]:
+        assert self.layout is not None
+        layout = self.layout
+        yield Query(
+            "SELECT set_config('hnsw.ef_search', %s, true), "
+            "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+            (str(min(max(self.ef_search, fetch), 1000)),),
+        )
+        params = Params()
+        distance = f"(v.embedding {layout.operator} {params.add(vector_literal(query))}::{layout.column_type})"
+        where = _prefix_sql(op.namespace_prefix, params, "v.namespace")
+        join = ""
+        if tree.clauses:
+            join = "JOIN threadloom_store s ON s.namespace = v.namespace AND s.key = v.key"
+            where += f" AND {_LIVE} AND " + compile_filter_sql(tree, params)
+        # "+ 0" hides the ordering from the index: an exact scan of the candidates.
+        order = f"{distance} + 0" if exact else distance
+        limit = "" if exact else f"LIMIT {params.add(fetch)}"
+        found = yield Query(
+            f"""
+            WITH hits AS MATERIALIZED (
+                SELECT v.namespace, v.key, {distance} AS dist
+                FROM threadloom_store_vectors v {join}
+                WHERE {where}
+                ORDER BY {order}
+                {limit}
+            ), best AS (
+                SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
+            )
+            SELECT {_ITEM_COLUMNS}, b.dist, (SELECT count(*) FROM hits)
+            FROM best b JOIN threadloom_store s ON s.namespace = b.namespace AND s.key = b.key
+            WHERE {_LIVE}
+            ORDER BY b.dist, s.namespace, s.key
+            LIMIT {params.add(need)}
+            """,
+            params,
+        )
+        # With no row back, every hit was expired (or there were none): fetch more or go exact.
+        hits = int(found.rows[0][6]) if found.rows else fetch
+        return hits, [_search_item(row, self._score(row[5])) for row in found.rows]
+
+    def _score(self, dist: float) -> float:
+        """Cosine similarity from the distance (vectors are stored as unit rows)."""
+        assert self.layout is not None
+        if self.layout.distance == "cosine":
+            return 1.0 - float(dist)
+        if self.layout.distance == "l2":
+            return 1.0 - float(dist) ** 2 / 2.0
+        return -float(dist)
+
+    def _list_namespaces(self, op: ListNamespacesOp) -> Plan[list[tuple[str, ...]]]:
+        params = Params()
+        conditions = op.match_conditions or ()
+        literal: list[str] = []
+        for condition in conditions:
+            if condition.match_type == "prefix":
+                for label in condition.path:
+                    if label == "*":
+                        break
+                    literal.append(label)
+                break
+        if not _readable(tuple(literal)):
+            return []
+        where = _prefix_sql(tuple(literal), params, "s.namespace")
+        found = yield Query(
+            f"SELECT DISTINCT s.namespace FROM threadloom_store s WHERE {where} AND {_LIVE}",
+            params,
+        )
+        names: set[tuple[str, ...]] = set()
+        for (text,) in found.rows:
+            ns = tuple(text.split(_SEP))
+            if all(_matches(ns, c.match_type, tuple(c.path)) for c in conditions):
+                names.add(ns[: op.max_depth] if op.max_depth else ns)
+        return sorted(names)[op.offset : op.offset + op.limit]
+
+
+def sweep_ttl_plan() -> Plan[int]:
+    """Delete expired items (their vectors go with them); returns how many."""
+    done = yield Query(
+        "DELETE FROM threadloom_store WHERE expires_at IS NOT NULL AND expires_at <= now()"
+    )
+    return done.rowcount
