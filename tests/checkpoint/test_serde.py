@@ -241,3 +241,25 @@ def test_register_type_checks_its_arguments() -> None:
         register_type(len)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         register_type(Point3, to_data=lambda p: p.x)
+
+
+def test_engine_types_round_trip(serde: JsonPlusSerializer) -> None:
+    """threadloom.types Send, Command and Interrupt round-trip (Send is a plain slotted class)."""
+    from threadloom.types import Command, Interrupt, Send
+
+    value = [Send("worker", {"item": (1, 2)}), Command(update={"x": 1}, goto="n"), Interrupt("ask?")]
+    back = roundtrip(serde, value)
+    assert back == value and [type(v) for v in back] == [Send, Command, Interrupt]
+
+
+class Unregistered:
+    """A plain user class nobody registers."""
+
+    def __init__(self) -> None:
+        self.a = 1
+
+
+def test_plain_classes_outside_threadloom_are_refused(serde: JsonPlusSerializer) -> None:
+    """A plain class from the user's code is refused at write time with a hint to register it."""
+    with pytest.raises(SerializationError, match=r"Unregistered at value\[0\]: .*register_type"):
+        serde.dumps_typed([Unregistered()])

@@ -11,7 +11,9 @@ supported keys), ``set``, ``frozenset``, ``datetime``/``date``/``time`` (time
 zones kept, ``zoneinfo`` names included), ``timedelta``, ``UUID``,
 ``Decimal``, enums, LangChain messages (every message and chunk class, tool
 calls, additional kwargs and ids included), pydantic v2 models, dataclasses,
-``NamedTuple``\\ s, and any class given to :func:`register_type`.
+``NamedTuple``\\ s, plain classes of ``threadloom`` and ``langchain_core``
+(such as ``threadloom.types.Send``: their attributes are stored), and any
+class given to :func:`register_type`.
 
 Anything else raises :class:`~threadloom.errors.SerializationError` at write
 time, naming the type and where it sits inside the value, e.g.
@@ -375,7 +377,35 @@ def _structural_encoder(t: type) -> _Encoder | None:
         return _make_dataclass_encoder(t)
     if hasattr(t, "__pydantic_fields_set__") and hasattr(t, "model_fields"):
         return _make_pydantic_encoder(t)
+    if _is_trusted(t.__module__, _ALLOWED_PREFIXES) and not issubclass(t, (str, int, float, bytes, list, dict, set, tuple)):
+        return _make_object_encoder(t)
     return None
+
+
+def _is_trusted(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def _attribute_names(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        slots = klass.__dict__.get("__slots__", ())
+        names.extend([slots] if isinstance(slots, str) else slots)
+    return [n for n in names if n not in ("__dict__", "__weakref__")]
+
+
+def _make_object_encoder(cls: type) -> _Encoder:
+    # Plain classes of threadloom and langchain_core only (e.g. ``Send``): their
+    # attributes are stored and restored without calling __init__.
+    name = _check_importable(cls, None)
+    slots = _attribute_names(cls)
+
+    def encode(obj: Any) -> Any:
+        values = {n: getattr(obj, n) for n in slots if hasattr(obj, n)}
+        values.update(getattr(obj, "__dict__", {}))
+        return {_TAG: "obj", "c": name, "v": _enc_fields(values)}
+
+    return encode
 
 
 def _resolve_encoder(t: type, obj: Any) -> _Encoder:
@@ -429,6 +459,7 @@ class _Decoder:
             "dc": self._dataclass,
             "pyd": self._pydantic,
             "reg": self._registered,
+            "obj": self._object,
         }
 
     def object_hook(self, d: dict[str, Any]) -> Any:
@@ -459,7 +490,10 @@ class _Decoder:
             return cls
         entry = _REGISTRY_BY_NAME.get(name)
         cls = entry.cls if entry is not None else self._import(name)
-        if kind != "reg" and _structural_kind(cls) != kind:
+        if kind == "obj":
+            if not _is_trusted(cls.__module__, _ALLOWED_PREFIXES) or _structural_kind(cls) is not None:
+                raise SerializationError(f"stored class {name} is not a plain threadloom or langchain_core class; refusing to load it")
+        elif kind != "reg" and _structural_kind(cls) != kind:
             raise SerializationError(f"stored class {name} is not a {_KIND_WORDS[kind]}; refusing to load it")
         self.cache[(name, kind)] = cls
         return cls
@@ -468,7 +502,7 @@ class _Decoder:
         module_name, _, qualname = name.partition(":")
         module = sys.modules.get(module_name)
         if module is None:
-            if not any(module_name == p or module_name.startswith(p + ".") for p in self.allowed):
+            if not _is_trusted(module_name, self.allowed):
                 raise SerializationError(
                     f"cannot load class {name}: its module is not imported and not allowed to be "
                     "imported on demand; import it first or pass it to register_type()"
@@ -496,6 +530,13 @@ class _Decoder:
     def _dataclass(self, d: dict[str, Any]) -> Any:
         # Restore the stored state without re-running __init__/__post_init__ (they may transform it).
         cls: Any = self.resolve(d["c"], "dc")
+        obj = cls.__new__(cls)
+        for k, v in d["v"].items():
+            object.__setattr__(obj, k, v)
+        return obj
+
+    def _object(self, d: dict[str, Any]) -> Any:
+        cls: Any = self.resolve(d["c"], "obj")
         obj = cls.__new__(cls)
         for k, v in d["v"].items():
             object.__setattr__(obj, k, v)
