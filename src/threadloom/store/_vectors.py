@@ -330,10 +330,13 @@ class VectorIndex:
         verdicts: dict[int, bool] = {}
         while True:
             if m < total:
-                top = np.argpartition(-scores, m - 1)[:m]
-                top = top[np.argsort(-scores[top], kind="stable")]
+                # Keep every row tied with the m-th best, then order by (score desc,
+                # row asc): pages of the same query never overlap or skip on ties.
+                threshold = scores[np.argpartition(-scores, m - 1)[m - 1]]
+                top = np.flatnonzero(scores >= threshold)
             else:
-                top = np.argsort(-scores, kind="stable")
+                top = np.arange(total)
+            top = top[np.lexsort((top, -scores[top]))]
             global_rows = top if rows is None else rows[top]
             items = self._row_item[global_rows]
             # First occurrence of each item in best-first order = its best score.
