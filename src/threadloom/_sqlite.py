@@ -53,6 +53,7 @@ __all__ = [
     "MIGRATIONS_TABLE",
     "Database",
     "Migration",
+    "Synchronous",
     "configure",
     "connect",
     "is_busy_error",

@@ -1,1 +1,626 @@
-"""threadloom.store.sqlite."""
+"""A memory store in one SQLite file, safe to share between threads and processes.
+
+Items, their vectors and TTLs live in the file (WAL mode); semantic search
+runs on an in-process copy of the vectors that is loaded on the first query
+and kept in step with writes from any process. Needs no SQLite extension.
+
+Example::
+
+    from threadloom.store.sqlite import SqliteStore
+    from threadloom.testing.embeddings import HashingEmbed
+
+    with SqliteStore.from_conn_string(":memory:", index={"embed": HashingEmbed(64), "dims": 64}) as store:
+        store.setup()
+        store.put(("memories", "1"), "a", {"data": "User likes pizza"})
+        store.put(("memories", "1"), "b", {"data": "User name is Bob"})
+        [hit] = store.search(("memories", "1"), query="what is the user name", limit=1)
+        assert hit.key == "b"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from types import TracebackType
+from typing import Any
+
+from threadloom._sqlite import Database, Synchronous, migrate
+from threadloom.errors import (
+    IndexConfigMismatchError,
+    IndexNotConfiguredError,
+    InvalidStoreInputError,
+)
+from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
+from threadloom.store._filters import AllOf, compile_filter, parse_filter
+from threadloom.store.base import (
+    BaseStore,
+    DeleteNamespaceOp,
+    GetOp,
+    IndexConfig,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    TTLConfig,
+    run_in_thread,
+    validate_ops,
+)
+from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
+from threadloom.store.sqlite._sql import (
+    compile_where,
+    join_namespace,
+    prefix_where,
+    readable,
+    split_namespace,
+)
+from threadloom.store.sqlite._vector_sync import SyncedVectors, VectorChange
+
+__all__ = ["SqliteStore"]
+
+Namespace = tuple[str, ...]
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_LIVE = "(expires_at IS NULL OR expires_at > ?)"
+_ITEM_COLUMNS = "id, prefix, key, value, created_at, updated_at, ttl_minutes"
+#: Removal-log entries older than this are pruned; a reader further behind reloads.
+_REMOVALS_KEPT_S = 3600.0
+_UPSERT = """
+INSERT INTO store_items (prefix, key, value, created_at, updated_at, seq, ttl_minutes, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (prefix, key) DO UPDATE SET
+    value = excluded.value,
+    created_at = CASE WHEN store_items.expires_at IS NOT NULL AND store_items.expires_at <= ?
+                      THEN excluded.created_at ELSE store_items.created_at END,
+    updated_at = excluded.updated_at,
+    seq = excluded.seq,
+    ttl_minutes = excluded.ttl_minutes,
+    expires_at = excluded.expires_at
+RETURNING id
+"""
+
+
+@dataclass
+class _Prepared:
+    """A search's filter, parsed once: SQL when it can be, a Python predicate otherwise."""
+
+    tree: AllOf
+    predicate: Callable[[Any], bool] | None
+    sql: tuple[str, list[Any]] | None
+
+
+@dataclass
+class _Run:
+    """What one batch did, for after its transaction."""
+
+    now: float
+    writing: bool
+    seq_before: int = 0
+    seq: int = 0
+    stamp: datetime = _EPOCH
+    changes: list[VectorChange] = field(default_factory=list)
+    refresh: list[int] = field(default_factory=list)
+    removed: bool = False
+    dims_checked: bool = False
+    index_touched: bool = False
+
+
+class SqliteStore(BaseStore):
+    """A store kept in a SQLite file (or ``":memory:"``), with semantic index and TTL.
+
+    ``conn`` is a path or an open ``sqlite3.Connection`` (switched to WAL and
+    autocommit; closing it stays the caller's job). ``index`` and ``ttl`` are as
+    for :class:`~threadloom.store.memory.InMemoryStore`. :meth:`setup` creates
+    or upgrades the tables; the first operation runs it if you did not.
+
+    One store object may be shared by threads (they take turns on its
+    connection); other processes may open the same file at the same time.
+    """
+
+    supports_ttl = True
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection | str | os.PathLike[str],
+        *,
+        index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+        synchronous: Synchronous = "NORMAL",
+    ) -> None:
+        self.index_config = index
+        self._index = ResolvedIndex.from_config(index)
+        self.ttl_config = _check_ttl_config(ttl)
+        if isinstance(conn, sqlite3.Connection):
+            self._db = Database.wrap(conn)
+        else:
+            self._db = Database.open(conn, synchronous=synchronous)
+        self._vectors = SyncedVectors(self._index.dims) if self._index else None
+        self._ready = False
+        self._clock: Callable[[], float] = time.time
+        self._sweeper: threading.Thread | None = None
+        self._sweeper_stop = threading.Event()
+        if self.ttl_config and self.ttl_config.get("sweep_interval_minutes"):
+            self.start_ttl_sweeper()
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(
+        cls,
+        conn_string: str | os.PathLike[str],
+        *,
+        index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+    ) -> Iterator[SqliteStore]:
+        """Open a store on a file path (or ``":memory:"``) and close it on exit."""
+        store = cls(conn_string, index=index, ttl=ttl)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    # --- lifecycle ---
+
+    def setup(self) -> None:
+        """Create or upgrade the store's tables; idempotent.
+
+        Raises :class:`~threadloom.errors.SchemaVersionError` for a file written
+        by a newer threadloom and :class:`~threadloom.errors.IndexConfigMismatchError`
+        when the file's vectors have other ``dims`` than this store's index.
+        """
+        migrate(self._db, COMPONENT, MIGRATIONS)
+        if self._index is not None:
+            stored = self._db.read(_stored_dims)
+            if stored is not None and stored != self._index.dims:
+                raise self._dims_error(stored)
+        self._ready = True
+
+    def _ensure_ready(self) -> None:
+        if not self._ready:
+            self.setup()
+
+    def _dims_error(self, stored: int) -> IndexConfigMismatchError:
+        assert self._index is not None
+        return IndexConfigMismatchError(
+            f"The store in {self._db.path!r} holds vectors of {stored} dims, but this store's "
+            f"index has dims={self._index.dims}; open it with dims={stored} (or a new file). "
+            "Nothing was written."
+        )
+
+    def close(self) -> None:
+        """Stop the TTL sweeper and close the connection (if the store opened it)."""
+        self.stop_ttl_sweeper()
+        self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- the two abstract methods ---
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run ``ops`` in order, atomically when they write; validated and embedded first."""
+        ops = validate_ops(ops)
+        prepared = self._prepare(ops)
+        self._ensure_ready()
+        embedded = self._index.plan(ops).embed(self._index) if self._index else None
+        return self._apply(ops, prepared, embedded)
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Async twin of :meth:`batch`: embedding and SQLite work run off the event loop."""
+        ops = validate_ops(ops)
+        prepared = self._prepare(ops)
+        if not self._ready:
+            await run_in_thread(self.setup)
+        embedded = await self._index.plan(ops).aembed(self._index) if self._index else None
+        return await run_in_thread(self._apply, ops, prepared, embedded)
+
+    def _prepare(self, ops: list[Op]) -> dict[int, _Prepared]:
+        """Checks that need the store's configuration; raises before anything runs."""
+        prepared: dict[int, _Prepared] = {}
+        for position, op in enumerate(ops):
+            if isinstance(op, SearchOp):
+                tree = parse_filter(op.filter)
+                predicate = compile_filter(op.filter)
+                prepared[position] = _Prepared(tree, predicate, compile_where(tree))
+                if op.query is not None and self._index is None:
+                    raise IndexNotConfiguredError(
+                        "search(query=...) needs a store created with an index, e.g. "
+                        "SqliteStore(path, index={'embed': ..., 'dims': ...}); "
+                        "search without query to list items"
+                    )
+        return prepared
+
+    def _apply(
+        self, ops: list[Op], prepared: dict[int, _Prepared], embedded: EmbeddedBatch | None
+    ) -> list[Result]:
+        writing = any(isinstance(op, (PutOp, DeleteNamespaceOp)) for op in ops)
+        runs: list[_Run] = []
+
+        def work(conn: sqlite3.Connection) -> list[Result]:
+            run = _Run(now=self._clock(), writing=writing)
+            runs.append(run)
+            return self._run(conn, run, ops, prepared, embedded)
+
+        with self._db.lock:
+            try:
+                results = self._db.write(work) if writing else self._db.read(work)
+            except BaseException:
+                if self._vectors is not None and any(r.index_touched for r in runs):
+                    self._vectors.invalidate()  # it may hold rolled-back vectors
+                raise
+            run = runs[-1]
+            if writing and self._vectors is not None:
+                self._vectors.applied_own_write(run.seq_before, run.seq, run.changes)
+            if not writing and run.refresh:
+                self._db.write(lambda conn: _refresh_ttl(conn, run.refresh, self._clock()))
+        return results
+
+    # --- one batch inside its transaction ---
+
+    def _run(
+        self,
+        conn: sqlite3.Connection,
+        run: _Run,
+        ops: list[Op],
+        prepared: dict[int, _Prepared],
+        embedded: EmbeddedBatch | None,
+    ) -> list[Result]:
+        if run.writing:
+            run.seq_before = run.seq = int(_meta(conn, "seq"))
+            last = int(_meta(conn, "stamp"))
+            # Strictly increasing across processes, so "newest first" never ties on the clock.
+            micros = max(int(run.now * 1_000_000), last + 1)
+            run.stamp = _EPOCH + timedelta(microseconds=micros)
+            conn.execute("UPDATE store_meta SET value = ? WHERE name = 'stamp'", (micros,))
+        results: list[Result] = []
+        for position, op in enumerate(ops):
+            if isinstance(op, GetOp):
+                results.append(self._get(conn, run, op))
+            elif isinstance(op, PutOp):
+                vectors = embedded.puts.get(position) if embedded else None
+                self._put(conn, run, op, vectors)
+                results.append(None)
+            elif isinstance(op, SearchOp):
+                query = embedded.queries[op.query] if embedded and op.query is not None else None
+                results.append(self._search(conn, run, op, prepared[position], query))
+            elif isinstance(op, ListNamespacesOp):
+                results.append(self._list_namespaces(conn, run, op))
+            elif isinstance(op, DeleteNamespaceOp):
+                results.append(self._delete_where(conn, run, *prefix_where(op.namespace_prefix)))
+        if run.writing:
+            conn.execute("UPDATE store_meta SET value = ? WHERE name = 'seq'", (run.seq,))
+            if run.refresh:
+                _refresh_ttl(conn, run.refresh, run.now)
+            if run.removed:
+                _prune_removals(conn, run.now)
+        return results
+
+    def _get(self, conn: sqlite3.Connection, run: _Run, op: GetOp) -> Item | None:
+        if not readable(op.namespace):
+            return None
+        row = conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE prefix = ? AND key = ? AND {_LIVE}",
+            (join_namespace(op.namespace), op.key, run.now),
+        ).fetchone()
+        if row is None:
+            return None
+        if op.refresh_ttl and row[6] is not None:
+            run.refresh.append(row[0])
+        return Item(
+            value=json.loads(row[3]),
+            key=op.key,
+            namespace=op.namespace,
+            created_at=row[4],
+            updated_at=row[5],
+        )
+
+    def _put(self, conn: sqlite3.Connection, run: _Run, op: PutOp, vectors: Any) -> None:
+        prefix = join_namespace(op.namespace)
+        if op.value is None:
+            self._delete_where(conn, run, "prefix = ? AND key = ?", [prefix, op.key])
+            return
+        run.seq += 1
+        stamp = run.stamp.isoformat()
+        expires_at = run.now + op.ttl * 60.0 if op.ttl is not None else None
+        value = json.dumps(op.value, separators=(",", ":"), ensure_ascii=False)
+        (item_id,) = conn.execute(
+            _UPSERT,
+            (prefix, op.key, value, stamp, stamp, run.seq, op.ttl, expires_at, run.now),
+        ).fetchone()
+        if vectors is not None and len(vectors):
+            if not run.dims_checked:
+                self._check_dims(conn)
+                run.dims_checked = True
+            conn.execute(
+                "INSERT OR REPLACE INTO store_vectors (item_id, vectors) VALUES (?, ?)",
+                (item_id, vectors.tobytes()),
+            )
+            run.changes.append((op.namespace, op.key, vectors))
+        else:
+            # Re-putting replaces the vectors: none now means none stale either.
+            conn.execute("DELETE FROM store_vectors WHERE item_id = ?", (item_id,))
+            run.changes.append((op.namespace, op.key, None))
+
+    def _check_dims(self, conn: sqlite3.Connection) -> None:
+        assert self._index is not None
+        stored = _stored_dims(conn)
+        if stored is None:
+            conn.execute(
+                "INSERT INTO store_meta (name, value) VALUES ('dims', ?)", (self._index.dims,)
+            )
+        elif stored != self._index.dims:
+            raise self._dims_error(stored)
+
+    def _delete_where(
+        self, conn: sqlite3.Connection, run: _Run, where: str, params: list[Any]
+    ) -> int:
+        """Delete the items matching ``where``; returns how many of them were live."""
+        rows = conn.execute(
+            f"DELETE FROM store_items WHERE {where} RETURNING id, prefix, key, expires_at", params
+        ).fetchall()
+        if not rows:
+            return 0
+        conn.executemany("DELETE FROM store_vectors WHERE item_id = ?", [(r[0],) for r in rows])
+        removals = []
+        for _, prefix, key, _ in rows:
+            run.seq += 1
+            removals.append((run.seq, run.now, prefix, key))
+            run.changes.append((split_namespace(prefix), key, None))
+        conn.executemany(
+            "INSERT INTO store_removals (seq, removed_at, prefix, key) VALUES (?, ?, ?, ?)",
+            removals,
+        )
+        run.removed = True
+        return sum(1 for r in rows if r[3] is None or r[3] > run.now)
+
+    def _search(
+        self,
+        conn: sqlite3.Connection,
+        run: _Run,
+        op: SearchOp,
+        prepared: _Prepared,
+        query: Any,
+    ) -> list[SearchItem]:
+        if not readable(op.namespace_prefix) or op.limit == 0:
+            return []
+        if query is not None:
+            return self._semantic_search(conn, run, op, prepared, query)
+        where, params = prefix_where(op.namespace_prefix)
+        base = f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE {where} AND {_LIVE}"
+        params = [*params, run.now]
+        if prepared.sql is not None:
+            filter_sql, filter_params = prepared.sql
+            rows: Iterable[Any] = conn.execute(
+                f"{base} AND {filter_sql} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                [*params, *filter_params, op.limit, op.offset],
+            ).fetchall()
+            pairs = [(row, json.loads(row[3])) for row in rows]
+        else:
+            # The filter needs Python: stream newest first until the page is full.
+            assert prepared.predicate is not None
+            pairs, skip = [], op.offset
+            for row in conn.execute(f"{base} ORDER BY seq DESC", params):
+                value = json.loads(row[3])
+                if not prepared.predicate(value):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                pairs.append((row, value))
+                if len(pairs) >= op.limit:
+                    break
+        return [self._search_item(run, op, row, value, None) for row, value in pairs]
+
+    def _semantic_search(
+        self,
+        conn: sqlite3.Connection,
+        run: _Run,
+        op: SearchOp,
+        prepared: _Prepared,
+        query: Any,
+    ) -> list[SearchItem]:
+        assert self._vectors is not None
+        run.index_touched = True
+        # Inside a write the batch's own uncommitted puts must be visible: force a check.
+        version = None if run.writing else self._db.data_version()
+        index = self._vectors.catch_up(conn, version)
+        fetched: dict[tuple[Namespace, str], tuple[Any, Any]] = {}
+        predicate = prepared.predicate
+
+        def accept(namespace: Namespace, key: str) -> bool:
+            row = conn.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE prefix = ? AND key = ? AND {_LIVE}",
+                (join_namespace(namespace), key, run.now),
+            ).fetchone()
+            if row is None:
+                return False
+            value = json.loads(row[3])
+            if predicate is not None and not predicate(value):
+                return False
+            fetched[(namespace, key)] = (row, value)
+            return True
+
+        hits = index.search(
+            query, op.namespace_prefix, limit=op.limit, offset=op.offset, accept=accept
+        )
+        return [
+            self._search_item(run, op, *fetched[(namespace, key)], score)
+            for namespace, key, score in hits
+        ]
+
+    def _search_item(
+        self, run: _Run, op: SearchOp, row: Any, value: Any, score: float | None
+    ) -> SearchItem:
+        if op.refresh_ttl and row[6] is not None:
+            run.refresh.append(row[0])
+        return SearchItem(split_namespace(row[1]), row[2], value, row[4], row[5], score)
+
+    def _list_namespaces(
+        self, conn: sqlite3.Connection, run: _Run, op: ListNamespacesOp
+    ) -> list[Namespace]:
+        conditions = op.match_conditions or ()
+        prefixes = conn.execute(
+            f"SELECT DISTINCT prefix FROM store_items WHERE {_LIVE}", (run.now,)
+        ).fetchall()
+        found: set[Namespace] = set()
+        for (prefix,) in prefixes:
+            namespace = split_namespace(prefix)
+            if all(_matches(namespace, c) for c in conditions):
+                found.add(namespace[: op.max_depth] if op.max_depth is not None else namespace)
+        return sorted(found)[op.offset : op.offset + op.limit]
+
+    # --- TTL ---
+
+    def sweep_ttl(self) -> int:
+        """Delete expired items now; returns how many were deleted."""
+        self._ensure_ready()
+
+        def sweep(conn: sqlite3.Connection) -> tuple[int, _Run]:
+            run = _Run(now=self._clock(), writing=True)
+            run.seq_before = run.seq = int(_meta(conn, "seq"))
+            rows = conn.execute(
+                "SELECT count(*) FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                (run.now,),
+            ).fetchone()[0]
+            if rows:
+                self._delete_where(
+                    conn, run, "expires_at IS NOT NULL AND expires_at <= ?", [run.now]
+                )
+                conn.execute("UPDATE store_meta SET value = ? WHERE name = 'seq'", (run.seq,))
+            _prune_removals(conn, run.now)
+            return int(rows), run
+
+        with self._db.lock:
+            count, run = self._db.write(sweep)
+            if self._vectors is not None:
+                self._vectors.applied_own_write(run.seq_before, run.seq, run.changes)
+        return count
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:
+        """Start a daemon thread that calls :meth:`sweep_ttl` periodically.
+
+        The interval defaults to ``ttl["sweep_interval_minutes"]``; :meth:`close`
+        stops the thread, which never keeps the process alive.
+        """
+        interval = sweep_interval_minutes or (self.ttl_config or {}).get("sweep_interval_minutes")
+        if interval is None or isinstance(interval, bool) or not interval > 0:
+            raise InvalidStoreInputError(
+                f"start_ttl_sweeper needs a positive sweep interval in minutes, got {interval!r}"
+            )
+        if self._sweeper is not None and self._sweeper.is_alive():
+            return
+        self._sweeper_stop = threading.Event()
+        self._sweeper = threading.Thread(
+            target=_sweep_loop,
+            args=(weakref.ref(self), self._sweeper_stop, float(interval) * 60.0),
+            name="threadloom-sqlite-ttl-sweeper",
+            daemon=True,
+        )
+        self._sweeper.start()
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread; whether it has stopped within ``timeout`` seconds."""
+        sweeper, self._sweeper = self._sweeper, None
+        self._sweeper_stop.set()
+        if sweeper is None or sweeper is threading.current_thread():
+            return True
+        sweeper.join(timeout)
+        return not sweeper.is_alive()
+
+
+# --- helpers --------------------------------------------------------------------
+
+
+def _meta(conn: sqlite3.Connection, name: str) -> Any:
+    row = conn.execute("SELECT value FROM store_meta WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def _stored_dims(conn: sqlite3.Connection) -> int | None:
+    dims = _meta(conn, "dims")
+    return int(dims) if dims is not None else None
+
+
+def _refresh_ttl(conn: sqlite3.Connection, ids: list[int], now: float) -> None:
+    conn.executemany(
+        "UPDATE store_items SET expires_at = ? + ttl_minutes * 60.0 "
+        "WHERE id = ? AND ttl_minutes IS NOT NULL",
+        [(now, item_id) for item_id in ids],
+    )
+
+
+def _prune_removals(conn: sqlite3.Connection, now: float) -> None:
+    (oldest_kept,) = conn.execute(
+        "SELECT max(seq) FROM store_removals WHERE removed_at < ?", (now - _REMOVALS_KEPT_S,)
+    ).fetchone()
+    if oldest_kept is None:
+        return
+    conn.execute("DELETE FROM store_removals WHERE seq <= ?", (oldest_kept,))
+    # Readers whose index predates this seq can no longer catch up incrementally.
+    conn.execute(
+        "UPDATE store_meta SET value = max(value, ?) WHERE name = 'removals_floor'", (oldest_kept,)
+    )
+
+
+def _matches(namespace: Namespace, condition: MatchCondition) -> bool:
+    path = condition.path
+    if len(path) > len(namespace):
+        return False
+    labels = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
+    return all(p == "*" or p == label for p, label in zip(path, labels, strict=True))
+
+
+def _sweep_loop(
+    store_ref: weakref.ref[SqliteStore], stop: threading.Event, interval: float
+) -> None:
+    while not stop.wait(interval):
+        store = store_ref()
+        if store is None:
+            return
+        try:
+            store.sweep_ttl()
+        except Exception:
+            # A closed store or a transient failure: the next round tries again.
+            if store._db.closed:
+                return
+        del store  # do not hold the store alive while waiting
+
+
+def _check_ttl_config(ttl: TTLConfig | None) -> TTLConfig | None:
+    if ttl is None:
+        return None
+    if not isinstance(ttl, dict):
+        raise InvalidStoreInputError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")
+    unknown = set(ttl) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
+    if unknown:
+        raise InvalidStoreInputError(f"Unknown ttl option(s): {', '.join(sorted(unknown))}")
+    for name in ("default_ttl", "sweep_interval_minutes"):
+        minutes = ttl.get(name)
+        if minutes is not None and (
+            isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0
+        ):
+            raise InvalidStoreInputError(
+                f"ttl[{name!r}] must be a positive number of minutes, got {minutes!r}"
+            )
+    if not isinstance(ttl.get("refresh_on_read", True), bool):
+        raise InvalidStoreInputError(
+            f"ttl['refresh_on_read'] must be a bool, got {ttl['refresh_on_read']!r}"
+        )
+    return ttl

@@ -1,0 +1,133 @@
+"""The SQLite store's in-process vector index, kept in step with the file.
+
+Vectors live in the file (``store_vectors``); searching them happens in a
+:class:`~threadloom.store._vectors.VectorIndex` built on the first semantic
+search. Afterwards the index follows every commit:
+
+* this process's own writes are applied directly after they commit, when the
+  index was current before the write (nobody else wrote in between);
+* other processes' writes are noticed through ``PRAGMA data_version`` and
+  applied incrementally: items whose ``seq`` is newer than the index's, and
+  removals logged since; only a reader that fell behind the pruned removal
+  log reloads everything.
+
+Not thread-safe on its own: the store calls it with its database lock held.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import numpy as np
+
+from threadloom.store._vectors import VectorIndex
+from threadloom.store.sqlite._sql import split_namespace
+
+__all__ = ["SyncedVectors", "VectorChange"]
+
+#: ``(namespace, key, unit rows or None)``: an item's new vectors, or its removal.
+VectorChange = tuple[tuple[str, ...], str, Any]
+
+
+def _meta(conn: sqlite3.Connection, name: str) -> Any:
+    row = conn.execute("SELECT value FROM store_meta WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+class SyncedVectors:
+    """A lazily loaded :class:`VectorIndex` and the ``seq`` it reflects."""
+
+    def __init__(self, dims: int) -> None:
+        self.dims = dims
+        self.index: VectorIndex | None = None
+        self.seq = -1
+        self._data_version: int | None = None
+        self._behind = True
+
+    def invalidate(self) -> None:
+        """Forget the index; the next search reloads it."""
+        self.index = None
+        self.seq = -1
+        self._behind = True
+
+    def catch_up(self, conn: sqlite3.Connection, data_version: int | None) -> VectorIndex:
+        """Bring the index up to what ``conn`` sees; ``data_version=None`` forces a check.
+
+        Must run inside a transaction on ``conn`` (a consistent snapshot).
+        """
+        if (
+            self.index is not None
+            and not self._behind
+            and data_version is not None
+            and data_version == self._data_version
+        ):
+            return self.index
+        current = int(_meta(conn, "seq") or 0)
+        floor = int(_meta(conn, "removals_floor") or 0)
+        if self.index is None or self.seq < floor:
+            self._load(conn, current)
+        elif current != self.seq:
+            self._apply_since(conn, current)
+        self._data_version = data_version
+        self._behind = data_version is None
+        assert self.index is not None
+        return self.index
+
+    def _rows(self, blob: bytes) -> Any:
+        return np.frombuffer(blob, dtype=np.float32).reshape(-1, self.dims)
+
+    def _load(self, conn: sqlite3.Connection, current: int) -> None:
+        index = VectorIndex(self.dims)
+        rows = conn.execute(
+            "SELECT i.prefix, i.key, v.vectors FROM store_vectors v "
+            "JOIN store_items i ON i.id = v.item_id"
+        )
+        index.add_many(
+            ((split_namespace(prefix), key, self._rows(blob)) for prefix, key, blob in rows),
+            normalized=True,
+        )
+        self.index, self.seq = index, current
+
+    def _apply_since(self, conn: sqlite3.Connection, current: int) -> None:
+        assert self.index is not None
+        # Removals first: an address removed and then put again is in store_items now.
+        for prefix, key in conn.execute(
+            "SELECT prefix, key FROM store_removals WHERE seq > ? AND seq <= ?", (self.seq, current)
+        ):
+            self.index.remove(split_namespace(prefix), key)
+        changed = conn.execute(
+            "SELECT i.prefix, i.key, v.vectors FROM store_items i "
+            "LEFT JOIN store_vectors v ON v.item_id = i.id WHERE i.seq > ? AND i.seq <= ?",
+            (self.seq, current),
+        )
+        entries = [
+            (
+                split_namespace(prefix),
+                key,
+                self._rows(blob) if blob is not None else self._rows(b""),
+            )
+            for prefix, key, blob in changed
+        ]
+        self.index.add_many(entries, normalized=True)
+        self.seq = current
+
+    def applied_own_write(self, before: int, after: int, changes: list[VectorChange]) -> None:
+        """Apply a committed write of this process that moved ``seq`` from ``before`` to ``after``."""
+        if self.index is None:
+            return
+        if self.seq != before:
+            self._behind = True  # someone else wrote in between: catch up from the file
+            return
+        # The last change of each address wins (a batch may put and then delete a key).
+        final: dict[tuple[tuple[str, ...], str], Any] = {}
+        for namespace, key, rows in changes:
+            final[(namespace, key)] = rows
+        for (namespace, key), rows in final.items():
+            if rows is None:
+                self.index.remove(namespace, key)
+        self.index.add_many(
+            [(ns, key, rows) for (ns, key), rows in final.items() if rows is not None],
+            normalized=True,
+        )
+        self.seq = after

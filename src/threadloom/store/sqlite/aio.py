@@ -1,0 +1,90 @@
+"""The SQLite store for asyncio code: the same store, its blocking work in a thread.
+
+Example::
+
+    from threadloom.store.sqlite.aio import AsyncSqliteStore
+
+    async with AsyncSqliteStore.from_conn_string("memories.db") as store:
+        await store.setup()
+        await store.aput(("memories", "1"), "a", {"data": "User likes pizza"})
+        item = await store.aget(("memories", "1"), "a")
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from threadloom.store.base import BaseStore, IndexConfig, Op, Result, TTLConfig, run_in_thread
+from threadloom.store.sqlite import SqliteStore
+
+__all__ = ["AsyncSqliteStore"]
+
+
+class AsyncSqliteStore(BaseStore):
+    """A :class:`~threadloom.store.sqlite.SqliteStore` with awaitable setup, sweep and close.
+
+    Every ``a``-method (``aput``, ``asearch``, ...) runs SQLite and numpy work
+    in a worker thread and embeds with the embedder's async API; the sync
+    methods work too and block as usual.
+    """
+
+    supports_ttl = True
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection | str | os.PathLike[str],
+        *,
+        index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+    ) -> None:
+        self.store = SqliteStore(conn, index=index, ttl=ttl)
+        self.ttl_config = self.store.ttl_config
+        self.index_config = self.store.index_config
+
+    @classmethod
+    @asynccontextmanager
+    async def from_conn_string(
+        cls,
+        conn_string: str | os.PathLike[str],
+        *,
+        index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+    ) -> AsyncIterator[AsyncSqliteStore]:
+        """Open a store on a file path (or ``":memory:"``) and close it on exit."""
+        store: AsyncSqliteStore = await run_in_thread(
+            lambda: cls(conn_string, index=index, ttl=ttl)
+        )
+        try:
+            yield store
+        finally:
+            await store.aclose()
+
+    async def setup(self) -> None:
+        """Create or upgrade the tables (see :meth:`SqliteStore.setup`)."""
+        await run_in_thread(self.store.setup)
+
+    async def sweep_ttl(self) -> int:
+        """Delete expired items now; returns how many were deleted."""
+        return int(await run_in_thread(self.store.sweep_ttl))
+
+    async def aclose(self) -> None:
+        """Stop the sweeper and close the connection."""
+        await run_in_thread(self.store.close)
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run ``ops`` on the underlying store (blocking)."""
+        return self.store.batch(ops)
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """Run ``ops`` without blocking the event loop."""
+        return await self.store.abatch(ops)
+
+    def __getattr__(self, name: str) -> Any:
+        # start_ttl_sweeper, stop_ttl_sweeper, ...: the sync store's extras.
+        if name == "store":
+            raise AttributeError(name)
+        return getattr(self.store, name)
