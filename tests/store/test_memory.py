@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
 from typing import Any
 
 import pytest
 
+from threadloom.errors import InvalidStoreInputError
 from threadloom.store.base import IndexConfig, TTLConfig
 from threadloom.store.memory import InMemoryStore
+from threadloom.testing.embeddings import AsyncHashingEmbed, HashingEmbed
 from threadloom.testing.store import StoreConformance
 
 
@@ -20,3 +25,150 @@ class TestInMemoryStore(StoreConformance):
             return InMemoryStore(index=index, ttl=ttl)
 
         return factory
+
+
+DIMS = 32
+
+
+def test_the_guide_calls_behave_as_the_guide_shows() -> None:
+    """The cross-thread persistence guide's store calls: index config, put, search with and without query."""
+    import uuid
+
+    store = InMemoryStore(index={"embed": HashingEmbed(DIMS), "dims": DIMS})
+    namespace = ("memories", "1")
+    store.put(namespace, str(uuid.uuid4()), {"data": "User name is Bob"})
+    store.put(("memories", "2"), str(uuid.uuid4()), {"data": "User likes sushi"})
+    memories = store.search(namespace, query="what is my name?")
+    assert "\n".join(d.value["data"] for d in memories) == "User name is Bob"
+    assert [m.value for m in store.search(namespace)] == [{"data": "User name is Bob"}]
+
+
+async def test_async_embedder_works_through_the_async_api() -> None:
+    """An async embed function serves aput and asearch."""
+    embed = AsyncHashingEmbed(DIMS)
+    store = InMemoryStore(index={"embed": embed, "dims": DIMS})
+    await store.aput(("n",), "a", {"t": "pizza"})
+    [hit] = await store.asearch(("n",), query="pizza")
+    assert hit.key == "a" and len(embed.calls) == 2
+
+
+async def test_async_methods_do_not_block_the_loop_while_embedding() -> None:
+    """A slow sync embedder runs off the event loop: other tasks keep running during aput."""
+    import asyncio
+
+    class SlowEmbed(HashingEmbed):
+        def __call__(self, texts: Any) -> list[list[float]]:
+            time.sleep(0.3)
+            return super().__call__(texts)
+
+    store = InMemoryStore(index={"embed": SlowEmbed(DIMS), "dims": DIMS})
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await store.aput(("n",), "a", {"t": "pizza"})
+    task.cancel()
+    assert ticks >= 10
+
+
+def test_sweeper_thread_removes_expired_items_and_stops() -> None:
+    """With sweep_interval_minutes set, a daemon thread deletes expired items; stop_ttl_sweeper ends it."""
+    store = InMemoryStore(ttl={"default_ttl": 0.001, "sweep_interval_minutes": 0.001})
+    store.put(("n",), "a", {})
+    store.put(("n",), "b", {}, ttl=None)
+    sweeper = store._sweeper
+    assert sweeper is not None and sweeper.daemon
+    deadline = time.monotonic() + 3
+    while store.sweep_ttl() == 0 and ("a" in store._data.get(("n",), {})):
+        assert time.monotonic() < deadline, "the sweeper never ran"
+        time.sleep(0.02)
+    assert "a" not in store._data[("n",)]
+    assert store.stop_ttl_sweeper(timeout=2)
+    assert not sweeper.is_alive()
+
+
+def test_sweeper_stops_when_the_store_is_garbage_collected() -> None:
+    """The sweeper holds no strong reference: dropping the store ends its thread."""
+    store = InMemoryStore(ttl={"sweep_interval_minutes": 0.0005})
+    sweeper = store._sweeper
+    assert sweeper is not None
+    del store
+    gc.collect()
+    sweeper.join(timeout=2)
+    assert not sweeper.is_alive()
+
+
+def test_start_ttl_sweeper_needs_an_interval() -> None:
+    """Starting a sweeper without any interval is a clear error."""
+    with pytest.raises(InvalidStoreInputError, match="interval"):
+        InMemoryStore().start_ttl_sweeper()
+    assert threading.active_count() >= 1
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        ({"dims": 0, "embed": HashingEmbed(4)}, "dims"),
+        ({"dims": "4", "embed": HashingEmbed(4)}, "dims"),
+        ({"dims": 4}, "embed"),
+        ({"dims": 4, "embed": HashingEmbed(4), "fields": "text"}, "fields"),
+        ({"dims": 4, "embed": HashingEmbed(4), "fields": ["a["]}, r"\["),
+        ({"dims": 4, "embed": HashingEmbed(4), "colour": 1}, "colour"),
+    ],
+    ids=repr,
+)
+def test_bad_index_config_is_rejected(index: Any, message: str) -> None:
+    """A malformed index config fails at construction, naming the problem."""
+    with pytest.raises(InvalidStoreInputError, match=message):
+        InMemoryStore(index=index)
+
+
+@pytest.mark.parametrize(
+    ("ttl", "message"),
+    [
+        ({"default_ttl": -1}, "default_ttl"),
+        ({"sweep_interval_minutes": 0}, "sweep_interval_minutes"),
+        ({"refresh_on_read": "yes"}, "refresh_on_read"),
+        ({"default": 5}, "default"),
+    ],
+    ids=repr,
+)
+def test_bad_ttl_config_is_rejected(ttl: Any, message: str) -> None:
+    """A malformed TTL config fails at construction, naming the problem."""
+    with pytest.raises(InvalidStoreInputError, match=message):
+        InMemoryStore(ttl=ttl)
+
+
+def test_refresh_on_read_false_in_config_is_the_default_for_reads() -> None:
+    """ttl={'refresh_on_read': False} makes get() leave the expiry alone unless asked."""
+    store = InMemoryStore(ttl={"default_ttl": 0.01, "refresh_on_read": False})
+    store.put(("n",), "a", {})
+    expiry = store._data[("n",)]["a"].expires_at
+    time.sleep(0.01)
+    store.get(("n",), "a")
+    assert store._data[("n",)]["a"].expires_at == expiry
+    store.get(("n",), "a", refresh_ttl=True)
+    assert store._data[("n",)]["a"].expires_at > expiry  # type: ignore[operator]
+
+
+def test_deleting_and_overwriting_keep_the_vector_index_in_step() -> None:
+    """The vector index holds exactly one entry per indexed live item, whatever the history."""
+    store = InMemoryStore(index={"embed": HashingEmbed(DIMS), "dims": DIMS, "fields": ["t[*]"]})
+    for i in range(50):
+        store.put(("n", str(i % 5)), f"k{i % 20}", {"t": [f"w{i}", f"v{i}"]})
+    store.delete(("n", "0"), "k0")
+    store.put(("n", "1"), "k1", {"t": []})
+    store.delete_namespace(("n", "2"))
+    vectors = store._vectors
+    assert vectors is not None
+    live = {
+        (ns, key) for ns, items in store._data.items() for key, r in items.items() if r.value["t"]
+    }
+    assert {(ns, key) for ns in vectors.namespaces() for key in store._data[ns]} >= live
+    assert len(vectors) == len(live)
+    assert vectors.rows == 2 * len(live)

@@ -1,0 +1,156 @@
+"""The store interface: text extraction, validation, Item and SearchItem, the op-building conveniences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from threadloom.errors import InvalidNamespaceError, InvalidStoreInputError, InvalidValueError
+from threadloom.store import base
+from threadloom.store.base import (
+    BaseStore,
+    GetOp,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    get_text_at_path,
+    tokenize_path,
+)
+
+DOC = {
+    "title": "Notes",
+    "meta": {"lang": "en", "n": 3},
+    "tags": ["red", "green", "blue"],
+    "sections": [{"text": "one", "sub": {"x": "a"}}, {"text": "two", "sub": {"x": "b"}}],
+    "empty": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("title", ["Notes"]),
+        ("meta.lang", ["en"]),
+        ("meta.n", ["3"]),
+        ("tags[0]", ["red"]),
+        ("tags[-1]", ["blue"]),
+        ("tags[*]", ["red", "green", "blue"]),
+        ("sections[*].text", ["one", "two"]),
+        ("sections[1].sub.x", ["b"]),
+        ("meta.*", ["en", "3"]),
+        ("{title,meta.lang}", ["Notes", "en"]),
+        ("sections[*].{text,sub.x}", ["one", "a", "two", "b"]),
+        ("missing", []),
+        ("tags[9]", []),
+        ("tags[x]", []),
+        ("title.deeper", []),
+        ("empty", []),
+        ("meta", ['{"lang": "en", "n": 3}']),
+    ],
+)
+def test_get_text_at_path(path: str, expected: list[str]) -> None:
+    """Each path syntax yields the texts it addresses; missing paths yield nothing."""
+    assert get_text_at_path(DOC, path) == expected
+
+
+def test_dollar_path_is_the_whole_value_as_json() -> None:
+    """'$' embeds the whole value, serialized with sorted keys."""
+    assert get_text_at_path({"b": 1, "a": "x"}, "$") == ['{"a": "x", "b": 1}']
+
+
+def test_tokenize_path_and_its_errors() -> None:
+    """Paths split into keys, index tokens and alternatives; unclosed brackets are errors."""
+    assert tokenize_path("a.b[0].{c,d.e}") == ["a", "b", "[0]", "{c,d.e}"]
+    with pytest.raises(InvalidStoreInputError, match=r"\["):
+        tokenize_path("a[0")
+    with pytest.raises(InvalidStoreInputError, match="{"):
+        tokenize_path("a.{b")
+
+
+def test_item_and_search_item() -> None:
+    """Items compare by content, parse ISO timestamps, and render as dicts with the score."""
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    item = Item(
+        value={"v": 1}, key="k", namespace=("a",), created_at=now.isoformat(), updated_at=now
+    )
+    assert item.created_at == now and item.namespace == ("a",)
+    assert item == Item(value={"v": 1}, key="k", namespace=("a",), created_at=now, updated_at=now)
+    assert item.dict()["namespace"] == ["a"] and "Item(" in repr(item)
+    hit = SearchItem(("a",), "k", {"v": 1}, now, now, score=0.5)
+    assert hit.dict()["score"] == 0.5
+    assert hit != SearchItem(("a",), "k", {"v": 1}, now, now, score=0.4)
+    assert hash(hit) == hash(item)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        PutOp(("a.b",), "k", {}),
+        PutOp(("threadloom",), "k", None),
+        PutOp(("a",), "", {}),
+        PutOp(("a",), "k", []),  # type: ignore[arg-type]
+        PutOp(("a",), "k", {"x": {1, 2}}),
+        PutOp(("a",), "k", {}, ttl=-1),
+        PutOp(("a",), "k", {}, index="text"),  # type: ignore[arg-type]
+        GetOp(["a"], "k"),  # type: ignore[arg-type]
+        SearchOp(("a",), limit=-1),
+        SearchOp(("a",), query=3),  # type: ignore[arg-type]
+        ListNamespacesOp(max_depth=0),
+        base.DeleteNamespaceOp(()),
+        "not an op",
+    ],
+    ids=repr,
+)
+def test_validate_ops_rejects_bad_operations(op: Any) -> None:
+    """validate_ops raises a typed ValueError/TypeError for every malformed op."""
+    with pytest.raises(
+        (InvalidNamespaceError, InvalidStoreInputError, InvalidValueError, ValueError)
+    ):
+        base.validate_ops([PutOp(("ok",), "k", {}), op])
+
+
+def test_reads_may_name_the_reserved_namespace() -> None:
+    """The reserved first label is refused for writes only."""
+    base.validate_ops([GetOp(("threadloom",), "k"), SearchOp(("threadloom",))])
+
+
+class Recorder(BaseStore):
+    """A backend that records the ops it is given."""
+
+    def __init__(self) -> None:
+        self.ops: list[Op] = []
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        self.ops.extend(ops)
+        return [None]
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        return self.batch(ops)
+
+
+async def test_conveniences_build_ops_from_two_abstract_methods() -> None:
+    """get/put/search/list_namespaces and their twins become ops; ttl defaults come from ttl_config."""
+    store = Recorder()
+    store.ttl_config = {"default_ttl": 5, "refresh_on_read": False}
+    store.put(("a",), "k", {"v": 1})
+    store.put(("a",), "k", {"v": 1}, ttl=None)
+    await store.aget(("a",), "k")
+    store.search(("a",), query="q", filter={"x": 1}, limit=3, offset=1)
+    await store.alist_namespaces(prefix=("a", "*"), suffix=("z",), max_depth=2)
+    assert store.ops == [
+        PutOp(("a",), "k", {"v": 1}, None, 5),
+        PutOp(("a",), "k", {"v": 1}, None, None),
+        GetOp(("a",), "k", False),
+        SearchOp(("a",), {"x": 1}, 3, 1, "q", False),
+        ListNamespacesOp(
+            (MatchCondition("prefix", ("a", "*")), MatchCondition("suffix", ("z",))), 2, 100, 0
+        ),
+    ]

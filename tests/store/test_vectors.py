@@ -1,0 +1,126 @@
+"""The shared vector index: exact cosine top-k, partitions, replacement and removal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from threadloom.store._vectors import VectorIndex, normalize_rows
+
+
+def brute_force(
+    vectors: dict[tuple[tuple[str, ...], str], np.ndarray],
+    query: np.ndarray,
+    prefix: tuple[str, ...],
+) -> list[tuple[tuple[str, ...], str, float]]:
+    q = query / np.linalg.norm(query)
+    scored = []
+    for (ns, key), rows in vectors.items():
+        if ns[: len(prefix)] != prefix or len(rows) == 0:
+            continue
+        unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+        scored.append((ns, key, float((unit @ q).max())))
+    return sorted(scored, key=lambda hit: -hit[2])
+
+
+def test_search_matches_brute_force_after_random_writes() -> None:
+    """After random puts, re-puts and removes, search equals an exact brute-force ranking."""
+    rng = np.random.default_rng(7)
+    index = VectorIndex(8)
+    model: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
+    for step in range(600):
+        ns = ("u", str(rng.integers(6)))
+        key = f"k{rng.integers(40)}"
+        if rng.random() < 0.25:
+            index.remove(ns, key)
+            model.pop((ns, key), None)
+        else:
+            rows = rng.standard_normal((int(rng.integers(0, 4)), 8))
+            index.add(ns, key, rows)
+            if len(rows):
+                model[(ns, key)] = rows
+            else:
+                model.pop((ns, key), None)
+        if step % 50 == 0:
+            assert len(index) == len(model)
+            assert index.rows == sum(len(r) for r in model.values())
+    for prefix in [(), ("u",), ("u", "3")]:
+        query = rng.standard_normal(8)
+        expected = brute_force(model, query, prefix)
+        got = index.search(query, prefix, limit=len(model) + 5)
+        assert [(ns, key) for ns, key, _ in got] == [(ns, key) for ns, key, _ in expected]
+        assert np.allclose([s for *_, s in got], [s for *_, s in expected], atol=1e-5)
+
+
+def test_several_vectors_count_once_with_their_best_score() -> None:
+    """An item with many close vectors takes one slot; offset and limit apply to items."""
+    index = VectorIndex(2)
+    index.add(("n",), "many", [[1.0, 0.0]] * 5 + [[0.0, 1.0]])
+    index.add(("n",), "one", [[0.9, 0.1]])
+    index.add(("n",), "far", [[-1.0, 0.0]])
+    hits = index.search([1.0, 0.0], limit=2)
+    assert [key for _, key, _ in hits] == ["many", "one"]
+    assert hits[0][2] == pytest.approx(1.0)
+    assert [key for _, key, _ in index.search([1.0, 0.0], limit=2, offset=1)] == ["one", "far"]
+
+
+def test_prefix_search_sees_only_that_prefix() -> None:
+    """A prefix covers whole labels and nothing else."""
+    index = VectorIndex(2)
+    index.add(("a",), "1", [[1.0, 0.0]])
+    index.add(("a", "b"), "2", [[1.0, 0.0]])
+    index.add(("ab",), "3", [[1.0, 0.0]])
+    assert {key for _, key, _ in index.search([1.0, 0.0], ("a",))} == {"1", "2"}
+    assert index.search([1.0, 0.0], ("zzz",)) == []
+    assert index.namespaces(("a",)) == [("a",), ("a", "b")]
+
+
+def test_candidates_and_accept_restrict_results() -> None:
+    """candidates limits the rows scored; accept rejects items lazily, and more are fetched."""
+    index = VectorIndex(2)
+    for i in range(20):
+        index.add(("n",), f"k{i}", [[1.0, i / 20]])
+    only = index.search([1.0, 0.0], candidates=[(("n",), "k5"), (("n",), "k9"), (("x",), "k1")])
+    assert [key for _, key, _ in only] == ["k5", "k9"]
+    odd = index.search([1.0, 0.0], limit=3, accept=lambda ns, key: int(key[1:]) % 2 == 1)
+    assert [key for _, key, _ in odd] == ["k1", "k3", "k5"]
+
+
+def test_ties_page_consistently() -> None:
+    """Equal scores keep one order, so consecutive pages never overlap."""
+    index = VectorIndex(2)
+    for i in range(30):
+        index.add(("n",), f"k{i}", [[1.0, 0.0]])
+    pages = [index.search([1.0, 0.0], limit=4, offset=o) for o in range(0, 32, 4)]
+    keys = [key for page in pages for _, key, _ in page]
+    assert sorted(keys) == sorted(f"k{i}" for i in range(30))
+
+
+def test_removal_frees_partitions_and_growth_keeps_vectors() -> None:
+    """Growing past capacity keeps every vector; removing the last item drops its namespace."""
+    index = VectorIndex(3)
+    rows = np.eye(3)
+    index.add_many((("n", str(i % 3)), f"k{i}", rows[i % 3 : i % 3 + 1]) for i in range(300))
+    assert index.rows == 300 and index.nbytes >= 300 * 3 * 4
+    hits = index.search([0.0, 1.0, 0.0], limit=100)
+    assert {ns for ns, _, _ in hits} == {("n", "1")}
+    for i in range(1, 300, 3):
+        assert index.remove(("n", "1"), f"k{i}")
+    assert not index.remove(("n", "1"), "k1")
+    assert index.namespaces() == [("n", "0"), ("n", "2")]
+    assert all(score < 0.5 for *_, score in index.search([0.0, 1.0, 0.0], limit=5))
+
+
+def test_zero_vectors_and_shapes() -> None:
+    """A zero vector scores 0; a wrong width and a bad dims are ValueErrors."""
+    index = VectorIndex(2)
+    index.add(("n",), "zero", [[0.0, 0.0]])
+    assert index.search([1.0, 0.0]) == [(("n",), "zero", 0.0)]
+    with pytest.raises(ValueError, match="2 dims"):
+        index.add(("n",), "bad", [[1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match="dims"):
+        VectorIndex(0)
+    assert normalize_rows([[3.0, 4.0]], 2).tolist() == [[0.6000000238418579, 0.800000011920929]]
+    assert index.search([1.0, 0.0], limit=0) == []
+    index.clear()
+    assert len(index) == 0 and index.search([1.0, 0.0]) == []
