@@ -439,8 +439,10 @@ class SqliteStore(BaseStore):
         assert self._vectors is not None
         run.index_touched = True
         # Inside a write the batch's own uncommitted puts must be visible: force a check.
-        version = None if run.writing else self._db.data_version()
-        index = self._vectors.catch_up(conn, version)
+        if run.writing:
+            index = self._vectors.catch_up(conn, None, current=run.seq)
+        else:
+            index = self._vectors.catch_up(conn, self._db.data_version())
         fetched: dict[tuple[Namespace, str], tuple[Any, Any]] = {}
         predicate = prepared.predicate
 

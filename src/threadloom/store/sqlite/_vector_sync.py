@@ -51,10 +51,13 @@ class SyncedVectors:
         self.seq = -1
         self._behind = True
 
-    def catch_up(self, conn: sqlite3.Connection, data_version: int | None) -> VectorIndex:
+    def catch_up(
+        self, conn: sqlite3.Connection, data_version: int | None, *, current: int | None = None
+    ) -> VectorIndex:
         """Bring the index up to what ``conn`` sees; ``data_version=None`` forces a check.
 
         Must run inside a transaction on ``conn`` (a consistent snapshot).
+        ``current`` is the ``seq`` a write transaction has reached but not yet stored.
         """
         if (
             self.index is not None
@@ -63,7 +66,8 @@ class SyncedVectors:
             and data_version == self._data_version
         ):
             return self.index
-        current = int(_meta(conn, "seq") or 0)
+        if current is None:
+            current = int(_meta(conn, "seq") or 0)
         floor = int(_meta(conn, "removals_floor") or 0)
         if self.index is None or self.seq < floor:
             self._load(conn, current)

@@ -1,0 +1,324 @@
+"""SqliteStore behaviour that only a file-backed store has: persistence, sharing, bad files."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from threadloom._sqlite import Database, migrate
+from threadloom.errors import (
+    DatabaseError,
+    EmbeddingError,
+    IndexConfigMismatchError,
+    SchemaVersionError,
+)
+from threadloom.store._filters import evaluate, parse_filter
+from threadloom.store.base import GetOp, PutOp, SearchOp
+from threadloom.store.sqlite import SqliteStore
+from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
+from threadloom.store.sqlite._sql import compile_where
+from threadloom.testing.embeddings import HashingEmbed, NaNEmbed
+
+DIMS = 32
+NS = ("memories", "u1")
+
+
+def index(embed: Any = None, dims: int = DIMS) -> Any:
+    return {"dims": dims, "embed": embed or HashingEmbed(dims), "fields": ["text"]}
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "memories.db"
+
+
+def test_items_and_vectors_survive_reopening(path: Path) -> None:
+    """A reopened file answers gets and semantic searches without re-embedding stored items."""
+    with SqliteStore.from_conn_string(path, index=index()) as store:
+        store.put(NS, "pizza", {"text": "user likes pizza"})
+        store.put(NS, "name", {"text": "user name is bob"})
+    embed = HashingEmbed(DIMS)
+    with SqliteStore.from_conn_string(path, index=index(embed)) as store:
+        assert store.get(NS, "pizza").value == {"text": "user likes pizza"}
+        assert store.search(NS, query="what is the name", limit=1)[0].key == "name"
+        assert embed.calls == [["what is the name"]]
+
+
+def test_a_search_sees_what_another_connection_committed(path: Path) -> None:
+    """Puts, re-puts and deletes through one store show in another's semantic search."""
+    with SqliteStore(path, index=index()) as writer, SqliteStore(path, index=index()) as reader:
+        writer.put(NS, "a", {"text": "apples and pears"})
+        assert [i.key for i in reader.search(NS, query="apples")] == ["a"]  # loads the index
+        writer.put(NS, "b", {"text": "bananas"})
+        assert reader.search(NS, query="bananas", limit=1)[0].key == "b"
+        writer.put(NS, "a", {"text": "cherries"})  # re-put: new vectors replace the old
+        top = reader.search(NS, query="cherries", limit=1)[0]
+        assert top.key == "a" and top.value == {"text": "cherries"} and top.score > 0.99
+        writer.delete(NS, "b")
+        assert [i.key for i in reader.search(NS, query="bananas")] == ["a"]
+        writer.delete_namespace(("memories",))
+        assert reader.search(NS, query="cherries") == []
+
+
+def test_a_reader_far_behind_reloads_after_the_removal_log_is_pruned(path: Path) -> None:
+    """When the deletions a reader missed were pruned from the log, it reloads and misses nothing."""
+    with SqliteStore(path, index=index()) as writer, SqliteStore(path, index=index()) as reader:
+        writer.put(NS, "old", {"text": "old news"})
+        writer.put(NS, "keep", {"text": "kept news"})
+        assert len(reader.search(NS, query="news")) == 2
+        writer.delete(NS, "old")
+        writer._clock = lambda: 4e9  # two hours later... enough to prune the first removal
+        writer.put(NS, "new", {"text": "new news"})
+        writer.delete(NS, "new")
+        assert [i.key for i in reader.search(NS, query="news")] == ["keep"]
+
+
+def test_a_batch_sees_its_own_puts_in_a_semantic_search(path: Path) -> None:
+    """A search later in a batch finds items put earlier in the same batch."""
+    with SqliteStore(path, index=index()) as store:
+        store.search(NS, query="warm up")  # the index is loaded before the batch
+        results = store.batch(
+            [PutOp(NS, "x", {"text": "zebra crossing"}), SearchOp(NS, query="zebra", limit=1)]
+        )
+        assert [i.key for i in results[1]] == ["x"]
+        assert store.search(NS, query="zebra", limit=1)[0].key == "x"
+
+
+def test_a_failed_embedding_writes_nothing_to_the_file(path: Path) -> None:
+    """A batch whose embedding fails leaves the file as it was, earlier ops included."""
+    with SqliteStore(path, index=index(NaNEmbed(DIMS, trigger="poison"))) as store:
+        store.put(NS, "safe", {"text": "fine"})
+        with pytest.raises(EmbeddingError):
+            store.batch(
+                [
+                    PutOp(NS, "safe", {"text": "changed"}),
+                    PutOp(NS, "bad", {"text": "poison"}),
+                ]
+            )
+        assert store.get(NS, "safe").value == {"text": "fine"}
+        assert store.get(NS, "bad") is None
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM store_items").fetchone()[0] == 1
+    conn.close()
+
+
+def test_other_dims_than_the_file_holds_are_refused(path: Path) -> None:
+    """Opening a file of 32-dim vectors with dims=16 raises IndexConfigMismatchError; the file is untouched."""
+    with SqliteStore(path, index=index()) as store:
+        store.put(NS, "a", {"text": "hello"})
+    before = digest(path)
+    with SqliteStore(path, index=index(dims=16)) as store:
+        with pytest.raises(IndexConfigMismatchError, match="32 dims") as info:
+            store.put(NS, "b", {"text": "mixed?"})
+        assert str(path) in str(info.value)
+        with pytest.raises(IndexConfigMismatchError):
+            store.search(NS, query="hello")
+    assert digest(path) == before
+    with SqliteStore(path) as plain:  # without an index the items are still readable
+        assert plain.get(NS, "a").value == {"text": "hello"}
+
+
+def test_dims_are_checked_again_when_another_process_wrote_first(path: Path) -> None:
+    """Two stores opened on an empty file with different dims: the second writer is refused."""
+    with (
+        SqliteStore(path, index=index()) as first,
+        SqliteStore(path, index=index(dims=16)) as second,
+    ):
+        first.setup()
+        second.setup()
+        first.put(NS, "a", {"text": "first"})
+        with pytest.raises(IndexConfigMismatchError):
+            second.put(NS, "b", {"text": "second"})
+        assert first.get(NS, "b") is None
+
+
+def test_a_newer_schema_is_refused_and_the_file_untouched(path: Path) -> None:
+    """A file whose store schema is newer than this code raises SchemaVersionError and is not modified."""
+    with SqliteStore(path) as store:
+        store.put(NS, "a", {"v": 1})
+    db = Database.open(path)
+    migrate(db, COMPONENT, [*MIGRATIONS, "CREATE TABLE store_future (x)"])
+    db.close()
+    before = digest(path)
+    with SqliteStore(path) as store, pytest.raises(SchemaVersionError, match="upgrade threadloom"):
+        store.get(NS, "a")
+    assert digest(path) == before
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path) -> None:
+    """Pointing the store at a text file raises DatabaseError and leaves the file alone."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 50)
+    before = digest(notes)
+    with pytest.raises(DatabaseError, match="not a SQLite database"):
+        SqliteStore(notes)
+    assert digest(notes) == before
+
+
+def test_a_missing_directory_is_a_database_error(tmp_path: Path) -> None:
+    """A path in a missing directory raises DatabaseError naming it."""
+    with pytest.raises(DatabaseError, match="does not exist"):
+        SqliteStore(tmp_path / "missing" / "store.db")
+
+
+def test_setup_is_idempotent_and_explicit(path: Path) -> None:
+    """setup() may run any number of times; opening alone creates no tables."""
+    store = SqliteStore(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    store.setup()
+    store.setup()
+    store.put(NS, "a", {"v": 1})
+    store.close()
+    assert conn.execute("SELECT count(*) FROM store_items").fetchone()[0] == 1
+    conn.close()
+
+
+def test_a_closed_store_raises_a_database_error(path: Path) -> None:
+    """Using a store after close() is a DatabaseError, not a crash."""
+    with SqliteStore.from_conn_string(path) as store:
+        store.put(NS, "a", {"v": 1})
+    with pytest.raises(DatabaseError, match="closed"):
+        store.get(NS, "a")
+
+
+def test_a_callers_connection_is_used_and_left_open(path: Path) -> None:
+    """SqliteStore(conn) works on the caller's connection and does not close it."""
+    conn = sqlite3.connect(path, check_same_thread=False)
+    store = SqliteStore(conn)
+    store.put(NS, "a", {"v": 1})
+    store.close()
+    assert conn.execute("SELECT count(*) FROM store_items").fetchone()[0] == 1
+    conn.close()
+
+
+def test_the_ttl_sweeper_thread_deletes_expired_items_from_the_file(path: Path) -> None:
+    """With sweep_interval_minutes set, a background thread deletes expired rows."""
+    ttl = {"default_ttl": 0.001, "sweep_interval_minutes": 0.002}  # 60 ms, swept every 120 ms
+    with SqliteStore(path, ttl=ttl) as store:  # type: ignore[arg-type]
+        store.put(NS, "a", {"v": 1})
+        conn = sqlite3.connect(path)
+        deadline = time.monotonic() + 5
+        while conn.execute("SELECT count(*) FROM store_items").fetchone()[0]:
+            assert time.monotonic() < deadline, "the sweeper never ran"
+            time.sleep(0.05)
+        conn.close()
+    assert not any(
+        t.name == "threadloom-sqlite-ttl-sweeper" and t.is_alive() for t in threading.enumerate()
+    )
+
+
+def test_reads_refresh_ttl_in_the_file(path: Path) -> None:
+    """A get pushes the stored expiry back, so another connection sees the item live longer."""
+    with SqliteStore(path) as store:
+        store.put(NS, "a", {"v": 1}, ttl=10)
+        conn = sqlite3.connect(path)
+        (before,) = conn.execute("SELECT expires_at FROM store_items").fetchone()
+        store._clock = lambda: time.time() + 60
+        assert store.batch([GetOp(NS, "a")])[0] is not None
+        (after,) = conn.execute("SELECT expires_at FROM store_items").fetchone()
+        conn.close()
+    assert after == pytest.approx(before + 60, abs=1)
+
+
+# --- filters in SQL agree with the reference evaluator --------------------------------
+
+FIELDS = ["n", "s", "b", "z", "meta.n", "meta.s", "list", "obj"]
+VALUES: list[Any] = [
+    0,
+    1,
+    2,
+    2.5,
+    -1,
+    True,
+    False,
+    None,
+    "a",
+    "b",
+    "B",
+    "",
+    "10",
+    "é",
+    [1],
+    {"x": 1},
+]
+
+
+def random_value(rng: random.Random) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for name in ("n", "s", "b", "z", "list", "obj"):
+        if rng.random() < 0.8:
+            value[name] = rng.choice(VALUES)
+    if rng.random() < 0.7:
+        value["meta"] = {k: rng.choice(VALUES) for k in ("n", "s") if rng.random() < 0.8}
+    return value
+
+
+def random_condition(rng: random.Random) -> dict[str, Any]:
+    field = rng.choice(FIELDS)
+    op = rng.choice(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "plain"])
+    scalars = [v for v in VALUES if not isinstance(v, (list, dict))]
+    if op == "plain":
+        return {field: rng.choice(scalars)}
+    if op in ("$gt", "$gte", "$lt", "$lte"):
+        return {field: {op: rng.choice([0, 1, 2, 2.5, -1, "a", "b", "B", "", "10", "é"])}}
+    if op in ("$in", "$nin"):
+        return {field: {op: rng.sample(scalars, rng.randint(0, 3))}}
+    if op == "$exists":
+        return {field: {op: rng.choice([True, False])}}
+    return {field: {op: rng.choice(scalars)}}
+
+
+def random_filter(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    roll = rng.random()
+    if depth < 2 and roll < 0.2:
+        return {"$or": [random_filter(rng, depth + 1) for _ in range(rng.randint(1, 3))]}
+    if depth < 2 and roll < 0.3:
+        return {"$and": [random_filter(rng, depth + 1) for _ in range(rng.randint(1, 3))]}
+    merged: dict[str, Any] = {}
+    for _ in range(rng.randint(1, 2)):
+        merged.update(random_condition(rng))
+    return merged
+
+
+def test_filters_in_sql_match_the_reference_evaluator(path: Path) -> None:
+    """For 400 random filters over 150 random values, SQL returns exactly what the Python evaluator accepts."""
+    rng = random.Random(7)
+    values = [random_value(rng) for _ in range(150)]
+    with SqliteStore(path) as store:
+        store.batch([PutOp(NS, f"k{i}", v) for i, v in enumerate(values)])
+        pushed = 0
+        for _ in range(400):
+            filter = random_filter(rng)
+            tree = parse_filter(filter)
+            pushed += compile_where(tree) is not None
+            expected = {f"k{i}" for i, v in enumerate(values) if evaluate(tree, v)}
+            got = {i.key for i in store.search(NS, filter=filter, limit=1000)}
+            assert got == expected, filter
+        assert pushed == 400  # every one of these ran in SQL, none fell back to Python
+
+
+def test_filters_sql_cannot_express_fall_back_to_python(path: Path) -> None:
+    """Equality with a dict or list, and quoted keys, still filter correctly."""
+    with SqliteStore(path) as store:
+        store.put(NS, "a", {"obj": {"x": 1, "y": [1, 2]}, 'we"ird': 1})
+        store.put(NS, "b", {"obj": {"x": 1.0, "y": [1, 2.0]}})
+        store.put(NS, "c", {"obj": {"x": True}})
+        assert compile_where(parse_filter({"obj": {"$eq": {"x": 1}}})) is None
+        keys = [i.key for i in store.search(NS, filter={"obj": {"$eq": {"x": 1, "y": [1, 2]}}})]
+        assert sorted(keys) == ["a", "b"]
+        assert [i.key for i in store.search(NS, filter={'we"ird': 1})] == ["a"]
+        assert [i.key for i in store.search(NS, filter={"obj": {"x": 1}}, limit=1, offset=1)] == [
+            "a"
+        ]
