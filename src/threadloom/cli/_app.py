@@ -22,7 +22,7 @@ from langchain_core.runnables import RunnableConfig
 from threadloom.checkpoint.base import BaseCheckpointSaver
 from threadloom.embeddings import init_embeddings
 from threadloom.graph import START, MessagesState, StateGraph
-from threadloom.store.base import BaseStore
+from threadloom.store.base import BaseStore, IndexConfig
 
 __all__ = [
     "EMBED_DIMS",
@@ -111,11 +111,20 @@ class Backends:
 
 @contextmanager
 def open_backends(db_path: str) -> Iterator[Backends]:
-    """Open the SQLite store and checkpointer on ``db_path`` (one file for both)."""
+    """Open the store and checkpointer: SQLite on ``db_path`` (one file for both).
+
+    ``:memory:`` uses the in-memory store and checkpointer: nothing is kept.
+    """
+    index: IndexConfig = {"embed": init_embeddings("local"), "dims": EMBED_DIMS}
+    if db_path == ":memory:":
+        from threadloom.checkpoint.memory import InMemorySaver
+        from threadloom.store.memory import InMemoryStore
+
+        yield Backends(InMemoryStore(index=index), InMemorySaver(), "in memory (nothing is kept)")
+        return
     from threadloom.checkpoint.sqlite import SqliteSaver
     from threadloom.store.sqlite import SqliteStore
 
-    index = {"embed": init_embeddings("local"), "dims": EMBED_DIMS}
     with ExitStack() as stack:
         store = stack.enter_context(SqliteStore.from_conn_string(db_path, index=index))
         store.setup()

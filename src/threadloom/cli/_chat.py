@@ -160,5 +160,6 @@ def run_chat(args: argparse.Namespace) -> int:
                 session.turn(line)
             except Exception as exc:  # a failed model call must not end the session
                 print(f"\nerror: the turn failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-    print(f"bye. Resume this thread with: threadloom chat --user {user} --thread {thread}")
+    db_flag = "" if args.db is None else f" --db {args.db}"
+    print(f"bye. Resume this thread with: threadloom chat --user {user} --thread {thread}{db_flag}")
     return 0

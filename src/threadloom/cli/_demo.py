@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from threadloom.cli._models import describe_model, load_chat_model
-from threadloom.cli._paths import resolve_db_path
+from threadloom.cli._paths import MEMORY_DB, resolve_db_path
 
 __all__ = ["run_demo"]
 
@@ -64,7 +64,10 @@ def run_demo(args: argparse.Namespace) -> int:
         _rule(f"thread 3, {user_2}: another user's memories stay separate")
         _turn(graph, thread_id=f"demo-{run}-thread-3", user_id=user_2, content="what is my name?")
 
-    print(f"\nThe memories are kept in {db_path}; continue as user 1 with:")
-    db_flag = "" if args.db is None else f" --db {args.db}"
-    print(f"  threadloom chat --user {user_1}{db_flag}")
+    if db_path == MEMORY_DB:
+        print("\nNothing was kept (--db :memory:).")
+    else:
+        print(f"\nThe memories are kept in {db_path}; continue as user 1 with:")
+        db_flag = "" if args.db is None else f" --db {args.db}"
+        print(f"  threadloom chat --user {user_1}{db_flag}")
     return 0
