@@ -119,6 +119,6 @@ def test_chat_recalls_across_real_processes(isolated_env: Path, run_cli: Any) ->
     assert (isolated_env / "xdg" / "threadloom" / "threadloom.db").is_file()
     second = run_cli(["chat", "--user", "carol"], stdin="what is my name?\n/memories\n")
     assert second.returncode == 0, second.stderr
-    assert "1 memories about carol" in second.stdout
+    assert "1 memory about carol" in second.stdout
     assert "Your name is Carol" in second.stdout
     assert "- User name is Carol" in second.stdout

@@ -140,7 +140,9 @@ def run_chat(args: argparse.Namespace) -> int:
         print(f"threadloom chat: user {user}, thread {thread} ({state})")
         print(f"  database: {backends.location}")
         print(f"  model:    {describe_model(args.model)}")
-        print(f"  {len(session.memories())} memories about {user}. Type /help for commands, /quit to leave.")
+        known = len(session.memories())
+        noun = "memory" if known == 1 else "memories"
+        print(f"  {known} {noun} about {user}. Type /help for commands, /quit to leave.")
         while True:
             try:
                 line = input("you> ")
