@@ -1,23 +1,32 @@
-"""One PostgreSQL server per test session; each test gets a fresh database on it."""
+"""One PostgreSQL server per test session; each test gets its own empty schema on it."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from urllib.parse import quote
 
+import psycopg
 import pytest
 
 from threadloom.testing.postgres import PostgresServer, postgres_fixture
 
-pytestmark = pytest.mark.postgres
-
 postgres_server = postgres_fixture(scope="session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder needs the server: mark it so it can be selected or skipped."""
+    for item in items:
+        if "tests/postgres/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture
 def pg_dsn(postgres_server: PostgresServer) -> Iterator[str]:
-    """A DSN for an empty database (with vector and pg_trgm) that is dropped after the test."""
-    name = f"t_{secrets.token_hex(5)}"
-    dsn = postgres_server.create_database(name)
-    yield dsn
-    postgres_server.drop_database(name)
+    """A DSN whose search_path is a fresh schema (creating one is much faster than a database)."""
+    schema = f"t_{secrets.token_hex(5)}"
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield postgres_server.dsn + "?options=" + quote(f"-csearch_path={schema},public")
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

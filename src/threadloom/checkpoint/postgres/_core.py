@@ -1,0 +1,281 @@
+"""The checkpointer logic both PostgreSQL savers share; each adds only how it runs a plan.
+
+Concurrency rule (many hosts on one thread). A saver remembers, per thread and
+namespace, the checkpoint it last saw as the thread's head (read as the latest
+by ``get_tuple``/``peek_latest``, or written by its own ``put``). A ``put``
+whose parent is that head must still extend the thread's latest checkpoint; if
+another writer put a checkpoint in between, the put raises
+:class:`~threadloom.errors.CheckpointConflictError`, writes nothing, and the
+caller re-reads the thread and retries the turn. Writers of one thread are
+serialized by a PostgreSQL advisory lock, so the check and the write are
+atomic. A put on a checkpoint chosen explicitly (an older one: time travel, a
+fork) is not checked: branches are allowed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, Literal, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+
+from threadloom._postgres import Plan, migrate
+from threadloom.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersion,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    encode_channels,
+    encode_checkpoint,
+    get_thread_address,
+    unique_next_version,
+)
+from threadloom.checkpoint.postgres._plans import (
+    MIGRATIONS,
+    NOT_TRACKED,
+    delete_plan,
+    metadata_json,
+    peek_plan,
+    prune_plan,
+    put_plan,
+    put_writes_plan,
+    read_plan,
+    vkey,
+)
+
+__all__ = ["PostgresSaverCore"]
+
+T = TypeVar("T")
+
+_MAX_TRACKED_THREADS = 10_000
+
+
+class PostgresSaverCore(BaseCheckpointSaver):
+    """Every checkpointer method, as plans; subclasses define :meth:`_run` and :meth:`_arun`."""
+
+    def __init__(self, *, serde: Any = None) -> None:
+        super().__init__(serde=serde)
+        self._heads: OrderedDict[tuple[str, str], str | None] = OrderedDict()
+        self._heads_lock = threading.Lock()
+
+    # --- how plans run (the subclass decides) ---
+
+    def _run(self, plan: Plan[T]) -> T:
+        raise NotImplementedError
+
+    async def _arun(self, plan: Plan[T]) -> T:
+        raise NotImplementedError
+
+    # --- head tracking for the concurrency rule ---
+
+    def _seen_head(self, thread_id: str, ns: str, checkpoint_id: str | None) -> None:
+        with self._heads_lock:
+            self._heads[(thread_id, ns)] = checkpoint_id
+            self._heads.move_to_end((thread_id, ns))
+            while len(self._heads) > _MAX_TRACKED_THREADS:
+                self._heads.popitem(last=False)
+
+    def _expected(self, thread_id: str, ns: str) -> Any:
+        with self._heads_lock:
+            return self._heads.get((thread_id, ns), NOT_TRACKED)
+
+    # --- plans with their bookkeeping ---
+
+    def _setup_plan(self) -> Plan[int]:
+        return migrate("checkpoints", MIGRATIONS)
+
+    def _get_plan(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
+        thread_id, ns, checkpoint_id = get_thread_address(config)
+        found = yield from read_plan(self.serde, thread_id=thread_id, ns=ns, checkpoint_id=checkpoint_id, limit=1)
+        if checkpoint_id is None:
+            self._seen_head(thread_id, ns, found[0].checkpoint["id"] if found else None)
+        return found[0] if found else None
+
+    def _list_plan(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> Plan[list[CheckpointTuple]]:
+        if limit is not None and limit <= 0:
+            return []
+        configurable = (config or {}).get("configurable", {})
+        thread_id = configurable.get("thread_id")
+        found = yield from read_plan(
+            self.serde,
+            thread_id=None if thread_id is None else str(thread_id),
+            ns=configurable.get("checkpoint_ns"),
+            checkpoint_id=configurable.get("checkpoint_id"),
+            filter=filter,
+            before=(before or {}).get("configurable", {}).get("checkpoint_id"),
+            limit=limit,
+        )
+        return found
+
+    def _peek_plan(self, config: RunnableConfig) -> Plan[tuple[str, bool] | None]:
+        thread_id, ns, _ = get_thread_address(config)
+        found = yield from peek_plan(thread_id, ns)
+        self._seen_head(thread_id, ns, found[0] if found else None)
+        return found
+
+    def _put_plan(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Plan[RunnableConfig]:
+        thread_id, ns, parent_id = get_thread_address(config)
+        # Serialize everything first: a value that cannot be encoded writes nothing.
+        blobs = encode_channels(self.serde, checkpoint, new_versions)
+        header = encode_checkpoint(self.serde, checkpoint)
+        meta = dict(metadata)
+        versions = {channel: vkey(v) for channel, v in checkpoint["channel_versions"].items()}
+        yield from put_plan(
+            thread_id,
+            ns,
+            parent_id,
+            checkpoint["id"],
+            header,
+            self.serde.dumps_typed(meta),
+            metadata_json(self.serde, meta),
+            blobs,
+            versions,
+            self._expected(thread_id, ns),
+        )
+        self._seen_head(thread_id, ns, checkpoint["id"])
+        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+
+    def _put_writes_plan(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+    ) -> Plan[None]:
+        thread_id, ns, checkpoint_id = get_thread_address(config)
+        if checkpoint_id is None:
+            raise ValueError("put_writes needs a config with the checkpoint_id the writes belong to")
+        rows = [
+            (WRITES_IDX_MAP.get(channel, idx), channel, *self.serde.dumps_typed(value))
+            for idx, (channel, value) in enumerate(writes)
+        ]
+        return put_writes_plan(thread_id, ns, checkpoint_id, task_id, task_path, rows)
+
+    # --- sync API ---
+
+    def setup(self) -> None:
+        """Create or upgrade the tables; idempotent and safe when many hosts call it."""
+        self._run(self._setup_plan())
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint addressed by ``config`` (the thread's latest by default)."""
+        return self._run(self._get_plan(config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints newest first, by thread, namespace, metadata equality and ``before``."""
+        yield from self._run(self._list_plan(config, filter, before, limit))
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store ``checkpoint`` (only the channels in ``new_versions``); see the module docstring for conflicts."""
+        return self._run(self._put_plan(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        """Store a task's pending writes against the checkpoint in ``config``."""
+        self._run(self._put_writes_plan(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint, blob and write of ``thread_id``."""
+        self._run(delete_plan([str(thread_id)]))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: Literal["keep_latest", "delete"] = "keep_latest") -> None:
+        """Drop old checkpoints: keep each namespace's latest (with what it reads), or delete all."""
+        self._run(self._prune_plan(thread_ids, strategy))
+
+    def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
+        """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; reads no values."""
+        return self._run(self._peek_plan(config))
+
+    def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
+        """A unique version above ``current`` (see :mod:`threadloom.checkpoint.base`)."""
+        return unique_next_version(current)
+
+    # --- async API ---
+
+    async def asetup(self) -> None:
+        """Async twin of :meth:`setup`."""
+        await self._arun(self._setup_plan())
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async twin of :meth:`get_tuple`."""
+        return await self._arun(self._get_plan(config))
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Async twin of :meth:`list`."""
+        for item in await self._arun(self._list_plan(config, filter, before, limit)):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Async twin of :meth:`put`."""
+        return await self._arun(self._put_plan(config, checkpoint, metadata, new_versions))
+
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        """Async twin of :meth:`put_writes`."""
+        await self._arun(self._put_writes_plan(config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async twin of :meth:`delete_thread`."""
+        await self._arun(delete_plan([str(thread_id)]))
+
+    async def aprune(
+        self, thread_ids: Sequence[str], *, strategy: Literal["keep_latest", "delete"] = "keep_latest"
+    ) -> None:
+        """Async twin of :meth:`prune`."""
+        await self._arun(self._prune_plan(thread_ids, strategy))
+
+    async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
+        """Async twin of :meth:`peek_latest`."""
+        return await self._arun(self._peek_plan(config))
+
+    @staticmethod
+    def _prune_plan(thread_ids: Sequence[str], strategy: str) -> Plan[None]:
+        if isinstance(thread_ids, str):
+            raise TypeError("prune() takes a list of thread ids, not one string")
+        ids = [str(t) for t in thread_ids]
+        if strategy == "keep_latest":
+            return prune_plan(ids)
+        if strategy == "delete":
+            return delete_plan(ids)
+        raise ValueError(f"Unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")

@@ -1,0 +1,380 @@
+"""Tables and SQL of the PostgreSQL checkpointer, written once for sync and async.
+
+Tables: ``threadloom_checkpoints`` (one row per checkpoint: its header without
+channel values, metadata, parent), ``threadloom_checkpoint_blobs`` (one row
+per channel version: a full value, a delta on a base version, or "empty") and
+``threadloom_checkpoint_writes`` (pending writes, in the order first stored).
+
+A delta channel is read with one recursive query that follows each delta to
+its base, so reading a thread costs one round trip for all channels, however
+long the chain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from threadloom._postgres import Migration, Plan, Query
+from threadloom.checkpoint.base import (
+    ChannelVersion,
+    CheckpointTuple,
+    StoredBlob,
+    decode_checkpoint,
+)
+from threadloom.errors import CheckpointConflictError, SerializationError
+
+__all__ = [
+    "MIGRATIONS",
+    "NOT_TRACKED",
+    "delete_plan",
+    "metadata_json",
+    "peek_plan",
+    "prune_plan",
+    "put_plan",
+    "put_writes_plan",
+    "read_plan",
+    "vkey",
+]
+
+MIGRATIONS: list[Migration] = [
+    """
+    CREATE TABLE IF NOT EXISTS threadloom_checkpoints (
+        thread_id text NOT NULL,
+        checkpoint_ns text NOT NULL,
+        checkpoint_id text COLLATE "C" NOT NULL,
+        parent_checkpoint_id text,
+        type text NOT NULL,
+        checkpoint bytea NOT NULL,
+        metadata_type text NOT NULL,
+        metadata bytea NOT NULL,
+        metadata_json jsonb NOT NULL,
+        channel_versions jsonb NOT NULL,
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS threadloom_checkpoint_blobs (
+        thread_id text NOT NULL,
+        checkpoint_ns text NOT NULL,
+        channel text NOT NULL,
+        version text NOT NULL,
+        kind text NOT NULL,
+        base_version text,
+        type text NOT NULL,
+        blob bytea NOT NULL,
+        PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS threadloom_checkpoint_writes (
+        thread_id text NOT NULL,
+        checkpoint_ns text NOT NULL,
+        checkpoint_id text NOT NULL,
+        task_id text NOT NULL,
+        idx integer NOT NULL,
+        channel text NOT NULL,
+        type text NOT NULL,
+        blob bytea NOT NULL,
+        task_path text NOT NULL DEFAULT '',
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+    )
+    """,
+]
+
+
+def vkey(version: ChannelVersion) -> str:
+    """A channel version as stored text: numbers as floats, so ``1`` and ``1.0`` agree."""
+    if isinstance(version, (int, float)) and not isinstance(version, bool):
+        return repr(float(version))
+    return str(version)
+
+
+def metadata_json(serde: Any, value: Any) -> Any:
+    """The JSON form of metadata (or a filter value), as the serializer writes it."""
+    return json.loads(serde.dumps(value))
+
+
+class _NotTracked:
+    def __repr__(self) -> str:
+        return "NOT_TRACKED"
+
+
+NOT_TRACKED: Any = _NotTracked()
+
+
+def _lock(thread_id: str) -> Query:
+    # Every writer of a thread takes this lock, so "is my parent still the latest?" holds until commit.
+    return Query("SELECT pg_advisory_xact_lock(hashtext('threadloom:' || %s))", (thread_id,))
+
+
+_LATEST = (
+    "SELECT checkpoint_id FROM threadloom_checkpoints WHERE thread_id = %s AND checkpoint_ns = %s "
+    "ORDER BY checkpoint_id DESC LIMIT 1"
+)
+
+
+def put_plan(
+    thread_id: str,
+    ns: str,
+    parent_id: str | None,
+    checkpoint_id: str,
+    header: tuple[str, bytes],
+    metadata: tuple[str, bytes],
+    meta_json: Any,
+    blobs: Sequence[tuple[str, ChannelVersion, StoredBlob]],
+    versions: dict[str, str],
+    expect_latest: Any,
+) -> Plan[None]:
+    """Store a checkpoint and its new blobs; check the thread's line when asked.
+
+    ``expect_latest`` is the id this saver last saw as the thread's head (or
+    ``None`` for an empty thread); when ``parent_id`` is that head, the put
+    must still extend the latest checkpoint, else :class:`CheckpointConflictError`.
+    ``NOT_TRACKED`` skips the check (a deliberate fork of an older checkpoint).
+    """
+    yield _lock(thread_id)
+    if expect_latest is not NOT_TRACKED and expect_latest == parent_id:
+        found = yield Query(_LATEST, (thread_id, ns))
+        latest = found.rows[0][0] if found.rows else None
+        if latest != parent_id and latest != checkpoint_id:
+            raise CheckpointConflictError(
+                f"Thread {thread_id!r} moved on: its latest checkpoint is {latest!r}, but this "
+                f"step was computed from {parent_id!r} (another host or task wrote in between). "
+                "Nothing was written; read the thread again and retry the turn."
+            )
+    if blobs:
+        yield Query(
+            "INSERT INTO threadloom_checkpoint_blobs "
+            "(thread_id, checkpoint_ns, channel, version, kind, base_version, type, blob) "
+            "SELECT %s, %s, c, v, k, b, t, d "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[]) "
+            "AS x(c, v, k, b, t, d) ON CONFLICT DO NOTHING",
+            (
+                thread_id,
+                ns,
+                [c for c, _, _ in blobs],
+                [vkey(v) for _, v, _ in blobs],
+                [b.kind for _, _, b in blobs],
+                [None if b.base_version is None else vkey(b.base_version) for _, _, b in blobs],
+                [b.type_tag for _, _, b in blobs],
+                [b.data for _, _, b in blobs],
+            ),
+        )
+    try:
+        yield Query(
+            "INSERT INTO threadloom_checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
+            "parent_checkpoint_id, type, checkpoint, metadata_type, metadata, metadata_json, "
+            "channel_versions) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
+            "parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type, "
+            "checkpoint = EXCLUDED.checkpoint, metadata_type = EXCLUDED.metadata_type, "
+            "metadata = EXCLUDED.metadata, metadata_json = EXCLUDED.metadata_json, "
+            "channel_versions = EXCLUDED.channel_versions",
+            (
+                thread_id, ns, checkpoint_id, parent_id, header[0], header[1],
+                metadata[0], metadata[1], Jsonb(meta_json), Jsonb(versions),
+            ),
+        )  # fmt: skip
+    except psycopg.DataError as error:
+        raise SerializationError(f"PostgreSQL cannot store this checkpoint's metadata: {error}") from None
+
+
+def put_writes_plan(
+    thread_id: str,
+    ns: str,
+    checkpoint_id: str,
+    task_id: str,
+    task_path: str,
+    rows: Sequence[tuple[int, str, str, bytes]],
+) -> Plan[None]:
+    """Store a task's writes: special ones (negative idx) replace, others keep the first copy."""
+    for special in (True, False):
+        chosen = [r for r in rows if (r[0] < 0) is special]
+        if not chosen:
+            continue
+        action = (
+            "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob, "
+            "task_path = EXCLUDED.task_path"
+            if special
+            else "DO NOTHING"
+        )
+        yield Query(
+            "INSERT INTO threadloom_checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, "
+            "task_id, idx, channel, type, blob, task_path) "
+            "SELECT %s, %s, %s, %s, i, c, t, d, %s "
+            "FROM unnest(%s::int[], %s::text[], %s::text[], %s::bytea[]) AS x(i, c, t, d) "
+            f"ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) {action}",
+            (
+                thread_id, ns, checkpoint_id, task_id, task_path,
+                [r[0] for r in chosen], [r[1] for r in chosen], [r[2] for r in chosen],
+                [r[3] for r in chosen],
+            ),
+        )  # fmt: skip
+
+
+_ROW = (
+    "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
+    "metadata_type, metadata FROM threadloom_checkpoints "
+)
+
+
+def read_plan(
+    serde: Any,
+    *,
+    thread_id: str | None,
+    ns: str | None,
+    checkpoint_id: str | None,
+    filter: dict[str, Any] | None = None,
+    before: str | None = None,
+    limit: int | None = None,
+) -> Plan[list[CheckpointTuple]]:
+    """Checkpoints newest first, with channel values (delta chains joined) and pending writes."""
+    where: list[str] = ["TRUE"]
+    params: list[Any] = []
+    for column, value in (("thread_id", thread_id), ("checkpoint_ns", ns), ("checkpoint_id", checkpoint_id)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if before is not None:
+        where.append("checkpoint_id < %s")
+        params.append(before)
+    for key, value in (filter or {}).items():
+        where.append("metadata_json -> %s = %s::jsonb")
+        params += [key, Jsonb(metadata_json(serde, value))]
+    sql = _ROW + "WHERE " + " AND ".join(where) + " ORDER BY checkpoint_id DESC"
+    if limit is not None:
+        sql += " LIMIT %s"
+        params.append(limit)
+    found = yield Query(sql, params)
+    if not found.rows:
+        return []
+    headers = [(row, serde.loads_typed((row[4], row[5]))) for row in found.rows]
+    wanted = [
+        (row[0], row[1], channel, vkey(version))
+        for row, header in headers
+        for channel, version in header["channel_versions"].items()
+    ]
+    blobs: dict[tuple[str, str, str, str], StoredBlob] = {}
+    if wanted:
+        chain = yield Query(
+            """
+            WITH RECURSIVE chain AS (
+                SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.kind, b.base_version
+                FROM threadloom_checkpoint_blobs b
+                JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS w(t, n, c, v)
+                  ON b.thread_id = w.t AND b.checkpoint_ns = w.n AND b.channel = w.c AND b.version = w.v
+                UNION
+                SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.kind, b.base_version
+                FROM chain c JOIN threadloom_checkpoint_blobs b
+                  ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+                 AND b.channel = c.channel AND b.version = c.base_version
+                WHERE c.kind = 'delta'
+            )
+            SELECT b.thread_id, b.checkpoint_ns, b.channel, b.version, b.kind, b.base_version,
+                   b.type, b.blob
+            FROM chain c JOIN threadloom_checkpoint_blobs b USING (thread_id, checkpoint_ns, channel, version)
+            """,
+            tuple(list(col) for col in zip(*wanted, strict=True)),
+        )
+        for t, n, c, v, kind, base, type_tag, data in chain.rows:
+            blobs[(t, n, c, v)] = StoredBlob(kind, base, type_tag, bytes(data))
+    keys = [(row[0], row[1], row[2]) for row, _ in headers]
+    pending = yield Query(
+        "SELECT w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type, w.blob "
+        "FROM threadloom_checkpoint_writes w "
+        "JOIN unnest(%s::text[], %s::text[], %s::text[]) AS k(t, n, i) "
+        "ON w.thread_id = k.t AND w.checkpoint_ns = k.n AND w.checkpoint_id = k.i "
+        "ORDER BY w.seq",
+        tuple(list(col) for col in zip(*keys, strict=True)),
+    )
+    writes: dict[tuple[str, str, str], list[tuple[str, str, Any]]] = {}
+    for t, n, i, task, channel, type_tag, data in pending.rows:
+        writes.setdefault((t, n, i), []).append((task, channel, serde.loads_typed((type_tag, bytes(data)))))
+    results = []
+    for row, _ in headers:
+        t, n, i, parent = row[0], row[1], row[2], row[3]
+
+        def fetch(channel: str, version: ChannelVersion, t: str = t, n: str = n) -> StoredBlob | None:
+            return blobs.get((t, n, channel, vkey(version)))
+
+        checkpoint = decode_checkpoint(serde, (row[4], bytes(row[5])), fetch)
+        results.append(
+            CheckpointTuple(
+                config={"configurable": {"thread_id": t, "checkpoint_ns": n, "checkpoint_id": i}},
+                checkpoint=checkpoint,
+                metadata=serde.loads_typed((row[6], bytes(row[7]))),
+                parent_config=(
+                    {"configurable": {"thread_id": t, "checkpoint_ns": n, "checkpoint_id": parent}}
+                    if parent
+                    else None
+                ),
+                pending_writes=writes.get((t, n, i), []),
+            )
+        )
+    return results
+
+
+def peek_plan(thread_id: str, ns: str) -> Plan[tuple[str, bool] | None]:
+    """``(latest checkpoint id, has pending writes)`` without reading any value."""
+    found = yield Query(
+        "SELECT c.checkpoint_id, EXISTS (SELECT 1 FROM threadloom_checkpoint_writes w "
+        "WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns "
+        "AND w.checkpoint_id = c.checkpoint_id) "
+        "FROM threadloom_checkpoints c WHERE c.thread_id = %s AND c.checkpoint_ns = %s "
+        "ORDER BY c.checkpoint_id DESC LIMIT 1",
+        (thread_id, ns),
+    )
+    return (found.rows[0][0], bool(found.rows[0][1])) if found.rows else None
+
+
+def delete_plan(thread_ids: Sequence[str]) -> Plan[None]:
+    """Delete every checkpoint, blob and write of the threads."""
+    for thread_id in sorted(set(thread_ids)):
+        yield _lock(thread_id)
+    for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+        yield Query(f"DELETE FROM threadloom_{table} WHERE thread_id = ANY(%s)", (list(thread_ids),))
+
+
+def prune_plan(thread_ids: Sequence[str]) -> Plan[None]:
+    """Keep only each (thread, namespace)'s latest checkpoint, its writes and the blobs it reads."""
+    ids = sorted(set(thread_ids))
+    for thread_id in ids:
+        yield _lock(thread_id)
+    yield Query(
+        "DELETE FROM threadloom_checkpoints c WHERE c.thread_id = ANY(%s) AND c.checkpoint_id <> "
+        "(SELECT max(l.checkpoint_id) FROM threadloom_checkpoints l "
+        " WHERE l.thread_id = c.thread_id AND l.checkpoint_ns = c.checkpoint_ns)",
+        (ids,),
+    )
+    yield Query(
+        "DELETE FROM threadloom_checkpoint_writes w WHERE w.thread_id = ANY(%s) AND NOT EXISTS "
+        "(SELECT 1 FROM threadloom_checkpoints c WHERE c.thread_id = w.thread_id "
+        " AND c.checkpoint_ns = w.checkpoint_ns AND c.checkpoint_id = w.checkpoint_id)",
+        (ids,),
+    )
+    # A kept checkpoint reads its channel versions and, for deltas, every base down the chain.
+    yield Query(
+        """
+        WITH RECURSIVE live AS (
+            SELECT c.thread_id, c.checkpoint_ns, v.key AS channel, v.value AS version
+            FROM threadloom_checkpoints c, jsonb_each_text(c.channel_versions) v
+            WHERE c.thread_id = ANY(%s)
+            UNION
+            SELECT b.thread_id, b.checkpoint_ns, b.channel, b.base_version
+            FROM live l JOIN threadloom_checkpoint_blobs b
+              ON b.thread_id = l.thread_id AND b.checkpoint_ns = l.checkpoint_ns
+             AND b.channel = l.channel AND b.version = l.version
+            WHERE b.kind = 'delta'
+        )
+        DELETE FROM threadloom_checkpoint_blobs b WHERE b.thread_id = ANY(%s) AND NOT EXISTS
+            (SELECT 1 FROM live l WHERE l.thread_id = b.thread_id AND l.checkpoint_ns = b.checkpoint_ns
+             AND l.channel = b.channel AND l.version = b.version)
+        """,
+        (ids, ids),
+    )
