@@ -1,0 +1,106 @@
+"""Checkpoint plumbing: sortable ids, deterministic task ids, and the per-thread channel cache."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from threadloom.channels.base import BaseChannel
+
+__all__ = ["ChannelCache", "ThreadState", "new_checkpoint_id", "now_iso", "task_id"]
+
+_GREGORIAN_OFFSET = 0x01B21DD213814000  # 100 ns intervals from 1582-10-15 to 1970-01-01
+_id_lock = threading.Lock()
+_last_ticks = 0
+
+
+def new_checkpoint_id() -> str:
+    """A time-ordered UUID (version 6 layout): ids sort in creation order, even within one tick."""
+    global _last_ticks
+    with _id_lock:
+        ticks = time.time_ns() // 100 + _GREGORIAN_OFFSET
+        if ticks <= _last_ticks:
+            ticks = _last_ticks + 1
+        _last_ticks = ticks
+    value = (
+        ((ticks >> 12) << 80)
+        | (0x6 << 76)
+        | ((ticks & 0xFFF) << 64)
+        | (0b10 << 62)
+        | random.getrandbits(62)
+    )
+    return str(uuid.UUID(int=value))
+
+
+def task_id(checkpoint_id: str, ns: str, step: int, name: str, path: Any) -> str:
+    """The id of a task, the same every time the same checkpoint is resumed."""
+    digest = hashlib.md5(
+        f"{checkpoint_id}|{ns}|{step}|{name}|{path}".encode(), usedforsecurity=False
+    ).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def now_iso() -> str:
+    """The current UTC time in ISO 8601."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass
+class ThreadState:
+    """Live channels of a thread right after the engine saved ``checkpoint_id``."""
+
+    checkpoint_id: str
+    config: Any
+    parent_config: Any
+    metadata: dict[str, Any]
+    created_at: str
+    channels: dict[str, BaseChannel]
+    versions: dict[str, Any]
+    seen: dict[str, dict[str, Any]]
+    step: int
+    max_version: Any
+
+
+class ChannelCache:
+    """A small LRU of :class:`ThreadState` per ``(thread_id, checkpoint_ns)``.
+
+    A run takes its thread's entry out (so two concurrent runs never share
+    channels) and puts the new state back when it ends. The engine trusts an
+    entry only after the saver confirms the latest checkpoint is still the
+    one the entry was saved as, with no pending writes.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, str], ThreadState] = OrderedDict()
+
+    def take(self, key: tuple[str, str]) -> ThreadState | None:
+        """Remove and return the entry for ``key``."""
+        with self._lock:
+            return self._entries.pop(key, None)
+
+    def peek(self, key: tuple[str, str]) -> ThreadState | None:
+        """The entry for ``key``, left in place (callers must not mutate it)."""
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: tuple[str, str], state: ThreadState) -> None:
+        """Store the state a run ended with."""
+        with self._lock:
+            self._entries[key] = state
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()

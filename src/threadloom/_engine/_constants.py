@@ -1,0 +1,53 @@
+"""Names the engine reserves: graph ends, internal channels and write keys."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from threadloom.channels.base import MISSING as _MISSING
+
+__all__ = [
+    "END",
+    "ERROR",
+    "INTERRUPT",
+    "MISSING",
+    "NULL_TASK_ID",
+    "RESERVED",
+    "RESUME",
+    "START",
+    "TASKS",
+    "branch_channel",
+    "join_channel",
+]
+
+START: Final = "__start__"
+"""The first node of every graph: edges from it choose the entry point."""
+END: Final = "__end__"
+"""The last node of every graph: an edge to it ends a path."""
+
+TASKS: Final = "__tasks__"
+"""Channel that carries the ``Send`` packets of one step to the next."""
+INTERRUPT: Final = "__interrupt__"
+"""Pending-write key of an interrupt, and the output key that reports interrupts."""
+RESUME: Final = "__resume__"
+"""Pending-write key of the resume values a task has received."""
+ERROR: Final = "__error__"
+"""Pending-write key of the error a task failed with."""
+NULL_TASK_ID: Final = "00000000-0000-0000-0000-000000000000"
+"""Task id of writes that belong to no task (a resume value for the whole step)."""
+
+RESERVED: Final = frozenset({START, END, TASKS, INTERRUPT, RESUME, ERROR})
+
+
+MISSING: Final[Any] = _MISSING
+
+
+
+def branch_channel(node: str) -> str:
+    """Name of the channel whose write schedules ``node`` for the next step."""
+    return f"branch:to:{node}"
+
+
+def join_channel(sources: tuple[str, ...], node: str) -> str:
+    """Name of the barrier channel that waits for all ``sources`` before ``node``."""
+    return f"join:{'+'.join(sources)}:{node}"

@@ -1,0 +1,126 @@
+"""The ``messages`` stream mode: LLM tokens from inside nodes, with their metadata.
+
+A callback handler rides on each node's config. LangChain chat models stream
+through it (it marks itself as a streaming handler, so ``model.invoke``
+streams too), and messages a node returns that were not streamed are sent
+once the node finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, LLMResult
+from langchain_core.tracers._streaming import _StreamingCallbackHandler
+
+__all__ = ["StreamMessagesHandler"]
+
+T = TypeVar("T")
+
+Emit = Callable[[tuple[str, ...], tuple[BaseMessage, dict[str, Any]]], None]
+
+
+def ns_path_of(metadata: dict[str, Any]) -> tuple[str, ...]:
+    """The stream namespace of the graph a node ran in, from its checkpoint namespace."""
+    ns = metadata.get("langgraph_checkpoint_ns") or ""
+    return tuple(ns.split("|")[:-1]) if ns else ()
+
+
+class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
+    """Forwards chat-model chunks (and node-returned messages) as ``(message, metadata)``."""
+
+    run_inline = True
+
+    def __init__(self, emit: Emit) -> None:
+        self.emit = emit
+        self.runs: dict[UUID, tuple[tuple[str, ...], dict[str, Any]]] = {}
+        self.streamed: set[UUID] = set()
+        self.seen: set[str] = set()
+
+    def tap_output_iter(self, run_id: UUID, output: Iterator[T]) -> Iterator[T]:
+        """Pass the output through unchanged."""
+        return output
+
+    def tap_output_aiter(self, run_id: UUID, output: AsyncIterator[T]) -> AsyncIterator[T]:
+        """Pass the output through unchanged."""
+        return output
+
+    def _send(self, key: tuple[tuple[str, ...], dict[str, Any]], message: BaseMessage) -> None:
+        if message.id is not None:
+            self.seen.add(message.id)
+        self.emit(key[0], (message, key[1]))
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Remember which node a model call belongs to."""
+        if metadata and "langgraph_node" in metadata and not (tags and "nostream" in tags):
+            self.runs[run_id] = (ns_path_of(metadata), metadata)
+
+    def on_llm_new_token(
+        self,
+        token: str,
+        *,
+        chunk: Any = None,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Send each streamed chunk."""
+        key = self.runs.get(run_id)
+        if key is None or not isinstance(chunk, ChatGenerationChunk):
+            return
+        self.streamed.add(run_id)
+        self._send(key, chunk.message)
+
+    def on_llm_end(
+        self, response: LLMResult, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        """Send the whole message of a model call that did not stream."""
+        key = self.runs.pop(run_id, None)
+        streamed = run_id in self.streamed
+        self.streamed.discard(run_id)
+        if key is None:
+            return
+        if streamed:
+            for generations in response.generations:
+                for gen in generations:
+                    message = getattr(gen, "message", None)
+                    if isinstance(message, BaseMessage) and message.id is not None:
+                        self.seen.add(message.id)
+            return
+        for generations in response.generations:
+            for gen in generations:
+                message = getattr(gen, "message", None)
+                if isinstance(message, BaseMessage):
+                    self._send(key, message)
+
+    def on_llm_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        """Forget a failed model call."""
+        self.runs.pop(run_id, None)
+        self.streamed.discard(run_id)
+
+    def node_output(self, metadata: dict[str, Any], update: Any) -> None:
+        """Send the messages a node returned that were not streamed already."""
+        if not isinstance(update, dict):
+            return
+        key = (ns_path_of(metadata), metadata)
+        for value in update.values():
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                if isinstance(item, BaseMessage) and item.id not in self.seen:
+                    self._send(key, item)

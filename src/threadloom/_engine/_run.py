@@ -1,0 +1,829 @@
+"""One run of a compiled graph: its channels, the step counter and the rules of a superstep.
+
+The sync and async drivers (``_drivers``) call these methods in the same
+order; everything that touches the checkpointer is returned to them as an
+operation so that each driver performs it with the sync or async API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from threadloom._engine._checkpoint import ThreadState, new_checkpoint_id, now_iso, task_id
+from threadloom._engine._constants import (
+    END,
+    ERROR,
+    INTERRUPT,
+    MISSING,
+    NULL_TASK_ID,
+    RESUME,
+    START,
+    TASKS,
+    branch_channel,
+)
+from threadloom._engine._context import Task
+from threadloom._engine._spec import BranchSpec, NodeSpec
+from threadloom.channels.base import BaseChannel
+from threadloom.channels.last_value import LastValue
+from threadloom.errors import (
+    EmptyInputError,
+    GraphRecursionError,
+    InvalidResumeError,
+    InvalidUpdateError,
+    MissingThreadIdError,
+)
+from threadloom.types import Command, Interrupt, Send
+
+if TYPE_CHECKING:
+    from threadloom._engine._pregel import CompiledGraph
+    from threadloom.checkpoint.base import CheckpointTuple
+
+__all__ = ["Op", "Run"]
+
+Op = tuple[str, tuple[Any, ...]]
+"""A checkpointer call for the driver: ``("put", args)`` or ``("put_writes", args)``."""
+
+_DEFAULT_RECURSION_LIMIT = 25
+
+
+class Run:
+    """The mutable state of one invocation (or one subgraph call inside a task)."""
+
+    def __init__(
+        self,
+        graph: CompiledGraph,
+        config: dict[str, Any],
+        *,
+        modes: frozenset[str],
+        sink: Callable[[tuple[str, ...], str, Any], None],
+        context: Any = None,
+        parent: Task | None = None,
+        interrupt_before: Any = None,
+        interrupt_after: Any = None,
+    ) -> None:
+        spec = graph.spec
+        self.graph = graph
+        self.spec = spec
+        self.parent = parent
+        self.modes = modes
+        self.sink = sink
+        self.context = context
+        configurable = config.get("configurable") or {}
+        self.configurable = configurable
+        if parent is not None:
+            prun = parent.run
+            self.saver = None if graph.checkpointer is False else (graph.checkpointer or prun.saver)
+            self.store = graph.store if graph.store is not None else prun.store
+            if context is None:
+                self.context = prun.context
+            segment = parent.name if graph.checkpointer is True else f"{parent.name}:{parent.id}"
+            self.ns = f"{prun.ns}|{segment}" if prun.ns else segment
+            self.ns_path: tuple[str, ...] = (*prun.ns_path, f"{parent.name}:{parent.id}")
+        else:
+            checkpointer = graph.checkpointer
+            self.saver = checkpointer if checkpointer not in (None, False, True) else None
+            self.store = graph.store
+            self.ns = configurable.get("checkpoint_ns", "")
+            self.ns_path = ()
+        self.thread_id = configurable.get("thread_id")
+        if self.saver is not None and self.thread_id is None:
+            raise MissingThreadIdError(
+                "this graph has a checkpointer, so every call needs a thread: pass "
+                'config={"configurable": {"thread_id": "..."}}'
+            )
+        self.recursion_limit = int(config.get("recursion_limit", _DEFAULT_RECURSION_LIMIT))
+        self.config = config
+        self.interrupt_before = (
+            spec.interrupt_before if interrupt_before is None else _names(interrupt_before)
+        )
+        self.interrupt_after = (
+            spec.interrupt_after if interrupt_after is None else _names(interrupt_after)
+        )
+        # Per-thread state.
+        self.channels: dict[str, BaseChannel] = {}
+        self.versions: dict[str, Any] = {}
+        self.seen: dict[str, dict[str, Any]] = {}
+        self.max_version: Any = 0
+        self.step = -2  # the input of a new thread is step -1
+        self.checkpoint_id: str | None = None
+        self.checkpoint_config: dict[str, Any] | None = None
+        self.parent_config: dict[str, Any] | None = None
+        self.metadata: dict[str, Any] = {}
+        self.created_at = ""
+        self.pending_writes: list[tuple[str, str, Any]] = []
+        self.updated: set[str] | None = None
+        # Progress of this run.
+        self.steps_run = 0
+        self.skip_interrupt_before = False
+        self.done = False
+        self.interrupts: list[Interrupt] = []
+        self.interrupted = False
+        self.null_resume: Any = MISSING
+        self.resume_map: dict[str, Any] = {}
+        self.parent_command: Command[Any] | None = None
+        self._runtime: Any = None
+        self._base_task_config: dict[str, Any] | None = None
+        self.callbacks: Any = None
+        self.callbacks_handler: Any = None
+        self.subgraphs = False
+        self._saved_delta: list[str] = []
+        self.writer: Callable[[Any], None] = (
+            self._write_custom if "custom" in modes else _ignore
+        )
+
+    # --- loading ------------------------------------------------------------
+
+    @property
+    def cache_key(self) -> tuple[str, str]:
+        """Key of this thread in the graph's channel cache."""
+        return (str(self.thread_id), self.ns)
+
+    def saver_config(self) -> dict[str, Any]:
+        """The config the saver reads this run's checkpoint from."""
+        conf: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
+        wanted = self.configurable.get("checkpoint_id") if self.parent is None else None
+        if wanted:
+            conf["checkpoint_id"] = wanted
+        return {"configurable": conf}
+
+    def wants_latest(self) -> bool:
+        """Whether the run starts from the thread's latest checkpoint (not time travel)."""
+        return self.parent is not None or not self.configurable.get("checkpoint_id")
+
+    def load_fresh(self) -> None:
+        """Start a thread that has no checkpoint."""
+        self.channels = self.spec.new_channels()
+        if self.saver is not None:
+            for key in self.spec.delta_keys:
+                self.channels[key].track_delta = True  # type: ignore[attr-defined]
+
+    def load_cached(self, state: ThreadState) -> None:
+        """Continue from channels kept in memory after the previous run."""
+        self.channels = state.channels
+        self.versions = state.versions
+        self.seen = state.seen
+        self.step = state.step
+        self.max_version = state.max_version
+        self.checkpoint_id = state.checkpoint_id
+        self.checkpoint_config = state.config
+        self.parent_config = state.parent_config
+        self.metadata = state.metadata
+        self.created_at = state.created_at
+
+    def load_tuple(self, found: CheckpointTuple | None) -> None:
+        """Continue from a checkpoint read from the saver (or start fresh on ``None``)."""
+        if found is None:
+            self.load_fresh()
+            return
+        checkpoint = found.checkpoint
+        values = checkpoint["channel_values"]
+        channels: dict[str, BaseChannel] = {}
+        for key, proto in self.spec.channels.items():
+            value = values.get(key, MISSING)
+            channels[key] = proto.new() if value is MISSING else proto.from_checkpoint(value)
+        versions = dict(checkpoint["channel_versions"])
+        for key in self.spec.delta_keys:
+            channel: Any = channels[key]
+            if key in versions:
+                channel.mark_saved(versions[key])
+            else:
+                channel.track_delta = True
+        self.channels = channels
+        self.versions = versions
+        self.max_version = max(versions.values(), default=0)
+        self.seen = {k: dict(v) for k, v in checkpoint["versions_seen"].items()}
+        self.step = int(found.metadata.get("step", -1))
+        self.checkpoint_id = checkpoint["id"]
+        self.checkpoint_config = dict(found.config)
+        self.parent_config = found.parent_config
+        self.metadata = dict(found.metadata)
+        self.created_at = checkpoint["ts"]
+        self.pending_writes = list(found.pending_writes or ())
+
+    def thread_state(self) -> ThreadState:
+        """What the cache keeps of this run once it has ended cleanly."""
+        assert self.checkpoint_id is not None
+        return ThreadState(
+            checkpoint_id=self.checkpoint_id,
+            config=self.checkpoint_config,
+            parent_config=self.parent_config,
+            metadata=self.metadata,
+            created_at=self.created_at,
+            channels=self.channels,
+            versions=self.versions,
+            seen=self.seen,
+            step=self.step,
+            max_version=self.max_version,
+        )
+
+    # --- input ----------------------------------------------------------------
+
+    def apply_input(self, value: Any) -> list[Op]:
+        """Write the input (or record a resume) and return the checkpoint to save."""
+        if isinstance(value, _ChildInput):
+            value = self._child_resume(value)
+        if isinstance(value, Command):
+            return self._apply_command_input(value)
+        if value is None:
+            if self.checkpoint_id is None and not self._has_state():
+                raise EmptyInputError(
+                    "the graph was invoked with None and there is no checkpoint to resume from"
+                )
+            self.skip_interrupt_before = True
+            return []
+        self.pending_writes = []
+        updates = self._input_updates(value)
+        start = self.spec.start
+        task = Task(self, start, NULL_TASK_ID, (START,), (), None)
+        task.writes = [*updates, *start.edge_writes]
+        if start.branches:
+            task.writes.extend(self.eval_branches(task, start.branches, task.writes))
+        self.apply_writes([task])
+        self.step += 1
+        ops = self.checkpoint_ops("input")
+        self.emit_values()
+        return ops
+
+    def _child_resume(self, value: _ChildInput) -> Any:
+        """A subgraph left at an interrupt resumes with its parent's resume value."""
+        parent = self.parent
+        if parent is None or not any(w[1] == INTERRUPT for w in self.pending_writes):
+            return value.value
+        prun = parent.run
+        if prun.resume_map:
+            self.resume_map = prun.resume_map
+        else:
+            self.null_resume = prun.take_resume(parent)
+        return None
+
+    def _has_state(self) -> bool:
+        return any(ch.is_available() for ch in self.channels.values()) and bool(self.versions)
+
+    def _input_updates(self, value: Any) -> list[tuple[str, Any]]:
+        spec = self.spec
+        if spec.input_coerce is not None:
+            value = spec.input_coerce(value)
+        if not isinstance(value, dict):
+            raise InvalidUpdateError(
+                f"graph input must be a dict of state keys (or None to resume), got {type(value).__name__}"
+            )
+        keys = spec.input_keys
+        return [(k, v) for k, v in value.items() if k in keys]
+
+    def _apply_command_input(self, command: Command[Any]) -> list[Op]:
+        ops: list[Op] = []
+        if command.resume is not None:
+            pending = [w for w in self.pending_writes if w[1] == INTERRUPT]
+            if not pending:
+                raise InvalidResumeError(
+                    f"Command(resume=...) was sent to thread '{self.thread_id}', "
+                    "which has no pending interrupt"
+                )
+            resume = command.resume
+            known = {i.id for w in pending for i in w[2] if isinstance(i, Interrupt)}
+            if isinstance(resume, dict) and resume and set(resume) <= known:
+                self.resume_map = dict(resume)
+            else:
+                self.null_resume = resume
+            self.skip_interrupt_before = True
+        if command.update is not None or command.goto:
+            start = self.spec.start
+            task = Task(self, start, NULL_TASK_ID, (START,), (), None)
+            self.process_output(task, Command(update=command.update, goto=command.goto))
+            self.pending_writes = []
+            self.apply_writes([task])
+            self.step += 1
+            ops = self.checkpoint_ops("input")
+            self.emit_values()
+        elif command.resume is None:
+            raise EmptyInputError("Command input needs resume=, update= or goto=")
+        return ops
+
+    def take_resume(self, task: Task) -> Any:
+        """The resume value for the next interrupt of ``task``, consumed once."""
+        if self.resume_map:
+            interrupt_id = _interrupt_id(task, len(task.resume))
+            return self.resume_map.pop(interrupt_id, MISSING)
+        value = self.null_resume
+        self.null_resume = MISSING
+        return value
+
+    # --- planning -------------------------------------------------------------
+
+    def next_tasks(self, *, dry: bool = False) -> list[Task]:
+        """The tasks of the next superstep, in the order their writes apply."""
+        spec = self.spec
+        channels = self.channels
+        step = self.step + 1
+        tasks: list[Task] = []
+        sends = channels.get(TASKS)
+        if sends is not None and sends.is_available():
+            for i, packet in enumerate(sends.get()):
+                node = spec.nodes[packet.node]
+                path = ("push", i)
+                tasks.append(
+                    Task(self, node, self._task_id(step, node.name, path), path, (), packet.arg)
+                )
+        if self.updated is None:
+            candidates: Any = spec.nodes
+        else:
+            names = set()
+            index = spec.trigger_index
+            for channel in self.updated:
+                found = index.get(channel)
+                if found:
+                    names.update(found)
+            names.update(spec.deferred)
+            order = spec.node_order
+            candidates = sorted(names, key=order.__getitem__)
+        deferred = []
+        for name in candidates:
+            node = spec.nodes[name]
+            triggered = [t for t in node.triggers if channels[t].is_available()]
+            if not triggered:
+                continue
+            path = ("pull", name)
+            task = Task(
+                self,
+                node,
+                self._task_id(step, name, path),
+                path,
+                tuple(triggered),
+                self.read_input(node),
+            )
+            (deferred if node.defer else tasks).append(task)
+        if not tasks:
+            tasks = deferred
+        if not dry and tasks:
+            self._attach_pending(tasks)
+        return tasks
+
+    def _task_id(self, step: int, name: str, path: tuple[Any, ...]) -> str:
+        if self.saver is None:
+            return f"{step}:{name}:{path[1]}"
+        return task_id(self.checkpoint_id or "", self.ns, step, name, path)
+
+    def read_input(self, node: NodeSpec) -> Any:
+        """The state a node sees: its input keys, coerced to its input type."""
+        channels = self.channels
+        state = {}
+        for key in node.input_keys:
+            channel = channels[key]
+            if channel.is_available():
+                state[key] = channel.get()
+        coerce = node.input_coerce
+        return coerce(state) if coerce is not None else state
+
+    def read_state(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """Current values of ``keys`` (the state keys by default) that hold a value."""
+        channels = self.channels
+        out = {}
+        for key in self.spec.state_keys if keys is None else keys:
+            channel = channels[key]
+            if channel.is_available():
+                out[key] = channel.get()
+        return out
+
+    def _attach_pending(self, tasks: list[Task]) -> None:
+        """Reuse the saved writes of tasks that finished before the step was interrupted."""
+        if not self.pending_writes:
+            return
+        by_task: dict[str, list[tuple[str, Any]]] = {}
+        for tid, channel, value in self.pending_writes:
+            by_task.setdefault(tid, []).append((channel, value))
+        for task in tasks:
+            writes = by_task.get(task.id)
+            if not writes:
+                continue
+            channels = {c for c, _ in writes}
+            if RESUME in channels:
+                for c, v in writes:
+                    if c == RESUME:
+                        task.resume = list(v)
+            if channels & {INTERRUPT, ERROR}:
+                continue  # must run again
+            task.writes = [(c, v) for c, v in writes if c != RESUME]
+            task.result = _updates_of(task.writes, self.spec.writable_keys)
+
+    def should_interrupt_before(self, tasks: list[Task]) -> bool:
+        """Whether a static ``interrupt_before`` stops the run before ``tasks`` run."""
+        if self.skip_interrupt_before:
+            self.skip_interrupt_before = False
+            return False
+        names = self.interrupt_before
+        return bool(names) and any(t.name in names or "*" in names for t in tasks)
+
+    def should_interrupt_after(self, tasks: list[Task]) -> bool:
+        """Whether a static ``interrupt_after`` stops the run after ``tasks`` ran."""
+        names = self.interrupt_after
+        return bool(names) and any(t.name in names or "*" in names for t in tasks)
+
+    def check_recursion(self) -> None:
+        """Count one more superstep; raise when the recursion limit is reached."""
+        if self.steps_run >= self.recursion_limit:
+            raise GraphRecursionError(
+                f"recursion limit of {self.recursion_limit} reached without hitting a stop "
+                "condition; raise it with config={'recursion_limit': n}"
+            )
+        self.steps_run += 1
+
+    # --- task results ---------------------------------------------------------
+
+    def process_output(self, task: Task, value: Any) -> list[BranchSpec]:
+        """Turn a node's return value into writes; return the branches still to evaluate."""
+        node = task.node
+        writes: list[tuple[str, Any]] = []
+        result: Any = None
+        if value is None:
+            pass
+        elif isinstance(value, dict):
+            result = value
+            writes.extend(self._update_writes(node, value))
+        elif isinstance(value, Command):
+            result = self._command_writes(node, value, writes)
+        elif isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, Command) for v in value
+        ):
+            result = []
+            for command in value:
+                result.append(self._command_writes(node, command, writes))
+        else:
+            as_dict = _object_updates(value)
+            if as_dict is None:
+                raise InvalidUpdateError(
+                    f"node '{node.name}' returned {type(value).__name__}; a node returns a dict "
+                    "of state updates, a Command, or None"
+                )
+            result = as_dict
+            writes.extend(self._update_writes(node, as_dict))
+        writes.extend(node.edge_writes)
+        task.writes = writes
+        task.result = result
+        return list(node.branches)
+
+    def _update_writes(self, node: NodeSpec, update: dict[str, Any]) -> list[tuple[str, Any]]:
+        writable = self.spec.writable_keys
+        if node.subgraph is not None:
+            return [(k, v) for k, v in update.items() if k in writable]
+        for key in update:
+            if key not in writable:
+                raise InvalidUpdateError(
+                    f"node '{node.name}' returned unknown state key '{key}'; "
+                    f"the state has {sorted(writable)}"
+                )
+        return list(update.items())
+
+    def _command_writes(
+        self, node: NodeSpec, command: Command[Any], writes: list[tuple[str, Any]]
+    ) -> Any:
+        if command.graph == Command.PARENT:
+            if self.parent is None:
+                raise InvalidUpdateError(
+                    f"node '{node.name}' returned Command(graph=Command.PARENT), "
+                    "but this graph is not running as a subgraph"
+                )
+            self.parent_command = dataclasses.replace(command, graph=None)
+            return None
+        update = command.update
+        result: Any = None
+        if update is not None:
+            if isinstance(update, dict):
+                result = update
+            elif isinstance(update, (list, tuple)):
+                result = dict(update)
+            else:
+                result = _object_updates(update)
+                if result is None:
+                    raise InvalidUpdateError(
+                        f"node '{node.name}' returned a Command whose update is "
+                        f"{type(update).__name__}, not a dict"
+                    )
+            writes.extend(self._update_writes(node, result))
+        for target in command.goto_targets():
+            writes.append(self._route(node.name, target))
+        return result
+
+    def _route(self, source: str, target: Any) -> tuple[str, Any]:
+        nodes = self.spec.nodes
+        if isinstance(target, Send):
+            if target.node not in nodes:
+                raise InvalidUpdateError(
+                    f"'{source}' sent a Send to unknown node '{target.node}'; "
+                    f"known nodes: {sorted(nodes)}"
+                )
+            return (TASKS, target)
+        if target == END:
+            return ("", None)
+        if target not in nodes:
+            raise InvalidUpdateError(
+                f"'{source}' routed to unknown node '{target}'; known nodes: {sorted(nodes)}"
+            )
+        return (branch_channel(target), source)
+
+    def fresh_state(self, task: Task, writes: list[tuple[str, Any]]) -> Any:
+        """The state as ``task`` sees it after its own writes: what a branch decides on."""
+        state_keys = self.spec.state_keys
+        own: dict[str, list[Any]] = {}
+        for key, value in writes:
+            if key in state_keys or key in self.spec.writable_keys:
+                own.setdefault(key, []).append(value)
+        state = self.read_state()
+        for key, values in own.items():
+            channel = self.channels[key].copy()
+            channel.update(values)
+            if channel.is_available():
+                state[key] = channel.get()
+        coerce = self.spec.state_coerce
+        return coerce(state) if coerce is not None else state
+
+    def resolve_branch(self, source: str, branch: BranchSpec, result: Any) -> list[tuple[str, Any]]:
+        """Writes that schedule what a branch's path function returned."""
+        items = result if isinstance(result, (list, tuple)) else [result]
+        writes = []
+        for item in items:
+            if isinstance(item, Send):
+                writes.append(self._route(source, item))
+                continue
+            target = item
+            if branch.path_map is not None:
+                try:
+                    target = branch.path_map[item]
+                except (KeyError, TypeError):
+                    raise InvalidUpdateError(
+                        f"the conditional edge from '{source}' returned {item!r}, which is not "
+                        f"in its path_map {sorted(map(str, branch.path_map))}"
+                    ) from None
+            if target is None:
+                continue
+            writes.append(self._route(source, target))
+        return writes
+
+    def eval_branches(
+        self, task: Task, branches: tuple[BranchSpec, ...] | list[BranchSpec], writes: list[Any]
+    ) -> list[tuple[str, Any]]:
+        """Evaluate sync branches right away (used for the input step and update_state)."""
+        out: list[tuple[str, Any]] = []
+        for branch in branches:
+            state = self.fresh_state(task, writes)
+            out.extend(self.resolve_branch(branch.source, branch, branch.path.call(task, state)))
+        return out
+
+    # --- applying a step ------------------------------------------------------
+
+    def next_version(self) -> Any:
+        """The version every channel updated in this step gets."""
+        saver = self.saver
+        if saver is not None and type(saver).get_next_version is not _BASE_NEXT_VERSION:
+            version = saver.get_next_version(self.max_version or None, None)
+        else:
+            current = self.max_version
+            version = current + 1 if isinstance(current, int) else int(str(current).split(".")[0]) + 1
+        self.max_version = version
+        return version
+
+    def apply_writes(self, tasks: list[Task]) -> None:
+        """Apply the writes of a finished step, in task order, and bump versions."""
+        channels = self.channels
+        versions = self.versions
+        version = self.next_version()
+        updated: set[str] = set()
+        track = self.saver is not None
+        pushed = False
+        for task in tasks:
+            for trigger in task.triggers:
+                if channels[trigger].consume():
+                    versions[trigger] = version
+                    updated.add(trigger)
+            if task.path and task.path[0] == "push":
+                pushed = True
+            if track and task.triggers:
+                self.seen[task.name] = {t: versions.get(t) for t in task.triggers}
+        if pushed and channels[TASKS].consume():
+            versions[TASKS] = version
+            updated.add(TASKS)
+        pending: dict[str, list[Any]] = {}
+        for task in tasks:
+            for key, value in task.writes:
+                if key:
+                    pending.setdefault(key, []).append(value)
+        for key, values in pending.items():
+            channel = channels.get(key)
+            if channel is None:
+                continue  # a reserved write key (interrupt, resume, error)
+            try:
+                changed = channel.update(values)
+            except InvalidUpdateError as exc:
+                if isinstance(channel, LastValue) and len(values) > 1:
+                    writers = [t.name for t in tasks if any(k == key for k, _ in t.writes)]
+                    raise InvalidUpdateError(
+                        f"nodes {', '.join(repr(w) for w in writers)} all wrote state key '{key}' "
+                        "in the same step, and it keeps one value per step; give it a reducer "
+                        "with Annotated[type, reducer] to combine the writes"
+                    ) from exc
+                raise
+            if changed:
+                versions[key] = version
+                updated.add(key)
+        for key in self.spec.ephemeral_keys:
+            if key not in pending and channels[key].update(()):
+                versions[key] = version
+                updated.add(key)
+        self.updated = updated
+
+    def checkpoint_ops(self, source: str) -> list[Op]:
+        """The ``put`` of the checkpoint for the current state (nothing without a saver)."""
+        saver = self.saver
+        if saver is None:
+            return []
+        updated = self.updated or set()
+        values: dict[str, Any] = {}
+        delta_keys = self.spec.delta_keys
+        for key, channel in self.channels.items():
+            if key in delta_keys:
+                if key in updated:
+                    values[key] = channel.checkpoint_delta()  # type: ignore[attr-defined]
+                continue
+            value = channel.checkpoint()
+            if value is not MISSING:
+                values[key] = value
+        checkpoint_id = new_checkpoint_id()
+        ts = now_iso()
+        checkpoint = {
+            "v": 1,
+            "id": checkpoint_id,
+            "ts": ts,
+            "channel_values": values,
+            "channel_versions": dict(self.versions),
+            "versions_seen": {k: dict(v) for k, v in self.seen.items()},
+            "updated_channels": sorted(updated),
+        }
+        parents = {}
+        if self.parent is not None and self.parent.run.checkpoint_id:
+            parents[self.parent.run.ns] = self.parent.run.checkpoint_id
+        metadata = {"source": source, "step": self.step, "parents": parents}
+        conf: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
+        if self.checkpoint_id is not None:
+            conf["checkpoint_id"] = self.checkpoint_id
+        new_versions = {k: self.versions[k] for k in updated if k in self.versions}
+        self.parent_config = self.checkpoint_config
+        self.checkpoint_id = checkpoint_id
+        self.metadata = metadata
+        self.created_at = ts
+        self.pending_writes = []
+        self._saved_delta = [k for k in delta_keys if k in updated]
+        return [("put", ({"configurable": conf}, checkpoint, metadata, new_versions))]
+
+    def on_saved(self, config: dict[str, Any]) -> None:
+        """Record the config the saver returned for the checkpoint just stored."""
+        self.checkpoint_config = config
+        for key in self._saved_delta:
+            self.channels[key].mark_saved(self.versions[key])  # type: ignore[attr-defined]
+        self._saved_delta = []
+
+    def failure_ops(self, tasks: list[Task]) -> list[Op]:
+        """Pending writes to save when a step did not complete (a failure or an interrupt)."""
+        if self.saver is None or self.checkpoint_config is None:
+            return []
+        config = self.checkpoint_config
+        ops: list[Op] = []
+        for task in tasks:
+            if task.error is not None:
+                writes: list[tuple[str, Any]] = [(ERROR, repr(task.error))]
+            elif task.interrupts:
+                writes = [(INTERRUPT, list(task.interrupts))]
+                if task.resume:
+                    writes.insert(0, (RESUME, list(task.resume)))
+            else:
+                writes = list(task.writes)
+                if task.resume:
+                    writes.append((RESUME, list(task.resume)))
+            ops.append(("put_writes", (config, writes, task.id, _path_str(task.path))))
+        return ops
+
+    # --- output -----------------------------------------------------------------
+
+    def emit(self, mode: str, payload: Any) -> None:
+        """Send a stream part if the caller asked for ``mode``."""
+        if mode in self.modes:
+            self.sink(self.ns_path, mode, payload)
+
+    def _write_custom(self, chunk: Any) -> None:
+        self.sink(self.ns_path, "custom", chunk)
+
+    def emit_values(self) -> None:
+        """Stream the full output state."""
+        if "values" in self.modes:
+            self.sink(self.ns_path, "values", self.output())
+
+    def emit_updates(self, tasks: list[Task]) -> None:
+        """Stream each task's update, in task order."""
+        if "updates" in self.modes:
+            for task in tasks:
+                self.sink(self.ns_path, "updates", {task.name: task.result})
+
+    def emit_interrupts(self) -> None:
+        """Stream the interrupts that stopped the run."""
+        if "updates" in self.modes:
+            self.sink(self.ns_path, "updates", {INTERRUPT: tuple(self.interrupts)})
+        if "values" in self.modes and self.interrupts:
+            self.sink(self.ns_path, "values", {**self.output(), INTERRUPT: tuple(self.interrupts)})
+
+    def output(self) -> dict[str, Any]:
+        """The output state: the output keys that hold a value."""
+        return self.read_state(self.spec.output_keys)
+
+    def final_output(self) -> dict[str, Any]:
+        """What ``invoke`` returns: the output state, plus interrupts if the run paused."""
+        out = self.output()
+        if self.interrupts:
+            out[INTERRUPT] = list(self.interrupts)
+        return out
+
+    @property
+    def runtime(self) -> Any:
+        """The :class:`~threadloom.runtime.Runtime` injected as ``runtime``."""
+        if self._runtime is None:
+            from threadloom.runtime import Runtime
+
+            self._runtime = Runtime(context=self.context, store=self.store, stream_writer=self.writer)
+        return self._runtime
+
+    def task_config(self, task: Task) -> dict[str, Any]:
+        """The config a node receives: the caller's, with this task's metadata and callbacks."""
+        base = self._base_task_config
+        if base is None:
+            configurable = dict(self.configurable)
+            if self.thread_id is not None:
+                configurable["thread_id"] = self.thread_id
+            configurable["checkpoint_ns"] = self.ns
+            base = {**self.config, "configurable": configurable}
+            if self.callbacks is not None:
+                base["callbacks"] = self.callbacks
+            self._base_task_config = base
+        metadata = dict(base.get("metadata") or ())
+        metadata["langgraph_step"] = self.step + 1
+        metadata["langgraph_node"] = task.name
+        metadata["langgraph_triggers"] = task.triggers
+        metadata["langgraph_path"] = task.path
+        ns = f"{task.name}:{task.id}"
+        metadata["langgraph_checkpoint_ns"] = f"{self.ns}|{ns}" if self.ns else ns
+        if self.thread_id is not None:
+            metadata["thread_id"] = self.thread_id
+        return {**base, "metadata": metadata, "run_name": task.name}
+
+
+class _ChildInput:
+    """The input of a subgraph called from a parent task (see :meth:`Run.apply_input`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _ignore(_: Any) -> None:
+    return None
+
+
+def _names(value: Any) -> frozenset[str]:
+    if value in (None, ()):
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset([value])
+    return frozenset(value)
+
+
+def _interrupt_id(task: Task, index: int) -> str:
+    import hashlib
+
+    return hashlib.md5(f"{task.id}:{index}".encode(), usedforsecurity=False).hexdigest()
+
+
+def _path_str(path: tuple[Any, ...]) -> str:
+    return "|".join(map(str, path))
+
+
+def _updates_of(writes: list[tuple[str, Any]], keys: frozenset[str]) -> dict[str, Any] | None:
+    out = {k: v for k, v in writes if k in keys}
+    return out or None
+
+
+def _object_updates(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass or pydantic model returned as an update."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    fields = getattr(type(value), "model_fields", None)
+    if isinstance(fields, dict):
+        return {k: getattr(value, k) for k in fields}
+    return None
+
+
+def _base_next_version() -> Any:
+    from threadloom.checkpoint.base import BaseCheckpointSaver
+
+    return BaseCheckpointSaver.get_next_version
+
+
+_BASE_NEXT_VERSION = _base_next_version()

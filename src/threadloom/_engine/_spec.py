@@ -1,0 +1,93 @@
+"""What a compiled graph is made of: channel prototypes, nodes, edges and branches.
+
+The builder (``threadloom.graph``) produces a :class:`GraphSpec`; the engine
+only reads it. Everything the hot loop looks up per step is precomputed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from threadloom.channels.base import BaseChannel
+
+if TYPE_CHECKING:
+    from threadloom._engine._injection import NodeFunc
+    from threadloom.types import RetryPolicy
+
+__all__ = ["BranchSpec", "GraphSpec", "NodeSpec"]
+
+
+@dataclass
+class BranchSpec:
+    """A conditional edge: ``path(state)`` names the next node(s), mapped by ``path_map``."""
+
+    source: str
+    path: NodeFunc
+    path_map: dict[Hashable, str] | None = None
+
+
+@dataclass
+class NodeSpec:
+    """A node as the engine sees it."""
+
+    name: str
+    func: NodeFunc | None
+    """``None`` only for the START pseudo-node."""
+    triggers: tuple[str, ...] = ()
+    """Channels whose availability schedules the node."""
+    edge_writes: tuple[tuple[str, Any], ...] = ()
+    """Writes made after every successful run: the node's static edges."""
+    branches: tuple[BranchSpec, ...] = ()
+    retry_policy: RetryPolicy | Any = None
+    defer: bool = False
+    input_keys: tuple[str, ...] = ()
+    """State keys the node reads."""
+    input_coerce: Callable[[dict[str, Any]], Any] | None = None
+    """Turns the dict of state values into the node's input type (dataclass, model)."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    subgraph: Any = None
+    """The compiled graph this node runs, if it is one."""
+
+
+@dataclass
+class GraphSpec:
+    """A compiled graph's structure, shared by every run of it."""
+
+    channels: dict[str, BaseChannel]
+    """Prototypes, copied empty for each new thread."""
+    state_keys: tuple[str, ...]
+    input_keys: tuple[str, ...]
+    output_keys: tuple[str, ...]
+    nodes: dict[str, NodeSpec]
+    start: NodeSpec
+    writable_keys: frozenset[str]
+    trigger_index: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Channel -> nodes it can schedule."""
+    node_order: dict[str, int] = field(default_factory=dict)
+    delta_keys: tuple[str, ...] = ()
+    ephemeral_keys: tuple[str, ...] = ()
+    input_coerce: Callable[[Any], dict[str, Any]] | None = None
+    """Turns a non-dict graph input (a dataclass, a model) into a dict."""
+    state_coerce: Callable[[dict[str, Any]], Any] | None = None
+    """Turns a dict of state values into the state schema's type, for branches."""
+    deferred: tuple[str, ...] = ()
+    interrupt_before: frozenset[str] = frozenset()
+    interrupt_after: frozenset[str] = frozenset()
+    name: str = "graph"
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[str]] = {}
+        for name, node in self.nodes.items():
+            for channel in node.triggers:
+                index.setdefault(channel, []).append(name)
+        self.trigger_index = {k: tuple(v) for k, v in index.items()}
+        self.node_order = {name: i for i, name in enumerate(self.nodes)}
+        self.delta_keys = tuple(k for k, c in self.channels.items() if c.supports_delta)
+        self.ephemeral_keys = tuple(k for k, c in self.channels.items() if c.ephemeral)
+        self.deferred = tuple(n for n, node in self.nodes.items() if node.defer)
+
+    def new_channels(self) -> dict[str, BaseChannel]:
+        """A fresh, empty set of channels."""
+        return {k: c.new() for k, c in self.channels.items()}

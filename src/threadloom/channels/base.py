@@ -1,0 +1,91 @@
+"""The channel contract: how one state key (or trigger) receives its writes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from threadloom.errors import EmptyChannelError
+
+__all__ = ["MISSING", "BaseChannel"]
+
+
+class _Missing:
+    """Marker for "no value" where ``None`` is a legitimate value."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+Self = TypeVar("Self", bound="BaseChannel")
+
+
+class BaseChannel(ABC):
+    """A container for one value that changes only through :meth:`update`.
+
+    The engine collects the writes of a superstep per channel and hands them
+    over in one call, so a channel decides how concurrent writes combine.
+    """
+
+    __slots__ = ("key",)
+
+    #: True for channels that may be checkpointed as a delta of writes.
+    supports_delta: bool = False
+    #: True for channels that forget their value after a step without writes.
+    ephemeral: bool = False
+
+    def __init__(self, key: str = "") -> None:
+        self.key = key
+
+    @abstractmethod
+    def new(self: Self) -> Self:
+        """An empty channel configured like this one."""
+
+    @abstractmethod
+    def get(self) -> Any:
+        """The current value; raises :class:`EmptyChannelError` when there is none."""
+
+    @abstractmethod
+    def is_available(self) -> bool:
+        """Whether :meth:`get` would return a value."""
+
+    @abstractmethod
+    def update(self, values: Sequence[Any]) -> bool:
+        """Apply the writes of one step; return whether the channel changed."""
+
+    @abstractmethod
+    def checkpoint(self) -> Any:
+        """A value to persist (``MISSING`` when empty); :meth:`from_checkpoint` restores it."""
+
+    def from_checkpoint(self: Self, value: Any) -> Self:
+        """A new channel holding ``value`` as returned by :meth:`checkpoint`."""
+        channel = self.new()
+        if value is not MISSING:
+            channel._restore(value)
+        return channel
+
+    def _restore(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def copy(self: Self) -> Self:
+        """An independent channel with the same value."""
+        return self.from_checkpoint(self.checkpoint())
+
+    def consume(self) -> bool:
+        """Called when a node triggered by this channel runs; return whether it changed."""
+        return False
+
+    def _empty(self) -> EmptyChannelError:
+        return EmptyChannelError(f"channel '{self.key}' holds no value yet")
+
+    def __repr__(self) -> str:
+        value = self.checkpoint()
+        return f"{type(self).__name__}({self.key!r}, {value!r})"

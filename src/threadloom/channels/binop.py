@@ -1,0 +1,83 @@
+"""A channel that folds every write into its value with a reducer."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from threadloom.channels.base import MISSING, BaseChannel
+
+__all__ = ["BinaryOperatorAggregate", "initial_value"]
+
+
+def initial_value(typ: Any) -> Any:
+    """The empty value of a concrete type (``list`` -> ``[]``, ``int`` -> ``0``), else MISSING."""
+    origin = typing.get_origin(typ) or typ
+    if origin is typing.Annotated:
+        origin = typing.get_origin(typing.get_args(typ)[0]) or typing.get_args(typ)[0]
+    if isinstance(origin, type) and origin.__module__ == "builtins":
+        try:
+            return origin()
+        except Exception:
+            return MISSING
+    return MISSING
+
+
+class BinaryOperatorAggregate(BaseChannel):
+    """Holds ``reducer(reducer(value, w1), w2)...`` over all writes received.
+
+    The channel starts from the empty value of its type when the type has one
+    (``list`` starts as ``[]``), like a fold with an identity element.
+
+    Example::
+
+        import operator
+        ch = BinaryOperatorAggregate(operator.add, list, "items")
+        ch.update([[1], [2]])
+        assert ch.get() == [1, 2]
+    """
+
+    __slots__ = ("reducer", "typ", "value")
+
+    def __init__(self, reducer: Callable[[Any, Any], Any], typ: Any = None, key: str = "") -> None:
+        super().__init__(key)
+        self.reducer = reducer
+        self.typ = typ
+        self.value: Any = initial_value(typ)
+
+    def new(self) -> BinaryOperatorAggregate:
+        """An empty channel with the same reducer."""
+        return BinaryOperatorAggregate(self.reducer, self.typ, self.key)
+
+    def get(self) -> Any:
+        """The folded value."""
+        if self.value is MISSING:
+            raise self._empty()
+        return self.value
+
+    def is_available(self) -> bool:
+        """Whether there is a value (an initial one counts)."""
+        return self.value is not MISSING
+
+    def update(self, values: Sequence[Any]) -> bool:
+        """Fold the writes of one step, in order."""
+        if not values:
+            return False
+        reducer = self.reducer
+        start = 0
+        value = self.value
+        if value is MISSING:
+            value = values[0]
+            start = 1
+        for write in values[start:]:
+            value = reducer(value, write)
+        self.value = value
+        return True
+
+    def checkpoint(self) -> Any:
+        """The folded value."""
+        return self.value
+
+    def _restore(self, value: Any) -> None:
+        self.value = value

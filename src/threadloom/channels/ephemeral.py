@@ -1,0 +1,68 @@
+"""A channel whose value lives for one step only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.errors import InvalidUpdateError
+
+__all__ = ["EphemeralValue"]
+
+
+class EphemeralValue(BaseChannel):
+    """Holds the value written in the previous step and forgets it after a step without writes.
+
+    Example::
+
+        ch = EphemeralValue("signal")
+        ch.update(["go"])
+        assert ch.get() == "go"
+        ch.update([])
+        assert not ch.is_available()
+    """
+
+    __slots__ = ("guard", "value")
+
+    ephemeral = True
+
+    def __init__(self, key: str = "", *, guard: bool = True) -> None:
+        super().__init__(key)
+        self.guard = guard
+        self.value: Any = MISSING
+
+    def new(self) -> EphemeralValue:
+        """An empty channel with the same settings."""
+        return EphemeralValue(self.key, guard=self.guard)
+
+    def get(self) -> Any:
+        """The value of the previous step."""
+        if self.value is MISSING:
+            raise self._empty()
+        return self.value
+
+    def is_available(self) -> bool:
+        """Whether the previous step wrote a value."""
+        return self.value is not MISSING
+
+    def update(self, values: Sequence[Any]) -> bool:
+        """Keep this step's value, or forget the old one when nothing was written."""
+        if not values:
+            if self.value is MISSING:
+                return False
+            self.value = MISSING
+            return True
+        if self.guard and len(values) != 1:
+            raise InvalidUpdateError(
+                f"ephemeral channel '{self.key}' received {len(values)} values in one step"
+            )
+        self.value = values[-1]
+        return True
+
+    def checkpoint(self) -> Any:
+        """The value, or MISSING."""
+        return self.value
+
+    def _restore(self, value: Any) -> None:
+        self.value = value

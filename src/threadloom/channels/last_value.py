@@ -1,0 +1,62 @@
+"""The default channel: keeps the last value written, one write per step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.errors import InvalidUpdateError
+
+__all__ = ["LastValue"]
+
+
+class LastValue(BaseChannel):
+    """Holds the last value written; two writes in one step are an error.
+
+    Example::
+
+        ch = LastValue("x")
+        ch.update([1])
+        assert ch.get() == 1
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, key: str = "") -> None:
+        super().__init__(key)
+        self.value: Any = MISSING
+
+    def new(self) -> LastValue:
+        """An empty channel with the same key."""
+        return LastValue(self.key)
+
+    def get(self) -> Any:
+        """The last value written."""
+        if self.value is MISSING:
+            raise self._empty()
+        return self.value
+
+    def is_available(self) -> bool:
+        """Whether a value was ever written."""
+        return self.value is not MISSING
+
+    def update(self, values: Sequence[Any]) -> bool:
+        """Keep the single value of this step; more than one is ambiguous."""
+        if not values:
+            return False
+        if len(values) != 1:
+            raise InvalidUpdateError(
+                f"state key '{self.key}' received {len(values)} values in one step; "
+                "it keeps one value per step. Give it a reducer with "
+                "Annotated[type, reducer] to combine concurrent writes."
+            )
+        self.value = values[0]
+        return True
+
+    def checkpoint(self) -> Any:
+        """The value itself."""
+        return self.value
+
+    def _restore(self, value: Any) -> None:
+        self.value = value

@@ -1,0 +1,74 @@
+"""A channel that collects every write of a step as a list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from threadloom.channels.base import MISSING, BaseChannel
+
+__all__ = ["Topic"]
+
+
+class Topic(BaseChannel):
+    """Collects written values (lists are flattened) until consumed.
+
+    With ``accumulate=False`` (the default) a step's writes replace the
+    previous step's; with ``accumulate=True`` they pile up until
+    :meth:`consume` empties the topic.
+
+    Example::
+
+        t = Topic("events")
+        t.update(["a", ["b", "c"]])
+        assert t.get() == ["a", "b", "c"]
+    """
+
+    __slots__ = ("accumulate", "values")
+
+    def __init__(self, key: str = "", *, accumulate: bool = False) -> None:
+        super().__init__(key)
+        self.accumulate = accumulate
+        self.values: list[Any] = []
+
+    def new(self) -> Topic:
+        """An empty topic with the same settings."""
+        return Topic(self.key, accumulate=self.accumulate)
+
+    def get(self) -> list[Any]:
+        """The collected values, oldest first."""
+        if not self.values:
+            raise self._empty()
+        return list(self.values)
+
+    def is_available(self) -> bool:
+        """Whether any value is held."""
+        return bool(self.values)
+
+    def update(self, values: Sequence[Any]) -> bool:
+        """Append this step's writes (replacing the old ones unless accumulating)."""
+        changed = False
+        if not self.accumulate and self.values:
+            self.values = []
+            changed = True
+        for value in values:
+            if isinstance(value, list):
+                self.values.extend(value)
+            else:
+                self.values.append(value)
+            changed = True
+        return changed
+
+    def consume(self) -> bool:
+        """Empty the topic once its values were delivered."""
+        if self.values:
+            self.values = []
+            return True
+        return False
+
+    def checkpoint(self) -> Any:
+        """A copy of the values, or MISSING when empty."""
+        return list(self.values) if self.values else MISSING
+
+    def _restore(self, value: Any) -> None:
+        self.values = list(value)

@@ -1,0 +1,101 @@
+"""State schemas: the keys of a TypedDict, dataclass or pydantic model, and their channels."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from threadloom.channels.base import BaseChannel
+from threadloom.channels.binop import BinaryOperatorAggregate
+from threadloom.channels.last_value import LastValue
+from threadloom.channels.messages import MessagesChannel
+from threadloom.errors import GraphBuildError
+from threadloom.graph.message import add_messages
+
+__all__ = ["channels_of", "is_schema", "object_to_dict", "state_coercer"]
+
+
+def is_pydantic(schema: Any) -> bool:
+    """Whether ``schema`` is a pydantic model class."""
+    return isinstance(schema, type) and isinstance(getattr(schema, "model_fields", None), dict)
+
+
+def is_schema(schema: Any) -> bool:
+    """Whether ``schema`` is a class threadloom can read state keys from."""
+    if not isinstance(schema, type):
+        return False
+    return (
+        dataclasses.is_dataclass(schema)
+        or is_pydantic(schema)
+        or bool(getattr(schema, "__annotations__", None))
+        or typing.is_typeddict(schema)
+    )
+
+
+def _hints(schema: Any) -> dict[str, Any]:
+    try:
+        hints = typing.get_type_hints(schema, include_extras=True)
+    except Exception as exc:
+        raise GraphBuildError(
+            f"cannot read the type hints of state schema {schema!r}: {exc}"
+        ) from exc
+    if is_pydantic(schema):
+        return {k: hints.get(k, Any) for k in schema.model_fields}
+    if dataclasses.is_dataclass(schema):
+        return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(schema)}
+    return {k: v for k, v in hints.items() if not k.startswith("__")}
+
+
+def channels_of(schema: Any) -> dict[str, BaseChannel]:
+    """One channel per key of ``schema``: a reducer channel for ``Annotated[T, reducer]``."""
+    if not is_schema(schema):
+        raise GraphBuildError(
+            f"state schema must be a TypedDict, dataclass or pydantic model class, got {schema!r}"
+        )
+    return {key: _channel(key, hint) for key, hint in _hints(schema).items()}
+
+
+def _channel(key: str, hint: Any) -> BaseChannel:
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        for item in reversed(meta):
+            if isinstance(item, BaseChannel):
+                channel = item.new()
+                channel.key = key
+                return channel
+            if item is add_messages:
+                return MessagesChannel(key)
+            if callable(item) and _is_reducer(item):
+                return BinaryOperatorAggregate(item, base, key)
+    return LastValue(key)
+
+
+def _is_reducer(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 2
+
+
+def state_coercer(schema: Any) -> Callable[[dict[str, Any]], Any] | None:
+    """How to build the schema's type from a dict of values (``None`` for plain dicts)."""
+    if is_pydantic(schema) or (isinstance(schema, type) and dataclasses.is_dataclass(schema)):
+        return lambda values: schema(**values)
+    return None
+
+
+def object_to_dict(value: Any) -> dict[str, Any]:
+    """A dataclass or pydantic instance as a dict of its fields; dicts pass through."""
+    if isinstance(value, dict):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    fields = getattr(type(value), "model_fields", None)
+    if isinstance(fields, dict):
+        return {k: getattr(value, k) for k in fields}
+    return value  # type: ignore[no-any-return]  # rejected later with a typed error

@@ -1,0 +1,433 @@
+"""The graph builder: nodes, edges and branches over a typed state.
+
+Example::
+
+    from typing import Annotated
+    import operator
+    from typing_extensions import TypedDict
+    from threadloom.graph import StateGraph, START, END
+
+    class State(TypedDict):
+        steps: Annotated[list[str], operator.add]
+
+    builder = StateGraph(State)
+    builder.add_node("a", lambda s: {"steps": ["a"]})
+    builder.add_node("b", lambda s: {"steps": ["b"]})
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", END)
+    assert builder.compile().invoke({"steps": []}) == {"steps": ["a", "b"]}
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from threadloom._engine._constants import (
+    END,
+    RESERVED,
+    START,
+    TASKS,
+    branch_channel,
+    join_channel,
+)
+from threadloom._engine._injection import NodeFunc
+from threadloom._engine._pregel import CompiledGraph
+from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
+from threadloom.channels.barrier import NamedBarrierValue
+from threadloom.channels.base import BaseChannel
+from threadloom.channels.topic import Topic
+from threadloom.channels.trigger import Trigger
+from threadloom.errors import GraphBuildError
+from threadloom.graph._schema import channels_of, is_schema, object_to_dict, state_coercer
+
+__all__ = ["CompiledStateGraph", "StateGraph"]
+
+
+@dataclass
+class _NodeDef:
+    name: str
+    action: Any
+    input_schema: Any = None
+    retry_policy: Any = None
+    defer: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _BranchDef:
+    path: Any
+    path_map: dict[Hashable, str] | None
+
+
+class StateGraph:
+    """A graph whose nodes read a shared state and return updates to it.
+
+    ``state_schema`` is a TypedDict, dataclass or pydantic model; a key
+    declared ``Annotated[T, reducer]`` combines writes with ``reducer``
+    (``add_messages`` for chat messages), any other key keeps the last value.
+    ``input_schema`` and ``output_schema`` narrow what ``invoke`` accepts and
+    returns; ``context_schema`` types the run context handed to nodes via
+    ``runtime.context``.
+    """
+
+    def __init__(
+        self,
+        state_schema: Any,
+        context_schema: Any = None,
+        *,
+        input_schema: Any = None,
+        output_schema: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        # Older spellings of the same arguments.
+        input_schema = input_schema if input_schema is not None else kwargs.pop("input", None)
+        output_schema = output_schema if output_schema is not None else kwargs.pop("output", None)
+        context_schema = context_schema if context_schema is not None else kwargs.pop("config_schema", None)
+        if kwargs:
+            raise TypeError(f"StateGraph() got unexpected arguments {sorted(kwargs)}")
+        self.state_schema = state_schema
+        self.context_schema = context_schema
+        self.input_schema = input_schema if input_schema is not None else state_schema
+        self.output_schema = output_schema if output_schema is not None else state_schema
+        self.channels: dict[str, BaseChannel] = dict(channels_of(state_schema))
+        self.state_keys = tuple(self.channels)
+        for schema in (self.input_schema, self.output_schema):
+            self._add_schema(schema)
+        self.input_keys = tuple(channels_of(self.input_schema))
+        self.output_keys = tuple(channels_of(self.output_schema))
+        self.nodes: dict[str, _NodeDef] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
+        self.branches: dict[str, list[_BranchDef]] = {}
+
+    def _add_schema(self, schema: Any) -> None:
+        for key, channel in channels_of(schema).items():
+            self.channels.setdefault(key, channel)
+
+    # --- nodes --------------------------------------------------------------
+
+    def add_node(
+        self,
+        node: str | Any,
+        action: Any = None,
+        *,
+        defer: bool = False,
+        metadata: dict[str, Any] | None = None,
+        input_schema: Any = None,
+        retry_policy: Any = None,
+        **kwargs: Any,
+    ) -> StateGraph:
+        """Add a node: ``add_node(fn)`` (named after the function) or ``add_node(name, fn)``.
+
+        ``retry_policy`` retries a failing node; ``defer=True`` delays the node
+        until every other pending node has run. Returns the builder.
+        """
+        input_schema = input_schema if input_schema is not None else kwargs.pop("input", None)
+        kwargs.pop("cache_policy", None)
+        kwargs.pop("destinations", None)
+        if kwargs:
+            raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
+        if isinstance(node, str):
+            name = node
+            if action is None:
+                raise GraphBuildError(f"add_node('{name}') needs a function or runnable as well")
+        else:
+            if action is not None:
+                raise GraphBuildError("add_node(fn) takes the function alone, or add_node(name, fn)")
+            action = node
+            name = _name_of(node)
+        self._check_name(name)
+        if isinstance(retry_policy, (list, tuple)) and retry_policy:
+            retry_policy = retry_policy[0]
+        if input_schema is None:
+            input_schema = _inferred_input_schema(action, self.state_schema)
+        if input_schema is not None:
+            self._add_schema(input_schema)
+        self.nodes[name] = _NodeDef(
+            name, action, input_schema, retry_policy, bool(defer), dict(metadata or {})
+        )
+        return self
+
+    def _check_name(self, name: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise GraphBuildError(f"a node name must be a non-empty string, got {name!r}")
+        if name in RESERVED:
+            raise GraphBuildError(f"'{name}' is reserved and cannot be used as a node name")
+        for char in ("|", ":"):
+            if char in name:
+                raise GraphBuildError(f"node name '{name}' contains the reserved character '{char}'")
+        if name in self.nodes:
+            raise GraphBuildError(f"a node named '{name}' already exists")
+        if name in self.channels:
+            raise GraphBuildError(
+                f"'{name}' is already a state key; a node cannot share a name with a state key"
+            )
+
+    def add_sequence(self, nodes: Sequence[Any]) -> StateGraph:
+        """Add nodes (functions or ``(name, fn)`` pairs) joined by edges, in order."""
+        if not nodes:
+            raise GraphBuildError("add_sequence() needs at least one node")
+        previous: str | None = None
+        for item in nodes:
+            if isinstance(item, tuple):
+                name, action = item
+                self.add_node(name, action)
+            else:
+                name = _name_of(item)
+                self.add_node(name, item)
+            if previous is not None:
+                self.add_edge(previous, name)
+            previous = name
+        return self
+
+    # --- edges --------------------------------------------------------------
+
+    def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
+        """Run ``end_key`` after ``start_key``; with a list of sources, after all of them."""
+        if end_key == START:
+            raise GraphBuildError("START cannot be the end of an edge")
+        if isinstance(start_key, str):
+            if start_key == END:
+                raise GraphBuildError("END cannot be the start of an edge")
+            self.edges.append((start_key, end_key))
+            return self
+        sources = tuple(start_key)
+        if not sources:
+            raise GraphBuildError(f"add_edge() to '{end_key}' needs at least one source")
+        for source in sources:
+            if source == END:
+                raise GraphBuildError("END cannot be the start of an edge")
+        if len(sources) == 1:
+            self.edges.append((sources[0], end_key))
+        else:
+            self.waiting_edges.append((sources, end_key))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        path: Callable[..., Any] | Any,
+        path_map: dict[Hashable, str] | list[str] | None = None,
+    ) -> StateGraph:
+        """After ``source``, run what ``path(state)`` returns.
+
+        ``path`` returns a node name, a list of names, ``END``, or ``Send``
+        packets; ``path_map`` translates its return values into node names.
+        """
+        if source == END:
+            raise GraphBuildError("END cannot be the start of a conditional edge")
+        if not callable(path):
+            raise GraphBuildError(f"the path of a conditional edge from '{source}' must be callable")
+        mapping: dict[Hashable, str] | None
+        if path_map is None:
+            mapping = _literal_map(path)
+        elif isinstance(path_map, dict):
+            mapping = dict(path_map)
+        else:
+            mapping = {name: name for name in path_map}
+        self.branches.setdefault(source, []).append(_BranchDef(path, mapping))
+        return self
+
+    def set_entry_point(self, key: str) -> StateGraph:
+        """Make ``key`` the first node (same as ``add_edge(START, key)``)."""
+        return self.add_edge(START, key)
+
+    def set_conditional_entry_point(
+        self, path: Callable[..., Any], path_map: dict[Hashable, str] | list[str] | None = None
+    ) -> StateGraph:
+        """Choose the first node with ``path`` (same as ``add_conditional_edges(START, ...)``)."""
+        return self.add_conditional_edges(START, path, path_map)
+
+    def set_finish_point(self, key: str) -> StateGraph:
+        """End the run after ``key`` (same as ``add_edge(key, END)``)."""
+        return self.add_edge(key, END)
+
+    # --- compile ------------------------------------------------------------
+
+    def validate(self, interrupt: Sequence[str] = ()) -> StateGraph:
+        """Check every edge, branch and interrupt name; raise :class:`GraphBuildError` naming the culprit."""
+        nodes = self.nodes
+        sources = {s for s, _ in self.edges} | {s for ss, _ in self.waiting_edges for s in ss}
+        sources |= set(self.branches)
+        for source in sorted(sources):
+            if source != START and source not in nodes:
+                raise GraphBuildError(f"edge from unknown node '{source}'")
+        if START not in sources:
+            raise GraphBuildError(
+                "the graph has no entry point: add an edge from START "
+                "(builder.add_edge(START, 'first_node'))"
+            )
+        for source, target in self.edges:
+            if target != END and target not in nodes:
+                raise GraphBuildError(f"edge from '{source}' to unknown node '{target}'")
+        for _, target in self.waiting_edges:
+            if target != END and target not in nodes:
+                raise GraphBuildError(f"edge to unknown node '{target}'")
+        for source, branches in self.branches.items():
+            for branch in branches:
+                for target in (branch.path_map or {}).values():
+                    if target != END and target is not None and target not in nodes:
+                        raise GraphBuildError(
+                            f"conditional edge from '{source}' maps to unknown node '{target}'"
+                        )
+        for name in interrupt:
+            if name != "*" and name not in nodes:
+                raise GraphBuildError(f"interrupt on unknown node '{name}'")
+        return self
+
+    def compile(
+        self,
+        checkpointer: Any = None,
+        *,
+        cache: Any = None,
+        store: Any = None,
+        interrupt_before: Any = None,
+        interrupt_after: Any = None,
+        debug: bool = False,
+        name: str | None = None,
+    ) -> CompiledStateGraph:
+        """Validate the graph and make it runnable.
+
+        ``checkpointer`` keeps each thread's state between calls; ``store`` is
+        handed to nodes that ask for it; ``interrupt_before``/``interrupt_after``
+        pause the run around the named nodes (``"*"`` for all).
+        """
+        before = _as_names(interrupt_before)
+        after = _as_names(interrupt_after)
+        self.validate([*before, *after])
+        spec = self._spec(before, after, name)
+        return CompiledStateGraph(
+            spec, checkpointer=checkpointer, store=store, name=name, builder=self
+        )
+
+    def _spec(self, before: list[str], after: list[str], name: str | None) -> GraphSpec:
+        channels: dict[str, BaseChannel] = {k: c.new() for k, c in self.channels.items()}
+        channels[TASKS] = Topic(TASKS, accumulate=False)
+        for node in self.nodes:
+            channels[branch_channel(node)] = Trigger(branch_channel(node))
+        joins: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *self.nodes]}
+        join_triggers: dict[str, list[str]] = {n: [] for n in self.nodes}
+        for sources, target in self.waiting_edges:
+            key = join_channel(sources, target)
+            channels[key] = NamedBarrierValue(sources, key)
+            if target != END:
+                join_triggers[target].append(key)
+            for source in sources:
+                joins[source].append((key, source))
+        edge_writes: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *self.nodes]}
+        for source, target in self.edges:
+            if target != END:
+                edge_writes[source].append((branch_channel(target), source))
+        state_coerce = state_coercer(self.state_schema)
+        nodes: dict[str, NodeSpec] = {}
+        for node_name, node in self.nodes.items():
+            input_schema = node.input_schema
+            input_keys = (
+                tuple(channels_of(input_schema)) if input_schema is not None else self.state_keys
+            )
+            coerce = state_coercer(input_schema) if input_schema is not None else state_coerce
+            subgraph = node.action if isinstance(node.action, CompiledGraph) else None
+            nodes[node_name] = NodeSpec(
+                name=node_name,
+                func=NodeFunc(node.action, f"node '{node_name}'"),
+                triggers=(branch_channel(node_name), *join_triggers[node_name]),
+                edge_writes=(*edge_writes[node_name], *joins[node_name]),
+                branches=self._branch_specs(node_name),
+                retry_policy=node.retry_policy,
+                defer=node.defer,
+                input_keys=input_keys,
+                input_coerce=coerce,
+                metadata=node.metadata,
+                subgraph=subgraph,
+            )
+        start = NodeSpec(
+            name=START,
+            func=None,
+            edge_writes=(*edge_writes[START], *joins[START]),
+            branches=self._branch_specs(START),
+        )
+        input_schema = self.input_schema
+        return GraphSpec(
+            channels=channels,
+            state_keys=self.state_keys,
+            input_keys=self.input_keys,
+            output_keys=self.output_keys,
+            nodes=nodes,
+            start=start,
+            writable_keys=frozenset(self.channels),
+            input_coerce=None if typing.is_typeddict(input_schema) else object_to_dict,
+            state_coerce=state_coerce,
+            interrupt_before=frozenset(before),
+            interrupt_after=frozenset(after),
+            name=name or "graph",
+        )
+
+    def _branch_specs(self, source: str) -> tuple[BranchSpec, ...]:
+        return tuple(
+            BranchSpec(
+                source=source,
+                path=NodeFunc(b.path, f"the conditional edge from '{source}'"),
+                path_map=b.path_map,
+            )
+            for b in self.branches.get(source, [])
+        )
+
+
+class CompiledStateGraph(CompiledGraph):
+    """A compiled :class:`StateGraph`; see :class:`~threadloom._engine._pregel.CompiledGraph`."""
+
+    def __init__(self, spec: GraphSpec, *, builder: StateGraph, **kwargs: Any) -> None:
+        super().__init__(spec, **kwargs)
+        self.builder = builder
+
+
+def _name_of(action: Any) -> str:
+    name = getattr(action, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    name = getattr(action, "__name__", None)
+    if isinstance(name, str) and name and name != "<lambda>":
+        return name
+    raise GraphBuildError(
+        f"cannot name node {action!r}: use add_node('name', fn) for lambdas and callables"
+    )
+
+
+def _as_names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _inferred_input_schema(action: Any, state_schema: Any) -> Any:
+    """A node whose first parameter is annotated with another schema reads that schema's keys."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(action).parameters.values())
+        hints = typing.get_type_hints(action)
+    except Exception:
+        return None
+    if not params:
+        return None
+    hint = hints.get(params[0].name)
+    if hint is None or hint is state_schema or not is_schema(hint):
+        return None
+    return hint
+
+
+def _literal_map(path: Any) -> dict[Hashable, str] | None:
+    """A path_map read from a ``Literal[...]`` return annotation, if there is one."""
+    try:
+        hint = typing.get_type_hints(path).get("return")
+    except Exception:
+        return None
+    if typing.get_origin(hint) is typing.Literal:
+        return {v: v for v in typing.get_args(hint)}
+    return None

@@ -1,0 +1,54 @@
+"""What a node can ask for as ``runtime``: the run's context, store and stream writer.
+
+Example::
+
+    from dataclasses import dataclass
+    from threadloom.runtime import Runtime
+
+    @dataclass
+    class Context:
+        user_id: str
+
+    def node(state: dict, runtime: Runtime[Context]) -> dict:
+        return {"owner": runtime.context.user_id}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
+
+from threadloom.types import StreamWriter
+
+__all__ = ["Runtime", "get_runtime"]
+
+ContextT = TypeVar("ContextT")
+
+
+def _no_write(_: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Runtime(Generic[ContextT]):
+    """The run-scoped things a node may use, besides the state and config."""
+
+    context: ContextT = None  # type: ignore[assignment]
+    """The ``context=`` passed to invoke/stream (typed by the graph's ``context_schema``)."""
+    store: Any = None
+    """The store the graph was compiled with, or ``None``."""
+    stream_writer: StreamWriter = field(default=_no_write)
+    """Emits a part on the ``custom`` stream (does nothing when it is not streamed)."""
+    previous: Any = None
+    """Reserved: the previous return value of a functional entrypoint."""
+
+    def override(self, **changes: Any) -> Runtime[ContextT]:
+        """A copy with some fields replaced."""
+        return replace(self, **changes)
+
+
+def get_runtime(context_schema: Any = None) -> Runtime[Any]:
+    """The :class:`Runtime` of the node running in this context."""
+    from threadloom._engine._context import current_scope
+
+    return current_scope("get_runtime").run.runtime  # type: ignore[no-any-return]

@@ -1,0 +1,224 @@
+"""Values that nodes return or raise to steer a graph, and what the graph reports back.
+
+Example::
+
+    from threadloom.types import Command, Send
+
+    def route(state: dict) -> Command:
+        return Command(update={"seen": True}, goto=[Send("worker", {"n": 1})])
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+
+__all__ = [
+    "All",
+    "Command",
+    "Interrupt",
+    "PregelTask",
+    "RetryPolicy",
+    "Send",
+    "StateSnapshot",
+    "StreamMode",
+    "StreamWriter",
+    "default_retry_on",
+    "interrupt",
+]
+
+N = TypeVar("N")
+
+All = Literal["*"]
+"""``interrupt_before="*"``: interrupt before every node."""
+
+StreamMode = Literal["values", "updates", "messages", "custom", "debug", "checkpoints", "tasks"]
+"""What :meth:`stream` yields: full states, per-node updates, LLM tokens, custom data, events."""
+
+StreamWriter = Callable[[Any], None]
+"""A function a node calls to emit data on the ``custom`` stream."""
+
+
+class Send:
+    """Run ``node`` in the next step with ``arg`` as its input instead of the state.
+
+    Return a list of them from a conditional edge to fan out (map-reduce).
+
+    Example::
+
+        def fan_out(state: dict) -> list[Send]:
+            return [Send("worker", {"item": x}) for x in state["items"]]
+    """
+
+    __slots__ = ("arg", "node")
+
+    def __init__(self, node: str, arg: Any) -> None:
+        self.node = node
+        self.arg = arg
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Send) and (self.node, self.arg) == (other.node, other.arg)
+
+    def __hash__(self) -> int:
+        return hash(self.node)
+
+    def __repr__(self) -> str:
+        return f"Send(node={self.node!r}, arg={self.arg!r})"
+
+
+@dataclass(frozen=True)
+class Command(Generic[N]):
+    """Update the state and choose the next nodes in one return value.
+
+    ``update`` is applied like a node's return value; ``goto`` names the next
+    node(s) or carries :class:`Send` packets; ``resume`` answers a pending
+    :func:`interrupt` when passed as a graph's input; ``graph=Command.PARENT``
+    sends the command to the graph that runs this one as a node.
+    """
+
+    graph: str | None = None
+    update: Any = None
+    resume: Any = None
+    goto: Send | Sequence[Send | N] | N = ()
+
+    PARENT: ClassVar[Literal["__parent__"]] = "__parent__"
+
+    def goto_targets(self) -> list[Any]:
+        """``goto`` as a list of node names and :class:`Send` packets."""
+        goto = self.goto
+        if goto is None:
+            return []
+        if isinstance(goto, (str, Send)):
+            return [goto]
+        return list(goto)
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """A pause requested by :func:`interrupt`: the value shown to the caller and its id."""
+
+    value: Any
+    id: str = ""
+
+
+def interrupt(value: Any) -> Any:
+    """Pause the graph and surface ``value``; return the resume value once resumed.
+
+    The first call in a node raises :class:`GraphInterrupt`, which stops the
+    run and reports ``Interrupt(value)`` under ``"__interrupt__"``. Invoking
+    the graph again with ``Command(resume=answer)`` re-runs the node, and this
+    call then returns ``answer``. Needs a checkpointer to be resumable.
+
+    Example::
+
+        def ask(state: dict) -> dict:
+            name = interrupt("what is your name?")
+            return {"name": name}
+    """
+    from threadloom._engine._context import current_scope
+
+    return current_scope("interrupt").next_interrupt(value)
+
+
+def default_retry_on(exc: Exception) -> bool:
+    """Retry transient failures, not programming errors: the default of :class:`RetryPolicy`."""
+    if isinstance(exc, ConnectionError):
+        return True
+    if isinstance(
+        exc,
+        (
+            ValueError,
+            TypeError,
+            ArithmeticError,
+            ImportError,
+            LookupError,
+            NameError,
+            SyntaxError,
+            RuntimeError,
+            ReferenceError,
+            StopIteration,
+            StopAsyncIteration,
+            OSError,
+        ),
+    ):
+        return False
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return status >= 500
+    return True
+
+
+class RetryPolicy(NamedTuple):
+    """How a failing node is retried: exponential back-off with optional jitter.
+
+    Example::
+
+        builder.add_node("fetch", fetch, retry_policy=RetryPolicy(max_attempts=5))
+    """
+
+    initial_interval: float = 0.5
+    """Seconds before the first retry."""
+    backoff_factor: float = 2.0
+    """Multiplier of the interval after each retry."""
+    max_interval: float = 128.0
+    """Upper bound of the interval, in seconds."""
+    max_attempts: int = 3
+    """Attempts in total, the first included."""
+    jitter: bool = True
+    """Add up to one second of random delay."""
+    retry_on: type[Exception] | Sequence[type[Exception]] | Callable[[Exception], bool] = (
+        default_retry_on
+    )
+    """Which exceptions are retried: classes, or a predicate."""
+
+    def should_retry(self, exc: Exception) -> bool:
+        """Whether ``exc`` is retried under this policy."""
+        retry_on = self.retry_on
+        if isinstance(retry_on, type) and issubclass(retry_on, BaseException):
+            return isinstance(exc, retry_on)
+        if isinstance(retry_on, Sequence):
+            return isinstance(exc, tuple(retry_on))
+        return bool(retry_on(exc))
+
+    def interval(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        wait = min(self.max_interval, self.initial_interval * self.backoff_factor ** (attempt - 1))
+        return wait + (random.random() if self.jitter else 0.0)
+
+
+class PregelTask(NamedTuple):
+    """A task of a checkpoint: a node due to run, with its error, interrupts or result."""
+
+    id: str
+    name: str
+    path: tuple[Any, ...] = ()
+    error: Exception | None = None
+    interrupts: tuple[Interrupt, ...] = ()
+    state: Any = None
+    result: Any = None
+
+
+class StateSnapshot(NamedTuple):
+    """A thread's state at one checkpoint, as returned by ``get_state``."""
+
+    values: dict[str, Any] | Any
+    """The state channels' values."""
+    next: tuple[str, ...]
+    """Nodes that run in the next step (empty when the run is done)."""
+    config: RunnableConfig
+    """Config that addresses this checkpoint (with its ``checkpoint_id``)."""
+    metadata: dict[str, Any] | None
+    """The checkpoint's metadata (``source``, ``step``, ...)."""
+    created_at: str | None
+    """ISO timestamp of the checkpoint."""
+    parent_config: RunnableConfig | None
+    """Config of the previous checkpoint, if any."""
+    tasks: tuple[PregelTask, ...] = ()
+    """The tasks of the next step, with pending interrupts and errors."""
+    interrupts: tuple[Interrupt, ...] = ()
+    """Interrupts waiting for a resume value."""
+
