@@ -638,12 +638,14 @@ class Run:
         if saver is None:
             return []
         updated = self.updated or set()
+        # Savers store only the channels in new_versions; the others keep their stored version.
         values: dict[str, Any] = {}
         delta_keys = self.spec.delta_keys
-        for key, channel in self.channels.items():
+        channels = self.channels
+        for key in updated:
+            channel = channels[key]
             if key in delta_keys:
-                if key in updated:
-                    values[key] = channel.checkpoint_delta()  # type: ignore[attr-defined]
+                values[key] = channel.checkpoint_delta()  # type: ignore[attr-defined]
                 continue
             value = channel.checkpoint()
             if value is not MISSING:

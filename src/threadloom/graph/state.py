@@ -43,6 +43,7 @@ from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
 from threadloom.graph._schema import channels_of, is_schema, object_to_dict, state_coercer
+from threadloom.types import RetryPolicy
 
 __all__ = ["CompiledStateGraph", "StateGraph"]
 
@@ -141,8 +142,12 @@ class StateGraph:
             action = node
             name = _name_of(node)
         self._check_name(name)
-        if isinstance(retry_policy, (list, tuple)) and retry_policy:
-            retry_policy = retry_policy[0]
+        if isinstance(retry_policy, (list, tuple)) and not isinstance(retry_policy, RetryPolicy):
+            retry_policy = retry_policy[0] if retry_policy else None
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise GraphBuildError(
+                f"retry_policy of node '{name}' must be a RetryPolicy, got {retry_policy!r}"
+            )
         if input_schema is None:
             input_schema = _inferred_input_schema(action, self.state_schema)
         if input_schema is not None:
