@@ -109,8 +109,14 @@ class PostgresServer:
         from psycopg import sql
 
         name = name or f"db_{secrets.token_hex(6)}"
+        # template0 is bare; template1 already holds the extensions.
+        template = "template1" if extensions else "template0"
         with psycopg.connect(self.dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            )
         dsn = self.dsn_for(name)
         if extensions:
             _create_extensions(dsn)
