@@ -71,7 +71,7 @@ def test_tokenize_path_and_its_errors() -> None:
     assert tokenize_path("a.b[0].{c,d.e}") == ["a", "b", "[0]", "{c,d.e}"]
     with pytest.raises(InvalidStoreInputError, match=r"\["):
         tokenize_path("a[0")
-    with pytest.raises(InvalidStoreInputError, match="{"):
+    with pytest.raises(InvalidStoreInputError, match=r"\{"):
         tokenize_path("a.{b")
 
 

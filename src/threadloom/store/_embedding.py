@@ -129,10 +129,14 @@ class EmbeddingPlan:
     ) -> EmbeddedBatch:
         docs = check_vectors(doc_vectors, len(self.unique_texts), index.dims, what="documents")
         queries = check_vectors(query_vectors, len(self.queries), index.dims, what="queries")
+        # One gather puts every put's rows side by side; each put gets a slice (a view).
+        order = [self.unique_texts[t] for texts in self.puts.values() for t in texts]
+        stacked = docs[order] if order else docs[:0]
         by_put: dict[int, FloatMatrix] = {}
+        start = 0
         for position, texts in self.puts.items():
-            rows = [self.unique_texts[t] for t in texts]
-            by_put[position] = docs[rows] if rows else docs[:0]
+            by_put[position] = stacked[start : start + len(texts)]
+            start += len(texts)
         by_query = {q: queries[i] for q, i in self.queries.items()}
         return EmbeddedBatch(by_put, by_query)
 
@@ -161,7 +165,7 @@ def check_vectors(vectors: Any, count: int, dims: int, *, what: str) -> FloatMat
     if got != count:
         raise EmbeddingError(f"The embedder returned {got} vectors for {count} {what}")
     try:
-        matrix = np.asarray(vectors, dtype=np.float64)
+        matrix = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise EmbeddingError(
             f"The embedder returned vectors of unequal or non-numeric size for {what} (expected {dims} dims): {exc}"

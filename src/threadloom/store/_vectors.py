@@ -77,12 +77,20 @@ class _Partition:
         self.rows: IntArray = np.empty(4, dtype=np.int64)
         self.size = 0
 
-    def append(self, row: int) -> int:
-        if self.size == len(self.rows):
-            self.rows = np.concatenate([self.rows, np.empty(len(self.rows), dtype=np.int64)])
-        self.rows[self.size] = row
-        self.size += 1
-        return self.size - 1
+    def extend(self, rows: list[int]) -> IntArray:
+        """Append ``rows``; returns their positions."""
+        needed = self.size + len(rows)
+        if needed > len(self.rows):
+            capacity = len(self.rows)
+            while capacity < needed:
+                capacity *= 2
+            grown = np.empty(capacity, dtype=np.int64)
+            grown[: self.size] = self.rows[: self.size]
+            self.rows = grown
+        positions = np.arange(self.size, needed, dtype=np.int64)
+        self.rows[self.size : needed] = rows
+        self.size = needed
+        return positions
 
     def view(self) -> IntArray:
         return self.rows[: self.size]
@@ -152,30 +160,45 @@ class VectorIndex:
         ``normalized=True`` promises float32 unit rows (as :func:`normalize_rows`
         returns) and skips normalizing them again.
         """
-        prepared: list[tuple[Namespace, str, FloatMatrix]] = []
+        prepared: dict[Address, FloatMatrix] = {}
         for namespace, key, vectors in entries:
             if normalized:
                 matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dims)
             else:
                 matrix = normalize_rows(vectors, self.dims)
-            prepared.append((tuple(namespace), key, matrix))
-        for namespace, key, _ in prepared:
+            prepared[(tuple(namespace), key)] = matrix  # the last entry for an item wins
+        for namespace, key in prepared:
             self.remove(namespace, key)
-        needed = self._size + sum(len(m) for _, _, m in prepared)
-        self._reserve(needed)
-        for namespace, key, matrix in prepared:
-            if len(matrix) == 0:
-                continue
-            item = self._new_item((namespace, key))
-            partition = self._partition(namespace)
-            start = self._size
-            self._matrix[start : start + len(matrix)] = matrix
-            rows = list(range(start, start + len(matrix)))
-            for row in rows:
-                self._row_item[row] = item
-                self._row_pos[row] = partition.append(row)
+        entries_kept = [(address, m) for address, m in prepared.items() if len(m)]
+        if not entries_kept:
+            return
+        counts = [len(m) for _, m in entries_kept]
+        added = sum(counts)
+        self._reserve(self._size + added)
+        start = self._size
+        # One block copy for the whole batch, then per-item bookkeeping.
+        block = (
+            entries_kept[0][1]
+            if len(entries_kept) == 1
+            else np.concatenate([m for _, m in entries_kept])
+        )
+        self._matrix[start : start + added] = block
+        row = start
+        by_partition: dict[Namespace, list[int]] = {}
+        items: list[int] = []
+        for (address, _), count in zip(entries_kept, counts, strict=True):
+            item = self._new_item(address)
+            rows = list(range(row, row + count))
             self._item_rows[item] = rows
-            self._size += len(matrix)
+            items.append(item)
+            by_partition.setdefault(address[0], []).extend(rows)
+            row += count
+        self._row_item[start : start + added] = np.repeat(np.array(items, dtype=np.int64), counts)
+        for namespace, rows in by_partition.items():
+            partition = self._partition(namespace)
+            positions = partition.extend(rows)
+            self._row_pos[rows] = positions
+        self._size += added
 
     def remove(self, namespace: Namespace, key: str) -> bool:
         """Drop the vectors of ``(namespace, key)``; whether it had any."""
@@ -314,7 +337,11 @@ class VectorIndex:
         parts = [self._partitions[ns].view() for ns in self.namespaces(prefix)]
         if not parts:
             return np.empty(0, dtype=np.int64)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if len(parts) == 1:
+            return parts[0]
+        if sum(len(p) for p in parts) == self._size:
+            return None  # the prefix covers every row: no gather needed
+        return np.concatenate(parts)
 
     def _top_items(
         self,

@@ -47,6 +47,7 @@ from threadloom.store.base import (
     SearchItem,
     SearchOp,
     TTLConfig,
+    plain_json_copy,
     validate_ops,
 )
 
@@ -153,13 +154,18 @@ class InMemoryStore(BaseStore):
         with self._lock:
             now = self._clock()
             stamp = self._next_time()
+            # Vector changes of consecutive puts are applied together (one block copy);
+            # they are flushed before any other op so it sees them.
+            pending: dict[tuple[Namespace, str], Any] = {}
             for position, op in enumerate(ops):
+                if isinstance(op, PutOp):
+                    vectors = embedded.puts.get(position) if embedded else None
+                    self._put(op, vectors, now, stamp, pending)
+                    results.append(None)
+                    continue
+                self._flush_vectors(pending)
                 if isinstance(op, GetOp):
                     results.append(self._get(op, now))
-                elif isinstance(op, PutOp):
-                    vectors = embedded.puts.get(position) if embedded else None
-                    self._put(op, vectors, now, stamp)
-                    results.append(None)
                 elif isinstance(op, SearchOp):
                     query = (
                         embedded.queries[op.query] if embedded and op.query is not None else None
@@ -169,7 +175,21 @@ class InMemoryStore(BaseStore):
                     results.append(self._list_namespaces(op, now))
                 elif isinstance(op, DeleteNamespaceOp):
                     results.append(self._delete_namespace(op.namespace_prefix, now))
+            self._flush_vectors(pending)
         return results
+
+    def _flush_vectors(self, pending: dict[tuple[Namespace, str], Any]) -> None:
+        if not pending or self._vectors is None:
+            pending.clear()
+            return
+        additions = []
+        for (namespace, key), vectors in pending.items():
+            if vectors is None or not len(vectors):
+                self._vectors.remove(namespace, key)
+            else:
+                additions.append((namespace, key, vectors))
+        self._vectors.add_many(additions, normalized=True)
+        pending.clear()
 
     # --- operations (called with the lock held) ---
 
@@ -200,15 +220,21 @@ class InMemoryStore(BaseStore):
             updated_at=record.updated_at,
         )
 
-    def _put(self, op: PutOp, vectors: Any, now: float, stamp: datetime) -> None:
+    def _put(
+        self,
+        op: PutOp,
+        vectors: Any,
+        now: float,
+        stamp: datetime,
+        pending: dict[tuple[Namespace, str], Any],
+    ) -> None:
         namespace, key = op.namespace, op.key
         items = self._data.get(namespace)
         old = items.pop(key, None) if items is not None else None
         if old is not None and old.expires_at is not None:
             self._expiring -= 1
         if op.value is None:
-            if self._vectors is not None:
-                self._vectors.remove(namespace, key)
+            pending[(namespace, key)] = None
             if items is not None and not items:
                 self._drop_namespace(namespace)
             return
@@ -220,16 +246,14 @@ class InMemoryStore(BaseStore):
         expires_at = now + op.ttl * 60.0 if op.ttl is not None else None
         if expires_at is not None:
             self._expiring += 1
-        # A JSON round trip both copies the value and stores exactly what a
-        # database backend would give back (tuples become lists, keys strings).
-        value = json.loads(json.dumps(op.value))
+        # Store exactly what a database backend would give back: a JSON round
+        # trip (tuples become lists, keys strings), or a plain copy when equal.
+        value = plain_json_copy(op.value)
+        if value is None:
+            value = json.loads(json.dumps(op.value))
         # Re-inserting keeps each namespace's dict ordered oldest to newest update.
         items[key] = _Record(value, created, stamp, self._seq, op.ttl, expires_at)
-        if self._vectors is not None:
-            if vectors is not None and len(vectors):
-                self._vectors.add_many([(namespace, key, vectors)], normalized=True)
-            else:
-                self._vectors.remove(namespace, key)
+        pending[(namespace, key)] = vectors
 
     def _drop_namespace(self, namespace: Namespace) -> None:
         del self._data[namespace]
@@ -345,8 +369,10 @@ class InMemoryStore(BaseStore):
                 for key, record in items.items()
                 if not self._live(record, now)
             ]
+            pending: dict[tuple[Namespace, str], Any] = {}
             for namespace, key in expired:
-                self._put(PutOp(namespace, key, None), None, now, self._last_time)
+                self._put(PutOp(namespace, key, None), None, now, self._last_time, pending)
+            self._flush_vectors(pending)
             return len(expired)
 
     def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:

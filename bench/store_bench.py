@@ -1,0 +1,246 @@
+"""threadloom's InMemoryStore vs LangGraph's InMemoryStore, side by side on the same data.
+
+Items carry fixed random 384-dim vectors: both stores get an embedder that
+looks the vectors up, so embedding time is excluded. Items are spread over
+100 user namespaces ``("memories", "user<N>")``.
+
+Run: ``.venv/bin/python bench/store_bench.py`` (needs ``pip install -r bench/requirements.txt``).
+Options: ``--sizes 10000 100000``, ``--only threadloom``, ``--batch 1000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+DIMS = 384
+USERS = 100
+KINDS = ("fact", "preference", "event", "note")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class LookupEmbeddings(Embeddings):
+    """Returns precomputed vectors: the text ``"memory 17"`` gets row 17, ``"query 3"`` query row 3."""
+
+    def __init__(self, docs: np.ndarray, queries: np.ndarray) -> None:
+        self.docs = docs
+        self.queries = queries
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        rows = self.docs[[int(t.rsplit(" ", 1)[1]) for t in texts]]
+        return list(rows)  # type: ignore[arg-type]  # numpy rows, as many embedders return
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.queries[int(text.rsplit(" ", 1)[1])]  # type: ignore[return-value]
+
+
+def make_items(n: int) -> list[tuple[tuple[str, ...], str, dict[str, Any]]]:
+    return [
+        (
+            ("memories", f"user{i % USERS}"),
+            f"m{i}",
+            {"text": f"memory {i}", "kind": KINDS[i % 4], "score": i % 10, "id": i},
+        )
+        for i in range(n)
+    ]
+
+
+def make_store(impl: str, embeddings: Embeddings) -> Any:
+    index = {"dims": DIMS, "embed": embeddings, "fields": ["text"]}
+    if impl == "threadloom":
+        from threadloom.store.memory import InMemoryStore
+
+        return InMemoryStore(index=index)  # type: ignore[arg-type]
+    from langgraph.store.memory import InMemoryStore as LangGraphStore
+
+    return LangGraphStore(index=index)  # type: ignore[arg-type]
+
+
+def fill(store: Any, items: list[Any], batch: int, progress: bool = True) -> float:
+    """Put every item in batches; returns seconds."""
+    if store.__module__.startswith("threadloom"):
+        from threadloom.store.base import PutOp
+    else:
+        from langgraph.store.base import PutOp  # type: ignore[assignment]
+    start = time.perf_counter()
+    for offset in range(0, len(items), batch):
+        store.batch([PutOp(ns, key, value) for ns, key, value in items[offset : offset + batch]])
+        if progress and (offset // batch) % max(1, len(items) // batch // 5) == 0:
+            log(f"  put {offset + batch:,}/{len(items):,}")
+    return time.perf_counter() - start
+
+
+def timed(func: Callable[[], Any], repeat: int) -> float:
+    """Median seconds of ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(
+    impl: str, n: int, docs: np.ndarray, queries: np.ndarray, batch: int
+) -> dict[str, float]:
+    embeddings = LookupEmbeddings(docs, queries)
+    items = make_items(n)
+    results: dict[str, float] = {}
+
+    log(f"{impl} {n:,}: memory pass (tracemalloc)")
+    gc.collect()
+    tracemalloc.start()
+    base, _ = tracemalloc.get_traced_memory()
+    probe = make_store(impl, embeddings)
+    fill(probe, items, batch, progress=False)
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    results["retained_mb"] = (current - base) / 1e6
+    results["peak_mb"] = (peak - base) / 1e6
+    del probe
+    gc.collect()
+
+    log(f"{impl} {n:,}: put")
+    store = make_store(impl, embeddings)
+    results["put_per_s"] = n / fill(store, items, batch)
+
+    rng = np.random.default_rng(1)
+    picks = rng.integers(0, n, 2000)
+    log(f"{impl} {n:,}: get")
+    results["get_us"] = (
+        1e6 * timed(lambda: [store.get(items[i][0], items[i][1]) for i in picks], 1) / len(picks)
+    )
+
+    # LangGraph's global search takes seconds at 100k; fewer repeats keep the run short.
+    slow = impl == "langgraph" and n > 20_000
+    q_iter = iter(range(10**9))
+    log(f"{impl} {n:,}: search across all namespaces")
+    results["search_all_ms"] = 1e3 * timed(
+        lambda: store.search(("memories",), query=f"query {next(q_iter) % len(queries)}", limit=10),
+        3 if slow else 30,
+    )
+    log(f"{impl} {n:,}: search in one user's namespace")
+    results["search_user_ms"] = 1e3 * timed(
+        lambda: store.search(
+            ("memories", f"user{next(q_iter) % USERS}"),
+            query=f"query {next(q_iter) % len(queries)}",
+            limit=10,
+        ),
+        20 if slow else 200,
+    )
+    log(f"{impl} {n:,}: filter-only search")
+    results["filter_ms"] = 1e3 * timed(
+        lambda: store.search(
+            ("memories",), filter={"kind": "event", "score": {"$gte": 8}}, limit=10
+        ),
+        5 if slow else 30,
+    )
+    results["filter_user_ms"] = 1e3 * timed(
+        lambda: store.search(
+            ("memories", f"user{next(q_iter) % USERS}"), filter={"score": {"$gt": 5}}, limit=10
+        ),
+        20 if slow else 200,
+    )
+
+    if impl == "threadloom":
+        log(f"{impl} {n:,}: recall@10 against brute force")
+        unit = docs[:n] / np.linalg.norm(docs[:n], axis=1, keepdims=True)
+        hits = 0
+        for j in range(20):
+            exact = set(np.argsort(-(unit @ queries[j]))[:10].tolist())
+            got = {
+                int(h.key[1:]) for h in store.search(("memories",), query=f"query {j}", limit=10)
+            }
+            hits += len(exact & got)
+        results["recall_at_10"] = hits / 200
+    return results
+
+
+def values_mb(n: int) -> float:
+    """Bytes the item values themselves take as Python dicts (the 'plus values' allowance)."""
+    gc.collect()
+    tracemalloc.start()
+    base, _ = tracemalloc.get_traced_memory()
+    items = make_items(n)
+    current, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del items
+    return (current - base) / 1e6
+
+
+ROWS = [
+    ("batched put (items/s)", "put_per_s", True, "{:,.0f}"),
+    ("get latency (µs)", "get_us", False, "{:.1f}"),
+    ("search all namespaces, query (ms, median)", "search_all_ms", False, "{:.2f}"),
+    ("search one user's namespace, query (ms, median)", "search_user_ms", False, "{:.3f}"),
+    ("filter-only search, all namespaces (ms)", "filter_ms", False, "{:.2f}"),
+    ("filter-only search, one user (ms)", "filter_user_ms", False, "{:.3f}"),
+    ("peak memory while filling (MB, tracemalloc)", "peak_mb", False, "{:.0f}"),
+    ("retained memory (MB, tracemalloc)", "retained_mb", False, "{:.0f}"),
+]
+
+
+def table(n: int, results: dict[str, dict[str, float]]) -> str:
+    ours, theirs = results.get("threadloom", {}), results.get("langgraph", {})
+    lines = [
+        f"### {n:,} items, {USERS} user namespaces, {DIMS}-dim vectors",
+        "",
+        "| metric | threadloom | LangGraph | threadloom advantage |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, key, higher_better, fmt in ROWS:
+        a, b = ours.get(key), theirs.get(key)
+        cells = [fmt.format(v) if v is not None else "-" for v in (a, b)]
+        ratio = "-"
+        if a and b:
+            ratio = f"{(a / b) if higher_better else (b / a):.1f}x"
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {ratio} |")
+    raw = n * DIMS * 4 / 1e6
+    vals = values_mb(n)
+    lines.append("")
+    lines.append(
+        f"Raw vector bytes {raw:.0f} MB, values {vals:.0f} MB; threadloom peak / (raw + values) = "
+        f"{ours.get('peak_mb', float('nan')) / (raw + vals):.2f}, retained / (raw + values) = "
+        f"{ours.get('retained_mb', float('nan')) / (raw + vals):.2f}."
+    )
+    if "recall_at_10" in ours:
+        lines.append(
+            f"threadloom recall@10 against brute force: {ours['recall_at_10']:.2f} (exact search)."
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--only", choices=["threadloom", "langgraph"])
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    impls = [args.only] if args.only else ["threadloom", "langgraph"]
+    rng = np.random.default_rng(0)
+    largest = max(args.sizes)
+    log(f"generating {largest:,} fixed random {DIMS}-dim vectors")
+    docs = rng.standard_normal((largest, DIMS), dtype=np.float32)
+    queries = rng.standard_normal((64, DIMS), dtype=np.float32)
+    tables = []
+    for n in args.sizes:
+        results = {impl: measure(impl, n, docs, queries, args.batch) for impl in impls}
+        tables.append(table(n, results))
+        print(tables[-1] + "\n", flush=True)
+    print(f"numpy {np.__version__}, Python {sys.version.split()[0]}, batch size {args.batch}")
+
+
+if __name__ == "__main__":
+    main()
