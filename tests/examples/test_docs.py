@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,10 @@ def test_every_entry_point_has_a_page() -> None:
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The page's python blocks run without error, offline and without API keys."""
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    # A real module, so type hints of classes defined in the page resolve (TypedDict states).
+    module = types.ModuleType(f"docs_{page.stem}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     for number, block in enumerate(python_blocks(page), start=1):
         code = compile(block, f"{page.name} block {number}", "exec")
         with contextlib.redirect_stdout(io.StringIO()):
