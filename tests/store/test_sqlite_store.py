@@ -322,3 +322,47 @@ def test_filters_sql_cannot_express_fall_back_to_python(path: Path) -> None:
         assert [i.key for i in store.search(NS, filter={"obj": {"x": 1}}, limit=1, offset=1)] == [
             "a"
         ]
+
+
+def test_the_bulk_loaded_vector_index_behaves_like_one_built_item_by_item() -> None:
+    """Loading vectors in bulk gives the same searches, and stays right through later adds and removes."""
+    import numpy as np
+
+    from threadloom.store._vectors import VectorIndex, normalize_rows
+    from threadloom.store.sqlite._vector_sync import bulk_index
+
+    rng = np.random.default_rng(3)
+    dims = 8
+    entries = []
+    for i in range(300):
+        prefix = f"users.u{i % 7}" + (".deep" if i % 5 == 0 else "")
+        rows = normalize_rows(rng.standard_normal((1 + i % 3, dims)), dims)
+        entries.append(((prefix, f"k{i}"), rows.tobytes()))
+    bulk = bulk_index(dims, entries)
+    slow = VectorIndex(dims)
+    slow.add_many(
+        [
+            (tuple(p.split(".")), k, np.frombuffer(b, dtype=np.float32).reshape(-1, dims))
+            for (p, k), b in entries
+        ],
+        normalized=True,
+    )
+
+    def same() -> None:
+        assert len(bulk) == len(slow) and bulk.rows == slow.rows
+        for prefix in [(), ("users",), ("users", "u3"), ("users", "u0", "deep"), ("none",)]:
+            query = rng.standard_normal(dims)
+            a = bulk.search(query, prefix, limit=15, offset=2)
+            b = slow.search(query, prefix, limit=15, offset=2)
+            assert [(n, k) for n, k, _ in a] == [(n, k) for n, k, _ in b]
+            assert np.allclose([s for *_, s in a], [s for *_, s in b])
+
+    same()
+    for i in range(0, 300, 4):
+        namespace = tuple(entries[i][0][0].split("."))
+        bulk.remove(namespace, f"k{i}")
+        slow.remove(namespace, f"k{i}")
+    extra = [(("users", "u9"), f"x{i}", rng.standard_normal((2, dims))) for i in range(40)]
+    bulk.add_many(extra)
+    slow.add_many(extra)
+    same()

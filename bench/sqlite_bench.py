@@ -1,0 +1,266 @@
+"""threadloom's SqliteStore next to LangGraph's SqliteStore, on the same data.
+
+100k items in 100 user namespaces, fixed 384-dim vectors (a lookup "embedder",
+so embedding time is excluded), one file per store. Measured: batched put
+throughput, opening the file plus the first semantic search, semantic search
+in one user's namespace and across all, and get latency.
+
+LangGraph's store needs ``sqlite-vec``, which needs a Python whose ``sqlite3``
+can load extensions. When this interpreter cannot, pass another one that can
+(with langgraph, langgraph-checkpoint-sqlite, sqlite-vec and numpy installed)::
+
+    /usr/bin/python3 -m venv /tmp/lg && /tmp/lg/bin/pip install langgraph \\
+        langgraph-checkpoint-sqlite sqlite-vec numpy
+    .venv/bin/python bench/sqlite_bench.py --langgraph-python /tmp/lg/bin/python
+
+Each side runs in its own process; progress goes to stderr, the table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DIMS = 384
+USERS = 100
+BATCH = 1_000
+
+
+class Data:
+    """Deterministic items, their vectors and query vectors (the same in every interpreter)."""
+
+    def __init__(self, items: int, queries: int) -> None:
+        rng = np.random.default_rng(1234)
+        self.items = items
+        self.vectors = rng.standard_normal((items, DIMS), dtype=np.float32)
+        self.queries = rng.standard_normal((queries, DIMS), dtype=np.float32)
+
+    def namespace(self, i: int) -> tuple[str, ...]:
+        return ("users", f"u{i % USERS}", "memories")
+
+    def value(self, i: int) -> dict[str, Any]:
+        return {"text": f"memory {i}", "n": i, "kind": "fact" if i % 3 else "event"}
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        """Look vectors up: ``"memory 17"`` is item 17, ``"query 3"`` is query 3."""
+        rows = [int(text.split()[1]) for text in texts]
+        source = self.vectors if texts and texts[0].startswith("memory") else self.queries
+        return source[rows]
+
+    def embeddings(self) -> Any:
+        """The lookup as a LangChain ``Embeddings`` (so no adapter converts the arrays)."""
+        from langchain_core.embeddings import Embeddings
+
+        data = self
+
+        class Lookup(Embeddings):
+            def embed_documents(self, texts: list[str]) -> Any:
+                return data.embed(texts)
+
+            def embed_query(self, text: str) -> Any:
+                return data.embed([text])[0]
+
+        return Lookup()
+
+
+def progress(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def median_ms(func: Callable[[int], Any], runs: int) -> float:
+    times = []
+    for j in range(runs):
+        start = time.perf_counter()
+        func(j)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
+    """Fill a store, reopen it, and time the operations; returns the figures."""
+    data = Data(items, queries=400)
+    path = workdir / f"{impl}.db"
+    index = {"dims": DIMS, "embed": data.embeddings(), "fields": ["text"]}
+    if impl == "threadloom":
+        from threadloom.store.base import PutOp
+        from threadloom.store.sqlite import SqliteStore
+
+        def open_store() -> Any:
+            store = SqliteStore(path, index=index)  # type: ignore[arg-type]
+            store.setup()
+            return store
+
+        def close(store: Any) -> None:
+            store.close()
+    else:
+        from langgraph.store.base import PutOp  # type: ignore[no-redef]
+        from langgraph.store.sqlite import SqliteStore as LangGraphSqliteStore
+
+        def open_store() -> Any:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            store = LangGraphSqliteStore(conn, index=index)  # type: ignore[arg-type]
+            store.setup()
+            return store
+
+        def close(store: Any) -> None:
+            store.conn.close()
+
+    results: dict[str, Any] = {"impl": impl, "items": items}
+    store = open_store()
+    start = time.perf_counter()
+    for first in range(0, items, BATCH):
+        store.batch(
+            [
+                PutOp(data.namespace(i), f"m{i}", data.value(i))
+                for i in range(first, min(items, first + BATCH))
+            ]
+        )
+        if first % (20 * BATCH) == 0:
+            progress(f"{impl}: put {first + BATCH:,}/{items:,}")
+    elapsed = time.perf_counter() - start
+    results["put_items_per_s"] = items / elapsed
+    close(store)
+
+    start = time.perf_counter()
+    store = open_store()
+    first_hits = store.search(("users", "u7"), query="query 0", limit=10)
+    results["open_first_search_ms"] = (time.perf_counter() - start) * 1000
+    assert len(first_hits) == 10
+
+    progress(f"{impl}: searching one namespace")
+    results["search_one_ns_ms"] = median_ms(
+        lambda j: store.search(("users", f"u{j % USERS}"), query=f"query {j}", limit=10), 200
+    )
+    runs = 30 if impl == "threadloom" else 8
+    progress(f"{impl}: searching all namespaces ({runs} runs)")
+    results["search_all_ms"] = median_ms(
+        lambda j: store.search(("users",), query=f"query {j}", limit=10), runs
+    )
+    results["get_ms"] = median_ms(lambda j: store.get(data.namespace(j * 37), f"m{j * 37}"), 500)
+    results["filter_search_ms"] = median_ms(
+        lambda j: store.search(("users", f"u{j % USERS}"), filter={"kind": "event"}, limit=10), 200
+    )
+    # Exactness check on our side: the top hit across all is the true best cosine.
+    if impl == "threadloom":
+        q = data.queries[3] / np.linalg.norm(data.queries[3])
+        unit = data.vectors / np.linalg.norm(data.vectors, axis=1, keepdims=True)
+        best = int(np.argmax(unit @ q))
+        results["top1_exact"] = (
+            store.search(("users",), query="query 3", limit=1)[0].key == f"m{best}"
+        )
+    close(store)
+    results["file_mb"] = path.stat().st_size / 1e6
+    return results
+
+
+def langgraph_can_run(python: str) -> str | None:
+    """Why ``python`` cannot run LangGraph's store, or None if it can."""
+    probe = (
+        "import sqlite3, sqlite_vec, langgraph.store.sqlite\n"
+        "c = sqlite3.connect(':memory:')\n"
+        "assert hasattr(c, 'enable_load_extension'), 'sqlite3 without extension loading'\n"
+        "c.enable_load_extension(True); sqlite_vec.load(c)\n"
+    )
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True)
+    if done.returncode == 0:
+        return None
+    return (done.stderr.strip().splitlines() or ["failed"])[-1]
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    ours = next(r for r in rows if r["impl"] == "threadloom")
+    theirs = next((r for r in rows if r["impl"] == "langgraph"), None)
+    metrics = [
+        ("batched put (items/s, higher is better)", "put_items_per_s", "{:,.0f}", ">= 20,000"),
+        ("open 100k file + first search (ms)", "open_first_search_ms", "{:.0f}", "<= 1,000"),
+        ("search, one user's namespace (ms, median)", "search_one_ns_ms", "{:.2f}", "<= 1"),
+        ("search, all namespaces (ms, median)", "search_all_ms", "{:.1f}", "<= 15"),
+        ("get (ms, median)", "get_ms", "{:.3f}", ""),
+        ("filter-only search, one namespace (ms)", "filter_search_ms", "{:.2f}", ""),
+        ("file size (MB)", "file_mb", "{:.0f}", ""),
+    ]
+    lines = [
+        f"| {ours['items']:,} items, {DIMS} dims, {USERS} users | threadloom | LangGraph | ratio | target |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for label, key, fmt, target in metrics:
+        mine = fmt.format(ours[key])
+        if theirs is None:
+            lines.append(f"| {label} | {mine} | n/a | | {target} |")
+            continue
+        other = fmt.format(theirs[key])
+        if key == "put_items_per_s":
+            ratio = ours[key] / theirs[key]
+        else:
+            ratio = theirs[key] / ours[key] if ours[key] else float("inf")
+        better = f"{ratio:,.1f}x" if key != "file_mb" else ""
+        lines.append(f"| {label} | {mine} | {other} | {better} | {target} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument(
+        "--langgraph-python",
+        default=sys.executable,
+        help="interpreter for LangGraph's side (its sqlite3 must load extensions)",
+    )
+    parser.add_argument("--impl", choices=["threadloom", "langgraph"], help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.impl:  # one side, in this process; figures as JSON on stdout
+        print(json.dumps(run_side(args.impl, args.items, Path(args.workdir))))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="tl-sqlite-bench-") as workdir:
+        rows = []
+        sides = [("threadloom", sys.executable), ("langgraph", args.langgraph_python)]
+        for impl, python in sides:
+            if impl == "langgraph":
+                reason = langgraph_can_run(python)
+                if reason:
+                    print(
+                        f"LangGraph's SqliteStore cannot run under {python}: {reason}",
+                        file=sys.stderr,
+                    )
+                    continue
+            print(f"{impl} ({python})", file=sys.stderr)
+            env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+            done = subprocess.run(
+                [
+                    python,
+                    __file__,
+                    "--impl",
+                    impl,
+                    "--items",
+                    str(args.items),
+                    "--workdir",
+                    workdir,
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+                check=True,
+            )
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(table(rows))
+        for row in rows:
+            print(json.dumps(row), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
