@@ -30,6 +30,9 @@ REMOVE_ALL_MESSAGES = "__remove_all__"
 
 #: A delta chain may replay at most this many messages, or the history length if larger.
 MIN_REPLAY_BOUND = 64
+#: A delta chain may join at most this many deltas, or a quarter of the history if larger.
+#: Growing the bound with the history keeps the amortized cost of snapshots per turn flat.
+MIN_DEPTH_BOUND = 32
 
 
 def normalize_messages(value: Any) -> list[BaseMessage]:
@@ -76,7 +79,7 @@ class MessagesChannel(BaseChannel):
         assert ch.get()[0].content == "hi"
     """
 
-    __slots__ = ("_base", "_chain", "_delta", "_index", "_msgs", "track_delta")
+    __slots__ = ("_base", "_chain", "_delta", "_depth", "_index", "_msgs", "track_delta")
 
     supports_delta = True
 
@@ -89,6 +92,7 @@ class MessagesChannel(BaseChannel):
         self._delta: list[list[BaseMessage]] = []
         self._base: Any = MISSING
         self._chain = 0
+        self._depth = 0
 
     def new(self) -> MessagesChannel:
         """An empty messages channel."""
@@ -142,6 +146,13 @@ class MessagesChannel(BaseChannel):
         """A full copy of the list."""
         return list(self._msgs)
 
+    def copy(self) -> MessagesChannel:
+        """An independent channel with the same messages (no re-normalization)."""
+        channel = MessagesChannel(self.key)
+        channel._msgs = list(self._msgs)
+        channel._index = dict(self._index)
+        return channel
+
     def _restore(self, value: Any) -> None:
         if isinstance(value, DeltaChain):
             if value.has_snapshot and value.snapshot is not MISSING:
@@ -149,6 +160,7 @@ class MessagesChannel(BaseChannel):
             for write in value.writes:
                 self._apply(normalize_messages(write))
             self._chain = sum(len(w) if isinstance(w, list) else 1 for w in value.writes)
+            self._depth = value.depth
         else:
             self._apply(normalize_messages(value))
 
@@ -165,10 +177,17 @@ class MessagesChannel(BaseChannel):
         delta = self._delta
         self._delta = []
         added = sum(len(w) for w in delta)
-        if self._base is MISSING or self._chain + added > max(MIN_REPLAY_BOUND, len(self._msgs)):
+        size = len(self._msgs)
+        if (
+            self._base is MISSING
+            or self._chain + added > max(MIN_REPLAY_BOUND, size)
+            or self._depth >= max(MIN_DEPTH_BOUND, size // 4)
+        ):
             self._chain = 0
+            self._depth = 0
             return list(self._msgs)
         self._chain += added
+        self._depth += 1
         return DeltaValue(base_version=self._base, writes=tuple(delta))
 
     def mark_saved(self, version: ChannelVersion) -> None:
