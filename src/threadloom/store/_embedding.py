@@ -11,7 +11,7 @@ Typical use inside ``batch``::
     plan = index.plan(ops)                             # raises before any write
     vectors = plan.embed(index)                        # or: await plan.aembed(index)
     for position, op in enumerate(ops):
-        rows = vectors.get(position)                   # (n, dims) float32 unit rows, or None
+        rows = vectors.rows_of(position)               # (n, dims) float32 unit rows, or None
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ class ResolvedIndex:
         if op.value is None or op.index is False:
             return []
         paths = self.fields if op.index is None else op.index
+        if len(paths) == 1:
+            return get_text_at_path(op.value, paths[0])
         texts: list[str] = []
         for path in paths:
             texts.extend(get_text_at_path(op.value, path))
@@ -87,12 +89,14 @@ class ResolvedIndex:
     def plan(self, ops: Sequence[Op]) -> EmbeddingPlan:
         """Collect the texts of every put and the query of every search in ``ops``."""
         plan = EmbeddingPlan()
+        unique = plan.unique_texts
         for position, op in enumerate(ops):
-            if isinstance(op, PutOp) and op.value is not None:
+            if type(op) is PutOp and op.value is not None:
                 texts = self.texts_for(op)
                 plan.puts[position] = texts
                 for text in texts:
-                    plan.unique_texts.setdefault(text, len(plan.unique_texts))
+                    if text not in unique:
+                        unique[text] = len(unique)
             elif isinstance(op, SearchOp) and op.query is not None:
                 plan.queries.setdefault(op.query, len(plan.queries))
         return plan
@@ -131,22 +135,35 @@ class EmbeddingPlan:
         queries = check_vectors(query_vectors, len(self.queries), index.dims, what="queries")
         # One gather puts every put's rows side by side; each put gets a slice (a view).
         order = [self.unique_texts[t] for texts in self.puts.values() for t in texts]
-        stacked = docs[order] if order else docs[:0]
-        by_put: dict[int, FloatMatrix] = {}
+        # Without repeated texts the rows are already in put order: no gather needed.
+        stacked = docs if order == list(range(len(docs))) else docs[order]
+        spans: dict[int, tuple[int, int]] = {}
         start = 0
         for position, texts in self.puts.items():
-            by_put[position] = stacked[start : start + len(texts)]
+            spans[position] = (start, len(texts))
             start += len(texts)
         by_query = {q: queries[i] for q, i in self.queries.items()}
-        return EmbeddedBatch(by_put, by_query)
+        return EmbeddedBatch(stacked, spans, by_query)
 
 
 @dataclass(frozen=True)
 class EmbeddedBatch:
-    """Checked unit vectors: per put position ``(n, dims)``, per query text ``(dims,)``."""
+    """Checked unit vectors of a batch.
 
-    puts: dict[int, FloatMatrix]
+    ``matrix`` holds every put's rows in op order; ``spans[position]`` is
+    ``(start, count)`` of that put's rows; ``queries[text]`` is ``(dims,)``.
+    """
+
+    matrix: FloatMatrix
+    spans: dict[int, tuple[int, int]]
     queries: dict[str, FloatMatrix]
+
+    def rows_of(self, position: int) -> FloatMatrix | None:
+        """The ``(n, dims)`` vectors of the put at ``position`` (a view), or ``None``."""
+        span = self.spans.get(position)
+        if span is None:
+            return None
+        return self.matrix[span[0] : span[0] + span[1]]
 
 
 def check_vectors(vectors: Any, count: int, dims: int, *, what: str) -> FloatMatrix:
@@ -175,13 +192,18 @@ def check_vectors(vectors: Any, count: int, dims: int, *, what: str) -> FloatMat
         raise EmbeddingError(
             f"The embedder returned vectors of {shape} dims for {what}; the index expects {dims}"
         )
-    finite = np.isfinite(matrix)
-    if not finite.all():
-        bad = matrix[~finite][0]
-        raise EmbeddingError(
-            f"The embedder returned a vector containing {bad!r} for {what}; vectors must be finite"
-        )
-    return normalize_rows(matrix, dims)
+    # One reduction instead of a full boolean mask: a NaN or inf anywhere makes
+    # the sum non-finite (a finite overflow is re-checked element-wise).
+    if not np.isfinite(matrix.sum(dtype=np.float64)):
+        finite = np.isfinite(matrix)
+        if not finite.all():
+            bad = matrix[~finite][0]
+            raise EmbeddingError(
+                f"The embedder returned a vector containing {bad!r} for {what}; vectors must be finite"
+            )
+    if matrix is vectors:
+        return normalize_rows(matrix, dims)  # the embedder's own array: never modify it
+    return normalize_rows(matrix, dims, copy=False)
 
 
 def _call(func: Any) -> Any:

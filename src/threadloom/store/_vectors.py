@@ -55,14 +55,17 @@ _MIN_CAPACITY = 64
 _FULL_SCAN_SHARE = 0.3
 
 
-def normalize_rows(vectors: Any, dims: int) -> FloatMatrix:
-    """``vectors`` as a C-contiguous float32 ``(n, dims)`` array of unit rows (zero rows stay zero)."""
-    matrix = np.array(vectors, dtype=np.float32, copy=True, ndmin=2)
+def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix:
+    """``vectors`` as a C-contiguous float32 ``(n, dims)`` array of unit rows (zero rows stay zero).
+
+    ``copy=False`` normalizes a float32 C-contiguous array in place.
+    """
+    matrix = np.array(vectors, dtype=np.float32, copy=True if copy else None, ndmin=2, order="C")
     if matrix.size == 0:
         return np.empty((0, dims), dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[1] != dims:
         raise ValueError(f"expected vectors of {dims} dims, got shape {matrix.shape}")
-    norms = np.linalg.norm(matrix, axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
     norms[norms == 0] = 1.0
     matrix /= norms[:, None]
     return matrix
@@ -167,37 +170,69 @@ class VectorIndex:
             else:
                 matrix = normalize_rows(vectors, self.dims)
             prepared[(tuple(namespace), key)] = matrix  # the last entry for an item wins
-        for namespace, key in prepared:
-            self.remove(namespace, key)
-        entries_kept = [(address, m) for address, m in prepared.items() if len(m)]
-        if not entries_kept:
+        if not prepared:
             return
-        counts = [len(m) for _, m in entries_kept]
-        added = sum(counts)
+        matrices = list(prepared.values())
+        block = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
+        self.add_block(list(prepared), [len(m) for m in matrices], block, normalized=True)
+
+    def add_block(
+        self,
+        addresses: Sequence[Address],
+        counts: Sequence[int],
+        block: Any,
+        *,
+        normalized: bool = False,
+    ) -> None:
+        """Set the vectors of several items given as consecutive rows of one ``block``.
+
+        Item ``i`` owns the next ``counts[i]`` rows (0 rows: it just loses its
+        vectors). Addresses must be distinct. This is the copy-once path for a
+        store's batch: the block is one embedding result.
+        """
+        block = (
+            np.asarray(block, dtype=np.float32).reshape(-1, self.dims)
+            if normalized
+            else normalize_rows(block, self.dims)
+        )
+        if len(addresses) != len(counts) or sum(counts) != len(block):
+            raise ValueError(
+                f"{len(addresses)} addresses and {sum(counts)} counted rows do not match a "
+                f"block of {len(block)} rows"
+            )
+        ids = self._ids
+        for address in addresses:
+            if address in ids:
+                self.remove(*address)
+        added = len(block)
+        if not added:
+            return
         self._reserve(self._size + added)
         start = self._size
-        # One block copy for the whole batch, then per-item bookkeeping.
-        block = (
-            entries_kept[0][1]
-            if len(entries_kept) == 1
-            else np.concatenate([m for _, m in entries_kept])
-        )
         self._matrix[start : start + added] = block
         row = start
         by_partition: dict[Namespace, list[int]] = {}
         items: list[int] = []
-        for (address, _), count in zip(entries_kept, counts, strict=True):
+        kept: list[int] = []
+        item_rows = self._item_rows
+        for address, count in zip(addresses, counts, strict=True):
+            if not count:
+                continue
             item = self._new_item(address)
             rows = list(range(row, row + count))
-            self._item_rows[item] = rows
+            item_rows[item] = rows
             items.append(item)
-            by_partition.setdefault(address[0], []).extend(rows)
+            kept.append(count)
+            namespace_rows = by_partition.get(address[0])
+            if namespace_rows is None:
+                by_partition[address[0]] = rows[:]
+            else:
+                namespace_rows.extend(rows)
             row += count
-        self._row_item[start : start + added] = np.repeat(np.array(items, dtype=np.int64), counts)
+        self._row_item[start : start + added] = np.repeat(np.array(items, dtype=np.int64), kept)
         for namespace, rows in by_partition.items():
             partition = self._partition(namespace)
-            positions = partition.extend(rows)
-            self._row_pos[rows] = positions
+            self._row_pos[rows] = partition.extend(rows)
         self._size += added
 
     def remove(self, namespace: Namespace, key: str) -> bool:

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
+
 from threadloom.errors import IndexNotConfiguredError, InvalidStoreInputError
 from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
 from threadloom.store._filters import compile_filter
@@ -156,14 +158,14 @@ class InMemoryStore(BaseStore):
             stamp = self._next_time()
             # Vector changes of consecutive puts are applied together (one block copy);
             # they are flushed before any other op so it sees them.
-            pending: dict[tuple[Namespace, str], Any] = {}
+            pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
             for position, op in enumerate(ops):
                 if isinstance(op, PutOp):
-                    vectors = embedded.puts.get(position) if embedded else None
-                    self._put(op, vectors, now, stamp, pending)
+                    span = embedded.spans.get(position) if embedded else None
+                    self._put(op, span, now, stamp, pending)
                     results.append(None)
                     continue
-                self._flush_vectors(pending)
+                self._flush_vectors(pending, embedded)
                 if isinstance(op, GetOp):
                     results.append(self._get(op, now))
                 elif isinstance(op, SearchOp):
@@ -175,20 +177,37 @@ class InMemoryStore(BaseStore):
                     results.append(self._list_namespaces(op, now))
                 elif isinstance(op, DeleteNamespaceOp):
                     results.append(self._delete_namespace(op.namespace_prefix, now))
-            self._flush_vectors(pending)
+            self._flush_vectors(pending, embedded)
         return results
 
-    def _flush_vectors(self, pending: dict[tuple[Namespace, str], Any]) -> None:
-        if not pending or self._vectors is None:
+    def _flush_vectors(
+        self,
+        pending: dict[tuple[Namespace, str], tuple[int, int] | None],
+        embedded: EmbeddedBatch | None = None,
+    ) -> None:
+        """Apply the vector changes of the puts seen since the last flush."""
+        if not pending or self._vectors is None or embedded is None:
+            if self._vectors is not None:
+                for namespace, key in pending:
+                    self._vectors.remove(namespace, key)
             pending.clear()
             return
-        additions = []
-        for (namespace, key), vectors in pending.items():
-            if vectors is None or not len(vectors):
-                self._vectors.remove(namespace, key)
-            else:
-                additions.append((namespace, key, vectors))
-        self._vectors.add_many(additions, normalized=True)
+        addresses = list(pending)
+        spans = [span or (0, 0) for span in pending.values()]
+        counts = [count for _, count in spans]
+        first, expected = spans[0][0], spans[0][0]
+        consecutive = True
+        for start, count in spans:
+            if count and start != expected:
+                consecutive = False
+                break
+            expected += count
+        if consecutive:
+            # The usual batch: the puts' rows already sit in order in one matrix.
+            block = embedded.matrix[first : first + sum(counts)]
+        else:
+            block = np.concatenate([embedded.matrix[s : s + c] for s, c in spans])
+        self._vectors.add_block(addresses, counts, block, normalized=True)
         pending.clear()
 
     # --- operations (called with the lock held) ---
@@ -223,10 +242,10 @@ class InMemoryStore(BaseStore):
     def _put(
         self,
         op: PutOp,
-        vectors: Any,
+        span: tuple[int, int] | None,
         now: float,
         stamp: datetime,
-        pending: dict[tuple[Namespace, str], Any],
+        pending: dict[tuple[Namespace, str], tuple[int, int] | None],
     ) -> None:
         namespace, key = op.namespace, op.key
         items = self._data.get(namespace)
@@ -234,6 +253,7 @@ class InMemoryStore(BaseStore):
         if old is not None and old.expires_at is not None:
             self._expiring -= 1
         if op.value is None:
+            pending.pop((namespace, key), None)
             pending[(namespace, key)] = None
             if items is not None and not items:
                 self._drop_namespace(namespace)
@@ -253,7 +273,9 @@ class InMemoryStore(BaseStore):
             value = json.loads(json.dumps(op.value))
         # Re-inserting keeps each namespace's dict ordered oldest to newest update.
         items[key] = _Record(value, created, stamp, self._seq, op.ttl, expires_at)
-        pending[(namespace, key)] = vectors
+        # Re-inserting moves the key last, so pending stays in op order.
+        pending.pop((namespace, key), None)
+        pending[(namespace, key)] = span
 
     def _drop_namespace(self, namespace: Namespace) -> None:
         del self._data[namespace]
@@ -369,7 +391,7 @@ class InMemoryStore(BaseStore):
                 for key, record in items.items()
                 if not self._live(record, now)
             ]
-            pending: dict[tuple[Namespace, str], Any] = {}
+            pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
             for namespace, key in expired:
                 self._put(PutOp(namespace, key, None), None, now, self._last_time, pending)
             self._flush_vectors(pending)
