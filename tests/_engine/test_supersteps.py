@@ -1,0 +1,266 @@
+"""Supersteps: concurrent nodes, writes applied together in a fixed order, recursion limit."""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import threading
+import time
+from typing import Annotated
+
+import pytest
+from typing_extensions import TypedDict
+
+from threadloom.errors import GraphRecursionError, InvalidUpdateError
+from threadloom.graph import END, START, StateGraph
+from threadloom.types import Command, RetryPolicy, Send
+
+
+class State(TypedDict):
+    x: int
+    log: Annotated[list[str], operator.add]
+
+
+def appender(name: str, delay: float = 0.0):  # noqa: ANN201 - node factory
+    def node(state: State) -> dict:
+        time.sleep(delay)
+        return {"log": [name]}
+
+    return node
+
+
+def fan_out_graph(delays: dict[str, float]) -> StateGraph:
+    builder = StateGraph(State)
+    builder.add_node("a", appender("a"))
+    for name, delay in delays.items():
+        builder.add_node(name, appender(name, delay))
+        builder.add_edge("a", name)
+    builder.add_edge(START, "a")
+    return builder
+
+
+def test_nodes_of_one_step_see_the_same_state_and_writes_apply_in_node_order() -> None:
+    """Writes of a step apply in declaration order, whichever node finishes first."""
+    graph = fan_out_graph({"slow": 0.05, "fast": 0.0}).compile()
+    assert graph.invoke({"x": 0})["log"] == ["a", "slow", "fast"]
+
+
+def test_sync_nodes_of_one_step_run_in_threads_concurrently() -> None:
+    """Two sync nodes that each wait for the other only finish if they run concurrently."""
+    barrier = threading.Barrier(2, timeout=5)
+
+    def waiter(name: str):  # noqa: ANN202
+        def node(state: State) -> dict:
+            barrier.wait()
+            return {"log": [name]}
+
+        return node
+
+    builder = StateGraph(State)
+    builder.add_node("p", waiter("p"))
+    builder.add_node("q", waiter("q"))
+    builder.add_edge(START, "p")
+    builder.add_edge(START, "q")
+    assert builder.compile().invoke({"x": 0})["log"] == ["p", "q"]
+
+
+async def test_async_nodes_of_one_step_run_as_concurrent_tasks() -> None:
+    """Async nodes of one step overlap in time."""
+    running = []
+    peak = []
+
+    def make(name: str):  # noqa: ANN202
+        async def node(state: State) -> dict:
+            running.append(name)
+            peak.append(len(running))
+            await asyncio.sleep(0.02)
+            running.remove(name)
+            return {"log": [name]}
+
+        return node
+
+    builder = StateGraph(State)
+    for name in ("p", "q", "r"):
+        builder.add_node(name, make(name))
+        builder.add_edge(START, name)
+    out = await builder.compile().ainvoke({"x": 0})
+    assert out["log"] == ["p", "q", "r"]
+    assert max(peak) == 3
+
+
+def test_list_of_sources_waits_for_all_of_them() -> None:
+    """add_edge([a, b], c) runs c once, after both a and b."""
+    builder = StateGraph(State)
+    builder.add_node("a", appender("a"))
+    builder.add_node("b1", appender("b1"))
+    builder.add_node("b2", appender("b2"))
+    builder.add_node("c", appender("c"))
+    builder.add_edge(START, "a")
+    builder.add_edge(START, "b1")
+    builder.add_edge("b1", "b2")
+    builder.add_edge(["a", "b2"], "c")
+    assert builder.compile().invoke({"x": 0})["log"] == ["a", "b1", "b2", "c"]
+
+
+def test_deferred_node_waits_until_other_branches_finish() -> None:
+    """A deferred node runs once nothing else is pending."""
+    builder = StateGraph(State)
+    builder.add_node("a", appender("a"))
+    builder.add_node("long1", appender("long1"))
+    builder.add_node("long2", appender("long2"))
+    builder.add_node("final", appender("final"), defer=True)
+    builder.add_edge(START, "a")
+    builder.add_edge(START, "long1")
+    builder.add_edge("long1", "long2")
+    builder.add_edge("a", "final")
+    builder.add_edge("long2", "final")
+    assert builder.compile().invoke({"x": 0})["log"] == ["a", "long1", "long2", "final"]
+
+
+def test_send_runs_a_node_once_per_packet_with_its_own_input() -> None:
+    """Send packets from a conditional edge fan out, each with its argument as input."""
+
+    def work(arg: dict) -> dict:
+        return {"log": [f"w{arg['i']}"]}
+
+    builder = StateGraph(State)
+    builder.add_node("work", work)
+    builder.add_conditional_edges(START, lambda s: [Send("work", {"i": i}) for i in range(3)])
+    assert builder.compile().invoke({"x": 0})["log"] == ["w0", "w1", "w2"]
+
+
+def test_command_updates_state_and_routes() -> None:
+    """A node returning Command(update, goto) writes the update and runs goto next."""
+
+    def router(state: State) -> Command:
+        return Command(update={"x": 5}, goto="b")
+
+    builder = StateGraph(State)
+    builder.add_node("router", router)
+    builder.add_node("b", appender("b"))
+    builder.add_node("c", appender("c"))
+    builder.add_edge(START, "router")
+    assert builder.compile().invoke({"x": 0}) == {"x": 5, "log": ["b"]}
+
+
+def test_loops_stop_at_the_recursion_limit() -> None:
+    """A graph that never reaches END raises GraphRecursionError at recursion_limit."""
+    builder = StateGraph(State)
+    builder.add_node("spin", lambda s: {"x": s["x"] + 1})
+    builder.add_edge(START, "spin")
+    builder.add_edge("spin", "spin")
+    with pytest.raises(GraphRecursionError, match="recursion limit of 7"):
+        builder.compile().invoke({"x": 0}, {"recursion_limit": 7})
+
+
+def test_a_chain_as_long_as_the_limit_completes() -> None:
+    """recursion_limit counts supersteps: N nodes in a chain need a limit of N."""
+    builder = StateGraph(State)
+    names = [f"n{i}" for i in range(5)]
+    builder.add_sequence([(n, appender(n)) for n in names])
+    builder.add_edge(START, "n0")
+    assert builder.compile().invoke({"x": 0}, {"recursion_limit": 5})["log"] == names
+
+
+def test_conditional_loop_ends_at_end() -> None:
+    """A loop whose path returns END stops."""
+    builder = StateGraph(State)
+    builder.add_node("inc", lambda s: {"x": s["x"] + 1})
+    builder.add_edge(START, "inc")
+    builder.add_conditional_edges("inc", lambda s: END if s["x"] >= 3 else "inc")
+    assert builder.compile().invoke({"x": 0})["x"] == 3
+
+
+def test_retry_policy_retries_transient_errors() -> None:
+    """A node with a RetryPolicy is retried on errors its policy accepts."""
+    attempts = []
+
+    def flaky(state: State) -> dict:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("try again")
+        return {"x": 1}
+
+    builder = StateGraph(State)
+    builder.add_node("flaky", flaky, retry_policy=RetryPolicy(initial_interval=0.001, jitter=False))
+    builder.add_edge(START, "flaky")
+    assert builder.compile().invoke({"x": 0})["x"] == 1
+    assert len(attempts) == 3
+
+
+def test_retry_policy_gives_up_after_max_attempts_and_skips_other_errors() -> None:
+    """After max_attempts the error propagates; errors the policy rejects are not retried."""
+    attempts = []
+
+    def broken(state: State) -> dict:
+        attempts.append(1)
+        raise ConnectionError("down")
+
+    builder = StateGraph(State)
+    builder.add_node(
+        "broken", broken, retry_policy=RetryPolicy(max_attempts=2, initial_interval=0.001)
+    )
+    builder.add_edge(START, "broken")
+    with pytest.raises(ConnectionError):
+        builder.compile().invoke({"x": 0})
+    assert len(attempts) == 2
+
+
+def test_two_nodes_writing_one_plain_key_in_a_step_is_an_error_naming_both() -> None:
+    """Concurrent writes to a key without reducer raise InvalidUpdateError naming nodes and key."""
+    builder = StateGraph(State)
+    builder.add_node("p", lambda s: {"x": 1})
+    builder.add_node("q", lambda s: {"x": 2})
+    builder.add_edge(START, "p")
+    builder.add_edge(START, "q")
+    with pytest.raises(InvalidUpdateError, match=r"'p', 'q'.*'x'"):
+        builder.compile().invoke({"x": 0})
+
+
+def test_unknown_state_key_in_a_node_update_names_node_and_key() -> None:
+    """A node returning a key the state lacks raises InvalidUpdateError naming both."""
+    builder = StateGraph(State)
+    builder.add_node("bad", lambda s: {"nope": 1})
+    builder.add_edge(START, "bad")
+    with pytest.raises(InvalidUpdateError, match=r"node 'bad'.*'nope'"):
+        builder.compile().invoke({"x": 0})
+
+
+def test_a_node_returning_a_non_dict_is_an_error_naming_it() -> None:
+    """A node returning e.g. a string raises InvalidUpdateError naming the node."""
+    builder = StateGraph(State)
+    builder.add_node("bad", lambda s: "oops")
+    builder.add_edge(START, "bad")
+    with pytest.raises(InvalidUpdateError, match="node 'bad' returned str"):
+        builder.compile().invoke({"x": 0})
+
+
+def test_routing_to_an_unknown_node_at_run_time_is_an_error_naming_it() -> None:
+    """A Command or path naming an unknown node raises InvalidUpdateError naming it."""
+    builder = StateGraph(State)
+    builder.add_node("a", lambda s: Command(goto="ghost"))
+    builder.add_edge(START, "a")
+    with pytest.raises(InvalidUpdateError, match="'ghost'"):
+        builder.compile().invoke({"x": 0})
+
+
+def test_async_node_in_a_sync_run_is_a_clear_error() -> None:
+    """invoke() on a graph with an async node says to use ainvoke()."""
+
+    async def node(state: State) -> dict:
+        return {}
+
+    builder = StateGraph(State)
+    builder.add_node("node", node)
+    builder.add_edge(START, "node")
+    with pytest.raises(TypeError, match="ainvoke"):
+        builder.compile().invoke({"x": 0})
+
+
+def test_none_input_without_a_checkpoint_is_an_empty_input_error() -> None:
+    """invoke(None) on a fresh graph raises EmptyInputError (a ValueError)."""
+    builder = StateGraph(State)
+    builder.add_node("a", appender("a"))
+    builder.add_edge(START, "a")
+    with pytest.raises(ValueError, match="None"):
+        builder.compile().invoke(None)
