@@ -294,7 +294,7 @@ class SqliteStore(BaseStore):
             if isinstance(op, GetOp):
                 results.append(self._get(conn, run, op))
             elif isinstance(op, PutOp):
-                vectors = embedded.puts.get(position) if embedded else None
+                vectors = embedded.rows_of(position) if embedded else None
                 self._put(conn, run, op, vectors)
                 results.append(None)
             elif isinstance(op, SearchOp):
