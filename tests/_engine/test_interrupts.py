@@ -1,0 +1,116 @@
+"""interrupt() and Command(resume=...), and static interrupts before/after nodes."""
+
+from __future__ import annotations
+
+import pytest
+from typing_extensions import TypedDict
+
+from threadloom.checkpoint.memory import InMemorySaver
+from threadloom.errors import InvalidResumeError
+from threadloom.graph import START, StateGraph
+from threadloom.types import Command, Interrupt, interrupt
+
+
+class State(TypedDict):
+    name: str
+    age: int
+
+
+def cfg(thread: str = "t") -> dict:
+    return {"configurable": {"thread_id": thread}}
+
+
+def ask_graph():  # noqa: ANN201
+    def ask(state: State) -> dict:
+        name = interrupt("name?")
+        age = interrupt("age?")
+        return {"name": name, "age": age}
+
+    builder = StateGraph(State)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    return builder.compile(checkpointer=InMemorySaver())
+
+
+def test_interrupt_pauses_and_reports_the_value() -> None:
+    """The first interrupt() stops the run; invoke returns the state with __interrupt__."""
+    out = ask_graph().invoke({"name": "", "age": 0}, cfg())
+    assert out["__interrupt__"][0].value == "name?"
+    assert isinstance(out["__interrupt__"][0], Interrupt)
+
+
+def test_resume_answers_interrupts_one_at_a_time() -> None:
+    """Each Command(resume=v) answers the next interrupt; earlier answers are replayed."""
+    graph = ask_graph()
+    graph.invoke({"name": "", "age": 0}, cfg())
+    second = graph.invoke(Command(resume="Ann"), cfg())
+    assert second["__interrupt__"][0].value == "age?"
+    assert graph.invoke(Command(resume=7), cfg()) == {"name": "Ann", "age": 7}
+
+
+def test_get_state_shows_the_pending_interrupt_and_next_node() -> None:
+    """While paused, get_state lists the interrupt and the node that will resume."""
+    graph = ask_graph()
+    graph.invoke({"name": "", "age": 0}, cfg())
+    snap = graph.get_state(cfg())
+    assert snap.next == ("ask",)
+    assert [i.value for i in snap.interrupts] == ["name?"]
+    assert snap.tasks[0].interrupts[0].value == "name?"
+
+
+def test_resume_by_interrupt_id() -> None:
+    """Command(resume={interrupt_id: value}) answers that interrupt."""
+    graph = ask_graph()
+    first = graph.invoke({"name": "", "age": 0}, cfg())["__interrupt__"][0]
+    out = graph.invoke(Command(resume={first.id: "Bo"}), cfg())
+    assert out["__interrupt__"][0].value == "age?"
+    assert graph.get_state(cfg()).values["name"] == ""
+
+
+def test_resume_without_a_pending_interrupt_is_a_clear_error() -> None:
+    """Command(resume=...) on a thread with nothing to resume raises InvalidResumeError."""
+    graph = ask_graph()
+    with pytest.raises(InvalidResumeError, match="no pending interrupt"):
+        graph.invoke(Command(resume="x"), cfg("fresh"))
+    graph.invoke({"name": "", "age": 0}, cfg())
+    graph.invoke(Command(resume="A"), cfg())
+    graph.invoke(Command(resume=1), cfg())
+    with pytest.raises(ValueError):
+        graph.invoke(Command(resume="again"), cfg())
+
+
+def test_interrupts_are_streamed_as_updates() -> None:
+    """In updates mode an interrupt arrives as {'__interrupt__': (Interrupt, ...)}."""
+    parts = list(ask_graph().stream({"name": "", "age": 0}, cfg(), stream_mode="updates"))
+    assert parts[-1]["__interrupt__"][0].value == "name?"
+
+
+def test_static_interrupt_before_and_after_pause_around_nodes() -> None:
+    """interrupt_before stops before the node; interrupt_after right after it; None resumes."""
+    builder = StateGraph(State)
+    builder.add_node("a", lambda s: {"age": 1})
+    builder.add_node("b", lambda s: {"age": s["age"] + 1})
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    graph = builder.compile(checkpointer=InMemorySaver(), interrupt_before=["b"])
+    assert graph.invoke({"name": "", "age": 0}, cfg())["age"] == 1
+    assert graph.get_state(cfg()).next == ("b",)
+    assert graph.invoke(None, cfg())["age"] == 2
+    after = builder.compile(checkpointer=InMemorySaver(), interrupt_after=["a"])
+    after.invoke({"name": "", "age": 0}, cfg())
+    assert after.get_state(cfg()).next == ("b",)
+    assert after.invoke(None, cfg())["age"] == 2
+
+
+async def test_interrupt_and_resume_in_async_runs() -> None:
+    """Interrupts work the same with ainvoke."""
+    graph = ask_graph()
+    await graph.ainvoke({"name": "", "age": 0}, cfg())
+    await graph.ainvoke(Command(resume="Cy"), cfg())
+    assert await graph.ainvoke(Command(resume=3), cfg()) == {"name": "Cy", "age": 3}
+
+
+def test_interrupt_outside_a_node_is_an_error() -> None:
+    """interrupt() called outside a running node raises RuntimeError."""
+    with pytest.raises(RuntimeError, match="interrupt"):
+        interrupt("x")

@@ -1,0 +1,78 @@
+"""A compiled graph used as a node: shared keys, interrupts inside it, commands to the parent."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated
+
+import pytest
+from typing_extensions import TypedDict
+
+from threadloom.checkpoint.memory import InMemorySaver
+from threadloom.errors import InvalidUpdateError
+from threadloom.graph import START, StateGraph
+from threadloom.types import Command, interrupt
+
+
+class State(TypedDict):
+    x: int
+    log: Annotated[list[str], operator.add]
+
+
+class Inner(TypedDict):
+    x: int
+    private: str
+
+
+def cfg(thread: str = "t") -> dict:
+    return {"configurable": {"thread_id": thread}}
+
+
+def test_subgraph_node_shares_keys_with_its_parent() -> None:
+    """The subgraph receives the parent state; only keys the parent has flow back."""
+    inner = StateGraph(Inner)
+    inner.add_node("work", lambda s: {"x": s["x"] * 10, "private": "hidden"})
+    inner.add_edge(START, "work")
+    outer = StateGraph(State)
+    outer.add_node("sub", inner.compile())
+    outer.add_node("after", lambda s: {"log": [f"x={s['x']}"]})
+    outer.add_edge(START, "sub")
+    outer.add_edge("sub", "after")
+    assert outer.compile().invoke({"x": 2}) == {"x": 20, "log": ["x=20"]}
+
+
+def test_interrupt_inside_a_subgraph_pauses_and_resumes_the_parent() -> None:
+    """An interrupt in a subgraph surfaces from the parent; Command(resume) continues inside."""
+    inner = StateGraph(Inner)
+    inner.add_node("ask", lambda s: {"x": interrupt("number?")})
+    inner.add_edge(START, "ask")
+    outer = StateGraph(State)
+    outer.add_node("sub", inner.compile())
+    outer.add_node("after", lambda s: {"log": ["after"]})
+    outer.add_edge(START, "sub")
+    outer.add_edge("sub", "after")
+    graph = outer.compile(checkpointer=InMemorySaver())
+    paused = graph.invoke({"x": 0}, cfg())
+    assert paused["__interrupt__"][0].value == "number?"
+    assert graph.invoke(Command(resume=42), cfg()) == {"x": 42, "log": ["after"]}
+
+
+def test_command_to_parent_routes_in_the_parent_graph() -> None:
+    """Command(graph=Command.PARENT, goto=..., update=...) from a subgraph node steers the parent."""
+    inner = StateGraph(State)
+    inner.add_node("jump", lambda s: Command(graph=Command.PARENT, goto="target", update={"x": 7}))
+    inner.add_edge(START, "jump")
+    outer = StateGraph(State)
+    outer.add_node("sub", inner.compile())
+    outer.add_node("target", lambda s: {"log": ["target"]})
+    outer.add_edge(START, "sub")
+    assert outer.compile().invoke({"x": 0}) == {"x": 7, "log": ["target"]}
+
+
+def test_command_to_parent_without_a_parent_is_an_error() -> None:
+    """Command(graph=Command.PARENT) in a top-level graph raises InvalidUpdateError."""
+    builder = StateGraph(State)
+    builder.add_node("jump", lambda s: Command(graph=Command.PARENT, goto="x"))
+    builder.add_edge(START, "jump")
+    with pytest.raises(InvalidUpdateError, match="not running as a subgraph"):
+        builder.compile().invoke({"x": 0})

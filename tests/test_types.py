@@ -1,0 +1,54 @@
+"""threadloom.types: Command, Send, Interrupt, RetryPolicy and StateSnapshot."""
+
+from __future__ import annotations
+
+import threadloom.types as types
+from threadloom.types import Command, Interrupt, RetryPolicy, Send, StateSnapshot
+
+
+def test_public_names() -> None:
+    """The module exports the names LangGraph programs import from it."""
+    for name in ("Command", "Send", "interrupt", "Interrupt", "RetryPolicy", "StateSnapshot", "StreamWriter"):
+        assert name in types.__all__
+
+
+def test_send_compares_by_node_and_argument() -> None:
+    """Two Sends are equal when they target the same node with equal arguments."""
+    assert Send("a", {"x": 1}) == Send("a", {"x": 1})
+    assert Send("a", {"x": 1}) != Send("a", {"x": 2})
+
+
+def test_command_goto_targets_normalizes_to_a_list() -> None:
+    """goto may be a name, a Send or a sequence; goto_targets is always a list."""
+    assert Command(goto="a").goto_targets() == ["a"]
+    assert Command(goto=["a", Send("b", 1)]).goto_targets() == ["a", Send("b", 1)]
+    assert Command().goto_targets() == []
+    assert Command.PARENT == "__parent__"
+
+
+def test_retry_policy_defaults_retry_transient_errors_only() -> None:
+    """By default connection errors are retried and programming errors are not."""
+    policy = RetryPolicy()
+    assert policy.should_retry(ConnectionError())
+    assert not policy.should_retry(ValueError())
+    assert not policy.should_retry(KeyError())
+
+
+def test_retry_policy_retry_on_classes_or_predicate() -> None:
+    """retry_on may be an exception class, a sequence of them, or a predicate."""
+    assert RetryPolicy(retry_on=KeyError).should_retry(KeyError())
+    assert RetryPolicy(retry_on=(KeyError, ValueError)).should_retry(ValueError())
+    assert not RetryPolicy(retry_on=lambda e: False).should_retry(ConnectionError())
+
+
+def test_retry_interval_backs_off_up_to_the_maximum() -> None:
+    """Intervals grow by backoff_factor and stop at max_interval."""
+    policy = RetryPolicy(initial_interval=1, backoff_factor=3, max_interval=5, jitter=False)
+    assert [policy.interval(n) for n in (1, 2, 3)] == [1, 3, 5]
+
+
+def test_interrupt_and_snapshot_are_plain_values() -> None:
+    """Interrupt compares by value and id; StateSnapshot defaults tasks and interrupts to ()."""
+    assert Interrupt("q", "1") == Interrupt("q", "1")
+    snap = StateSnapshot({}, (), {}, None, None, None)
+    assert snap.tasks == () and snap.interrupts == ()
