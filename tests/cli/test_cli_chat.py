@@ -122,3 +122,20 @@ def test_chat_recalls_across_real_processes(isolated_env: Path, run_cli: Any) ->
     assert "1 memory about carol" in second.stdout
     assert "Your name is Carol" in second.stdout
     assert "- User name is Carol" in second.stdout
+
+
+def test_replies_stream_token_by_token() -> None:
+    """The chat graph streams the model's reply as several token chunks in "messages" mode."""
+    from langchain_core.messages import AIMessageChunk
+
+    from threadloom.cli._app import build_graph, open_backends
+    from threadloom.testing.models import OfflineChatModel
+
+    with open_backends(":memory:") as backends:
+        graph = build_graph(OfflineChatModel(), checkpointer=backends.checkpointer, store=backends.store)
+        config = {"configurable": {"thread_id": "t", "user_id": "u"}}
+        inputs = {"messages": [{"role": "user", "content": "what is my name?"}]}
+        chunks = [m for m, _meta in graph.stream(inputs, config, stream_mode="messages")]
+    tokens = [c.content for c in chunks if isinstance(c, AIMessageChunk) and c.content]
+    assert len(tokens) > 5
+    assert "".join(tokens).startswith("[offline stand-in, not a real LLM]")

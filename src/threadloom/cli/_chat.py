@@ -9,6 +9,7 @@ assistant to remember before. Commands: ``/memories``, ``/threads``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
@@ -129,6 +130,9 @@ def run_chat(args: argparse.Namespace) -> int:
     thread = _check_label(thread, "--thread")
     db_path = resolve_db_path(args.db, os.environ)
     interactive = sys.stdin.isatty()
+    if interactive:
+        with contextlib.suppress(ImportError):  # line editing and history where available
+            import readline  # noqa: F401
     # Imported after the cheap checks so a bad flag is reported before the graph loads.
     from threadloom.cli._app import build_graph, open_backends
 
