@@ -110,6 +110,10 @@ class EmbeddingPlan:
     unique_texts: dict[str, int] = field(default_factory=dict)
     queries: dict[str, int] = field(default_factory=dict)
 
+    def __bool__(self) -> bool:
+        """Whether anything needs embedding (a batch of reads and deletes does not)."""
+        return bool(self.puts or self.queries)
+
     def embed(self, index: ResolvedIndex) -> EmbeddedBatch:
         """Embed synchronously (one documents call, one query call per distinct query)."""
         docs = list(self.unique_texts)

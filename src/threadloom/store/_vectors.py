@@ -9,7 +9,9 @@ Layout
 All vectors live in ONE contiguous float32 matrix (rows are unit vectors, so a
 dot product is the cosine similarity). Capacity doubles when it runs out;
 deleting swaps the last row into the hole, so rows ``[0, size)`` are always
-live and a search over the whole store is one matrix-vector product.
+live and a search over the whole store is one matrix-vector product (numpy's
+single-threaded einsum for large scans: the product is memory-bound, and
+multi-threaded BLAS only adds thread wake-up stalls on a busy machine).
 Each namespace (a partition) keeps the numpy array of its row numbers, and
 the namespaces are kept sorted, so a search scoped to a namespace prefix
 gathers only that prefix's rows. Top-k uses ``argpartition``; an item with
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +55,10 @@ _MIN_CAPACITY = 64
 # A scope holding more than this share of all rows is scored with one product
 # over the whole matrix (multi-threaded BLAS) instead of a gather.
 _FULL_SCAN_SHARE = 0.3
+# Above this many matrix elements, score with numpy's single-threaded einsum
+# rather than BLAS: a matrix-vector product is memory-bound, and BLAS helper
+# threads only add wake-up stalls (tens of ms on a busy machine).
+_BLAS_MAX_ELEMENTS = 2_000_000
 
 
 def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix:
@@ -69,6 +75,13 @@ def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix
     norms[norms == 0] = 1.0
     matrix /= norms[:, None]
     return matrix
+
+
+def _dot(matrix: FloatMatrix, q: FloatMatrix) -> npt.NDArray[np.float32]:
+    """``matrix @ q``, single-threaded for large matrices."""
+    if matrix.size > _BLAS_MAX_ELEMENTS:
+        return cast("npt.NDArray[np.float32]", np.einsum("ij,j->i", matrix, q))
+    return matrix @ q
 
 
 class _Partition:
@@ -344,13 +357,13 @@ class VectorIndex:
         q = normalize_rows(query, self.dims)[0]
         rows = self._scope_rows(tuple(prefix), candidates)
         if rows is None:
-            scores = self._matrix[: self._size] @ q
+            scores = _dot(self._matrix[: self._size], q)
         elif len(rows) == 0:
             return []
         elif len(rows) > _FULL_SCAN_SHARE * self._size:
-            scores = (self._matrix[: self._size] @ q)[rows]
+            scores = _dot(self._matrix[: self._size], q)[rows]
         else:
-            scores = self._matrix[rows] @ q
+            scores = _dot(self._matrix[rows], q)
         found = self._top_items(scores, rows, need, accept)
         return found[offset:need]
 

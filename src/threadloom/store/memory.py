@@ -122,14 +122,16 @@ class InMemoryStore(BaseStore):
         """Run ``ops`` in order; the batch is validated (and embedded) before any op applies."""
         ops = validate_ops(ops)
         filters = self._prepare(ops)
-        embedded = self._index.plan(ops).embed(self._index) if self._index else None
+        plan = self._index.plan(ops) if self._index else None
+        embedded = plan.embed(self._index) if plan and self._index else None
         return self._apply(ops, filters, embedded)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch`; embedding runs off the event loop."""
         ops = validate_ops(ops)
         filters = self._prepare(ops)
-        embedded = await self._index.plan(ops).aembed(self._index) if self._index else None
+        plan = self._index.plan(ops) if self._index else None
+        embedded = await plan.aembed(self._index) if plan and self._index else None
         return self._apply(ops, filters, embedded)
 
     def _prepare(self, ops: list[Op]) -> dict[int, Callable[[Any], bool] | None]:
