@@ -144,3 +144,29 @@ def test_console_script_runs_the_demo(isolated_env: Path, run_cli: Any) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Ai Message") == 3
     assert "Your name is Bob" in result.stdout
+
+
+def test_a_failing_model_is_one_line_and_exit_1(
+    isolated_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the model call fails (say, a rejected API key) the demo prints one line and exits 1."""
+    from threadloom.testing.models import FakeChatModel
+
+    monkeypatch.setattr("threadloom.cli._demo.load_chat_model", lambda spec, env: FakeChatModel())
+    assert main(["demo", "--db", ":memory:"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("threadloom: error: RuntimeError: FakeChatModel ran out of scripted responses")
+    assert "THREADLOOM_DEBUG=1" in err
+    assert "Traceback" not in err
+
+
+def test_debug_variable_shows_the_traceback(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With THREADLOOM_DEBUG=1 an unexpected error propagates with its traceback."""
+    from threadloom.testing.models import FakeChatModel
+
+    monkeypatch.setenv("THREADLOOM_DEBUG", "1")
+    monkeypatch.setattr("threadloom.cli._demo.load_chat_model", lambda spec, env: FakeChatModel())
+    with pytest.raises(RuntimeError, match="ran out of scripted responses"):
+        main(["demo", "--db", ":memory:"])
