@@ -154,3 +154,15 @@ async def test_conveniences_build_ops_from_two_abstract_methods() -> None:
             (MatchCondition("prefix", ("a", "*")), MatchCondition("suffix", ("z",))), 2, 100, 0
         ),
     ]
+
+
+def test_plain_json_copy_copies_plain_values_and_declines_the_rest() -> None:
+    """Plain JSON values are deep-copied; anything JSON would change or reject gives None."""
+    value = {"a": [1, {"b": None}], "s": "x", "f": 1.5, "t": True}
+    copy = base.plain_json_copy(value)
+    assert copy == value and copy is not value and copy["a"] is not value["a"]
+    for odd in ({"t": (1, 2)}, {1: "int key"}, {"f": float("inf")}, {"o": object()}):
+        assert base.plain_json_copy(odd) is None
+    base.validate_value({"t": (1, 2), 1: "int keys are JSON too"})
+    with pytest.raises(InvalidValueError, match="JSON"):
+        base.validate_value({"f": float("nan")})
