@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 
 from threadloom.cli._errors import EXIT_USAGE, CliError
 from threadloom.cli._models import describe_model, load_chat_model
-from threadloom.cli._paths import resolve_db_path
+from threadloom.cli._paths import MEMORY_DB, resolve_db_path
 
 if TYPE_CHECKING:
     from threadloom.cli._app import Backends
@@ -166,6 +166,9 @@ def run_chat(args: argparse.Namespace) -> int:
                 session.turn(line)
             except Exception as exc:  # a failed model call must not end the session
                 print(f"\nerror: the turn failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if db_path == MEMORY_DB:
+        print("bye. Nothing was kept (--db :memory:).")
+        return 0
     db_flag = "" if args.db is None else f" --db {args.db}"
     print(f"bye. Resume this thread with: threadloom chat --user {user} --thread {thread}{db_flag}")
     return 0
