@@ -27,8 +27,8 @@ def get_config() -> RunnableConfig:
     """The config of the running node (with its ``configurable`` and metadata)."""
     task = current_scope("get_config")
     if task.config is None:
-        task.config = task.run.task_config(task)  # type: ignore[assignment]
-    return task.config  # type: ignore[return-value]
+        task.config = task.run.task_config(task)
+    return task.config
 
 
 def get_store() -> Any:

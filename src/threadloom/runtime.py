@@ -33,7 +33,7 @@ def _no_write(_: Any) -> None:
 class Runtime(Generic[ContextT]):
     """The run-scoped things a node may use, besides the state and config."""
 
-    context: ContextT = None  # type: ignore[assignment]
+    context: ContextT = None  # type: ignore[assignment]  # no context unless one is passed
     """The ``context=`` passed to invoke/stream (typed by the graph's ``context_schema``)."""
     store: Any = None
     """The store the graph was compiled with, or ``None``."""
@@ -51,4 +51,4 @@ def get_runtime(context_schema: Any = None) -> Runtime[Any]:
     """The :class:`Runtime` of the node running in this context."""
     from threadloom._engine._context import current_scope
 
-    return current_scope("get_runtime").run.runtime  # type: ignore[no-any-return]
+    return current_scope("get_runtime").run.runtime

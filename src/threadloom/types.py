@@ -94,7 +94,7 @@ class Command(Generic[N]):
             return []
         if isinstance(goto, (str, Send)):
             return [goto]
-        return list(goto)
+        return list(goto)  # type: ignore[arg-type]  # a sequence of names or Sends
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class RetryPolicy(NamedTuple):
             return isinstance(exc, retry_on)
         if isinstance(retry_on, Sequence):
             return isinstance(exc, tuple(retry_on))
-        return bool(retry_on(exc))
+        return bool(retry_on(exc))  # type: ignore[call-arg]  # the predicate form
 
     def interval(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""

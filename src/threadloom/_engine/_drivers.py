@@ -84,7 +84,7 @@ def _executor() -> ThreadPoolExecutor:
 
 def _prepare(task: Task) -> None:
     run = task.run
-    task.config = run.task_config(task)  # type: ignore[assignment]
+    task.config = run.task_config(task)
     if "debug" in run.modes:
         run.emit("debug", _debug_task(task))
 
@@ -109,7 +109,7 @@ def execute_task(task: Task) -> None:
     """Run one task synchronously, with retries; record its writes, interrupts or error."""
     _prepare(task)
     token = set_task(task)
-    lc_token = var_child_runnable_config.set(task.config)  # type: ignore[arg-type]
+    lc_token = var_child_runnable_config.set(task.config)
     try:
         _attempts_sync(task)
     except ParentCommand as exc:
@@ -164,7 +164,7 @@ async def aexecute_task(task: Task) -> None:
     """Async twin of :func:`execute_task`."""
     _prepare(task)
     token = set_task(task)
-    lc_token = var_child_runnable_config.set(task.config)  # type: ignore[arg-type]
+    lc_token = var_child_runnable_config.set(task.config)
     try:
         await _attempts_async(task)
     except ParentCommand as exc:
@@ -312,9 +312,9 @@ def _save_sync(run: Run, ops: list[Op]) -> None:
     saver = run.saver
     for kind, args in ops:
         if kind == "put":
-            run.on_saved(saver.put(*args))  # type: ignore[union-attr]
+            run.on_saved(saver.put(*args))
         else:
-            saver.put_writes(*args)  # type: ignore[union-attr]
+            saver.put_writes(*args)
 
 
 def _load_sync(run: Run) -> None:
@@ -425,9 +425,9 @@ async def _save_async(run: Run, ops: list[Op]) -> None:
     saver = run.saver
     for kind, args in ops:
         if kind == "put":
-            run.on_saved(await saver.aput(*args))  # type: ignore[union-attr]
+            run.on_saved(await saver.aput(*args))
         else:
-            await saver.aput_writes(*args)  # type: ignore[union-attr]
+            await saver.aput_writes(*args)
 
 
 async def _load_async(run: Run) -> None:

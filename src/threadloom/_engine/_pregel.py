@@ -408,10 +408,10 @@ def _snapshot(run: Run) -> StateSnapshot:
     return StateSnapshot(
         values=run.read_state(),
         next=tuple(t.name for t in tasks),
-        config=run.checkpoint_config or {},
+        config=run.checkpoint_config or {},  # type: ignore[arg-type]
         metadata=run.metadata,
         created_at=run.created_at,
-        parent_config=run.parent_config,
+        parent_config=run.parent_config,  # type: ignore[arg-type]
         tasks=tuple(snapshot_tasks),
         interrupts=tuple(interrupts),
     )
@@ -421,7 +421,7 @@ def _empty_snapshot(run: Run) -> StateSnapshot:
     return StateSnapshot(
         values={},
         next=(),
-        config=run.saver_config(),
+        config=run.saver_config(),  # type: ignore[arg-type]
         metadata=None,
         created_at=None,
         parent_config=None,

@@ -72,6 +72,9 @@ class Run:
         self.context = context
         configurable = config.get("configurable") or {}
         self.configurable = configurable
+        self.saver: Any
+        self.store: Any
+        self.ns: str
         if parent is not None:
             prun = parent.run
             self.saver = None if graph.checkpointer is False else (graph.checkpointer or prun.saver)
@@ -197,7 +200,8 @@ class Run:
         self.step = int(found.metadata.get("step", -1))
         self.checkpoint_id = checkpoint["id"]
         self.checkpoint_config = dict(found.config)
-        self.parent_config = found.parent_config
+        parent_config: Any = found.parent_config
+        self.parent_config = parent_config
         self.metadata = dict(found.metadata)
         self.created_at = checkpoint["ts"]
         self.pending_writes = list(found.pending_writes or ())
@@ -329,7 +333,7 @@ class Run:
         if self.updated is None:
             candidates: Any = spec.nodes
         else:
-            names = set()
+            names: set[str] = set()
             index = spec.trigger_index
             for channel in self.updated:
                 found = index.get(channel)
@@ -338,7 +342,7 @@ class Run:
             names.update(spec.deferred)
             order = spec.node_order
             candidates = sorted(names, key=order.__getitem__)
-        deferred = []
+        deferred: list[Task] = []
         for name in candidates:
             node = spec.nodes[name]
             triggered = [t for t in node.triggers if channels[t].is_available()]
@@ -752,7 +756,7 @@ class Run:
             self._runtime = Runtime(context=self.context, store=self.store, stream_writer=self.writer)
         return self._runtime
 
-    def task_config(self, task: Task) -> dict[str, Any]:
+    def task_config(self, task: Task) -> Any:
         """The config a node receives: the caller's, with this task's metadata and callbacks."""
         base = self._base_task_config
         if base is None:

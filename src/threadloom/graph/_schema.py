@@ -98,4 +98,4 @@ def object_to_dict(value: Any) -> dict[str, Any]:
     fields = getattr(type(value), "model_fields", None)
     if isinstance(fields, dict):
         return {k: getattr(value, k) for k in fields}
-    return value  # type: ignore[no-any-return]  # rejected later with a typed error
+    return value  # rejected later with a typed error

@@ -329,24 +329,24 @@ class StateGraph:
                 edge_writes[source].append((branch_channel(target), source))
         state_coerce = state_coercer(self.state_schema)
         nodes: dict[str, NodeSpec] = {}
-        for node_name, node in self.nodes.items():
-            input_schema = node.input_schema
+        for node_name, definition in self.nodes.items():
+            input_schema = definition.input_schema
             input_keys = (
                 tuple(channels_of(input_schema)) if input_schema is not None else self.state_keys
             )
             coerce = state_coercer(input_schema) if input_schema is not None else state_coerce
-            subgraph = node.action if isinstance(node.action, CompiledGraph) else None
+            subgraph = definition.action if isinstance(definition.action, CompiledGraph) else None
             nodes[node_name] = NodeSpec(
                 name=node_name,
-                func=NodeFunc(node.action, f"node '{node_name}'"),
+                func=NodeFunc(definition.action, f"node '{node_name}'"),
                 triggers=(branch_channel(node_name), *join_triggers[node_name]),
                 edge_writes=(*edge_writes[node_name], *joins[node_name]),
                 branches=self._branch_specs(node_name),
-                retry_policy=node.retry_policy,
-                defer=node.defer,
+                retry_policy=definition.retry_policy,
+                defer=definition.defer,
                 input_keys=input_keys,
                 input_coerce=coerce,
-                metadata=node.metadata,
+                metadata=definition.metadata,
                 subgraph=subgraph,
             )
         start = NodeSpec(
