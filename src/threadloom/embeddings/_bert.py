@@ -106,11 +106,18 @@ def gelu(x: Array) -> Array:
     return out
 
 
-def _layer_norm(x: Array, weight: Array, bias: Array, eps: float) -> Array:
-    mean = x.mean(axis=-1, keepdims=True)
-    centered = x - mean
-    var = np.mean(centered * centered, axis=-1, keepdims=True)
-    return centered / np.sqrt(var + F32(eps)) * weight + bias
+def _layer_norm_(x: Array, weight: Array, bias: Array, eps: float) -> Array:
+    """LayerNorm over the last axis of a 2-D array, in place (x is a temporary)."""
+    x -= x.mean(axis=-1, keepdims=True)
+    inv_std = np.einsum("ij,ij->i", x, x)[:, None]
+    inv_std *= F32(1.0 / x.shape[-1])
+    inv_std += F32(eps)
+    np.sqrt(inv_std, out=inv_std)
+    np.reciprocal(inv_std, out=inv_std)
+    x *= inv_std
+    x *= weight
+    x += bias
+    return x
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,9 @@ class BertEncoder:
         for i in range(config.num_hidden_layers):
             p = f"encoder.layer.{i}."
             q_w, q_b = linear(p + "attention.self.query")
+            # Fold attention's 1/sqrt(head_dim) into the query projection.
+            scale = F32(1.0 / math.sqrt(config.hidden_size // config.num_attention_heads))
+            q_w, q_b = q_w * scale, q_b * scale
             k_w, k_b = linear(p + "attention.self.key")
             v_w, v_b = linear(p + "attention.self.value")
             out_w, out_b = linear(p + "attention.output.dense")
@@ -188,22 +198,32 @@ class BertEncoder:
         heads = cfg.num_attention_heads
         head_dim = cfg.hidden_size // heads
         eps = cfg.layer_norm_eps
-        x = self.word[ids] + (self.position[:length] + self.token_type0)
-        x = _layer_norm(x, self.ln_w, self.ln_b, eps).reshape(batch * length, cfg.hidden_size)
+        tokens, hidden_size = batch * length, cfg.hidden_size
+        x = self.word[ids.reshape(-1)]
+        x.reshape(batch, length, hidden_size)[...] += self.position[:length] + self.token_type0
+        x = _layer_norm_(x, self.ln_w, self.ln_b, eps)
         # Padding positions get a large negative score, so softmax gives them ~0 weight.
         bias = ((F32(1.0) - mask) * F32(-1e9))[:, None, None, :]
-        scale = F32(1.0 / math.sqrt(head_dim))
+        # Temporaries are updated in place (bias, residual, LayerNorm): fewer passes over memory.
         for layer in self.layers:
-            qkv = x @ layer.qkv_w + layer.qkv_b
+            qkv = x @ layer.qkv_w
+            qkv += layer.qkv_b
             # (batch, length, 3, heads, head_dim) -> 3 x (batch, heads, length, head_dim)
             qkv = qkv.reshape(batch, length, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
-            q, k, v = qkv[0] * scale, qkv[1], qkv[2]
-            scores = q @ k.transpose(0, 1, 3, 2) + bias
+            scores = qkv[0] @ qkv[1].transpose(0, 1, 3, 2)
+            scores += bias
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, cfg.hidden_size)
-            x = _layer_norm(context @ layer.out_w + layer.out_b + x, layer.ln1_w, layer.ln1_b, eps)
-            hidden = gelu(x @ layer.up_w + layer.up_b)
-            x = _layer_norm(hidden @ layer.down_w + layer.down_b + x, layer.ln2_w, layer.ln2_b, eps)
-        return x.reshape(batch, length, cfg.hidden_size)
+            context = (scores @ qkv[2]).transpose(0, 2, 1, 3).reshape(tokens, hidden_size)
+            y = context @ layer.out_w
+            y += layer.out_b
+            y += x
+            x = _layer_norm_(y, layer.ln1_w, layer.ln1_b, eps)
+            h = x @ layer.up_w
+            h += layer.up_b
+            y = gelu(h) @ layer.down_w
+            y += layer.down_b
+            y += x
+            x = _layer_norm_(y, layer.ln2_w, layer.ln2_b, eps)
+        return x.reshape(batch, length, hidden_size)

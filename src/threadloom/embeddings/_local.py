@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from threadloom.embeddings._bert import BertConfig, BertEncoder
+from threadloom.embeddings._blas import single_threaded_blas
 from threadloom.embeddings._safetensors import load_safetensors
 from threadloom.embeddings._tokenizer import WordPieceTokenizer
 from threadloom.errors import EmbeddingError, UnknownEmbeddingProviderError
@@ -53,6 +57,17 @@ class _Model:
 
 _cache: dict[Path, _Model] = {}
 _cache_lock = threading.Lock()
+_pools: dict[int, ThreadPoolExecutor] = {}
+# Below this many texts per thread, splitting a batch costs more than it saves.
+_MIN_TEXTS_PER_THREAD = 8
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    with _cache_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="threadloom-embed")
+    return pool
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -121,6 +136,7 @@ class LocalEmbeddings(Embeddings):
         *,
         model_path: str | Path | None = None,
         batch_size: int = 64,
+        threads: int | None = None,
     ) -> None:
         if model is not None and model.lower() not in _ALIASES:
             raise UnknownEmbeddingProviderError(
@@ -128,12 +144,18 @@ class LocalEmbeddings(Embeddings):
             )
         if not isinstance(batch_size, int) or batch_size < 1:
             raise EmbeddingError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise EmbeddingError(f"threads must be a positive integer, got {threads!r}")
         self.batch_size = batch_size
+        self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
         # Resolve the folder now so a missing package fails at construction, not mid-request.
         self.model_path = Path(model_path) if model_path is not None else model_dir()
 
     def __repr__(self) -> str:
-        return f"LocalEmbeddings({DEFAULT_LOCAL_MODEL!r}, batch_size={self.batch_size})"
+        return (
+            f"LocalEmbeddings({DEFAULT_LOCAL_MODEL!r}, batch_size={self.batch_size}, "
+            f"threads={self.threads})"
+        )
 
     def load(self) -> None:
         """Load the model now instead of on the first embedding call."""
@@ -151,15 +173,27 @@ class LocalEmbeddings(Embeddings):
         encoded = [model.tokenizer.encode(text) for text in texts]
         # Batch texts of similar length together so little compute goes to padding.
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            out[rows] = self._embed_batch(model, [encoded[i] for i in rows])
+        size = self.batch_size
+        if len(order) < size * self.threads:
+            # Too few texts to give every thread a full batch: split them evenly instead.
+            parts = max(1, min(self.threads, len(order) // _MIN_TEXTS_PER_THREAD))
+            size = math.ceil(len(order) / parts)
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
+        with single_threaded_blas():
+            if len(batches) == 1:
+                out[batches[0]] = self._embed_batch(model, encoded, batches[0])
+            else:
+                pool = _pool(self.threads)
+                futures = [pool.submit(self._embed_batch, model, encoded, b) for b in batches]
+                for rows, future in zip(batches, futures, strict=True):
+                    out[rows] = future.result()
         return out
 
     @staticmethod
     def _embed_batch(
-        model: _Model, batch: list[list[int]]
+        model: _Model, encoded: list[list[int]], rows: list[int]
     ) -> np.ndarray[Any, np.dtype[np.float32]]:
+        batch = [encoded[i] for i in rows]
         length = max(len(ids) for ids in batch)
         ids = np.full((len(batch), length), model.tokenizer.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), length), dtype=np.float32)
