@@ -157,13 +157,15 @@ class InMemoryStore(BaseStore):
         results: list[Result] = []
         with self._lock:
             now = self._clock()
-            stamp = self._next_time()
+            stamp: datetime | None = None  # taken at the first write: reads need no clock
             # Vector changes of consecutive puts are applied together (one block copy);
             # they are flushed before any other op so it sees them.
             pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
             for position, op in enumerate(ops):
                 if isinstance(op, PutOp):
                     span = embedded.spans.get(position) if embedded else None
+                    if stamp is None:
+                        stamp = self._next_time()
                     self._put(op, span, now, stamp, pending)
                     results.append(None)
                     continue
