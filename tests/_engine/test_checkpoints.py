@@ -23,14 +23,18 @@ def cfg(thread: str = "t") -> dict:
     return {"configurable": {"thread_id": thread}}
 
 
-def chain(saver=None, names=("a", "b")):  # noqa: ANN001, ANN201
+def logger(name: str):
+    return lambda state: {"log": [name]}
+
+
+def chain(saver=None, names=("a", "b")):
     builder = StateGraph(State)
-    builder.add_sequence([(n, (lambda n: lambda s: {"log": [n]})(n)) for n in names])
+    builder.add_sequence([(n, logger(n)) for n in names])
     builder.add_edge(START, names[0])
     return builder.compile(checkpointer=saver if saver is not None else InMemorySaver())
 
 
-def echo_graph(saver=None):  # noqa: ANN001, ANN201
+def echo_graph(saver=None):
     builder = StateGraph(MessagesState)
     builder.add_node("echo", lambda s: {"messages": [("ai", f"echo {s['messages'][-1].content}")]})
     builder.add_edge(START, "echo")
@@ -162,7 +166,7 @@ def test_message_history_is_checkpointed_as_deltas() -> None:
     stored: list[object] = []
     put = saver.put
 
-    def spy(config, checkpoint, metadata, new_versions):  # noqa: ANN001, ANN202
+    def spy(config, checkpoint, metadata, new_versions):
         if "messages" in new_versions:
             stored.append(checkpoint["channel_values"]["messages"])
         return put(config, checkpoint, metadata, new_versions)

@@ -18,7 +18,7 @@ class State(TypedDict):
     out: str
 
 
-def graph_of(node, **compile_kwargs):  # noqa: ANN001, ANN201
+def graph_of(node, **compile_kwargs):
     builder = StateGraph(State)
     builder.add_node("node", node)
     builder.add_edge(START, "node")

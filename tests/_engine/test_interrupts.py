@@ -20,7 +20,7 @@ def cfg(thread: str = "t") -> dict:
     return {"configurable": {"thread_id": thread}}
 
 
-def ask_graph():  # noqa: ANN201
+def ask_graph():
     def ask(state: State) -> dict:
         name = interrupt("name?")
         age = interrupt("age?")

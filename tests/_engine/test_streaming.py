@@ -19,7 +19,7 @@ class State(TypedDict):
     log: Annotated[list[str], operator.add]
 
 
-def two_step_graph():  # noqa: ANN201
+def two_step_graph():
     builder = StateGraph(State)
     builder.add_node("a", lambda s: {"x": s["x"] + 1, "log": ["a"]})
     builder.add_node("b", lambda s: {"log": ["b"]})
@@ -28,7 +28,7 @@ def two_step_graph():  # noqa: ANN201
     return builder.compile()
 
 
-def chat_graph(reply: str = "hello there friend"):  # noqa: ANN201
+def chat_graph(reply: str = "hello there friend"):
     model = GenericFakeChatModel(messages=iter([AIMessage(reply)] * 5))
 
     def call(state: MessagesState) -> dict:
@@ -72,7 +72,7 @@ def test_invoke_with_a_stream_mode_returns_the_list_of_parts() -> None:
 def test_custom_mode_streams_what_nodes_write() -> None:
     """Data sent through the writer parameter or get_stream_writer() is streamed as custom."""
 
-    def node(state: State, writer) -> dict:  # noqa: ANN001
+    def node(state: State, writer) -> dict:
         writer({"progress": 1})
         get_stream_writer()({"progress": 2})
         return {"x": 1}
@@ -132,3 +132,20 @@ def test_unknown_stream_mode_is_a_value_error() -> None:
     """An unknown stream_mode is rejected with a ValueError naming it."""
     with pytest.raises(ValueError, match="'loud'"):
         list(two_step_graph().stream({"x": 0}, stream_mode="loud"))
+
+
+def test_checkpoints_and_tasks_modes_report_saved_checkpoints_and_task_events() -> None:
+    """'checkpoints' yields each saved checkpoint; 'tasks' yields task starts and results."""
+    from threadloom.checkpoint.memory import InMemorySaver
+
+    builder = StateGraph(State)
+    builder.add_node("a", lambda s: {"log": ["a"]})
+    builder.add_edge(START, "a")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    parts = list(graph.stream({"x": 0}, config, stream_mode=["checkpoints", "tasks"]))
+    checkpoints = [p for mode, p in parts if mode == "checkpoints"]
+    assert [c["next"] for c in checkpoints] == [["a"], []]
+    assert checkpoints[-1]["values"] == {"x": 0, "log": ["a"]}
+    tasks = [p for mode, p in parts if mode == "tasks"]
+    assert [("input" in t, "result" in t) for t in tasks] == [(True, False), (False, True)]

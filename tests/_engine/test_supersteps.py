@@ -21,7 +21,7 @@ class State(TypedDict):
     log: Annotated[list[str], operator.add]
 
 
-def appender(name: str, delay: float = 0.0):  # noqa: ANN201 - node factory
+def appender(name: str, delay: float = 0.0):
     def node(state: State) -> dict:
         time.sleep(delay)
         return {"log": [name]}
@@ -49,7 +49,7 @@ def test_sync_nodes_of_one_step_run_in_threads_concurrently() -> None:
     """Two sync nodes that each wait for the other only finish if they run concurrently."""
     barrier = threading.Barrier(2, timeout=5)
 
-    def waiter(name: str):  # noqa: ANN202
+    def waiter(name: str):
         def node(state: State) -> dict:
             barrier.wait()
             return {"log": [name]}
@@ -69,7 +69,7 @@ async def test_async_nodes_of_one_step_run_as_concurrent_tasks() -> None:
     running = []
     peak = []
 
-    def make(name: str):  # noqa: ANN202
+    def make(name: str):
         async def node(state: State) -> dict:
             running.append(name)
             peak.append(len(running))

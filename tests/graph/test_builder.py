@@ -18,7 +18,7 @@ class State(TypedDict):
     log: Annotated[list[str], operator.add]
 
 
-def step(name: str):  # noqa: ANN201 - a node factory
+def step(name: str):
     def node(state: State) -> dict:
         return {"log": [name]}
 

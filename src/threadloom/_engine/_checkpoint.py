@@ -6,7 +6,6 @@ import hashlib
 import random
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,7 +35,8 @@ def new_checkpoint_id() -> str:
         | (0b10 << 62)
         | random.getrandbits(62)
     )
-    return str(uuid.UUID(int=value))
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def task_id(checkpoint_id: str, ns: str, step: int, name: str, path: Any) -> str:

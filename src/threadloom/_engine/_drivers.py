@@ -85,8 +85,8 @@ def _executor() -> ThreadPoolExecutor:
 def _prepare(task: Task) -> None:
     run = task.run
     task.config = run.task_config(task)
-    if "debug" in run.modes:
-        run.emit("debug", _debug_task(task))
+    if run.modes & _EVENT_MODES:
+        _emit_event(run, _debug_task(task))
 
 
 def _finish(task: Task, branch_writes: list[tuple[str, Any]]) -> None:
@@ -233,9 +233,9 @@ def _step_outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException 
     if parent_command is not None and not errors:
         return [], ParentCommand(parent_command)
     ops = run.failure_ops(tasks)
-    if "debug" in run.modes:
+    if run.modes & _EVENT_MODES:
         for task in tasks:
-            run.emit("debug", _debug_result(task))
+            _emit_event(run, _debug_result(task))
     if errors:
         return ops, errors[0]
     run.interrupts = [i for t in interrupted for i in t.interrupts]
@@ -248,9 +248,9 @@ def _step_outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException 
 
 def _after_apply(run: Run, tasks: list[Task]) -> None:
     run.emit_updates(tasks)
-    if "debug" in run.modes:
+    if run.modes & _EVENT_MODES:
         for task in tasks:
-            run.emit("debug", _debug_result(task))
+            _emit_event(run, _debug_result(task))
 
 
 def _static_interrupt(run: Run) -> BaseException | None:
@@ -258,6 +258,15 @@ def _static_interrupt(run: Run) -> BaseException | None:
     run.interrupts = []
     run.emit_interrupts()
     return GraphInterrupt([]) if run.parent is not None else None
+
+
+_EVENT_MODES = frozenset({"debug", "tasks", "checkpoints"})
+
+
+def _emit_event(run: Run, event: dict[str, Any]) -> None:
+    """Send a run event on ``debug`` (whole) and on ``tasks``/``checkpoints`` (its payload)."""
+    run.emit("debug", event)
+    run.emit("checkpoints" if event["type"] == "checkpoint" else "tasks", event["payload"])
 
 
 def _debug_task(task: Task) -> dict[str, Any]:
@@ -341,8 +350,8 @@ def run_sync(run: Run, value: Any, sink: Sink | None) -> Iterator[Event]:
     """Drive ``run`` to its end, yielding stream parts as they are produced."""
     _load_sync(run)
     _save_sync(run, run.apply_input(value))
-    if "debug" in run.modes and run.saver is not None and run.updated is not None:
-        run.emit("debug", _debug_checkpoint(run))
+    if run.modes & _EVENT_MODES and run.saver is not None and run.updated is not None:
+        _emit_event(run, _debug_checkpoint(run))
     yield from _pump(sink)
     while True:
         tasks = run.next_tasks()
@@ -372,8 +381,8 @@ def run_sync(run: Run, value: Any, sink: Sink | None) -> Iterator[Event]:
         _save_sync(run, run.checkpoint_ops("loop"))
         _after_apply(run, tasks)
         run.emit_values()
-        if "debug" in run.modes and run.saver is not None:
-            run.emit("debug", _debug_checkpoint(run))
+        if run.modes & _EVENT_MODES and run.saver is not None:
+            _emit_event(run, _debug_checkpoint(run))
         yield from _pump(sink)
         if run.should_interrupt_after(tasks):
             error = _static_interrupt(run)
@@ -450,6 +459,8 @@ async def run_async(run: Run, value: Any, sink: Sink | None) -> AsyncIterator[Ev
     """Async twin of :func:`run_sync`."""
     await _load_async(run)
     await _save_async(run, run.apply_input(value))
+    if run.modes & _EVENT_MODES and run.saver is not None and run.updated is not None:
+        _emit_event(run, _debug_checkpoint(run))
     for item in _pump(sink):
         yield item
     while True:
@@ -485,6 +496,8 @@ async def run_async(run: Run, value: Any, sink: Sink | None) -> AsyncIterator[Ev
         await _save_async(run, run.checkpoint_ops("loop"))
         _after_apply(run, tasks)
         run.emit_values()
+        if run.modes & _EVENT_MODES and run.saver is not None:
+            _emit_event(run, _debug_checkpoint(run))
         for item in _pump(sink):
             yield item
         if run.should_interrupt_after(tasks):

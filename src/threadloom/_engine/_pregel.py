@@ -452,28 +452,18 @@ def _update(run: Run, values: Any, as_node: str | None) -> list[Any]:
 
 
 def _last_writer(run: Run) -> str:
-    """The node an update is attributed to when ``as_node`` is not given."""
+    """The node an update is attributed to when ``as_node`` is not given: the last one that ran."""
     spec = run.spec
     if not run.versions:
         return START
     if len(spec.nodes) == 1:
         return next(iter(spec.nodes))
-    latest: dict[str, Any] = {}
-    for name, seen in run.seen.items():
-        if name in spec.nodes and seen:
-            latest[name] = max(seen.values(), key=_version_key)
-    if not latest:
+    names = sorted(n for n in run.seen if n in spec.nodes)
+    if not names:
         return START
-    top = max(latest.values(), key=_version_key)
-    names = [n for n, v in latest.items() if v == top]
     if len(names) > 1:
         raise InvalidUpdateError(
             f"update_state cannot tell which node the update is from ({', '.join(names)} ran "
             "last); pass as_node="
         )
     return names[0]
-
-
-def _version_key(version: Any) -> Any:
-    return (0, version, "") if isinstance(version, (int, float)) else (1, 0, str(version))
-

@@ -107,6 +107,9 @@ class Run:
         # Per-thread state.
         self.channels: dict[str, BaseChannel] = {}
         self.versions: dict[str, Any] = {}
+        # Nodes that ran in the last step -> the trigger versions they consumed. Triggers
+        # are consumed when their node runs, so this is a record (it also tells update_state
+        # which node wrote last), not what decides the next step.
         self.seen: dict[str, dict[str, Any]] = {}
         self.max_version: Any = 0
         self.step = -2  # the input of a new thread is step -1
@@ -340,8 +343,7 @@ class Run:
                 if found:
                     names.update(found)
             names.update(spec.deferred)
-            order = spec.node_order
-            candidates = sorted(names, key=order.__getitem__)
+            candidates = sorted(names, key=spec.node_order.__getitem__) if len(names) > 1 else names
         deferred: list[Task] = []
         for name in candidates:
             node = spec.nodes[name]
@@ -595,6 +597,8 @@ class Run:
         updated: set[str] = set()
         track = self.saver is not None
         pushed = False
+        if track:
+            self.seen = {}
         for task in tasks:
             for trigger in task.triggers:
                 if channels[trigger].consume():
@@ -604,6 +608,8 @@ class Run:
                 pushed = True
             if track and task.triggers:
                 self.seen[task.name] = {t: versions.get(t) for t in task.triggers}
+            elif track and task.path and task.path[0] == "push":
+                self.seen[task.name] = {TASKS: version}
         if pushed and channels[TASKS].consume():
             versions[TASKS] = version
             updated.add(TASKS)
@@ -662,7 +668,7 @@ class Run:
             "ts": ts,
             "channel_values": values,
             "channel_versions": dict(self.versions),
-            "versions_seen": {k: dict(v) for k, v in self.seen.items()},
+            "versions_seen": self.seen,
             "updated_channels": sorted(updated),
         }
         parents = {}
