@@ -7,7 +7,9 @@ Cases: a 1-node graph; a 10-node chain without and with InMemorySaver; a
 10-way fan-out/fan-in; and the guide-shaped turn (one node that searches the
 store and appends a reply, MessagesState, MemorySaver, InMemoryStore with a
 fixed-vector embedder) measured as one thread grows to 10/100/500/1000 turns.
-Figures are medians of several repeats, in milliseconds per invoke (or turn).
+Figures are medians of several repeats, in milliseconds per invoke (or turn);
+``--clock cpu`` measures process CPU time instead of wall time, which is
+steadier on a machine shared with other work.
 """
 
 from __future__ import annotations
@@ -119,15 +121,18 @@ class Side:
         return b.compile(checkpointer=self.InMemorySaver(), store=store)
 
 
+CLOCK = time.perf_counter
+
+
 def per_call(fn: Callable[[], Any], loops: int, repeats: int) -> float:
     """Median milliseconds per call of ``fn`` over ``repeats`` runs of ``loops`` calls."""
     fn()
     samples = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(loops):
             fn()
-        samples.append((time.perf_counter() - start) * 1000 / loops)
+        samples.append((CLOCK() - start) * 1000 / loops)
     return statistics.median(samples)
 
 
@@ -168,9 +173,9 @@ def bench_turns(side: Side, checkpoints: list[int], window: int) -> dict[str, fl
             turn()
         samples = []
         for _ in range(window):
-            start = time.perf_counter()
+            start = CLOCK()
             turn()
-            samples.append((time.perf_counter() - start) * 1000)
+            samples.append((CLOCK() - start) * 1000)
         out[f"guide turn @{target} turns"] = statistics.median(samples)
         progress(f"{side.name}: turn @{target}: {out[f'guide turn @{target} turns']:.3f} ms")
     return out
@@ -180,7 +185,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller loops, turns up to 200")
     parser.add_argument("--only", choices=["threadloom", "langgraph"], help="run one side")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="what to time")
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    progress(f"timing with the {args.clock} clock")
     scale = 0.25 if args.quick else 1.0
     checkpoints = [10, 50, 200] if args.quick else [10, 100, 500, 1000]
     window = 10 if args.quick else 30
