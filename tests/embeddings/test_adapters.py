@@ -145,3 +145,10 @@ def test_an_embeddings_class_instead_of_an_instance_is_named_in_the_error() -> N
     """Passing the class, not an instance, says which class to instantiate."""
     with pytest.raises(InvalidEmbedderError, match=r"pass _Fixed\(\.\.\.\)"):
         ensure_embeddings(_Fixed)  # type: ignore[arg-type]
+
+
+def test_a_sync_callable_returning_a_coroutine_is_awaited() -> None:
+    """A plain callable that returns a coroutine is awaited, in sync and async use."""
+    emb = ensure_embeddings(lambda texts: _alengths(texts))
+    assert emb.embed_documents(["abc"]) == [[3.0, 1.0]]
+    assert asyncio.run(emb.aembed_documents(["ab"])) == [[2.0, 1.0]]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -188,3 +190,33 @@ def test_the_model_runs_without_torch_or_tokenizer_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("threads", [0, -2])
+def test_threads_must_be_positive(threads: int) -> None:
+    """A thread count below one is rejected when the embedder is built."""
+    with pytest.raises(EmbeddingError, match="threads"):
+        LocalEmbeddings(threads=threads)
+
+
+def test_results_do_not_depend_on_the_thread_count(local: LocalEmbeddings) -> None:
+    """One worker thread and several give the same vectors, in input order."""
+    texts = [f"note {i}: " + "detail " * (i % 7) for i in range(40)]
+    one = LocalEmbeddings(threads=1, batch_size=8).encode(texts)
+    many = LocalEmbeddings(threads=3, batch_size=8).encode(texts)
+    np.testing.assert_allclose(one, many, atol=1e-5)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_can_embed(local: LocalEmbeddings) -> None:
+    """After a fork, the child embeds with fresh worker threads instead of hanging."""
+    local.encode([f"warm {i}" for i in range(20)])  # start the worker pool in the parent
+    expected = local.encode(["from the child"] * 20)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        vectors = pool.apply_async(_embed_in_child, (["from the child"] * 20,)).get(timeout=60)
+    np.testing.assert_allclose(np.asarray(vectors), expected, atol=1e-5)
+
+
+def _embed_in_child(texts: list[str]) -> list[list[float]]:
+    return LocalEmbeddings().embed_documents(texts)

@@ -63,6 +63,18 @@ _depth = 0
 _saved = 1
 
 
+def _reset_after_fork() -> None:
+    # Forked in the middle of a block: the child starts afresh, with the saved thread count.
+    global _lock, _depth
+    if _api is not None and _depth > 0 and _saved != 1:
+        _api[0](_saved)
+    _lock, _depth = threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Within the block, OpenBLAS uses one thread; nesting and concurrent use are counted."""

