@@ -210,3 +210,23 @@ async def test_async_twins_read_and_update_state() -> None:
     await graph.aupdate_state(cfg(), {"x": 9}, as_node="b")
     assert (await graph.aget_state(cfg())).values["x"] == 9
     assert len([s async for s in graph.aget_state_history(cfg())]) == 4
+
+
+def test_in_place_mutation_of_read_state_does_not_leak_into_the_next_turn() -> None:
+    """A node appending to a list it read changes neither the live nor the saved state."""
+
+    class Bag(TypedDict):
+        items: list[str]
+        n: int
+
+    def sneaky(state: Bag) -> dict:
+        state["items"].append("sneaky")
+        return {"n": state["n"] + 1}
+
+    builder = StateGraph(Bag)
+    builder.add_node("sneaky", sneaky)
+    builder.add_edge(START, "sneaky")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    graph.invoke({"items": ["a"], "n": 0}, cfg())
+    out = graph.invoke({"n": 5}, cfg())
+    assert out == {"items": ["a"], "n": 6}

@@ -97,8 +97,8 @@ def _finish(task: Task, branch_writes: list[tuple[str, Any]]) -> None:
 
 
 def _fail(task: Task, exc: BaseException) -> None:
-    if isinstance(exc, ParentCommand) and task.node.subgraph is not None:
-        raise exc  # handled by the caller: the subgraph's command is this task's output
+    if isinstance(exc, ParentCommand):
+        raise exc  # from a graph run inside this task: its command is this task's output
     if isinstance(exc, GraphInterrupt):
         task.interrupts = list(exc.interrupts)
     else:

@@ -571,6 +571,8 @@ class Run:
     ) -> list[tuple[str, Any]]:
         """Evaluate sync branches right away (used for the input step and update_state)."""
         out: list[tuple[str, Any]] = []
+        if task.config is None:
+            task.config = self.task_config(task)
         for branch in branches:
             state = self.fresh_state(task, writes)
             out.extend(self.resolve_branch(branch.source, branch, branch.path.call(task, state)))

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from threadloom.errors import EmptyChannelError
 
-__all__ = ["MISSING", "BaseChannel"]
+__all__ = ["MISSING", "BaseChannel", "shallow_copy"]
 
 
 class _Missing:
@@ -24,6 +24,18 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+
+_CONTAINERS = (list, dict, set)
+
+
+def shallow_copy(value: Any) -> Any:
+    """A copy of a plain list, dict or set; other values as they are.
+
+    Channels hand out copies so that a node appending to or assigning into a
+    value it read does not change the state behind the engine's back (the
+    state kept in memory between runs must equal the checkpointed one).
+    """
+    return value.copy() if type(value) in _CONTAINERS else value
 
 Self = TypeVar("Self", bound="BaseChannel")
 

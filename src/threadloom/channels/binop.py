@@ -6,7 +6,7 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.channels.base import MISSING, BaseChannel, shallow_copy
 
 __all__ = ["BinaryOperatorAggregate", "initial_value"]
 
@@ -51,10 +51,10 @@ class BinaryOperatorAggregate(BaseChannel):
         return BinaryOperatorAggregate(self.reducer, self.typ, self.key)
 
     def get(self) -> Any:
-        """The folded value."""
+        """The folded value (a shallow copy of a list, dict or set)."""
         if self.value is MISSING:
             raise self._empty()
-        return self.value
+        return shallow_copy(self.value)
 
     def is_available(self) -> bool:
         """Whether there is a value (an initial one counts)."""

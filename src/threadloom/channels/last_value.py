@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.channels.base import MISSING, BaseChannel, shallow_copy
 from threadloom.errors import InvalidUpdateError
 
 __all__ = ["LastValue"]
@@ -32,10 +32,10 @@ class LastValue(BaseChannel):
         return LastValue(self.key)
 
     def get(self) -> Any:
-        """The last value written."""
+        """The last value written (a shallow copy of a list, dict or set)."""
         if self.value is MISSING:
             raise self._empty()
-        return self.value
+        return shallow_copy(self.value)
 
     def is_available(self) -> bool:
         """Whether a value was ever written."""
