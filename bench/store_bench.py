@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -51,7 +52,13 @@ def make_items(n: int) -> list[tuple[tuple[str, ...], str, dict[str, Any]]]:
         (
             ("memories", f"user{i % USERS}"),
             f"m{i}",
-            {"text": f"memory {i}", "kind": KINDS[i % 4], "score": i % 10, "id": i},
+            # kind and score vary inside each user's namespace (i // USERS), not per user.
+            {
+                "text": f"memory {i}",
+                "kind": KINDS[i // USERS % 4],
+                "score": i // USERS % 10,
+                "id": i,
+            },
         )
         for i in range(n)
     ]
@@ -68,28 +75,33 @@ def make_store(impl: str, embeddings: Embeddings) -> Any:
     return LangGraphStore(index=index)  # type: ignore[arg-type]
 
 
-def fill(store: Any, items: list[Any], batch: int, progress: bool = True) -> float:
-    """Put every item in batches; returns seconds."""
+def fill(store: Any, items: list[Any], batch: int, progress: bool = True) -> tuple[float, float]:
+    """Put every item in batches; returns (wall seconds, CPU seconds)."""
     if store.__module__.startswith("threadloom"):
         from threadloom.store.base import PutOp
     else:
         from langgraph.store.base import PutOp  # type: ignore[assignment]
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for offset in range(0, len(items), batch):
         store.batch([PutOp(ns, key, value) for ns, key, value in items[offset : offset + batch]])
         if progress and (offset // batch) % max(1, len(items) // batch // 5) == 0:
             log(f"  put {offset + batch:,}/{len(items):,}")
-    return time.perf_counter() - start
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def timed(func: Callable[[], Any], repeat: int) -> float:
-    """Median seconds of ``repeat`` calls."""
-    times = []
+def timed(func: Callable[[], Any], repeat: int, per_call: int = 1) -> tuple[float, float]:
+    """Median (wall, CPU) seconds per call over ``repeat`` runs of ``func``.
+
+    CPU time (all threads of the process) is reported next to wall time: on a
+    shared machine wall time mostly measures the neighbours.
+    """
+    walls, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append((time.perf_counter() - wall) / per_call)
+        cpus.append((time.process_time() - cpu) / per_call)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def measure(
@@ -114,44 +126,58 @@ def measure(
 
     log(f"{impl} {n:,}: put")
     store = make_store(impl, embeddings)
-    results["put_per_s"] = n / fill(store, items, batch)
+    wall, cpu = fill(store, items, batch)
+    results["put_per_s"], results["put_per_s_cpu"] = n / wall, n / cpu
+
+    def record(name: str, scale: float, measured: tuple[float, float]) -> None:
+        results[name], results[name + "_cpu"] = measured[0] * scale, measured[1] * scale
 
     rng = np.random.default_rng(1)
-    picks = rng.integers(0, n, 2000)
+    picks = [int(i) for i in rng.integers(0, n, 2000)]
     log(f"{impl} {n:,}: get")
-    results["get_us"] = (
-        1e6 * timed(lambda: [store.get(items[i][0], items[i][1]) for i in picks], 1) / len(picks)
+    record(
+        "get_us",
+        1e6,
+        timed(lambda: [store.get(items[i][0], items[i][1]) for i in picks], 3, len(picks)),
     )
 
     # LangGraph's global search takes seconds at 100k; fewer repeats keep the run short.
     slow = impl == "langgraph" and n > 20_000
-    q_iter = iter(range(10**9))
+    counter = iter(range(10**9))
+
+    def query() -> str:
+        return f"query {next(counter) % len(queries)}"
+
+    def user() -> tuple[str, str]:
+        return ("memories", f"user{next(counter) % USERS}")
+
     log(f"{impl} {n:,}: search across all namespaces")
-    results["search_all_ms"] = 1e3 * timed(
-        lambda: store.search(("memories",), query=f"query {next(q_iter) % len(queries)}", limit=10),
-        3 if slow else 30,
+    record(
+        "search_all_ms",
+        1e3,
+        timed(lambda: store.search(("memories",), query=query(), limit=10), 3 if slow else 30),
     )
     log(f"{impl} {n:,}: search in one user's namespace")
-    results["search_user_ms"] = 1e3 * timed(
-        lambda: store.search(
-            ("memories", f"user{next(q_iter) % USERS}"),
-            query=f"query {next(q_iter) % len(queries)}",
-            limit=10,
-        ),
-        20 if slow else 200,
+    record(
+        "search_user_ms",
+        1e3,
+        timed(lambda: store.search(user(), query=query(), limit=10), 20 if slow else 200),
     )
     log(f"{impl} {n:,}: filter-only search")
-    results["filter_ms"] = 1e3 * timed(
-        lambda: store.search(
-            ("memories",), filter={"kind": "event", "score": {"$gte": 8}}, limit=10
+    record(
+        "filter_ms",
+        1e3,
+        timed(
+            lambda: store.search(
+                ("memories",), filter={"kind": "event", "score": {"$gte": 8}}, limit=10
+            ),
+            5 if slow else 30,
         ),
-        5 if slow else 30,
     )
-    results["filter_user_ms"] = 1e3 * timed(
-        lambda: store.search(
-            ("memories", f"user{next(q_iter) % USERS}"), filter={"score": {"$gt": 5}}, limit=10
-        ),
-        20 if slow else 200,
+    record(
+        "filter_user_ms",
+        1e3,
+        timed(lambda: store.search(user(), filter={"score": {"$gt": 5}}, limit=10), 200),
     )
 
     if impl == "threadloom":
@@ -183,8 +209,8 @@ def values_mb(n: int) -> float:
 ROWS = [
     ("batched put (items/s)", "put_per_s", True, "{:,.0f}"),
     ("get latency (µs)", "get_us", False, "{:.1f}"),
-    ("search all namespaces, query (ms, median)", "search_all_ms", False, "{:.2f}"),
-    ("search one user's namespace, query (ms, median)", "search_user_ms", False, "{:.3f}"),
+    ("search all namespaces, query (ms)", "search_all_ms", False, "{:.2f}"),
+    ("search one user's namespace, query (ms)", "search_user_ms", False, "{:.3f}"),
     ("filter-only search, all namespaces (ms)", "filter_ms", False, "{:.2f}"),
     ("filter-only search, one user (ms)", "filter_user_ms", False, "{:.3f}"),
     ("peak memory while filling (MB, tracemalloc)", "peak_mb", False, "{:.0f}"),
@@ -197,16 +223,31 @@ def table(n: int, results: dict[str, dict[str, float]]) -> str:
     lines = [
         f"### {n:,} items, {USERS} user namespaces, {DIMS}-dim vectors",
         "",
-        "| metric | threadloom | LangGraph | threadloom advantage |",
+        "Medians; wall time, with CPU time in brackets (the process's CPU seconds, all threads).",
+        "",
+        "| metric | threadloom | LangGraph | threadloom advantage (wall / CPU) |",
         "|---|---:|---:|---:|",
     ]
+
+    def cell(side: dict[str, float], key: str, fmt: str) -> str:
+        if key not in side:
+            return "-"
+        text = fmt.format(side[key])
+        if key + "_cpu" in side:
+            text += f" ({fmt.format(side[key + '_cpu'])})"
+        return text
+
+    def ratio(a: float | None, b: float | None, higher_better: bool) -> str:
+        if not a or not b:
+            return "-"
+        return f"{(a / b) if higher_better else (b / a):.1f}x"
+
     for label, key, higher_better, fmt in ROWS:
-        a, b = ours.get(key), theirs.get(key)
-        cells = [fmt.format(v) if v is not None else "-" for v in (a, b)]
-        ratio = "-"
-        if a and b:
-            ratio = f"{(a / b) if higher_better else (b / a):.1f}x"
-        lines.append(f"| {label} | {cells[0]} | {cells[1]} | {ratio} |")
+        ratios = ratio(ours.get(key), theirs.get(key), higher_better)
+        if key + "_cpu" in ours:
+            cpu = ratio(ours.get(key + "_cpu"), theirs.get(key + "_cpu"), higher_better)
+            ratios += f" / {cpu}"
+        lines.append(f"| {label} | {cell(ours, key, fmt)} | {cell(theirs, key, fmt)} | {ratios} |")
     raw = n * DIMS * 4 / 1e6
     vals = values_mb(n)
     lines.append("")
@@ -239,7 +280,11 @@ def main() -> None:
         results = {impl: measure(impl, n, docs, queries, args.batch) for impl in impls}
         tables.append(table(n, results))
         print(tables[-1] + "\n", flush=True)
-    print(f"numpy {np.__version__}, Python {sys.version.split()[0]}, batch size {args.batch}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"numpy {np.__version__}, Python {sys.version.split()[0]}, batch size {args.batch}, "
+        f"{os.cpu_count()} CPUs, load average at the end {load:.1f}"
+    )
 
 
 if __name__ == "__main__":
