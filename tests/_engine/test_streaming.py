@@ -149,3 +149,15 @@ def test_checkpoints_and_tasks_modes_report_saved_checkpoints_and_task_events() 
     assert checkpoints[-1]["values"] == {"x": 0, "log": ["a"]}
     tasks = [p for mode, p in parts if mode == "tasks"]
     assert [("input" in t, "result" in t) for t in tasks] == [(True, False), (False, True)]
+
+
+def test_messages_mode_does_not_repeat_input_messages_a_subgraph_returns() -> None:
+    """Messages a subgraph hands back unchanged from its input are not streamed again."""
+    inner = StateGraph(MessagesState)
+    inner.add_node("reply", lambda s: {"messages": [AIMessage("inner reply")]})
+    inner.add_edge(START, "reply")
+    outer = StateGraph(MessagesState)
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "sub")
+    parts = list(outer.compile().stream({"messages": ["question"]}, stream_mode="messages"))
+    assert [m.content for m, _ in parts] == ["inner reply"]

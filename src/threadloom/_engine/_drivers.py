@@ -93,7 +93,7 @@ def _finish(task: Task, branch_writes: list[tuple[str, Any]]) -> None:
     task.writes.extend(branch_writes)
     handler = task.run.callbacks_handler
     if handler is not None and task.config is not None:
-        handler.node_output(task.config["metadata"], task.result)
+        handler.node_output(task.config["metadata"], task.result, task.input)
 
 
 def _fail(task: Task, exc: BaseException) -> None:

@@ -8,6 +8,7 @@ once the node finishes.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 from uuid import UUID
@@ -115,13 +116,34 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         self.runs.pop(run_id, None)
         self.streamed.discard(run_id)
 
-    def node_output(self, metadata: dict[str, Any], update: Any) -> None:
-        """Send the messages a node returned that were not streamed already."""
+    def node_output(self, metadata: dict[str, Any], update: Any, node_input: Any) -> None:
+        """Send the messages a node returned that it neither streamed nor received as input."""
         if not isinstance(update, dict):
             return
         key = (ns_path_of(metadata), metadata)
+        known: set[Any] | None = None
         for value in update.values():
             items = value if isinstance(value, (list, tuple)) else [value]
             for item in items:
-                if isinstance(item, BaseMessage) and item.id not in self.seen:
+                if not isinstance(item, BaseMessage) or item.id in self.seen:
+                    continue
+                if known is None:
+                    known = _message_ids(node_input)
+                if item.id is None:
+                    # The same id the messages channel would give it, so a parent graph
+                    # receiving this message back knows it was streamed already.
+                    item.id = str(uuid.uuid4())
                     self._send(key, item)
+                elif item.id not in known:
+                    self._send(key, item)
+
+
+def _message_ids(value: Any) -> set[Any]:
+    """Ids of the messages in a node's input (a state dict or object)."""
+    values = value.values() if isinstance(value, dict) else getattr(value, "__dict__", {}).values()
+    ids: set[Any] = set()
+    for item in values:
+        for message in item if isinstance(item, (list, tuple)) else [item]:
+            if isinstance(message, BaseMessage):
+                ids.add(message.id)
+    return ids
