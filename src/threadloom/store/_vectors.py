@@ -55,10 +55,11 @@ _MIN_CAPACITY = 64
 # A scope holding more than this share of all rows is scored with one product
 # over the whole matrix (multi-threaded BLAS) instead of a gather.
 _FULL_SCAN_SHARE = 0.3
-# Above this many matrix elements, score with numpy's single-threaded einsum
-# rather than BLAS: a matrix-vector product is memory-bound, and BLAS helper
-# threads only add wake-up stalls (tens of ms on a busy machine).
-_BLAS_MAX_ELEMENTS = 2_000_000
+# Above this many rows, score with numpy's single-threaded einsum rather than
+# BLAS: OpenBLAS runs larger matrix-vector products on several threads, which
+# buys little (the product is memory-bound) and stalls for tens of ms on a busy
+# machine; up to here it stays on one thread and beats einsum.
+_BLAS_MAX_ROWS = 1024
 
 
 def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix:
@@ -79,7 +80,7 @@ def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix
 
 def _dot(matrix: FloatMatrix, q: FloatMatrix) -> npt.NDArray[np.float32]:
     """``matrix @ q``, single-threaded for large matrices."""
-    if matrix.size > _BLAS_MAX_ELEMENTS:
+    if len(matrix) > _BLAS_MAX_ROWS:
         return cast("npt.NDArray[np.float32]", np.einsum("ij,j->i", matrix, q))
     return matrix @ q
 
