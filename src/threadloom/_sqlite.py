@@ -85,6 +85,33 @@ def is_busy_error(exc: BaseException) -> bool:
     return "locked" in message or "busy" in message
 
 
+# Files this process has open through a Database, by (device, inode), with a count.
+# POSIX drops ALL of a process's locks on a file when ANY descriptor of it is
+# closed, so reading the header of a file SQLite already has open here would
+# silently release that connection's locks (a classic way to corrupt SQLite).
+_open_files: dict[tuple[int, int], int] = {}
+_open_files_lock = threading.Lock()
+
+
+def _file_id(path: str | Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _register(file_id: tuple[int, int] | None, delta: int) -> None:
+    if file_id is None:
+        return
+    with _open_files_lock:
+        count = _open_files.get(file_id, 0) + delta
+        if count > 0:
+            _open_files[file_id] = count
+        else:
+            _open_files.pop(file_id, None)
+
+
 def _check_path(path: Path) -> None:
     """Refuse a path SQLite could not use, before anything touches the disk."""
     directory = path.parent
@@ -109,6 +136,9 @@ def _check_path(path: Path) -> None:
             raise DatabaseError(
                 f"Cannot open database {str(path)!r}: the file is not readable and writable."
             )
+        with _open_files_lock:
+            if _file_id(path) in _open_files:
+                return  # SQLite has it open here already: it is a database (see above)
         try:
             with open(path, "rb") as handle:
                 header = handle.read(len(SQLITE_HEADER))
@@ -222,6 +252,10 @@ class Database:
         # Nesting of read()/write() calls under the lock: inner calls join the outer transaction.
         self._depth = 0
         self.closed = False
+        self._file_id: tuple[int, int] | None = None
+        if path != ":memory:":
+            self._file_id = _file_id(path)
+            _register(self._file_id, +1)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, synchronous: Synchronous = "NORMAL") -> Database:
@@ -236,7 +270,9 @@ class Database:
     def wrap(cls, conn: sqlite3.Connection) -> Database:
         """Adopt a caller's connection (configured for WAL and autocommit; not closed by us)."""
         configure(conn)
-        return cls(conn, owns_connection=False)
+        row = conn.execute("PRAGMA database_list").fetchone()
+        path = row[2] if row and row[2] else ":memory:"
+        return cls(conn, path=path, owns_connection=False)
 
     def _run(self, fn: Callable[[sqlite3.Connection], T], begin: str) -> T:
         with self.lock:
@@ -308,6 +344,7 @@ class Database:
             if self.closed:
                 return
             self.closed = True
+            _register(self._file_id, -1)
             if self.owns_connection:
                 self.conn.close()
 

@@ -1,7 +1,10 @@
 """Worker processes for the durability and concurrency tests (run as a script).
 
-``_worker.py durable PATH NAME``: puts and checkpoints forever, printing one
-line per acknowledged (returned) write, until it is killed.
+``_worker.py zygote PATH``: imports everything once, then for each line
+``NAME`` read on stdin forks a writer process that puts and checkpoints
+forever, appending one line per acknowledged (returned) write to
+``PATH.NAME.acks``, and prints the writer's pid. Forking spares each of the
+many killed writers the interpreter start-up.
 
 ``_worker.py busy PATH NAME THREADS ROUNDS``: threads that put, search and
 checkpoint on a shared store and saver, checking on the way that a semantic
@@ -10,6 +13,8 @@ search sees what other processes have committed; prints ``done`` or errors.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 import traceback
@@ -21,7 +26,7 @@ from threadloom.store.base import PutOp
 from threadloom.store.sqlite import SqliteStore
 from threadloom.testing.embeddings import HashingEmbed
 
-DIMS = 16
+DIMS = 64
 WORKERS_NS = "shared"
 
 
@@ -43,7 +48,9 @@ def checkpoint(number: int) -> dict[str, Any]:
 
 def save_checkpoint(saver: SqliteSaver, thread: str, number: int, parent: Any) -> Any:
     config = parent or {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
-    return saver.put(config, checkpoint(number), {"source": "loop", "step": number}, {"count": number + 1})  # type: ignore[arg-type]
+    return saver.put(
+        config, checkpoint(number), {"source": "loop", "step": number}, {"count": number + 1}
+    )  # type: ignore[arg-type]
 
 
 def say(line: str) -> None:
@@ -51,21 +58,53 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
+def note(key: str) -> str:
+    """The text stored under ``key``: one word of its own, so searches have no ties."""
+    return f"note {key.replace('-', 'q')}"
+
+
 def durable(path: str, name: str) -> None:
+    # Each line reaches the kernel with one write() before the next write starts:
+    # a SIGKILL can cut the process, not a line already written.
+    acks = os.open(f"{path}.{name}.acks", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def ack(line: str) -> None:
+        os.write(acks, (line + "\n").encode())
+
     store = SqliteStore(path, index=index())
     store.setup()
     saver = SqliteSaver(Database.open(path))
     saver.setup()
-    say("ready")
+    ack("ready")
     parent = None
     number = 0
     while True:
         number += 1
         keys = [f"{name}-{number}-{j}" for j in range(1 + number % 3)]
-        store.batch([PutOp(("durable", name), key, {"text": f"note {key}", "n": number}) for key in keys])
-        say("put " + " ".join(keys))
+        store.batch(
+            [PutOp(("durable", name), key, {"text": note(key), "n": number}) for key in keys]
+        )
+        ack("put " + " ".join(keys))
         parent = save_checkpoint(saver, name, number, parent)
-        say(f"cp {name} {number:08d}")
+        ack(f"cp {name} {number:08d}")
+
+
+def zygote(path: str) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # killed writers are reaped automatically
+    for line in sys.stdin:
+        name = line.strip()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                durable(path, name)
+            finally:
+                os._exit(1)
+        say(str(pid))
+
+
+def exact(hits: list[Any]) -> list[str]:
+    """Keys of the hits whose vector equals the query's (hashing may tie a few)."""
+    return [hit.key for hit in hits if hit.score > 0.999]
 
 
 def busy(path: str, name: str, threads: int, rounds: int) -> None:
@@ -74,23 +113,25 @@ def busy(path: str, name: str, threads: int, rounds: int) -> None:
     saver = SqliteSaver(Database.open(path))
     saver.setup()
     errors: list[str] = []
+    others_seen = [0]
 
     def work(t: int) -> None:
         parent = None
         try:
             for n in range(rounds):
                 key = f"{name}-t{t}-n{n}"
-                store.put((WORKERS_NS, name), key, {"text": f"beacon {key}", "n": n})
-                mine = store.search((WORKERS_NS, name), query=f"beacon {key}", limit=1)
-                if not mine or mine[0].key != key:
+                store.put((WORKERS_NS, name), key, {"text": note(key), "n": n})
+                mine = store.search((WORKERS_NS, name), query=note(key), limit=10)
+                if key not in exact(mine):
                     errors.append(f"own write {key} not found: {mine}")
                 # Whatever another process has committed (seen by a plain SQL read) must
                 # also be found by a semantic search through this process's vector index.
                 newest = store.search((WORKERS_NS,), limit=5)
                 for item in newest:
-                    hits = store.search(item.namespace, query=item.value["text"], limit=1)
-                    if not hits or hits[0].key != item.key:
+                    hits = store.search(item.namespace, query=item.value["text"], limit=10)
+                    if item.key not in exact(hits):
                         errors.append(f"committed {item.key} missing from semantic search: {hits}")
+                    others_seen[0] += item.namespace[1] != name
                 parent = save_checkpoint(saver, f"{name}-t{t}", n, parent)
         except Exception:
             errors.append(traceback.format_exc())
@@ -102,12 +143,12 @@ def busy(path: str, name: str, threads: int, rounds: int) -> None:
         thread.join()
     for error in errors:
         say("ERROR " + error.replace("\n", " | "))
-    say("done" if not errors else "failed")
+    say(f"done {others_seen[0]}" if not errors else "failed")
 
 
 if __name__ == "__main__":
-    mode, path, name, *rest = sys.argv[1:]
-    if mode == "durable":
-        durable(path, name)
+    mode, path, *rest = sys.argv[1:]
+    if mode == "zygote":
+        zygote(path)
     else:
-        busy(path, name, int(rest[0]), int(rest[1]))
+        busy(path, rest[0], int(rest[1]), int(rest[2]))

@@ -275,3 +275,29 @@ def test_env_has_no_stray_files(tmp_path: Path) -> None:
     migrate(db, "demo", ["CREATE TABLE t (x)"])
     db.close()
     assert sorted(os.listdir(tmp_path)) == ["clean.db"]
+
+
+def test_opening_a_file_twice_in_one_process_keeps_the_first_connections_locks(
+    tmp_path: Path,
+) -> None:
+    """A second open of a file in this process does not drop the first's POSIX locks (which would let another process delete the WAL under it)."""
+    path = tmp_path / "twice.db"
+    first = Database.open(path)
+    migrate(first, "demo", ["CREATE TABLE t (x INTEGER)"])
+    first.write(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+    second = Database.open(path)  # checks the path again while `first` is open
+    # Another process opens, writes and closes: it must see that it is not the last
+    # connection (our shared lock), so it must not checkpoint and delete the WAL.
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('INSERT INTO t VALUES (2)'); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=60)
+    assert Path(f"{path}-wal").exists()
+    first.write(lambda c: c.execute("INSERT INTO t VALUES (3)"))
+    second.close()
+    first.close()
+    check = sqlite3.connect(path)
+    assert [r[0] for r in check.execute("SELECT x FROM t ORDER BY x")] == [1, 2, 3]
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    check.close()
