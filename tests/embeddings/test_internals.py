@@ -93,3 +93,17 @@ def test_gelu_is_the_exact_erf_form() -> None:
     assert got.dtype == np.float32 and got.shape == x.shape
     assert np.abs(got - exact).max() < 2e-6
     assert np.abs(tanh_form - exact).max() > 1e-4  # the check can tell the two apart
+
+
+def test_a_byte_range_that_splits_a_value_is_rejected(tmp_path: Path) -> None:
+    """A tensor whose bytes are not a whole number of values is a corrupt file."""
+    header = {"x": {"dtype": "F32", "shape": [1], "data_offsets": [0, 6]}}
+    with pytest.raises(EmbeddingError, match="not whole F32 values"):
+        load_safetensors(write_safetensors(tmp_path / "m.safetensors", header, b"\0" * 8))
+
+
+def test_a_file_with_only_empty_tensors_loads(tmp_path: Path) -> None:
+    """Zero-size tensors need no data bytes."""
+    header = {"x": {"dtype": "F32", "shape": [0, 4], "data_offsets": [0, 0]}}
+    tensors = load_safetensors(write_safetensors(tmp_path / "m.safetensors", header, b""))
+    assert tensors["x"].shape == (0, 4)

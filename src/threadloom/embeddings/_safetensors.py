@@ -34,20 +34,34 @@ _MAX_HEADER = 100 * 1024 * 1024
 
 
 def load_safetensors(path: Path) -> dict[str, np.ndarray[Any, Any]]:
-    """Return every tensor in ``path`` as a read-only numpy array (BF16 widened to float32)."""
-    data = path.read_bytes()
-    if len(data) < 8:
-        raise EmbeddingError(f"{path}: too short to be a safetensors file")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > min(_MAX_HEADER, len(data) - 8):
-        raise EmbeddingError(f"{path}: header length {header_len} exceeds the file")
+    """Return every tensor in ``path`` as a read-only numpy array (BF16 widened to float32).
+
+    The data is memory-mapped, not read: tensors used as they are (such as an
+    embedding table) stay in the page cache, loaded lazily and shared between
+    processes.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        prefix = f.read(8)
+        if len(prefix) < 8:
+            raise EmbeddingError(f"{path}: too short to be a safetensors file")
+        (header_len,) = struct.unpack("<Q", prefix)
+        if header_len > min(_MAX_HEADER, size - 8):
+            raise EmbeddingError(f"{path}: header length {header_len} exceeds the file")
+        raw_header = f.read(header_len)
     try:
-        header = json.loads(data[8 : 8 + header_len])
+        header = json.loads(raw_header)
     except ValueError as exc:
         raise EmbeddingError(f"{path}: header is not JSON: {exc}") from exc
     if not isinstance(header, dict):
         raise EmbeddingError(f"{path}: header is not a JSON object")
-    body = memoryview(data)[8 + header_len :]
+    start = 8 + header_len
+    body: np.ndarray[Any, Any] = (
+        # asarray: plain ndarray views (they keep the mapping alive), not np.memmap objects.
+        np.asarray(np.memmap(path, dtype=np.uint8, mode="r", offset=start))
+        if size > start
+        else np.zeros(0, dtype=np.uint8)
+    )
     tensors: dict[str, np.ndarray[Any, Any]] = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -56,7 +70,9 @@ def load_safetensors(path: Path) -> dict[str, np.ndarray[Any, Any]]:
     return tensors
 
 
-def _tensor(path: Path, name: str, info: Any, body: memoryview) -> np.ndarray[Any, Any]:
+def _tensor(
+    path: Path, name: str, info: Any, body: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
     try:
         dtype_name = info["dtype"]
         shape = tuple(int(d) for d in info["shape"])
@@ -66,12 +82,15 @@ def _tensor(path: Path, name: str, info: Any, body: memoryview) -> np.ndarray[An
     if not 0 <= start <= end <= len(body):
         raise EmbeddingError(f"{path}: {name!r} byte range {start}..{end} is outside the file")
     raw = body[start:end]
+    itemsize = 2 if dtype_name == "BF16" else np.dtype(_DTYPES.get(dtype_name, "u1")).itemsize
+    if raw.size % itemsize:
+        raise EmbeddingError(f"{path}: {name!r} spans {raw.size} bytes, not whole {dtype_name} values")
     if dtype_name == "BF16":
         # bfloat16 is the top half of a float32: widen by shifting into the high bits.
-        halves = np.frombuffer(raw, dtype="<u2")
+        halves = raw.view("<u2")
         array = (halves.astype("<u4") << 16).view("<f4")
     elif dtype_name in _DTYPES:
-        array = np.frombuffer(raw, dtype=_DTYPES[dtype_name])
+        array = raw.view(_DTYPES[dtype_name])
     else:
         raise EmbeddingError(f"{path}: {name!r} has unsupported dtype {dtype_name}")
     if array.size != int(np.prod(shape, dtype=np.int64)):
