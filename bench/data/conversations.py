@@ -17,7 +17,9 @@ returns the same data for the same arguments.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Question", "Turn", "generate"]
 
@@ -405,6 +407,31 @@ SMALL_TALK = [
     "A colleague just came back from {city} with lots of stories.",
     "My {relation} keeps sending me recipes.",
     "I'm a bit worried about my {relation}, they seem stressed.",
+    "{name} has been so busy lately, we barely talk.",
+    "Ran into {name} at the supermarket, small world.",
+    "{name} keeps asking about my plans for {month}.",
+    "{pet} knocked a glass off the table again.",
+    "My {relation} asked whether I still play the {instrument}.",
+    "I saw a documentary about {city} last night.",
+    "{month} is always a busy month for us.",
+    "We should invite {name} over for {dish} sometime.",
+    "Do you remember what {name} said about {city}?",
+    "My {relation} sent photos from the weekend.",
+    "I need to buy a present for my {relation}.",
+    "{name} wants to try {sport} with me on {weekday}.",
+    "The {animal} next door barked all night.",
+    "I keep thinking about that trip to {city}.",
+    "My {relation} and {name} finally met, they got on well.",
+    "Someone from {company} emailed me again.",
+    "I still haven't returned {title} to the library.",
+    "The heating at the {place} is broken again.",
+    "The {spot} gets so much light in the afternoon.",
+    "I watched a video about {subject}, fascinating stuff.",
+    "There was {food} in everything at the buffet.",
+    "{name} was telling me about {company}, sounds like a strange place.",
+    "Have you read anything by {author}?",
+    "I keep meaning to ask {name} about {month}.",
+    "My {relation} loves the {animal} videos I send.",
 ]
 
 ASSISTANT_REPLIES = [
@@ -441,212 +468,240 @@ class _Fact:
         self.distractors = distractors
 
 
-def _facts(rng: random.Random) -> list[_Fact]:
-    """Every fact kind once, with entities drawn at random for this user."""
-    name = rng.choice
+EVENTS = [
+    ("anniversary dinner", "the meal celebrating our anniversary"),
+    ("dentist appointment", "my next check-up on my teeth"),
+    ("job interview", "the meeting with the recruiters"),
+    ("parents' evening", "the school meeting about the kids"),
+    ("vet visit", "the pet's medical check"),
+    ("haircut", "my next trim at the hairdresser"),
+    ("tax meeting", "the session with the accountant"),
+]
+PLACES = ["new flat", "office", "studio", "storage unit", "gym", "allotment"]
+SPOTS = ["balcony", "kitchen window", "office desk", "front garden", "bathroom shelf"]
+VENUES = ["the community college", "the public library", "the town hall", "the art centre"]
+
+
+class _Pools:
+    """Per-user entity pools drawn without replacement, so rounds never collide."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._pools: dict[tuple[int, str], list[Any]] = {}
+        # What this user has talked about, per pool: small talk keeps coming back to it.
+        self.cast: dict[int, list[Any]] = {}
+
+    def take(self, pool: Sequence[Any], tag: str = "") -> Any:
+        """The next unused entity of ``pool``; a ``tag`` gives a kind of fact its own draw."""
+        remaining = self._pools.get((id(pool), tag))
+        if not remaining:
+            remaining = self._pools[(id(pool), tag)] = list(pool)
+            self._rng.shuffle(remaining)
+        chosen = remaining.pop()
+        self.cast.setdefault(id(pool), []).append(chosen)
+        return chosen
+
+    def mention(self, pool: Sequence[Any]) -> Any:
+        """Mostly something this user already talked about, sometimes anything."""
+        known = self.cast.get(id(pool))
+        if known and self._rng.random() < 0.9:
+            return self._rng.choice(known)
+        return self._rng.choice(pool)
+
+
+def _facts(rng: random.Random, pools: _Pools) -> list[_Fact]:
+    """One round: every fact kind once, with entities this user has not used yet.
+
+    A user lives through several rounds, so each kind of fact recurs with other
+    entities: the other rounds are the hardest distractors (same wording, a
+    different pet, month or relative), as in real long conversations.
+    """
+    take = pools.take
+    pick = rng.choice
     facts: list[_Fact] = []
 
-    animal, pet, other_pet = name(ANIMALS), *rng.sample(PET_NAMES, 2)
+    animal, pet, other_pet = take(ANIMALS), take(PET_NAMES), take(PET_NAMES)
     facts.append(
         _Fact(
             "pet",
             [
-                rng.choice(
+                pick(
                     [
-                        f"We adopted a {animal} in {name(MONTHS)} and called him {pet}.",
+                        f"We adopted a {animal} in {pick(MONTHS)} and called him {pet}.",
                         f"Our new {animal} {pet} has been chewing on all the furniture.",
+                        f"{pet} the {animal} finally sleeps through the night, what a relief.",
                     ]
                 )
             ],
             [
-                (f"What name did we give the {animal} we adopted?", False),
-                ("What is my pet called?", False),
-                (f"What did {pet} chew on?", True),
+                (f"What name did we give the {animal}?", False),
+                (f"What kind of animal is {pet}?", True),
             ],
-            [
-                f"My neighbour's {name(ANIMALS)} is called {other_pet}.",
-                f"We almost named the {animal} {rng.choice(PET_NAMES)} instead.",
-            ],
+            [f"My neighbour's {pick(ANIMALS)} is called {other_pet}."],
         )
     )
 
-    relation, person, other, city, other_city = (
-        name(RELATIONS),
-        *rng.sample(FIRST_NAMES, 2),
-        *rng.sample(CITIES, 2),
-    )
+    relation, person, city = take(RELATIONS, "relocation"), take(FIRST_NAMES), take(CITIES)
     facts.append(
         _Fact(
             "relocation",
-            [f"My {relation} {person} just moved to {city} for a new job."],
             [
-                (f"Which city does my {relation} live in now?", False),
-                (f"Where did {person} relocate to?", True),
-            ],
-            [
-                f"My friend {other} moved to {other_city} last year.",
-                f"{person} was complaining about the rent prices.",
-                f"{person} might visit us at Christmas.",
-            ],
-        )
-    )
-
-    instrument = name(INSTRUMENTS)
-    facts.append(
-        _Fact(
-            "instrument",
-            [
-                rng.choice(
+                pick(
                     [
-                        f"I've started taking {instrument} lessons, it's harder than it looks.",
-                        f"I finally bought a second-hand {instrument} and I practise every evening.",
+                        f"My {relation} {person} just moved to {city} for a new job.",
+                        f"{person}, my {relation}, has packed up and relocated to {city}.",
                     ]
                 )
             ],
             [
-                ("Which musical instrument did I take up?", False),
-                (f"How often do I practise the {instrument}?", True),
+                (f"Which city does my {relation} live in now?", False),
+                (f"Where did {person} move to?", True),
             ],
-            [
-                f"My {name(RELATIONS)} plays the {name(INSTRUMENTS)} in a band.",
-                "I went to a concert last week, the band was great.",
-            ],
+            [f"{person} was complaining about the rent prices.", f"{person} might visit us soon."],
         )
     )
 
-    day, month, restaurant = rng.randint(1, 28), name(MONTHS), name(RESTAURANTS)
+    instrument, teacher = take(INSTRUMENTS), take(FIRST_NAMES)
+    facts.append(
+        _Fact(
+            "instrument",
+            [f"I've started {instrument} lessons with {teacher}, it's harder than it looks."],
+            [
+                (f"Who is teaching me the {instrument}?", True),
+                (f"What does {teacher} teach me to play?", True),
+            ],
+            [f"My {pick(RELATIONS)} plays the {pick(INSTRUMENTS)} in a band."],
+        )
+    )
+
+    (event, event_paraphrase), month, day = take(EVENTS), take(MONTHS), rng.randint(1, 28)
+    restaurant = pick(RESTAURANTS)
     facts.append(
         _Fact(
             "date",
-            [f"Our anniversary dinner is on {month} {day}, I booked a table at {restaurant}."],
             [
-                ("When is our anniversary dinner?", False),
-                (f"Which restaurant did I reserve for {month} {day}?", True),
+                pick(
+                    [
+                        f"The {event} is on {month} {day}, I wrote it on the fridge.",
+                        f"Put the {event} down for {month} {day} please, at {restaurant}.",
+                    ]
+                )
             ],
             [
-                f"We had a nice meal at {name(RESTAURANTS)} with friends.",
-                f"My dentist appointment got moved to {name(MONTHS)} {rng.randint(1, 28)}.",
+                (f"When is {event_paraphrase}?", False),
+                (f"What is happening on {month} {day}?", True),
             ],
+            [f"The {event} last year was a disaster."],
         )
     )
 
-    food, other_food = rng.sample(FOODS, 2)
+    who, food = take(RELATIONS, "allergy"), take(FOODS)
     facts.append(
         _Fact(
             "allergy",
-            [f"The doctor confirmed I'm allergic to {food}, so no more of that."],
-            [("What food intolerance did the doctor find?", False)],
-            [
-                f"My {name(RELATIONS)} can't eat {other_food}.",
-                f"I bought some {food} for the party guests.",
-            ],
+            [f"The doctor confirmed my {who} is allergic to {food}, so no more of that at dinner."],
+            [(f"Which food must my {who} avoid?", False)],
+            [f"I bought some {pick(FOODS)} for the party guests."],
         )
     )
 
-    job, company, other_company = name(JOBS), *rng.sample(COMPANIES, 2)
+    job, company = take(JOBS), take(COMPANIES)
     facts.append(
         _Fact(
             "job",
-            [f"I accepted the offer to work as a {job} at {company}!"],
+            [f"I had a second interview at {company} for the {job} role, fingers crossed."],
             [
-                ("What's my new position at work?", False),
-                (f"Which employer hired me as a {job}?", True),
+                (f"Which company interviewed me to be a {job}?", False),
+                (f"What position did I apply for at {company}?", True),
             ],
-            [
-                f"I had an interview at {other_company} but they never called back.",
-                f"{company} was in the news this morning.",
-            ],
+            [f"{company} was in the news this morning."],
         )
     )
 
-    (title, author), (other_title, other_author) = rng.sample(BOOKS, 2)
+    title, author = take(BOOKS)
     facts.append(
         _Fact(
             "book",
-            [f"I'm halfway through {title} by {author}, can't put it down."],
             [
-                ("Who is the author of the novel I'm reading?", False),
-                (f"Who wrote {title}?", True),
+                pick(
+                    [
+                        f"I'm halfway through {title} by {author}, can't put it down.",
+                        f"Just started {title}, the new one from {author}.",
+                    ]
+                )
             ],
             [
-                f"My book club picked {other_title} by {other_author} for next month.",
-                f"I lent my copy of {title} to a friend.",
+                (f"Who is the author of {title}?", True),
+                (f"Which of {author.split()[-1]}'s novels have I been reading?", True),
             ],
+            [f"I lent my copy of {title} to a friend."],
         )
     )
 
-    trip_city, trip_month, past_city = rng.sample(CITIES, 1)[0], name(MONTHS), name(CITIES)
+    trip_city, trip_month = take(CITIES), take(MONTHS)
     facts.append(
         _Fact(
             "trip",
-            [f"In {trip_month} we're flying to {trip_city} for a week."],
+            [
+                pick(
+                    [
+                        f"In {trip_month} we're flying to {trip_city} for a week.",
+                        f"Booked the tickets: {trip_city}, {trip_month}, just the two of us.",
+                    ]
+                )
+            ],
             [
                 (f"Where am I going on holiday in {trip_month}?", True),
-                ("What is the destination of my upcoming flight?", False),
+                (f"When do we travel to {trip_city}?", True),
             ],
-            [
-                f"Last summer we went to {past_city}, it rained every day.",
-                f"My {name(RELATIONS)} went to {trip_city} years ago.",
-            ],
+            [f"My {pick(RELATIONS)} went to {trip_city} years ago."],
         )
     )
 
-    flat, street = rng.randint(10, 480), name(STREETS)
+    place, number, street = take(PLACES), rng.randint(10, 480), pick(STREETS)
     facts.append(
         _Fact(
             "number",
-            [f"The new flat is number {flat} on {street} Road, third floor."],
-            [("What's the number of my new apartment?", False)],
-            [
-                f"The old place on {name(STREETS)} Road had a leaking roof.",
-                f"I was on hold for {rng.randint(10, 90)} minutes with the landlord.",
-            ],
+            [f"The {place} is number {number} on {street} Road, third floor."],
+            [(f"What is the street number of the {place}?", False)],
+            [f"I was on hold for {rng.randint(10, 90)} minutes with the landlord."],
         )
     )
 
-    color, car = name(COLORS), name(CARS)
+    buyer, color, car = take(RELATIONS, "car"), pick(COLORS), take(CARS)
     facts.append(
         _Fact(
             "car",
-            [f"I finally bought a used {color} {car}, it drives well."],
-            [("What vehicle did I purchase?", False), (f"What colour is my {car}?", True)],
-            [
-                f"My {name(RELATIONS)} crashed their {name(CARS)} last month.",
-                "Parking near the office is impossible.",
-            ],
+            [f"My {buyer} finally bought a used {color} {car}, it drives well."],
+            [(f"What vehicle did my {buyer} purchase?", False)],
+            [f"Parking near the office is impossible for the {pick(CARS)}."],
         )
     )
 
-    friend, bday_month, bday = name(FIRST_NAMES), name(MONTHS), rng.randint(1, 28)
+    friend, bday_month, bday = take(FIRST_NAMES), pick(MONTHS), rng.randint(1, 28)
     facts.append(
         _Fact(
             "birthday",
             [f"{friend}'s birthday is on {bday_month} {bday}, remind me to get a gift."],
-            [(f"When does {friend} celebrate turning a year older?", True)],
-            [
-                f"{friend} and I argued about politics again.",
-                f"My {name(RELATIONS)}'s birthday party was in {name(MONTHS)}.",
-            ],
+            [(f"When does {friend} turn a year older?", True)],
+            [f"{friend} and I argued about politics again."],
         )
     )
 
-    sport, weekday = name(SPORTS), name(WEEKDAYS)
+    sport, weekday = take(SPORTS), take(WEEKDAYS)
     facts.append(
         _Fact(
             "club",
             [f"I joined a {sport} club, we meet every {weekday} evening."],
             [
-                ("Which sports club did I sign up for?", False),
                 (f"On which day do I go to {sport}?", True),
+                (f"Which activity do I do on {weekday} nights?", True),
             ],
-            [
-                f"I used to play {name(SPORTS)} at school.",
-                f"Every {weekday} I do the grocery shopping.",
-            ],
+            [f"I used to play {pick(SPORTS)} at school."],
         )
     )
 
-    companion, city_a, city_b = name(FIRST_NAMES), *rng.sample(CITIES, 2)
+    companion, city_a, city_b = take(FIRST_NAMES), take(CITIES), take(CITIES)
     facts.append(
         _Fact(
             "multi_hop",
@@ -655,97 +710,112 @@ def _facts(rng: random.Random) -> list[_Fact]:
                 f"{companion} and I took the train to {city_b} for a concert.",
             ],
             [(f"Which places have I visited together with {companion}?", True)],
-            [
-                f"{companion} is thinking about buying a house.",
-                f"{companion} loves {name(DISHES)}.",
-            ],
+            [f"{companion} is thinking about buying a house."],
         )
     )
 
-    dish = name(DISHES)
+    dish, cook = take(DISHES), take(RELATIONS, "dish")
     facts.append(
         _Fact(
             "dish",
-            [f"I cooked {dish} from my grandmother's recipe and it turned out perfect."],
-            [("What did I make following my grandma's instructions?", False)],
-            [
-                f"We ordered {name(DISHES)} from the takeaway.",
-                "My grandmother used to grow tomatoes.",
-            ],
+            [f"I cooked {dish} from my {cook}'s recipe and it turned out perfect."],
+            [(f"What did I make following my {cook}'s instructions?", False)],
+            [f"We ordered {pick(DISHES)} from the takeaway."],
         )
     )
 
-    plant, subject = name(PLANTS), name(SUBJECTS)
+    plant, spot = take(PLANTS), take(SPOTS)
     facts.append(
         _Fact(
             "plant",
-            [f"I bought a {plant} for the balcony, hope it survives the winter."],
-            [("What greenery did I get for outside?", False)],
-            [f"The {name(PLANTS)} in the office is dying.", "The balcony door is stuck again."],
+            [f"I bought a {plant} for the {spot}, hope it survives."],
+            [(f"What greenery did I get for the {spot}?", False)],
+            [f"The {pick(PLANTS)} at work is dying."],
         )
     )
+
+    subject, venue = take(SUBJECTS), take(VENUES)
     facts.append(
         _Fact(
             "course",
-            [f"I enrolled in a night course on {subject} at the community college."],
+            [f"I enrolled in a night course on {subject} at {venue}."],
             [
-                ("What subject is my evening class about?", False),
+                (f"What is my evening class at {venue} about?", False),
                 (f"Where am I studying {subject}?", True),
             ],
-            [
-                f"My {name(RELATIONS)} is doing an online course too.",
-                "The community college car park is always full.",
-            ],
+            [f"My {pick(RELATIONS)} is doing an online course on {pick(SUBJECTS)}."],
         )
     )
     return facts
 
 
-def _fill(template: str, rng: random.Random) -> str:
+def _fill(template: str, rng: random.Random, pools: _Pools) -> str:
+    mention = pools.mention
     return template.format(
-        animal=rng.choice(ANIMALS),
-        weekday=rng.choice(WEEKDAYS),
-        name=rng.choice(FIRST_NAMES),
-        month=rng.choice(MONTHS),
-        city=rng.choice(CITIES),
-        relation=rng.choice(RELATIONS),
+        animal=mention(ANIMALS),
+        pet=mention(PET_NAMES),
+        weekday=mention(WEEKDAYS),
+        name=mention(FIRST_NAMES),
+        month=mention(MONTHS),
+        city=mention(CITIES),
+        relation=mention(RELATIONS),
+        instrument=mention(INSTRUMENTS),
+        sport=mention(SPORTS),
+        dish=mention(DISHES),
+        company=mention(COMPANIES),
+        title=mention(BOOKS)[0],
+        author=mention(BOOKS)[1],
+        place=mention(PLACES),
+        spot=mention(SPOTS),
+        subject=mention(SUBJECTS),
+        food=mention(FOODS),
     )
+
+
+def _wrap(sentence: str, rng: random.Random, pools: _Pools) -> str:
+    """Most turns say more than one thing: surround a sentence with small talk."""
+    before = [_fill(rng.choice(SMALL_TALK), rng, pools) for _ in range(rng.choice([0, 0, 1, 1, 2]))]
+    after = [_fill(rng.choice(SMALL_TALK), rng, pools) for _ in range(rng.choice([0, 1, 1, 2]))]
+    return " ".join([*before, sentence, *after])
 
 
 def generate(
     *,
     seed: int = 7,
     users: int = 16,
-    sessions: int = 16,
+    rounds: int = 4,
+    sessions: int = 36,
     turns_per_session: int = 26,
 ) -> tuple[list[Turn], list[Question]]:
-    """Chat turns (one memory each) and the questions about them, deterministically."""
+    """Chat turns (one memory each) and the questions about them, deterministically.
+
+    Each user gets ``rounds`` rounds of every fact kind, spread at random over
+    ``sessions`` sessions of ``turns_per_session`` turns (user and assistant
+    alternate); every fact of every round is asked about.
+    """
     rng = random.Random(seed)
     all_turns: list[Turn] = []
     all_questions: list[Question] = []
     for u in range(users):
         user = f"user{u:02d}"
-        facts = _facts(rng)
+        pools = _Pools(rng)
+        facts = [fact for _ in range(rounds) for fact in _facts(rng, pools)]
         # Slots: (session, position) for each evidence and distractor sentence.
-        planned: dict[tuple[int, int], tuple[str, str | None]] = {}
+        planned: dict[tuple[int, int], str] = {}
         evidence_slots: dict[int, list[tuple[int, int]]] = {}
-
-        def free_slot(
-            planned: dict[tuple[int, int], tuple[str, str | None]] = planned,
-        ) -> tuple[int, int]:
-            while True:
-                # Only even positions hold the user's turns; odd ones are the assistant's.
-                slot = (rng.randrange(sessions), 2 * rng.randrange(turns_per_session // 2))
-                if slot not in planned:
-                    return slot
-
+        user_slots = [(s, 2 * p) for s in range(sessions) for p in range(turns_per_session // 2)]
+        rng.shuffle(user_slots)  # only even positions are the user's; odd ones the assistant's
+        needed = sum(len(f.evidence) + len(f.distractors) for f in facts)
+        if needed > len(user_slots):
+            raise ValueError(f"{needed} fact turns do not fit in {len(user_slots)} user turns")
+        free = iter(user_slots)
         for index, fact in enumerate(facts):
             for sentence in fact.evidence:
-                slot = free_slot()
-                planned[slot] = (sentence, f"fact{index}")
+                slot = next(free)
+                planned[slot] = _wrap(sentence, rng, pools)
                 evidence_slots.setdefault(index, []).append(slot)
             for sentence in fact.distractors:
-                planned[free_slot()] = (sentence, None)
+                planned[next(free)] = _wrap(sentence, rng, pools)
 
         ids: dict[tuple[int, int], str] = {}
         for session in range(sessions):
@@ -755,9 +825,12 @@ def generate(
                 if pos % 2 == 1:
                     speaker, text = "assistant", rng.choice(ASSISTANT_REPLIES)
                 elif (session, pos) in planned:
-                    speaker, text = "user", planned[(session, pos)][0]
+                    speaker, text = "user", planned[(session, pos)]
                 else:
-                    speaker, text = "user", _fill(rng.choice(SMALL_TALK), rng)
+                    speaker, text = (
+                        "user",
+                        _wrap(_fill(rng.choice(SMALL_TALK), rng, pools), rng, pools),
+                    )
                 all_turns.append(Turn(user, turn_id, session, speaker, text))
 
         for index, fact in enumerate(facts):
