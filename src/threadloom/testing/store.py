@@ -48,6 +48,7 @@ from threadloom.store.base import (
     TTLConfig,
 )
 from threadloom.testing.embeddings import (
+    AsyncHashingEmbed,
     HashingEmbed,
     InfEmbed,
     NaNEmbed,
@@ -316,6 +317,16 @@ class StoreConformance:
                 await s.put(NS, "k", {"text": "x"}, index=index)
         assert await s.get(NS, "k") is None
 
+    async def test_bad_read_arguments_are_rejected(self, open_store: Any) -> None:
+        """get with an empty key, list_namespaces with max_depth 0, a non-dict filter: typed errors."""
+        s = await open_store()
+        with pytest.raises(InvalidStoreInputError, match=r"[Kk]ey"):
+            await s.get(NS, "")
+        with pytest.raises(InvalidStoreInputError, match="max_depth"):
+            await s.list_namespaces(max_depth=0)
+        with pytest.raises(InvalidFilterError, match="dict"):
+            await s.search(NS, filter=["kind", "fact"])
+
     async def test_reads_never_create_namespaces(self, open_store: Any) -> None:
         """get and search on unknown namespaces leave list_namespaces empty."""
         s = await open_store()
@@ -551,6 +562,15 @@ class StoreConformance:
         assert (await s.get(NS, "kept")).value == {"text": "original"}
         assert await s.get(NS, "new") is None and await s.get(NS, "bad") is None
         assert await s.keys(NS, query="original") == ["kept"]
+
+    async def test_async_embed_function_serves_the_async_api(self, open_store: Any) -> None:
+        """An ``async def`` embedder works through aput and asearch."""
+        s = await open_store(index=index_config(AsyncHashingEmbed(DIMS), fields=["text"]))
+        if s.flavour == "sync" and not s.in_thread:
+            pytest.skip("an async-only embedder cannot serve sync calls inside the event loop")
+        await s.put(NS, "pizza", {"text": "pizza night"})
+        await s.put(NS, "bike", {"text": "bike ride"})
+        assert (await s.search(NS, query="pizza", limit=1))[0].key == "pizza"
 
     @pytest.mark.parametrize(
         "faulty", [RaisingEmbed, WrongDimsEmbed, NaNEmbed], ids=lambda cls: cls.__name__
