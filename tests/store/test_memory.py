@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from threadloom.errors import InvalidStoreInputError
+from threadloom.errors import InvalidEmbedderError, InvalidStoreInputError
 from threadloom.store.base import IndexConfig, TTLConfig
 from threadloom.store.memory import InMemoryStore
 from threadloom.testing.embeddings import AsyncHashingEmbed, HashingEmbed
@@ -119,6 +119,7 @@ def test_start_ttl_sweeper_needs_an_interval() -> None:
         ({"dims": 4, "embed": HashingEmbed(4), "fields": "text"}, "fields"),
         ({"dims": 4, "embed": HashingEmbed(4), "fields": ["a["]}, r"\["),
         ({"dims": 4, "embed": HashingEmbed(4), "colour": 1}, "colour"),
+        ({"dims": 4, "embed": HashingEmbed(4), "distance_type": "l2"}, "cosine"),
     ],
     ids=repr,
 )
@@ -172,3 +173,9 @@ def test_deleting_and_overwriting_keep_the_vector_index_in_step() -> None:
     assert {(ns, key) for ns in vectors.namespaces() for key in store._data[ns]} >= live
     assert len(vectors) == len(live)
     assert vectors.rows == 2 * len(live)
+
+
+def test_an_embedder_of_the_wrong_kind_is_rejected() -> None:
+    """index['embed'] must be an Embeddings, a function or a 'provider:model' string."""
+    with pytest.raises(InvalidEmbedderError):
+        InMemoryStore(index={"dims": 4, "embed": 42})

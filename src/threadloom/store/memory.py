@@ -102,6 +102,11 @@ class InMemoryStore(BaseStore):
     def __init__(self, *, index: IndexConfig | None = None, ttl: TTLConfig | None = None) -> None:
         self.index_config = index
         self._index = ResolvedIndex.from_config(index)
+        distance = (index or {}).get("distance_type", "cosine")
+        if distance != "cosine":
+            raise InvalidStoreInputError(
+                f"InMemoryStore scores by cosine similarity only; got distance_type={distance!r}"
+            )
         self.ttl_config = _check_ttl_config(ttl)
         self._vectors = VectorIndex(self._index.dims) if self._index else None
         self._lock = threading.RLock()
