@@ -366,3 +366,23 @@ def test_the_bulk_loaded_vector_index_behaves_like_one_built_item_by_item() -> N
     bulk.add_many(extra)
     slow.add_many(extra)
     same()
+
+
+def test_the_last_put_of_an_item_in_a_batch_decides_its_vectors(path: Path) -> None:
+    """Within one batch, put-with-vectors then put-without (and the reverse) leave the last state on disk."""
+    with SqliteStore(path, index=index()) as store:
+        store.batch(
+            [
+                PutOp(NS, "a", {"text": "first words"}),
+                PutOp(NS, "a", {"text": "no vectors"}, index=False),
+                PutOp(NS, "b", {"text": "nothing"}, index=False),
+                PutOp(NS, "b", {"text": "second words"}),
+                PutOp(NS, "c", {"text": "third words"}),
+                PutOp(NS, "c", None),
+            ]
+        )
+    with SqliteStore(path, index=index()) as reopened:
+        assert [i.key for i in reopened.search(NS, query="words")] == ["b"]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM store_vectors").fetchone()[0] == 1
+    conn.close()

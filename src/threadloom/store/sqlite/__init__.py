@@ -108,6 +108,9 @@ class _Run:
     seq_before: int = 0
     seq: int = 0
     stamp: datetime = _EPOCH
+    stamp_text: str = ""
+    # Vector rows to write with executemany, by item id: the blob, or None to clear.
+    pending_vectors: dict[int, bytes | None] = field(default_factory=dict)
     changes: list[VectorChange] = field(default_factory=list)
     refresh: list[int] = field(default_factory=list)
     removed: bool = False
@@ -288,6 +291,7 @@ class SqliteStore(BaseStore):
             # Strictly increasing across processes, so "newest first" never ties on the clock.
             micros = max(int(run.now * 1_000_000), last + 1)
             run.stamp = _EPOCH + timedelta(microseconds=micros)
+            run.stamp_text = run.stamp.isoformat()
             conn.execute("UPDATE store_meta SET value = ? WHERE name = 'stamp'", (micros,))
         results: list[Result] = []
         for position, op in enumerate(ops):
@@ -305,6 +309,7 @@ class SqliteStore(BaseStore):
             elif isinstance(op, DeleteNamespaceOp):
                 results.append(self._delete_where(conn, run, *prefix_where(op.namespace_prefix)))
         if run.writing:
+            _flush_vectors(conn, run)
             conn.execute("UPDATE store_meta SET value = ? WHERE name = 'seq'", (run.seq,))
             if run.refresh:
                 _refresh_ttl(conn, run.refresh, run.now)
@@ -337,7 +342,7 @@ class SqliteStore(BaseStore):
             self._delete_where(conn, run, "prefix = ? AND key = ?", [prefix, op.key])
             return
         run.seq += 1
-        stamp = run.stamp.isoformat()
+        stamp = run.stamp_text
         expires_at = run.now + op.ttl * 60.0 if op.ttl is not None else None
         value = json.dumps(op.value, separators=(",", ":"), ensure_ascii=False)
         (item_id,) = conn.execute(
@@ -348,14 +353,11 @@ class SqliteStore(BaseStore):
             if not run.dims_checked:
                 self._check_dims(conn)
                 run.dims_checked = True
-            conn.execute(
-                "INSERT OR REPLACE INTO store_vectors (item_id, vectors) VALUES (?, ?)",
-                (item_id, vectors.tobytes()),
-            )
+            run.pending_vectors[item_id] = vectors.tobytes()
             run.changes.append((op.namespace, op.key, vectors))
         else:
             # Re-putting replaces the vectors: none now means none stale either.
-            conn.execute("DELETE FROM store_vectors WHERE item_id = ?", (item_id,))
+            run.pending_vectors[item_id] = None
             run.changes.append((op.namespace, op.key, None))
 
     def _check_dims(self, conn: sqlite3.Connection) -> None:
@@ -372,6 +374,7 @@ class SqliteStore(BaseStore):
         self, conn: sqlite3.Connection, run: _Run, where: str, params: list[Any]
     ) -> int:
         """Delete the items matching ``where``; returns how many of them were live."""
+        _flush_vectors(conn, run)  # pending vectors of an item deleted now must not outlive it
         rows = conn.execute(
             f"DELETE FROM store_items WHERE {where} RETURNING id, prefix, key, expires_at", params
         ).fetchall()
@@ -438,6 +441,8 @@ class SqliteStore(BaseStore):
     ) -> list[SearchItem]:
         assert self._vectors is not None
         run.index_touched = True
+        if run.writing:
+            _flush_vectors(conn, run)
         # Inside a write the batch's own uncommitted puts must be visible: force a check.
         if run.writing:
             index = self._vectors.catch_up(conn, None, current=run.seq)
@@ -558,6 +563,21 @@ def _meta(conn: sqlite3.Connection, name: str) -> Any:
 def _stored_dims(conn: sqlite3.Connection) -> int | None:
     dims = _meta(conn, "dims")
     return int(dims) if dims is not None else None
+
+
+def _flush_vectors(conn: sqlite3.Connection, run: _Run) -> None:
+    if not run.pending_vectors:
+        return
+    pending = run.pending_vectors.items()
+    conn.executemany(
+        "DELETE FROM store_vectors WHERE item_id = ?",
+        [(item_id,) for item_id, blob in pending if blob is None],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO store_vectors (item_id, vectors) VALUES (?, ?)",
+        [(item_id, blob) for item_id, blob in pending if blob is not None],
+    )
+    run.pending_vectors.clear()
 
 
 def _refresh_ttl(conn: sqlite3.Connection, ids: list[int], now: float) -> None:
