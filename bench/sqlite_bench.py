@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 DIMS = 384
+_NUMBERED = re.compile(r"(memory|query) (\d+)")
 USERS = 100
 BATCH = 1_000
 
@@ -55,8 +57,12 @@ class Data:
 
     def embed(self, texts: Sequence[str]) -> Any:
         """Look vectors up: ``"memory 17"`` is item 17, ``"query 3"`` is query 3."""
-        rows = [int(text.split()[1]) for text in texts]
-        source = self.vectors if texts and texts[0].startswith("memory") else self.queries
+        # A store may hand over the whole value as JSON: find the "memory N" in it.
+        found = [_NUMBERED.search(text) for text in texts]
+        rows = [int(m.group(2)) if m else 0 for m in found]
+        source = (
+            self.vectors if found and found[0] and found[0].group(1) == "memory" else self.queries
+        )
         return source[rows]
 
     def embeddings(self) -> Any:

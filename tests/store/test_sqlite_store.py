@@ -386,3 +386,19 @@ def test_the_last_put_of_an_item_in_a_batch_decides_its_vectors(path: Path) -> N
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*) FROM store_vectors").fetchone()[0] == 1
     conn.close()
+
+
+async def test_the_async_store_opens_sets_up_sweeps_and_closes(path: Path) -> None:
+    """AsyncSqliteStore.from_conn_string works as an async context manager around one file."""
+    from threadloom.store.sqlite.aio import AsyncSqliteStore
+
+    async with AsyncSqliteStore.from_conn_string(path, index=index()) as store:
+        await store.setup()
+        await store.aput(NS, "a", {"text": "async words"})
+        await store.aput(NS, "gone", {"text": "short lived"}, ttl=0.0001)
+        time.sleep(0.02)
+        assert await store.sweep_ttl() == 1
+        assert [i.key for i in await store.asearch(NS, query="words")] == ["a"]
+    with SqliteStore(path) as sync_store:
+        assert sync_store.get(NS, "a").value == {"text": "async words"}
+        assert sync_store.get(NS, "gone") is None
