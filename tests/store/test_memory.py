@@ -179,3 +179,49 @@ def test_an_embedder_of_the_wrong_kind_is_rejected() -> None:
     """index['embed'] must be an Embeddings, a function or a 'provider:model' string."""
     with pytest.raises(InvalidEmbedderError):
         InMemoryStore(index={"dims": 4, "embed": 42})
+
+
+def test_random_batches_keep_search_exact() -> None:
+    """After random batches of puts, re-puts, deletes and prefix deletes, query search equals brute force."""
+    import random
+
+    import numpy as np
+
+    from threadloom.store.base import DeleteNamespaceOp, PutOp, SearchOp
+
+    embed = HashingEmbed(DIMS)
+    store = InMemoryStore(index={"embed": embed, "dims": DIMS, "fields": ["t[*]"]})
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(30)]
+    model: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    for _ in range(40):
+        ops: list[Any] = []
+        for _ in range(rng.randint(1, 12)):
+            ns, key = ("u", str(rng.randint(0, 3))), f"k{rng.randint(0, 9)}"
+            roll = rng.random()
+            if roll < 0.6:
+                texts = [" ".join(rng.sample(words, 2)) for _ in range(rng.randint(0, 3))]
+                ops.append(PutOp(ns, key, {"t": texts}))
+                model[(ns, key)] = texts
+            elif roll < 0.9:
+                ops.append(PutOp(ns, key, None))
+                model.pop((ns, key), None)
+            else:
+                ops.append(DeleteNamespaceOp(ns))
+                for address in [a for a in model if a[0] == ns]:
+                    del model[address]
+        if rng.random() < 0.3:
+            ops.insert(rng.randrange(len(ops) + 1), SearchOp(("u",), query="w1 w2"))
+        store.batch(ops)
+    query = np.array(embed.vector("w3 w4"))
+    expected = sorted(
+        (
+            (-max(float(np.dot(embed.vector(t), query)) for t in texts), address)
+            for address, texts in model.items()
+            if texts
+        ),
+    )
+    hits = store.search(("u",), query="w3 w4", limit=100)
+    assert len(hits) == len(expected)
+    assert [round(h.score, 4) for h in hits] == [round(-s, 4) for s, _ in expected]
+    assert {(h.namespace, h.key) for h in hits} == {a for _, a in expected}
