@@ -115,7 +115,8 @@ class InMemoryStore(BaseStore):
         self._seq = 0
         self._last_time = datetime.fromtimestamp(0, timezone.utc)
         self._expiring = 0  # records with an expiry: skip TTL checks when there are none
-        self._clock: Callable[[], float] = time.time
+        # Expiry is never persisted, so a monotonic clock (immune to clock changes) fits.
+        self._clock: Callable[[], float] = time.monotonic
         self._sweeper: threading.Thread | None = None
         self._sweeper_stop = threading.Event()
         if self.ttl_config and self.ttl_config.get("sweep_interval_minutes"):
