@@ -197,6 +197,43 @@ _Encoder = Callable[[Any], Any]
 _ENCODER_CACHE: dict[type, _Encoder] = {}
 
 
+_PLAIN_SCAN_BUDGET = 1_000_000
+
+
+def _is_plain(obj: Any) -> bool:
+    """Whether ``obj`` is already a JSON-native tree (then it is dumped as is, with no copy)."""
+    stack = [obj]
+    pop, extend = stack.pop, stack.extend
+    budget = _PLAIN_SCAN_BUDGET  # a value that contains itself would loop forever; the walker reports it
+    while stack:
+        budget -= 1
+        if not budget:
+            return False
+        o = pop()
+        t = type(o)
+        if t is str or t is bool or o is None:
+            continue
+        if t is int:
+            if _I64_MIN <= o <= _I64_MAX:
+                continue
+            return False
+        if t is dict:
+            if _TAG in o:
+                return False
+            for k in o:
+                if type(k) is not str:
+                    return False
+            extend(o.values())
+            continue
+        if t is list:
+            extend(o)
+            continue
+        if t is float and math.isfinite(o):
+            continue
+        return False
+    return True
+
+
 def _enc(obj: Any) -> Any:
     """Turn ``obj`` into a tree of JSON-native values (str keys, finite floats, 64-bit ints)."""
     t = type(obj)
@@ -614,8 +651,12 @@ def _describe(e: _Unsupported) -> str:
     return f"cannot serialize {what} at {path}: {reason}"
 
 
+_TAG_BYTES = f'"{_TAG}"'.encode()
+_loads_plain: Callable[[Any], Any] | None = None
+
 if _orjson is not None:
     _dumps_json: Callable[[Any], bytes] = _orjson.dumps
+    _loads_plain = _orjson.loads
 else:  # pragma: no cover - depends on the environment
 
     def _dumps_json(tree: Any) -> bytes:
@@ -636,6 +677,8 @@ class JsonPlusSerializer:
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         """Encode ``obj``; raises :class:`SerializationError` naming any unsupported part."""
         try:
+            if _is_plain(obj):
+                return "json", _dumps_json(obj)
             return "json", _dumps_json(_enc(obj))
         except _Unsupported as e:
             raise SerializationError(_describe(e)) from None
@@ -648,7 +691,12 @@ class JsonPlusSerializer:
         if type_tag != "json":
             raise SerializationError(f"unknown serialization type {type_tag!r}")
         try:
-            text = payload.decode("utf-8") if isinstance(payload, (bytes, bytearray, memoryview)) else payload
+            if isinstance(payload, (memoryview, str)):
+                payload = payload.encode() if isinstance(payload, str) else bytes(payload)
+            # No tag in the bytes means no tagged object: plain JSON, no per-object hook needed.
+            if _loads_plain is not None and _TAG_BYTES not in payload:
+                return _loads_plain(payload)
+            text = payload.decode("utf-8") if isinstance(payload, (bytes, bytearray)) else payload
             return self._json_decoder.decode(text)
         except SerializationError:
             raise
