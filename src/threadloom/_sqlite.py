@@ -29,6 +29,8 @@ anyway). Processes coordinate through SQLite's own file locks.
 
 Example::
 
+    from threadloom._sqlite import Database, migrate
+
     db = Database.open(":memory:")
     migrate(db, "demo", ["CREATE TABLE t (x INTEGER)"])
     db.write(lambda conn: conn.execute("INSERT INTO t VALUES (1)"))

@@ -402,3 +402,23 @@ async def test_the_async_store_opens_sets_up_sweeps_and_closes(path: Path) -> No
     with SqliteStore(path) as sync_store:
         assert sync_store.get(NS, "a").value == {"text": "async words"}
         assert sync_store.get(NS, "gone") is None
+
+
+@pytest.mark.parametrize(
+    "module", ["threadloom._sqlite", "threadloom.store.sqlite", "threadloom.store.sqlite.aio"]
+)
+def test_the_documented_examples_run(
+    module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Example block in each SQLite module's docstring runs as written."""
+    import asyncio
+    import importlib
+    import textwrap
+
+    monkeypatch.chdir(tmp_path)  # examples may create files in the working directory
+    doc = importlib.import_module(module).__doc__ or ""
+    block = doc.split("Example::", 1)[1].split("\n")[1:]
+    code = textwrap.dedent("\n".join(x for x in block if x.startswith("    ") or not x.strip()))
+    if "await " in code:
+        code = "async def main():\n" + textwrap.indent(code, "    ") + "\nasyncio.run(main())"
+    exec(code, {"asyncio": asyncio})
