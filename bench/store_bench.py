@@ -6,14 +6,18 @@ looks the vectors up, so embedding time is excluded. Items are spread over
 
 Run: ``.venv/bin/python bench/store_bench.py`` (needs ``pip install -r bench/requirements.txt``).
 Options: ``--sizes 10000 100000``, ``--only threadloom``, ``--batch 1000``.
+Each store and size runs in a fresh process, so neither inherits memory the
+other freed.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -111,19 +115,6 @@ def measure(
     items = make_items(n)
     results: dict[str, float] = {}
 
-    log(f"{impl} {n:,}: memory pass (tracemalloc)")
-    gc.collect()
-    tracemalloc.start()
-    base, _ = tracemalloc.get_traced_memory()
-    probe = make_store(impl, embeddings)
-    fill(probe, items, batch, progress=False)
-    current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    results["retained_mb"] = (current - base) / 1e6
-    results["peak_mb"] = (peak - base) / 1e6
-    del probe
-    gc.collect()
-
     log(f"{impl} {n:,}: put")
     store = make_store(impl, embeddings)
     wall, cpu = fill(store, items, batch)
@@ -191,6 +182,18 @@ def measure(
             }
             hits += len(exact & got)
         results["recall_at_10"] = hits / 200
+    store = None  # free it before the memory pass
+    gc.collect()
+    # Memory last, so the timed passes are not run on memory the first pass freed.
+    log(f"{impl} {n:,}: memory pass (tracemalloc)")
+    tracemalloc.start()
+    base, _ = tracemalloc.get_traced_memory()
+    probe = make_store(impl, embeddings)
+    fill(probe, items, batch, progress=False)
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    results["retained_mb"] = (current - base) / 1e6
+    results["peak_mb"] = (peak - base) / 1e6
     return results
 
 
@@ -263,23 +266,42 @@ def table(n: int, results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def worker(impl: str, n: int, batch: int) -> None:
+    """Measure one store at one size in this (fresh) process; print JSON results."""
+    rng = np.random.default_rng(0)
+    log(f"{impl} {n:,}: generating {n:,} fixed random {DIMS}-dim vectors")
+    docs = rng.standard_normal((n, DIMS), dtype=np.float32)
+    queries = rng.standard_normal((64, DIMS), dtype=np.float32)
+    print(json.dumps(measure(impl, n, docs, queries, batch)), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--only", choices=["threadloom", "langgraph"])
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--worker", nargs=2, metavar=("IMPL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]), args.batch)
+        return
     impls = [args.only] if args.only else ["threadloom", "langgraph"]
-    rng = np.random.default_rng(0)
-    largest = max(args.sizes)
-    log(f"generating {largest:,} fixed random {DIMS}-dim vectors")
-    docs = rng.standard_normal((largest, DIMS), dtype=np.float32)
-    queries = rng.standard_normal((64, DIMS), dtype=np.float32)
-    tables = []
     for n in args.sizes:
-        results = {impl: measure(impl, n, docs, queries, args.batch) for impl in impls}
-        tables.append(table(n, results))
-        print(tables[-1] + "\n", flush=True)
+        results = {}
+        for impl in impls:
+            # A fresh process per store and size: neither inherits the other's freed memory.
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                impl,
+                str(n),
+                "--batch",
+                str(args.batch),
+            ]
+            done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+            results[impl] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(table(n, results) + "\n", flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"numpy {np.__version__}, Python {sys.version.split()[0]}, batch size {args.batch}, "

@@ -303,13 +303,23 @@ def validate_key(key: str) -> None:
 
 def validate_value(value: Any) -> None:
     """A value must be a dict that round-trips through JSON."""
+    normalized_value(value)
+
+
+def normalized_value(value: Any) -> dict[str, Any]:
+    """A deep copy of ``value`` as JSON gives it back (tuples become lists, keys strings).
+
+    Raises :class:`InvalidValueError` unless ``value`` is a dict that JSON can encode.
+    """
     if not isinstance(value, dict):
         raise InvalidValueError(f"Value must be a dict, got {type(value).__name__}: {value!r:.200}")
-    if plain_json_copy(value) is None:
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidValueError(f"Value is not JSON-serializable: {exc}") from exc
+    copy = plain_json_copy(value)
+    if copy is not None:
+        return copy
+    try:
+        return cast("dict[str, Any]", json.loads(json.dumps(value, allow_nan=False)))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidValueError(f"Value is not JSON-serializable: {exc}") from exc
 
 
 class _NotPlain(Exception):
@@ -433,10 +443,24 @@ def validate_op(op: Op) -> None:
 
 
 def validate_ops(ops: Iterable[Op]) -> list[Op]:
-    """Materialize and validate a batch; raises before any operation runs."""
+    """Materialize and validate a batch; raises before any operation runs.
+
+    Each put's value comes back replaced by :func:`normalized_value` (a deep
+    copy, as JSON would return it), so a caller mutating its dict later, or
+    during the embedding call, cannot change what is stored.
+    """
     ops = list(ops)
-    for op in ops:
-        validate_op(op)
+    for position, op in enumerate(ops):
+        if type(op) is PutOp and op.value is not None:
+            validate_namespace(op.namespace)
+            validate_key(op.key)
+            validate_index_arg(op.index)
+            validate_ttl(op.ttl)
+            ops[position] = PutOp(
+                op.namespace, op.key, normalized_value(op.value), op.index, op.ttl
+            )
+        else:
+            validate_op(op)
     return ops
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import json
 import threading
 import time
 import weakref
@@ -49,7 +48,6 @@ from threadloom.store.base import (
     SearchItem,
     SearchOp,
     TTLConfig,
-    plain_json_copy,
     validate_ops,
 )
 
@@ -128,7 +126,7 @@ class InMemoryStore(BaseStore):
         """Run ``ops`` in order; the batch is validated (and embedded) before any op applies."""
         ops = validate_ops(ops)
         filters = self._prepare(ops)
-        plan = self._index.plan(ops) if self._index else None
+        plan = self._index.plan(ops) if self._index and _embeds(ops) else None
         embedded = plan.embed(self._index) if plan and self._index else None
         return self._apply(ops, filters, embedded)
 
@@ -136,7 +134,7 @@ class InMemoryStore(BaseStore):
         """Async twin of :meth:`batch`; embedding runs off the event loop."""
         ops = validate_ops(ops)
         filters = self._prepare(ops)
-        plan = self._index.plan(ops) if self._index else None
+        plan = self._index.plan(ops) if self._index and _embeds(ops) else None
         embedded = await plan.aembed(self._index) if plan and self._index else None
         return self._apply(ops, filters, embedded)
 
@@ -276,11 +274,9 @@ class InMemoryStore(BaseStore):
         expires_at = now + op.ttl * 60.0 if op.ttl is not None else None
         if expires_at is not None:
             self._expiring += 1
-        # Store exactly what a database backend would give back: a JSON round
-        # trip (tuples become lists, keys strings), or a plain copy when equal.
-        value = plain_json_copy(op.value)
-        if value is None:
-            value = json.loads(json.dumps(op.value))
+        # validate_ops already replaced the caller's value by a normalized copy
+        # (what a database backend would give back), so it can be kept as is.
+        value = op.value
         # Re-inserting keeps each namespace's dict ordered oldest to newest update.
         items[key] = _Record(value, created, stamp, self._seq, op.ttl, expires_at)
         # Re-inserting moves the key last, so pending stays in op order.
@@ -444,6 +440,11 @@ class InMemoryStore(BaseStore):
         stop = getattr(self, "_sweeper_stop", None)
         if stop is not None:
             stop.set()
+
+
+def _embeds(ops: list[Op]) -> bool:
+    """Whether any op may need the embedder (most reads do not)."""
+    return any(type(op) is PutOp or (type(op) is SearchOp and op.query is not None) for op in ops)
 
 
 def _reversed_items(
