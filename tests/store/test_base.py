@@ -166,3 +166,12 @@ def test_plain_json_copy_copies_plain_values_and_declines_the_rest() -> None:
     base.validate_value({"t": (1, 2), 1: "int keys are JSON too"})
     with pytest.raises(InvalidValueError, match="JSON"):
         base.validate_value({"f": float("nan")})
+
+
+def test_validate_ops_hands_back_normalized_copies_of_put_values() -> None:
+    """Put values come back as JSON would return them, and detached from the caller's dict."""
+    value: dict[str, Any] = {"t": (1, 2), "nested": {"x": [1]}}
+    [op] = base.validate_ops([PutOp(("a",), "k", value)])
+    assert isinstance(op, PutOp) and op.value == {"t": [1, 2], "nested": {"x": [1]}}
+    value["nested"]["x"].append(2)
+    assert op.value["nested"]["x"] == [1]
