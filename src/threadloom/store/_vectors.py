@@ -22,7 +22,10 @@ API
 ``VectorIndex(dims)``
     ``add(namespace, key, vectors)`` / ``add_many([(namespace, key, vectors), ...])``
     put an item's vectors, replacing any it had (``vectors`` is ``(n, dims)``;
-    ``n == 0`` just removes them). ``remove(namespace, key)`` drops them.
+    ``n == 0`` just removes them). ``add_block(addresses, counts, block)`` does
+    the same for items whose vectors are consecutive rows of one matrix (the
+    copy-once path for a batch). ``remove(namespace, key)`` drops them;
+    ``namespaces(prefix)`` lists the partitions under a prefix.
     ``search(query, prefix=(), limit=10, offset=0, candidates=None, accept=None)``
     returns ``[(namespace, key, score), ...]`` best first. ``candidates``
     restricts the search to those ``(namespace, key)`` pairs (a filter evaluated
@@ -53,7 +56,7 @@ IntArray = npt.NDArray[np.int64]
 
 _MIN_CAPACITY = 64
 # A scope holding more than this share of all rows is scored with one product
-# over the whole matrix (multi-threaded BLAS) instead of a gather.
+# over the whole matrix instead of gathering its rows first.
 _FULL_SCAN_SHARE = 0.3
 # Above this many rows, score with numpy's single-threaded einsum rather than
 # BLAS: OpenBLAS runs larger matrix-vector products on several threads, which
