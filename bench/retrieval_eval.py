@@ -1,0 +1,266 @@
+"""Retrieval quality of vector, keyword and hybrid memory search on long conversations.
+
+Data: ``bench/data/conversations.py`` generates, from a seed and offline,
+many users' multi-session chat histories (every turn one memory in the
+namespace ``("memories", user)``) and questions whose evidence turns are
+known. The same names, places, months and topics recur across a user's
+sessions, so neither meaning nor keywords alone pick out the evidence.
+
+Embeddings: threadloom's local model, ``init_embeddings("local")``
+(all-MiniLM-L6-v2, 384 dims). They are cached under ``bench/data/cache/``
+(git-ignored), keyed by the texts, so a re-run only re-ranks.
+
+Reported per mode: recall@5 and recall@10 (share of a question's evidence
+turns found in the top k, averaged over questions), hit@10 (at least one
+evidence turn in the top 10), and per-query latency: search only (query
+vector ready) and end to end (embedding the query included).
+
+Run::
+
+    .venv/bin/python bench/retrieval_eval.py             # the table
+    .venv/bin/python bench/retrieval_eval.py --explore   # tune fusion on half the users
+    .venv/bin/python bench/retrieval_eval.py --by-kind   # recall@10 per question kind
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from threadloom.store._fusion import DEFAULT_FUSION, FusionConfig, candidate_pool, fuse_scores
+from threadloom.store._keyword import KeywordIndex
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / "data" / "cache"
+MODES = ("vector", "keyword", "hybrid")
+
+
+def _load_generator() -> Any:
+    spec = importlib.util.spec_from_file_location("conversations", HERE / "data" / "conversations.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["conversations"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def _progress(label: str, done: int, total: int) -> None:
+    print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+
+
+def embed_cached(embedder: Any, texts: Sequence[str], label: str) -> npt.NDArray[np.float32]:
+    """Unit vectors for ``texts``, from the cache when the same texts were embedded before."""
+    digest = hashlib.sha256(json.dumps(["local", *texts]).encode()).hexdigest()[:16]
+    path = CACHE / f"{label}-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), 256):
+        vectors.extend(embedder.embed_documents(list(texts[start : start + 256])))
+        _progress(f"embedding {label}", min(start + 256, len(texts)), len(texts))
+    matrix = np.asarray(vectors, dtype=np.float32)
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    np.save(path, matrix)
+    return matrix
+
+
+class MemoryHarness:
+    """What the in-memory store does per search, minus item copying and filters.
+
+    One contiguous float32 matrix per namespace (the vector index's partition)
+    and the shared :class:`KeywordIndex`. Replaced by the store itself once
+    ``InMemoryStore.search(..., mode=...)`` lands.
+    """
+
+    def __init__(self, turns: Sequence[Any], vectors: npt.NDArray[np.float32]) -> None:
+        self.keyword = KeywordIndex()
+        self.keys: dict[str, list[str]] = {}
+        self.rows: dict[str, dict[str, int]] = {}
+        rows_by_user: dict[str, list[int]] = {}
+        for i, turn in enumerate(turns):
+            self.keyword.put(("memories", turn.user), turn.turn_id, [turn.text])
+            rows_by_user.setdefault(turn.user, []).append(i)
+            self.keys.setdefault(turn.user, []).append(turn.turn_id)
+        self.matrix = {
+            user: np.ascontiguousarray(vectors[rows]) for user, rows in rows_by_user.items()
+        }
+        self.rows = {user: {k: i for i, k in enumerate(keys)} for user, keys in self.keys.items()}
+
+    def search(
+        self,
+        mode: str,
+        user: str,
+        query: str,
+        query_vector: npt.NDArray[np.float32],
+        k: int,
+        fusion: FusionConfig = DEFAULT_FUSION,
+    ) -> list[str]:
+        keys = self.keys[user]
+        if mode == "keyword":
+            return [hit.key for hit in self.keyword.search(("memories", user), query, limit=k)]
+        similarity = self.matrix[user] @ query_vector
+        if mode == "vector":
+            top = np.argpartition(-similarity, k - 1)[:k]
+            return [keys[i] for i in top[np.argsort(-similarity[top])]]
+        bm25 = np.zeros(len(keys), dtype=np.float32)
+        rows = self.rows[user]
+        for hit in self.keyword.search(("memories", user), query):
+            bm25[rows[hit.key]] = hit.score
+        pool = candidate_pool(similarity, bm25, candidates=fusion.candidates)
+        fused = fuse_scores(similarity[pool], bm25[pool], fusion)
+        best = np.argsort(-fused, kind="stable")[:k]
+        return [keys[int(pool[i])] for i in best]
+
+
+@dataclass
+class Scores:
+    """Retrieval quality over a set of questions."""
+
+    recall5: float
+    recall10: float
+    hit10: float
+    n: int
+
+
+def score(
+    ranked: Callable[[Any, int], list[str]], questions: Sequence[Any], *, k: int = 10
+) -> tuple[Scores, dict[str, list[float]]]:
+    """Recall@5, recall@10 and hit@10 of ``ranked(question, k)``; and recall@10 per kind."""
+    r5 = r10 = h10 = 0.0
+    by_kind: dict[str, list[float]] = {}
+    for question in questions:
+        found = ranked(question, k)
+        evidence = set(question.evidence)
+        rec5 = len(evidence & set(found[:5])) / len(evidence)
+        rec10 = len(evidence & set(found[:10])) / len(evidence)
+        r5, r10, h10 = r5 + rec5, r10 + rec10, h10 + (rec10 > 0)
+        by_kind.setdefault(question.kind, []).append(rec10)
+    n = max(len(questions), 1)
+    return Scores(r5 / n, r10 / n, h10 / n, len(questions)), by_kind
+
+
+def latency_ms(search: Callable[[Any], object], questions: Sequence[Any]) -> tuple[float, float]:
+    """Median and 95th-percentile milliseconds of ``search(question)``."""
+    times: list[float] = []
+    for question in questions:
+        start = time.perf_counter()
+        search(question)
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+
+
+def explore(harness: MemoryHarness, questions: Sequence[Any], qvec: dict[int, Any]) -> None:
+    """Grid-search the fusion on even users, then show the best settings on odd users."""
+    dev = [q for q in questions if int(q.user[4:]) % 2 == 0]
+    test = [q for q in questions if int(q.user[4:]) % 2 == 1]
+    grid = [
+        FusionConfig(method=m, vector_weight=w, candidates=c, rrf_k=k)
+        for m in ("zscore", "minmax", "rrf")
+        for w in (0.3, 0.4, 0.5, 0.6, 0.7)
+        for c in (20, 50, 100)
+        for k in ((10, 30, 60) if m == "rrf" else (30,))
+    ]
+    results = []
+    for i, config in enumerate(grid):
+
+        def ranked(q: Any, k: int, config: FusionConfig = config) -> list[str]:
+            return harness.search("hybrid", q.user, q.text, qvec[id(q)], k, config)
+
+        results.append((score(ranked, dev)[0].recall10, config))
+        _progress("fusion grid", i + 1, len(grid))
+    results.sort(key=lambda pair: -pair[0])
+    print("\nbest fusion settings on the tuning half (even users), then the held-out half:")
+    print("| method | vector_weight | candidates | rrf_k | dev recall@10 | test recall@10 |")
+    print("|---|---|---|---|---|---|")
+    shown = results[:8] + [r for r in results if r[1] == DEFAULT_FUSION][:1]
+    for dev_recall, config in shown:
+
+        def ranked(q: Any, k: int, config: FusionConfig = config) -> list[str]:
+            return harness.search("hybrid", q.user, q.text, qvec[id(q)], k, config)
+
+        test_recall = score(ranked, test)[0].recall10
+        mark = " (default)" if config == DEFAULT_FUSION else ""
+        print(
+            f"| {config.method}{mark} | {config.vector_weight} | {config.candidates} "
+            f"| {config.rrf_k if config.method == 'rrf' else '-'} | {dev_recall:.3f} | {test_recall:.3f} |"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--sessions", type=int, default=36)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--explore", action="store_true", help="tune the fusion on half the users")
+    parser.add_argument("--by-kind", action="store_true", help="recall@10 per question kind")
+    parser.add_argument("--vector-weight", type=float, default=DEFAULT_FUSION.vector_weight)
+    parser.add_argument("--method", default=DEFAULT_FUSION.method)
+    args = parser.parse_args(argv)
+
+    from threadloom.embeddings import init_embeddings
+
+    generator = _load_generator()
+    turns, questions = generator.generate(
+        seed=args.seed, users=args.users, rounds=args.rounds, sessions=args.sessions
+    )
+    embedder = init_embeddings("local")
+    vectors = embed_cached(embedder, [t.text for t in turns], "turns")
+    question_vectors = embed_cached(embedder, [q.text for q in questions], "questions")
+    qvec = {id(q): question_vectors[i] for i, q in enumerate(questions)}
+    harness = MemoryHarness(turns, vectors)
+    fusion = replace(DEFAULT_FUSION, method=args.method, vector_weight=args.vector_weight)
+
+    if args.explore:
+        explore(harness, questions, qvec)
+        return
+
+    per_user = len(turns) // max(args.users, 1)
+    print(
+        f"data: bench/data/conversations.py seed={args.seed}: {args.users} users, "
+        f"{len(turns)} turns ({per_user} per user, {args.sessions} sessions each), "
+        f"{len(questions)} questions, {sum(len(q.evidence) for q in questions)} evidence turns"
+    )
+    print(f"embedder: init_embeddings('local'), {vectors.shape[1]} dims; fusion: {fusion}")
+    # Embedding one query is the same cost for vector and hybrid; time it once.
+    embed_ms, _ = latency_ms(lambda q: embedder.embed_query(q.text), questions[:50])
+    print()
+    print("| backend | mode | recall@5 | recall@10 | hit@10 | search ms p50 | p95 | with query embedding p50 |")
+    print("|---|---|---|---|---|---|---|---|")
+    kinds: dict[str, dict[str, list[float]]] = {}
+    for mode in MODES:
+
+        def ranked(q: Any, k: int, mode: str = mode) -> list[str]:
+            return harness.search(mode, q.user, q.text, qvec[id(q)], k, fusion)
+
+        result, kinds[mode] = score(ranked, questions)
+        p50, p95 = latency_ms(lambda q, ranked=ranked: ranked(q, 10), questions)
+        end_to_end = p50 + (embed_ms if mode != "keyword" else 0.0)
+        print(
+            f"| memory | {mode} | {result.recall5:.3f} | {result.recall10:.3f} | {result.hit10:.3f} "
+            f"| {p50:.3f} | {p95:.3f} | {end_to_end:.2f} |"
+        )
+    if args.by_kind:
+        print("\n| kind | questions | " + " | ".join(MODES) + " |")
+        print("|---|---|" + "---|" * len(MODES))
+        for kind in sorted(kinds["vector"]):
+            cells = " | ".join(f"{np.mean(kinds[m][kind]):.2f}" for m in MODES)
+            print(f"| {kind} | {len(kinds['vector'][kind])} | {cells} |")
+
+
+if __name__ == "__main__":
+    main()
