@@ -422,3 +422,29 @@ def test_the_documented_examples_run(
     if "await " in code:
         code = "async def main():\n" + textwrap.indent(code, "    ") + "\nasyncio.run(main())"
     exec(code, {"asyncio": asyncio})
+
+
+def test_namespaces_load_on_demand_and_stay_in_step(path: Path) -> None:
+    """A reader that searched one namespace answers later searches elsewhere (and everywhere) exactly."""
+    users = [("memories", f"u{i}") for i in range(4)]
+    with SqliteStore(path, index=index()) as writer, SqliteStore(path, index=index()) as reader:
+        for user in users:
+            writer.put(user, "hobby", {"text": f"{user[1]} likes chess"})
+        assert [i.namespace for i in reader.search(users[0], query="chess")] == [users[0]]
+        # Changes inside and outside the loaded namespace, made by another connection.
+        writer.put(users[0], "food", {"text": "u0 likes chess pie"})
+        writer.delete(users[1], "hobby")
+        writer.put(users[2], "hobby", {"text": "u2 likes go"})
+        writer.put(("memories", "u9"), "hobby", {"text": "u9 likes chess"})
+        assert {i.key for i in reader.search(users[0], query="chess")} == {"hobby", "food"}
+        assert reader.search(users[1], query="chess") == []
+        assert reader.search(users[2], query="chess")[0].value == {"text": "u2 likes go"}
+        everywhere = reader.search(("memories",), query="chess", limit=20)
+        found = {(i.namespace[1], i.key) for i in everywhere}
+        assert found == {
+            ("u0", "hobby"),
+            ("u0", "food"),
+            ("u2", "hobby"),
+            ("u3", "hobby"),
+            ("u9", "hobby"),
+        }

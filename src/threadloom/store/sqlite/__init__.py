@@ -445,9 +445,9 @@ class SqliteStore(BaseStore):
             _flush_vectors(conn, run)
         # Inside a write the batch's own uncommitted puts must be visible: force a check.
         if run.writing:
-            index = self._vectors.catch_up(conn, None, current=run.seq)
+            index = self._vectors.catch_up(conn, None, op.namespace_prefix, current=run.seq)
         else:
-            index = self._vectors.catch_up(conn, self._db.data_version())
+            index = self._vectors.catch_up(conn, self._db.data_version(), op.namespace_prefix)
         fetched: dict[tuple[Namespace, str], tuple[Any, Any]] = {}
         predicate = prepared.predicate
 

@@ -1,8 +1,11 @@
 """The SQLite store's in-process vector index, kept in step with the file.
 
 Vectors live in the file (``store_vectors``); searching them happens in a
-:class:`~threadloom.store._vectors.VectorIndex` built on the first semantic
-search. Afterwards the index follows every commit:
+:class:`~threadloom.store._vectors.VectorIndex` filled lazily, one namespace
+prefix at a time: the first search under ``("users", "u7")`` reads only that
+prefix's vectors (an index range), a search across everything reads them all.
+A process serving a few users never holds everyone's vectors. Loaded parts
+follow every commit:
 
 * this process's own writes are applied directly after they commit, when the
   index was current before the write (nobody else wrote in between);
@@ -22,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from threadloom.store._vectors import VectorIndex
-from threadloom.store.sqlite._sql import split_namespace
+from threadloom.store.sqlite._sql import prefix_where, split_namespace
 
 __all__ = ["SyncedVectors", "VectorChange", "bulk_index"]
 
@@ -42,55 +45,91 @@ class SyncedVectors:
         self.dims = dims
         self.index: VectorIndex | None = None
         self.seq = -1
+        # Namespace prefixes whose vectors are all in the index (``()``: everything).
+        # Outside them the index may hold some items (changes applied as they come),
+        # which loading the prefix later replaces.
+        self.loaded: set[tuple[str, ...]] = set()
         self._data_version: int | None = None
         self._behind = True
 
     def invalidate(self) -> None:
-        """Forget the index; the next search reloads it."""
+        """Forget the index; the next search reloads what it needs."""
         self.index = None
         self.seq = -1
+        self.loaded = set()
         self._behind = True
 
+    def covers(self, prefix: tuple[str, ...]) -> bool:
+        """Whether every vector under ``prefix`` is in the index."""
+        return any(prefix[: len(done)] == done for done in self.loaded)
+
     def catch_up(
-        self, conn: sqlite3.Connection, data_version: int | None, *, current: int | None = None
+        self,
+        conn: sqlite3.Connection,
+        data_version: int | None,
+        scope: tuple[str, ...] = (),
+        *,
+        current: int | None = None,
     ) -> VectorIndex:
-        """Bring the index up to what ``conn`` sees; ``data_version=None`` forces a check.
+        """An index holding every vector under ``scope`` as ``conn`` sees them.
 
         Must run inside a transaction on ``conn`` (a consistent snapshot).
-        ``current`` is the ``seq`` a write transaction has reached but not yet stored.
+        ``data_version=None`` forces a check for changes; ``current`` is the
+        ``seq`` a write transaction has reached but not yet stored.
         """
         if (
-            self.index is not None
-            and not self._behind
-            and data_version is not None
-            and data_version == self._data_version
+            self.index is None
+            or self._behind
+            or data_version is None
+            or data_version != self._data_version
         ):
-            return self.index
-        if current is None:
-            current = int(_meta(conn, "seq") or 0)
-        floor = int(_meta(conn, "removals_floor") or 0)
-        if self.index is None or self.seq < floor:
-            self._load(conn, current)
-        elif current != self.seq:
-            self._apply_since(conn, current)
-        self._data_version = data_version
-        self._behind = data_version is None
+            if current is None:
+                current = int(_meta(conn, "seq") or 0)
+            floor = int(_meta(conn, "removals_floor") or 0)
+            if self.index is None or self.seq < floor:
+                self.index, self.seq, self.loaded = VectorIndex(self.dims), current, set()
+            elif current != self.seq:
+                self._apply_since(conn, current)
+            self._data_version = data_version
+            self._behind = data_version is None
         assert self.index is not None
+        if not self.covers(scope):
+            self._load(conn, scope)
         return self.index
 
     def _rows(self, blob: bytes) -> Any:
         return np.frombuffer(blob, dtype=np.float32).reshape(-1, self.dims)
 
-    def _load(self, conn: sqlite3.Connection, current: int) -> None:
-        # Two sequential scans (vectors by item id, then addresses) beat a join:
-        # the join reads the items table in random order.
-        vectors = conn.execute("SELECT item_id, vectors FROM store_vectors").fetchall()
-        addresses = {
-            item_id: (prefix, key)
-            for item_id, prefix, key in conn.execute("SELECT id, prefix, key FROM store_items")
-        }
-        entries = [(addresses[item_id], blob) for item_id, blob in vectors if item_id in addresses]
-        self.index, self.seq = bulk_index(self.dims, entries), current
+    def _load(self, conn: sqlite3.Connection, scope: tuple[str, ...]) -> None:
+        """Read every vector under ``scope`` (at the index's ``seq``: same snapshot)."""
+        assert self.index is not None
+        if scope:
+            where, params = prefix_where(scope, column="i.prefix")
+            entries = [
+                ((prefix, key), blob)
+                for prefix, key, blob in conn.execute(
+                    "SELECT i.prefix, i.key, v.vectors FROM store_items i "
+                    f"JOIN store_vectors v ON v.item_id = i.id WHERE {where}",
+                    params,
+                )
+            ]
+        else:
+            # Two sequential scans (vectors by item id, then addresses) beat a join,
+            # which would read the items table in random order.
+            vectors = conn.execute("SELECT item_id, vectors FROM store_vectors").fetchall()
+            addresses = {
+                item_id: (prefix, key)
+                for item_id, prefix, key in conn.execute("SELECT id, prefix, key FROM store_items")
+            }
+            entries = [
+                (addresses[item_id], blob) for item_id, blob in vectors if item_id in addresses
+            ]
+        if len(self.index) == 0:
+            self.index = bulk_index(self.dims, entries)
+        else:
+            add_entries(self.index, entries)
+        self.loaded = {done for done in self.loaded if done[: len(scope)] != scope}
+        self.loaded.add(scope)
 
     def _apply_since(self, conn: sqlite3.Connection, current: int) -> None:
         assert self.index is not None
@@ -137,14 +176,21 @@ class SyncedVectors:
 
 
 def bulk_index(dims: int, entries: list[tuple[tuple[str, str], bytes]]) -> VectorIndex:
-    """A :class:`VectorIndex` holding ``((prefix, key), float32 unit rows as bytes)`` entries.
+    """A :class:`VectorIndex` holding ``((prefix, key), float32 unit rows as bytes)`` entries."""
+    index = VectorIndex(dims)
+    add_entries(index, entries)
+    return index
+
+
+def add_entries(index: VectorIndex, entries: list[tuple[tuple[str, str], bytes]]) -> None:
+    """Set the vectors of ``((prefix, key), float32 unit rows as bytes)`` entries.
 
     One block copy for all the vectors (``VectorIndex.add_block``) instead of
     one array per item.
     """
-    index = VectorIndex(dims)
+    dims = index.dims
     if not entries:
-        return index
+        return
     namespaces: dict[str, tuple[str, ...]] = {}
     addresses = []
     for (prefix, key), _ in entries:
@@ -156,4 +202,3 @@ def bulk_index(dims: int, entries: list[tuple[tuple[str, str], bytes]]) -> Vecto
     counts = [len(blob) // row_bytes for _, blob in entries]
     block = np.frombuffer(b"".join(blob for _, blob in entries), dtype=np.float32)
     index.add_block(addresses, counts, block.reshape(-1, dims), normalized=True)
-    return index
