@@ -269,6 +269,8 @@ class SqliteStore(BaseStore):
                     self._vectors.invalidate()  # it may hold rolled-back vectors
                 raise
             run = runs[-1]
+            if self._vectors is not None and any(r.index_touched for r in runs[:-1]):
+                self._vectors.invalidate()  # a retried attempt caught up with rolled-back rows
             if writing and self._vectors is not None:
                 self._vectors.applied_own_write(run.seq_before, run.seq, run.changes)
             if not writing and run.refresh:
