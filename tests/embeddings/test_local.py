@@ -34,7 +34,7 @@ def test_it_is_a_langchain_embeddings_and_the_local_default(local: LocalEmbeddin
 def test_vectors_are_384_dimensional_unit_vectors(local: LocalEmbeddings) -> None:
     """Every vector has 384 finite components and length 1."""
     vectors = np.asarray(local.embed_documents(["I like tea.", "x", "Ünïcödé 東京 😀", ""]))
-    assert vectors.shape == (4, 384)
+    assert vectors.shape == (4, 384) and local.dims == 384
     assert np.isfinite(vectors).all()
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 

@@ -150,8 +150,6 @@ class LocalEmbeddings(Embeddings):
     (2, 384)
     """
 
-    dims = 384
-
     def __init__(
         self,
         model: str | None = None,
@@ -178,6 +176,11 @@ class LocalEmbeddings(Embeddings):
             f"LocalEmbeddings({DEFAULT_LOCAL_MODEL!r}, batch_size={self.batch_size}, "
             f"threads={self.threads})"
         )
+
+    @property
+    def dims(self) -> int:
+        """The vector size (384 for all-MiniLM-L6-v2); loads the model if needed."""
+        return _load(self.model_path).dims
 
     def load(self) -> None:
         """Load the model now instead of on the first embedding call."""

@@ -11,6 +11,10 @@ It reproduces the uncased BERT pipeline that all-MiniLM-L6-v2 was trained with:
 6. WordPiece: greedy longest match, continuations prefixed ``##``; a word
    with no full match, or longer than 100 characters, becomes ``[UNK]``;
 7. ``[CLS] ... [SEP]``, truncated to ``max_length`` tokens.
+
+Characters are classified (control, punctuation, non-spacing mark) by Unicode
+8.0, as the reference implementation does, not by Python's newer tables; the
+ids match the reference tokenizer's on every code point below U+30000.
 """
 
 from __future__ import annotations
