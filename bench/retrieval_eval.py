@@ -48,7 +48,9 @@ MODES = ("vector", "keyword", "hybrid")
 
 
 def _load_generator() -> Any:
-    spec = importlib.util.spec_from_file_location("conversations", HERE / "data" / "conversations.py")
+    spec = importlib.util.spec_from_file_location(
+        "conversations", HERE / "data" / "conversations.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["conversations"] = module  # dataclasses look their module up by name
@@ -239,7 +241,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Embedding one query is the same cost for vector and hybrid; time it once.
     embed_ms, _ = latency_ms(lambda q: embedder.embed_query(q.text), questions[:50])
     print()
-    print("| backend | mode | recall@5 | recall@10 | hit@10 | search ms p50 | p95 | with query embedding p50 |")
+    print(
+        "| backend | mode | recall@5 | recall@10 | hit@10 | search ms p50 | p95 | with query embedding p50 |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     kinds: dict[str, dict[str, list[float]]] = {}
     for mode in MODES:

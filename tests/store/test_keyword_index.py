@@ -1,0 +1,261 @@
+"""The in-memory BM25 keyword index: scoring, partitions, incremental updates, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from threadloom.store._keyword import BM25_B, BM25_K1, KeywordIndex, bm25_idf
+
+ALICE = ("memories", "alice")
+BOB = ("memories", "bob")
+
+
+@pytest.fixture
+def index() -> KeywordIndex:
+    idx = KeywordIndex()
+    idx.put(ALICE, "pet", ["We adopted a puppy and called him Biscuit"])
+    idx.put(ALICE, "move", ["My cousin Xiomara moved to Tromso"])
+    idx.put(ALICE, "food", ["I cooked moussaka for dinner"])
+    idx.put(BOB, "pet", ["Bob's parrot Biscuit talks all day"])
+    return idx
+
+
+def keys(hits: list) -> list[str]:
+    return [hit.key for hit in hits]
+
+
+# --- scoring ----------------------------------------------------------------------
+
+
+def test_finds_the_item_sharing_the_query_terms(index: KeywordIndex) -> None:
+    """A query finds the items that contain its words, in any form."""
+    assert keys(index.search(ALICE, "Where did Xiomara move?")) == ["move"]
+
+
+def test_items_sharing_no_term_are_not_returned(index: KeywordIndex) -> None:
+    """Keyword search returns matches only: no term in common, no hit."""
+    assert index.search(ALICE, "lighthouse") == []
+
+
+def test_score_is_okapi_bm25_with_scope_statistics() -> None:
+    """The score equals the BM25 formula computed over the searched scope by hand."""
+    idx = KeywordIndex()
+    idx.put(ALICE, "a", ["apple banana apple"])
+    idx.put(ALICE, "b", ["banana cherry"])
+    idx.put(ALICE, "c", ["cherry date elderberry fig"])
+    (hit,) = idx.search(ALICE, "apple")
+    n_docs, avg_len = 3, (3 + 2 + 4) / 3
+    tf, length = 2, 3
+    expected = (
+        bm25_idf(n_docs, 1)
+        * tf
+        * (BM25_K1 + 1)
+        / (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / avg_len))
+    )
+    assert hit.key == "a"
+    assert hit.score == pytest.approx(expected, rel=1e-5)
+
+
+def test_idf_is_positive_even_for_a_term_in_every_document() -> None:
+    """A term present everywhere still scores above zero (Lucene-style IDF)."""
+    assert bm25_idf(10, 10) > 0
+    assert bm25_idf(10, 1) > bm25_idf(10, 5)
+    assert bm25_idf(1, 1) == pytest.approx(math.log(1 + 0.5 / 1.5))
+
+
+def test_rarer_terms_weigh_more() -> None:
+    """Matching a rare word beats matching a common one."""
+    idx = KeywordIndex()
+    idx.put(ALICE, "rare", ["theremin lessons"])
+    for i in range(5):
+        idx.put(ALICE, f"common{i}", ["music lessons today"])
+    idx.put(ALICE, "music", ["music"])
+    assert keys(idx.search(ALICE, "theremin music"))[0] == "rare"
+
+
+def test_results_are_best_first_and_limit_keeps_the_best() -> None:
+    """Hits come in descending score; limit returns the top ones in the same order."""
+    idx = KeywordIndex()
+    for i in range(30):
+        idx.put(ALICE, f"k{i}", ["fig " * (i % 7 + 1) + "filler " * (i % 5)])
+    every = idx.search(ALICE, "fig")
+    assert [h.score for h in every] == sorted((h.score for h in every), reverse=True)
+    assert idx.search(ALICE, "fig", limit=5) == every[:5]
+    assert idx.search(ALICE, "fig", limit=0) == []
+
+
+def test_ties_are_broken_deterministically() -> None:
+    """Equal scores come back in the same order every time."""
+    idx = KeywordIndex()
+    for i in range(10):
+        idx.put(ALICE, f"k{i}", ["same text"])
+    assert keys(idx.search(ALICE, "same")) == keys(idx.search(ALICE, "same", limit=10))
+    assert keys(idx.search(ALICE, "same", limit=3)) == keys(idx.search(ALICE, "same"))[:3]
+
+
+# --- several texts per item ---------------------------------------------------------
+
+
+def test_an_item_with_several_texts_appears_once_with_its_best_text() -> None:
+    """Each index path is its own document; the item scores as its best one."""
+    idx = KeywordIndex()
+    idx.put(ALICE, "multi", ["a long note about the weather and the news", "Tromso"])
+    idx.put(ALICE, "single", ["a long note about the weather and the news"])
+    (hit,) = idx.search(ALICE, "Tromso")
+    assert hit.key == "multi"
+    assert keys(idx.search(ALICE, "weather")).count("multi") == 1
+
+
+def test_texts_without_terms_make_no_document() -> None:
+    """An item whose texts are empty or stop words is indexed but never matches."""
+    idx = KeywordIndex()
+    idx.put(ALICE, "empty", ["", "the and of"])
+    assert (ALICE, "empty") in idx
+    assert idx.search(ALICE, "the") == []
+
+
+def test_texts_must_be_a_sequence_not_one_string() -> None:
+    """Passing one string (a common slip) is a TypeError, not 1 document per character."""
+    with pytest.raises(TypeError, match="sequence of strings"):
+        KeywordIndex().put(ALICE, "k", "one string")  # type: ignore[arg-type]
+
+
+# --- partitions --------------------------------------------------------------------
+
+
+def test_a_prefix_search_sees_only_its_namespaces(index: KeywordIndex) -> None:
+    """Searching Alice's namespace never returns Bob's items."""
+    assert [(h.namespace, h.key) for h in index.search(ALICE, "Biscuit")] == [(ALICE, "pet")]
+    assert [(h.namespace, h.key) for h in index.search(BOB, "Biscuit")] == [(BOB, "pet")]
+
+
+def test_a_shorter_prefix_spans_namespaces(index: KeywordIndex) -> None:
+    """A prefix covers every namespace that starts with it; the empty prefix covers all."""
+    assert {h.namespace for h in index.search(("memories",), "Biscuit")} == {ALICE, BOB}
+    assert {h.namespace for h in index.search((), "Biscuit")} == {ALICE, BOB}
+    assert index.search(("other",), "Biscuit") == []
+    assert index.search(("memories", "ali"), "Biscuit") == []  # labels match whole
+
+
+def test_another_tenants_writes_do_not_change_your_scores(index: KeywordIndex) -> None:
+    """Statistics are per searched scope: Bob's documents leave Alice's scores unchanged."""
+    before = index.search(ALICE, "Biscuit puppy")
+    for i in range(50):
+        index.put(BOB, f"noise{i}", ["Biscuit Biscuit puppy"])
+    assert index.search(ALICE, "Biscuit puppy") == before
+
+
+# --- incremental updates -------------------------------------------------------------
+
+
+def test_replacing_an_item_forgets_its_old_text(index: KeywordIndex) -> None:
+    """Re-putting an item replaces its terms: no stale matches."""
+    index.put(ALICE, "move", ["My cousin now lives in Lisbon"])
+    assert index.search(ALICE, "Tromso") == []
+    assert keys(index.search(ALICE, "Lisbon")) == ["move"]
+
+
+def test_deleting_an_item_removes_it_and_its_statistics(index: KeywordIndex) -> None:
+    """After a delete the item is gone and scores equal an index that never had it."""
+    assert index.delete(ALICE, "food") is True
+    assert index.delete(ALICE, "food") is False
+    assert index.search(ALICE, "moussaka") == []
+    fresh = KeywordIndex()
+    fresh.put(ALICE, "pet", ["We adopted a puppy and called him Biscuit"])
+    fresh.put(ALICE, "move", ["My cousin Xiomara moved to Tromso"])
+    assert index.search(ALICE, "Biscuit Tromso") == fresh.search(ALICE, "Biscuit Tromso")
+
+
+def test_deleting_unknown_items_is_harmless(index: KeywordIndex) -> None:
+    """Unknown namespaces and keys are a no-op returning False."""
+    assert index.delete(("nope",), "x") is False
+    assert index.delete(ALICE, "nope") is False
+
+
+def test_delete_prefix_removes_every_namespace_under_it(index: KeywordIndex) -> None:
+    """delete_prefix forgets a whole subtree and says how many items it held."""
+    assert index.delete_prefix(("memories", "alice")) == 3
+    assert index.search(("memories",), "Biscuit Tromso moussaka") == [
+        index.search(BOB, "Biscuit")[0]
+    ]
+    assert index.delete_prefix(("memories",)) == 1
+    assert len(index) == 0
+    assert index.delete_prefix(("memories",)) == 0
+
+
+def test_many_rewrites_compact_and_keep_results_exact() -> None:
+    """Heavy churn (which triggers compaction) leaves results equal to a fresh index."""
+    churned, fresh = KeywordIndex(), KeywordIndex()
+    for round_ in range(6):
+        for i in range(100):
+            churned.put(ALICE, f"k{i}", [f"note {i} round {round_} word{i % 7}"])
+    for i in range(0, 100, 3):
+        churned.delete(ALICE, f"k{i}")
+    for i in range(100):
+        if i % 3:
+            fresh.put(ALICE, f"k{i}", [f"note {i} round 5 word{i % 7}"])
+    for query in ["word3", "round", "note 42", "word1 word2"]:
+        got = churned.search(ALICE, query)
+        want = fresh.search(ALICE, query)
+        assert keys(got) == keys(want)
+        assert [h.score for h in got] == pytest.approx([h.score for h in want], rel=1e-5)
+
+
+def test_len_and_membership_track_items(index: KeywordIndex) -> None:
+    """len() counts indexed items; `in` takes a (namespace, key) pair."""
+    assert len(index) == 4
+    assert (ALICE, "pet") in index
+    assert (ALICE, "ghost") not in index
+    assert "pet" not in index
+
+
+# --- bad input -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "   ", "?!", "the of and", '"', "*", "NEAR OR AND", "--", "'", "'; DROP TABLE x; --"],
+)
+def test_queries_with_nothing_to_match_return_ordinary_results(
+    index: KeywordIndex, query: str
+) -> None:
+    """Empty, punctuation, stop-word and operator-only queries return a list, never raise."""
+    hits = index.search(ALICE, query)
+    assert isinstance(hits, list)
+    # "NEAR" is an ordinary word here, matching nothing in this corpus.
+    assert hits == []
+
+
+def test_operator_words_are_ordinary_words() -> None:
+    """The words OR and NEAR and quotes in a query do not change its meaning: they are text."""
+    idx = KeywordIndex()
+    idx.put(ALICE, "near", ["the station is near the harbour"])
+    assert keys(idx.search(ALICE, 'NEAR("harbour" OR *)')) == ["near"]
+
+
+def test_a_100k_character_query_is_answered(index: KeywordIndex) -> None:
+    """A very long query is capped, answered, and its first words still count."""
+    query = "Xiomara " + "lorem ipsum dolor " * 6000
+    assert len(query) > 100_000
+    assert keys(index.search(ALICE, query[:100_000])) == ["move"]
+
+
+def test_negative_limit_is_rejected(index: KeywordIndex) -> None:
+    """A negative limit is a ValueError naming it."""
+    with pytest.raises(ValueError, match="limit"):
+        index.search(ALICE, "Biscuit", limit=-1)
+
+
+def test_invalid_bm25_parameters_are_rejected() -> None:
+    """k1 must be >= 0 and b within [0, 1]."""
+    with pytest.raises(ValueError, match="k1"):
+        KeywordIndex(k1=-1)
+    with pytest.raises(ValueError, match="b"):
+        KeywordIndex(b=1.5)
+
+
+def test_searching_an_empty_index_returns_nothing() -> None:
+    """No documents, no hits, no error."""
+    assert KeywordIndex().search((), "anything") == []
