@@ -48,6 +48,7 @@ from threadloom.store.base import (
     SearchItem,
     SearchOp,
     TTLConfig,
+    validate_op,
     validate_ops,
 )
 
@@ -137,6 +138,21 @@ class InMemoryStore(BaseStore):
         plan = self._index.plan(ops) if self._index and _embeds(ops) else None
         embedded = await plan.aembed(self._index) if plan and self._index else None
         return self._apply(ops, filters, embedded)
+
+    def get(
+        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        """The item at ``(namespace, key)``, or ``None`` (a shortcut past :meth:`batch`)."""
+        op = GetOp(namespace, key, self._refresh(refresh_ttl))
+        validate_op(op)
+        with self._lock:
+            return self._get(op, self._clock())
+
+    async def aget(
+        self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
+    ) -> Item | None:
+        """Async twin of :meth:`get` (a dict lookup: nothing to wait for)."""
+        return self.get(namespace, key, refresh_ttl=refresh_ttl)
 
     def _prepare(self, ops: list[Op]) -> dict[int, Callable[[Any], bool] | None]:
         """Checks that need the store's configuration; raises before anything runs."""
