@@ -146,10 +146,14 @@ def bench_fixed(side: Side, scale: float) -> dict[str, float]:
     progress(f"{side.name}: chain {out['10-node chain']:.3f} ms")
     g = side.chain(saver=True)
     cfg = {"configurable": {"thread_id": "chain"}}
-    out["10-node chain + InMemorySaver"] = per_call(lambda: g.invoke({"x": 0}, cfg), int(100 * scale), 5)
+    out["10-node chain + InMemorySaver"] = per_call(
+        lambda: g.invoke({"x": 0}, cfg), int(100 * scale), 5
+    )
     progress(f"{side.name}: chain+saver {out['10-node chain + InMemorySaver']:.3f} ms")
     g = side.fan()
-    out["10-way fan-out/fan-in"] = per_call(lambda: g.invoke({"x": 0, "log": []}), int(100 * scale), 5)
+    out["10-way fan-out/fan-in"] = per_call(
+        lambda: g.invoke({"x": 0, "log": []}), int(100 * scale), 5
+    )
     progress(f"{side.name}: fan-out {out['10-way fan-out/fan-in']:.3f} ms")
     return out
 

@@ -8,7 +8,15 @@ from threadloom.types import Command, Interrupt, RetryPolicy, Send, StateSnapsho
 
 def test_public_names() -> None:
     """The module exports the names LangGraph programs import from it."""
-    for name in ("Command", "Send", "interrupt", "Interrupt", "RetryPolicy", "StateSnapshot", "StreamWriter"):
+    for name in (
+        "Command",
+        "Send",
+        "interrupt",
+        "Interrupt",
+        "RetryPolicy",
+        "StateSnapshot",
+        "StreamWriter",
+    ):
         assert name in types.__all__
 
 

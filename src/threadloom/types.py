@@ -221,4 +221,3 @@ class StateSnapshot(NamedTuple):
     """The tasks of the next step, with pending interrupts and errors."""
     interrupts: tuple[Interrupt, ...] = ()
     """Interrupts waiting for a resume value."""
-

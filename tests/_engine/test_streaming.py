@@ -95,7 +95,9 @@ def test_messages_mode_streams_chat_model_tokens_with_metadata() -> None:
 
 async def test_messages_mode_works_with_astream() -> None:
     """astream(stream_mode='messages') streams tokens too."""
-    parts = [p async for p in chat_graph("a b").astream({"messages": ["hi"]}, stream_mode="messages")]
+    parts = [
+        p async for p in chat_graph("a b").astream({"messages": ["hi"]}, stream_mode="messages")
+    ]
     assert "".join(chunk.content for chunk, _ in parts) == "a b"
 
 

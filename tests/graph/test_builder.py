@@ -58,9 +58,7 @@ def test_conditional_edges_route_through_path_map() -> None:
     builder.add_node("big", step("big"))
     builder.add_node("small", step("small"))
     builder.add_edge(START, "a")
-    builder.add_conditional_edges(
-        "a", lambda s: s["x"] > 5, {True: "big", False: "small"}
-    )
+    builder.add_conditional_edges("a", lambda s: s["x"] > 5, {True: "big", False: "small"})
     graph = builder.compile()
     assert graph.invoke({"x": 9})["log"] == ["a", "big"]
     assert graph.invoke({"x": 1})["log"] == ["a", "small"]

@@ -42,7 +42,6 @@ RESERVED: Final = frozenset({START, END, TASKS, INTERRUPT, RESUME, ERROR})
 MISSING: Final[Any] = _MISSING
 
 
-
 def branch_channel(node: str) -> str:
     """Name of the channel whose write schedules ``node`` for the next step."""
     return f"branch:to:{node}"

@@ -274,7 +274,12 @@ def _debug_task(task: Task) -> dict[str, Any]:
         "type": "task",
         "timestamp": _now(),
         "step": task.run.step + 1,
-        "payload": {"id": task.id, "name": task.name, "input": task.input, "triggers": task.triggers},
+        "payload": {
+            "id": task.id,
+            "name": task.name,
+            "input": task.input,
+            "triggers": task.triggers,
+        },
     }
 
 
@@ -529,4 +534,3 @@ async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncIterator[Event]:
                 yield item
     finally:
         sink.queue = None
-

@@ -110,7 +110,12 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
                     self._send(key, message)
 
     def on_llm_error(
-        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
     ) -> None:
         """Forget a failed model call."""
         self.runs.pop(run_id, None)

@@ -7,13 +7,12 @@ operation so that each driver performs it with the sync or async API.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from threadloom._engine import _results
 from threadloom._engine._checkpoint import ThreadState, new_checkpoint_id, now_iso, task_id
 from threadloom._engine._constants import (
-    END,
     ERROR,
     INTERRUPT,
     MISSING,
@@ -21,7 +20,6 @@ from threadloom._engine._constants import (
     RESUME,
     START,
     TASKS,
-    branch_channel,
 )
 from threadloom._engine._context import Task
 from threadloom._engine._spec import BranchSpec, NodeSpec
@@ -34,7 +32,7 @@ from threadloom.errors import (
     InvalidUpdateError,
     MissingThreadIdError,
 )
-from threadloom.types import Command, Interrupt, Send
+from threadloom.types import Command, Interrupt
 
 if TYPE_CHECKING:
     from threadloom._engine._pregel import CompiledGraph
@@ -135,9 +133,7 @@ class Run:
         self.callbacks_handler: Any = None
         self.subgraphs = False
         self._saved_delta: list[str] = []
-        self.writer: Callable[[Any], None] = (
-            self._write_custom if "custom" in modes else _ignore
-        )
+        self.writer: Callable[[Any], None] = self._write_custom if "custom" in modes else _ignore
 
     # --- loading ------------------------------------------------------------
 
@@ -435,148 +431,25 @@ class Run:
             )
         self.steps_run += 1
 
-    # --- task results ---------------------------------------------------------
+    # --- task results (see _results) -------------------------------------------
 
     def process_output(self, task: Task, value: Any) -> list[BranchSpec]:
         """Turn a node's return value into writes; return the branches still to evaluate."""
-        node = task.node
-        writes: list[tuple[str, Any]] = []
-        result: Any = None
-        if value is None:
-            pass
-        elif isinstance(value, dict):
-            result = value
-            writes.extend(self._update_writes(node, value))
-        elif isinstance(value, Command):
-            result = self._command_writes(node, value, writes)
-        elif isinstance(value, (list, tuple)) and value and all(
-            isinstance(v, Command) for v in value
-        ):
-            result = []
-            for command in value:
-                result.append(self._command_writes(node, command, writes))
-        else:
-            as_dict = _object_updates(value)
-            if as_dict is None:
-                raise InvalidUpdateError(
-                    f"node '{node.name}' returned {type(value).__name__}; a node returns a dict "
-                    "of state updates, a Command, or None"
-                )
-            result = as_dict
-            writes.extend(self._update_writes(node, as_dict))
-        writes.extend(node.edge_writes)
-        task.writes = writes
-        task.result = result
-        return list(node.branches)
-
-    def _update_writes(self, node: NodeSpec, update: dict[str, Any]) -> list[tuple[str, Any]]:
-        writable = self.spec.writable_keys
-        if node.subgraph is not None:
-            return [(k, v) for k, v in update.items() if k in writable]
-        for key in update:
-            if key not in writable:
-                raise InvalidUpdateError(
-                    f"node '{node.name}' returned unknown state key '{key}'; "
-                    f"the state has {sorted(writable)}"
-                )
-        return list(update.items())
-
-    def _command_writes(
-        self, node: NodeSpec, command: Command[Any], writes: list[tuple[str, Any]]
-    ) -> Any:
-        if command.graph == Command.PARENT:
-            if self.parent is None:
-                raise InvalidUpdateError(
-                    f"node '{node.name}' returned Command(graph=Command.PARENT), "
-                    "but this graph is not running as a subgraph"
-                )
-            self.parent_command = dataclasses.replace(command, graph=None)
-            return None
-        update = command.update
-        result: Any = None
-        if update is not None:
-            if isinstance(update, dict):
-                result = update
-            elif isinstance(update, (list, tuple)):
-                result = dict(update)
-            else:
-                result = _object_updates(update)
-                if result is None:
-                    raise InvalidUpdateError(
-                        f"node '{node.name}' returned a Command whose update is "
-                        f"{type(update).__name__}, not a dict"
-                    )
-            writes.extend(self._update_writes(node, result))
-        for target in command.goto_targets():
-            writes.append(self._route(node.name, target))
-        return result
-
-    def _route(self, source: str, target: Any) -> tuple[str, Any]:
-        nodes = self.spec.nodes
-        if isinstance(target, Send):
-            if target.node not in nodes:
-                raise InvalidUpdateError(
-                    f"'{source}' sent a Send to unknown node '{target.node}'; "
-                    f"known nodes: {sorted(nodes)}"
-                )
-            return (TASKS, target)
-        if target == END:
-            return ("", None)
-        if target not in nodes:
-            raise InvalidUpdateError(
-                f"'{source}' routed to unknown node '{target}'; known nodes: {sorted(nodes)}"
-            )
-        return (branch_channel(target), source)
+        return _results.process_output(self, task, value)
 
     def fresh_state(self, task: Task, writes: list[tuple[str, Any]]) -> Any:
         """The state as ``task`` sees it after its own writes: what a branch decides on."""
-        state_keys = self.spec.state_keys
-        own: dict[str, list[Any]] = {}
-        for key, value in writes:
-            if key in state_keys or key in self.spec.writable_keys:
-                own.setdefault(key, []).append(value)
-        state = self.read_state()
-        for key, values in own.items():
-            channel = self.channels[key].copy()
-            channel.update(values)
-            if channel.is_available():
-                state[key] = channel.get()
-        coerce = self.spec.state_coerce
-        return coerce(state) if coerce is not None else state
+        return _results.fresh_state(self, task, writes)
 
     def resolve_branch(self, source: str, branch: BranchSpec, result: Any) -> list[tuple[str, Any]]:
         """Writes that schedule what a branch's path function returned."""
-        items = result if isinstance(result, (list, tuple)) else [result]
-        writes = []
-        for item in items:
-            if isinstance(item, Send):
-                writes.append(self._route(source, item))
-                continue
-            target = item
-            if branch.path_map is not None:
-                try:
-                    target = branch.path_map[item]
-                except (KeyError, TypeError):
-                    raise InvalidUpdateError(
-                        f"the conditional edge from '{source}' returned {item!r}, which is not "
-                        f"in its path_map {sorted(map(str, branch.path_map))}"
-                    ) from None
-            if target is None:
-                continue
-            writes.append(self._route(source, target))
-        return writes
+        return _results.resolve_branch(self, source, branch, result)
 
     def eval_branches(
         self, task: Task, branches: tuple[BranchSpec, ...] | list[BranchSpec], writes: list[Any]
     ) -> list[tuple[str, Any]]:
         """Evaluate sync branches right away (used for the input step and update_state)."""
-        out: list[tuple[str, Any]] = []
-        if task.config is None:
-            task.config = self.task_config(task)
-        for branch in branches:
-            state = self.fresh_state(task, writes)
-            out.extend(self.resolve_branch(branch.source, branch, branch.path.call(task, state)))
-        return out
+        return _results.eval_branches(self, task, branches, writes)
 
     # --- applying a step ------------------------------------------------------
 
@@ -587,7 +460,9 @@ class Run:
             version = saver.get_next_version(self.max_version or None, None)
         else:
             current = self.max_version
-            version = current + 1 if isinstance(current, int) else int(str(current).split(".")[0]) + 1
+            version = (
+                current + 1 if isinstance(current, int) else int(str(current).split(".")[0]) + 1
+            )
         self.max_version = version
         return version
 
@@ -761,7 +636,9 @@ class Run:
         if self._runtime is None:
             from threadloom.runtime import Runtime
 
-            self._runtime = Runtime(context=self.context, store=self.store, stream_writer=self.writer)
+            self._runtime = Runtime(
+                context=self.context, store=self.store, stream_writer=self.writer
+            )
         return self._runtime
 
     def task_config(self, task: Task) -> Any:
@@ -822,16 +699,6 @@ def _path_str(path: tuple[Any, ...]) -> str:
 def _updates_of(writes: list[tuple[str, Any]], keys: frozenset[str]) -> dict[str, Any] | None:
     out = {k: v for k, v in writes if k in keys}
     return out or None
-
-
-def _object_updates(value: Any) -> dict[str, Any] | None:
-    """The fields of a dataclass or pydantic model returned as an update."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    fields = getattr(type(value), "model_fields", None)
-    if isinstance(fields, dict):
-        return {k: getattr(value, k) for k in fields}
-    return None
 
 
 def _base_next_version() -> Any:

@@ -37,6 +37,7 @@ def shallow_copy(value: Any) -> Any:
     """
     return value.copy() if type(value) in _CONTAINERS else value
 
+
 Self = TypeVar("Self", bound="BaseChannel")
 
 

@@ -87,7 +87,9 @@ class StateGraph:
         # Older spellings of the same arguments.
         input_schema = input_schema if input_schema is not None else kwargs.pop("input", None)
         output_schema = output_schema if output_schema is not None else kwargs.pop("output", None)
-        context_schema = context_schema if context_schema is not None else kwargs.pop("config_schema", None)
+        context_schema = (
+            context_schema if context_schema is not None else kwargs.pop("config_schema", None)
+        )
         if kwargs:
             raise TypeError(f"StateGraph() got unexpected arguments {sorted(kwargs)}")
         self.state_schema = state_schema
@@ -138,7 +140,9 @@ class StateGraph:
                 raise GraphBuildError(f"add_node('{name}') needs a function or runnable as well")
         else:
             if action is not None:
-                raise GraphBuildError("add_node(fn) takes the function alone, or add_node(name, fn)")
+                raise GraphBuildError(
+                    "add_node(fn) takes the function alone, or add_node(name, fn)"
+                )
             action = node
             name = _name_of(node)
         self._check_name(name)
@@ -164,7 +168,9 @@ class StateGraph:
             raise GraphBuildError(f"'{name}' is reserved and cannot be used as a node name")
         for char in ("|", ":"):
             if char in name:
-                raise GraphBuildError(f"node name '{name}' contains the reserved character '{char}'")
+                raise GraphBuildError(
+                    f"node name '{name}' contains the reserved character '{char}'"
+                )
         if name in self.nodes:
             raise GraphBuildError(f"a node named '{name}' already exists")
         if name in self.channels:
@@ -226,7 +232,9 @@ class StateGraph:
         if source == END:
             raise GraphBuildError("END cannot be the start of a conditional edge")
         if not callable(path):
-            raise GraphBuildError(f"the path of a conditional edge from '{source}' must be callable")
+            raise GraphBuildError(
+                f"the path of a conditional edge from '{source}' must be callable"
+            )
         mapping: dict[Hashable, str] | None
         if path_map is None:
             mapping = _literal_map(path)

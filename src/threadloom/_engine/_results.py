@@ -1,0 +1,179 @@
+"""What a task's return value means: state writes, routing, and the branches after a node.
+
+A node returns a dict of updates, a :class:`~threadloom.types.Command`, a
+list of commands, a dataclass/pydantic object, or ``None``; this module turns
+that into ``(channel, value)`` writes and evaluates conditional edges on the
+state as the task sees it after its own writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from threadloom._engine._constants import END, TASKS, branch_channel
+from threadloom._engine._spec import BranchSpec, NodeSpec
+from threadloom.errors import InvalidUpdateError
+from threadloom.types import Command, Send
+
+if TYPE_CHECKING:
+    from threadloom._engine._context import Task
+    from threadloom._engine._run import Run
+
+__all__ = ["eval_branches", "fresh_state", "object_updates", "process_output", "resolve_branch"]
+
+
+def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
+    """Turn a node's return value into writes; return the branches still to evaluate."""
+    node = task.node
+    writes: list[tuple[str, Any]] = []
+    result: Any = None
+    if value is None:
+        pass
+    elif isinstance(value, dict):
+        result = value
+        writes.extend(_update_writes(run, node, value))
+    elif isinstance(value, Command):
+        result = _command_writes(run, node, value, writes)
+    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Command) for v in value):
+        result = []
+        for command in value:
+            result.append(_command_writes(run, node, command, writes))
+    else:
+        as_dict = object_updates(value)
+        if as_dict is None:
+            raise InvalidUpdateError(
+                f"node '{node.name}' returned {type(value).__name__}; a node returns a dict "
+                "of state updates, a Command, or None"
+            )
+        result = as_dict
+        writes.extend(_update_writes(run, node, as_dict))
+    writes.extend(node.edge_writes)
+    task.writes = writes
+    task.result = result
+    return list(node.branches)
+
+
+def _update_writes(run: Run, node: NodeSpec, update: dict[str, Any]) -> list[tuple[str, Any]]:
+    writable = run.spec.writable_keys
+    if node.subgraph is not None:
+        return [(k, v) for k, v in update.items() if k in writable]
+    for key in update:
+        if key not in writable:
+            raise InvalidUpdateError(
+                f"node '{node.name}' returned unknown state key '{key}'; "
+                f"the state has {sorted(writable)}"
+            )
+    return list(update.items())
+
+
+def _command_writes(
+    run: Run, node: NodeSpec, command: Command[Any], writes: list[tuple[str, Any]]
+) -> Any:
+    if command.graph == Command.PARENT:
+        if run.parent is None:
+            raise InvalidUpdateError(
+                f"node '{node.name}' returned Command(graph=Command.PARENT), "
+                "but this graph is not running as a subgraph"
+            )
+        run.parent_command = dataclasses.replace(command, graph=None)
+        return None
+    update = command.update
+    result: Any = None
+    if update is not None:
+        if isinstance(update, dict):
+            result = update
+        elif isinstance(update, (list, tuple)):
+            result = dict(update)
+        else:
+            result = object_updates(update)
+            if result is None:
+                raise InvalidUpdateError(
+                    f"node '{node.name}' returned a Command whose update is "
+                    f"{type(update).__name__}, not a dict"
+                )
+        writes.extend(_update_writes(run, node, result))
+    for target in command.goto_targets():
+        writes.append(_route(run, node.name, target))
+    return result
+
+
+def _route(run: Run, source: str, target: Any) -> tuple[str, Any]:
+    nodes = run.spec.nodes
+    if isinstance(target, Send):
+        if target.node not in nodes:
+            raise InvalidUpdateError(
+                f"'{source}' sent a Send to unknown node '{target.node}'; "
+                f"known nodes: {sorted(nodes)}"
+            )
+        return (TASKS, target)
+    if target == END:
+        return ("", None)
+    if target not in nodes:
+        raise InvalidUpdateError(
+            f"'{source}' routed to unknown node '{target}'; known nodes: {sorted(nodes)}"
+        )
+    return (branch_channel(target), source)
+
+
+def fresh_state(run: Run, task: Task, writes: list[tuple[str, Any]]) -> Any:
+    """The state as ``task`` sees it after its own writes: what a branch decides on."""
+    state_keys = run.spec.state_keys
+    own: dict[str, list[Any]] = {}
+    for key, value in writes:
+        if key in state_keys or key in run.spec.writable_keys:
+            own.setdefault(key, []).append(value)
+    state = run.read_state()
+    for key, values in own.items():
+        channel = run.channels[key].copy()
+        channel.update(values)
+        if channel.is_available():
+            state[key] = channel.get()
+    coerce = run.spec.state_coerce
+    return coerce(state) if coerce is not None else state
+
+
+def resolve_branch(run: Run, source: str, branch: BranchSpec, result: Any) -> list[tuple[str, Any]]:
+    """Writes that schedule what a branch's path function returned."""
+    items = result if isinstance(result, (list, tuple)) else [result]
+    writes = []
+    for item in items:
+        if isinstance(item, Send):
+            writes.append(_route(run, source, item))
+            continue
+        target = item
+        if branch.path_map is not None:
+            try:
+                target = branch.path_map[item]
+            except (KeyError, TypeError):
+                raise InvalidUpdateError(
+                    f"the conditional edge from '{source}' returned {item!r}, which is not "
+                    f"in its path_map {sorted(map(str, branch.path_map))}"
+                ) from None
+        if target is None:
+            continue
+        writes.append(_route(run, source, target))
+    return writes
+
+
+def eval_branches(
+    run: Run, task: Task, branches: tuple[BranchSpec, ...] | list[BranchSpec], writes: list[Any]
+) -> list[tuple[str, Any]]:
+    """Evaluate sync branches right away (used for the input step and update_state)."""
+    out: list[tuple[str, Any]] = []
+    if task.config is None:
+        task.config = run.task_config(task)
+    for branch in branches:
+        state = fresh_state(run, task, writes)
+        out.extend(resolve_branch(run, branch.source, branch, branch.path.call(task, state)))
+    return out
+
+
+def object_updates(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass or pydantic model returned as an update."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    fields = getattr(type(value), "model_fields", None)
+    if isinstance(fields, dict):
+        return {k: getattr(value, k) for k in fields}
+    return None
