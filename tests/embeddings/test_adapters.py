@@ -152,3 +152,12 @@ def test_a_sync_callable_returning_a_coroutine_is_awaited() -> None:
     emb = ensure_embeddings(lambda texts: _alengths(texts))
     assert emb.embed_documents(["abc"]) == [[3.0, 1.0]]
     assert asyncio.run(emb.aembed_documents(["ab"])) == [[2.0, 1.0]]
+
+
+async def test_a_query_that_gets_no_vector_back_is_an_embedding_error() -> None:
+    """A function that returns no vector for a query fails with a count in the message."""
+    emb = ensure_embeddings(lambda texts: [])
+    with pytest.raises(EmbeddingError, match="returned 0 vectors for 1 text"):
+        emb.embed_query("a")
+    with pytest.raises(EmbeddingError, match="returned 0 vectors for 1 text"):
+        await emb.aembed_query("a")

@@ -105,7 +105,7 @@ class FunctionEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one text."""
-        return self.embed_documents([text])[0]
+        return self._one(self.embed_documents([text]))
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts without blocking the event loop."""
@@ -120,7 +120,15 @@ class FunctionEmbeddings(Embeddings):
 
     async def aembed_query(self, text: str) -> list[float]:
         """Embed one text without blocking the event loop."""
-        return (await self.aembed_documents([text]))[0]
+        return self._one(await self.aembed_documents([text]))
+
+    def _one(self, vectors: list[list[float]]) -> list[float]:
+        if len(vectors) != 1:
+            name = getattr(self.func, "__qualname__", repr(self.func))
+            raise EmbeddingError(
+                f"embedding function {name} returned {len(vectors)} vectors for 1 text"
+            )
+        return vectors[0]
 
     async def _call_async(self, texts: list[str]) -> Any:
         return await self.func(texts)  # type: ignore[misc]  # is_async checked by the caller
