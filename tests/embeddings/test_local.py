@@ -220,3 +220,23 @@ def test_a_forked_child_can_embed(local: LocalEmbeddings) -> None:
 
 def _embed_in_child(texts: list[str]) -> list[list[float]]:
     return LocalEmbeddings().embed_documents(texts)
+
+
+def test_concurrent_first_use_loads_the_model_once(
+    local: LocalEmbeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads racing to the first embedding share one load of the weights."""
+    monkeypatch.setattr(local_module, "_cache", {})
+    builds: list[object] = []
+    real_build = local_module._build
+
+    def counting_build(folder: object) -> object:
+        builds.append(folder)
+        return real_build(folder)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local_module, "_build", counting_build)
+    emb = LocalEmbeddings()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(emb.embed_query, ["one", "two", "three", "four"]))
+    assert len(builds) == 1
+    np.testing.assert_allclose(results[0], local.embed_query("one"), atol=1e-5)
