@@ -268,8 +268,15 @@ NOT_PROVIDED: Any = _NotProvided()
 # --- validation shared by every backend ---------------------------------------
 
 
+# Namespaces already accepted for writing: a batch usually repeats a few of them.
+_WRITABLE_NAMESPACES: set[tuple[str, ...]] = set()
+_WRITABLE_NAMESPACES_MAX = 4096
+
+
 def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) -> None:
     """Raise :class:`InvalidNamespaceError` unless ``namespace`` may hold items."""
+    if type(namespace) is tuple and _is_known_writable(namespace):
+        return
     if not isinstance(namespace, tuple):
         raise InvalidNamespaceError(
             f"Namespace must be a tuple of strings, got {type(namespace).__name__}: {namespace!r}"
@@ -292,6 +299,17 @@ def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) ->
         raise InvalidNamespaceError(
             f"The first namespace label {RESERVED_NAMESPACE_LABEL!r} is reserved: {namespace!r}"
         )
+    if for_write and type(namespace) is tuple:
+        if len(_WRITABLE_NAMESPACES) >= _WRITABLE_NAMESPACES_MAX:
+            _WRITABLE_NAMESPACES.clear()
+        _WRITABLE_NAMESPACES.add(namespace)
+
+
+def _is_known_writable(namespace: tuple[str, ...]) -> bool:
+    try:
+        return namespace in _WRITABLE_NAMESPACES
+    except TypeError:  # an unhashable label; the full check reports it
+        return False
 
 
 def validate_key(key: str) -> None:
