@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import shutil
 import sqlite3
-import stat
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -101,17 +103,40 @@ def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "nope").exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only directories")
-def test_read_only_directory_is_a_clear_error(tmp_path: Path) -> None:
-    """A path in a read-only directory raises DatabaseError."""
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+def _open_read_only_dir_as_user(directory: Path) -> str:
+    """Try to open a saver in ``directory``; returns the error's class and message."""
     try:
-        with pytest.raises(DatabaseError, match="not writable"), SqliteSaver.from_conn_string(locked / "state.db"):
-            pass
+        with SqliteSaver.from_conn_string(directory / "state.db"):
+            return "opened"
+    except DatabaseError as e:
+        return f"DatabaseError: {e}"
+
+
+def test_read_only_directory_is_a_clear_error() -> None:
+    """A path in a read-only directory raises DatabaseError saying so, and creates nothing."""
+    locked = Path(tempfile.mkdtemp(prefix="tl-readonly-", dir="/tmp"))
+    try:
+        locked.chmod(0o555)
+        if os.geteuid() != 0:
+            outcome = _open_read_only_dir_as_user(locked)
+        else:
+            # root may write anywhere: check as an unprivileged user in a forked child.
+            receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child
+                try:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    send.send(_open_read_only_dir_as_user(locked))
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            outcome = receive.recv()
+        assert outcome.startswith("DatabaseError") and "not writable" in outcome
+        assert list(locked.iterdir()) == []
     finally:
-        locked.chmod(stat.S_IRWXU)
+        locked.chmod(0o755)
+        shutil.rmtree(locked)
 
 
 def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path) -> None:
