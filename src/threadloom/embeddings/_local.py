@@ -169,7 +169,7 @@ class LocalEmbeddings(Embeddings):
         self.batch_size = batch_size
         self.threads = threads if threads is not None else _default_threads()
         # Resolve the folder now so a missing package fails at construction, not mid-request.
-        self.model_path = Path(model_path) if model_path is not None else model_dir()
+        self.model_path = (Path(model_path) if model_path is not None else model_dir()).resolve()
 
     def __repr__(self) -> str:
         return (
