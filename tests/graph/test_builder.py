@@ -175,3 +175,15 @@ def test_state_schema_must_be_a_class_with_keys() -> None:
     """A state schema that is not a TypedDict, dataclass or model is a build error."""
     with pytest.raises(GraphBuildError, match="state schema"):
         StateGraph(42)
+
+
+def test_get_graph_draws_nodes_and_edges_as_mermaid() -> None:
+    """get_graph().draw_mermaid() shows every node and a conditional edge's destinations."""
+    builder = StateGraph(State)
+    builder.add_node("a", step("a"))
+    builder.add_node("b", step("b"))
+    builder.add_edge(START, "a")
+    builder.add_conditional_edges("a", lambda s: "b", {"go": "b", "stop": END})
+    text = builder.compile().get_graph().draw_mermaid()
+    for name in ("__start__", "a", "b", "__end__"):
+        assert name in text

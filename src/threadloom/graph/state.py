@@ -397,6 +397,12 @@ class CompiledStateGraph(CompiledGraph):
         super().__init__(spec, **kwargs)
         self.builder = builder
 
+    def get_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
+        """A drawable view of the graph: ``get_graph().draw_mermaid()`` renders it."""
+        from threadloom.graph._drawing import draw
+
+        return draw(self.builder)
+
 
 def _name_of(action: Any) -> str:
     name = getattr(action, "name", None)
