@@ -448,3 +448,18 @@ def test_namespaces_load_on_demand_and_stay_in_step(path: Path) -> None:
             ("u3", "hobby"),
             ("u9", "hobby"),
         }
+
+
+def test_a_store_searching_many_namespaces_ends_up_with_every_vector(path: Path) -> None:
+    """After searches in many namespaces the index holds everything, and answers stay exact."""
+    from threadloom.store.sqlite._vector_sync import PREFIX_LOADS_BEFORE_ALL
+
+    users = [("memories", f"u{i}") for i in range(PREFIX_LOADS_BEFORE_ALL + 3)]
+    with SqliteStore(path, index=index()) as store:
+        store.batch([PutOp(user, "k", {"text": f"{user[1]} note"}) for user in users])
+    with SqliteStore(path, index=index()) as store:
+        for user in users:
+            assert [i.namespace for i in store.search(user, query="note")] == [user]
+        vectors = store._vectors
+        assert vectors is not None and vectors.covers(("anything",))
+        assert len(store.search(("memories",), query="note", limit=50)) == len(users)

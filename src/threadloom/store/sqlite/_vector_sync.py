@@ -4,8 +4,10 @@ Vectors live in the file (``store_vectors``); searching them happens in a
 :class:`~threadloom.store._vectors.VectorIndex` filled lazily, one namespace
 prefix at a time: the first search under ``("users", "u7")`` reads only that
 prefix's vectors (an index range), a search across everything reads them all.
-A process serving a few users never holds everyone's vectors. Loaded parts
-follow every commit:
+A process serving a few users never holds everyone's vectors; one that has
+searched :data:`PREFIX_LOADS_BEFORE_ALL` different prefixes is serving many,
+and loads everything at once (one sequential read beats many small ones).
+Loaded parts follow every commit:
 
 * this process's own writes are applied directly after they commit, when the
   index was current before the write (nobody else wrote in between);
@@ -27,7 +29,10 @@ import numpy as np
 from threadloom.store._vectors import VectorIndex
 from threadloom.store.sqlite._sql import prefix_where, split_namespace
 
-__all__ = ["SyncedVectors", "VectorChange", "bulk_index"]
+__all__ = ["PREFIX_LOADS_BEFORE_ALL", "SyncedVectors", "VectorChange", "bulk_index"]
+
+#: After this many prefix-scoped loads, the next load reads every vector.
+PREFIX_LOADS_BEFORE_ALL = 8
 
 #: ``(namespace, key, unit rows or None)``: an item's new vectors, or its removal.
 VectorChange = tuple[tuple[str, ...], str, Any]
@@ -49,6 +54,7 @@ class SyncedVectors:
         # Outside them the index may hold some items (changes applied as they come),
         # which loading the prefix later replaces.
         self.loaded: set[tuple[str, ...]] = set()
+        self._prefix_loads = 0
         self._data_version: int | None = None
         self._behind = True
 
@@ -94,7 +100,8 @@ class SyncedVectors:
             self._behind = data_version is None
         assert self.index is not None
         if not self.covers(scope):
-            self._load(conn, scope)
+            self._prefix_loads += 1
+            self._load(conn, scope if self._prefix_loads <= PREFIX_LOADS_BEFORE_ALL else ())
         return self.index
 
     def _rows(self, blob: bytes) -> Any:
