@@ -76,3 +76,21 @@ def test_command_to_parent_without_a_parent_is_an_error() -> None:
     builder.add_edge(START, "jump")
     with pytest.raises(InvalidUpdateError, match="not running as a subgraph"):
         builder.compile().invoke({"x": 0})
+
+
+def test_static_interrupt_inside_a_subgraph_pauses_the_parent() -> None:
+    """A subgraph compiled with interrupt_before stops the parent too; None resumes both."""
+    inner = StateGraph(Inner)
+    inner.add_node("first", lambda s: {"x": 1})
+    inner.add_node("second", lambda s: {"x": s["x"] + 1})
+    inner.add_edge(START, "first")
+    inner.add_edge("first", "second")
+    outer = StateGraph(State)
+    outer.add_node("sub", inner.compile(interrupt_before=["second"]))
+    outer.add_node("after", lambda s: {"log": [f"x={s['x']}"]})
+    outer.add_edge(START, "sub")
+    outer.add_edge("sub", "after")
+    graph = outer.compile(checkpointer=InMemorySaver())
+    graph.invoke({"x": 0}, cfg())
+    assert graph.get_state(cfg()).next == ("sub",)
+    assert graph.invoke(None, cfg()) == {"x": 2, "log": ["x=2"]}

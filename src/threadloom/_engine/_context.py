@@ -32,6 +32,7 @@ class Task:
         "interrupts",
         "node",
         "path",
+        "paused",
         "result",
         "resume",
         "run",
@@ -58,6 +59,7 @@ class Task:
         self.config: RunnableConfig | None = None
         self.resume: list[Any] = []
         self.interrupts: list[Any] = []
+        self.paused = False  # interrupted, possibly by a static interrupt with no values
         self.error: BaseException | None = None
         self.result: Any = MISSING
         self._interrupt_count = 0

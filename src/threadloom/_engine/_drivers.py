@@ -101,6 +101,7 @@ def _fail(task: Task, exc: BaseException) -> None:
         raise exc  # from a graph run inside this task: its command is this task's output
     if isinstance(exc, GraphInterrupt):
         task.interrupts = list(exc.interrupts)
+        task.paused = True
     else:
         task.error = exc
 
@@ -226,7 +227,7 @@ async def _branches_async(task: Task, branches: list[Any]) -> list[tuple[str, An
 def _step_outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | None]:
     """After the tasks ran: the pending writes to save, and the error to raise if any."""
     errors = [t.error for t in tasks if t.error is not None]
-    interrupted = [t for t in tasks if t.interrupts]
+    interrupted = [t for t in tasks if t.paused]
     parent_command = run.parent_command
     if not errors and not interrupted and parent_command is None:
         return [], None

@@ -252,8 +252,11 @@ class Run:
     def _child_resume(self, value: _ChildInput) -> Any:
         """A subgraph left at an interrupt resumes with its parent's resume value."""
         parent = self.parent
-        if parent is None or not any(w[1] == INTERRUPT for w in self.pending_writes):
+        if parent is None or self.checkpoint_id is None:
             return value.value
+        if not any(w[1] == INTERRUPT for w in self.pending_writes):
+            # Stopped by a static interrupt (or a failure): continue if work is left.
+            return None if self.next_tasks(dry=True) else value.value
         prun = parent.run
         if prun.resume_map:
             self.resume_map = prun.resume_map
@@ -580,7 +583,7 @@ class Run:
         for task in tasks:
             if task.error is not None:
                 writes: list[tuple[str, Any]] = [(ERROR, repr(task.error))]
-            elif task.interrupts:
+            elif task.paused:
                 writes = [(INTERRUPT, list(task.interrupts))]
                 if task.resume:
                     writes.insert(0, (RESUME, list(task.resume)))
