@@ -107,3 +107,25 @@ def test_a_file_with_only_empty_tensors_loads(tmp_path: Path) -> None:
     header = {"x": {"dtype": "F32", "shape": [0, 4], "data_offsets": [0, 0]}}
     tensors = load_safetensors(write_safetensors(tmp_path / "m.safetensors", header, b""))
     assert tensors["x"].shape == (0, 4)
+
+
+def test_blas_runs_single_threaded_inside_the_block_and_is_restored_after() -> None:
+    """Within single_threaded_blas OpenBLAS uses one thread; nested blocks restore it once."""
+    from threadloom.embeddings import _blas
+
+    with _blas.single_threaded_blas():
+        pass  # the first use looks the library up
+    if _blas._api is None:
+        pytest.skip("numpy does not use OpenBLAS here")
+    set_threads, get_threads = _blas._api
+    before = get_threads()
+    set_threads(2)
+    try:
+        with _blas.single_threaded_blas():
+            assert get_threads() == 1
+            with _blas.single_threaded_blas():
+                assert get_threads() == 1
+            assert get_threads() == 1
+        assert get_threads() == 2
+    finally:
+        set_threads(before)

@@ -28,16 +28,17 @@ _SUFFIXES = ("scipy_openblas_{}64_", "scipy_openblas_{}", "openblas_{}64_", "ope
 
 
 def _candidates() -> list[str]:
+    # numpy's own bundled library first: other packages (scipy, ...) may load another OpenBLAS.
+    root = Path(np.__file__).parent
     paths: list[str] = []
-    try:  # What this process actually loaded (Linux).
+    for pattern in ("../numpy.libs/*openblas*", ".dylibs/*openblas*"):
+        paths.extend(sorted(glob.glob(str(root / pattern))))
+    try:  # Then whatever this process loaded (Linux), e.g. a system OpenBLAS numpy links to.
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             paths.extend(line.split()[-1] for line in maps if "openblas" in line.lower())
     except OSError:
         pass
-    root = Path(np.__file__).parent
-    for pattern in ("../numpy.libs/*openblas*", ".dylibs/*openblas*", "../numpy.libs/*openblas*.dll"):
-        paths.extend(glob.glob(str(root / pattern)))
-    return list(dict.fromkeys(p for p in paths if os.path.isfile(p)))
+    return list(dict.fromkeys(os.path.realpath(p) for p in paths if os.path.isfile(p)))
 
 
 def _find() -> tuple[Callable[[int], None], Callable[[], int]] | None:
