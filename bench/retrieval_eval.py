@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from threadloom.store._fusion import DEFAULT_FUSION, FusionConfig, candidate_pool, fuse_scores
+from threadloom.store._fusion import DEFAULT_FUSION, FusionConfig, fuse_hits
 from threadloom.store._keyword import KeywordIndex
 
 HERE = Path(__file__).resolve().parent
@@ -117,14 +117,19 @@ class MemoryHarness:
         if mode == "vector":
             top = np.argpartition(-similarity, k - 1)[:k]
             return [keys[i] for i in top[np.argsort(-similarity[top])]]
-        bm25 = np.zeros(len(keys), dtype=np.float32)
+        # The recipe the stores follow (threadloom.store._fusion.fuse_hits).
+        namespace = ("memories", user)
         rows = self.rows[user]
-        for hit in self.keyword.search(("memories", user), query):
-            bm25[rows[hit.key]] = hit.score
-        pool = candidate_pool(similarity, bm25, candidates=fusion.candidates)
-        fused = fuse_scores(similarity[pool], bm25[pool], fusion)
-        best = np.argsort(-fused, kind="stable")[:k]
-        return [keys[int(pool[i])] for i in best]
+        pool = min(fusion.candidates, len(keys))
+        top = np.argpartition(-similarity, pool - 1)[:pool]
+        vector_hits = [(namespace, keys[i], float(similarity[i])) for i in top.tolist()]
+
+        def similarity_of(addresses: Sequence[tuple[tuple[str, ...], str]]) -> dict[Any, float]:
+            return {a: float(similarity[rows[a[1]]]) for a in addresses}
+
+        keyword_hits = self.keyword.search(namespace, query)
+        fused = fuse_hits(vector_hits, keyword_hits, similarity_of, limit=k, config=fusion)
+        return [key for _, key, _ in fused]
 
 
 @dataclass
@@ -188,7 +193,8 @@ def explore(harness: MemoryHarness, questions: Sequence[Any], qvec: dict[int, An
     print("\nbest fusion settings on the tuning half (even users), then the held-out half:")
     print("| method | vector_weight | candidates | rrf_k | dev recall@10 | test recall@10 |")
     print("|---|---|---|---|---|---|")
-    shown = results[:8] + [r for r in results if r[1] == DEFAULT_FUSION][:1]
+    shown = results[:8]
+    shown += [r for r in results[8:] if r[1] == DEFAULT_FUSION]
     for dev_recall, config in shown:
 
         def ranked(q: Any, k: int, config: FusionConfig = config) -> list[str]:

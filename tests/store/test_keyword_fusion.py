@@ -9,6 +9,7 @@ from threadloom.store._fusion import (
     DEFAULT_FUSION,
     FusionConfig,
     candidate_pool,
+    fuse_hits,
     fuse_ranked,
     fuse_scores,
 )
@@ -136,3 +137,59 @@ def test_candidate_pool_takes_the_best_of_each_side() -> None:
 def test_default_configuration_is_the_tuned_one() -> None:
     """The defaults are what bench/retrieval_eval.py chose (z-score, equal weights, 100)."""
     assert FusionConfig(method="zscore", vector_weight=0.5, candidates=100) == DEFAULT_FUSION
+
+
+# --- fuse_hits: the recipe the stores call ---------------------------------------------
+
+NS = ("memories", "alice")
+
+
+def test_fuse_hits_merges_both_sides_and_rescores_keyword_only_items() -> None:
+    """Keyword-only candidates get their exact similarity from the callback, once."""
+    asked: list[list] = []
+
+    def similarity_of(addresses):  # type: ignore[no-untyped-def]
+        asked.append(list(addresses))
+        return {(NS, "kw_only"): 0.30}
+
+    fused = fuse_hits(
+        [(NS, "both", 0.80), (NS, "vec_only", 0.90), (NS, "neither", 0.10)],
+        [(NS, "both", 5.0), (NS, "kw_only", 6.0)],
+        similarity_of,
+    )
+    assert asked == [[(NS, "kw_only")]]
+    assert fused[0][1] == "both"
+    assert {key for _, key, _ in fused} == {"both", "vec_only", "neither", "kw_only"}
+
+
+def test_fuse_hits_with_no_keyword_hits_keeps_the_vector_order() -> None:
+    """A query whose words match nothing ranks by meaning alone."""
+    fused = fuse_hits([(NS, "a", 0.2), (NS, "b", 0.9), (NS, "c", 0.5)], [], lambda _: {})
+    assert [key for _, key, _ in fused] == ["b", "c", "a"]
+
+
+def test_fuse_hits_without_vectors_is_keyword_order() -> None:
+    """Items the callback cannot score (no vectors) sit at the lowest similarity."""
+    fused = fuse_hits([], [(NS, "a", 1.0), (NS, "b", 3.0)], lambda _: {})
+    assert [key for _, key, _ in fused] == ["b", "a"]
+
+
+def test_fuse_hits_limit_and_empty_input() -> None:
+    """limit caps the list; nothing in, nothing out."""
+    hits = [(NS, f"k{i}", i / 10) for i in range(10)]
+    assert len(fuse_hits(hits, [], lambda _: {}, limit=3)) == 3
+    assert fuse_hits([], [], lambda _: {}) == []
+
+
+def test_fuse_hits_only_rescores_the_best_keyword_candidates() -> None:
+    """Beyond `candidates`, weaker keyword hits are not rescored nor returned."""
+    keyword = [(NS, f"k{i}", float(i + 1)) for i in range(10)]
+    asked: list = []
+
+    def similarity_of(addresses):  # type: ignore[no-untyped-def]
+        asked.extend(addresses)
+        return dict.fromkeys(addresses, 0.5)
+
+    fused = fuse_hits([], keyword, similarity_of, config=FusionConfig(candidates=3))
+    assert sorted(key for _, key, _ in fused) == ["k7", "k8", "k9"]
+    assert len(asked) == 3

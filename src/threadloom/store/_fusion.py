@@ -28,20 +28,29 @@ checked on its held-out half (see ``bench/retrieval_eval.py --explore``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FusionConfig", "FusionMethod", "candidate_pool", "fuse_ranked", "fuse_scores"]
+__all__ = [
+    "DEFAULT_FUSION",
+    "FusionConfig",
+    "FusionMethod",
+    "candidate_pool",
+    "fuse_hits",
+    "fuse_ranked",
+    "fuse_scores",
+]
 
 FusionMethod = Literal["zscore", "minmax", "rrf"]
 _METHODS: tuple[str, ...] = ("zscore", "minmax", "rrf")
 
 _K = TypeVar("_K")
 _Scores = npt.NDArray[np.floating]
+_Address = tuple[tuple[str, ...], str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,3 +176,50 @@ def fuse_ranked(
     else:
         order = np.lexsort((np.arange(len(fused)), -fused))
     return [(candidates[int(i)], float(fused[int(i)])) for i in order]
+
+
+def fuse_hits(
+    vector_hits: Sequence[tuple[tuple[str, ...], str, float]],
+    keyword_hits: Sequence[tuple[tuple[str, ...], str, float]],
+    similarity_of: Callable[[Sequence[_Address]], Mapping[_Address, float]],
+    *,
+    limit: int | None = None,
+    config: FusionConfig = DEFAULT_FUSION,
+) -> list[tuple[tuple[str, ...], str, float]]:
+    """Hybrid ranking from each side's hits, as ``(namespace, key, fused score)``, best first.
+
+    The recipe every backend follows:
+
+    - ``vector_hits``: the best ``config.candidates`` items by similarity.
+    - ``keyword_hits``: *every* item matching a query term under the prefix
+      (or at least its best ``config.candidates``), with BM25 scores; an item
+      not among them scores ``0``, which is exact when the list is complete.
+    - ``similarity_of(addresses)``: exact similarities for the keyword-only
+      candidates (an in-memory dot product, or ``embedding <=> :q`` for those
+      ids in SQL). An address it leaves out (an item without vectors) gets
+      the lowest similarity among the candidates.
+
+    Filters are the caller's: pass hits that already satisfy them, page with
+    ``limit`` (``offset + limit``) and slice.
+    """
+    best_keyword = sorted(keyword_hits, key=lambda hit: -hit[2])[: config.candidates]
+    keyword = {(ns, key): score for ns, key, score in keyword_hits}
+    similarity = {(ns, key): score for ns, key, score in vector_hits}
+    missing = [(ns, key) for ns, key, _ in best_keyword if (ns, key) not in similarity]
+    if missing:
+        similarity.update(similarity_of(missing))
+    addresses = list(
+        dict.fromkeys(
+            [
+                *((ns, key) for ns, key, _ in vector_hits),
+                *((ns, key) for ns, key, _ in best_keyword),
+            ]
+        )
+    )
+    if not addresses:
+        return []
+    floor = min(similarity.values()) if similarity else 0.0
+    vec = np.array([similarity.get(a, floor) for a in addresses], dtype=np.float64)
+    kw = np.array([keyword.get(a, 0.0) for a in addresses], dtype=np.float64)
+    ranked = fuse_ranked(addresses, vec, kw, limit=limit, config=config)
+    return [(ns, key, score) for (ns, key), score in ranked]

@@ -313,15 +313,18 @@ class KeywordIndex:
             return []
         all_scores = np.concatenate(chunks)
         order = _top_order(all_scores, limit)
-        # Map flat positions back to (partition, slot) through cumulative offsets.
+        # Map flat positions back to (partition, slot) in one vectorized step.
         offsets = np.cumsum([0] + [len(slots) for _, _, slots in owners])
+        which = np.searchsorted(offsets, order, side="right") - 1
+        slots_of = np.concatenate([slots for _, _, slots in owners])[order]
         hits: list[KeywordHit] = []
-        for flat in order:
-            which = int(np.searchsorted(offsets, flat, side="right")) - 1
-            namespace, partition, slots = owners[which]
-            key = partition.item_keys[int(slots[flat - offsets[which]])]
+        for owner, slot, value in zip(
+            which.tolist(), slots_of.tolist(), all_scores[order].tolist()
+        ):
+            namespace, partition, _ = owners[owner]
+            key = partition.item_keys[slot]
             assert key is not None
-            hits.append(KeywordHit(namespace, key, float(all_scores[flat])))
+            hits.append(KeywordHit(namespace, key, value))
         return hits
 
 
