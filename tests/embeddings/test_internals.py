@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from threadloom.embeddings import _blas
 from threadloom.embeddings._bert import erf, gelu
 from threadloom.embeddings._safetensors import load_safetensors
 from threadloom.errors import EmbeddingError
@@ -111,8 +112,6 @@ def test_a_file_with_only_empty_tensors_loads(tmp_path: Path) -> None:
 
 def test_blas_runs_single_threaded_inside_the_block_and_is_restored_after() -> None:
     """Within single_threaded_blas OpenBLAS uses one thread; nested blocks restore it once."""
-    from threadloom.embeddings import _blas
-
     with _blas.single_threaded_blas():
         pass  # the first use looks the library up
     if _blas._api is None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import pytest
 
 import threadloom.embeddings as embeddings
+from threadloom.embeddings import _local
 
 
 def test_the_package_exports_exactly_its_public_names() -> None:
@@ -21,13 +21,16 @@ def test_the_package_exports_exactly_its_public_names() -> None:
         assert getattr(embeddings, name) is not None
 
 
-def test_importing_the_package_does_not_load_the_model() -> None:
-    """The weights load on first use, not at import time."""
-    code = (
-        "import threadloom.embeddings._local as m\n"
-        "from threadloom.embeddings import LocalEmbeddings\n"
-        "LocalEmbeddings()\n"
-        "print(len(m._cache))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "0"
+def test_building_the_local_embedder_does_not_load_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The weights load on first use, not when the embedder is created."""
+
+    def no_build(folder: object) -> None:
+        raise AssertionError("loaded too early")
+
+    monkeypatch.setattr(_local, "_cache", {})
+    monkeypatch.setattr(_local, "_build", no_build)
+    emb = embeddings.init_embeddings("local")
+    assert isinstance(emb, embeddings.LocalEmbeddings)
+    assert _local._cache == {}
