@@ -450,8 +450,20 @@ class SqliteStore(BaseStore):
             index = self._vectors.catch_up(conn, None, op.namespace_prefix, current=run.seq)
         else:
             index = self._vectors.catch_up(conn, self._db.data_version(), op.namespace_prefix)
-        fetched: dict[tuple[Namespace, str], tuple[Any, Any]] = {}
         predicate = prepared.predicate
+        if predicate is None:
+            # Usually every hit is live: fetch their rows in one query, and take the
+            # item-by-item path below only if one expired (or vanished) meanwhile.
+            hits = index.search(query, op.namespace_prefix, limit=op.limit, offset=op.offset)
+            rows = _fetch_live(conn, [(ns, key) for ns, key, _ in hits], run.now)
+            if len(rows) == len(hits):
+                return [
+                    self._search_item(run, op, row, json.loads(row[3]), score)
+                    for (row, (_, _, score)) in zip(
+                        (rows[(ns, key)] for ns, key, _ in hits), hits, strict=True
+                    )
+                ]
+        fetched: dict[tuple[Namespace, str], tuple[Any, Any]] = {}
 
         def accept(namespace: Namespace, key: str) -> bool:
             row = conn.execute(
@@ -565,6 +577,21 @@ def _meta(conn: sqlite3.Connection, name: str) -> Any:
 def _stored_dims(conn: sqlite3.Connection) -> int | None:
     dims = _meta(conn, "dims")
     return int(dims) if dims is not None else None
+
+
+def _fetch_live(
+    conn: sqlite3.Connection, addresses: list[tuple[Namespace, str]], now: float
+) -> dict[tuple[Namespace, str], Any]:
+    """The live rows of ``addresses``, by address, in one query."""
+    if not addresses:
+        return {}
+    # ORs of equalities use the address index; a row-value IN (VALUES ...) would scan.
+    pairs = " OR ".join("(prefix = ? AND key = ?)" for _ in addresses)
+    params: list[Any] = [part for ns, key in addresses for part in (join_namespace(ns), key)]
+    rows = conn.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE ({pairs}) AND {_LIVE}", [*params, now]
+    )
+    return {(split_namespace(row[1]), row[2]): row for row in rows}
 
 
 def _flush_vectors(conn: sqlite3.Connection, run: _Run) -> None:
