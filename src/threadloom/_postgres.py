@@ -149,7 +149,9 @@ def explain_connect_error(error: Exception, conninfo: str) -> DatabaseError:
     else:
         why = "the connection failed"
     first_line = text.strip().splitlines()[-1] if text.strip() else type(error).__name__
-    return DatabaseError(f"Cannot connect to PostgreSQL at {target}: {why}. Server said: {first_line}")
+    return DatabaseError(
+        f"Cannot connect to PostgreSQL at {target}: {why}. Server said: {first_line}"
+    )
 
 
 _CONNECT_KWARGS: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
@@ -163,9 +165,13 @@ def connect_kwargs() -> dict[str, Any]:
 def open_pool(conninfo: str, *, max_size: int, timeout: float = 10.0) -> Any:
     """An open ``ConnectionPool``; waits for the first connection so errors surface here."""
     if ConnectionPool is None:  # pragma: no cover - depends on the environment
-        raise ImportError("A connection pool needs psycopg-pool: pip install 'threadloom[postgres]'")
+        raise ImportError(
+            "A connection pool needs psycopg-pool: pip install 'threadloom[postgres]'"
+        )
     connect(conninfo).close()  # a clear error now, rather than a pool timeout later
-    pool = ConnectionPool(conninfo, min_size=1, max_size=max_size, kwargs=connect_kwargs(), open=True)
+    pool = ConnectionPool(
+        conninfo, min_size=1, max_size=max_size, kwargs=connect_kwargs(), open=True
+    )
     pool.wait(timeout)
     return pool
 
@@ -173,7 +179,9 @@ def open_pool(conninfo: str, *, max_size: int, timeout: float = 10.0) -> Any:
 async def aopen_pool(conninfo: str, *, max_size: int, timeout: float = 10.0) -> Any:
     """Async twin of :func:`open_pool`."""
     if AsyncConnectionPool is None:  # pragma: no cover - depends on the environment
-        raise ImportError("A connection pool needs psycopg-pool: pip install 'threadloom[postgres]'")
+        raise ImportError(
+            "A connection pool needs psycopg-pool: pip install 'threadloom[postgres]'"
+        )
     await (await aconnect(conninfo)).close()
     pool = AsyncConnectionPool(
         conninfo, min_size=1, max_size=max_size, kwargs=connect_kwargs(), open=False

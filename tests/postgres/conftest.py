@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 import pytest
 
 from threadloom.testing.postgres import PostgresServer, postgres_fixture
+
+# Host processes of the many-hosts tests import their code (_hosts.py) by module name; spawned
+# children inherit sys.path, and the importlib import mode does not add test folders to it.
+sys.path.insert(0, str(Path(__file__).parent))
 
 postgres_server = postgres_fixture(scope="session")
 

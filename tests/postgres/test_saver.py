@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +36,12 @@ def turn(saver: PostgresSaver, thread_id: str, text: str) -> Any:
     old = latest.checkpoint["channel_versions"].get("messages") if latest else None
     version = saver.get_next_version(old)
     value: Any = DeltaValue(old, ([text],)) if old is not None else [text]
-    return saver.put(config, make_checkpoint({"messages": value}, {"messages": version}), {"source": "loop", "step": 0}, {"messages": version})
+    return saver.put(
+        config,
+        make_checkpoint({"messages": value}, {"messages": version}),
+        {"source": "loop", "step": 0},
+        {"messages": version},
+    )
 
 
 def messages(saver: PostgresSaver, thread_id: str) -> list[str]:
@@ -50,23 +56,42 @@ def messages(saver: PostgresSaver, thread_id: str) -> list[str]:
     return list(value)
 
 
-def test_a_stale_turn_raises_conflict_and_writes_nothing(savers: tuple[PostgresSaver, PostgresSaver]) -> None:
+def test_a_stale_turn_raises_conflict_and_writes_nothing(
+    savers: tuple[PostgresSaver, PostgresSaver],
+) -> None:
     """Two hosts read the same head; the second to put gets CheckpointConflictError and can retry."""
     a, b = savers
     turn(a, "t", "hello")
     head_a, head_b = a.get_tuple(thread("t")), b.get_tuple(thread("t"))
     assert head_a is not None and head_b is not None
     version = a.get_next_version(head_a.checkpoint["channel_versions"]["messages"])
-    a.put(head_a.config, make_checkpoint({"messages": DeltaValue(head_a.checkpoint["channel_versions"]["messages"], (["from a"],))}, {"messages": version}), {"source": "loop", "step": 1}, {"messages": version})
+    a.put(
+        head_a.config,
+        make_checkpoint(
+            {
+                "messages": DeltaValue(
+                    head_a.checkpoint["channel_versions"]["messages"], (["from a"],)
+                )
+            },
+            {"messages": version},
+        ),
+        {"source": "loop", "step": 1},
+        {"messages": version},
+    )
     stale = make_checkpoint({"messages": ["from b"]}, {"messages": 99.0})
     with pytest.raises(CheckpointConflictError, match="moved on"):
         b.put(head_b.config, stale, {"source": "loop", "step": 1}, {"messages": 99.0})
-    assert b.get_tuple({"configurable": {**thread("t")["configurable"], "checkpoint_id": stale["id"]}}) is None
+    assert (
+        b.get_tuple({"configurable": {**thread("t")["configurable"], "checkpoint_id": stale["id"]}})
+        is None
+    )
     turn(b, "t", "from b")  # the retry re-reads the head and succeeds
     assert messages(a, "t") == ["hello", "from a", "from b"]
 
 
-def test_an_explicit_older_checkpoint_may_be_forked(savers: tuple[PostgresSaver, PostgresSaver]) -> None:
+def test_an_explicit_older_checkpoint_may_be_forked(
+    savers: tuple[PostgresSaver, PostgresSaver],
+) -> None:
     """Putting on a checkpoint chosen by id (time travel) branches instead of conflicting."""
     a, _ = savers
     first = turn(a, "t", "one")
@@ -74,7 +99,12 @@ def test_an_explicit_older_checkpoint_may_be_forked(savers: tuple[PostgresSaver,
     old = a.get_tuple(first)
     assert old is not None
     version = a.get_next_version(old.checkpoint["channel_versions"]["messages"])
-    a.put(first, make_checkpoint({"messages": ["fork"]}, {"messages": version}), {"source": "fork", "step": 1}, {"messages": version})
+    a.put(
+        first,
+        make_checkpoint({"messages": ["fork"]}, {"messages": version}),
+        {"source": "fork", "step": 1},
+        {"messages": version},
+    )
     assert messages(a, "t") == ["fork"]
 
 
@@ -104,7 +134,8 @@ def test_hosts_taking_turns_at_once_lose_nothing(pg_dsn: str) -> None:
         history = list(saver.list(thread("shared")))
     assert sorted(got) == sorted(f"h{i}-{n}" for i in range(hosts) for n in range(per_host))
     assert len(history) == hosts * per_host
-    for newer, older in zip(history, history[1:]):  # one line: each checkpoint's parent is the previous
+    # One line: each checkpoint's parent is the one before it.
+    for newer, older in itertools.pairwise(history):
         assert newer.parent_config is not None
         assert newer.parent_config["configurable"]["checkpoint_id"] == older.checkpoint["id"]
 
@@ -141,7 +172,9 @@ def test_delete_thread_removes_rows_from_every_table(pg_dsn: str) -> None:
         saver.delete_thread("gone")
     with psycopg.connect(pg_dsn) as conn:
         for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
-            row = conn.execute(f"SELECT count(*) FROM threadloom_{table} WHERE thread_id = 'gone'").fetchone()
+            row = conn.execute(
+                f"SELECT count(*) FROM threadloom_{table} WHERE thread_id = 'gone'"
+            ).fetchone()
             assert row == (0,), table
 
 
@@ -162,7 +195,10 @@ def test_soak_10k_turns_with_pruning_keeps_tables_bounded(pg_dsn: str) -> None:
     threads, turns, snapshot_every, prune_every = 20, 10_000, 25, 250
     sizes: list[tuple[int, int]] = []
     started = time.perf_counter()
-    with PostgresSaver.from_conn_string(pg_dsn) as saver, psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with (
+        PostgresSaver.from_conn_string(pg_dsn) as saver,
+        psycopg.connect(pg_dsn, autocommit=True) as conn,
+    ):
         saver.setup()
         heads: dict[str, tuple[Any, Any, list[str]]] = {}
         for n in range(turns):
@@ -172,7 +208,12 @@ def test_soak_10k_turns_with_pruning_keeps_tables_bounded(pg_dsn: str) -> None:
             new = saver.get_next_version(version)
             full = version is None or (n // threads) % snapshot_every == 0
             value: Any = list(history) if full else DeltaValue(version, ([f"m{n}"],))
-            config = saver.put(config, make_checkpoint({"messages": value}, {"messages": new}), {"source": "loop", "step": n}, {"messages": new})
+            config = saver.put(
+                config,
+                make_checkpoint({"messages": value}, {"messages": new}),
+                {"source": "loop", "step": n},
+                {"messages": new},
+            )
             heads[tid] = (config, new, history)
             if (n + 1) % prune_every == 0:
                 saver.prune([f"t{i}" for i in range(threads)])
@@ -184,6 +225,48 @@ def test_soak_10k_turns_with_pruning_keeps_tables_bounded(pg_dsn: str) -> None:
         for tid, (_, _, history) in heads.items():
             assert messages(saver, tid) == history
     elapsed = time.perf_counter() - started
-    print(f"soak: {turns} turns in {elapsed:.1f}s ({turns / elapsed:.0f} turns/s); rows after prunes {sizes[-1]}")
+    print(
+        f"soak: {turns} turns in {elapsed:.1f}s ({turns / elapsed:.0f} turns/s); rows after prunes {sizes[-1]}"
+    )
     assert max(c for c, _ in sizes) == threads  # one checkpoint per thread after each prune
-    assert max(b for _, b in sizes) <= threads * (snapshot_every + 1)  # the chain back to a snapshot
+    # Blobs kept: at most the chain back to the last snapshot, per thread.
+    assert max(b for _, b in sizes) <= threads * (snapshot_every + 1)
+
+
+def put_step(saver: PostgresSaver, config: Any, source: str, values: dict[str, Any]) -> Any:
+    """Put a checkpoint of one step with the given source (input or loop) and channel values."""
+    versions = {k: saver.get_next_version(None) for k in values}
+    checkpoint = make_checkpoint(values, versions)
+    return saver.put(config, checkpoint, {"source": source, "step": 0}, versions)  # type: ignore[typeddict-item]
+
+
+def test_a_new_turn_waits_for_another_hosts_open_turn(pg_dsn: str) -> None:
+    """While host A's turn still has nodes to run, host B's new turn conflicts without writing;
+    once A's turn ends, B's turn goes through."""
+    with PostgresSaver.from_conn_string(pg_dsn) as a, PostgresSaver.from_conn_string(pg_dsn) as b:
+        a.setup()
+        a.get_tuple(thread("t"))
+        opened = put_step(a, thread("t"), "input", {"messages": ["q"], "branch:to:model": None})
+        b.get_tuple(thread("t"))
+        with pytest.raises(CheckpointConflictError, match="middle of a turn"):
+            put_step(b, opened, "input", {"messages": ["other"]})
+        assert len(list(b.list(thread("t")))) == 1
+        closed = put_step(a, opened, "loop", {"messages": ["q", "answer"]})
+        b.get_tuple(thread("t"))
+        put_step(b, closed, "input", {"messages": ["other"]})
+        assert len(list(b.list(thread("t")))) == 3
+
+
+def test_an_abandoned_open_turn_blocks_only_until_turn_timeout(pg_dsn: str) -> None:
+    """A host that died mid-turn holds the thread for turn_timeout seconds at most."""
+    with (
+        PostgresSaver.from_conn_string(pg_dsn) as a,
+        PostgresSaver.from_conn_string(pg_dsn, turn_timeout=0.3) as b,
+    ):
+        a.setup()
+        opened = put_step(a, thread("t"), "input", {"messages": ["q"], "branch:to:model": None})
+        b.get_tuple(thread("t"))
+        with pytest.raises(CheckpointConflictError):
+            put_step(b, opened, "input", {"messages": ["other"]})
+        time.sleep(0.4)
+        put_step(b, opened, "input", {"messages": ["other"]})

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -34,33 +35,41 @@ def free_port() -> int:
 def test_unreachable_server_is_a_database_error() -> None:
     """Nothing listening on the port: DatabaseError says the server is unreachable."""
     dsn = f"postgresql://postgres:secret-pw@127.0.0.1:{free_port()}/postgres"
-    with pytest.raises(DatabaseError, match="unreachable") as caught:
-        with PostgresStore.from_conn_string(dsn):
-            pass
+    with (
+        pytest.raises(DatabaseError, match="unreachable") as caught,
+        PostgresStore.from_conn_string(dsn),
+    ):
+        pass
     assert "secret-pw" not in str(caught.value)
 
 
 def test_wrong_password_is_a_database_error(postgres_server: PostgresServer) -> None:
     """A refused password is named as such, and the password is not echoed."""
     dsn = postgres_server.dsn_for("postgres", password="not-the-password")
-    with pytest.raises(DatabaseError, match="password was refused") as caught:
-        with PostgresSaver.from_conn_string(dsn):
-            pass
+    with (
+        pytest.raises(DatabaseError, match="password was refused") as caught,
+        PostgresSaver.from_conn_string(dsn),
+    ):
+        pass
     assert "not-the-password" not in str(caught.value)
 
 
 def test_missing_database_is_a_database_error(postgres_server: PostgresServer) -> None:
     """Connecting to a database that does not exist says so."""
-    with pytest.raises(DatabaseError, match="database does not exist"):
-        with PostgresSaver.from_conn_string(postgres_server.dsn_for("no_such_db"), pool_size=2):
-            pass
+    with (
+        pytest.raises(DatabaseError, match="database does not exist"),
+        PostgresSaver.from_conn_string(postgres_server.dsn_for("no_such_db"), pool_size=2),
+    ):
+        pass
 
 
 def test_using_a_store_before_setup_says_to_call_setup(pg_dsn: str) -> None:
     """Without setup() the tables are missing; the error says what to do."""
-    with PostgresStore.from_conn_string(pg_dsn) as store:
-        with pytest.raises(DatabaseError, match=r"setup\(\)"):
-            store.get(("a",), "k")
+    with (
+        PostgresStore.from_conn_string(pg_dsn) as store,
+        pytest.raises(DatabaseError, match=r"setup\(\)"),
+    ):
+        store.get(("a",), "k")
 
 
 @pytest.fixture
@@ -79,9 +88,11 @@ def bare_database(postgres_server: PostgresServer) -> Iterator[str]:
 
 def test_missing_pgvector_fails_setup_with_advice(bare_database: str) -> None:
     """An indexed store on a database without pgvector fails at setup() naming the fix."""
-    with PostgresStore.from_conn_string(bare_database, index={"dims": 4, "embed": embed4}) as store:
-        with pytest.raises(DatabaseError, match="CREATE EXTENSION vector"):
-            store.setup()
+    with (
+        PostgresStore.from_conn_string(bare_database, index={"dims": 4, "embed": embed4}) as store,
+        pytest.raises(DatabaseError, match="CREATE EXTENSION vector"),
+    ):
+        store.setup()
 
 
 def test_a_store_without_index_needs_no_pgvector(bare_database: str) -> None:
@@ -98,9 +109,11 @@ def test_dims_mismatch_fails_setup_and_keeps_data(pg_dsn: str) -> None:
     with PostgresStore.from_conn_string(pg_dsn, index={"dims": 4, "embed": embed4}) as store:
         store.setup()
         store.put(("a",), "k", {"text": "hello"})
-    with PostgresStore.from_conn_string(pg_dsn, index={"dims": 8, "embed": embed8}) as other:
-        with pytest.raises(IndexConfigMismatchError, match=r"vector\(4\)"):
-            other.setup()
+    with (
+        PostgresStore.from_conn_string(pg_dsn, index={"dims": 8, "embed": embed8}) as other,
+        pytest.raises(IndexConfigMismatchError, match=r"vector\(4\)"),
+    ):
+        other.setup()
         # Used anyway without setup(): the put fails as a mismatch and writes nothing.
         with pytest.raises(IndexConfigMismatchError):
             other.put(("a",), "k2", {"text": "hi"})
@@ -113,10 +126,12 @@ def test_vector_type_mismatch_fails_setup(pg_dsn: str) -> None:
     """A halfvec index over a vector column is a mismatch too."""
     with PostgresStore.from_conn_string(pg_dsn, index={"dims": 4, "embed": embed4}) as store:
         store.setup()
-    index = {"dims": 4, "embed": embed4, "ann_index_config": {"vector_type": "halfvec"}}
-    with PostgresStore.from_conn_string(pg_dsn, index=index) as other:  # type: ignore[arg-type]
-        with pytest.raises(IndexConfigMismatchError, match="halfvec"):
-            other.setup()
+    index: Any = {"dims": 4, "embed": embed4, "ann_index_config": {"vector_type": "halfvec"}}
+    with (
+        PostgresStore.from_conn_string(pg_dsn, index=index) as other,
+        pytest.raises(IndexConfigMismatchError, match="halfvec"),
+    ):
+        other.setup()
 
 
 def test_newer_schema_is_refused_and_untouched(pg_dsn: str) -> None:
@@ -124,10 +139,14 @@ def test_newer_schema_is_refused_and_untouched(pg_dsn: str) -> None:
     with PostgresSaver.from_conn_string(pg_dsn) as saver:
         saver.setup()
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute("UPDATE threadloom_migrations SET version = 99 WHERE component = 'checkpoints'")
-    with PostgresSaver.from_conn_string(pg_dsn) as saver:
-        with pytest.raises(SchemaVersionError, match="newer threadloom"):
-            saver.setup()
+        conn.execute(
+            "UPDATE threadloom_migrations SET version = 99 WHERE component = 'checkpoints'"
+        )
+    with (
+        PostgresSaver.from_conn_string(pg_dsn) as saver,
+        pytest.raises(SchemaVersionError, match="newer threadloom"),
+    ):
+        saver.setup()
     with psycopg.connect(pg_dsn) as conn:
         row = conn.execute(
             "SELECT version FROM threadloom_migrations WHERE component = 'checkpoints'"

@@ -39,7 +39,9 @@ def unit(rows: np.ndarray) -> np.ndarray:
 def corpus() -> TableEmbed:
     rng = np.random.default_rng(7)
     centres = rng.standard_normal((20, DIMS))
-    items = centres[rng.integers(0, 20, USERS * PER_USER)] + 0.6 * rng.standard_normal((USERS * PER_USER, DIMS))
+    items = centres[rng.integers(0, 20, USERS * PER_USER)] + 0.6 * rng.standard_normal(
+        (USERS * PER_USER, DIMS)
+    )
     queries = centres[rng.integers(0, 20, QUERIES)] + 0.6 * rng.standard_normal((QUERIES, DIMS))
     return TableEmbed(unit(items).astype(np.float32), unit(queries).astype(np.float32))
 
@@ -81,7 +83,13 @@ def exact_top(corpus: TableEmbed, q: int, keep: np.ndarray, k: int = 10) -> list
     return [f"k{n}" for n in order if np.isfinite(scores[n])]
 
 
-def recall(store: PostgresStore, corpus: TableEmbed, prefix: tuple[str, ...], keep_for: Any, filter: Any = None) -> float:
+def recall(
+    store: PostgresStore,
+    corpus: TableEmbed,
+    prefix: tuple[str, ...],
+    keep_for: Any,
+    filter: Any = None,
+) -> float:
     found = expected = 0
     for q in range(QUERIES):
         truth = exact_top(corpus, q, keep_for(q))
@@ -118,7 +126,9 @@ def test_very_selective_filter_is_exact(store: PostgresStore, corpus: TableEmbed
     assert r == 1.0
 
 
-def test_scores_are_best_first_cosine_similarities(store: PostgresStore, corpus: TableEmbed) -> None:
+def test_scores_are_best_first_cosine_similarities(
+    store: PostgresStore, corpus: TableEmbed
+) -> None:
     """Scores are cosine similarities, non-increasing down the page, and offset pages continue."""
     first = store.search(("mem",), query="q:0", limit=10)
     second = store.search(("mem",), query="q:0", limit=10, offset=10)
@@ -154,13 +164,17 @@ def explain(store: PostgresStore, dsn: str, op: SearchOp) -> str:
     [((), None), (("mem",), None), (("mem",), {"bucket": {"$lt": 5}})],
     ids=["global", "prefix", "prefix+filter"],
 )
-def test_planner_uses_the_hnsw_index(store: PostgresStore, module_dsn: str, prefix: Any, filter: Any) -> None:
+def test_planner_uses_the_hnsw_index(
+    store: PostgresStore, module_dsn: str, prefix: Any, filter: Any
+) -> None:
     """Global, prefix-scoped and filtered searches are answered by an HNSW index scan."""
     text = explain(store, module_dsn, SearchOp(prefix, filter, 10, 0, "q:1"))
     assert "threadloom_store_vectors_hnsw_cosine" in text, text
 
 
-def test_one_users_search_may_use_the_namespace_index(store: PostgresStore, module_dsn: str) -> None:
+def test_one_users_search_may_use_the_namespace_index(
+    store: PostgresStore, module_dsn: str
+) -> None:
     """A single user's few rows are read through the namespace btree, never a full table scan."""
     text = explain(store, module_dsn, SearchOp(("mem", "u5"), None, 10, 0, "q:1"))
     assert "Seq Scan on threadloom_store_vectors" not in text, text
@@ -170,7 +184,12 @@ def test_one_users_search_may_use_the_namespace_index(store: PostgresStore, modu
 @pytest.mark.parametrize("vector_type", ["vector", "halfvec"])
 def test_every_distance_orders_best_first(pg_dsn: str, distance: str, vector_type: str) -> None:
     """cosine, l2 and inner product (on vector and halfvec) each rank the nearest item first."""
-    table = {"near": [1.0, 0.1, 0.0], "mid": [1.0, 1.0, 0.0], "far": [-1.0, 0.0, 0.2], "query": [1.0, 0.0, 0.0]}
+    table = {
+        "near": [1.0, 0.1, 0.0],
+        "mid": [1.0, 1.0, 0.0],
+        "far": [-1.0, 0.0, 0.2],
+        "query": [1.0, 0.0, 0.0],
+    }
     index: Any = {
         "dims": 3,
         "embed": lambda texts: [table[t] for t in texts],

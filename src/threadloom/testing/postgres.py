@@ -94,7 +94,9 @@ class PostgresServer:
         """A ``postgresql://`` URL for the default database."""
         return self.dsn_for(self.database)
 
-    def dsn_for(self, database: str, *, user: str | None = None, password: str | None = None) -> str:
+    def dsn_for(
+        self, database: str, *, user: str | None = None, password: str | None = None
+    ) -> str:
         """A ``postgresql://`` URL for ``database`` on this server (optionally as another role)."""
         user = self.user if user is None else user
         password = self.password if password is None else password
@@ -192,7 +194,9 @@ def _wait_ready(server: PostgresServer, log: Path, timeout: float) -> None:
                 return
         except psycopg.OperationalError as error:
             if time.monotonic() > deadline:
-                raise DatabaseError(f"PostgreSQL did not accept connections in {timeout}s: {error}") from error
+                raise DatabaseError(
+                    f"PostgreSQL did not accept connections in {timeout}s: {error}"
+                ) from error
             time.sleep(0.1)
 
 

@@ -40,14 +40,19 @@ class PostgresSaver(PostgresSaverCore):
     or a ``psycopg_pool.ConnectionPool``; async methods run the same work in a thread.
     """
 
-    def __init__(self, conn: Any, *, serde: Any = None) -> None:
-        super().__init__(serde=serde)
+    def __init__(self, conn: Any, *, serde: Any = None, turn_timeout: float = 120.0) -> None:
+        super().__init__(serde=serde, turn_timeout=turn_timeout)
         self._conn = Conn(conn)
 
     @classmethod
     @contextlib.contextmanager
     def from_conn_string(
-        cls, conn_string: str, *, pool_size: int | None = None, serde: Any = None
+        cls,
+        conn_string: str,
+        *,
+        pool_size: int | None = None,
+        serde: Any = None,
+        turn_timeout: float = 120.0,
     ) -> Iterator[PostgresSaver]:
         """A saver on a new connection (or a pool of ``pool_size``), closed on exit."""
         with contextlib.ExitStack() as stack:
@@ -55,7 +60,7 @@ class PostgresSaver(PostgresSaverCore):
                 source: Any = stack.enter_context(open_pool(conn_string, max_size=pool_size))
             else:
                 source = stack.enter_context(connect(conn_string))
-            yield cls(source, serde=serde)
+            yield cls(source, serde=serde, turn_timeout=turn_timeout)
 
     def _run(self, plan: Plan[T]) -> T:
         return self._conn.run(plan)

@@ -10,11 +10,21 @@ caller re-reads the thread and retries the turn. Writers of one thread are
 serialized by a PostgreSQL advisory lock, so the check and the write are
 atomic. A put on a checkpoint chosen explicitly (an older one: time travel, a
 fork) is not checked: branches are allowed.
+
+Turns are atomic with respect to other hosts: a turn's puts after the first
+never conflict with a *new* turn, because a new turn (its ``input``
+checkpoint) may not start on a checkpoint that another host wrote in the
+middle of its own turn (an "open" checkpoint: more nodes of that turn are
+still to run) within the last ``turn_timeout`` seconds. Such a put raises
+:class:`~threadloom.errors.CheckpointConflictError` before writing anything,
+so the caller simply retries the whole turn a moment later. A host that died
+mid-turn blocks others for at most ``turn_timeout``.
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal, TypeVar
@@ -55,11 +65,26 @@ T = TypeVar("T")
 _MAX_TRACKED_THREADS = 10_000
 
 
+def _turn_is_open(checkpoint: Checkpoint, metadata: dict[str, Any]) -> bool:
+    """Whether nodes still run after this checkpoint within the same turn.
+
+    An input checkpoint always precedes the nodes it triggers; a later one is
+    open when its step left a value in a ``branch:to:<node>`` channel (the
+    trigger naming LangGraph-compatible graphs use; a node consumes its trigger
+    when it runs, so a finished turn holds none).
+    """
+    if metadata.get("source") == "input":
+        return True
+    return any(str(c).startswith("branch:to:") for c in checkpoint["channel_values"])
+
+
 class PostgresSaverCore(BaseCheckpointSaver):
     """Every checkpointer method, as plans; subclasses define :meth:`_run` and :meth:`_arun`."""
 
-    def __init__(self, *, serde: Any = None) -> None:
+    def __init__(self, *, serde: Any = None, turn_timeout: float = 120.0) -> None:
         super().__init__(serde=serde)
+        self.turn_timeout = turn_timeout
+        self._writer = uuid.uuid4().hex
         self._heads: OrderedDict[tuple[str, str], str | None] = OrderedDict()
         self._heads_lock = threading.Lock()
 
@@ -91,7 +116,9 @@ class PostgresSaverCore(BaseCheckpointSaver):
 
     def _get_plan(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
         thread_id, ns, checkpoint_id = get_thread_address(config)
-        found = yield from read_plan(self.serde, thread_id=thread_id, ns=ns, checkpoint_id=checkpoint_id, limit=1)
+        found = yield from read_plan(
+            self.serde, thread_id=thread_id, ns=ns, checkpoint_id=checkpoint_id, limit=1
+        )
         if checkpoint_id is None:
             self._seen_head(thread_id, ns, found[0].checkpoint["id"] if found else None)
         return found[0] if found else None
@@ -148,16 +175,32 @@ class PostgresSaverCore(BaseCheckpointSaver):
             blobs,
             versions,
             self._expected(thread_id, ns),
+            writer=self._writer,
+            open_turn=_turn_is_open(checkpoint, meta),
+            starts_turn=meta.get("source") == "input",
+            turn_timeout=self.turn_timeout,
         )
         self._seen_head(thread_id, ns, checkpoint["id"])
-        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+        return {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
 
     def _put_writes_plan(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
     ) -> Plan[None]:
         thread_id, ns, checkpoint_id = get_thread_address(config)
         if checkpoint_id is None:
-            raise ValueError("put_writes needs a config with the checkpoint_id the writes belong to")
+            raise ValueError(
+                "put_writes needs a config with the checkpoint_id the writes belong to"
+            )
         rows = [
             (WRITES_IDX_MAP.get(channel, idx), channel, *self.serde.dumps_typed(value))
             for idx, (channel, value) in enumerate(writes)
@@ -196,7 +239,11 @@ class PostgresSaverCore(BaseCheckpointSaver):
         return self._run(self._put_plan(config, checkpoint, metadata, new_versions))
 
     def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
     ) -> None:
         """Store a task's pending writes against the checkpoint in ``config``."""
         self._run(self._put_writes_plan(config, writes, task_id, task_path))
@@ -205,7 +252,12 @@ class PostgresSaverCore(BaseCheckpointSaver):
         """Delete every checkpoint, blob and write of ``thread_id``."""
         self._run(delete_plan([str(thread_id)]))
 
-    def prune(self, thread_ids: Sequence[str], *, strategy: Literal["keep_latest", "delete"] = "keep_latest") -> None:
+    def prune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: Literal["keep_latest", "delete"] = "keep_latest",
+    ) -> None:
         """Drop old checkpoints: keep each namespace's latest (with what it reads), or delete all."""
         self._run(self._prune_plan(thread_ids, strategy))
 
@@ -213,7 +265,9 @@ class PostgresSaverCore(BaseCheckpointSaver):
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; reads no values."""
         return self._run(self._peek_plan(config))
 
-    def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
+    def get_next_version(
+        self, current: ChannelVersion | None, channel: Any = None
+    ) -> ChannelVersion:
         """A unique version above ``current`` (see :mod:`threadloom.checkpoint.base`)."""
         return unique_next_version(current)
 
@@ -250,7 +304,11 @@ class PostgresSaverCore(BaseCheckpointSaver):
         return await self._arun(self._put_plan(config, checkpoint, metadata, new_versions))
 
     async def aput_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
     ) -> None:
         """Async twin of :meth:`put_writes`."""
         await self._arun(self._put_writes_plan(config, writes, task_id, task_path))
@@ -260,7 +318,10 @@ class PostgresSaverCore(BaseCheckpointSaver):
         await self._arun(delete_plan([str(thread_id)]))
 
     async def aprune(
-        self, thread_ids: Sequence[str], *, strategy: Literal["keep_latest", "delete"] = "keep_latest"
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: Literal["keep_latest", "delete"] = "keep_latest",
     ) -> None:
         """Async twin of :meth:`prune`."""
         await self._arun(self._prune_plan(thread_ids, strategy))

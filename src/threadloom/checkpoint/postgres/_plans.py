@@ -85,6 +85,13 @@ MIGRATIONS: list[Migration] = [
         PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
     )
     """,
+    # Who wrote a checkpoint, when, and whether its turn still has nodes to run.
+    """
+    ALTER TABLE threadloom_checkpoints
+        ADD COLUMN IF NOT EXISTS writer text NOT NULL DEFAULT '',
+        ADD COLUMN IF NOT EXISTS open_turn boolean NOT NULL DEFAULT false,
+        ADD COLUMN IF NOT EXISTS created_at timestamptz NOT NULL DEFAULT now()
+    """,
 ]
 
 
@@ -130,6 +137,11 @@ def put_plan(
     blobs: Sequence[tuple[str, ChannelVersion, StoredBlob]],
     versions: dict[str, str],
     expect_latest: Any,
+    *,
+    writer: str,
+    open_turn: bool,
+    starts_turn: bool,
+    turn_timeout: float,
 ) -> Plan[None]:
     """Store a checkpoint and its new blobs; check the thread's line when asked.
 
@@ -139,6 +151,21 @@ def put_plan(
     ``NOT_TRACKED`` skips the check (a deliberate fork of an older checkpoint).
     """
     yield _lock(thread_id)
+    if starts_turn:
+        # A new turn must not land in the middle of another host's turn.
+        busy = yield Query(
+            "SELECT checkpoint_id FROM threadloom_checkpoints WHERE thread_id = %s "
+            "AND checkpoint_ns = %s AND writer <> %s AND open_turn "
+            "AND created_at > now() - make_interval(secs => %s) "
+            "AND checkpoint_id = (SELECT max(checkpoint_id) FROM threadloom_checkpoints "
+            "WHERE thread_id = %s AND checkpoint_ns = %s)",
+            (thread_id, ns, writer, turn_timeout, thread_id, ns),
+        )
+        if busy.rows:
+            raise CheckpointConflictError(
+                f"Thread {thread_id!r} is in the middle of a turn on another host (checkpoint "
+                f"{busy.rows[0][0]!r}). Nothing was written; retry the turn shortly."
+            )
     if expect_latest is not NOT_TRACKED and expect_latest == parent_id:
         found = yield Query(_LATEST, (thread_id, ns))
         latest = found.rows[0][0] if found.rows else None
@@ -170,19 +197,23 @@ def put_plan(
         yield Query(
             "INSERT INTO threadloom_checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
             "parent_checkpoint_id, type, checkpoint, metadata_type, metadata, metadata_json, "
-            "channel_versions) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "channel_versions, writer, open_turn) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
             "parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type, "
             "checkpoint = EXCLUDED.checkpoint, metadata_type = EXCLUDED.metadata_type, "
             "metadata = EXCLUDED.metadata, metadata_json = EXCLUDED.metadata_json, "
-            "channel_versions = EXCLUDED.channel_versions",
+            "channel_versions = EXCLUDED.channel_versions, writer = EXCLUDED.writer, "
+            "open_turn = EXCLUDED.open_turn",
             (
                 thread_id, ns, checkpoint_id, parent_id, header[0], header[1],
-                metadata[0], metadata[1], Jsonb(meta_json), Jsonb(versions),
+                metadata[0], metadata[1], Jsonb(meta_json), Jsonb(versions), writer, open_turn,
             ),
         )  # fmt: skip
     except psycopg.DataError as error:
-        raise SerializationError(f"PostgreSQL cannot store this checkpoint's metadata: {error}") from None
+        raise SerializationError(
+            f"PostgreSQL cannot store this checkpoint's metadata: {error}"
+        ) from None
 
 
 def put_writes_plan(
@@ -237,7 +268,11 @@ def read_plan(
     """Checkpoints newest first, with channel values (delta chains joined) and pending writes."""
     where: list[str] = ["TRUE"]
     params: list[Any] = []
-    for column, value in (("thread_id", thread_id), ("checkpoint_ns", ns), ("checkpoint_id", checkpoint_id)):
+    for column, value in (
+        ("thread_id", thread_id),
+        ("checkpoint_ns", ns),
+        ("checkpoint_id", checkpoint_id),
+    ):
         if value is not None:
             where.append(f"{column} = %s")
             params.append(value)
@@ -295,12 +330,16 @@ def read_plan(
     )
     writes: dict[tuple[str, str, str], list[tuple[str, str, Any]]] = {}
     for t, n, i, task, channel, type_tag, data in pending.rows:
-        writes.setdefault((t, n, i), []).append((task, channel, serde.loads_typed((type_tag, bytes(data)))))
+        writes.setdefault((t, n, i), []).append(
+            (task, channel, serde.loads_typed((type_tag, bytes(data))))
+        )
     results = []
     for row, _ in headers:
         t, n, i, parent = row[0], row[1], row[2], row[3]
 
-        def fetch(channel: str, version: ChannelVersion, t: str = t, n: str = n) -> StoredBlob | None:
+        def fetch(
+            channel: str, version: ChannelVersion, t: str = t, n: str = n
+        ) -> StoredBlob | None:
             return blobs.get((t, n, channel, vkey(version)))
 
         checkpoint = decode_checkpoint(serde, (row[4], bytes(row[5])), fetch)
@@ -338,7 +377,9 @@ def delete_plan(thread_ids: Sequence[str]) -> Plan[None]:
     for thread_id in sorted(set(thread_ids)):
         yield _lock(thread_id)
     for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
-        yield Query(f"DELETE FROM threadloom_{table} WHERE thread_id = ANY(%s)", (list(thread_ids),))
+        yield Query(
+            f"DELETE FROM threadloom_{table} WHERE thread_id = ANY(%s)", (list(thread_ids),)
+        )
 
 
 def prune_plan(thread_ids: Sequence[str]) -> Plan[None]:

@@ -30,23 +30,30 @@ class AsyncPostgresSaver(PostgresSaverCore):
     event loop's (while the loop runs); ``setup`` is a coroutine here.
     """
 
-    def __init__(self, conn: Any, *, serde: Any = None) -> None:
-        super().__init__(serde=serde)
+    def __init__(self, conn: Any, *, serde: Any = None, turn_timeout: float = 120.0) -> None:
+        super().__init__(serde=serde, turn_timeout=turn_timeout)
         self._conn = AsyncConn(conn)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
     async def from_conn_string(
-        cls, conn_string: str, *, pool_size: int | None = None, serde: Any = None
+        cls,
+        conn_string: str,
+        *,
+        pool_size: int | None = None,
+        serde: Any = None,
+        turn_timeout: float = 120.0,
     ) -> AsyncIterator[AsyncPostgresSaver]:
         """A saver on a new async connection (or pool), closed on exit."""
         async with contextlib.AsyncExitStack() as stack:
             if pool_size:
-                source: Any = await stack.enter_async_context(await aopen_pool(conn_string, max_size=pool_size))
+                source: Any = await stack.enter_async_context(
+                    await aopen_pool(conn_string, max_size=pool_size)
+                )
             else:
                 source = await stack.enter_async_context(await aconnect(conn_string))
-            yield cls(source, serde=serde)
+            yield cls(source, serde=serde, turn_timeout=turn_timeout)
 
     async def setup(self) -> None:  # type: ignore[override]  # a coroutine on the async saver
         """Create or upgrade the tables (a coroutine here)."""
@@ -67,5 +74,7 @@ class AsyncPostgresSaver(PostgresSaverCore):
                 "use the async ones (aget_tuple, aput, ...)"
             )
         if self._loop is None or not self._loop.is_running():
-            raise RuntimeError("AsyncPostgresSaver's sync methods need its event loop running in another thread")
+            raise RuntimeError(
+                "AsyncPostgresSaver's sync methods need its event loop running in another thread"
+            )
         return asyncio.run_coroutine_threadsafe(self._conn.run(plan), self._loop).result()

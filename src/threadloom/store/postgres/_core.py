@@ -37,11 +37,15 @@ class PostgresIndexConfig(IndexConfig, total=False):
 def _positive(config: dict[str, Any], name: str, default: int, upper: int) -> int:
     value = config.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= upper:
-        raise InvalidStoreInputError(f"ann_index_config[{name!r}] must be an integer in 1..{upper}, got {value!r}")
+        raise InvalidStoreInputError(
+            f"ann_index_config[{name!r}] must be an integer in 1..{upper}, got {value!r}"
+        )
     return value
 
 
-def resolve_layout(index: PostgresIndexConfig | None) -> tuple[ResolvedIndex | None, VectorLayout | None, int]:
+def resolve_layout(
+    index: PostgresIndexConfig | None,
+) -> tuple[ResolvedIndex | None, VectorLayout | None, int]:
     """Validate the index configuration: the embedder, the vector layout and ef_search."""
     resolved = ResolvedIndex.from_config(index)
     if resolved is None or index is None:
@@ -59,7 +63,9 @@ def resolve_layout(index: PostgresIndexConfig | None) -> tuple[ResolvedIndex | N
         )
     vector_type = ann.get("vector_type", "vector")
     if vector_type not in ("vector", "halfvec"):
-        raise InvalidStoreInputError(f"vector_type must be 'vector' or 'halfvec', got {vector_type!r}")
+        raise InvalidStoreInputError(
+            f"vector_type must be 'vector' or 'halfvec', got {vector_type!r}"
+        )
     max_dims = 2000 if vector_type == "vector" else 4000  # pgvector's HNSW limits
     if resolved.dims > max_dims:
         raise InvalidStoreInputError(

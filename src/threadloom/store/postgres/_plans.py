@@ -42,6 +42,9 @@ from threadloom.store.postgres._schema import VectorLayout
 
 __all__ = ["Params", "StorePlanner", "compile_filter_sql", "sweep_ttl_plan", "vector_literal"]
 
+#: Beyond this many index hits, a search stops widening and answers exactly.
+_MAX_FETCH = 20_000
+
 _LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
 
@@ -70,9 +73,13 @@ def compile_filter_sql(clause: Clause, params: Params, column: str = "s.value") 
     if isinstance(clause, AllOf):
         if not clause.clauses:
             return "TRUE"
-        return "(" + " AND ".join(compile_filter_sql(c, params, column) for c in clause.clauses) + ")"
+        return (
+            "(" + " AND ".join(compile_filter_sql(c, params, column) for c in clause.clauses) + ")"
+        )
     if isinstance(clause, AnyOf):
-        return "(" + " OR ".join(compile_filter_sql(c, params, column) for c in clause.clauses) + ")"
+        return (
+            "(" + " OR ".join(compile_filter_sql(c, params, column) for c in clause.clauses) + ")"
+        )
     return _condition(clause, params, column)
 
 
@@ -164,7 +171,9 @@ def _search_item(row: tuple[Any, ...], score: float | None = None) -> SearchItem
 def _check_text(op: PutOp) -> None:
     """PostgreSQL text cannot hold NUL; refuse such a key or label before writing."""
     if any("\x00" in label for label in op.namespace):
-        raise InvalidNamespaceError(f"Namespace labels cannot contain NUL characters: {op.namespace!r}")
+        raise InvalidNamespaceError(
+            f"Namespace labels cannot contain NUL characters: {op.namespace!r}"
+        )
     if "\x00" in op.key:
         raise InvalidStoreInputError(f"Keys cannot contain NUL characters: {op.key!r}")
 
@@ -272,7 +281,7 @@ class StorePlanner:
         )
         columns: tuple[list[str], list[str], list[int], list[str]] = ([], [], [], [])
         for (ns, key), position, _ in writes:
-            vectors = embedded.puts.get(position) if embedded is not None else None
+            vectors = embedded.rows_of(position) if embedded is not None else None
             for seq, row in enumerate(vectors if vectors is not None else ()):
                 columns[0].append(ns)
                 columns[1].append(key)
@@ -359,7 +368,7 @@ class StorePlanner:
             hits, items = yield from self._vector_query(op, tree, query, fetch, need, exact)
             if len(items) >= need or exact:
                 break
-            if hits < fetch:
+            if hits < fetch or fetch >= _MAX_FETCH:
                 # The index ran dry (or spent its scan budget) before `need` items
                 # passed the prefix and filter: answer exactly over those candidates.
                 exact = True
@@ -406,8 +415,8 @@ class StorePlanner:
             """,
             params,
         )
-        # With no row back, every hit was expired (or there were none): fetch more or go exact.
-        hits = int(found.rows[0][6]) if found.rows else fetch
+        # No row back: no candidates, or every hit expired; the exact pass settles it.
+        hits = int(found.rows[0][6]) if found.rows else 0
         return hits, [_search_item(row, self._score(row[5])) for row in found.rows]
 
     def _score(self, dist: float) -> float:
