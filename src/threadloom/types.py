@@ -157,7 +157,11 @@ class RetryPolicy(NamedTuple):
 
     Example::
 
-        builder.add_node("fetch", fetch, retry_policy=RetryPolicy(max_attempts=5))
+        from threadloom.graph import START, MessagesState, StateGraph
+
+        builder = StateGraph(MessagesState)
+        builder.add_node("fetch", lambda s: {}, retry_policy=RetryPolicy(max_attempts=5))
+        builder.add_edge(START, "fetch")
     """
 
     initial_interval: float = 0.5
