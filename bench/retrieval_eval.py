@@ -59,7 +59,10 @@ def _load_generator() -> Any:
 
 
 def _progress(label: str, done: int, total: int) -> None:
-    print(f"\r{label}: {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+    # One line per tenth of the work: readable in a terminal and in a log file.
+    step = max(total // 10, 1)
+    if done == total or done // step != (done - 1) // step:
+        print(f"{label}: {done}/{total}", file=sys.stderr)
 
 
 def embed_cached(embedder: Any, texts: Sequence[str], label: str) -> npt.NDArray[np.float32]:
@@ -70,9 +73,12 @@ def embed_cached(embedder: Any, texts: Sequence[str], label: str) -> npt.NDArray
         return np.load(path)
     CACHE.mkdir(parents=True, exist_ok=True)
     vectors: list[list[float]] = []
-    for start in range(0, len(texts), 256):
-        vectors.extend(embedder.embed_documents(list(texts[start : start + 256])))
-        _progress(f"embedding {label}", min(start + 256, len(texts)), len(texts))
+    batch = 256
+    for start in range(0, len(texts), batch):
+        vectors.extend(embedder.embed_documents(list(texts[start : start + batch])))
+        done = min(start + batch, len(texts))
+        if done == len(texts) or (done // batch) % 8 == 0:
+            print(f"embedding {label}: {done}/{len(texts)}", file=sys.stderr)
     matrix = np.asarray(vectors, dtype=np.float32)
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
     np.save(path, matrix)
@@ -127,8 +133,18 @@ class MemoryHarness:
         def similarity_of(addresses: Sequence[tuple[tuple[str, ...], str]]) -> dict[Any, float]:
             return {a: float(similarity[rows[a[1]]]) for a in addresses}
 
+        def coverage_of(addresses: Sequence[tuple[tuple[str, ...], str]]) -> dict[Any, float]:
+            return self.keyword.coverage(namespace, query, addresses)
+
         keyword_hits = self.keyword.search(namespace, query)
-        fused = fuse_hits(vector_hits, keyword_hits, similarity_of, limit=k, config=fusion)
+        fused = fuse_hits(
+            vector_hits,
+            keyword_hits,
+            similarity_of,
+            limit=k,
+            config=fusion,
+            coverage_of=coverage_of,
+        )
         return [key for _, key, _ in fused]
 
 
@@ -175,11 +191,12 @@ def explore(harness: MemoryHarness, questions: Sequence[Any], qvec: dict[int, An
     dev = [q for q in questions if int(q.user[4:]) % 2 == 0]
     test = [q for q in questions if int(q.user[4:]) % 2 == 1]
     grid = [
-        FusionConfig(method=m, vector_weight=w, candidates=c, rrf_k=k)
+        FusionConfig(method=m, vector_weight=w, candidates=c, rrf_k=k, coverage_weight=cov)
         for m in ("zscore", "minmax", "rrf")
         for w in (0.3, 0.4, 0.5, 0.6, 0.7)
         for c in (20, 50, 100)
         for k in ((10, 30, 60) if m == "rrf" else (30,))
+        for cov in ((0.0, 0.5, 1.0) if m == "zscore" else (0.0,))
     ]
     results = []
     for i, config in enumerate(grid):
@@ -191,8 +208,11 @@ def explore(harness: MemoryHarness, questions: Sequence[Any], qvec: dict[int, An
         _progress("fusion grid", i + 1, len(grid))
     results.sort(key=lambda pair: -pair[0])
     print("\nbest fusion settings on the tuning half (even users), then the held-out half:")
-    print("| method | vector_weight | candidates | rrf_k | dev recall@10 | test recall@10 |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| method | vector_weight | candidates | rrf_k | coverage_weight "
+        "| dev recall@10 | test recall@10 |"
+    )
+    print("|---|---|---|---|---|---|---|")
     shown = results[:8]
     shown += [r for r in results[8:] if r[1] == DEFAULT_FUSION]
     for dev_recall, config in shown:
@@ -204,7 +224,8 @@ def explore(harness: MemoryHarness, questions: Sequence[Any], qvec: dict[int, An
         mark = " (default)" if config == DEFAULT_FUSION else ""
         print(
             f"| {config.method}{mark} | {config.vector_weight} | {config.candidates} "
-            f"| {config.rrf_k if config.method == 'rrf' else '-'} | {dev_recall:.3f} | {test_recall:.3f} |"
+            f"| {config.rrf_k if config.method == 'rrf' else '-'} | {config.coverage_weight} "
+            f"| {dev_recall:.3f} | {test_recall:.3f} |"
         )
 
 
@@ -218,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--by-kind", action="store_true", help="recall@10 per question kind")
     parser.add_argument("--vector-weight", type=float, default=DEFAULT_FUSION.vector_weight)
     parser.add_argument("--method", default=DEFAULT_FUSION.method)
+    parser.add_argument("--coverage-weight", type=float, default=DEFAULT_FUSION.coverage_weight)
     args = parser.parse_args(argv)
 
     from threadloom.embeddings import init_embeddings
@@ -231,7 +253,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     question_vectors = embed_cached(embedder, [q.text for q in questions], "questions")
     qvec = {id(q): question_vectors[i] for i, q in enumerate(questions)}
     harness = MemoryHarness(turns, vectors)
-    fusion = replace(DEFAULT_FUSION, method=args.method, vector_weight=args.vector_weight)
+    fusion = replace(
+        DEFAULT_FUSION,
+        method=args.method,
+        vector_weight=args.vector_weight,
+        coverage_weight=args.coverage_weight,
+    )
 
     if args.explore:
         explore(harness, questions, qvec)

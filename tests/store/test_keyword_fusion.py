@@ -193,3 +193,25 @@ def test_fuse_hits_only_rescores_the_best_keyword_candidates() -> None:
     fused = fuse_hits([], keyword, similarity_of, config=FusionConfig(candidates=3))
     assert sorted(key for _, key, _ in fused) == ["k7", "k8", "k9"]
     assert len(asked) == 3
+
+
+def test_coverage_reranking_lifts_items_containing_the_query_words() -> None:
+    """With coverage_weight > 0, an item holding every query term moves up its head of the list."""
+    vector = [(NS, "close_meaning", 0.90), (NS, "has_words", 0.85), (NS, "other", 0.10)]
+    config = FusionConfig(coverage_weight=1.0, rerank_depth=3)
+    coverage = {(NS, "has_words"): 1.0, (NS, "close_meaning"): 0.0, (NS, "other"): 0.0}
+    plain = fuse_hits(vector, [], lambda _: {})
+    reranked = fuse_hits(
+        vector, [], lambda _: {}, config=config, coverage_of=lambda a: {x: coverage[x] for x in a}
+    )
+    assert [key for _, key, _ in plain][:2] == ["close_meaning", "has_words"]
+    assert [key for _, key, _ in reranked][:2] == ["has_words", "close_meaning"]
+
+
+def test_coverage_reranking_is_off_by_default() -> None:
+    """The default config never calls coverage_of."""
+
+    def never(_):  # type: ignore[no-untyped-def]
+        raise AssertionError("coverage_of called")
+
+    fuse_hits([(NS, "a", 0.5), (NS, "b", 0.4)], [(NS, "a", 1.0)], lambda _: {}, coverage_of=never)

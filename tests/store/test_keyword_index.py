@@ -259,3 +259,30 @@ def test_invalid_bm25_parameters_are_rejected() -> None:
 def test_searching_an_empty_index_returns_nothing() -> None:
     """No documents, no hits, no error."""
     assert KeywordIndex().search((), "anything") == []
+
+
+# --- coverage (optional re-ranking) -----------------------------------------------------
+
+
+def test_coverage_is_the_idf_weighted_share_of_query_terms_present() -> None:
+    """1.0 when the text has every query term; a rare term counts more than a common one."""
+    idx = KeywordIndex()
+    idx.put(ALICE, "both", ["theremin lessons"])
+    idx.put(ALICE, "rare", ["theremin"])
+    idx.put(ALICE, "common", ["lessons"])
+    for i in range(5):
+        idx.put(ALICE, f"filler{i}", ["lessons today"])
+    cov = idx.coverage(
+        ALICE, "theremin lessons", [(ALICE, "both"), (ALICE, "rare"), (ALICE, "common")]
+    )
+    assert cov[(ALICE, "both")] == pytest.approx(1.0)
+    assert cov[(ALICE, "rare")] > 0.5 > cov[(ALICE, "common")] > 0.0
+
+
+def test_coverage_of_unknown_items_and_empty_queries_is_zero(index: KeywordIndex) -> None:
+    """Unknown addresses and queries without terms give 0.0, never an error."""
+    assert index.coverage(ALICE, "Biscuit", [(ALICE, "ghost"), (("x",), "y")]) == {
+        (ALICE, "ghost"): 0.0,
+        (("x",), "y"): 0.0,
+    }
+    assert index.coverage(ALICE, "the of", [(ALICE, "pet")]) == {(ALICE, "pet"): 0.0}

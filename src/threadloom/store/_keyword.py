@@ -276,6 +276,28 @@ class KeywordIndex:
             for term in query_terms(query)
         ]
 
+    def coverage(
+        self, namespace_prefix: _Namespace, query: str, addresses: Iterable[tuple[_Namespace, str]]
+    ) -> dict[tuple[_Namespace, str], float]:
+        """For each item, the IDF-weighted share of the query's terms its best text contains.
+
+        ``1.0`` means every query term occurs in one of the item's texts; rare
+        terms count more than common ones. Used to re-rank a few hybrid results.
+        """
+        weighted = [(term, idf) for term, idf in self.term_idf(namespace_prefix, query)]
+        total = sum(idf for _, idf in weighted)
+        result: dict[tuple[_Namespace, str], float] = {}
+        for namespace, key in addresses:
+            partition = self._partitions.get(namespace)
+            rows = partition.item_rows.get(key, []) if partition is not None else []
+            best = 0.0
+            for row in rows:
+                counts = partition.row_terms[row] if partition is not None else None
+                if counts:
+                    best = max(best, sum(idf for term, idf in weighted if term in counts))
+            result[(namespace, key)] = best / total if total > 0 else 0.0
+        return result
+
     def search(
         self, namespace_prefix: _Namespace, query: str, *, limit: int | None = None
     ) -> list[KeywordHit]:
@@ -319,7 +341,7 @@ class KeywordIndex:
         slots_of = np.concatenate([slots for _, _, slots in owners])[order]
         hits: list[KeywordHit] = []
         for owner, slot, value in zip(
-            which.tolist(), slots_of.tolist(), all_scores[order].tolist()
+            which.tolist(), slots_of.tolist(), all_scores[order].tolist(), strict=True
         ):
             namespace, partition, _ = owners[owner]
             key = partition.item_keys[slot]
