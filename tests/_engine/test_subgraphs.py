@@ -94,3 +94,22 @@ def test_static_interrupt_inside_a_subgraph_pauses_the_parent() -> None:
     graph.invoke({"x": 0}, cfg())
     assert graph.get_state(cfg()).next == ("sub",)
     assert graph.invoke(None, cfg()) == {"x": 2, "log": ["x=2"]}
+
+
+def test_get_state_with_subgraphs_shows_the_paused_subgraphs_state() -> None:
+    """get_state(subgraphs=True) puts the interrupted subgraph's snapshot in its task's state."""
+    inner = StateGraph(Inner)
+    inner.add_node("prep", lambda s: {"private": "ready"})
+    inner.add_node("ask", lambda s: {"x": interrupt("number?")})
+    inner.add_edge(START, "prep")
+    inner.add_edge("prep", "ask")
+    outer = StateGraph(State)
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "sub")
+    graph = outer.compile(checkpointer=InMemorySaver())
+    graph.invoke({"x": 0}, cfg())
+    snap = graph.get_state(cfg(), subgraphs=True)
+    inner_snap = snap.tasks[0].state
+    assert inner_snap.next == ("ask",)
+    assert inner_snap.values["private"] == "ready"
+    assert graph.get_state(cfg()).tasks[0].state is None

@@ -256,8 +256,13 @@ class CompiledGraph:
         return Run(self, dict(config or {}), modes=frozenset(), sink=_noop_sink)
 
     def get_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
-        """The thread's state at its latest checkpoint (or the one ``checkpoint_id`` names)."""
+        """The thread's state at its latest checkpoint (or the one ``checkpoint_id`` names).
+
+        With ``subgraphs=True`` a pending task that runs a subgraph carries the
+        subgraph's own snapshot in ``task.state``.
+        """
         run = self._state_run(config)
+        sub = _subgraph_states if subgraphs else None
         saver = run.saver
         assert saver is not None
         if run.wants_latest():
@@ -266,10 +271,10 @@ class CompiledGraph:
                 latest = saver.peek_latest(run.saver_config())
                 if latest is not None and latest[0] == cached.checkpoint_id and not latest[1]:
                     run.load_cached(cached)
-                    return _snapshot(run)
+                    return _snapshot(run, sub)
         found = saver.get_tuple(run.saver_config())
         run.load_tuple(found)
-        return _snapshot(run) if found is not None else _empty_snapshot(run)
+        return _snapshot(run, sub) if found is not None else _empty_snapshot(run)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """Async twin of :meth:`get_state`."""
@@ -380,7 +385,28 @@ def _add_handler(callbacks: Any, handler: Any) -> Any:
     return manager
 
 
-def _snapshot(run: Run) -> StateSnapshot:
+def _subgraph_states(run: Run, task: Task) -> StateSnapshot | None:
+    """The snapshot of the subgraph a pending task runs, read from its checkpoint namespace."""
+    subgraph = task.node.subgraph
+    if subgraph is None or run.saver is None:
+        return None
+    segment = task.name if subgraph.checkpointer is True else f"{task.name}:{task.id}"
+    ns = f"{run.ns}|{segment}" if run.ns else segment
+    child = Run(
+        subgraph,
+        {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ns}},
+        modes=frozenset(),
+        sink=_noop_sink,
+    )
+    child.saver = run.saver
+    found = run.saver.get_tuple(child.saver_config())
+    if found is None:
+        return None
+    child.load_tuple(found)
+    return _snapshot(child, _subgraph_states)
+
+
+def _snapshot(run: Run, subgraphs: Any = None) -> StateSnapshot:
     tasks = run.next_tasks(dry=True)
     by_task: dict[str, list[tuple[str, Any]]] = {}
     for tid, channel, value in run.pending_writes:
@@ -402,6 +428,7 @@ def _snapshot(run: Run) -> StateSnapshot:
                 path=task.path,
                 error=Exception(error) if isinstance(error, str) else error,
                 interrupts=task_interrupts,
+                state=subgraphs(run, task) if subgraphs is not None else None,
                 result=result,
             )
         )
