@@ -323,6 +323,14 @@ def _now() -> str:
 # --- sync driver -----------------------------------------------------------------
 
 
+def _keep(run: Run) -> None:
+    """Keep the thread's channels for its next turn (not for one-off subgraph namespaces)."""
+    if run.saver is None or run.checkpoint_id is None:
+        return
+    if run.parent is None or run.graph.checkpointer is True:
+        run.graph._cache.put(run.cache_key, run.thread_state())
+
+
 def _save_sync(run: Run, ops: list[Op]) -> None:
     saver = run.saver
     for kind, args in ops:
@@ -397,8 +405,7 @@ def run_sync(run: Run, value: Any, sink: Sink | None) -> Iterator[Event]:
                 raise error
             return
     run.done = True
-    if run.saver is not None and run.checkpoint_id is not None:
-        run.graph._cache.put(run.cache_key, run.thread_state())
+    _keep(run)
 
 
 def _execute_sync(tasks: list[Task]) -> None:
@@ -514,8 +521,7 @@ async def run_async(run: Run, value: Any, sink: Sink | None) -> AsyncIterator[Ev
                 raise error
             return
     run.done = True
-    if run.saver is not None and run.checkpoint_id is not None:
-        run.graph._cache.put(run.cache_key, run.thread_state())
+    _keep(run)
 
 
 async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncIterator[Event]:
