@@ -1,1 +1,20 @@
-"""threadloom._engine."""
+"""The graph engine (private): how ``graph.invoke(...)`` runs, in the order a call travels.
+
+- ``_pregel``: :class:`CompiledGraph`, the public ``invoke``/``stream``/``get_state``/
+  ``update_state`` methods (and async twins); builds a run and formats its stream.
+- ``_drivers``: the superstep loop, once for sync (threads) and once for async (tasks):
+  load the thread, apply the input, then per step plan, execute, save, apply, stream.
+- ``_run``: one run's state (channels, versions, step) and the rules of a step:
+  planning tasks from triggers, applying writes together, building checkpoints.
+- ``_results``: what a node's return value means (updates, ``Command``, ``Send``, branches).
+- ``_injection``: calling a node with the arguments it asks for by name.
+- ``_context``: the running task, reachable from ``interrupt()`` and ``get_config()``.
+- ``_messages``: the callback handler behind ``stream_mode="messages"``.
+- ``_checkpoint``: checkpoint ids, task ids and the per-thread channel cache.
+- ``_spec``: the compiled structure the builder hands over; ``_constants``: reserved names.
+
+Why a turn costs O(new messages): the messages channel merges by an id index, the
+checkpoint of a step carries only the channels it changed (the messages channel as a
+``DeltaValue`` of its new writes), and a thread's live channels are kept after a run
+and reused when the saver's ``peek_latest`` shows nobody else advanced the thread.
+"""
