@@ -463,3 +463,13 @@ def test_a_store_searching_many_namespaces_ends_up_with_every_vector(path: Path)
         vectors = store._vectors
         assert vectors is not None and vectors.covers(("anything",))
         assert len(store.search(("memories",), query="note", limit=50)) == len(users)
+
+
+def test_an_expired_item_is_skipped_and_the_page_still_fills(path: Path) -> None:
+    """A semantic search passes over an expired (not yet swept) item and returns the next best instead."""
+    with SqliteStore(path, index=index()) as store:
+        store.put(NS, "best", {"text": "red apple"}, ttl=0.0001)
+        store.put(NS, "second", {"text": "red apple pie"})
+        store.put(NS, "third", {"text": "apple"})
+        time.sleep(0.02)
+        assert [i.key for i in store.search(NS, query="red apple", limit=2)] == ["second", "third"]

@@ -86,7 +86,6 @@ ON CONFLICT (prefix, key) DO UPDATE SET
     seq = excluded.seq,
     ttl_minutes = excluded.ttl_minutes,
     expires_at = excluded.expires_at
-RETURNING id
 """
 
 
@@ -109,8 +108,10 @@ class _Run:
     seq: int = 0
     stamp: datetime = _EPOCH
     stamp_text: str = ""
-    # Vector rows to write with executemany, by item id: the blob, or None to clear.
-    pending_vectors: dict[int, bytes | None] = field(default_factory=dict)
+    # Puts not yet sent to SQLite, written with two executemany calls by _flush:
+    # the rows, then each address's vectors (the blob, or None to clear; last wins).
+    pending_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    pending_vectors: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
     changes: list[VectorChange] = field(default_factory=list)
     refresh: list[int] = field(default_factory=list)
     removed: bool = False
@@ -297,6 +298,8 @@ class SqliteStore(BaseStore):
             conn.execute("UPDATE store_meta SET value = ? WHERE name = 'stamp'", (micros,))
         results: list[Result] = []
         for position, op in enumerate(ops):
+            if run.writing and not isinstance(op, PutOp):
+                _flush(conn, run)  # later ops see the batch's earlier puts
             if isinstance(op, GetOp):
                 results.append(self._get(conn, run, op))
             elif isinstance(op, PutOp):
@@ -311,7 +314,7 @@ class SqliteStore(BaseStore):
             elif isinstance(op, DeleteNamespaceOp):
                 results.append(self._delete_where(conn, run, *prefix_where(op.namespace_prefix)))
         if run.writing:
-            _flush_vectors(conn, run)
+            _flush(conn, run)
             conn.execute("UPDATE store_meta SET value = ? WHERE name = 'seq'", (run.seq,))
             if run.refresh:
                 _refresh_ttl(conn, run.refresh, run.now)
@@ -347,19 +350,18 @@ class SqliteStore(BaseStore):
         stamp = run.stamp_text
         expires_at = run.now + op.ttl * 60.0 if op.ttl is not None else None
         value = json.dumps(op.value, separators=(",", ":"), ensure_ascii=False)
-        (item_id,) = conn.execute(
-            _UPSERT,
-            (prefix, op.key, value, stamp, stamp, run.seq, op.ttl, expires_at, run.now),
-        ).fetchone()
+        run.pending_rows.append(
+            (prefix, op.key, value, stamp, stamp, run.seq, op.ttl, expires_at, run.now)
+        )
         if vectors is not None and len(vectors):
             if not run.dims_checked:
                 self._check_dims(conn)
                 run.dims_checked = True
-            run.pending_vectors[item_id] = vectors.tobytes()
+            run.pending_vectors[(prefix, op.key)] = vectors.tobytes()
             run.changes.append((op.namespace, op.key, vectors))
         else:
             # Re-putting replaces the vectors: none now means none stale either.
-            run.pending_vectors[item_id] = None
+            run.pending_vectors[(prefix, op.key)] = None
             run.changes.append((op.namespace, op.key, None))
 
     def _check_dims(self, conn: sqlite3.Connection) -> None:
@@ -376,7 +378,7 @@ class SqliteStore(BaseStore):
         self, conn: sqlite3.Connection, run: _Run, where: str, params: list[Any]
     ) -> int:
         """Delete the items matching ``where``; returns how many of them were live."""
-        _flush_vectors(conn, run)  # pending vectors of an item deleted now must not outlive it
+        _flush(conn, run)  # pending vectors of an item deleted now must not outlive it
         rows = conn.execute(
             f"DELETE FROM store_items WHERE {where} RETURNING id, prefix, key, expires_at", params
         ).fetchall()
@@ -444,7 +446,7 @@ class SqliteStore(BaseStore):
         assert self._vectors is not None
         run.index_touched = True
         if run.writing:
-            _flush_vectors(conn, run)
+            _flush(conn, run)
         # Inside a write the batch's own uncommitted puts must be visible: force a check.
         if run.writing:
             index = self._vectors.catch_up(conn, None, op.namespace_prefix, current=run.seq)
@@ -594,17 +596,23 @@ def _fetch_live(
     return {(split_namespace(row[1]), row[2]): row for row in rows}
 
 
-def _flush_vectors(conn: sqlite3.Connection, run: _Run) -> None:
+def _flush(conn: sqlite3.Connection, run: _Run) -> None:
+    """Write the batch's pending puts (before anything that reads or deletes, and at the end)."""
+    if run.pending_rows:
+        conn.executemany(_UPSERT, run.pending_rows)
+        run.pending_rows.clear()
     if not run.pending_vectors:
         return
     pending = run.pending_vectors.items()
     conn.executemany(
-        "DELETE FROM store_vectors WHERE item_id = ?",
-        [(item_id,) for item_id, blob in pending if blob is None],
+        "DELETE FROM store_vectors WHERE item_id = "
+        "(SELECT id FROM store_items WHERE prefix = ? AND key = ?)",
+        [address for address, blob in pending if blob is None],
     )
     conn.executemany(
-        "INSERT OR REPLACE INTO store_vectors (item_id, vectors) VALUES (?, ?)",
-        [(item_id, blob) for item_id, blob in pending if blob is not None],
+        "INSERT OR REPLACE INTO store_vectors (item_id, vectors) "
+        "SELECT id, ? FROM store_items WHERE prefix = ? AND key = ?",
+        [(blob, *address) for address, blob in pending if blob is not None],
     )
     run.pending_vectors.clear()
 
