@@ -202,3 +202,9 @@ def test_tsquery_expressions_are_quoted_lexemes_only(query: str) -> None:
     if expression is None:
         return
     assert re.fullmatch(r"'[^\W_]+'( \| '[^\W_]+')*", expression), expression
+
+
+def test_ascii_and_unicode_paths_agree() -> None:
+    """Plain ASCII text takes a fast path that must give the same terms as the full one."""
+    assert terms("Don`t STOP") == terms("Don\u2019t STOP") == terms("don't stop") == ["stop"]
+    assert terms("Cafe\u0301 Bob's") == terms("cafe bob")

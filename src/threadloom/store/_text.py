@@ -23,6 +23,7 @@ The pipeline, in order:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -69,6 +70,9 @@ _VOWELS = frozenset("aeiouy")
 
 def normalize(text: str) -> str:
     """Case-folded, NFKC text with accents removed (the form terms are cut from)."""
+    if text.isascii():
+        # The common case: nothing to compose, fold or strip; only "`" to unify.
+        return text.lower().replace("`", "'")
     folded = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
     # Decompose so accents become separate combining marks, then drop those marks.
     decomposed = unicodedata.normalize("NFD", folded)
@@ -86,6 +90,7 @@ def _undouble(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light English stemmer: plurals, ``-ing``, ``-ed``, ``-ly`` and a final ``e``.
 
