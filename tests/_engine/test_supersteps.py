@@ -264,3 +264,39 @@ def test_none_input_without_a_checkpoint_is_an_empty_input_error() -> None:
     builder.add_edge(START, "a")
     with pytest.raises(ValueError, match="None"):
         builder.compile().invoke(None)
+
+
+def test_a_list_of_commands_applies_each() -> None:
+    """A node may return several Commands; their updates and gotos all apply."""
+    builder = StateGraph(State)
+    builder.add_node(
+        "a",
+        lambda s: [Command(update={"log": ["one"]}), Command(update={"log": ["two"]}, goto="b")],
+    )
+    builder.add_node("b", appender("b"))
+    builder.add_edge(START, "a")
+    assert builder.compile().invoke({"x": 0})["log"] == ["one", "two", "b"]
+
+
+def test_command_as_input_updates_state_and_routes() -> None:
+    """Command(update=..., goto=...) as a graph input writes the update and runs goto instead of the entry."""
+    builder = StateGraph(State)
+    builder.add_node("a", appender("a"))
+    builder.add_node("b", appender("b"))
+    builder.add_edge(START, "a")
+    out = builder.compile().invoke(Command(update={"x": 3}, goto="b"))
+    assert out == {"x": 3, "log": ["b"]}
+
+
+async def test_async_run_of_sync_nodes_and_async_branches() -> None:
+    """ainvoke runs sync nodes in worker threads and awaits async path functions."""
+
+    async def route(state: State) -> str:
+        return "b"
+
+    builder = StateGraph(State)
+    builder.add_node("a", appender("a"))
+    builder.add_node("b", appender("b"))
+    builder.add_edge(START, "a")
+    builder.add_conditional_edges("a", route, ["b"])
+    assert (await builder.compile().ainvoke({"x": 0}))["log"] == ["a", "b"]

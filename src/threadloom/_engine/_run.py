@@ -7,6 +7,7 @@ operation so that each driver performs it with the sync or async API.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -295,7 +296,8 @@ class Run:
                 self.null_resume = resume
             self.skip_interrupt_before = True
         if command.update is not None or command.goto:
-            start = self.spec.start
+            # The command replaces the entry edges: only its goto runs next.
+            start = dataclasses.replace(self.spec.start, edge_writes=(), branches=())
             task = Task(self, start, NULL_TASK_ID, (START,), (), None)
             self.process_output(task, Command(update=command.update, goto=command.goto))
             self.pending_writes = []
