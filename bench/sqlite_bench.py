@@ -147,6 +147,13 @@ def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
     results["open_first_search_ms"] = (time.perf_counter() - start) * 1000
     results["open_first_search_cpu_ms"] = (time.process_time() - cpu) * 1000
     assert len(first_hits) == 10
+    close(store)
+    # The same, but the first search spans every namespace (all vectors are read).
+    start, cpu = time.perf_counter(), time.process_time()
+    store = open_store()
+    store.search(("users",), query="query 1", limit=10)
+    results["open_first_search_all_ms"] = (time.perf_counter() - start) * 1000
+    results["open_first_search_all_cpu_ms"] = (time.process_time() - cpu) * 1000
 
     progress(f"{impl}: searching one namespace")
     results["search_one_ns_ms"] = median_ms(
@@ -194,8 +201,15 @@ def table(rows: list[dict[str, Any]]) -> str:
     metrics = [
         ("batched put (items/s, higher is better)", "put_items_per_s", "{:,.0f}", ">= 20,000"),
         ("  same, per CPU-second of the process", "put_items_per_cpu_s", "{:,.0f}", ""),
-        ("open 100k file + first search (ms)", "open_first_search_ms", "{:.0f}", "<= 1,000"),
+        (
+            "open 100k file + first search in one namespace (ms)",
+            "open_first_search_ms",
+            "{:.0f}",
+            "<= 1,000",
+        ),
         ("  same, CPU time of the process (ms)", "open_first_search_cpu_ms", "{:.0f}", ""),
+        ("open 100k file + first search across all (ms)", "open_first_search_all_ms", "{:.0f}", ""),
+        ("  same, CPU time of the process (ms)", "open_first_search_all_cpu_ms", "{:.0f}", ""),
         ("search, one user's namespace (ms, median)", "search_one_ns_ms", "{:.2f}", "<= 1"),
         ("search, all namespaces (ms, median)", "search_all_ms", "{:.1f}", "<= 15"),
         ("get (ms, median)", "get_ms", "{:.3f}", ""),
