@@ -23,15 +23,20 @@ def brute_force(
     return sorted(scored, key=lambda hit: -hit[2])
 
 
-def test_search_matches_brute_force_after_random_writes() -> None:
-    """After random puts, re-puts and removes, search equals an exact brute-force ranking."""
+@pytest.mark.parametrize(
+    ("namespaces", "keys", "removals"), [(6, 40, 0.25), (30, 4, 0.5), (2, 200, 0.1)]
+)
+def test_search_matches_brute_force_after_random_writes(
+    namespaces: int, keys: int, removals: float
+) -> None:
+    """After random puts, re-puts and removes (and compactions), search equals brute force."""
     rng = np.random.default_rng(7)
     index = VectorIndex(8)
     model: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
     for step in range(600):
-        ns = ("u", str(rng.integers(6)))
-        key = f"k{rng.integers(40)}"
-        if rng.random() < 0.25:
+        ns = ("u", str(rng.integers(namespaces)))
+        key = f"k{rng.integers(keys)}"
+        if rng.random() < removals:
             index.remove(ns, key)
             model.pop((ns, key), None)
         else:
@@ -44,7 +49,7 @@ def test_search_matches_brute_force_after_random_writes() -> None:
         if step % 50 == 0:
             assert len(index) == len(model)
             assert index.rows == sum(len(r) for r in model.values())
-    for prefix in [(), ("u",), ("u", "3")]:
+    for prefix in [(), ("u",), ("u", "1"), ("u", "1", "x")]:
         query = rng.standard_normal(8)
         expected = brute_force(model, query, prefix)
         got = index.search(query, prefix, limit=len(model) + 5)
@@ -124,3 +129,21 @@ def test_zero_vectors_and_shapes() -> None:
     assert index.search([1.0, 0.0], limit=0) == []
     index.clear()
     assert len(index) == 0 and index.search([1.0, 0.0]) == []
+
+
+def test_emptied_namespaces_are_compacted_away() -> None:
+    """When emptied namespaces leave more dead rows than live ones, the matrix shrinks."""
+    index = VectorIndex(4)
+    rng = np.random.default_rng(1)
+    for n in range(50):
+        index.add_many((("n", str(n)), f"k{i}", rng.standard_normal((1, 4))) for i in range(40))
+    grown = index.nbytes
+    for n in range(1, 50):
+        for i in range(40):
+            index.remove(("n", str(n)), f"k{i}")
+    assert index.nbytes < grown / 4
+    assert index.rows == 40 and index.namespaces() == [("n", "0")]
+    hits = index.search(rng.standard_normal(4), limit=100)
+    assert sorted(key for _, key, _ in hits) == sorted(f"k{i}" for i in range(40))
+    index.add(("n", "7"), "back", [[1.0, 0.0, 0.0, 0.0]])
+    assert index.search([1.0, 0.0, 0.0, 0.0], ("n", "7")) == [(("n", "7"), "back", 1.0)]

@@ -2,20 +2,25 @@
 
 Used by :class:`~threadloom.store.memory.InMemoryStore` and by backends that
 keep their vectors on disk but search them in memory (load them once with
-:meth:`VectorIndex.add_many`, then keep the index in step with every write).
+:meth:`VectorIndex.add_block` or :meth:`VectorIndex.add_many`, then keep the
+index in step with every write).
 
 Layout
 ------
-All vectors live in ONE contiguous float32 matrix (rows are unit vectors, so a
-dot product is the cosine similarity). Capacity doubles when it runs out;
-deleting swaps the last row into the hole, so rows ``[0, size)`` are always
-live and a search over the whole store is one matrix-vector product (numpy's
-single-threaded einsum for large scans: the product is memory-bound, and
-multi-threaded BLAS only adds thread wake-up stalls on a busy machine).
-Each namespace (a partition) keeps the numpy array of its row numbers, and
-the namespaces are kept sorted, so a search scoped to a namespace prefix
-gathers only that prefix's rows. Top-k uses ``argpartition``; an item with
+All vectors live in ONE float32 matrix (rows are unit vectors, so a dot
+product is the cosine similarity), whose capacity doubles when it runs out.
+Each namespace (a partition) owns a few contiguous *segments* of that matrix,
+each new one as large as all its previous ones together, so a namespace of
+``n`` vectors sits in ``O(log n)`` contiguous blocks and its live rows fill
+them in order (deleting moves the partition's last row into the hole). A
+search scoped to a namespace prefix therefore reads only that prefix's
+blocks, sequentially; a search over everything is one product over the whole
+matrix, with unused slots masked out. Large scans use numpy's single-threaded
+einsum: the product is memory-bound, and multi-threaded BLAS only adds thread
+wake-up stalls on a busy machine. Top-k uses ``argpartition``; an item with
 several vectors counts once, with its best score, before offset and limit.
+When emptied namespaces leave more dead rows than live ones, the matrix is
+compacted.
 
 API
 ---
@@ -41,7 +46,7 @@ lock). It never hands out views of its matrix, so it may reallocate in place.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -55,14 +60,17 @@ FloatMatrix = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 _MIN_CAPACITY = 64
+# The smallest segment a partition gets; later ones double its capacity.
+_MIN_SEGMENT = 16
 # A scope holding more than this share of all rows is scored with one product
-# over the whole matrix instead of gathering its rows first.
+# over the whole matrix instead of block by block.
 _FULL_SCAN_SHARE = 0.3
 # Above this many rows, score with numpy's single-threaded einsum rather than
 # BLAS: OpenBLAS runs larger matrix-vector products on several threads, which
 # buys little (the product is memory-bound) and stalls for tens of ms on a busy
 # machine; up to here it stays on one thread and beats einsum.
 _BLAS_MAX_ROWS = 1024
+_FREE = -1
 
 
 def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix:
@@ -81,39 +89,43 @@ def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix
     return matrix
 
 
-def _dot(matrix: FloatMatrix, q: FloatMatrix) -> npt.NDArray[np.float32]:
+def _dot(matrix: FloatMatrix, q: FloatMatrix, out: FloatMatrix | None = None) -> FloatMatrix:
     """``matrix @ q``, single-threaded for large matrices."""
     if len(matrix) > _BLAS_MAX_ROWS:
-        return cast("npt.NDArray[np.float32]", np.einsum("ij,j->i", matrix, q))
-    return matrix @ q
+        return cast("FloatMatrix", np.einsum("ij,j->i", matrix, q, out=out))
+    if out is None:
+        return matrix @ q
+    np.matmul(matrix, q, out=out)
+    return out
 
 
 class _Partition:
-    """The rows of one namespace: a growable int64 array."""
+    """One namespace's segments ``[start, capacity]``; its live rows fill them in order."""
 
-    __slots__ = ("rows", "size")
+    __slots__ = ("capacity", "segments", "size")
 
     def __init__(self) -> None:
-        self.rows: IntArray = np.empty(4, dtype=np.int64)
+        self.segments: list[list[int]] = []
+        self.capacity = 0
         self.size = 0
 
-    def extend(self, rows: list[int]) -> IntArray:
-        """Append ``rows``; returns their positions."""
-        needed = self.size + len(rows)
-        if needed > len(self.rows):
-            capacity = len(self.rows)
-            while capacity < needed:
-                capacity *= 2
-            grown = np.empty(capacity, dtype=np.int64)
-            grown[: self.size] = self.rows[: self.size]
-            self.rows = grown
-        positions = np.arange(self.size, needed, dtype=np.int64)
-        self.rows[self.size : needed] = rows
-        self.size = needed
-        return positions
+    def physical(self, position: int) -> int:
+        """The matrix row of the partition's ``position``-th live row."""
+        for start, capacity in self.segments:
+            if position < capacity:
+                return start + position
+            position -= capacity
+        raise IndexError(position)
 
-    def view(self) -> IntArray:
-        return self.rows[: self.size]
+    def blocks(self) -> Iterator[tuple[int, int]]:
+        """``(start, length)`` of each contiguous run of live rows."""
+        remaining = self.size
+        for start, capacity in self.segments:
+            if remaining <= 0:
+                return
+            used = min(capacity, remaining)
+            yield start, used
+            remaining -= used
 
 
 class VectorIndex:
@@ -135,10 +147,11 @@ class VectorIndex:
     def clear(self) -> None:
         """Forget every vector."""
         self._matrix: FloatMatrix = np.empty((0, self.dims), dtype=np.float32)
-        self._size = 0
-        # Per row: the item id that owns it, and its position in its partition.
+        # Per matrix row: the item id that owns it, or _FREE.
         self._row_item: IntArray = np.empty(0, dtype=np.int64)
-        self._row_pos: IntArray = np.empty(0, dtype=np.int64)
+        self._high = 0  # rows handed out to segments; global scans read [0, high)
+        self._live = 0  # rows holding a vector
+        self._dead = 0  # rows in segments of namespaces that no longer exist
         # Per item id: its address and rows; ids are reused after removal.
         self._item_addr: list[Address | None] = []
         self._item_rows: list[list[int]] = []
@@ -158,13 +171,12 @@ class VectorIndex:
     @property
     def rows(self) -> int:
         """How many vectors are stored."""
-        return self._size
+        return self._live
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (capacity included)."""
-        partitions = sum(p.rows.nbytes for p in self._partitions.values())
-        return self._matrix.nbytes + self._row_item.nbytes + self._row_pos.nbytes + partitions
+        return self._matrix.nbytes + self._row_item.nbytes
 
     # --- writes ---
 
@@ -221,36 +233,59 @@ class VectorIndex:
         for address in addresses:
             if address in ids:
                 self.remove(*address)
-        added = len(block)
-        if not added:
+        if not len(block):
             return
-        self._reserve(self._size + added)
-        start = self._size
-        self._matrix[start : start + added] = block
-        row = start
-        by_partition: dict[Namespace, list[int]] = {}
-        items: list[int] = []
+        # Rows each partition needs, claimed partition by partition (fewer segments).
+        wanted: dict[Namespace, int] = {}
+        for address, count in zip(addresses, counts, strict=True):
+            if count:
+                wanted[address[0]] = wanted.get(address[0], 0) + count
+        claimed = {namespace: iter(self._claim(namespace, n)) for namespace, n in wanted.items()}
+        physical: list[int] = []
+        item_ids: list[int] = []
         kept: list[int] = []
         item_rows = self._item_rows
         for address, count in zip(addresses, counts, strict=True):
             if not count:
                 continue
+            source = claimed[address[0]]
+            rows = [next(source) for _ in range(count)]
             item = self._new_item(address)
-            rows = list(range(row, row + count))
             item_rows[item] = rows
-            items.append(item)
+            item_ids.append(item)
             kept.append(count)
-            namespace_rows = by_partition.get(address[0])
-            if namespace_rows is None:
-                by_partition[address[0]] = rows[:]
-            else:
-                namespace_rows.extend(rows)
-            row += count
-        self._row_item[start : start + added] = np.repeat(np.array(items, dtype=np.int64), kept)
-        for namespace, rows in by_partition.items():
-            partition = self._partition(namespace)
-            self._row_pos[rows] = partition.extend(rows)
-        self._size += added
+            physical.extend(rows)
+        targets = np.array(physical, dtype=np.int64)
+        self._matrix[targets] = block
+        self._row_item[targets] = np.repeat(np.array(item_ids, dtype=np.int64), kept)
+        self._live += len(block)
+
+    def _claim(self, namespace: Namespace, count: int) -> list[int]:
+        """Hand out the next ``count`` rows of a partition, growing it by a segment if needed."""
+        partition = self._partitions.get(namespace)
+        if partition is None:
+            partition = self._partitions[namespace] = _Partition()
+            bisect.insort(self._sorted_namespaces, namespace)
+        spare = partition.capacity - partition.size
+        if spare < count:
+            size = max(_MIN_SEGMENT, partition.capacity, count - spare)
+            self._reserve(self._high + size)
+            partition.segments.append([self._high, size])
+            partition.capacity += size
+            self._high += size
+        rows: list[int] = []
+        position, end = partition.size, partition.size + count
+        for start, capacity in partition.segments:
+            if position >= end:
+                break
+            if position < capacity:
+                take = min(capacity, end) - position
+                rows.extend(range(start + position, start + position + take))
+                position += take
+            position -= capacity
+            end -= capacity
+        partition.size += count
+        return rows
 
     def remove(self, namespace: Namespace, key: str) -> bool:
         """Drop the vectors of ``(namespace, key)``; whether it had any."""
@@ -258,39 +293,56 @@ class VectorIndex:
         if item is None:
             return False
         partition = self._partitions[namespace]
-        # Highest rows first, so a row moved into a hole is never one still to delete.
-        for row in sorted(self._item_rows[item], reverse=True):
-            self._remove_row(partition, row)
+        rows = self._item_rows[item]
+        while rows:
+            # Moving the partition's last row into the hole may move one of this
+            # item's own rows; it then updates `rows` in place, so pop again.
+            self._remove_row(partition, rows.pop())
         if partition.size == 0:
             del self._partitions[namespace]
             index = bisect.bisect_left(self._sorted_namespaces, namespace)
             del self._sorted_namespaces[index]
+            self._dead += partition.capacity
+            if self._dead > self._live + _MIN_CAPACITY:
+                self._compact()
         self._item_addr[item] = None
-        self._item_rows[item] = []
         self._free_ids.append(item)
         return True
 
     def _remove_row(self, partition: _Partition, row: int) -> None:
-        # Take the row out of its partition's list (swap with the partition's last).
-        pos = int(self._row_pos[row])
-        last_in_partition = int(partition.rows[partition.size - 1])
-        partition.rows[pos] = last_in_partition
-        self._row_pos[last_in_partition] = pos
-        partition.size -= 1
-        # Keep the matrix dense: move the last row of the matrix into the hole.
-        last = self._size - 1
+        last = partition.physical(partition.size - 1)
         if row != last:
             self._matrix[row] = self._matrix[last]
             moved_item = int(self._row_item[last])
             self._row_item[row] = moved_item
-            moved_pos = int(self._row_pos[last])
-            self._row_pos[row] = moved_pos
-            addr = self._item_addr[moved_item]
-            assert addr is not None
-            self._partitions[addr[0]].rows[moved_pos] = row
             moved_rows = self._item_rows[moved_item]
             moved_rows[moved_rows.index(last)] = row
-        self._size = last
+        self._row_item[last] = _FREE
+        partition.size -= 1
+        self._live -= 1
+
+    def _compact(self) -> None:
+        """Pack every partition into one segment each, dropping dead rows."""
+        capacity = max(_MIN_CAPACITY, 2 * self._live)
+        matrix = np.empty((capacity, self.dims), dtype=np.float32)
+        row_item = np.full(capacity, _FREE, dtype=np.int64)
+        new_of_old = np.full(self._high, _FREE, dtype=np.int64)
+        high = 0
+        for namespace in self._sorted_namespaces:
+            partition = self._partitions[namespace]
+            start = high
+            for old_start, length in partition.blocks():
+                matrix[high : high + length] = self._matrix[old_start : old_start + length]
+                row_item[high : high + length] = self._row_item[old_start : old_start + length]
+                new_of_old[old_start : old_start + length] = np.arange(high, high + length)
+                high += length
+            partition.segments = [[start, partition.size]]
+            partition.capacity = partition.size
+        for rows in self._item_rows:
+            if rows:
+                rows[:] = new_of_old[rows].tolist()
+        self._matrix, self._row_item = matrix, row_item
+        self._high, self._dead = high, 0
 
     def _new_item(self, address: Address) -> int:
         if self._free_ids:
@@ -302,13 +354,6 @@ class VectorIndex:
             self._item_rows.append([])
         self._ids[address] = item
         return item
-
-    def _partition(self, namespace: Namespace) -> _Partition:
-        partition = self._partitions.get(namespace)
-        if partition is None:
-            partition = self._partitions[namespace] = _Partition()
-            bisect.insort(self._sorted_namespaces, namespace)
-        return partition
 
     def _reserve(self, needed: int) -> None:
         capacity = len(self._matrix)
@@ -322,11 +367,10 @@ class VectorIndex:
         if capacity:
             self._matrix.resize((new_capacity, self.dims), refcheck=False)
             self._row_item.resize(new_capacity, refcheck=False)
-            self._row_pos.resize(new_capacity, refcheck=False)
         else:
             self._matrix = np.empty((new_capacity, self.dims), dtype=np.float32)
             self._row_item = np.empty(new_capacity, dtype=np.int64)
-            self._row_pos = np.empty(new_capacity, dtype=np.int64)
+        self._row_item[capacity:] = _FREE
 
     # --- reads ---
 
@@ -356,44 +400,51 @@ class VectorIndex:
         of its best vector.
         """
         need = offset + limit
-        if need <= 0 or self._size == 0:
+        if need <= 0 or self._live == 0:
             return []
         q = normalize_rows(query, self.dims)[0]
-        rows = self._scope_rows(tuple(prefix), candidates)
-        if rows is None:
-            scores = _dot(self._matrix[: self._size], q)
-        elif len(rows) == 0:
-            return []
-        elif len(rows) > _FULL_SCAN_SHARE * self._size:
-            scores = _dot(self._matrix[: self._size], q)[rows]
-        else:
+        prefix = tuple(prefix)
+        rows: IntArray | None
+        if candidates is not None:
+            rows = self._candidate_rows(prefix, candidates)
             scores = _dot(self._matrix[rows], q)
+        else:
+            partitions = [self._partitions[ns] for ns in self.namespaces(prefix)] if prefix else []
+            total = sum(p.size for p in partitions) if prefix else self._live
+            if total > _FULL_SCAN_SHARE * self._live:
+                scores = _dot(self._matrix[: self._high], q)
+                if self._high > self._live:
+                    scores[self._row_item[: self._high] == _FREE] = -np.inf
+                rows = None
+                if total < self._live:
+                    rows = _block_rows([b for p in partitions for b in p.blocks()])
+                    scores = scores[rows]
+            else:
+                blocks = [b for p in partitions for b in p.blocks()]
+                rows = _block_rows(blocks)
+                scores = np.empty(total, dtype=np.float32)
+                offset_in = 0
+                for start, length in blocks:
+                    _dot(
+                        self._matrix[start : start + length],
+                        q,
+                        out=scores[offset_in : offset_in + length],
+                    )
+                    offset_in += length
+        if len(scores) == 0:
+            return []
         found = self._top_items(scores, rows, need, accept)
         return found[offset:need]
 
-    def _scope_rows(
-        self, prefix: Namespace, candidates: Iterable[Address] | None
-    ) -> IntArray | None:
-        """Row numbers to score, or ``None`` for every row."""
-        if candidates is not None:
-            picked: list[int] = []
-            for namespace, key in candidates:
-                if namespace[: len(prefix)] != prefix:
-                    continue
-                item = self._ids.get((namespace, key))
-                if item is not None:
-                    picked.extend(self._item_rows[item])
-            return np.array(picked, dtype=np.int64)
-        if not prefix:
-            return None
-        parts = [self._partitions[ns].view() for ns in self.namespaces(prefix)]
-        if not parts:
-            return np.empty(0, dtype=np.int64)
-        if len(parts) == 1:
-            return parts[0]
-        if sum(len(p) for p in parts) == self._size:
-            return None  # the prefix covers every row: no gather needed
-        return np.concatenate(parts)
+    def _candidate_rows(self, prefix: Namespace, candidates: Iterable[Address]) -> IntArray:
+        picked: list[int] = []
+        for namespace, key in candidates:
+            if namespace[: len(prefix)] != prefix:
+                continue
+            item = self._ids.get((namespace, key))
+            if item is not None:
+                picked.extend(self._item_rows[item])
+        return np.array(picked, dtype=np.int64)
 
     def _top_items(
         self,
@@ -405,7 +456,7 @@ class VectorIndex:
         total = len(scores)
         # Rows beyond the first `need` are only needed for duplicates and rejections;
         # start with a little headroom and widen until enough distinct items pass.
-        m = min(total, need * 2 if self._size > len(self._ids) or accept else need)
+        m = min(total, need * 2 if self._live > len(self._ids) or accept else need)
         verdicts: dict[int, bool] = {}
         while True:
             if m < total:
@@ -418,6 +469,10 @@ class VectorIndex:
             top = top[np.lexsort((top, -scores[top]))]
             global_rows = top if rows is None else rows[top]
             items = self._row_item[global_rows]
+            if rows is None and (items == _FREE).any():
+                # Unused slots (scored -inf) only show up once every live row is in.
+                keep = items != _FREE
+                top, items = top[keep], items[keep]
             # First occurrence of each item in best-first order = its best score.
             _, first = np.unique(items, return_index=True)
             first.sort()
@@ -438,3 +493,13 @@ class VectorIndex:
             if m >= total:
                 return found
             m = min(total, m * 4)
+
+
+def _block_rows(blocks: list[tuple[int, int]]) -> IntArray:
+    """The matrix rows of ``(start, length)`` blocks, in order."""
+    if not blocks:
+        return np.empty(0, dtype=np.int64)
+    if len(blocks) == 1:
+        start, length = blocks[0]
+        return np.arange(start, start + length, dtype=np.int64)
+    return np.concatenate([np.arange(s, s + n, dtype=np.int64) for s, n in blocks])
