@@ -307,7 +307,9 @@ def _enc_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _enc_message(obj: Any) -> Any:
-    out = {_TAG: "lc", "c": _MESSAGE_NAME[type(obj)], "v": _enc_fields(obj.__dict__)}
+    fields = obj.__dict__
+    # Most messages hold only JSON-native fields: scanning is cheaper than copying them.
+    out = {_TAG: "lc", "c": _MESSAGE_NAME[type(obj)], "v": fields if _is_plain(fields) else _enc_fields(fields)}
     if obj.__pydantic_extra__:  # messages allow extra fields; pydantic keeps them apart
         out["x"] = _enc_fields(obj.__pydantic_extra__)
     return out
