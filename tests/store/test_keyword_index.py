@@ -286,3 +286,15 @@ def test_coverage_of_unknown_items_and_empty_queries_is_zero(index: KeywordIndex
         (("x",), "y"): 0.0,
     }
     assert index.coverage(ALICE, "the of", [(ALICE, "pet")]) == {(ALICE, "pet"): 0.0}
+
+
+def test_rewriting_an_item_reuses_its_slot() -> None:
+    """Re-putting the same key many times does not grow the index's item table."""
+    idx = KeywordIndex()
+    for i in range(1000):
+        idx.put(ALICE, "k", [] if i % 2 else [f"text {i}"])
+    partition = idx._partitions[ALICE]  # white-box: the growth this test guards against
+    assert len(partition.item_keys) <= 2
+    assert keys(idx.search(ALICE, "text")) == [] and (ALICE, "k") in idx
+    idx.put(ALICE, "k", ["text again"])
+    assert keys(idx.search(ALICE, "text")) == ["k"]

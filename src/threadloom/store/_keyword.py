@@ -117,8 +117,10 @@ class _Partition:
         self.row_item = np.resize(self.row_item, capacity)
 
     def put(self, key: str, texts: Sequence[str]) -> None:
+        counters = [Counter(terms(text)) for text in texts]
+        old_slot = self.item_slot.get(key)
         self.remove(key)
-        self._put_terms(key, [Counter(terms(text)) for text in texts])
+        self._put_terms(key, counters, old_slot)
 
     def remove(self, key: str) -> bool:
         rows = self.item_rows.pop(key, None)
@@ -148,9 +150,17 @@ class _Partition:
         for key, counters in survivors:
             self._put_terms(key, counters)
 
-    def _put_terms(self, key: str, counters: Iterable[Counter[str] | None]) -> None:
-        slot = len(self.item_keys)
-        self.item_keys.append(key)
+    def _put_terms(
+        self, key: str, counters: Iterable[Counter[str] | None], reuse: int | None = None
+    ) -> None:
+        # Re-putting a key takes its old slot back (unless a compaction renumbered
+        # the slots meanwhile), so rewrites never grow the slot table.
+        if reuse is not None and reuse < len(self.item_keys) and self.item_keys[reuse] is None:
+            slot = reuse
+            self.item_keys[slot] = key
+        else:
+            slot = len(self.item_keys)
+            self.item_keys.append(key)
         self.item_slot[key] = slot
         rows: list[int] = []
         for counts in counters:
