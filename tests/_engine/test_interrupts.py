@@ -114,3 +114,11 @@ def test_interrupt_outside_a_node_is_an_error() -> None:
     """interrupt() called outside a running node raises RuntimeError."""
     with pytest.raises(RuntimeError, match="interrupt"):
         interrupt("x")
+
+
+def test_invoke_time_interrupt_on_unknown_node_is_an_error_naming_it() -> None:
+    """interrupt_before passed to invoke() must name existing nodes."""
+    from threadloom.errors import GraphBuildError
+
+    with pytest.raises(GraphBuildError, match="'nope'"):
+        ask_graph().invoke({"name": "", "age": 0}, cfg(), interrupt_before=["nope"])

@@ -28,6 +28,7 @@ from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.errors import (
     EmptyInputError,
+    GraphBuildError,
     GraphRecursionError,
     InvalidResumeError,
     InvalidUpdateError,
@@ -103,6 +104,10 @@ class Run:
         self.interrupt_after = (
             spec.interrupt_after if interrupt_after is None else _names(interrupt_after)
         )
+        if interrupt_before is not None or interrupt_after is not None:
+            for name in self.interrupt_before | self.interrupt_after:
+                if name != "*" and name not in spec.nodes:
+                    raise GraphBuildError(f"interrupt on unknown node '{name}'")
         # Per-thread state.
         self.channels: dict[str, BaseChannel] = {}
         self.versions: dict[str, Any] = {}
