@@ -118,9 +118,7 @@ def execute_task(task: Task) -> None:
             _finish(task, _branches_sync(task, task.run.process_output(task, exc.command)))
         except Exception as inner:
             task.error = inner
-    except BaseException as exc:
-        if not isinstance(exc, Exception):
-            raise
+    except Exception as exc:
         task.error = exc
     finally:
         var_child_runnable_config.reset(lc_token)
@@ -174,9 +172,7 @@ async def aexecute_task(task: Task) -> None:
             _finish(task, await _branches_async(task, branches))
         except Exception as inner:
             task.error = inner
-    except BaseException as exc:
-        if not isinstance(exc, Exception):
-            raise
+    except Exception as exc:
         task.error = exc
     finally:
         var_child_runnable_config.reset(lc_token)
