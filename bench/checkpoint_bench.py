@@ -3,7 +3,7 @@
 Two measurements, each on InMemorySaver and SqliteSaver of both libraries:
 
 1. Throughput: ``put`` of a small three-channel checkpoint, then ``get_tuple``
-   of a thread's latest checkpoint (operations per second).
+   of a thread's latest checkpoint (operations per second, best of three rounds).
 2. Long-thread growth: a chat thread grows turn by turn to 1,000 turns. A
    turn is what each engine asks of its saver for a one-node chat graph: look
    up the thread (LangGraph's engine reads the latest checkpoint with
@@ -16,7 +16,7 @@ Two measurements, each on InMemorySaver and SqliteSaver of both libraries:
    ``--snapshot-every`` deltas): geometric snapshots keep the amortized cost
    per turn flat and a replay at most about twice the history. Reported:
    the median and mean turn time over turns N/2..N for N = 10/100/500/1000
-   (the mean includes the snapshot turns), and a cold
+   (the mean includes the snapshot turns), and the median of five cold
    ``get_tuple`` of the thread at that length (LangGraph deserializes the whole
    history; threadloom returns the snapshot plus the deltas to replay).
 
@@ -100,26 +100,29 @@ def checkpoint(values: dict[str, Any], versions: dict[str, Any], seen: dict[str,
 # --- 1. throughput -------------------------------------------------------------
 
 
-def throughput(kind: str, directory: Path, n: int) -> tuple[float, float]:
-    """(puts per second, get_tuple per second) on a small checkpoint."""
+def throughput(kind: str, directory: Path, n: int, repeats: int = 3) -> tuple[float, float]:
+    """(puts per second, get_tuple per second) on a small checkpoint; best of ``repeats`` rounds."""
+    put_rates: list[float] = []
+    get_rates: list[float] = []
     with open_saver(kind, directory) as saver:
         lg = is_langgraph(kind)
         config: dict[str, Any] = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
-        version = None
-        start = time.perf_counter()
-        for i in range(n):
-            version = saver.get_next_version(version, None)
-            values = {"count": i, "name": "bench", "flags": {"a": True, "b": [1, 2, 3]}}
-            versions = {"count": version, "name": version, "flags": version}
-            config = saver.put(config, checkpoint(values, versions, {"node": {"count": version}}, lg),
-                               {"source": "loop", "step": i}, versions)
-        put_rate = n / (time.perf_counter() - start)
         latest = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
-        start = time.perf_counter()
-        for _ in range(n):
-            saver.get_tuple(latest)
-        get_rate = n / (time.perf_counter() - start)
-    return put_rate, get_rate
+        version = None
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for i in range(n):
+                version = saver.get_next_version(version, None)
+                values = {"count": i, "name": "bench", "flags": {"a": True, "b": [1, 2, 3]}}
+                versions = {"count": version, "name": version, "flags": version}
+                config = saver.put(config, checkpoint(values, versions, {"node": {"count": version}}, lg),
+                                   {"source": "loop", "step": i}, versions)
+            put_rates.append(n / (time.perf_counter() - start))
+            start = time.perf_counter()
+            for _ in range(n):
+                saver.get_tuple(latest)
+            get_rates.append(n / (time.perf_counter() - start))
+    return max(put_rates), max(get_rates)
 
 
 # --- 2. long-thread growth -------------------------------------------------------
@@ -194,10 +197,13 @@ def growth(kind: str, directory: Path, marks: list[int], snapshot_every: int) ->
             times.append(time.perf_counter() - start)
             if i in marks:
                 window = times[i // 2 :]  # turns (N/2, N]: long enough to average snapshot turns in
-                start = time.perf_counter()
-                got = saver.get_tuple(thread.thread)
-                read_ms = (time.perf_counter() - start) * 1000
-                assert got is not None
+                reads = []
+                for _ in range(5):
+                    start = time.perf_counter()
+                    got = saver.get_tuple(thread.thread)
+                    reads.append((time.perf_counter() - start) * 1000)
+                    assert got is not None
+                read_ms = statistics.median(reads)
                 results[i] = (statistics.median(window) * 1000, statistics.mean(window) * 1000, read_ms)
                 progress(f"  {kind}: {i} turns, {results[i][1]:.3f} ms/turn")
     return results
@@ -223,13 +229,13 @@ def main(argv: list[str] | None = None) -> None:
         rates = {kind: throughput(kind, directory, ops) for kind in KINDS}
         progress("long-thread growth ...")
         grown = {kind: growth(kind, directory, marks, args.snapshot_every) for kind in KINDS}
-    print(f"\n## Throughput ({ops} ops, small 3-channel checkpoint)\n")
+    print(f"\n## Throughput ({ops} ops per round, best of 3, small 3-channel checkpoint)\n")
     print(table(["saver", "put / s", "get_tuple / s"],
                 [[k, f"{rates[k][0]:,.0f}", f"{rates[k][1]:,.0f}"] for k in KINDS]))
     print("\n## Long thread: ms per turn over turns N/2..N, median / mean (snapshot turns included)\n")
     print(table(["saver", *(f"{m} turns" for m in marks)],
                 [[k, *(f"{grown[k][m][0]:.3f} / {grown[k][m][1]:.3f}" for m in marks)] for k in KINDS]))
-    print("\n## Long thread: cold get_tuple of the thread, ms\n")
+    print("\n## Long thread: cold get_tuple of the thread, ms (median of 5)\n")
     print(table(["saver", *(f"{m} turns" for m in marks)],
                 [[k, *(f"{grown[k][m][2]:.2f}" for m in marks)] for k in KINDS]))
     print(f"\n(threadloom snapshots: geometric, >= {args.snapshot_every} deltas apart)")
