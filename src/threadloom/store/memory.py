@@ -1,9 +1,10 @@
 """An in-memory store with semantic search and TTL.
 
-Values live in Python dicts per namespace; vectors live in one contiguous
-float32 matrix (:mod:`threadloom.store._vectors`), so a semantic search is
-a matrix product, scoped to the namespace prefix's rows. Safe to share
-between threads; async methods embed without blocking the event loop.
+Values live in Python dicts per namespace; vectors live in one float32
+matrix where each namespace owns a few contiguous blocks
+(:mod:`threadloom.store._vectors`), so a semantic search is a matrix product
+over the namespace prefix's blocks only. Safe to share between threads;
+async methods embed without blocking the event loop.
 
 Example (a real app passes a LangChain ``Embeddings`` or ``"local"``)::
 
