@@ -465,7 +465,8 @@ def validate_ops(ops: Iterable[Op]) -> list[Op]:
 
     Each put's value comes back replaced by :func:`normalized_value` (a deep
     copy, as JSON would return it), so a caller mutating its dict later, or
-    during the embedding call, cannot change what is stored.
+    during the embedding call, cannot change what is stored; a search's empty
+    query (``""``) comes back as ``None``, no query.
     """
     ops = list(ops)
     for position, op in enumerate(ops):
@@ -479,6 +480,9 @@ def validate_ops(ops: Iterable[Op]) -> list[Op]:
             )
         else:
             validate_op(op)
+            if type(op) is SearchOp and op.query == "":
+                # As in the reference API, an empty query means no query.
+                ops[position] = op._replace(query=None)
     return ops
 
 

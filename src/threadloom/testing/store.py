@@ -480,6 +480,16 @@ class StoreConformance:
         with pytest.raises(IndexNotConfiguredError, match="index"):
             await s.search(NS, query="x")
 
+    async def test_an_empty_query_is_no_query(self, open_store: Any) -> None:
+        """query="" lists items newest first, with or without an index."""
+        for index in (None, index_config(fields=["text"])):
+            s = await open_store(index=index)
+            await s.put(NS, "old", {"text": "pizza"})
+            await s.put(NS, "new", {"text": "bike"})
+            hits = await s.search(NS, query="")
+            assert [h.key for h in hits] == ["new", "old"]
+            assert all(h.score is None for h in hits)
+
     async def test_query_search_combines_with_filter_and_prefix(self, open_store: Any) -> None:
         """A query search honours the filter and the namespace prefix."""
         s = await self._semantic_store(open_store)
