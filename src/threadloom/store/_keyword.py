@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from threadloom.store._text import query_terms, terms
 
-__all__ = ["BM25_B", "BM25_K1", "KeywordHit", "KeywordIndex", "bm25_idf"]
+__all__ = ["BM25_B", "BM25_K1", "KeywordHit", "KeywordIndex", "bm25_idf", "score_matches"]
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -186,24 +186,26 @@ class _Partition:
 
     def item_scores(
         self, weighted_terms: Sequence[tuple[str, float]], avg_len: float, k1: float, b: float
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Item slots with a positive score, and their scores (best row per item)."""
         n_rows = len(self.row_terms)
-        row_scores = np.zeros(n_rows, dtype=np.float32)
-        norm = (k1 * (1.0 - b)) + (k1 * b / avg_len) * self.row_len[:n_rows]
+        # float64 and the same operation order as score_matches: SQL backends
+        # then compute bit-identical scores, so ties and near-ties agree.
+        row_scores = np.zeros(n_rows, dtype=np.float64)
+        norm = k1 * (1.0 - b + b * self.row_len[:n_rows].astype(np.float64) / avg_len)
         for term, idf in weighted_terms:
             postings = self.postings.get(term)
             if postings is None:
                 continue
             rows = postings.rows[: postings.size]
-            tf = postings.tfs[: postings.size]
+            tf = postings.tfs[: postings.size].astype(np.float64)
             # A row appears at most once per term's postings, so += on a fancy index is exact.
             row_scores[rows] += idf * tf * (k1 + 1.0) / (tf + norm[rows])
         row_scores[~self.row_alive[:n_rows]] = 0.0
         hit_rows = np.flatnonzero(row_scores > 0.0)
         if len(hit_rows) == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        best = np.zeros(len(self.item_keys), dtype=np.float32)
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        best = np.zeros(len(self.item_keys), dtype=np.float64)
         np.maximum.at(best, self.row_item[hit_rows], row_scores[hit_rows])
         slots = np.flatnonzero(best > 0.0)
         return slots, best[slots]
@@ -335,7 +337,7 @@ class KeywordIndex:
         if not weighted:
             return []
         owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]] = []
-        chunks: list[npt.NDArray[np.float32]] = []
+        chunks: list[npt.NDArray[np.float64]] = []
         for namespace, partition in scope:
             slots, scores = partition.item_scores(weighted, avg_len, self.k1, self.b)
             if len(slots):
@@ -357,12 +359,67 @@ class KeywordIndex:
             key = partition.item_keys[slot]
             assert key is not None
             hits.append(KeywordHit(namespace, key, value))
-        return hits
+        return _by_score_then_address(hits, limit)
 
 
-def _top_order(scores: npt.NDArray[np.float32], limit: int | None) -> npt.NDArray[np.int64]:
-    """Indices of the best ``limit`` scores, best first (ties: lower index first)."""
+def score_matches(
+    query: str,
+    matches: Iterable[tuple[_Namespace, str, str]],
+    *,
+    n_docs: int,
+    total_len: int,
+    doc_freq: Mapping[str, int],
+    limit: int | None = None,
+    k1: float = BM25_K1,
+    b: float = BM25_B,
+) -> list[KeywordHit]:
+    """BM25 for rows a SQL engine matched, equal to :meth:`KeywordIndex.search`'s scores.
+
+    ``matches`` are ``(namespace, key, stored_text)`` rows, ``stored_text``
+    being :func:`~threadloom.store._text.index_text` of one indexed text. The
+    statistics are those of the searched scope: ``n_docs`` rows, ``total_len``
+    terms in them, and each query term's ``doc_freq`` (rows containing it).
+    Items appear once, with their best row, best first.
+    """
+    if n_docs <= 0:
+        return []
+    avg_len = total_len / n_docs
+    weighted = [
+        (term, bm25_idf(n_docs, doc_freq.get(term, 0)))
+        for term in query_terms(query)
+        if doc_freq.get(term, 0) > 0
+    ]
+    best: dict[tuple[_Namespace, str], float] = {}
+    for namespace, key, stored in matches:
+        counts = Counter(stored.split())
+        norm = k1 * (1.0 - b + b * sum(counts.values()) / avg_len)
+        score = 0.0
+        for term, idf in weighted:
+            tf = counts.get(term, 0)
+            if tf:
+                score += idf * tf * (k1 + 1.0) / (tf + norm)
+        if score > 0.0 and score > best.get((namespace, key), 0.0):
+            best[(namespace, key)] = score
+    if not best:
+        return []
+    addresses = list(best)
+    scores = np.array([best[a] for a in addresses], dtype=np.float64)
+    hits = [
+        KeywordHit(addresses[i][0], addresses[i][1], float(scores[i]))
+        for i in _top_order(scores, limit).tolist()
+    ]
+    return _by_score_then_address(hits, limit)
+
+
+def _top_order(scores: npt.NDArray[np.floating], limit: int | None) -> npt.NDArray[np.int64]:
+    """Indices of the best ``limit`` scores plus any tied with the last of them."""
     if limit is not None and limit < len(scores):
-        top = np.argpartition(-scores, limit - 1)[:limit]
-        return top[np.lexsort((top, -scores[top]))]
-    return np.lexsort((np.arange(len(scores)), -scores))
+        threshold = scores[np.argpartition(-scores, limit - 1)[limit - 1]]
+        return np.flatnonzero(scores >= threshold)
+    return np.arange(len(scores))
+
+
+def _by_score_then_address(hits: list[KeywordHit], limit: int | None) -> list[KeywordHit]:
+    """Best first; equal scores by (namespace, key), so every backend orders ties alike."""
+    hits.sort(key=lambda hit: (-hit.score, hit.namespace, hit.key))
+    return hits if limit is None else hits[:limit]

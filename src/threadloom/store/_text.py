@@ -31,6 +31,7 @@ __all__ = [
     "MAX_QUERY_TERMS",
     "STOP_WORDS",
     "fts5_match_expression",
+    "index_text",
     "normalize",
     "query_terms",
     "stem",
@@ -135,6 +136,15 @@ def terms(text: str) -> list[str]:
             continue
         result.append(stem(token))
     return result
+
+
+def index_text(text: str) -> str:
+    """What SQL backends store and hand to FTS5 / ``to_tsvector('simple', ...)``: the terms, space-joined.
+
+    >>> index_text("Bob's dogs were running!")
+    'bob dog run'
+    """
+    return " ".join(terms(text))
 
 
 def query_terms(query: str) -> list[str]:
