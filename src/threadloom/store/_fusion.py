@@ -218,7 +218,8 @@ def fuse_hits(
       (:meth:`~threadloom.store._keyword.KeywordIndex.coverage`).
 
     Filters are the caller's: pass hits that already satisfy them, page with
-    ``limit`` (``offset + limit``) and slice.
+    ``limit`` (``offset + limit``) and slice. For pages past the candidate
+    pool, widen it: ``candidates=max(config.candidates, offset + limit)``.
     """
     best_keyword = sorted(keyword_hits, key=lambda hit: -hit[2])[: config.candidates]
     keyword = {(ns, key): score for ns, key, score in keyword_hits}
