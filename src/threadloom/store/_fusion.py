@@ -212,7 +212,6 @@ def fuse_hits(
       candidates (an in-memory dot product, or ``embedding <=> :q`` for those
       ids in SQL). An address it leaves out (an item without vectors) gets
       the lowest similarity among the candidates.
-
     - ``coverage_of(addresses)``: only when ``config.coverage_weight > 0``,
       each address's query-term coverage in ``[0, 1]``
       (:meth:`~threadloom.store._keyword.KeywordIndex.coverage`).
