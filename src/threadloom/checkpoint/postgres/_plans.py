@@ -120,12 +120,6 @@ def _lock(thread_id: str) -> Query:
     return Query("SELECT pg_advisory_xact_lock(hashtext('threadloom:' || %s))", (thread_id,))
 
 
-_LATEST = (
-    "SELECT checkpoint_id FROM threadloom_checkpoints WHERE thread_id = %s AND checkpoint_ns = %s "
-    "ORDER BY checkpoint_id DESC LIMIT 1"
-)
-
-
 def put_plan(
     thread_id: str,
     ns: str,
@@ -151,65 +145,75 @@ def put_plan(
     ``NOT_TRACKED`` skips the check (a deliberate fork of an older checkpoint).
     """
     yield _lock(thread_id)
-    if starts_turn:
-        # A new turn must not land in the middle of another host's turn.
-        busy = yield Query(
-            "SELECT checkpoint_id FROM threadloom_checkpoints WHERE thread_id = %s "
-            "AND checkpoint_ns = %s AND writer <> %s AND open_turn "
+    tracked = expect_latest is not NOT_TRACKED and expect_latest == parent_id
+    if starts_turn or tracked:
+        found = yield Query(
+            "SELECT checkpoint_id, writer <> %s AND open_turn "
             "AND created_at > now() - make_interval(secs => %s) "
-            "AND checkpoint_id = (SELECT max(checkpoint_id) FROM threadloom_checkpoints "
-            "WHERE thread_id = %s AND checkpoint_ns = %s)",
-            (thread_id, ns, writer, turn_timeout, thread_id, ns),
+            "FROM threadloom_checkpoints WHERE thread_id = %s AND checkpoint_ns = %s "
+            "ORDER BY checkpoint_id DESC LIMIT 1",
+            (writer, turn_timeout, thread_id, ns),
         )
-        if busy.rows:
+        latest, busy = found.rows[0] if found.rows else (None, False)
+        if starts_turn and busy:
+            # A new turn must not land in the middle of another host's turn.
             raise CheckpointConflictError(
                 f"Thread {thread_id!r} is in the middle of a turn on another host (checkpoint "
-                f"{busy.rows[0][0]!r}). Nothing was written; retry the turn shortly."
+                f"{latest!r}). Nothing was written; retry the turn shortly."
             )
-    if expect_latest is not NOT_TRACKED and expect_latest == parent_id:
-        found = yield Query(_LATEST, (thread_id, ns))
-        latest = found.rows[0][0] if found.rows else None
-        if latest != parent_id and latest != checkpoint_id:
+        if tracked and latest not in (parent_id, checkpoint_id):
             raise CheckpointConflictError(
                 f"Thread {thread_id!r} moved on: its latest checkpoint is {latest!r}, but this "
                 f"step was computed from {parent_id!r} (another host or task wrote in between). "
                 "Nothing was written; read the thread again and retry the turn."
             )
-    if blobs:
-        yield Query(
-            "INSERT INTO threadloom_checkpoint_blobs "
-            "(thread_id, checkpoint_ns, channel, version, kind, base_version, type, blob) "
-            "SELECT %s, %s, c, v, k, b, t, d "
-            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[]) "
-            "AS x(c, v, k, b, t, d) ON CONFLICT DO NOTHING",
-            (
-                thread_id,
-                ns,
-                [c for c, _, _ in blobs],
-                [vkey(v) for _, v, _ in blobs],
-                [b.kind for _, _, b in blobs],
-                [None if b.base_version is None else vkey(b.base_version) for _, _, b in blobs],
-                [b.type_tag for _, _, b in blobs],
-                [b.data for _, _, b in blobs],
-            ),
-        )
     try:
+        # One statement writes the new blobs and the checkpoint row.
         yield Query(
-            "INSERT INTO threadloom_checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
-            "parent_checkpoint_id, type, checkpoint, metadata_type, metadata, metadata_json, "
-            "channel_versions, writer, open_turn) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
-            "parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type, "
-            "checkpoint = EXCLUDED.checkpoint, metadata_type = EXCLUDED.metadata_type, "
-            "metadata = EXCLUDED.metadata, metadata_json = EXCLUDED.metadata_json, "
-            "channel_versions = EXCLUDED.channel_versions, writer = EXCLUDED.writer, "
-            "open_turn = EXCLUDED.open_turn",
-            (
-                thread_id, ns, checkpoint_id, parent_id, header[0], header[1],
-                metadata[0], metadata[1], Jsonb(meta_json), Jsonb(versions), writer, open_turn,
-            ),
-        )  # fmt: skip
+            """
+            WITH blobs AS (
+                INSERT INTO threadloom_checkpoint_blobs
+                    (thread_id, checkpoint_ns, channel, version, kind, base_version, type, blob)
+                SELECT %(t)s, %(n)s, c, v, k, b, y, d
+                FROM unnest(%(c)s::text[], %(v)s::text[], %(k)s::text[], %(b)s::text[],
+                            %(y)s::text[], %(d)s::bytea[]) AS x(c, v, k, b, y, d)
+                ON CONFLICT DO NOTHING
+            )
+            INSERT INTO threadloom_checkpoints (thread_id, checkpoint_ns, checkpoint_id,
+                parent_checkpoint_id, type, checkpoint, metadata_type, metadata, metadata_json,
+                channel_versions, writer, open_turn)
+            VALUES (%(t)s, %(n)s, %(id)s, %(parent)s, %(ht)s, %(h)s, %(mt)s, %(m)s, %(mj)s,
+                    %(cv)s, %(w)s, %(open)s)
+            ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET
+                parent_checkpoint_id = EXCLUDED.parent_checkpoint_id, type = EXCLUDED.type,
+                checkpoint = EXCLUDED.checkpoint, metadata_type = EXCLUDED.metadata_type,
+                metadata = EXCLUDED.metadata, metadata_json = EXCLUDED.metadata_json,
+                channel_versions = EXCLUDED.channel_versions, writer = EXCLUDED.writer,
+                open_turn = EXCLUDED.open_turn
+            """,
+            {
+                "t": thread_id,
+                "n": ns,
+                "c": [c for c, _, _ in blobs],
+                "v": [vkey(v) for _, v, _ in blobs],
+                "k": [b.kind for _, _, b in blobs],
+                "b": [
+                    None if b.base_version is None else vkey(b.base_version) for _, _, b in blobs
+                ],
+                "y": [b.type_tag for _, _, b in blobs],
+                "d": [b.data for _, _, b in blobs],
+                "id": checkpoint_id,
+                "parent": parent_id,
+                "ht": header[0],
+                "h": header[1],
+                "mt": metadata[0],
+                "m": metadata[1],
+                "mj": Jsonb(meta_json),
+                "cv": Jsonb(versions),
+                "w": writer,
+                "open": open_turn,
+            },
+        )
     except psycopg.DataError as error:
         raise SerializationError(
             f"PostgreSQL cannot store this checkpoint's metadata: {error}"

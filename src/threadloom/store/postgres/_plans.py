@@ -341,26 +341,30 @@ class StorePlanner:
             items = yield from self._list_items(op, tree)
         else:
             items = yield from self._vector_search(op, tree, embedded.queries[op.query])
-        if op.refresh_ttl and items:
+        expiring = [item for item, has_ttl in items if has_ttl]
+        if op.refresh_ttl and expiring:
             yield Query(
                 _REFRESH + "(s.namespace, s.key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
-                ([_ns_text(i.namespace) for i in items], [i.key for i in items]),
+                ([_ns_text(i.namespace) for i in expiring], [i.key for i in expiring]),
             )
-        return items
+        return [item for item, _ in items]
 
-    def _list_items(self, op: SearchOp, tree: AllOf) -> Plan[list[SearchItem]]:
+    def _list_items(self, op: SearchOp, tree: AllOf) -> Plan[list[tuple[SearchItem, bool]]]:
         params = Params()
         where = _prefix_sql(op.namespace_prefix, params, "s.namespace")
         where += " AND " + compile_filter_sql(tree, params)
         found = yield Query(
-            f"SELECT {_ITEM_COLUMNS} FROM threadloom_store s WHERE {where} AND {_LIVE} "
+            f"SELECT {_ITEM_COLUMNS}, s.ttl_minutes IS NOT NULL "
+            f"FROM threadloom_store s WHERE {where} AND {_LIVE} "
             "ORDER BY s.updated_at DESC, s.namespace, s.key "
             f"LIMIT {params.add(op.limit)} OFFSET {params.add(op.offset)}",
             params,
         )
-        return [_search_item(row) for row in found.rows]
+        return [(_search_item(row), bool(row[5])) for row in found.rows]
 
-    def _vector_search(self, op: SearchOp, tree: AllOf, query: Any) -> Plan[list[SearchItem]]:
+    def _vector_search(
+        self, op: SearchOp, tree: AllOf, query: Any
+    ) -> Plan[list[tuple[SearchItem, bool]]]:
         need = op.offset + op.limit
         fetch = max(40, 4 * need)
         exact = False
@@ -378,7 +382,7 @@ class StorePlanner:
 
     def _vector_query(
         self, op: SearchOp, tree: AllOf, query: Any, fetch: int, need: int, exact: bool
-    ) -> Plan[tuple[int, list[SearchItem]]]:
+    ) -> Plan[tuple[int, list[tuple[SearchItem, bool]]]]:
         assert self.layout is not None
         layout = self.layout
         yield Query(
@@ -407,7 +411,8 @@ class StorePlanner:
             ), best AS (
                 SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
             )
-            SELECT {_ITEM_COLUMNS}, b.dist, (SELECT count(*) FROM hits)
+            SELECT {_ITEM_COLUMNS}, b.dist, (SELECT count(*) FROM hits),
+                   s.ttl_minutes IS NOT NULL
             FROM best b JOIN threadloom_store s ON s.namespace = b.namespace AND s.key = b.key
             WHERE {_LIVE}
             ORDER BY b.dist, s.namespace, s.key
@@ -417,7 +422,7 @@ class StorePlanner:
         )
         # No row back: no candidates, or every hit expired; the exact pass settles it.
         hits = int(found.rows[0][6]) if found.rows else 0
-        return hits, [_search_item(row, self._score(row[5])) for row in found.rows]
+        return hits, [(_search_item(row, self._score(row[5])), bool(row[7])) for row in found.rows]
 
     def _score(self, dist: float) -> float:
         """Cosine similarity from the distance (vectors are stored as unit rows)."""

