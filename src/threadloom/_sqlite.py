@@ -6,7 +6,12 @@ Private: the public entry points are ``threadloom.checkpoint.sqlite`` and
 * :func:`connect` opens a path (or ``":memory:"``) after checking it, so a
   missing or read-only directory and a file that is not SQLite give a
   :class:`~threadloom.errors.DatabaseError` naming the path, and a foreign file
-  is never written to (its header is read before SQLite opens it).
+  is never written to (its header is read before SQLite opens it). A file
+  this process already has open through a :class:`Database` is not read
+  again: closing any descriptor of a file drops all of the process's POSIX
+  locks on it, SQLite's included, which lets another process delete the WAL
+  under a live connection. Code in the same process should not read open
+  database files with plain file I/O either.
 * Every connection runs in WAL mode with ``synchronous=NORMAL``. In WAL mode
   a committed transaction is in the WAL file before ``COMMIT`` returns, so it
   survives the writing *process* being killed (SIGKILL included); only an
