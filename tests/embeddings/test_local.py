@@ -240,3 +240,20 @@ def test_concurrent_first_use_loads_the_model_once(
         results = list(pool.map(emb.embed_query, ["one", "two", "three", "four"]))
     assert len(builds) == 1
     np.testing.assert_allclose(results[0], local.embed_query("one"), atol=1e-5)
+
+
+# Components 0-7, 100 and 383 of the vectors sentence-transformers computes (float32, torch)
+# from the same model files, recorded once; they pin the forward pass and the pooling.
+_REFERENCE = {
+    "Hello, world!": [-0.038177, 0.032911, -0.005459, 0.01437, -0.040291, -0.116532, 0.031688, 0.001912, 0.037503, 0.018163],
+    "I am allergic to peanuts.": [0.008951, 0.001065, 0.028123, 0.038597, 0.002829, 0.026648, 0.03318, 0.092871, 0.000823, 0.068931],
+    "Crème brûlée à Paris, 東京 😀": [0.088685, 0.003019, 0.047574, -0.053583, -0.0471, -0.020237, 0.074838, 0.00352, -0.03019, -0.056628],
+    "": [-0.118838, 0.048299, -0.002548, -0.011011, 0.051951, 0.010292, 0.115433, 0.000701, 0.035949, -0.015717],
+}
+
+
+def test_vectors_match_the_reference_implementation(local: LocalEmbeddings) -> None:
+    """The vectors equal those of sentence-transformers on the same model, to 1e-5."""
+    vectors = local.encode(list(_REFERENCE))
+    picked = vectors[:, [0, 1, 2, 3, 4, 5, 6, 7, 100, 383]]
+    np.testing.assert_allclose(picked, np.asarray(list(_REFERENCE.values())), atol=1e-5)
