@@ -202,36 +202,57 @@ _PLAIN_SCAN_BUDGET = 1_000_000
 
 def _is_plain(obj: Any) -> bool:
     """Whether ``obj`` is already a JSON-native tree (then it is dumped as is, with no copy)."""
+    t = type(obj)
+    if t is not dict and t is not list:
+        return _is_plain_scalar(obj)
+    isfinite = math.isfinite
     stack = [obj]
-    pop, extend = stack.pop, stack.extend
+    pop, push = stack.pop, stack.append
     budget = _PLAIN_SCAN_BUDGET  # a value that contains itself would loop forever; the walker reports it
     while stack:
         budget -= 1
         if not budget:
             return False
         o = pop()
-        t = type(o)
-        if t is str or t is bool or o is None:
-            continue
-        if t is int:
-            if _I64_MIN <= o <= _I64_MAX:
-                continue
-            return False
-        if t is dict:
+        if type(o) is dict:
             if _TAG in o:
                 return False
-            for k in o:
+            for k, v in o.items():
                 if type(k) is not str:
                     return False
-            extend(o.values())
-            continue
-        if t is list:
-            extend(o)
-            continue
-        if t is float and math.isfinite(o):
-            continue
-        return False
+                t = type(v)
+                # Scalars are checked in place; only containers go on the stack.
+                if t is str or t is bool or v is None:
+                    continue
+                if t is dict or t is list:
+                    push(v)
+                elif t is float:
+                    if not isfinite(v):
+                        return False
+                elif t is not int or not _I64_MIN <= v <= _I64_MAX:
+                    return False
+        else:
+            for v in o:
+                t = type(v)
+                if t is str or t is bool or v is None:
+                    continue
+                if t is dict or t is list:
+                    push(v)
+                elif t is float:
+                    if not isfinite(v):
+                        return False
+                elif t is not int or not _I64_MIN <= v <= _I64_MAX:
+                    return False
     return True
+
+
+def _is_plain_scalar(v: Any) -> bool:
+    t = type(v)
+    if t is str or t is bool or v is None:
+        return True
+    if t is float:
+        return math.isfinite(v)
+    return t is int and _I64_MIN <= v <= _I64_MAX
 
 
 def _enc(obj: Any) -> Any:
