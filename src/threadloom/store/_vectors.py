@@ -240,18 +240,28 @@ class VectorIndex:
         for address, count in zip(addresses, counts, strict=True):
             if count:
                 wanted[address[0]] = wanted.get(address[0], 0) + count
-        claimed = {namespace: iter(self._claim(namespace, n)) for namespace, n in wanted.items()}
+        claimed = {namespace: self._claim(namespace, n) for namespace, n in wanted.items()}
+        cursors = dict.fromkeys(claimed, 0)
         physical: list[int] = []
         item_ids: list[int] = []
         kept: list[int] = []
-        item_rows = self._item_rows
+        item_rows, item_addr, free_ids = self._item_rows, self._item_addr, self._free_ids
         for address, count in zip(addresses, counts, strict=True):
             if not count:
                 continue
-            source = claimed[address[0]]
-            rows = [next(source) for _ in range(count)]
-            item = self._new_item(address)
-            item_rows[item] = rows
+            namespace = address[0]
+            cursor = cursors[namespace]
+            rows = claimed[namespace][cursor : cursor + count]
+            cursors[namespace] = cursor + count
+            if free_ids:
+                item = free_ids.pop()
+                item_addr[item] = address
+                item_rows[item] = rows
+            else:
+                item = len(item_addr)
+                item_addr.append(address)
+                item_rows.append(rows)
+            ids[address] = item
             item_ids.append(item)
             kept.append(count)
             physical.extend(rows)
@@ -343,17 +353,6 @@ class VectorIndex:
                 rows[:] = new_of_old[rows].tolist()
         self._matrix, self._row_item = matrix, row_item
         self._high, self._dead = high, 0
-
-    def _new_item(self, address: Address) -> int:
-        if self._free_ids:
-            item = self._free_ids.pop()
-            self._item_addr[item] = address
-        else:
-            item = len(self._item_addr)
-            self._item_addr.append(address)
-            self._item_rows.append([])
-        self._ids[address] = item
-        return item
 
     def _reserve(self, needed: int) -> None:
         capacity = len(self._matrix)
