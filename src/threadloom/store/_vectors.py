@@ -40,7 +40,7 @@ API
     ``clear()``, ``nbytes``.
 
 The index is not thread-safe; its owner serializes access (the stores hold a
-lock). It never hands out views of its matrix, so it may reallocate in place.
+lock). It never hands out views of its matrix, which moves when it grows.
 """
 
 from __future__ import annotations
@@ -361,15 +361,14 @@ class VectorIndex:
         new_capacity = max(_MIN_CAPACITY, capacity)
         while new_capacity < needed:
             new_capacity *= 2
-        # resize() reallocates in place when it can, so growth does not hold two
-        # copies of the matrix at once; safe because no view of it ever escapes.
-        if capacity:
-            self._matrix.resize((new_capacity, self.dims), refcheck=False)
-            self._row_item.resize(new_capacity, refcheck=False)
-        else:
-            self._matrix = np.empty((new_capacity, self.dims), dtype=np.float32)
-            self._row_item = np.empty(new_capacity, dtype=np.int64)
-        self._row_item[capacity:] = _FREE
+        # A fresh np.empty (not resize): numpy asks the kernel for huge pages on
+        # large allocations, which makes first writes to the new rows several
+        # times cheaper; the price is both copies living during the copy.
+        matrix = np.empty((new_capacity, self.dims), dtype=np.float32)
+        matrix[: self._high] = self._matrix[: self._high]
+        row_item = np.full(new_capacity, _FREE, dtype=np.int64)
+        row_item[: self._high] = self._row_item[: self._high]
+        self._matrix, self._row_item = matrix, row_item
 
     # --- reads ---
 
