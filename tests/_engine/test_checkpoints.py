@@ -230,3 +230,21 @@ def test_in_place_mutation_of_read_state_does_not_leak_into_the_next_turn() -> N
     graph.invoke({"items": ["a"], "n": 0}, cfg())
     out = graph.invoke({"n": 5}, cfg())
     assert out == {"items": ["a"], "n": 6}
+
+
+def test_one_graph_serves_many_threads_concurrently() -> None:
+    """Concurrent invokes on different threads of one compiled graph keep their histories apart."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    graph = echo_graph()
+
+    def converse(thread: str) -> int:
+        for i in range(15):
+            graph.invoke({"messages": [f"{thread}-{i}"]}, cfg(thread))
+        messages = graph.get_state(cfg(thread)).values["messages"]
+        assert all(m.content.endswith(tuple(f"{thread}-{i}" for i in range(15))) for m in messages)
+        return len(messages)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        counts = list(pool.map(converse, [f"t{n}" for n in range(6)]))
+    assert counts == [30] * 6
