@@ -248,3 +248,14 @@ def test_one_graph_serves_many_threads_concurrently() -> None:
     with ThreadPoolExecutor(max_workers=6) as pool:
         counts = list(pool.map(converse, [f"t{n}" for n in range(6)]))
     assert counts == [30] * 6
+
+
+def test_checkpoint_metadata_keeps_caller_metadata_and_configurable_values() -> None:
+    """Plain configurable values and config metadata are stored on checkpoints and filterable."""
+    graph = chain()
+    config = {"configurable": {"thread_id": "m", "user_id": "u1"}, "metadata": {"tag": "t"}}
+    graph.invoke({"x": 1}, config)
+    meta = graph.get_state(cfg("m")).metadata
+    assert meta["user_id"] == "u1" and meta["tag"] == "t"
+    assert "thread_id" not in meta
+    assert len(list(graph.get_state_history(cfg("m"), filter={"user_id": "u1"}))) == 3

@@ -46,6 +46,7 @@ Op = tuple[str, tuple[Any, ...]]
 """A checkpointer call for the driver: ``("put", args)`` or ``("put_writes", args)``."""
 
 _DEFAULT_RECURSION_LIMIT = 25
+_ADDRESS_KEYS = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id"})
 
 
 class Run:
@@ -139,6 +140,7 @@ class Run:
         self.callbacks_handler: Any = None
         self.subgraphs = False
         self._saved_delta: list[str] = []
+        self._extra_metadata: dict[str, Any] | None = None
         self.writer: Callable[[Any], None] = self._write_custom if "custom" in modes else _ignore
 
     # --- loading ------------------------------------------------------------
@@ -561,7 +563,12 @@ class Run:
         parents = {}
         if self.parent is not None and self.parent.run.checkpoint_id:
             parents[self.parent.run.ns] = self.parent.run.checkpoint_id
-        metadata = {"source": source, "step": self.step, "parents": parents}
+        metadata = {
+            **self._metadata_extra(),
+            "source": source,
+            "step": self.step,
+            "parents": parents,
+        }
         conf: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
         if self.checkpoint_id is not None:
             conf["checkpoint_id"] = self.checkpoint_id
@@ -573,6 +580,22 @@ class Run:
         self.pending_writes = []
         self._saved_delta = [k for k in delta_keys if k in updated]
         return [("put", ({"configurable": conf}, checkpoint, metadata, new_versions))]
+
+    def _metadata_extra(self) -> dict[str, Any]:
+        """Caller metadata and plain ``configurable`` values, kept on each checkpoint for filtering."""
+        extra = self._extra_metadata
+        if extra is None:
+            extra = {}
+            for source in (self.config.get("metadata") or {}, self.configurable):
+                for key, value in source.items():
+                    if (
+                        key not in _ADDRESS_KEYS
+                        and not key.startswith("__")
+                        and (value is None or isinstance(value, (str, int, float, bool)))
+                    ):
+                        extra[key] = value
+            self._extra_metadata = extra
+        return extra
 
     def on_saved(self, config: dict[str, Any]) -> None:
         """Record the config the saver returned for the checkpoint just stored."""
