@@ -360,7 +360,8 @@ def _plain(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 raise _NotPlain
-            out[key] = _plain(item)
+            # Scalars inline: most values are flat dicts, and calls cost more than checks.
+            out[key] = item if type(item) in _SCALARS else _plain(item)
         return out
     if kind is list:
         return [_plain(item) for item in value]
