@@ -263,3 +263,15 @@ def test_plain_classes_outside_threadloom_are_refused(serde: JsonPlusSerializer)
     """A plain class from the user's code is refused at write time with a hint to register it."""
     with pytest.raises(SerializationError, match=r"Unregistered at value\[0\]: .*register_type"):
         serde.dumps_typed([Unregistered()])
+
+
+@pytest.mark.parametrize(
+    "tricky",
+    [float("inf"), 2**64, (1, 2), {1: "a"}, {"__tl": 1}, b"bytes", {"x"}],
+    ids=["inf", "huge-int", "tuple", "int-key", "tag-key", "bytes", "set"],
+)
+def test_values_that_look_plain_at_the_top_keep_their_types_deep_inside(serde: JsonPlusSerializer, tricky: Any) -> None:
+    """A non-JSON value nested deep in plain lists and dicts still reads back with its exact type."""
+    value = {"a": [1, "x", {"b": [None, True, 2.5, {"c": tricky}]}]}
+    back = roundtrip(serde, value)
+    assert back == value and type(back["a"][2]["b"][3]["c"]) is type(tricky)
