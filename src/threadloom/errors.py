@@ -19,6 +19,7 @@ subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
     ├── EmptyInputError (ValueError)             a graph invoked with nothing to do
     ├── MissingThreadIdError (ValueError)        checkpointer graph called without thread_id
     ├── StoreNotConfiguredError (ValueError)     a node asks for `store`, none compiled in
+    ├── CheckpointerNotConfiguredError (ValueError)  state read/update on a graph with no checkpointer
     ├── InvalidResumeError (ValueError)          Command(resume=...) with no pending interrupt
     ├── EmptyChannelError (KeyError)             reading a channel that holds no value
     ├── SerializationError (TypeError)           a value the checkpoint serializer cannot encode
@@ -37,6 +38,7 @@ from typing import Any
 
 __all__ = [
     "CheckpointConflictError",
+    "CheckpointerNotConfiguredError",
     "DatabaseError",
     "EmbeddingError",
     "EmptyChannelError",
@@ -135,6 +137,10 @@ class MissingThreadIdError(ThreadloomError, ValueError):
 
 class StoreNotConfiguredError(ThreadloomError, ValueError):
     """A node asked for the store, but the graph was compiled without one."""
+
+
+class CheckpointerNotConfiguredError(ThreadloomError, ValueError):
+    """``get_state``/``update_state``/history on a graph compiled without a checkpointer."""
 
 
 class InvalidResumeError(ThreadloomError, ValueError):

@@ -10,7 +10,11 @@ from typing_extensions import TypedDict
 
 from threadloom.checkpoint.base import DeltaValue
 from threadloom.checkpoint.memory import InMemorySaver, MemorySaver
-from threadloom.errors import GraphBuildError, InvalidUpdateError, MissingThreadIdError
+from threadloom.errors import (
+    CheckpointerNotConfiguredError,
+    InvalidUpdateError,
+    MissingThreadIdError,
+)
 from threadloom.graph import START, MessagesState, StateGraph
 
 
@@ -82,7 +86,7 @@ def test_get_state_without_checkpointer_is_an_error() -> None:
     builder = StateGraph(State)
     builder.add_node("a", lambda s: {})
     builder.add_edge(START, "a")
-    with pytest.raises(GraphBuildError, match="checkpointer"):
+    with pytest.raises(CheckpointerNotConfiguredError, match="checkpointer"):
         builder.compile().get_state(cfg())
 
 

@@ -12,7 +12,7 @@ from threadloom._engine._drivers import Event, Sink, run_async, run_sync
 from threadloom._engine._messages import StreamMessagesHandler
 from threadloom._engine._run import Run, _ChildInput
 from threadloom._engine._spec import GraphSpec
-from threadloom.errors import GraphBuildError, InvalidUpdateError
+from threadloom.errors import CheckpointerNotConfiguredError, InvalidUpdateError
 from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot
 
 __all__ = ["CompiledGraph"]
@@ -249,7 +249,7 @@ class CompiledGraph:
 
     def _state_run(self, config: Any) -> Run:
         if self.checkpointer in (None, False, True):
-            raise GraphBuildError(
+            raise CheckpointerNotConfiguredError(
                 "this graph was compiled without a checkpointer, so it keeps no state: "
                 "pass checkpointer=... to compile()"
             )
