@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import sqlite3
@@ -72,7 +73,7 @@ __all__ = ["SqliteStore"]
 Namespace = tuple[str, ...]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
-_ITEM_COLUMNS = "id, prefix, key, value, created_at, updated_at, ttl_minutes"
+_ITEM_COLUMNS = "id, prefix, key, value, created_at, updated_at, ttl_minutes, seq"
 #: Removal-log entries older than this are pruned; a reader further behind reloads.
 _REMOVALS_KEPT_S = 3600.0
 _UPSERT = """
@@ -409,30 +410,42 @@ class SqliteStore(BaseStore):
             return []
         if query is not None:
             return self._semantic_search(conn, run, op, prepared, query)
-        where, params = prefix_where(op.namespace_prefix)
-        base = f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE {where} AND {_LIVE}"
-        params = [*params, run.now]
-        if prepared.sql is not None:
-            filter_sql, filter_params = prepared.sql
-            rows: Iterable[Any] = conn.execute(
-                f"{base} AND {filter_sql} ORDER BY seq DESC LIMIT ? OFFSET ?",
-                [*params, *filter_params, op.limit, op.offset],
-            ).fetchall()
-            pairs = [(row, json.loads(row[3])) for row in rows]
+        filter_sql, filter_params = prepared.sql or ("1", [])
+        # Newest first. The namespace itself and its sub-namespaces are read as two
+        # streams merged by seq: "prefix = ?" walks the (prefix, seq) index backwards
+        # and stops at the page, where "prefix = ? OR range" would sort every match.
+        scopes: list[tuple[str, list[Any]]] = []
+        if op.namespace_prefix:
+            joined = join_namespace(op.namespace_prefix)
+            scopes.append(("prefix = ?", [joined]))
+            scopes.append(("prefix >= ? AND prefix < ?", [joined + ".", joined + "/"]))
         else:
-            # The filter needs Python: stream newest first until the page is full.
-            assert prepared.predicate is not None
-            pairs, skip = [], op.offset
-            for row in conn.execute(f"{base} ORDER BY seq DESC", params):
-                value = json.loads(row[3])
-                if not prepared.predicate(value):
-                    continue
-                if skip:
-                    skip -= 1
-                    continue
-                pairs.append((row, value))
-                if len(pairs) >= op.limit:
-                    break
+            scopes.append(("1", []))
+        page = op.offset + op.limit
+        limit = " LIMIT ?" if prepared.sql is not None else ""
+        streams = [
+            conn.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE {scope} AND {_LIVE} "
+                f"AND {filter_sql} ORDER BY seq DESC{limit}",
+                [*scope_params, run.now, *filter_params, *([page] if limit else [])],
+            )
+            for scope, scope_params in scopes
+        ]
+        rows: Iterable[Any] = (
+            streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_seq, reverse=True)
+        )
+        pairs, skip = [], op.offset
+        for row in rows:
+            value = json.loads(row[3])
+            # Filters SQL cannot express are evaluated here, newest first.
+            if prepared.sql is None and prepared.predicate and not prepared.predicate(value):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            pairs.append((row, value))
+            if len(pairs) >= op.limit:
+                break
         return [self._search_item(run, op, row, value, None) for row, value in pairs]
 
     def _semantic_search(
@@ -579,6 +592,10 @@ def _meta(conn: sqlite3.Connection, name: str) -> Any:
 def _stored_dims(conn: sqlite3.Connection) -> int | None:
     dims = _meta(conn, "dims")
     return int(dims) if dims is not None else None
+
+
+def _seq(row: Any) -> int:
+    return int(row[7])
 
 
 def _fetch_live(

@@ -34,6 +34,7 @@ MIGRATIONS: list[Migration] = [
         expires_at REAL
     );
     CREATE UNIQUE INDEX store_items_address ON store_items (prefix, key);
+    CREATE INDEX store_items_prefix_seq ON store_items (prefix, seq);
     CREATE INDEX store_items_seq ON store_items (seq);
     CREATE INDEX store_items_expiry ON store_items (expires_at) WHERE expires_at IS NOT NULL;
     CREATE TABLE store_vectors (
