@@ -275,3 +275,10 @@ def test_values_that_look_plain_at_the_top_keep_their_types_deep_inside(serde: J
     value = {"a": [1, "x", {"b": [None, True, 2.5, {"c": tricky}]}]}
     back = roundtrip(serde, value)
     assert back == value and type(back["a"][2]["b"][3]["c"]) is type(tricky)
+
+
+def test_sentinels_come_back_as_the_same_object(serde: JsonPlusSerializer) -> None:
+    """A module-level instance of a threadloom class (the MISSING sentinel) loads as that very object."""
+    from threadloom.channels.base import MISSING
+
+    assert roundtrip(serde, {"v": MISSING})["v"] is MISSING

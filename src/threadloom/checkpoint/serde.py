@@ -12,7 +12,8 @@ zones kept, ``zoneinfo`` names included), ``timedelta``, ``UUID``,
 ``Decimal``, enums, LangChain messages (every message and chunk class, tool
 calls, additional kwargs and ids included), pydantic v2 models, dataclasses,
 ``NamedTuple``\\ s, plain classes of ``threadloom`` and ``langchain_core``
-(such as ``threadloom.types.Send``: their attributes are stored), and any
+(such as ``threadloom.types.Send``: their attributes are stored; module-level
+instances such as sentinels are stored by name and load as the same object), and any
 class given to :func:`register_type`.
 
 Anything else raises :class:`~threadloom.errors.SerializationError` at write
@@ -459,8 +460,15 @@ def _make_object_encoder(cls: type) -> _Encoder:
     # attributes are stored and restored without calling __init__.
     name = _check_importable(cls, None)
     slots = _attribute_names(cls)
+    # Module-level instances (sentinels such as MISSING) are stored by name, so
+    # that loading gives back the very same object and ``is`` checks still hold.
+    module = sys.modules.get(cls.__module__)
+    constants = {id(v): k for k, v in vars(module).items() if type(v) is cls} if module else {}
 
     def encode(obj: Any) -> Any:
+        constant = constants.get(id(obj))
+        if constant is not None:
+            return {_TAG: "const", "c": f"{cls.__module__}:{constant}", "t": name}
         values = {n: getattr(obj, n) for n in slots if hasattr(obj, n)}
         values.update(getattr(obj, "__dict__", {}))
         return {_TAG: "obj", "c": name, "v": _enc_fields(values)}
@@ -520,6 +528,7 @@ class _Decoder:
             "pyd": self._pydantic,
             "reg": self._registered,
             "obj": self._object,
+            "const": self._constant,
         }
 
     def object_hook(self, d: dict[str, Any]) -> Any:
@@ -594,6 +603,14 @@ class _Decoder:
         for k, v in d["v"].items():
             object.__setattr__(obj, k, v)
         return obj
+
+    def _constant(self, d: dict[str, Any]) -> Any:
+        cls = self.resolve(d["t"], "obj")
+        module_name, _, attribute = d["c"].partition(":")
+        value = getattr(sys.modules.get(module_name), attribute, None)
+        if type(value) is not cls:
+            raise SerializationError(f"cannot load constant {d['c']}: it is not a {d['t']} in this version")
+        return value
 
     def _object(self, d: dict[str, Any]) -> Any:
         cls: Any = self.resolve(d["c"], "obj")
