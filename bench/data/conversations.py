@@ -782,9 +782,9 @@ def _wrap(sentence: str, rng: random.Random, pools: _Pools) -> str:
 def generate(
     *,
     seed: int = 7,
-    users: int = 16,
+    users: int = 8,
     rounds: int = 4,
-    sessions: int = 36,
+    sessions: int = 72,
     turns_per_session: int = 26,
 ) -> tuple[list[Turn], list[Question]]:
     """Chat turns (one memory each) and the questions about them, deterministically.
