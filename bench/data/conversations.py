@@ -14,6 +14,7 @@ of the repository); nothing is downloaded. ``generate(seed=...)`` always
 returns the same data for the same arguments.
 """
 
+# ruff: noqa: SIM905  (word lists read better as running text)
 from __future__ import annotations
 
 import random
@@ -46,238 +47,53 @@ class Question:
     mentions_keyword: bool = field(default=False)
 
 
-FIRST_NAMES = [
-    "Xiomara",
-    "Odalys",
-    "Bram",
-    "Priya",
-    "Tobiah",
-    "Ingrid",
-    "Sunniva",
-    "Kwame",
-    "Anouk",
-    "Leopold",
-    "Marisol",
-    "Thaddeus",
-    "Oona",
-    "Ravindra",
-    "Zofia",
-    "Casimir",
-    "Henrike",
-    "Ayodele",
-    "Mirela",
-    "Lachlan",
-    "Solveig",
-    "Ignatius",
-    "Fenna",
-    "Dagny",
-    "Emeric",
-    "Yusra",
-    "Perpetua",
-    "Osvaldo",
-    "Greta",
-    "Teodor",
-    "Ximena",
-    "Barnaby",
-    "Ilse",
-    "Matteo",
-    "Saoirse",
-    "Fintan",
-    "Noor",
-    "Cosima",
-    "Radomir",
-    "Esperanza",
-    "Wendell",
-    "Auberon",
-    "Giedre",
-    "Hallvard",
-    "Nkechi",
-    "Rosalind",
-    "Tiberius",
-    "Yara",
-    "Percival",
-    "Ludmila",
-    "Amadou",
-    "Brunhilde",
-    "Ottoline",
-    "Severin",
-    "Jolanda",
-    "Ruairi",
-    "Marguerite",
-    "Eleanor",
-    "Ambrose",
-    "Svetlana",
-    "Horatio",
-    "Wilhelmina",
-    "Kasimir",
-    "Annika",
-    "Benedikt",
-    "Clementine",
-    "Desmond",
-    "Florentyna",
-    "Gaspard",
-]
+FIRST_NAMES = """
+Xiomara Odalys Bram Priya Tobiah Ingrid Sunniva Kwame Anouk Leopold Marisol Thaddeus
+Oona Ravindra Zofia Casimir Henrike Ayodele Mirela Lachlan Solveig Ignatius Fenna Dagny
+Emeric Yusra Perpetua Osvaldo Greta Teodor Ximena Barnaby Ilse Matteo Saoirse Fintan
+Noor Cosima Radomir Esperanza Wendell Auberon Giedre Hallvard Nkechi Rosalind Tiberius
+Yara Percival Ludmila Amadou Brunhilde Ottoline Severin Jolanda Ruairi Marguerite
+Eleanor Ambrose Svetlana Horatio Wilhelmina Kasimir Annika Benedikt Clementine Desmond
+Florentyna Gaspard
+""".split()
 
-RELATIONS = [
-    "sister",
-    "brother",
-    "cousin",
-    "aunt",
-    "uncle",
-    "niece",
-    "nephew",
-    "colleague",
-    "flatmate",
-    "godmother",
-]
+RELATIONS = """
+sister brother cousin aunt uncle niece nephew colleague flatmate godmother
+""".split()
 
-CITIES = [
-    "Tromso",
-    "Ghent",
-    "Valparaiso",
-    "Ljubljana",
-    "Trieste",
-    "Bergen",
-    "Porto",
-    "Cluj",
-    "Tbilisi",
-    "Oaxaca",
-    "Hobart",
-    "Kyoto",
-    "Tallinn",
-    "Salzburg",
-    "Cordoba",
-    "Marrakesh",
-    "Galway",
-    "Lausanne",
-    "Bologna",
-    "Krakow",
-    "Zanzibar",
-    "Reykjavik",
-    "Windhoek",
-    "Cuenca",
-    "Nantes",
-    "Aarhus",
-    "Brno",
-    "Plovdiv",
-    "Tartu",
-    "Matera",
-    "Izmir",
-    "Chiang-Mai",
-    "Ushuaia",
-    "Quito",
-    "Perth",
-    "Halifax",
-    "Dunedin",
-    "Arequipa",
-    "Lviv",
-    "Vilnius",
-    "Riga",
-    "Seville",
-    "Granada",
-    "Coimbra",
-    "Bruges",
-    "Leuven",
-    "Utrecht",
-]
+CITIES = """
+Tromso Ghent Valparaiso Ljubljana Trieste Bergen Porto Cluj Tbilisi Oaxaca Hobart Kyoto
+Tallinn Salzburg Cordoba Marrakesh Galway Lausanne Bologna Krakow Zanzibar Reykjavik
+Windhoek Cuenca Nantes Aarhus Brno Plovdiv Tartu Matera Izmir Chiang-Mai Ushuaia Quito
+Perth Halifax Dunedin Arequipa Lviv Vilnius Riga Seville Granada Coimbra Bruges Leuven
+Utrecht
+""".split()
 
-ANIMALS = [
-    "puppy",
-    "kitten",
-    "parrot",
-    "rabbit",
-    "tortoise",
-    "ferret",
-    "hamster",
-    "cockatiel",
-    "beagle",
-    "greyhound",
-]
-PET_NAMES = [
-    "Biscuit",
-    "Pickle",
-    "Mochi",
-    "Waffles",
-    "Pretzel",
-    "Nimbus",
-    "Tofu",
-    "Juniper",
-    "Ziggy",
-    "Marzipan",
-    "Paprika",
-    "Noodle",
-    "Clementine",
-    "Wasabi",
-    "Gnocchi",
-    "Pumpernickel",
-    "Bramble",
-    "Taffy",
-    "Fennel",
-    "Quokka",
-    "Sprocket",
-    "Dumpling",
-]
+ANIMALS = """
+puppy kitten parrot rabbit tortoise ferret hamster cockatiel beagle greyhound
+""".split()
+PET_NAMES = """
+Biscuit Pickle Mochi Waffles Pretzel Nimbus Tofu Juniper Ziggy Marzipan Paprika Noodle
+Clementine Wasabi Gnocchi Pumpernickel Bramble Taffy Fennel Quokka Sprocket Dumpling
+""".split()
 
-INSTRUMENTS = [
-    "theremin",
-    "bouzouki",
-    "hurdy-gurdy",
-    "oud",
-    "sitar",
-    "dulcimer",
-    "bandoneon",
-    "didgeridoo",
-    "harpsichord",
-    "balalaika",
-    "kalimba",
-    "mandolin",
-    "ukulele",
-    "cello",
-    "accordion",
-    "banjo",
-    "bagpipes",
-    "euphonium",
-]
+INSTRUMENTS = """
+theremin bouzouki hurdy-gurdy oud sitar dulcimer bandoneon didgeridoo harpsichord
+balalaika kalimba mandolin ukulele cello accordion banjo bagpipes euphonium
+""".split()
 
-FOODS = [
-    "shellfish",
-    "sesame",
-    "peanuts",
-    "kiwi",
-    "buckwheat",
-    "lupin",
-    "celery",
-    "mustard",
-    "hazelnuts",
-    "mango",
-]
+FOODS = """
+shellfish sesame peanuts kiwi buckwheat lupin celery mustard hazelnuts mango
+""".split()
 
-JOBS = [
-    "cartographer",
-    "sommelier",
-    "actuary",
-    "glassblower",
-    "archivist",
-    "luthier",
-    "hydrologist",
-    "patent-attorney",
-    "zookeeper",
-    "typographer",
-]
-COMPANIES = [
-    "Quillfield",
-    "Brightmoor",
-    "Veltrano",
-    "Harrowgate",
-    "Zephyrine",
-    "Oakhaven",
-    "Lumetra",
-    "Corvex",
-    "Stellwood",
-    "Marrowby",
-    "Tinderbox",
-    "Wrenfield",
-]
+JOBS = """
+cartographer sommelier actuary glassblower archivist luthier hydrologist patent-attorney
+zookeeper typographer
+""".split()
+COMPANIES = """
+Quillfield Brightmoor Veltrano Harrowgate Zephyrine Oakhaven Lumetra Corvex Stellwood
+Marrowby Tinderbox Wrenfield
+""".split()
 
 BOOKS = [
     ("The Salt Orchard", "Imelda Rusk"),
@@ -290,77 +106,35 @@ BOOKS = [
     ("Small Gods of Paper", "Teju Adebayo"),
 ]
 
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-SPORTS = [
-    "fencing",
-    "curling",
-    "bouldering",
-    "rowing",
-    "archery",
-    "squash",
-    "badminton",
-    "orienteering",
-]
-DISHES = [
-    "moussaka",
-    "pierogi",
-    "bibimbap",
-    "cassoulet",
-    "shakshuka",
-    "goulash",
-    "risotto",
-    "paella",
-    "tagine",
-    "gumbo",
-    "laksa",
-    "borscht",
-]
-PLANTS = [
-    "fig tree",
-    "lavender bush",
-    "lemon tree",
-    "olive sapling",
-    "bonsai juniper",
-    "rosemary hedge",
-]
-SUBJECTS = [
-    "astronomy",
-    "bookbinding",
-    "Portuguese",
-    "woodworking",
-    "calligraphy",
-    "beekeeping",
-    "cryptography",
-    "ceramics",
-    "Icelandic",
-    "stenography",
-]
-COLORS = ["red", "blue", "green", "silver", "black", "white", "yellow", "maroon", "teal"]
-CARS = [
-    "Volvo estate",
-    "Skoda hatchback",
-    "Fiat Panda",
-    "Honda Jazz",
-    "Toyota Prius",
-    "Mazda roadster",
-]
+MONTHS = """
+January February March April May June July August September October November December
+""".split()
+WEEKDAYS = """
+Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+""".split()
+SPORTS = """
+fencing curling bouldering rowing archery squash badminton orienteering
+""".split()
+DISHES = """
+moussaka pierogi bibimbap cassoulet shakshuka goulash risotto paella tagine gumbo laksa
+borscht
+""".split()
+PLANTS = ("fig tree,lavender bush,lemon tree,olive sapling,bonsai juniper,rosemary hedge").split(
+    ","
+)
+SUBJECTS = """
+astronomy bookbinding Portuguese woodworking calligraphy beekeeping cryptography
+ceramics Icelandic stenography
+""".split()
+COLORS = """
+red blue green silver black white yellow maroon teal
+""".split()
+CARS = ("Volvo estate,Skoda hatchback,Fiat Panda,Honda Jazz,Toyota Prius,Mazda roadster").split(",")
 RESTAURANTS = """Casa Limon,The Gilded Pear,Osteria Nove,Bistro Albatross,Kitchen Seventeen,
 The Copper Kettle,Umami Garden""".replace("\n", "").split(",")
-STREETS = ["Elm", "Birchwood", "Harbour", "Mill", "Chestnut", "Foundry", "Orchard", "Wharf"]
+STREETS = """
+Elm Birchwood Harbour Mill Chestnut Foundry Orchard Wharf
+""".split()
 
 # Small talk: topic words overlap with the facts on purpose (pets, travel, music,
 # food, work, books) so meaning alone cannot pick the evidence out.
@@ -477,8 +251,8 @@ EVENTS = [
     ("haircut", "my next trim at the hairdresser"),
     ("tax meeting", "the session with the accountant"),
 ]
-PLACES = ["new flat", "office", "studio", "storage unit", "gym", "allotment"]
-SPOTS = ["balcony", "kitchen window", "office desk", "front garden", "bathroom shelf"]
+PLACES = ("new flat,office,studio,storage unit,gym,allotment").split(",")
+SPOTS = ("balcony,kitchen window,office desk,front garden,bathroom shelf").split(",")
 VENUES = ["the community college", "the public library", "the town hall", "the art centre"]
 
 
