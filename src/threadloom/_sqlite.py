@@ -54,7 +54,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from threadloom.errors import DatabaseError, SchemaVersionError
+from threadloom.errors import DatabaseError, InvalidConnectionError, SchemaVersionError
 
 __all__ = [
     "MIGRATIONS_TABLE",
@@ -272,6 +272,25 @@ class Database:
         if label != ":memory:":
             label = str(Path(label).expanduser().absolute())
         return cls(conn, path=label, owns_connection=True)
+
+    @classmethod
+    def adopt(
+        cls,
+        conn: Database | sqlite3.Connection | str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "NORMAL",
+    ) -> Database:
+        """What a backend's constructor was given, as a ``Database``: a path is opened."""
+        if isinstance(conn, Database):
+            return conn
+        if isinstance(conn, sqlite3.Connection):
+            return cls.wrap(conn)
+        if isinstance(conn, (str, os.PathLike)):
+            return cls.open(conn, synchronous=synchronous)
+        raise InvalidConnectionError(
+            "Expected a sqlite3.Connection, a file path or ':memory:', "
+            f"got {type(conn).__name__}: {conn!r:.80}"
+        )
 
     @classmethod
     def wrap(cls, conn: sqlite3.Connection) -> Database:

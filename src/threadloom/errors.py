@@ -26,6 +26,7 @@ subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
     ├── CheckpointConflictError (RuntimeError)   two writers raced on one thread; retry
     ├── SchemaVersionError (RuntimeError)        a database written by a newer threadloom
     ├── DatabaseError (RuntimeError)             unusable database path, file or server
+    ├── InvalidConnectionError (TypeError)       a backend given something that is not a connection
     └── GraphBubbleUp                            control flow, not a failure
         ├── GraphInterrupt                       a node called interrupt()
         └── ParentCommand                        a subgraph's Command for its parent
@@ -49,6 +50,7 @@ __all__ = [
     "GraphRecursionError",
     "IndexConfigMismatchError",
     "IndexNotConfiguredError",
+    "InvalidConnectionError",
     "InvalidEmbedderError",
     "InvalidFilterError",
     "InvalidNamespaceError",
@@ -168,6 +170,10 @@ class SchemaVersionError(ThreadloomError, RuntimeError):
 
 class DatabaseError(ThreadloomError, RuntimeError):
     """A database path, file or server cannot be used; the message says why."""
+
+
+class InvalidConnectionError(ThreadloomError, TypeError):
+    """A backend was given something that is neither a connection nor a path/conn string."""
 
 
 # --- control flow ----------------------------------------------------------

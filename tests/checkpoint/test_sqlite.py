@@ -178,3 +178,13 @@ def test_two_savers_on_one_file_see_each_others_checkpoints(tmp_path: Path) -> N
         assert second.peek_latest(thread("t")) == (config["configurable"]["checkpoint_id"], False)
         second.put_writes(config, [("n", 2)], "task")
         assert first.peek_latest(thread("t")) == (config["configurable"]["checkpoint_id"], True)
+
+
+def test_a_path_opens_the_file(tmp_path: Path) -> None:
+    """SqliteSaver(path) opens the file itself, as SqliteStore(path) does."""
+    saver = SqliteSaver(str(tmp_path / "by-path.db"))
+    try:
+        assert saver.get_tuple({"configurable": {"thread_id": "t"}}) is None
+    finally:
+        saver.close()
+    assert (tmp_path / "by-path.db").exists()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from threadloom._sqlite import Database, connect, migrate, schema_version
-from threadloom.errors import DatabaseError, SchemaVersionError
+from threadloom.errors import DatabaseError, InvalidConnectionError, SchemaVersionError
 
 
 def digest(path: Path) -> str:
@@ -301,3 +301,25 @@ def test_opening_a_file_twice_in_one_process_keeps_the_first_connections_locks(
     assert [r[0] for r in check.execute("SELECT x FROM t ORDER BY x")] == [1, 2, 3]
     assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     check.close()
+
+
+@pytest.mark.parametrize("backend", ["store", "saver"])
+def test_a_constructor_given_no_connection_or_path_is_a_type_error(backend: str) -> None:
+    """SqliteStore(42) and SqliteSaver(42) name what they got instead of failing deep inside."""
+    from threadloom.checkpoint.sqlite import SqliteSaver
+    from threadloom.store.sqlite import SqliteStore
+
+    cls = SqliteStore if backend == "store" else SqliteSaver
+    with pytest.raises(InvalidConnectionError, match="int"):
+        cls(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        cls(42)  # type: ignore[arg-type]
+
+
+def test_adopt_returns_a_database_unchanged(tmp_path: Path) -> None:
+    """A Database handed to a backend is used as is, not re-wrapped."""
+    db = Database.open(tmp_path / "a.db")
+    try:
+        assert Database.adopt(db) is db
+    finally:
+        db.close()

@@ -71,15 +71,20 @@ class SqliteSaver(BaseCheckpointSaver):
     """Checkpointer backed by a SQLite file (or ``":memory:"``).
 
     Build it with :meth:`from_conn_string` (which opens, sets up and closes the
-    file), or from a ``sqlite3.Connection`` you own (opened with
+    file), from a file path (closed by :meth:`close`), or from a ``sqlite3.Connection`` you own (opened with
     ``check_same_thread=False`` if the async methods are used; it is switched
     to WAL and autocommit). The schema is created by :meth:`setup`, which runs
     on first use if you do not call it.
     """
 
-    def __init__(self, conn: sqlite3.Connection | Database, *, serde: Any = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection | Database | str | os.PathLike[str],
+        *,
+        serde: Any = None,
+    ) -> None:
         super().__init__(serde=serde)
-        self._db = conn if isinstance(conn, Database) else Database.wrap(conn)
+        self._db = Database.adopt(conn)
         self._is_setup = False
 
     @classmethod

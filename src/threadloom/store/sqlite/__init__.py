@@ -145,10 +145,7 @@ class SqliteStore(BaseStore):
         self.index_config = index
         self._index = ResolvedIndex.from_config(index)
         self.ttl_config = _check_ttl_config(ttl)
-        if isinstance(conn, sqlite3.Connection):
-            self._db = Database.wrap(conn)
-        else:
-            self._db = Database.open(conn, synchronous=synchronous)
+        self._db = Database.adopt(conn, synchronous=synchronous)
         self._vectors = SyncedVectors(self._index.dims) if self._index else None
         self._ready = False
         self._clock: Callable[[], float] = time.time
