@@ -2,6 +2,8 @@
 
 Run:  .venv/bin/python bench/graph_bench.py            (full: ~1 minute)
       .venv/bin/python bench/graph_bench.py --quick    (smaller loops, turns up to 200)
+      .venv/bin/python bench/graph_bench.py --saver sqlite --turns-only
+                                     (guide-shaped turns on each library's SqliteSaver)
 
 Cases: a 1-node graph; a 10-node chain without and with InMemorySaver; a
 10-way fan-out/fan-in; and the guide-shaped turn (one node that searches the
@@ -17,8 +19,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import operator
+import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -54,8 +58,9 @@ def progress(message: str) -> None:
 class Side:
     """The imports of one library, so both are built by the same code."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, saver: str = "memory") -> None:
         self.name = name
+        self.saver_kind = saver
         if name == "threadloom":
             from threadloom.checkpoint.memory import InMemorySaver
             from threadloom.graph import END, START, MessagesState, StateGraph
@@ -118,7 +123,23 @@ class Side:
         b = self.StateGraph(self.MessagesState)
         b.add_node("call_model", call_model)
         b.add_edge(self.START, "call_model")
-        return b.compile(checkpointer=self.InMemorySaver(), store=store)
+        return b.compile(checkpointer=self.guide_saver(), store=store)
+
+    def guide_saver(self) -> Any:
+        """The checkpointer of the guide-shaped turn: in memory, or a SQLite file."""
+        if self.saver_kind == "memory":
+            return self.InMemorySaver()
+        path = f"{tempfile.mkdtemp(prefix='graph-bench-')}/{self.name}.db"
+        if self.name == "threadloom":
+            from threadloom.checkpoint.sqlite import SqliteSaver
+
+            saver = SqliteSaver(path)
+        else:
+            from langgraph.checkpoint.sqlite import SqliteSaver  # type: ignore[no-redef]
+
+            saver = SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+        saver.setup()
+        return saver
 
 
 CLOCK = time.perf_counter
@@ -190,6 +211,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller loops, turns up to 200")
     parser.add_argument("--only", choices=["threadloom", "langgraph"], help="run one side")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="what to time")
+    parser.add_argument(
+        "--saver", choices=["memory", "sqlite"], default="memory", help="guide turn checkpointer"
+    )
+    parser.add_argument("--turns-only", action="store_true", help="only the guide-shaped turns")
     args = parser.parse_args()
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -200,10 +225,12 @@ def main() -> None:
     names = [args.only] if args.only else ["threadloom", "langgraph"]
     results: dict[str, dict[str, float]] = {}
     for name in names:
-        side = Side(name)
-        progress(f"{name}: fixed graphs")
-        figures = bench_fixed(side, scale)
-        progress(f"{name}: guide-shaped turns on one growing thread")
+        side = Side(name, args.saver)
+        figures = {}
+        if not args.turns_only:
+            progress(f"{name}: fixed graphs")
+            figures = bench_fixed(side, scale)
+        progress(f"{name}: guide-shaped turns on one growing thread ({args.saver} saver)")
         figures.update(bench_turns(side, checkpoints, window))
         results[name] = figures
     rows = list(next(iter(results.values())))
