@@ -53,7 +53,9 @@ def make_data(items: int, queries: int, seed: int = 1) -> TableEmbed:
     centres = rng.standard_normal((max(10, items // 500), DIMS)).astype(np.float32)
 
     def sample(n: int) -> np.ndarray:
-        rows = centres[rng.integers(0, len(centres), n)] + 0.7 * rng.standard_normal((n, DIMS)).astype(np.float32)
+        rows = centres[rng.integers(0, len(centres), n)] + 0.7 * rng.standard_normal(
+            (n, DIMS)
+        ).astype(np.float32)
         return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
     return TableEmbed(sample(items), sample(queries))
@@ -70,7 +72,9 @@ def progress(label: str, done: int, total: int, started: float) -> None:
 # --- stores ------------------------------------------------------------------------------
 
 
-def load(batch: Callable[[list[Any]], Any], make_op: Callable[..., Any], n: int, users: int, label: str) -> float:
+def load(
+    batch: Callable[[list[Any]], Any], make_op: Callable[..., Any], n: int, users: int, label: str
+) -> float:
     """Put ``n`` items in batches of 500; returns items per second."""
     started = time.perf_counter()
     for start in range(0, n, 500):
@@ -117,7 +121,9 @@ def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace)
     index: Any = {"dims": DIMS, "embed": data, "fields": ["text"]}
     with PostgresStore.from_conn_string(dsn, index=index) as store:
         store.setup()
-        rate = load(store.batch, lambda ns, k, v: PutOp(ns, k, v), len(data.items), args.users, "threadloom")
+        rate = load(
+            store.batch, lambda ns, k, v: PutOp(ns, k, v), len(data.items), args.users, "threadloom"
+        )
         _analyze(dsn)
         user = measure_search(store.search, data, args.users, args.queries, "user")
         overall = measure_search(store.search, data, args.users, args.queries, "global")
@@ -131,7 +137,9 @@ def bench_langgraph_store(dsn: str, data: TableEmbed, args: argparse.Namespace) 
     index: Any = {"dims": DIMS, "embed": data, "fields": ["text"]}
     with PostgresStore.from_conn_string(dsn, index=index) as store:
         store.setup()
-        rate = load(store.batch, lambda ns, k, v: PutOp(ns, k, v), len(data.items), args.users, "langgraph")
+        rate = load(
+            store.batch, lambda ns, k, v: PutOp(ns, k, v), len(data.items), args.users, "langgraph"
+        )
         _analyze(dsn)
         user = measure_search(store.search, data, args.users, args.queries, "user")
         overall = measure_search(store.search, data, args.users, args.queries, "global")
@@ -159,7 +167,9 @@ def _hash_embed(texts: Sequence[str]) -> list[list[float]]:
     return out
 
 
-def call_model_node(state: dict[str, Any], config: RunnableConfig, *, store: BaseStore) -> dict[str, Any]:
+def call_model_node(
+    state: dict[str, Any], config: RunnableConfig, *, store: BaseStore
+) -> dict[str, Any]:
     """The node both libraries run; each injects its store by the ``store: BaseStore`` parameter."""
     return call_model(state, config, store)
 
@@ -190,7 +200,10 @@ def _turn_worker(library: str, dsn: str, worker: int, turns: int, start_at: floa
         from langgraph.store.postgres import PostgresStore  # type: ignore[no-redef]
 
     index: Any = {"dims": 64, "embed": _hash_embed, "fields": ["data"]}
-    with PostgresSaver.from_conn_string(dsn) as saver, PostgresStore.from_conn_string(dsn, index=index) as store:
+    with (
+        PostgresSaver.from_conn_string(dsn) as saver,
+        PostgresStore.from_conn_string(dsn, index=index) as store,
+    ):
         builder = StateGraph(MessagesState)
         builder.add_node("call_model", call_model_node)
         builder.add_edge(START, "call_model")
@@ -198,7 +211,12 @@ def _turn_worker(library: str, dsn: str, worker: int, turns: int, start_at: floa
         while time.time() < start_at:
             time.sleep(0.01)
         for n in range(turns):
-            config = {"configurable": {"thread_id": f"w{worker}-t{n % 5}", "user_id": f"u{worker}-{n % 5}"}}
+            config = {
+                "configurable": {
+                    "thread_id": f"w{worker}-t{n % 5}",
+                    "user_id": f"u{worker}-{n % 5}",
+                }
+            }
             text = f"please remember fact {n}" if n % 4 == 0 else f"what about fact {n - 1}?"
             graph.invoke({"messages": [("user", text)]}, config)
     return turns
@@ -209,7 +227,10 @@ def bench_turns(library: str, dsn: str, workers: int, turns: int) -> float:
     context = multiprocessing.get_context("spawn")
     start_at = time.time() + 8 + workers  # let every process import and connect first
     with context.Pool(workers) as pool:
-        jobs = [pool.apply_async(_turn_worker, (library, dsn, w, turns, start_at)) for w in range(workers)]
+        jobs = [
+            pool.apply_async(_turn_worker, (library, dsn, w, turns, start_at))
+            for w in range(workers)
+        ]
         done = sum(job.get() for job in jobs)
     return done / (time.time() - start_at)
 
@@ -232,7 +253,9 @@ def setup_turn_tables(library: str, dsn: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=200)
@@ -250,10 +273,15 @@ def main() -> None:
         if not args.skip_store:
             data = make_data(args.items, args.queries)
             rows = []
-            for name, run in (("threadloom", bench_threadloom_store), ("langgraph", bench_langgraph_store)):
+            for name, run in (
+                ("threadloom", bench_threadloom_store),
+                ("langgraph", bench_langgraph_store),
+            ):
                 result = run(server.create_database(f"store_{name}"), data, args)
                 rows.append((name, result))
-            print("| store | put items/s | per-user p50 ms | p95 ms | recall@10 | global p50 ms | p95 ms | recall@10 |")
+            print(
+                "| store | put items/s | per-user p50 ms | p95 ms | recall@10 | global p50 ms | p95 ms | recall@10 |"
+            )
             print("|---|---|---|---|---|---|---|---|")
             for name, r in rows:
                 u, g = r["user"], r["global"]
