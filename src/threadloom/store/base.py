@@ -35,6 +35,7 @@ from threadloom.errors import (
 
 __all__ = [
     "RESERVED_NAMESPACE_LABEL",
+    "SEARCH_MODES",
     "BaseStore",
     "GetOp",
     "IndexConfig",
@@ -47,6 +48,7 @@ __all__ = [
     "PutOp",
     "Result",
     "SearchItem",
+    "SearchMode",
     "SearchOp",
     "TTLConfig",
     "get_text_at_path",
@@ -60,6 +62,12 @@ NamespacePath = tuple[str | Literal["*"], ...]
 """A namespace pattern; the label ``"*"`` matches any one label."""
 
 NamespaceMatchType = Literal["prefix", "suffix"]
+
+SearchMode = Literal["vector", "keyword", "hybrid"]
+"""How a query search ranks: by meaning, by keywords (BM25), or both fused."""
+
+#: Every search mode, in the order the docs list them.
+SEARCH_MODES: tuple[str, ...] = ("vector", "keyword", "hybrid")
 
 
 class Item:
@@ -121,9 +129,14 @@ class Item:
 class SearchItem(Item):
     """An item returned by :meth:`BaseStore.search`, with its relevance ``score``.
 
-    ``score`` is ``None`` for a search without ``query``; for a semantic search
-    it is the similarity of the best-matching vector of the item (cosine by
-    default, higher is better).
+    ``score`` is ``None`` for a search without ``query``. With a query, higher
+    is better, and its meaning depends on the search mode:
+
+    - ``"vector"``: the similarity of the item's best-matching vector (cosine).
+    - ``"keyword"``: the BM25 score of the item's best-matching text (``> 0``,
+      unbounded, the same number on every backend for the same data).
+    - ``"hybrid"``: the fused score (a weighted sum of z-scores); only
+      comparable between the results of one search.
     """
 
     __slots__ = ("score",)
@@ -169,7 +182,12 @@ class GetOp(NamedTuple):
 
 
 class SearchOp(NamedTuple):
-    """Search items under a namespace prefix, by filter and/or natural-language query."""
+    """Search items under a namespace prefix, by filter and/or natural-language query.
+
+    ``mode`` (``"vector"``, ``"keyword"`` or ``"hybrid"``) ranks a query
+    search; ``None`` means the index config's ``search_mode`` (default
+    ``"vector"``). It is ignored without a query.
+    """
 
     namespace_prefix: tuple[str, ...]
     filter: dict[str, Any] | None = None
@@ -177,6 +195,8 @@ class SearchOp(NamedTuple):
     offset: int = 0
     query: str | None = None
     refresh_ttl: bool = True
+    # Last, so positional callers written for the reference API are unaffected.
+    mode: str | None = None
 
 
 class MatchCondition(NamedTuple):
@@ -225,17 +245,27 @@ AEmbedFunc = Callable[[Sequence[str]], Awaitable[Sequence[Sequence[float]]]]
 
 
 class IndexConfig(TypedDict, total=False):
-    """How a store embeds items for semantic search.
+    """How a store indexes items for query search.
 
     ``dims``: the embedding size. ``embed``: a LangChain ``Embeddings``, a sync
     or async function from texts to vectors, or a ``"provider:model"`` string
     (``"local"`` is threadloom's offline default model). ``fields``: the paths
-    whose text is embedded (default ``["$"]``, the whole value).
+    whose text is embedded and keyword-indexed (default ``["$"]``, the whole value).
+
+    ``search_mode``: how ``search(query=...)`` ranks when the call gives no
+    ``mode``: ``"vector"`` (default, as in LangGraph), ``"keyword"`` or
+    ``"hybrid"``. ``fusion``: hybrid tuning, e.g. ``{"vector_weight": 0.5,
+    "candidates": 100}`` (the fields of ``threadloom.store._fusion.FusionConfig``).
+
+    A config without ``embed`` and ``dims`` (``{"fields": ["text"]}``) makes a
+    keyword-only store: no embedder, keyword searches only (its default mode).
     """
 
     dims: int
     embed: Any
     fields: list[str] | None
+    search_mode: SearchMode
+    fusion: dict[str, Any]
 
 
 class TTLConfig(TypedDict, total=False):
@@ -406,6 +436,47 @@ def validate_index_arg(index: Any) -> None:
         )
 
 
+#: The keys of :class:`IndexConfig` that configure keyword and hybrid search.
+SEARCH_CONFIG_KEYS = frozenset({"search_mode", "fusion"})
+
+
+def validate_search_mode(mode: Any) -> None:
+    """Raise :class:`InvalidStoreInputError` unless ``mode`` is ``None`` or a known mode."""
+    if mode is not None and (not isinstance(mode, str) or mode not in SEARCH_MODES):
+        raise InvalidStoreInputError(
+            f"Unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)} (or None)"
+        )
+
+
+def vector_index_config(config: IndexConfig | None) -> IndexConfig | None:
+    """The part of ``config`` that configures vectors; ``None`` for a keyword-only store.
+
+    Backends hand this to their embedding setup, so the keyword options
+    (``search_mode``, ``fusion``) never reach it. A config with neither
+    ``embed`` nor ``dims`` has no vectors.
+    """
+    if config is None or not isinstance(config, dict):
+        return config
+    if config.get("embed") is None and "dims" not in config:
+        return None
+    return cast(IndexConfig, {k: v for k, v in config.items() if k not in SEARCH_CONFIG_KEYS})
+
+
+def configured_search_mode(config: IndexConfig | None) -> str:
+    """The index config's ``search_mode``, checked; when unset ``"vector"``, or
+    ``"keyword"`` for a keyword-only config (no embedder), its only possible mode.
+    """
+    keyword_only = config is not None and vector_index_config(config) is None
+    mode = (config or {}).get("search_mode") or ("keyword" if keyword_only else "vector")
+    validate_search_mode(mode)
+    if config is not None and mode != "keyword" and vector_index_config(config) is None:
+        raise InvalidStoreInputError(
+            f"index['search_mode']={mode!r} needs an embedder ('embed' and 'dims'); "
+            "a store indexed by 'fields' alone can only search with search_mode='keyword'"
+        )
+    return str(mode)
+
+
 def validate_page(limit: Any, offset: Any) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise InvalidStoreInputError(f"limit must be a non-negative integer, got {limit!r}")
@@ -438,6 +509,7 @@ def validate_op(op: Op) -> None:
         validate_page(op.limit, op.offset)
         if op.query is not None and not isinstance(op.query, str):
             raise InvalidStoreInputError(f"query must be a string, got {type(op.query).__name__}")
+        validate_search_mode(op.mode)
         if op.filter is not None and not isinstance(op.filter, dict):
             from threadloom.errors import InvalidFilterError
 
@@ -639,6 +711,9 @@ class BaseStore(ABC):
 
     supports_ttl: bool = False
     ttl_config: TTLConfig | None = None
+    #: The search modes this backend implements; a backend adds ``"keyword"``
+    #: and ``"hybrid"`` once it keeps a keyword index.
+    supported_search_modes: tuple[str, ...] = ("vector",)
 
     __slots__ = ("__weakref__",)
 
@@ -676,14 +751,22 @@ class BaseStore(ABC):
         limit: int = 10,
         offset: int = 0,
         refresh_ttl: bool | None = None,
+        mode: SearchMode | None = None,
     ) -> list[SearchItem]:
         """Items under ``namespace_prefix``, best match first.
 
-        With ``query``, items are ranked by semantic similarity (the store must
-        have an index). Without it, the most recently updated come first.
+        With ``query``, items are ranked according to ``mode`` (the store must
+        have an index): ``"vector"`` by semantic similarity, ``"keyword"`` by
+        BM25 over the indexed text, ``"hybrid"`` by both fused; ``None`` uses
+        the index config's ``search_mode`` (default ``"vector"``). Without a
+        query, the most recently updated come first, whatever the mode.
         ``filter`` matches values: ``{"kind": "fact", "score": {"$gte": 3}}``.
+        See :class:`SearchItem` for what ``score`` means in each mode.
         """
-        op = SearchOp(namespace_prefix, filter, limit, offset, query, self._refresh(refresh_ttl))
+        self._check_mode(mode)
+        op = SearchOp(
+            namespace_prefix, filter, limit, offset, query, self._refresh(refresh_ttl), mode
+        )
         return cast("list[SearchItem]", self.batch([op])[0])
 
     def put(
@@ -745,9 +828,13 @@ class BaseStore(ABC):
         limit: int = 10,
         offset: int = 0,
         refresh_ttl: bool | None = None,
+        mode: SearchMode | None = None,
     ) -> list[SearchItem]:
         """Async twin of :meth:`search`."""
-        op = SearchOp(namespace_prefix, filter, limit, offset, query, self._refresh(refresh_ttl))
+        self._check_mode(mode)
+        op = SearchOp(
+            namespace_prefix, filter, limit, offset, query, self._refresh(refresh_ttl), mode
+        )
         return cast("list[SearchItem]", (await self.abatch([op]))[0])
 
     async def aput(
@@ -784,6 +871,14 @@ class BaseStore(ABC):
         return cast(int, (await self.abatch([DeleteNamespaceOp(namespace_prefix)]))[0])
 
     # --- helpers ---
+
+    def _check_mode(self, mode: Any) -> None:
+        validate_search_mode(mode)
+        if mode is not None and mode not in self.supported_search_modes:
+            raise InvalidStoreInputError(
+                f"Search mode {mode!r} is not supported by {type(self).__name__} "
+                f"(supported: {', '.join(self.supported_search_modes)})"
+            )
 
     def _refresh(self, refresh_ttl: bool | None) -> bool:
         if refresh_ttl is not None:

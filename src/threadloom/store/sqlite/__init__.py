@@ -1,8 +1,10 @@
 """A memory store in one SQLite file, safe to share between threads and processes.
 
-Items, their vectors and TTLs live in the file (WAL mode); semantic search
-runs on an in-process copy of the vectors that is loaded on the first query
-and kept in step with writes from any process. Needs no SQLite extension.
+Items, their vectors, their keyword index (FTS5) and TTLs live in the file
+(WAL mode); semantic search runs on an in-process copy of the vectors that is
+loaded on the first query and kept in step with writes from any process.
+Keyword search is FTS5 scored as BM25 (``_text_search``); hybrid search fuses
+both with :func:`threadloom.store._fusion.fuse_hits`. Needs no SQLite extension.
 
 Example::
 
@@ -26,7 +28,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -41,7 +43,9 @@ from threadloom.errors import (
 )
 from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
 from threadloom.store._filters import AllOf, compile_filter, parse_filter
+from threadloom.store._fusion import DEFAULT_FUSION, FusionConfig, fuse_hits
 from threadloom.store.base import (
+    SEARCH_MODES,
     BaseStore,
     DeleteNamespaceOp,
     GetOp,
@@ -55,8 +59,11 @@ from threadloom.store.base import (
     SearchItem,
     SearchOp,
     TTLConfig,
+    configured_search_mode,
     run_in_thread,
+    tokenize_path,
     validate_ops,
+    vector_index_config,
 )
 from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
 from threadloom.store.sqlite._sql import (
@@ -66,6 +73,7 @@ from threadloom.store.sqlite._sql import (
     readable,
     split_namespace,
 )
+from threadloom.store.sqlite._text_search import indexed_bodies, keyword_matches
 from threadloom.store.sqlite._vector_sync import SyncedVectors, VectorChange
 
 __all__ = ["SqliteStore"]
@@ -97,6 +105,7 @@ class _Prepared:
     tree: AllOf
     predicate: Callable[[Any], bool] | None
     sql: tuple[str, list[Any]] | None
+    mode: str = "vector"
 
 
 @dataclass
@@ -113,6 +122,8 @@ class _Run:
     # the rows, then each address's vectors (the blob, or None to clear; last wins).
     pending_rows: list[tuple[Any, ...]] = field(default_factory=list)
     pending_vectors: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
+    # Each put address's keyword-index bodies (an empty list clears them; last wins).
+    pending_texts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     changes: list[VectorChange] = field(default_factory=list)
     refresh: list[int] = field(default_factory=list)
     removed: bool = False
@@ -128,11 +139,16 @@ class SqliteStore(BaseStore):
     for :class:`~threadloom.store.memory.InMemoryStore`. :meth:`setup` creates
     or upgrades the tables; the first operation runs it if you did not.
 
+    Every indexed store also keeps a keyword index of the same texts, so
+    ``search(..., mode="keyword" | "hybrid")`` works; ``index={"fields": [...]}``
+    without an embedder gives a keyword-only store.
+
     One store object may be shared by threads (they take turns on its
     connection); other processes may open the same file at the same time.
     """
 
     supports_ttl = True
+    supported_search_modes = SEARCH_MODES
 
     def __init__(
         self,
@@ -143,7 +159,11 @@ class SqliteStore(BaseStore):
         synchronous: Synchronous = "NORMAL",
     ) -> None:
         self.index_config = index
-        self._index = ResolvedIndex.from_config(index)
+        self._search_mode = configured_search_mode(index)
+        self._fusion = _fusion_config(index)
+        self._index = ResolvedIndex.from_config(vector_index_config(index))
+        # The paths whose text is keyword-indexed; None: no keyword index at all.
+        self._text_fields = _text_fields(index, self._index)
         self.ttl_config = _check_ttl_config(ttl)
         self._db = Database.adopt(conn, synchronous=synchronous)
         self._vectors = SyncedVectors(self._index.dims) if self._index else None
@@ -221,7 +241,9 @@ class SqliteStore(BaseStore):
         ops = validate_ops(ops)
         prepared = self._prepare(ops)
         self._ensure_ready()
-        embedded = self._index.plan(ops).embed(self._index) if self._index else None
+        embedded = (
+            self._index.plan(_to_embed(ops, prepared)).embed(self._index) if self._index else None
+        )
         return self._apply(ops, prepared, embedded)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
@@ -230,7 +252,11 @@ class SqliteStore(BaseStore):
         prepared = self._prepare(ops)
         if not self._ready:
             await run_in_thread(self.setup)
-        embedded = await self._index.plan(ops).aembed(self._index) if self._index else None
+        embedded = (
+            await self._index.plan(_to_embed(ops, prepared)).aembed(self._index)
+            if self._index
+            else None
+        )
         return await run_in_thread(self._apply, ops, prepared, embedded)
 
     def _prepare(self, ops: list[Op]) -> dict[int, _Prepared]:
@@ -240,12 +266,21 @@ class SqliteStore(BaseStore):
             if isinstance(op, SearchOp):
                 tree = parse_filter(op.filter)
                 predicate = compile_filter(op.filter)
-                prepared[position] = _Prepared(tree, predicate, compile_where(tree))
-                if op.query is not None and self._index is None:
+                mode = op.mode or self._search_mode
+                prepared[position] = _Prepared(tree, predicate, compile_where(tree), mode)
+                if op.query is None:
+                    continue
+                if self._text_fields is None:
                     raise IndexNotConfiguredError(
                         "search(query=...) needs a store created with an index, e.g. "
-                        "SqliteStore(path, index={'embed': ..., 'dims': ...}); "
+                        "SqliteStore(path, index={'embed': ..., 'dims': ...}) or, for "
+                        "keyword search only, index={'fields': ['text']}; "
                         "search without query to list items"
+                    )
+                if mode != "keyword" and self._index is None:
+                    raise IndexNotConfiguredError(
+                        f"search(mode={mode!r}) needs an embedder, and this store's index has "
+                        "none ('embed' and 'dims'); use mode='keyword'"
                     )
         return prepared
 
@@ -305,8 +340,13 @@ class SqliteStore(BaseStore):
                 self._put(conn, run, op, vectors)
                 results.append(None)
             elif isinstance(op, SearchOp):
-                query = embedded.queries[op.query] if embedded and op.query is not None else None
-                results.append(self._search(conn, run, op, prepared[position], query))
+                plan = prepared[position]
+                query = (
+                    embedded.queries[op.query]
+                    if embedded and op.query is not None and plan.mode != "keyword"
+                    else None
+                )
+                results.append(self._search(conn, run, op, plan, query))
             elif isinstance(op, ListNamespacesOp):
                 results.append(self._list_namespaces(conn, run, op))
             elif isinstance(op, DeleteNamespaceOp):
@@ -351,6 +391,8 @@ class SqliteStore(BaseStore):
         run.pending_rows.append(
             (prefix, op.key, value, stamp, stamp, run.seq, op.ttl, expires_at, run.now)
         )
+        if self._text_fields is not None:
+            run.pending_texts[(prefix, op.key)] = indexed_bodies(op, self._text_fields)
         if vectors is not None and len(vectors):
             if not run.dims_checked:
                 self._check_dims(conn)
@@ -383,6 +425,7 @@ class SqliteStore(BaseStore):
         if not rows:
             return 0
         conn.executemany("DELETE FROM store_vectors WHERE item_id = ?", [(r[0],) for r in rows])
+        conn.executemany("DELETE FROM store_texts WHERE item_id = ?", [(r[0],) for r in rows])
         removals = []
         for _, prefix, key, _ in rows:
             run.seq += 1
@@ -405,7 +448,11 @@ class SqliteStore(BaseStore):
     ) -> list[SearchItem]:
         if not readable(op.namespace_prefix) or op.limit == 0:
             return []
-        if query is not None:
+        if op.query is not None:
+            if prepared.mode == "keyword":
+                return self._keyword_search(conn, run, op, prepared)
+            if prepared.mode == "hybrid":
+                return self._hybrid_search(conn, run, op, prepared, query)
             return self._semantic_search(conn, run, op, prepared, query)
         filter_sql, filter_params = prepared.sql or ("1", [])
         # Newest first. The namespace itself and its sub-namespaces are read as two
@@ -445,6 +492,98 @@ class SqliteStore(BaseStore):
                 break
         return [self._search_item(run, op, row, value, None) for row, value in pairs]
 
+    def _vector_index(self, conn: sqlite3.Connection, run: _Run, op: SearchOp) -> Any:
+        """The in-process vectors, caught up with the file under the op's prefix."""
+        assert self._vectors is not None
+        run.index_touched = True
+        if run.writing:
+            _flush(conn, run)
+            # Inside a write the batch's own uncommitted puts must be visible: force a check.
+            return self._vectors.catch_up(conn, None, op.namespace_prefix, current=run.seq)
+        return self._vectors.catch_up(conn, self._db.data_version(), op.namespace_prefix)
+
+    def _keyword_search(
+        self, conn: sqlite3.Connection, run: _Run, op: SearchOp, prepared: _Prepared
+    ) -> list[SearchItem]:
+        assert op.query is not None
+        if run.writing:
+            _flush(conn, run)
+        hits = keyword_matches(
+            conn, op.namespace_prefix, op.query, run.now, prepared.sql, prepared.predicate
+        )
+        page = [
+            (hit.namespace, hit.key, hit.score) for hit, _ in hits[op.offset : op.offset + op.limit]
+        ]
+        return self._items_of(conn, run, op, page)
+
+    def _hybrid_search(
+        self,
+        conn: sqlite3.Connection,
+        run: _Run,
+        op: SearchOp,
+        prepared: _Prepared,
+        query: Any,
+    ) -> list[SearchItem]:
+        assert op.query is not None
+        index = self._vector_index(conn, run, op)
+        need = op.offset + op.limit
+        # Pages past the pool would come out short: widen it (fuse_hits' contract).
+        pool = max(self._fusion.candidates, need)
+        config = self._fusion
+        if pool != config.candidates:
+            config = FusionConfig(**{**config.__dict__, "candidates": pool})
+        keyword = [
+            hit
+            for hit, _ in keyword_matches(
+                conn, op.namespace_prefix, op.query, run.now, prepared.sql, prepared.predicate
+            )
+        ]
+        accept = self._acceptor(conn, run, prepared)
+        vector = index.search(query, op.namespace_prefix, limit=pool, accept=accept)
+
+        def similarity_of(
+            addresses: Sequence[tuple[Namespace, str]],
+        ) -> dict[tuple[Namespace, str], float]:
+            found = index.search(
+                query, op.namespace_prefix, limit=len(addresses), candidates=addresses
+            )
+            return {(ns, key): score for ns, key, score in found}
+
+        fused = fuse_hits(vector, keyword, similarity_of, limit=need, config=config)
+        return self._items_of(conn, run, op, fused[op.offset :])
+
+    def _acceptor(
+        self, conn: sqlite3.Connection, run: _Run, prepared: _Prepared
+    ) -> Callable[[Namespace, str], bool]:
+        """Asked best first by the vector index: is this item live and does it pass the filter?"""
+        where, params = prepared.sql if prepared.sql is not None else ("1", [])
+        predicate = prepared.predicate if prepared.sql is None else None
+
+        def accept(namespace: Namespace, key: str) -> bool:
+            row = conn.execute(
+                f"SELECT value FROM store_items WHERE prefix = ? AND key = ? AND {_LIVE} "
+                f"AND {where}",
+                (join_namespace(namespace), key, run.now, *params),
+            ).fetchone()
+            return row is not None and (predicate is None or predicate(json.loads(row[0])))
+
+        return accept
+
+    def _items_of(
+        self,
+        conn: sqlite3.Connection,
+        run: _Run,
+        op: SearchOp,
+        hits: Sequence[tuple[Namespace, str, float]],
+    ) -> list[SearchItem]:
+        """Search items for already-checked ``(namespace, key, score)`` hits, in order."""
+        rows = _fetch_live(conn, [(ns, key) for ns, key, _ in hits], run.now)
+        return [
+            self._search_item(run, op, rows[(ns, key)], json.loads(rows[(ns, key)][3]), score)
+            for ns, key, score in hits
+            if (ns, key) in rows
+        ]
+
     def _semantic_search(
         self,
         conn: sqlite3.Connection,
@@ -453,15 +592,7 @@ class SqliteStore(BaseStore):
         prepared: _Prepared,
         query: Any,
     ) -> list[SearchItem]:
-        assert self._vectors is not None
-        run.index_touched = True
-        if run.writing:
-            _flush(conn, run)
-        # Inside a write the batch's own uncommitted puts must be visible: force a check.
-        if run.writing:
-            index = self._vectors.catch_up(conn, None, op.namespace_prefix, current=run.seq)
-        else:
-            index = self._vectors.catch_up(conn, self._db.data_version(), op.namespace_prefix)
+        index = self._vector_index(conn, run, op)
         predicate = prepared.predicate
         if predicate is None:
             # Usually every hit is live: fetch their rows in one query, and take the
@@ -615,6 +746,20 @@ def _flush(conn: sqlite3.Connection, run: _Run) -> None:
     if run.pending_rows:
         conn.executemany(_UPSERT, run.pending_rows)
         run.pending_rows.clear()
+    if run.pending_texts:
+        texts = run.pending_texts.items()
+        # The delete trigger takes each old row out of store_fts as well.
+        conn.executemany(
+            "DELETE FROM store_texts WHERE item_id = "
+            "(SELECT id FROM store_items WHERE prefix = ? AND key = ?)",
+            [address for address, _ in texts],
+        )
+        conn.executemany(
+            "INSERT INTO store_texts (item_id, prefix, body, length) "
+            "SELECT id, prefix, ?, ? FROM store_items WHERE prefix = ? AND key = ?",
+            [(body, body.count(" ") + 1, *address) for address, bodies in texts for body in bodies],
+        )
+        run.pending_texts.clear()
     if not run.pending_vectors:
         return
     pending = run.pending_vectors.items()
@@ -674,6 +819,54 @@ def _sweep_loop(
             if store._db.closed:
                 return
         del store  # do not hold the store alive while waiting
+
+
+def _to_embed(ops: list[Op], prepared: dict[int, _Prepared]) -> list[Op]:
+    """``ops`` as the embedder should see them: keyword searches embed no query."""
+    return [
+        op._replace(query=None)
+        if isinstance(op, SearchOp) and op.query is not None and prepared[i].mode == "keyword"
+        else op
+        for i, op in enumerate(ops)
+    ]
+
+
+def _fusion_config(index: IndexConfig | None) -> FusionConfig:
+    fusion = (index or {}).get("fusion")
+    if fusion is None:
+        return DEFAULT_FUSION
+    if not isinstance(fusion, dict):
+        raise InvalidStoreInputError(
+            f"index['fusion'] must be a dict such as {{'vector_weight': 0.5}}, got {fusion!r}"
+        )
+    try:
+        return FusionConfig(**fusion)
+    except (TypeError, ValueError) as exc:
+        raise InvalidStoreInputError(f"index['fusion'] is invalid: {exc}") from exc
+
+
+def _text_fields(
+    index: IndexConfig | None, resolved: ResolvedIndex | None
+) -> tuple[str, ...] | None:
+    """The keyword-indexed paths: the embedded fields, or a keyword-only config's own."""
+    if index is None:
+        return None
+    if resolved is not None:
+        return resolved.fields
+    unknown = set(index) - {"fields", "search_mode", "fusion"}
+    if unknown:
+        raise InvalidStoreInputError(
+            f"Unknown option(s) for a keyword-only index: {', '.join(sorted(unknown))} "
+            "(a vector index needs both 'embed' and 'dims')"
+        )
+    fields = index.get("fields") or ["$"]
+    if not isinstance(fields, (list, tuple)) or not all(isinstance(f, str) and f for f in fields):
+        raise InvalidStoreInputError(
+            f"index['fields'] must be a list of path strings, got {fields!r}"
+        )
+    for path in fields:
+        tokenize_path(path)  # a malformed path fails now, not at the first put
+    return tuple(fields)
 
 
 def _check_ttl_config(ttl: TTLConfig | None) -> TTLConfig | None:

@@ -9,11 +9,14 @@ unit rows), apart from the items so that scans of values never read vectors.
 catch-up; entries older than an hour are pruned and ``removals_floor`` tells
 a reader that fell further behind to reload everything instead.
 ``store_meta`` keeps the counters and the vectors' ``dims``.
+``store_texts`` and the FTS5 table ``store_fts`` (version 2) are the keyword
+index, described in ``_text_search``.
 """
 
 from __future__ import annotations
 
 from threadloom._sqlite import Migration
+from threadloom.store.sqlite._text_search import create_keyword_index
 
 __all__ = ["COMPONENT", "MIGRATIONS"]
 
@@ -52,4 +55,5 @@ MIGRATIONS: list[Migration] = [
     CREATE TABLE store_meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;
     INSERT INTO store_meta (name, value) VALUES ('seq', 0), ('stamp', 0), ('removals_floor', 0);
     """,
+    create_keyword_index,
 ]

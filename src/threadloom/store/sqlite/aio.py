@@ -18,7 +18,15 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from threadloom.store.base import BaseStore, IndexConfig, Op, Result, TTLConfig, run_in_thread
+from threadloom.store.base import (
+    SEARCH_MODES,
+    BaseStore,
+    IndexConfig,
+    Op,
+    Result,
+    TTLConfig,
+    run_in_thread,
+)
 from threadloom.store.sqlite import SqliteStore
 
 __all__ = ["AsyncSqliteStore"]
@@ -33,6 +41,7 @@ class AsyncSqliteStore(BaseStore):
     """
 
     supports_ttl = True
+    supported_search_modes = SEARCH_MODES
 
     def __init__(
         self,

@@ -1,0 +1,133 @@
+"""The SQLite store's keyword index: FTS5 over our own terms, scored as BM25 in Python.
+
+Each indexed text of an item is one row of ``store_texts`` holding
+:func:`~threadloom.store._text.index_text` of it (the terms, space-joined)
+and its length in terms; triggers keep the external-content FTS5 table
+``store_fts`` in step, inside the writing transaction. A search:
+
+1. turns the query into a quoted-terms ``MATCH`` expression
+   (:func:`~threadloom.store._text.fts5_match_expression`), so FTS5 and SQL
+   operator syntax in a query is plain text and can never raise;
+2. reads every live row under the searched prefix that shares a term with
+   the query (one ``MATCH`` joined with the items), and the scope's row count
+   and total length (an index range on ``store_texts.prefix``);
+3. scores them with :func:`~threadloom.store._keyword.score_matches`, the same
+   BM25 as the in-memory index, bit for bit. Document frequencies come from
+   the matched rows themselves: a row containing a query term always matches
+   the ``OR`` of the terms, so counting them there is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from threadloom.store._keyword import KeywordHit, score_matches
+from threadloom.store._text import fts5_match_expression, index_text, query_terms
+from threadloom.store.base import PutOp, get_text_at_path
+from threadloom.store.sqlite._sql import prefix_where, split_namespace
+
+__all__ = ["create_keyword_index", "indexed_bodies", "keyword_matches"]
+
+Namespace = tuple[str, ...]
+_LIVE = "(i.expires_at IS NULL OR i.expires_at > ?)"
+
+
+def create_keyword_index(conn: sqlite3.Connection) -> None:
+    """Schema version 2: the keyword index (statements one by one: triggers hold ';')."""
+    for statement in (
+        """CREATE TABLE store_texts (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL,
+            prefix TEXT NOT NULL,
+            body TEXT NOT NULL,
+            length INTEGER NOT NULL
+        )""",
+        "CREATE INDEX store_texts_item ON store_texts (item_id)",
+        # Covering: a scope's row count and total length never read the table.
+        "CREATE INDEX store_texts_prefix ON store_texts (prefix, item_id, length)",
+        "CREATE VIRTUAL TABLE store_fts USING fts5(body, content='store_texts', content_rowid='id')",
+        """CREATE TRIGGER store_texts_insert AFTER INSERT ON store_texts BEGIN
+            INSERT INTO store_fts (rowid, body) VALUES (new.id, new.body);
+        END""",
+        """CREATE TRIGGER store_texts_delete AFTER DELETE ON store_texts BEGIN
+            INSERT INTO store_fts (store_fts, rowid, body) VALUES ('delete', old.id, old.body);
+        END""",
+    ):
+        conn.execute(statement)
+
+
+def indexed_bodies(op: PutOp, fields: Sequence[str]) -> list[str]:
+    """What to store for a put: ``index_text`` of each text the vectors are built from.
+
+    The configured ``fields`` unless the put names its own paths; nothing for
+    ``index=False``. Texts without terms are left out (they can never match).
+    """
+    if op.value is None or op.index is False:
+        return []
+    paths = fields if op.index is None else op.index
+    bodies = []
+    for path in paths:
+        for text in get_text_at_path(op.value, path):
+            body = index_text(text)
+            if body:
+                bodies.append(body)
+    return bodies
+
+
+def keyword_matches(
+    conn: sqlite3.Connection,
+    prefix: Namespace,
+    query: str,
+    now: float,
+    where: tuple[str, list[Any]] | None,
+    predicate: Callable[[Any], bool] | None,
+) -> list[tuple[KeywordHit, int]]:
+    """Every live item under ``prefix`` that passes the filter and shares a term, best first.
+
+    ``where`` is the filter as SQL over ``value`` (``None``: evaluate
+    ``predicate`` on each matched value instead). Returns each hit with its
+    item id. Statistics (row count, total length, document frequencies) are
+    those of the live rows under ``prefix``, whatever the filter.
+    """
+    expression = fts5_match_expression(query)
+    if expression is None:
+        return []
+    scope_sql, scope_params = prefix_where(prefix, column="t.prefix")
+    n_docs, total_len = conn.execute(
+        "SELECT count(*), coalesce(sum(t.length), 0) FROM store_texts t "
+        f"JOIN store_items i ON i.id = t.item_id WHERE {scope_sql} AND {_LIVE}",
+        [*scope_params, now],
+    ).fetchone()
+    if not n_docs:
+        return []
+    filter_sql, filter_params = where if where is not None else ("1", [])
+    value_column = "i.value" if where is None and predicate is not None else "NULL"
+    rows = conn.execute(
+        f"SELECT i.id, i.prefix, i.key, t.body, COALESCE({filter_sql}, 0), {value_column} "
+        "FROM store_fts JOIN store_texts t ON t.id = store_fts.rowid "
+        "JOIN store_items i ON i.id = t.item_id "
+        f"WHERE store_fts MATCH ? AND {scope_sql} AND {_LIVE}",
+        [*filter_params, expression, *scope_params, now],
+    ).fetchall()
+    wanted = set(query_terms(query))
+    doc_freq: Counter[str] = Counter()
+    matches: list[tuple[Namespace, str, str]] = []
+    ids: dict[tuple[Namespace, str], int] = {}
+    namespaces: dict[str, Namespace] = {}
+    for item_id, stored_prefix, key, body, passes, value in rows:
+        doc_freq.update(wanted.intersection(body.split()))
+        if where is not None and not passes:
+            continue
+        if where is None and predicate is not None and not predicate(json.loads(value)):
+            continue
+        namespace = namespaces.get(stored_prefix)
+        if namespace is None:
+            namespace = namespaces[stored_prefix] = split_namespace(stored_prefix)
+        matches.append((namespace, key, body))
+        ids[(namespace, key)] = item_id
+    hits = score_matches(query, matches, n_docs=n_docs, total_len=total_len, doc_freq=doc_freq)
+    return [(hit, ids[(hit.namespace, hit.key)]) for hit in hits]
