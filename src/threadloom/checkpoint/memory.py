@@ -22,15 +22,22 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from threadloom.checkpoint._common import (
+    SyncBackedSaver,
+    checkpoint_config,
+    encode_writes,
+    list_scope,
+    stored_tuple,
+    take,
+    writes_address,
+)
 from threadloom.checkpoint.base import (
-    WRITES_IDX_MAP,
-    BaseCheckpointSaver,
     ChannelVersion,
     ChannelVersions,
     Checkpoint,
@@ -43,7 +50,6 @@ from threadloom.checkpoint.base import (
     encode_checkpoint,
     get_thread_address,
     metadata_matches,
-    unique_next_version,
 )
 
 __all__ = ["InMemorySaver", "MemorySaver"]
@@ -67,7 +73,7 @@ class _Namespace:
     writes: dict[str, dict[tuple[str, int], tuple[str, str, bytes, str]]] = field(default_factory=dict)
 
 
-class InMemorySaver(BaseCheckpointSaver):
+class InMemorySaver(SyncBackedSaver):
     """Checkpointer that keeps every thread in this process's memory.
 
     Safe to share between threads; the async methods run inline (there is no I/O).
@@ -100,18 +106,8 @@ class InMemorySaver(BaseCheckpointSaver):
             (task_id, channel, self.serde.loads_typed((type_tag, data)))
             for (task_id, _), (channel, type_tag, data, _) in space.writes.get(checkpoint_id, {}).items()
         ]
-        parent = (
-            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": saved.parent_id}}
-            if saved.parent_id
-            else None
-        )
-        return CheckpointTuple(
-            config={"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}},
-            checkpoint=checkpoint,
-            metadata=self.serde.loads_typed(saved.metadata),
-            parent_config=parent,  # type: ignore[arg-type]
-            pending_writes=writes,
-        )
+        metadata = self.serde.loads_typed(saved.metadata)
+        return stored_tuple(thread_id, ns, checkpoint_id, saved.parent_id, checkpoint, metadata, writes)
 
     def list(
         self,
@@ -126,26 +122,27 @@ class InMemorySaver(BaseCheckpointSaver):
         ``filter`` keeps checkpoints whose metadata has equal values for its
         keys; ``before`` keeps ids older than that config's ``checkpoint_id``.
         """
-        configurable = (config or {}).get("configurable", {})
-        thread_filter = configurable.get("thread_id")
-        ns_filter = configurable.get("checkpoint_ns")
-        id_filter = configurable.get("checkpoint_id")
-        before_id = (before or {}).get("configurable", {}).get("checkpoint_id")
         if limit is not None and limit <= 0:
             return
+        scope = list_scope(config, before)
         with self._lock:
             candidates = [
                 (checkpoint_id, thread_id, ns)
                 for thread_id, spaces in self._threads.items()
-                if thread_filter is None or thread_id == str(thread_filter)
+                if scope.thread_id is None or thread_id == scope.thread_id
                 for ns, space in spaces.items()
-                if ns_filter is None or ns == ns_filter
+                if scope.ns is None or ns == scope.ns
                 for checkpoint_id in space.ids
-                if (id_filter is None or checkpoint_id == id_filter)
-                and (before_id is None or checkpoint_id < before_id)
+                if (scope.checkpoint_id is None or checkpoint_id == scope.checkpoint_id)
+                and (scope.before_id is None or checkpoint_id < scope.before_id)
             ]
         candidates.sort(reverse=True)
-        found = 0
+        yield from take(self._matching(candidates, filter), None, limit)
+
+    def _matching(
+        self, candidates: Sequence[tuple[str, str, str]], filter: dict[str, Any] | None
+    ) -> Iterator[CheckpointTuple]:
+        # Metadata is matched before the checkpoint is decoded: most rejected ones cost no decode.
         for checkpoint_id, thread_id, ns in candidates:
             with self._lock:
                 space = self._threads.get(thread_id, {}).get(ns)
@@ -157,9 +154,6 @@ class InMemorySaver(BaseCheckpointSaver):
                     continue
                 item = self._tuple(thread_id, ns, checkpoint_id, space)
             yield item
-            found += 1
-            if limit is not None and found >= limit:
-                return
 
     def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint, without decoding it."""
@@ -194,7 +188,7 @@ class InMemorySaver(BaseCheckpointSaver):
             if checkpoint_id not in space.checkpoints:
                 bisect.insort(space.ids, checkpoint_id)
             space.checkpoints[checkpoint_id] = _Saved(header, meta, parent_id)
-        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
+        return checkpoint_config(thread_id, ns, checkpoint_id)
 
     def put_writes(
         self,
@@ -204,13 +198,8 @@ class InMemorySaver(BaseCheckpointSaver):
         task_path: str = "",
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
-        thread_id, ns, checkpoint_id = get_thread_address(config)
-        if checkpoint_id is None:
-            raise ValueError("put_writes needs a config with the checkpoint_id the writes belong to")
-        encoded = [
-            (WRITES_IDX_MAP.get(channel, idx), channel, *self.serde.dumps_typed(value))
-            for idx, (channel, value) in enumerate(writes)
-        ]
+        thread_id, ns, checkpoint_id = writes_address(config)
+        encoded = encode_writes(self.serde, writes)
         with self._lock:
             space = self._threads.setdefault(thread_id, {}).setdefault(ns, _Namespace())
             stored = space.writes.setdefault(checkpoint_id, {})
@@ -225,56 +214,6 @@ class InMemorySaver(BaseCheckpointSaver):
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""
         with self._lock:
             self._threads.pop(str(thread_id), None)
-
-    def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
-        """A unique version above ``current`` (see :mod:`threadloom.checkpoint.base`)."""
-        return unique_next_version(current)
-
-    # --- async twins: no I/O, so they run inline ---
-
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """Async twin of :meth:`get_tuple`."""
-        return self.get_tuple(config)
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        """Async twin of :meth:`list`."""
-        for item in self.list(config, filter=filter, before=before, limit=limit):
-            yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Async twin of :meth:`put`."""
-        return self.put(config, checkpoint, metadata, new_versions)
-
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        """Async twin of :meth:`put_writes`."""
-        self.put_writes(config, writes, task_id, task_path)
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        """Async twin of :meth:`delete_thread`."""
-        self.delete_thread(thread_id)
-
-    async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
-        """Async twin of :meth:`peek_latest`."""
-        return self.peek_latest(config)
 
 
 MemorySaver = InMemorySaver
