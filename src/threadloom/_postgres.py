@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -63,6 +64,10 @@ class Query:
     sql: SQL
     params: Any = None
     many: bool = False
+    #: Server settings the statement needs, as ``(name, value)`` pairs (e.g. pgvector's
+    #: ``hnsw.ef_search``). The driver applies them: ``SET LOCAL`` inside a transaction; on
+    #: an autocommit read, session-wide and only when the connection does not hold them yet.
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -76,46 +81,124 @@ class Result:
 Plan = Generator[Query, Result, T]
 
 
-def run(plan: Plan[T], conn: psycopg.Connection[Any]) -> T:
-    """Execute ``plan`` on ``conn`` inside one transaction."""
+#: Settings each connection holds at session level (set by the drivers on autocommit reads).
+#: Keyed weakly by connection, so a closed or replaced connection (e.g. a pool refill) starts
+#: over with nothing recorded.
+_SESSION_SETTINGS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _settings_query(
+    query: Query, conn: Any, in_transaction: bool
+) -> tuple[Query | None, dict[str, str] | None]:
+    """The statement that gives ``conn`` what ``query`` needs, and what to record once it ran.
+
+    Inside a transaction the values are local to it (the old per-statement cost). On an
+    autocommit read they are set for the session, once per connection and value: later
+    searches then cost one round trip. A session value set outside any transaction cannot be
+    undone by a rollback, so the record stays true unless the caller changes these settings
+    on its own connection (``RESET ALL``, ``DISCARD ALL``); even then results stay correct,
+    only the search breadth falls back to the server's default.
+    """
+    if not query.settings:
+        return None, None
+    if in_transaction:
+        missing = dict(query.settings)
+        local = "true"
+    else:
+        held = _SESSION_SETTINGS.get(conn, {})
+        missing = {k: v for k, v in query.settings if held.get(k) != v}
+        local = "false"
+        if not missing:
+            return None, None
+    calls = ", ".join(f"set_config(%s, %s, {local})" for _ in missing)
+    params = [x for pair in missing.items() for x in pair]
+    return Query("SELECT " + calls, params), (None if in_transaction else missing)
+
+
+def _remember_settings(conn: Any, done: dict[str, str] | None) -> None:
+    if done:
+        _SESSION_SETTINGS.setdefault(conn, {}).update(done)
+
+
+def _can_skip_transaction(conn: Any, read_only: bool) -> bool:
+    """Reads run statement by statement when the connection is idle in autocommit mode.
+
+    Under READ COMMITTED every statement takes its own snapshot anyway, so BEGIN and
+    COMMIT around a read would only cost two round trips.
+    """
+    return (
+        read_only
+        and conn.autocommit
+        and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    )
+
+
+def run(plan: Plan[T], conn: psycopg.Connection[Any], *, read_only: bool = False) -> T:
+    """Execute ``plan`` on ``conn`` inside one transaction.
+
+    With ``read_only=True`` (the plan only reads, or its writes stand alone) and an idle
+    autocommit connection, the statements run without BEGIN/COMMIT.
+    """
+    if _can_skip_transaction(conn, read_only):
+        with conn.cursor(row_factory=tuple_row) as cur:
+            return _drive(plan, cur, conn, in_transaction=False)
     with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-        try:
-            query = next(plan)
-            while True:
-                try:
-                    if query.many:
-                        cur.executemany(query.sql, query.params)
-                    else:
-                        cur.execute(query.sql, query.params)
-                    result = Result(cur.fetchall() if cur.description else [], cur.rowcount)
-                except psycopg.Error as error:
-                    # The plan may turn a database error into one of ours.
-                    query = plan.throw(error)
-                    continue
-                query = plan.send(result)
-        except StopIteration as done:
-            return done.value
+        return _drive(plan, cur, conn, in_transaction=True)
 
 
-async def arun(plan: Plan[T], conn: psycopg.AsyncConnection[Any]) -> T:
+def _drive(plan: Plan[T], cur: Any, conn: Any, *, in_transaction: bool) -> T:
+    try:
+        query = next(plan)
+        while True:
+            try:
+                prelude, record = _settings_query(query, conn, in_transaction)
+                if prelude is not None:
+                    cur.execute(prelude.sql, prelude.params)
+                    _remember_settings(conn, record)
+                if query.many:
+                    cur.executemany(query.sql, query.params)
+                else:
+                    cur.execute(query.sql, query.params)
+                result = Result(cur.fetchall() if cur.description else [], cur.rowcount)
+            except psycopg.Error as error:
+                # The plan may turn a database error into one of ours.
+                query = plan.throw(error)
+                continue
+            query = plan.send(result)
+    except StopIteration as done:
+        return done.value
+
+
+async def arun(plan: Plan[T], conn: psycopg.AsyncConnection[Any], *, read_only: bool = False) -> T:
     """Async twin of :func:`run`."""
+    if _can_skip_transaction(conn, read_only):
+        async with conn.cursor(row_factory=tuple_row) as cur:
+            return await _adrive(plan, cur, conn, in_transaction=False)
     async with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-        try:
-            query = next(plan)
-            while True:
-                try:
-                    if query.many:
-                        await cur.executemany(query.sql, query.params)
-                    else:
-                        await cur.execute(query.sql, query.params)
-                    rows = await cur.fetchall() if cur.description else []
-                    result = Result(rows, cur.rowcount)
-                except psycopg.Error as error:
-                    query = plan.throw(error)
-                    continue
-                query = plan.send(result)
-        except StopIteration as done:
-            return done.value
+        return await _adrive(plan, cur, conn, in_transaction=True)
+
+
+async def _adrive(plan: Plan[T], cur: Any, conn: Any, *, in_transaction: bool) -> T:
+    try:
+        query = next(plan)
+        while True:
+            try:
+                prelude, record = _settings_query(query, conn, in_transaction)
+                if prelude is not None:
+                    await cur.execute(prelude.sql, prelude.params)
+                    _remember_settings(conn, record)
+                if query.many:
+                    await cur.executemany(query.sql, query.params)
+                else:
+                    await cur.execute(query.sql, query.params)
+                rows = await cur.fetchall() if cur.description else []
+                result = Result(rows, cur.rowcount)
+            except psycopg.Error as error:
+                query = plan.throw(error)
+                continue
+            query = plan.send(result)
+    except StopIteration as done:
+        return done.value
 
 
 # --- connections ------------------------------------------------------------------
@@ -233,10 +316,13 @@ class Conn:
             with self.source.connection() as conn:
                 yield conn
 
-    def run(self, plan: Plan[T]) -> T:
-        """Run ``plan`` in one transaction on a connection from this source."""
+    def run(self, plan: Plan[T], *, read_only: bool = False) -> T:
+        """Run ``plan`` in one transaction on a connection from this source.
+
+        ``read_only=True`` lets an autocommit connection skip BEGIN/COMMIT (see :func:`run`).
+        """
         with self.get() as conn:
-            return _translate(lambda: run(plan, conn))
+            return _translate(lambda: run(plan, conn, read_only=read_only))
 
 
 class AsyncConn:
@@ -264,11 +350,11 @@ class AsyncConn:
             async with self.source.connection() as conn:
                 yield conn
 
-    async def run(self, plan: Plan[T]) -> T:
+    async def run(self, plan: Plan[T], *, read_only: bool = False) -> T:
         """Async twin of :meth:`Conn.run`."""
         async with self.get() as conn:
             try:
-                return await arun(plan, conn)
+                return await arun(plan, conn, read_only=read_only)
             except psycopg.Error as error:
                 ours = translate_error(error)
                 if ours is error:

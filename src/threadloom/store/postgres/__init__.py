@@ -44,6 +44,18 @@ class PostgresStore(PostgresStoreCore):
     ``conn`` is a ``psycopg.Connection`` (opened with ``autocommit=True``; it
     is used under a lock) or a ``psycopg_pool.ConnectionPool``; or use
     :meth:`from_conn_string`. Call :meth:`setup` once before first use.
+
+    Writes and batches run in one transaction each; a single read (``get``,
+    ``search``, ``list_namespaces``) on an idle autocommit connection runs
+    without BEGIN/COMMIT, so a search is one round trip. For that, the store
+    sets pgvector's ``hnsw.ef_search`` and ``hnsw.iterative_scan`` *for the
+    session* on each connection it searches with (your own connection or the
+    pool's), once and again only when a deeper page needs a wider search;
+    other statements on that connection see these values. If something resets
+    session state on such a connection (``RESET ALL``, ``DISCARD ALL``, a pool
+    ``reset`` callback), results stay correct (a search that comes up short
+    answers exactly) but recall may drop to pgvector's defaults on that
+    connection; new connections get the settings again.
     """
 
     def __init__(
@@ -96,7 +108,9 @@ class PostgresStore(PostgresStoreCore):
         """Execute ``ops`` in order in one transaction (after validating all and embedding once)."""
         checked, embedding = self._prepare(ops)
         embedded = embedding.embed(self._index) if embedding is not None else None
-        return self._conn.run(self._batch_plan(checked, embedded))
+        return self._conn.run(
+            self._batch_plan(checked, embedded), read_only=self._planner.read_only(checked)
+        )
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch` (runs it in a worker thread)."""

@@ -201,6 +201,17 @@ class StorePlanner:
 
     # --- batch -----------------------------------------------------------------
 
+    @staticmethod
+    def read_only(ops: Sequence[Op]) -> bool:
+        """Whether ``ops`` is one read: then no transaction is needed around it.
+
+        A read's TTL refresh is one UPDATE that stands alone, and under READ
+        COMMITTED each statement reads its own snapshot with or without BEGIN.
+        Batches of several reads keep their transaction, so a stricter default
+        isolation level still gives them one snapshot.
+        """
+        return len(ops) == 1 and isinstance(ops[0], GetOp | SearchOp | ListNamespacesOp)
+
     def batch(self, ops: Sequence[Op], embedded: Any) -> Plan[list[Result]]:
         """Run ``ops`` in order, in one transaction; runs of puts are written in bulk."""
         results: list[Result] = [None] * len(ops)
@@ -385,10 +396,10 @@ class StorePlanner:
     ) -> Plan[tuple[int, list[tuple[SearchItem, bool]]]]:
         assert self.layout is not None
         layout = self.layout
-        yield Query(
-            "SELECT set_config('hnsw.ef_search', %s, true), "
-            "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-            (str(min(max(self.ef_search, fetch), 1000)),),
+        # The driver applies these; on a pooled or autocommit connection only when they change.
+        settings = (
+            ("hnsw.ef_search", str(min(max(self.ef_search, fetch), 1000))),
+            ("hnsw.iterative_scan", "relaxed_order"),
         )
         params = Params()
         distance = f"(v.embedding {layout.operator} {params.add(vector_literal(query))}::{layout.column_type})"
@@ -419,6 +430,7 @@ class StorePlanner:
             LIMIT {params.add(need)}
             """,
             params,
+            settings=settings,
         )
         # No row back: no candidates, or every hit expired; the exact pass settles it.
         hits = int(found.rows[0][6]) if found.rows else 0

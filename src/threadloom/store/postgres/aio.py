@@ -80,7 +80,9 @@ class AsyncPostgresStore(PostgresStoreCore):
         self._loop = asyncio.get_running_loop()
         checked, embedding = self._prepare(ops)
         embedded = await embedding.aembed(self._index) if embedding is not None else None
-        return await self._conn.run(self._batch_plan(checked, embedded))
+        return await self._conn.run(
+            self._batch_plan(checked, embedded), read_only=self._planner.read_only(checked)
+        )
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Sync twin of :meth:`abatch`, for threads other than the event loop's."""

@@ -1,0 +1,79 @@
+"""Round trips of the PostgreSQL store: a search on an idle connection is one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from threadloom.store.postgres import PostgresStore
+
+
+class CountingCursor(psycopg.Cursor[Any]):
+    """Records every statement the store sends (BEGIN/COMMIT go through the connection)."""
+
+    sent: list[str] = []
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        CountingCursor.sent.append(str(query))
+        return super().execute(query, params, **kwargs)
+
+
+def embed(texts: list[str]) -> list[list[float]]:
+    rng = np.random.default_rng(abs(hash(tuple(texts))) % 2**32)
+    rows = rng.standard_normal((len(texts), 8))
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).tolist()
+
+
+@pytest.fixture
+def conn(pg_dsn: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(pg_dsn, autocommit=True, cursor_factory=CountingCursor) as conn:
+        yield conn
+
+
+def test_a_repeated_search_is_one_statement_outside_a_transaction(
+    conn: psycopg.Connection[Any],
+) -> None:
+    store = PostgresStore(conn, index={"dims": 8, "embed": embed, "fields": ["text"]})
+    store.setup()
+    for i in range(30):
+        store.put(("mem", f"u{i % 3}"), f"k{i}", {"text": f"fact {i}"})
+    store.search(("mem",), query="first", limit=5)  # sets the session's search breadth once
+    CountingCursor.sent.clear()
+    hits = store.search(("mem", "u1"), query="second", limit=5)
+    assert len(hits) == 5
+    assert len(CountingCursor.sent) == 1, CountingCursor.sent
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    # What the store leaves on the caller's connection (documented on PostgresStore).
+    assert conn.execute("SHOW hnsw.ef_search").fetchone() == ("100",)
+    assert conn.execute("SHOW hnsw.iterative_scan").fetchone() == ("relaxed_order",)
+
+
+def test_a_deeper_page_widens_the_search_and_the_next_one_narrows_it(
+    conn: psycopg.Connection[Any],
+) -> None:
+    store = PostgresStore(conn, index={"dims": 8, "embed": embed, "fields": ["text"]})
+    store.setup()
+    for i in range(60):
+        store.put(("mem",), f"k{i}", {"text": f"fact {i}"})
+    deep = store.search(("mem",), query="q", limit=50)
+    assert len(deep) == 50
+    assert conn.execute("SHOW hnsw.ef_search").fetchone() == ("200",)
+    assert len(store.search(("mem",), query="q", limit=5)) == 5
+    assert conn.execute("SHOW hnsw.ef_search").fetchone() == ("100",)
+
+
+def test_a_search_inside_a_write_batch_keeps_its_settings_local(
+    conn: psycopg.Connection[Any],
+) -> None:
+    from threadloom.store.base import PutOp, SearchOp
+
+    store = PostgresStore(conn, index={"dims": 8, "embed": embed, "fields": ["text"]})
+    store.setup()
+    ops: list[Any] = [PutOp(("mem",), f"k{i}", {"text": f"fact {i}"}) for i in range(20)]
+    results = store.batch([*ops, SearchOp(("mem",), None, 5, 0, "q")])
+    assert len(results[-1]) == 5
+    assert conn.execute("SHOW hnsw.ef_search").fetchone() == ("40",)  # pgvector's default
