@@ -22,10 +22,9 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
@@ -33,9 +32,16 @@ from typing import Any, TypeVar
 from langchain_core.runnables import RunnableConfig
 
 from threadloom._sqlite import Database, migrate
+from threadloom.checkpoint._common import (
+    SyncBackedSaver,
+    checkpoint_config,
+    encode_writes,
+    list_scope,
+    stored_tuple,
+    take,
+    writes_address,
+)
 from threadloom.checkpoint.base import (
-    WRITES_IDX_MAP,
-    BaseCheckpointSaver,
     ChannelVersion,
     ChannelVersions,
     Checkpoint,
@@ -47,8 +53,6 @@ from threadloom.checkpoint.base import (
     encode_channels,
     encode_checkpoint,
     get_thread_address,
-    metadata_matches,
-    unique_next_version,
 )
 from threadloom.checkpoint.sqlite._schema import COMPONENT, MIGRATIONS
 
@@ -67,7 +71,7 @@ def _vkey(version: ChannelVersion) -> str:
     return repr(version) if isinstance(version, float) else str(version)
 
 
-class SqliteSaver(BaseCheckpointSaver):
+class SqliteSaver(SyncBackedSaver):
     """Checkpointer backed by a SQLite file (or ``":memory:"``).
 
     Build it with :meth:`from_conn_string` (which opens, sets up and closes the
@@ -76,6 +80,8 @@ class SqliteSaver(BaseCheckpointSaver):
     to WAL and autocommit). The schema is created by :meth:`setup`, which runs
     on first use if you do not call it.
     """
+
+    _offload_to_thread = True  # the async twins run the same SQLite code in a worker thread
 
     def __init__(
         self,
@@ -164,18 +170,7 @@ class SqliteSaver(BaseCheckpointSaver):
             )
         ]
         metadata = self.serde.loads_typed((meta_type, meta.encode() if isinstance(meta, str) else meta))
-        parent: RunnableConfig | None = (
-            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": parent_id}}
-            if parent_id
-            else None
-        )
-        return CheckpointTuple(
-            config={"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}},
-            checkpoint=checkpoint,
-            metadata=metadata,
-            parent_config=parent,
-            pending_writes=writes,
-        )
+        return stored_tuple(thread_id, ns, checkpoint_id, parent_id, checkpoint, metadata, writes)
 
     @staticmethod
     def _fetch_blobs(
@@ -224,22 +219,20 @@ class SqliteSaver(BaseCheckpointSaver):
         """
         if limit is not None and limit <= 0:
             return
-        configurable = (config or {}).get("configurable", {})
+        scope = list_scope(config, before)
         where: list[str] = []
         params: list[Any] = []
-        if configurable.get("thread_id") is not None:
-            where.append("thread_id = ?")
-            params.append(str(configurable["thread_id"]))
-        if configurable.get("checkpoint_ns") is not None:
-            where.append("checkpoint_ns = ?")
-            params.append(configurable["checkpoint_ns"])
-        if configurable.get("checkpoint_id") is not None:
-            where.append("checkpoint_id = ?")
-            params.append(configurable["checkpoint_id"])
-        before_id = (before or {}).get("configurable", {}).get("checkpoint_id")
-        if before_id is not None:
+        for column, value in (
+            ("thread_id", scope.thread_id),
+            ("checkpoint_ns", scope.ns),
+            ("checkpoint_id", scope.checkpoint_id),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if scope.before_id is not None:
             where.append("checkpoint_id < ?")
-            params.append(before_id)
+            params.append(scope.before_id)
         all_in_sql = True
         for key, value in (filter or {}).items():
             if isinstance(key, str) and '"' not in key and type(value) in (str, int):
@@ -254,15 +247,8 @@ class SqliteSaver(BaseCheckpointSaver):
         if limit is not None and all_in_sql:
             sql += f" LIMIT {int(limit)}"
         rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
-        found = 0
-        for row in rows:
-            item = self._read(partial(self._tuple, row=row))
-            if filter and not metadata_matches(item.metadata, filter):
-                continue
-            yield item
-            found += 1
-            if limit is not None and found >= limit:
-                return
+        # Filters SQL cannot express (and re-checks of those it did) run on the decoded metadata.
+        yield from take((self._read(partial(self._tuple, row=row)) for row in rows), filter, limit)
 
     def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; reads no values."""
@@ -307,7 +293,7 @@ class SqliteSaver(BaseCheckpointSaver):
             conn.execute("INSERT OR REPLACE INTO checkpoint_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
 
         self._write(write)
-        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
+        return checkpoint_config(thread_id, ns, checkpoint_id)
 
     def put_writes(
         self,
@@ -317,16 +303,12 @@ class SqliteSaver(BaseCheckpointSaver):
         task_path: str = "",
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
-        thread_id, ns, checkpoint_id = get_thread_address(config)
-        if checkpoint_id is None:
-            raise ValueError("put_writes needs a config with the checkpoint_id the writes belong to")
+        thread_id, ns, checkpoint_id = writes_address(config)
         special: list[tuple[Any, ...]] = []
         ordinary: list[tuple[Any, ...]] = []
-        for idx, (channel, value) in enumerate(writes):
-            type_tag, data = self.serde.dumps_typed(value)
-            fixed = WRITES_IDX_MAP.get(channel)
-            row = (thread_id, ns, checkpoint_id, task_id, idx if fixed is None else fixed, channel, type_tag, data, task_path)
-            (ordinary if fixed is None else special).append(row)
+        for idx, channel, type_tag, data in encode_writes(self.serde, writes):
+            row = (thread_id, ns, checkpoint_id, task_id, idx, channel, type_tag, data, task_path)
+            (special if idx < 0 else ordinary).append(row)
 
         def write(conn: sqlite3.Connection) -> None:
             # Special writes replace; ordinary writes keep the first copy (a retried call is a no-op).
@@ -351,54 +333,3 @@ class SqliteSaver(BaseCheckpointSaver):
                 conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (str(thread_id),))
 
         self._write(write)
-
-    def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
-        """A unique version above ``current`` (see :mod:`threadloom.checkpoint.base`)."""
-        return unique_next_version(current)
-
-    # --- async twins: the same code, run in a worker thread ---
-
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """Async twin of :meth:`get_tuple`."""
-        return await asyncio.to_thread(self.get_tuple, config)
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        """Async twin of :meth:`list`."""
-        items = await asyncio.to_thread(lambda: list(self.list(config, filter=filter, before=before, limit=limit)))
-        for item in items:
-            yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Async twin of :meth:`put`."""
-        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
-
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        """Async twin of :meth:`put_writes`."""
-        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        """Async twin of :meth:`delete_thread`."""
-        await asyncio.to_thread(self.delete_thread, thread_id)
-
-    async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
-        """Async twin of :meth:`peek_latest`."""
-        return await asyncio.to_thread(self.peek_latest, config)
