@@ -1,4 +1,4 @@
-"""SqliteStore and AsyncSqliteStore pass the shared store conformance suite."""
+"""SqliteStore and AsyncSqliteStore pass the shared store conformance suites, search modes included."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from threadloom.store.base import IndexConfig, TTLConfig
 from threadloom.store.sqlite import SqliteStore
 from threadloom.store.sqlite.aio import AsyncSqliteStore
-from threadloom.testing.store import StoreConformance
+from threadloom.testing.store import SearchModeConformance, StoreConformance
 
 
-class TestSqliteStore(StoreConformance):
+class TestSqliteStore(StoreConformance, SearchModeConformance):
     """The conformance suite on a real SQLite file per store."""
 
     @pytest.fixture
@@ -34,7 +34,7 @@ class TestSqliteStore(StoreConformance):
             store.close()
 
 
-class TestAsyncSqliteStore(StoreConformance):
+class TestAsyncSqliteStore(StoreConformance, SearchModeConformance):
     """The conformance suite on the asyncio flavour."""
 
     async_store = True
