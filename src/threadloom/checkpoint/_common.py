@@ -49,7 +49,13 @@ EncodedWrite = tuple[int, str, str, bytes]
 
 def checkpoint_config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:
     """The config that addresses one stored checkpoint."""
-    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
 
 
 def stored_tuple(
@@ -133,7 +139,9 @@ def encode_writes(serde: Any, writes: Sequence[tuple[str, Any]]) -> list[Encoded
 class UniqueVersionSaver(BaseCheckpointSaver):
     """A saver whose versions never collide across branches (see :mod:`threadloom.checkpoint.base`)."""
 
-    def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
+    def get_next_version(
+        self, current: ChannelVersion | None, channel: Any = None
+    ) -> ChannelVersion:
         """A unique version above ``current`` (see :mod:`threadloom.checkpoint.base`)."""
         return unique_next_version(current)
 

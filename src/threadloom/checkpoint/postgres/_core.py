@@ -32,10 +32,14 @@ from typing import Any, Literal, TypeVar
 from langchain_core.runnables import RunnableConfig
 
 from threadloom._postgres import Plan, migrate
+from threadloom.checkpoint._common import (
+    UniqueVersionSaver,
+    checkpoint_config,
+    encode_writes,
+    list_scope,
+    writes_address,
+)
 from threadloom.checkpoint.base import (
-    WRITES_IDX_MAP,
-    BaseCheckpointSaver,
-    ChannelVersion,
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
@@ -43,7 +47,6 @@ from threadloom.checkpoint.base import (
     encode_channels,
     encode_checkpoint,
     get_thread_address,
-    unique_next_version,
 )
 from threadloom.checkpoint.postgres._plans import (
     MIGRATIONS,
@@ -78,7 +81,7 @@ def _turn_is_open(checkpoint: Checkpoint, metadata: dict[str, Any]) -> bool:
     return any(str(c).startswith("branch:to:") for c in checkpoint["channel_values"])
 
 
-class PostgresSaverCore(BaseCheckpointSaver):
+class PostgresSaverCore(UniqueVersionSaver):
     """Every checkpointer method, as plans; subclasses define :meth:`_run` and :meth:`_arun`."""
 
     def __init__(self, *, serde: Any = None, turn_timeout: float = 120.0) -> None:
@@ -132,15 +135,14 @@ class PostgresSaverCore(BaseCheckpointSaver):
     ) -> Plan[list[CheckpointTuple]]:
         if limit is not None and limit <= 0:
             return []
-        configurable = (config or {}).get("configurable", {})
-        thread_id = configurable.get("thread_id")
+        scope = list_scope(config, before)
         found = yield from read_plan(
             self.serde,
-            thread_id=None if thread_id is None else str(thread_id),
-            ns=configurable.get("checkpoint_ns"),
-            checkpoint_id=configurable.get("checkpoint_id"),
+            thread_id=scope.thread_id,
+            ns=scope.ns,
+            checkpoint_id=scope.checkpoint_id,
             filter=filter,
-            before=(before or {}).get("configurable", {}).get("checkpoint_id"),
+            before=scope.before_id,
             limit=limit,
         )
         return found
@@ -181,13 +183,7 @@ class PostgresSaverCore(BaseCheckpointSaver):
             turn_timeout=self.turn_timeout,
         )
         self._seen_head(thread_id, ns, checkpoint["id"])
-        return {
-            "configurable": {
-                "thread_id": thread_id,
-                "checkpoint_ns": ns,
-                "checkpoint_id": checkpoint["id"],
-            }
-        }
+        return checkpoint_config(thread_id, ns, checkpoint["id"])
 
     def _put_writes_plan(
         self,
@@ -196,15 +192,8 @@ class PostgresSaverCore(BaseCheckpointSaver):
         task_id: str,
         task_path: str,
     ) -> Plan[None]:
-        thread_id, ns, checkpoint_id = get_thread_address(config)
-        if checkpoint_id is None:
-            raise ValueError(
-                "put_writes needs a config with the checkpoint_id the writes belong to"
-            )
-        rows = [
-            (WRITES_IDX_MAP.get(channel, idx), channel, *self.serde.dumps_typed(value))
-            for idx, (channel, value) in enumerate(writes)
-        ]
+        thread_id, ns, checkpoint_id = writes_address(config)
+        rows = encode_writes(self.serde, writes)
         return put_writes_plan(thread_id, ns, checkpoint_id, task_id, task_path, rows)
 
     # --- sync API ---
@@ -264,12 +253,6 @@ class PostgresSaverCore(BaseCheckpointSaver):
     def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; reads no values."""
         return self._run(self._peek_plan(config))
-
-    def get_next_version(
-        self, current: ChannelVersion | None, channel: Any = None
-    ) -> ChannelVersion:
-        """A unique version above ``current`` (see :mod:`threadloom.checkpoint.base`)."""
-        return unique_next_version(current)
 
     # --- async API ---
 

@@ -20,6 +20,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from threadloom._postgres import Migration, Plan, Query
+from threadloom.checkpoint._common import stored_tuple
 from threadloom.checkpoint.base import (
     ChannelVersion,
     CheckpointTuple,
@@ -347,18 +348,9 @@ def read_plan(
             return blobs.get((t, n, channel, vkey(version)))
 
         checkpoint = decode_checkpoint(serde, (row[4], bytes(row[5])), fetch)
+        metadata = serde.loads_typed((row[6], bytes(row[7])))
         results.append(
-            CheckpointTuple(
-                config={"configurable": {"thread_id": t, "checkpoint_ns": n, "checkpoint_id": i}},
-                checkpoint=checkpoint,
-                metadata=serde.loads_typed((row[6], bytes(row[7]))),
-                parent_config=(
-                    {"configurable": {"thread_id": t, "checkpoint_ns": n, "checkpoint_id": parent}}
-                    if parent
-                    else None
-                ),
-                pending_writes=writes.get((t, n, i), []),
-            )
+            stored_tuple(t, n, i, parent, checkpoint, metadata, writes.get((t, n, i), []))
         )
     return results
 
