@@ -147,3 +147,19 @@ def test_emptied_namespaces_are_compacted_away() -> None:
     assert sorted(key for _, key, _ in hits) == sorted(f"k{i}" for i in range(40))
     index.add(("n", "7"), "back", [[1.0, 0.0, 0.0, 0.0]])
     assert index.search([1.0, 0.0, 0.0, 0.0], ("n", "7")) == [(("n", "7"), "back", 1.0)]
+
+
+def test_top_rows_matches_a_full_partition_with_ties_and_masked_rows() -> None:
+    """The sampled threshold is a lower bound: exactly the rows >= the m-th best, ties kept."""
+    from threadloom.store._vectors import _top_rows
+
+    rng = np.random.default_rng(5)
+    for total, m in [(50_000, 10), (50_000, 1), (100_000, 40), (300, 10), (20_000, 20_000)]:
+        scores = rng.standard_normal(total).astype(np.float32)
+        scores[rng.integers(0, total, total // 10)] = -np.inf  # unused slots
+        scores[rng.integers(0, total, 50)] = scores.max()  # ties at the top
+        expected_threshold = np.sort(scores)[::-1][min(m, total) - 1]
+        expected = set(np.flatnonzero(scores >= expected_threshold).tolist())
+        assert set(_top_rows(scores, m).tolist()) == expected
+    flat = np.zeros(40_000, dtype=np.float32)  # a zero query: every row tied
+    assert len(_top_rows(flat, 10)) == 40_000
