@@ -218,32 +218,24 @@ def _is_plain(obj: Any) -> bool:
         if type(o) is dict:
             if _TAG in o:
                 return False
-            for k, v in o.items():
+            for k in o:
                 if type(k) is not str:
                     return False
-                t = type(v)
-                # Scalars are checked in place; only containers go on the stack.
-                if t is str or t is bool or v is None:
-                    continue
-                if t is dict or t is list:
-                    push(v)
-                elif t is float:
-                    if not isfinite(v):
-                        return False
-                elif t is not int or not _I64_MIN <= v <= _I64_MAX:
-                    return False
+            values: Any = o.values()
         else:
-            for v in o:
-                t = type(v)
-                if t is str or t is bool or v is None:
-                    continue
-                if t is dict or t is list:
-                    push(v)
-                elif t is float:
-                    if not isfinite(v):
-                        return False
-                elif t is not int or not _I64_MIN <= v <= _I64_MAX:
+            values = o
+        for v in values:
+            t = type(v)
+            # Scalars are checked in place; only containers go on the stack.
+            if t is str or t is bool or v is None:
+                continue
+            if t is dict or t is list:
+                push(v)
+            elif t is float:
+                if not isfinite(v):
                     return False
+            elif t is not int or not _I64_MIN <= v <= _I64_MAX:
+                return False
     return True
 
 
