@@ -68,6 +68,8 @@ class Query:
     #: ``hnsw.ef_search``). The driver applies them: ``SET LOCAL`` inside a transaction; on
     #: an autocommit read, session-wide and only when the connection does not hold them yet.
     settings: tuple[tuple[str, str], ...] = ()
+    #: With ``copy`` set, ``sql`` is a ``COPY ... FROM STDIN`` and these bytes are its data.
+    copy: bytes | None = None
 
 
 @dataclass
@@ -155,7 +157,10 @@ def _drive(plan: Plan[T], cur: Any, conn: Any, *, in_transaction: bool) -> T:
                 if prelude is not None:
                     cur.execute(prelude.sql, prelude.params)
                     _remember_settings(conn, record)
-                if query.many:
+                if query.copy is not None:
+                    with cur.copy(query.sql) as copy:
+                        copy.write(query.copy)
+                elif query.many:
                     cur.executemany(query.sql, query.params)
                 else:
                     cur.execute(query.sql, query.params)
@@ -187,7 +192,10 @@ async def _adrive(plan: Plan[T], cur: Any, conn: Any, *, in_transaction: bool) -
                 if prelude is not None:
                     await cur.execute(prelude.sql, prelude.params)
                     _remember_settings(conn, record)
-                if query.many:
+                if query.copy is not None:
+                    async with cur.copy(query.sql) as copy:
+                        await copy.write(query.copy)
+                elif query.many:
                     await cur.executemany(query.sql, query.params)
                 else:
                     await cur.execute(query.sql, query.params)

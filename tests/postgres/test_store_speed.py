@@ -23,9 +23,12 @@ class CountingCursor(psycopg.Cursor[Any]):
 
 
 def embed(texts: list[str]) -> list[list[float]]:
-    rng = np.random.default_rng(abs(hash(tuple(texts))) % 2**32)
-    rows = rng.standard_normal((len(texts), 8))
-    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).tolist()
+    """A fixed random unit vector per text (the same text always gets the same one)."""
+    out = []
+    for text in texts:
+        row = np.random.default_rng(list(text.encode())).standard_normal(8)
+        out.append((row / np.linalg.norm(row)).tolist())
+    return out
 
 
 @pytest.fixture
@@ -77,3 +80,28 @@ def test_a_search_inside_a_write_batch_keeps_its_settings_local(
     results = store.batch([*ops, SearchOp(("mem",), None, 5, 0, "q")])
     assert len(results[-1]) == 5
     assert conn.execute("SHOW hnsw.ef_search").fetchone() == ("40",)  # pgvector's default
+
+
+@pytest.mark.parametrize("vector_type", ["vector", "halfvec"])
+def test_vectors_written_by_binary_copy_are_the_embedded_ones(
+    conn: psycopg.Connection[Any], vector_type: str
+) -> None:
+    """Puts send vectors in pgvector's binary form; the server holds the same numbers."""
+    index: Any = {
+        "dims": 8,
+        "embed": embed,
+        "fields": ["a", "b"],
+        "ann_index_config": {"vector_type": vector_type},
+    }
+    store = PostgresStore(conn, index=index)
+    store.setup()
+    store.put(("mem", "ü"), "k'1", {"a": "x", "b": "y"})
+    rows = conn.execute(
+        "SELECT namespace, key, seq, embedding::text FROM threadloom_store_vectors ORDER BY seq"
+    ).fetchall()
+    expected = np.asarray(embed(["x"]) + embed(["y"]), np.float32)
+    if vector_type == "halfvec":
+        expected = expected.astype(np.float16).astype(np.float32)
+    assert [r[:3] for r in rows] == [("mem.ü", "k'1", 0), ("mem.ü", "k'1", 1)]
+    stored = np.array([[float(x) for x in r[3].strip("[]").split(",")] for r in rows])
+    np.testing.assert_allclose(stored, expected, rtol=1e-6)

@@ -10,11 +10,13 @@ operators chosen from a table and validated integers.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -150,6 +152,48 @@ def _prefix_sql(prefix: tuple[str, ...], params: Params, column: str) -> str:
 def vector_literal(row: Any) -> str:
     """pgvector's text form of one vector (float32 precision)."""
     return "[" + ",".join([f"{x:.7g}" for x in row.tolist()]) + "]"
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+_COPY_TRAILER = struct.pack("!h", -1)
+_EMPTY_FIELD = struct.pack("!i", 0)  # the field column: '' (one vector per item for now)
+
+
+def binary_copy_rows(layout: VectorLayout, items: Iterable[tuple[str, str, Any]]) -> bytes | None:
+    """``COPY ... (FORMAT BINARY)`` data for vector rows ``(namespace, key, '', seq, vector)``.
+
+    ``items`` holds ``(namespace, key, rows)`` with ``rows`` an ``(n, dims)``
+    float32 matrix or ``None``. A vector travels in pgvector's binary form:
+    int16 dims, int16 zero, then big-endian float32 (``vector``) or float16
+    (``halfvec``) values. Returns ``None`` when there is no row.
+    """
+    dtype = ">f4" if layout.vector_type == "vector" else ">f2"
+    width = 4 + layout.dims * (4 if layout.vector_type == "vector" else 2)
+    vector_head = struct.pack("!ihh", width, layout.dims, 0)
+    parts = [_COPY_HEADER]
+    for ns, key, rows in items:
+        if rows is None or len(rows) == 0:
+            continue
+        ns_bytes, key_bytes = ns.encode(), key.encode()
+        prefix = (
+            struct.pack("!hi", 5, len(ns_bytes))
+            + ns_bytes
+            + struct.pack("!i", len(key_bytes))
+            + key_bytes
+            + _EMPTY_FIELD
+        )
+        if rows.shape[1] != layout.dims:
+            # The embedder was checked against the configured dims; a mismatch is a bug.
+            raise IndexConfigMismatchError(
+                f"Got vectors of {rows.shape[1]} dims for an index of dims={layout.dims}"
+            )
+        values = np.ascontiguousarray(rows, dtype=dtype)
+        for seq in range(len(values)):
+            parts += (prefix, struct.pack("!ii", 4, seq), vector_head, values[seq].tobytes())
+    if len(parts) == 1:
+        return None
+    parts.append(_COPY_TRAILER)
+    return b"".join(parts)
 
 
 def _item(row: tuple[Any, ...]) -> Item:
@@ -290,22 +334,22 @@ class StorePlanner:
             "(SELECT * FROM unnest(%s::text[], %s::text[]))",
             (names, keys),
         )
-        columns: tuple[list[str], list[str], list[int], list[str]] = ([], [], [], [])
-        for (ns, key), position, _ in writes:
-            vectors = embedded.rows_of(position) if embedded is not None else None
-            for seq, row in enumerate(vectors if vectors is not None else ()):
-                columns[0].append(ns)
-                columns[1].append(key)
-                columns[2].append(seq)
-                columns[3].append(vector_literal(row))
-        if not columns[0]:
+        data = binary_copy_rows(
+            self.layout,
+            (
+                (ns, key, embedded.rows_of(position) if embedded is not None else None)
+                for (ns, key), position, _ in writes
+            ),
+        )
+        if data is None:
             return
         try:
+            # Binary COPY: no vector is formatted as text here or parsed on the server,
+            # which was most of the client's share of a put.
             yield Query(
-                "INSERT INTO threadloom_store_vectors (namespace, key, field, seq, embedding) "
-                f"SELECT ns, k, '', n, e::{self.layout.column_type} "
-                "FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[]) AS t(ns, k, n, e)",
-                columns,
+                "COPY threadloom_store_vectors (namespace, key, field, seq, embedding) "
+                "FROM STDIN (FORMAT BINARY)",
+                copy=data,
             )
         except psycopg.DataError as error:
             if "dimensions" not in str(error):
