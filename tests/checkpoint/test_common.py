@@ -1,0 +1,99 @@
+"""The saver rules written once in ``threadloom.checkpoint._common``."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from langchain_core.runnables import RunnableConfig
+
+from threadloom.checkpoint._common import (
+    ListScope,
+    checkpoint_config,
+    encode_writes,
+    list_scope,
+    stored_tuple,
+    take,
+    writes_address,
+)
+from threadloom.checkpoint.base import ERROR, INTERRUPT, BaseCheckpointSaver, CheckpointTuple
+from threadloom.checkpoint.memory import InMemorySaver
+from threadloom.checkpoint.serde import JsonPlusSerializer
+from threadloom.checkpoint.sqlite import SqliteSaver
+from threadloom.errors import MissingThreadIdError
+from threadloom.testing.checkpoint import make_checkpoint, thread
+
+
+def test_stored_tuple_has_a_parent_config_only_when_there_is_a_parent() -> None:
+    """A root checkpoint has no parent config; a child's addresses its parent in the same namespace."""
+    checkpoint = make_checkpoint({}, {})
+    root = stored_tuple("t", "ns", "2", None, checkpoint, {"step": 0}, [])
+    child = stored_tuple("t", "ns", "2", "1", checkpoint, {"step": 0}, [("task", "a", 1)])
+    assert root.config == checkpoint_config("t", "ns", "2")
+    assert root.parent_config is None
+    assert child.parent_config == {"configurable": {"thread_id": "t", "checkpoint_ns": "ns", "checkpoint_id": "1"}}
+    assert child.pending_writes == [("task", "a", 1)]
+
+
+def test_list_scope_reads_optional_filters_and_before() -> None:
+    """list() narrows only by what the config names; thread ids are compared as strings."""
+    assert list_scope(None, None) == ListScope(None, None, None, None)
+    config = {"configurable": {"thread_id": 7, "checkpoint_ns": "", "checkpoint_id": "5"}}
+    before = {"configurable": {"checkpoint_id": "9"}}
+    assert list_scope(config, before) == ListScope("7", "", "5", "9")  # type: ignore[arg-type]
+
+
+def test_take_filters_on_metadata_then_stops_at_limit() -> None:
+    """take() keeps matching items in order and stops after ``limit``; a limit of 0 or less yields nothing."""
+    items = [
+        CheckpointTuple(checkpoint_config("t", "", str(i)), make_checkpoint({}, {}), {"step": i % 2})
+        for i in range(6)
+    ]
+    assert [i.metadata["step"] for i in take(items, {"step": 1}, 2)] == [1, 1]
+    assert len(list(take(items, None, None))) == 6
+    assert list(take(items, None, 0)) == []
+
+
+def test_writes_address_needs_a_checkpoint_id() -> None:
+    """put_writes needs the checkpoint its writes belong to, and a thread id."""
+    assert writes_address(checkpoint_config("t", "", "1")) == ("t", "", "1")
+    with pytest.raises(ValueError, match="checkpoint_id"):
+        writes_address(thread("t"))
+    with pytest.raises(MissingThreadIdError):
+        writes_address({"configurable": {}})
+
+
+def test_encode_writes_numbers_special_channels_by_their_fixed_index() -> None:
+    """Ordinary writes keep their position; special channels take their WRITES_IDX_MAP index."""
+    encoded = encode_writes(JsonPlusSerializer(), [("a", 1), (ERROR, "boom"), (INTERRUPT, "x"), ("b", 2)])
+    assert [(idx, channel) for idx, channel, _, _ in encoded] == [(0, "a"), (-1, ERROR), (-3, INTERRUPT), (3, "b")]
+
+
+def _record_threads(saver: BaseCheckpointSaver) -> list[threading.Thread]:
+    """Wrap ``saver.get_tuple`` to record the thread each call runs on."""
+    seen: list[threading.Thread] = []
+    original = saver.get_tuple
+
+    def get_tuple(config: RunnableConfig) -> CheckpointTuple | None:
+        seen.append(threading.current_thread())
+        return original(config)
+
+    saver.get_tuple = get_tuple  # type: ignore[method-assign]  # instance-level spy
+    return seen
+
+
+def test_async_twins_of_the_in_memory_saver_run_inline() -> None:
+    """InMemorySaver's async methods run on the calling thread (there is no I/O to hand off)."""
+    saver = InMemorySaver()
+    seen = _record_threads(saver)
+    asyncio.run(saver.aget_tuple(thread("t")))
+    assert seen == [threading.main_thread()]
+
+
+def test_async_twins_of_the_sqlite_saver_run_in_a_worker_thread() -> None:
+    """SqliteSaver's async methods run its sync code off the event loop's thread."""
+    with SqliteSaver.from_conn_string(":memory:") as saver:
+        seen = _record_threads(saver)
+        asyncio.run(saver.aget_tuple(thread("t")))
+        assert seen and seen[0] is not threading.main_thread()
