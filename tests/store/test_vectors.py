@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from threadloom.store import _vectors as vectors
 from threadloom.store._vectors import VectorIndex, normalize_rows
 
 
@@ -23,15 +24,27 @@ def brute_force(
     return sorted(scored, key=lambda hit: -hit[2])
 
 
+@pytest.fixture(params=["full slabs", "16-row slabs"])
+def slabs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the real slab size, and with tiny slabs so that most
+    segments, scans, gathers and compactions cross slab boundaries."""
+    if request.param == "16-row slabs":
+        monkeypatch.setattr(vectors, "_SLAB_BYTES", 16 * 8 * 4)
+        monkeypatch.setattr(vectors, "_MIN_SLAB_ROWS", 16)
+    return str(request.param)
+
+
 @pytest.mark.parametrize(
     ("namespaces", "keys", "removals"), [(6, 40, 0.25), (30, 4, 0.5), (2, 200, 0.1)]
 )
 def test_search_matches_brute_force_after_random_writes(
-    namespaces: int, keys: int, removals: float
+    namespaces: int, keys: int, removals: float, slabs: str
 ) -> None:
     """After random puts, re-puts and removes (and compactions), search equals brute force."""
     rng = np.random.default_rng(7)
     index = VectorIndex(8)
+    if slabs == "16-row slabs":
+        assert index._slab_rows == 16
     model: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
     for step in range(600):
         ns = ("u", str(rng.integers(namespaces)))
@@ -55,6 +68,9 @@ def test_search_matches_brute_force_after_random_writes(
         got = index.search(query, prefix, limit=len(model) + 5)
         assert [(ns, key) for ns, key, _ in got] == [(ns, key) for ns, key, _ in expected]
         assert np.allclose([s for *_, s in got], [s for *_, s in expected], atol=1e-5)
+        # The same through the candidates path (a gather across slabs).
+        picked = index.search(query, prefix, limit=len(model) + 5, candidates=list(model))
+        assert [(ns, key) for ns, key, _ in picked] == [(ns, key) for ns, key, _ in expected]
 
 
 def test_several_vectors_count_once_with_their_best_score() -> None:
@@ -101,7 +117,7 @@ def test_ties_page_consistently() -> None:
     assert sorted(keys) == sorted(f"k{i}" for i in range(30))
 
 
-def test_removal_frees_partitions_and_growth_keeps_vectors() -> None:
+def test_removal_frees_partitions_and_growth_keeps_vectors(slabs: str) -> None:
     """Growing past capacity keeps every vector; removing the last item drops its namespace."""
     index = VectorIndex(3)
     rows = np.eye(3)
@@ -131,7 +147,7 @@ def test_zero_vectors_and_shapes() -> None:
     assert len(index) == 0 and index.search([1.0, 0.0]) == []
 
 
-def test_emptied_namespaces_are_compacted_away() -> None:
+def test_emptied_namespaces_are_compacted_away(slabs: str) -> None:
     """When emptied namespaces leave more dead rows than live ones, the matrix shrinks."""
     index = VectorIndex(4)
     rng = np.random.default_rng(1)

@@ -7,8 +7,12 @@ index in step with every write).
 
 Layout
 ------
-All vectors live in ONE float32 matrix (rows are unit vectors, so a dot
-product is the cosine similarity), whose capacity doubles when it runs out.
+All vectors live in one float32 row space (rows are unit vectors, so a dot
+product is the cosine similarity), stored as fixed-size *slabs* of about
+16 MB: the first slab doubles until it is full size, then growth appends
+slabs, so filling a large index never copies the vectors it already holds
+(growing one matrix by doubling spent about a quarter of a bulk put copying
+and first-touching memory). A segment never crosses a slab boundary.
 Each namespace (a partition) owns a few contiguous *segments* of that matrix,
 each new one as large as all its previous ones together, so a namespace of
 ``n`` vectors sits in ``O(log n)`` contiguous blocks and its live rows fill
@@ -60,6 +64,10 @@ FloatMatrix = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 _MIN_CAPACITY = 64
+# Target bytes of a full slab (rounded down to a power-of-two row count).
+_SLAB_BYTES = 16 << 20
+# Never fewer rows per slab than this (huge dims).
+_MIN_SLAB_ROWS = 1024
 # The smallest segment a partition gets; later ones double its capacity.
 _MIN_SEGMENT = 16
 # A scope holding more than this share of all rows is scored with one product
@@ -168,11 +176,16 @@ class VectorIndex:
         if isinstance(dims, bool) or not isinstance(dims, int) or dims <= 0:
             raise ValueError(f"dims must be a positive integer, got {dims!r}")
         self.dims = dims
+        rows = max(_MIN_SLAB_ROWS, _SLAB_BYTES // (4 * dims))
+        self._slab_shift = rows.bit_length() - 1  # row >> shift: its slab
+        self._slab_rows = 1 << self._slab_shift
         self.clear()
 
     def clear(self) -> None:
         """Forget every vector."""
-        self._matrix: FloatMatrix = np.empty((0, self.dims), dtype=np.float32)
+        # Slab k holds rows [k * slab_rows, ...); only slab 0 may be shorter.
+        self._slabs: list[FloatMatrix] = []
+        self._capacity = 0
         # Per matrix row: the item id that owns it, or _FREE.
         self._row_item: IntArray = np.empty(0, dtype=np.int64)
         self._high = 0  # rows handed out to segments; global scans read [0, high)
@@ -202,7 +215,7 @@ class VectorIndex:
     @property
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (capacity included)."""
-        return self._matrix.nbytes + self._row_item.nbytes
+        return sum(slab.nbytes for slab in self._slabs) + self._row_item.nbytes
 
     # --- writes ---
 
@@ -292,7 +305,7 @@ class VectorIndex:
             kept.append(count)
             physical.extend(rows)
         targets = np.array(physical, dtype=np.int64)
-        self._matrix[targets] = block
+        _scatter(self._slabs, self._slab_shift, targets, block)
         self._row_item[targets] = np.repeat(np.array(item_ids, dtype=np.int64), kept)
         self._live += len(block)
 
@@ -303,12 +316,15 @@ class VectorIndex:
             partition = self._partitions[namespace] = _Partition()
             bisect.insort(self._sorted_namespaces, namespace)
         spare = partition.capacity - partition.size
-        if spare < count:
+        while spare < count:
             size = max(_MIN_SEGMENT, partition.capacity, count - spare)
+            # Up to the end of the current slab: a segment is one contiguous block.
+            size = min(size, self._slab_rows - (self._high & (self._slab_rows - 1)))
             self._reserve(self._high + size)
             partition.segments.append([self._high, size])
             partition.capacity += size
             self._high += size
+            spare += size
         rows: list[int] = []
         position, end = partition.size, partition.size + count
         for start, capacity in partition.segments:
@@ -348,7 +364,8 @@ class VectorIndex:
     def _remove_row(self, partition: _Partition, row: int) -> None:
         last = partition.physical(partition.size - 1)
         if row != last:
-            self._matrix[row] = self._matrix[last]
+            shift, mask = self._slab_shift, self._slab_rows - 1
+            self._slabs[row >> shift][row & mask] = self._slabs[last >> shift][last & mask]
             moved_item = int(self._row_item[last])
             self._row_item[row] = moved_item
             moved_rows = self._item_rows[moved_item]
@@ -358,43 +375,55 @@ class VectorIndex:
         self._live -= 1
 
     def _compact(self) -> None:
-        """Pack every partition into one segment each, dropping dead rows."""
-        capacity = max(_MIN_CAPACITY, 2 * self._live)
-        matrix = np.empty((capacity, self.dims), dtype=np.float32)
-        row_item = np.full(capacity, _FREE, dtype=np.int64)
+        """Pack every partition into as few segments as fit, dropping dead rows."""
+        old_slabs, old_row_item = self._slabs, self._row_item
         new_of_old = np.full(self._high, _FREE, dtype=np.int64)
-        high = 0
+        self._slabs, self._capacity, self._high, self._dead = [], 0, 0, 0
+        self._row_item = np.empty(0, dtype=np.int64)
         for namespace in self._sorted_namespaces:
             partition = self._partitions[namespace]
-            start = high
-            for old_start, length in partition.blocks():
-                matrix[high : high + length] = self._matrix[old_start : old_start + length]
-                row_item[high : high + length] = self._row_item[old_start : old_start + length]
-                new_of_old[old_start : old_start + length] = np.arange(high, high + length)
-                high += length
-            partition.segments = [[start, partition.size]]
-            partition.capacity = partition.size
+            old_rows = _block_rows(list(partition.blocks()))
+            partition.segments, partition.capacity, partition.size = [], 0, 0
+            new_rows = np.array(self._claim(namespace, len(old_rows)), dtype=np.int64)
+            _scatter(
+                self._slabs,
+                self._slab_shift,
+                new_rows,
+                _gather(old_slabs, self._slab_shift, old_rows, self.dims),
+            )
+            self._row_item[new_rows] = old_row_item[old_rows]
+            new_of_old[old_rows] = new_rows
         for rows in self._item_rows:
             if rows:
                 rows[:] = new_of_old[rows].tolist()
-        self._matrix, self._row_item = matrix, row_item
-        self._high, self._dead = high, 0
 
     def _reserve(self, needed: int) -> None:
-        capacity = len(self._matrix)
+        capacity = self._capacity
         if needed <= capacity:
             return
-        new_capacity = max(_MIN_CAPACITY, capacity)
-        while new_capacity < needed:
-            new_capacity *= 2
-        # A fresh np.empty (not resize): numpy asks the kernel for huge pages on
-        # large allocations, which makes first writes to the new rows several
-        # times cheaper; the price is both copies living during the copy.
-        matrix = np.empty((new_capacity, self.dims), dtype=np.float32)
-        matrix[: self._high] = self._matrix[: self._high]
-        row_item = np.full(new_capacity, _FREE, dtype=np.int64)
-        row_item[: self._high] = self._row_item[: self._high]
-        self._matrix, self._row_item = matrix, row_item
+        slabs, full = self._slabs, self._slab_rows
+        if capacity < full:
+            # Small indexes: one slab, doubled (cheap copies) until it is full size.
+            new_capacity = max(_MIN_CAPACITY, capacity)
+            while new_capacity < needed and new_capacity < full:
+                new_capacity *= 2
+            new_capacity = min(new_capacity, full)
+            # A fresh np.empty (not resize): numpy asks the kernel for huge pages on
+            # large allocations, which makes first writes to the new rows cheaper.
+            matrix = np.empty((new_capacity, self.dims), dtype=np.float32)
+            if slabs:
+                matrix[: self._high] = slabs[0][: self._high]
+            slabs[:] = [matrix]
+            capacity = new_capacity
+        while capacity < needed:
+            slabs.append(np.empty((full, self.dims), dtype=np.float32))
+            capacity += full
+        self._capacity = capacity
+        if len(self._row_item) < capacity:
+            # One int per row: doubling it costs little, and keeps it one array.
+            row_item = np.full(max(capacity, 2 * len(self._row_item)), _FREE, dtype=np.int64)
+            row_item[: len(self._row_item)] = self._row_item
+            self._row_item = row_item
 
     # --- reads ---
 
@@ -431,12 +460,12 @@ class VectorIndex:
         rows: IntArray | None
         if candidates is not None:
             rows = self._candidate_rows(prefix, candidates)
-            scores = _dot(self._matrix[rows], q)
+            scores = _dot(_gather(self._slabs, self._slab_shift, rows, self.dims), q)
         else:
             partitions = [self._partitions[ns] for ns in self.namespaces(prefix)] if prefix else []
             total = sum(p.size for p in partitions) if prefix else self._live
             if total > _FULL_SCAN_SHARE * self._live:
-                scores = _dot(self._matrix[: self._high], q)
+                scores = self._scan_all(q)
                 if self._high > self._live:
                     scores[self._row_item[: self._high] == _FREE] = -np.inf
                 rows = None
@@ -450,7 +479,7 @@ class VectorIndex:
                 offset_in = 0
                 for start, length in blocks:
                     _dot(
-                        self._matrix[start : start + length],
+                        self._block(start, length),
                         q,
                         out=scores[offset_in : offset_in + length],
                     )
@@ -459,6 +488,26 @@ class VectorIndex:
             return []
         found = self._top_items(scores, rows, need, accept)
         return found[offset:need]
+
+    def _block(self, start: int, length: int) -> FloatMatrix:
+        """A view of rows ``[start, start + length)``, which lie in one slab."""
+        offset = start & (self._slab_rows - 1)
+        return self._slabs[start >> self._slab_shift][offset : offset + length]
+
+    def _scan_all(self, q: FloatMatrix) -> npt.NDArray[np.float32]:
+        """Scores of rows ``[0, high)``: one product per slab into one score vector."""
+        high, full = self._high, self._slab_rows
+        scores = np.empty(high, dtype=np.float32)
+        # Rows never written (segment tails) hold whatever memory held, NaN included;
+        # the caller masks them out, so their arithmetic must not warn either.
+        with np.errstate(invalid="ignore", over="ignore"):
+            for number, slab in enumerate(self._slabs):
+                start = number * full
+                if start >= high:
+                    break
+                stop = min(high, start + len(slab))
+                _dot(slab[: stop - start], q, out=scores[start:stop])
+        return scores
 
     def _candidate_rows(self, prefix: Namespace, candidates: Iterable[Address]) -> IntArray:
         picked: list[int] = []
@@ -513,6 +562,42 @@ class VectorIndex:
             if m >= total:
                 return found
             m = min(total, m * 4)
+
+
+def _slab_groups(shift: int, rows: IntArray) -> Iterator[tuple[int, IntArray | None]]:
+    """``(slab, positions in rows)`` per slab that ``rows`` touch (``None``: all of them)."""
+    which = rows >> shift
+    first = int(which[0])
+    if first == int(which[-1]) and (which == first).all():
+        yield first, None
+        return
+    for slab in np.unique(which).tolist():
+        yield slab, np.flatnonzero(which == slab)
+
+
+def _scatter(slabs: list[FloatMatrix], shift: int, rows: IntArray, block: FloatMatrix) -> None:
+    """``slabs[rows] = block`` across slabs."""
+    if not len(rows):
+        return
+    mask = (1 << shift) - 1
+    for slab, picked in _slab_groups(shift, rows):
+        if picked is None:
+            slabs[slab][rows & mask] = block
+        else:
+            slabs[slab][rows[picked] & mask] = block[picked]
+
+
+def _gather(slabs: list[FloatMatrix], shift: int, rows: IntArray, dims: int) -> FloatMatrix:
+    """The vectors at ``rows``, in order, as one new matrix."""
+    if not len(rows):
+        return np.empty((0, dims), dtype=np.float32)
+    mask = (1 << shift) - 1
+    out = np.empty((len(rows), dims), dtype=np.float32)
+    for slab, picked in _slab_groups(shift, rows):
+        if picked is None:
+            return slabs[slab][rows & mask]
+        out[picked] = slabs[slab][rows[picked] & mask]
+    return out
 
 
 def _block_rows(blocks: list[tuple[int, int]]) -> IntArray:
