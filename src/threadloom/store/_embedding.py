@@ -89,16 +89,25 @@ class ResolvedIndex:
     def plan(self, ops: Sequence[Op]) -> EmbeddingPlan:
         """Collect the texts of every put and the query of every search in ``ops``."""
         plan = EmbeddingPlan()
-        unique = plan.unique_texts
+        unique, puts = plan.unique_texts, plan.puts
+        # One plain field (the usual {"fields": ["text"]}): a put whose value holds
+        # a string there needs no path walk; anything else takes the general route.
+        field = self.fields[0] if len(self.fields) == 1 else None
+        if field is not None and (field == "$" or any(c in field for c in ".[]{}*")):
+            field = None
+        count = 0
         for position, op in enumerate(ops):
             if type(op) is PutOp and op.value is not None:
-                texts = self.texts_for(op)
-                plan.puts[position] = texts
+                text = op.value.get(field) if field is not None and op.index is None else None
+                texts = [text] if type(text) is str else self.texts_for(op)
+                puts[position] = texts
+                count += len(texts)
                 for text in texts:
                     if text not in unique:
                         unique[text] = len(unique)
             elif isinstance(op, SearchOp) and op.query is not None:
                 plan.queries.setdefault(op.query, len(plan.queries))
+        plan.text_count = count
         return plan
 
 
@@ -109,6 +118,8 @@ class EmbeddingPlan:
     puts: dict[int, list[str]] = field(default_factory=dict)
     unique_texts: dict[str, int] = field(default_factory=dict)
     queries: dict[str, int] = field(default_factory=dict)
+    # Texts over all puts, repeats included (equal to len(unique_texts): no repeats).
+    text_count: int = -1
 
     def __bool__(self) -> bool:
         """Whether anything needs embedding (a batch of reads and deletes does not)."""
@@ -137,10 +148,14 @@ class EmbeddingPlan:
     ) -> EmbeddedBatch:
         docs = check_vectors(doc_vectors, len(self.unique_texts), index.dims, what="documents")
         queries = check_vectors(query_vectors, len(self.queries), index.dims, what="queries")
-        # One gather puts every put's rows side by side; each put gets a slice (a view).
-        order = [self.unique_texts[t] for texts in self.puts.values() for t in texts]
-        # Without repeated texts the rows are already in put order: no gather needed.
-        stacked = docs if order == list(range(len(docs))) else docs[order]
+        # Without repeated texts the rows are already in put order (unique texts are
+        # numbered as first seen): no gather needed.
+        if self.text_count == len(docs):
+            stacked = docs
+        else:
+            # One gather puts every put's rows side by side; each put gets a slice (a view).
+            order = [self.unique_texts[t] for texts in self.puts.values() for t in texts]
+            stacked = docs if order == list(range(len(docs))) else docs[order]
         spans: dict[int, tuple[int, int]] = {}
         start = 0
         for position, texts in self.puts.items():
