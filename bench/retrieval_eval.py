@@ -15,11 +15,21 @@ turns found in the top k, averaged over questions), hit@10 (at least one
 evidence turn in the top 10), and per-query latency: search only (query
 vector ready) and end to end (embedding the query included).
 
+Backends: ``harness`` is the in-memory recipe without a store around it (the
+reference numbers); ``memory``, ``sqlite`` and ``postgres`` load the same
+turns into the real store (``InMemoryStore``, ``SqliteStore`` on a temporary
+file, ``PostgresStore`` on a throwaway embedded server) and time
+``store.search(("memories", user), query=..., mode=..., limit=10)`` end to
+end through the public API. Their embedder looks the cached vectors up, so
+"search ms" includes everything but the model. A store whose
+``supported_search_modes`` lacks keyword and hybrid is listed as skipped.
+
 Run::
 
     .venv/bin/python bench/retrieval_eval.py             # the table
     .venv/bin/python bench/retrieval_eval.py --explore   # tune fusion on half the users
     .venv/bin/python bench/retrieval_eval.py --by-kind   # recall@10 per question kind
+    .venv/bin/python bench/retrieval_eval.py --backends harness,sqlite
 
 On a machine shared with other busy processes, multithreaded BLAS makes the
 matrix products' p95 jump to milliseconds; ``OPENBLAS_NUM_THREADS=1`` shows
@@ -34,8 +44,9 @@ import importlib.util
 import json
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -204,6 +215,70 @@ def latency_ms(
     return result
 
 
+class LookupEmbed:
+    """An embed function for the real stores: the cached vector of each known text."""
+
+    def __init__(self, texts: Sequence[str], vectors: npt.NDArray[np.float32]) -> None:
+        self.rows = {text: i for i, text in enumerate(texts)}
+        self.vectors = vectors
+
+    def __call__(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.vectors[[self.rows[t] for t in texts]].tolist()
+
+
+STORE_BACKENDS = ("memory", "sqlite", "postgres")
+
+
+def _store_class(backend: str) -> Any:
+    if backend == "memory":
+        from threadloom.store.memory import InMemoryStore
+
+        return InMemoryStore
+    if backend == "sqlite":
+        from threadloom.store.sqlite import SqliteStore
+
+        return SqliteStore
+    from threadloom.store.postgres import PostgresStore
+
+    return PostgresStore
+
+
+def open_store(backend: str, index: dict[str, Any], stack: Any) -> Any:
+    """A fresh, set-up store of ``backend``; ``stack`` (an ExitStack) closes it."""
+    cls = _store_class(backend)
+    if backend == "memory":
+        return cls(index=index)
+    if backend == "sqlite":
+        folder = stack.enter_context(tempfile.TemporaryDirectory())
+        store = stack.enter_context(cls.from_conn_string(f"{folder}/retrieval.db", index=index))
+    else:
+        from threadloom.testing.postgres import start_postgres
+
+        server = stack.enter_context(start_postgres())
+        store = stack.enter_context(
+            cls.from_conn_string(server.create_database("retrieval"), index=index)
+        )
+    store.setup()
+    return store
+
+
+def load_store(store: Any, turns: Sequence[Any], label: str) -> float:
+    """Put every turn (batches of 500); returns the seconds it took."""
+    from threadloom.store.base import PutOp
+
+    started = time.perf_counter()
+    batch = 500
+    for start in range(0, len(turns), batch):
+        chunk = turns[start : start + batch]
+        store.batch([PutOp(("memories", t.user), t.turn_id, {"text": t.text}) for t in chunk])
+        _progress(f"loading {label}", min(start + batch, len(turns)), len(turns))
+    return time.perf_counter() - started
+
+
+def _top10(ranked: Callable[[Any, int], list[str]]) -> Callable[[Any], object]:
+    return lambda question: ranked(question, 10)
+
+
 def explore(harness: MemoryHarness, questions: Sequence[Any], qvec: dict[int, Any]) -> None:
     """Grid-search the fusion on even users, then show the best settings on odd users."""
     dev = [q for q in questions if int(q.user[4:]) % 2 == 0]
@@ -258,7 +333,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--vector-weight", type=float, default=DEFAULT_FUSION.vector_weight)
     parser.add_argument("--method", default=DEFAULT_FUSION.method)
     parser.add_argument("--coverage-weight", type=float, default=DEFAULT_FUSION.coverage_weight)
+    parser.add_argument(
+        "--backends",
+        default="harness,memory,sqlite,postgres",
+        help="comma-separated: harness (the recipe alone), memory, sqlite, postgres",
+    )
     args = parser.parse_args(argv)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(backends) - {"harness", *STORE_BACKENDS}
+    if unknown:
+        parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
 
     from threadloom.embeddings import init_embeddings
 
@@ -293,28 +377,80 @@ def main(argv: Sequence[str] | None = None) -> None:
     embed_ms = latency_ms(
         {"embed": lambda q: embedder.embed_query(q.text)}, questions[:50], repeat=1
     )["embed"][0]
-    rankers = {
-        mode: (lambda q, k, mode=mode: harness.search(mode, q.user, q.text, qvec[id(q)], k, fusion))
-        for mode in MODES
+
+    def harness_ranker(mode: str) -> Callable[[Any, int], list[str]]:
+        def ranked(q: Any, k: int) -> list[str]:
+            return harness.search(mode, q.user, q.text, qvec[id(q)], k, fusion)
+
+        return ranked
+
+    rankers = {mode: harness_ranker(mode) for mode in MODES}
+    rows: list[str] = []
+    notes: list[str] = []
+    kinds: dict[str, dict[str, list[float]]] = {}
+
+    def report(backend: str, ranked: Mapping[str, Callable[[Any, int], list[str]]]) -> None:
+        timings = latency_ms({m: _top10(r) for m, r in ranked.items()}, questions)
+        for mode in MODES:
+            result, by_kind = score(ranked[mode], questions)
+            kinds.setdefault(mode, by_kind)
+            p50, p95 = timings[mode]
+            end_to_end = p50 + (embed_ms if mode != "keyword" else 0.0)
+            ratio = f"{p50 / timings['vector'][0]:.2f}x"
+            rows.append(
+                f"| {backend} | {mode} | {result.recall5:.3f} | {result.recall10:.3f} "
+                f"| {result.hit10:.3f} | {p50:.3f} | {p95:.3f} | {ratio} | {end_to_end:.2f} |"
+            )
+
+    if "harness" in backends:
+        report("harness", rankers)
+    lookup = LookupEmbed(
+        [t.text for t in turns] + [q.text for q in questions],
+        np.concatenate([vectors, question_vectors]),
+    )
+    index = {
+        "dims": int(vectors.shape[1]),
+        "embed": lookup,
+        "fields": ["text"],
+        "fusion": {
+            "method": fusion.method,
+            "vector_weight": fusion.vector_weight,
+            "coverage_weight": fusion.coverage_weight,
+        },
     }
-    timings = latency_ms({m: (lambda q, r=r: r(q, 10)) for m, r in rankers.items()}, questions)
+    from contextlib import ExitStack
+
+    for backend in (b for b in backends if b in STORE_BACKENDS):
+        cls = _store_class(backend)
+        if not {"keyword", "hybrid"} <= set(getattr(cls, "supported_search_modes", ())):
+            notes.append(f"{backend}: skipped, {cls.__name__} does not support search modes yet")
+            continue
+        with ExitStack() as stack:
+            store = open_store(backend, index, stack)
+            seconds = load_store(store, turns, backend)
+            notes.append(f"{backend}: {cls.__name__}, {len(turns)} puts in {seconds:.1f} s")
+
+            def store_ranker(mode: str, store: Any = store) -> Callable[[Any, int], list[str]]:
+                def ranked(q: Any, k: int) -> list[str]:
+                    hits = store.search(("memories", q.user), query=q.text, mode=mode, limit=k)
+                    return [hit.key for hit in hits]
+
+                return ranked
+
+            report(backend, {mode: store_ranker(mode) for mode in MODES})
+
     print(f"query embedding p50: {embed_ms:.2f} ms (vector and hybrid pay it, keyword does not)")
+    for note in notes:
+        print(note)
     print()
     print(
         "| backend | mode | recall@5 | recall@10 | hit@10 | search ms p50 | p95 "
-        "| p50 with query embedding |"
+        "| p50 vs vector | p50 with query embedding |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    kinds: dict[str, dict[str, list[float]]] = {}
-    for mode in MODES:
-        result, kinds[mode] = score(rankers[mode], questions)
-        p50, p95 = timings[mode]
-        end_to_end = p50 + (embed_ms if mode != "keyword" else 0.0)
-        print(
-            f"| memory | {mode} | {result.recall5:.3f} | {result.recall10:.3f} | {result.hit10:.3f} "
-            f"| {p50:.3f} | {p95:.3f} | {end_to_end:.2f} |"
-        )
-    if args.by_kind:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(row)
+    if args.by_kind and kinds:
         print("\n| kind | questions | " + " | ".join(MODES) + " |")
         print("|---|---|" + "---|" * len(MODES))
         for kind in sorted(kinds["vector"]):

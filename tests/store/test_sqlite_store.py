@@ -473,3 +473,77 @@ def test_an_expired_item_is_skipped_and_the_page_still_fills(path: Path) -> None
         store.put(NS, "third", {"text": "apple"})
         time.sleep(0.02)
         assert [i.key for i in store.search(NS, query="red apple", limit=2)] == ["second", "third"]
+
+
+# --- the keyword index ------------------------------------------------------------
+
+
+def _fts_consistent(store: SqliteStore) -> tuple[int, int]:
+    """The keyword index's row count and indexed item count, after FTS5's own integrity check."""
+
+    def check(conn: sqlite3.Connection) -> tuple[int, int]:
+        conn.execute("INSERT INTO store_fts (store_fts) VALUES ('integrity-check')")
+        rows, items = conn.execute(
+            "SELECT count(*), count(DISTINCT item_id) FROM store_texts"
+        ).fetchone()
+        return int(rows), int(items)
+
+    return store._db.read(check)
+
+
+def test_keyword_rows_follow_puts_deletes_namespaces_and_sweeps(path: Path) -> None:
+    """The text and FTS5 rows of an item leave with it, however it goes; none are orphaned."""
+    with SqliteStore(path, index=index()) as store:
+        store.put(NS, "a", {"text": "pizza night"})
+        store.put(NS, "b", {"text": "pizza"}, ttl=0.001)
+        store.put(("memories", "u2"), "c", {"text": "pizza"})
+        store.put(NS, "d", {"text": "x", "more": "pizza"}, index=["text", "more"])
+        assert _fts_consistent(store) == (5, 4)
+        store.put(NS, "a", {"text": "pizza"}, index=False)
+        store.delete(NS, "d")
+        assert _fts_consistent(store) == (2, 2)
+        time.sleep(0.15)
+        assert store.sweep_ttl() == 1
+        assert store.delete_namespace(("memories",)) == 2  # "a" (unindexed now) and "c"
+        assert _fts_consistent(store) == (0, 0)
+
+
+def test_a_keyword_search_sees_what_another_connection_committed(path: Path) -> None:
+    """Keyword rows live in the file: another store's writes show at once."""
+    with SqliteStore(path, index=index()) as writer, SqliteStore(path, index=index()) as reader:
+        writer.put(NS, "a", {"text": "zucchini"})
+        assert [h.key for h in reader.search(NS, query="zucchini", mode="keyword")] == ["a"]
+        writer.put(NS, "a", {"text": "eggplant"})
+        assert reader.search(NS, query="zucchini", mode="hybrid")[0].score is not None
+        assert reader.search(NS, query="zucchini", mode="keyword") == []
+
+
+def test_a_file_from_before_the_keyword_index_gets_one(path: Path) -> None:
+    """Items written by schema version 1 are keyword-indexed by the first store opened with an index."""
+    db = Database.open(path)
+    migrate(db, COMPONENT, MIGRATIONS[:1])
+    db.write(
+        lambda conn: conn.executemany(
+            "INSERT INTO store_items (prefix, key, value, created_at, updated_at, seq) "
+            "VALUES ('memories.u1', ?, ?, '2026-01-01T00:00:00+00:00', "
+            "'2026-01-01T00:00:00+00:00', ?)",
+            [("a", '{"text": "zucchini soup"}', 1), ("b", '{"text": "carrot"}', 2)],
+        )
+    )
+    db.close()
+    with SqliteStore(path) as plain:
+        plain.setup()  # no index: nothing to build the keyword rows from yet
+    with SqliteStore(path, index={"fields": ["text"]}) as store:
+        assert [h.key for h in store.search(NS, query="zucchini")] == ["a"]
+        assert _fts_consistent(store) == (2, 2)
+    with SqliteStore(path, index={"fields": ["text"]}) as again:
+        again.setup()
+        assert _fts_consistent(again) == (2, 2)  # built once
+
+
+def test_fts_syntax_in_queries_never_reaches_sqlite_as_syntax(path: Path) -> None:
+    """Quotes, stars, NEAR, column filters and SQL comments in a query are just words."""
+    with SqliteStore(path, index=index()) as store:
+        store.put(NS, "a", {"text": "near the body of text"})
+        for query in ["body:text", 'NEAR("text" body, 2)', '"text', "text*", "text' OR 1=1 --"]:
+            assert [h.key for h in store.search(NS, query=query, mode="keyword")] == ["a"]

@@ -73,7 +73,11 @@ from threadloom.store.sqlite._sql import (
     readable,
     split_namespace,
 )
-from threadloom.store.sqlite._text_search import indexed_bodies, keyword_matches
+from threadloom.store.sqlite._text_search import (
+    backfill_keyword_index,
+    indexed_bodies,
+    keyword_matches,
+)
 from threadloom.store.sqlite._vector_sync import SyncedVectors, VectorChange
 
 __all__ = ["SqliteStore"]
@@ -195,6 +199,9 @@ class SqliteStore(BaseStore):
     def setup(self) -> None:
         """Create or upgrade the store's tables; idempotent.
 
+        A file written before the keyword index existed gets one, built from
+        this store's ``fields`` (once, by the first store opened with an index).
+
         Raises :class:`~threadloom.errors.SchemaVersionError` for a file written
         by a newer threadloom and :class:`~threadloom.errors.IndexConfigMismatchError`
         when the file's vectors have other ``dims`` than this store's index.
@@ -204,6 +211,10 @@ class SqliteStore(BaseStore):
             stored = self._db.read(_stored_dims)
             if stored is not None and stored != self._index.dims:
                 raise self._dims_error(stored)
+        fields = self._text_fields
+        if fields is not None and self._db.read(lambda c: _meta(c, "keyword_backfill")):
+            vectors_only = self._index is not None
+            self._db.write(lambda c: backfill_keyword_index(c, fields, vectors_only=vectors_only))
         self._ready = True
 
     def _ensure_ready(self) -> None:
@@ -538,8 +549,16 @@ class SqliteStore(BaseStore):
                 conn, op.namespace_prefix, op.query, run.now, prepared.sql, prepared.predicate
             )
         ]
-        accept = self._acceptor(conn, run, prepared)
-        vector = index.search(query, op.namespace_prefix, limit=pool, accept=accept)
+        vector = index.search(query, op.namespace_prefix, limit=pool)
+        passing = self._passing(conn, run, op, prepared, [(ns, key) for ns, key, _ in vector])
+        if len(passing) == len(vector):
+            pass  # the common case: every candidate is live and passes the filter
+        elif len(vector) < pool:
+            vector = [hit for hit in vector if (hit[0], hit[1]) in passing]  # the whole scope
+        else:
+            # Some were filtered out: ask item by item, best first, to fill the pool.
+            accept = self._acceptor(conn, run, prepared)
+            vector = index.search(query, op.namespace_prefix, limit=pool, accept=accept)
 
         def similarity_of(
             addresses: Sequence[tuple[Namespace, str]],
@@ -551,6 +570,23 @@ class SqliteStore(BaseStore):
 
         fused = fuse_hits(vector, keyword, similarity_of, limit=need, config=config)
         return self._items_of(conn, run, op, fused[op.offset :])
+
+    def _passing(
+        self,
+        conn: sqlite3.Connection,
+        run: _Run,
+        op: SearchOp,
+        prepared: _Prepared,
+        addresses: list[tuple[Namespace, str]],
+    ) -> set[tuple[Namespace, str]]:
+        """Which of ``addresses`` are live and pass the search's filter (one query)."""
+        if not prepared.tree.clauses and not _any_expired(conn, op.namespace_prefix, run.now):
+            return set(addresses)  # the vector index holds only stored items: all live
+        rows = _fetch_live(conn, addresses, run.now, prepared.sql)
+        if prepared.sql is None and prepared.predicate is not None:
+            predicate = prepared.predicate
+            return {address for address, row in rows.items() if predicate(json.loads(row[3]))}
+        return set(rows)
 
     def _acceptor(
         self, conn: sqlite3.Connection, run: _Run, prepared: _Prepared
@@ -726,17 +762,35 @@ def _seq(row: Any) -> int:
     return int(row[7])
 
 
+def _any_expired(conn: sqlite3.Connection, scope: Namespace, now: float) -> bool:
+    """Whether an expired, not yet swept item lies under ``scope`` (via the expiry index)."""
+    where, params = prefix_where(scope)
+    return (
+        conn.execute(
+            "SELECT 1 FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ? "
+            f"AND {where} LIMIT 1",
+            [now, *params],
+        ).fetchone()
+        is not None
+    )
+
+
 def _fetch_live(
-    conn: sqlite3.Connection, addresses: list[tuple[Namespace, str]], now: float
+    conn: sqlite3.Connection,
+    addresses: list[tuple[Namespace, str]],
+    now: float,
+    where: tuple[str, list[Any]] | None = None,
 ) -> dict[tuple[Namespace, str], Any]:
-    """The live rows of ``addresses``, by address, in one query."""
+    """The live rows of ``addresses`` (that also satisfy ``where``), by address, in one query."""
     if not addresses:
         return {}
     # ORs of equalities use the address index; a row-value IN (VALUES ...) would scan.
     pairs = " OR ".join("(prefix = ? AND key = ?)" for _ in addresses)
     params: list[Any] = [part for ns, key in addresses for part in (join_namespace(ns), key)]
+    filter_sql, filter_params = where if where is not None else ("1", [])
     rows = conn.execute(
-        f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE ({pairs}) AND {_LIVE}", [*params, now]
+        f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE ({pairs}) AND {_LIVE} AND {filter_sql}",
+        [*params, now, *filter_params],
     )
     return {(split_namespace(row[1]), row[2]): row for row in rows}
 

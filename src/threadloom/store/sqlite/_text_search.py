@@ -30,7 +30,7 @@ from threadloom.store._text import fts5_match_expression, index_text, query_term
 from threadloom.store.base import PutOp, get_text_at_path
 from threadloom.store.sqlite._sql import prefix_where, split_namespace
 
-__all__ = ["create_keyword_index", "indexed_bodies", "keyword_matches"]
+__all__ = ["backfill_keyword_index", "create_keyword_index", "indexed_bodies", "keyword_matches"]
 
 Namespace = tuple[str, ...]
 _LIVE = "(i.expires_at IS NULL OR i.expires_at > ?)"
@@ -56,8 +56,41 @@ def create_keyword_index(conn: sqlite3.Connection) -> None:
         """CREATE TRIGGER store_texts_delete AFTER DELETE ON store_texts BEGIN
             INSERT INTO store_fts (store_fts, rowid, body) VALUES ('delete', old.id, old.body);
         END""",
+        # Items written before this version have no keyword rows yet: the first
+        # store opened with an index fills them in (see backfill_keyword_index).
+        "INSERT INTO store_meta (name, value) "
+        "SELECT 'keyword_backfill', 1 WHERE EXISTS (SELECT 1 FROM store_items)",
     ):
         conn.execute(statement)
+
+
+def backfill_keyword_index(
+    conn: sqlite3.Connection, fields: Sequence[str], *, vectors_only: bool
+) -> int:
+    """Index the items a file held before it had a keyword index; returns how many.
+
+    The per-put ``index`` paths of old items are not recorded, so the store's
+    configured ``fields`` are used; with ``vectors_only`` only items that have
+    vectors (not put with ``index=False``) are indexed. Runs once per file.
+    """
+    if conn.execute("SELECT 1 FROM store_meta WHERE name = 'keyword_backfill'").fetchone() is None:
+        return 0
+    has_vectors = "AND id IN (SELECT item_id FROM store_vectors)" if vectors_only else ""
+    rows = conn.execute(
+        f"SELECT id, prefix, value FROM store_items WHERE id NOT IN "
+        f"(SELECT item_id FROM store_texts) {has_vectors}"
+    ).fetchall()
+    texts: list[tuple[int, str, str, int]] = []
+    for item_id, prefix, value in rows:
+        op = PutOp((prefix,), "", json.loads(value))
+        texts.extend(
+            (item_id, prefix, body, body.count(" ") + 1) for body in indexed_bodies(op, fields)
+        )
+    conn.executemany(
+        "INSERT INTO store_texts (item_id, prefix, body, length) VALUES (?, ?, ?, ?)", texts
+    )
+    conn.execute("DELETE FROM store_meta WHERE name = 'keyword_backfill'")
+    return len(rows)
 
 
 def indexed_bodies(op: PutOp, fields: Sequence[str]) -> list[str]:
@@ -97,11 +130,19 @@ def keyword_matches(
     if expression is None:
         return []
     scope_sql, scope_params = prefix_where(prefix, column="t.prefix")
+    # All rows in scope (a range of the covering prefix index), minus those of
+    # expired but not yet swept items (found through the expiry index; usually none).
     n_docs, total_len = conn.execute(
-        "SELECT count(*), coalesce(sum(t.length), 0) FROM store_texts t "
-        f"JOIN store_items i ON i.id = t.item_id WHERE {scope_sql} AND {_LIVE}",
-        [*scope_params, now],
+        f"SELECT count(*), coalesce(sum(t.length), 0) FROM store_texts t WHERE {scope_sql}",
+        scope_params,
     ).fetchone()
+    expired_docs, expired_len = conn.execute(
+        "SELECT count(*), coalesce(sum(t.length), 0) FROM store_items i "
+        "JOIN store_texts t ON t.item_id = i.id "
+        f"WHERE i.expires_at IS NOT NULL AND i.expires_at <= ? AND {scope_sql}",
+        [now, *scope_params],
+    ).fetchone()
+    n_docs, total_len = n_docs - expired_docs, total_len - expired_len
     if not n_docs:
         return []
     filter_sql, filter_params = where if where is not None else ("1", [])
@@ -119,7 +160,7 @@ def keyword_matches(
     ids: dict[tuple[Namespace, str], int] = {}
     namespaces: dict[str, Namespace] = {}
     for item_id, stored_prefix, key, body, passes, value in rows:
-        doc_freq.update(wanted.intersection(body.split()))
+        doc_freq.update(wanted.intersection(body.split(" ")))
         if where is not None and not passes:
             continue
         if where is None and predicate is not None and not predicate(json.loads(value)):
