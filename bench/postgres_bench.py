@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -128,6 +129,29 @@ def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace)
         user = measure_search(store.search, data, args.users, args.queries, "user")
         overall = measure_search(store.search, data, args.users, args.queries, "global")
     return {"put": rate, "user": user, "global": overall}
+
+
+def bench_hnsw_cost(dsn: str, data: TableEmbed, args: argparse.Namespace) -> str:
+    """What HNSW maintenance costs a put: the same puts with the index dropped, then a build."""
+    import psycopg
+
+    from threadloom.store.base import PutOp
+    from threadloom.store.postgres import PostgresStore
+
+    n = min(len(data.items), args.hnsw_cost_items)
+    index: Any = {"dims": DIMS, "embed": data, "fields": ["text"]}
+    with PostgresStore.from_conn_string(dsn, index=index) as store:
+        store.setup()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DROP INDEX threadloom_store_vectors_hnsw_cosine")
+        rate = load(store.batch, lambda ns, k, v: PutOp(ns, k, v), n, args.users, "no-HNSW")
+        started = time.perf_counter()
+        store.setup()  # recreates the index: a bulk build over the loaded rows
+        build = time.perf_counter() - started
+    return (
+        f"threadloom put without the HNSW index: {rate:.0f} items/s over {n} items; "
+        f"building the index afterwards took {build:.1f} s"
+    )
 
 
 def bench_langgraph_store(dsn: str, data: TableEmbed, args: argparse.Namespace) -> dict[str, Any]:
@@ -262,6 +286,15 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4,8")
     parser.add_argument("--turns", type=int, default=100, help="turns per worker process")
     parser.add_argument("--skip-store", action="store_true")
+    parser.add_argument(
+        "--libraries", default="threadloom,langgraph", help="store benchmarks to run"
+    )
+    parser.add_argument(
+        "--hnsw-cost-items",
+        type=int,
+        default=0,
+        help="also put this many items with the HNSW index dropped (what index upkeep costs)",
+    )
     parser.add_argument("--skip-turns", action="store_true")
     args = parser.parse_args()
 
@@ -269,14 +302,21 @@ def main() -> None:
 
     settings = {"shared_buffers": "1GB", "maintenance_work_mem": "1GB", "max_connections": "300"}
     with start_postgres(settings=settings) as server:
-        print(f"# PostgreSQL 18 + pgvector, {args.items} items x {DIMS} dims, {args.users} users\n")
+        load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(
+            f"# PostgreSQL 18 + pgvector, {args.items} items x {DIMS} dims, {args.users} users "
+            f"({os.cpu_count()} CPUs, load average {load_avg} at start)\n"
+        )
         if not args.skip_store:
             data = make_data(args.items, args.queries)
             rows = []
+            wanted = args.libraries.split(",")
             for name, run in (
                 ("threadloom", bench_threadloom_store),
                 ("langgraph", bench_langgraph_store),
             ):
+                if name not in wanted:
+                    continue
                 result = run(server.create_database(f"store_{name}"), data, args)
                 rows.append((name, result))
             print(
@@ -290,6 +330,9 @@ def main() -> None:
                     f"| {g[0]:.2f} | {g[1]:.2f} | {g[2]:.3f} |"
                 )
             print()
+            if args.hnsw_cost_items:
+                print(bench_hnsw_cost(server.create_database("store_nohnsw"), data, args) + "\n")
+            print(f"(load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())})\n")
         if not args.skip_turns:
             counts = [int(w) for w in args.workers.split(",")]
             print("| library | " + " | ".join(f"{w} worker(s) turns/s" for w in counts) + " |")
