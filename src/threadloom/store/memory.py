@@ -273,32 +273,37 @@ class InMemoryStore(BaseStore):
         pending: dict[tuple[Namespace, str], tuple[int, int] | None],
     ) -> None:
         namespace, key = op.namespace, op.key
+        address = (namespace, key)
         items = self._data.get(namespace)
         old = items.pop(key, None) if items is not None else None
         if old is not None and old.expires_at is not None:
             self._expiring -= 1
+        # Re-inserting moves the key last, so pending stays in op order.
+        pending.pop(address, None)
         if op.value is None:
-            pending.pop((namespace, key), None)
-            pending[(namespace, key)] = None
+            pending[address] = None
             if items is not None and not items:
                 self._drop_namespace(namespace)
             return
         if items is None:
             items = self._data[namespace] = {}
             bisect.insort(self._sorted_namespaces, namespace)
-        created = old.created_at if old is not None and self._live(old, now) else stamp
+        created = (
+            old.created_at
+            if old is not None and (old.expires_at is None or old.expires_at > now)
+            else stamp
+        )
         self._seq += 1
-        expires_at = now + op.ttl * 60.0 if op.ttl is not None else None
-        if expires_at is not None:
+        ttl = op.ttl
+        expires_at = None
+        if ttl is not None:
+            expires_at = now + ttl * 60.0
             self._expiring += 1
         # validate_ops already replaced the caller's value by a normalized copy
         # (what a database backend would give back), so it can be kept as is.
-        value = op.value
         # Re-inserting keeps each namespace's dict ordered oldest to newest update.
-        items[key] = _Record(value, created, stamp, self._seq, op.ttl, expires_at)
-        # Re-inserting moves the key last, so pending stays in op order.
-        pending.pop((namespace, key), None)
-        pending[(namespace, key)] = span
+        items[key] = _Record(op.value, created, stamp, self._seq, ttl, expires_at)
+        pending[address] = span
 
     def _drop_namespace(self, namespace: Namespace) -> None:
         del self._data[namespace]
