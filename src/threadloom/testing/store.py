@@ -476,6 +476,20 @@ class StoreConformance:
         assert all(isinstance(x, float) for x in scores) and scores == sorted(scores, reverse=True)
         assert hits[0].score > 0.5
 
+    async def test_search_takes_a_mode(self, open_store: Any) -> None:
+        """mode="vector" works everywhere; a mode the backend lacks is an error naming the backend."""
+        s = await self._semantic_store(open_store)
+        default = await s.search(NS, query="pizza and cheese")
+        vector = await s.search(NS, query="pizza and cheese", mode="vector")
+        assert [(h.key, h.score) for h in vector] == [(h.key, h.score) for h in default]
+        assert "vector" in s.store.supported_search_modes
+        for mode in ("keyword", "hybrid"):
+            if mode not in s.store.supported_search_modes:
+                with pytest.raises(InvalidStoreInputError, match=type(s.store).__name__):
+                    await s.search(NS, query="pizza", mode=mode)
+        with pytest.raises(InvalidStoreInputError, match="mode"):
+            await s.search(NS, query="pizza", mode="semantic")
+
     async def test_query_without_index_is_an_error(self, open_store: Any) -> None:
         """search(query=...) on a store without an index raises IndexNotConfiguredError."""
         s = await open_store()
