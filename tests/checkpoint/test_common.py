@@ -10,6 +10,7 @@ from langchain_core.runnables import RunnableConfig
 
 from threadloom.checkpoint._common import (
     ListScope,
+    SaverOps,
     checkpoint_config,
     encode_writes,
     list_scope,
@@ -17,7 +18,7 @@ from threadloom.checkpoint._common import (
     take,
     writes_address,
 )
-from threadloom.checkpoint.base import ERROR, INTERRUPT, BaseCheckpointSaver, CheckpointTuple
+from threadloom.checkpoint.base import ERROR, INTERRUPT, CheckpointTuple
 from threadloom.checkpoint.memory import InMemorySaver
 from threadloom.checkpoint.serde import JsonPlusSerializer
 from threadloom.checkpoint.sqlite import SqliteSaver
@@ -70,16 +71,17 @@ def test_encode_writes_numbers_special_channels_by_their_fixed_index() -> None:
     assert [(idx, channel) for idx, channel, _, _ in encoded] == [(0, "a"), (-1, ERROR), (-3, INTERRUPT), (3, "b")]
 
 
-def _record_threads(saver: BaseCheckpointSaver) -> list[threading.Thread]:
-    """Wrap ``saver.get_tuple`` to record the thread each call runs on."""
+def _record_threads(saver: SaverOps) -> list[threading.Thread]:
+    """Wrap the saver's get-tuple operation to record the thread each call runs it on."""
     seen: list[threading.Thread] = []
-    original = saver.get_tuple
+    original = saver._get_tuple_op
 
     def get_tuple(config: RunnableConfig) -> CheckpointTuple | None:
         seen.append(threading.current_thread())
-        return original(config)
+        result: CheckpointTuple | None = original(config)
+        return result
 
-    saver.get_tuple = get_tuple  # type: ignore[method-assign]  # instance-level spy
+    saver._get_tuple_op = get_tuple  # instance-level spy
     return seen
 
 

@@ -31,8 +31,7 @@ from threadloom.checkpoint.base import (
 __all__ = [
     "EncodedWrite",
     "ListScope",
-    "SyncBackedSaver",
-    "UniqueVersionSaver",
+    "SaverOps",
     "checkpoint_config",
     "encode_writes",
     "list_scope",
@@ -136,8 +135,98 @@ def encode_writes(serde: Any, writes: Sequence[tuple[str, Any]]) -> list[Encoded
     ]
 
 
-class UniqueVersionSaver(BaseCheckpointSaver):
-    """A saver whose versions never collide across branches (see :mod:`threadloom.checkpoint.base`)."""
+def _to_end(op: Callable[..., Any], *args: Any) -> Any:
+    """Run ``op``; an iterator it returns is read to the end here (in the worker thread)."""
+    result = op(*args)
+    return list(result) if isinstance(result, Iterator) else result
+
+
+class SaverOps(BaseCheckpointSaver):
+    """Every public method, sync and async, written once over six operations.
+
+    A backend implements the operations (``_get_tuple_op``, ``_list_op``,
+    ``_put_op``, ``_put_writes_op``, ``_delete_thread_op``,
+    ``_peek_latest_op``) and, if they are not plain functions, how one runs:
+    :meth:`_call` from sync code, :meth:`_acall` from async code. By default
+    an operation runs inline; with ``_offload_to_thread`` the async methods
+    run it in a worker thread (for a backend whose I/O blocks).
+    """
+
+    _offload_to_thread = False
+
+    def _call(self, op: Callable[..., Any], *args: Any) -> Any:
+        return op(*args)
+
+    async def _acall(self, op: Callable[..., Any], *args: Any) -> Any:
+        if self._offload_to_thread:
+            # An iterator is read in the worker: reading it here would do the I/O on the event loop.
+            return await asyncio.to_thread(_to_end, op, *args)
+        return op(*args)
+
+    # The operations a backend implements; each takes the public method's arguments, positionally.
+    _get_tuple_op: Callable[[RunnableConfig], Any]
+    _list_op: Callable[
+        [RunnableConfig | None, dict[str, Any] | None, RunnableConfig | None, int | None], Any
+    ]
+    _put_op: Callable[[RunnableConfig, Checkpoint, CheckpointMetadata, ChannelVersions], Any]
+    _put_writes_op: Callable[[RunnableConfig, Sequence[tuple[str, Any]], str, str], Any]
+    _delete_thread_op: Callable[[str], Any]
+    _peek_latest_op: Callable[[RunnableConfig], Any]
+
+    # --- sync API ---
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint addressed by ``config`` (the thread's latest without ``checkpoint_id``)."""
+        result: CheckpointTuple | None = self._call(self._get_tuple_op, config)
+        return result
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints newest first (by id), optionally of one thread/namespace.
+
+        ``filter`` keeps checkpoints whose metadata has equal values for its
+        keys; ``before`` keeps ids older than that config's ``checkpoint_id``.
+        """
+        yield from self._call(self._list_op, config, filter, before, limit)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store ``checkpoint`` as a child of ``config``'s checkpoint (only the channels in
+        ``new_versions``); returns the new config."""
+        result: RunnableConfig = self._call(
+            self._put_op, config, checkpoint, metadata, new_versions
+        )
+        return result
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
+        self._call(self._put_writes_op, config, writes, task_id, task_path)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""
+        self._call(self._delete_thread_op, thread_id)
+
+    def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
+        """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; decodes no values."""
+        result: tuple[str, bool] | None = self._call(self._peek_latest_op, config)
+        return result
 
     def get_next_version(
         self, current: ChannelVersion | None, channel: Any = None
@@ -145,24 +234,12 @@ class UniqueVersionSaver(BaseCheckpointSaver):
         """A unique version above ``current`` (see :mod:`threadloom.checkpoint.base`)."""
         return unique_next_version(current)
 
-
-class SyncBackedSaver(UniqueVersionSaver):
-    """A saver written once, synchronously; its async twins call the sync methods.
-
-    :meth:`_offload` decides how: inline (nothing blocks) or in a worker
-    thread (the sync code does I/O).
-    """
-
-    _offload_to_thread = False
-
-    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._offload_to_thread:
-            return await asyncio.to_thread(fn, *args)
-        return fn(*args)
+    # --- async API: the same operations ---
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async twin of :meth:`get_tuple`."""
-        return await self._offload(self.get_tuple, config)
+        result: CheckpointTuple | None = await self._acall(self._get_tuple_op, config)
+        return result
 
     async def alist(
         self,
@@ -173,11 +250,7 @@ class SyncBackedSaver(UniqueVersionSaver):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Async twin of :meth:`list`."""
-        items = self.list(config, filter=filter, before=before, limit=limit)
-        if self._offload_to_thread:
-            # Read everything in the worker: iterating here would run the reads on the event loop.
-            items = iter(await asyncio.to_thread(list, items))
-        for item in items:
+        for item in await self._acall(self._list_op, config, filter, before, limit):
             yield item
 
     async def aput(
@@ -188,7 +261,10 @@ class SyncBackedSaver(UniqueVersionSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async twin of :meth:`put`."""
-        return await self._offload(self.put, config, checkpoint, metadata, new_versions)
+        result: RunnableConfig = await self._acall(
+            self._put_op, config, checkpoint, metadata, new_versions
+        )
+        return result
 
     async def aput_writes(
         self,
@@ -198,12 +274,13 @@ class SyncBackedSaver(UniqueVersionSaver):
         task_path: str = "",
     ) -> None:
         """Async twin of :meth:`put_writes`."""
-        await self._offload(self.put_writes, config, writes, task_id, task_path)
+        await self._acall(self._put_writes_op, config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
-        await self._offload(self.delete_thread, thread_id)
+        await self._acall(self._delete_thread_op, thread_id)
 
     async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """Async twin of :meth:`peek_latest`."""
-        return await self._offload(self.peek_latest, config)
+        result: tuple[str, bool] | None = await self._acall(self._peek_latest_op, config)
+        return result

@@ -29,7 +29,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from threadloom.checkpoint._common import (
-    SyncBackedSaver,
+    SaverOps,
     checkpoint_config,
     encode_writes,
     list_scope,
@@ -73,7 +73,7 @@ class _Namespace:
     writes: dict[str, dict[tuple[str, int], tuple[str, str, bytes, str]]] = field(default_factory=dict)
 
 
-class InMemorySaver(SyncBackedSaver):
+class InMemorySaver(SaverOps):
     """Checkpointer that keeps every thread in this process's memory.
 
     Safe to share between threads; the async methods run inline (there is no I/O).
@@ -86,7 +86,7 @@ class InMemorySaver(SyncBackedSaver):
 
     # --- reads ---
 
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+    def _get_tuple_op(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint addressed by ``config`` (the thread's latest without ``checkpoint_id``)."""
         thread_id, ns, checkpoint_id = get_thread_address(config)
         with self._lock:
@@ -109,13 +109,12 @@ class InMemorySaver(SyncBackedSaver):
         metadata = self.serde.loads_typed(saved.metadata)
         return stored_tuple(thread_id, ns, checkpoint_id, saved.parent_id, checkpoint, metadata, writes)
 
-    def list(
+    def _list_op(
         self,
         config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
     ) -> Iterator[CheckpointTuple]:
         """Checkpoints newest first (by id), optionally of one thread/namespace.
 
@@ -155,7 +154,7 @@ class InMemorySaver(SyncBackedSaver):
                 item = self._tuple(thread_id, ns, checkpoint_id, space)
             yield item
 
-    def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
+    def _peek_latest_op(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint, without decoding it."""
         thread_id, ns, _ = get_thread_address(config)
         with self._lock:
@@ -167,7 +166,7 @@ class InMemorySaver(SyncBackedSaver):
 
     # --- writes ---
 
-    def put(
+    def _put_op(
         self,
         config: RunnableConfig,
         checkpoint: Checkpoint,
@@ -190,12 +189,8 @@ class InMemorySaver(SyncBackedSaver):
             space.checkpoints[checkpoint_id] = _Saved(header, meta, parent_id)
         return checkpoint_config(thread_id, ns, checkpoint_id)
 
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
+    def _put_writes_op(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
         thread_id, ns, checkpoint_id = writes_address(config)
@@ -210,7 +205,7 @@ class InMemorySaver(SyncBackedSaver):
                     continue
                 stored[key] = (channel, type_tag, data, task_path)
 
-    def delete_thread(self, thread_id: str) -> None:
+    def _delete_thread_op(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""
         with self._lock:
             self._threads.pop(str(thread_id), None)

@@ -26,14 +26,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 
 from threadloom._postgres import Plan, migrate
 from threadloom.checkpoint._common import (
-    UniqueVersionSaver,
+    SaverOps,
     checkpoint_config,
     encode_writes,
     list_scope,
@@ -81,8 +81,12 @@ def _turn_is_open(checkpoint: Checkpoint, metadata: dict[str, Any]) -> bool:
     return any(str(c).startswith("branch:to:") for c in checkpoint["channel_values"])
 
 
-class PostgresSaverCore(UniqueVersionSaver):
-    """Every checkpointer method, as plans; subclasses define :meth:`_run` and :meth:`_arun`."""
+class PostgresSaverCore(SaverOps):
+    """Every checkpointer operation, as a plan; subclasses define :meth:`_run` and :meth:`_arun`.
+
+    ``put`` and ``aput`` raise :class:`~threadloom.errors.CheckpointConflictError`
+    as the module docstring says.
+    """
 
     def __init__(self, *, serde: Any = None, turn_timeout: float = 120.0) -> None:
         super().__init__(serde=serde)
@@ -98,6 +102,12 @@ class PostgresSaverCore(UniqueVersionSaver):
 
     async def _arun(self, plan: Plan[T]) -> T:
         raise NotImplementedError
+
+    def _call(self, op: Callable[..., Any], *args: Any) -> Any:
+        return self._run(op(*args))
+
+    async def _acall(self, op: Callable[..., Any], *args: Any) -> Any:
+        return await self._arun(op(*args))
 
     # --- head tracking for the concurrency rule ---
 
@@ -117,7 +127,7 @@ class PostgresSaverCore(UniqueVersionSaver):
     def _setup_plan(self) -> Plan[int]:
         return migrate("checkpoints", MIGRATIONS)
 
-    def _get_plan(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
+    def _get_tuple_op(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
         thread_id, ns, checkpoint_id = get_thread_address(config)
         found = yield from read_plan(
             self.serde, thread_id=thread_id, ns=ns, checkpoint_id=checkpoint_id, limit=1
@@ -126,7 +136,7 @@ class PostgresSaverCore(UniqueVersionSaver):
             self._seen_head(thread_id, ns, found[0].checkpoint["id"] if found else None)
         return found[0] if found else None
 
-    def _list_plan(
+    def _list_op(
         self,
         config: RunnableConfig | None,
         filter: dict[str, Any] | None,
@@ -147,13 +157,13 @@ class PostgresSaverCore(UniqueVersionSaver):
         )
         return found
 
-    def _peek_plan(self, config: RunnableConfig) -> Plan[tuple[str, bool] | None]:
+    def _peek_latest_op(self, config: RunnableConfig) -> Plan[tuple[str, bool] | None]:
         thread_id, ns, _ = get_thread_address(config)
         found = yield from peek_plan(thread_id, ns)
         self._seen_head(thread_id, ns, found[0] if found else None)
         return found
 
-    def _put_plan(
+    def _put_op(
         self,
         config: RunnableConfig,
         checkpoint: Checkpoint,
@@ -185,7 +195,7 @@ class PostgresSaverCore(UniqueVersionSaver):
         self._seen_head(thread_id, ns, checkpoint["id"])
         return checkpoint_config(thread_id, ns, checkpoint["id"])
 
-    def _put_writes_plan(
+    def _put_writes_op(
         self,
         config: RunnableConfig,
         writes: Sequence[tuple[str, Any]],
@@ -196,50 +206,18 @@ class PostgresSaverCore(UniqueVersionSaver):
         rows = encode_writes(self.serde, writes)
         return put_writes_plan(thread_id, ns, checkpoint_id, task_id, task_path, rows)
 
-    # --- sync API ---
+    def _delete_thread_op(self, thread_id: str) -> Plan[None]:
+        return delete_plan([str(thread_id)])
+
+    # --- what only PostgreSQL offers (the rest of the API comes from SaverOps) ---
 
     def setup(self) -> None:
         """Create or upgrade the tables; idempotent and safe when many hosts call it."""
         self._run(self._setup_plan())
 
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """The checkpoint addressed by ``config`` (the thread's latest by default)."""
-        return self._run(self._get_plan(config))
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        """Checkpoints newest first, by thread, namespace, metadata equality and ``before``."""
-        yield from self._run(self._list_plan(config, filter, before, limit))
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Store ``checkpoint`` (only the channels in ``new_versions``); see the module docstring for conflicts."""
-        return self._run(self._put_plan(config, checkpoint, metadata, new_versions))
-
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        """Store a task's pending writes against the checkpoint in ``config``."""
-        self._run(self._put_writes_plan(config, writes, task_id, task_path))
-
-    def delete_thread(self, thread_id: str) -> None:
-        """Delete every checkpoint, blob and write of ``thread_id``."""
-        self._run(delete_plan([str(thread_id)]))
+    async def asetup(self) -> None:
+        """Async twin of :meth:`setup`."""
+        await self._arun(self._setup_plan())
 
     def prune(
         self,
@@ -250,56 +228,6 @@ class PostgresSaverCore(UniqueVersionSaver):
         """Drop old checkpoints: keep each namespace's latest (with what it reads), or delete all."""
         self._run(self._prune_plan(thread_ids, strategy))
 
-    def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
-        """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; reads no values."""
-        return self._run(self._peek_plan(config))
-
-    # --- async API ---
-
-    async def asetup(self) -> None:
-        """Async twin of :meth:`setup`."""
-        await self._arun(self._setup_plan())
-
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """Async twin of :meth:`get_tuple`."""
-        return await self._arun(self._get_plan(config))
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        """Async twin of :meth:`list`."""
-        for item in await self._arun(self._list_plan(config, filter, before, limit)):
-            yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Async twin of :meth:`put`."""
-        return await self._arun(self._put_plan(config, checkpoint, metadata, new_versions))
-
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        """Async twin of :meth:`put_writes`."""
-        await self._arun(self._put_writes_plan(config, writes, task_id, task_path))
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        """Async twin of :meth:`delete_thread`."""
-        await self._arun(delete_plan([str(thread_id)]))
-
     async def aprune(
         self,
         thread_ids: Sequence[str],
@@ -308,10 +236,6 @@ class PostgresSaverCore(UniqueVersionSaver):
     ) -> None:
         """Async twin of :meth:`prune`."""
         await self._arun(self._prune_plan(thread_ids, strategy))
-
-    async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
-        """Async twin of :meth:`peek_latest`."""
-        return await self._arun(self._peek_plan(config))
 
     @staticmethod
     def _prune_plan(thread_ids: Sequence[str], strategy: str) -> Plan[None]:

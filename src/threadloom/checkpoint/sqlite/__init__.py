@@ -33,7 +33,7 @@ from langchain_core.runnables import RunnableConfig
 
 from threadloom._sqlite import Database, migrate
 from threadloom.checkpoint._common import (
-    SyncBackedSaver,
+    SaverOps,
     checkpoint_config,
     encode_writes,
     list_scope,
@@ -71,7 +71,7 @@ def _vkey(version: ChannelVersion) -> str:
     return repr(version) if isinstance(version, float) else str(version)
 
 
-class SqliteSaver(SyncBackedSaver):
+class SqliteSaver(SaverOps):
     """Checkpointer backed by a SQLite file (or ``":memory:"``).
 
     Build it with :meth:`from_conn_string` (which opens, sets up and closes the
@@ -132,7 +132,7 @@ class SqliteSaver(SyncBackedSaver):
 
     # --- reads ---
 
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+    def _get_tuple_op(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint addressed by ``config`` (the thread's latest without ``checkpoint_id``)."""
         thread_id, ns, checkpoint_id = get_thread_address(config)
 
@@ -203,13 +203,12 @@ class SqliteSaver(SyncBackedSaver):
         # and _vkey of a str is the str itself.
         return {(channel, version): StoredBlob(kind, base, type_tag, data) for channel, version, kind, base, type_tag, data in rows}
 
-    def list(
+    def _list_op(
         self,
         config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
     ) -> Iterator[CheckpointTuple]:
         """Checkpoints newest first (by id), optionally of one thread/namespace.
 
@@ -250,7 +249,7 @@ class SqliteSaver(SyncBackedSaver):
         # Filters SQL cannot express (and re-checks of those it did) run on the decoded metadata.
         yield from take((self._read(partial(self._tuple, row=row)) for row in rows), filter, limit)
 
-    def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
+    def _peek_latest_op(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; reads no values."""
         thread_id, ns, _ = get_thread_address(config)
         row = self._read(
@@ -266,7 +265,7 @@ class SqliteSaver(SyncBackedSaver):
 
     # --- writes ---
 
-    def put(
+    def _put_op(
         self,
         config: RunnableConfig,
         checkpoint: Checkpoint,
@@ -295,12 +294,8 @@ class SqliteSaver(SyncBackedSaver):
         self._write(write)
         return checkpoint_config(thread_id, ns, checkpoint_id)
 
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
+    def _put_writes_op(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
         thread_id, ns, checkpoint_id = writes_address(config)
@@ -325,7 +320,7 @@ class SqliteSaver(SyncBackedSaver):
 
         self._write(write)
 
-    def delete_thread(self, thread_id: str) -> None:
+    def _delete_thread_op(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""
 
         def write(conn: sqlite3.Connection) -> None:
