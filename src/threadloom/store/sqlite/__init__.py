@@ -67,6 +67,7 @@ from threadloom.store.base import (
 )
 from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
 from threadloom.store.sqlite._sql import (
+    any_expired,
     compile_where,
     join_namespace,
     prefix_where,
@@ -77,6 +78,7 @@ from threadloom.store.sqlite._text_search import (
     backfill_keyword_index,
     indexed_bodies,
     keyword_matches,
+    scope_tokens,
 )
 from threadloom.store.sqlite._vector_sync import SyncedVectors, VectorChange
 
@@ -523,7 +525,7 @@ class SqliteStore(BaseStore):
             conn, op.namespace_prefix, op.query, run.now, prepared.sql, prepared.predicate
         )
         page = [
-            (hit.namespace, hit.key, hit.score) for hit, _ in hits[op.offset : op.offset + op.limit]
+            (hit.namespace, hit.key, hit.score) for hit in hits[op.offset : op.offset + op.limit]
         ]
         return self._items_of(conn, run, op, page)
 
@@ -543,12 +545,9 @@ class SqliteStore(BaseStore):
         config = self._fusion
         if pool != config.candidates:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
-        keyword = [
-            hit
-            for hit, _ in keyword_matches(
-                conn, op.namespace_prefix, op.query, run.now, prepared.sql, prepared.predicate
-            )
-        ]
+        keyword = keyword_matches(
+            conn, op.namespace_prefix, op.query, run.now, prepared.sql, prepared.predicate
+        )
         vector = index.search(query, op.namespace_prefix, limit=pool)
         passing = self._passing(conn, run, op, prepared, [(ns, key) for ns, key, _ in vector])
         if len(passing) == len(vector):
@@ -580,7 +579,7 @@ class SqliteStore(BaseStore):
         addresses: list[tuple[Namespace, str]],
     ) -> set[tuple[Namespace, str]]:
         """Which of ``addresses`` are live and pass the search's filter (one query)."""
-        if not prepared.tree.clauses and not _any_expired(conn, op.namespace_prefix, run.now):
+        if not prepared.tree.clauses and not any_expired(conn, op.namespace_prefix, run.now):
             return set(addresses)  # the vector index holds only stored items: all live
         rows = _fetch_live(conn, addresses, run.now, prepared.sql)
         if prepared.sql is None and prepared.predicate is not None:
@@ -762,19 +761,6 @@ def _seq(row: Any) -> int:
     return int(row[7])
 
 
-def _any_expired(conn: sqlite3.Connection, scope: Namespace, now: float) -> bool:
-    """Whether an expired, not yet swept item lies under ``scope`` (via the expiry index)."""
-    where, params = prefix_where(scope)
-    return (
-        conn.execute(
-            "SELECT 1 FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ? "
-            f"AND {where} LIMIT 1",
-            [now, *params],
-        ).fetchone()
-        is not None
-    )
-
-
 def _fetch_live(
     conn: sqlite3.Connection,
     addresses: list[tuple[Namespace, str]],
@@ -809,9 +795,13 @@ def _flush(conn: sqlite3.Connection, run: _Run) -> None:
             [address for address, _ in texts],
         )
         conn.executemany(
-            "INSERT INTO store_texts (item_id, prefix, body, length) "
-            "SELECT id, prefix, ?, ? FROM store_items WHERE prefix = ? AND key = ?",
-            [(body, body.count(" ") + 1, *address) for address, bodies in texts for body in bodies],
+            "INSERT INTO store_texts (item_id, prefix, key, scope, body, length) "
+            "SELECT id, prefix, key, ?, ?, ? FROM store_items WHERE prefix = ? AND key = ?",
+            [
+                (scope_tokens(split_namespace(address[0])), body, body.count(" ") + 1, *address)
+                for address, bodies in texts
+                for body in bodies
+            ],
         )
         run.pending_texts.clear()
     if not run.pending_vectors:

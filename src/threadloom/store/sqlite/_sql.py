@@ -17,11 +17,19 @@ and the caller evaluates the filter in Python instead.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from threadloom.store._filters import AllOf, Clause, Condition
 
-__all__ = ["compile_where", "join_namespace", "prefix_where", "readable", "split_namespace"]
+__all__ = [
+    "any_expired",
+    "compile_where",
+    "join_namespace",
+    "prefix_where",
+    "readable",
+    "split_namespace",
+]
 
 _INT64 = 2**63
 _RANGE_SQL = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -53,6 +61,17 @@ def prefix_where(
         f"({column} = ? OR ({column} >= ? AND {column} < ?))",
         [joined, joined + ".", joined + "/"],
     )
+
+
+def any_expired(conn: sqlite3.Connection, namespace_prefix: tuple[str, ...], now: float) -> bool:
+    """Whether an expired, not yet swept item lies under the prefix (via the expiry index)."""
+    where, params = prefix_where(namespace_prefix)
+    row = conn.execute(
+        "SELECT 1 FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ? "
+        f"AND {where} LIMIT 1",
+        [now, *params],
+    ).fetchone()
+    return row is not None
 
 
 class _NotExpressible(Exception):

@@ -9,8 +9,11 @@ and its length in terms; triggers keep the external-content FTS5 table
    (:func:`~threadloom.store._text.fts5_match_expression`), so FTS5 and SQL
    operator syntax in a query is plain text and can never raise;
 2. reads every live row under the searched prefix that shares a term with
-   the query (one ``MATCH`` joined with the items), and the scope's row count
-   and total length (an index range on ``store_texts.prefix``);
+   the query, and the scope's row count and total length (an index range on
+   ``store_texts.prefix``). The prefix is part of the ``MATCH`` too: each row's
+   ``scope`` column holds one token per namespace prefix of its item (a hash,
+   :func:`scope_token`), so FTS5 intersects the term postings with the
+   prefix's and one user's search never reads other users' matches;
 3. scores them with :func:`~threadloom.store._keyword.score_matches`, the same
    BM25 as the in-memory index, bit for bit. Document frequencies come from
    the matched rows themselves: a row containing a query term always matches
@@ -19,6 +22,7 @@ and its length in terms; triggers keep the external-content FTS5 table
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections import Counter
@@ -28,9 +32,16 @@ from typing import Any
 from threadloom.store._keyword import KeywordHit, score_matches
 from threadloom.store._text import fts5_match_expression, index_text, query_terms
 from threadloom.store.base import PutOp, get_text_at_path
-from threadloom.store.sqlite._sql import prefix_where, split_namespace
+from threadloom.store.sqlite._sql import any_expired, join_namespace, prefix_where, split_namespace
 
-__all__ = ["backfill_keyword_index", "create_keyword_index", "indexed_bodies", "keyword_matches"]
+__all__ = [
+    "backfill_keyword_index",
+    "create_keyword_index",
+    "indexed_bodies",
+    "keyword_matches",
+    "scope_token",
+    "scope_tokens",
+]
 
 Namespace = tuple[str, ...]
 _LIVE = "(i.expires_at IS NULL OR i.expires_at > ?)"
@@ -43,18 +54,22 @@ def create_keyword_index(conn: sqlite3.Connection) -> None:
             id INTEGER PRIMARY KEY,
             item_id INTEGER NOT NULL,
             prefix TEXT NOT NULL,
+            key TEXT NOT NULL,
+            scope TEXT NOT NULL,
             body TEXT NOT NULL,
             length INTEGER NOT NULL
         )""",
         "CREATE INDEX store_texts_item ON store_texts (item_id)",
         # Covering: a scope's row count and total length never read the table.
         "CREATE INDEX store_texts_prefix ON store_texts (prefix, item_id, length)",
-        "CREATE VIRTUAL TABLE store_fts USING fts5(body, content='store_texts', content_rowid='id')",
+        "CREATE VIRTUAL TABLE store_fts "
+        "USING fts5(body, scope, content='store_texts', content_rowid='id')",
         """CREATE TRIGGER store_texts_insert AFTER INSERT ON store_texts BEGIN
-            INSERT INTO store_fts (rowid, body) VALUES (new.id, new.body);
+            INSERT INTO store_fts (rowid, body, scope) VALUES (new.id, new.body, new.scope);
         END""",
         """CREATE TRIGGER store_texts_delete AFTER DELETE ON store_texts BEGIN
-            INSERT INTO store_fts (store_fts, rowid, body) VALUES ('delete', old.id, old.body);
+            INSERT INTO store_fts (store_fts, rowid, body, scope)
+            VALUES ('delete', old.id, old.body, old.scope);
         END""",
         # Items written before this version have no keyword rows yet: the first
         # store opened with an index fills them in (see backfill_keyword_index).
@@ -62,6 +77,17 @@ def create_keyword_index(conn: sqlite3.Connection) -> None:
         "SELECT 'keyword_backfill', 1 WHERE EXISTS (SELECT 1 FROM store_items)",
     ):
         conn.execute(statement)
+
+
+def scope_token(namespace_prefix: Namespace) -> str:
+    """The FTS5 token standing for one namespace prefix: letters and digits only."""
+    digest = hashlib.blake2b(join_namespace(namespace_prefix).encode(), digest_size=8)
+    return "ns" + digest.hexdigest()
+
+
+def scope_tokens(namespace: Namespace) -> str:
+    """A row's ``scope`` column: the tokens of every non-empty prefix of its namespace."""
+    return " ".join(scope_token(namespace[:depth]) for depth in range(1, len(namespace) + 1))
 
 
 def backfill_keyword_index(
@@ -77,17 +103,21 @@ def backfill_keyword_index(
         return 0
     has_vectors = "AND id IN (SELECT item_id FROM store_vectors)" if vectors_only else ""
     rows = conn.execute(
-        f"SELECT id, prefix, value FROM store_items WHERE id NOT IN "
+        f"SELECT id, prefix, key, value FROM store_items WHERE id NOT IN "
         f"(SELECT item_id FROM store_texts) {has_vectors}"
     ).fetchall()
-    texts: list[tuple[int, str, str, int]] = []
-    for item_id, prefix, value in rows:
-        op = PutOp((prefix,), "", json.loads(value))
+    texts: list[tuple[int, str, str, str, str, int]] = []
+    for item_id, prefix, key, value in rows:
+        op = PutOp((prefix,), key, json.loads(value))
+        scope = scope_tokens(split_namespace(prefix))
         texts.extend(
-            (item_id, prefix, body, body.count(" ") + 1) for body in indexed_bodies(op, fields)
+            (item_id, prefix, key, scope, body, body.count(" ") + 1)
+            for body in indexed_bodies(op, fields)
         )
     conn.executemany(
-        "INSERT INTO store_texts (item_id, prefix, body, length) VALUES (?, ?, ?, ?)", texts
+        "INSERT INTO store_texts (item_id, prefix, key, scope, body, length) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        texts,
     )
     conn.execute("DELETE FROM store_meta WHERE name = 'keyword_backfill'")
     return len(rows)
@@ -118,50 +148,63 @@ def keyword_matches(
     now: float,
     where: tuple[str, list[Any]] | None,
     predicate: Callable[[Any], bool] | None,
-) -> list[tuple[KeywordHit, int]]:
+) -> list[KeywordHit]:
     """Every live item under ``prefix`` that passes the filter and shares a term, best first.
 
     ``where`` is the filter as SQL over ``value`` (``None``: evaluate
-    ``predicate`` on each matched value instead). Returns each hit with its
-    item id. Statistics (row count, total length, document frequencies) are
-    those of the live rows under ``prefix``, whatever the filter.
+    ``predicate`` on each matched value instead). Statistics (row count, total
+    length, document frequencies) are those of the live rows under
+    ``prefix``, whatever the filter.
     """
-    expression = fts5_match_expression(query)
-    if expression is None:
+    terms_expression = fts5_match_expression(query)
+    if terms_expression is None:
         return []
+    expression = f"body : ({terms_expression})"
+    if prefix:
+        expression += f' AND scope : "{scope_token(prefix)}"'
     scope_sql, scope_params = prefix_where(prefix, column="t.prefix")
-    # All rows in scope (a range of the covering prefix index), minus those of
-    # expired but not yet swept items (found through the expiry index; usually none).
     n_docs, total_len = conn.execute(
         f"SELECT count(*), coalesce(sum(t.length), 0) FROM store_texts t WHERE {scope_sql}",
         scope_params,
     ).fetchone()
-    expired_docs, expired_len = conn.execute(
-        "SELECT count(*), coalesce(sum(t.length), 0) FROM store_items i "
-        "JOIN store_texts t ON t.item_id = i.id "
-        f"WHERE i.expires_at IS NOT NULL AND i.expires_at <= ? AND {scope_sql}",
-        [now, *scope_params],
-    ).fetchone()
-    n_docs, total_len = n_docs - expired_docs, total_len - expired_len
+    expired = any_expired(conn, prefix, now)
+    if expired:
+        # Expired items not yet swept are gone for searches, statistics included.
+        expired_docs, expired_len = conn.execute(
+            "SELECT count(*), coalesce(sum(t.length), 0) FROM store_items i "
+            "JOIN store_texts t ON t.item_id = i.id "
+            f"WHERE i.expires_at IS NOT NULL AND i.expires_at <= ? AND {scope_sql}",
+            [now, *scope_params],
+        ).fetchone()
+        n_docs, total_len = n_docs - expired_docs, total_len - expired_len
     if not n_docs:
         return []
-    filter_sql, filter_params = where if where is not None else ("1", [])
-    value_column = "i.value" if where is None and predicate is not None else "NULL"
-    rows = conn.execute(
-        f"SELECT i.id, i.prefix, i.key, t.body, COALESCE({filter_sql}, 0), {value_column} "
-        "FROM store_fts JOIN store_texts t ON t.id = store_fts.rowid "
-        "JOIN store_items i ON i.id = t.item_id "
-        f"WHERE store_fts MATCH ? AND {scope_sql} AND {_LIVE}",
-        [*filter_params, expression, *scope_params, now],
-    ).fetchall()
+    unfiltered = predicate is None and (where is None or where == ("1", []))
+    if unfiltered and not expired:
+        # Nothing to check on the items themselves: the text rows say it all.
+        rows = conn.execute(
+            "SELECT t.prefix, t.key, t.body, 1, NULL "
+            "FROM store_fts JOIN store_texts t ON t.id = store_fts.rowid "
+            f"WHERE store_fts MATCH ? AND {scope_sql}",
+            [expression, *scope_params],
+        ).fetchall()
+    else:
+        filter_sql, filter_params = where if where is not None else ("1", [])
+        value_column = "i.value" if where is None and predicate is not None else "NULL"
+        rows = conn.execute(
+            f"SELECT t.prefix, t.key, t.body, COALESCE({filter_sql}, 0), {value_column} "
+            "FROM store_fts JOIN store_texts t ON t.id = store_fts.rowid "
+            "JOIN store_items i ON i.id = t.item_id "
+            f"WHERE store_fts MATCH ? AND {scope_sql} AND {_LIVE}",
+            [*filter_params, expression, *scope_params, now],
+        ).fetchall()
     wanted = set(query_terms(query))
     doc_freq: Counter[str] = Counter()
     matches: list[tuple[Namespace, str, str]] = []
-    ids: dict[tuple[Namespace, str], int] = {}
     namespaces: dict[str, Namespace] = {}
-    for item_id, stored_prefix, key, body, passes, value in rows:
+    for stored_prefix, key, body, passes, value in rows:
         doc_freq.update(wanted.intersection(body.split(" ")))
-        if where is not None and not passes:
+        if not passes:
             continue
         if where is None and predicate is not None and not predicate(json.loads(value)):
             continue
@@ -169,6 +212,4 @@ def keyword_matches(
         if namespace is None:
             namespace = namespaces[stored_prefix] = split_namespace(stored_prefix)
         matches.append((namespace, key, body))
-        ids[(namespace, key)] = item_id
-    hits = score_matches(query, matches, n_docs=n_docs, total_len=total_len, doc_freq=doc_freq)
-    return [(hit, ids[(hit.namespace, hit.key)]) for hit in hits]
+    return score_matches(query, matches, n_docs=n_docs, total_len=total_len, doc_freq=doc_freq)
