@@ -286,6 +286,8 @@ def main() -> None:
         worker(args.worker[0], int(args.worker[1]), args.batch)
         return
     impls = [args.only] if args.only else ["threadloom", "langgraph"]
+    # Wall times on a shared machine follow its load: report it at both ends.
+    start_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     for n in args.sizes:
         results = {}
         for impl in impls:
@@ -305,7 +307,7 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"numpy {np.__version__}, Python {sys.version.split()[0]}, batch size {args.batch}, "
-        f"{os.cpu_count()} CPUs, load average at the end {load:.1f}"
+        f"{os.cpu_count()} CPUs, load average at the start {start_load:.1f}, at the end {load:.1f}"
     )
 
 
