@@ -589,8 +589,11 @@ class _Decoder:
         return tuple.__new__(cls, d["v"])
 
     def _dataclass(self, d: dict[str, Any]) -> Any:
+        return self._restore(d, "dc")
+
+    def _restore(self, d: dict[str, Any], kind: str) -> Any:
         # Restore the stored state without re-running __init__/__post_init__ (they may transform it).
-        cls: Any = self.resolve(d["c"], "dc")
+        cls: Any = self.resolve(d["c"], kind)
         obj = cls.__new__(cls)
         for k, v in d["v"].items():
             object.__setattr__(obj, k, v)
@@ -605,11 +608,7 @@ class _Decoder:
         return value
 
     def _object(self, d: dict[str, Any]) -> Any:
-        cls: Any = self.resolve(d["c"], "obj")
-        obj = cls.__new__(cls)
-        for k, v in d["v"].items():
-            object.__setattr__(obj, k, v)
-        return obj
+        return self._restore(d, "obj")
 
     def _pydantic(self, d: dict[str, Any]) -> Any:
         cls: Any = self.resolve(d["c"], "pyd")
