@@ -926,6 +926,24 @@ class SearchModeConformance:
             "tagged"
         ]
 
+    async def test_hybrid_filter_on_a_scope_larger_than_the_candidate_pool(
+        self, open_store: Any
+    ) -> None:
+        """With more items than hybrid candidates, a filter still yields full pages of passing items."""
+        s = await open_store(index=mode_index_config(fusion={"candidates": 10}))
+        await s.batch(
+            [
+                PutOp(NS, f"k{i:03}", {"text": f"pizza topping{i}", "odd": i % 2 == 1})
+                for i in range(60)
+            ]
+        )
+        hits = await s.search(
+            NS, query="pizza topping7", mode="hybrid", filter={"odd": True}, limit=20
+        )
+        assert len(hits) == 20 and hits[0].key == "k007"
+        assert all(int(h.key[1:]) % 2 == 1 for h in hits)
+        assert len({h.key for h in hits}) == 20
+
     @pytest.mark.parametrize("mode", ["keyword", "hybrid"])
     async def test_modes_page_with_offset_and_limit(self, open_store: Any, mode: str) -> None:
         """Pages of a keyword or hybrid search tile its full ranking."""
