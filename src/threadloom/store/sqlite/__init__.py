@@ -545,11 +545,20 @@ class SqliteStore(BaseStore):
         config = self._fusion
         if pool != config.candidates:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
+        expired = any_expired(conn, op.namespace_prefix, run.now)
         keyword = keyword_matches(
-            conn, op.namespace_prefix, op.query, run.now, prepared.sql, prepared.predicate
+            conn,
+            op.namespace_prefix,
+            op.query,
+            run.now,
+            prepared.sql,
+            prepared.predicate,
+            expired=expired,
         )
         vector = index.search(query, op.namespace_prefix, limit=pool)
-        passing = self._passing(conn, run, op, prepared, [(ns, key) for ns, key, _ in vector])
+        passing = self._passing(
+            conn, run, prepared, [(ns, key) for ns, key, _ in vector], expired=expired
+        )
         if len(passing) == len(vector):
             pass  # the common case: every candidate is live and passes the filter
         elif len(vector) < pool:
@@ -574,12 +583,13 @@ class SqliteStore(BaseStore):
         self,
         conn: sqlite3.Connection,
         run: _Run,
-        op: SearchOp,
         prepared: _Prepared,
         addresses: list[tuple[Namespace, str]],
+        *,
+        expired: bool,
     ) -> set[tuple[Namespace, str]]:
         """Which of ``addresses`` are live and pass the search's filter (one query)."""
-        if not prepared.tree.clauses and not any_expired(conn, op.namespace_prefix, run.now):
+        if not prepared.tree.clauses and not expired:
             return set(addresses)  # the vector index holds only stored items: all live
         rows = _fetch_live(conn, addresses, run.now, prepared.sql)
         if prepared.sql is None and prepared.predicate is not None:

@@ -67,7 +67,10 @@ def any_expired(conn: sqlite3.Connection, namespace_prefix: tuple[str, ...], now
     """Whether an expired, not yet swept item lies under the prefix (via the expiry index)."""
     where, params = prefix_where(namespace_prefix)
     row = conn.execute(
-        "SELECT 1 FROM store_items WHERE expires_at IS NOT NULL AND expires_at <= ? "
+        # The expiry index holds only items with a TTL: the prefix index would
+        # walk every item under the prefix instead.
+        "SELECT 1 FROM store_items INDEXED BY store_items_expiry "
+        "WHERE expires_at IS NOT NULL AND expires_at <= ? "
         f"AND {where} LIMIT 1",
         [now, *params],
     ).fetchone()

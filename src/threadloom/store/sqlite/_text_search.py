@@ -148,13 +148,16 @@ def keyword_matches(
     now: float,
     where: tuple[str, list[Any]] | None,
     predicate: Callable[[Any], bool] | None,
+    *,
+    expired: bool | None = None,
 ) -> list[KeywordHit]:
     """Every live item under ``prefix`` that passes the filter and shares a term, best first.
 
     ``where`` is the filter as SQL over ``value`` (``None``: evaluate
     ``predicate`` on each matched value instead). Statistics (row count, total
     length, document frequencies) are those of the live rows under
-    ``prefix``, whatever the filter.
+    ``prefix``, whatever the filter. ``expired``: whether the caller already
+    knows if an expired item lies under ``prefix`` (:func:`any_expired`).
     """
     terms_expression = fts5_match_expression(query)
     if terms_expression is None:
@@ -167,7 +170,8 @@ def keyword_matches(
         f"SELECT count(*), coalesce(sum(t.length), 0) FROM store_texts t WHERE {scope_sql}",
         scope_params,
     ).fetchone()
-    expired = any_expired(conn, prefix, now)
+    if expired is None:
+        expired = any_expired(conn, prefix, now)
     if expired:
         # Expired items not yet swept are gone for searches, statistics included.
         expired_docs, expired_len = conn.execute(
