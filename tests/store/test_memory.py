@@ -13,10 +13,10 @@ from threadloom.errors import InvalidEmbedderError, InvalidStoreInputError
 from threadloom.store.base import IndexConfig, TTLConfig
 from threadloom.store.memory import InMemoryStore
 from threadloom.testing.embeddings import AsyncHashingEmbed, HashingEmbed
-from threadloom.testing.store import StoreConformance
+from threadloom.testing.store import SearchModeConformance, StoreConformance
 
 
-class TestInMemoryStore(StoreConformance):
+class TestInMemoryStore(StoreConformance, SearchModeConformance):
     @pytest.fixture
     def make_store(self) -> Any:
         def factory(

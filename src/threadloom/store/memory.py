@@ -1,10 +1,13 @@
-"""An in-memory store with semantic search and TTL.
+"""An in-memory store with semantic, keyword and hybrid search, and TTL.
 
 Values live in Python dicts per namespace; vectors live in one float32
 matrix where each namespace owns a few contiguous blocks
 (:mod:`threadloom.store._vectors`), so a semantic search is a matrix product
-over the namespace prefix's blocks only. Safe to share between threads;
-async methods embed without blocking the event loop.
+over the namespace prefix's blocks only. The same texts are kept in a BM25
+keyword index partitioned by namespace (:mod:`threadloom.store._keyword`),
+updated on every write, delete and expiry; hybrid search fuses both rankings
+with :func:`threadloom.store._fusion.fuse_hits`. Safe to share between
+threads; async methods embed without blocking the event loop.
 
 Example (a real app passes a LangChain ``Embeddings`` or ``"local"``)::
 
@@ -21,11 +24,13 @@ Example (a real app passes a LangChain ``Embeddings`` or ``"local"``)::
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
+import math
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -34,8 +39,12 @@ import numpy as np
 from threadloom.errors import IndexNotConfiguredError, InvalidStoreInputError
 from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
 from threadloom.store._filters import compile_filter
+from threadloom.store._fusion import fuse_hits
+from threadloom.store._keyword import KeywordIndex
+from threadloom.store._modes import fusion_config, text_fields
 from threadloom.store._vectors import VectorIndex
 from threadloom.store.base import (
+    SEARCH_MODES,
     BaseStore,
     DeleteNamespaceOp,
     GetOp,
@@ -49,8 +58,11 @@ from threadloom.store.base import (
     SearchItem,
     SearchOp,
     TTLConfig,
+    configured_search_mode,
+    get_text_at_path,
     validate_op,
     validate_ops,
+    vector_index_config,
 )
 
 __all__ = ["InMemoryStore"]
@@ -92,16 +104,24 @@ class InMemoryStore(BaseStore):
     """A thread-safe store held in process memory, with optional semantic index and TTL.
 
     ``index={"dims": ..., "embed": ..., "fields": [...]}`` enables
-    ``search(query=...)``; ``ttl={"default_ttl": minutes, "refresh_on_read": True,
+    ``search(query=...)`` in every mode (``mode="vector" | "keyword" |
+    "hybrid"``; ``index["search_mode"]`` sets the default, ``index["fusion"]``
+    tunes hybrid); ``index={"fields": [...]}`` without an embedder gives a
+    keyword-only store. ``ttl={"default_ttl": minutes, "refresh_on_read": True,
     "sweep_interval_minutes": n}`` makes items expire (a daemon thread sweeps
     them every ``n`` minutes; expired items are never returned either way).
     """
 
     supports_ttl = True
+    supported_search_modes = SEARCH_MODES
 
     def __init__(self, *, index: IndexConfig | None = None, ttl: TTLConfig | None = None) -> None:
         self.index_config = index
-        self._index = ResolvedIndex.from_config(index)
+        self._search_mode = configured_search_mode(index)
+        self._fusion = fusion_config(index)
+        self._index = ResolvedIndex.from_config(vector_index_config(index))
+        # The paths whose text is keyword-indexed; None: no keyword index at all.
+        self._text_fields = text_fields(index, self._index)
         distance = (index or {}).get("distance_type", "cosine")
         if distance != "cosine":
             raise InvalidStoreInputError(
@@ -109,12 +129,16 @@ class InMemoryStore(BaseStore):
             )
         self.ttl_config = _check_ttl_config(ttl)
         self._vectors = VectorIndex(self._index.dims) if self._index else None
+        self._keywords = KeywordIndex() if self._text_fields is not None else None
         self._lock = threading.RLock()
         self._data: dict[Namespace, dict[str, _Record]] = {}
         self._sorted_namespaces: list[Namespace] = []
         self._seq = 0
         self._last_time = datetime.fromtimestamp(0, timezone.utc)
         self._expiring = 0  # records with an expiry: skip TTL checks when there are none
+        # No record expires before this (a lower bound: refreshes only push expiries
+        # later), so keyword searches skip looking for expired items until then.
+        self._earliest_expiry = math.inf
         # Expiry is never persisted, so a monotonic clock (immune to clock changes) fits.
         self._clock: Callable[[], float] = time.monotonic
         self._sweeper: threading.Thread | None = None
@@ -127,18 +151,20 @@ class InMemoryStore(BaseStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` in order; the batch is validated (and embedded) before any op applies."""
         ops = validate_ops(ops)
-        filters = self._prepare(ops)
-        plan = self._index.plan(ops) if self._index and _embeds(ops) else None
+        filters, modes = self._prepare(ops)
+        to_embed = _to_embed(ops, modes)
+        plan = self._index.plan(to_embed) if self._index and _embeds(to_embed) else None
         embedded = plan.embed(self._index) if plan and self._index else None
-        return self._apply(ops, filters, embedded)
+        return self._apply(ops, filters, modes, embedded)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch`; embedding runs off the event loop."""
         ops = validate_ops(ops)
-        filters = self._prepare(ops)
-        plan = self._index.plan(ops) if self._index and _embeds(ops) else None
+        filters, modes = self._prepare(ops)
+        to_embed = _to_embed(ops, modes)
+        plan = self._index.plan(to_embed) if self._index and _embeds(to_embed) else None
         embedded = await plan.aembed(self._index) if plan and self._index else None
-        return self._apply(ops, filters, embedded)
+        return self._apply(ops, filters, modes, embedded)
 
     def get(
         self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
@@ -155,24 +181,40 @@ class InMemoryStore(BaseStore):
         """Async twin of :meth:`get` (a dict lookup: nothing to wait for)."""
         return self.get(namespace, key, refresh_ttl=refresh_ttl)
 
-    def _prepare(self, ops: list[Op]) -> dict[int, Callable[[Any], bool] | None]:
-        """Checks that need the store's configuration; raises before anything runs."""
+    def _prepare(
+        self, ops: list[Op]
+    ) -> tuple[dict[int, Callable[[Any], bool] | None], dict[int, str]]:
+        """Checks that need the store's configuration; raises before anything runs.
+
+        Returns each search's compiled filter and its mode (the op's, else the store's).
+        """
         filters: dict[int, Callable[[Any], bool] | None] = {}
+        modes: dict[int, str] = {}
         for position, op in enumerate(ops):
             if isinstance(op, SearchOp):
                 filters[position] = compile_filter(op.filter)
-                if op.query is not None and self._index is None:
+                mode = modes[position] = op.mode or self._search_mode
+                if op.query is None:
+                    continue
+                if self._text_fields is None:
                     raise IndexNotConfiguredError(
                         "search(query=...) needs a store created with an index, e.g. "
-                        "InMemoryStore(index={'embed': ..., 'dims': ...}); "
+                        "InMemoryStore(index={'embed': ..., 'dims': ...}) or, for keyword "
+                        "search only, index={'fields': ['text']}; "
                         "search without query to list items"
                     )
-        return filters
+                if mode != "keyword" and self._index is None:
+                    raise IndexNotConfiguredError(
+                        f"search(mode={mode!r}) needs an embedder, and this store's index has "
+                        "none ('embed' and 'dims'); use mode='keyword'"
+                    )
+        return filters, modes
 
     def _apply(
         self,
         ops: list[Op],
         filters: dict[int, Callable[[Any], bool] | None],
+        modes: dict[int, str],
         embedded: EmbeddedBatch | None,
     ) -> list[Result]:
         results: list[Result] = []
@@ -194,10 +236,13 @@ class InMemoryStore(BaseStore):
                 if isinstance(op, GetOp):
                     results.append(self._get(op, now))
                 elif isinstance(op, SearchOp):
+                    mode = modes[position]
                     query = (
-                        embedded.queries[op.query] if embedded and op.query is not None else None
+                        embedded.queries[op.query]
+                        if embedded and op.query is not None and mode != "keyword"
+                        else None
                     )
-                    results.append(self._search(op, filters[position], query, now))
+                    results.append(self._search(op, filters[position], mode, query, now))
                 elif isinstance(op, ListNamespacesOp):
                     results.append(self._list_namespaces(op, now))
                 elif isinstance(op, DeleteNamespaceOp):
@@ -282,6 +327,8 @@ class InMemoryStore(BaseStore):
         pending.pop(address, None)
         if op.value is None:
             pending[address] = None
+            if self._keywords is not None:
+                self._keywords.delete(namespace, key)
             if items is not None and not items:
                 self._drop_namespace(namespace)
             return
@@ -299,11 +346,20 @@ class InMemoryStore(BaseStore):
         if ttl is not None:
             expires_at = now + ttl * 60.0
             self._expiring += 1
+            self._earliest_expiry = min(self._earliest_expiry, expires_at)
         # validate_ops already replaced the caller's value by a normalized copy
         # (what a database backend would give back), so it can be kept as is.
         # Re-inserting keeps each namespace's dict ordered oldest to newest update.
         items[key] = _Record(op.value, created, stamp, self._seq, ttl, expires_at)
         pending[address] = span
+        if self._keywords is not None:
+            assert self._text_fields is not None
+            texts = _indexed_texts(op, self._text_fields)
+            if texts:
+                self._keywords.put(namespace, key, texts)
+            else:
+                # index=False (or no text at the paths): the old text must not linger.
+                self._keywords.delete(namespace, key)
 
     def _drop_namespace(self, namespace: Namespace) -> None:
         del self._data[namespace]
@@ -323,20 +379,24 @@ class InMemoryStore(BaseStore):
         self,
         op: SearchOp,
         matches: Callable[[Any], bool] | None,
+        mode: str,
         query: Any,
         now: float,
     ) -> list[SearchItem]:
         prefix = op.namespace_prefix
         hits: list[tuple[Namespace, str, _Record, float | None]] = []
-        if query is not None:
+        if op.query is not None and mode != "vector":
+            if op.limit == 0:
+                return []
+            scored = (
+                self._keyword_hits(op, matches, now)
+                if mode == "keyword"
+                else self._hybrid_hits(op, matches, query, now)
+            )
+            hits = [(ns, key, self._data[ns][key], score) for ns, key, score in scored]
+        elif query is not None:
             assert self._vectors is not None
-            accept: Callable[[Namespace, str], bool] | None = None
-            if matches is not None or self._expiring:
-
-                def accept(namespace: Namespace, key: str) -> bool:
-                    record = self._data[namespace][key]
-                    return self._live(record, now) and (matches is None or matches(record.value))
-
+            accept = self._acceptor(matches, now)
             for namespace, key, score in self._vectors.search(
                 query, prefix, limit=op.limit, offset=op.offset, accept=accept
             ):
@@ -369,6 +429,94 @@ class InMemoryStore(BaseStore):
                 )
             )
         return results
+
+    def _acceptor(
+        self, matches: Callable[[Any], bool] | None, now: float
+    ) -> Callable[[Namespace, str], bool] | None:
+        """Is an indexed item live and does it pass the filter? ``None``: every item does."""
+        if matches is None and not self._expiring:
+            return None
+
+        def accept(namespace: Namespace, key: str) -> bool:
+            record = self._data[namespace][key]
+            return self._live(record, now) and (matches is None or matches(record.value))
+
+        return accept
+
+    def _keyword_hits(
+        self, op: SearchOp, matches: Callable[[Any], bool] | None, now: float
+    ) -> list[tuple[Namespace, str, float]]:
+        """One page of BM25 hits that are live and pass the filter, best first."""
+        assert self._keywords is not None and op.query is not None
+        self._forget_expired_keywords(op.namespace_prefix, now)
+        need = op.offset + op.limit
+        accept = self._acceptor(matches, now)
+        if accept is None:
+            found = self._keywords.search(op.namespace_prefix, op.query, limit=need)
+            return [(hit.namespace, hit.key, hit.score) for hit in found[op.offset :]]
+        page: list[tuple[Namespace, str, float]] = []
+        skip = op.offset
+        for hit in self._keywords.search(op.namespace_prefix, op.query):
+            if not accept(hit.namespace, hit.key):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            page.append((hit.namespace, hit.key, hit.score))
+            if len(page) >= op.limit:
+                break
+        return page
+
+    def _hybrid_hits(
+        self, op: SearchOp, matches: Callable[[Any], bool] | None, query: Any, now: float
+    ) -> list[tuple[Namespace, str, float]]:
+        """One page of the fused ranking (:func:`~threadloom.store._fusion.fuse_hits`)."""
+        assert self._vectors is not None and self._keywords is not None and op.query is not None
+        vectors, keywords = self._vectors, self._keywords
+        prefix, text = op.namespace_prefix, op.query
+        need = op.offset + op.limit
+        config = self._fusion
+        if need > config.candidates:
+            # Pages past the pool would come out short: widen it (fuse_hits' contract).
+            config = dataclasses.replace(config, candidates=need)
+        accept = self._acceptor(matches, now)
+        self._forget_expired_keywords(prefix, now)
+        # Every passing match, so an item missing from this list truly scores 0.
+        keyword = [
+            (hit.namespace, hit.key, hit.score)
+            for hit in keywords.search(prefix, text)
+            if accept is None or accept(hit.namespace, hit.key)
+        ]
+        vector = vectors.search(query, prefix, limit=config.candidates, accept=accept)
+
+        def similarity_of(
+            addresses: Sequence[tuple[Namespace, str]],
+        ) -> dict[tuple[Namespace, str], float]:
+            found = vectors.search(query, prefix, limit=len(addresses), candidates=addresses)
+            return {(ns, key): score for ns, key, score in found}
+
+        def coverage_of(
+            addresses: Sequence[tuple[Namespace, str]],
+        ) -> dict[tuple[Namespace, str], float]:
+            return keywords.coverage(prefix, text, addresses)
+
+        fused = fuse_hits(
+            vector, keyword, similarity_of, limit=need, config=config, coverage_of=coverage_of
+        )
+        return fused[op.offset :]
+
+    def _forget_expired_keywords(self, prefix: Namespace, now: float) -> None:
+        """Take expired, not yet swept items under ``prefix`` out of the keyword index.
+
+        BM25 statistics are those of the live items (as on every backend), and an
+        expired item can never come back to life (only a new put revives its key).
+        """
+        if self._keywords is None or now < self._earliest_expiry:
+            return
+        for namespace in self._namespaces_under(prefix):
+            for key, record in self._data[namespace].items():
+                if not self._live(record, now):
+                    self._keywords.delete(namespace, key)
 
     def _newest_first(self, prefix: Namespace) -> Iterator[tuple[Namespace, str, _Record]]:
         streams = [_reversed_items(ns, self._data[ns]) for ns in self._namespaces_under(prefix)]
@@ -403,6 +551,8 @@ class InMemoryStore(BaseStore):
                 if self._vectors is not None:
                     self._vectors.remove(namespace, key)
             self._drop_namespace(namespace)
+        if self._keywords is not None:
+            self._keywords.delete_prefix(prefix)
         return count
 
     # --- TTL ---
@@ -413,12 +563,17 @@ class InMemoryStore(BaseStore):
             if not self._expiring:
                 return 0
             now = self._clock()
-            expired = [
-                (namespace, key)
-                for namespace, items in self._data.items()
-                for key, record in items.items()
-                if not self._live(record, now)
-            ]
+            expired: list[tuple[Namespace, str]] = []
+            earliest = math.inf
+            for namespace, items in self._data.items():
+                for key, record in items.items():
+                    if record.expires_at is None:
+                        continue
+                    if record.expires_at <= now:
+                        expired.append((namespace, key))
+                    else:
+                        earliest = min(earliest, record.expires_at)
+            self._earliest_expiry = earliest
             pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
             for namespace, key in expired:
                 self._put(PutOp(namespace, key, None), None, now, self._last_time, pending)
@@ -462,6 +617,28 @@ class InMemoryStore(BaseStore):
         stop = getattr(self, "_sweeper_stop", None)
         if stop is not None:
             stop.set()
+
+
+def _to_embed(ops: list[Op], modes: dict[int, str]) -> list[Op]:
+    """``ops`` as the embedder should see them: keyword searches embed no query."""
+    if all(mode != "keyword" for mode in modes.values()):
+        return ops
+    return [
+        op._replace(query=None)
+        if isinstance(op, SearchOp) and op.query is not None and modes[i] == "keyword"
+        else op
+        for i, op in enumerate(ops)
+    ]
+
+
+def _indexed_texts(op: PutOp, fields: tuple[str, ...]) -> list[str]:
+    """The texts a put's vectors are built from (the keyword index holds the same)."""
+    if op.value is None or op.index is False:
+        return []
+    paths = fields if op.index is None else op.index
+    if len(paths) == 1:
+        return get_text_at_path(op.value, paths[0])
+    return [text for path in paths for text in get_text_at_path(op.value, path)]
 
 
 def _embeds(ops: list[Op]) -> bool:

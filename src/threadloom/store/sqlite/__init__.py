@@ -43,7 +43,9 @@ from threadloom.errors import (
 )
 from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
 from threadloom.store._filters import AllOf, compile_filter, parse_filter
-from threadloom.store._fusion import DEFAULT_FUSION, FusionConfig, fuse_hits
+from threadloom.store._fusion import FusionConfig, fuse_hits
+from threadloom.store._modes import fusion_config as _fusion_config
+from threadloom.store._modes import text_fields as _text_fields
 from threadloom.store.base import (
     SEARCH_MODES,
     BaseStore,
@@ -61,7 +63,6 @@ from threadloom.store.base import (
     TTLConfig,
     configured_search_mode,
     run_in_thread,
-    tokenize_path,
     validate_ops,
     vector_index_config,
 )
@@ -883,44 +884,6 @@ def _to_embed(ops: list[Op], prepared: dict[int, _Prepared]) -> list[Op]:
         else op
         for i, op in enumerate(ops)
     ]
-
-
-def _fusion_config(index: IndexConfig | None) -> FusionConfig:
-    fusion = (index or {}).get("fusion")
-    if fusion is None:
-        return DEFAULT_FUSION
-    if not isinstance(fusion, dict):
-        raise InvalidStoreInputError(
-            f"index['fusion'] must be a dict such as {{'vector_weight': 0.5}}, got {fusion!r}"
-        )
-    try:
-        return FusionConfig(**fusion)
-    except (TypeError, ValueError) as exc:
-        raise InvalidStoreInputError(f"index['fusion'] is invalid: {exc}") from exc
-
-
-def _text_fields(
-    index: IndexConfig | None, resolved: ResolvedIndex | None
-) -> tuple[str, ...] | None:
-    """The keyword-indexed paths: the embedded fields, or a keyword-only config's own."""
-    if index is None:
-        return None
-    if resolved is not None:
-        return resolved.fields
-    unknown = set(index) - {"fields", "search_mode", "fusion"}
-    if unknown:
-        raise InvalidStoreInputError(
-            f"Unknown option(s) for a keyword-only index: {', '.join(sorted(unknown))} "
-            "(a vector index needs both 'embed' and 'dims')"
-        )
-    fields = index.get("fields") or ["$"]
-    if not isinstance(fields, (list, tuple)) or not all(isinstance(f, str) and f for f in fields):
-        raise InvalidStoreInputError(
-            f"index['fields'] must be a list of path strings, got {fields!r}"
-        )
-    for path in fields:
-        tokenize_path(path)  # a malformed path fails now, not at the first put
-    return tuple(fields)
 
 
 def _check_ttl_config(ttl: TTLConfig | None) -> TTLConfig | None:
