@@ -225,3 +225,22 @@ def test_random_batches_keep_search_exact() -> None:
     assert len(hits) == len(expected)
     assert [round(h.score, 4) for h in hits] == [round(-s, 4) for s, _ in expected]
     assert {(h.namespace, h.key) for h in hits} == {a for _, a in expected}
+
+
+def test_keyword_index_is_built_on_first_need_from_each_puts_own_paths() -> None:
+    """Vector-only use never builds the keyword index; the first keyword search builds it
+    from what each put indexed (its own ``index`` paths included), and later writes keep it in step."""
+    store = InMemoryStore(index={"dims": 16, "embed": HashingEmbed(16), "fields": ["text"]})
+    ns = ("memories", "u1")
+    store.put(ns, "default", {"text": "walrus sighting", "note": "penguin"})
+    store.put(ns, "override", {"text": "nothing here", "note": "walrus parade"}, index=["note"])
+    store.put(ns, "hidden", {"text": "walrus"}, index=False)
+    store.search(ns, query="walrus")  # vector mode: no keyword index yet
+    assert store._keywords is None
+    found = [item.key for item in store.search(ns, query="walrus", mode="keyword")]
+    assert sorted(found) == ["default", "override"]
+    assert store.search(ns, query="penguin", mode="keyword") == []
+    store.put(ns, "later", {"text": "walrus again"})
+    store.delete(ns, "default")
+    found = [item.key for item in store.search(ns, query="walrus", mode="keyword")]
+    assert sorted(found) == ["later", "override"]

@@ -32,7 +32,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -72,7 +72,7 @@ _EPSILON = timedelta(microseconds=1)
 
 
 class _Record:
-    __slots__ = ("created_at", "expires_at", "seq", "ttl", "updated_at", "value")
+    __slots__ = ("created_at", "expires_at", "index", "seq", "ttl", "updated_at", "value")
 
     def __init__(
         self,
@@ -82,8 +82,11 @@ class _Record:
         seq: int,
         ttl: float | None,
         expires_at: float | None,
+        index: Literal[False] | list[str] | None = None,
     ) -> None:
         self.value = value
+        # The put's own index paths, so the keyword index can be built later from them.
+        self.index = index
         self.created_at = created_at
         self.updated_at = updated_at
         self.seq = seq
@@ -129,7 +132,9 @@ class InMemoryStore(BaseStore):
             )
         self.ttl_config = _check_ttl_config(ttl)
         self._vectors = VectorIndex(self._index.dims) if self._index else None
-        self._keywords = KeywordIndex() if self._text_fields is not None else None
+        # Built on the first keyword or hybrid search, then kept in step with every
+        # write: a store only ever searched by vector pays nothing for it on put.
+        self._keywords: KeywordIndex | None = None
         self._lock = threading.RLock()
         self._data: dict[Namespace, dict[str, _Record]] = {}
         self._sorted_namespaces: list[Namespace] = []
@@ -350,11 +355,11 @@ class InMemoryStore(BaseStore):
         # validate_ops already replaced the caller's value by a normalized copy
         # (what a database backend would give back), so it can be kept as is.
         # Re-inserting keeps each namespace's dict ordered oldest to newest update.
-        items[key] = _Record(op.value, created, stamp, self._seq, ttl, expires_at)
+        items[key] = _Record(op.value, created, stamp, self._seq, ttl, expires_at, op.index)
         pending[address] = span
         if self._keywords is not None:
             assert self._text_fields is not None
-            texts = _indexed_texts(op, self._text_fields)
+            texts = _indexed_texts(op.value, op.index, self._text_fields)
             if texts:
                 self._keywords.put(namespace, key, texts)
             else:
@@ -447,6 +452,7 @@ class InMemoryStore(BaseStore):
         self, op: SearchOp, matches: Callable[[Any], bool] | None, now: float
     ) -> list[tuple[Namespace, str, float]]:
         """One page of BM25 hits that are live and pass the filter, best first."""
+        self._ensure_keywords()
         assert self._keywords is not None and op.query is not None
         self._forget_expired_keywords(op.namespace_prefix, now)
         need = op.offset + op.limit
@@ -471,6 +477,7 @@ class InMemoryStore(BaseStore):
         self, op: SearchOp, matches: Callable[[Any], bool] | None, query: Any, now: float
     ) -> list[tuple[Namespace, str, float]]:
         """One page of the fused ranking (:func:`~threadloom.store._fusion.fuse_hits`)."""
+        self._ensure_keywords()
         assert self._vectors is not None and self._keywords is not None and op.query is not None
         vectors, keywords = self._vectors, self._keywords
         prefix, text = op.namespace_prefix, op.query
@@ -504,6 +511,19 @@ class InMemoryStore(BaseStore):
             vector, keyword, similarity_of, limit=need, config=config, coverage_of=coverage_of
         )
         return fused[op.offset :]
+
+    def _ensure_keywords(self) -> None:
+        """Build the keyword index from every stored item, once, on first need."""
+        if self._keywords is not None:
+            return
+        assert self._text_fields is not None
+        keywords = KeywordIndex()
+        for namespace, items in self._data.items():
+            for key, record in items.items():
+                texts = _indexed_texts(record.value, record.index, self._text_fields)
+                if texts:
+                    keywords.put(namespace, key, texts)
+        self._keywords = keywords
 
     def _forget_expired_keywords(self, prefix: Namespace, now: float) -> None:
         """Take expired, not yet swept items under ``prefix`` out of the keyword index.
@@ -631,14 +651,18 @@ def _to_embed(ops: list[Op], modes: dict[int, str]) -> list[Op]:
     ]
 
 
-def _indexed_texts(op: PutOp, fields: tuple[str, ...]) -> list[str]:
+def _indexed_texts(
+    value: dict[str, Any] | None,
+    index: Literal[False] | list[str] | None,
+    fields: tuple[str, ...],
+) -> list[str]:
     """The texts a put's vectors are built from (the keyword index holds the same)."""
-    if op.value is None or op.index is False:
+    if value is None or index is False:
         return []
-    paths = fields if op.index is None else op.index
+    paths = fields if index is None else index
     if len(paths) == 1:
-        return get_text_at_path(op.value, paths[0])
-    return [text for path in paths for text in get_text_at_path(op.value, path)]
+        return get_text_at_path(value, paths[0])
+    return [text for path in paths for text in get_text_at_path(value, path)]
 
 
 def _embeds(ops: list[Op]) -> bool:
