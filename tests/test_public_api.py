@@ -89,6 +89,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "add_messages",
     ],
     "threadloom.graph.message": ["MessagesState", "REMOVE_ALL_MESSAGES", "add_messages"],
+    "threadloom.graph.state": ["CompiledStateGraph", "StateGraph"],
     "threadloom.runtime": ["Runtime", "get_runtime"],
     "threadloom.store.base": [
         "BaseStore",
@@ -164,6 +165,7 @@ PUBLIC_API: dict[str, list[str]] = {
 CONTRACT: dict[str, list[str]] = {
     "threadloom.graph": ["StateGraph", "MessagesState", "START", "END", "add_messages"],
     "threadloom.graph.message": ["MessagesState", "add_messages"],
+    "threadloom.graph.state": ["StateGraph", "CompiledStateGraph"],
     "threadloom.types": [
         "Command",
         "Send",
