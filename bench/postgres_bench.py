@@ -14,6 +14,8 @@ Run::
 
     .venv/bin/python bench/postgres_bench.py --items 100000
     .venv/bin/python bench/postgres_bench.py --items 2000 --queries 20 --turns 20   # quick check
+    .venv/bin/python bench/postgres_bench.py --items 1000000 --libraries threadloom \\
+        --skip-turns --bulk-load   # 1M: puts with the HNSW index dropped, then one build
 """
 
 from __future__ import annotations
@@ -120,21 +122,83 @@ def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace)
     from threadloom.store.postgres import PostgresStore
 
     index: Any = {"dims": DIMS, "embed": data, "fields": ["text"]}
+    extra: dict[str, float] = {}
     with PostgresStore.from_conn_string(dsn, index=index) as store:
         store.setup()
+        if args.bulk_load:
+            _drop_hnsw(dsn)
         rate = load(
             store.batch, lambda ns, k, v: PutOp(ns, k, v), len(data.items), args.users, "threadloom"
         )
+        if args.bulk_load:
+            extra["load_s"] = len(data.items) / rate
+            extra["build_s"] = _rebuild_hnsw(dsn, store)
         _analyze(dsn)
+        sys.stderr.write("  threadloom: timing searches\n")
         user = measure_search(store.search, data, args.users, args.queries, "user")
         overall = measure_search(store.search, data, args.users, args.queries, "global")
-    return {"put": rate, "user": user, "global": overall}
+    return {"put": rate, "user": user, "global": overall, **extra}
+
+
+HNSW_INDEX = "threadloom_store_vectors_hnsw_cosine"  # the store's default (cosine) index name
+
+
+def _drop_hnsw(dsn: str) -> None:
+    """Bulk-load step 1: drop the store's HNSW index so puts skip its upkeep."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP INDEX {HNSW_INDEX}")
+
+
+def _rebuild_hnsw(dsn: str, store: Any) -> float:
+    """Bulk-load step 2: ``store.setup()`` re-runs the store's own ``CREATE INDEX IF NOT EXISTS``
+    (same m / ef_construction as a fresh setup), building the graph over the loaded rows with
+    the server's ``maintenance_work_mem`` / ``max_parallel_maintenance_workers``. Progress is
+    read from ``pg_stat_progress_create_index`` while it runs. Returns the build's seconds."""
+    import threading
+
+    import psycopg
+
+    done = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while not done.wait(30):
+                row = conn.execute(
+                    "SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index"
+                ).fetchone()
+                if row:
+                    elapsed = time.perf_counter() - started
+                    sys.stderr.write(
+                        f"  HNSW build {elapsed:.0f} s: {row[0]} {row[1]}/{row[2]} "
+                        f"(load average {os.getloadavg()[0]:.2f})\n"
+                    )
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        shown = conn.execute(
+            "SELECT current_setting('maintenance_work_mem'), "
+            "current_setting('max_parallel_maintenance_workers')"
+        ).fetchone()
+    sys.stderr.write(
+        f"  building HNSW over the loaded rows (maintenance_work_mem {shown[0]}, "
+        f"max_parallel_maintenance_workers {shown[1]})\n"
+    )
+    started = time.perf_counter()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        store.setup()
+    finally:
+        done.set()
+        watcher.join()
+    build = time.perf_counter() - started
+    sys.stderr.write(f"  HNSW build took {build:.1f} s\n")
+    return build
 
 
 def bench_hnsw_cost(dsn: str, data: TableEmbed, args: argparse.Namespace) -> str:
     """What HNSW maintenance costs a put: the same puts with the index dropped, then a build."""
-    import psycopg
-
     from threadloom.store.base import PutOp
     from threadloom.store.postgres import PostgresStore
 
@@ -142,8 +206,7 @@ def bench_hnsw_cost(dsn: str, data: TableEmbed, args: argparse.Namespace) -> str
     index: Any = {"dims": DIMS, "embed": data, "fields": ["text"]}
     with PostgresStore.from_conn_string(dsn, index=index) as store:
         store.setup()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("DROP INDEX threadloom_store_vectors_hnsw_cosine")
+        _drop_hnsw(dsn)
         rate = load(store.batch, lambda ns, k, v: PutOp(ns, k, v), n, args.users, "no-HNSW")
         started = time.perf_counter()
         store.setup()  # recreates the index: a bulk build over the loaded rows
@@ -296,11 +359,28 @@ def main() -> None:
         help="also put this many items with the HNSW index dropped (what index upkeep costs)",
     )
     parser.add_argument("--skip-turns", action="store_true")
+    parser.add_argument(
+        "--bulk-load",
+        action="store_true",
+        help="threadloom: put every item (store.batch) with the HNSW index dropped, then "
+        "rebuild it with store.setup() before timing searches (server gets a large "
+        "maintenance_work_mem; see --maintenance-work-mem, --parallel-maintenance-workers)",
+    )
+    parser.add_argument("--maintenance-work-mem", default="8GB")
+    parser.add_argument(
+        "--parallel-maintenance-workers", default="1", help="workers besides the leader"
+    )
+    parser.add_argument("--shared-buffers", default="1GB")
     args = parser.parse_args()
 
     from threadloom.testing.postgres import start_postgres
 
-    settings = {"shared_buffers": "1GB", "maintenance_work_mem": "1GB", "max_connections": "300"}
+    settings = {
+        "shared_buffers": args.shared_buffers,
+        "maintenance_work_mem": args.maintenance_work_mem if args.bulk_load else "1GB",
+        "max_parallel_maintenance_workers": args.parallel_maintenance_workers,
+        "max_connections": "300",
+    }
     with start_postgres(settings=settings) as server:
         load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(
@@ -330,6 +410,14 @@ def main() -> None:
                     f"| {g[0]:.2f} | {g[1]:.2f} | {g[2]:.3f} |"
                 )
             print()
+            for name, r in rows:
+                if "load_s" in r:
+                    print(
+                        f"{name} bulk load: {len(data.items)} puts with the HNSW index dropped in "
+                        f"{r['load_s']:.1f} s ({r['put']:.0f} items/s), then the index built in "
+                        f"{r['build_s']:.1f} s (maintenance_work_mem {args.maintenance_work_mem}, "
+                        f"{args.parallel_maintenance_workers} parallel maintenance worker(s))\n"
+                    )
             if args.hnsw_cost_items:
                 print(bench_hnsw_cost(server.create_database("store_nohnsw"), data, args) + "\n")
             print(f"(load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())})\n")
