@@ -11,10 +11,10 @@ import pytest
 
 from threadloom.store.postgres import PostgresStore
 from threadloom.store.postgres.aio import AsyncPostgresStore
-from threadloom.testing.store import StoreConformance
+from threadloom.testing.store import SearchModeConformance, StoreConformance
 
 
-class TestPostgresStore(StoreConformance):
+class TestPostgresStore(StoreConformance, SearchModeConformance):
     """The sync store on one connection."""
 
     @pytest.fixture
@@ -30,7 +30,7 @@ class TestPostgresStore(StoreConformance):
             yield make
 
 
-class TestAsyncPostgresStore(StoreConformance):
+class TestAsyncPostgresStore(StoreConformance, SearchModeConformance):
     """The async store on one async connection (sync methods called from a worker thread)."""
 
     async_store = True

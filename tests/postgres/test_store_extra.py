@@ -129,3 +129,31 @@ def test_a_value_postgres_cannot_hold_is_refused_without_writing(store: Postgres
     with pytest.raises(InvalidValueError):
         store.batch([PutOp(("a",), "ok", {"v": 1}), PutOp(("a",), "bad", {"v": "x\x00y"})])
     assert store.get(("a",), "ok") is None
+
+
+def test_items_stored_before_the_keyword_index_are_backfilled_once(pg_dsn: str) -> None:
+    """A database at the schema before keyword search gets its items indexed by the first
+    indexed setup; queries full of tsquery syntax are plain words."""
+    from threadloom._postgres import Conn, migrate
+    from threadloom.store.postgres._schema import ITEM_MIGRATIONS
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        Conn(conn).run(migrate("store", ITEM_MIGRATIONS[:3]))
+        conn.execute(
+            "INSERT INTO threadloom_store (namespace, key, value, created_at, updated_at) "
+            "VALUES ('m.u1', 'a', %s, now(), now()), ('m.u1', 'b', %s, now(), now())",
+            ('{"text": "Xiomara moved to Tromso"}', '{"text": "pizza on Fridays"}'),
+        )
+        plain = PostgresStore(conn)
+        plain.setup()  # no index: nothing to backfill yet, the task waits
+        store = PostgresStore(conn, index={"fields": ["text"]})
+        store.setup()
+        assert [h.key for h in store.search(("m",), query="Where did Xiomara move?")] == ["a"]
+        for query in ("pizza & !xiomara", "'pizza' | <-> :* \"NEAR\" -- OR", "!!", "'"):
+            store.search(("m",), query=query)
+        pending = conn.execute("SELECT count(*) FROM threadloom_store_pending").fetchone()
+        assert pending == (0,)
+        texts = conn.execute("SELECT count(*) FROM threadloom_store_texts").fetchone()
+        store.setup()  # idempotent: no second backfill
+        assert conn.execute("SELECT count(*) FROM threadloom_store_texts").fetchone() == texts
+        assert texts == (2,)

@@ -21,6 +21,12 @@ Semantic search uses an HNSW index (cosine by default; ``"l2"`` and
 ``"inner_product"`` too, via ``distance_type``) with iterative index scans, so
 a namespace prefix or a filter never cuts the top-k short; the ``vector`` or
 ``halfvec`` column type is chosen with ``ann_index_config={"vector_type": ...}``.
+
+Every indexed store also keeps a keyword index of the same texts (PostgreSQL
+full-text search over the store's own terms, scored as BM25 in Python so
+scores equal the other backends'), so ``search(..., mode="keyword" | "hybrid")``
+works; ``index={"fields": [...]}`` without an embedder gives a keyword-only
+store that needs no pgvector.
 """
 
 from __future__ import annotations

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from threadloom._postgres import Plan, Query, migrate, require_extension
-from threadloom.errors import IndexConfigMismatchError, InvalidStoreInputError
+from threadloom.errors import (
+    IndexConfigMismatchError,
+    IndexNotConfiguredError,
+    InvalidStoreInputError,
+)
 from threadloom.store._embedding import ResolvedIndex
-from threadloom.store.base import BaseStore, IndexConfig, Op, Result, TTLConfig, validate_ops
-from threadloom.store.postgres._plans import StorePlanner
+from threadloom.store._modes import fusion_config, text_fields
+from threadloom.store.base import (
+    SEARCH_MODES,
+    BaseStore,
+    IndexConfig,
+    Op,
+    Result,
+    SearchOp,
+    TTLConfig,
+    configured_search_mode,
+    validate_ops,
+    vector_index_config,
+)
+from threadloom.store.postgres._plans import StorePlanner, backfill_keyword_plan
 from threadloom.store.postgres._schema import DISTANCES, ITEM_MIGRATIONS, VectorLayout
 
 __all__ = ["ANNIndexConfig", "PostgresIndexConfig", "PostgresStoreCore"]
@@ -86,17 +102,32 @@ class PostgresStoreCore(BaseStore):
     """Configuration, schema and plans shared by :class:`PostgresStore` and its async twin."""
 
     supports_ttl = True
+    supported_search_modes = SEARCH_MODES
 
     def __init__(
         self, *, index: PostgresIndexConfig | None = None, ttl: TTLConfig | None = None
     ) -> None:
         self.index_config = index
         self.ttl_config = ttl
-        self._index, self._layout, ef_search = resolve_layout(index)
-        self._planner = StorePlanner(self._layout, ef_search or 100)
+        self._search_mode = configured_search_mode(index)
+        # The same dict minus the keyword options (search_mode, fusion).
+        vectors = cast(PostgresIndexConfig | None, vector_index_config(index))
+        self._index, self._layout, ef_search = resolve_layout(vectors)
+        # The paths whose text is keyword-indexed; None: no keyword index at all.
+        self._text_fields = text_fields(index, self._index)
+        self._planner = StorePlanner(
+            self._layout, ef_search or 100, self._text_fields, fusion_config(index)
+        )
 
     def _setup_plan(self) -> Plan[None]:
         yield from migrate("store", ITEM_MIGRATIONS)
+        yield from self._setup_vectors()
+        if self._text_fields is not None:
+            yield from backfill_keyword_plan(
+                self._text_fields, vectors_only=self._layout is not None
+            )
+
+    def _setup_vectors(self) -> Plan[None]:
         layout = self._layout
         if layout is None:
             return
@@ -117,9 +148,33 @@ class PostgresStoreCore(BaseStore):
     def _prepare(self, ops: Iterable[Op]) -> tuple[list[Op], Any]:
         """Validate the batch and collect what needs embedding (nothing is written yet)."""
         checked = validate_ops(ops)
+        for position, op in enumerate(checked):
+            if isinstance(op, SearchOp):
+                mode = op.mode or self._search_mode
+                checked[position] = op = op._replace(mode=mode)
+                if op.query is None:
+                    continue
+                if self._text_fields is None:
+                    raise IndexNotConfiguredError(
+                        "search(query=...) needs a store created with an index, e.g. "
+                        "index={'embed': ..., 'dims': ...} or, for keyword search only, "
+                        "index={'fields': ['text']}; search without query to list items"
+                    )
+                if mode != "keyword" and self._index is None:
+                    raise IndexNotConfiguredError(
+                        f"search(mode={mode!r}) needs an embedder, and this store's index has "
+                        "none ('embed' and 'dims'); use mode='keyword'"
+                    )
         if self._index is None:
             return checked, None
-        return checked, self._index.plan(checked)
+        # Keyword searches embed no query.
+        to_embed = [
+            op._replace(query=None)
+            if isinstance(op, SearchOp) and op.query is not None and op.mode == "keyword"
+            else op
+            for op in checked
+        ]
+        return checked, self._index.plan(to_embed)
 
     def _batch_plan(self, ops: list[Op], embedded: Any) -> Plan[list[Result]]:
         return self._planner.batch(ops, embedded)

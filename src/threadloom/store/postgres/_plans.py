@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +30,9 @@ from threadloom.errors import (
     InvalidValueError,
 )
 from threadloom.store._filters import AllOf, AnyOf, Clause, Condition, parse_filter
+from threadloom.store._fusion import DEFAULT_FUSION, FusionConfig, fuse_hits
+from threadloom.store._keyword import KeywordHit, score_matches
+from threadloom.store._text import index_text, query_terms, tsquery_expression
 from threadloom.store.base import (
     DeleteNamespaceOp,
     GetOp,
@@ -39,10 +43,19 @@ from threadloom.store.base import (
     Result,
     SearchItem,
     SearchOp,
+    get_text_at_path,
 )
 from threadloom.store.postgres._schema import VectorLayout
 
-__all__ = ["Params", "StorePlanner", "compile_filter_sql", "sweep_ttl_plan", "vector_literal"]
+__all__ = [
+    "Params",
+    "StorePlanner",
+    "backfill_keyword_plan",
+    "compile_filter_sql",
+    "indexed_bodies",
+    "sweep_ttl_plan",
+    "vector_literal",
+]
 
 #: Beyond this many index hits, a search stops widening and answers exactly.
 _MAX_FETCH = 20_000
@@ -242,6 +255,9 @@ class StorePlanner:
 
     layout: VectorLayout | None
     ef_search: int = 100
+    #: The keyword-indexed paths; ``None``: the store keeps no keyword index.
+    text_fields: tuple[str, ...] | None = None
+    fusion: FusionConfig = DEFAULT_FUSION
 
     # --- batch -----------------------------------------------------------------
 
@@ -300,8 +316,15 @@ class StorePlanner:
             return
         names, keys = [a[0] for a, _, _ in writes], [a[1] for a, _, _ in writes]
         try:
+            # Re-putting replaces the keyword rows, whatever this store indexes (a
+            # store without an index must not leave another store's stale terms);
+            # folded into the upsert so it costs no round trip.
             yield Query(
                 """
+                WITH old_texts AS (
+                    DELETE FROM threadloom_store_texts
+                    WHERE (namespace, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+                )
                 INSERT INTO threadloom_store AS s
                     (namespace, key, value, created_at, updated_at, expires_at, ttl_minutes)
                 SELECT t.ns, t.k, t.v::jsonb, clock_timestamp(), clock_timestamp(),
@@ -319,6 +342,8 @@ class StorePlanner:
                 (
                     names,
                     keys,
+                    names,
+                    keys,
                     [json.dumps(op.value, allow_nan=False) for _, _, op in writes],
                     [op.ttl for _, _, op in writes],
                 ),
@@ -326,6 +351,10 @@ class StorePlanner:
         except psycopg.DataError as error:
             # e.g. a NUL character inside a string: jsonb cannot hold it.
             raise InvalidValueError(f"PostgreSQL cannot store this value: {error}") from None
+        if self.text_fields is not None:
+            yield from _insert_texts(
+                (ns, key, indexed_bodies(op, self.text_fields)) for (ns, key), _, op in writes
+            )
         if self.layout is None:
             return
         # Re-putting replaces vectors: the old ones go, whatever the new put indexes.
@@ -386,14 +415,24 @@ class StorePlanner:
 
     def _search(self, op: SearchOp, embedded: Any) -> Plan[list[SearchItem]]:
         tree = parse_filter(op.filter)  # raises InvalidFilterError naming the problem
-        if op.query is not None and self.layout is None:
+        mode = op.mode or "vector"
+        if (
+            op.query is not None
+            and (self.text_fields is None or mode != "keyword")
+            and (self.layout is None)
+        ):
             raise IndexNotConfiguredError(
                 "search(query=...) needs a store created with index={'dims': ..., 'embed': ...}"
+                " (or, for keyword search only, index={'fields': ['text']})"
             )
         if not _readable(op.namespace_prefix) or op.limit == 0:
             return []
         if op.query is None:
             items = yield from self._list_items(op, tree)
+        elif mode == "keyword":
+            items = yield from self._keyword_search(op, tree)
+        elif mode == "hybrid":
+            items = yield from self._hybrid_search(op, tree, embedded.queries[op.query])
         else:
             items = yield from self._vector_search(op, tree, embedded.queries[op.query])
         expiring = [item for item, has_ttl in items if has_ttl]
@@ -480,6 +519,136 @@ class StorePlanner:
         hits = int(found.rows[0][6]) if found.rows else 0
         return hits, [(_search_item(row, self._score(row[5])), bool(row[7])) for row in found.rows]
 
+    def _keyword_matches(self, op: SearchOp, tree: AllOf) -> Plan[list[KeywordHit]]:
+        """Every live item under the prefix that passes the filter and shares a term, best first.
+
+        Scores are :func:`score_matches`' BM25 (never ``ts_rank``), so they equal
+        the other backends'. Statistics (row count, total length, document
+        frequencies) are those of the live rows under the prefix, whatever the
+        filter: a row containing a query term always matches the ``|`` of the
+        terms, so counting document frequencies over the matched rows is exact.
+        """
+        assert op.query is not None
+        expression = tsquery_expression(op.query)
+        if expression is None:
+            return []
+        params = Params()
+        scope = _prefix_sql(op.namespace_prefix, params, "t.namespace")
+        item_scope = _prefix_sql(op.namespace_prefix, params, "s.namespace")
+        found = yield Query(
+            f"""
+            SELECT a.n - e.n, a.len - e.len FROM
+                (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
+                 FROM threadloom_store_texts t WHERE {scope}) a,
+                (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
+                 FROM threadloom_store s JOIN threadloom_store_texts t
+                     ON t.namespace = s.namespace AND t.key = s.key
+                 WHERE s.expires_at IS NOT NULL AND s.expires_at <= now() AND {item_scope}) e
+            """,
+            params,
+        )
+        n_docs, total_len = int(found.rows[0][0]), int(found.rows[0][1])
+        if n_docs <= 0:
+            return []
+        params = Params()
+        tsquery = params.add(expression)
+        passes = compile_filter_sql(tree, params) if tree.clauses else "TRUE"
+        scope = _prefix_sql(op.namespace_prefix, params, "t.namespace")
+        found = yield Query(
+            f"""
+            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE)
+            FROM threadloom_store_texts t
+            JOIN threadloom_store s ON s.namespace = t.namespace AND s.key = t.key
+            WHERE t.tsv @@ to_tsquery('simple', {tsquery}) AND {scope} AND {_LIVE}
+            """,
+            params,
+        )
+        wanted = set(query_terms(op.query))
+        doc_freq: Counter[str] = Counter()
+        matches: list[tuple[tuple[str, ...], str, str]] = []
+        namespaces: dict[str, tuple[str, ...]] = {}
+        for ns_text, key, body, passed in found.rows:
+            doc_freq.update(wanted.intersection(body.split(" ")))
+            if not passed:
+                continue
+            namespace = namespaces.get(ns_text)
+            if namespace is None:
+                namespace = namespaces[ns_text] = tuple(ns_text.split(_SEP))
+            matches.append((namespace, key, body))
+        return score_matches(
+            op.query, matches, n_docs=n_docs, total_len=total_len, doc_freq=doc_freq
+        )
+
+    def _keyword_search(self, op: SearchOp, tree: AllOf) -> Plan[list[tuple[SearchItem, bool]]]:
+        hits = yield from self._keyword_matches(op, tree)
+        page = [(h.namespace, h.key, h.score) for h in hits[op.offset : op.offset + op.limit]]
+        return (yield from _items_at(page))
+
+    def _hybrid_search(
+        self, op: SearchOp, tree: AllOf, query: Any
+    ) -> Plan[list[tuple[SearchItem, bool]]]:
+        need = op.offset + op.limit
+        config = self.fusion
+        # Pages past the pool would come out short: widen it (fuse_hits' contract).
+        pool = max(config.candidates, need)
+        if pool != config.candidates:
+            config = FusionConfig(**{**config.__dict__, "candidates": pool})
+        keyword = yield from self._keyword_matches(op, tree)
+        # The vector side: the best `pool` live items passing the filter.
+        found = yield from self._vector_search(op._replace(offset=0, limit=pool), tree, query)
+        known = {(item.namespace, item.key): (item, has_ttl) for item, has_ttl in found}
+        vector = [(item.namespace, item.key, float(item.score or 0.0)) for item, _ in found]
+        # fuse_hits asks for the exact similarity of the best keyword hits the
+        # vector side missed: work it out here, in one query, before fusing.
+        best_keyword = sorted(keyword, key=lambda hit: -hit.score)[: config.candidates]
+        missing = [(h.namespace, h.key) for h in best_keyword if (h.namespace, h.key) not in known]
+        similarity: dict[tuple[tuple[str, ...], str], float] = {}
+        if missing:
+            similarity = yield from self._similarities(query, missing)
+        fused = fuse_hits(
+            vector,
+            [(h.namespace, h.key, h.score) for h in keyword],
+            lambda addresses: {a: similarity[a] for a in addresses if a in similarity},
+            limit=need,
+            config=config,
+        )
+        page = fused[op.offset :]
+        rest = [(ns, key, score) for ns, key, score in page if (ns, key) not in known]
+        fetched = yield from _items_at(rest)
+        by_address = {(item.namespace, item.key): (item, has_ttl) for item, has_ttl in fetched}
+        items: list[tuple[SearchItem, bool]] = []
+        for ns, key, score in page:
+            if (ns, key) in by_address:
+                items.append(by_address[(ns, key)])
+                continue
+            item, has_ttl = known[(ns, key)]
+            rescored = SearchItem(
+                item.namespace, item.key, item.value, item.created_at, item.updated_at, score
+            )
+            items.append((rescored, has_ttl))
+        return items
+
+    def _similarities(
+        self, query: Any, addresses: list[tuple[tuple[str, ...], str]]
+    ) -> Plan[dict[tuple[tuple[str, ...], str], float]]:
+        """Exact similarity of each address to the query (its best vector); none if it has none."""
+        assert self.layout is not None
+        layout = self.layout
+        params = Params()
+        distance = (
+            f"(v.embedding {layout.operator} {params.add(vector_literal(query))}"
+            f"::{layout.column_type})"
+        )
+        names = params.add([_ns_text(ns) for ns, _ in addresses])
+        keys = params.add([key for _, key in addresses])
+        found = yield Query(
+            f"SELECT v.namespace, v.key, min({distance}) FROM threadloom_store_vectors v "
+            f"WHERE (v.namespace, v.key) IN (SELECT * FROM unnest({names}::text[], {keys}::text[])) "
+            "GROUP BY v.namespace, v.key",
+            params,
+        )
+        return {(tuple(ns.split(_SEP)), key): self._score(dist) for ns, key, dist in found.rows}
+
     def _score(self, dist: float) -> float:
         """Cosine similarity from the distance (vectors are stored as unit rows)."""
         assert self.layout is not None
@@ -513,6 +682,98 @@ class StorePlanner:
             if all(_matches(ns, c.match_type, tuple(c.path)) for c in conditions):
                 names.add(ns[: op.max_depth] if op.max_depth else ns)
         return sorted(names)[op.offset : op.offset + op.limit]
+
+
+def indexed_bodies(op: PutOp, fields: Sequence[str]) -> list[str]:
+    """The keyword rows of a put: ``index_text`` of each text the vectors are built from.
+
+    The configured ``fields`` unless the put names its own paths; nothing for
+    ``index=False``. Texts without terms are left out (they can never match).
+    """
+    if op.value is None or op.index is False:
+        return []
+    paths = fields if op.index is None else op.index
+    bodies = []
+    for path in paths:
+        for text in get_text_at_path(op.value, path):
+            body = index_text(text)
+            if body:
+                bodies.append(body)
+    return bodies
+
+
+def _insert_texts(items: Iterable[tuple[str, str, list[str]]]) -> Plan[None]:
+    """Insert keyword rows ``(namespace, key, bodies)`` in one statement."""
+    names: list[str] = []
+    keys: list[str] = []
+    seqs: list[int] = []
+    bodies: list[str] = []
+    lengths: list[int] = []
+    for ns, key, texts in items:
+        for seq, body in enumerate(texts):
+            names.append(ns)
+            keys.append(key)
+            seqs.append(seq)
+            bodies.append(body)
+            lengths.append(body.count(" ") + 1)
+    if not names:
+        return
+    yield Query(
+        "INSERT INTO threadloom_store_texts (namespace, key, seq, body, length) "
+        "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::int[])",
+        (names, keys, seqs, bodies, lengths),
+    )
+
+
+def _items_at(
+    page: Sequence[tuple[tuple[str, ...], str, float]],
+) -> Plan[list[tuple[SearchItem, bool]]]:
+    """The live items at ``page``'s addresses, in its order, with its scores."""
+    if not page:
+        return []
+    found = yield Query(
+        f"SELECT {_ITEM_COLUMNS}, s.ttl_minutes IS NOT NULL FROM threadloom_store s "
+        "JOIN unnest(%s::text[], %s::text[]) AS a(ns, k) ON s.namespace = a.ns AND s.key = a.k "
+        f"WHERE {_LIVE}",
+        ([_ns_text(ns) for ns, _, _ in page], [key for _, key, _ in page]),
+    )
+    rows = {(row[0], row[1]): row for row in found.rows}
+    items = []
+    for ns, key, score in page:
+        row = rows.get((_ns_text(ns), key))
+        if row is not None:
+            items.append((_search_item(row, score), bool(row[5])))
+    return items
+
+
+def backfill_keyword_plan(fields: Sequence[str], *, vectors_only: bool) -> Plan[int]:
+    """Index the items stored before the keyword index existed; returns how many.
+
+    The per-put ``index`` paths of old items are not recorded, so the store's
+    configured ``fields`` are used; with ``vectors_only`` only items that have
+    vectors (not put with ``index=False``) are indexed. Runs once per database:
+    the first caller claims the task (setup holds the migration lock).
+    """
+    claimed = yield Query(
+        "DELETE FROM threadloom_store_pending WHERE task = 'keyword_backfill' RETURNING task"
+    )
+    if not claimed.rows:
+        return 0
+    has_vectors = (
+        "AND EXISTS (SELECT 1 FROM threadloom_store_vectors v "
+        "WHERE v.namespace = s.namespace AND v.key = s.key)"
+        if vectors_only
+        else ""
+    )
+    found = yield Query(
+        "SELECT s.namespace, s.key, s.value FROM threadloom_store s WHERE NOT EXISTS "
+        "(SELECT 1 FROM threadloom_store_texts t WHERE t.namespace = s.namespace "
+        f"AND t.key = s.key) {has_vectors}"
+    )
+    yield from _insert_texts(
+        (ns, key, indexed_bodies(PutOp((ns,), key, value), fields)) for ns, key, value in found.rows
+    )
+    return len(found.rows)
 
 
 def sweep_ttl_plan() -> Plan[int]:

@@ -9,6 +9,11 @@ A namespace is stored as its labels joined by ``.`` (labels may not contain
 ``.``) in a ``COLLATE "C"`` column: a prefix search is then a btree range,
 ``ns = p OR (ns >= p || '.' AND ns < p || '/')`` (``/`` follows ``.`` in
 byte order), with no ``LIKE`` pattern to escape.
+
+The keyword index (version 4) keeps one row per indexed text of an item in
+``threadloom_store_texts``: its terms (``index_text``), their count and a
+generated ``tsvector`` under a GIN index. The foreign key cascades, so
+deletes, TTL sweeps and ``delete_namespace`` clean it with the items.
 """
 
 from __future__ import annotations
@@ -41,6 +46,32 @@ ITEM_MIGRATIONS: list[Migration] = [
     CREATE INDEX IF NOT EXISTS threadloom_store_expires ON threadloom_store (expires_at)
     WHERE expires_at IS NOT NULL
     """,
+    lambda: _KEYWORD_INDEX,
+]
+
+_KEYWORD_INDEX: list[SQL] = [
+    """
+    CREATE TABLE IF NOT EXISTS threadloom_store_texts (
+        namespace text COLLATE "C" NOT NULL,
+        key text NOT NULL,
+        seq integer NOT NULL,
+        body text NOT NULL,
+        length integer NOT NULL,
+        tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED,
+        PRIMARY KEY (namespace, key, seq),
+        FOREIGN KEY (namespace, key) REFERENCES threadloom_store (namespace, key)
+            ON DELETE CASCADE
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS threadloom_store_texts_tsv ON threadloom_store_texts USING gin (tsv)",
+    # A scope's row count and total length come from this index alone.
+    "CREATE INDEX IF NOT EXISTS threadloom_store_texts_scope "
+    "ON threadloom_store_texts (namespace) INCLUDE (length)",
+    # Items written before this version have no keyword rows yet: the first
+    # store set up with an index fills them in, once.
+    "CREATE TABLE IF NOT EXISTS threadloom_store_pending (task text PRIMARY KEY)",
+    "INSERT INTO threadloom_store_pending (task) SELECT 'keyword_backfill' "
+    "WHERE EXISTS (SELECT 1 FROM threadloom_store) ON CONFLICT DO NOTHING",
 ]
 
 Distance = Literal["cosine", "l2", "inner_product"]
