@@ -137,7 +137,17 @@ def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace)
         sys.stderr.write("  threadloom: timing searches\n")
         user = measure_search(store.search, data, args.users, args.queries, "user")
         overall = measure_search(store.search, data, args.users, args.queries, "global")
-    return {"put": rate, "user": user, "global": overall, **extra}
+    result: dict[str, Any] = {"put": rate, "user": user, "global": overall, **extra}
+    # The same index searched by stores configured with other ef_search values (public config).
+    for ef in [int(e) for e in args.ef_search.split(",") if e]:
+        tuned: Any = {**index, "ann_index_config": {"ef_search": ef}}
+        with PostgresStore.from_conn_string(dsn, index=tuned) as store:
+            sys.stderr.write(f"  threadloom: timing searches with ef_search={ef}\n")
+            result[f"ef_search={ef}"] = {
+                "user": measure_search(store.search, data, args.users, args.queries, "user"),
+                "global": measure_search(store.search, data, args.users, args.queries, "global"),
+            }
+    return result
 
 
 HNSW_INDEX = "threadloom_store_vectors_hnsw_cosine"  # the store's default (cosine) index name
@@ -371,6 +381,12 @@ def main() -> None:
         "--parallel-maintenance-workers", default="1", help="workers besides the leader"
     )
     parser.add_argument("--shared-buffers", default="1GB")
+    parser.add_argument(
+        "--ef-search",
+        default="",
+        help="threadloom: also time searches on the same index with these ann_index_config "
+        "ef_search values, e.g. 200,400 (the default store uses 100)",
+    )
     args = parser.parse_args()
 
     from threadloom.testing.postgres import start_postgres
@@ -409,6 +425,13 @@ def main() -> None:
                     f"| {name} | {r['put']:.0f} | {u[0]:.2f} | {u[1]:.2f} | {u[2]:.3f} "
                     f"| {g[0]:.2f} | {g[1]:.2f} | {g[2]:.3f} |"
                 )
+                for label, tuned in r.items():
+                    if label.startswith("ef_search="):
+                        u, g = tuned["user"], tuned["global"]
+                        print(
+                            f"| {name} ({label}) | | {u[0]:.2f} | {u[1]:.2f} | {u[2]:.3f} "
+                            f"| {g[0]:.2f} | {g[1]:.2f} | {g[2]:.3f} |"
+                        )
             print()
             for name, r in rows:
                 if "load_s" in r:
