@@ -427,6 +427,30 @@ def validate_ttl(ttl: float | None) -> None:
         )
 
 
+def validate_ttl_config(ttl: TTLConfig | None) -> TTLConfig | None:
+    """Check a store's ``ttl=`` argument (every backend); returns it unchanged."""
+    if ttl is None:
+        return None
+    if not isinstance(ttl, dict):
+        raise InvalidStoreInputError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")
+    unknown = set(ttl) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
+    if unknown:
+        raise InvalidStoreInputError(f"Unknown ttl option(s): {', '.join(sorted(unknown))}")
+    for name in ("default_ttl", "sweep_interval_minutes"):
+        minutes = ttl.get(name)
+        if minutes is not None and (
+            isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0
+        ):
+            raise InvalidStoreInputError(
+                f"ttl[{name!r}] must be a positive number of minutes, got {minutes!r}"
+            )
+    if not isinstance(ttl.get("refresh_on_read", True), bool):
+        raise InvalidStoreInputError(
+            f"ttl['refresh_on_read'] must be a bool, got {ttl['refresh_on_read']!r}"
+        )
+    return ttl
+
+
 def validate_index_arg(index: Any) -> None:
     if index is None or index is False:
         return

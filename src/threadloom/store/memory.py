@@ -62,6 +62,7 @@ from threadloom.store.base import (
     get_text_at_path,
     validate_op,
     validate_ops,
+    validate_ttl_config,
     vector_index_config,
 )
 
@@ -130,7 +131,7 @@ class InMemoryStore(BaseStore):
             raise InvalidStoreInputError(
                 f"InMemoryStore scores by cosine similarity only; got distance_type={distance!r}"
             )
-        self.ttl_config = _check_ttl_config(ttl)
+        self.ttl_config = validate_ttl_config(ttl)
         self._vectors = VectorIndex(self._index.dims) if self._index else None
         # Built on the first keyword or hybrid search, then kept in step with every
         # write: a store only ever searched by vector pays nothing for it on put.
@@ -694,26 +695,3 @@ def _sweep_loop(
             return
         store.sweep_ttl()
         del store  # do not hold the store alive while waiting
-
-
-def _check_ttl_config(ttl: TTLConfig | None) -> TTLConfig | None:
-    if ttl is None:
-        return None
-    if not isinstance(ttl, dict):
-        raise InvalidStoreInputError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")
-    unknown = set(ttl) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
-    if unknown:
-        raise InvalidStoreInputError(f"Unknown ttl option(s): {', '.join(sorted(unknown))}")
-    for name in ("default_ttl", "sweep_interval_minutes"):
-        minutes = ttl.get(name)
-        if minutes is not None and (
-            isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0
-        ):
-            raise InvalidStoreInputError(
-                f"ttl[{name!r}] must be a positive number of minutes, got {minutes!r}"
-            )
-    if not isinstance(ttl.get("refresh_on_read", True), bool):
-        raise InvalidStoreInputError(
-            f"ttl['refresh_on_read'] must be a bool, got {ttl['refresh_on_read']!r}"
-        )
-    return ttl

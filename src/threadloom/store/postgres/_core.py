@@ -23,6 +23,7 @@ from threadloom.store.base import (
     TTLConfig,
     configured_search_mode,
     validate_ops,
+    validate_ttl_config,
     vector_index_config,
 )
 from threadloom.store.postgres._plans import StorePlanner, backfill_keyword_plan
@@ -108,7 +109,7 @@ class PostgresStoreCore(BaseStore):
         self, *, index: PostgresIndexConfig | None = None, ttl: TTLConfig | None = None
     ) -> None:
         self.index_config = index
-        self.ttl_config = ttl
+        self.ttl_config = validate_ttl_config(ttl)
         self._search_mode = configured_search_mode(index)
         # The same dict minus the keyword options (search_mode, fusion).
         vectors = cast(PostgresIndexConfig | None, vector_index_config(index))

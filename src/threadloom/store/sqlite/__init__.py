@@ -64,6 +64,7 @@ from threadloom.store.base import (
     configured_search_mode,
     run_in_thread,
     validate_ops,
+    validate_ttl_config,
     vector_index_config,
 )
 from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
@@ -171,7 +172,7 @@ class SqliteStore(BaseStore):
         self._index = ResolvedIndex.from_config(vector_index_config(index))
         # The paths whose text is keyword-indexed; None: no keyword index at all.
         self._text_fields = _text_fields(index, self._index)
-        self.ttl_config = _check_ttl_config(ttl)
+        self.ttl_config = validate_ttl_config(ttl)
         self._db = Database.adopt(conn, synchronous=synchronous)
         self._vectors = SyncedVectors(self._index.dims) if self._index else None
         self._ready = False
@@ -884,26 +885,3 @@ def _to_embed(ops: list[Op], prepared: dict[int, _Prepared]) -> list[Op]:
         else op
         for i, op in enumerate(ops)
     ]
-
-
-def _check_ttl_config(ttl: TTLConfig | None) -> TTLConfig | None:
-    if ttl is None:
-        return None
-    if not isinstance(ttl, dict):
-        raise InvalidStoreInputError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")
-    unknown = set(ttl) - {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
-    if unknown:
-        raise InvalidStoreInputError(f"Unknown ttl option(s): {', '.join(sorted(unknown))}")
-    for name in ("default_ttl", "sweep_interval_minutes"):
-        minutes = ttl.get(name)
-        if minutes is not None and (
-            isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0
-        ):
-            raise InvalidStoreInputError(
-                f"ttl[{name!r}] must be a positive number of minutes, got {minutes!r}"
-            )
-    if not isinstance(ttl.get("refresh_on_read", True), bool):
-        raise InvalidStoreInputError(
-            f"ttl['refresh_on_read'] must be a bool, got {ttl['refresh_on_read']!r}"
-        )
-    return ttl
