@@ -56,7 +56,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["VectorIndex", "normalize_rows"]
+__all__ = ["VectorIndex", "namespaces_under", "normalize_rows"]
 
 Namespace = tuple[str, ...]
 Address = tuple[Namespace, str]
@@ -160,6 +160,17 @@ class _Partition:
             used = min(capacity, remaining)
             yield start, used
             remaining -= used
+
+
+def namespaces_under(sorted_namespaces: Sequence[Namespace], prefix: Namespace) -> list[Namespace]:
+    """The namespaces of a sorted list that start with ``prefix`` (one contiguous run)."""
+    start = bisect.bisect_left(sorted_namespaces, prefix)
+    found = []
+    for namespace in sorted_namespaces[start:]:
+        if namespace[: len(prefix)] != prefix:
+            break
+        found.append(namespace)
+    return found
 
 
 class VectorIndex:
@@ -429,13 +440,7 @@ class VectorIndex:
 
     def namespaces(self, prefix: Namespace = ()) -> list[Namespace]:
         """The namespaces with vectors under ``prefix``, sorted."""
-        start = bisect.bisect_left(self._sorted_namespaces, prefix)
-        found = []
-        for namespace in self._sorted_namespaces[start:]:
-            if namespace[: len(prefix)] != prefix:
-                break
-            found.append(namespace)
-        return found
+        return namespaces_under(self._sorted_namespaces, prefix)
 
     def search(
         self,

@@ -42,7 +42,7 @@ from threadloom.store._filters import compile_filter
 from threadloom.store._fusion import fuse_hits
 from threadloom.store._keyword import KeywordIndex
 from threadloom.store._modes import fusion_config, text_fields
-from threadloom.store._vectors import VectorIndex
+from threadloom.store._vectors import VectorIndex, namespaces_under
 from threadloom.store.base import (
     SEARCH_MODES,
     BaseStore,
@@ -373,13 +373,7 @@ class InMemoryStore(BaseStore):
         del self._sorted_namespaces[index]
 
     def _namespaces_under(self, prefix: Namespace) -> list[Namespace]:
-        start = bisect.bisect_left(self._sorted_namespaces, prefix)
-        found = []
-        for namespace in self._sorted_namespaces[start:]:
-            if namespace[: len(prefix)] != prefix:
-                break
-            found.append(namespace)
-        return found
+        return namespaces_under(self._sorted_namespaces, prefix)
 
     def _search(
         self,
