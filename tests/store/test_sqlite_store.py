@@ -24,6 +24,7 @@ from threadloom.store.base import GetOp, PutOp, SearchOp
 from threadloom.store.sqlite import SqliteStore
 from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
 from threadloom.store.sqlite._sql import compile_where
+from threadloom.store.sqlite._text_search import scope_tokens
 from threadloom.testing.embeddings import HashingEmbed, NaNEmbed
 
 DIMS = 32
@@ -491,9 +492,19 @@ def _fts_consistent(store: SqliteStore) -> tuple[int, int]:
     return store._db.read(check)
 
 
+def _keyword_live(store: SqliteStore) -> bool:
+    return bool(
+        store._db.read(
+            lambda c: c.execute(
+                "SELECT count(*) FROM store_meta WHERE name = 'keyword_index' AND value = 1"
+            ).fetchone()[0]
+        )
+    )
+
+
 def test_keyword_rows_follow_puts_deletes_namespaces_and_sweeps(path: Path) -> None:
-    """The text and FTS5 rows of an item leave with it, however it goes; none are orphaned."""
-    with SqliteStore(path, index=index()) as store:
+    """Once the index is live, an item's text and FTS5 rows leave with it, however it goes."""
+    with SqliteStore(path, index={**index(), "search_mode": "hybrid"}) as store:
         store.put(NS, "a", {"text": "pizza night"})
         store.put(NS, "b", {"text": "pizza"}, ttl=0.001)
         store.put(("memories", "u2"), "c", {"text": "pizza"})
@@ -508,6 +519,90 @@ def test_keyword_rows_follow_puts_deletes_namespaces_and_sweeps(path: Path) -> N
         assert _fts_consistent(store) == (0, 0)
 
 
+def _put_mixed(store: SqliteStore) -> None:
+    store.put(NS, "a", {"text": "pizza night"})
+    store.put(NS, "b", {"text": "tea", "more": "pizza oven"}, index=["text", "more"])
+    store.put(NS, "c", {"text": "pizza never indexed"}, index=False)
+    store.put(("memories", "u2"), "d", {"text": "a pizza for two"})
+    store.put(NS, "e", {"text": "first words"})
+    store.put(NS, "e", {"text": "pizza replaced them"})
+    store.delete(NS, "a")
+
+
+def test_the_keyword_index_is_built_by_the_first_keyword_search(path: Path) -> None:
+    """A store searched by vector writes no keyword rows; the first keyword search indexes
+    every item from the paths recorded at its put, and answers as an eager index would."""
+    with SqliteStore(path, index=index()) as lazy:
+        _put_mixed(lazy)
+        assert _fts_consistent(lazy) == (0, 0)
+        assert not _keyword_live(lazy)
+        found = [
+            (h.namespace, h.key, h.score)
+            for h in lazy.search(("memories",), query="pizza", mode="keyword")
+        ]
+        assert _keyword_live(lazy)
+        assert _fts_consistent(lazy) == (4, 3)  # b twice (text, more), d, e
+        lazy.put(NS, "f", {"text": "pizza later"})  # live now: indexed at put
+        assert [h.key for h in lazy.search(NS, query="later", mode="keyword")] == ["f"]
+    with SqliteStore(
+        tmp := path.with_name("eager.db"), index={**index(), "search_mode": "hybrid"}
+    ) as eager:
+        eager.setup()
+        assert _keyword_live(eager)  # built (empty) by setup, before any put
+        _put_mixed(eager)
+        expected = [
+            (h.namespace, h.key, h.score)
+            for h in eager.search(("memories",), query="pizza", mode="keyword")
+        ]
+    assert tmp.exists()
+    assert found == expected
+    assert {key for _, key, _ in found} == {"b", "d", "e"}
+
+
+def test_a_hybrid_search_builds_the_index_too_and_only_once(path: Path) -> None:
+    with SqliteStore(path, index=index()) as store:
+        store.put(NS, "a", {"text": "zucchini soup"})
+        assert store.search(NS, query="zucchini", mode="hybrid")[0].key == "a"
+        built = store._db.read(lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0])
+        store.search(NS, query="soup", mode="keyword")
+        assert (
+            store._db.read(lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0])
+            == built
+        )
+
+
+async def test_an_async_keyword_search_builds_the_index(path: Path) -> None:
+    from threadloom.store.sqlite.aio import AsyncSqliteStore
+
+    async with AsyncSqliteStore.from_conn_string(path, index=index()) as store:
+        await store.aput(NS, "a", {"text": "zucchini soup"})
+        assert [h.key for h in await store.asearch(NS, query="zucchini", mode="keyword")] == ["a"]
+        assert _fts_consistent(store.store) == (1, 1)
+
+
+def test_a_writer_keeps_the_index_another_process_built(path: Path) -> None:
+    """The live flag is read inside each write: a vector-only writer that opened before the
+    index was built still indexes its later puts."""
+    with SqliteStore(path, index=index()) as writer, SqliteStore(path, index=index()) as reader:
+        writer.put(NS, "a", {"text": "zucchini"})
+        assert [h.key for h in reader.search(NS, query="zucchini", mode="keyword")] == ["a"]
+        writer.put(NS, "b", {"text": "eggplant"})
+        writer.put(NS, "a", {"text": "carrot"})
+        assert [h.key for h in reader.search(NS, query="eggplant", mode="keyword")] == ["b"]
+        assert reader.search(NS, query="zucchini", mode="keyword") == []
+        assert _fts_consistent(reader) == (2, 2)
+
+
+def test_a_store_without_keyword_fields_clears_rows_it_replaces(path: Path) -> None:
+    """A plain store (no index) re-putting an item leaves no stale keyword rows behind."""
+    with SqliteStore(path, index={**index(), "search_mode": "hybrid"}) as store:
+        store.put(NS, "a", {"text": "zucchini"})
+        with SqliteStore(path) as plain:
+            plain.put(NS, "a", {"text": "carrot"})
+        assert store.search(NS, query="zucchini", mode="keyword") == []
+        assert _fts_consistent(store) == (0, 0)
+
+
 def test_a_keyword_search_sees_what_another_connection_committed(path: Path) -> None:
     """Keyword rows live in the file: another store's writes show at once."""
     with SqliteStore(path, index=index()) as writer, SqliteStore(path, index=index()) as reader:
@@ -518,8 +613,7 @@ def test_a_keyword_search_sees_what_another_connection_committed(path: Path) -> 
         assert reader.search(NS, query="zucchini", mode="keyword") == []
 
 
-def test_a_file_from_before_the_keyword_index_gets_one(path: Path) -> None:
-    """Items written by schema version 1 are keyword-indexed by the first store opened with an index."""
+def _version_1_file(path: Path) -> None:
     db = Database.open(path)
     migrate(db, COMPONENT, MIGRATIONS[:1])
     db.write(
@@ -531,6 +625,11 @@ def test_a_file_from_before_the_keyword_index_gets_one(path: Path) -> None:
         )
     )
     db.close()
+
+
+def test_a_file_from_before_the_keyword_index_gets_one(path: Path) -> None:
+    """Items written by schema version 1 are keyword-indexed when a search first needs them."""
+    _version_1_file(path)
     with SqliteStore(path) as plain:
         plain.setup()  # no index: nothing to build the keyword rows from yet
     with SqliteStore(path, index={"fields": ["text"]}) as store:
@@ -538,7 +637,36 @@ def test_a_file_from_before_the_keyword_index_gets_one(path: Path) -> None:
         assert _fts_consistent(store) == (2, 2)
     with SqliteStore(path, index={"fields": ["text"]}) as again:
         again.setup()
+        assert [h.key for h in again.search(NS, query="carrot")] == ["b"]
         assert _fts_consistent(again) == (2, 2)  # built once
+
+
+def test_a_version_2_file_with_keyword_rows_stays_live(path: Path) -> None:
+    """Upgrading a file whose items all have keyword rows keeps them live; nothing is rebuilt."""
+    db = Database.open(path)
+    migrate(db, COMPONENT, MIGRATIONS[:2])
+
+    def version_2_put(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO store_items (id, prefix, key, value, created_at, updated_at, seq) "
+            "VALUES (7, 'memories.u1', 'a', '{\"text\": \"zucchini\"}', "
+            "'2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 1)"
+        )
+        conn.execute(
+            "INSERT INTO store_texts (id, item_id, prefix, key, scope, body, length) "
+            "VALUES (3, 7, 'memories.u1', 'a', ?, 'zucchini', 1)",
+            (scope_tokens(NS),),
+        )
+
+    db.write(version_2_put)
+    db.close()
+    with SqliteStore(path, index={"fields": ["text"]}) as store:
+        store.setup()
+        assert _keyword_live(store)
+        assert [h.key for h in store.search(NS, query="zucchini")] == ["a"]
+        assert store._db.read(lambda c: c.execute("SELECT id FROM store_texts").fetchall()) == [
+            (3,)
+        ]
 
 
 def test_fts_syntax_in_queries_never_reaches_sqlite_as_syntax(path: Path) -> None:

@@ -77,8 +77,9 @@ from threadloom.store.sqlite._sql import (
     split_namespace,
 )
 from threadloom.store.sqlite._text_search import (
-    backfill_keyword_index,
-    indexed_bodies,
+    bodies_at,
+    build_keyword_index,
+    index_paths,
     keyword_matches,
     scope_tokens,
 )
@@ -93,10 +94,12 @@ _ITEM_COLUMNS = "id, prefix, key, value, created_at, updated_at, ttl_minutes, se
 #: Removal-log entries older than this are pruned; a reader further behind reloads.
 _REMOVALS_KEPT_S = 3600.0
 _UPSERT = """
-INSERT INTO store_items (prefix, key, value, created_at, updated_at, seq, ttl_minutes, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO store_items
+    (prefix, key, value, created_at, updated_at, seq, ttl_minutes, expires_at, index_paths)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (prefix, key) DO UPDATE SET
     value = excluded.value,
+    index_paths = excluded.index_paths,
     created_at = CASE WHEN store_items.expires_at IS NOT NULL AND store_items.expires_at <= ?
                       THEN excluded.created_at ELSE store_items.created_at END,
     updated_at = excluded.updated_at,
@@ -126,6 +129,8 @@ class _Run:
     seq: int = 0
     stamp: datetime = _EPOCH
     stamp_text: str = ""
+    # Whether the file's keyword index is live (then puts write keyword rows).
+    keyword_live: bool = False
     # Puts not yet sent to SQLite, written with two executemany calls by _flush:
     # the rows, then each address's vectors (the blob, or None to clear; last wins).
     pending_rows: list[tuple[Any, ...]] = field(default_factory=list)
@@ -147,9 +152,11 @@ class SqliteStore(BaseStore):
     for :class:`~threadloom.store.memory.InMemoryStore`. :meth:`setup` creates
     or upgrades the tables; the first operation runs it if you did not.
 
-    Every indexed store also keeps a keyword index of the same texts, so
+    Every indexed store can also search a keyword index of the same texts, so
     ``search(..., mode="keyword" | "hybrid")`` works; ``index={"fields": [...]}``
-    without an embedder gives a keyword-only store.
+    without an embedder gives a keyword-only store. The keyword index is built
+    by the first search that needs it, unless ``search_mode`` asks for keywords
+    by default (then :meth:`setup` builds it); once built, every writer keeps it.
 
     One store object may be shared by threads (they take turns on its
     connection); other processes may open the same file at the same time.
@@ -172,6 +179,9 @@ class SqliteStore(BaseStore):
         self._index = ResolvedIndex.from_config(vector_index_config(index))
         # The paths whose text is keyword-indexed; None: no keyword index at all.
         self._text_fields = _text_fields(index, self._index)
+        # Each put records the paths its keyword rows come from (JSON, encoded once here).
+        self._default_paths = json.dumps(index_paths(PutOp((), "", {}), self._text_fields))
+        self._keyword_live = False  # known live in the file (it never goes back)
         self.ttl_config = validate_ttl_config(ttl)
         self._db = Database.adopt(conn, synchronous=synchronous)
         self._vectors = SyncedVectors(self._index.dims) if self._index else None
@@ -203,8 +213,9 @@ class SqliteStore(BaseStore):
     def setup(self) -> None:
         """Create or upgrade the store's tables; idempotent.
 
-        A file written before the keyword index existed gets one, built from
-        this store's ``fields`` (once, by the first store opened with an index).
+        The keyword index is built here when this store searches by keywords by
+        default (``search_mode`` ``"keyword"`` or ``"hybrid"``); otherwise on the
+        first keyword or hybrid search, once per file (see ``_text_search``).
 
         Raises :class:`~threadloom.errors.SchemaVersionError` for a file written
         by a newer threadloom and :class:`~threadloom.errors.IndexConfigMismatchError`
@@ -215,11 +226,24 @@ class SqliteStore(BaseStore):
             stored = self._db.read(_stored_dims)
             if stored is not None and stored != self._index.dims:
                 raise self._dims_error(stored)
-        fields = self._text_fields
-        if fields is not None and self._db.read(lambda c: _meta(c, "keyword_backfill")):
-            vectors_only = self._index is not None
-            self._db.write(lambda c: backfill_keyword_index(c, fields, vectors_only=vectors_only))
         self._ready = True
+        if self._search_mode != "vector":
+            self._ensure_keyword_index()
+
+    def _ensure_keyword_index(self) -> None:
+        """Build the file's keyword index unless it is live already (one write, once)."""
+        fields = self._text_fields
+        if self._keyword_live or fields is None:
+            return
+        vectors_only = self._index is not None
+        self._db.write(lambda c: build_keyword_index(c, fields, vectors_only=vectors_only))
+        self._keyword_live = True
+
+    def _needs_keywords(self, ops: list[Op], prepared: dict[int, _Prepared]) -> bool:
+        return not self._keyword_live and any(
+            p.mode != "vector" and ops[i].query is not None  # type: ignore[union-attr]
+            for i, p in prepared.items()
+        )
 
     def _ensure_ready(self) -> None:
         if not self._ready:
@@ -256,6 +280,8 @@ class SqliteStore(BaseStore):
         ops = validate_ops(ops)
         prepared = self._prepare(ops)
         self._ensure_ready()
+        if self._needs_keywords(ops, prepared):
+            self._ensure_keyword_index()
         embedded = (
             self._index.plan(_to_embed(ops, prepared)).embed(self._index) if self._index else None
         )
@@ -267,6 +293,8 @@ class SqliteStore(BaseStore):
         prepared = self._prepare(ops)
         if not self._ready:
             await run_in_thread(self.setup)
+        if self._needs_keywords(ops, prepared):
+            await run_in_thread(self._ensure_keyword_index)
         embedded = (
             await self._index.plan(_to_embed(ops, prepared)).aembed(self._index)
             if self._index
@@ -337,8 +365,15 @@ class SqliteStore(BaseStore):
         embedded: EmbeddedBatch | None,
     ) -> list[Result]:
         if run.writing:
-            run.seq_before = run.seq = int(_meta(conn, "seq"))
-            last = int(_meta(conn, "stamp"))
+            meta = dict(
+                conn.execute(
+                    "SELECT name, value FROM store_meta "
+                    "WHERE name IN ('seq', 'stamp', 'keyword_index')"
+                ).fetchall()
+            )
+            run.seq_before = run.seq = int(meta["seq"])
+            run.keyword_live = bool(meta.get("keyword_index"))
+            last = int(meta["stamp"])
             # Strictly increasing across processes, so "newest first" never ties on the clock.
             micros = max(int(run.now * 1_000_000), last + 1)
             run.stamp = _EPOCH + timedelta(microseconds=micros)
@@ -403,11 +438,18 @@ class SqliteStore(BaseStore):
         stamp = run.stamp_text
         expires_at = run.now + op.ttl * 60.0 if op.ttl is not None else None
         value = json.dumps(op.value, separators=(",", ":"), ensure_ascii=False)
-        run.pending_rows.append(
-            (prefix, op.key, value, stamp, stamp, run.seq, op.ttl, expires_at, run.now)
+        paths = (
+            self._default_paths
+            if op.index is None
+            else json.dumps(index_paths(op, self._text_fields))
         )
-        if self._text_fields is not None:
-            run.pending_texts[(prefix, op.key)] = indexed_bodies(op, self._text_fields)
+        run.pending_rows.append(
+            (prefix, op.key, value, stamp, stamp, run.seq, op.ttl, expires_at, paths, run.now)
+        )
+        if run.keyword_live:
+            # Tokenizing and FTS5 upkeep are paid only once a keyword search needs them.
+            paths_used = index_paths(op, self._text_fields)
+            run.pending_texts[(prefix, op.key)] = bodies_at(op.value, paths_used)
         if vectors is not None and len(vectors):
             if not run.dims_checked:
                 self._check_dims(conn)

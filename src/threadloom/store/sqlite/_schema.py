@@ -10,13 +10,14 @@ catch-up; entries older than an hour are pruned and ``removals_floor`` tells
 a reader that fell further behind to reload everything instead.
 ``store_meta`` keeps the counters and the vectors' ``dims``.
 ``store_texts`` and the FTS5 table ``store_fts`` (version 2) are the keyword
-index, described in ``_text_search``.
+index, described in ``_text_search``; version 3 records each item's indexed
+paths (``index_paths``) so that index can be built when a search first needs it.
 """
 
 from __future__ import annotations
 
 from threadloom._sqlite import Migration
-from threadloom.store.sqlite._text_search import create_keyword_index
+from threadloom.store.sqlite._text_search import create_keyword_index, defer_keyword_index
 
 __all__ = ["COMPONENT", "MIGRATIONS"]
 
@@ -56,4 +57,5 @@ MIGRATIONS: list[Migration] = [
     INSERT INTO store_meta (name, value) VALUES ('seq', 0), ('stamp', 0), ('removals_floor', 0);
     """,
     create_keyword_index,
+    defer_keyword_index,
 ]

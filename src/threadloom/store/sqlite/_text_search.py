@@ -18,6 +18,13 @@ and its length in terms; triggers keep the external-content FTS5 table
    BM25 as the in-memory index, bit for bit. Document frequencies come from
    the matched rows themselves: a row containing a query term always matches
    the ``OR`` of the terms, so counting them there is exact.
+
+The index is built when first needed: until a keyword or hybrid search (or a
+store whose default ``search_mode`` uses keywords) asks for it, puts only
+record each item's indexed paths, so stores searched by vector alone do not
+pay for tokenizing and FTS5 upkeep. :func:`build_keyword_index` then indexes
+every item in one write transaction and marks the index live in the file;
+from then on every writer, in any process, keeps it in step.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from threadloom.store._keyword import KeywordHit, score_matches
@@ -35,9 +43,12 @@ from threadloom.store.base import PutOp, get_text_at_path
 from threadloom.store.sqlite._sql import any_expired, join_namespace, prefix_where, split_namespace
 
 __all__ = [
-    "backfill_keyword_index",
+    "bodies_at",
+    "build_keyword_index",
     "create_keyword_index",
-    "indexed_bodies",
+    "defer_keyword_index",
+    "index_paths",
+    "keyword_index_live",
     "keyword_matches",
     "scope_token",
     "scope_tokens",
@@ -71,70 +82,109 @@ def create_keyword_index(conn: sqlite3.Connection) -> None:
             INSERT INTO store_fts (store_fts, rowid, body, scope)
             VALUES ('delete', old.id, old.body, old.scope);
         END""",
-        # Items written before this version have no keyword rows yet: the first
-        # store opened with an index fills them in (see backfill_keyword_index).
+        # Items written before this version have no keyword rows yet: they are
+        # built when a search first needs them (see build_keyword_index).
         "INSERT INTO store_meta (name, value) "
         "SELECT 'keyword_backfill', 1 WHERE EXISTS (SELECT 1 FROM store_items)",
     ):
         conn.execute(statement)
 
 
+@lru_cache(maxsize=4096)
 def scope_token(namespace_prefix: Namespace) -> str:
     """The FTS5 token standing for one namespace prefix: letters and digits only."""
     digest = hashlib.blake2b(join_namespace(namespace_prefix).encode(), digest_size=8)
     return "ns" + digest.hexdigest()
 
 
+@lru_cache(maxsize=4096)
 def scope_tokens(namespace: Namespace) -> str:
     """A row's ``scope`` column: the tokens of every non-empty prefix of its namespace."""
     return " ".join(scope_token(namespace[:depth]) for depth in range(1, len(namespace) + 1))
 
 
-def backfill_keyword_index(
-    conn: sqlite3.Connection, fields: Sequence[str], *, vectors_only: bool
-) -> int:
-    """Index the items a file held before it had a keyword index; returns how many.
+def defer_keyword_index(conn: sqlite3.Connection) -> None:
+    """Schema version 3: the keyword index is kept only once a search needs it.
 
-    The per-put ``index`` paths of old items are not recorded, so the store's
-    configured ``fields`` are used; with ``vectors_only`` only items that have
-    vectors (not put with ``index=False``) are indexed. Runs once per file.
+    Each item records the paths its keyword rows come from (``index_paths``),
+    so the index can be built later from the items alone. ``keyword_index``
+    in ``store_meta`` says the index is live: every writer then keeps it in
+    step. A file whose items all have keyword rows starts live; a new file, or
+    one still waiting for the version 2 backfill, starts deferred.
     """
-    if conn.execute("SELECT 1 FROM store_meta WHERE name = 'keyword_backfill'").fetchone() is None:
-        return 0
-    has_vectors = "AND id IN (SELECT item_id FROM store_vectors)" if vectors_only else ""
+    conn.execute("ALTER TABLE store_items ADD COLUMN index_paths TEXT")
+    conn.execute(
+        "INSERT INTO store_meta (name, value) SELECT 'keyword_index', 1 "
+        "WHERE EXISTS (SELECT 1 FROM store_items) "
+        "AND NOT EXISTS (SELECT 1 FROM store_meta WHERE name = 'keyword_backfill')"
+    )
+    conn.execute("DELETE FROM store_meta WHERE name = 'keyword_backfill'")
+
+
+def keyword_index_live(conn: sqlite3.Connection) -> bool:
+    """Whether writers keep the keyword index in step (it is never switched off again)."""
+    row = conn.execute("SELECT value FROM store_meta WHERE name = 'keyword_index'").fetchone()
+    return bool(row and row[0])
+
+
+def build_keyword_index(
+    conn: sqlite3.Connection, fields: Sequence[str], *, vectors_only: bool
+) -> int | None:
+    """Make the keyword index live, indexing every item; returns how many (None: it was live).
+
+    Each item is indexed from the paths recorded when it was put. Items from
+    before those were recorded use ``fields``, and with ``vectors_only`` only
+    those that have vectors (an item put with ``index=False`` has none).
+    """
+    if keyword_index_live(conn):
+        return None
+    if conn.execute("SELECT 1 FROM store_texts LIMIT 1").fetchone() is not None:
+        conn.execute("DELETE FROM store_texts")  # partial rows of an interrupted backfill
     rows = conn.execute(
-        f"SELECT id, prefix, key, value FROM store_items WHERE id NOT IN "
-        f"(SELECT item_id FROM store_texts) {has_vectors}"
+        "SELECT i.id, i.prefix, i.key, i.value, i.index_paths, v.item_id IS NOT NULL "
+        "FROM store_items i LEFT JOIN store_vectors v ON v.item_id = i.id"
     ).fetchall()
     texts: list[tuple[int, str, str, str, str, int]] = []
-    for item_id, prefix, key, value in rows:
-        op = PutOp((prefix,), key, json.loads(value))
-        scope = scope_tokens(split_namespace(prefix))
+    scopes: dict[str, str] = {}
+    for item_id, prefix, key, value, recorded, has_vectors in rows:
+        if recorded is not None:
+            paths: Sequence[str] = json.loads(recorded)
+        elif vectors_only and not has_vectors:
+            continue
+        else:
+            paths = fields
+        if not paths:
+            continue
+        scope = scopes.get(prefix)
+        if scope is None:
+            scope = scopes[prefix] = scope_tokens(split_namespace(prefix))
         texts.extend(
             (item_id, prefix, key, scope, body, body.count(" ") + 1)
-            for body in indexed_bodies(op, fields)
+            for body in bodies_at(json.loads(value), paths)
         )
     conn.executemany(
         "INSERT INTO store_texts (item_id, prefix, key, scope, body, length) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         texts,
     )
-    conn.execute("DELETE FROM store_meta WHERE name = 'keyword_backfill'")
+    conn.execute("INSERT OR REPLACE INTO store_meta (name, value) VALUES ('keyword_index', 1)")
     return len(rows)
 
 
-def indexed_bodies(op: PutOp, fields: Sequence[str]) -> list[str]:
-    """What to store for a put: ``index_text`` of each text the vectors are built from.
-
-    The configured ``fields`` unless the put names its own paths; nothing for
-    ``index=False``. Texts without terms are left out (they can never match).
-    """
-    if op.value is None or op.index is False:
+def index_paths(op: PutOp, fields: Sequence[str] | None) -> list[str]:
+    """The paths a put's keyword rows come from: none for ``index=False`` or a store
+    without keyword fields, the put's own paths, or else the store's ``fields``."""
+    if fields is None or op.index is False:
         return []
-    paths = fields if op.index is None else op.index
+    return list(fields if op.index is None else op.index)
+
+
+def bodies_at(value: dict[str, Any], paths: Sequence[str]) -> list[str]:
+    """``index_text`` of each text at ``paths`` in ``value``; texts without terms are left out
+    (they can never match)."""
     bodies = []
     for path in paths:
-        for text in get_text_at_path(op.value, path):
+        for text in get_text_at_path(value, path):
             body = index_text(text)
             if body:
                 bodies.append(body)
