@@ -121,7 +121,7 @@ def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace)
     from threadloom.store.base import PutOp
     from threadloom.store.postgres import PostgresStore
 
-    index: Any = {"dims": DIMS, "embed": data, "fields": ["text"]}
+    index: Any = {"dims": DIMS, "embed": data, "fields": ["text"], **_build_config(args)}
     extra: dict[str, float] = {}
     with PostgresStore.from_conn_string(dsn, index=index) as store:
         store.setup()
@@ -140,7 +140,10 @@ def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace)
     result: dict[str, Any] = {"put": rate, "user": user, "global": overall, **extra}
     # The same index searched by stores configured with other ef_search values (public config).
     for ef in [int(e) for e in args.ef_search.split(",") if e]:
-        tuned: Any = {**index, "ann_index_config": {"ef_search": ef}}
+        tuned: Any = {
+            **index,
+            "ann_index_config": {**index.get("ann_index_config", {}), "ef_search": ef},
+        }
         with PostgresStore.from_conn_string(dsn, index=tuned) as store:
             sys.stderr.write(f"  threadloom: timing searches with ef_search={ef}\n")
             result[f"ef_search={ef}"] = {
@@ -148,6 +151,16 @@ def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace)
                 "global": measure_search(store.search, data, args.users, args.queries, "global"),
             }
     return result
+
+
+def _build_config(args: argparse.Namespace) -> dict[str, Any]:
+    """``ann_index_config`` for --m / --ef-construction (empty: the store's defaults)."""
+    ann = {
+        name: value
+        for name, value in (("m", args.m), ("ef_construction", args.ef_construction))
+        if value
+    }
+    return {"ann_index_config": ann} if ann else {}
 
 
 HNSW_INDEX = "threadloom_store_vectors_hnsw_cosine"  # the store's default (cosine) index name
@@ -375,6 +388,10 @@ def main() -> None:
         help="threadloom: put every item (store.batch) with the HNSW index dropped, then "
         "rebuild it with store.setup() before timing searches (server gets a large "
         "maintenance_work_mem; see --maintenance-work-mem, --parallel-maintenance-workers)",
+    )
+    parser.add_argument("--m", type=int, default=0, help="threadloom: HNSW m (0: default)")
+    parser.add_argument(
+        "--ef-construction", type=int, default=0, help="threadloom: HNSW ef_construction"
     )
     parser.add_argument("--maintenance-work-mem", default="8GB")
     parser.add_argument(
