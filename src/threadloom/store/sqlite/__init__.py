@@ -117,6 +117,8 @@ class _Prepared:
     predicate: Callable[[Any], bool] | None
     sql: tuple[str, list[Any]] | None
     mode: str = "vector"
+    #: Whether the search reads the keyword index (a query in keyword or hybrid mode).
+    keywords: bool = False
 
 
 @dataclass
@@ -239,11 +241,8 @@ class SqliteStore(BaseStore):
         self._db.write(lambda c: build_keyword_index(c, fields, vectors_only=vectors_only))
         self._keyword_live = True
 
-    def _needs_keywords(self, ops: list[Op], prepared: dict[int, _Prepared]) -> bool:
-        return not self._keyword_live and any(
-            p.mode != "vector" and ops[i].query is not None  # type: ignore[union-attr]
-            for i, p in prepared.items()
-        )
+    def _needs_keywords(self, prepared: dict[int, _Prepared]) -> bool:
+        return not self._keyword_live and any(p.keywords for p in prepared.values())
 
     def _ensure_ready(self) -> None:
         if not self._ready:
@@ -280,7 +279,7 @@ class SqliteStore(BaseStore):
         ops = validate_ops(ops)
         prepared = self._prepare(ops)
         self._ensure_ready()
-        if self._needs_keywords(ops, prepared):
+        if self._needs_keywords(prepared):
             self._ensure_keyword_index()
         embedded = (
             self._index.plan(_to_embed(ops, prepared)).embed(self._index) if self._index else None
@@ -293,7 +292,7 @@ class SqliteStore(BaseStore):
         prepared = self._prepare(ops)
         if not self._ready:
             await run_in_thread(self.setup)
-        if self._needs_keywords(ops, prepared):
+        if self._needs_keywords(prepared):
             await run_in_thread(self._ensure_keyword_index)
         embedded = (
             await self._index.plan(_to_embed(ops, prepared)).aembed(self._index)
@@ -310,7 +309,8 @@ class SqliteStore(BaseStore):
                 tree = parse_filter(op.filter)
                 predicate = compile_filter(op.filter)
                 mode = op.mode or self._search_mode
-                prepared[position] = _Prepared(tree, predicate, compile_where(tree), mode)
+                keywords = op.query is not None and mode != "vector"
+                prepared[position] = _Prepared(tree, predicate, compile_where(tree), mode, keywords)
                 if op.query is None:
                     continue
                 if self._text_fields is None:
