@@ -13,7 +13,12 @@ import psycopg
 import pytest
 
 from threadloom.checkpoint.postgres import PostgresSaver
-from threadloom.errors import DatabaseError, IndexConfigMismatchError, SchemaVersionError
+from threadloom.errors import (
+    DatabaseError,
+    IndexConfigMismatchError,
+    InvalidStoreInputError,
+    SchemaVersionError,
+)
 from threadloom.store.postgres import PostgresStore
 from threadloom.testing.postgres import PostgresServer
 
@@ -132,6 +137,36 @@ def test_vector_type_mismatch_fails_setup(pg_dsn: str) -> None:
         pytest.raises(IndexConfigMismatchError, match="halfvec"),
     ):
         other.setup()
+
+
+@pytest.mark.parametrize(
+    ("ann", "message"),
+    [
+        ({"m": 1}, r"'m'\] must be an integer in 2\.\.100, got 1"),
+        ({"m": 101}, r"'m'\] must be an integer in 2\.\.100, got 101"),
+        ({"m": True}, r"'m'\] must be an integer"),
+        ({"m": "16"}, r"'m'\] must be an integer"),
+        ({"ef_construction": 3}, r"'ef_construction'\] must be an integer in 4\.\.1000"),
+        ({"m": 40, "ef_construction": 64}, r"at least 2 \* m = 80 \(pgvector's rule\), got 64"),
+        ({"ef_search": 0}, r"'ef_search'\] must be an integer in 1\.\.1000"),
+        ({"ef_search": 1001}, r"'ef_search'\] must be an integer in 1\.\.1000"),
+        ({"kind": "ivfflat"}, r"kind='hnsw'"),
+        ({"lists": 100}, r"got \{'lists': 100\}"),
+    ],
+)
+def test_bad_ann_index_config_is_refused_before_any_ddl(
+    pg_dsn: str, ann: dict[str, Any], message: str
+) -> None:
+    """Each bad HNSW parameter is a ValueError naming it, raised before a table exists."""
+    index: Any = {"dims": 4, "embed": embed4, "ann_index_config": ann}
+    with (
+        pytest.raises(InvalidStoreInputError, match=message) as caught,
+        PostgresStore.from_conn_string(pg_dsn, index=index) as store,
+    ):
+        store.setup()
+    assert isinstance(caught.value, ValueError)
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT to_regclass('threadloom_store')").fetchone() == (None,)
 
 
 def test_newer_schema_is_refused_and_untouched(pg_dsn: str) -> None:

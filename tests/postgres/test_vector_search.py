@@ -212,3 +212,44 @@ def test_every_distance_orders_best_first(pg_dsn: str, distance: str, vector_typ
     assert [h.score for h in hits] == sorted([h.score for h in hits], reverse=True)  # type: ignore[type-var]
     assert column == (f"{vector_type}(3)",)
     assert f"threadloom_store_vectors_hnsw_{distance}" in indexes
+
+
+def _hnsw_definition(dsn: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT indexdef FROM pg_indexes "
+            "WHERE indexname = 'threadloom_store_vectors_hnsw_cosine' "
+            "AND schemaname = current_schema()"
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_the_hnsw_index_is_built_with_m_32_and_ef_construction_128(pg_dsn: str) -> None:
+    """Larger than pgvector's 16/64: those lost recall across 1M memories (see ANNIndexConfig)."""
+    index: Any = {"dims": 3, "embed": lambda texts: [[1.0, 0.0, 0.0] for _ in texts]}
+    with PostgresStore.from_conn_string(pg_dsn, index=index) as store:
+        store.setup()
+    assert "m='32'" in _hnsw_definition(pg_dsn)
+    assert "ef_construction='128'" in _hnsw_definition(pg_dsn)
+
+
+@pytest.mark.parametrize(
+    ("ann", "m", "ef_construction"),
+    [({"m": 8, "ef_construction": 40}, 8, 40), ({"m": 100}, 100, 200)],
+)
+def test_configured_hnsw_parameters_reach_the_index(
+    pg_dsn: str, ann: dict[str, int], m: int, ef_construction: int
+) -> None:
+    """ef_construction left out is at least 2 * m, as pgvector requires."""
+    index: Any = {
+        "dims": 3,
+        "embed": lambda texts: [[1.0, 0.0, 0.0] for _ in texts],
+        "ann_index_config": ann,
+    }
+    with PostgresStore.from_conn_string(pg_dsn, index=index) as store:
+        store.setup()
+        store.put(("d",), "k", {"text": "x"})
+        assert [h.key for h in store.search(("d",), query="x")] == ["k"]
+    definition = _hnsw_definition(pg_dsn)
+    assert f"m='{m}'" in definition and f"ef_construction='{ef_construction}'" in definition

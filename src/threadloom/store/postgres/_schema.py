@@ -91,8 +91,8 @@ class VectorLayout:
     dims: int
     vector_type: Literal["vector", "halfvec"] = "vector"
     distance: Distance = "cosine"
-    m: int = 16
-    ef_construction: int = 64
+    m: int = 32
+    ef_construction: int = 128
 
     @property
     def column_type(self) -> str:
