@@ -960,6 +960,14 @@ class SearchModeConformance:
         assert await s.keys(NS, query="pizza topping3", mode=mode, offset=12) == []
         assert await s.keys(NS, query="pizza topping3", mode=mode, limit=0) == []
 
+    async def test_a_search_may_return_over_a_thousand_items(self, open_store: Any) -> None:
+        """A large limit returns every match in every mode (no statement-size limit leaks out)."""
+        s = await open_store(index=mode_index_config())
+        await s.batch([PutOp(NS, f"k{i:04}", {"text": f"pizza topping{i}"}) for i in range(1100)])
+        for mode in ("vector", "keyword", "hybrid"):
+            hits = await s.search(NS, query="pizza", mode=mode, limit=2000)
+            assert len({h.key for h in hits}) == len(hits) == 1100, mode
+
     @pytest.mark.parametrize("mode", ["keyword", "hybrid"])
     async def test_items_with_several_texts_count_once(self, open_store: Any, mode: str) -> None:
         """An item indexed on several texts appears once, scored by its best text, before paging."""

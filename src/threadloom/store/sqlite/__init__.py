@@ -91,6 +91,8 @@ Namespace = tuple[str, ...]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 _ITEM_COLUMNS = "id, prefix, key, value, created_at, updated_at, ttl_minutes, seq"
+#: Addresses looked up per statement (SQLite caps expression depth at 1000).
+_ADDRESSES_PER_QUERY = 400
 #: Removal-log entries older than this are pruned; a reader further behind reloads.
 _REMOVALS_KEPT_S = 3600.0
 _UPSERT = """
@@ -822,17 +824,21 @@ def _fetch_live(
     where: tuple[str, list[Any]] | None = None,
 ) -> dict[tuple[Namespace, str], Any]:
     """The live rows of ``addresses`` (that also satisfy ``where``), by address, in one query."""
-    if not addresses:
-        return {}
-    # ORs of equalities use the address index; a row-value IN (VALUES ...) would scan.
-    pairs = " OR ".join("(prefix = ? AND key = ?)" for _ in addresses)
-    params: list[Any] = [part for ns, key in addresses for part in (join_namespace(ns), key)]
+    found: dict[tuple[Namespace, str], Any] = {}
     filter_sql, filter_params = where if where is not None else ("1", [])
-    rows = conn.execute(
-        f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE ({pairs}) AND {_LIVE} AND {filter_sql}",
-        [*params, now, *filter_params],
-    )
-    return {(split_namespace(row[1]), row[2]): row for row in rows}
+    # ORs of equalities use the address index; a row-value IN (VALUES ...) would scan.
+    # In chunks: SQLite caps an expression's depth at 1000 (a search with a large limit).
+    for start in range(0, len(addresses), _ADDRESSES_PER_QUERY):
+        chunk = addresses[start : start + _ADDRESSES_PER_QUERY]
+        pairs = " OR ".join("(prefix = ? AND key = ?)" for _ in chunk)
+        params: list[Any] = [part for ns, key in chunk for part in (join_namespace(ns), key)]
+        rows = conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM store_items "
+            f"WHERE ({pairs}) AND {_LIVE} AND {filter_sql}",
+            [*params, now, *filter_params],
+        )
+        found.update(((split_namespace(row[1]), row[2]), row) for row in rows)
+    return found
 
 
 def _flush(conn: sqlite3.Connection, run: _Run) -> None:
