@@ -24,7 +24,7 @@ from threadloom.store.base import GetOp, PutOp, SearchOp
 from threadloom.store.sqlite import SqliteStore
 from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
 from threadloom.store.sqlite._sql import compile_where
-from threadloom.store.sqlite._text_search import scope_tokens
+from threadloom.store.sqlite._text_search import keyword_index_live, scope_tokens
 from threadloom.testing.embeddings import HashingEmbed, NaNEmbed
 
 DIMS = 32
@@ -493,13 +493,7 @@ def _fts_consistent(store: SqliteStore) -> tuple[int, int]:
 
 
 def _keyword_live(store: SqliteStore) -> bool:
-    return bool(
-        store._db.read(
-            lambda c: c.execute(
-                "SELECT count(*) FROM store_meta WHERE name = 'keyword_index' AND value = 1"
-            ).fetchone()[0]
-        )
-    )
+    return store._db.read(keyword_index_live)
 
 
 def test_keyword_rows_follow_puts_deletes_namespaces_and_sweeps(path: Path) -> None:

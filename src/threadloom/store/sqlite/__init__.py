@@ -183,8 +183,10 @@ class SqliteStore(BaseStore):
         self._index = ResolvedIndex.from_config(vector_index_config(index))
         # The paths whose text is keyword-indexed; None: no keyword index at all.
         self._text_fields = _text_fields(index, self._index)
-        # Each put records the paths its keyword rows come from (JSON, encoded once here).
-        self._default_paths = json.dumps(index_paths(PutOp((), "", {}), self._text_fields))
+        # Each put records the paths its keyword rows come from; a put without its own
+        # ``index`` uses these (and their JSON, encoded once here).
+        self._default_paths = index_paths(None, self._text_fields)
+        self._default_paths_json = json.dumps(self._default_paths)
         self._keyword_live = False  # known live in the file (it never goes back)
         self.ttl_config = validate_ttl_config(ttl)
         self._db = Database.adopt(conn, synchronous=synchronous)
@@ -440,18 +442,17 @@ class SqliteStore(BaseStore):
         stamp = run.stamp_text
         expires_at = run.now + op.ttl * 60.0 if op.ttl is not None else None
         value = json.dumps(op.value, separators=(",", ":"), ensure_ascii=False)
-        paths = (
-            self._default_paths
-            if op.index is None
-            else json.dumps(index_paths(op, self._text_fields))
-        )
+        if op.index is None:
+            paths, paths_json = self._default_paths, self._default_paths_json
+        else:
+            paths = index_paths(op.index, self._text_fields)
+            paths_json = json.dumps(paths)
         run.pending_rows.append(
-            (prefix, op.key, value, stamp, stamp, run.seq, op.ttl, expires_at, paths, run.now)
+            (prefix, op.key, value, stamp, stamp, run.seq, op.ttl, expires_at, paths_json, run.now)
         )
         if run.keyword_live:
             # Tokenizing and FTS5 upkeep are paid only once a keyword search needs them.
-            paths_used = index_paths(op, self._text_fields)
-            run.pending_texts[(prefix, op.key)] = bodies_at(op.value, paths_used)
+            run.pending_texts[(prefix, op.key)] = bodies_at(op.value, paths)
         if vectors is not None and len(vectors):
             if not run.dims_checked:
                 self._check_dims(conn)
@@ -833,8 +834,7 @@ def _fetch_live(
         pairs = " OR ".join("(prefix = ? AND key = ?)" for _ in chunk)
         params: list[Any] = [part for ns, key in chunk for part in (join_namespace(ns), key)]
         rows = conn.execute(
-            f"SELECT {_ITEM_COLUMNS} FROM store_items "
-            f"WHERE ({pairs}) AND {_LIVE} AND {filter_sql}",
+            f"SELECT {_ITEM_COLUMNS} FROM store_items WHERE ({pairs}) AND {_LIVE} AND {filter_sql}",
             [*params, now, *filter_params],
         )
         found.update(((split_namespace(row[1]), row[2]), row) for row in rows)

@@ -35,11 +35,11 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from threadloom.store._keyword import KeywordHit, score_matches
 from threadloom.store._text import fts5_match_expression, index_text, query_terms
-from threadloom.store.base import PutOp, get_text_at_path
+from threadloom.store.base import get_text_at_path
 from threadloom.store.sqlite._sql import any_expired, join_namespace, prefix_where, split_namespace
 
 __all__ = [
@@ -171,12 +171,15 @@ def build_keyword_index(
     return len(rows)
 
 
-def index_paths(op: PutOp, fields: Sequence[str] | None) -> list[str]:
-    """The paths a put's keyword rows come from: none for ``index=False`` or a store
-    without keyword fields, the put's own paths, or else the store's ``fields``."""
-    if fields is None or op.index is False:
+def index_paths(
+    index: Literal[False] | list[str] | None, fields: Sequence[str] | None
+) -> list[str]:
+    """The paths a put's keyword rows come from, given its ``index`` argument: none for
+    ``index=False`` or a store without keyword fields, the put's own paths, or else the
+    store's ``fields``."""
+    if fields is None or index is False:
         return []
-    return list(fields if op.index is None else op.index)
+    return list(fields if index is None else index)
 
 
 def bodies_at(value: dict[str, Any], paths: Sequence[str]) -> list[str]:
