@@ -68,7 +68,8 @@ from typing import Any, Literal, NamedTuple, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 
-from threadloom.errors import MissingThreadIdError
+from threadloom.checkpoint._loading import check_header, load_value
+from threadloom.errors import MissingThreadIdError, SerializationError
 
 __all__ = [
     "ERROR",
@@ -380,7 +381,7 @@ def decode_checkpoint(
     fetch: Callable[[str, ChannelVersion], StoredBlob | None],
 ) -> Checkpoint:
     """The checkpoint stored by :func:`encode_checkpoint`, its channel values read through ``fetch``."""
-    checkpoint = serde.loads_typed(header)
+    checkpoint = check_header(load_value(serde, header, "checkpoint header"))
     checkpoint["channel_values"] = decode_channels(serde, checkpoint["channel_versions"], fetch)
     result: Checkpoint = checkpoint
     return result
@@ -426,10 +427,16 @@ def decode_channels(
         blob = fetch(channel, version)
         if blob is None or blob.kind == "empty":
             continue
+        what = f"channel {channel!r}"
         if blob.kind == "full":
-            values[channel] = serde.loads_typed((blob.type_tag, blob.data))
+            values[channel] = load_value(serde, (blob.type_tag, blob.data), what)
             continue
-        values[channel] = _replay(serde, channel, blob, fetch)
+        try:
+            values[channel] = _replay(serde, channel, blob, fetch)
+        except SerializationError:
+            raise
+        except Exception as e:  # a corrupt chain: a part that is not a list, a cycle, ...
+            raise SerializationError(f"{what}: {type(e).__name__}: {e}") from e
     return values
 
 
@@ -447,7 +454,10 @@ def _replay(
     while current is not None and current.kind == "delta":
         if len(parts) >= _MAX_CHAIN:
             raise ValueError(f"delta chain of channel {channel!r} does not end (corrupt data?)")
-        parts.append(serde.loads_typed((current.type_tag, current.data)))
+        part = load_value(serde, (current.type_tag, current.data), f"channel {channel!r}")
+        if type(part) is not list:
+            raise SerializationError(f"channel {channel!r}: a stored delta is a {type(part).__name__}, not a list")
+        parts.append(part)
         assert current.base_version is not None
         current = fetch(channel, current.base_version)
     depth = len(parts)
@@ -455,7 +465,7 @@ def _replay(
     snapshot: Any = None
     has_snapshot = False
     if current is not None and current.kind == "full":
-        root = serde.loads_typed((current.type_tag, current.data))
+        root = load_value(serde, (current.type_tag, current.data), f"channel {channel!r}")
         if isinstance(root, DeltaChain):  # a forked copy of a chain read earlier
             snapshot, has_snapshot = root.snapshot, root.has_snapshot
             writes.extend(root.writes)

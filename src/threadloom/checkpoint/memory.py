@@ -37,6 +37,7 @@ from threadloom.checkpoint._common import (
     take,
     writes_address,
 )
+from threadloom.checkpoint._loading import load_metadata, load_write, stored_context
 from threadloom.checkpoint.base import (
     ChannelVersion,
     ChannelVersions,
@@ -101,12 +102,13 @@ class InMemorySaver(SaverOps):
 
     def _tuple(self, thread_id: str, ns: str, checkpoint_id: str, space: _Namespace) -> CheckpointTuple:
         saved = space.checkpoints[checkpoint_id]
-        checkpoint = decode_checkpoint(self.serde, saved.header, lambda c, v: space.blobs.get((c, v)))
-        writes: list[PendingWrite] = [
-            (task_id, channel, self.serde.loads_typed((type_tag, data)))
-            for (task_id, _), (channel, type_tag, data, _) in space.writes.get(checkpoint_id, {}).items()
-        ]
-        metadata = self.serde.loads_typed(saved.metadata)
+        with stored_context(thread_id, ns, checkpoint_id):
+            checkpoint = decode_checkpoint(self.serde, saved.header, lambda c, v: space.blobs.get((c, v)))
+            writes: list[PendingWrite] = [
+                load_write(self.serde, task_id, channel, (type_tag, data))
+                for (task_id, _), (channel, type_tag, data, _) in space.writes.get(checkpoint_id, {}).items()
+            ]
+            metadata = load_metadata(self.serde, saved.metadata)
         return stored_tuple(thread_id, ns, checkpoint_id, saved.parent_id, checkpoint, metadata, writes)
 
     def _list_op(
@@ -147,10 +149,11 @@ class InMemorySaver(SaverOps):
                 space = self._threads.get(thread_id, {}).get(ns)
                 if space is None or checkpoint_id not in space.checkpoints:
                     continue  # deleted while we iterate
-                if filter and not metadata_matches(
-                    self.serde.loads_typed(space.checkpoints[checkpoint_id].metadata), filter
-                ):
-                    continue
+                if filter:
+                    with stored_context(thread_id, ns, checkpoint_id):
+                        metadata = load_metadata(self.serde, space.checkpoints[checkpoint_id].metadata)
+                    if not metadata_matches(metadata, filter):
+                        continue
                 item = self._tuple(thread_id, ns, checkpoint_id, space)
             yield item
 

@@ -4,4 +4,5 @@ import sys
 
 from threadloom.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing this module must do nothing
+    sys.exit(main())

@@ -21,11 +21,19 @@ from psycopg.types.json import Jsonb
 
 from threadloom._postgres import Migration, Plan, Query
 from threadloom.checkpoint._common import stored_tuple
+from threadloom.checkpoint._loading import (
+    check_header,
+    load_metadata,
+    load_value,
+    load_write,
+    stored_context,
+)
 from threadloom.checkpoint.base import (
     ChannelVersion,
+    Checkpoint,
     CheckpointTuple,
     StoredBlob,
-    decode_checkpoint,
+    decode_channels,
 )
 from threadloom.errors import CheckpointConflictError, SerializationError
 
@@ -294,7 +302,10 @@ def read_plan(
     found = yield Query(sql, params)
     if not found.rows:
         return []
-    headers = [(row, serde.loads_typed((row[4], row[5]))) for row in found.rows]
+    headers = []
+    for row in found.rows:
+        with stored_context(row[0], row[1], row[2]):
+            headers.append((row, check_header(load_value(serde, (row[4], bytes(row[5])), "checkpoint header"))))
     wanted = [
         (row[0], row[1], channel, vkey(version))
         for row, header in headers
@@ -335,11 +346,12 @@ def read_plan(
     )
     writes: dict[tuple[str, str, str], list[tuple[str, str, Any]]] = {}
     for t, n, i, task, channel, type_tag, data in pending.rows:
-        writes.setdefault((t, n, i), []).append(
-            (task, channel, serde.loads_typed((type_tag, bytes(data))))
-        )
+        with stored_context(t, n, i):
+            writes.setdefault((t, n, i), []).append(
+                load_write(serde, task, channel, (type_tag, bytes(data)))
+            )
     results = []
-    for row, _ in headers:
+    for row, header in headers:
         t, n, i, parent = row[0], row[1], row[2], row[3]
 
         def fetch(
@@ -347,8 +359,10 @@ def read_plan(
         ) -> StoredBlob | None:
             return blobs.get((t, n, channel, vkey(version)))
 
-        checkpoint = decode_checkpoint(serde, (row[4], bytes(row[5])), fetch)
-        metadata = serde.loads_typed((row[6], bytes(row[7])))
+        with stored_context(t, n, i):
+            checkpoint: Checkpoint = header
+            checkpoint["channel_values"] = decode_channels(serde, header["channel_versions"], fetch)
+            metadata = load_metadata(serde, (row[6], bytes(row[7])))
         results.append(
             stored_tuple(t, n, i, parent, checkpoint, metadata, writes.get((t, n, i), []))
         )

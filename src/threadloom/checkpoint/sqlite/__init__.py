@@ -41,6 +41,13 @@ from threadloom.checkpoint._common import (
     take,
     writes_address,
 )
+from threadloom.checkpoint._loading import (
+    check_header,
+    load_metadata,
+    load_value,
+    load_write,
+    stored_context,
+)
 from threadloom.checkpoint.base import (
     ChannelVersion,
     ChannelVersions,
@@ -155,21 +162,24 @@ class SqliteSaver(SaverOps):
 
     def _tuple(self, conn: sqlite3.Connection, row: _Row) -> CheckpointTuple:
         thread_id, ns, checkpoint_id, parent_id, type_tag, header, meta_type, meta = row
-        checkpoint = self.serde.loads_typed((type_tag, header))
+        with stored_context(thread_id, ns, checkpoint_id):
+            checkpoint = check_header(load_value(self.serde, (type_tag, header), "checkpoint header"))
         versions: dict[str, ChannelVersion] = checkpoint["channel_versions"]
         blobs = self._fetch_blobs(conn, thread_id, ns, versions)
-        checkpoint["channel_values"] = decode_channels(
-            self.serde, versions, lambda channel, version: blobs.get((channel, _vkey(version)))
-        )
-        writes: list[PendingWrite] = [
-            (task_id, channel, self.serde.loads_typed((wtype, data)))
-            for task_id, channel, wtype, data in conn.execute(
-                "SELECT task_id, channel, type, data FROM checkpoint_writes WHERE thread_id = ? "
-                "AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY rowid",
-                (thread_id, ns, checkpoint_id),
+        stored_writes = conn.execute(
+            "SELECT task_id, channel, type, data FROM checkpoint_writes WHERE thread_id = ? "
+            "AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY rowid",
+            (thread_id, ns, checkpoint_id),
+        ).fetchall()
+        with stored_context(thread_id, ns, checkpoint_id):
+            checkpoint["channel_values"] = decode_channels(
+                self.serde, versions, lambda channel, version: blobs.get((channel, _vkey(version)))
             )
-        ]
-        metadata = self.serde.loads_typed((meta_type, meta.encode() if isinstance(meta, str) else meta))
+            writes: list[PendingWrite] = [
+                load_write(self.serde, task_id, channel, (wtype, data))
+                for task_id, channel, wtype, data in stored_writes
+            ]
+            metadata = load_metadata(self.serde, (meta_type, meta.encode("utf-8", "surrogatepass") if isinstance(meta, str) else meta))
         return stored_tuple(thread_id, ns, checkpoint_id, parent_id, checkpoint, metadata, writes)
 
     @staticmethod
