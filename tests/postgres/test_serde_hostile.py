@@ -19,7 +19,7 @@ from threadloom.checkpoint.postgres import PostgresSaver
 from threadloom.errors import SerializationError
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))  # the shared hostile.py
-from hostile import CONFIG, POSTGRES_COLUMNS, THREAD, SqlRows, loads_or_refuses, mutated, seed  # noqa: E402
+from hostile import CONFIG, POSTGRES_COLUMNS, THREAD, SqlRows, loads_or_refuses, mutated, seed
 
 CASES = {
     "recursion-100k-deep": ("channel data", b"[" * 100_000 + b'{"__tl": "set", "v": []}' + b"]" * 100_000),
