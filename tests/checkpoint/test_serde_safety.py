@@ -75,7 +75,7 @@ def test_a_cli_main_class_path_in_a_sqlite_file_runs_nothing(tmp_path: Path, mon
         for payload in rows.payloads():
             if payload.kind in ("channel data", "metadata"):
                 rows.replace(payload, "json", blob)
-        with pytest.raises(SerializationError, match="threadloom.cli.__main__"):
+        with pytest.raises(SerializationError, match=r"threadloom\.cli\.__main__"):
             saver.get_tuple(CONFIG)
     assert "threadloom.cli.__main__" not in sys.modules
 
