@@ -55,6 +55,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "CheckpointConflictError",
         "CheckpointerNotConfiguredError",
         "DatabaseError",
+        "DecryptionError",
         "EmbeddingError",
         "EmptyChannelError",
         "EmptyInputError",

@@ -22,7 +22,8 @@ subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
     ├── CheckpointerNotConfiguredError (ValueError)  state read/update on a graph with no checkpointer
     ├── InvalidResumeError (ValueError)          Command(resume=...) with no pending interrupt
     ├── EmptyChannelError (KeyError)             reading a channel that holds no value
-    ├── SerializationError (TypeError)           a value the checkpoint serializer cannot encode
+    ├── SerializationError (TypeError)           a value the checkpoint serializer cannot encode or load
+    │   └── DecryptionError                      an encrypted row fails to authenticate, or is plaintext
     ├── CheckpointConflictError (RuntimeError)   two writers raced on one thread; retry
     ├── SchemaVersionError (RuntimeError)        a database written by a newer threadloom
     ├── DatabaseError (RuntimeError)             unusable database path, file or server
@@ -41,6 +42,7 @@ __all__ = [
     "CheckpointConflictError",
     "CheckpointerNotConfiguredError",
     "DatabaseError",
+    "DecryptionError",
     "EmbeddingError",
     "EmptyChannelError",
     "EmptyInputError",
@@ -157,7 +159,11 @@ class EmptyChannelError(ThreadloomError, KeyError):
 
 
 class SerializationError(ThreadloomError, TypeError):
-    """A value cannot be serialized into a checkpoint; nothing was written."""
+    """A value cannot be serialized into a checkpoint (nothing was written), or stored data cannot be loaded."""
+
+
+class DecryptionError(SerializationError):
+    """An encrypted row was tampered with or needs a key not given, or a row is plaintext where encryption is required."""
 
 
 class CheckpointConflictError(ThreadloomError, RuntimeError):

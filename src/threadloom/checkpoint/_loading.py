@@ -21,8 +21,8 @@ def load_value(serde: Any, data: tuple[str, bytes], what: str) -> Any:
     """``serde.loads_typed(data)``, any failure raised as a SerializationError naming ``what``."""
     try:
         return serde.loads_typed(data)
-    except SerializationError as e:
-        raise SerializationError(f"{what}: {e}") from e
+    except SerializationError as e:  # keep the kind (DecryptionError) and add where
+        raise type(e)(f"{what}: {e}") from e
     except Exception as e:  # a third-party serializer, or a fault it does not catch
         raise SerializationError(f"{what}: {type(e).__name__}: {e}") from e
 
@@ -79,4 +79,4 @@ def stored_context(thread_id: str, ns: str, checkpoint_id: str) -> Iterator[None
         yield
     except SerializationError as e:
         where = f"thread {thread_id!r}" + (f" (namespace {ns!r})" if ns else "")
-        raise SerializationError(f"cannot load checkpoint {checkpoint_id!r} of {where}: {e}") from e
+        raise type(e)(f"cannot load checkpoint {checkpoint_id!r} of {where}: {e}") from e

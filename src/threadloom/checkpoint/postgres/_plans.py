@@ -35,6 +35,7 @@ from threadloom.checkpoint.base import (
     StoredBlob,
     decode_channels,
 )
+from threadloom.checkpoint.serde.encrypted import EncryptedSerializer
 from threadloom.errors import CheckpointConflictError, SerializationError
 
 __all__ = [
@@ -112,7 +113,13 @@ def vkey(version: ChannelVersion) -> str:
 
 
 def metadata_json(serde: Any, value: Any) -> Any:
-    """The JSON form of metadata (or a filter value), as the serializer writes it."""
+    """The JSON form of metadata (or a filter value), as the serializer writes it.
+
+    Under an :class:`EncryptedSerializer` this is its inner serializer's plain JSON:
+    the queryable copy of the metadata is not encrypted (the stored one is).
+    """
+    if isinstance(serde, EncryptedSerializer):
+        serde = serde.serde
     return json.loads(serde.dumps(value))
 
 

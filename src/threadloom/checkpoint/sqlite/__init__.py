@@ -61,6 +61,7 @@ from threadloom.checkpoint.base import (
     encode_checkpoint,
     get_thread_address,
 )
+from threadloom.checkpoint.serde.jsonplus import JsonPlusSerializer
 from threadloom.checkpoint.sqlite._schema import COMPONENT, MIGRATIONS
 
 __all__ = ["SqliteSaver"]
@@ -242,10 +243,11 @@ class SqliteSaver(SaverOps):
         if scope.before_id is not None:
             where.append("checkpoint_id < ?")
             params.append(scope.before_id)
-        all_in_sql = True
+        # Metadata of another type (encrypted, say) passes SQL and is matched once decoded.
+        all_in_sql = isinstance(self.serde, JsonPlusSerializer)
         for key, value in (filter or {}).items():
             if isinstance(key, str) and '"' not in key and type(value) in (str, int):
-                where.append("metadata_type = 'json' AND json_extract(metadata, ?) = ?")
+                where.append("CASE WHEN metadata_type = 'json' THEN json_extract(metadata, ?) = ? ELSE 1 END")
                 params += [f'$."{key}"', value]
             else:
                 all_in_sql = False
