@@ -40,6 +40,10 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.checkpoint.postgres": ["PostgresSaver"],
     "threadloom.checkpoint.postgres.aio": ["AsyncPostgresSaver"],
     "threadloom.checkpoint.serde": ["JsonPlusSerializer", "SerializerProtocol", "register_type"],
+    "threadloom.checkpoint.serde.base": ["CipherProtocol", "SerializerProtocol"],
+    "threadloom.checkpoint.serde.encrypted": ["AesGcmCipher", "ENV_VAR", "EncryptedSerializer"],
+    "threadloom.checkpoint.serde.jsonplus": ["JsonPlusSerializer"],
+    "threadloom.checkpoint.serde.types": ["ERROR", "INTERRUPT", "RESUME", "SCHEDULED", "SendProtocol"],
     "threadloom.checkpoint.sqlite": ["SqliteSaver"],
     "threadloom.checkpoint.sqlite.aio": ["AsyncSqliteSaver"],
     "threadloom.config": ["get_config", "get_store", "get_stream_writer"],
@@ -166,6 +170,9 @@ PUBLIC_API: dict[str, list[str]] = {
 CONTRACT: dict[str, list[str]] = {
     "threadloom.graph": ["StateGraph", "MessagesState", "START", "END", "add_messages"],
     "threadloom.graph.message": ["MessagesState", "add_messages"],
+    "threadloom.checkpoint.serde.jsonplus": ["JsonPlusSerializer"],
+    "threadloom.checkpoint.serde.encrypted": ["EncryptedSerializer"],
+    "threadloom.checkpoint.serde.base": ["SerializerProtocol"],
     "threadloom.graph.state": ["StateGraph", "CompiledStateGraph"],
     "threadloom.types": [
         "Command",

@@ -74,7 +74,7 @@ def _aesgcm() -> Any:
     return AESGCM
 
 
-def key_id(key: bytes) -> bytes:
+def _key_id(key: bytes) -> bytes:
     """The 8 bytes stored with each row to say which key encrypted it (a hash, not the key)."""
     return hashlib.sha256(b"threadloom key id\x00" + key).digest()[:_KEY_ID]
 
@@ -96,8 +96,8 @@ class AesGcmCipher:
         for i, key in enumerate(raw):
             if not isinstance(key, bytes) or len(key) not in (16, 24, 32):
                 raise ValueError(f"AES key {i} must be 16, 24 or 32 bytes long, not {len(key) if isinstance(key, bytes) else type(key).__name__}")
-            self._by_id.setdefault(key_id(key), aesgcm(key))
-        self._current_id = key_id(raw[0])
+            self._by_id.setdefault(_key_id(key), aesgcm(key))
+        self._current_id = _key_id(raw[0])
         self._current = self._by_id[self._current_id]
 
     def encrypt(self, plaintext: bytes, *, associated: bytes = b"") -> tuple[str, bytes]:
@@ -125,7 +125,7 @@ class AesGcmCipher:
         return result
 
 
-def keys_from_env(var: str = ENV_VAR) -> list[bytes]:
+def _keys_from_env(var: str = ENV_VAR) -> list[bytes]:
     """The keys in environment variable ``var``: comma-separated, each text or ``base64:<key>``."""
     text = os.environ.get(var)
     if not text:
@@ -176,7 +176,7 @@ class EncryptedSerializer:
         env_var: str = ENV_VAR,
     ) -> EncryptedSerializer:
         """AES-GCM with ``keys`` (the first writes), or with the keys in ``env_var`` when ``keys`` is None."""
-        return cls(AesGcmCipher(keys_from_env(env_var) if keys is None else keys), serde, allow_plaintext=allow_plaintext)
+        return cls(AesGcmCipher(_keys_from_env(env_var) if keys is None else keys), serde, allow_plaintext=allow_plaintext)
 
     @classmethod
     def from_pycryptodome_aes(cls, serde: SerializerProtocol | None = None, **kwargs: Any) -> EncryptedSerializer:
