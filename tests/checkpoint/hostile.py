@@ -230,23 +230,46 @@ def _replace_at(tree: Any, path: list[int], new: Any) -> Any:
     return tree
 
 
-@st.composite
-def mutated(draw: st.DrawFn, payloads: list[Payload]) -> tuple[Payload, str, bytes]:
-    """A stored payload and hostile ``(type, data)`` to put in its place."""
-    old = draw(st.sampled_from(payloads))
-    how = draw(st.sampled_from(["json", "json", "json", "bytes", "deep", "type"]))
-    type_tag, data = old.type_tag, old.data
-    if how == "json":
-        tree = json.loads(data)
-        tree = _replace_at(tree, draw(st.lists(st.integers(0, 50), max_size=6)), draw(json_values))
-        data = json.dumps(tree).encode()
-    elif how == "bytes":
-        at = draw(st.integers(0, max(len(data) - 1, 0)))
-        data = data[:at] + draw(st.binary(max_size=4)) + data[at + draw(st.integers(0, 3)):]
-    elif how == "deep":
-        depth = draw(st.sampled_from([255, 1025, 100_000]))
-        inner = json.dumps(draw(json_values)).encode()
-        data = b"[" * depth + inner + b"]" * depth
-    else:
-        type_tag = draw(st.sampled_from(["", "pickle", "json+aesgcm", "msgpack", "null"]))
-    return old, type_tag, data
+@dataclass(frozen=True)
+class Mutation:
+    """How to mutate a stored payload, drawn independently of what is stored (hypothesis replays it)."""
+
+    which: int
+    how: str
+    path: tuple[int, ...]
+    value: Any
+    at: int
+    inserted: bytes
+    removed: int
+    depth: int
+    type_tag: str
+
+    def apply(self, payloads: list[Payload]) -> tuple[Payload, str, bytes]:
+        """A stored payload (chosen by ``which``) and the hostile ``(type, data)`` to put in its place."""
+        old = sorted(payloads, key=lambda p: (p.kind, p.data))[self.which % len(payloads)]
+        type_tag, data = old.type_tag, old.data
+        if self.how == "json":
+            tree = _replace_at(json.loads(data), list(self.path), self.value)
+            data = json.dumps(tree).encode()
+        elif self.how == "bytes":
+            at = self.at % max(len(data), 1)
+            data = data[:at] + self.inserted + data[at + self.removed :]
+        elif self.how == "deep":
+            data = b"[" * self.depth + json.dumps(self.value).encode() + b"]" * self.depth
+        else:
+            type_tag = self.type_tag
+        return old, type_tag, data
+
+
+mutations = st.builds(
+    Mutation,
+    which=st.integers(0, 10_000),
+    how=st.sampled_from(["json", "json", "json", "bytes", "deep", "type"]),
+    path=st.lists(st.integers(0, 50), max_size=6).map(tuple),
+    value=json_values,
+    at=st.integers(0, 1_000_000),
+    inserted=st.binary(max_size=4),
+    removed=st.integers(0, 3),
+    depth=st.sampled_from([255, 1025, 100_000]),
+    type_tag=st.sampled_from(["", "pickle", "json+aesgcm", "msgpack", "null"]),
+)

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from hostile import CONFIG, THREAD, MemoryRows, Rows, loads_or_refuses, mutated, seed, sqlite_rows
+from hostile import (
+    CONFIG,
+    THREAD,
+    MemoryRows,
+    Mutation,
+    Rows,
+    loads_or_refuses,
+    mutations,
+    seed,
+    sqlite_rows,
+)
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from threadloom.checkpoint.base import BaseCheckpointSaver
 from threadloom.checkpoint.memory import InMemorySaver
@@ -95,14 +103,13 @@ def test_a_sound_thread_loads(backend: tuple[BaseCheckpointSaver, Rows]) -> None
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(data=st.data())
-def test_mutated_blobs_load_or_raise_serialization_error(backend: tuple[BaseCheckpointSaver, Rows], data: Any) -> None:
+@given(mutation=mutations)
+def test_mutated_blobs_load_or_raise_serialization_error(backend: tuple[BaseCheckpointSaver, Rows], mutation: Mutation) -> None:
     """Property: whatever a stored payload is mutated into, loading gives a result or a SerializationError."""
     saver, rows = backend
     if saver.get_tuple(CONFIG) is None:
         seed(saver)
-    payloads = rows.payloads()
-    old, type_tag, new = data.draw(mutated(payloads))
+    old, type_tag, new = mutation.apply(rows.payloads())
     rows.replace(old, type_tag, new)
     try:
         loads_or_refuses(saver)

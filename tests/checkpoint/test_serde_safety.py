@@ -297,3 +297,11 @@ def test_messages_are_validated_like_models(serde: JsonPlusSerializer) -> None:
     for v in ({"junk": 1}, {"content": 5, "type": "ai"}, {"content": "x", "type": "ai", "tool_calls": "nope"}):
         with pytest.raises(SerializationError):
             load(serde, {"__tl": "lc", "c": "AIMessage", "v": v})
+
+
+def test_allowed_modules_narrows_which_classes_load() -> None:
+    """With allowed_modules, only classes of those modules (and registered ones) load; nothing is imported."""
+    stored = JsonPlusSerializer().dumps_typed(Pair(1, 2))
+    assert JsonPlusSerializer(allowed_modules=[__name__]).loads_typed(stored) == Pair(1, 2)
+    with pytest.raises(SerializationError, match="allowed_modules"):
+        JsonPlusSerializer(allowed_modules=["myapp"]).loads_typed(stored)

@@ -13,13 +13,21 @@ from typing import Any
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from threadloom.checkpoint.postgres import PostgresSaver
 from threadloom.errors import SerializationError
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "checkpoint"))  # the shared hostile.py
-from hostile import CONFIG, POSTGRES_COLUMNS, THREAD, SqlRows, loads_or_refuses, mutated, seed
+from hostile import (
+    CONFIG,
+    POSTGRES_COLUMNS,
+    THREAD,
+    Mutation,
+    SqlRows,
+    loads_or_refuses,
+    mutations,
+    seed,
+)
 
 CASES = {
     "recursion-100k-deep": ("channel data", b"[" * 100_000 + b'{"__tl": "set", "v": []}' + b"]" * 100_000),
@@ -59,13 +67,13 @@ def test_each_seen_fault_is_a_serialization_error_naming_where(backend: tuple[Po
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(data=st.data())
-def test_mutated_blobs_load_or_raise_serialization_error(backend: tuple[PostgresSaver, SqlRows], data: Any) -> None:
+@given(mutation=mutations)
+def test_mutated_blobs_load_or_raise_serialization_error(backend: tuple[PostgresSaver, SqlRows], mutation: Mutation) -> None:
     """Property: whatever a stored row is mutated into, loading gives a result or a SerializationError."""
     saver, rows = backend
     if saver.get_tuple(CONFIG) is None:
         seed(saver)
-    old, type_tag, new = data.draw(mutated(rows.payloads()))
+    old, type_tag, new = mutation.apply(rows.payloads())
     rows.replace(old, type_tag, new)
     try:
         loads_or_refuses(saver)
