@@ -142,7 +142,7 @@ class State(TypedDict, total=False):
     data: Any
 
 
-def _state_graph(saver: BaseCheckpointSaver) -> Any:
+def state_graph(saver: BaseCheckpointSaver) -> Any:
     def reply(state: State) -> dict[str, Any]:
         return {"messages": [AIMessage(f"seen {len(state['messages'])}", id=f"a{len(state['messages'])}")]}
 
@@ -154,7 +154,7 @@ def _state_graph(saver: BaseCheckpointSaver) -> Any:
 
 def seed(saver: BaseCheckpointSaver) -> Any:
     """Two turns on :data:`THREAD` (delta-chained messages, rich values) and a pending write; returns the graph."""
-    graph = _state_graph(saver)
+    graph = state_graph(saver)
     graph.invoke({"messages": [HumanMessage("hi", id="h1")], "data": rich_value()}, CONFIG)
     graph.invoke({"messages": [HumanMessage("again", id="h2")]}, CONFIG)
     head = saver.get_tuple(CONFIG)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile import CONFIG, seed
+from hostile import CONFIG, seed, state_graph
 from langchain_core.messages import HumanMessage
 
 from threadloom.checkpoint.memory import InMemorySaver
@@ -180,3 +180,17 @@ def test_a_plaintext_database_needs_allow_plaintext(tmp_path: Path) -> None:
         graph = seed(saver)  # continues the old thread, now writing encrypted rows
         assert len(graph.get_state(CONFIG).values["messages"]) > 4
         assert saver.get_tuple(CONFIG) is not None
+
+
+async def test_async_sqlite_saver_reads_and_refuses_like_the_sync_one(tmp_path: Path, serde: EncryptedSerializer) -> None:
+    """AsyncSqliteSaver round-trips encrypted turns, and a reader without the key gets DecryptionError."""
+    from threadloom.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    path = str(tmp_path / "threads.db")
+    async with AsyncSqliteSaver.from_conn_string(path, serde=serde) as saver:
+        graph = state_graph(saver)
+        await graph.ainvoke({"messages": [HumanMessage("my secret is tea", id="h1")]}, CONFIG)
+        assert (await graph.aget_state(CONFIG)).values["messages"][0].content == "my secret is tea"
+    async with AsyncSqliteSaver.from_conn_string(path, serde=EncryptedSerializer.from_aes_gcm([OLD_KEY])) as saver:
+        with pytest.raises(DecryptionError, match="key that was not given"):
+            await saver.aget_tuple(CONFIG)
