@@ -35,8 +35,9 @@ def check_header(header: Any) -> Any:
     if type(header) is not dict:
         raise SerializationError(f"checkpoint header is a {type(header).__name__}, not an object")
     problems = []
-    if type(header.get("id")) is not str:
-        problems.append("'id' is not text")
+    for key in ("id", "ts"):
+        if type(header.get(key)) is not str:
+            problems.append(f"{key!r} is not text")
     versions = header.get("channel_versions")
     if type(versions) is not dict or not _is_version_map(versions):
         problems.append("'channel_versions' is not a map of channel to version")

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from threadloom.checkpoint.serde._encode import MESSAGE_BY_NAME
 from threadloom.checkpoint.serde._format import MAX_DEPTH, MAX_INT_DIGITS, MAX_SAME_HASH, TAG
@@ -143,7 +143,10 @@ def _zone(d: dict[str, Any]) -> ZoneInfo:
     key = _str(d, "tz", 64)
     if not _ZONE_KEY.fullmatch(key):
         raise SerializationError(f"stored time zone {key!r} is not a zone name")
-    return ZoneInfo(key)
+    try:
+        return ZoneInfo(key)
+    except ZoneInfoNotFoundError:
+        raise SerializationError(f"stored time zone {key!r} is not known here") from None
 
 
 def _with_zone(value: Any, d: dict[str, Any]) -> Any:
@@ -225,7 +228,8 @@ class Decoder:
     def resolve(self, name: Any, kind: str) -> Any:
         """The class ``name`` under the loading rules, checked to be of ``kind``."""
         key = (name, kind) if isinstance(name, str) else None
-        cls = self.cache.get(key) if key is not None else None
+        # The registry first: a name registered after this decoder cached it must win.
+        cls = None if key is None or name in BY_NAME else self.cache.get(key)
         if cls is not None:
             return cls
         cls = find_class(name)
