@@ -100,7 +100,7 @@ def _dict(d: dict[str, Any], key: str = "v") -> dict[str, Any]:
 def _str(d: dict[str, Any], key: str = "v", limit: int = 1 << 16) -> str:
     value = d[key]
     if type(value) is not str or len(value) > limit:
-        raise SerializationError(f"stored {d.get(TAG)!r} holds {type(value).__name__} where short text belongs")
+        raise SerializationError(f"stored {d.get(TAG)!r} holds {type(value).__name__}, not text of at most {limit} characters")
     return value
 
 
