@@ -34,7 +34,6 @@ from threadloom.store.base import BaseStore
 from threadloom.store.memory import InMemoryStore
 from threadloom.testing.models import OfflineChatModel
 
-
 CLOCK = time.perf_counter
 
 
