@@ -287,3 +287,10 @@ def test_sentinels_come_back_as_the_same_object(serde: JsonPlusSerializer) -> No
     from threadloom.channels.base import MISSING
 
     assert roundtrip(serde, {"v": MISSING})["v"] is MISSING
+
+
+def test_message_text_is_stored_as_its_text(serde: JsonPlusSerializer) -> None:
+    """``message.text`` (langchain-core's callable str subclass) is stored and loads as a plain str."""
+    text = AIMessage("hello").text
+    back = roundtrip(serde, {"t": text})["t"]
+    assert back == "hello" and type(back) is str

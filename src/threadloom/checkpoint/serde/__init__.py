@@ -15,7 +15,8 @@ v2 models, dataclasses, ``NamedTuple``\\ s, threadloom's ``Send`` and ``MISSING`
 and any class given to :func:`register_type`. Anything else raises
 :class:`~threadloom.errors.SerializationError` at write time, naming the type and
 where it sits, e.g. ``value['messages'][3].additional_kwargs['fn']``. Nothing is
-coerced silently: a tuple comes back a tuple, an ``int`` key stays an ``int``.
+coerced silently: a tuple comes back a tuple, an ``int`` key stays an ``int`` (the
+one exception: ``message.text``, langchain-core's callable ``str``, is stored as its text).
 
 **Which class a stored name may load.** Only a class registered with
 :func:`register_type`, or a class of the recorded kind (dataclass, pydantic model,

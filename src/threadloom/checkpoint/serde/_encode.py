@@ -302,6 +302,20 @@ _SIMPLE_ENCODERS: dict[type, _Encoder] = {
 }
 
 
+def _text_accessor() -> type | None:
+    try:  # langchain-core >= 1.0: ``message.text`` is this str subclass
+        from langchain_core.messages.base import TextAccessor
+    except ImportError:  # pragma: no cover - depends on the langchain-core version
+        return None
+    return TextAccessor
+
+
+_TEXT_ACCESSOR = _text_accessor()
+if _TEXT_ACCESSOR is not None:
+    # A str kept callable only for the old ``message.text()`` style: it is stored, and loads, as its text.
+    _SIMPLE_ENCODERS[_TEXT_ACCESSOR] = str
+
+
 def _structural_encoder(t: type) -> _Encoder | None:
     kind = structural_kind(t)
     if kind == "enum":
