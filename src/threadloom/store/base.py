@@ -32,6 +32,7 @@ from threadloom.errors import (
     InvalidStoreInputError,
     InvalidValueError,
 )
+from threadloom.store._validate import bad_text, capped, find_bad_text, is_bad_text
 
 __all__ = [
     "RESERVED_NAMESPACE_LABEL",
@@ -325,6 +326,7 @@ def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) ->
             raise InvalidNamespaceError(
                 f"Namespace labels cannot contain periods ('.'): {label!r} in {namespace!r}"
             )
+        _check_label_text(label, namespace)
     if for_write and namespace[0] == RESERVED_NAMESPACE_LABEL:
         raise InvalidNamespaceError(
             f"The first namespace label {RESERVED_NAMESPACE_LABEL!r} is reserved: {namespace!r}"
@@ -333,6 +335,21 @@ def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) ->
         if len(_WRITABLE_NAMESPACES) >= _WRITABLE_NAMESPACES_MAX:
             _WRITABLE_NAMESPACES.clear()
         _WRITABLE_NAMESPACES.add(namespace)
+
+
+def _check_label_text(label: str, namespace: tuple[Any, ...]) -> None:
+    problem = bad_text(label)
+    if problem is not None:
+        raise InvalidNamespaceError(
+            f"Namespace labels cannot contain {problem}: {label!r} in {namespace!r}"
+        )
+
+
+def _check_read_namespace(namespace: tuple[Any, ...]) -> None:
+    """Reads accept any label a write would (others just find nothing), but not unstorable text."""
+    for label in namespace:
+        if isinstance(label, str):
+            _check_label_text(label, namespace)
 
 
 def _is_known_writable(namespace: tuple[str, ...]) -> bool:
@@ -347,6 +364,9 @@ def validate_key(key: str) -> None:
         raise InvalidStoreInputError(f"Key must be a string, got {type(key).__name__}: {key!r}")
     if not key:
         raise InvalidStoreInputError("Key cannot be an empty string.")
+    problem = bad_text(key)
+    if problem is not None:
+        raise InvalidStoreInputError(f"Keys cannot contain {problem}: {key!r}")
 
 
 def validate_value(value: Any) -> None:
@@ -361,24 +381,41 @@ def normalized_value(value: Any) -> dict[str, Any]:
     """
     if not isinstance(value, dict):
         raise InvalidValueError(f"Value must be a dict, got {type(value).__name__}: {value!r:.200}")
-    copy = plain_json_copy(value)
-    if copy is not None:
-        return copy
     try:
-        return cast("dict[str, Any]", json.loads(json.dumps(value, allow_nan=False)))
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidValueError(f"Value is not JSON-serializable: {exc}") from exc
+        copy = plain_json_copy(value)
+        if copy is not None:
+            return copy
+        try:
+            copy = cast("dict[str, Any]", json.loads(json.dumps(value, allow_nan=False)))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidValueError(f"Value is not JSON-serializable: {exc}") from exc
+        _plain(copy)  # now plain JSON: only its text is left to check
+        return copy
+    except _BadText:
+        where, problem = find_bad_text(value) or ("$", "unstorable text")
+        raise InvalidValueError(
+            f"Values cannot hold strings with {problem}; found at {where}. "
+            "No backend can store it faithfully; nothing was written."
+        ) from None
 
 
 class _NotPlain(Exception):
     pass
 
 
-_SCALARS = frozenset({str, int, bool, type(None)})
+class _BadText(Exception):
+    """A string (or dict key) of the value holds NUL or a lone surrogate."""
+
+
+_SCALARS = frozenset({int, bool, type(None)})
 
 
 def _plain(value: Any) -> Any:
     kind = type(value)
+    if kind is str:
+        if is_bad_text(value):
+            raise _BadText
+        return value
     if kind in _SCALARS:
         return value
     if kind is float:
@@ -390,6 +427,8 @@ def _plain(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 raise _NotPlain
+            if is_bad_text(key):
+                raise _BadText
             # Scalars inline: most values are flat dicts, and calls cost more than checks.
             out[key] = item if type(item) in _SCALARS else _plain(item)
         return out
@@ -404,6 +443,7 @@ def plain_json_copy(value: dict[str, Any]) -> dict[str, Any] | None:
     Plain means dicts with string keys, lists, str, int, bool, None and finite
     floats; such a value round-trips through JSON unchanged, so copying it is
     the same as (and much faster than) ``json.loads(json.dumps(value))``.
+    Raises ``_BadText`` for a string that no backend can store.
     """
     try:
         return cast("dict[str, Any]", _plain(value))
@@ -524,15 +564,20 @@ def validate_op(op: Op) -> None:
     elif isinstance(op, GetOp):
         if not isinstance(op.namespace, tuple):
             raise InvalidNamespaceError(f"Namespace must be a tuple, got {op.namespace!r}")
+        _check_read_namespace(op.namespace)
         validate_key(op.key)
     elif isinstance(op, SearchOp):
         if not isinstance(op.namespace_prefix, tuple):
             raise InvalidNamespaceError(
                 f"Namespace prefix must be a tuple, got {op.namespace_prefix!r}"
             )
+        _check_read_namespace(op.namespace_prefix)
         validate_page(op.limit, op.offset)
         if op.query is not None and not isinstance(op.query, str):
             raise InvalidStoreInputError(f"query must be a string, got {type(op.query).__name__}")
+        problem = bad_text(op.query) if op.query else None
+        if problem is not None:
+            raise InvalidStoreInputError(f"A query cannot contain {problem}: {op.query!r:.200}")
         validate_search_mode(op.mode)
         if op.filter is not None and not isinstance(op.filter, dict):
             from threadloom.errors import InvalidFilterError
@@ -540,6 +585,8 @@ def validate_op(op: Op) -> None:
             raise InvalidFilterError(f"filter must be a dict, got {type(op.filter).__name__}")
     elif isinstance(op, ListNamespacesOp):
         validate_page(op.limit, op.offset)
+        for condition in op.match_conditions or ():
+            _check_read_namespace(tuple(condition.path))
         if op.max_depth is not None and (
             isinstance(op.max_depth, bool) or not isinstance(op.max_depth, int) or op.max_depth < 1
         ):
@@ -557,13 +604,17 @@ def validate_op(op: Op) -> None:
         raise InvalidStoreInputError(f"Unknown store operation: {op!r}")
 
 
+_CAP = capped(2**63)
+
+
 def validate_ops(ops: Iterable[Op]) -> list[Op]:
     """Materialize and validate a batch; raises before any operation runs.
 
     Each put's value comes back replaced by :func:`normalized_value` (a deep
     copy, as JSON would return it), so a caller mutating its dict later, or
     during the embedding call, cannot change what is stored; a search's empty
-    query (``""``) comes back as ``None``, no query.
+    query (``""``) comes back as ``None``, no query; a limit or offset beyond
+    ``PAGE_CAP`` comes back capped (the same page, in numbers SQL can bind).
     """
     ops = list(ops)
     for position, op in enumerate(ops):
@@ -579,7 +630,9 @@ def validate_ops(ops: Iterable[Op]) -> list[Op]:
             validate_op(op)
             if type(op) is SearchOp and op.query == "":
                 # As in the reference API, an empty query means no query.
-                ops[position] = op._replace(query=None)
+                ops[position] = op = op._replace(query=None)
+            if isinstance(op, (SearchOp, ListNamespacesOp)) and max(op.limit, op.offset) > _CAP:
+                ops[position] = op._replace(limit=capped(op.limit), offset=capped(op.offset))
     return ops
 
 
