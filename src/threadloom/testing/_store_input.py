@@ -39,7 +39,14 @@ BAD_TEXTS: list[str] = ["a\x00b", "\x00", "\ud800", "x\udfffy", "\udbff\udc00"]
 _NAMED = r"NUL|surrogate"
 
 #: Valid Unicode that every backend keeps unchanged.
-ODD_BUT_VALID = ["\U0001f9f5 thread", "\U0010ffff", "\ufffe\uffff", "e\u0301", "\u2028\u200b", "\x01\x1f\x7f"]
+ODD_BUT_VALID = [
+    "\U0001f9f5 thread",
+    "\U0010ffff",
+    "\ufffe\uffff",
+    "e\u0301",
+    "\u2028\u200b",
+    "\x01\x1f\x7f",
+]
 
 #: Larger than any 64-bit integer a database can bind.
 HUGE = [2**63 - 1, 2**63, 2**64 + 5, 10**30]
@@ -107,12 +114,13 @@ class InputConformance:
         self, open_store: Any, bad: str, shape: str
     ) -> None:
         """A value holding NUL or a lone surrogate in a string or a dict key: InvalidValueError."""
-        value: dict[str, Any] = {
+        shapes: dict[str, dict[str, Any]] = {
             "string": {"text": bad},
             "dict key": {bad: 1},
             "nested list": {"a": [1, {"b": ["ok", bad]}]},
             "deep dict key": {"a": {"b": {bad: None}}},
-        }[shape]
+        }
+        value = shapes[shape]
         s = await open_store(index=_index())
         with pytest.raises(InvalidValueError, match=_NAMED):
             await s.put(NS, "k", value)
@@ -130,7 +138,7 @@ class InputConformance:
         self, open_store: Any, bad: str, shape: str
     ) -> None:
         """A filter path or operand with NUL or a lone surrogate: InvalidFilterError, no search runs."""
-        filter: dict[str, Any] = {
+        shapes: dict[str, dict[str, Any]] = {
             "key": {bad: 1},
             "dotted key": {f"meta.{bad}": 1},
             "nested key": {"meta": {bad: {"$exists": True}}},
@@ -141,7 +149,8 @@ class InputConformance:
             "gt": {"text": {"$gt": bad}},
             "eq dict": {"meta": {"$eq": {"lang": bad}}},
             "or": {"$or": [{"text": "ok"}, {"text": bad}]},
-        }[shape]
+        }
+        filter = shapes[shape]
         s = await open_store()
         await s.put(NS, "k", {"text": "ok", "meta": {"lang": "en"}})
         with pytest.raises(InvalidFilterError, match=_NAMED):
@@ -220,7 +229,7 @@ class InputConformance:
         await s.put(NS, "float", {"n": 9.0, "s": "x9"})
         await s.put(NS, "bool", {"n": True, "s": "nope"})
         await s.put(NS, "none", {"n": None})
-        numbers = list(range(10, count)) + [7, 9]
+        numbers = [*range(10, count), 7, 9]
         texts = [f"x{i}" for i in range(count)]
         assert sorted(await s.keys(NS, filter={"n": {"$in": numbers}})) == ["float", "int"]
         assert sorted(await s.keys(NS, filter={"n": {"$nin": numbers}})) == ["bool", "none"]

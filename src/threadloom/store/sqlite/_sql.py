@@ -115,7 +115,9 @@ def _balanced(parts: list[str], joiner: str) -> str:
     if len(parts) <= _CHAIN:
         return "(" + joiner.join(parts) + ")"
     middle = len(parts) // 2
-    return "(" + _balanced(parts[:middle], joiner) + joiner + _balanced(parts[middle:], joiner) + ")"
+    return (
+        "(" + _balanced(parts[:middle], joiner) + joiner + _balanced(parts[middle:], joiner) + ")"
+    )
 
 
 def _path(path: tuple[str, ...]) -> str:
