@@ -20,12 +20,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["PAGE_CAP", "bad_text", "capped", "find_bad_text", "is_bad_text"]
+__all__ = ["PAGE_CAP", "bad_text", "capped", "find_bad_text", "find_surrogate"]
 
 #: Largest limit or offset a backend is handed; any larger one means the same.
 PAGE_CAP = 2**62 - 1
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: ``find_surrogate(text)`` is a match for a lone surrogate in ``text``, or ``None``.
+find_surrogate = _SURROGATE.search
 
 
 def bad_text(text: str) -> str | None:
@@ -37,11 +39,6 @@ def bad_text(text: str) -> str | None:
         if match is not None:
             return f"a lone surrogate (U+{ord(match.group()):04X})"
     return None
-
-
-def is_bad_text(text: str) -> bool:
-    """Fast form of ``bad_text(text) is not None`` for hot loops."""
-    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
 
 
 def find_bad_text(value: Any, path: str = "$") -> tuple[str, str] | None:

@@ -32,7 +32,12 @@ from threadloom.errors import (
     InvalidStoreInputError,
     InvalidValueError,
 )
-from threadloom.store._validate import bad_text, capped, find_bad_text, is_bad_text
+from threadloom.store._validate import (
+    bad_text,
+    capped,
+    find_bad_text,
+    find_surrogate,
+)
 
 __all__ = [
     "RESERVED_NAMESPACE_LABEL",
@@ -413,7 +418,7 @@ _SCALARS = frozenset({int, bool, type(None)})
 def _plain(value: Any) -> Any:
     kind = type(value)
     if kind is str:
-        if is_bad_text(value):
+        if "\x00" in value or (not value.isascii() and find_surrogate(value)):
             raise _BadText
         return value
     if kind in _SCALARS:
@@ -427,10 +432,17 @@ def _plain(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 raise _NotPlain
-            if is_bad_text(key):
+            if "\x00" in key or (not key.isascii() and find_surrogate(key)):
                 raise _BadText
-            # Scalars inline: most values are flat dicts, and calls cost more than checks.
-            out[key] = item if type(item) in _SCALARS else _plain(item)
+            # Strings and scalars inline: most values are flat dicts, and calls cost more
+            # than checks (the text check is bad_text's, spelled out for speed).
+            kind = type(item)
+            if kind is str:
+                if "\x00" in item or (not item.isascii() and find_surrogate(item)):
+                    raise _BadText
+                out[key] = item
+            else:
+                out[key] = item if kind in _SCALARS else _plain(item)
         return out
     if kind is list:
         return [_plain(item) for item in value]
