@@ -101,7 +101,7 @@ BUSY_DEADLINE_S = 60.0
 #: Every table threadloom's SQLite components create: the checkpointer's, the store's
 #: (its FTS5 keyword index and that index's shadow tables included) and the migrations
 #: table. A new component adds its tables here (a test checks this list against a file
-#: set up by every component); names starting with ``threadloom_`` are ours as well.
+#: set up by every component).
 THREADLOOM_TABLES = frozenset(
     {
         MIGRATIONS_TABLE,
@@ -124,6 +124,8 @@ THREADLOOM_TABLES = frozenset(
 #: PERM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOLFS, NOTADB.
 _FILE_FAULTS = frozenset({3, 8, 10, 11, 13, 14, 22, 26})
 _FULL, _CORRUPT, _NOTADB = 13, 11, 26
+#: Table names a newer threadloom may add to a file it set up (see :func:`foreign_tables`).
+_OWN_PREFIXES = ("threadloom_", "store_", "checkpoint_")
 
 #: A migration is SQL (one or more statements) or a function of the connection.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -169,14 +171,24 @@ def file_error(label: str, exc: sqlite3.Error) -> DatabaseError | None:
 
 
 def foreign_tables(conn: sqlite3.Connection) -> list[str]:
-    """The tables and views in ``conn``'s main database that are not threadloom's, sorted."""
+    """The tables and views in ``conn``'s main database that are not threadloom's, sorted.
+
+    In a file threadloom never set up (no migrations table) every table is
+    someone else's, even one named like ours. In a file it did set up, names
+    starting with ``threadloom_``, ``store_`` or ``checkpoint_`` count as ours
+    too: a newer threadloom may have added them, and :func:`migrate` then
+    reports the newer schema (:class:`SchemaVersionError`) instead.
+    """
     rows = conn.execute(
         "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
     ).fetchall()
+    names = [name for (name,) in rows if not name.startswith("sqlite_")]
+    if MIGRATIONS_TABLE not in names:
+        return names
     return [
         name
-        for (name,) in rows
-        if name not in THREADLOOM_TABLES and not name.startswith(("sqlite_", "threadloom_"))
+        for name in names
+        if name not in THREADLOOM_TABLES and not name.startswith(_OWN_PREFIXES)
     ]
 
 

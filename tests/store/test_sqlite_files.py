@@ -158,6 +158,21 @@ def test_a_table_added_to_a_threadloom_file_makes_it_foreign(tmp_path: Path) -> 
         assert store.get(NS, "k") is not None
 
 
+def test_tables_named_like_threadloom_s_are_foreign_in_a_file_it_never_set_up(
+    tmp_path: Path,
+) -> None:
+    """A shop's `store_items` and `store_products` are not ours: threadloom never set the file up."""
+    path = tmp_path / "shop.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE store_items (sku TEXT)")
+        conn.execute("CREATE TABLE store_products (sku TEXT)")
+        conn.commit()
+    before = digest(path)
+    with pytest.raises(ForeignDatabaseError, match=r"'store_items', 'store_products'"):
+        SqliteStore(path)
+    assert digest(path) == before
+
+
 def test_threadloom_files_and_new_files_open_without_opting_in(tmp_path: Path) -> None:
     """A new file, an empty file and a file threadloom set up open as before."""
     empty = tmp_path / "empty.db"

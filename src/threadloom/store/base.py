@@ -598,7 +598,9 @@ def validate_op(op: Op) -> None:
     elif isinstance(op, ListNamespacesOp):
         validate_page(op.limit, op.offset)
         for condition in op.match_conditions or ():
-            _check_read_namespace(tuple(condition.path))
+            path = getattr(condition, "path", None)
+            if isinstance(path, (tuple, list)):
+                _check_read_namespace(tuple(path))
         if op.max_depth is not None and (
             isinstance(op.max_depth, bool) or not isinstance(op.max_depth, int) or op.max_depth < 1
         ):
