@@ -30,13 +30,19 @@ from typing import Any, Literal, NamedTuple, TypedDict, cast
 from threadloom.errors import (
     InvalidNamespaceError,
     InvalidStoreInputError,
-    InvalidValueError,
 )
 from threadloom.store._validate import (
+    RESERVED_NAMESPACE_LABEL,
     bad_text,
     capped,
-    find_bad_text,
-    find_surrogate,
+    check_read_namespace,
+    normalized_value,
+    validate_key,
+    validate_namespace,
+    validate_value,
+)
+from threadloom.store._validate import (
+    plain_json_copy as plain_json_copy,  # re-exported: callers copy values with it
 )
 
 __all__ = [
@@ -60,9 +66,6 @@ __all__ = [
     "get_text_at_path",
     "tokenize_path",
 ]
-
-#: The first namespace label that belongs to threadloom itself.
-RESERVED_NAMESPACE_LABEL = "threadloom"
 
 NamespacePath = tuple[str | Literal["*"], ...]
 """A namespace pattern; the label ``"*"`` matches any one label."""
@@ -304,167 +307,6 @@ NOT_PROVIDED: Any = _NotProvided()
 # --- validation shared by every backend ---------------------------------------
 
 
-# Namespaces already accepted for writing: a batch usually repeats a few of them.
-_WRITABLE_NAMESPACES: set[tuple[str, ...]] = set()
-_WRITABLE_NAMESPACES_MAX = 4096
-
-
-def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) -> None:
-    """Raise :class:`InvalidNamespaceError` unless ``namespace`` may hold items."""
-    if type(namespace) is tuple and _is_known_writable(namespace):
-        return
-    if not isinstance(namespace, tuple):
-        raise InvalidNamespaceError(
-            f"Namespace must be a tuple of strings, got {type(namespace).__name__}: {namespace!r}"
-        )
-    if not namespace:
-        raise InvalidNamespaceError("Namespace cannot be empty.")
-    for label in namespace:
-        if not isinstance(label, str):
-            raise InvalidNamespaceError(
-                f"Namespace labels must be strings, got {type(label).__name__} "
-                f"{label!r} in {namespace!r}"
-            )
-        if not label:
-            raise InvalidNamespaceError(f"Namespace labels cannot be empty strings: {namespace!r}")
-        if "." in label:
-            raise InvalidNamespaceError(
-                f"Namespace labels cannot contain periods ('.'): {label!r} in {namespace!r}"
-            )
-        _check_label_text(label, namespace)
-    if for_write and namespace[0] == RESERVED_NAMESPACE_LABEL:
-        raise InvalidNamespaceError(
-            f"The first namespace label {RESERVED_NAMESPACE_LABEL!r} is reserved: {namespace!r}"
-        )
-    if for_write and type(namespace) is tuple:
-        if len(_WRITABLE_NAMESPACES) >= _WRITABLE_NAMESPACES_MAX:
-            _WRITABLE_NAMESPACES.clear()
-        _WRITABLE_NAMESPACES.add(namespace)
-
-
-def _check_label_text(label: str, namespace: tuple[Any, ...]) -> None:
-    problem = bad_text(label)
-    if problem is not None:
-        raise InvalidNamespaceError(
-            f"Namespace labels cannot contain {problem}: {label!r} in {namespace!r}"
-        )
-
-
-def _check_read_namespace(namespace: tuple[Any, ...]) -> None:
-    """Reads accept any label a write would (others just find nothing), but not unstorable text."""
-    for label in namespace:
-        if isinstance(label, str):
-            _check_label_text(label, namespace)
-
-
-def _is_known_writable(namespace: tuple[str, ...]) -> bool:
-    try:
-        return namespace in _WRITABLE_NAMESPACES
-    except TypeError:  # an unhashable label; the full check reports it
-        return False
-
-
-def validate_key(key: str) -> None:
-    if not isinstance(key, str):
-        raise InvalidStoreInputError(f"Key must be a string, got {type(key).__name__}: {key!r}")
-    if not key:
-        raise InvalidStoreInputError("Key cannot be an empty string.")
-    problem = bad_text(key)
-    if problem is not None:
-        raise InvalidStoreInputError(f"Keys cannot contain {problem}: {key!r}")
-
-
-def validate_value(value: Any) -> None:
-    """A value must be a dict that round-trips through JSON."""
-    normalized_value(value)
-
-
-def normalized_value(value: Any) -> dict[str, Any]:
-    """A deep copy of ``value`` as JSON gives it back (tuples become lists, keys strings).
-
-    Raises :class:`InvalidValueError` unless ``value`` is a dict that JSON can encode.
-    """
-    if not isinstance(value, dict):
-        raise InvalidValueError(f"Value must be a dict, got {type(value).__name__}: {value!r:.200}")
-    try:
-        copy = plain_json_copy(value)
-        if copy is not None:
-            return copy
-        try:
-            copy = cast("dict[str, Any]", json.loads(json.dumps(value, allow_nan=False)))
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise InvalidValueError(f"Value is not JSON-serializable: {exc}") from exc
-        _plain(copy)  # now plain JSON: only its text is left to check
-        return copy
-    except _BadText:
-        where, problem = find_bad_text(value) or ("$", "unstorable text")
-        raise InvalidValueError(
-            f"Values cannot hold strings with {problem}; found at {where}. "
-            "No backend can store it faithfully; nothing was written."
-        ) from None
-
-
-class _NotPlain(Exception):
-    pass
-
-
-class _BadText(Exception):
-    """A string (or dict key) of the value holds NUL or a lone surrogate."""
-
-
-_SCALARS = frozenset({int, bool, type(None)})
-
-
-def _plain(value: Any) -> Any:
-    kind = type(value)
-    if kind is str:
-        if "\x00" in value or (not value.isascii() and find_surrogate(value)):
-            raise _BadText
-        return value
-    if kind in _SCALARS:
-        return value
-    if kind is float:
-        if value != value or value in (math.inf, -math.inf):
-            raise _NotPlain
-        return value
-    if kind is dict:
-        out = {}
-        for key, item in value.items():
-            if type(key) is not str:
-                raise _NotPlain
-            if "\x00" in key or (not key.isascii() and find_surrogate(key)):
-                raise _BadText
-            # Strings and scalars inline: most values are flat dicts, and calls cost more
-            # than checks (the text check is bad_text's, spelled out for speed).
-            kind = type(item)
-            if kind is str:
-                if "\x00" in item or (not item.isascii() and find_surrogate(item)):
-                    raise _BadText
-                out[key] = item
-            else:
-                out[key] = item if kind in _SCALARS else _plain(item)
-        return out
-    if kind is list:
-        return [_plain(item) for item in value]
-    raise _NotPlain
-
-
-def plain_json_copy(value: dict[str, Any]) -> dict[str, Any] | None:
-    """A deep copy of ``value`` if it holds only plain JSON types, else ``None``.
-
-    Plain means dicts with string keys, lists, str, int, bool, None and finite
-    floats; such a value round-trips through JSON unchanged, so copying it is
-    the same as (and much faster than) ``json.loads(json.dumps(value))``.
-    Raises ``_BadText`` for a string that no backend can store.
-    """
-    try:
-        return cast("dict[str, Any]", _plain(value))
-    except _NotPlain:
-        return None
-    except RecursionError:
-        return None
-
-
 def validate_ttl(ttl: float | None) -> None:
     if ttl is None:
         return
@@ -576,14 +418,14 @@ def validate_op(op: Op) -> None:
     elif isinstance(op, GetOp):
         if not isinstance(op.namespace, tuple):
             raise InvalidNamespaceError(f"Namespace must be a tuple, got {op.namespace!r}")
-        _check_read_namespace(op.namespace)
+        check_read_namespace(op.namespace)
         validate_key(op.key)
     elif isinstance(op, SearchOp):
         if not isinstance(op.namespace_prefix, tuple):
             raise InvalidNamespaceError(
                 f"Namespace prefix must be a tuple, got {op.namespace_prefix!r}"
             )
-        _check_read_namespace(op.namespace_prefix)
+        check_read_namespace(op.namespace_prefix)
         validate_page(op.limit, op.offset)
         if op.query is not None and not isinstance(op.query, str):
             raise InvalidStoreInputError(f"query must be a string, got {type(op.query).__name__}")
@@ -600,7 +442,7 @@ def validate_op(op: Op) -> None:
         for condition in op.match_conditions or ():
             path = getattr(condition, "path", None)
             if isinstance(path, (tuple, list)):
-                _check_read_namespace(tuple(path))
+                check_read_namespace(tuple(path))
         if op.max_depth is not None and (
             isinstance(op.max_depth, bool) or not isinstance(op.max_depth, int) or op.max_depth < 1
         ):
