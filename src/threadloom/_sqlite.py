@@ -27,8 +27,8 @@ Private: the public entry points are ``threadloom.checkpoint.sqlite`` and
 * :func:`migrate` applies a component's migrations (a list: position =
   version) and records the version in the ``threadloom_migrations`` table.
 * Another application's database is not taken over: a file (or a caller's
-  connection) holding tables that are not in :data:`THREADLOOM_TABLES` is
-  refused with :class:`~threadloom.errors.ForeignDatabaseError` naming the
+  connection) holding tables that are not threadloom's (:func:`foreign_tables`)
+  is refused with :class:`~threadloom.errors.ForeignDatabaseError` naming the
   file and the tables, before anything is written (WAL mode included),
   unless the caller passes ``allow_foreign_tables=True``.
 * SQLite's faults of the file itself (disk full, corrupt pages, I/O errors,

@@ -352,6 +352,10 @@ def validate_index_arg(index: Any) -> None:
         raise InvalidStoreInputError(
             f"index must be None, False or a list of non-empty path strings, got {index!r}"
         )
+    for path in index:
+        problem = bad_text(path)
+        if problem is not None:
+            raise InvalidStoreInputError(f"index paths cannot contain {problem}: {path!r}")
 
 
 #: The keys of :class:`IndexConfig` that configure keyword and hybrid search.

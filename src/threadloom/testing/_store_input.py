@@ -91,7 +91,8 @@ class InputConformance:
     async def test_bad_text_in_a_key_is_refused_on_every_path(
         self, open_store: Any, bad: str
     ) -> None:
-        """A key with NUL or a lone surrogate: InvalidStoreInputError on put, get and delete."""
+        """A key (or a put's index path) with NUL or a lone surrogate: InvalidStoreInputError
+        on put, get and delete."""
         s = await open_store()
         with pytest.raises(InvalidStoreInputError, match=_NAMED):
             await s.put(NS, bad, {"v": 1})
@@ -103,6 +104,8 @@ class InputConformance:
             await s.batch([GetOp(NS, bad)])
         with pytest.raises(InvalidStoreInputError, match=_NAMED):
             await s.delete(NS, bad)
+        with pytest.raises(InvalidStoreInputError, match=_NAMED):
+            await s.put(NS, "k", {"text": "x"}, index=["text", bad])
         assert await s.list_namespaces() == []
 
     @pytest.mark.parametrize("bad", BAD_TEXTS, ids=repr)
