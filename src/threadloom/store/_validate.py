@@ -180,22 +180,23 @@ def normalized_value(value: Any) -> dict[str, Any]:
     """
     if not isinstance(value, dict):
         raise InvalidValueError(f"Value must be a dict, got {type(value).__name__}: {value!r:.200}")
-    try:
-        copy = plain_json_copy(value)
-        if copy is not None:
-            return copy
-        try:
-            copy = cast("dict[str, Any]", json.loads(json.dumps(value, allow_nan=False)))
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise InvalidValueError(f"Value is not JSON-serializable: {exc}") from exc
-        _plain(copy)  # now plain JSON: only its text is left to check
+    copy = plain_json_copy(value)
+    if copy is not None:
         return copy
-    except _BadText:
-        where, problem = find_bad_text(value) or ("$", "unstorable text")
+    try:
+        copy = cast("dict[str, Any]", json.loads(json.dumps(value, allow_nan=False)))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidValueError(f"Value is not JSON-serializable: {exc}") from exc
+    # The fast copy declined, perhaps because of its text. Look at the caller's value,
+    # not the copy: JSON would turn a pair of lone surrogates into one other character.
+    found = find_bad_text(value)
+    if found is not None:
+        where, problem = found
         raise InvalidValueError(
             f"Values cannot hold strings with {problem}; found at {where}. "
             "No backend can store it faithfully; nothing was written."
-        ) from None
+        )
+    return copy
 
 
 class _NotPlain(Exception):
@@ -249,11 +250,9 @@ def plain_json_copy(value: dict[str, Any]) -> dict[str, Any] | None:
     Plain means dicts with string keys, lists, str, int, bool, None and finite
     floats; such a value round-trips through JSON unchanged, so copying it is
     the same as (and much faster than) ``json.loads(json.dumps(value))``.
-    Raises ``_BadText`` for a string that no backend can store.
+    Strings holding NUL or a lone surrogate are not plain either.
     """
     try:
         return cast("dict[str, Any]", _plain(value))
-    except _NotPlain:
-        return None
-    except RecursionError:
+    except (_NotPlain, _BadText, RecursionError):
         return None
