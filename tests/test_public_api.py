@@ -63,6 +63,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "EmbeddingError",
         "EmptyChannelError",
         "EmptyInputError",
+        "ForeignDatabaseError",
         "GraphBubbleUp",
         "GraphBuildError",
         "GraphInterrupt",

@@ -26,6 +26,15 @@ Private: the public entry points are ``threadloom.checkpoint.sqlite`` and
   lock up front and never fails half-way through on a lock upgrade.
 * :func:`migrate` applies a component's migrations (a list: position =
   version) and records the version in the ``threadloom_migrations`` table.
+* Another application's database is not taken over: a file (or a caller's
+  connection) holding tables that are not threadloom's (:func:`foreign_tables`)
+  is refused with :class:`~threadloom.errors.ForeignDatabaseError` naming the
+  file and the tables, before anything is written (WAL mode included),
+  unless the caller passes ``allow_foreign_tables=True``.
+* SQLite's faults of the file itself (disk full, corrupt pages, I/O errors,
+  a read-only file) surface as :class:`~threadloom.errors.DatabaseError`
+  naming the file; the transaction that met one is rolled back, so nothing of
+  it is kept. :func:`verify` reads every page (``PRAGMA quick_check``).
 
 Thread safety: a :class:`Database` owns one connection and one re-entrant
 lock; every read and write holds the lock, so one ``Database`` may be shared by
@@ -54,18 +63,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from threadloom.errors import DatabaseError, InvalidConnectionError, SchemaVersionError
+from threadloom.errors import (
+    DatabaseError,
+    ForeignDatabaseError,
+    InvalidConnectionError,
+    SchemaVersionError,
+)
 
 __all__ = [
     "MIGRATIONS_TABLE",
+    "THREADLOOM_TABLES",
     "Database",
     "Migration",
     "Synchronous",
+    "check_foreign_tables",
     "configure",
     "connect",
+    "file_error",
+    "foreign_tables",
     "is_busy_error",
     "migrate",
     "schema_version",
+    "verify",
 ]
 
 T = TypeVar("T")
@@ -78,6 +97,35 @@ MIGRATIONS_TABLE = "threadloom_migrations"
 BUSY_TIMEOUT_MS = 5_000
 #: Seconds :class:`Database` keeps retrying a busy unit of work before giving up.
 BUSY_DEADLINE_S = 60.0
+
+#: Every table threadloom's SQLite components create: the checkpointer's, the store's
+#: (its FTS5 keyword index and that index's shadow tables included) and the migrations
+#: table. A new component adds its tables here (a test checks this list against a file
+#: set up by every component).
+THREADLOOM_TABLES = frozenset(
+    {
+        MIGRATIONS_TABLE,
+        "checkpoint_blobs",
+        "checkpoint_snapshots",
+        "checkpoint_writes",
+        "store_fts",
+        "store_fts_config",
+        "store_fts_data",
+        "store_fts_docsize",
+        "store_fts_idx",
+        "store_items",
+        "store_meta",
+        "store_removals",
+        "store_texts",
+        "store_vectors",
+    }
+)
+#: SQLite's primary result codes that describe the file, not the statement:
+#: PERM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOLFS, NOTADB.
+_FILE_FAULTS = frozenset({3, 8, 10, 11, 13, 14, 22, 26})
+_FULL, _CORRUPT, _NOTADB = 13, 11, 26
+#: Table names a newer threadloom may add to a file it set up (see :func:`foreign_tables`).
+_OWN_PREFIXES = ("threadloom_", "store_", "checkpoint_")
 
 #: A migration is SQL (one or more statements) or a function of the connection.
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -98,6 +146,74 @@ def is_busy_error(exc: BaseException) -> bool:
 # silently release that connection's locks (a classic way to corrupt SQLite).
 _open_files: dict[tuple[int, int], int] = {}
 _open_files_lock = threading.Lock()
+
+
+def file_error(label: str, exc: sqlite3.Error) -> DatabaseError | None:
+    """A :class:`DatabaseError` naming the file for SQLite's faults of the file itself
+    (disk full, corruption, I/O, permissions), or ``None`` for any other error."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(code, int) or (code & 0xFF) not in _FILE_FAULTS:
+        return None
+    code &= 0xFF
+    if code == _FULL:
+        why = (
+            "it is full (no space left on the disk, or the file reached its "
+            "max_page_count); the write was rolled back and nothing of it was kept"
+        )
+    elif code in (_CORRUPT, _NOTADB):
+        why = (
+            "the file is damaged (corrupt pages); restore it from a backup, or move it "
+            "aside and start a new one"
+        )
+    else:
+        why = "the file cannot be read or written"
+    return DatabaseError(f"Database {label!r}: {why} (SQLite: {exc}).")
+
+
+def foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables and views in ``conn``'s main database that are not threadloom's, sorted.
+
+    In a file threadloom never set up (no migrations table) every table is
+    someone else's, even one named like ours. In a file it did set up, names
+    starting with ``threadloom_``, ``store_`` or ``checkpoint_`` count as ours
+    too: a newer threadloom may have added them, and :func:`migrate` then
+    reports the newer schema (:class:`SchemaVersionError`) instead.
+    """
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+    ).fetchall()
+    names = [name for (name,) in rows if not name.startswith("sqlite_")]
+    if MIGRATIONS_TABLE not in names:
+        return names
+    return [
+        name
+        for name in names
+        if name not in THREADLOOM_TABLES and not name.startswith(_OWN_PREFIXES)
+    ]
+
+
+def check_foreign_tables(conn: sqlite3.Connection, label: str) -> None:
+    """Raise :class:`ForeignDatabaseError` if ``conn`` holds another application's tables.
+
+    Runs before threadloom writes anything, WAL mode included. Damage that
+    reading the schema meets is a :class:`DatabaseError` naming the file.
+    """
+    try:
+        found = _retry(lambda: foreign_tables(conn), BUSY_DEADLINE_S)
+    except sqlite3.DatabaseError as exc:
+        raise (
+            file_error(label, exc) or DatabaseError(f"Cannot use database {label!r}: {exc}")
+        ) from exc
+    if not found:
+        return
+    shown = ", ".join(repr(name) for name in found[:10])
+    if len(found) > 10:
+        shown += f" and {len(found) - 10} more"
+    raise ForeignDatabaseError(
+        f"Database {label!r} holds tables that are not threadloom's ({shown}); it was left "
+        "untouched. Use a file of its own, or pass allow_foreign_tables=True "
+        "(--allow-foreign-tables on the command line) to share this one on purpose."
+    )
 
 
 def _file_id(path: str | Path) -> tuple[int, int] | None:
@@ -174,7 +290,9 @@ def configure(
             lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0], BUSY_DEADLINE_S
         )
     except sqlite3.DatabaseError as exc:
-        raise DatabaseError(f"Cannot use database {label!r}: {exc}") from exc
+        raise (
+            file_error(label, exc) or DatabaseError(f"Cannot use database {label!r}: {exc}")
+        ) from exc
     if str(mode).lower() not in ("wal", "memory"):
         raise DatabaseError(
             f"Cannot use database {label!r}: WAL mode refused (journal mode {mode!r})."
@@ -187,11 +305,14 @@ def connect(
     path: str | os.PathLike[str],
     *,
     synchronous: Synchronous = "NORMAL",
+    allow_foreign_tables: bool = False,
 ) -> sqlite3.Connection:
     """Open ``path`` (or ``":memory:"``) as a configured connection usable from any thread.
 
     Raises :class:`DatabaseError` naming the path when the directory is missing
-    or read-only, or the file is not SQLite; such a file is left untouched.
+    or read-only, or the file is not SQLite, and :class:`ForeignDatabaseError`
+    when it holds tables that are not threadloom's (unless
+    ``allow_foreign_tables``); such a file is left untouched.
     """
     if synchronous not in ("NORMAL", "FULL"):
         raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
@@ -205,6 +326,8 @@ def connect(
     except sqlite3.Error as exc:
         raise DatabaseError(f"Cannot open database {label!r}: {exc}") from exc
     try:
+        if not allow_foreign_tables:
+            check_foreign_tables(conn, label)
         configure(conn, synchronous=synchronous, label=label)
     except sqlite3.DatabaseError as exc:
         conn.close()
@@ -265,9 +388,15 @@ class Database:
             _register(self._file_id, +1)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, synchronous: Synchronous = "NORMAL") -> Database:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "NORMAL",
+        allow_foreign_tables: bool = False,
+    ) -> Database:
         """Open ``path`` with :func:`connect`; the ``Database`` owns (and closes) the connection."""
-        conn = connect(path, synchronous=synchronous)
+        conn = connect(path, synchronous=synchronous, allow_foreign_tables=allow_foreign_tables)
         label = os.fspath(path)
         if label != ":memory:":
             label = str(Path(label).expanduser().absolute())
@@ -279,25 +408,33 @@ class Database:
         conn: Database | sqlite3.Connection | str | os.PathLike[str],
         *,
         synchronous: Synchronous = "NORMAL",
+        allow_foreign_tables: bool = False,
     ) -> Database:
-        """What a backend's constructor was given, as a ``Database``: a path is opened."""
+        """What a backend's constructor was given, as a ``Database``: a path is opened.
+
+        A ``Database`` is returned as it is (its tables were checked when it was opened).
+        """
         if isinstance(conn, Database):
             return conn
         if isinstance(conn, sqlite3.Connection):
-            return cls.wrap(conn)
+            return cls.wrap(conn, allow_foreign_tables=allow_foreign_tables)
         if isinstance(conn, (str, os.PathLike)):
-            return cls.open(conn, synchronous=synchronous)
+            return cls.open(
+                conn, synchronous=synchronous, allow_foreign_tables=allow_foreign_tables
+            )
         raise InvalidConnectionError(
             "Expected a sqlite3.Connection, a file path or ':memory:', "
             f"got {type(conn).__name__}: {conn!r:.80}"
         )
 
     @classmethod
-    def wrap(cls, conn: sqlite3.Connection) -> Database:
+    def wrap(cls, conn: sqlite3.Connection, *, allow_foreign_tables: bool = False) -> Database:
         """Adopt a caller's connection (configured for WAL and autocommit; not closed by us)."""
-        configure(conn)
         row = conn.execute("PRAGMA database_list").fetchone()
         path = row[2] if row and row[2] else ":memory:"
+        if not allow_foreign_tables:
+            check_foreign_tables(conn, path)
+        configure(conn, label=path)
         return cls(conn, path=path, owns_connection=False)
 
     def _run(self, fn: Callable[[sqlite3.Connection], T], begin: str) -> T:
@@ -321,7 +458,13 @@ class Database:
                 finally:
                     self._depth -= 1
 
-            return _retry(attempt, self.busy_deadline)
+            try:
+                return _retry(attempt, self.busy_deadline)
+            except sqlite3.DatabaseError as exc:
+                fault = file_error(self.path, exc)
+                if fault is None:
+                    raise
+                raise fault from exc
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` in a read transaction, retried while busy."""
@@ -347,9 +490,12 @@ class Database:
             try:
                 yield self.conn
                 self.conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                fault = file_error(self.path, exc) if isinstance(exc, sqlite3.Error) else None
+                if fault is not None:
+                    raise fault from exc
                 raise
             finally:
                 self._depth -= 1
@@ -373,6 +519,21 @@ class Database:
             _register(self._file_id, -1)
             if self.owns_connection:
                 self.conn.close()
+
+
+def verify(db: Database) -> None:
+    """Read every page of ``db``'s file (``PRAGMA quick_check``); a damaged one is a
+    :class:`DatabaseError` naming the file. Takes time in proportion to the file's size."""
+
+    def check(conn: sqlite3.Connection) -> list[str]:
+        return [str(row[0]) for row in conn.execute("PRAGMA quick_check(5)").fetchall()]
+
+    problems = db.read(check)
+    if problems != ["ok"]:
+        raise DatabaseError(
+            f"Database {db.path!r}: the file is damaged (corrupt pages); restore it from a "
+            f"backup, or move it aside and start a new one (SQLite: {'; '.join(problems)})."
+        )
 
 
 # --- migrations ---------------------------------------------------------------

@@ -27,6 +27,7 @@ subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
     ├── CheckpointConflictError (RuntimeError)   two writers raced on one thread; retry
     ├── SchemaVersionError (RuntimeError)        a database written by a newer threadloom
     ├── DatabaseError (RuntimeError)             unusable database path, file or server
+    │   └── ForeignDatabaseError                 a SQLite file holding another application's tables
     ├── InvalidConnectionError (TypeError)       a backend given something that is not a connection
     └── GraphBubbleUp                            control flow, not a failure
         ├── GraphInterrupt                       a node called interrupt()
@@ -46,6 +47,7 @@ __all__ = [
     "EmbeddingError",
     "EmptyChannelError",
     "EmptyInputError",
+    "ForeignDatabaseError",
     "GraphBubbleUp",
     "GraphBuildError",
     "GraphInterrupt",
@@ -176,6 +178,14 @@ class SchemaVersionError(ThreadloomError, RuntimeError):
 
 class DatabaseError(ThreadloomError, RuntimeError):
     """A database path, file or server cannot be used; the message says why."""
+
+
+class ForeignDatabaseError(DatabaseError):
+    """A SQLite file holds tables that are not threadloom's; it was left untouched.
+
+    Pass ``allow_foreign_tables=True`` (``--allow-foreign-tables`` on the
+    command line) to share the file with another application on purpose.
+    """
 
 
 class InvalidConnectionError(ThreadloomError, TypeError):

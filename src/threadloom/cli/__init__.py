@@ -35,6 +35,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "':memory:' keeps nothing)",
     )
     parser.add_argument(
+        "--allow-foreign-tables",
+        action="store_true",
+        help="use a SQLite file that also holds another application's tables (refused "
+        "otherwise, so that threadloom never takes over a database by mistake)",
+    )
+    parser.add_argument(
         "--model",
         default="offline",
         metavar="SPEC",

@@ -110,10 +110,13 @@ class Backends:
 
 
 @contextmanager
-def open_backends(db_path: str) -> Iterator[Backends]:
+def open_backends(db_path: str, *, allow_foreign_tables: bool = False) -> Iterator[Backends]:
     """Open the store and checkpointer: SQLite on ``db_path`` (one file for both).
 
     ``:memory:`` uses the in-memory store and checkpointer: nothing is kept.
+    A file holding another application's tables is refused unless
+    ``allow_foreign_tables``; every page of the file is read before anything is
+    written, so a damaged file is reported (naming it) and left as it was.
     """
     index: IndexConfig = {"embed": init_embeddings("local"), "dims": EMBED_DIMS}
     if db_path == ":memory:":
@@ -126,8 +129,15 @@ def open_backends(db_path: str) -> Iterator[Backends]:
     from threadloom.store.sqlite import SqliteStore
 
     with ExitStack() as stack:
-        store = stack.enter_context(SqliteStore.from_conn_string(db_path, index=index))
+        store = stack.enter_context(
+            SqliteStore.from_conn_string(
+                db_path, index=index, allow_foreign_tables=allow_foreign_tables
+            )
+        )
+        store.verify()
         store.setup()
-        checkpointer = stack.enter_context(SqliteSaver.from_conn_string(db_path))
+        checkpointer = stack.enter_context(
+            SqliteSaver.from_conn_string(db_path, allow_foreign_tables=allow_foreign_tables)
+        )
         checkpointer.setup()
         yield Backends(store=store, checkpointer=checkpointer, location=db_path)

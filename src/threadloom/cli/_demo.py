@@ -43,7 +43,7 @@ def run_demo(args: argparse.Namespace) -> int:
     # Imported after the cheap checks so a bad flag is reported before the graph loads.
     from threadloom.cli._app import build_graph, open_backends, user_namespace
 
-    with open_backends(db_path) as backends:
+    with open_backends(db_path, allow_foreign_tables=args.allow_foreign_tables) as backends:
         graph = build_graph(model, checkpointer=backends.checkpointer, store=backends.store)
         print(f"threadloom demo, run {run}")
         print(f"  database: {backends.location}")

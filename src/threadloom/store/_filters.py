@@ -26,7 +26,11 @@ Operators and their meaning (backends that compile filters to SQL must agree):
 A nested dict without ``$`` keys is read as dotted paths:
 ``{"meta": {"lang": "en"}}`` is ``{"meta.lang": "en"}``. An empty dict value
 means equality with ``{}``. Anything else (an unknown ``$`` operator, a bad
-operand, mixed operator and field keys) raises :class:`InvalidFilterError`.
+operand, mixed operator and field keys) raises :class:`InvalidFilterError`,
+as do a path or string operand holding NUL or a lone surrogate (nothing
+stored can hold one: see :mod:`threadloom.store._validate`) and a filter
+nested deeper than :data:`MAX_FILTER_DEPTH` levels (each ``$and``/``$or``
+branch, nested field dict and operand dict or list is one level).
 
 Backends use :func:`parse_filter` to validate and get a small tree of
 :class:`Condition`, :class:`AllOf` and :class:`AnyOf` nodes (easy to compile
@@ -41,9 +45,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from threadloom.errors import InvalidFilterError
+from threadloom.store._validate import bad_text
 
 __all__ = [
     "COMPARISON_OPERATORS",
+    "MAX_FILTER_DEPTH",
     "AllOf",
     "AnyOf",
     "Clause",
@@ -60,6 +66,8 @@ COMPARISON_OPERATORS = frozenset(
 _RANGE_OPERATORS = frozenset({"$gt", "$gte", "$lt", "$lte"})
 _LOGICAL_OPERATORS = frozenset({"$and", "$or"})
 _MISSING: Any = object()
+#: How deep a filter may nest; deeper ones would exhaust the stack or SQL's expression limits.
+MAX_FILTER_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -99,10 +107,28 @@ def parse_filter(filter: Mapping[str, Any] | None) -> AllOf:
     """
     if filter is None:
         return AllOf(())
-    return _parse_mapping(filter, ())
+    return _parse_mapping(filter, (), 1)
 
 
-def _parse_mapping(filter: Any, base: tuple[str, ...]) -> AllOf:
+def _nesting(depth: int) -> None:
+    if depth > MAX_FILTER_DEPTH:
+        raise InvalidFilterError(
+            f"A filter may nest at most {MAX_FILTER_DEPTH} levels deep (each $and/$or "
+            "branch, nested field dict and operand dict or list is a level)"
+        )
+
+
+def _checked_text(text: str, what: str) -> str:
+    problem = bad_text(text)
+    if problem is not None:
+        raise InvalidFilterError(
+            f"Filter {what} {text!r:.80} holds {problem}; no stored item can hold one"
+        )
+    return text
+
+
+def _parse_mapping(filter: Any, base: tuple[str, ...], depth: int) -> AllOf:
+    _nesting(depth)
     if not isinstance(filter, Mapping):
         raise InvalidFilterError(
             f"A filter must be a dict, got {type(filter).__name__}: {filter!r}"
@@ -117,13 +143,13 @@ def _parse_mapping(filter: Any, base: tuple[str, ...]) -> AllOf:
                     f"Operator {raw_key!r} cannot be mixed with field names under "
                     f"{'.'.join(base)!r}"
                 )
-            clauses.append(_parse_logical(raw_key, spec))
+            clauses.append(_parse_logical(raw_key, spec, depth))
             continue
-        clauses.extend(_parse_field(base + _split_path(raw_key), spec))
+        clauses.extend(_parse_field(base + _split_path(raw_key), spec, depth))
     return AllOf(tuple(clauses))
 
 
-def _parse_logical(op: str, spec: Any) -> Clause:
+def _parse_logical(op: str, spec: Any, depth: int) -> Clause:
     if op not in _LOGICAL_OPERATORS:
         known = ", ".join(sorted(COMPARISON_OPERATORS | _LOGICAL_OPERATORS))
         raise InvalidFilterError(
@@ -132,32 +158,32 @@ def _parse_logical(op: str, spec: Any) -> Clause:
         )
     if not isinstance(spec, (list, tuple)) or not spec:
         raise InvalidFilterError(f"{op} takes a non-empty list of filters, got {spec!r}")
-    parts = tuple(_parse_mapping(sub, ()) for sub in spec)
+    parts = tuple(_parse_mapping(sub, (), depth + 1) for sub in spec)
     return AllOf(parts) if op == "$and" else AnyOf(parts)
 
 
 def _split_path(key: str) -> tuple[str, ...]:
-    parts = tuple(key.split("."))
+    parts = tuple(_checked_text(key, "field").split("."))
     if not key or any(not part for part in parts):
         raise InvalidFilterError(f"Invalid filter field path {key!r}: empty segment")
     return parts
 
 
-def _parse_field(path: tuple[str, ...], spec: Any) -> list[Clause]:
+def _parse_field(path: tuple[str, ...], spec: Any, depth: int) -> list[Clause]:
     if isinstance(spec, Mapping) and spec:
         op_keys = [k for k in spec if isinstance(k, str) and k.startswith("$")]
         if not op_keys:
             # A nested dict of fields: the same as dotted paths.
-            return list(_parse_mapping(spec, path).clauses)
+            return list(_parse_mapping(spec, path, depth + 1).clauses)
         if len(op_keys) != len(spec):
             raise InvalidFilterError(
                 f"Filter on {'.'.join(path)!r} mixes operators and field names: {dict(spec)!r}"
             )
-        return [_parse_condition(path, op, operand) for op, operand in spec.items()]
-    return [Condition(path, "$eq", _check_json_operand(path, "$eq", spec))]
+        return [_parse_condition(path, op, operand, depth + 1) for op, operand in spec.items()]
+    return [Condition(path, "$eq", _check_json_operand(path, "$eq", spec, depth + 1))]
 
 
-def _parse_condition(path: tuple[str, ...], op: str, operand: Any) -> Condition:
+def _parse_condition(path: tuple[str, ...], op: str, operand: Any, depth: int) -> Condition:
     field = ".".join(path)
     if op not in COMPARISON_OPERATORS:
         raise InvalidFilterError(
@@ -171,30 +197,38 @@ def _parse_condition(path: tuple[str, ...], op: str, operand: Any) -> Condition:
             )
         if isinstance(operand, float) and math.isnan(operand):
             raise InvalidFilterError(f"{op} on {field!r} cannot compare with NaN")
+        if isinstance(operand, str):
+            _checked_text(operand, f"{op} operand")
     elif op in ("$in", "$nin"):
         if not isinstance(operand, (list, tuple)):
             raise InvalidFilterError(f"{op} on {field!r} needs a list, got {operand!r}")
-        operand = [_check_json_operand(path, op, v) for v in operand]
+        operand = [_check_json_operand(path, op, v, depth + 1) for v in operand]
     elif op == "$exists":
         if not isinstance(operand, bool):
             raise InvalidFilterError(f"$exists on {field!r} needs true or false, got {operand!r}")
     else:
-        operand = _check_json_operand(path, op, operand)
+        operand = _check_json_operand(path, op, operand, depth)
     return Condition(path, op, operand)
 
 
-def _check_json_operand(path: tuple[str, ...], op: str, operand: Any) -> Any:
+def _check_json_operand(path: tuple[str, ...], op: str, operand: Any, depth: int) -> Any:
     """Operands of equality must be JSON values, or they could never match anything stored."""
-    if operand is None or isinstance(operand, (str, bool)) or _is_number(operand):
+    if isinstance(operand, str):
+        return _checked_text(operand, f"{op} operand")
+    if operand is None or isinstance(operand, bool) or _is_number(operand):
         if isinstance(operand, float) and not math.isfinite(operand):
             raise InvalidFilterError(f"{op} on {'.'.join(path)!r} cannot compare with {operand!r}")
         return operand
+    _nesting(depth + 1)
     if isinstance(operand, (list, tuple)):
-        return [_check_json_operand(path, op, v) for v in operand]
+        return [_check_json_operand(path, op, v, depth + 1) for v in operand]
     if isinstance(operand, Mapping):
         if not all(isinstance(k, str) for k in operand):
             raise InvalidFilterError(f"{op} on {'.'.join(path)!r}: dict keys must be strings")
-        return {k: _check_json_operand(path, op, v) for k, v in operand.items()}
+        return {
+            _checked_text(k, f"{op} operand key"): _check_json_operand(path, op, v, depth + 1)
+            for k, v in operand.items()
+        }
     raise InvalidFilterError(
         f"{op} on {'.'.join(path)!r} cannot compare with a {type(operand).__name__}: {operand!r}"
     )

@@ -30,7 +30,19 @@ from typing import Any, Literal, NamedTuple, TypedDict, cast
 from threadloom.errors import (
     InvalidNamespaceError,
     InvalidStoreInputError,
-    InvalidValueError,
+)
+from threadloom.store._validate import (
+    RESERVED_NAMESPACE_LABEL,
+    bad_text,
+    capped,
+    check_read_namespace,
+    normalized_value,
+    validate_key,
+    validate_namespace,
+    validate_value,
+)
+from threadloom.store._validate import (
+    plain_json_copy as plain_json_copy,  # re-exported: callers copy values with it
 )
 
 __all__ = [
@@ -54,9 +66,6 @@ __all__ = [
     "get_text_at_path",
     "tokenize_path",
 ]
-
-#: The first namespace label that belongs to threadloom itself.
-RESERVED_NAMESPACE_LABEL = "threadloom"
 
 NamespacePath = tuple[str | Literal["*"], ...]
 """A namespace pattern; the label ``"*"`` matches any one label."""
@@ -298,121 +307,6 @@ NOT_PROVIDED: Any = _NotProvided()
 # --- validation shared by every backend ---------------------------------------
 
 
-# Namespaces already accepted for writing: a batch usually repeats a few of them.
-_WRITABLE_NAMESPACES: set[tuple[str, ...]] = set()
-_WRITABLE_NAMESPACES_MAX = 4096
-
-
-def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) -> None:
-    """Raise :class:`InvalidNamespaceError` unless ``namespace`` may hold items."""
-    if type(namespace) is tuple and _is_known_writable(namespace):
-        return
-    if not isinstance(namespace, tuple):
-        raise InvalidNamespaceError(
-            f"Namespace must be a tuple of strings, got {type(namespace).__name__}: {namespace!r}"
-        )
-    if not namespace:
-        raise InvalidNamespaceError("Namespace cannot be empty.")
-    for label in namespace:
-        if not isinstance(label, str):
-            raise InvalidNamespaceError(
-                f"Namespace labels must be strings, got {type(label).__name__} "
-                f"{label!r} in {namespace!r}"
-            )
-        if not label:
-            raise InvalidNamespaceError(f"Namespace labels cannot be empty strings: {namespace!r}")
-        if "." in label:
-            raise InvalidNamespaceError(
-                f"Namespace labels cannot contain periods ('.'): {label!r} in {namespace!r}"
-            )
-    if for_write and namespace[0] == RESERVED_NAMESPACE_LABEL:
-        raise InvalidNamespaceError(
-            f"The first namespace label {RESERVED_NAMESPACE_LABEL!r} is reserved: {namespace!r}"
-        )
-    if for_write and type(namespace) is tuple:
-        if len(_WRITABLE_NAMESPACES) >= _WRITABLE_NAMESPACES_MAX:
-            _WRITABLE_NAMESPACES.clear()
-        _WRITABLE_NAMESPACES.add(namespace)
-
-
-def _is_known_writable(namespace: tuple[str, ...]) -> bool:
-    try:
-        return namespace in _WRITABLE_NAMESPACES
-    except TypeError:  # an unhashable label; the full check reports it
-        return False
-
-
-def validate_key(key: str) -> None:
-    if not isinstance(key, str):
-        raise InvalidStoreInputError(f"Key must be a string, got {type(key).__name__}: {key!r}")
-    if not key:
-        raise InvalidStoreInputError("Key cannot be an empty string.")
-
-
-def validate_value(value: Any) -> None:
-    """A value must be a dict that round-trips through JSON."""
-    normalized_value(value)
-
-
-def normalized_value(value: Any) -> dict[str, Any]:
-    """A deep copy of ``value`` as JSON gives it back (tuples become lists, keys strings).
-
-    Raises :class:`InvalidValueError` unless ``value`` is a dict that JSON can encode.
-    """
-    if not isinstance(value, dict):
-        raise InvalidValueError(f"Value must be a dict, got {type(value).__name__}: {value!r:.200}")
-    copy = plain_json_copy(value)
-    if copy is not None:
-        return copy
-    try:
-        return cast("dict[str, Any]", json.loads(json.dumps(value, allow_nan=False)))
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidValueError(f"Value is not JSON-serializable: {exc}") from exc
-
-
-class _NotPlain(Exception):
-    pass
-
-
-_SCALARS = frozenset({str, int, bool, type(None)})
-
-
-def _plain(value: Any) -> Any:
-    kind = type(value)
-    if kind in _SCALARS:
-        return value
-    if kind is float:
-        if value != value or value in (math.inf, -math.inf):
-            raise _NotPlain
-        return value
-    if kind is dict:
-        out = {}
-        for key, item in value.items():
-            if type(key) is not str:
-                raise _NotPlain
-            # Scalars inline: most values are flat dicts, and calls cost more than checks.
-            out[key] = item if type(item) in _SCALARS else _plain(item)
-        return out
-    if kind is list:
-        return [_plain(item) for item in value]
-    raise _NotPlain
-
-
-def plain_json_copy(value: dict[str, Any]) -> dict[str, Any] | None:
-    """A deep copy of ``value`` if it holds only plain JSON types, else ``None``.
-
-    Plain means dicts with string keys, lists, str, int, bool, None and finite
-    floats; such a value round-trips through JSON unchanged, so copying it is
-    the same as (and much faster than) ``json.loads(json.dumps(value))``.
-    """
-    try:
-        return cast("dict[str, Any]", _plain(value))
-    except _NotPlain:
-        return None
-    except RecursionError:
-        return None
-
-
 def validate_ttl(ttl: float | None) -> None:
     if ttl is None:
         return
@@ -458,6 +352,10 @@ def validate_index_arg(index: Any) -> None:
         raise InvalidStoreInputError(
             f"index must be None, False or a list of non-empty path strings, got {index!r}"
         )
+    for path in index:
+        problem = bad_text(path)
+        if problem is not None:
+            raise InvalidStoreInputError(f"index paths cannot contain {problem}: {path!r}")
 
 
 #: The keys of :class:`IndexConfig` that configure keyword and hybrid search.
@@ -524,15 +422,20 @@ def validate_op(op: Op) -> None:
     elif isinstance(op, GetOp):
         if not isinstance(op.namespace, tuple):
             raise InvalidNamespaceError(f"Namespace must be a tuple, got {op.namespace!r}")
+        check_read_namespace(op.namespace)
         validate_key(op.key)
     elif isinstance(op, SearchOp):
         if not isinstance(op.namespace_prefix, tuple):
             raise InvalidNamespaceError(
                 f"Namespace prefix must be a tuple, got {op.namespace_prefix!r}"
             )
+        check_read_namespace(op.namespace_prefix)
         validate_page(op.limit, op.offset)
         if op.query is not None and not isinstance(op.query, str):
             raise InvalidStoreInputError(f"query must be a string, got {type(op.query).__name__}")
+        problem = bad_text(op.query) if op.query else None
+        if problem is not None:
+            raise InvalidStoreInputError(f"A query cannot contain {problem}: {op.query!r:.200}")
         validate_search_mode(op.mode)
         if op.filter is not None and not isinstance(op.filter, dict):
             from threadloom.errors import InvalidFilterError
@@ -540,6 +443,10 @@ def validate_op(op: Op) -> None:
             raise InvalidFilterError(f"filter must be a dict, got {type(op.filter).__name__}")
     elif isinstance(op, ListNamespacesOp):
         validate_page(op.limit, op.offset)
+        for condition in op.match_conditions or ():
+            path = getattr(condition, "path", None)
+            if isinstance(path, (tuple, list)):
+                check_read_namespace(tuple(path))
         if op.max_depth is not None and (
             isinstance(op.max_depth, bool) or not isinstance(op.max_depth, int) or op.max_depth < 1
         ):
@@ -557,13 +464,17 @@ def validate_op(op: Op) -> None:
         raise InvalidStoreInputError(f"Unknown store operation: {op!r}")
 
 
+_CAP = capped(2**63)
+
+
 def validate_ops(ops: Iterable[Op]) -> list[Op]:
     """Materialize and validate a batch; raises before any operation runs.
 
     Each put's value comes back replaced by :func:`normalized_value` (a deep
     copy, as JSON would return it), so a caller mutating its dict later, or
     during the embedding call, cannot change what is stored; a search's empty
-    query (``""``) comes back as ``None``, no query.
+    query (``""``) comes back as ``None``, no query; a limit or offset beyond
+    ``PAGE_CAP`` comes back capped (the same page, in numbers SQL can bind).
     """
     ops = list(ops)
     for position, op in enumerate(ops):
@@ -579,7 +490,9 @@ def validate_ops(ops: Iterable[Op]) -> list[Op]:
             validate_op(op)
             if type(op) is SearchOp and op.query == "":
                 # As in the reference API, an empty query means no query.
-                ops[position] = op._replace(query=None)
+                ops[position] = op = op._replace(query=None)
+            if isinstance(op, (SearchOp, ListNamespacesOp)) and max(op.limit, op.offset) > _CAP:
+                ops[position] = op._replace(limit=capped(op.limit), offset=capped(op.offset))
     return ops
 
 

@@ -50,6 +50,7 @@ from threadloom.store.base import (
     SearchOp,
     TTLConfig,
 )
+from threadloom.testing._store_input import InputConformance
 from threadloom.testing.embeddings import (
     AsyncHashingEmbed,
     HashingEmbed,
@@ -141,8 +142,11 @@ def index_config(embed: Any = None, fields: list[str] | None = None) -> IndexCon
     return config
 
 
-class StoreConformance:
-    """Behaviour every threadloom store shares. Subclass it and provide ``make_store``."""
+class StoreConformance(InputConformance):
+    """Behaviour every threadloom store shares. Subclass it and provide ``make_store``.
+
+    The cases about odd text and sizes live in :class:`InputConformance`.
+    """
 
     async_store: ClassVar[bool] = False
     pytestmark: ClassVar[list[Any]] = [pytest.mark.asyncio]

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 
-from threadloom._sqlite import Database, migrate
+from threadloom._sqlite import Database, migrate, verify
 from threadloom.checkpoint._common import (
     SaverOps,
     checkpoint_config,
@@ -86,7 +86,9 @@ class SqliteSaver(SaverOps):
     file), from a file path (closed by :meth:`close`), or from a ``sqlite3.Connection`` you own (opened with
     ``check_same_thread=False`` if the async methods are used; it is switched
     to WAL and autocommit). The schema is created by :meth:`setup`, which runs
-    on first use if you do not call it.
+    on first use if you do not call it. A file that holds another application's
+    tables is refused (:class:`~threadloom.errors.ForeignDatabaseError`, the
+    file untouched) unless ``allow_foreign_tables=True``.
     """
 
     _offload_to_thread = True  # the async twins run the same SQLite code in a worker thread
@@ -96,22 +98,31 @@ class SqliteSaver(SaverOps):
         conn: sqlite3.Connection | Database | str | os.PathLike[str],
         *,
         serde: Any = None,
+        allow_foreign_tables: bool = False,
     ) -> None:
         super().__init__(serde=serde)
-        self._db = Database.adopt(conn)
+        self._db = Database.adopt(conn, allow_foreign_tables=allow_foreign_tables)
         self._is_setup = False
 
     @classmethod
     @contextmanager
-    def from_conn_string(cls, conn_string: str | os.PathLike[str], *, serde: Any = None) -> Iterator[SqliteSaver]:
+    def from_conn_string(
+        cls,
+        conn_string: str | os.PathLike[str],
+        *,
+        serde: Any = None,
+        allow_foreign_tables: bool = False,
+    ) -> Iterator[SqliteSaver]:
         """Open ``conn_string`` (a file path or ``":memory:"``), set it up, close it on exit.
 
         Raises :class:`~threadloom.errors.DatabaseError` for a missing or
         read-only directory or a file that is not SQLite, and
         :class:`~threadloom.errors.SchemaVersionError` for a file written by a
-        newer threadloom; such files are left untouched.
+        newer threadloom, and :class:`~threadloom.errors.ForeignDatabaseError`
+        for a file holding another application's tables (unless
+        ``allow_foreign_tables``); such files are left untouched.
         """
-        db = Database.open(conn_string)
+        db = Database.open(conn_string, allow_foreign_tables=allow_foreign_tables)
         try:
             saver = cls(db, serde=serde)
             saver.setup()
@@ -123,6 +134,11 @@ class SqliteSaver(SaverOps):
         """Create or upgrade the tables (idempotent; the version is recorded in the file)."""
         migrate(self._db, COMPONENT, MIGRATIONS)
         self._is_setup = True
+
+    def verify(self) -> None:
+        """Read every page of the file; a damaged one raises
+        :class:`~threadloom.errors.DatabaseError` naming the file (time grows with its size)."""
+        verify(self._db)
 
     def close(self) -> None:
         """Close the connection if this saver opened it."""

@@ -36,13 +36,19 @@ class AsyncSqliteSaver(SqliteSaver):
     @classmethod
     @asynccontextmanager
     async def from_conn_string(  # type: ignore[override]
-        cls, conn_string: str | os.PathLike[str], *, serde: Any = None
+        cls,
+        conn_string: str | os.PathLike[str],
+        *,
+        serde: Any = None,
+        allow_foreign_tables: bool = False,
     ) -> AsyncIterator[AsyncSqliteSaver]:
         """Open ``conn_string`` (a path or ``":memory:"``), set it up, close it on exit.
 
         Raises the same errors as :meth:`SqliteSaver.from_conn_string`.
         """
-        db = await asyncio.to_thread(Database.open, conn_string)
+        db = await asyncio.to_thread(
+            lambda: Database.open(conn_string, allow_foreign_tables=allow_foreign_tables)
+        )
         try:
             saver = cls(db, serde=serde)
             await saver.asetup()

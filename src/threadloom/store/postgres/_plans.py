@@ -25,8 +25,6 @@ from threadloom._postgres import Plan, Query
 from threadloom.errors import (
     IndexConfigMismatchError,
     IndexNotConfiguredError,
-    InvalidNamespaceError,
-    InvalidStoreInputError,
     InvalidValueError,
 )
 from threadloom.store._filters import AllOf, AnyOf, Clause, Condition, parse_filter
@@ -225,16 +223,6 @@ def _search_item(row: tuple[Any, ...], score: float | None = None) -> SearchItem
     return SearchItem(tuple(namespace.split(_SEP)), key, value, created_at, updated_at, score)
 
 
-def _check_text(op: PutOp) -> None:
-    """PostgreSQL text cannot hold NUL; refuse such a key or label before writing."""
-    if any("\x00" in label for label in op.namespace):
-        raise InvalidNamespaceError(
-            f"Namespace labels cannot contain NUL characters: {op.namespace!r}"
-        )
-    if "\x00" in op.key:
-        raise InvalidStoreInputError(f"Keys cannot contain NUL characters: {op.key!r}")
-
-
 def _matches(ns: tuple[str, ...], kind: str, pattern: tuple[str, ...]) -> bool:
     if len(pattern) > len(ns):
         return False
@@ -302,7 +290,6 @@ class StorePlanner:
         # The last put of an address wins; earlier ones in the same run are never visible.
         latest: dict[tuple[str, str], tuple[int, PutOp]] = {}
         for position, op in puts:
-            _check_text(op)
             latest[(_ns_text(op.namespace), op.key)] = (position, op)
         deletes = [addr for addr, (_, op) in latest.items() if op.value is None]
         writes = [(addr, pos, op) for addr, (pos, op) in latest.items() if op.value is not None]
@@ -460,7 +447,8 @@ class StorePlanner:
         self, op: SearchOp, tree: AllOf, query: Any
     ) -> Plan[list[tuple[SearchItem, bool]]]:
         need = op.offset + op.limit
-        fetch = max(40, 4 * need)
+        # Capped: 4 * a huge page would not fit a bigint (the exact pass serves it).
+        fetch = min(max(40, 4 * need), _MAX_FETCH)
         exact = False
         while True:
             hits, items = yield from self._vector_query(op, tree, query, fetch, need, exact)

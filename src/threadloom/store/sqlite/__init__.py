@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any
 
-from threadloom._sqlite import Database, Synchronous, migrate
+from threadloom._sqlite import Database, Synchronous, migrate, verify
 from threadloom.errors import (
     IndexConfigMismatchError,
     IndexNotConfiguredError,
@@ -156,6 +156,10 @@ class SqliteStore(BaseStore):
     for :class:`~threadloom.store.memory.InMemoryStore`. :meth:`setup` creates
     or upgrades the tables; the first operation runs it if you did not.
 
+    A file that holds another application's tables is refused with
+    :class:`~threadloom.errors.ForeignDatabaseError` and left untouched,
+    unless ``allow_foreign_tables=True`` says to share it on purpose.
+
     Every indexed store can also search a keyword index of the same texts, so
     ``search(..., mode="keyword" | "hybrid")`` works; ``index={"fields": [...]}``
     without an embedder gives a keyword-only store. The keyword index is built
@@ -176,6 +180,7 @@ class SqliteStore(BaseStore):
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
         synchronous: Synchronous = "NORMAL",
+        allow_foreign_tables: bool = False,
     ) -> None:
         self.index_config = index
         self._search_mode = configured_search_mode(index)
@@ -189,7 +194,9 @@ class SqliteStore(BaseStore):
         self._default_paths_json = json.dumps(self._default_paths)
         self._keyword_live = False  # known live in the file (it never goes back)
         self.ttl_config = validate_ttl_config(ttl)
-        self._db = Database.adopt(conn, synchronous=synchronous)
+        self._db = Database.adopt(
+            conn, synchronous=synchronous, allow_foreign_tables=allow_foreign_tables
+        )
         self._vectors = SyncedVectors(self._index.dims) if self._index else None
         self._ready = False
         self._clock: Callable[[], float] = time.time
@@ -206,9 +213,10 @@ class SqliteStore(BaseStore):
         *,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
+        allow_foreign_tables: bool = False,
     ) -> Iterator[SqliteStore]:
         """Open a store on a file path (or ``":memory:"``) and close it on exit."""
-        store = cls(conn_string, index=index, ttl=ttl)
+        store = cls(conn_string, index=index, ttl=ttl, allow_foreign_tables=allow_foreign_tables)
         try:
             yield store
         finally:
@@ -235,6 +243,11 @@ class SqliteStore(BaseStore):
         self._ready = True
         if self._search_mode != "vector":
             self._ensure_keyword_index()
+
+    def verify(self) -> None:
+        """Read every page of the file; a damaged one raises
+        :class:`~threadloom.errors.DatabaseError` naming the file (time grows with its size)."""
+        verify(self._db)
 
     def _ensure_keyword_index(self) -> None:
         """Build the file's keyword index unless it is live already (one write, once)."""

@@ -10,13 +10,15 @@ is checked before comparing, so numbers compare with numbers, strings with
 strings, ``true`` is not ``1``, and a missing field (``json_type`` NULL)
 never matches a range. Each condition is wrapped in ``COALESCE(..., 0)`` so
 SQL's three-valued logic never leaks into ``NOT``/``OR``. What SQL cannot
-express the same way (equality with a dict or list, keys containing a double
-quote, integers beyond 64 bits) makes :func:`compile_where` return ``None``
+express the same way (equality with a dict or list, keys that JSON escapes
+such as a double quote or a control character, integers beyond 64 bits) makes :func:`compile_where` return ``None``
 and the caller evaluates the filter in Python instead.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from typing import Any
 
@@ -32,6 +34,11 @@ __all__ = [
 ]
 
 _INT64 = 2**63
+#: Terms joined in one flat chain before :func:`_balanced` nests them.
+_CHAIN = 8
+#: Beyond this many parameters a filter is evaluated in Python (SQLite's cap is 32766).
+_MAX_PARAMS = 20_000
+_ESCAPED = re.compile(r'["\\\x00-\x1f]')
 _RANGE_SQL = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
@@ -88,6 +95,8 @@ def compile_where(tree: AllOf, column: str = "value") -> tuple[str, list[Any]] |
         sql = _clause(tree, column, params)
     except _NotExpressible:
         return None
+    if len(params) > _MAX_PARAMS:
+        return None  # SQLite binds at most 32766 parameters per statement
     return sql, params
 
 
@@ -97,12 +106,24 @@ def _clause(clause: Clause, column: str, params: list[Any]) -> str:
     parts = [_clause(c, column, params) for c in clause.clauses]
     if not parts:
         return "1" if isinstance(clause, AllOf) else "0"
-    joiner = " AND " if isinstance(clause, AllOf) else " OR "
-    return "(" + joiner.join(parts) + ")"
+    return _balanced(parts, " AND " if isinstance(clause, AllOf) else " OR ")
+
+
+def _balanced(parts: list[str], joiner: str) -> str:
+    """``parts`` joined as a balanced tree: a flat chain of a thousand terms is deeper
+    than SQLite's expression depth limit (1000); this tree is ``log2`` as deep."""
+    if len(parts) <= _CHAIN:
+        return "(" + joiner.join(parts) + ")"
+    middle = len(parts) // 2
+    return (
+        "(" + _balanced(parts[:middle], joiner) + joiner + _balanced(parts[middle:], joiner) + ")"
+    )
 
 
 def _path(path: tuple[str, ...]) -> str:
-    if any('"' in part or "\\" in part for part in path):
+    # SQLite matches a path label against the key as written in the JSON text, so a key
+    # that JSON escapes (a quote, a backslash, a control character) is left to Python.
+    if any(_ESCAPED.search(part) for part in path):
         raise _NotExpressible
     return "$" + "".join(f'."{part}"' for part in path)
 
@@ -130,6 +151,26 @@ def _equals(path: str, column: str, operand: Any, params: list[Any]) -> str:
     raise _NotExpressible  # dicts and lists: element-wise equality stays in Python
 
 
+def _any_of(path: str, column: str, operands: list[Any], params: list[Any]) -> str:
+    """``$in``: numbers and strings each test membership in one bound JSON array
+    (``json_each``), so a list of any length is one parameter and one shallow term."""
+    numbers = [v for v in operands if _is_number(v)]
+    texts = [v for v in operands if isinstance(v, str)]
+    others = [v for v in operands if not _is_number(v) and not isinstance(v, str)]
+    options = [f"COALESCE({_equals(path, column, v, params)}, 0)" for v in others]
+    for kinds, members in (("'integer', 'real'", numbers), ("'text'", texts)):
+        if not members:
+            continue
+        if any(isinstance(v, int) and not -_INT64 <= v < _INT64 for v in members):
+            raise _NotExpressible
+        params.extend([path, path, json.dumps(members, ensure_ascii=False)])
+        options.append(
+            f"COALESCE(json_type({column}, ?) IN ({kinds}) AND json_extract({column}, ?) "
+            "IN (SELECT value FROM json_each(?)), 0)"
+        )
+    return _balanced(options, " OR ") if options else "0"
+
+
 def _condition(condition: Condition, column: str, params: list[Any]) -> str:
     path = _path(condition.path)
     op, operand = condition.op, condition.operand
@@ -141,8 +182,7 @@ def _condition(condition: Condition, column: str, params: list[Any]) -> str:
     if op == "$ne":
         return f"(NOT COALESCE({_equals(path, column, operand, params)}, 0))"
     if op in ("$in", "$nin"):
-        options = [f"COALESCE({_equals(path, column, v, params)}, 0)" for v in operand]
-        any_sql = "(" + " OR ".join(options) + ")" if options else "0"
+        any_sql = _any_of(path, column, operand, params)
         return any_sql if op == "$in" else f"(NOT {any_sql})"
     symbol = _RANGE_SQL[op]
     if _is_number(operand):

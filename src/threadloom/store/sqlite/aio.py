@@ -49,8 +49,11 @@ class AsyncSqliteStore(BaseStore):
         *,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
+        allow_foreign_tables: bool = False,
     ) -> None:
-        self.store = SqliteStore(conn, index=index, ttl=ttl)
+        self.store = SqliteStore(
+            conn, index=index, ttl=ttl, allow_foreign_tables=allow_foreign_tables
+        )
         self.ttl_config = self.store.ttl_config
         self.index_config = self.store.index_config
 
@@ -62,10 +65,13 @@ class AsyncSqliteStore(BaseStore):
         *,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
+        allow_foreign_tables: bool = False,
     ) -> AsyncIterator[AsyncSqliteStore]:
         """Open a store on a file path (or ``":memory:"``) and close it on exit."""
         store: AsyncSqliteStore = await run_in_thread(
-            lambda: cls(conn_string, index=index, ttl=ttl)
+            lambda: cls(
+                conn_string, index=index, ttl=ttl, allow_foreign_tables=allow_foreign_tables
+            )
         )
         try:
             yield store
@@ -75,6 +81,10 @@ class AsyncSqliteStore(BaseStore):
     async def setup(self) -> None:
         """Create or upgrade the tables (see :meth:`SqliteStore.setup`)."""
         await run_in_thread(self.store.setup)
+
+    async def verify(self) -> None:
+        """Read every page of the file (see :meth:`SqliteStore.verify`)."""
+        await run_in_thread(self.store.verify)
 
     async def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many were deleted."""

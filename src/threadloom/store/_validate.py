@@ -1,0 +1,258 @@
+"""Rules for text and sizes that every store backend shares (docs/store.md, "What a store accepts").
+
+* **Text.** Every string a store keeps or compares must be valid Unicode
+  without NUL. PostgreSQL ``text`` and ``jsonb`` cannot hold ``U+0000``, and a
+  lone surrogate (``U+D800``..``U+DFFF`` outside a pair, which a Python ``str``
+  can hold) has no UTF-8 form, so no database can store either faithfully.
+  They are refused on every backend, the in-memory one included, before
+  anything runs: reads too, since what cannot be stored cannot be found.
+* **Namespaces, keys, values.** :func:`validate_namespace`, :func:`validate_key`
+  and :func:`normalized_value` (the deep copy a put stores) apply the text
+  rule along with the structural ones (tuples of non-empty labels without
+  ``'.'``, string keys, JSON-serializable dict values).
+* **Pages.** ``limit`` and ``offset`` may be any non-negative integer; like a
+  Python slice, a number beyond the data means "all of it" or "nothing". They
+  are capped at :data:`PAGE_CAP` before a backend sees them, so sums such as
+  ``offset + limit`` still fit a 64-bit SQL integer.
+
+The checks are cheap for ordinary text: ``"\\x00" in s`` and ``s.isascii()``
+run in C, and only non-ASCII strings are searched for surrogates.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, cast
+
+from threadloom.errors import InvalidNamespaceError, InvalidStoreInputError, InvalidValueError
+
+__all__ = [
+    "PAGE_CAP",
+    "RESERVED_NAMESPACE_LABEL",
+    "bad_text",
+    "capped",
+    "check_read_namespace",
+    "find_bad_text",
+    "find_surrogate",
+    "normalized_value",
+    "plain_json_copy",
+    "validate_key",
+    "validate_namespace",
+    "validate_value",
+]
+
+#: The first namespace label that belongs to threadloom itself.
+RESERVED_NAMESPACE_LABEL = "threadloom"
+
+#: Largest limit or offset a backend is handed; any larger one means the same.
+PAGE_CAP = 2**62 - 1
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: ``find_surrogate(text)`` is a match for a lone surrogate in ``text``, or ``None``.
+find_surrogate = _SURROGATE.search
+
+
+def bad_text(text: str) -> str | None:
+    """What makes ``text`` unstorable (``"a NUL character"``, ``"a lone surrogate"``), or ``None``."""
+    if "\x00" in text:
+        return "a NUL character (U+0000)"
+    if not text.isascii():
+        match = _SURROGATE.search(text)
+        if match is not None:
+            return f"a lone surrogate (U+{ord(match.group()):04X})"
+    return None
+
+
+def find_bad_text(value: Any, path: str = "$") -> tuple[str, str] | None:
+    """The first unstorable string in a JSON-like ``value``: ``(where, what)``, or ``None``.
+
+    Dict keys count as strings. Used to word an error message once a fast
+    check has found that something is wrong.
+    """
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            problem = bad_text(node)
+            if problem is not None:
+                return where, problem
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                if isinstance(key, str):
+                    problem = bad_text(key)
+                    if problem is not None:
+                        return f"{where} (a key)", problem
+                stack.append((child, f"{where}.{key!r}"))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(node))
+    return None
+
+
+def capped(number: int) -> int:
+    """A validated limit or offset, capped at :data:`PAGE_CAP`."""
+    return number if number <= PAGE_CAP else PAGE_CAP
+
+
+# --- namespaces, keys and values ----------------------------------------------
+
+
+# Namespaces already accepted for writing: a batch usually repeats a few of them.
+_WRITABLE_NAMESPACES: set[tuple[str, ...]] = set()
+_WRITABLE_NAMESPACES_MAX = 4096
+
+
+def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) -> None:
+    """Raise :class:`InvalidNamespaceError` unless ``namespace`` may hold items."""
+    if type(namespace) is tuple and _is_known_writable(namespace):
+        return
+    if not isinstance(namespace, tuple):
+        raise InvalidNamespaceError(
+            f"Namespace must be a tuple of strings, got {type(namespace).__name__}: {namespace!r}"
+        )
+    if not namespace:
+        raise InvalidNamespaceError("Namespace cannot be empty.")
+    for label in namespace:
+        if not isinstance(label, str):
+            raise InvalidNamespaceError(
+                f"Namespace labels must be strings, got {type(label).__name__} "
+                f"{label!r} in {namespace!r}"
+            )
+        if not label:
+            raise InvalidNamespaceError(f"Namespace labels cannot be empty strings: {namespace!r}")
+        if "." in label:
+            raise InvalidNamespaceError(
+                f"Namespace labels cannot contain periods ('.'): {label!r} in {namespace!r}"
+            )
+        _check_label_text(label, namespace)
+    if for_write and namespace[0] == RESERVED_NAMESPACE_LABEL:
+        raise InvalidNamespaceError(
+            f"The first namespace label {RESERVED_NAMESPACE_LABEL!r} is reserved: {namespace!r}"
+        )
+    if for_write and type(namespace) is tuple:
+        if len(_WRITABLE_NAMESPACES) >= _WRITABLE_NAMESPACES_MAX:
+            _WRITABLE_NAMESPACES.clear()
+        _WRITABLE_NAMESPACES.add(namespace)
+
+
+def _check_label_text(label: str, namespace: tuple[Any, ...]) -> None:
+    problem = bad_text(label)
+    if problem is not None:
+        raise InvalidNamespaceError(
+            f"Namespace labels cannot contain {problem}: {label!r} in {namespace!r}"
+        )
+
+
+def check_read_namespace(namespace: tuple[Any, ...]) -> None:
+    """Reads accept any label a write would (others just find nothing), but not unstorable text."""
+    for label in namespace:
+        if isinstance(label, str):
+            _check_label_text(label, namespace)
+
+
+def _is_known_writable(namespace: tuple[str, ...]) -> bool:
+    try:
+        return namespace in _WRITABLE_NAMESPACES
+    except TypeError:  # an unhashable label; the full check reports it
+        return False
+
+
+def validate_key(key: str) -> None:
+    if not isinstance(key, str):
+        raise InvalidStoreInputError(f"Key must be a string, got {type(key).__name__}: {key!r}")
+    if not key:
+        raise InvalidStoreInputError("Key cannot be an empty string.")
+    problem = bad_text(key)
+    if problem is not None:
+        raise InvalidStoreInputError(f"Keys cannot contain {problem}: {key!r}")
+
+
+def validate_value(value: Any) -> None:
+    """A value must be a dict that round-trips through JSON."""
+    normalized_value(value)
+
+
+def normalized_value(value: Any) -> dict[str, Any]:
+    """A deep copy of ``value`` as JSON gives it back (tuples become lists, keys strings).
+
+    Raises :class:`InvalidValueError` unless ``value`` is a dict that JSON can encode.
+    """
+    if not isinstance(value, dict):
+        raise InvalidValueError(f"Value must be a dict, got {type(value).__name__}: {value!r:.200}")
+    copy = plain_json_copy(value)
+    if copy is not None:
+        return copy
+    try:
+        copy = cast("dict[str, Any]", json.loads(json.dumps(value, allow_nan=False)))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidValueError(f"Value is not JSON-serializable: {exc}") from exc
+    # The fast copy declined, perhaps because of its text. Look at the caller's value,
+    # not the copy: JSON would turn a pair of lone surrogates into one other character.
+    found = find_bad_text(value)
+    if found is not None:
+        where, problem = found
+        raise InvalidValueError(
+            f"Values cannot hold strings with {problem}; found at {where}. "
+            "No backend can store it faithfully; nothing was written."
+        )
+    return copy
+
+
+class _NotPlain(Exception):
+    pass
+
+
+class _BadText(Exception):
+    """A string (or dict key) of the value holds NUL or a lone surrogate."""
+
+
+_SCALARS = frozenset({int, bool, type(None)})
+
+
+def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value or (not value.isascii() and find_surrogate(value)):
+            raise _BadText
+        return value
+    if kind in _SCALARS:
+        return value
+    if kind is float:
+        if value != value or value in (math.inf, -math.inf):
+            raise _NotPlain
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            if "\x00" in key or (not key.isascii() and find_surrogate(key)):
+                raise _BadText
+            # Strings and scalars inline: most values are flat dicts, and calls cost more
+            # than checks (the text check is bad_text's, spelled out for speed).
+            item_kind = type(item)
+            if item_kind is str:
+                if "\x00" in item or (not item.isascii() and find_surrogate(item)):
+                    raise _BadText
+                out[key] = item
+            else:
+                out[key] = item if item_kind in _SCALARS else _plain(item)
+        return out
+    if kind is list:
+        return [_plain(item) for item in value]
+    raise _NotPlain
+
+
+def plain_json_copy(value: dict[str, Any]) -> dict[str, Any] | None:
+    """A deep copy of ``value`` if it holds only plain JSON types, else ``None``.
+
+    Plain means dicts with string keys, lists, str, int, bool, None and finite
+    floats; such a value round-trips through JSON unchanged, so copying it is
+    the same as (and much faster than) ``json.loads(json.dumps(value))``.
+    Strings holding NUL or a lone surrogate are not plain either.
+    """
+    try:
+        return cast("dict[str, Any]", _plain(value))
+    except (_NotPlain, _BadText, RecursionError):
+        return None
