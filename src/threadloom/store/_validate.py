@@ -10,6 +10,9 @@
   and :func:`normalized_value` (the deep copy a put stores) apply the text
   rule along with the structural ones (tuples of non-empty labels without
   ``'.'``, string keys, JSON-serializable dict values).
+* **Operations.** :func:`validate_ops` checks a whole batch (each op by
+  :func:`validate_op`) before a backend runs any of it, and hands back each
+  put's value as its normalized copy.
 * **Pages.** ``limit`` and ``offset`` may be any non-negative integer; like a
   Python slice, a number beyond the data means "all of it" or "nothing". They
   are capped at :data:`PAGE_CAP` before a backend sees them, so sums such as
@@ -24,9 +27,19 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any, cast
 
 from threadloom.errors import InvalidNamespaceError, InvalidStoreInputError, InvalidValueError
+from threadloom.store._ops import (
+    SEARCH_MODES,
+    DeleteNamespaceOp,
+    GetOp,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    SearchOp,
+)
 
 __all__ = [
     "PAGE_CAP",
@@ -38,8 +51,14 @@ __all__ = [
     "find_surrogate",
     "normalized_value",
     "plain_json_copy",
+    "validate_index_arg",
     "validate_key",
     "validate_namespace",
+    "validate_op",
+    "validate_ops",
+    "validate_page",
+    "validate_search_mode",
+    "validate_ttl",
     "validate_value",
 ]
 
@@ -256,3 +275,138 @@ def plain_json_copy(value: dict[str, Any]) -> dict[str, Any] | None:
         return cast("dict[str, Any]", _plain(value))
     except (_NotPlain, _BadText, RecursionError):
         return None
+
+
+# --- operations ------------------------------------------------------------------
+
+
+def validate_ttl(ttl: float | None) -> None:
+    if ttl is None:
+        return
+    if (
+        isinstance(ttl, bool)
+        or not isinstance(ttl, (int, float))
+        or not math.isfinite(ttl)
+        or ttl <= 0
+    ):
+        raise InvalidStoreInputError(
+            f"ttl must be a positive number of minutes or None, got {ttl!r}"
+        )
+
+
+def validate_index_arg(index: Any) -> None:
+    if index is None or index is False:
+        return
+    if not isinstance(index, list) or not all(isinstance(p, str) and p for p in index):
+        raise InvalidStoreInputError(
+            f"index must be None, False or a list of non-empty path strings, got {index!r}"
+        )
+    for path in index:
+        problem = bad_text(path)
+        if problem is not None:
+            raise InvalidStoreInputError(f"index paths cannot contain {problem}: {path!r}")
+
+
+def validate_search_mode(mode: Any) -> None:
+    """Raise :class:`InvalidStoreInputError` unless ``mode`` is ``None`` or a known mode."""
+    if mode is not None and (not isinstance(mode, str) or mode not in SEARCH_MODES):
+        raise InvalidStoreInputError(
+            f"Unknown search mode {mode!r}; use one of {', '.join(SEARCH_MODES)} (or None)"
+        )
+
+
+def validate_page(limit: Any, offset: Any) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise InvalidStoreInputError(f"limit must be a non-negative integer, got {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidStoreInputError(f"offset must be a non-negative integer, got {offset!r}")
+
+
+def validate_op(op: Op) -> None:
+    """Check one operation the way every backend must, before anything is written.
+
+    Backends call this (through :func:`validate_ops`) at the top of ``batch``, so
+    direct ``batch`` calls get the same errors as the convenience methods.
+    """
+    if isinstance(op, PutOp):
+        validate_namespace(op.namespace)
+        validate_key(op.key)
+        if op.value is not None:
+            validate_value(op.value)
+            validate_index_arg(op.index)
+            validate_ttl(op.ttl)
+    elif isinstance(op, GetOp):
+        if not isinstance(op.namespace, tuple):
+            raise InvalidNamespaceError(f"Namespace must be a tuple, got {op.namespace!r}")
+        check_read_namespace(op.namespace)
+        validate_key(op.key)
+    elif isinstance(op, SearchOp):
+        if not isinstance(op.namespace_prefix, tuple):
+            raise InvalidNamespaceError(
+                f"Namespace prefix must be a tuple, got {op.namespace_prefix!r}"
+            )
+        check_read_namespace(op.namespace_prefix)
+        validate_page(op.limit, op.offset)
+        if op.query is not None and not isinstance(op.query, str):
+            raise InvalidStoreInputError(f"query must be a string, got {type(op.query).__name__}")
+        problem = bad_text(op.query) if op.query else None
+        if problem is not None:
+            raise InvalidStoreInputError(f"A query cannot contain {problem}: {op.query!r:.200}")
+        validate_search_mode(op.mode)
+        if op.filter is not None and not isinstance(op.filter, dict):
+            from threadloom.errors import InvalidFilterError
+
+            raise InvalidFilterError(f"filter must be a dict, got {type(op.filter).__name__}")
+    elif isinstance(op, ListNamespacesOp):
+        validate_page(op.limit, op.offset)
+        for condition in op.match_conditions or ():
+            path = getattr(condition, "path", None)
+            if isinstance(path, (tuple, list)):
+                check_read_namespace(tuple(path))
+        if op.max_depth is not None and (
+            isinstance(op.max_depth, bool) or not isinstance(op.max_depth, int) or op.max_depth < 1
+        ):
+            raise InvalidStoreInputError(
+                f"max_depth must be a positive integer, got {op.max_depth!r}"
+            )
+    elif isinstance(op, DeleteNamespaceOp):
+        if not isinstance(op.namespace_prefix, tuple) or not op.namespace_prefix:
+            raise InvalidNamespaceError(
+                "delete_namespace needs a non-empty namespace prefix tuple, "
+                f"got {op.namespace_prefix!r}"
+            )
+        validate_namespace(op.namespace_prefix)
+    else:
+        raise InvalidStoreInputError(f"Unknown store operation: {op!r}")
+
+
+_CAP = capped(2**63)
+
+
+def validate_ops(ops: Iterable[Op]) -> list[Op]:
+    """Materialize and validate a batch; raises before any operation runs.
+
+    Each put's value comes back replaced by :func:`normalized_value` (a deep
+    copy, as JSON would return it), so a caller mutating its dict later, or
+    during the embedding call, cannot change what is stored; a search's empty
+    query (``""``) comes back as ``None``, no query; a limit or offset beyond
+    ``PAGE_CAP`` comes back capped (the same page, in numbers SQL can bind).
+    """
+    ops = list(ops)
+    for position, op in enumerate(ops):
+        if type(op) is PutOp and op.value is not None:
+            validate_namespace(op.namespace)
+            validate_key(op.key)
+            validate_index_arg(op.index)
+            validate_ttl(op.ttl)
+            ops[position] = PutOp(
+                op.namespace, op.key, normalized_value(op.value), op.index, op.ttl
+            )
+        else:
+            validate_op(op)
+            if type(op) is SearchOp and op.query == "":
+                # As in the reference API, an empty query means no query.
+                ops[position] = op = op._replace(query=None)
+            if isinstance(op, (SearchOp, ListNamespacesOp)) and max(op.limit, op.offset) > _CAP:
+                ops[position] = op._replace(limit=capped(op.limit), offset=capped(op.offset))
+    return ops
