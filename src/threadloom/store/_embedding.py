@@ -17,6 +17,7 @@ Typical use inside ``batch``::
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -211,18 +212,33 @@ def check_vectors(vectors: Any, count: int, dims: int, *, what: str) -> FloatMat
         raise EmbeddingError(
             f"The embedder returned vectors of {shape} dims for {what}; the index expects {dims}"
         )
+    if len(matrix) == 1:
+        # The single put or query: the squared norm doubles as the finiteness check
+        # (a NaN or inf anywhere makes it non-finite; a finite overflow is re-checked).
+        row = matrix[0] if matrix is not vectors else matrix[0].copy()
+        squared = float(np.dot(row, row))
+        if not math.isfinite(squared):
+            _check_finite(matrix, what)
+            return normalize_rows(matrix, dims)
+        if squared:
+            row *= 1.0 / math.sqrt(squared)
+        return row.reshape(1, dims) if matrix is vectors else matrix
     # One reduction instead of a full boolean mask: a NaN or inf anywhere makes
     # the sum non-finite (a finite overflow is re-checked element-wise).
     if not np.isfinite(matrix.sum(dtype=np.float64)):
-        finite = np.isfinite(matrix)
-        if not finite.all():
-            bad = matrix[~finite][0]
-            raise EmbeddingError(
-                f"The embedder returned a vector containing {bad!r} for {what}; vectors must be finite"
-            )
+        _check_finite(matrix, what)
     if matrix is vectors:
         return normalize_rows(matrix, dims)  # the embedder's own array: never modify it
     return normalize_rows(matrix, dims, copy=False)
+
+
+def _check_finite(matrix: FloatMatrix, what: str) -> None:
+    finite = np.isfinite(matrix)
+    if not finite.all():
+        bad = matrix[~finite][0]
+        raise EmbeddingError(
+            f"The embedder returned a vector containing {bad!r} for {what}; vectors must be finite"
+        )
 
 
 def _call(func: Any) -> Any:

@@ -50,6 +50,7 @@ lock). It never hands out views of its matrix, which moves when it grows.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
@@ -93,6 +94,13 @@ def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix
         return np.empty((0, dims), dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[1] != dims:
         raise ValueError(f"expected vectors of {dims} dims, got shape {matrix.shape}")
+    if len(matrix) == 1:
+        # One row (a single put or a query): plain dot and scale beat einsum's set-up.
+        row = matrix[0]
+        norm = math.sqrt(float(np.dot(row, row)))
+        if norm:
+            row *= 1.0 / norm
+        return matrix
     norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
     norms[norms == 0] = 1.0
     matrix /= norms[:, None]
@@ -254,6 +262,46 @@ class VectorIndex:
         matrices = list(prepared.values())
         block = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
         self.add_block(list(prepared), [len(m) for m in matrices], block, normalized=True)
+
+    def set_rows(self, address: Address, block: FloatMatrix) -> None:
+        """Set one item's vectors from float32 unit rows (the single-put path of :meth:`add_block`).
+
+        An item re-put with as many vectors as it had keeps its rows: they are
+        overwritten in place, with no bookkeeping at all.
+        """
+        count = len(block)
+        item = self._ids.get(address)
+        if item is not None:
+            rows = self._item_rows[item]
+            if len(rows) == count:
+                shift, mask = self._slab_shift, self._slab_rows - 1
+                for row, vector in zip(rows, block, strict=True):
+                    self._slabs[row >> shift][row & mask] = vector
+                return
+            self.remove(*address)
+        if not count:
+            return
+        rows = self._claim(address[0], count)
+        if self._free_ids:
+            item = self._free_ids.pop()
+            self._item_addr[item] = address
+            self._item_rows[item] = rows
+        else:
+            item = len(self._item_addr)
+            self._item_addr.append(address)
+            self._item_rows.append(rows)
+        self._ids[address] = item
+        shift, mask = self._slab_shift, self._slab_rows - 1
+        first, last = rows[0], rows[-1]
+        if last - first == count - 1 and first >> shift == last >> shift:
+            # Freshly claimed rows of one segment: one slice write.
+            self._slabs[first >> shift][first & mask : (last & mask) + 1] = block
+            self._row_item[first : last + 1] = item
+        else:
+            for row, vector in zip(rows, block, strict=True):
+                self._slabs[row >> shift][row & mask] = vector
+                self._row_item[row] = item
+        self._live += count
 
     def add_block(
         self,

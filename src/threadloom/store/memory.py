@@ -268,6 +268,13 @@ class InMemoryStore(BaseStore):
                     self._vectors.remove(namespace, key)
             pending.clear()
             return
+        if len(pending) == 1:
+            # A single put: no block to assemble.
+            [(address, span)] = pending.items()
+            start, count = span or (0, 0)
+            self._vectors.set_rows(address, embedded.matrix[start : start + count])
+            pending.clear()
+            return
         addresses = list(pending)
         spans = [span or (0, 0) for span in pending.values()]
         counts = [count for _, count in spans]
