@@ -17,8 +17,9 @@ Typical use inside ``batch``::
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,9 @@ class ResolvedIndex:
     embeddings: Any
     fields: tuple[str, ...]
     config: IndexConfig
+    # Embeds documents: the embedder's own array when it has one (_native_documents).
+    _documents: Callable[[list[str]], Any] = field(init=False, repr=False, compare=False)
+    _plain_field: str | None = field(init=False, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, config: IndexConfig | None) -> ResolvedIndex | None:
@@ -79,6 +83,10 @@ class ResolvedIndex:
         """The texts to embed for a put (none when ``index=False``)."""
         if op.value is None or op.index is False:
             return []
+        if op.index is None and self._plain_field is not None:
+            text = op.value.get(self._plain_field)
+            if type(text) is str:
+                return [text]
         paths = self.fields if op.index is None else op.index
         if len(paths) == 1:
             return get_text_at_path(op.value, paths[0])
@@ -87,15 +95,31 @@ class ResolvedIndex:
             texts.extend(get_text_at_path(op.value, path))
         return texts
 
-    def plan(self, ops: Sequence[Op]) -> EmbeddingPlan:
-        """Collect the texts of every put and the query of every search in ``ops``."""
-        plan = EmbeddingPlan()
-        unique, puts = plan.unique_texts, plan.puts
+    def embed_one(self, text: str) -> FloatMatrix:
+        """The checked ``(1, dims)`` unit row of one document text (a single put's path)."""
+        try:
+            vectors = self._documents([text])
+        except ThreadloomError:
+            raise
+        except Exception as exc:
+            raise EmbeddingError(f"The embedder raised {type(exc).__name__}: {exc}") from exc
+        return check_vectors(vectors, 1, self.dims, what="documents")
+
+    def __post_init__(self) -> None:
+        documents = _native_documents(self.embeddings) or self.embeddings.embed_documents
+        object.__setattr__(self, "_documents", documents)
         # One plain field (the usual {"fields": ["text"]}): a put whose value holds
         # a string there needs no path walk; anything else takes the general route.
         field = self.fields[0] if len(self.fields) == 1 else None
         if field is not None and (field == "$" or any(c in field for c in ".[]{}*")):
             field = None
+        object.__setattr__(self, "_plain_field", field)
+
+    def plan(self, ops: Sequence[Op]) -> EmbeddingPlan:
+        """Collect the texts of every put and the query of every search in ``ops``."""
+        plan = EmbeddingPlan()
+        unique, puts = plan.unique_texts, plan.puts
+        field = self._plain_field
         count = 0
         for position, op in enumerate(ops):
             if type(op) is PutOp and op.value is not None:
@@ -129,7 +153,7 @@ class EmbeddingPlan:
     def embed(self, index: ResolvedIndex) -> EmbeddedBatch:
         """Embed synchronously (one documents call, one query call per distinct query)."""
         docs = list(self.unique_texts)
-        doc_vectors = _call(lambda: index.embeddings.embed_documents(docs)) if docs else []
+        doc_vectors = _call(lambda: index._documents(docs)) if docs else []
         query_vectors = [_call(lambda q=q: index.embeddings.embed_query(q)) for q in self.queries]
         return self._finish(index, doc_vectors, query_vectors)
 
@@ -193,6 +217,15 @@ def check_vectors(vectors: Any, count: int, dims: int, *, what: str) -> FloatMat
     """
     if count == 0:
         return np.empty((0, dims), dtype=np.float32)
+    if count == 1 and type(vectors) is list and len(vectors) == 1:
+        # The single put's usual answer, one float32 array: copy it, check and scale it.
+        first = vectors[0]
+        if type(first) is np.ndarray and first.dtype == np.float32 and first.shape == (dims,):
+            squared = float(first.dot(first))
+            if math.isfinite(squared):
+                # A new array either way: the embedder's own is never modified.
+                row = first * np.float32(1.0 / math.sqrt(squared)) if squared else first.copy()
+                return row.reshape(1, dims)
     try:
         got = len(vectors)
     except TypeError:
@@ -239,6 +272,38 @@ def _check_finite(matrix: FloatMatrix, what: str) -> None:
         raise EmbeddingError(
             f"The embedder returned a vector containing {bad!r} for {what}; vectors must be finite"
         )
+
+
+def _native_documents(embeddings: Any) -> Callable[[list[str]], Any] | None:
+    """A call giving the embedder's own numpy array for documents, or ``None``.
+
+    ``Embeddings.embed_documents`` must return lists of Python floats, which
+    the store turns straight back into an array: for threadloom's own local
+    model and for a plain sync function, the array goes to the matrix as is.
+    """
+    from threadloom.embeddings._adapters import FunctionEmbeddings
+    from threadloom.embeddings._local import LocalEmbeddings
+
+    if type(embeddings) is LocalEmbeddings:
+        return embeddings.encode
+    if type(embeddings) is not FunctionEmbeddings or embeddings.is_async:
+        return None
+    func, adapter = embeddings.func, embeddings
+
+    def documents(texts: list[str]) -> Any:
+        result = func(list(texts))
+        if isinstance(result, np.ndarray):
+            return result
+        if inspect.isawaitable(result):
+            # A sync-looking function handing back a coroutine (its body has not
+            # run): close it and let the adapter call it the way it knows.
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            return adapter.embed_documents(texts)
+        return result
+
+    return documents
 
 
 def _call(func: Any) -> Any:

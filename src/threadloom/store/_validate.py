@@ -60,6 +60,7 @@ __all__ = [
     "validate_search_mode",
     "validate_ttl",
     "validate_value",
+    "validated_put",
 ]
 
 #: The first namespace label that belongs to threadloom itself.
@@ -383,6 +384,17 @@ def validate_op(op: Op) -> None:
 _CAP = capped(2**63)
 
 
+def validated_put(
+    namespace: tuple[str, ...], key: str, value: Any, index: Any, ttl: float | None
+) -> PutOp:
+    """The put of a value (not ``None``), checked, holding the value's normalized copy."""
+    validate_namespace(namespace)
+    validate_key(key)
+    validate_index_arg(index)
+    validate_ttl(ttl)
+    return PutOp(namespace, key, normalized_value(value), index, ttl)
+
+
 def validate_ops(ops: Iterable[Op]) -> list[Op]:
     """Materialize and validate a batch; raises before any operation runs.
 
@@ -395,13 +407,7 @@ def validate_ops(ops: Iterable[Op]) -> list[Op]:
     ops = list(ops)
     for position, op in enumerate(ops):
         if type(op) is PutOp and op.value is not None:
-            validate_namespace(op.namespace)
-            validate_key(op.key)
-            validate_index_arg(op.index)
-            validate_ttl(op.ttl)
-            ops[position] = PutOp(
-                op.namespace, op.key, normalized_value(op.value), op.index, op.ttl
-            )
+            ops[position] = validated_put(*op)
         else:
             validate_op(op)
             if type(op) is SearchOp and op.query == "":

@@ -293,7 +293,10 @@ class VectorIndex:
         self._ids[address] = item
         shift, mask = self._slab_shift, self._slab_rows - 1
         first, last = rows[0], rows[-1]
-        if last - first == count - 1 and first >> shift == last >> shift:
+        if count == 1:
+            self._slabs[first >> shift][first & mask] = block[0]
+            self._row_item[first] = item
+        elif last - first == count - 1 and first >> shift == last >> shift:
             # Freshly claimed rows of one segment: one slice write.
             self._slabs[first >> shift][first & mask : (last & mask) + 1] = block
             self._row_item[first : last + 1] = item
@@ -375,6 +378,11 @@ class VectorIndex:
             partition = self._partitions[namespace] = _Partition()
             bisect.insort(self._sorted_namespaces, namespace)
         spare = partition.capacity - partition.size
+        if count == 1 and spare:
+            # One more row (a single put): the next slot of the partition.
+            row = partition.physical(partition.size)
+            partition.size += 1
+            return [row]
         while spare < count:
             size = max(_MIN_SEGMENT, partition.capacity, count - spare)
             # Up to the end of the current slab: a segment is one contiguous block.

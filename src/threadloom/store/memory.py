@@ -42,6 +42,8 @@ from threadloom.store._filters import compile_filter
 from threadloom.store._fusion import fuse_hits
 from threadloom.store._keyword import KeywordIndex
 from threadloom.store._modes import fusion_config, text_fields
+from threadloom.store._ops import NOT_PROVIDED
+from threadloom.store._validate import validated_put
 from threadloom.store._vectors import VectorIndex, namespaces_under
 from threadloom.store.base import (
     SEARCH_MODES,
@@ -162,6 +164,41 @@ class InMemoryStore(BaseStore):
         plan = self._index.plan(to_embed) if self._index and _embeds(to_embed) else None
         embedded = plan.embed(self._index) if plan and self._index else None
         return self._apply(ops, filters, modes, embedded)
+
+    def put(
+        self,
+        namespace: tuple[str, ...],
+        key: str,
+        value: dict[str, Any],
+        index: Literal[False] | list[str] | None = None,
+        *,
+        ttl: float | Any | None = NOT_PROVIDED,
+    ) -> None:
+        """Store ``value`` at ``(namespace, key)``, replacing any previous item.
+
+        The same as :meth:`batch` with one :class:`PutOp`, without a batch's
+        bookkeeping: single puts are the usual way to add a memory.
+        """
+        if value is None:
+            # A put of None deletes: the batch path words its checks.
+            self.batch([PutOp(namespace, key, value, index, self._ttl(ttl))])
+            return
+        op = validated_put(namespace, key, value, index, self._ttl(ttl))
+        rows = None
+        if self._index is not None:
+            texts = self._index.texts_for(op)
+            if len(texts) == 1:
+                rows = self._index.embed_one(texts[0])
+            elif texts:
+                rows = self._index.plan([op]).embed(self._index).rows_of(0)
+        with self._lock:
+            pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
+            self._put(op, None, self._clock(), self._next_time(), pending)
+            if self._vectors is not None:
+                if rows is None:
+                    self._vectors.remove(namespace, key)
+                else:
+                    self._vectors.set_rows((op.namespace, op.key), rows)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch`; embedding runs off the event loop."""
