@@ -29,6 +29,7 @@ __all__ = [
     "Result",
     "SearchMode",
     "SearchOp",
+    "matches_condition",
 ]
 
 NamespacePath = tuple[str | Literal["*"], ...]
@@ -125,3 +126,12 @@ class _NotProvided:
 
 
 NOT_PROVIDED: Any = _NotProvided()
+
+
+def matches_condition(namespace: tuple[str, ...], condition: MatchCondition) -> bool:
+    """Whether ``namespace`` fits ``condition`` (``"*"`` matches any one label)."""
+    path = condition.path
+    if len(path) > len(namespace):
+        return False
+    labels = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
+    return all(p == "*" or p == label for p, label in zip(path, labels, strict=True))

@@ -42,7 +42,7 @@ from threadloom.store._filters import compile_filter
 from threadloom.store._fusion import fuse_hits
 from threadloom.store._keyword import KeywordIndex
 from threadloom.store._modes import fusion_config, text_fields
-from threadloom.store._ops import NOT_PROVIDED
+from threadloom.store._ops import NOT_PROVIDED, matches_condition
 from threadloom.store._validate import validated_put
 from threadloom.store._vectors import VectorIndex, namespaces_under
 from threadloom.store.base import (
@@ -53,7 +53,6 @@ from threadloom.store.base import (
     IndexConfig,
     Item,
     ListNamespacesOp,
-    MatchCondition,
     Op,
     PutOp,
     Result,
@@ -587,7 +586,7 @@ class InMemoryStore(BaseStore):
         conditions = op.match_conditions or ()
         found: list[Namespace] = []
         for namespace in self._sorted_namespaces:
-            if not all(_matches(namespace, c) for c in conditions):
+            if not all(matches_condition(namespace, c) for c in conditions):
                 continue
             if self._expiring and not any(
                 self._live(r, now) for r in self._data[namespace].values()
@@ -714,14 +713,6 @@ def _reversed_items(
 ) -> Iterator[tuple[Namespace, str, _Record]]:
     for key, record in reversed(items.items()):
         yield namespace, key, record
-
-
-def _matches(namespace: Namespace, condition: MatchCondition) -> bool:
-    path = condition.path
-    if len(path) > len(namespace):
-        return False
-    labels = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
-    return all(p == "*" or p == label for p, label in zip(path, labels, strict=True))
 
 
 def _sweep_loop(
