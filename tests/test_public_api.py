@@ -90,7 +90,7 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "threadloom.graph.message": ["MessagesState", "REMOVE_ALL_MESSAGES", "add_messages"],
     "threadloom.graph.state": ["CompiledStateGraph", "StateGraph"],
-    "threadloom.runtime": ["Runtime", "get_runtime"],
+    "threadloom.runtime": ["ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"],
     "threadloom.store.base": [
         "BaseStore",
         "GetOp",
