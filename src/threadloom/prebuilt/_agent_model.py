@@ -11,6 +11,8 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolM
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableLambda, RunnableSequence
 from langchain_core.tools import BaseTool
 
+from threadloom.prebuilt._runnable import injecting
+
 __all__ = [
     "PROMPT_RUNNABLE_NAME",
     "Prompt",
@@ -52,13 +54,9 @@ def get_prompt_runnable(prompt: Prompt | None) -> Runnable[Any, Any]:
     if isinstance(prompt, Runnable):
         return prompt
     if inspect.iscoroutinefunction(prompt):
-
-        def needs_async(state: Any) -> Any:
-            raise TypeError("the prompt is an async function: run the agent with ainvoke()/astream()")
-
-        return RunnableLambda(needs_async, afunc=prompt, name=PROMPT_RUNNABLE_NAME)
+        return injecting(None, prompt, name=PROMPT_RUNNABLE_NAME)
     if callable(prompt):
-        return RunnableLambda(prompt, name=PROMPT_RUNNABLE_NAME)
+        return injecting(prompt, None, name=PROMPT_RUNNABLE_NAME)
     raise ValueError(f"Got unexpected type for `prompt`: {type(prompt)}")
 
 

@@ -100,7 +100,7 @@ class InjectedArgs:
     optional_state_args: set[str]
 
     def __bool__(self) -> bool:
-        return bool(self.state or self.store or self.runtime)
+        return bool(self.state or self.store or self.runtime or self.all_injected_keys)
 
 
 def _marker(hint: Any, kind: type) -> Any:

@@ -45,7 +45,7 @@ class ToolCallRequest:
         # a wrapper that retries must see the request it was given.
         if name in self.__dataclass_fields__ and name in self.__dict__:
             warnings.warn(
-                f"setting '{name}' on a ToolCallRequest is deprecated; "
+                f"Setting attribute '{name}' on ToolCallRequest is deprecated; "
                 "use request.override(...) to get a changed copy",
                 DeprecationWarning,
                 stacklevel=2,

@@ -8,6 +8,7 @@ one passed as ``config["configurable"]["__pregel_runtime"]``, or an empty one.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from langchain_core.runnables.config import ensure_config
 
 from threadloom.runtime import Runtime, get_runtime
 
-__all__ = ["NodeRunnable", "RUNTIME_KEY", "current_runtime"]
+__all__ = ["RUNTIME_KEY", "NodeRunnable", "current_runtime", "injecting"]
 
 RUNTIME_KEY = "__pregel_runtime"
 
@@ -41,7 +42,6 @@ class NodeRunnable(Runnable[Any, Any]):
         self.func = func
         self.afunc = afunc
         self.name = name
-        self.in_graph = False
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         if self.func is None:
@@ -64,3 +64,45 @@ class NodeRunnable(Runnable[Any, Any]):
             )
         runtime, _ = current_runtime(config)
         return await self.afunc(input, config, runtime)
+
+
+_INJECTABLE = ("config", "store", "runtime", "writer")
+
+
+def _wanted(fn: Callable[..., Any]) -> tuple[str, ...]:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return ()
+    return tuple(
+        p.name for p in params if p.name in _INJECTABLE and p.kind is not p.POSITIONAL_ONLY
+    )
+
+
+def _injected(wanted: tuple[str, ...], config: RunnableConfig, runtime: Any) -> dict[str, Any]:
+    values = {
+        "config": config,
+        "store": getattr(runtime, "store", None),
+        "runtime": runtime,
+        "writer": getattr(runtime, "stream_writer", None),
+    }
+    return {name: values[name] for name in wanted}
+
+
+def injecting(
+    fn: Callable[..., Any] | None, afn: Callable[..., Awaitable[Any]] | None, *, name: str
+) -> NodeRunnable:
+    """A runnable calling ``fn(input)`` (or ``afn``) with ``config``/``store``/``runtime``/``writer``
+    passed by name, as graph nodes get them."""
+    sync_wanted = _wanted(fn) if fn is not None else ()
+    async_wanted = _wanted(afn) if afn is not None else ()
+
+    def body(input: Any, config: RunnableConfig, runtime: Any) -> Any:
+        assert fn is not None  # NodeRunnable only calls the sync body when there is one
+        return fn(input, **_injected(sync_wanted, config, runtime))
+
+    async def abody(input: Any, config: RunnableConfig, runtime: Any) -> Any:
+        assert afn is not None
+        return await afn(input, **_injected(async_wanted, config, runtime))
+
+    return NodeRunnable(body if fn is not None else None, abody if afn is not None else None, name=name)
