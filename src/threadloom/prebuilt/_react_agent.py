@@ -277,10 +277,12 @@ def create_react_agent(
         "debug": debug,
         "name": name,
     }
+    # Explicit edges to END, so that get_graph() shows where the run finishes.
+    if response_format is not None:
+        workflow.add_edge("generate_structured_response", END)
     if not tool_classes:
-        if response_format is not None:
-            last = "post_model_hook" if post_model_hook is not None else "agent"
-            workflow.add_edge(last, "generate_structured_response")
+        last = "post_model_hook" if post_model_hook is not None else "agent"
+        workflow.add_edge(last, "generate_structured_response" if response_format else END)
         return workflow.compile(**compile_args)
 
     workflow.add_node("tools", tool_node)

@@ -97,12 +97,15 @@ def injecting(
     sync_wanted = _wanted(fn) if fn is not None else ()
     async_wanted = _wanted(afn) if afn is not None else ()
 
+    # A function may return a runnable (e.g. a prompt template): it runs on the same input.
     def body(input: Any, config: RunnableConfig, runtime: Any) -> Any:
         assert fn is not None  # NodeRunnable only calls the sync body when there is one
-        return fn(input, **_injected(sync_wanted, config, runtime))
+        out = fn(input, **_injected(sync_wanted, config, runtime))
+        return out.invoke(input, config) if isinstance(out, Runnable) else out
 
     async def abody(input: Any, config: RunnableConfig, runtime: Any) -> Any:
         assert afn is not None
-        return await afn(input, **_injected(async_wanted, config, runtime))
+        out = await afn(input, **_injected(async_wanted, config, runtime))
+        return await out.ainvoke(input, config) if isinstance(out, Runnable) else out
 
     return NodeRunnable(body if fn is not None else None, abody if afn is not None else None, name=name)
