@@ -57,13 +57,19 @@ def test_wrapper_can_retry_and_short_circuit() -> None:
         except ConnectionError:
             return execute(request)
 
-    assert ToolNode([flaky], wrap_tool_call=retry).invoke(_state("flaky", x=5))["messages"][0].content == "5"
+    assert (
+        ToolNode([flaky], wrap_tool_call=retry).invoke(_state("flaky", x=5))["messages"][0].content
+        == "5"
+    )
     assert attempts == 2
 
     def cached(request: ToolCallRequest, execute: Any) -> Any:
         return ToolMessage("cached", tool_call_id=request.tool_call["id"], name="double")
 
-    assert ToolNode([double], wrap_tool_call=cached).invoke(_state(x=1))["messages"][0].content == "cached"
+    assert (
+        ToolNode([double], wrap_tool_call=cached).invoke(_state(x=1))["messages"][0].content
+        == "cached"
+    )
 
 
 def test_wrapper_sees_unregistered_tools_as_none() -> None:
@@ -113,7 +119,9 @@ def test_wrapper_errors_follow_handle_tool_errors() -> None:
 
 def test_setting_a_request_field_warns() -> None:
     """Assigning to a request's field is deprecated in favour of override()."""
-    request = ToolCallRequest(tool_call={"name": "a", "args": {}, "id": "1"}, tool=None, state={}, runtime=None)  # type: ignore[arg-type]
+    request = ToolCallRequest(
+        tool_call={"name": "a", "args": {}, "id": "1"}, tool=None, state={}, runtime=None
+    )  # type: ignore[arg-type]
     with pytest.warns(DeprecationWarning, match="override"):
         request.state = {"x": 1}
     assert request.state == {"x": 1}

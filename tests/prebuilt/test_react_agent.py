@@ -77,7 +77,10 @@ def test_prompts_string_system_message_and_callable() -> None:
     for prompt in ("Be brief.", SystemMessage("Be brief.")):
         model = FakeChatModel(responses=["ok"])
         create_react_agent(model, [], prompt=prompt).invoke({"messages": [("user", "hi")]})
-        assert [(m.type, m.content) for m in model.calls[0]] == [("system", "Be brief."), ("human", "hi")]
+        assert [(m.type, m.content) for m in model.calls[0]] == [
+            ("system", "Be brief."),
+            ("human", "hi"),
+        ]
 
     model = FakeChatModel(responses=["ok"])
     create_react_agent(model, [], prompt=lambda state: [HumanMessage("only this")]).invoke(
@@ -120,7 +123,12 @@ def test_response_format_fills_structured_response(with_prompt: bool) -> None:
     )
     assert out["structured_response"] == Weather(city="Rome", sunny=True)
     structured_call = model.calls[-1]
-    assert _types(structured_call) == (["system"] if with_prompt else []) + ["human", "ai", "tool", "ai"]
+    assert _types(structured_call) == (["system"] if with_prompt else []) + [
+        "human",
+        "ai",
+        "tool",
+        "ai",
+    ]
 
 
 def test_pre_and_post_model_hooks() -> None:
@@ -152,7 +160,10 @@ def test_model_can_be_chosen_per_call() -> None:
         return (large if runtime.context["big"] else small).bind_tools([add])
 
     agent = create_react_agent(pick, [add], context_schema=dict)
-    assert agent.invoke({"messages": [("user", "hi")]}, context={"big": True})["messages"][-1].content == "large"
+    assert (
+        agent.invoke({"messages": [("user", "hi")]}, context={"big": True})["messages"][-1].content
+        == "large"
+    )
 
     async def apick(state: dict[str, Any], runtime: Any) -> Any:
         return small
@@ -164,8 +175,10 @@ def test_model_can_be_chosen_per_call() -> None:
         agent.invoke({"messages": [("user", "hi")]})
 
 
-def test_provider_string_without_langchain_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    """"provider:model" needs langchain's init_chat_model; without it the ImportError says so."""
+def test_provider_string_without_langchain_names_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "provider:model" needs langchain's init_chat_model; without it the ImportError says so."""
     monkeypatch.setitem(sys.modules, "langchain", None)
     monkeypatch.setitem(sys.modules, "langchain.chat_models", None)
     with pytest.raises(ImportError, match="pip install langchain"):
@@ -188,7 +201,9 @@ def test_return_direct_tools_end_the_run() -> None:
 
 def test_a_thread_keeps_its_conversation_in_sqlite(tmp_path: Path) -> None:
     """With a SqliteSaver the second turn sees the first turn's messages, tool results included."""
-    model = FakeChatModel(responses=[tool_call_reply("add", {"a": 1, "b": 1}), "2", "you asked 1 + 1"])
+    model = FakeChatModel(
+        responses=[tool_call_reply("add", {"a": 1, "b": 1}), "2", "you asked 1 + 1"]
+    )
     config = {"configurable": {"thread_id": "t"}}
     with SqliteSaver.from_conn_string(tmp_path / "agent.db") as saver:
         agent = create_react_agent(model, [add], checkpointer=saver)
@@ -234,10 +249,19 @@ def test_tools_reach_the_store_through_injection_and_runtime() -> None:
 
     store = InMemoryStore()
     model = FakeChatModel(
-        responses=[tool_call_reply("remember", {"fact": "likes tea"}), tool_call_reply("recall", {}), "tea"]
+        responses=[
+            tool_call_reply("remember", {"fact": "likes tea"}),
+            tool_call_reply("recall", {}),
+            "tea",
+        ]
     )
-    out = create_react_agent(model, [remember, recall], store=store).invoke({"messages": [("user", "x")]})
-    assert [m.content for m in out["messages"] if isinstance(m, ToolMessage)] == ["saved", "likes tea"]
+    out = create_react_agent(model, [remember, recall], store=store).invoke(
+        {"messages": [("user", "x")]}
+    )
+    assert [m.content for m in out["messages"] if isinstance(m, ToolMessage)] == [
+        "saved",
+        "likes tea",
+    ]
 
 
 def test_custom_state_schema_and_a_prebuilt_tool_node() -> None:

@@ -12,8 +12,14 @@ from langchain_core.tools import BaseTool, tool
 from typing_extensions import TypedDict
 
 from threadloom.graph import START, MessagesState, StateGraph, add_messages
-from threadloom.prebuilt import InjectedState, InjectedStore, InjectedToolCallId, ToolNode, ToolRuntime
-from threadloom.prebuilt import tools_condition
+from threadloom.prebuilt import (
+    InjectedState,
+    InjectedStore,
+    InjectedToolCallId,
+    ToolNode,
+    ToolRuntime,
+    tools_condition,
+)
 from threadloom.prebuilt.tool_node import ToolInvocationError
 from threadloom.store.memory import InMemoryStore
 from threadloom.types import Command
@@ -68,7 +74,9 @@ def test_parallel_tool_calls_run_at_the_same_time() -> None:
         barrier.wait()
         return who
 
-    out = ToolNode([meet]).invoke({"messages": [_calls(("meet", {"who": "a"}), ("meet", {"who": "b"}))]})
+    out = ToolNode([meet]).invoke(
+        {"messages": [_calls(("meet", {"who": "a"}), ("meet", {"who": "b"}))]}
+    )
     assert [m.content for m in out["messages"]] == ["a", "b"]
 
 
@@ -85,7 +93,9 @@ def test_parallel_tool_calls_run_concurrently_async() -> None:
 
     started: list[str] = []
     node = ToolNode([meet])
-    message = _calls(("meet", {"who": "a", "event_name": "x"}), ("meet", {"who": "b", "event_name": "x"}))
+    message = _calls(
+        ("meet", {"who": "a", "event_name": "x"}), ("meet", {"who": "b", "event_name": "x"})
+    )
     out = asyncio.run(asyncio.wait_for(node.ainvoke({"messages": [message]}), 5))
     assert [m.content for m in out["messages"]] == ["a", "b"]
 
@@ -120,7 +130,10 @@ def test_handle_tool_errors_true_and_string() -> None:
 def test_handle_tool_errors_by_type_and_by_handler_annotation() -> None:
     """Exception types and a handler's annotation select which errors become messages."""
     msg = {"messages": [_calls(("fails", {"x": 1}))]}
-    assert ToolNode([fails], handle_tool_errors=(ValueError,)).invoke(msg)["messages"][0].status == "error"
+    assert (
+        ToolNode([fails], handle_tool_errors=(ValueError,)).invoke(msg)["messages"][0].status
+        == "error"
+    )
     with pytest.raises(ValueError):
         ToolNode([fails], handle_tool_errors=KeyError).invoke(msg)
 
@@ -130,7 +143,10 @@ def test_handle_tool_errors_by_type_and_by_handler_annotation() -> None:
     def on_key(e: KeyError) -> str:
         return "never"
 
-    assert ToolNode([fails], handle_tool_errors=on_value).invoke(msg)["messages"][0].content == "handled bad 1"
+    assert (
+        ToolNode([fails], handle_tool_errors=on_value).invoke(msg)["messages"][0].content
+        == "handled bad 1"
+    )
     with pytest.raises(ValueError, match="bad 1"):
         ToolNode([fails], handle_tool_errors=on_key).invoke(msg)
 
@@ -289,7 +305,7 @@ def test_command_without_a_matching_tool_message_is_rejected() -> None:
         """Forgets to answer."""
         return Command(update={"messages": [HumanMessage("hi")]})
 
-    with pytest.raises(ValueError, match="matching ToolMessage.*'silent'"):
+    with pytest.raises(ValueError, match=r"matching ToolMessage.*'silent'"):
         ToolNode([silent]).invoke({"messages": [_calls(("silent", {}))]})
 
 
@@ -303,7 +319,9 @@ def test_async_tools_run_with_ainvoke() -> None:
         return 2 * x
 
     node = ToolNode([slow_double, add])
-    out = asyncio.run(node.ainvoke({"messages": [_calls(("slow_double", {"x": 4}), ("add", {"a": 1, "b": 2}))]}))
+    out = asyncio.run(
+        node.ainvoke({"messages": [_calls(("slow_double", {"x": 4}), ("add", {"a": 1, "b": 2}))]})
+    )
     assert [m.content for m in out["messages"]] == ["8", "3"]
 
 

@@ -36,7 +36,15 @@ def test_valid_calls_are_answered_with_their_parsed_arguments() -> None:
     """Models, functions and tools validate; the answer is the arguments as JSON."""
     node = ValidationNode([Point, area, scale])
     out = node.invoke(
-        {"messages": [_message(("Point", {"x": 1, "y": "2"}), ("area", {"width": 2, "height": 3}), ("scale", {"factor": 2}))]}
+        {
+            "messages": [
+                _message(
+                    ("Point", {"x": 1, "y": "2"}),
+                    ("area", {"width": 2, "height": 3}),
+                    ("scale", {"factor": 2}),
+                )
+            ]
+        }
     )
     assert [m.content for m in out["messages"]] == [
         '{"x":1,"y":2}',

@@ -12,6 +12,11 @@ The engine does not fill them in yet: a node reads ``None`` (or the default
 of a pydantic field) until it does, and code that reads them must allow that.
 """
 
-from threadloom.managed._values import IsLastStep, IsLastStepManager, RemainingSteps, RemainingStepsManager
+from threadloom.managed._values import (
+    IsLastStep,
+    IsLastStepManager,
+    RemainingSteps,
+    RemainingStepsManager,
+)
 
 __all__ = ["IsLastStep", "IsLastStepManager", "RemainingSteps", "RemainingStepsManager"]

@@ -18,7 +18,12 @@ Example::
     assert result["messages"][-1].content == "It is 5."
 """
 
-from threadloom.prebuilt._injection import InjectedState, InjectedStore, InjectedToolCallId, ToolRuntime
+from threadloom.prebuilt._injection import (
+    InjectedState,
+    InjectedStore,
+    InjectedToolCallId,
+    ToolRuntime,
+)
 from threadloom.prebuilt._interceptors import ToolCallRequest
 from threadloom.prebuilt._react_agent import create_react_agent
 from threadloom.prebuilt._tool_node import ToolNode, tools_condition

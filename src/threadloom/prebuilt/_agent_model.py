@@ -26,7 +26,9 @@ __all__ = [
 
 PROMPT_RUNNABLE_NAME = "Prompt"
 
-Prompt = SystemMessage | str | Callable[[Any], LanguageModelInput] | Runnable[Any, LanguageModelInput]
+Prompt = (
+    SystemMessage | str | Callable[[Any], LanguageModelInput] | Runnable[Any, LanguageModelInput]
+)
 """A system prompt (text or message), a function of the state, or a runnable over the state."""
 
 
@@ -40,7 +42,9 @@ def get_state_value(state: Any, key: str, default: Any = None) -> Any:
 def get_prompt_runnable(prompt: Prompt | None) -> Runnable[Any, Any]:
     """The runnable that turns the agent state into the model's input."""
     if prompt is None:
-        return RunnableLambda(lambda state: get_state_value(state, "messages"), name=PROMPT_RUNNABLE_NAME)
+        return RunnableLambda(
+            lambda state: get_state_value(state, "messages"), name=PROMPT_RUNNABLE_NAME
+        )
     if isinstance(prompt, str):
         system = SystemMessage(content=prompt)
         return RunnableLambda(

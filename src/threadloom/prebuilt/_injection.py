@@ -8,6 +8,7 @@ from the schema the model sees and filled in by :class:`~threadloom.prebuilt.Too
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from types import UnionType
 from typing import Annotated, Any, Generic, Union, get_args, get_origin, get_type_hints
@@ -133,10 +134,9 @@ def injected_args_of(tool: BaseTool) -> InjectedArgs:
     hints: dict[str, Any] = {}
     func = getattr(tool, "func", None) or getattr(tool, "coroutine", None)
     if func is not None:
-        try:
+        # Unresolvable forward references: rely on the schema alone.
+        with contextlib.suppress(Exception):
             hints.update(get_type_hints(func, include_extras=True))
-        except Exception:  # unresolvable forward references: rely on the schema alone
-            pass
     hints.update(get_all_basemodel_annotations(schema))
     state: dict[str, str | None] = {}
     optional: set[str] = set()

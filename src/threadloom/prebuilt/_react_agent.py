@@ -132,9 +132,7 @@ class _Agent:
         model_input = self.model_input(state)
         return self._reply(state, self.resolve(state, runtime).invoke(model_input, config))
 
-    async def acall_model(
-        self, state: Any, config: RunnableConfig, runtime: Any
-    ) -> dict[str, Any]:
+    async def acall_model(self, state: Any, config: RunnableConfig, runtime: Any) -> dict[str, Any]:
         model_input = self.model_input(state)
         model = await self.aresolve(state, runtime)
         return self._reply(state, await model.ainvoke(model_input, config))
@@ -155,9 +153,7 @@ class _Agent:
         model = get_model(self.resolve(state, runtime)).with_structured_output(schema)
         return {"structured_response": model.invoke(messages, config)}
 
-    async def astructured(
-        self, state: Any, config: RunnableConfig, runtime: Any
-    ) -> dict[str, Any]:
+    async def astructured(self, state: Any, config: RunnableConfig, runtime: Any) -> dict[str, Any]:
         messages, schema = self._structured_input(state)
         model = get_model(await self.aresolve(state, runtime)).with_structured_output(schema)
         return {"structured_response": await model.ainvoke(messages, config)}
@@ -183,7 +179,7 @@ def _model_input_schema(state_schema: Any) -> Any:
             __base__=state_schema,
         )
 
-    class CallModelInputSchema(state_schema):  # type: ignore[misc,valid-type]  # a TypedDict subclass
+    class CallModelInputSchema(state_schema):  # a TypedDict subclass
         llm_input_messages: list[AnyMessage]
 
     return CallModelInputSchema
@@ -224,13 +220,17 @@ def create_react_agent(
         legacy = deprecated_kwargs.pop("config_schema")
         context_schema = context_schema if context_schema is not None else legacy
     if deprecated_kwargs:
-        raise TypeError(f"create_react_agent() got unexpected keyword arguments: {deprecated_kwargs}")
+        raise TypeError(
+            f"create_react_agent() got unexpected keyword arguments: {deprecated_kwargs}"
+        )
     if version not in ("v1", "v2"):
         raise ValueError(f"Invalid version {version}. Supported versions are 'v1' and 'v2'.")
     if state_schema is not None:
         _check_state_schema(state_schema, response_format)
     else:
-        state_schema = AgentStateWithStructuredResponse if response_format is not None else AgentState
+        state_schema = (
+            AgentStateWithStructuredResponse if response_format is not None else AgentState
+        )
 
     builtin_tools: list[dict[str, Any]] = []
     if isinstance(tools, ToolNode):
@@ -253,7 +253,9 @@ def create_react_agent(
 
     workflow = StateGraph(state_schema, context_schema=context_schema)
     workflow.add_node(
-        "agent", NodeRunnable(agent.call_model, agent.acall_model, name="agent"), input_schema=input_schema
+        "agent",
+        NodeRunnable(agent.call_model, agent.acall_model, name="agent"),
+        input_schema=input_schema,
     )
     entry = "agent"
     if pre_model_hook is not None:

@@ -50,9 +50,7 @@ class NodeRunnable(Runnable[Any, Any]):
         runtime, _ = current_runtime(config)
         return self.func(input, config, runtime)
 
-    async def ainvoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Any:
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         config = ensure_config(config)
         if self.afunc is None:
             import contextvars
@@ -108,4 +106,6 @@ def injecting(
         out = await afn(input, **_injected(async_wanted, config, runtime))
         return await out.ainvoke(input, config) if isinstance(out, Runnable) else out
 
-    return NodeRunnable(body if fn is not None else None, abody if afn is not None else None, name=name)
+    return NodeRunnable(
+        body if fn is not None else None, abody if afn is not None else None, name=name
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, Union, cast, get_args, get_origin, get_type_hints
 
 from langchain_core.tools import ToolException
 from pydantic import ValidationError
@@ -132,7 +132,8 @@ def error_content(e: Exception, flag: ErrorHandler) -> str:
     if isinstance(flag, str):
         return flag
     if callable(flag):
-        return flag(e)  # type: ignore[no-any-return]  # handlers are documented to return str
+        handler = cast("Callable[[Exception], str]", flag)
+        return handler(e)
     raise ValueError(
         f"handle_tool_errors must be a bool, str, callable or exception types, got {flag!r}"
     )

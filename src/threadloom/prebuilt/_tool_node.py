@@ -140,9 +140,7 @@ class ToolNode(NodeRunnable):
         calls, input_type = self._parse_input(input)
         runtimes = self._runtimes(input, config, runtime, calls)
         with get_executor_for_config(config) as executor:
-            outputs = list(
-                executor.map(self._run_one, calls, [input_type] * len(calls), runtimes)
-            )
+            outputs = list(executor.map(self._run_one, calls, [input_type] * len(calls), runtimes))
         return self._combine(outputs, input_type, in_graph=current_runtime(config)[1])
 
     async def _afunc(self, input: Any, config: RunnableConfig, runtime: Any) -> Any:
@@ -308,9 +306,9 @@ class ToolNode(NodeRunnable):
             messages = input
         elif isinstance(input, dict) and input.get("__type") == "tool_call_with_context":
             return [input["tool_call"]], "tool_calls"
-        elif isinstance(input, dict) and (messages := input.get(self._messages_key, [])):
-            input_type = "dict"
-        elif messages := getattr(input, self._messages_key, []):
+        elif (isinstance(input, dict) and (messages := input.get(self._messages_key, []))) or (
+            messages := getattr(input, self._messages_key, [])
+        ):
             input_type = "dict"
         else:
             raise ValueError("No message found in input")
@@ -322,9 +320,13 @@ class ToolNode(NodeRunnable):
     def _extract_state(self, input: Any) -> Any:
         if isinstance(input, dict) and input.get("__type") == "tool_call_with_context":
             return input["state"]
-        if input and isinstance(input, list) and isinstance(input[-1], dict):
-            if input[-1].get("type") == "tool_call":
-                return {}  # bare tool calls carry no state
+        if (
+            input
+            and isinstance(input, list)
+            and isinstance(input[-1], dict)
+            and input[-1].get("type") == "tool_call"
+        ):
+            return {}  # bare tool calls carry no state
         return input
 
     def _invalid_tool_message(self, call: ToolCall) -> ToolMessage | None:
@@ -363,9 +365,7 @@ class ToolNode(NodeRunnable):
 
     _inject_tool_args = inject_tool_args
 
-    def _state_values(
-        self, call: ToolCall, state: Any, injected: InjectedArgs
-    ) -> dict[str, Any]:
+    def _state_values(self, call: ToolCall, state: Any, injected: InjectedArgs) -> dict[str, Any]:
         wanted = list(injected.state.values())
         if isinstance(state, list):
             if (wanted == [self._messages_key]) or wanted[0] is None:

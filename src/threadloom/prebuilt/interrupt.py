@@ -41,4 +41,4 @@ class HumanResponse(TypedDict):
     """The person's answer: accept, ignore, a text response, or edited arguments."""
 
     type: Literal["accept", "ignore", "response", "edit"]
-    args: None | str | ActionRequest
+    args: str | ActionRequest | None

@@ -1,6 +1,11 @@
 """``threadloom.prebuilt.tool_node``: the tool node and everything tools can ask for."""
 
-from threadloom.prebuilt._injection import InjectedState, InjectedStore, InjectedToolCallId, ToolRuntime
+from threadloom.prebuilt._injection import (
+    InjectedState,
+    InjectedStore,
+    InjectedToolCallId,
+    ToolRuntime,
+)
 from threadloom.prebuilt._interceptors import (
     AsyncToolCallWrapper,
     ToolCallRequest,

@@ -166,8 +166,10 @@ class FakeChatModel(BaseChatModel):
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> FakeChatModel:
         """Record the tools' names; the script still decides which tool calls happen."""
         self.bound_tools = [
-            tool["function"]["name"] if isinstance(tool, dict) and "function" in tool
-            else str(tool.get("name")) if isinstance(tool, dict)
+            tool["function"]["name"]
+            if isinstance(tool, dict) and "function" in tool
+            else str(tool.get("name"))
+            if isinstance(tool, dict)
             else convert_to_openai_tool(tool)["function"]["name"]
             for tool in tools
         ]
@@ -182,7 +184,11 @@ class FakeChatModel(BaseChatModel):
             with self._lock:
                 self._calls.append(list(messages) if isinstance(messages, list) else [messages])
             value = self.structured_response
-            if isinstance(schema, type) and issubclass(schema, BaseModel) and isinstance(value, dict):
+            if (
+                isinstance(schema, type)
+                and issubclass(schema, BaseModel)
+                and isinstance(value, dict)
+            ):
                 return schema.model_validate(value)
             return value
 
