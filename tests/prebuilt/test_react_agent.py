@@ -314,3 +314,20 @@ def test_async_agent_matches_sync() -> None:
     model = FakeChatModel(responses=[tool_call_reply("add", {"a": 4, "b": 4}), "8"])
     out = asyncio.run(create_react_agent(model, [add]).ainvoke({"messages": [("user", "4 + 4?")]}))
     assert [m.content for m in out["messages"][1:]] == ["", "8", "8"]
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_tools_reading_state_get_it_in_both_versions(version: str) -> None:
+    """A tool with InjectedState sees the conversation, whether calls run together or one per task."""
+    from threadloom.prebuilt import InjectedState
+
+    @tool
+    def count(messages: Annotated[list[Any], InjectedState("messages")]) -> int:
+        """Count the messages so far."""
+        return len(messages)
+
+    model = FakeChatModel(responses=[tool_call_reply("count", {}), "counted"])
+    out = create_react_agent(model, [count], version=version).invoke(  # type: ignore[arg-type]
+        {"messages": [("user", "a"), ("ai", "b"), ("user", "c")]}
+    )
+    assert out["messages"][4].content == "4"

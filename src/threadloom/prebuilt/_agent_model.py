@@ -121,16 +121,22 @@ def init_model(spec: str) -> BaseChatModel:
     return model
 
 
+_TOOL_TYPES = frozenset({"tool", "ToolMessageChunk"})
+_AI_TYPES = frozenset({"ai", "AIMessageChunk"})
+
+
 def validate_chat_history(messages: Sequence[BaseMessage]) -> None:
     """Raise if an AI message's tool call has no ``ToolMessage`` answering it."""
-    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
-    pending = [
-        call
-        for m in messages
-        if isinstance(m, AIMessage)
-        for call in m.tool_calls
-        if call["id"] not in answered
-    ]
+    # Runs before every model call over the whole history: one pass, type tags, no isinstance.
+    answered: set[str] = set()
+    calls: list[Any] = []
+    for m in messages:
+        kind = m.type
+        if kind in _TOOL_TYPES:
+            answered.add(m.tool_call_id)  # type: ignore[attr-defined]  # a ToolMessage
+        elif kind in _AI_TYPES and m.tool_calls:  # type: ignore[attr-defined]  # an AIMessage
+            calls.extend(m.tool_calls)  # type: ignore[attr-defined]
+    pending = [call for call in calls if call["id"] not in answered]
     if pending:
         raise ValueError(
             "Found AIMessages with tool_calls that do not have a corresponding ToolMessage. "

@@ -288,21 +288,30 @@ def create_react_agent(
         return workflow.compile(**compile_args)
 
     workflow.add_node("tools", tool_node)
-    _add_routing(workflow, agent, entry, version, post_model_hook is not None)
+    _add_routing(workflow, agent, tool_node, entry, version, post_model_hook is not None)
     return workflow.compile(**compile_args)
 
 
-def _tool_sends(calls: list[Any], state: Any) -> list[Send]:
+def _tool_sends(calls: list[Any], state: Any, with_state: bool) -> list[Send]:
+    # A Send is saved with the step's checkpoint: carrying the whole state when
+    # no tool reads it would make every tool step cost O(history).
+    context = state if with_state else {}
     return [
-        Send("tools", {"__type": "tool_call_with_context", "tool_call": call, "state": state})
+        Send("tools", {"__type": "tool_call_with_context", "tool_call": call, "state": context})
         for call in calls
     ]
 
 
 def _add_routing(
-    workflow: StateGraph, agent: _Agent, entry: str, version: str, has_post_hook: bool
+    workflow: StateGraph,
+    agent: _Agent,
+    tool_node: ToolNode,
+    entry: str,
+    version: str,
+    has_post_hook: bool,
 ) -> None:
     """The conditional edges between the agent, the hooks and the tools."""
+    with_state = tool_node.needs_state
     after_answer = "generate_structured_response" if agent.response_format is not None else END
 
     def should_continue(state: Any) -> Any:
@@ -311,7 +320,7 @@ def _add_routing(
             return after_answer
         if version == "v1":
             return "tools"
-        return _tool_sends(last.tool_calls, state)
+        return _tool_sends(last.tool_calls, state, with_state)
 
     def post_model_hook_router(state: Any) -> Any:
         messages = get_state_value(state, "messages")
@@ -319,7 +328,7 @@ def _add_routing(
         last_ai = next(m for m in reversed(messages) if isinstance(m, AIMessage))
         pending = [c for c in last_ai.tool_calls if c["id"] not in answered]
         if pending:
-            return _tool_sends(pending, state)
+            return _tool_sends(pending, state, with_state)
         if isinstance(messages[-1], ToolMessage):
             return entry
         return after_answer

@@ -110,6 +110,15 @@ class ToolNode(NodeRunnable):
             self._injected_args[tool_.name] = injected_args_of(tool_)
 
     @property
+    def needs_state(self) -> bool:
+        """Whether a tool (or an interceptor) reads the graph state of its call."""
+        return (
+            self._wrap_tool_call is not None
+            or self._awrap_tool_call is not None
+            or any(i.state or i.runtime for i in self._injected_args.values())
+        )
+
+    @property
     def tools_by_name(self) -> dict[str, BaseTool]:
         """The tools this node runs, by name."""
         return self._tools_by_name
