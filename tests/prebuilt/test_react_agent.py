@@ -15,7 +15,13 @@ from pydantic import BaseModel
 from threadloom.checkpoint.memory import InMemorySaver
 from threadloom.checkpoint.sqlite import SqliteSaver
 from threadloom.managed import RemainingSteps
-from threadloom.prebuilt import InjectedStore, ToolNode, ToolRuntime, create_react_agent
+from threadloom.prebuilt import (
+    InjectedState,
+    InjectedStore,
+    ToolNode,
+    ToolRuntime,
+    create_react_agent,
+)
 from threadloom.prebuilt.chat_agent_executor import AgentState
 from threadloom.store.memory import InMemoryStore
 from threadloom.testing.models import FakeChatModel, tool_call_reply
@@ -319,8 +325,6 @@ def test_async_agent_matches_sync() -> None:
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_tools_reading_state_get_it_in_both_versions(version: str) -> None:
     """A tool with InjectedState sees the conversation, whether calls run together or one per task."""
-    from threadloom.prebuilt import InjectedState
-
     @tool
     def count(messages: Annotated[list[Any], InjectedState("messages")]) -> int:
         """Count the messages so far."""
