@@ -148,8 +148,13 @@ class ToolNode(NodeRunnable):
     def _func(self, input: Any, config: RunnableConfig, runtime: Any) -> Any:
         calls, input_type = self._parse_input(input)
         runtimes = self._runtimes(input, config, runtime, calls)
-        with get_executor_for_config(config) as executor:
-            outputs = list(executor.map(self._run_one, calls, [input_type] * len(calls), runtimes))
+        if len(calls) == 1:
+            # One call (always so in a v2 agent): no worker thread to start and join.
+            outputs = [self._run_one(calls[0], input_type, runtimes[0])]
+        else:
+            with get_executor_for_config(config) as executor:
+                types = [input_type] * len(calls)
+                outputs = list(executor.map(self._run_one, calls, types, runtimes))
         return self._combine(outputs, input_type, in_graph=current_runtime(config)[1])
 
     async def _afunc(self, input: Any, config: RunnableConfig, runtime: Any) -> Any:
