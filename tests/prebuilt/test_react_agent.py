@@ -335,3 +335,35 @@ def test_tools_reading_state_get_it_in_both_versions(version: str) -> None:
         {"messages": [("user", "a"), ("ai", "b"), ("user", "c")]}
     )
     assert out["messages"][4].content == "4"
+
+
+def test_model_tokens_stream_with_messages_mode() -> None:
+    """stream_mode="messages" yields the model's tokens from the agent node, with its metadata."""
+    model = FakeChatModel(responses=[tool_call_reply("add", {"a": 1, "b": 2}), "one plus two is three"])
+    agent = create_react_agent(model, [add])
+    chunks = list(agent.stream({"messages": [("user", "1 + 2?")]}, stream_mode="messages"))
+    text = "".join(
+        chunk.content for chunk, meta in chunks if meta["langgraph_node"] == "agent" and isinstance(chunk.content, str)
+    )
+    assert text == "one plus two is three"
+    assert any(meta["langgraph_node"] == "tools" and chunk.content == "3" for chunk, meta in chunks)
+
+
+def test_async_agent_interrupt_and_resume() -> None:
+    """An async run pauses at a tool's interrupt and resumes with the answer."""
+
+    @tool
+    async def confirm(action: str) -> str:
+        """Ask before acting."""
+        return "done" if interrupt(action) == "ok" else "refused"
+
+    async def scenario() -> list[str]:
+        model = FakeChatModel(responses=[tool_call_reply("confirm", {"action": "delete"}), "finished"])
+        agent = create_react_agent(model, [confirm], checkpointer=InMemorySaver())
+        config = {"configurable": {"thread_id": "a"}}
+        paused = await agent.ainvoke({"messages": [("user", "delete it")]}, config)
+        assert paused["__interrupt__"][0].value == "delete"
+        out = await agent.ainvoke(Command(resume="ok"), config)
+        return [m.content for m in out["messages"][-2:]]
+
+    assert asyncio.run(scenario()) == ["done", "finished"]
