@@ -367,3 +367,18 @@ def test_async_agent_interrupt_and_resume() -> None:
         return [m.content for m in out["messages"][-2:]]
 
     assert asyncio.run(scenario()) == ["done", "finished"]
+
+
+def test_time_travel_replays_from_before_the_tool_call() -> None:
+    """Resuming from a past checkpoint (before the tools ran) runs the tools and model again."""
+    model = FakeChatModel(
+        responses=[tool_call_reply("add", {"a": 2, "b": 2}, id="c1"), "four", "four again"]
+    )
+    agent = create_react_agent(model, [add], checkpointer=InMemorySaver(), version="v1")
+    config = {"configurable": {"thread_id": "tt"}}
+    agent.invoke({"messages": [("user", "2 + 2?")]}, config)
+    before_tools = next(s for s in agent.get_state_history(config) if s.next == ("tools",))
+    assert _types(before_tools.values["messages"]) == ["human", "ai"]
+    replay = agent.invoke(None, before_tools.config)
+    assert [m.content for m in replay["messages"][2:]] == ["4", "four again"]
+    assert len(model.calls) == 3
