@@ -382,3 +382,17 @@ def test_time_travel_replays_from_before_the_tool_call() -> None:
     replay = agent.invoke(None, before_tools.config)
     assert [m.content for m in replay["messages"][2:]] == ["4", "four again"]
     assert len(model.calls) == 3
+
+
+def test_pydantic_state_schema_with_a_pre_model_hook() -> None:
+    """A pydantic agent state works, and a pre-hook's llm_input_messages reach the model."""
+    from threadloom.prebuilt.chat_agent_executor import AgentStatePydantic
+
+    def pre(state: AgentStatePydantic) -> dict[str, Any]:
+        return {"llm_input_messages": [HumanMessage("short")]}
+
+    model = FakeChatModel(responses=[tool_call_reply("add", {"a": 1, "b": 1}), "2"])
+    agent = create_react_agent(model, [add], state_schema=AgentStatePydantic, pre_model_hook=pre)
+    out = agent.invoke({"messages": [("user", "a long question")]})
+    assert [[m.content for m in call] for call in model.calls] == [["short"], ["short"]]
+    assert _types(out["messages"]) == ["human", "ai", "tool", "ai"]

@@ -104,11 +104,10 @@ class _Agent:
             key = "'llm_input_messages' or 'messages'" if self.uses_pre_hook else "'messages'"
             raise ValueError(f"Expected input to call_model to have {key} key, but got {state}")
         validate_chat_history(messages)
+        # A copy: the node's input may be shared with the run's other readers.
         if isinstance(state, BaseModel):
-            state.messages = messages  # type: ignore[attr-defined]  # agent states have messages
-        else:
-            state["messages"] = messages
-        return state
+            return state.model_copy(update={"messages": messages})
+        return {**state, "messages": messages}
 
     def _reply(self, state: Any, response: Any) -> dict[str, Any]:
         response.name = self.name
