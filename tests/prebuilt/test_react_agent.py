@@ -325,6 +325,7 @@ def test_async_agent_matches_sync() -> None:
 @pytest.mark.parametrize("version", ["v1", "v2"])
 def test_tools_reading_state_get_it_in_both_versions(version: str) -> None:
     """A tool with InjectedState sees the conversation, whether calls run together or one per task."""
+
     @tool
     def count(messages: Annotated[list[Any], InjectedState("messages")]) -> int:
         """Count the messages so far."""
@@ -339,11 +340,15 @@ def test_tools_reading_state_get_it_in_both_versions(version: str) -> None:
 
 def test_model_tokens_stream_with_messages_mode() -> None:
     """stream_mode="messages" yields the model's tokens from the agent node, with its metadata."""
-    model = FakeChatModel(responses=[tool_call_reply("add", {"a": 1, "b": 2}), "one plus two is three"])
+    model = FakeChatModel(
+        responses=[tool_call_reply("add", {"a": 1, "b": 2}), "one plus two is three"]
+    )
     agent = create_react_agent(model, [add])
     chunks = list(agent.stream({"messages": [("user", "1 + 2?")]}, stream_mode="messages"))
     text = "".join(
-        chunk.content for chunk, meta in chunks if meta["langgraph_node"] == "agent" and isinstance(chunk.content, str)
+        chunk.content
+        for chunk, meta in chunks
+        if meta["langgraph_node"] == "agent" and isinstance(chunk.content, str)
     )
     assert text == "one plus two is three"
     assert any(meta["langgraph_node"] == "tools" and chunk.content == "3" for chunk, meta in chunks)
@@ -358,7 +363,9 @@ def test_async_agent_interrupt_and_resume() -> None:
         return "done" if interrupt(action) == "ok" else "refused"
 
     async def scenario() -> list[str]:
-        model = FakeChatModel(responses=[tool_call_reply("confirm", {"action": "delete"}), "finished"])
+        model = FakeChatModel(
+            responses=[tool_call_reply("confirm", {"action": "delete"}), "finished"]
+        )
         agent = create_react_agent(model, [confirm], checkpointer=InMemorySaver())
         config = {"configurable": {"thread_id": "a"}}
         paused = await agent.ainvoke({"messages": [("user", "delete it")]}, config)
