@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
+from langchain_core.messages.tool import ToolOutputMixin
 from langchain_core.runnables import RunnableConfig
 
 __all__ = [
@@ -71,13 +72,16 @@ class Send:
 
 
 @dataclass(frozen=True)
-class Command(Generic[N]):
+class Command(Generic[N], ToolOutputMixin):
     """Update the state and choose the next nodes in one return value.
 
     ``update`` is applied like a node's return value; ``goto`` names the next
     node(s) or carries :class:`Send` packets; ``resume`` answers a pending
     :func:`interrupt` when passed as a graph's input; ``graph=Command.PARENT``
     sends the command to the graph that runs this one as a node.
+
+    A LangChain tool may return a Command: the tool node applies it instead
+    of wrapping it in a ``ToolMessage`` (hence :class:`ToolOutputMixin`).
     """
 
     graph: str | None = None
