@@ -54,6 +54,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.errors": [
         "CheckpointConflictError",
         "CheckpointerNotConfiguredError",
+        "ConnectionLostError",
         "DatabaseError",
         "EmbeddingError",
         "EmptyChannelError",

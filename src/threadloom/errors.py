@@ -26,6 +26,7 @@ subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
     ├── CheckpointConflictError (RuntimeError)   two writers raced on one thread; retry
     ├── SchemaVersionError (RuntimeError)        a database written by a newer threadloom
     ├── DatabaseError (RuntimeError)             unusable database path, file or server
+    │   └── ConnectionLostError (ConnectionError)  the server connection dropped mid-call
     ├── InvalidConnectionError (TypeError)       a backend given something that is not a connection
     └── GraphBubbleUp                            control flow, not a failure
         ├── GraphInterrupt                       a node called interrupt()
@@ -40,6 +41,7 @@ from typing import Any
 __all__ = [
     "CheckpointConflictError",
     "CheckpointerNotConfiguredError",
+    "ConnectionLostError",
     "DatabaseError",
     "EmbeddingError",
     "EmptyChannelError",
@@ -170,6 +172,19 @@ class SchemaVersionError(ThreadloomError, RuntimeError):
 
 class DatabaseError(ThreadloomError, RuntimeError):
     """A database path, file or server cannot be used; the message says why."""
+
+
+class ConnectionLostError(DatabaseError, ConnectionError):
+    """The connection to the database server dropped while a call used it.
+
+    ``committed`` tells what became of the call's writes: ``False`` when nothing
+    was written (the transaction died with the connection), ``None`` when the
+    connection dropped during COMMIT, so the write may or may not be stored.
+    """
+
+    def __init__(self, message: str, *, committed: bool | None = False) -> None:
+        super().__init__(message)
+        self.committed = committed
 
 
 class InvalidConnectionError(ThreadloomError, TypeError):
