@@ -136,9 +136,12 @@ PUBLIC_API: dict[str, list[str]] = {
         "offline_reply",
     ],
     "threadloom.testing.postgres": [
+        "PgBouncer",
         "PostgresServer",
+        "find_pgbouncer",
         "find_postgres_binaries",
         "postgres_fixture",
+        "start_pgbouncer",
         "start_postgres",
     ],
     "threadloom.testing.store": [

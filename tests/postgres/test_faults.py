@@ -1,0 +1,224 @@
+"""Connection faults: server-side terminated sessions and server restarts are survived.
+
+Every class (both savers, both stores) on every connection source: the next
+call after a fault reconnects by itself; a write cut off mid-transaction raises
+ConnectionLostError and leaves nothing behind; a connection the caller gave
+cannot be replaced, and the error says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from _clients import CLASSES, INDEX, open_client
+
+from threadloom.errors import ConnectionLostError, DatabaseError
+from threadloom.store.base import PutOp
+from threadloom.store.postgres import PostgresStore
+from threadloom.testing.postgres import PostgresServer, start_postgres
+
+VICTIM = "threadloom_victim"
+
+
+@pytest.fixture
+def victim_dsn(pg_dsn: str) -> str:
+    """The test's DSN, with an application name that marks its sessions for termination."""
+    return f"{pg_dsn}&application_name={VICTIM}"
+
+
+def terminate(server: PostgresServer, *, waiting: bool = False) -> int:
+    """End the victim's server sessions (only those waiting on a lock, if asked); how many."""
+    where = " AND wait_event_type = 'Lock'" if waiting else ""
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            f"WHERE application_name = %s{where}",
+            (VICTIM,),
+        ).fetchall()
+    return len(rows)
+
+
+@pytest.mark.parametrize("source", ["dsn", "pool"])
+@pytest.mark.parametrize("name", CLASSES)
+async def test_the_call_after_terminated_sessions_reconnects_by_itself(
+    name: str, source: str, victim_dsn: str, postgres_server: PostgresServer
+) -> None:
+    """pg_terminate_backend on every session: the next write and read just work."""
+    async with open_client(name, source, victim_dsn) as client:
+        await client.write(1)
+        assert terminate(postgres_server) >= 1
+        await client.write(2)
+        assert terminate(postgres_server) >= 1
+        assert await client.read() == [1, 2]
+
+
+@pytest.mark.parametrize("name", CLASSES)
+async def test_a_dead_connection_the_caller_gave_raises_a_typed_error(
+    name: str, victim_dsn: str, pg_dsn: str, postgres_server: PostgresServer
+) -> None:
+    """threadloom cannot reopen the caller's connection: ConnectionLostError says so."""
+    async with open_client(name, "given", victim_dsn) as client:
+        await client.write(1)
+        assert terminate(postgres_server) == 1
+        with pytest.raises(ConnectionLostError, match="cannot replace a connection") as info:
+            await client.write(2)
+        assert isinstance(info.value, DatabaseError)
+        assert info.value.committed is False
+        with pytest.raises(ConnectionLostError, match="cannot replace a connection"):
+            await client.read()
+    async with open_client(name, "dsn", pg_dsn) as fresh:
+        assert await fresh.read() == [1]
+
+
+def _blocker_sql(name: str) -> str:
+    """A lock another session holds so that the client's next write waits mid-transaction.
+
+    A store's put writes the item row first and then its vectors (several statements); a
+    saver's put takes the thread's advisory lock once its transaction began.
+    """
+    if name.endswith("Store"):
+        return "LOCK TABLE threadloom_store_vectors IN ACCESS EXCLUSIVE MODE"
+    return "SELECT pg_advisory_xact_lock(hashtext('threadloom:' || 'faults'))"
+
+
+async def _run_write(client: Any, name: str, i: int) -> Any:
+    """Start ``client.write(i)`` without blocking this loop (sync classes run in a thread)."""
+    if name.startswith("Async"):
+        return asyncio.ensure_future(client.write(i))
+    return asyncio.ensure_future(asyncio.to_thread(asyncio.run, client.write(i)))
+
+
+def _wait_for_lock_wait(server: PostgresServer, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            found = conn.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = %s "
+                "AND wait_event_type = 'Lock'",
+                (VICTIM,),
+            ).fetchone()
+            if found:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the client's write never waited on the lock")
+
+
+@pytest.mark.parametrize("source", ["dsn", "pool"])
+@pytest.mark.parametrize("name", CLASSES)
+async def test_a_write_cut_off_mid_transaction_raises_and_writes_nothing(
+    name: str, source: str, victim_dsn: str, pg_dsn: str, postgres_server: PostgresServer
+) -> None:
+    """The session dies while its write transaction waits: a typed error, no half-write."""
+    async with open_client(name, source, victim_dsn) as client:
+        await client.write(1)
+        with psycopg.connect(pg_dsn) as blocker:  # a transaction: the lock lasts until rollback
+            blocker.execute(_blocker_sql(name))
+            write = await _run_write(client, name, 2)
+            await asyncio.to_thread(_wait_for_lock_wait, postgres_server)
+            assert terminate(postgres_server, waiting=True) == 1
+            blocker.rollback()
+        with pytest.raises(ConnectionLostError, match="nothing was written") as info:
+            await write
+        assert info.value.committed is False
+        assert await client.read() == [1]
+        await client.write(3)
+        assert await client.read() == [1, 3]
+
+
+def test_batches_under_repeated_kills_are_all_or_nothing(
+    victim_dsn: str, postgres_server: PostgresServer
+) -> None:
+    """Sessions killed at random during many batch writes: each batch is whole or absent."""
+    size, batches = 4, 60
+    outcomes: dict[int, str] = {}
+    stop = threading.Event()
+    kills = 0
+
+    def killer() -> None:
+        nonlocal kills
+        rng = random.Random(7)
+        while not stop.is_set():
+            time.sleep(rng.uniform(0.002, 0.03))
+            kills += terminate(postgres_server)
+
+    with PostgresStore.from_conn_string(victim_dsn, index=INDEX) as store:
+        store.setup()
+        thread = threading.Thread(target=killer)
+        thread.start()
+        try:
+            for b in range(batches):
+                ops = [
+                    PutOp(("batch", str(b)), f"k{j}", {"text": f"batch {b} item {j}"})
+                    for j in range(size)
+                ]
+                try:
+                    store.batch(ops)
+                    outcomes[b] = "ok"
+                except ConnectionLostError as error:
+                    outcomes[b] = "unknown" if error.committed is None else "rolled back"
+        finally:
+            stop.set()
+            thread.join()
+        assert kills > 0
+        for b, outcome in outcomes.items():
+            found = len(store.search(("batch", str(b)), limit=100))
+            assert found in (0, size), f"batch {b} half-written: {found} of {size}"
+            if outcome == "ok":
+                assert found == size, f"batch {b} was acknowledged but is missing"
+            elif outcome == "rolled back":
+                assert found == 0, f"batch {b} was reported rolled back but is stored"
+        assert list(outcomes.values()).count("ok") > 0
+
+
+# --- server restarts ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def restartable() -> Iterator[PostgresServer]:
+    """A server of this module's own, since its tests stop and restart it."""
+    with start_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def restart_dsn(restartable: PostgresServer) -> Iterator[str]:
+    name = f"db_{random.getrandbits(40):x}"
+    dsn = restartable.create_database(name)
+    yield dsn
+    restartable.launch()  # a failed test may have left it stopped
+    restartable.drop_database(name)
+
+
+@pytest.mark.parametrize("source", ["dsn", "pool"])
+@pytest.mark.parametrize("name", CLASSES)
+async def test_the_call_after_a_server_restart_reconnects_by_itself(
+    name: str, source: str, restart_dsn: str, restartable: PostgresServer
+) -> None:
+    """A restart cuts off every session; the next call works without an error."""
+    async with open_client(name, source, restart_dsn) as client:
+        await client.write(1)
+        await asyncio.to_thread(restartable.restart)
+        await client.write(2)
+        assert await client.read() == [1, 2]
+
+
+@pytest.mark.parametrize("name", CLASSES)
+async def test_calls_while_the_server_is_down_fail_typed_then_recover(
+    name: str, restart_dsn: str, restartable: PostgresServer
+) -> None:
+    """While the server is down a call raises DatabaseError; once it is back, calls work."""
+    async with open_client(name, "dsn", restart_dsn) as client:
+        await client.write(1)
+        await asyncio.to_thread(restartable.shutdown)
+        with pytest.raises(DatabaseError, match="unreachable"):
+            await client.write(2)
+        await asyncio.to_thread(restartable.launch)
+        await client.write(3)
+        assert await client.read() == [1, 3]
