@@ -524,7 +524,7 @@ def _source_kind(source: Any, connection: type, owned: type, pool: Any) -> str:
 
 
 def _lost_error(
-    state: PlanRun, kind: str, error: psycopg.Error, *, read_only: bool
+    state: PlanRun, kind: str, error: Exception, *, read_only: bool
 ) -> ConnectionLostError:
     """What a caller learns when the connection dropped and the call could not be retried."""
     said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -585,7 +585,9 @@ class Conn:
                 with self.get() as conn:
                     try:
                         return run_once(state, conn, read_only=read_only)
-                    except psycopg.Error as error:
+                    except Exception as error:
+                        # psycopg may also fail outside its error classes when the socket
+                        # drops mid-COPY; the connection's state is what counts.
                         if not _is_lost(conn):
                             raise
                         lost = error
@@ -630,7 +632,9 @@ class AsyncConn:
                 async with self.get() as conn:
                     try:
                         return await arun_once(state, conn, read_only=read_only)
-                    except psycopg.Error as error:
+                    except Exception as error:
+                        # psycopg may also fail outside its error classes when the socket
+                        # drops mid-COPY; the connection's state is what counts.
                         if not _is_lost(conn):
                             raise
                         lost = error

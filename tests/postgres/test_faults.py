@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -24,23 +25,34 @@ from threadloom.store.base import PutOp
 from threadloom.store.postgres import PostgresStore
 from threadloom.testing.postgres import PostgresServer, start_postgres
 
-VICTIM = "threadloom_victim"
+
+@pytest.fixture(params=["direct", "pgbouncer"])
+def base_dsn(request: pytest.FixtureRequest) -> str:
+    """An empty schema, reached directly or through PgBouncer in transaction mode."""
+    return str(request.getfixturevalue("pg_dsn" if request.param == "direct" else "bouncer_dsn"))
 
 
 @pytest.fixture
-def victim_dsn(pg_dsn: str) -> str:
-    """The test's DSN, with an application name that marks its sessions for termination."""
-    return f"{pg_dsn}&application_name={VICTIM}"
+def victim() -> str:
+    """An application name that marks this test's sessions for termination."""
+    return f"victim_{secrets.token_hex(4)}"
 
 
-def terminate(server: PostgresServer, *, waiting: bool = False) -> int:
+@pytest.fixture
+def victim_dsn(base_dsn: str, victim: str) -> str:
+    """The test's DSN, with the victim's application name."""
+    joiner = "&" if "?" in base_dsn else "?"
+    return f"{base_dsn}{joiner}application_name={victim}"
+
+
+def terminate(server: PostgresServer, victim: str, *, waiting: bool = False) -> int:
     """End the victim's server sessions (only those waiting on a lock, if asked); how many."""
     where = " AND wait_event_type = 'Lock'" if waiting else ""
     with psycopg.connect(server.dsn, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
             f"WHERE application_name = %s{where}",
-            (VICTIM,),
+            (victim,),
         ).fetchall()
     return len(rows)
 
@@ -48,25 +60,29 @@ def terminate(server: PostgresServer, *, waiting: bool = False) -> int:
 @pytest.mark.parametrize("source", ["dsn", "pool"])
 @pytest.mark.parametrize("name", CLASSES)
 async def test_the_call_after_terminated_sessions_reconnects_by_itself(
-    name: str, source: str, victim_dsn: str, postgres_server: PostgresServer
+    name: str, source: str, victim_dsn: str, victim: str, postgres_server: PostgresServer
 ) -> None:
     """pg_terminate_backend on every session: the next write and read just work."""
     async with open_client(name, source, victim_dsn) as client:
         await client.write(1)
-        assert terminate(postgres_server) >= 1
+        assert terminate(postgres_server, victim) >= 1
         await client.write(2)
-        assert terminate(postgres_server) >= 1
+        assert terminate(postgres_server, victim) >= 1
         assert await client.read() == [1, 2]
 
 
 @pytest.mark.parametrize("name", CLASSES)
 async def test_a_dead_connection_the_caller_gave_raises_a_typed_error(
-    name: str, victim_dsn: str, pg_dsn: str, postgres_server: PostgresServer
+    name: str, pg_dsn: str, victim: str, postgres_server: PostgresServer
 ) -> None:
-    """threadloom cannot reopen the caller's connection: ConnectionLostError says so."""
-    async with open_client(name, "given", victim_dsn) as client:
+    """threadloom cannot reopen the caller's connection: ConnectionLostError says so.
+
+    (Behind PgBouncer the caller's connection outlives the server session, so only a
+    direct connection dies this way.)
+    """
+    async with open_client(name, "given", f"{pg_dsn}&application_name={victim}") as client:
         await client.write(1)
-        assert terminate(postgres_server) == 1
+        assert terminate(postgres_server, victim) == 1
         with pytest.raises(ConnectionLostError, match="cannot replace a connection") as info:
             await client.write(2)
         assert isinstance(info.value, DatabaseError)
@@ -95,14 +111,14 @@ async def _run_write(client: Any, name: str, i: int) -> Any:
     return asyncio.ensure_future(asyncio.to_thread(asyncio.run, client.write(i)))
 
 
-def _wait_for_lock_wait(server: PostgresServer, timeout: float = 20.0) -> None:
+def _wait_for_lock_wait(server: PostgresServer, victim: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     with psycopg.connect(server.dsn, autocommit=True) as conn:
         while time.monotonic() < deadline:
             found = conn.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE application_name = %s "
                 "AND wait_event_type = 'Lock'",
-                (VICTIM,),
+                (victim,),
             ).fetchone()
             if found:
                 return
@@ -113,16 +129,21 @@ def _wait_for_lock_wait(server: PostgresServer, timeout: float = 20.0) -> None:
 @pytest.mark.parametrize("source", ["dsn", "pool"])
 @pytest.mark.parametrize("name", CLASSES)
 async def test_a_write_cut_off_mid_transaction_raises_and_writes_nothing(
-    name: str, source: str, victim_dsn: str, pg_dsn: str, postgres_server: PostgresServer
+    name: str,
+    source: str,
+    victim_dsn: str,
+    victim: str,
+    base_dsn: str,
+    postgres_server: PostgresServer,
 ) -> None:
     """The session dies while its write transaction waits: a typed error, no half-write."""
     async with open_client(name, source, victim_dsn) as client:
         await client.write(1)
-        with psycopg.connect(pg_dsn) as blocker:  # a transaction: the lock lasts until rollback
+        with psycopg.connect(base_dsn) as blocker:  # a transaction: the lock lasts until rollback
             blocker.execute(_blocker_sql(name))
             write = await _run_write(client, name, 2)
-            await asyncio.to_thread(_wait_for_lock_wait, postgres_server)
-            assert terminate(postgres_server, waiting=True) == 1
+            await asyncio.to_thread(_wait_for_lock_wait, postgres_server, victim)
+            assert terminate(postgres_server, victim, waiting=True) == 1
             blocker.rollback()
         with pytest.raises(ConnectionLostError, match="nothing was written") as info:
             await write
@@ -133,7 +154,7 @@ async def test_a_write_cut_off_mid_transaction_raises_and_writes_nothing(
 
 
 def test_batches_under_repeated_kills_are_all_or_nothing(
-    victim_dsn: str, postgres_server: PostgresServer
+    victim_dsn: str, victim: str, postgres_server: PostgresServer
 ) -> None:
     """Sessions killed at random during many batch writes: each batch is whole or absent."""
     size, batches = 4, 60
@@ -146,7 +167,7 @@ def test_batches_under_repeated_kills_are_all_or_nothing(
         rng = random.Random(7)
         while not stop.is_set():
             time.sleep(rng.uniform(0.002, 0.03))
-            kills += terminate(postgres_server)
+            kills += terminate(postgres_server, victim)
 
     with PostgresStore.from_conn_string(victim_dsn, index=INDEX) as store:
         store.setup()
