@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from threadloom.checkpoint.postgres import PostgresSaver
 from threadloom.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -23,8 +24,9 @@ from threadloom.store.postgres.aio import AsyncPostgresStore
 from threadloom.testing.embeddings import HashingEmbed
 
 CLASSES = ("PostgresSaver", "AsyncPostgresSaver", "PostgresStore", "AsyncPostgresStore")
-#: How the caller hands over the connection: a connection string, a pool, or its own connection.
-SOURCES = ("dsn", "pool", "given")
+#: How the caller hands over the connection: a connection string (``from_conn_string``,
+#: ``"pool"`` with ``pool_size``), a psycopg_pool pool of its own, or its own connection.
+SOURCES = ("dsn", "pool", "userpool", "given")
 
 NAMESPACE = ("faults",)
 CONFIG: Any = {"configurable": {"thread_id": "faults"}}
@@ -110,9 +112,21 @@ async def open_client(name: str, source: str, dsn: str) -> AsyncIterator[Client]
                 else stack.enter_context(psycopg.connect(dsn, autocommit=True))
             )
             target = cls(conn, **options)
+        elif source == "userpool":
+            kwargs = {"autocommit": True}
+            if is_async:
+                apool = AsyncConnectionPool(dsn, min_size=1, max_size=2, kwargs=kwargs, open=False)
+                await apool.open(wait=True)
+                stack.push_async_callback(apool.close)
+                target = cls(apool, **options)
+            else:
+                pool = stack.enter_context(
+                    ConnectionPool(dsn, min_size=1, max_size=2, kwargs=kwargs)
+                )
+                target = cls(pool, **options)
         else:
-            pool = {"pool_size": 2} if source == "pool" else {}
-            opened = cls.from_conn_string(dsn, **options, **pool)
+            size = {"pool_size": 2} if source == "pool" else {}
+            opened = cls.from_conn_string(dsn, **options, **size)
             target = (
                 await stack.enter_async_context(opened) if is_async else stack.enter_context(opened)
             )

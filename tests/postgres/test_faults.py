@@ -57,7 +57,7 @@ def terminate(server: PostgresServer, victim: str, *, waiting: bool = False) -> 
     return len(rows)
 
 
-@pytest.mark.parametrize("source", ["dsn", "pool"])
+@pytest.mark.parametrize("source", ["dsn", "pool", "userpool"])
 @pytest.mark.parametrize("name", CLASSES)
 async def test_the_call_after_terminated_sessions_reconnects_by_itself(
     name: str, source: str, victim_dsn: str, victim: str, postgres_server: PostgresServer
@@ -126,7 +126,7 @@ def _wait_for_lock_wait(server: PostgresServer, victim: str, timeout: float = 20
     raise AssertionError("the client's write never waited on the lock")
 
 
-@pytest.mark.parametrize("source", ["dsn", "pool"])
+@pytest.mark.parametrize("source", ["dsn", "pool", "userpool"])
 @pytest.mark.parametrize("name", CLASSES)
 async def test_a_write_cut_off_mid_transaction_raises_and_writes_nothing(
     name: str,
@@ -217,7 +217,7 @@ def restart_dsn(restartable: PostgresServer) -> Iterator[str]:
     restartable.drop_database(name)
 
 
-@pytest.mark.parametrize("source", ["dsn", "pool"])
+@pytest.mark.parametrize("source", ["dsn", "pool", "userpool"])
 @pytest.mark.parametrize("name", CLASSES)
 async def test_the_call_after_a_server_restart_reconnects_by_itself(
     name: str, source: str, restart_dsn: str, restartable: PostgresServer
