@@ -19,11 +19,12 @@ from typing import Any
 import psycopg
 import pytest
 from _clients import CLASSES, INDEX, open_client
+from _proxy import relay
 
 from threadloom.errors import ConnectionLostError, DatabaseError
 from threadloom.store.base import PutOp
 from threadloom.store.postgres import PostgresStore
-from threadloom.testing.postgres import PostgresServer, start_postgres
+from threadloom.testing.postgres import PgBouncer, PostgresServer, start_pgbouncer, start_postgres
 
 
 @pytest.fixture(params=["direct", "pgbouncer"])
@@ -69,6 +70,22 @@ async def test_the_call_after_terminated_sessions_reconnects_by_itself(
         await client.write(2)
         assert terminate(postgres_server, victim) >= 1
         assert await client.read() == [1, 2]
+
+
+@pytest.mark.parametrize("source", ["dsn", "pool", "userpool"])
+@pytest.mark.parametrize("name", CLASSES)
+async def test_the_call_after_connections_cut_without_a_word_reconnects_by_itself(
+    name: str, source: str, pg_dsn: str, postgres_server: PostgresServer
+) -> None:
+    """Sockets closed under the client, as by a firewall or a failed SSL session: no error."""
+    with relay(postgres_server.host, postgres_server.port) as proxy:
+        dsn = pg_dsn.replace(f":{postgres_server.port}/", f":{proxy.port}/", 1)
+        async with open_client(name, source, dsn) as client:
+            await client.write(1)
+            assert proxy.cut() >= 2
+            await client.write(2)
+            assert proxy.cut() >= 2
+            assert await client.read() == [1, 2]
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -243,3 +260,17 @@ async def test_calls_while_the_server_is_down_fail_typed_then_recover(
         await asyncio.to_thread(restartable.launch)
         await client.write(3)
         assert await client.read() == [1, 3]
+
+
+@pytest.mark.parametrize("name", CLASSES)
+async def test_behind_pgbouncer_a_server_restart_spares_the_callers_connection(
+    name: str, restart_dsn: str, restartable: PostgresServer, pgbouncer: PgBouncer
+) -> None:
+    """PgBouncer keeps the caller's connection across the restart; the next call just works."""
+    database = restart_dsn.rsplit("/", 1)[1]
+    with start_pgbouncer(restartable) as bouncer:
+        async with open_client(name, "given", bouncer.dsn_for(database)) as client:
+            await client.write(1)
+            await asyncio.to_thread(restartable.restart)
+            await client.write(2)
+            assert await client.read() == [1, 2]
