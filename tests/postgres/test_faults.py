@@ -170,6 +170,54 @@ async def test_a_write_cut_off_mid_transaction_raises_and_writes_nothing(
         assert await client.read() == [1, 3]
 
 
+#: A deferred trigger that makes COMMIT wait for advisory lock 4242 (held by the test).
+_WAIT_AT_COMMIT = (
+    "CREATE FUNCTION wait_at_commit() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$",
+    "CREATE CONSTRAINT TRIGGER wait_at_commit AFTER INSERT OR UPDATE ON threadloom_store "
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION wait_at_commit()",
+)
+
+
+@pytest.mark.parametrize("cut", ["socket", "session"])
+@pytest.mark.parametrize("name", ["PostgresStore", "AsyncPostgresStore"])
+async def test_a_connection_lost_during_commit_says_the_outcome_is_unknown(
+    name: str, cut: str, pg_dsn: str, victim: str, postgres_server: PostgresServer
+) -> None:
+    """Lost while COMMIT runs: committed is None, and indeed the write may have landed.
+
+    A socket cut while the server works on COMMIT lets the commit finish (the server
+    learns of the cut only when it replies); a terminated session rolls it back.
+    """
+    port = f":{postgres_server.port}/"
+    with relay(postgres_server.host, postgres_server.port) as proxy:
+        dsn = pg_dsn.replace(port, f":{proxy.port}/", 1) + f"&application_name={victim}"
+        async with open_client(name, "dsn", dsn) as client:
+            await client.write(1)
+            with psycopg.connect(pg_dsn, autocommit=True) as admin:
+                for statement in _WAIT_AT_COMMIT:
+                    admin.execute(statement)
+                admin.execute("SELECT pg_advisory_lock(4242)")
+                write = await _run_write(client, name, 2)
+                await asyncio.to_thread(_wait_for_lock_wait, postgres_server, victim)
+                if cut == "socket":
+                    assert proxy.cut() >= 2
+                else:
+                    assert terminate(postgres_server, victim, waiting=True) == 1
+                with pytest.raises(ConnectionLostError, match="may or may not be stored") as info:
+                    await write
+                assert info.value.committed is None
+                admin.execute("SELECT pg_advisory_unlock(4242)")
+                expected = [1, 2] if cut == "socket" else [1]
+                deadline = time.monotonic() + 10
+                while await client.read() != expected and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                assert await client.read() == expected
+                admin.execute("DROP TRIGGER wait_at_commit ON threadloom_store")
+            await client.write(3)
+            assert await client.read() == [*expected, 3]
+
+
 def test_batches_under_repeated_kills_are_all_or_nothing(
     victim_dsn: str, victim: str, postgres_server: PostgresServer
 ) -> None:
