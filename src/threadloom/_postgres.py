@@ -6,7 +6,12 @@ Backend logic is written once, as *plans*: generators that yield
 sync and async classes differ only in how they hold a connection.
 
 Also here: opening connections with errors that say what is wrong
-(unreachable server, wrong password, missing database), and the migrations
+(unreachable server, wrong password, missing database); connection sources
+(:class:`Conn`, :class:`AsyncConn`) that survive dropped connections (a run
+whose connection is found dead on its first statement resumes on a new one; a
+connection lost later raises :class:`~threadloom.errors.ConnectionLostError`);
+what a transaction-mode pooler such as PgBouncer needs (no server-side
+prepared statements, settings only inside a transaction); and the migrations
 runner (a list of SQL steps per component, position = version, recorded in
 the ``threadloom_migrations`` table).
 """
