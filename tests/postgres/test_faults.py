@@ -322,3 +322,27 @@ async def test_behind_pgbouncer_a_server_restart_spares_the_callers_connection(
             await asyncio.to_thread(restartable.restart)
             await client.write(2)
             assert await client.read() == [1, 2]
+
+
+@pytest.mark.parametrize("name", CLASSES)
+async def test_a_restart_during_a_write_raises_typed_and_writes_nothing(
+    name: str, restart_dsn: str, restartable: PostgresServer, victim: str
+) -> None:
+    """The server restarts while a write transaction waits: a typed error, then calls work."""
+    dsn = f"{restart_dsn}?application_name={victim}"
+    async with open_client(name, "dsn", dsn) as client:
+        await client.write(1)
+        blocker = psycopg.connect(restart_dsn)
+        try:
+            blocker.execute(_blocker_sql(name))
+            write = await _run_write(client, name, 2)
+            await asyncio.to_thread(_wait_for_lock_wait, restartable, victim)
+            await asyncio.to_thread(restartable.restart)
+            with pytest.raises(ConnectionLostError, match="nothing was written") as info:
+                await write
+            assert info.value.committed is False
+        finally:
+            blocker.close()
+        assert await client.read() == [1]
+        await client.write(3)
+        assert await client.read() == [1, 3]
