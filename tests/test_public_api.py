@@ -58,6 +58,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.errors": [
         "CheckpointConflictError",
         "CheckpointerNotConfiguredError",
+        "ConnectionLostError",
         "DatabaseError",
         "DecryptionError",
         "EmbeddingError",
@@ -203,9 +204,12 @@ PUBLIC_API: dict[str, list[str]] = {
         "tool_call_reply",
     ],
     "threadloom.testing.postgres": [
+        "PgBouncer",
         "PostgresServer",
+        "find_pgbouncer",
         "find_postgres_binaries",
         "postgres_fixture",
+        "start_pgbouncer",
         "start_postgres",
     ],
     "threadloom.testing.store": [

@@ -27,7 +27,8 @@ subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
     ├── CheckpointConflictError (RuntimeError)   two writers raced on one thread; retry
     ├── SchemaVersionError (RuntimeError)        a database written by a newer threadloom
     ├── DatabaseError (RuntimeError)             unusable database path, file or server
-    │   └── ForeignDatabaseError                 a SQLite file holding another application's tables
+    │   ├── ForeignDatabaseError                 a SQLite file holding another application's tables
+    │   └── ConnectionLostError (ConnectionError)  the server connection dropped mid-call
     ├── InvalidConnectionError (TypeError)       a backend given something that is not a connection
     └── GraphBubbleUp                            control flow, not a failure
         ├── GraphInterrupt                       a node called interrupt()
@@ -42,6 +43,7 @@ from typing import Any
 __all__ = [
     "CheckpointConflictError",
     "CheckpointerNotConfiguredError",
+    "ConnectionLostError",
     "DatabaseError",
     "DecryptionError",
     "EmbeddingError",
@@ -186,6 +188,19 @@ class ForeignDatabaseError(DatabaseError):
     Pass ``allow_foreign_tables=True`` (``--allow-foreign-tables`` on the
     command line) to share the file with another application on purpose.
     """
+
+
+class ConnectionLostError(DatabaseError, ConnectionError):
+    """The connection to the database server dropped while a call used it.
+
+    ``committed`` tells what became of the call's writes: ``False`` when nothing
+    was written (the transaction died with the connection), ``None`` when the
+    connection dropped during COMMIT, so the write may or may not be stored.
+    """
+
+    def __init__(self, message: str, *, committed: bool | None = False) -> None:
+        super().__init__(message)
+        self.committed = committed
 
 
 class InvalidConnectionError(ThreadloomError, TypeError):
