@@ -8,10 +8,18 @@ from typing import Any
 from threadloom._engine._checkpoint import ChannelCache
 from threadloom._engine._constants import ERROR, INTERRUPT, NULL_TASK_ID, START
 from threadloom._engine._context import Task, current_task
-from threadloom._engine._drivers import Event, Sink, run_async, run_sync
+from threadloom._engine._drivers import (
+    Event,
+    Sink,
+    complete_async,
+    complete_sync,
+    run_async,
+    run_sync,
+)
 from threadloom._engine._messages import StreamMessagesHandler
 from threadloom._engine._run import Run, _ChildInput
 from threadloom._engine._spec import GraphSpec
+from threadloom._engine._superstep import SaverCall, Script, load, save
 from threadloom.errors import CheckpointerNotConfiguredError, InvalidUpdateError
 from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot
 
@@ -261,36 +269,11 @@ class CompiledGraph:
         With ``subgraphs=True`` a pending task that runs a subgraph carries the
         subgraph's own snapshot in ``task.state``.
         """
-        run = self._state_run(config)
-        sub = _subgraph_states if subgraphs else None
-        saver = run.saver
-        assert saver is not None
-        if run.wants_latest():
-            cached = self._cache.peek(run.cache_key)
-            if cached is not None:
-                latest = saver.peek_latest(run.saver_config())
-                if latest is not None and latest[0] == cached.checkpoint_id and not latest[1]:
-                    run.load_cached(cached)
-                    return _snapshot(run, sub)
-        found = saver.get_tuple(run.saver_config())
-        run.load_tuple(found)
-        return _snapshot(run, sub) if found is not None else _empty_snapshot(run)
+        return complete_sync(_read_state(self._state_run(config), subgraphs))
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """Async twin of :meth:`get_state`."""
-        run = self._state_run(config)
-        saver = run.saver
-        assert saver is not None
-        if run.wants_latest():
-            cached = self._cache.peek(run.cache_key)
-            if cached is not None:
-                latest = await saver.apeek_latest(run.saver_config())
-                if latest is not None and latest[0] == cached.checkpoint_id and not latest[1]:
-                    run.load_cached(cached)
-                    return _snapshot(run)
-        found = await saver.aget_tuple(run.saver_config())
-        run.load_tuple(found)
-        return _snapshot(run) if found is not None else _empty_snapshot(run)
+        return await complete_async(_read_state(self._state_run(config), subgraphs))
 
     def get_state_history(
         self,
@@ -306,9 +289,7 @@ class CompiledGraph:
         for found in probe.saver.list(
             probe.saver_config(), filter=filter, before=before, limit=limit
         ):
-            run = self._state_run(config)
-            run.load_tuple(found)
-            yield _snapshot(run)
+            yield self._past_snapshot(config, found)
 
     async def aget_state_history(
         self,
@@ -324,32 +305,39 @@ class CompiledGraph:
         async for found in probe.saver.alist(
             probe.saver_config(), filter=filter, before=before, limit=limit
         ):
-            run = self._state_run(config)
-            run.load_tuple(found)
-            yield _snapshot(run)
+            yield self._past_snapshot(config, found)
+
+    def _past_snapshot(self, config: Any, found: Any) -> StateSnapshot:
+        run = self._state_run(config)
+        run.load_tuple(found)
+        return complete_sync(_snapshot(run))  # no subgraph states: no saver call to make
 
     def update_state(self, config: Any, values: Any, as_node: str | None = None) -> Any:
         """Write ``values`` as if node ``as_node`` had returned them; return the new checkpoint's config.
 
         The nodes that follow ``as_node`` run on the next invoke (with ``None`` as input).
         """
-        from threadloom._engine._drivers import _load_sync, _save_sync
-
-        run = self._state_run(config)
-        _load_sync(run)
-        _save_sync(run, _update(run, values, as_node))
-        self._cache.put(run.cache_key, run.thread_state())
-        return run.checkpoint_config
+        return complete_sync(_write_state(self._state_run(config), values, as_node))
 
     async def aupdate_state(self, config: Any, values: Any, as_node: str | None = None) -> Any:
         """Async twin of :meth:`update_state`."""
-        from threadloom._engine._drivers import _load_async, _save_async
+        return await complete_async(_write_state(self._state_run(config), values, as_node))
 
-        run = self._state_run(config)
-        await _load_async(run)
-        await _save_async(run, _update(run, values, as_node))
-        self._cache.put(run.cache_key, run.thread_state())
-        return run.checkpoint_config
+
+def _read_state(run: Run, subgraphs: bool) -> Script[StateSnapshot]:
+    """Load the thread (leaving its kept channels cached) and describe it."""
+    yield from load(run, peek=True)
+    if run.checkpoint_id is None:
+        return _empty_snapshot(run)
+    return (yield from _snapshot(run, subgraphs))
+
+
+def _write_state(run: Run, values: Any, as_node: str | None) -> Script[Any]:
+    """Load the thread, apply an update as ``as_node`` and save it as a new checkpoint."""
+    yield from load(run)
+    yield from save(run, _update(run, values, as_node))
+    run.graph._cache.put(run.cache_key, run.thread_state())
+    return run.checkpoint_config
 
 
 def _parse_modes(stream_mode: Any, debug: bool | None) -> tuple[frozenset[str], bool]:
@@ -385,7 +373,7 @@ def _add_handler(callbacks: Any, handler: Any) -> Any:
     return manager
 
 
-def _subgraph_states(run: Run, task: Task) -> StateSnapshot | None:
+def _subgraph_state(run: Run, task: Task) -> Script[StateSnapshot | None]:
     """The snapshot of the subgraph a pending task runs, read from its checkpoint namespace."""
     subgraph = task.node.subgraph
     if subgraph is None or run.saver is None:
@@ -399,14 +387,14 @@ def _subgraph_states(run: Run, task: Task) -> StateSnapshot | None:
         sink=_noop_sink,
     )
     child.saver = run.saver
-    found = run.saver.get_tuple(child.saver_config())
+    found = yield SaverCall(run.saver, "get_tuple", (child.saver_config(),))
     if found is None:
         return None
     child.load_tuple(found)
-    return _snapshot(child, _subgraph_states)
+    return (yield from _snapshot(child, True))
 
 
-def _snapshot(run: Run, subgraphs: Any = None) -> StateSnapshot:
+def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
     tasks = run.next_tasks(dry=True)
     by_task: dict[str, list[tuple[str, Any]]] = {}
     for tid, channel, value in run.pending_writes:
@@ -428,7 +416,7 @@ def _snapshot(run: Run, subgraphs: Any = None) -> StateSnapshot:
                 path=task.path,
                 error=Exception(error) if isinstance(error, str) else error,
                 interrupts=task_interrupts,
-                state=subgraphs(run, task) if subgraphs is not None else None,
+                state=(yield from _subgraph_state(run, task)) if subgraphs else None,
                 result=result,
             )
         )

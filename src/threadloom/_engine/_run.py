@@ -1,8 +1,8 @@
 """One run of a compiled graph: its channels, the step counter and the rules of a superstep.
 
-The sync and async drivers (``_drivers``) call these methods in the same
-order; everything that touches the checkpointer is returned to them as an
-operation so that each driver performs it with the sync or async API.
+The superstep script (``_superstep``) calls these methods; everything that
+touches the checkpointer is returned as an operation, which the script hands
+to the sync or async driver to perform.
 """
 
 from __future__ import annotations
