@@ -127,6 +127,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "WrongCountEmbed",
         "WrongDimsEmbed",
     ],
+    "threadloom.testing.graph": ["FLAVOURS", "Flavour", "GraphClient"],
     "threadloom.testing.models": [
         "FakeChatModel",
         "OFFLINE_TAG",
