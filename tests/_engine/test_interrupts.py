@@ -6,7 +6,7 @@ import pytest
 from typing_extensions import TypedDict
 
 from threadloom.checkpoint.memory import InMemorySaver
-from threadloom.errors import InvalidResumeError
+from threadloom.errors import InvalidResumeError, ThreadloomError
 from threadloom.graph import START, StateGraph
 from threadloom.testing.graph import GraphClient
 from threadloom.types import Command, Interrupt, interrupt
@@ -117,3 +117,33 @@ async def test_invoke_time_interrupt_on_unknown_node_is_an_error_naming_it(
 
     with pytest.raises(GraphBuildError, match="'nope'"):
         await client.invoke(ask_graph(), {"name": "", "age": 0}, cfg(), interrupt_before=["nope"])
+
+
+async def test_a_broad_threadloom_error_handler_in_a_node_does_not_swallow_interrupt(
+    client: GraphClient,
+) -> None:
+    """interrupt() inside ``try/except ThreadloomError`` still pauses the run and resumes."""
+
+    def ask(state: State) -> dict:
+        try:
+            name = interrupt("name?")
+        except ThreadloomError:
+            return {"name": "swallowed"}
+        return {"name": name}
+
+    builder = StateGraph(State)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    paused = await client.invoke(graph, {"name": "", "age": 0}, cfg())
+    assert paused["__interrupt__"][0].value == "name?"
+    assert await client.invoke(graph, Command(resume="Di"), cfg()) == {"name": "Di", "age": 0}
+
+
+async def test_a_resume_without_interrupt_names_the_thread_as_an_attribute(
+    client: GraphClient,
+) -> None:
+    """InvalidResumeError.thread_id is the thread the resume was sent to."""
+    with pytest.raises(InvalidResumeError) as info:
+        await client.invoke(ask_graph(), Command(resume="x"), cfg("quiet"))
+    assert info.value.thread_id == "quiet"

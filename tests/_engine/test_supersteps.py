@@ -157,8 +157,9 @@ async def test_loops_stop_at_the_recursion_limit(client: GraphClient) -> None:
     builder.add_node("spin", lambda s: {"x": s["x"] + 1})
     builder.add_edge(START, "spin")
     builder.add_edge("spin", "spin")
-    with pytest.raises(GraphRecursionError, match="recursion limit of 7"):
+    with pytest.raises(GraphRecursionError, match="recursion limit of 7") as info:
         await client.invoke(builder.compile(), {"x": 0}, {"recursion_limit": 7})
+    assert info.value.limit == 7
 
 
 async def test_a_chain_as_long_as_the_limit_completes(client: GraphClient) -> None:

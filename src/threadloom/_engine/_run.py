@@ -293,7 +293,8 @@ class Run:
             if not pending:
                 raise InvalidResumeError(
                     f"Command(resume=...) was sent to thread '{self.thread_id}', "
-                    "which has no pending interrupt"
+                    "which has no pending interrupt",
+                    thread_id=self.thread_id,
                 )
             resume = command.resume
             known = {i.id for w in pending for i in w[2] if isinstance(i, Interrupt)}
@@ -439,7 +440,8 @@ class Run:
         if self.steps_run >= self.recursion_limit:
             raise GraphRecursionError(
                 f"recursion limit of {self.recursion_limit} reached without hitting a stop "
-                "condition; raise it with config={'recursion_limit': n}"
+                "condition; raise it with config={'recursion_limit': n}",
+                limit=self.recursion_limit,
             )
         self.steps_run += 1
 
