@@ -11,7 +11,22 @@ import importlib
 import pytest
 
 PUBLIC_API: dict[str, list[str]] = {
-    "threadloom": ["__version__"],
+    "threadloom": [
+        "Command",
+        "END",
+        "InMemorySaver",
+        "InMemoryStore",
+        "Interrupt",
+        "MessagesState",
+        "RetryPolicy",
+        "START",
+        "Send",
+        "StateGraph",
+        "ThreadloomError",
+        "__version__",
+        "add_messages",
+        "interrupt",
+    ],
     "threadloom.checkpoint.base": [
         "BaseCheckpointSaver",
         "ChannelVersions",
@@ -53,6 +68,7 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "threadloom.errors": [
         "CheckpointConflictError",
+        "CheckpointError",
         "CheckpointerNotConfiguredError",
         "DatabaseError",
         "EmbeddingError",
@@ -60,6 +76,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "EmptyInputError",
         "GraphBubbleUp",
         "GraphBuildError",
+        "GraphError",
         "GraphInterrupt",
         "GraphRecursionError",
         "IndexConfigMismatchError",
@@ -74,8 +91,10 @@ PUBLIC_API: dict[str, list[str]] = {
         "InvalidValueError",
         "MissingThreadIdError",
         "ParentCommand",
+        "PersistenceError",
         "SchemaVersionError",
         "SerializationError",
+        "StoreError",
         "StoreNotConfiguredError",
         "ThreadloomError",
         "UnknownEmbeddingProviderError",
