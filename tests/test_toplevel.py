@@ -28,16 +28,20 @@ HOMES = {
 }
 
 
+def _python(code: str) -> str:
+    """What a fresh interpreter prints when it runs ``code``."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_import_threadloom_loads_no_other_module_of_the_package() -> None:
     """``import threadloom`` alone imports none of its submodules (nor typing)."""
     code = (
         "import sys; import threadloom; "
         "print(sorted(m for m in sys.modules if m.startswith('threadloom.') or m == 'typing'))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
+    assert _python(code).strip() == "[]"
 
 
 def test_a_name_loads_its_module_on_first_use() -> None:
@@ -46,10 +50,7 @@ def test_a_name_loads_its_module_on_first_use() -> None:
         "import sys, threadloom; before = 'threadloom.graph' in sys.modules; "
         "threadloom.StateGraph; print(before, 'threadloom.graph' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.split() == ["False", "True"]
+    assert _python(code).split() == ["False", "True"]
 
 
 @pytest.mark.parametrize("name", sorted(HOMES))
