@@ -63,6 +63,8 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
                 errors.StoreNotConfiguredError,
                 errors.CheckpointerNotConfiguredError,
                 errors.InvalidResumeError,
+                errors.InvalidOptionError,
+                errors.UnsupportedOptionError,
                 errors.EmptyChannelError,
             ],
         ),

@@ -85,6 +85,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "InvalidEmbedderError",
         "InvalidFilterError",
         "InvalidNamespaceError",
+        "InvalidOptionError",
         "InvalidResumeError",
         "InvalidStoreInputError",
         "InvalidUpdateError",
@@ -98,6 +99,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "StoreNotConfiguredError",
         "ThreadloomError",
         "UnknownEmbeddingProviderError",
+        "UnsupportedOptionError",
     ],
     "threadloom.graph": [
         "CompiledStateGraph",
@@ -169,6 +171,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.types": [
         "All",
         "Command",
+        "Durability",
         "Interrupt",
         "PregelTask",
         "RetryPolicy",

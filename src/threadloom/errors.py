@@ -27,6 +27,8 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   ├── StoreNotConfiguredError (ValueError)     a node asks for `store`, none compiled in
     │   ├── CheckpointerNotConfiguredError (ValueError)  state read/update on a graph with no checkpointer
     │   ├── InvalidResumeError (ValueError)          Command(resume=...) with no pending interrupt (.thread_id)
+    │   ├── InvalidOptionError (ValueError)          a run option with an unknown value (stream_mode, durability, ...)
+    │   ├── UnsupportedOptionError (NotImplementedError)  a LangGraph run option threadloom does not support yet
     │   └── EmptyChannelError (KeyError)             reading a channel that holds no value
     ├── PersistenceError                         databases and the checkpoints kept in them
     │   ├── CheckpointError                          a thread's checkpoints
@@ -68,6 +70,7 @@ __all__ = [
     "InvalidEmbedderError",
     "InvalidFilterError",
     "InvalidNamespaceError",
+    "InvalidOptionError",
     "InvalidResumeError",
     "InvalidStoreInputError",
     "InvalidUpdateError",
@@ -81,6 +84,7 @@ __all__ = [
     "StoreNotConfiguredError",
     "ThreadloomError",
     "UnknownEmbeddingProviderError",
+    "UnsupportedOptionError",
 ]
 
 
@@ -179,6 +183,14 @@ class InvalidResumeError(GraphError, ValueError):
     def __init__(self, message: str = "", *, thread_id: str | None = None) -> None:
         super().__init__(message)
         self.thread_id = thread_id
+
+
+class InvalidOptionError(GraphError, ValueError):
+    """A run option (``stream_mode``, ``durability``, ``output_keys``, ...) has a value threadloom does not know."""
+
+
+class UnsupportedOptionError(GraphError, NotImplementedError):
+    """A run option LangGraph accepts, with a value threadloom does not support yet; nothing ran."""
 
 
 class EmptyChannelError(GraphError, KeyError):
