@@ -182,9 +182,8 @@ class Call:
         value: Any,
         sink: Sink | None,
         modes: Modes | None,
-        *,
-        subgraphs: bool = False,
-        parts: bool = True,
+        subgraphs: bool,
+        parts: bool,
     ) -> None:
         self.run = run
         self.value = value

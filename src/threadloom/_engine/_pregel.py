@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["CompiledGraph"]
 
 _LIVE_MODES = frozenset({"messages", "custom"})
+_NO_MODES: frozenset[str] = frozenset()
 
 
 def _noop_sink(ns: tuple[str, ...], mode: str, payload: Any) -> None:
@@ -131,10 +132,12 @@ class CompiledGraph:
 
     def _open(self, input: Any, config: Any, options: RunOptions, method: str) -> Call:
         """Check a call's options and set up its run; nothing has run yet."""
-        if options:
-            check_options(options, method)
-        get = options.get
         invoked = method.endswith("invoke")
+        if not options and invoked:  # the hot path, invoke(input, config): no stream at all
+            run = self._run(config, _NO_MODES, None)
+            return Call(run, self._child_input(run, input), None, None, False, False)
+        check_options(options, method)
+        get = options.get
         stream_mode = get("stream_mode", "values" if invoked else None)
         final = invoked and stream_mode == "values"
         print_mode = get("print_mode")
@@ -147,7 +150,7 @@ class CompiledGraph:
             sink = Sink(live=bool(modes.run & _LIVE_MODES), subgraphs=subgraphs)
         run = self._run(
             config,
-            modes.run if modes is not None else frozenset(),
+            modes.run if modes is not None else _NO_MODES,
             sink,
             context=get("context"),
             interrupt_before=get("interrupt_before"),
@@ -156,9 +159,7 @@ class CompiledGraph:
         keys = options.get("output_keys")
         if keys is not None:
             run.output_keys = output_keys(run, keys)
-        return Call(
-            run, self._child_input(run, input), sink, modes, subgraphs=subgraphs, parts=not final
-        )
+        return Call(run, self._child_input(run, input), sink, modes, subgraphs, not final)
 
     def invoke(
         self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
