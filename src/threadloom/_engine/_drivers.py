@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from threadloom._engine._context import Task
 from threadloom._engine._run import Run
-from threadloom._engine._superstep import Execute, SaverCall, Script, script
-from threadloom._engine._task import Call, Sleep, task_script
+from threadloom._engine._superstep import SaverCall, Script, script
+from threadloom._engine._task import Call, task_script
 
 __all__ = [
     "Event",
@@ -116,11 +116,11 @@ def _drive_sync(program: Script[Any], sink: Sink | None) -> Iterator[Event]:
             reply = None
             if type(request) is SaverCall:
                 reply = getattr(request.saver, request.method)(*request.args)
-            elif type(request) is Execute:
+            elif type(request) is list:
                 if sink is not None and sink.live:
-                    yield from _execute_live(request.tasks, sink)
+                    yield from _execute_live(request, sink)
                 else:
-                    _execute_all(request.tasks)
+                    _execute_all(request)
             elif sink is not None:
                 yield from sink.drain()
             request = send(reply)
@@ -135,11 +135,11 @@ def execute_task(task: Task) -> None:
         request = steps.send(None)
         while True:
             try:
-                if isinstance(request, Sleep):
-                    time.sleep(request.seconds)
+                if isinstance(request, float):
+                    time.sleep(request)
                     reply = None
                 else:
-                    reply = request.func.call(task, request.value)
+                    reply = request[0].call(task, request[1])
             except BaseException as exc:  # the script decides; what it does not handle propagates
                 request = steps.throw(exc)
             else:
@@ -206,8 +206,8 @@ async def _drive_async(program: Script[Any], sink: Sink | None) -> AsyncIterator
         reply = None
         if type(request) is SaverCall:
             reply = await getattr(request.saver, "a" + request.method)(*request.args)
-        elif type(request) is Execute:
-            tasks = request.tasks
+        elif type(request) is list:
+            tasks = request
             if sink is not None and sink.live:
                 async for item in _aexecute_live(tasks, sink):
                     yield item
@@ -234,14 +234,14 @@ async def aexecute_task(task: Task) -> None:
             request = _resume(steps, reply, None)
 
 
-async def _aperform(task: Task, request: Call | Sleep) -> Any:
-    if isinstance(request, Sleep):
-        await asyncio.sleep(request.seconds)
+async def _aperform(task: Task, request: Call | float) -> Any:
+    if isinstance(request, float):
+        await asyncio.sleep(request)
         return None
-    func = request.func
-    if request.offload or func.afn is not None or func.is_runnable:
-        return await func.acall(task, request.value)
-    return func.call(task, request.value)  # a sync branch path runs in place
+    func, value, offload = request
+    if offload or func.afn is not None or func.is_runnable:
+        return await func.acall(task, value)
+    return func.call(task, value)  # a sync branch path runs in place
 
 
 def _resume(program: Generator[R, Any, Any], reply: Any, error: BaseException | None) -> R | None:

@@ -133,9 +133,6 @@ class CompiledGraph:
     def _open(self, input: Any, config: Any, options: RunOptions, method: str) -> Call:
         """Check a call's options and set up its run; nothing has run yet."""
         invoked = method.endswith("invoke")
-        if not options and invoked:  # the hot path, invoke(input, config): no stream at all
-            run = self._run(config, _NO_MODES, None)
-            return Call(run, self._child_input(run, input), None, None, False, False)
         check_options(options, method)
         get = options.get
         stream_mode = get("stream_mode", "values" if invoked else None)
@@ -170,6 +167,11 @@ class CompiledGraph:
         an unknown one is a ``TypeError``. With a ``stream_mode`` other than
         ``"values"``, return the list of stream parts instead.
         """
+        if not options:  # the hot path: no stream, no option to check
+            run = self._run(config, _NO_MODES, None)
+            for _ in run_sync(run, self._child_input(run, input), None):
+                pass
+            return run.final_output()
         call = self._open(input, config, options, "invoke")
         events = run_sync(call.run, call.value, call.sink)
         return call.result([p for e in events if (p := call.part(e)) is not SKIP])
@@ -178,6 +180,11 @@ class CompiledGraph:
         self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
     ) -> Any:
         """Async twin of :meth:`invoke`."""
+        if not options:  # the hot path: no stream, no option to check
+            run = self._run(config, _NO_MODES, None)
+            async for _ in run_async(run, self._child_input(run, input), None):
+                pass
+            return run.final_output()
         call = self._open(input, config, options, "ainvoke")
         events = run_async(call.run, call.value, call.sink)
         return call.result([p async for e in events if (p := call.part(e)) is not SKIP])

@@ -9,7 +9,8 @@ Whatever needs I/O is yielded as a request, so the sync and async drivers
 - :class:`SaverCall`: call a checkpointer method (``put``, ``get_tuple``, ...);
   the sync driver calls it, the async one awaits its ``a``-prefixed twin, and
   the result is sent back into the script.
-- :class:`Execute`: run these tasks concurrently (threads, or asyncio tasks).
+- a list of tasks: execute them concurrently (threads, or asyncio tasks); each
+  records its own outcome.
 - :data:`FLUSH`: hand the stream parts produced so far to the caller.
 
 :func:`load` and :func:`save` are scripts of saver calls on their own, reused by
@@ -32,7 +33,7 @@ from threadloom._engine._run import Op, Run
 from threadloom.channels.base import MISSING
 from threadloom.errors import GraphInterrupt, ParentCommand
 
-__all__ = ["FLUSH", "Execute", "Request", "SaverCall", "Script", "load", "save", "script"]
+__all__ = ["FLUSH", "Request", "SaverCall", "Script", "load", "save", "script"]
 
 T = TypeVar("T")
 
@@ -48,15 +49,6 @@ class SaverCall:
         self.args = args
 
 
-class Execute:
-    """Run these tasks of one step concurrently; each records its own outcome."""
-
-    __slots__ = ("tasks",)
-
-    def __init__(self, tasks: list[Task]) -> None:
-        self.tasks = tasks
-
-
 class _Flush:
     __slots__ = ()
 
@@ -67,7 +59,7 @@ class _Flush:
 FLUSH = _Flush()
 """Hand the buffered stream parts to the caller now."""
 
-Request = SaverCall | Execute | _Flush
+Request = SaverCall | list[Task] | _Flush
 Script = Generator[Request, Any, T]
 
 
@@ -103,7 +95,10 @@ def save(run: Run, ops: list[Op]) -> Script[None]:
 
 def script(run: Run, value: Any) -> Script[None]:
     """Drive ``run`` from its input to its end, an interrupt or an error."""
-    yield from load(run)
+    if run.saver is None:
+        run.load_fresh()  # the common case needs no request
+    else:
+        yield from load(run)
     ops = run.apply_input(value)
     if ops:
         yield from save(run, ops)
@@ -121,7 +116,7 @@ def script(run: Run, value: Any) -> Script[None]:
         run.check_recursion()
         todo = [t for t in tasks if t.result is MISSING]  # the others reuse saved writes
         if todo:
-            yield Execute(todo)
+            yield todo
         ops, error = _outcome(run, tasks)
         if ops:
             yield from save(run, ops)

@@ -2,11 +2,15 @@
 
 :func:`task_script` is a generator that yields the calls it needs performed,
 so the sync executor (threads) and the async one (tasks) in ``_drivers`` share
-the retry policy and the handling of interrupts, parent commands and errors:
+the retry policy and the handling of interrupts, parent commands and errors.
+It yields plain values, as this runs once per node per step:
 
-- :class:`Call`: call a node or branch function with a value; send back its
-  result, or throw its exception into the script.
-- :class:`Sleep`: wait before the next attempt.
+- a :data:`Call` tuple ``(func, value, offload)``: call the node or branch
+  function with ``value`` as its state argument and send back its result, or
+  throw its exception into the script; ``offload`` (a node) lets the async
+  executor run a sync function in a worker thread, while a sync branch path is
+  cheap and runs in place;
+- a ``float``: sleep that many seconds before the next attempt.
 """
 
 from __future__ import annotations
@@ -21,34 +25,12 @@ from threadloom._engine._events import EVENT_MODES, emit_event, task_event
 from threadloom._engine._injection import NodeFunc
 from threadloom.errors import GraphBubbleUp, GraphInterrupt, ParentCommand
 
-__all__ = ["Call", "Sleep", "TaskScript", "task_script"]
+__all__ = ["Call", "TaskScript", "task_script"]
 
+Call = tuple[NodeFunc, Any, bool]
+"""``(func, value, offload)``: call ``func`` for the task with ``value`` as its state."""
 
-class Call:
-    """Call ``func`` for the task with ``value`` as its state argument.
-
-    ``offload`` (a node) lets the async executor run a sync function in a
-    worker thread; a sync branch path is cheap and runs in place.
-    """
-
-    __slots__ = ("func", "offload", "value")
-
-    def __init__(self, func: NodeFunc, value: Any, offload: bool) -> None:
-        self.func = func
-        self.value = value
-        self.offload = offload
-
-
-class Sleep:
-    """Wait ``seconds`` before the next attempt."""
-
-    __slots__ = ("seconds",)
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-
-TaskScript = Generator[Call | Sleep, Any, None]
+TaskScript = Generator[Call | float, Any, None]
 
 
 def task_script(task: Task) -> TaskScript:
@@ -70,7 +52,7 @@ def task_script(task: Task) -> TaskScript:
     try:
         while True:
             try:
-                output = yield Call(node.func, task.input, True)
+                output = yield (node.func, task.input, True)
                 branches = run.process_output(task, output)
                 _finish(task, (yield from _branches(task, branches)) if branches else [])
                 return
@@ -92,7 +74,7 @@ def task_script(task: Task) -> TaskScript:
                     and policy.should_retry(exc)
                 ):
                     task.writes = []
-                    yield Sleep(policy.interval(attempt))
+                    yield float(policy.interval(attempt))
                     continue
                 raise
     except ParentCommand as exc:
@@ -117,7 +99,7 @@ def _branches(task: Task, branches: list[Any]) -> Generator[Call, Any, list[tupl
     out: list[tuple[str, Any]] = []
     for branch in branches:
         state = run.fresh_state(task, task.writes)
-        result = yield Call(branch.path, state, False)
+        result = yield (branch.path, state, False)
         out.extend(run.resolve_branch(task.name, branch, result))
     return out
 
