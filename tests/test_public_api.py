@@ -11,7 +11,22 @@ import importlib
 import pytest
 
 PUBLIC_API: dict[str, list[str]] = {
-    "threadloom": ["__version__"],
+    "threadloom": [
+        "Command",
+        "END",
+        "InMemorySaver",
+        "InMemoryStore",
+        "Interrupt",
+        "MessagesState",
+        "RetryPolicy",
+        "START",
+        "Send",
+        "StateGraph",
+        "ThreadloomError",
+        "__version__",
+        "add_messages",
+        "interrupt",
+    ],
     "threadloom.checkpoint.base": [
         "BaseCheckpointSaver",
         "ChannelVersions",
@@ -57,6 +72,7 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "threadloom.errors": [
         "CheckpointConflictError",
+        "CheckpointError",
         "CheckpointerNotConfiguredError",
         "ConnectionLostError",
         "DatabaseError",
@@ -67,6 +83,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "ForeignDatabaseError",
         "GraphBubbleUp",
         "GraphBuildError",
+        "GraphError",
         "GraphInterrupt",
         "GraphRecursionError",
         "IndexConfigMismatchError",
@@ -75,17 +92,21 @@ PUBLIC_API: dict[str, list[str]] = {
         "InvalidEmbedderError",
         "InvalidFilterError",
         "InvalidNamespaceError",
+        "InvalidOptionError",
         "InvalidResumeError",
         "InvalidStoreInputError",
         "InvalidUpdateError",
         "InvalidValueError",
         "MissingThreadIdError",
         "ParentCommand",
+        "PersistenceError",
         "SchemaVersionError",
         "SerializationError",
+        "StoreError",
         "StoreNotConfiguredError",
         "ThreadloomError",
         "UnknownEmbeddingProviderError",
+        "UnsupportedOptionError",
     ],
     "threadloom.graph": [
         "CompiledStateGraph",
@@ -195,6 +216,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "WrongCountEmbed",
         "WrongDimsEmbed",
     ],
+    "threadloom.testing.graph": ["FLAVOURS", "Flavour", "GraphClient"],
     "threadloom.testing.models": [
         "FakeChatModel",
         "OFFLINE_TAG",
@@ -221,6 +243,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.types": [
         "All",
         "Command",
+        "Durability",
         "Interrupt",
         "PregelTask",
         "RetryPolicy",

@@ -79,8 +79,11 @@ def test_a_stale_turn_raises_conflict_and_writes_nothing(
         {"messages": version},
     )
     stale = make_checkpoint({"messages": ["from b"]}, {"messages": 99.0})
-    with pytest.raises(CheckpointConflictError, match="moved on"):
+    with pytest.raises(CheckpointConflictError, match="moved on") as conflict:
         b.put(head_b.config, stale, {"source": "loop", "step": 1}, {"messages": 99.0})
+    assert conflict.value.thread_id == "t"
+    assert conflict.value.expected == head_b.checkpoint["id"]
+    assert conflict.value.latest not in (None, head_b.checkpoint["id"])
     assert (
         b.get_tuple({"configurable": {**thread("t")["configurable"], "checkpoint_id": stale["id"]}})
         is None

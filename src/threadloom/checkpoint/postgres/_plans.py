@@ -175,13 +175,21 @@ def put_plan(
             # A new turn must not land in the middle of another host's turn.
             raise CheckpointConflictError(
                 f"Thread {thread_id!r} is in the middle of a turn on another host (checkpoint "
-                f"{latest!r}). Nothing was written; retry the turn shortly."
+                f"{latest!r}). Nothing was written; retry the turn shortly.",
+                thread_id=thread_id,
+                checkpoint_ns=ns,
+                latest=latest,
+                expected=parent_id,
             )
         if tracked and latest not in (parent_id, checkpoint_id):
             raise CheckpointConflictError(
                 f"Thread {thread_id!r} moved on: its latest checkpoint is {latest!r}, but this "
                 f"step was computed from {parent_id!r} (another host or task wrote in between). "
-                "Nothing was written; read the thread again and retry the turn."
+                "Nothing was written; read the thread again and retry the turn.",
+                thread_id=thread_id,
+                checkpoint_ns=ns,
+                latest=latest,
+                expected=parent_id,
             )
     try:
         # One statement writes the new blobs and the checkpoint row.
