@@ -11,9 +11,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from threadloom.checkpoint.base import DeltaChain, DeltaValue
+from threadloom.checkpoint.base import DeltaValue
 from threadloom.checkpoint.postgres import PostgresSaver
 from threadloom.errors import CheckpointConflictError
+from threadloom.testing._checkpoint_races import items_at_head
 from threadloom.testing.checkpoint import make_checkpoint
 
 
@@ -45,15 +46,7 @@ def turn(saver: PostgresSaver, thread_id: str, text: str) -> Any:
 
 
 def messages(saver: PostgresSaver, thread_id: str) -> list[str]:
-    found = saver.get_tuple(thread(thread_id))
-    assert found is not None
-    value = found.checkpoint["channel_values"]["messages"]
-    if isinstance(value, DeltaChain):
-        out = list(value.snapshot if value.has_snapshot else [])
-        for write in value.writes:
-            out.extend(write)
-        return out
-    return list(value)
+    return items_at_head(saver.get_tuple(thread(thread_id)), "messages")
 
 
 def test_a_stale_turn_raises_conflict_and_writes_nothing(
