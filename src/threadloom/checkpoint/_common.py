@@ -51,11 +51,17 @@ from threadloom.checkpoint.base import (
     CheckpointMetadata,
     CheckpointTuple,
     PendingWrite,
+    _dumps,
+    _text_id,
     get_thread_address,
     metadata_matches,
     unique_next_version,
 )
-from threadloom.errors import CheckpointConflictError
+from threadloom.errors import (
+    CheckpointConflictError,
+    InvalidCheckpointInputError,
+    MissingThreadIdError,
+)
 
 __all__ = [
     "NOT_TRACKED",
@@ -67,10 +73,13 @@ __all__ = [
     "PutGuard",
     "SaverOps",
     "checkpoint_config",
+    "encode_metadata",
     "encode_writes",
+    "list_limit",
     "list_scope",
     "stored_tuple",
     "take",
+    "thread_key",
     "turn_is_open",
     "writes_address",
 ]
@@ -121,15 +130,51 @@ class ListScope(NamedTuple):
 
 
 def list_scope(config: RunnableConfig | None, before: RunnableConfig | None) -> ListScope:
-    """The thread, namespace, id and ``before`` id that ``list`` filters on (all optional there)."""
+    """The thread, namespace, id and ``before`` id that ``list`` filters on (all optional there).
+
+    Each must be usable as an id (see :func:`thread_key`), else
+    :class:`~threadloom.errors.InvalidCheckpointInputError`.
+    """
     configurable = (config or {}).get("configurable", {})
     thread_id = configurable.get("thread_id")
+    ns = configurable.get("checkpoint_ns")
+    checkpoint_id = configurable.get("checkpoint_id")
+    before_id = (before or {}).get("configurable", {}).get("checkpoint_id")
     return ListScope(
-        None if thread_id is None else str(thread_id),
-        configurable.get("checkpoint_ns"),
-        configurable.get("checkpoint_id"),
-        (before or {}).get("configurable", {}).get("checkpoint_id"),
+        None if thread_id is None else thread_key(thread_id, error=InvalidCheckpointInputError),
+        None if ns is None else _text_id(ns, "checkpoint_ns"),
+        None if checkpoint_id is None else _text_id(checkpoint_id, "checkpoint_id"),
+        None if before_id is None else _text_id(before_id, "the checkpoint_id of before"),
     )
+
+
+def thread_key(thread_id: Any, *, error: type[Exception] = MissingThreadIdError) -> str:
+    """A thread id as stored: a string (an int is turned into one) without NUL or lone surrogates.
+
+    ``None`` or another type raises ``error`` (never the thread named ``"None"``).
+    """
+    if thread_id is None or isinstance(thread_id, bool) or not isinstance(thread_id, (str, int)):
+        raise error(f"thread_id must be a string, got {type(thread_id).__name__}: {thread_id!r:.80}")
+    return _text_id(str(thread_id), "thread_id")
+
+
+_MAX_LIMIT = 2**63 - 1  # the largest LIMIT a database accepts; no thread holds more checkpoints
+
+
+def list_limit(limit: Any) -> int | None:
+    """``limit`` of ``list`` checked: ``None`` or an integer (above 2**63 - 1 it means "all")."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidCheckpointInputError(
+            f"limit must be an integer or None, got {type(limit).__name__}: {limit!r:.80}"
+        )
+    return None if limit > _MAX_LIMIT else limit
+
+
+def encode_metadata(serde: Any, metadata: Mapping[str, Any]) -> tuple[str, bytes]:
+    """Serialize a checkpoint's metadata; failures are :class:`~threadloom.errors.SerializationError`."""
+    return _dumps(serde, dict(metadata), "metadata")
 
 
 def take(
@@ -165,7 +210,7 @@ def encode_writes(serde: Any, writes: Sequence[tuple[str, Any]]) -> list[Encoded
     Serialization errors are raised here, before a backend writes anything.
     """
     return [
-        (WRITES_IDX_MAP.get(channel, idx), channel, *serde.dumps_typed(value))
+        (WRITES_IDX_MAP.get(channel, idx), channel, *_dumps(serde, value, f"the write to {channel!r}"))
         for idx, (channel, value) in enumerate(writes)
     ]
 
@@ -290,6 +335,10 @@ class PutGuard:
             )
 
 
+def _task_ids(task_id: Any, task_path: Any) -> tuple[str, str]:
+    return _text_id(task_id, "task_id"), _text_id(task_path, "task_path")
+
+
 def _to_end(op: Callable[..., Any], *args: Any) -> Any:
     """Run ``op``; an iterator it returns is read to the end here (in the worker thread)."""
     result = op(*args)
@@ -347,6 +396,7 @@ class SaverOps(BaseCheckpointSaver):
 
     def _guard(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata) -> PutGuard:
         thread_id, ns, _ = get_thread_address(config)
+        _text_id(checkpoint["id"], "the checkpoint's id")
         return PutGuard(
             expect_latest=self._heads.expected(thread_id, ns),
             writer=f"{self._writer}:{_caller()}",
@@ -381,7 +431,7 @@ class SaverOps(BaseCheckpointSaver):
         ``filter`` keeps checkpoints whose metadata has equal values for its
         keys; ``before`` keeps ids older than that config's ``checkpoint_id``.
         """
-        yield from self._call(self._list_op, config, filter, before, limit)
+        yield from self._call(self._list_op, config, filter, before, list_limit(limit))
 
     def put(
         self,
@@ -406,11 +456,11 @@ class SaverOps(BaseCheckpointSaver):
         task_path: str = "",
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
-        self._call(self._put_writes_op, config, writes, task_id, task_path)
+        self._call(self._put_writes_op, config, writes, *_task_ids(task_id, task_path))
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""
-        self._call(self._delete_thread_op, thread_id)
+        self._call(self._delete_thread_op, thread_key(thread_id))
 
     def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; decodes no values."""
@@ -441,7 +491,7 @@ class SaverOps(BaseCheckpointSaver):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Async twin of :meth:`list`."""
-        for item in await self._acall(self._list_op, config, filter, before, limit):
+        for item in await self._acall(self._list_op, config, filter, before, list_limit(limit)):
             yield item
 
     async def aput(
@@ -466,11 +516,11 @@ class SaverOps(BaseCheckpointSaver):
         task_path: str = "",
     ) -> None:
         """Async twin of :meth:`put_writes`."""
-        await self._acall(self._put_writes_op, config, writes, task_id, task_path)
+        await self._acall(self._put_writes_op, config, writes, *_task_ids(task_id, task_path))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
-        await self._acall(self._delete_thread_op, thread_id)
+        await self._acall(self._delete_thread_op, thread_key(thread_id))
 
     async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """Async twin of :meth:`peek_latest`."""

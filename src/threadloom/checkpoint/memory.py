@@ -35,6 +35,7 @@ from threadloom.checkpoint._common import (
     PutGuard,
     SaverOps,
     checkpoint_config,
+    encode_metadata,
     encode_writes,
     list_scope,
     stored_tuple,
@@ -190,7 +191,7 @@ class InMemorySaver(SaverOps):
         # Serialize everything before touching the store: a bad value leaves it unchanged.
         blobs = encode_channels(self.serde, checkpoint, new_versions)
         header = encode_checkpoint(self.serde, checkpoint)
-        meta = self.serde.dumps_typed(dict(metadata))
+        meta = encode_metadata(self.serde, metadata)
         with self._lock:
             space = self._threads.get(thread_id, {}).get(ns)
             if guard.needs_head(parent_id):

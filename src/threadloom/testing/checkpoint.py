@@ -57,6 +57,7 @@ from threadloom.checkpoint.base import (
     DeltaValue,
 )
 from threadloom.errors import MissingThreadIdError, SerializationError
+from threadloom.testing._checkpoint_inputs import OddInputCases
 from threadloom.testing._checkpoint_races import ConcurrencyCases, SharedConcurrencyCases
 from threadloom.testing._saver_driver import SaverDriver, make_checkpoint, thread
 
@@ -130,7 +131,7 @@ def rich_value() -> dict[str, Any]:
     }
 
 
-class CheckpointerConformance(ConcurrencyCases):
+class CheckpointerConformance(ConcurrencyCases, OddInputCases):
     """Subclass this and define a ``saver`` fixture; see the module docstring."""
 
     flavours: ClassVar[tuple[str, ...]] = ("sync", "async")

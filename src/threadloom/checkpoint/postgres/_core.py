@@ -18,8 +18,10 @@ from threadloom.checkpoint._common import (
     PutGuard,
     SaverOps,
     checkpoint_config,
+    encode_metadata,
     encode_writes,
     list_scope,
+    thread_key,
     writes_address,
 )
 from threadloom.checkpoint.base import (
@@ -129,7 +131,7 @@ class PostgresSaverCore(SaverOps):
             parent_id,
             checkpoint["id"],
             header,
-            self.serde.dumps_typed(meta),
+            encode_metadata(self.serde, meta),
             metadata_json(self.serde, meta),
             blobs,
             versions,
@@ -183,7 +185,7 @@ class PostgresSaverCore(SaverOps):
     def _prune_plan(thread_ids: Sequence[str], strategy: str) -> Plan[None]:
         if isinstance(thread_ids, str):
             raise TypeError("prune() takes a list of thread ids, not one string")
-        ids = [str(t) for t in thread_ids]
+        ids = [thread_key(t) for t in thread_ids]
         if strategy == "keep_latest":
             return prune_plan(ids)
         if strategy == "delete":

@@ -38,6 +38,7 @@ from threadloom.checkpoint._common import (
     PutGuard,
     SaverOps,
     checkpoint_config,
+    encode_metadata,
     encode_writes,
     list_scope,
     stored_tuple,
@@ -296,7 +297,7 @@ class SqliteSaver(SaverOps):
             for channel, version, blob in encode_channels(self.serde, checkpoint, new_versions)
         ]
         type_tag, header = encode_checkpoint(self.serde, checkpoint)
-        meta_type, meta = self.serde.dumps_typed(dict(metadata))
+        meta_type, meta = encode_metadata(self.serde, metadata)
         meta_value: bytes | str = meta.decode() if meta_type == "json" else meta
         row = (thread_id, ns, checkpoint_id, parent_id, type_tag, header, meta_type, meta_value,
                guard.writer, int(guard.open_turn))  # fmt: skip
