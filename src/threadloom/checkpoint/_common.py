@@ -36,6 +36,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from langchain_core.runnables import RunnableConfig
@@ -246,10 +247,8 @@ def turn_is_open(checkpoint: Checkpoint, metadata: Mapping[str, Any]) -> bool:
 
 def _caller() -> str:
     """Who is calling: the OS thread, and the asyncio task when one runs."""
-    try:
-        task = asyncio.current_task()
-    except RuntimeError:
-        task = None
+    loop = asyncio._get_running_loop()  # None outside a loop, without raising (cheap on every put)
+    task = None if loop is None else asyncio.current_task(loop)
     return f"{threading.get_ident()}:{0 if task is None else id(task)}"
 
 
@@ -260,9 +259,9 @@ class HeadTracker:
         self._lock = threading.Lock()
         self._seen: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()
 
-    def seen(self, thread_id: str, ns: str, head: str | None) -> None:
+    def seen(self, thread_id: str, ns: str, head: str | None, caller: str | None = None) -> None:
         """The calling thread/task saw ``head`` (``None``: an empty thread) as the latest."""
-        key = (_caller(), thread_id, ns)
+        key = (caller or _caller(), thread_id, ns)
         with self._lock:
             self._seen[key] = head
             self._seen.move_to_end(key)
@@ -274,10 +273,10 @@ class HeadTracker:
         with self._lock:
             self._seen.pop((_caller(), thread_id, ns), None)
 
-    def expected(self, thread_id: str, ns: str) -> Any:
+    def expected(self, thread_id: str, ns: str, caller: str | None = None) -> Any:
         """The head the caller last saw, or :data:`NOT_TRACKED`."""
         with self._lock:
-            return self._seen.get((_caller(), thread_id, ns), NOT_TRACKED)
+            return self._seen.get((caller or _caller(), thread_id, ns), NOT_TRACKED)
 
 
 class Head(NamedTuple):
@@ -394,21 +393,19 @@ class SaverOps(BaseCheckpointSaver):
         else:
             self._heads.forget(thread_id, ns)
 
-    def _guard(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata) -> PutGuard:
+    def _put(self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata) -> tuple[PutGuard, Callable[[], None]]:
+        """The put's guard, and what to call once it is stored (the caller's head moves to it)."""
         thread_id, ns, _ = get_thread_address(config)
-        _text_id(checkpoint["id"], "the checkpoint's id")
-        return PutGuard(
-            expect_latest=self._heads.expected(thread_id, ns),
-            writer=f"{self._writer}:{_caller()}",
+        checkpoint_id = _text_id(checkpoint["id"], "the checkpoint's id")
+        caller = _caller()
+        guard = PutGuard(
+            expect_latest=self._heads.expected(thread_id, ns, caller),
+            writer=f"{self._writer}:{caller}",
             open_turn=turn_is_open(checkpoint, metadata),
             starts_turn=metadata.get("source") == "input",
             turn_timeout=self.turn_timeout,
         )
-
-    def _saved(self, saved: RunnableConfig) -> RunnableConfig:
-        thread_id, ns, checkpoint_id = get_thread_address(saved)
-        self._heads.seen(thread_id, ns, checkpoint_id)
-        return saved
+        return guard, partial(self._heads.seen, thread_id, ns, checkpoint_id, caller)
 
     # --- sync API ---
 
@@ -442,11 +439,12 @@ class SaverOps(BaseCheckpointSaver):
     ) -> RunnableConfig:
         """Store ``checkpoint`` as a child of ``config``'s checkpoint (only the channels in
         ``new_versions``); returns the new config."""
-        guard = self._guard(config, checkpoint, metadata)
+        guard, stored = self._put(config, checkpoint, metadata)
         result: RunnableConfig = self._call(
             self._put_op, config, checkpoint, metadata, new_versions, guard
         )
-        return self._saved(result)
+        stored()
+        return result
 
     def put_writes(
         self,
@@ -502,11 +500,12 @@ class SaverOps(BaseCheckpointSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async twin of :meth:`put`."""
-        guard = self._guard(config, checkpoint, metadata)
+        guard, stored = self._put(config, checkpoint, metadata)
         result: RunnableConfig = await self._acall(
             self._put_op, config, checkpoint, metadata, new_versions, guard
         )
-        return self._saved(result)
+        stored()
+        return result
 
     async def aput_writes(
         self,

@@ -223,6 +223,8 @@ def _text_id(value: Any, name: str) -> str:
         raise InvalidCheckpointInputError(
             f"{name} must be a string, got {type(value).__name__}: {value!r:.80}"
         )
+    if value.isascii() and "\x00" not in value:
+        return value  # the common case, without encoding
     if "\x00" in value:
         raise InvalidCheckpointInputError(f"{name} must not contain NUL characters: {value!r:.80}")
     try:

@@ -305,7 +305,7 @@ class SqliteSaver(SaverOps):
         def write(conn: sqlite3.Connection) -> None:
             # Inside BEGIN IMMEDIATE: no other writer can move the head between check and write.
             if guard.needs_head(parent_id):
-                guard.check(thread_id, parent_id, checkpoint_id, self._head(conn, thread_id, ns))
+                guard.check(thread_id, parent_id, checkpoint_id, self._head(conn, thread_id, ns, guard.starts_turn))
             if blobs:
                 conn.executemany("INSERT OR REPLACE INTO checkpoint_blobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", blobs)
             conn.execute(
@@ -318,8 +318,15 @@ class SqliteSaver(SaverOps):
         return checkpoint_config(thread_id, ns, checkpoint_id)
 
     @staticmethod
-    def _head(conn: sqlite3.Connection, thread_id: str, ns: str) -> Head | None:
-        """The thread's latest checkpoint, as the concurrency rule reads it."""
+    def _head(conn: sqlite3.Connection, thread_id: str, ns: str, turn: bool) -> Head | None:
+        """The thread's latest checkpoint, as the concurrency rule reads it (its turn only if ``turn``)."""
+        if not turn:  # most puts continue a turn: only the latest id matters
+            found = conn.execute(
+                "SELECT checkpoint_id FROM checkpoint_snapshots WHERE thread_id = ? AND checkpoint_ns = ? "
+                "ORDER BY checkpoint_id DESC LIMIT 1",
+                (thread_id, ns),
+            ).fetchone()
+            return None if found is None else Head(found[0], "", False, 0.0, False)
         marks = ", ".join("?" for _ in PAUSED_CHANNELS)
         row = conn.execute(
             f"SELECT s.checkpoint_id, s.writer, s.open_turn, {_NOW} - s.created_at, "
