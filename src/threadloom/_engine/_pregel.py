@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -143,7 +144,7 @@ class CompiledGraph:
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
         )
-        for _ in run_sync(run, self._child_input(run, input), None):
+        for _ in _releasing(run, run_sync(run, self._child_input(run, input), None)):
             pass
         return run.final_output()
 
@@ -179,7 +180,7 @@ class CompiledGraph:
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
         )
-        async for _ in run_async(run, self._child_input(run, input), None):
+        async for _ in _areleasing(run, run_async(run, self._child_input(run, input), None)):
             pass
         return run.final_output()
 
@@ -213,7 +214,7 @@ class CompiledGraph:
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
         )
-        for event in run_sync(run, self._child_input(run, input), sink):
+        for event in _releasing(run, run_sync(run, self._child_input(run, input), sink)):
             yield _format(event, multi, subgraphs)
 
     async def astream(
@@ -240,7 +241,7 @@ class CompiledGraph:
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
         )
-        async for event in run_async(run, self._child_input(run, input), sink):
+        async for event in _areleasing(run, run_async(run, self._child_input(run, input), sink)):
             yield _format(event, multi, subgraphs)
 
     def _child_input(self, run: Run, value: Any) -> Any:
@@ -356,6 +357,36 @@ class CompiledGraph:
         await _save_async(run, _update(run, values, as_node))
         self._cache.put(run.cache_key, run.thread_state())
         return run.checkpoint_config
+
+
+def _stopped_mid_turn(run: Run) -> dict[str, Any] | None:
+    """The checkpoint a run that did not finish stopped at (its turn holds the thread until released)."""
+    if run.done or run.saver is None or not run.checkpoint_config:
+        return None
+    return run.checkpoint_config
+
+
+def _releasing(run: Run, events: Iterator[Event]) -> Iterator[Event]:
+    """``events``; a run that stops mid-turn (interrupt, error, abandoned stream) releases its turn."""
+    try:
+        yield from events
+    finally:
+        stopped = _stopped_mid_turn(run)
+        if stopped is not None:
+            with contextlib.suppress(Exception):  # best effort: turn_timeout releases it otherwise
+                run.saver.release_turn(stopped)
+
+
+async def _areleasing(run: Run, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """Async twin of :func:`_releasing` (a cancelled run releases its turn too)."""
+    try:
+        async for event in events:
+            yield event
+    finally:
+        stopped = _stopped_mid_turn(run)
+        if stopped is not None:
+            with contextlib.suppress(Exception):  # best effort: turn_timeout releases it otherwise
+                await run.saver.arelease_turn(stopped)
 
 
 def _require_checkpoint(run: Run) -> None:

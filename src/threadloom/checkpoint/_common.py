@@ -22,7 +22,9 @@ Turns are atomic with respect to other writers: a new turn (an ``input``
 checkpoint) may not start on a checkpoint that another writer put in the
 middle of its own turn (an "open" checkpoint: more nodes of that turn are
 still to run) within the last ``turn_timeout`` seconds, unless that turn
-stopped at an interrupt or an error. Such a put raises
+stopped: the engine calls ``release_turn`` when a run stops mid-turn (an
+interrupt, an error, a cancelled stream), and an interrupt or error write on
+the checkpoint counts as stopped too. Such a put raises
 :class:`~threadloom.errors.CheckpointConflictError` before writing anything,
 so the caller simply retries the whole turn a moment later. A writer that
 died mid-turn blocks others for at most ``turn_timeout``.
@@ -242,6 +244,8 @@ def turn_is_open(checkpoint: Checkpoint, metadata: Mapping[str, Any]) -> bool:
     """
     if metadata.get("source") == "input":
         return True
+    if metadata.get("source") in ("update", "fork"):
+        return False  # written outside a run: no node of it is running
     return any(str(c).startswith("branch:to:") for c in checkpoint["channel_values"])
 
 
@@ -383,6 +387,7 @@ class SaverOps(BaseCheckpointSaver):
     _put_writes_op: Callable[[RunnableConfig, Sequence[tuple[str, Any]], str, str], Any]
     _delete_thread_op: Callable[[str], Any]
     _peek_latest_op: Callable[[RunnableConfig], Any]
+    _release_turn_op: Callable[[str, str, str, str], Any]
 
     # --- the concurrency rule's bookkeeping (the backend checks PutGuard when it writes) ---
 
@@ -466,6 +471,15 @@ class SaverOps(BaseCheckpointSaver):
         self._saw(config, None if result is None else result[0])
         return result
 
+    def release_turn(self, config: RunnableConfig) -> None:
+        """The caller's run stopped mid-turn at ``config``'s checkpoint: other writers may start turns."""
+        self._call(self._release_turn_op, *self._own_checkpoint(config))
+
+    def _own_checkpoint(self, config: RunnableConfig) -> tuple[str, str, str, str]:
+        """``(thread_id, ns, checkpoint_id, writer)``: only the caller's own turn is released."""
+        thread_id, ns, checkpoint_id = writes_address(config)
+        return thread_id, ns, checkpoint_id, f"{self._writer}:{_caller()}"
+
     def get_next_version(
         self, current: ChannelVersion | None, channel: Any = None
     ) -> ChannelVersion:
@@ -520,6 +534,10 @@ class SaverOps(BaseCheckpointSaver):
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
         await self._acall(self._delete_thread_op, thread_key(thread_id))
+
+    async def arelease_turn(self, config: RunnableConfig) -> None:
+        """Async twin of :meth:`release_turn`."""
+        await self._acall(self._release_turn_op, *self._own_checkpoint(config))
 
     async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """Async twin of :meth:`peek_latest`."""

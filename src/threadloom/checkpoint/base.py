@@ -346,6 +346,21 @@ class BaseCheckpointSaver(ABC):
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
 
+    # --- turns: a run that stops mid-turn says so, so that its turn stops holding the thread ---
+
+    def release_turn(self, config: RunnableConfig) -> None:
+        """The run that put ``config``'s checkpoint stopped (interrupt, error, cancellation).
+
+        Savers that keep other writers from starting a turn in the middle of
+        this one (see :mod:`threadloom.checkpoint._common`) let them in again;
+        by default nothing happens.
+        """
+        return None  # optional for a saver: one without the rule has nothing to release
+
+    async def arelease_turn(self, config: RunnableConfig) -> None:
+        """Async twin of :meth:`release_turn`."""
+        return None
+
     # --- cheap look-ups the engine uses to skip re-reading state it already holds ---
 
     def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:

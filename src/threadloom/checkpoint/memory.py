@@ -232,6 +232,14 @@ class InMemorySaver(SaverOps):
                     continue
                 stored[key] = (channel, type_tag, data, task_path)
 
+    def _release_turn_op(self, thread_id: str, ns: str, checkpoint_id: str, writer: str) -> None:
+        """The writer's turn at this checkpoint stopped: it no longer holds the thread."""
+        with self._lock:
+            space = self._threads.get(thread_id, {}).get(ns)
+            saved = None if space is None else space.checkpoints.get(checkpoint_id)
+            if saved is not None and saved.writer == writer:
+                saved.open_turn = False
+
     def _delete_thread_op(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""
         with self._lock:

@@ -11,11 +11,12 @@ other processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import multiprocessing
 import random
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -97,6 +98,16 @@ class _Writer:
         self._task.cancel()
 
 
+@contextlib.asynccontextmanager
+async def _two_writers() -> AsyncIterator[tuple[_Writer, _Writer]]:
+    a, b = _Writer(), _Writer()
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
 async def _assert_one_line(api: SaverDriver, thread_id: str, expected_items: list[str]) -> None:
     """The thread holds every item once, and its history is one line (each parent is the previous one)."""
     assert sorted(items_at_head(await api.get_tuple(thread(thread_id)))) == sorted(expected_items)
@@ -112,6 +123,14 @@ def _put_step(api: SaverDriver, config: RunnableConfig, source: str, values: dic
     return api.put(config, make_checkpoint(values, versions), {"source": source, "step": 0}, versions)
 
 
+async def _a_opens_a_turn(api: SaverDriver, a: _Writer, b: _Writer) -> RunnableConfig:
+    """Writer ``a`` starts a turn on thread "t" (an open input checkpoint); ``b`` then reads the thread."""
+    await a(lambda: api.get_tuple(thread("t")))
+    opened = await a(lambda: _put_step(api, thread("t"), "input", {"items": ["q"], "branch:to:model": None}))
+    await b(lambda: api.get_tuple(thread("t")))
+    return opened
+
+
 class ConcurrencyCases:
     """Two writers on one thread: the second to put on a stale head is refused; nothing is lost."""
 
@@ -119,8 +138,7 @@ class ConcurrencyCases:
         """Two writers read the same head; the second to put gets CheckpointConflictError and writes
         nothing; its retry (read again, put again) lands."""
         await run_turns(api, "t", "first", 1)
-        a, b = _Writer(), _Writer()
-        try:
+        async with _two_writers() as (a, b):
             head_a = await a(lambda: api.get_tuple(thread("t")))
             head_b = await b(lambda: api.get_tuple(thread("t")))
             assert head_a is not None and head_b is not None
@@ -133,24 +151,17 @@ class ConcurrencyCases:
             assert await api.get_tuple({"configurable": {**thread("t")["configurable"], "checkpoint_id": stale["id"]}}) is None
             assert len(await api.list(thread("t"))) == 2
             await b(lambda: run_turns(api, "t", "b", 1))
-        finally:
-            a.close()
-            b.close()
         assert items_at_head(await api.get_tuple(thread("t"))) == ["first-0", "a", "b-0"]
 
     async def test_two_first_turns_on_a_new_thread_conflict(self, api: SaverDriver) -> None:
         """Two writers that both found the thread empty cannot both put its first checkpoint."""
-        a, b = _Writer(), _Writer()
-        try:
+        async with _two_writers() as (a, b):
             assert await a(lambda: api.get_tuple(thread("new"))) is None
             assert await b(lambda: api.get_tuple(thread("new"))) is None
             v = api.next_version(None)
             await a(lambda: api.put(thread("new"), make_checkpoint({"items": ["a"]}, {"items": v})))
             with pytest.raises(CheckpointConflictError):
                 await b(lambda: api.put(thread("new"), make_checkpoint({"items": ["b"]}, {"items": v})))
-        finally:
-            a.close()
-            b.close()
         assert items_at_head(await api.get_tuple(thread("new"))) == ["a"]
 
     async def test_a_checkpoint_read_by_id_may_be_forked(self, api: SaverDriver) -> None:
@@ -169,36 +180,36 @@ class ConcurrencyCases:
     async def test_a_new_turn_waits_for_another_writers_open_turn(self, api: SaverDriver) -> None:
         """While writer A's turn still has nodes to run, B's new turn conflicts without writing;
         once A's turn ends, B's turn goes through."""
-        a, b = _Writer(), _Writer()
-        try:
-            await a(lambda: api.get_tuple(thread("t")))
-            opened = await a(lambda: _put_step(api, thread("t"), "input", {"items": ["q"], "branch:to:model": None}))
-            await b(lambda: api.get_tuple(thread("t")))
+        async with _two_writers() as (a, b):
+            opened = await _a_opens_a_turn(api, a, b)
             with pytest.raises(CheckpointConflictError, match="middle of a turn"):
                 await b(lambda: _put_step(api, opened, "input", {"items": ["other"]}))
             assert len(await api.list(thread("t"))) == 1
             closed = await a(lambda: _put_step(api, opened, "loop", {"items": ["q", "answer"]}))
             await b(lambda: api.get_tuple(thread("t")))
             await b(lambda: _put_step(api, closed, "input", {"items": ["other"]}))
-        finally:
-            a.close()
-            b.close()
         assert len(await api.list(thread("t"))) == 3
 
     async def test_a_turn_stopped_at_an_interrupt_does_not_hold_the_thread(self, api: SaverDriver) -> None:
         """A turn waiting at an interrupt (an interrupt write on its open checkpoint) lets another
         writer start a new turn."""
-        a, b = _Writer(), _Writer()
-        try:
-            await a(lambda: api.get_tuple(thread("t")))
-            opened = await a(lambda: _put_step(api, thread("t"), "input", {"items": ["q"], "branch:to:ask": None}))
+        async with _two_writers() as (a, b):
+            opened = await _a_opens_a_turn(api, a, b)
             await a(lambda: api.put_writes(opened, [(INTERRUPT, ["approve?"])], "task-ask"))
-            await b(lambda: api.get_tuple(thread("t")))
             await b(lambda: _put_step(api, opened, "input", {"items": ["new question"]}))
-        finally:
-            a.close()
-            b.close()
         assert items_at_head(await api.get_tuple(thread("t"))) == ["new question"]
+
+    async def test_a_released_turn_does_not_hold_the_thread(self, api: SaverDriver) -> None:
+        """A run that stopped mid-turn releases its turn: another writer may start one. Releasing
+        someone else's turn does nothing."""
+        async with _two_writers() as (a, b):
+            opened = await _a_opens_a_turn(api, a, b)
+            await b(lambda: api.release_turn(opened))  # not b's turn: no effect
+            with pytest.raises(CheckpointConflictError, match="middle of a turn"):
+                await b(lambda: _put_step(api, opened, "input", {"items": ["other"]}))
+            await a(lambda: api.release_turn(opened))
+            await b(lambda: _put_step(api, opened, "input", {"items": ["other"]}))
+        assert items_at_head(await api.get_tuple(thread("t"))) == ["other"]
 
     async def test_concurrent_writers_lose_no_turn(self, api: SaverDriver, flavour: str) -> None:
         """Four writers (OS threads for the sync methods, tasks for the async ones) take ten turns

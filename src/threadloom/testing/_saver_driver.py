@@ -103,5 +103,11 @@ class SaverDriver:
             return await self.saver.apeek_latest(config)
         return self.saver.peek_latest(config)
 
+    async def release_turn(self, config: RunnableConfig) -> None:
+        if self.is_async:
+            await self.saver.arelease_turn(config)
+        else:
+            self.saver.release_turn(config)
+
     def next_version(self, current: ChannelVersion | None) -> ChannelVersion:
         return self.saver.get_next_version(current, None)

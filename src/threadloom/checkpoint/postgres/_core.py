@@ -42,6 +42,7 @@ from threadloom.checkpoint.postgres._plans import (
     put_plan,
     put_writes_plan,
     read_plan,
+    release_turn_plan,
     vkey,
 )
 
@@ -149,6 +150,9 @@ class PostgresSaverCore(SaverOps):
         thread_id, ns, checkpoint_id = writes_address(config)
         rows = encode_writes(self.serde, writes)
         return put_writes_plan(thread_id, ns, checkpoint_id, task_id, task_path, rows)
+
+    def _release_turn_op(self, thread_id: str, ns: str, checkpoint_id: str, writer: str) -> Plan[None]:
+        return release_turn_plan(thread_id, ns, checkpoint_id, writer)
 
     def _delete_thread_op(self, thread_id: str) -> Plan[None]:
         return delete_plan([str(thread_id)])

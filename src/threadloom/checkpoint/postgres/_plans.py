@@ -38,6 +38,7 @@ __all__ = [
     "put_plan",
     "put_writes_plan",
     "read_plan",
+    "release_turn_plan",
     "vkey",
 ]
 
@@ -337,6 +338,15 @@ def peek_plan(thread_id: str, ns: str) -> Plan[tuple[str, bool] | None]:
         (thread_id, ns),
     )
     return (found.rows[0][0], bool(found.rows[0][1])) if found.rows else None
+
+
+def release_turn_plan(thread_id: str, ns: str, checkpoint_id: str, writer: str) -> Plan[None]:
+    """The writer's turn at this checkpoint stopped: it no longer holds the thread."""
+    yield Query(
+        "UPDATE threadloom_checkpoints SET open_turn = false WHERE thread_id = %s AND checkpoint_ns = %s "
+        "AND checkpoint_id = %s AND writer = %s AND open_turn",
+        (thread_id, ns, checkpoint_id, writer),
+    )
 
 
 def delete_plan(thread_ids: Sequence[str]) -> Plan[None]:

@@ -366,6 +366,16 @@ class SqliteSaver(SaverOps):
 
         self._write(write)
 
+    def _release_turn_op(self, thread_id: str, ns: str, checkpoint_id: str, writer: str) -> None:
+        """The writer's turn at this checkpoint stopped: it no longer holds the thread."""
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE checkpoint_snapshots SET open_turn = 0 WHERE thread_id = ? AND checkpoint_ns = ? "
+                "AND checkpoint_id = ? AND writer = ? AND open_turn = 1",
+                (thread_id, ns, checkpoint_id, writer),
+            )
+        )
+
     def _delete_thread_op(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""
 
