@@ -64,6 +64,7 @@ from threadloom.errors import (
     CheckpointConflictError,
     InvalidCheckpointInputError,
     MissingThreadIdError,
+    SerializationError,
 )
 
 __all__ = [
@@ -75,9 +76,11 @@ __all__ = [
     "ListScope",
     "PutGuard",
     "SaverOps",
+    "can_match",
     "checkpoint_config",
     "encode_metadata",
     "encode_writes",
+    "list_filter",
     "list_limit",
     "list_scope",
     "stored_tuple",
@@ -176,8 +179,49 @@ def list_limit(limit: Any) -> int | None:
 
 
 def encode_metadata(serde: Any, metadata: Mapping[str, Any]) -> tuple[str, bytes]:
-    """Serialize a checkpoint's metadata; failures are :class:`~threadloom.errors.SerializationError`."""
+    """Serialize a checkpoint's metadata; failures are :class:`~threadloom.errors.SerializationError`.
+
+    Metadata is matched by ``list(filter=...)`` in the database, so it holds no NUL
+    character on any saver (PostgreSQL's JSON cannot store one).
+    """
+    if any("\x00" in text for text in _texts(metadata)):
+        raise SerializationError("Cannot serialize metadata: it holds a NUL character")
     return _dumps(serde, dict(metadata), "metadata")
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string in ``value``: itself, or the keys and items of its dicts, lists and tuples."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _texts(item)
+
+
+def list_filter(filter: Any) -> Mapping[str, Any] | None:
+    """``filter`` of ``list`` checked: ``None`` or a mapping, else :class:`InvalidCheckpointInputError`."""
+    if filter is not None and not isinstance(filter, Mapping):
+        raise InvalidCheckpointInputError(
+            f"filter must be a dict of metadata keys and values, got {type(filter).__name__}: {filter!r:.80}"
+        )
+    return filter
+
+
+def can_match(filter: Mapping[str, Any] | None) -> bool:
+    """False when ``filter`` holds a string no stored metadata can hold (NUL, a lone surrogate)."""
+    return all("\x00" not in text and _encodable(text) for text in _texts(filter or {}))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def take(
@@ -433,7 +477,9 @@ class SaverOps(BaseCheckpointSaver):
         ``filter`` keeps checkpoints whose metadata has equal values for its
         keys; ``before`` keeps ids older than that config's ``checkpoint_id``.
         """
-        yield from self._call(self._list_op, config, filter, before, list_limit(limit))
+        limit = list_limit(limit)
+        if can_match(list_filter(filter)):
+            yield from self._call(self._list_op, config, filter, before, limit)
 
     def put(
         self,
@@ -503,8 +549,10 @@ class SaverOps(BaseCheckpointSaver):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Async twin of :meth:`list`."""
-        for item in await self._acall(self._list_op, config, filter, before, list_limit(limit)):
-            yield item
+        limit = list_limit(limit)
+        if can_match(list_filter(filter)):
+            for item in await self._acall(self._list_op, config, filter, before, limit):
+                yield item
 
     async def aput(
         self,

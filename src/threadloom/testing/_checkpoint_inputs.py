@@ -92,6 +92,34 @@ class OddInputCases:
             await api.put_writes(saved, [("messages", [broken])], "task-2")
         await self._assert_unchanged(api, saved)
 
+    async def test_a_filter_that_is_not_a_dict_is_refused(self, api: SaverDriver) -> None:
+        """list(filter=...) with a string or a list raises InvalidCheckpointInputError naming filter."""
+        saved = await self._one_checkpoint(api)
+        for bad in ("source", [("source", "loop")]):
+            with pytest.raises(InvalidCheckpointInputError, match="filter"):
+                await api.list(None, filter=bad)
+        await self._assert_unchanged(api, saved)
+
+    async def test_a_filter_that_no_metadata_can_hold_matches_nothing(self, api: SaverDriver) -> None:
+        """Filters with NUL or lone surrogates in a key or value match nothing (no error); a 70-bit
+        integer matches the metadata that holds it."""
+        v = api.next_version(None)
+        meta = {"source": "loop", "step": 0, "k": "v", "big": 2**70}
+        saved = await api.put(thread("t"), make_checkpoint({"n": 1}, {"n": v}), meta)
+        for odd in ({"k": "\ud800"}, {"\ud800": "v"}, {"k": "v\x00"}, {"k\x00": "v"}, {"big": 2**71}):
+            assert await api.list(None, filter=odd) == []
+            assert await api.list(thread("t"), filter=odd, limit=5) == []
+        assert [t.config for t in await api.list(None, filter={"big": 2**70})] == [saved]
+
+    async def test_metadata_with_a_nul_character_is_refused(self, api: SaverDriver) -> None:
+        """Metadata holding NUL in a key or a string value raises SerializationError; nothing is written."""
+        saved = await self._one_checkpoint(api)
+        v = api.next_version(None)
+        for meta in ({"note": "a\x00b"}, {"a\x00b": 1}, {"tags": ["ok", "\x00"]}):
+            with pytest.raises(SerializationError, match="NUL"):
+                await api.put(saved, make_checkpoint({"n": 9}, {"n": v}), {"source": "loop", "step": 1, **meta})
+        await self._assert_unchanged(api, saved)
+
     @pytest.mark.parametrize("bad", ["nul\x00inside", "half \ud800 pair"])
     async def test_ids_with_nul_or_a_lone_surrogate_are_refused(self, api: SaverDriver, bad: str) -> None:
         """A thread_id, checkpoint_ns, checkpoint_id or task_id holding NUL or a lone surrogate (which

@@ -248,7 +248,10 @@ class SqliteSaver(SaverOps):
             params.append(scope.before_id)
         all_in_sql = True
         for key, value in (filter or {}).items():
-            if isinstance(key, str) and '"' not in key and type(value) in (str, int):
+            # SQL gets what it can compare exactly (64-bit integers); the rest is matched below.
+            if isinstance(key, str) and '"' not in key and (
+                type(value) is str or (type(value) is int and -(2**63) <= value < 2**63)
+            ):
                 where.append("metadata_type = 'json' AND json_extract(metadata, ?) = ?")
                 params += [f'$."{key}"', value]
             else:
