@@ -393,14 +393,20 @@ def _to_end(op: Callable[..., Any], *args: Any) -> Any:
 
 
 class SaverOps(BaseCheckpointSaver):
-    """Every public method, sync and async, written once over six operations.
+    """Every public method, sync and async, written once over seven operations.
 
     A backend implements the operations (``_get_tuple_op``, ``_list_op``,
     ``_put_op``, ``_put_writes_op``, ``_delete_thread_op``,
-    ``_peek_latest_op``) and, if they are not plain functions, how one runs:
-    :meth:`_call` from sync code, :meth:`_acall` from async code. By default
-    an operation runs inline; with ``_offload_to_thread`` the async methods
-    run it in a worker thread (for a backend whose I/O blocks).
+    ``_peek_latest_op``, ``_release_turn_op``) and, if they are not plain
+    functions, how one runs: :meth:`_call` from sync code, :meth:`_acall` from
+    async code. By default an operation runs inline; with ``_offload_to_thread``
+    the async methods run it in a worker thread (for a backend whose I/O blocks).
+
+    The public methods check their arguments and keep the concurrency rule's
+    bookkeeping (module docstring); ``_put_op`` gets a :class:`PutGuard` whose
+    ``check`` it calls inside its write transaction, before writing, when
+    ``needs_head`` says so, and stores ``writer`` and ``open_turn`` with the
+    checkpoint.
     """
 
     _offload_to_thread = False
