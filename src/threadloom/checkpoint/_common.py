@@ -441,9 +441,11 @@ class SaverOps(BaseCheckpointSaver):
 
     # --- the concurrency rule's bookkeeping (the backend checks PutGuard when it writes) ---
 
-    def _saw(self, config: RunnableConfig, head: str | None) -> None:
+    def _saw(self, config: RunnableConfig, head: str | None, *, latest: bool = False) -> None:
+        """After a read: ``head`` is what the caller now takes as the thread's latest checkpoint,
+        unless it read one checkpoint by id (``latest`` says the read ignores the id)."""
         thread_id, ns, checkpoint_id = get_thread_address(config)
-        if checkpoint_id is None:
+        if latest or checkpoint_id is None:
             self._heads.seen(thread_id, ns, head)
         else:
             self._heads.forget(thread_id, ns)
@@ -520,7 +522,7 @@ class SaverOps(BaseCheckpointSaver):
     def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; decodes no values."""
         result: tuple[str, bool] | None = self._call(self._peek_latest_op, config)
-        self._saw(config, None if result is None else result[0])
+        self._saw(config, None if result is None else result[0], latest=True)
         return result
 
     def release_turn(self, config: RunnableConfig) -> None:
@@ -596,5 +598,5 @@ class SaverOps(BaseCheckpointSaver):
     async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """Async twin of :meth:`peek_latest`."""
         result: tuple[str, bool] | None = await self._acall(self._peek_latest_op, config)
-        self._saw(config, None if result is None else result[0])
+        self._saw(config, None if result is None else result[0], latest=True)
         return result
