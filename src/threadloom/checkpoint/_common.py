@@ -257,7 +257,11 @@ def encode_writes(serde: Any, writes: Sequence[tuple[str, Any]]) -> list[Encoded
     Serialization errors are raised here, before a backend writes anything.
     """
     return [
-        (WRITES_IDX_MAP.get(channel, idx), channel, *_dumps(serde, value, f"the write to {channel!r}"))
+        (
+            WRITES_IDX_MAP.get(channel, idx),
+            _text_id(channel, "a channel name"),
+            *_dumps(serde, value, f"the write to {channel!r}"),
+        )
         for idx, (channel, value) in enumerate(writes)
     ]
 

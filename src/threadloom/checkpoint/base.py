@@ -450,6 +450,8 @@ def encode_channels(
     """
     values = checkpoint["channel_values"]
     rows: list[tuple[str, ChannelVersion, StoredBlob]] = []
+    for channel in (*checkpoint["channel_versions"], *new_versions):
+        _text_id(channel, "a channel name")
     for channel, version in new_versions.items():
         if channel not in values:
             rows.append((channel, version, StoredBlob("empty", None, "", b"")))

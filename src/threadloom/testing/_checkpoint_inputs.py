@@ -122,8 +122,9 @@ class OddInputCases:
 
     @pytest.mark.parametrize("bad", ["nul\x00inside", "half \ud800 pair"])
     async def test_ids_with_nul_or_a_lone_surrogate_are_refused(self, api: SaverDriver, bad: str) -> None:
-        """A thread_id, checkpoint_ns, checkpoint_id or task_id holding NUL or a lone surrogate (which
-        no database column can hold everywhere) raises InvalidCheckpointInputError on reads and writes."""
+        """A thread_id, checkpoint_ns, checkpoint_id, task_id or channel name holding NUL or a lone
+        surrogate (which no database column can hold everywhere) raises InvalidCheckpointInputError
+        on reads and writes."""
         saved = await self._one_checkpoint(api)
         v = api.next_version(None)
         cid = saved["configurable"]["checkpoint_id"]
@@ -147,6 +148,10 @@ class OddInputCases:
             await api.put_writes(saved, [("n", 9)], bad)
         with pytest.raises(InvalidCheckpointInputError, match="thread_id"):
             await api.delete_thread(bad)
+        with pytest.raises(InvalidCheckpointInputError, match="channel"):
+            await api.put(saved, make_checkpoint({bad: 9}, {bad: v}))
+        with pytest.raises(InvalidCheckpointInputError, match="channel"):
+            await api.put_writes(saved, [("n", 8), (bad, 9)], "task-2")
         await self._assert_unchanged(api, saved)
 
     @pytest.mark.parametrize("bad", [None, ["t"], 1.5])
