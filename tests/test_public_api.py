@@ -73,6 +73,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.errors": [
         "CheckpointConflictError",
         "CheckpointError",
+        "CheckpointNotFoundError",
         "CheckpointerNotConfiguredError",
         "ConnectionLostError",
         "DatabaseError",
@@ -88,6 +89,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "GraphRecursionError",
         "IndexConfigMismatchError",
         "IndexNotConfiguredError",
+        "InvalidCheckpointInputError",
         "InvalidConnectionError",
         "InvalidEmbedderError",
         "InvalidFilterError",
@@ -206,7 +208,12 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.store.postgres.aio": ["AsyncPostgresStore"],
     "threadloom.store.sqlite": ["SqliteStore"],
     "threadloom.store.sqlite.aio": ["AsyncSqliteStore"],
-    "threadloom.testing.checkpoint": ["CheckpointerConformance", "SaverDriver", "make_checkpoint"],
+    "threadloom.testing.checkpoint": [
+        "CheckpointerConformance",
+        "SaverDriver",
+        "SharedCheckpointerConformance",
+        "make_checkpoint",
+    ],
     "threadloom.testing.embeddings": [
         "AsyncHashingEmbed",
         "HashingEmbed",
