@@ -42,6 +42,8 @@ def test_the_docstring_diagram_names_every_error() -> None:
         (errors.MissingThreadIdError, ValueError),
         (errors.EmptyChannelError, KeyError),
         (errors.SerializationError, TypeError),
+        (errors.CheckpointNotFoundError, KeyError),
+        (errors.InvalidCheckpointInputError, ValueError),
     ],
 )
 def test_leaves_subclass_the_expected_builtin(cls: type, builtin: type) -> None:

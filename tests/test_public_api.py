@@ -53,6 +53,7 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "threadloom.errors": [
         "CheckpointConflictError",
+        "CheckpointNotFoundError",
         "CheckpointerNotConfiguredError",
         "DatabaseError",
         "EmbeddingError",
@@ -64,6 +65,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "GraphRecursionError",
         "IndexConfigMismatchError",
         "IndexNotConfiguredError",
+        "InvalidCheckpointInputError",
         "InvalidConnectionError",
         "InvalidEmbedderError",
         "InvalidFilterError",
@@ -117,7 +119,12 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.store.postgres.aio": ["AsyncPostgresStore"],
     "threadloom.store.sqlite": ["SqliteStore"],
     "threadloom.store.sqlite.aio": ["AsyncSqliteStore"],
-    "threadloom.testing.checkpoint": ["CheckpointerConformance", "SaverDriver", "make_checkpoint"],
+    "threadloom.testing.checkpoint": [
+        "CheckpointerConformance",
+        "SaverDriver",
+        "SharedCheckpointerConformance",
+        "make_checkpoint",
+    ],
     "threadloom.testing.embeddings": [
         "AsyncHashingEmbed",
         "HashingEmbed",

@@ -24,6 +24,8 @@ subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
     ├── EmptyChannelError (KeyError)             reading a channel that holds no value
     ├── SerializationError (TypeError)           a value the checkpoint serializer cannot encode
     ├── CheckpointConflictError (RuntimeError)   two writers raced on one thread; retry
+    ├── CheckpointNotFoundError (KeyError)       update_state names a checkpoint the thread lacks
+    ├── InvalidCheckpointInputError (ValueError)  bad checkpoint_id, limit, thread id, NUL in an id
     ├── SchemaVersionError (RuntimeError)        a database written by a newer threadloom
     ├── DatabaseError (RuntimeError)             unusable database path, file or server
     ├── InvalidConnectionError (TypeError)       a backend given something that is not a connection
@@ -39,6 +41,7 @@ from typing import Any
 
 __all__ = [
     "CheckpointConflictError",
+    "CheckpointNotFoundError",
     "CheckpointerNotConfiguredError",
     "DatabaseError",
     "EmbeddingError",
@@ -50,6 +53,7 @@ __all__ = [
     "GraphRecursionError",
     "IndexConfigMismatchError",
     "IndexNotConfiguredError",
+    "InvalidCheckpointInputError",
     "InvalidConnectionError",
     "InvalidEmbedderError",
     "InvalidFilterError",
@@ -162,6 +166,18 @@ class SerializationError(ThreadloomError, TypeError):
 
 class CheckpointConflictError(ThreadloomError, RuntimeError):
     """Another writer advanced this thread first. Re-read the state and retry the turn."""
+
+
+class CheckpointNotFoundError(ThreadloomError, KeyError):
+    """A write names a ``checkpoint_id`` the thread does not have; nothing was changed."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidCheckpointInputError(ThreadloomError, ValueError):
+    """An argument to a checkpointer is unusable (a ``checkpoint_id`` that is not a string,
+    a ``limit`` that is not an integer, a NUL character in an id, ...); nothing was read or written."""
 
 
 class SchemaVersionError(ThreadloomError, RuntimeError):

@@ -12,7 +12,11 @@ from threadloom._engine._drivers import Event, Sink, run_async, run_sync
 from threadloom._engine._messages import StreamMessagesHandler
 from threadloom._engine._run import Run, _ChildInput
 from threadloom._engine._spec import GraphSpec
-from threadloom.errors import CheckpointerNotConfiguredError, InvalidUpdateError
+from threadloom.errors import (
+    CheckpointerNotConfiguredError,
+    CheckpointNotFoundError,
+    InvalidUpdateError,
+)
 from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot
 
 __all__ = ["CompiledGraph"]
@@ -337,6 +341,7 @@ class CompiledGraph:
 
         run = self._state_run(config)
         _load_sync(run)
+        _require_checkpoint(run)
         _save_sync(run, _update(run, values, as_node))
         self._cache.put(run.cache_key, run.thread_state())
         return run.checkpoint_config
@@ -347,9 +352,21 @@ class CompiledGraph:
 
         run = self._state_run(config)
         await _load_async(run)
+        _require_checkpoint(run)
         await _save_async(run, _update(run, values, as_node))
         self._cache.put(run.cache_key, run.thread_state())
         return run.checkpoint_config
+
+
+def _require_checkpoint(run: Run) -> None:
+    """An update of a checkpoint the thread does not have changes nothing (it would start the thread over)."""
+    if not run.wants_latest() and run.checkpoint_id is None:
+        wanted = run.configurable.get("checkpoint_id")
+        raise CheckpointNotFoundError(
+            f"thread {run.thread_id!r} has no checkpoint {wanted!r} (namespace {run.ns!r}); "
+            "nothing was changed. Pass a config from get_state_history(), or omit checkpoint_id "
+            "to update the latest state."
+        )
 
 
 def _parse_modes(stream_mode: Any, debug: bool | None) -> tuple[frozenset[str], bool]:

@@ -36,7 +36,7 @@ class AsyncSqliteSaver(SqliteSaver):
     @classmethod
     @asynccontextmanager
     async def from_conn_string(  # type: ignore[override]
-        cls, conn_string: str | os.PathLike[str], *, serde: Any = None
+        cls, conn_string: str | os.PathLike[str], *, serde: Any = None, turn_timeout: float = 120.0
     ) -> AsyncIterator[AsyncSqliteSaver]:
         """Open ``conn_string`` (a path or ``":memory:"``), set it up, close it on exit.
 
@@ -44,7 +44,7 @@ class AsyncSqliteSaver(SqliteSaver):
         """
         db = await asyncio.to_thread(Database.open, conn_string)
         try:
-            saver = cls(db, serde=serde)
+            saver = cls(db, serde=serde, turn_timeout=turn_timeout)
             await saver.asetup()
             yield saver
         finally:
