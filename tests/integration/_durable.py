@@ -29,11 +29,14 @@ not tell a finished ``COMMIT`` from one in progress.)
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import signal
 import sqlite3
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -49,6 +52,9 @@ from threadloom.types import Command, interrupt
 
 DIMS = 64
 SHARED = "shared"
+#: Seconds a turn left open by a killed writer keeps others from starting one on ``shared``
+#: (the default, two minutes, would stall the thread for the rest of the test).
+TURN_TIMEOUT = 0.2
 #: Every this-many lane turn asks for a review: the graph interrupts and is resumed.
 REVIEW_EVERY = 3
 
@@ -195,7 +201,7 @@ def writer(path: str, name: str, slot: int) -> None:
 
     store = SqliteStore(traced(path, report, b"s"), index=index())
     store.setup()  # search_mode "hybrid": builds the keyword index if no writer has yet
-    saver = SqliteSaver(traced(path, report, b"c"))
+    saver = SqliteSaver(traced(path, report, b"c"), turn_timeout=TURN_TIMEOUT)
     saver.setup()
     graph = chat_graph().compile(checkpointer=saver)
     lane = f"lane{slot}"
@@ -223,12 +229,14 @@ def writer(path: str, name: str, slot: int) -> None:
             ack(f"lane {lane} {turn} {head[0]}")
         else:
             message = HumanMessage(f"chat {name} {number}", id=f"{name}-{number}-h")
-            while True:
+            for attempt in itertools.count(1):
                 try:
                     graph.invoke({"messages": [message]}, shared_cfg)
                     break
                 except CheckpointConflictError:
-                    ack("conflict")  # another writer advanced the thread: retry the turn
+                    # Another writer advanced the thread, or is mid-turn: retry the turn.
+                    ack("conflict")
+                    time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
             ack(f"shared {name}-{number}")
 
 

@@ -334,6 +334,9 @@ def test_acknowledged_writes_survive_sigkill_whole(tmp_path: Path) -> None:
         # Two writers at once on one thread: conflicts happened, were retried, lost nothing.
         shared = graph.get_state(W.thread_config(W.SHARED)).values["messages"]
         check_shared(shared, [turn for name in names for turn in acks[name].shared_turns])
-        assert sum(a.conflicts for a in acks.values()) >= 1
+        acked_shared = sum(len(a.shared_turns) for a in acks.values())
+        conflicts = sum(a.conflicts for a in acks.values())
+        print(f"shared: {acked_shared} acknowledged turns, {conflicts} conflicts retried")
+        assert acked_shared >= KILLS // 2 and conflicts >= 1
         assert len(list(saver.list(W.thread_config(W.SHARED)))) > 0
     conn.close()
