@@ -21,8 +21,8 @@ Transactions are reported through ``PATH.NAME.txn``: the writer's SQLite
 connections are :class:`TracedConnection`, which overwrites the file's first
 two bytes when a write transaction opens (``I`` once ``BEGIN IMMEDIATE``
 returned: the write lock is held), when ``COMMIT`` starts (``C``) and when
-the transaction ends (``O``), followed by ``s`` (store) or ``c``
-(checkpointer). Reading the file after the writer died tells where the kill
+the transaction ends (``O``), followed by what it writes: ``s`` a store
+batch, ``c`` a checkpoint, ``w`` a task's pending writes. Reading the file after the writer died tells where the kill
 landed. (A trace callback would fire before each statement runs, so it could
 not tell a finished ``COMMIT`` from one in progress.)
 """
@@ -165,23 +165,37 @@ def batch_ops(name: str, number: int) -> list[PutOp]:
 
 
 class TracedConnection(sqlite3.Connection):
-    """A connection that says in ``report`` whether a write transaction is open."""
+    """A connection that says in ``report`` whether a write transaction is open, and of what."""
 
     report = -1
-    kind = b"?"
+    kind = b"?"  # what this connection's write transactions are: store (s) or checkpoint (c)
+    _writing = False
+    _current = b"?"
 
     def _say(self, state: bytes) -> None:
-        os.pwrite(self.report, state + self.kind, 0)
+        os.pwrite(self.report, state + self._current, 0)
+
+    def _look(self, sql: str) -> None:
+        if self._writing and self._current == b"c" and "INTO checkpoint_writes" in sql:
+            self._current = b"w"  # a task's pending writes, not a checkpoint
+            self._say(b"I")
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        if sql == "COMMIT":
+        if sql == "COMMIT" and self._writing:
             self._say(b"C")
+        self._look(sql)
         cursor = super().execute(sql, parameters)
         if sql == "BEGIN IMMEDIATE":
+            self._writing, self._current = True, self.kind
             self._say(b"I")
-        elif sql in ("COMMIT", "ROLLBACK"):
+        elif sql in ("COMMIT", "ROLLBACK") and self._writing:
+            self._writing = False
             self._say(b"O")
         return cursor
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        self._look(sql)
+        return super().executemany(sql, parameters)
 
 
 def traced(path: str, report: int, kind: bytes) -> TracedConnection:
