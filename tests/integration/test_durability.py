@@ -261,31 +261,11 @@ def check_pending_writes(conn: sqlite3.Connection) -> int:
     return len(tasks)
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(240)
-def test_acknowledged_writes_survive_sigkill_whole(tmp_path: Path) -> None:
-    """Writers killed inside and outside write transactions lose nothing acknowledged and leave no half-write."""
-    path = tmp_path / "durable.db"
-    rng = random.Random(2024)
-    landed = run_and_kill(path, rng)
-    names = sorted(landed, key=lambda name: int(name[1:]))  # in the order they ran
-    errors = [p.read_text() for p in tmp_path.glob("*.error")]
-    assert errors == []
-    acks = {name: read_acks(Path(f"{path}.{name}.acks")) for name in names}
-
-    # The kills landed where the durability claim is at stake: inside write transactions
-    # of both the store and the checkpointer, as the writers themselves reported.
-    where = Counter(report[:1] for report in landed.values())
-    inside = Counter(report[1:] for report in landed.values() if report[:1] in (b"I", b"C"))
-    assert where[b"I"] + where[b"C"] >= KILLS // 2, where
-    assert all(inside[kind] >= 3 for kind in KINDS), inside
-    assert sum(a.batches for a in acks.values()) > KILLS  # writes were flowing
-
-    conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-
+def check_store(path: Path, names: list[str], acks: dict[str, Acks], rng: random.Random) -> int:
+    """Batches whole, keyword index and vectors matching the items; returns how many
+    unacknowledged batches had committed."""
+    committed_unacked = 0
     with SqliteStore(path, index=W.index()) as store:
-        committed_unacked = 0
         present: dict[str, list[str]] = {}
         for name in names:
             committed, present[name], absent = check_batches(store, name, acks[name].batches)
@@ -299,7 +279,6 @@ def test_acknowledged_writes_survive_sigkill_whole(tmp_path: Path) -> None:
                 assert keyword_hits(store, name, W.word(key)) == [], key
             for number in range(1, committed):
                 assert keyword_hits(store, name, W.latest_text(name, number).split()[1]) == []
-        check_keyword_index(conn)
         # Vectors were committed with their items: a semantic search finds them. The
         # 64-bucket hashing embedder gives many keys the same vector (score 1.0 ties), so
         # the search reads the writer's whole namespace rather than a top 10.
@@ -307,38 +286,83 @@ def test_acknowledged_writes_survive_sigkill_whole(tmp_path: Path) -> None:
         for name, key in rng.sample(sample, 25):
             hits = store.search(("durable", name), query=W.note(key), limit=100_000)
             assert key in [h.key for h in hits if h.score > 0.999]
-    print(f"kills: {dict(where)} inside by kind {dict(inside)}; unacked batches committed: {committed_unacked}")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        check_keyword_index(conn)
+    return committed_unacked
 
-    with SqliteSaver.from_conn_string(str(path)) as saver:
+
+def check_lanes(
+    conn: sqlite3.Connection, graph: Any, lanes: dict[str, list[tuple[int, str]]], rng: random.Random
+) -> None:
+    """Each lane holds every acknowledged turn in order, and its checkpoints load as its prefixes."""
+    assert sorted(lanes) == [f"lane{slot}" for slot in range(AT_ONCE)]
+    for lane, acked in lanes.items():
+        final = graph.get_state(W.thread_config(lane)).values["messages"]
+        turns = check_lane(final, lane, [turn for turn, _ in acked])
+        # Each writer of the lane went on from the last turn acknowledged before it.
+        assert [turn for turn, _ in acked] == sorted({turn for turn, _ in acked}), lane
+        # Each acknowledged checkpoint was stored and holds the history up to its turn,
+        # and any stored one (unacknowledged, mid-turn) loads as a prefix of the final one.
+        stored = [
+            checkpoint_id
+            for (checkpoint_id,) in conn.execute(
+                "SELECT checkpoint_id FROM checkpoint_snapshots WHERE thread_id = ?", (lane,)
+            )
+        ]
+        assert {checkpoint_id for _, checkpoint_id in acked} <= set(stored)
+        picks = rng.sample(acked, min(10, len(acked)))
+        picks += [(0, checkpoint_id) for checkpoint_id in rng.sample(stored, 10)]
+        for turn, checkpoint_id in picks:
+            config = {"configurable": {"thread_id": lane, "checkpoint_id": checkpoint_id}}
+            messages = graph.get_state(config).values.get("messages", [])
+            assert [m.id for m in messages] == [m.id for m in final[: len(messages)]]
+            if turn:
+                assert messages[-1].id == W.lane_turn_ids(lane, turn)[-1], (lane, turn)
+        print(f"{lane}: {turns} turns, {len(stored)} checkpoints")
+    # The lanes' messages were stored as delta chains with periodic full snapshots.
+    kinds = dict(
+        conn.execute(
+            "SELECT kind, count(*) FROM checkpoint_blobs WHERE channel = 'messages' "
+            "AND thread_id LIKE 'lane%' GROUP BY kind"
+        ).fetchall()
+    )
+    print(f"lanes' message blobs: {kinds}")
+    assert kinds.get("delta", 0) >= 100 and kinds.get("full", 0) >= 3 * AT_ONCE, kinds
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_acknowledged_writes_survive_sigkill_whole(tmp_path: Path) -> None:
+    """Writers killed inside and outside write transactions lose nothing acknowledged and leave no half-write."""
+    path = tmp_path / "durable.db"
+    rng = random.Random(2024)
+    landed = run_and_kill(path, rng)
+    names = sorted(landed, key=lambda name: int(name[1:]))  # in the order they ran
+    errors = [p.read_text() for p in tmp_path.glob("*.error")]
+    assert errors == []
+    acks = {name: read_acks(Path(f"{path}.{name}.acks")) for name in names}
+
+    # The kills landed where the durability claim is at stake: inside write transactions
+    # of the store and the checkpointer, as the writers themselves reported.
+    where = Counter(report[:1] for report in landed.values())
+    inside = Counter(report[1:] for report in landed.values() if report[:1] in (b"I", b"C"))
+    print(f"kills: {dict(where)}; inside, by what they write: {dict(inside)}")
+    assert where[b"I"] + where[b"C"] >= KILLS // 2, where
+    assert all(inside[kind] >= 3 for kind in KINDS), inside
+    acked_keys = sum(W.batch_size(n) for a in acks.values() for n in range(1, a.batches + 1))
+    assert acked_keys > 2 * KILLS  # the kills landed while writes were flowing
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    print(f"unacknowledged batches that committed: {check_store(path, names, acks, rng)}")
+
+    lanes: dict[str, list[tuple[int, str]]] = {}
+    for name in names:
+        for lane, turn, checkpoint_id in acks[name].lane_turns:
+            lanes.setdefault(lane, []).append((turn, checkpoint_id))
+    with SqliteSaver.from_conn_string(str(path)) as saver, contextlib.closing(sqlite3.connect(path)) as conn:
         graph = W.chat_graph().compile(checkpointer=saver)
-        lanes: dict[str, list[tuple[int, str]]] = {}
-        for name in names:
-            for lane, turn, checkpoint_id in acks[name].lane_turns:
-                lanes.setdefault(lane, []).append((turn, checkpoint_id))
-        assert sorted(lanes) == [f"lane{slot}" for slot in range(AT_ONCE)]
-        for lane, acked in lanes.items():
-            final = graph.get_state(W.thread_config(lane)).values["messages"]
-            turns = check_lane(final, lane, [turn for turn, _ in acked])
-            # Each writer of the lane went on from the last turn acknowledged before it.
-            assert [turn for turn, _ in acked] == sorted({turn for turn, _ in acked}), lane
-            # Every stored checkpoint of the lane loads whole, and each acknowledged one
-            # holds the history up to its turn (a prefix of the final one).
-            stored = {t.config["configurable"]["checkpoint_id"] for t in saver.list(W.thread_config(lane))}
-            assert {checkpoint_id for _, checkpoint_id in acked} <= stored
-            for turn, checkpoint_id in rng.sample(acked, 10):
-                config = {"configurable": {"thread_id": lane, "checkpoint_id": checkpoint_id}}
-                messages = graph.get_state(config).values["messages"]
-                assert [m.id for m in messages] == [m.id for m in final[: len(messages)]]
-                assert messages[-1].id.split("-")[1] == str(turn), (lane, turn)
-            print(f"{lane}: {turns} turns, {len(stored)} checkpoints")
-        # The lanes' messages were stored as delta chains with periodic full snapshots.
-        kinds = dict(
-            conn.execute(
-                "SELECT kind, count(*) FROM checkpoint_blobs WHERE channel = 'messages' "
-                "AND thread_id LIKE 'lane%' GROUP BY kind"
-            ).fetchall()
-        )
-        assert kinds.get("delta", 0) >= 100 and kinds.get("full", 0) >= 3 * AT_ONCE, kinds
+        check_lanes(conn, graph, lanes, rng)
         assert check_pending_writes(conn) >= 3  # review turns left pending writes to check
 
         # Two writers at once on one thread: conflicts happened, were retried, lost nothing.
@@ -348,5 +372,3 @@ def test_acknowledged_writes_survive_sigkill_whole(tmp_path: Path) -> None:
         conflicts = sum(a.conflicts for a in acks.values())
         print(f"shared: {acked_shared} acknowledged turns, {conflicts} conflicts retried")
         assert acked_shared >= KILLS // 2 and conflicts >= 1
-        assert len(list(saver.list(W.thread_config(W.SHARED)))) > 0
-    conn.close()
