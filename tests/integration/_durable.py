@@ -22,9 +22,11 @@ connections are :class:`TracedConnection`, which overwrites the file's first
 two bytes when a write transaction opens (``I`` once ``BEGIN IMMEDIATE``
 returned: the write lock is held), when ``COMMIT`` starts (``C``) and when
 the transaction ends (``O``), followed by what it writes: ``s`` a store
-batch, ``c`` a checkpoint, ``w`` a task's pending writes. Reading the file after the writer died tells where the kill
-landed. (A trace callback would fire before each statement runs, so it could
-not tell a finished ``COMMIT`` from one in progress.)
+batch, ``c`` a checkpoint, ``w`` a task's pending writes. Reading the file
+after the writer died tells where the kill landed (no fsync needed: the
+kernel keeps what a killed process wrote). A trace callback would fire
+before each statement runs, so it could not tell a finished ``COMMIT`` from
+one in progress.
 """
 
 from __future__ import annotations
