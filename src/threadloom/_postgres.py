@@ -6,7 +6,12 @@ Backend logic is written once, as *plans*: generators that yield
 sync and async classes differ only in how they hold a connection.
 
 Also here: opening connections with errors that say what is wrong
-(unreachable server, wrong password, missing database), and the migrations
+(unreachable server, wrong password, missing database); connection sources
+(:class:`Conn`, :class:`AsyncConn`) that survive dropped connections (a run
+whose connection is found dead on its first statement resumes on a new one; a
+connection lost later raises :class:`~threadloom.errors.ConnectionLostError`);
+what a transaction-mode pooler such as PgBouncer needs (no server-side
+prepared statements, settings only inside a transaction); and the migrations
 runner (a list of SQL steps per component, position = version, recorded in
 the ``threadloom_migrations`` table).
 """
@@ -21,7 +26,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequen
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from threadloom.errors import DatabaseError, SchemaVersionError
+from threadloom.errors import ConnectionLostError, DatabaseError, SchemaVersionError
 
 try:
     import psycopg
@@ -40,15 +45,20 @@ except ImportError:  # pragma: no cover - the pool is optional
 
 __all__ = [
     "AsyncConn",
+    "AsyncOwnedConnection",
     "Conn",
     "Migration",
+    "OwnedConnection",
     "Plan",
+    "PlanRun",
     "Query",
     "Result",
     "aconnect",
+    "aopen_connection",
     "arun",
     "connect",
     "migrate",
+    "open_connection",
     "run",
 ]
 
@@ -135,28 +145,123 @@ def _can_skip_transaction(conn: Any, read_only: bool) -> bool:
     )
 
 
+#: Whether a connection's session is shared with other clients: true behind a pooler in
+#: transaction mode (PgBouncer), where each transaction may run on another server session.
+_SHARED_SESSION: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+_SERVER_PID = "SELECT pg_backend_pid()"
+
+
+def _shares_session(conn: Any, server_pid: int) -> bool:
+    """A pooler answers the startup with its own process id, not the server session's."""
+    shared = int(conn.info.backend_pid) != int(server_pid)
+    _SHARED_SESSION[conn] = shared
+    return shared
+
+
+def _is_lost(conn: Any) -> bool:
+    """Whether ``conn`` can no longer talk to the server (the socket dropped or the server left)."""
+    return bool(conn.closed or conn.broken)
+
+
+class PlanRun:
+    """A plan on its way through a driver, with what a retry after a lost connection needs.
+
+    ``pending`` is the statement that has not run yet (a dead connection fails on its first
+    statement, so the plan can resume there on a new one); ``started`` turns true once any
+    statement of this run succeeded, after which a lost connection is no longer retried;
+    ``committing`` is true while COMMIT is in flight, when the outcome is unknown.
+    """
+
+    __slots__ = ("committing", "pending", "plan", "started")
+
+    def __init__(self, plan: Plan[Any]) -> None:
+        self.plan = plan
+        self.pending: Query | None = None
+        self.started = False
+        self.committing = False
+
+
+@contextlib.contextmanager
+def _no_prepare(conn: Any) -> Iterator[None]:
+    """No server-side prepared statements: a transaction-mode pooler cannot keep them.
+
+    Connections threadloom opens never prepare; one the caller gives may, so the setting is
+    switched off while a plan runs on it and put back after.
+    """
+    saved = conn.prepare_threshold
+    conn.prepare_threshold = None
+    try:
+        yield
+    finally:
+        conn.prepare_threshold = saved
+
+
 def run(plan: Plan[T], conn: psycopg.Connection[Any], *, read_only: bool = False) -> T:
     """Execute ``plan`` on ``conn`` inside one transaction.
 
     With ``read_only=True`` (the plan only reads, or its writes stand alone) and an idle
     autocommit connection, the statements run without BEGIN/COMMIT.
     """
-    if _can_skip_transaction(conn, read_only):
-        with conn.cursor(row_factory=tuple_row) as cur:
-            return _drive(plan, cur, conn, in_transaction=False)
-    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-        return _drive(plan, cur, conn, in_transaction=True)
+    return run_once(PlanRun(plan), conn, read_only=read_only)
 
 
-def _drive(plan: Plan[T], cur: Any, conn: Any, *, in_transaction: bool) -> T:
+def run_once(state: PlanRun, conn: psycopg.Connection[Any], *, read_only: bool = False) -> Any:
+    """One attempt at ``state``'s plan on ``conn`` (see :func:`run`)."""
+    with _no_prepare(conn):
+        if _can_skip_transaction(conn, read_only):
+            with conn.cursor(row_factory=tuple_row) as cur:
+                return _drive(state, cur, conn, in_transaction=False)
+        with conn.transaction():
+            state.started = True  # BEGIN went through: the connection was alive
+            with conn.cursor(row_factory=tuple_row) as cur:
+                value = _drive(state, cur, conn, in_transaction=True)
+            state.committing = True
+        state.committing = False
+        return value
+
+
+def _statements(
+    query: Query, conn: Any, in_transaction: bool
+) -> tuple[list[Query], list[Query], dict[str, str] | None]:
+    """What runs before and after ``query`` for its settings, and what to record once it ran.
+
+    On a shared session (a transaction-mode pooler) an autocommit statement with settings
+    gets its own short transaction, so the settings reach the server session that runs it.
+    """
+    if query.settings and not in_transaction and _SHARED_SESSION.get(conn):
+        prelude, _ = _settings_query(query, conn, in_transaction=True)
+        assert prelude is not None
+        return [Query("BEGIN"), prelude], [Query("COMMIT")], None
+    prelude, record = _settings_query(query, conn, in_transaction)
+    return ([prelude] if prelude is not None else []), [], record
+
+
+def _needs_pid(query: Query, conn: Any, in_transaction: bool) -> bool:
+    return bool(query.settings) and not in_transaction and conn not in _SHARED_SESSION
+
+
+def _opened_here(conn: Any, in_transaction: bool) -> bool:
+    """Whether a failed statement left open the short transaction :func:`_statements` began."""
+    return not in_transaction and conn.info.transaction_status in (
+        psycopg.pq.TransactionStatus.INTRANS,
+        psycopg.pq.TransactionStatus.INERROR,
+    )
+
+
+def _drive(state: PlanRun, cur: Any, conn: Any, *, in_transaction: bool) -> Any:
+    plan = state.plan
     try:
-        query = next(plan)
+        query = state.pending if state.pending is not None else next(plan)
         while True:
+            state.pending = query
             try:
-                prelude, record = _settings_query(query, conn, in_transaction)
-                if prelude is not None:
-                    cur.execute(prelude.sql, prelude.params)
-                    _remember_settings(conn, record)
+                if _needs_pid(query, conn, in_transaction):
+                    cur.execute(_SERVER_PID)
+                    _shares_session(conn, cur.fetchone()[0])
+                before, after, record = _statements(query, conn, in_transaction)
+                for extra in before:
+                    cur.execute(extra.sql, extra.params)
                 if query.copy is not None:
                     with cur.copy(query.sql) as copy:
                         copy.write(query.copy)
@@ -165,10 +270,20 @@ def _drive(plan: Plan[T], cur: Any, conn: Any, *, in_transaction: bool) -> T:
                 else:
                     cur.execute(query.sql, query.params)
                 result = Result(cur.fetchall() if cur.description else [], cur.rowcount)
+                for extra in after:
+                    cur.execute(extra.sql, extra.params)
+                _remember_settings(conn, record)
             except psycopg.Error as error:
+                if _is_lost(conn):
+                    raise  # the run's owner decides: resume on a new connection, or report
+                if _opened_here(conn, in_transaction):
+                    cur.execute("ROLLBACK")
                 # The plan may turn a database error into one of ours.
+                state.started = True
                 query = plan.throw(error)
                 continue
+            state.started = True
+            state.pending = None
             query = plan.send(result)
     except StopIteration as done:
         return done.value
@@ -176,22 +291,39 @@ def _drive(plan: Plan[T], cur: Any, conn: Any, *, in_transaction: bool) -> T:
 
 async def arun(plan: Plan[T], conn: psycopg.AsyncConnection[Any], *, read_only: bool = False) -> T:
     """Async twin of :func:`run`."""
-    if _can_skip_transaction(conn, read_only):
-        async with conn.cursor(row_factory=tuple_row) as cur:
-            return await _adrive(plan, cur, conn, in_transaction=False)
-    async with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-        return await _adrive(plan, cur, conn, in_transaction=True)
+    return await arun_once(PlanRun(plan), conn, read_only=read_only)
 
 
-async def _adrive(plan: Plan[T], cur: Any, conn: Any, *, in_transaction: bool) -> T:
+async def arun_once(
+    state: PlanRun, conn: psycopg.AsyncConnection[Any], *, read_only: bool = False
+) -> Any:
+    """Async twin of :func:`run_once`."""
+    with _no_prepare(conn):
+        if _can_skip_transaction(conn, read_only):
+            async with conn.cursor(row_factory=tuple_row) as cur:
+                return await _adrive(state, cur, conn, in_transaction=False)
+        async with conn.transaction():
+            state.started = True
+            async with conn.cursor(row_factory=tuple_row) as cur:
+                value = await _adrive(state, cur, conn, in_transaction=True)
+            state.committing = True
+        state.committing = False
+        return value
+
+
+async def _adrive(state: PlanRun, cur: Any, conn: Any, *, in_transaction: bool) -> Any:
+    plan = state.plan
     try:
-        query = next(plan)
+        query = state.pending if state.pending is not None else next(plan)
         while True:
+            state.pending = query
             try:
-                prelude, record = _settings_query(query, conn, in_transaction)
-                if prelude is not None:
-                    await cur.execute(prelude.sql, prelude.params)
-                    _remember_settings(conn, record)
+                if _needs_pid(query, conn, in_transaction):
+                    await cur.execute(_SERVER_PID)
+                    _shares_session(conn, (await cur.fetchone())[0])
+                before, after, record = _statements(query, conn, in_transaction)
+                for extra in before:
+                    await cur.execute(extra.sql, extra.params)
                 if query.copy is not None:
                     async with cur.copy(query.sql) as copy:
                         await copy.write(query.copy)
@@ -201,9 +333,19 @@ async def _adrive(plan: Plan[T], cur: Any, conn: Any, *, in_transaction: bool) -
                     await cur.execute(query.sql, query.params)
                 rows = await cur.fetchall() if cur.description else []
                 result = Result(rows, cur.rowcount)
+                for extra in after:
+                    await cur.execute(extra.sql, extra.params)
+                _remember_settings(conn, record)
             except psycopg.Error as error:
+                if _is_lost(conn):
+                    raise
+                if _opened_here(conn, in_transaction):
+                    await cur.execute("ROLLBACK")
+                state.started = True
                 query = plan.throw(error)
                 continue
+            state.started = True
+            state.pending = None
             query = plan.send(result)
     except StopIteration as done:
         return done.value
@@ -299,85 +441,218 @@ async def aconnect(conninfo: str, *, connect_timeout: int = 10) -> psycopg.Async
         raise explain_connect_error(error, conninfo) from None
 
 
+class OwnedConnection:
+    """A connection threadloom opened from a connection string, so it may open it again.
+
+    After the server dropped it (a restart, ``pg_terminate_backend``, a network or SSL
+    failure), :meth:`current` opens a new one.
+    """
+
+    def __init__(self, conninfo: str, conn: psycopg.Connection[Any]) -> None:
+        self.conninfo = conninfo
+        self.conn = conn
+
+    def current(self) -> psycopg.Connection[Any]:
+        """The live connection, reconnecting first when the last one was lost."""
+        if self.conn.closed:
+            self.conn.close()
+            self.conn = connect(self.conninfo)
+        return self.conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> OwnedConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncOwnedConnection:
+    """Async twin of :class:`OwnedConnection`."""
+
+    def __init__(self, conninfo: str, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conninfo = conninfo
+        self.conn = conn
+
+    async def current(self) -> psycopg.AsyncConnection[Any]:
+        """The live connection, reconnecting first when the last one was lost."""
+        if self.conn.closed:
+            await self.conn.close()
+            self.conn = await aconnect(self.conninfo)
+        return self.conn
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def __aenter__(self) -> AsyncOwnedConnection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def open_connection(conninfo: str) -> OwnedConnection:
+    """A connection for ``from_conn_string``: opened now (errors surface here), reopened when lost."""
+    return OwnedConnection(conninfo, connect(conninfo))
+
+
+async def aopen_connection(conninfo: str) -> AsyncOwnedConnection:
+    """Async twin of :func:`open_connection`."""
+    return AsyncOwnedConnection(conninfo, await aconnect(conninfo))
+
+
+#: Attempts after a lost connection, by kind of source: a connection the caller gave cannot be
+#: replaced; an owned one is reopened once; a pool may hand out several dead connections after
+#: a server restart, so it is checked and asked again.
+_RETRIES = {"given": 0, "owned": 1, "pool": 2}
+
+_CANNOT_REPLACE = (
+    " threadloom cannot replace a connection it did not open: open a new one, or give a "
+    "connection string (from_conn_string) or a pool, which reconnect by themselves."
+)
+
+
+def _source_kind(source: Any, connection: type, owned: type, pool: Any) -> str:
+    if isinstance(source, connection):
+        return "given"
+    if isinstance(source, owned):
+        return "owned"
+    if pool is not None and isinstance(source, pool):
+        return "pool"
+    raise TypeError(
+        f"Expected a {connection.__module__}.{connection.__name__} or a psycopg_pool "
+        f"{'ConnectionPool' if owned is OwnedConnection else 'AsyncConnectionPool'}, "
+        f"got {type(source).__name__}; use from_conn_string() for a connection string"
+    )
+
+
+def _lost_error(
+    state: PlanRun, kind: str, error: Exception, *, read_only: bool
+) -> ConnectionLostError:
+    """What a caller learns when the connection dropped and the call could not be retried."""
+    said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    after = _CANNOT_REPLACE if kind == "given" else " The next call reconnects."
+    if state.committing:
+        return ConnectionLostError(
+            f"The connection to PostgreSQL was lost while committing ({said}): the write may "
+            "or may not be stored; read it back before repeating it." + after,
+            committed=None,
+        )
+    if not state.started and kind == "given":
+        what = "The psycopg connection given to threadloom is closed or was dropped by the server"
+    elif read_only:
+        what = "The connection to PostgreSQL was lost during a read"
+    else:
+        what = (
+            "The connection to PostgreSQL was lost before the write committed: its "
+            "transaction was rolled back and nothing was written"
+        )
+    return ConnectionLostError(f"{what} ({said})." + after, committed=False)
+
+
+def _may_retry(state: PlanRun, kind: str, attempt: int) -> bool:
+    """Retry only a run none of whose statements went through: it cannot have written."""
+    return not state.started and attempt < _RETRIES[kind]
+
+
 class Conn:
-    """A connection source for sync code: one connection (used under a lock) or a pool."""
+    """A connection source for sync code: one connection (used under a lock), one that
+    threadloom opened (reopened when lost), or a pool."""
 
     def __init__(self, source: Any) -> None:
-        if isinstance(source, psycopg.Connection):
-            self._lock: threading.Lock | None = threading.Lock()
-        elif ConnectionPool is not None and isinstance(source, ConnectionPool):
-            self._lock = None
-        else:
-            raise TypeError(
-                "Expected a psycopg.Connection or a psycopg_pool.ConnectionPool, "
-                f"got {type(source).__name__}; use from_conn_string() for a connection string"
-            )
+        self.kind = _source_kind(source, psycopg.Connection, OwnedConnection, ConnectionPool)
+        self._lock: threading.Lock | None = None if self.kind == "pool" else threading.Lock()
         self.source = source
 
     @contextlib.contextmanager
     def get(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection for one plan, exclusive while it runs."""
-        if self._lock is not None:
-            with self._lock:
-                yield self.source
-        else:
+        if self._lock is None:
             with self.source.connection() as conn:
                 yield conn
+            return
+        with self._lock:
+            yield self.source.current() if self.kind == "owned" else self.source
 
     def run(self, plan: Plan[T], *, read_only: bool = False) -> T:
         """Run ``plan`` in one transaction on a connection from this source.
 
         ``read_only=True`` lets an autocommit connection skip BEGIN/COMMIT (see :func:`run`).
+        A connection found dead on the first statement is replaced and the plan runs there;
+        one lost later raises :class:`~threadloom.errors.ConnectionLostError`.
         """
-        with self.get() as conn:
-            return _translate(lambda: run(plan, conn, read_only=read_only))
-
-
-class AsyncConn:
-    """Async twin of :class:`Conn`: one async connection (under a lock) or an async pool."""
-
-    def __init__(self, source: Any) -> None:
-        if isinstance(source, psycopg.AsyncConnection):
-            self._lock: asyncio.Lock | None = asyncio.Lock()
-        elif AsyncConnectionPool is not None and isinstance(source, AsyncConnectionPool):
-            self._lock = None
-        else:
-            raise TypeError(
-                "Expected a psycopg.AsyncConnection or a psycopg_pool.AsyncConnectionPool, "
-                f"got {type(source).__name__}; use from_conn_string() for a connection string"
-            )
-        self.source = source
-
-    @contextlib.asynccontextmanager
-    async def get(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """Async twin of :meth:`Conn.get`."""
-        if self._lock is not None:
-            async with self._lock:
-                yield self.source
-        else:
-            async with self.source.connection() as conn:
-                yield conn
-
-    async def run(self, plan: Plan[T], *, read_only: bool = False) -> T:
-        """Async twin of :meth:`Conn.run`."""
-        async with self.get() as conn:
+        state = PlanRun(plan)
+        attempt = 0
+        while True:
             try:
-                return await arun(plan, conn, read_only=read_only)
+                with self.get() as conn:
+                    try:
+                        return run_once(state, conn, read_only=read_only)
+                    except Exception as error:
+                        # psycopg may also fail outside its error classes when the socket
+                        # drops mid-COPY; the connection's state is what counts.
+                        if not _is_lost(conn):
+                            raise
+                        lost = error
             except psycopg.Error as error:
                 ours = translate_error(error)
                 if ours is error:
                     raise
                 raise ours from error
+            if not _may_retry(state, self.kind, attempt):
+                raise _lost_error(state, self.kind, lost, read_only=read_only) from lost
+            attempt += 1
+            if self.kind == "pool":
+                self.source.check()  # drop the pool's other dead connections at once
 
 
-def _translate(call: Callable[[], T]) -> T:
-    try:
-        return call()
-    except psycopg.Error as error:
-        ours = translate_error(error)
-        if ours is error:
-            raise
-        raise ours from error
+class AsyncConn:
+    """Async twin of :class:`Conn`."""
+
+    def __init__(self, source: Any) -> None:
+        self.kind = _source_kind(
+            source, psycopg.AsyncConnection, AsyncOwnedConnection, AsyncConnectionPool
+        )
+        self._lock: asyncio.Lock | None = None if self.kind == "pool" else asyncio.Lock()
+        self.source = source
+
+    @contextlib.asynccontextmanager
+    async def get(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """Async twin of :meth:`Conn.get`."""
+        if self._lock is None:
+            async with self.source.connection() as conn:
+                yield conn
+            return
+        async with self._lock:
+            yield await self.source.current() if self.kind == "owned" else self.source
+
+    async def run(self, plan: Plan[T], *, read_only: bool = False) -> T:
+        """Async twin of :meth:`Conn.run`."""
+        state = PlanRun(plan)
+        attempt = 0
+        while True:
+            try:
+                async with self.get() as conn:
+                    try:
+                        return await arun_once(state, conn, read_only=read_only)
+                    except Exception as error:
+                        # psycopg may also fail outside its error classes when the socket
+                        # drops mid-COPY; the connection's state is what counts.
+                        if not _is_lost(conn):
+                            raise
+                        lost = error
+            except psycopg.Error as error:
+                ours = translate_error(error)
+                if ours is error:
+                    raise
+                raise ours from error
+            if not _may_retry(state, self.kind, attempt):
+                raise _lost_error(state, self.kind, lost, read_only=read_only) from lost
+            attempt += 1
+            if self.kind == "pool":
+                await self.source.check()
 
 
 def translate_error(error: psycopg.Error) -> Exception:
@@ -423,7 +698,10 @@ def migrate(component: str, migrations: Sequence[Migration]) -> Plan[int]:
         raise SchemaVersionError(
             f"The {component!r} tables are at schema version {current}, but this threadloom "
             f"knows only up to {len(migrations)}: the database was written by a newer "
-            "threadloom. Upgrade threadloom; nothing was changed."
+            "threadloom. Upgrade threadloom; nothing was changed.",
+            found=current,
+            known=len(migrations),
+            component=component,
         )
     for step in migrations[current:]:
         statements = [step] if isinstance(step, str) else list(step())

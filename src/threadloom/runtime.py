@@ -20,13 +20,35 @@ from typing import Any, Generic, TypeVar
 
 from threadloom.types import StreamWriter
 
-__all__ = ["Runtime", "get_runtime"]
+__all__ = ["ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"]
 
 ContextT = TypeVar("ContextT")
 
 
 def _no_write(_: Any) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class ExecutionInfo:
+    """Where a node or tool runs: its checkpoint, namespace, task and attempt."""
+
+    checkpoint_id: str
+    checkpoint_ns: str
+    task_id: str
+    thread_id: str | None = None
+    run_id: str | None = None
+    node_attempt: int = 1
+    node_first_attempt_time: float | None = None
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """The agent server's view of a run: which assistant and graph, for which user."""
+
+    assistant_id: str
+    graph_id: str
+    user: Any = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,10 @@ class Runtime(Generic[ContextT]):
     """Emits a part on the ``custom`` stream (does nothing when it is not streamed)."""
     previous: Any = None
     """Reserved: the previous return value of a functional entrypoint."""
+    execution_info: ExecutionInfo | None = None
+    """Where the node runs (checkpoint, task, attempt), when the engine provides it."""
+    server_info: ServerInfo | None = None
+    """The agent server's assistant and user, when run by the server."""
 
     def override(self, **changes: Any) -> Runtime[ContextT]:
         """A copy with some fields replaced."""

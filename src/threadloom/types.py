@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
+from langchain_core.messages.tool import ToolOutputMixin
 from langchain_core.runnables import RunnableConfig
 
 __all__ = [
     "All",
     "Command",
+    "Durability",
     "Interrupt",
     "PregelTask",
     "RetryPolicy",
@@ -38,6 +40,13 @@ All = Literal["*"]
 
 StreamMode = Literal["values", "updates", "messages", "custom", "debug", "checkpoints", "tasks"]
 """What :meth:`stream` yields: full states, per-node updates, LLM tokens, custom data, events."""
+
+Durability = Literal["sync", "async", "exit"]
+"""When a run saves its checkpoints (LangGraph's option; threadloom saves every step before the next).
+
+threadloom accepts all three and always saves each step's checkpoint before
+the next step starts, so ``"async"`` and ``"exit"`` are as durable as ``"sync"``.
+"""
 
 StreamWriter = Callable[[Any], None]
 """A function a node calls to emit data on the ``custom`` stream."""
@@ -71,13 +80,16 @@ class Send:
 
 
 @dataclass(frozen=True)
-class Command(Generic[N]):
+class Command(Generic[N], ToolOutputMixin):
     """Update the state and choose the next nodes in one return value.
 
     ``update`` is applied like a node's return value; ``goto`` names the next
     node(s) or carries :class:`Send` packets; ``resume`` answers a pending
     :func:`interrupt` when passed as a graph's input; ``graph=Command.PARENT``
     sends the command to the graph that runs this one as a node.
+
+    A LangChain tool may return a Command: the tool node applies it instead
+    of wrapping it in a ``ToolMessage`` (hence :class:`ToolOutputMixin`).
     """
 
     graph: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,13 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from threadloom.testing.postgres import PostgresServer, postgres_fixture
+from threadloom.testing.postgres import (
+    PgBouncer,
+    PostgresServer,
+    find_pgbouncer,
+    postgres_fixture,
+    start_pgbouncer,
+)
 
 # Host processes of the many-hosts tests import their code (_hosts.py) by module name; spawned
 # children inherit sys.path, and the importlib import mode does not add test folders to it.
@@ -36,3 +43,38 @@ def pg_dsn(postgres_server: PostgresServer) -> Iterator[str]:
     yield postgres_server.dsn + "?options=" + quote(f"-csearch_path={schema},public")
     with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+#: The database the PgBouncer tests use; its default search_path names one schema, which
+#: each test empties (PgBouncer refuses the ``options`` startup parameter that pg_dsn uses).
+BOUNCER_DB = "threadloom_bouncer"
+BOUNCER_SCHEMA = "t_bouncer"
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_server: PostgresServer) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the session's server.
+
+    Without PgBouncer installed the tests that need it are skipped, except under CI
+    (``CI`` set), where they fail: a missing install must not hide them.
+    """
+    if find_pgbouncer() is None:
+        message = "PgBouncer is not installed (Debian/Ubuntu: apt-get install pgbouncer)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    dsn = postgres_server.create_database(BOUNCER_DB)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {BOUNCER_DB} SET search_path = {BOUNCER_SCHEMA}, public")
+    with start_pgbouncer(postgres_server) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture
+def bouncer_dsn(postgres_server: PostgresServer, pgbouncer: PgBouncer) -> str:
+    """A DSN through PgBouncer (transaction mode) to an empty schema."""
+    with psycopg.connect(postgres_server.dsn_for(BOUNCER_DB), autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '10s'")
+        conn.execute(f"DROP SCHEMA IF EXISTS {BOUNCER_SCHEMA} CASCADE")
+        conn.execute(f"CREATE SCHEMA {BOUNCER_SCHEMA}")
+    return pgbouncer.dsn_for(BOUNCER_DB)

@@ -208,3 +208,44 @@ def test_memories_are_the_lines_after_user_info() -> None:
     """The memories are the non-empty lines after "User info:"; none when it is absent."""
     assert memories_from_system_prompt(_guide_prompt("a\n\n b \nc")) == ["a", "b", "c"]
     assert memories_from_system_prompt("You are helpful.") == []
+
+
+# --- tool calling and structured output ---------------------------------------
+
+
+def test_tool_call_reply_scripts_a_tool_call() -> None:
+    """tool_call_reply builds an AI message with one tool call (a fresh id unless given)."""
+    from threadloom.testing.models import tool_call_reply
+
+    reply = tool_call_reply("search", {"q": "x"}, id="c1")
+    assert reply.tool_calls == [{"name": "search", "args": {"q": "x"}, "id": "c1", "type": "tool_call"}]
+    assert tool_call_reply("a").tool_calls[0]["id"] != tool_call_reply("a").tool_calls[0]["id"]
+
+
+def test_fake_model_records_bound_tool_names() -> None:
+    """bind_tools keeps the model (the script decides) and records the tools' names."""
+    from langchain_core.tools import tool
+
+    @tool
+    def lookup(q: str) -> str:
+        """Look up."""
+        return q
+
+    model = FakeChatModel(responses=["x"])
+    assert model.bind_tools([lookup, {"type": "function", "function": {"name": "web"}}]) is model
+    assert model.bound_tools == ["lookup", "web"]
+
+
+def test_fake_model_structured_output() -> None:
+    """with_structured_output answers structured_response, validated into a pydantic schema."""
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        n: int
+
+    model = FakeChatModel(structured_response={"n": 3})
+    assert model.with_structured_output(Answer).invoke([HumanMessage("q")]) == Answer(n=3)
+    assert model.with_structured_output({"type": "object"}).invoke("q") == {"n": 3}
+    assert len(model.calls) == 2
+    with pytest.raises(ValueError, match="structured_response"):
+        FakeChatModel().with_structured_output(Answer)

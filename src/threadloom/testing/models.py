@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -48,7 +49,9 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import Field, PrivateAttr
+from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import BaseModel, Field, PrivateAttr
 
 __all__ = [
     "OFFLINE_TAG",
@@ -56,6 +59,7 @@ __all__ = [
     "OfflineChatModel",
     "memories_from_system_prompt",
     "offline_reply",
+    "tool_call_reply",
 ]
 
 OFFLINE_TAG = "[offline stand-in, not a real LLM]"
@@ -111,17 +115,38 @@ def _stream_message(
         )
 
 
+def tool_call_reply(
+    name: str, args: dict[str, Any] | None = None, *, id: str | None = None, content: str = ""
+) -> AIMessage:
+    """A scripted model reply that calls one tool (chain several with ``AIMessage.tool_calls``).
+
+    >>> reply = tool_call_reply("search", {"query": "pets"}, id="call-1")
+    >>> reply.tool_calls[0]["name"], reply.tool_calls[0]["args"]
+    ('search', {'query': 'pets'})
+    """
+    call_id = id if id is not None else f"call_{uuid.uuid4().hex[:12]}"
+    return AIMessage(
+        content=content,
+        tool_calls=[{"name": name, "args": dict(args or {}), "id": call_id, "type": "tool_call"}],
+    )
+
+
 class FakeChatModel(BaseChatModel):
     """A chat model that replies from a script, in order, and records its calls.
 
-    ``responses`` holds strings or ``AIMessage`` objects (to script tool calls
-    or metadata). When the script runs out the model raises ``RuntimeError``,
-    unless ``cycle=True`` makes it start over. ``calls`` holds the messages of
-    every call, so a test can check what a node sent to the model.
+    ``responses`` holds strings or ``AIMessage`` objects (to script tool calls,
+    see :func:`tool_call_reply`, or metadata). When the script runs out the
+    model raises ``RuntimeError``, unless ``cycle=True`` makes it start over.
+    ``calls`` holds the messages of every call, so a test can check what a
+    node sent to the model. ``bind_tools`` records the tools' names in
+    ``bound_tools``; ``with_structured_output`` answers with
+    ``structured_response`` (validated into the schema when it is a model class).
     """
 
     responses: list[str | AIMessage] = Field(default_factory=list)
     cycle: bool = False
+    structured_response: Any = None
+    bound_tools: list[str] = Field(default_factory=list)
 
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
     _next: int = PrivateAttr(default=0)
@@ -139,8 +164,35 @@ class FakeChatModel(BaseChatModel):
             return [list(messages) for messages in self._calls]
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> FakeChatModel:
-        """Accept tools and ignore them: the script decides which tool calls happen."""
+        """Record the tools' names; the script still decides which tool calls happen."""
+        self.bound_tools = [
+            tool["function"]["name"]
+            if isinstance(tool, dict) and "function" in tool
+            else str(tool.get("name"))
+            if isinstance(tool, dict)
+            else convert_to_openai_tool(tool)["function"]["name"]
+            for tool in tools
+        ]
         return self
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> Runnable[Any, Any]:
+        """A runnable that records its input as a call and answers ``structured_response``."""
+        if self.structured_response is None:
+            raise ValueError("FakeChatModel has no structured_response to answer with")
+
+        def answer(messages: Any) -> Any:
+            with self._lock:
+                self._calls.append(list(messages) if isinstance(messages, list) else [messages])
+            value = self.structured_response
+            if (
+                isinstance(schema, type)
+                and issubclass(schema, BaseModel)
+                and isinstance(value, dict)
+            ):
+                return schema.model_validate(value)
+            return value
+
+        return RunnableLambda(answer)
 
     def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         """Record the call and return the next scripted reply."""

@@ -45,7 +45,15 @@ from urllib.parse import quote
 
 from threadloom.errors import DatabaseError
 
-__all__ = ["PostgresServer", "find_postgres_binaries", "postgres_fixture", "start_postgres"]
+__all__ = [
+    "PgBouncer",
+    "PostgresServer",
+    "find_pgbouncer",
+    "find_postgres_binaries",
+    "postgres_fixture",
+    "start_pgbouncer",
+    "start_postgres",
+]
 
 #: Settings that trade durability for speed: a throwaway server loses nothing of value.
 FAST_SETTINGS: dict[str, str] = {
@@ -88,6 +96,10 @@ class PostgresServer:
     data_dir: Path
     bin_dir: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    #: How the server was launched, so :meth:`restart` can launch it again alike.
+    command: list[str] = field(default_factory=list, repr=False)
+    log: Path | None = field(default=None, repr=False)
+    run_as: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def dsn(self) -> str:
@@ -134,8 +146,8 @@ class PostgresServer:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
-    def stop(self) -> None:
-        """Stop the server (fast shutdown) and delete its files."""
+    def shutdown(self) -> None:
+        """Stop the server (fast shutdown: open sessions are cut off) and keep its files."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGINT)  # "fast" shutdown: abort sessions, checkpoint
@@ -144,6 +156,29 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+    def launch(self, timeout: float = 60.0) -> None:
+        """Start the server process (again) on its port and data; wait until it accepts logins."""
+        if self.process is not None and self.process.poll() is None:
+            return
+        assert self.log is not None and self.command, "launch() needs a server from start_postgres"
+        with open(self.log, "ab") as log_file:
+            self.process = subprocess.Popen(
+                self.command, stdout=log_file, stderr=subprocess.STDOUT, **self.run_as
+            )
+        _wait_ready(self, self.log, timeout)
+
+    def restart(self) -> None:
+        """Stop the server the way an administrator's restart does, then start it again.
+
+        Every open connection is cut off; the data and the port stay.
+        """
+        self.shutdown()
+        self.launch()
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and delete its files."""
+        self.shutdown()
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
@@ -244,26 +279,23 @@ def start_postgres(
         if done.returncode != 0:
             raise DatabaseError(f"initdb failed: {done.stderr.strip() or done.stdout.strip()}")
         pwfile.unlink()
-        log = root / "postgres.log"
+        server.log = root / "postgres.log"
+        server.run_as = run_as
         options = {**FAST_SETTINGS, **(settings or {})}
         for attempt in range(5):
             server.port = _free_port(server.host)
-            command = [
+            server.command = [
                 str(bin_dir / "postgres"), "-D", str(data_dir), "-h", server.host,
                 "-p", str(server.port), "-k", str(data_dir),
             ]  # fmt: skip
             for name, value in options.items():
-                command += ["-c", f"{name}={value}"]
-            with open(log, "ab") as log_file:
-                server.process = subprocess.Popen(
-                    command, stdout=log_file, stderr=subprocess.STDOUT, **run_as
-                )
+                server.command += ["-c", f"{name}={value}"]
             try:
-                _wait_ready(server, log, timeout)
+                server.launch(timeout)
                 break
             except DatabaseError:
                 # Another process may have taken the port between probe and bind; retry.
-                if attempt == 4 or "could not bind" not in log.read_text(errors="replace"):
+                if attempt == 4 or "could not bind" not in server.log.read_text(errors="replace"):
                     raise
         _create_extensions(server.dsn)
         # template1 too, so every create_database() starts with them.
@@ -271,6 +303,136 @@ def start_postgres(
         yield server
     finally:
         server.stop()
+
+
+def find_pgbouncer() -> Path | None:
+    """The ``pgbouncer`` program (on ``PATH`` or Debian's ``/usr/sbin``), or ``None``."""
+    found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/local/sbin")
+    return Path(found) if found else None
+
+
+@dataclass
+class PgBouncer:
+    """A running PgBouncer in front of a :class:`PostgresServer`: connect with :meth:`dsn_for`.
+
+    Every database of the server is reachable under its own name; clients log in
+    without a password (``auth_type=trust``) and PgBouncer logs in to the server as
+    the server's user.
+    """
+
+    host: str
+    port: int
+    server: PostgresServer
+    pool_mode: str
+    log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def dsn_for(self, database: str) -> str:
+        """A ``postgresql://`` URL for ``database`` through PgBouncer."""
+        return f"postgresql://{quote(self.server.user, safe='')}@{self.host}:{self.port}/{quote(database, safe='')}"
+
+    def stop(self) -> None:
+        """Stop PgBouncer (its client connections are cut off)."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)  # close at once, without waiting for clients
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _pgbouncer_config(bouncer: PgBouncer, folder: Path, settings: Mapping[str, str]) -> str:
+    server = bouncer.server
+    target = f"host={server.host} port={server.port} user={server.user} password={server.password}"
+    options = {
+        "listen_addr": bouncer.host,
+        "listen_port": str(bouncer.port),
+        "unix_socket_dir": "",
+        "auth_type": "trust",
+        "auth_file": str(folder / "users.txt"),
+        "pool_mode": bouncer.pool_mode,
+        "max_client_conn": "1000",
+        "default_pool_size": "10",
+        # Drivers send these at login; PgBouncer refuses parameters it does not know.
+        "ignore_startup_parameters": "extra_float_digits",
+        "server_login_retry": "0.2",
+        "logfile": str(bouncer.log),
+        **settings,
+    }
+    lines = ["[databases]", f"* = {target}", "", "[pgbouncer]"]
+    lines += [f"{name} = {value}" for name, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def start_pgbouncer(
+    server: PostgresServer,
+    *,
+    pool_mode: str = "transaction",
+    settings: Mapping[str, str] | None = None,
+    timeout: float = 20.0,
+) -> Iterator[PgBouncer]:
+    """Start PgBouncer (``pool_mode`` transaction by default) in front of ``server``; yield it.
+
+    Its config lives in a temporary folder; it listens on a free loopback port.
+    Raises :class:`FileNotFoundError` when ``pgbouncer`` is not installed
+    (Debian/Ubuntu: ``apt-get install pgbouncer``).
+    """
+    program = find_pgbouncer()
+    if program is None:
+        raise FileNotFoundError(
+            "PgBouncer is not installed (Debian/Ubuntu: apt-get install pgbouncer)"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="threadloom-pgbouncer-"))
+    bouncer = PgBouncer(
+        host="127.0.0.1", port=0, server=server, pool_mode=pool_mode, log=folder / "pgbouncer.log"
+    )
+    try:
+        (folder / "users.txt").write_text(f'"{server.user}" ""\n')
+        run_as = _run_as()
+        if run_as:
+            os.chmod(folder, 0o755)
+            for path in (folder, folder / "users.txt"):
+                shutil.chown(path, run_as["user"], run_as["group"])
+        for attempt in range(5):
+            bouncer.port = _free_port(bouncer.host)
+            config = folder / "pgbouncer.ini"
+            config.write_text(_pgbouncer_config(bouncer, folder, settings or {}))
+            os.chmod(config, 0o644)
+            bouncer.process = subprocess.Popen(
+                [str(program), str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                **run_as,
+            )
+            if _wait_bouncer(bouncer, timeout):
+                break
+            log = bouncer.log.read_text(errors="replace") if bouncer.log.exists() else ""
+            if attempt == 4 or "Address already in use" not in log:
+                raise DatabaseError(f"PgBouncer did not start; its log:\n{log[-3000:]}")
+        yield bouncer
+    finally:
+        bouncer.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_bouncer(bouncer: PgBouncer, timeout: float) -> bool:
+    """Wait until PgBouncer takes connections; ``False`` when it exited first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert bouncer.process is not None
+        if bouncer.process.poll() is not None:
+            return False
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection((bouncer.host, bouncer.port), timeout=1),
+        ):
+            return True
+        time.sleep(0.05)
+    bouncer.stop()
+    return False
 
 
 def postgres_fixture(

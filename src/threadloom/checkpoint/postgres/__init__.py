@@ -14,7 +14,7 @@ Many hosts may work on one database. Two hosts taking turns on the *same*
 thread at the same moment cannot both extend it: the second ``put`` raises
 :class:`~threadloom.errors.CheckpointConflictError` (nothing is written), and
 the caller re-reads the thread and retries the turn. See
-:mod:`threadloom.checkpoint.postgres._core` for the exact rule.
+:mod:`threadloom.checkpoint._common` for the exact rule (the same on every saver).
 
 Retention: :meth:`PostgresSaver.delete_thread` and
 ``prune(thread_ids, strategy="keep_latest")``.
@@ -27,7 +27,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
-from threadloom._postgres import Conn, Plan, connect, open_pool
+from threadloom._postgres import Conn, Plan, open_connection, open_pool
 from threadloom.checkpoint.postgres._core import PostgresSaverCore
 
 __all__ = ["PostgresSaver"]
@@ -59,7 +59,7 @@ class PostgresSaver(PostgresSaverCore):
             if pool_size:
                 source: Any = stack.enter_context(open_pool(conn_string, max_size=pool_size))
             else:
-                source = stack.enter_context(connect(conn_string))
+                source = stack.enter_context(open_connection(conn_string))
             yield cls(source, serde=serde, turn_timeout=turn_timeout)
 
     def _run(self, plan: Plan[T]) -> T:

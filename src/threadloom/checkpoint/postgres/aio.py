@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
-from threadloom._postgres import AsyncConn, Plan, aconnect, aopen_pool
+from threadloom._postgres import AsyncConn, Plan, aopen_connection, aopen_pool
 from threadloom.checkpoint.postgres._core import PostgresSaverCore
 
 __all__ = ["AsyncPostgresSaver"]
@@ -52,7 +52,7 @@ class AsyncPostgresSaver(PostgresSaverCore):
                     await aopen_pool(conn_string, max_size=pool_size)
                 )
             else:
-                source = await stack.enter_async_context(await aconnect(conn_string))
+                source = await stack.enter_async_context(await aopen_connection(conn_string))
             yield cls(source, serde=serde, turn_timeout=turn_timeout)
 
     async def setup(self) -> None:  # type: ignore[override]  # a coroutine on the async saver

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from threadloom._postgres import Conn, connect, open_pool
+from threadloom._postgres import Conn, open_connection, open_pool
 from threadloom.store.base import Op, Result, TTLConfig, run_in_thread
 from threadloom.store.postgres._core import PostgresIndexConfig, PostgresStoreCore
 from threadloom.store.postgres._plans import sweep_ttl_plan
@@ -65,7 +65,7 @@ class PostgresStore(PostgresStoreCore):
             if pool_size:
                 source: Any = stack.enter_context(open_pool(conn_string, max_size=pool_size))
             else:
-                source = stack.enter_context(connect(conn_string))
+                source = stack.enter_context(open_connection(conn_string))
             store = cls(source, index=index, ttl=ttl)
             if ttl and ttl.get("sweep_interval_minutes"):
                 store.start_ttl_sweeper()

@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from threadloom._postgres import AsyncConn, aconnect, aopen_pool
+from threadloom._postgres import AsyncConn, aopen_connection, aopen_pool
 from threadloom.store.base import Op, Result, TTLConfig
 from threadloom.store.postgres._core import PostgresIndexConfig, PostgresStoreCore
 from threadloom.store.postgres._plans import sweep_ttl_plan
@@ -63,7 +63,7 @@ class AsyncPostgresStore(PostgresStoreCore):
                     await aopen_pool(conn_string, max_size=pool_size)
                 )
             else:
-                source = await stack.enter_async_context(await aconnect(conn_string))
+                source = await stack.enter_async_context(await aopen_connection(conn_string))
             store = cls(source, index=index, ttl=ttl)
             if ttl and ttl.get("sweep_interval_minutes"):
                 await store.start_ttl_sweeper()
