@@ -523,24 +523,19 @@ def _put_mixed(store: SqliteStore) -> None:
     store.delete(NS, "a")
 
 
-def test_the_keyword_index_is_built_by_the_first_keyword_search(path: Path) -> None:
-    """A store searched by vector writes no keyword rows; the first keyword search indexes
-    every item from the paths recorded at its put, and answers as an eager index would."""
-    with SqliteStore(path, index=index()) as lazy:
-        _put_mixed(lazy)
-        assert _fts_consistent(lazy) == (0, 0)
-        assert not _keyword_live(lazy)
-        found = [
-            (h.namespace, h.key, h.score)
-            for h in lazy.search(("memories",), query="pizza", mode="keyword")
-        ]
-        assert _keyword_live(lazy)
-        assert _fts_consistent(lazy) == (4, 3)  # b twice (text, more), d, e
-        lazy.put(NS, "f", {"text": "pizza later"})  # live now: indexed at put
-        assert [h.key for h in lazy.search(NS, query="later", mode="keyword")] == ["f"]
-    with SqliteStore(
-        tmp := path.with_name("eager.db"), index={**index(), "search_mode": "hybrid"}
-    ) as eager:
+def _forget_keyword_index(path: Path) -> None:
+    """Make ``path`` a file from before its keyword index was built (a deferred one)."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DELETE FROM store_texts")
+        conn.execute("DELETE FROM store_meta WHERE name = 'keyword_index'")
+    conn.close()
+
+
+def test_setup_builds_the_keyword_index_so_no_search_pays_for_it(path: Path) -> None:
+    """setup() indexes every item of a file without a keyword index, from the paths
+    recorded at its put; the first keyword search then finds what an eager index would."""
+    with SqliteStore(path, index=index()) as eager:
         eager.setup()
         assert _keyword_live(eager)  # built (empty) by setup, before any put
         _put_mixed(eager)
@@ -548,30 +543,50 @@ def test_the_keyword_index_is_built_by_the_first_keyword_search(path: Path) -> N
             (h.namespace, h.key, h.score)
             for h in eager.search(("memories",), query="pizza", mode="keyword")
         ]
-    assert tmp.exists()
+    _forget_keyword_index(path)
+    with SqliteStore(path, index=index()) as reopened:
+        assert not _keyword_live(reopened)
+        reopened.setup()
+        assert _keyword_live(reopened)
+        assert _fts_consistent(reopened) == (4, 3)  # b twice (text, more), d, e
+        built = reopened._db.read(
+            lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0]
+        )
+        found = [
+            (h.namespace, h.key, h.score)
+            for h in reopened.search(("memories",), query="pizza", mode="keyword")
+        ]
+        reopened.search(NS, query="pizza", mode="hybrid")
+        # The searches built nothing: the rows are those setup wrote.
+        assert (
+            reopened._db.read(lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0])
+            == built
+        )
+        reopened.put(NS, "f", {"text": "pizza later"})  # live: indexed at put
+        assert [h.key for h in reopened.search(NS, query="later", mode="keyword")] == ["f"]
     assert found == expected
     assert {key for _, key, _ in found} == {"b", "d", "e"}
 
 
-def test_a_hybrid_search_builds_the_index_too_and_only_once(path: Path) -> None:
+def test_the_first_operation_builds_the_index_when_setup_was_not_called(path: Path) -> None:
+    """Without an explicit setup(), the first operation runs it, keyword index included."""
     with SqliteStore(path, index=index()) as store:
         store.put(NS, "a", {"text": "zucchini soup"})
-        assert store.search(NS, query="zucchini", mode="hybrid")[0].key == "a"
-        built = store._db.read(lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0])
-        store.search(NS, query="soup", mode="keyword")
-        assert (
-            store._db.read(lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0])
-            == built
-        )
+        assert _keyword_live(store)
+        assert _fts_consistent(store) == (1, 1)
+        assert [h.key for h in store.search(NS, query="zucchini", mode="keyword")] == ["a"]
 
 
-async def test_an_async_keyword_search_builds_the_index(path: Path) -> None:
+async def test_an_async_setup_builds_the_index(path: Path) -> None:
     from threadloom.store.sqlite.aio import AsyncSqliteStore
 
+    with SqliteStore(path, index=index()) as first:
+        first.put(NS, "a", {"text": "zucchini soup"})
+    _forget_keyword_index(path)
     async with AsyncSqliteStore.from_conn_string(path, index=index()) as store:
-        await store.aput(NS, "a", {"text": "zucchini soup"})
-        assert [h.key for h in await store.asearch(NS, query="zucchini", mode="keyword")] == ["a"]
+        await store.setup()
         assert _fts_consistent(store.store) == (1, 1)
+        assert [h.key for h in await store.asearch(NS, query="zucchini", mode="keyword")] == ["a"]
 
 
 def test_a_writer_keeps_the_index_another_process_built(path: Path) -> None:

@@ -88,8 +88,8 @@ class SqliteStore(Searches, BaseStore):
     Every indexed store can also search a keyword index of the same texts, so
     ``search(..., mode="keyword" | "hybrid")`` works; ``index={"fields": [...]}``
     without an embedder gives a keyword-only store. The keyword index is built
-    by the first search that needs it, unless ``search_mode`` asks for keywords
-    by default (then :meth:`setup` builds it); once built, every writer keeps it.
+    by :meth:`setup` (for a file written before it existed, once); from then on
+    every writer keeps it in step.
 
     One store object may be shared by threads (they take turns on its
     connection); other processes may open the same file at the same time.
@@ -152,9 +152,8 @@ class SqliteStore(Searches, BaseStore):
     def setup(self) -> None:
         """Create or upgrade the store's tables; idempotent.
 
-        The keyword index is built here when this store searches by keywords by
-        default (``search_mode`` ``"keyword"`` or ``"hybrid"``); otherwise on the
-        first keyword or hybrid search, once per file (see ``_text_search``).
+        An indexed store's keyword index is built here (once per file, in one
+        write transaction: see ``_text_search``), so no search ever pays for it.
 
         Raises :class:`~threadloom.errors.SchemaVersionError` for a file written
         by a newer threadloom and :class:`~threadloom.errors.IndexConfigMismatchError`
@@ -166,8 +165,9 @@ class SqliteStore(Searches, BaseStore):
             if stored is not None and stored != self._index.dims:
                 raise self._dims_error(stored)
         self._ready = True
-        if self._search_mode != "vector":
-            self._ensure_keyword_index()
+        # Built here, so no search pays for it: one write that indexes the items a
+        # file holds from before (nothing for a new file); every writer keeps it after.
+        self._ensure_keyword_index()
 
     def verify(self) -> None:
         """Read every page of the file; a damaged one raises

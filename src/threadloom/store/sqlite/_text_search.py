@@ -19,12 +19,12 @@ and its length in terms; triggers keep the external-content FTS5 table
    the matched rows themselves: a row containing a query term always matches
    the ``OR`` of the terms, so counting them there is exact.
 
-The index is built when first needed: until a keyword or hybrid search (or a
-store whose default ``search_mode`` uses keywords) asks for it, puts only
-record each item's indexed paths, so stores searched by vector alone do not
-pay for tokenizing and FTS5 upkeep. :func:`build_keyword_index` then indexes
-every item in one write transaction and marks the index live in the file;
-from then on every writer, in any process, keeps it in step.
+Each put records its item's indexed paths, and while the index is live in
+the file it also writes the item's keyword rows. An indexed store's
+``setup()`` makes the index live: :func:`build_keyword_index` indexes every
+item already in the file (from a version that deferred the index) in one
+write transaction, so no search ever pays for the build; from then on every
+writer, in any process, keeps it in step.
 """
 
 from __future__ import annotations
