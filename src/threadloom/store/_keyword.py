@@ -117,7 +117,9 @@ class _Partition:
         self.row_item = np.resize(self.row_item, capacity)
 
     def put(self, key: str, texts: Sequence[str]) -> None:
-        counters = [Counter(terms(text)) for text in texts]
+        self.put_counters(key, [Counter(terms(text)) for text in texts])
+
+    def put_counters(self, key: str, counters: list[Counter[str]]) -> None:
         old_slot = self.item_slot.get(key)
         self.remove(key)
         self._put_terms(key, counters, old_slot)
@@ -244,12 +246,25 @@ class KeywordIndex:
         """Index ``texts`` for the item, replacing whatever it had before."""
         if isinstance(texts, str):
             raise TypeError("texts must be a sequence of strings, not one string")
+        self._partition(namespace).put(key, texts)
+
+    def _partition(self, namespace: _Namespace) -> _Partition:
         partition = self._partitions.get(namespace)
         if partition is None:
             partition = self._partitions[namespace] = _Partition()
             for depth in range(len(namespace) + 1):
                 self._by_prefix.setdefault(namespace[:depth], set()).add(namespace)
-        partition.put(key, texts)
+        return partition
+
+    def put_bodies(self, namespace: _Namespace, key: str, bodies: Sequence[str]) -> None:
+        """Like :meth:`put`, from texts already turned into terms (``index_text``'s output,
+        as the SQL backends store them): no second tokenizing, which is not idempotent."""
+        if not bodies:
+            self.delete(namespace, key)
+            return
+        self._partition(namespace).put_counters(
+            key, [Counter(body.split(" ")) for body in bodies if body]
+        )
 
     def delete(self, namespace: _Namespace, key: str) -> bool:
         """Forget the item; ``False`` if it was not indexed."""
@@ -310,6 +325,61 @@ class KeywordIndex:
             result[(namespace, key)] = best / total if total > 0 else 0.0
         return result
 
+    def search_with(
+        self,
+        namespace_prefix: _Namespace,
+        query: str,
+        *,
+        limit: int,
+        addresses: Iterable[tuple[_Namespace, str]],
+    ) -> list[KeywordHit]:
+        """The best ``limit`` hits, then the hits among ``addresses`` that are not in them.
+
+        What hybrid fusion needs (:func:`~threadloom.store._fusion.fuse_hits`):
+        the keyword side's candidates plus the exact BM25 score of each vector
+        candidate, without materializing every matching item.
+        """
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        owners, chunks = self._scored(namespace_prefix, query)
+        if not chunks:
+            return []
+        best = self._top_hits(owners, chunks, limit)
+        seen = {(hit.namespace, hit.key) for hit in best}
+        wanted: dict[_Namespace, list[str]] = {}
+        for namespace, key in addresses:
+            if (namespace, key) not in seen:
+                wanted.setdefault(namespace, []).append(key)
+        extra: list[KeywordHit] = []
+        for (namespace, partition, slots), scores in zip(owners, chunks, strict=True):
+            keys = [k for k in wanted.get(namespace, ()) if k in partition.item_slot]
+            if not keys:
+                continue
+            targets = np.array([partition.item_slot[k] for k in keys], dtype=np.int64)
+            # item_scores hands slots back sorted (flatnonzero): one vectorized lookup.
+            at = np.minimum(np.searchsorted(slots, targets), len(slots) - 1)
+            found = slots[at] == targets
+            for key, position, ok in zip(keys, at.tolist(), found.tolist(), strict=True):
+                if ok:
+                    extra.append(KeywordHit(namespace, key, float(scores[position])))
+        return best + extra
+
+    def _weights(
+        self, scope: list[tuple[_Namespace, _Partition]], query: str
+    ) -> tuple[list[tuple[str, float]], float]:
+        """The query's terms with their IDF in ``scope``, and the scope's average row length."""
+        words = query_terms(query)
+        n_docs = sum(p.live_rows for _, p in scope)
+        if not words or n_docs == 0:
+            return [], 0.0
+        avg_len = sum(p.total_len for _, p in scope) / n_docs
+        weighted = [
+            (term, bm25_idf(n_docs, df))
+            for term in words
+            if (df := sum(p.doc_freq[term] for _, p in scope)) > 0
+        ]
+        return weighted, avg_len
+
     def search(
         self, namespace_prefix: _Namespace, query: str, *, limit: int | None = None
     ) -> list[KeywordHit]:
@@ -321,30 +391,40 @@ class KeywordIndex:
         """
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-        words = query_terms(query)
-        scope = self._scope(namespace_prefix)
-        if not words or not scope or limit == 0:
+        if limit == 0:
             return []
-        n_docs = sum(p.live_rows for _, p in scope)
-        if n_docs == 0:
+        owners, chunks = self._scored(namespace_prefix, query)
+        if not chunks:
             return []
-        avg_len = sum(p.total_len for _, p in scope) / n_docs
-        weighted = [
-            (term, bm25_idf(n_docs, df))
-            for term in words
-            if (df := sum(p.doc_freq[term] for _, p in scope)) > 0
-        ]
-        if not weighted:
-            return []
+        return self._top_hits(owners, chunks, limit)
+
+    def _scored(
+        self, namespace_prefix: _Namespace, query: str
+    ) -> tuple[
+        list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]], list[npt.NDArray[np.float64]]
+    ]:
+        """Per partition under the prefix with a match: its matching item slots and their scores."""
         owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]] = []
         chunks: list[npt.NDArray[np.float64]] = []
+        scope = self._scope(namespace_prefix)
+        if not scope:
+            return owners, chunks
+        weighted, avg_len = self._weights(scope, query)
+        if not weighted:
+            return owners, chunks
         for namespace, partition in scope:
             slots, scores = partition.item_scores(weighted, avg_len, self.k1, self.b)
             if len(slots):
                 owners.append((namespace, partition, slots))
                 chunks.append(scores)
-        if not chunks:
-            return []
+        return owners, chunks
+
+    def _top_hits(
+        self,
+        owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
+        chunks: list[npt.NDArray[np.float64]],
+        limit: int | None,
+    ) -> list[KeywordHit]:
         all_scores = np.concatenate(chunks)
         order = _top_order(all_scores, limit)
         # Map flat positions back to (partition, slot) in one vectorized step.

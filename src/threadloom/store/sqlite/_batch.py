@@ -15,6 +15,7 @@ from typing import Any
 
 from threadloom.store._filters import AllOf
 from threadloom.store.base import Op, SearchOp
+from threadloom.store.sqlite._keyword_sync import KeywordChange
 from threadloom.store.sqlite._sql import join_namespace, split_namespace
 from threadloom.store.sqlite._text_search import scope_tokens
 from threadloom.store.sqlite._vector_sync import VectorChange
@@ -92,6 +93,8 @@ class Run:
     # Each put address's keyword-index bodies (an empty list clears them; last wins).
     pending_texts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     changes: list[VectorChange] = field(default_factory=list)
+    # Each put's keyword bodies (None: removed), for the in-process keyword index.
+    text_changes: list[KeywordChange] = field(default_factory=list)
     refresh: list[int] = field(default_factory=list)
     removed: bool = False
     dims_checked: bool = False

@@ -14,6 +14,7 @@ from typing import Any
 
 from threadloom._sqlite import Database
 from threadloom.store._fusion import FusionConfig, fuse_hits
+from threadloom.store._keyword import KeywordHit, KeywordIndex
 from threadloom.store.base import SearchItem, SearchOp
 from threadloom.store.sqlite._batch import (
     ITEM_COLUMNS,
@@ -25,6 +26,7 @@ from threadloom.store.sqlite._batch import (
     flush,
     seq_of,
 )
+from threadloom.store.sqlite._keyword_sync import SyncedKeywords
 from threadloom.store.sqlite._sql import any_expired, join_namespace, readable, split_namespace
 from threadloom.store.sqlite._text_search import keyword_matches
 from threadloom.store.sqlite._vector_sync import SyncedVectors
@@ -38,6 +40,8 @@ class Searches:
     _db: Database
     _fusion: FusionConfig
     _vectors: SyncedVectors | None
+    _keywords: SyncedKeywords | None
+    _keyword_live: bool
 
     def _search(
         self,
@@ -103,18 +107,67 @@ class Searches:
             return self._vectors.catch_up(conn, None, op.namespace_prefix, current=run.seq)
         return self._vectors.catch_up(conn, self._db.data_version(), op.namespace_prefix)
 
-    def _keyword_search(
-        self, conn: sqlite3.Connection, run: Run, op: SearchOp, prepared: Prepared
-    ) -> list[SearchItem]:
+    def _keyword_index(
+        self, conn: sqlite3.Connection, run: Run, prepared: Prepared, expired: bool
+    ) -> KeywordIndex | None:
+        """The in-process keyword index, caught up with the file, when it can answer.
+
+        It can when the search has no filter and nothing under its prefix has
+        expired unswept (both change which rows count); otherwise ``None``, and
+        FTS5 answers (:func:`keyword_matches`).
+        """
+        if (
+            self._keywords is None
+            or not self._keyword_live
+            or expired
+            or prepared.tree.clauses
+            or prepared.predicate is not None
+        ):
+            return None
+        run.index_touched = True
+        if run.writing:
+            flush(conn, run)
+            # Inside a write the batch's own uncommitted puts must be visible: force a check.
+            return self._keywords.catch_up(conn, None, current=run.seq)
+        return self._keywords.catch_up(conn, self._db.data_version())
+
+    def _keyword_hits(
+        self,
+        conn: sqlite3.Connection,
+        run: Run,
+        op: SearchOp,
+        prepared: Prepared,
+        *,
+        expired: bool,
+        limit: int | None = None,
+    ) -> list[KeywordHit]:
+        """Live items under the prefix that pass the filter and share a term, best first
+        (the best ``limit``, or all of them)."""
         assert op.query is not None
+        index = self._keyword_index(conn, run, prepared, expired)
+        if index is not None:
+            return index.search(op.namespace_prefix, op.query, limit=limit)
         if run.writing:
             flush(conn, run)
         hits = keyword_matches(
-            conn, op.namespace_prefix, op.query, run.now, prepared.sql, prepared.predicate
+            conn,
+            op.namespace_prefix,
+            op.query,
+            run.now,
+            prepared.sql,
+            prepared.predicate,
+            expired=expired,
         )
-        page = [
-            (hit.namespace, hit.key, hit.score) for hit in hits[op.offset : op.offset + op.limit]
-        ]
+        return hits if limit is None else hits[:limit]
+
+    def _keyword_search(
+        self, conn: sqlite3.Connection, run: Run, op: SearchOp, prepared: Prepared
+    ) -> list[SearchItem]:
+        expired = any_expired(conn, op.namespace_prefix, run.now)
+        hits = self._keyword_hits(
+            conn, run, op, prepared, expired=expired, limit=op.offset + op.limit
+        )
+        page = [(hit.namespace, hit.key, hit.score) for hit in hits[op.offset :]]
         return self._items_of(conn, run, op, page)
 
     def _hybrid_search(
@@ -134,16 +187,19 @@ class Searches:
         if pool != config.candidates:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
         expired = any_expired(conn, op.namespace_prefix, run.now)
-        keyword = keyword_matches(
-            conn,
-            op.namespace_prefix,
-            op.query,
-            run.now,
-            prepared.sql,
-            prepared.predicate,
-            expired=expired,
-        )
         vector = index.search(query, op.namespace_prefix, limit=pool)
+        keywords = self._keyword_index(conn, run, prepared, expired)
+        keyword: list[KeywordHit]
+        if keywords is not None:
+            # The keyword side's pool and the BM25 of each vector candidate: all fusion reads.
+            keyword = keywords.search_with(
+                op.namespace_prefix,
+                op.query,
+                limit=pool,
+                addresses=[(ns, key) for ns, key, _ in vector],
+            )
+        else:
+            keyword = self._keyword_hits(conn, run, op, prepared, expired=expired)
         passing = self._passing(
             conn, run, prepared, [(ns, key) for ns, key, _ in vector], expired=expired
         )

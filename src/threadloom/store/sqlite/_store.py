@@ -58,6 +58,7 @@ from threadloom.store.sqlite._batch import (
     stored_dims,
     to_embed,
 )
+from threadloom.store.sqlite._keyword_sync import SyncedKeywords
 from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
 from threadloom.store.sqlite._search import Searches
 from threadloom.store.sqlite._sql import (
@@ -123,6 +124,7 @@ class SqliteStore(Searches, BaseStore):
             conn, synchronous=synchronous, allow_foreign_tables=allow_foreign_tables
         )
         self._vectors = SyncedVectors(self._index.dims) if self._index else None
+        self._keywords = SyncedKeywords() if self._text_fields is not None else None
         self._ready = False
         self._clock: Callable[[], float] = time.time
         self._sweeper: threading.Thread | None = None
@@ -153,7 +155,8 @@ class SqliteStore(Searches, BaseStore):
         """Create or upgrade the store's tables; idempotent.
 
         An indexed store's keyword index is built here (once per file, in one
-        write transaction: see ``_text_search``), so no search ever pays for it.
+        write transaction: see ``_text_search``) and loaded into this process
+        (``_keyword_sync``), so no search ever pays for either.
 
         Raises :class:`~threadloom.errors.SchemaVersionError` for a file written
         by a newer threadloom and :class:`~threadloom.errors.IndexConfigMismatchError`
@@ -168,6 +171,11 @@ class SqliteStore(Searches, BaseStore):
         # Built here, so no search pays for it: one write that indexes the items a
         # file holds from before (nothing for a new file); every writer keeps it after.
         self._ensure_keyword_index()
+        keywords = self._keywords
+        if keywords is not None:
+            # The in-process copy searches read is loaded here too, for the same reason.
+            with self._db.lock:
+                self._db.read(lambda conn: keywords.catch_up(conn, self._db.data_version()))
 
     def verify(self) -> None:
         """Read every page of the file; a damaged one raises
@@ -284,17 +292,29 @@ class SqliteStore(Searches, BaseStore):
             try:
                 results = self._db.write(work) if writing else self._db.read(work)
             except BaseException:
-                if self._vectors is not None and any(r.index_touched for r in runs):
-                    self._vectors.invalidate()  # it may hold rolled-back vectors
+                if any(r.index_touched for r in runs):
+                    self._forget_indexes()  # they may hold rolled-back rows
                 raise
             run = runs[-1]
-            if self._vectors is not None and any(r.index_touched for r in runs[:-1]):
-                self._vectors.invalidate()  # a retried attempt caught up with rolled-back rows
-            if writing and self._vectors is not None:
-                self._vectors.applied_own_write(run.seq_before, run.seq, run.changes)
+            if any(r.index_touched for r in runs[:-1]):
+                self._forget_indexes()  # a retried attempt caught up with rolled-back rows
+            if writing:
+                self._applied_own_write(run)
             if not writing and run.refresh:
                 self._db.write(lambda conn: refresh_ttl(conn, run.refresh, self._clock()))
         return results
+
+    def _forget_indexes(self) -> None:
+        if self._vectors is not None:
+            self._vectors.invalidate()
+        if self._keywords is not None:
+            self._keywords.invalidate()
+
+    def _applied_own_write(self, run: Run) -> None:
+        if self._vectors is not None:
+            self._vectors.applied_own_write(run.seq_before, run.seq, run.changes)
+        if self._keywords is not None:
+            self._keywords.applied_own_write(run.seq_before, run.seq, run.text_changes)
 
     # --- one batch inside its transaction ---
 
@@ -390,7 +410,8 @@ class SqliteStore(Searches, BaseStore):
         )
         if run.keyword_live:
             # Tokenizing and FTS5 upkeep are paid only once a keyword search needs them.
-            run.pending_texts[(prefix, op.key)] = bodies_at(op.value, paths)
+            bodies = run.pending_texts[(prefix, op.key)] = bodies_at(op.value, paths)
+            run.text_changes.append((op.namespace, op.key, bodies))
         if vectors is not None and len(vectors):
             if not run.dims_checked:
                 self._check_dims(conn)
@@ -428,7 +449,9 @@ class SqliteStore(Searches, BaseStore):
         for _, prefix, key, _ in rows:
             run.seq += 1
             removals.append((run.seq, run.now, prefix, key))
-            run.changes.append((split_namespace(prefix), key, None))
+            namespace = split_namespace(prefix)
+            run.changes.append((namespace, key, None))
+            run.text_changes.append((namespace, key, None))
         conn.executemany(
             "INSERT INTO store_removals (seq, removed_at, prefix, key) VALUES (?, ?, ?, ?)",
             removals,
@@ -473,8 +496,7 @@ class SqliteStore(Searches, BaseStore):
 
         with self._db.lock:
             count, run = self._db.write(sweep)
-            if self._vectors is not None:
-                self._vectors.applied_own_write(run.seq_before, run.seq, run.changes)
+            self._applied_own_write(run)
         return count
 
     def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:

@@ -1,0 +1,125 @@
+"""The SQLite store's in-process keyword index, kept in step with the file.
+
+FTS5 finds the rows sharing a query term, but BM25 with the searched scope's
+statistics (:mod:`threadloom.store._keyword`) needs every such row scored in
+Python: with common terms that is thousands of rows per search. So a process
+that searches by keyword keeps a :class:`~threadloom.store._keyword.KeywordIndex`
+of the file's keyword rows (``store_texts``, already tokenized), loaded on its
+first keyword search, and follows every commit the way the vectors do
+(:mod:`~threadloom.store.sqlite._vector_sync`): its own writes are applied
+after they commit, other processes' through ``PRAGMA data_version``, the
+items whose ``seq`` is newer and the removals logged since.
+
+Not thread-safe on its own: the store calls it with its database lock held.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from threadloom.store._keyword import KeywordIndex
+from threadloom.store.sqlite._sql import split_namespace
+
+__all__ = ["KeywordChange", "SyncedKeywords"]
+
+#: ``(namespace, key, keyword bodies or None)``: an item's new rows, or its removal.
+KeywordChange = tuple[tuple[str, ...], str, "list[str] | None"]
+
+
+def _meta(conn: sqlite3.Connection, name: str) -> Any:
+    row = conn.execute("SELECT value FROM store_meta WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+class SyncedKeywords:
+    """A lazily loaded :class:`KeywordIndex` of the file and the ``seq`` it reflects."""
+
+    def __init__(self) -> None:
+        self.index: KeywordIndex | None = None
+        self.seq = -1
+        self._data_version: int | None = None
+        self._behind = True
+
+    def invalidate(self) -> None:
+        """Forget the index; the next keyword search reloads it."""
+        self.index = None
+        self.seq = -1
+        self._behind = True
+
+    def catch_up(
+        self, conn: sqlite3.Connection, data_version: int | None, *, current: int | None = None
+    ) -> KeywordIndex:
+        """The index as ``conn`` sees the file (run inside a transaction on ``conn``).
+
+        ``data_version=None`` forces a check for changes; ``current`` is the
+        ``seq`` a write transaction has reached but not yet stored.
+        """
+        if (
+            self.index is None
+            or self._behind
+            or data_version is None
+            or data_version != self._data_version
+        ):
+            if current is None:
+                current = int(_meta(conn, "seq") or 0)
+            floor = int(_meta(conn, "removals_floor") or 0)
+            if self.index is None or self.seq < floor:
+                self.index = _load(conn)
+                self.seq = current
+            elif current != self.seq:
+                self._apply_since(conn, current)
+            self._data_version = data_version
+            self._behind = data_version is None
+        assert self.index is not None
+        return self.index
+
+    def _apply_since(self, conn: sqlite3.Connection, current: int) -> None:
+        assert self.index is not None
+        # Removals first: an address removed and then put again is in store_items now.
+        for prefix, key in conn.execute(
+            "SELECT prefix, key FROM store_removals WHERE seq > ? AND seq <= ?", (self.seq, current)
+        ):
+            self.index.delete(split_namespace(prefix), key)
+        changed = conn.execute(
+            "SELECT i.prefix, i.key, t.body FROM store_items i "
+            "LEFT JOIN store_texts t ON t.item_id = i.id WHERE i.seq > ? AND i.seq <= ? "
+            "ORDER BY i.id, t.id",
+            (self.seq, current),
+        )
+        for (prefix, key), bodies in _grouped(changed).items():
+            self.index.put_bodies(split_namespace(prefix), key, bodies)
+        self.seq = current
+
+    def applied_own_write(self, before: int, after: int, changes: list[KeywordChange]) -> None:
+        """Apply a committed write of this process that moved ``seq`` from ``before`` to ``after``."""
+        if self.index is None:
+            return
+        if self.seq != before:
+            self._behind = True  # someone else wrote in between: catch up from the file
+            return
+        for namespace, key, bodies in changes:  # in order: the last change of a key wins
+            self.index.put_bodies(namespace, key, bodies or [])
+        self.seq = after
+
+
+def _grouped(rows: Any) -> dict[tuple[str, str], list[str]]:
+    """``(prefix, key, body or None)`` rows as each address's bodies (none: it has no rows)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for prefix, key, body in rows:
+        bodies = found.setdefault((prefix, key), [])
+        if body is not None:
+            bodies.append(body)
+    return found
+
+
+def _load(conn: sqlite3.Connection) -> KeywordIndex:
+    index = KeywordIndex()
+    rows = conn.execute("SELECT prefix, key, body FROM store_texts ORDER BY item_id, id")
+    namespaces: dict[str, tuple[str, ...]] = {}
+    for (prefix, key), bodies in _grouped(rows).items():
+        namespace = namespaces.get(prefix)
+        if namespace is None:
+            namespace = namespaces[prefix] = split_namespace(prefix)
+        index.put_bodies(namespace, key, bodies)
+    return index
