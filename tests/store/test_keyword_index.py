@@ -302,3 +302,38 @@ def test_rewriting_an_item_reuses_its_slot() -> None:
     assert keys(idx.search(ALICE, "text")) == [] and (ALICE, "k") in idx
     idx.put(ALICE, "k", ["text again"])
     assert keys(idx.search(ALICE, "text")) == ["k"]
+
+
+# --- what the SQLite store's in-process copy uses -----------------------------------
+
+
+def test_search_with_gives_the_pool_then_the_asked_items_with_their_full_scores() -> None:
+    """search_with = the best `limit` hits, then each asked-for matching item outside them,
+    with the very score a full search gives it; non-matching and unknown items are left out."""
+    idx = KeywordIndex()
+    texts = ["pizza pizza night", "pizza", "pizza with friends", "tea time", "pizza oven fire"]
+    for i, text in enumerate(texts):
+        idx.put(ALICE if i % 2 else BOB, f"k{i}", [text])
+    full = {(h.namespace, h.key): h.score for h in idx.search(("memories",), "pizza oven")}
+    asked = [(BOB, "k4"), (ALICE, "k3"), (BOB, "k0"), (ALICE, "nope")]
+    hits = idx.search_with(("memories",), "pizza oven", limit=1, addresses=asked)
+    best = idx.search(("memories",), "pizza oven", limit=1)
+    assert hits[:1] == best
+    rest = {(h.namespace, h.key): h.score for h in hits[1:]}
+    expected = {a: full[a] for a in asked if a in full and a != (best[0].namespace, best[0].key)}
+    assert rest == expected
+    assert (ALICE, "k3") not in rest  # "tea time" shares no term
+
+
+def test_put_bodies_indexes_stored_terms_as_put_indexes_the_texts() -> None:
+    """Bodies already tokenized (as SQL backends store them) score exactly like the raw texts."""
+    from threadloom.store._text import index_text
+
+    raw, stored = KeywordIndex(), KeywordIndex()
+    texts = {"a": ["Bob's dogs were running!", "caresses"], "b": ["the running dog"]}
+    for key, item_texts in texts.items():
+        raw.put(ALICE, key, item_texts)
+        stored.put_bodies(ALICE, key, [index_text(t) for t in item_texts])
+    assert raw.search(ALICE, "running dogs") == stored.search(ALICE, "running dogs")
+    stored.put_bodies(ALICE, "a", [])
+    assert (ALICE, "a") not in stored

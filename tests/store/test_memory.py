@@ -244,3 +244,65 @@ def test_keyword_index_is_built_on_first_need_from_each_puts_own_paths() -> None
     store.delete(ns, "default")
     found = [item.key for item in store.search(ns, query="walrus", mode="keyword")]
     assert sorted(found) == ["later", "override"]
+
+
+def test_a_single_put_embeds_every_indexed_path_and_index_false_drops_vectors() -> None:
+    """put(): several texts give several vectors (best one scores), index=False removes them."""
+    store = InMemoryStore(index={"embed": HashingEmbed(DIMS), "dims": DIMS, "fields": ["a"]})
+    ns = ("memories", "1")
+    store.put(ns, "k", {"a": "red apples", "b": "green pears"}, index=["a", "b"])
+    assert store._vectors is not None and store._vectors.rows == 2
+    [hit] = store.search(ns, query="green pears", limit=1)
+    assert hit.key == "k" and hit.score == pytest.approx(1.0, abs=1e-5)
+    store.put(ns, "k", {"a": "red apples"}, index=False)
+    assert store._vectors.rows == 0 and store.search(ns, query="red apples") == []
+    store.put(ns, "k", {"b": "no text at the field"})
+    assert store.search(ns, query="red apples") == []
+
+
+def test_a_single_put_with_a_bad_vector_changes_nothing() -> None:
+    """An embedder answering a single put with NaN fails it whole: the old item stays."""
+    from threadloom.errors import EmbeddingError
+
+    calls = {"bad": False}
+
+    def embed(texts: list[str]) -> Any:
+        import numpy as np
+
+        vectors = np.ones((len(texts), DIMS), dtype=np.float32)
+        if calls["bad"]:
+            vectors[0, 3] = np.nan
+        return vectors
+
+    store = InMemoryStore(index={"embed": embed, "dims": DIMS})
+    store.put(("m",), "k", {"text": "first"})
+    calls["bad"] = True
+    with pytest.raises(EmbeddingError, match="nan"):
+        store.put(("m",), "k", {"text": "second"})
+    item = store.get(("m",), "k")
+    assert item is not None and item.value == {"text": "first"}
+    calls["bad"] = False
+    assert [h.key for h in store.search(("m",), query="x")] == ["k"]
+
+
+def test_a_function_embedders_array_reaches_the_store_unchanged_and_unmodified() -> None:
+    """The numpy-native path: a plain function's float32 array is used as is, never scaled in place."""
+    import numpy as np
+
+    returned: list[np.ndarray] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        vectors = np.full((len(texts), DIMS), 2.0, dtype=np.float32)
+        returned.append(vectors)
+        return vectors
+
+    store = InMemoryStore(index={"embed": embed, "dims": DIMS})
+    store.put(("m",), "one", {"text": "a"})
+    store.batch([])  # nothing to embed
+    from threadloom.store.base import PutOp
+
+    store.batch([PutOp(("m",), "two", {"text": "b"}), PutOp(("m",), "three", {"text": "c"})])
+    assert all((array == 2.0).all() for array in returned)
+    hits = store.search(("m",), query="q", limit=3)
+    assert sorted(h.key for h in hits) == ["one", "three", "two"]
+    assert all(h.score == pytest.approx(1.0, abs=1e-5) for h in hits)

@@ -684,3 +684,32 @@ def test_fts_syntax_in_queries_never_reaches_sqlite_as_syntax(path: Path) -> Non
         store.put(NS, "a", {"text": "near the body of text"})
         for query in ["body:text", 'NEAR("text" body, 2)', '"text', "text*", "text' OR 1=1 --"]:
             assert [h.key for h in store.search(NS, query=query, mode="keyword")] == ["a"]
+
+
+def test_the_in_process_keyword_index_answers_as_fts5_does(path: Path) -> None:
+    """Unfiltered keyword and hybrid searches (the in-process index) rank and score as the
+    FTS5 path (taken with a filter every item passes), through puts, deletes and another
+    connection's writes."""
+
+    def both(store: SqliteStore, mode: str) -> tuple[list[Any], list[Any]]:
+        fast = store.search(("memories",), query="pizza oven night", mode=mode, limit=20)
+        slow = store.search(
+            ("memories",),
+            query="pizza oven night",
+            mode=mode,
+            limit=20,
+            filter={"n": {"$exists": True}},
+        )
+        return [(h.key, h.score) for h in fast], [(h.key, h.score) for h in slow]
+
+    with SqliteStore(path, index=index()) as store, SqliteStore(path, index=index()) as other:
+        store.setup()
+        for i, text in enumerate(["pizza night", "oven", "pizza pizza oven", "tea", "night owl"]):
+            store.put(("memories", f"u{i % 2}"), f"k{i}", {"text": text, "n": i})
+        fast, slow = both(store, "keyword")
+        assert fast == slow and len(fast) == 4
+        other.put(NS, "late", {"text": "a pizza oven at night", "n": 9})
+        store.delete(("memories", "u0"), "k0")
+        fast, slow = both(store, "keyword")
+        assert fast == slow and fast[0][0] == "late" and "k0" not in dict(fast)
+        assert both(store, "hybrid")[0] == both(store, "hybrid")[1]

@@ -179,3 +179,31 @@ def test_top_rows_matches_a_full_partition_with_ties_and_masked_rows() -> None:
         assert set(_top_rows(scores, m).tolist()) == expected
     flat = np.zeros(40_000, dtype=np.float32)  # a zero query: every row tied
     assert len(_top_rows(flat, 10)) == 40_000
+
+
+def test_set_rows_overwrites_in_place_or_moves_an_item_when_its_count_changes() -> None:
+    """set_rows replaces an item's vectors: in place for the same count, re-claimed otherwise,
+    and an empty block removes the item."""
+    index = VectorIndex(2)
+    index.set_rows((("a",), "x"), normalize_rows([[1.0, 0.0]], 2))
+    index.set_rows((("a",), "y"), normalize_rows([[0.0, 1.0]], 2))
+    rows_before = index.rows
+    index.set_rows((("a",), "x"), normalize_rows([[0.0, 1.0]], 2))  # same count: in place
+    assert index.rows == rows_before
+    assert [key for _, key, _ in index.search([0.0, 1.0], limit=2)] == ["x", "y"]
+    index.set_rows((("a",), "x"), normalize_rows([[1.0, 0.0], [0.6, 0.8]], 2))
+    assert index.rows == 3
+    [(_, key, score)] = index.search([1.0, 0.0], limit=1)
+    assert key == "x" and score == pytest.approx(1.0)
+    index.set_rows((("a",), "x"), np.empty((0, 2), dtype=np.float32))
+    assert (("a",), "x") not in index and index.rows == 1
+
+
+def test_normalize_rows_of_one_row_matches_the_many_row_path() -> None:
+    """The one-row shortcut gives the unit vector the general path gives (zero stays zero)."""
+    row = np.array([[3.0, 4.0, 12.0]], dtype=np.float32)
+    assert np.allclose(normalize_rows(row, 3), normalize_rows(np.repeat(row, 2, axis=0), 3)[:1])
+    assert not normalize_rows(np.zeros((1, 3)), 3).any()
+    original = row.copy()
+    normalize_rows(row, 3)
+    assert (row == original).all()  # copy=True never touches the caller's array
