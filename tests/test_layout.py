@@ -1,8 +1,10 @@
-"""The source layout rules: small modules, and package ``__init__`` files that only re-export."""
+"""Layout rules: small modules, ``__init__`` files that only re-export, a true code map."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,52 @@ def test_the_rules_catch_code_in_an_init_file(tmp_path: Path) -> None:
     lazy.write_text("__all__ = ['y']\n\ndef __getattr__(name):\n    return name\n")
     assert _definitions(busy) == ["A", "f"]
     assert _definitions(lazy) == []
+
+
+# --- docs/architecture.md stays true ----------------------------------------------
+
+ARCHITECTURE = PACKAGE.parents[1] / "docs" / "architecture.md"
+_FILE = re.compile(r"`src/(threadloom/[\w/]+\.py)`")
+
+
+def _hop_lists() -> dict[str, list[str]]:
+    """Each "The path of ..." section's numbered hops (continuation lines joined)."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in ARCHITECTURE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line[3:], []) if "The path of" in line else None
+        elif current is not None and re.match(r"\d+\. ", line):
+            current.append(line)
+        elif current is not None and line.startswith("   ") and current:
+            current[-1] += " " + line.strip()
+    return sections
+
+
+def test_the_architecture_map_follows_three_calls_in_at_most_five_hops() -> None:
+    """docs/architecture.md follows graph.invoke, store.put and store.search, each in 1-5 hops,
+    and every hop names at least one source file."""
+    sections = _hop_lists()
+    assert sorted(sections) == [
+        "The path of `graph.invoke(...)`",
+        "The path of `store.put(...)`",
+        "The path of `store.search(...)`",
+    ]
+    for title, hops in sections.items():
+        assert 1 <= len(hops) <= 5, f"{title}: {len(hops)} hops"
+        for hop in hops:
+            assert _FILE.search(hop), f"{title}: a hop names no file: {hop[:60]}"
+
+
+@pytest.mark.parametrize(
+    "relative",
+    sorted(set(_FILE.findall(ARCHITECTURE.read_text(encoding="utf-8")))),
+)
+def test_every_file_the_architecture_map_names_exists_and_imports(relative: str) -> None:
+    """Each file named in docs/architecture.md is a module of the package that imports."""
+    path = PACKAGE.parent / relative
+    assert path.is_file(), f"{relative} does not exist"
+    parts = list(Path(relative).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    importlib.import_module(".".join(parts))
