@@ -4,6 +4,10 @@ Items carry fixed random 384-dim vectors: both stores get an embedder that
 looks the vectors up, so embedding time is excluded. Items are spread over
 100 user namespaces ``("memories", "user<N>")``.
 
+Single puts (``store.put`` of one new item, 5,000 of them, best of 3 fresh
+stores) are measured with and without the index: one put per memory is how
+applications write.
+
 Run: ``.venv/bin/python bench/store_bench.py`` (needs ``pip install -r bench/requirements.txt``).
 Options: ``--sizes 10000 100000``, ``--only threadloom``, ``--batch 1000``.
 Each store and size runs in a fresh process, so neither inherits memory the
@@ -93,6 +97,39 @@ def fill(store: Any, items: list[Any], batch: int, progress: bool = True) -> tup
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+SINGLE_PUTS = 5_000
+
+
+def single_puts(
+    impl: str, embeddings: Embeddings, items: list[Any], indexed: bool
+) -> tuple[float, float]:
+    """(wall, CPU) seconds per ``store.put`` of one new item, the best of 3 fresh stores."""
+    runs = []
+    for _ in range(3):
+        store = make_store(impl, embeddings) if indexed else make_plain_store(impl)
+        chosen = items[:SINGLE_PUTS]
+        wall, cpu = time.perf_counter(), time.process_time()
+        for ns, key, value in chosen:
+            store.put(ns, key, value)
+        runs.append(
+            (
+                (time.perf_counter() - wall) / len(chosen),
+                (time.process_time() - cpu) / len(chosen),
+            )
+        )
+    return min(r[0] for r in runs), min(r[1] for r in runs)
+
+
+def make_plain_store(impl: str) -> Any:
+    if impl == "threadloom":
+        from threadloom.store.memory import InMemoryStore
+
+        return InMemoryStore()
+    from langgraph.store.memory import InMemoryStore as LangGraphStore
+
+    return LangGraphStore()
+
+
 def timed(func: Callable[[], Any], repeat: int, per_call: int = 1) -> tuple[float, float]:
     """Median (wall, CPU) seconds per call over ``repeat`` runs of ``func``.
 
@@ -122,6 +159,10 @@ def measure(
 
     def record(name: str, scale: float, measured: tuple[float, float]) -> None:
         results[name], results[name + "_cpu"] = measured[0] * scale, measured[1] * scale
+
+    log(f"{impl} {n:,}: single puts")
+    for name, indexed in (("single_put_us", True), ("single_put_noindex_us", False)):
+        record(name, 1e6, single_puts(impl, embeddings, items, indexed))
 
     rng = np.random.default_rng(1)
     picks = [int(i) for i in rng.integers(0, n, 2000)]
@@ -211,6 +252,8 @@ def values_mb(n: int) -> float:
 
 ROWS = [
     ("batched put (items/s)", "put_per_s", True, "{:,.0f}"),
+    ("single put, 384-dim index (µs)", "single_put_us", False, "{:.1f}"),
+    ("single put, no index (µs)", "single_put_noindex_us", False, "{:.1f}"),
     ("get latency (µs)", "get_us", False, "{:.1f}"),
     ("search all namespaces, query (ms)", "search_all_ms", False, "{:.2f}"),
     ("search one user's namespace, query (ms)", "search_user_ms", False, "{:.3f}"),
