@@ -4,8 +4,10 @@ FTS5 finds the rows sharing a query term, but BM25 with the searched scope's
 statistics (:mod:`threadloom.store._keyword`) needs every such row scored in
 Python: with common terms that is thousands of rows per search. So a process
 that searches by keyword keeps a :class:`~threadloom.store._keyword.KeywordIndex`
-of the file's keyword rows (``store_texts``, already tokenized), loaded on its
-first keyword search, and follows every commit the way the vectors do
+of the file's keyword rows (``store_texts``, already tokenized), loaded one
+namespace prefix at a time on its first keyword search there (after
+:data:`~threadloom.store.sqlite._vector_sync.PREFIX_LOADS_BEFORE_ALL` prefixes,
+everything at once), and follows every commit the way the vectors do
 (:mod:`~threadloom.store.sqlite._vector_sync`): its own writes are applied
 after they commit, other processes' through ``PRAGMA data_version``, the
 items whose ``seq`` is newer and the removals logged since.
@@ -19,7 +21,8 @@ import sqlite3
 from typing import Any
 
 from threadloom.store._keyword import KeywordIndex
-from threadloom.store.sqlite._sql import split_namespace
+from threadloom.store.sqlite._sql import prefix_where, split_namespace
+from threadloom.store.sqlite._vector_sync import PREFIX_LOADS_BEFORE_ALL
 
 __all__ = ["KeywordChange", "SyncedKeywords"]
 
@@ -38,22 +41,37 @@ class SyncedKeywords:
     def __init__(self) -> None:
         self.index: KeywordIndex | None = None
         self.seq = -1
+        # Namespace prefixes whose rows are all in the index (``()``: everything);
+        # outside them it may hold some items (changes applied as they come).
+        self.loaded: set[tuple[str, ...]] = set()
+        self._prefix_loads = 0
         self._data_version: int | None = None
         self._behind = True
 
     def invalidate(self) -> None:
-        """Forget the index; the next keyword search reloads it."""
+        """Forget the index; the next keyword search reloads what it needs."""
         self.index = None
         self.seq = -1
+        self.loaded = set()
         self._behind = True
 
-    def catch_up(
-        self, conn: sqlite3.Connection, data_version: int | None, *, current: int | None = None
-    ) -> KeywordIndex:
-        """The index as ``conn`` sees the file (run inside a transaction on ``conn``).
+    def covers(self, prefix: tuple[str, ...]) -> bool:
+        """Whether every keyword row under ``prefix`` is in the index."""
+        return any(prefix[: len(done)] == done for done in self.loaded)
 
-        ``data_version=None`` forces a check for changes; ``current`` is the
-        ``seq`` a write transaction has reached but not yet stored.
+    def catch_up(
+        self,
+        conn: sqlite3.Connection,
+        data_version: int | None,
+        scope: tuple[str, ...] = (),
+        *,
+        current: int | None = None,
+    ) -> KeywordIndex:
+        """An index holding every keyword row under ``scope`` as ``conn`` sees the file.
+
+        Run inside a transaction on ``conn``. ``data_version=None`` forces a
+        check for changes; ``current`` is the ``seq`` a write transaction has
+        reached but not yet stored.
         """
         if (
             self.index is None
@@ -65,13 +83,18 @@ class SyncedKeywords:
                 current = int(_meta(conn, "seq") or 0)
             floor = int(_meta(conn, "removals_floor") or 0)
             if self.index is None or self.seq < floor:
-                self.index = _load(conn)
-                self.seq = current
+                self.index, self.seq, self.loaded = KeywordIndex(), current, set()
             elif current != self.seq:
                 self._apply_since(conn, current)
             self._data_version = data_version
             self._behind = data_version is None
         assert self.index is not None
+        if not self.covers(scope):
+            self._prefix_loads += 1
+            whole = self._prefix_loads > PREFIX_LOADS_BEFORE_ALL
+            _load(conn, self.index, () if whole else scope)
+            self.loaded = {done for done in self.loaded if done[: len(scope)] != scope}
+            self.loaded.add(() if whole else scope)
         return self.index
 
     def _apply_since(self, conn: sqlite3.Connection, current: int) -> None:
@@ -113,13 +136,15 @@ def _grouped(rows: Any) -> dict[tuple[str, str], list[str]]:
     return found
 
 
-def _load(conn: sqlite3.Connection) -> KeywordIndex:
-    index = KeywordIndex()
-    rows = conn.execute("SELECT prefix, key, body FROM store_texts ORDER BY item_id, id")
+def _load(conn: sqlite3.Connection, index: KeywordIndex, scope: tuple[str, ...]) -> None:
+    """Put every item's keyword rows under ``scope`` into ``index`` (same snapshot as its seq)."""
+    where, params = prefix_where(scope, column="prefix")
+    rows = conn.execute(
+        f"SELECT prefix, key, body FROM store_texts WHERE {where} ORDER BY item_id, id", params
+    )
     namespaces: dict[str, tuple[str, ...]] = {}
     for (prefix, key), bodies in _grouped(rows).items():
         namespace = namespaces.get(prefix)
         if namespace is None:
             namespace = namespaces[prefix] = split_namespace(prefix)
         index.put_bodies(namespace, key, bodies)
-    return index

@@ -108,7 +108,12 @@ class Searches:
         return self._vectors.catch_up(conn, self._db.data_version(), op.namespace_prefix)
 
     def _keyword_index(
-        self, conn: sqlite3.Connection, run: Run, prepared: Prepared, expired: bool
+        self,
+        conn: sqlite3.Connection,
+        run: Run,
+        prefix: Namespace,
+        prepared: Prepared,
+        expired: bool,
     ) -> KeywordIndex | None:
         """The in-process keyword index, caught up with the file, when it can answer.
 
@@ -128,8 +133,8 @@ class Searches:
         if run.writing:
             flush(conn, run)
             # Inside a write the batch's own uncommitted puts must be visible: force a check.
-            return self._keywords.catch_up(conn, None, current=run.seq)
-        return self._keywords.catch_up(conn, self._db.data_version())
+            return self._keywords.catch_up(conn, None, prefix, current=run.seq)
+        return self._keywords.catch_up(conn, self._db.data_version(), prefix)
 
     def _keyword_hits(
         self,
@@ -144,7 +149,7 @@ class Searches:
         """Live items under the prefix that pass the filter and share a term, best first
         (the best ``limit``, or all of them)."""
         assert op.query is not None
-        index = self._keyword_index(conn, run, prepared, expired)
+        index = self._keyword_index(conn, run, op.namespace_prefix, prepared, expired)
         if index is not None:
             return index.search(op.namespace_prefix, op.query, limit=limit)
         if run.writing:
@@ -188,7 +193,7 @@ class Searches:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
         expired = any_expired(conn, op.namespace_prefix, run.now)
         vector = index.search(query, op.namespace_prefix, limit=pool)
-        keywords = self._keyword_index(conn, run, prepared, expired)
+        keywords = self._keyword_index(conn, run, op.namespace_prefix, prepared, expired)
         keyword: list[KeywordHit]
         if keywords is not None:
             # The keyword side's pool and the BM25 of each vector candidate: all fusion reads.

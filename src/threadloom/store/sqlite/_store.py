@@ -155,8 +155,9 @@ class SqliteStore(Searches, BaseStore):
         """Create or upgrade the store's tables; idempotent.
 
         An indexed store's keyword index is built here (once per file, in one
-        write transaction: see ``_text_search``) and loaded into this process
-        (``_keyword_sync``), so no search ever pays for either.
+        write transaction: see ``_text_search``), so no search pays for it. The
+        process's in-memory copy of a namespace's keyword rows is read by its
+        first keyword search there, as its vectors are (``_keyword_sync``).
 
         Raises :class:`~threadloom.errors.SchemaVersionError` for a file written
         by a newer threadloom and :class:`~threadloom.errors.IndexConfigMismatchError`
@@ -171,11 +172,6 @@ class SqliteStore(Searches, BaseStore):
         # Built here, so no search pays for it: one write that indexes the items a
         # file holds from before (nothing for a new file); every writer keeps it after.
         self._ensure_keyword_index()
-        keywords = self._keywords
-        if keywords is not None:
-            # The in-process copy searches read is loaded here too, for the same reason.
-            with self._db.lock:
-                self._db.read(lambda conn: keywords.catch_up(conn, self._db.data_version()))
 
     def verify(self) -> None:
         """Read every page of the file; a damaged one raises
