@@ -30,6 +30,8 @@ subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
     │   ├── ForeignDatabaseError                 a SQLite file holding another application's tables
     │   └── ConnectionLostError (ConnectionError)  the server connection dropped mid-call
     ├── InvalidConnectionError (TypeError)       a backend given something that is not a connection
+    ├── MemoryNamespaceError (ValueError)        a memory namespace template lacks a value
+    ├── MemoryNotFoundError (KeyError)           update/delete of a memory that does not exist
     └── GraphBubbleUp                            control flow, not a failure
         ├── GraphInterrupt                       a node called interrupt()
         └── ParentCommand                        a subgraph's Command for its parent
@@ -64,6 +66,8 @@ __all__ = [
     "InvalidStoreInputError",
     "InvalidUpdateError",
     "InvalidValueError",
+    "MemoryNamespaceError",
+    "MemoryNotFoundError",
     "MissingThreadIdError",
     "ParentCommand",
     "SchemaVersionError",
@@ -208,6 +212,21 @@ class InvalidConnectionError(ThreadloomError, TypeError):
 
 
 # --- control flow ----------------------------------------------------------
+
+
+# --- memory --------------------------------------------------------------
+
+
+class MemoryNamespaceError(ThreadloomError, ValueError):
+    """A memory namespace template names a value the run's config and context do not give."""
+
+
+class MemoryNotFoundError(ThreadloomError, KeyError):
+    """A memory to update or delete does not exist in its namespace."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; the message reads better unquoted.
+        return str(self.args[0]) if self.args else ""
 
 
 class GraphBubbleUp(ThreadloomError):
