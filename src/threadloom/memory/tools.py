@@ -101,8 +101,8 @@ def create_manage_memory_tool(
             return f"created memory {result.key}"
         if result.action == "delete":
             return f"deleted memory {result.key}"
-        if result.deduplicated:
-            return f"updated memory {result.key} (it already held this fact)"
+        if result.deduplicated and result.action == "update":
+            return f"updated memory {result.key} (it held a close version of this fact)"
         return f"{'updated' if result.action == 'update' else 'unchanged'} memory {result.key}"
 
     return StructuredTool.from_function(
