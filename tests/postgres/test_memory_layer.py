@@ -8,8 +8,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from langchain_core.runnables import RunnableConfig
 
+from threadloom.memory import create_memory_store_manager
+from threadloom.memory.reflection import ReflectionExecutor
 from threadloom.store.postgres import PostgresStore
+from threadloom.testing.memory import ScriptedMemoryModel, insert, turn
 from threadloom.testing.memory_conformance import MemoryConformance
 
 
@@ -25,3 +29,22 @@ class TestPostgresStore(MemoryConformance):
                 return store
 
             yield make
+
+
+def test_pending_reflection_waits_in_the_database(pg_dsn: str) -> None:
+    """A job submitted on one connection is done by an executor on another connection."""
+    model = ScriptedMemoryModel(script=[turn(insert("User lives in Paris"))])
+    manager = create_memory_store_manager(model)
+    config: RunnableConfig = {"configurable": {"user_id": "u1", "thread_id": "t1"}}
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        store = PostgresStore(conn)
+        store.setup()
+        ReflectionExecutor(manager, store=store, delay=0.1, start=False).submit(
+            {"messages": [("user", "I live in Paris")]}, config
+        )
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        store = PostgresStore(conn)
+        with ReflectionExecutor(manager, store=store, poll_interval=0.05) as executor:
+            assert executor.wait_idle(timeout=10)
+        values = [item.value["content"] for item in store.search(("memories", "u1"))]
+    assert values == ["User lives in Paris"]

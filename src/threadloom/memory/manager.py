@@ -256,6 +256,16 @@ class MemoryStoreManager:
             return []
         return apply_changes(store, namespace, changes, dedup=self.dedup)
 
+    def with_store(self, store: BaseStore) -> MemoryStoreManager:
+        """A copy of this manager that always uses ``store``."""
+        return MemoryStoreManager(
+            self.manager,
+            namespace=self.namespace.template,
+            query_limit=self.query_limit,
+            store=store,
+            dedup=self.dedup,
+        )
+
     def __call__(self, state: Any, config: RunnableConfig) -> dict[str, Any]:
         """Run as a graph node: update the memories, leave the state as it is."""
         self.invoke(state, config)

@@ -26,6 +26,7 @@ from threadloom.memory import (
     get_history,
     search_memories,
 )
+from threadloom.memory.reflection import ReflectionExecutor
 from threadloom.store.base import BaseStore, IndexConfig, Item
 from threadloom.testing.embeddings import HashingEmbed
 from threadloom.testing.memory import ScriptedMemoryModel, delete, insert, turn, update
@@ -237,3 +238,19 @@ class MemoryConformance:
         assert [change.action for change in applied] == ["create"]
         values = [item.value for item in plain_store.search(NS)]
         assert values == [{"kind": "Preference", "content": {"topic": "tea", "likes": True}}]
+
+    # --- reflection --------------------------------------------------------
+
+    def test_pending_reflection_is_kept_in_the_store(self, store: BaseStore) -> None:
+        """A job submitted to an executor that never runs it is done by the next executor."""
+        model = ScriptedMemoryModel(script=[turn(insert("User lives in Paris"))])
+        manager = create_memory_store_manager(model, namespace=TEMPLATE)
+        config: RunnableConfig = {"configurable": {"user_id": "u1", "thread_id": "t1"}}
+        first = ReflectionExecutor(manager, store=store, delay=0, start=False)
+        first.submit({"messages": [("user", "I live in Paris")]}, config)
+        assert [job.thread_id for job in first.pending()] == ["t1"]
+        with ReflectionExecutor(manager, store=store, poll_interval=0.02) as second:
+            assert second.wait_idle(timeout=10)
+            assert second.pending() == []
+        assert [item.value["content"] for item in store.search(NS)] == ["User lives in Paris"]
+        assert model.structured_calls == 1
