@@ -2,7 +2,8 @@
 
 ``threadloom demo`` runs the cross-thread memory scenario; ``threadloom chat``
 is an interactive conversation that remembers users across threads and
-restarts. Both keep their data in one SQLite file (``--db PATH``, else
+restarts. ``threadloom memories export|import|reindex`` moves memories in
+and out as JSON lines and re-embeds them. All keep their data in one SQLite file (``--db PATH``, else
 ``$THREADLOOM_DB``, else ``threadloom.db`` in the per-user data directory),
 use the local embedding model, and talk to the offline stand-in model unless
 ``--model anthropic:<name>`` or ``--model openai:<name>`` names a real one.
@@ -77,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--thread", metavar="T", help="conversation thread to resume or start (default: a new one)"
     )
     _add_common(chat)
+
+    from threadloom.cli._memories import add_memories_parser
+
+    add_memories_parser(commands)
     return parser
 
 
@@ -97,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from threadloom.cli._demo import run_demo
 
             return run_demo(args)
+        if args.command == "memories":
+            from threadloom.cli._memories import run_memories
+
+            return run_memories(args)
         from threadloom.cli._chat import run_chat
 
         return run_chat(args)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
-from threadloom.errors import MemoryNamespaceError, MemoryNotFoundError
+from threadloom.errors import InvalidStoreInputError, MemoryNamespaceError, MemoryNotFoundError
 from threadloom.memory import (
     HISTORY_LABEL,
     DedupConfig,
@@ -26,6 +27,7 @@ from threadloom.memory import (
     get_history,
     search_memories,
 )
+from threadloom.memory.export import export_memories, import_memories, to_jsonl
 from threadloom.memory.reflection import ReflectionExecutor
 from threadloom.store.base import BaseStore, IndexConfig, Item
 from threadloom.testing.embeddings import HashingEmbed
@@ -254,3 +256,38 @@ class MemoryConformance:
             assert second.pending() == []
         assert [item.value["content"] for item in store.search(NS)] == ["User lives in Paris"]
         assert model.structured_calls == 1
+
+    # --- export / import ---------------------------------------------------
+
+    def test_export_then_import_gives_back_the_same_items(self, store: BaseStore) -> None:
+        """Values, keys and namespaces (history included) survive a wipe and a re-import."""
+        tool = create_manage_memory_tool(TEMPLATE, store=store)
+        key = _key(tool.invoke({"content": "User lives in Paris"}, CONFIG))
+        tool.invoke({"action": "update", "id": key, "content": "User lives in Berlin"}, CONFIG)
+        store.put(("notes", "u1", "deep"), "n", {"text": "déjà vu", "n": [1, 2.5, None]})
+
+        def shape() -> list[tuple[Any, ...]]:
+            return sorted(
+                (tuple(r["namespace"]), r["key"], json.dumps(r["value"], sort_keys=True))
+                for r in export_memories(store)
+            )
+
+        before = shape()
+        history = [v.value for v in get_history(store, NS, key)]
+        lines = [to_jsonl(record) for record in export_memories(store)]
+        assert len(lines) == 3
+        for namespace in store.list_namespaces(max_depth=1):
+            store.delete_namespace(namespace)
+        assert store.list_namespaces() == []
+        assert import_memories(store, lines) == 3
+        assert shape() == before
+        assert [v.value for v in get_history(store, NS, key)] == history
+        found = search_memories(store, NS, query="where does the user live")
+        assert [item.value["content"] for item in found] == ["User lives in Berlin"]
+
+    def test_a_bad_import_line_writes_nothing(self, store: BaseStore) -> None:
+        """A malformed record anywhere in the input is a typed error and the store stays empty."""
+        good = to_jsonl({"namespace": ["memories", "u1"], "key": "a", "value": {"content": "x"}})
+        with pytest.raises(InvalidStoreInputError, match="line 2"):
+            import_memories(store, [good, '{"namespace": "memories"}'])
+        assert store.list_namespaces() == []
