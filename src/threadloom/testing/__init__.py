@@ -8,5 +8,8 @@ Import the submodule you need; this package imports nothing itself:
   bag-of-words ``HashingEmbed`` and misbehaving ones) for store tests.
 - ``threadloom.testing.checkpoint``: the checkpointer conformance suite.
 - ``threadloom.testing.models``: fake chat models for graph tests.
+- ``threadloom.testing.memory``: ``ScriptedMemoryModel``, a chat model whose
+  structured outputs follow a script (for the memory manager), and helpers.
+- ``threadloom.testing.memory_conformance``: the memory-layer conformance suite.
 - ``threadloom.testing.postgres``: a throwaway PostgreSQL server for tests.
 """
