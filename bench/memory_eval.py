@@ -16,6 +16,8 @@ a plain insert of the new fact. Store: the local embedder (all-MiniLM-L6-v2).
 Measured per configuration (dedup off, exact only, or a similarity threshold):
 
 - duplicates per 100 turns: memories beyond one per (user, slot) at the end;
+- wrong merges: dedup updates that replaced a fact about one slot with
+  another slot's (a threshold set too low);
 - superseded share: of the changes, the share where the old value is in the
   memory's history (not current) and the new one is the top search result
   for the slot's question;
@@ -51,6 +53,7 @@ from threadloom.memory import (
     DedupConfig,
     create_memory_store_manager,
     get_history,
+    history_namespace,
     search_memories,
 )
 from threadloom.memory.reflection import ReflectionExecutor
@@ -169,6 +172,7 @@ class Result:
     label: str
     turns: int = 0
     duplicates: int = 0
+    wrong_merges: int = 0
     changes: int = 0
     superseded: int = 0
     model_calls: int = 0
@@ -236,6 +240,7 @@ def run(args: argparse.Namespace, label: str, dedup: DedupConfig, embed: Any) ->
                     result.superseded += superseded(store, ("memories", user_id), turn)
             result.model_calls += model.structured_calls
             result.duplicates += duplicates(store, ("memories", user_id))
+            result.wrong_merges += wrong_merges(store, ("memories", user_id))
     return result
 
 
@@ -252,14 +257,28 @@ def superseded(store: BaseStore, namespace: tuple[str, ...], turn: Turn) -> int:
     return int(any(turn.old in str(v.value["content"]) for v in history))
 
 
+def slot_of(text: str) -> str | None:
+    return next(
+        (slot for slot, spec in SLOTS.items() if any(v in text for v in spec["values"])), None
+    )
+
+
 def duplicates(store: BaseStore, namespace: tuple[str, ...]) -> int:
     per_slot: dict[str, int] = {}
     for item in store.search(namespace, limit=1000):
-        text = str(item.value["content"])
-        for slot, spec in SLOTS.items():
-            if any(value in text for value in spec["values"]):
-                per_slot[slot] = per_slot.get(slot, 0) + 1
+        slot = slot_of(str(item.value["content"]))
+        if slot is not None:
+            per_slot[slot] = per_slot.get(slot, 0) + 1
     return sum(count - 1 for count in per_slot.values())
+
+
+def wrong_merges(store: BaseStore, namespace: tuple[str, ...]) -> int:
+    """Dedup updates that replaced a fact about one slot with a fact about another."""
+    merged = store.search(history_namespace(namespace), filter={"reason": "dedup"}, limit=1000)
+    return sum(
+        slot_of(str(item.value["content"])) != slot_of(str(item.value["replaced_by"]["content"]))
+        for item in merged
+    )
 
 
 def reflection_calls(args: argparse.Namespace, embed: Any) -> float:
@@ -293,7 +312,7 @@ def main() -> None:
     parser.add_argument("--update-rate", type=float, default=0.7)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--backend", choices=["memory", "sqlite"], default="memory")
-    parser.add_argument("--thresholds", default="0.8,0.85,0.9,0.95")
+    parser.add_argument("--thresholds", default="0.7,0.8,0.85,0.9,0.95")
     args = parser.parse_args()
     embed = init_embeddings("local")
     configs: list[tuple[str, DedupConfig]] = [
@@ -304,13 +323,13 @@ def main() -> None:
         f"backend={args.backend} users={args.users} sessions={args.sessions} "
         f"turns/session={args.turns} update-rate={args.update_rate} seed={args.seed}\n"
     )
-    print("| dedup | dup/100 turns | superseded | model calls/turn | overhead ms p50 | p95 |")
-    print("|---|---|---|---|---|---|")
+    print("| dedup | dup/100 turns | wrong merges | superseded | model calls/turn | ms p50 | p95 |")
+    print("|---|---|---|---|---|---|---|")
     for label, dedup in configs:
         r = run(args, label, dedup, embed)
         q = statistics.quantiles(r.overhead_ms, n=20)
         print(
-            f"| {label} | {100 * r.duplicates / r.turns:.1f} | "
+            f"| {label} | {100 * r.duplicates / r.turns:.1f} | {r.wrong_merges} | "
             f"{r.superseded}/{r.changes} ({100 * r.superseded / max(r.changes, 1):.0f}%) | "
             f"{r.model_calls / r.turns:.2f} | {statistics.median(r.overhead_ms):.1f} | {q[18]:.1f} |"
         )

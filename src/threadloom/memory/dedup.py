@@ -23,7 +23,7 @@ __all__ = [
     "normalized_text",
 ]
 
-DEFAULT_THRESHOLD = 0.9
+DEFAULT_THRESHOLD = 0.85
 """Default cosine similarity at which a new memory counts as a duplicate (see docs/memory.md)."""
 
 
