@@ -31,6 +31,7 @@ Run::
 
     .venv/bin/python bench/memory_eval.py                   # the table, InMemoryStore
     .venv/bin/python bench/memory_eval.py --backend sqlite  # on a SQLite file
+    .venv/bin/python bench/memory_eval.py --embedder hashing --thresholds 0.85  # no model cost
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from threadloom.memory.reflection import ReflectionExecutor
 from threadloom.store.base import BaseStore, IndexConfig
 from threadloom.store.memory import InMemoryStore
 from threadloom.store.sqlite import SqliteStore
+from threadloom.testing.embeddings import HashingEmbed
 from threadloom.testing.memory import ScriptedMemoryModel, existing_memories
 
 SLOTS: dict[str, dict[str, Any]] = {
@@ -313,8 +315,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--backend", choices=["memory", "sqlite"], default="memory")
     parser.add_argument("--thresholds", default="0.7,0.8,0.85,0.9,0.95")
+    parser.add_argument(
+        "--embedder",
+        choices=["local", "hashing"],
+        default="local",
+        help="'hashing' (a bag-of-words stand-in) shows the overhead without the embedding model",
+    )
     args = parser.parse_args()
-    embed = init_embeddings("local")
+    embed = init_embeddings("local") if args.embedder == "local" else HashingEmbed(384)
     configs: list[tuple[str, DedupConfig]] = [
         ("dedup off", DedupConfig(enabled=False)),
         ("exact only", DedupConfig(threshold=None)),
