@@ -46,3 +46,14 @@ async def test_agent_and_manager_node_under_ainvoke(tmp_path: Path) -> None:
         await builder.compile(store=store).ainvoke({"messages": [("user", "cocoa")]}, CONFIG)
         contents = sorted(item.value["content"] for item in await store.asearch(NS))
         assert contents == ["User likes cocoa", "User likes tea"]
+
+
+async def test_store_manager_ainvoke_on_the_async_store(tmp_path: Path) -> None:
+    """ainvoke called from the event loop works on a store whose sync calls must leave the loop."""
+    async with AsyncSqliteStore.from_conn_string(str(tmp_path / "m.db"), index=INDEX) as store:
+        await store.setup()
+        scripted = ScriptedMemoryModel(script=[turn(insert("User likes cocoa"))])
+        manager = create_memory_store_manager(scripted, store=store)
+        (applied,) = await manager.ainvoke({"messages": [("user", "cocoa")]}, CONFIG)
+        assert applied.action == "create"
+        assert [item.value["content"] for item in await store.asearch(NS)] == ["User likes cocoa"]

@@ -52,6 +52,24 @@ def test_tool_in_a_node_uses_the_graphs_store_and_config() -> None:
     assert [item.value["content"] for item in store.search(NS)] == ["User likes tea"]
 
 
+def test_tool_called_without_config_in_a_node_sees_the_nodes_config() -> None:
+    """Inside a node, a tool invoked with no config fills its namespace from the node's config."""
+    tool = create_manage_memory_tool(("memories", "{user_id}"))
+
+    def remember(state: MessagesState) -> dict[str, Any]:
+        tool.invoke({"content": "User likes tea"})
+        return {}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("remember", remember)
+    builder.add_edge(START, "remember")
+    store = _store()
+    builder.compile(store=store).invoke(
+        {"messages": [("user", "hi")]}, {"configurable": {"user_id": "u3"}}
+    )
+    assert store.list_namespaces() == [("memories", "u3")]
+
+
 def test_namespace_filled_from_the_run_context() -> None:
     """A template value missing from the config is taken from the run's context."""
     tool = create_manage_memory_tool(("memories", "{user_id}"))

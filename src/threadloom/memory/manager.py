@@ -11,6 +11,7 @@ it finds the related memories, asks the model, and applies the result
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -255,6 +256,13 @@ class MemoryStoreManager:
         if not changes:
             return []
         return apply_changes(store, namespace, changes, dedup=self.dedup)
+
+    async def ainvoke(
+        self, input: Any, config: RunnableConfig | None = None
+    ) -> list[AppliedChange]:
+        """Async twin of :meth:`invoke` (runs it in a worker thread, as async stores require)."""
+        run_config, _ = current_config_and_context(config)
+        return await asyncio.to_thread(self.invoke, input, run_config)
 
     def with_store(self, store: BaseStore) -> MemoryStoreManager:
         """A copy of this manager that always uses ``store``."""

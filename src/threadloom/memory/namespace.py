@@ -77,15 +77,23 @@ def _lookup(name: str, configurable: Mapping[str, Any], context: Any, template: 
 def current_config_and_context(
     config: RunnableConfig | None,
 ) -> tuple[RunnableConfig | None, Any]:
-    """``config`` (else the running node's) and the running node's context, if any."""
-    context = None
+    """``config`` merged over the running node's config, and the node's context, if any.
+
+    A tool called inside a node without an explicit config still sees the
+    node's ``configurable`` values; explicit values win.
+    """
     try:
         from threadloom.config import get_config
         from threadloom.runtime import get_runtime
 
-        if config is None:
-            config = get_config()
+        node_config = get_config()
         context = get_runtime().context
     except RuntimeError:
-        pass  # not inside a graph node: only the explicit config counts
-    return config, context
+        return config, None  # not inside a graph node: only the explicit config counts
+    if config is None:
+        return node_config, context
+    configurable = {
+        **(node_config.get("configurable") or {}),
+        **(config.get("configurable") or {}),
+    }
+    return {**config, "configurable": configurable}, context
