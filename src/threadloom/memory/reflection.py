@@ -188,11 +188,11 @@ class ReflectionExecutor:
 
     # --- internals --------------------------------------------------------
 
-    def _queued(self) -> list[Item]:
+    def _queued(self, filter: dict[str, Any] | None = None) -> list[Item]:
         items: list[Item] = []
         while True:
             page = self.store.search(
-                self.namespace, limit=_BATCH, offset=len(items), refresh_ttl=False
+                self.namespace, filter=filter, limit=_BATCH, offset=len(items), refresh_ttl=False
             )
             items.extend(page)
             if len(page) < _BATCH:
@@ -209,7 +209,7 @@ class ReflectionExecutor:
 
     def _dispatch(self) -> None:
         now = time.time()
-        due = [item for item in self._queued() if item.value["due_at"] <= now]
+        due = self._queued({"due_at": {"$lte": now}})
         for item in sorted(due, key=lambda item: item.value["due_at"]):
             with self._lock:
                 if item.key in self._running or len(self._running) >= self.max_workers:
