@@ -33,6 +33,7 @@ class Recorder:
         self.active = 0
         self.most_active = 0
         self.lock = threading.Lock()
+        self.started = threading.Event()
 
     def __call__(self, payload: dict[str, Any], config: Any) -> None:
         with self.lock:
@@ -41,6 +42,7 @@ class Recorder:
                 raise RuntimeError("model unavailable")
             self.active += 1
             self.most_active = max(self.most_active, self.active)
+        self.started.set()
         time.sleep(self.pause)
         with self.lock:
             self.active -= 1
@@ -50,17 +52,17 @@ class Recorder:
 def test_rapid_turns_are_coalesced_into_one_run() -> None:
     """Three submissions for one thread inside the delay run the reflector once, on the latest."""
     recorder = Recorder()
-    with ReflectionExecutor(recorder, store=InMemoryStore(), delay=0.3, poll_interval=0.05) as ex:
+    with ReflectionExecutor(recorder, store=InMemoryStore(), delay=1.0, poll_interval=0.05) as ex:
         for n in range(3):
             ex.submit({"messages": [("user", f"turn {n}")]}, CONFIG)
-            time.sleep(0.05)
-        assert ex.wait_idle(timeout=5)
+        assert [job.thread_id for job in ex.pending()] == ["t1"]
+        assert ex.wait_idle(timeout=10)
     assert recorder.calls == [(["turn 2"], {"user_id": "u1", "thread_id": "t1"})]
 
 
 def test_concurrency_is_bounded() -> None:
     """Six due threads with max_workers=2 never run more than two at a time, and all run."""
-    recorder = Recorder(pause=0.1)
+    recorder = Recorder(pause=0.3)
     store = InMemoryStore()
     with ReflectionExecutor(
         recorder, store=store, delay=0, max_workers=2, poll_interval=0.05
@@ -97,14 +99,14 @@ def test_pending_work_survives_a_restart_on_the_sqlite_file(tmp_path: Path) -> N
     manager = create_memory_store_manager(model)
     with SqliteStore.from_conn_string(str(path)) as store:
         store.setup()
-        ex = ReflectionExecutor(manager, store=store, delay=0.3, poll_interval=0.05)
+        ex = ReflectionExecutor(manager, store=store, delay=1.0, poll_interval=0.05)
         ex.submit({"messages": [("user", "I live in Paris")]}, CONFIG)
-        ex.stop()
+        ex.stop()  # well before the job is due
         assert [job.thread_id for job in ex.pending()] == ["t1"]
     assert model.structured_calls == 0
     with SqliteStore.from_conn_string(str(path)) as store:
-        with ReflectionExecutor(manager, store=store, delay=0.3, poll_interval=0.05) as ex:
-            assert ex.wait_idle(timeout=5)
+        with ReflectionExecutor(manager, store=store, poll_interval=0.05) as ex:
+            assert ex.wait_idle(timeout=10)
         assert [item.value["content"] for item in store.search(NS)] == ["User lives in Paris"]
     assert model.structured_calls == 1
 
@@ -136,10 +138,10 @@ def test_pending_work_survives_the_process_that_submitted_it(tmp_path: Path) -> 
 
 def test_a_job_resubmitted_while_running_runs_again() -> None:
     """A submission that arrives during a run is not lost when that run finishes."""
-    recorder = Recorder(pause=0.2)
+    recorder = Recorder(pause=0.3)
     with ReflectionExecutor(recorder, store=InMemoryStore(), delay=0, poll_interval=0.02) as ex:
         ex.submit({"messages": [("user", "first")]}, CONFIG)
-        time.sleep(0.1)
+        assert recorder.started.wait(timeout=5)
         ex.submit({"messages": [("user", "second")]}, CONFIG)
         assert ex.wait_idle(timeout=5)
     assert [texts for texts, _ in recorder.calls] == [["first"], ["second"]]
