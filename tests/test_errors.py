@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import pickle
 
 import pytest
 
@@ -17,10 +18,125 @@ def _leaves() -> list[type[BaseException]]:
     ]
 
 
+_CONTROL_FLOW = (errors.GraphBubbleUp, errors.GraphInterrupt, errors.ParentCommand)
+
+
 def test_every_public_error_derives_from_the_base_class() -> None:
-    """Catching ThreadloomError catches every error threadloom defines."""
+    """Catching ThreadloomError catches every failure threadloom defines (control flow aside)."""
     for cls in _leaves():
-        assert issubclass(cls, errors.ThreadloomError), cls
+        if cls not in _CONTROL_FLOW:
+            assert issubclass(cls, errors.ThreadloomError), cls
+
+
+def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
+    """GraphBubbleUp and its subclasses are Exceptions but never ThreadloomErrors."""
+    for cls in _CONTROL_FLOW:
+        assert issubclass(cls, Exception)
+        assert not issubclass(cls, errors.ThreadloomError), cls
+
+
+@pytest.mark.parametrize(
+    ("family", "members"),
+    [
+        (
+            errors.StoreError,
+            [
+                errors.InvalidNamespaceError,
+                errors.InvalidStoreInputError,
+                errors.InvalidValueError,
+                errors.InvalidFilterError,
+                errors.IndexNotConfiguredError,
+                errors.IndexConfigMismatchError,
+                errors.EmbeddingError,
+                errors.InvalidEmbedderError,
+                errors.UnknownEmbeddingProviderError,
+            ],
+        ),
+        (
+            errors.GraphError,
+            [
+                errors.GraphBuildError,
+                errors.InvalidUpdateError,
+                errors.GraphRecursionError,
+                errors.EmptyInputError,
+                errors.MissingThreadIdError,
+                errors.StoreNotConfiguredError,
+                errors.CheckpointerNotConfiguredError,
+                errors.InvalidResumeError,
+                errors.InvalidOptionError,
+                errors.UnsupportedOptionError,
+                errors.EmptyChannelError,
+            ],
+        ),
+        (
+            errors.PersistenceError,
+            [
+                errors.CheckpointError,
+                errors.CheckpointConflictError,
+                errors.CheckpointNotFoundError,
+                errors.InvalidCheckpointInputError,
+                errors.SchemaVersionError,
+                errors.DatabaseError,
+                errors.ForeignDatabaseError,
+                errors.ConnectionLostError,
+                errors.InvalidConnectionError,
+            ],
+        ),
+        (
+            errors.CheckpointError,
+            [
+                errors.CheckpointConflictError,
+                errors.CheckpointNotFoundError,
+                errors.InvalidCheckpointInputError,
+            ],
+        ),
+        (errors.SerializationError, [errors.DecryptionError]),
+    ],
+)
+def test_each_error_belongs_to_its_family(family: type, members: list[type]) -> None:
+    """``except <Family>`` catches every error of that area, and only those."""
+    for cls in members:
+        assert issubclass(cls, family), cls
+    others = [c for c in _leaves() if c not in members and c is not family]
+    for cls in others:
+        assert not issubclass(cls, family), f"{cls.__name__} is not a {family.__name__}"
+
+
+def test_the_families_are_disjoint_branches_of_the_tree() -> None:
+    """No error is in two families; SerializationError is a family of its own."""
+    families = [
+        errors.StoreError,
+        errors.GraphError,
+        errors.PersistenceError,
+        errors.SerializationError,
+    ]
+    for cls in _leaves():
+        if cls in _CONTROL_FLOW or cls is errors.ThreadloomError:
+            continue
+        assert sum(issubclass(cls, f) for f in families) == 1, cls
+
+
+def test_recoverable_errors_carry_their_facts_as_attributes() -> None:
+    """Attributes are keyword arguments next to the message, None when not given."""
+    conflict = errors.CheckpointConflictError(
+        "moved on", thread_id="t1", checkpoint_ns="", latest="c2", expected="c1"
+    )
+    assert (conflict.thread_id, conflict.latest, conflict.expected) == ("t1", "c2", "c1")
+    assert str(conflict) == "moved on"
+    newer = errors.SchemaVersionError("newer", found=5, known=3, component="store")
+    assert (newer.found, newer.known, newer.component) == (5, 3, "store")
+    bare = errors.SchemaVersionError("only a message")
+    assert (bare.found, bare.known) == (None, None)
+    assert errors.GraphRecursionError("limit", limit=7).limit == 7
+    assert errors.InvalidResumeError("none", thread_id="t").thread_id == "t"
+
+
+def test_attributes_survive_pickling() -> None:
+    """An error sent across processes keeps its message and attributes."""
+    conflict = errors.CheckpointConflictError("moved on", thread_id="t1", latest="c2")
+    copy = pickle.loads(pickle.dumps(conflict))
+    assert type(copy) is errors.CheckpointConflictError
+    assert (str(copy), copy.thread_id, copy.latest) == ("moved on", "t1", "c2")
 
 
 def test_the_docstring_diagram_names_every_error() -> None:
@@ -42,6 +158,8 @@ def test_the_docstring_diagram_names_every_error() -> None:
         (errors.MissingThreadIdError, ValueError),
         (errors.EmptyChannelError, KeyError),
         (errors.SerializationError, TypeError),
+        (errors.CheckpointNotFoundError, KeyError),
+        (errors.InvalidCheckpointInputError, ValueError),
     ],
 )
 def test_leaves_subclass_the_expected_builtin(cls: type, builtin: type) -> None:

@@ -698,7 +698,10 @@ def migrate(component: str, migrations: Sequence[Migration]) -> Plan[int]:
         raise SchemaVersionError(
             f"The {component!r} tables are at schema version {current}, but this threadloom "
             f"knows only up to {len(migrations)}: the database was written by a newer "
-            "threadloom. Upgrade threadloom; nothing was changed."
+            "threadloom. Upgrade threadloom; nothing was changed.",
+            found=current,
+            known=len(migrations),
+            component=component,
         )
     for step in migrations[current:]:
         statements = [step] if isinstance(step, str) else list(step())

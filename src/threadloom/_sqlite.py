@@ -574,7 +574,10 @@ def schema_version(db: Database, component: str) -> int:
 def _newer_error(db: Database, component: str, found: int, known: int) -> SchemaVersionError:
     return SchemaVersionError(
         f"Database {db.path!r} holds {component!r} schema version {found}, but this threadloom "
-        f"knows versions up to {known}; upgrade threadloom to use it. The file was left untouched."
+        f"knows versions up to {known}; upgrade threadloom to use it. The file was left untouched.",
+        found=found,
+        known=known,
+        component=component,
     )
 
 

@@ -12,13 +12,16 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from langchain_core.runnables import RunnableConfig
 
 from threadloom._engine._context import current_scope
 from threadloom.errors import StoreNotConfiguredError
 from threadloom.types import StreamWriter
+
+if TYPE_CHECKING:
+    from threadloom.store.base import BaseStore
 
 __all__ = ["get_config", "get_store", "get_stream_writer"]
 
@@ -31,7 +34,7 @@ def get_config() -> RunnableConfig:
     return task.config
 
 
-def get_store() -> Any:
+def get_store() -> BaseStore:
     """The store the running graph was compiled with."""
     task = current_scope("get_store")
     store = task.run.store

@@ -1,40 +1,56 @@
-"""Every error threadloom raises, in one tree.
+"""Every error threadloom raises, in one tree of families callers can catch.
 
-Catch :class:`ThreadloomError` for all of them, or the built-in each leaf also
-subclasses (``ValueError``, ``TypeError``, ``KeyError``, ...)::
+Catch :class:`ThreadloomError` for all failures, a family (:class:`StoreError`,
+:class:`GraphError`, :class:`PersistenceError`, :class:`SerializationError`) for
+one area, or the built-in each leaf also subclasses (``ValueError``,
+``TypeError``, ``KeyError``, ...). Errors a caller can recover from carry the
+facts as attributes (``CheckpointConflictError.thread_id``,
+``SchemaVersionError.found``/``.known``, ...) besides the message::
 
     ThreadloomError
-    ├── InvalidNamespaceError (ValueError)       bad namespace on a write/delete
-    ├── InvalidStoreInputError (ValueError)      empty key, bad limit/offset, ...
-    ├── InvalidValueError (TypeError)            value not a dict / not JSON-serializable
-    ├── InvalidFilterError (ValueError)          unknown filter operator or malformed filter
-    ├── IndexNotConfiguredError (ValueError)     query= on a store without an index
-    ├── IndexConfigMismatchError (ValueError)    dims differ from the vectors on disk
-    ├── EmbeddingError (ValueError)              embedder raised, wrong count/dims, NaN/inf
-    ├── InvalidEmbedderError (TypeError)         `embed` is not an Embeddings, function or string
-    ├── UnknownEmbeddingProviderError (ValueError)  malformed "provider:model" or unknown provider
-    ├── GraphBuildError (ValueError)             unknown node, no entry point, duplicate, reserved
-    ├── InvalidUpdateError (ValueError)          unknown state key, conflicting writes
-    ├── GraphRecursionError (RecursionError)     recursion_limit reached
-    ├── EmptyInputError (ValueError)             a graph invoked with nothing to do
-    ├── MissingThreadIdError (ValueError)        checkpointer graph called without thread_id
-    ├── StoreNotConfiguredError (ValueError)     a node asks for `store`, none compiled in
-    ├── CheckpointerNotConfiguredError (ValueError)  state read/update on a graph with no checkpointer
-    ├── InvalidResumeError (ValueError)          Command(resume=...) with no pending interrupt
-    ├── EmptyChannelError (KeyError)             reading a channel that holds no value
-    ├── SerializationError (TypeError)           a value the checkpoint serializer cannot encode or load
-    │   └── DecryptionError                      an encrypted row fails to authenticate, or is plaintext
-    ├── CheckpointConflictError (RuntimeError)   two writers raced on one thread; retry
-    ├── SchemaVersionError (RuntimeError)        a database written by a newer threadloom
-    ├── DatabaseError (RuntimeError)             unusable database path, file or server
-    │   ├── ForeignDatabaseError                 a SQLite file holding another application's tables
-    │   └── ConnectionLostError (ConnectionError)  the server connection dropped mid-call
-    ├── InvalidConnectionError (TypeError)       a backend given something that is not a connection
-    ├── MemoryNamespaceError (ValueError)        a memory namespace template lacks a value
-    ├── MemoryNotFoundError (KeyError)           update/delete of a memory that does not exist
-    └── GraphBubbleUp                            control flow, not a failure
-        ├── GraphInterrupt                       a node called interrupt()
-        └── ParentCommand                        a subgraph's Command for its parent
+    ├── StoreError                               the long-term memory store and its embedders
+    │   ├── InvalidNamespaceError (ValueError)       bad namespace on a write/delete
+    │   ├── InvalidStoreInputError (ValueError)      empty key, bad limit/offset, ...
+    │   ├── InvalidValueError (TypeError)            value not a dict / not JSON-serializable
+    │   ├── InvalidFilterError (ValueError)          unknown filter operator or malformed filter
+    │   ├── IndexNotConfiguredError (ValueError)     query= on a store without an index
+    │   ├── IndexConfigMismatchError (ValueError)    dims differ from the vectors on disk
+    │   ├── EmbeddingError (ValueError)              embedder raised, wrong count/dims, NaN/inf
+    │   ├── InvalidEmbedderError (TypeError)         `embed` is not an Embeddings, function or string
+    │   ├── UnknownEmbeddingProviderError (ValueError)  malformed "provider:model" or unknown provider
+    │   ├── MemoryNamespaceError (ValueError)        a memory namespace template lacks a value
+    │   └── MemoryNotFoundError (KeyError)           update/delete of a memory that does not exist
+    ├── GraphError                               building or running a graph
+    │   ├── GraphBuildError (ValueError)             unknown node, no entry point, duplicate, reserved
+    │   ├── InvalidUpdateError (ValueError)          unknown state key, conflicting writes
+    │   ├── GraphRecursionError (RecursionError)     recursion_limit reached (.limit)
+    │   ├── EmptyInputError (ValueError)             a graph invoked with nothing to do
+    │   ├── MissingThreadIdError (ValueError)        checkpointer graph called without thread_id
+    │   ├── StoreNotConfiguredError (ValueError)     a node asks for `store`, none compiled in
+    │   ├── CheckpointerNotConfiguredError (ValueError)  state read/update on a graph with no checkpointer
+    │   ├── InvalidResumeError (ValueError)          Command(resume=...) with no pending interrupt (.thread_id)
+    │   ├── InvalidOptionError (ValueError)          a run option with an unknown value (stream_mode, durability, ...)
+    │   ├── UnsupportedOptionError (NotImplementedError)  a LangGraph run option threadloom does not support yet
+    │   └── EmptyChannelError (KeyError)             reading a channel that holds no value
+    ├── PersistenceError                         databases and the checkpoints kept in them
+    │   ├── CheckpointError                          a thread's checkpoints
+    │   │   ├── CheckpointConflictError (RuntimeError)  two writers raced on one thread; retry (.thread_id)
+    │   │   ├── CheckpointNotFoundError (KeyError)      update_state names a checkpoint the thread lacks
+    │   │   └── InvalidCheckpointInputError (ValueError)  bad checkpoint_id, limit, thread id, NUL in an id
+    │   ├── SchemaVersionError (RuntimeError)        a database written by a newer threadloom (.found/.known)
+    │   ├── DatabaseError (RuntimeError)             unusable database path, file or server
+    │   │   ├── ForeignDatabaseError                     a SQLite file holding another application's tables
+    │   │   └── ConnectionLostError (ConnectionError)    the server connection dropped mid-call
+    │   └── InvalidConnectionError (TypeError)       a backend given something that is not a connection
+    └── SerializationError (TypeError)           a value the checkpoint serializer cannot encode or load
+        └── DecryptionError                          an encrypted row fails to authenticate, or is plaintext
+
+Control flow is not a failure, so it stands outside the tree: a broad
+``except ThreadloomError`` in a node never swallows an ``interrupt()``::
+
+    GraphBubbleUp (Exception)                    carries control flow out of a node
+    ├── GraphInterrupt                           a node called interrupt()
+    └── ParentCommand                            a subgraph's Command for its parent
 """
 
 from __future__ import annotations
@@ -44,6 +60,8 @@ from typing import Any
 
 __all__ = [
     "CheckpointConflictError",
+    "CheckpointError",
+    "CheckpointNotFoundError",
     "CheckpointerNotConfiguredError",
     "ConnectionLostError",
     "DatabaseError",
@@ -54,14 +72,17 @@ __all__ = [
     "ForeignDatabaseError",
     "GraphBubbleUp",
     "GraphBuildError",
+    "GraphError",
     "GraphInterrupt",
     "GraphRecursionError",
     "IndexConfigMismatchError",
     "IndexNotConfiguredError",
+    "InvalidCheckpointInputError",
     "InvalidConnectionError",
     "InvalidEmbedderError",
     "InvalidFilterError",
     "InvalidNamespaceError",
+    "InvalidOptionError",
     "InvalidResumeError",
     "InvalidStoreInputError",
     "InvalidUpdateError",
@@ -70,11 +91,14 @@ __all__ = [
     "MemoryNotFoundError",
     "MissingThreadIdError",
     "ParentCommand",
+    "PersistenceError",
     "SchemaVersionError",
     "SerializationError",
+    "StoreError",
     "StoreNotConfiguredError",
     "ThreadloomError",
     "UnknownEmbeddingProviderError",
+    "UnsupportedOptionError",
 ]
 
 
@@ -85,104 +109,189 @@ class ThreadloomError(Exception):
 # --- store ---------------------------------------------------------------
 
 
-class InvalidNamespaceError(ThreadloomError, ValueError):
+class StoreError(ThreadloomError):
+    """A store call (or its embedder) failed; nothing was written."""
+
+
+class InvalidNamespaceError(StoreError, ValueError):
     """A namespace is empty, has an empty or non-string label, a label with '.', or a reserved first label."""
 
 
-class InvalidStoreInputError(ThreadloomError, ValueError):
+class InvalidStoreInputError(StoreError, ValueError):
     """An argument to a store call is invalid (empty key, negative limit or offset, ...)."""
 
 
-class InvalidValueError(ThreadloomError, TypeError):
+class InvalidValueError(StoreError, TypeError):
     """A stored value is not a dict, or is not JSON-serializable."""
 
 
-class InvalidFilterError(ThreadloomError, ValueError):
+class InvalidFilterError(StoreError, ValueError):
     """A search filter uses an unknown operator or has the wrong shape."""
 
 
-class IndexNotConfiguredError(ThreadloomError, ValueError):
+class IndexNotConfiguredError(StoreError, ValueError):
     """A semantic query was asked of a store created without an index."""
 
 
-class IndexConfigMismatchError(ThreadloomError, ValueError):
+class IndexConfigMismatchError(StoreError, ValueError):
     """The store's index configuration disagrees with the vectors already stored."""
 
 
-class EmbeddingError(ThreadloomError, ValueError):
+class EmbeddingError(StoreError, ValueError):
     """The embedder failed or returned unusable vectors; nothing was written."""
 
 
-class InvalidEmbedderError(ThreadloomError, TypeError):
+class InvalidEmbedderError(StoreError, TypeError):
     """An embedder cannot be used: wrong type, or an async-only one called synchronously in a loop."""
 
 
-class UnknownEmbeddingProviderError(ThreadloomError, ValueError):
+class UnknownEmbeddingProviderError(StoreError, ValueError):
     """A ``"provider:model"`` string is malformed or names a provider threadloom does not know."""
+
+
+class MemoryNamespaceError(StoreError, ValueError):
+    """A memory namespace template names a value the run's config and context do not give."""
+
+
+class MemoryNotFoundError(StoreError, KeyError):
+    """A memory to update or delete does not exist in its namespace."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; the message reads better unquoted.
+        return str(self.args[0]) if self.args else ""
 
 
 # --- graph ---------------------------------------------------------------
 
 
-class GraphBuildError(ThreadloomError, ValueError):
+class GraphError(ThreadloomError):
+    """A graph cannot be built, or a run cannot go on."""
+
+
+class GraphBuildError(GraphError, ValueError):
     """A graph definition is invalid; raised while building or compiling it."""
 
 
-class InvalidUpdateError(ThreadloomError, ValueError):
+class InvalidUpdateError(GraphError, ValueError):
     """A node wrote a state update that cannot be applied."""
 
 
-class GraphRecursionError(ThreadloomError, RecursionError):
-    """The graph ran more supersteps than ``recursion_limit`` allows.
+class GraphRecursionError(GraphError, RecursionError):
+    """The graph ran more supersteps than ``recursion_limit`` allows (``limit``).
 
     Raise the limit in the config: ``graph.invoke(inputs, {"recursion_limit": 100})``.
     """
 
+    def __init__(self, message: str = "", *, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
 
-class EmptyInputError(ThreadloomError, ValueError):
+
+class EmptyInputError(GraphError, ValueError):
     """A graph was invoked with no input and no checkpoint to resume from."""
 
 
-class MissingThreadIdError(ThreadloomError, ValueError):
+class MissingThreadIdError(GraphError, ValueError):
     """A graph compiled with a checkpointer was called without ``configurable.thread_id``."""
 
 
-class StoreNotConfiguredError(ThreadloomError, ValueError):
+class StoreNotConfiguredError(GraphError, ValueError):
     """A node asked for the store, but the graph was compiled without one."""
 
 
-class CheckpointerNotConfiguredError(ThreadloomError, ValueError):
+class CheckpointerNotConfiguredError(GraphError, ValueError):
     """``get_state``/``update_state``/history on a graph compiled without a checkpointer."""
 
 
-class InvalidResumeError(ThreadloomError, ValueError):
-    """``Command(resume=...)`` was sent to a thread with no pending interrupt."""
+class InvalidResumeError(GraphError, ValueError):
+    """``Command(resume=...)`` was sent to a thread (``thread_id``) with no pending interrupt."""
+
+    def __init__(self, message: str = "", *, thread_id: str | None = None) -> None:
+        super().__init__(message)
+        self.thread_id = thread_id
 
 
-class EmptyChannelError(ThreadloomError, KeyError):
+class InvalidOptionError(GraphError, ValueError):
+    """A run option (``stream_mode``, ``durability``, ``output_keys``, ...) has a value threadloom does not know."""
+
+
+class UnsupportedOptionError(GraphError, NotImplementedError):
+    """A run option LangGraph accepts, with a value threadloom does not support yet; nothing ran."""
+
+
+class EmptyChannelError(GraphError, KeyError):
     """A channel was read before any value was written to it."""
 
 
 # --- checkpoints and persistence ------------------------------------------
 
 
-class SerializationError(ThreadloomError, TypeError):
-    """A value cannot be serialized into a checkpoint (nothing was written), or stored data cannot be loaded."""
+class PersistenceError(ThreadloomError):
+    """A database or the checkpoints in it cannot be used as asked."""
 
 
-class DecryptionError(SerializationError):
-    """An encrypted row was tampered with or needs a key not given, or a row is plaintext where encryption is required."""
+class CheckpointError(PersistenceError):
+    """A thread's checkpoints cannot be read or written as asked."""
 
 
-class CheckpointConflictError(ThreadloomError, RuntimeError):
-    """Another writer advanced this thread first. Re-read the state and retry the turn."""
+class CheckpointConflictError(CheckpointError, RuntimeError):
+    """Another writer advanced this thread first. Re-read the state and retry the turn.
+
+    ``thread_id`` and ``checkpoint_ns`` name the thread; ``latest`` is its head
+    checkpoint id when the write was refused, ``expected`` the one this write
+    was computed from (``None`` when unknown).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        thread_id: str | None = None,
+        checkpoint_ns: str = "",
+        latest: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.thread_id = thread_id
+        self.checkpoint_ns = checkpoint_ns
+        self.latest = latest
+        self.expected = expected
 
 
-class SchemaVersionError(ThreadloomError, RuntimeError):
-    """The database was written by a newer threadloom; it is left untouched."""
+class CheckpointNotFoundError(CheckpointError, KeyError):
+    """A write names a ``checkpoint_id`` the thread does not have; nothing was changed."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
 
 
-class DatabaseError(ThreadloomError, RuntimeError):
+class InvalidCheckpointInputError(CheckpointError, ValueError):
+    """An argument to a checkpointer is unusable (a ``checkpoint_id`` that is not a string,
+    a ``limit`` that is not an integer, a NUL character in an id, ...); nothing was read or written."""
+
+
+class SchemaVersionError(PersistenceError, RuntimeError):
+    """The database was written by a newer threadloom; it is left untouched.
+
+    ``found`` is the schema version in the database, ``known`` the newest this
+    threadloom knows, ``component`` the tables concerned (``None`` when unknown).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        found: int | None = None,
+        known: int | None = None,
+        component: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.found = found
+        self.known = known
+        self.component = component
+
+
+class DatabaseError(PersistenceError, RuntimeError):
     """A database path, file or server cannot be used; the message says why."""
 
 
@@ -207,30 +316,33 @@ class ConnectionLostError(DatabaseError, ConnectionError):
         self.committed = committed
 
 
-class InvalidConnectionError(ThreadloomError, TypeError):
+class InvalidConnectionError(PersistenceError, TypeError):
     """A backend was given something that is neither a connection nor a path/conn string."""
 
 
-# --- control flow ----------------------------------------------------------
+# --- serialization -----------------------------------------------------------
 
 
-# --- memory --------------------------------------------------------------
+class SerializationError(ThreadloomError, TypeError):
+    """A value cannot be serialized into (or read back from) a checkpoint; nothing was written.
+
+    The base of the serializer's errors: catch it around anything that saves state.
+    """
 
 
-class MemoryNamespaceError(ThreadloomError, ValueError):
-    """A memory namespace template names a value the run's config and context do not give."""
+class DecryptionError(SerializationError):
+    """An encrypted row was tampered with or needs a key not given, or a row is plaintext where encryption is required."""
 
 
-class MemoryNotFoundError(ThreadloomError, KeyError):
-    """A memory to update or delete does not exist in its namespace."""
-
-    def __str__(self) -> str:
-        # KeyError quotes its argument; the message reads better unquoted.
-        return str(self.args[0]) if self.args else ""
+# --- control flow (outside the ThreadloomError tree) ------------------------
 
 
-class GraphBubbleUp(ThreadloomError):
-    """Base of exceptions that carry control flow out of a node, not failures."""
+class GraphBubbleUp(Exception):
+    """Base of exceptions that carry control flow out of a node, not failures.
+
+    Not a :class:`ThreadloomError`: a node's ``except ThreadloomError`` (meant
+    for failures) must never swallow an ``interrupt()``.
+    """
 
 
 class GraphInterrupt(GraphBubbleUp):

@@ -21,6 +21,7 @@ from langchain_core.runnables import RunnableConfig
 __all__ = [
     "All",
     "Command",
+    "Durability",
     "Interrupt",
     "PregelTask",
     "RetryPolicy",
@@ -39,6 +40,13 @@ All = Literal["*"]
 
 StreamMode = Literal["values", "updates", "messages", "custom", "debug", "checkpoints", "tasks"]
 """What :meth:`stream` yields: full states, per-node updates, LLM tokens, custom data, events."""
+
+Durability = Literal["sync", "async", "exit"]
+"""When a run saves its checkpoints (LangGraph's option; threadloom saves every step before the next).
+
+threadloom accepts all three and always saves each step's checkpoint before
+the next step starts, so ``"async"`` and ``"exit"`` are as durable as ``"sync"``.
+"""
 
 StreamWriter = Callable[[Any], None]
 """A function a node calls to emit data on the ``custom`` stream."""

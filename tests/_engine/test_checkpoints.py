@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from threadloom.errors import (
     MissingThreadIdError,
 )
 from threadloom.graph import START, MessagesState, StateGraph
+from threadloom.testing.graph import GraphClient
 
 
 class State(TypedDict):
@@ -45,29 +47,29 @@ def echo_graph(saver=None):
     return builder.compile(checkpointer=saver if saver is not None else MemorySaver())
 
 
-def test_state_persists_per_thread_between_calls() -> None:
+async def test_state_persists_per_thread_between_calls(client: GraphClient) -> None:
     """A thread keeps its state between invokes; another thread starts empty."""
     graph = echo_graph()
-    graph.invoke({"messages": ["one"]}, cfg("1"))
-    out = graph.invoke({"messages": ["two"]}, cfg("1"))
+    await client.invoke(graph, {"messages": ["one"]}, cfg("1"))
+    out = await client.invoke(graph, {"messages": ["two"]}, cfg("1"))
     assert [m.content for m in out["messages"]] == ["one", "echo one", "two", "echo two"]
-    other = graph.invoke({"messages": ["hey"]}, cfg("2"))
+    other = await client.invoke(graph, {"messages": ["hey"]}, cfg("2"))
     assert len(other["messages"]) == 2
 
 
-def test_missing_thread_id_is_a_clear_value_error() -> None:
+async def test_missing_thread_id_is_a_clear_value_error(client: GraphClient) -> None:
     """A checkpointer graph called without thread_id raises MissingThreadIdError (a ValueError)."""
     with pytest.raises(MissingThreadIdError, match="thread_id"):
-        echo_graph().invoke({"messages": ["x"]})
+        await client.invoke(echo_graph(), {"messages": ["x"]})
     with pytest.raises(ValueError):
-        echo_graph().invoke({"messages": ["x"]}, {"configurable": {}})
+        await client.invoke(echo_graph(), {"messages": ["x"]}, {"configurable": {}})
 
 
-def test_get_state_reports_values_next_metadata_and_config() -> None:
+async def test_get_state_reports_values_next_metadata_and_config(client: GraphClient) -> None:
     """get_state returns the latest values, no next node after a finished run, and the config."""
     graph = chain()
-    graph.invoke({"x": 1}, cfg())
-    snap = graph.get_state(cfg())
+    await client.invoke(graph, {"x": 1}, cfg())
+    snap = await client.get_state(graph, cfg())
     assert snap.values == {"x": 1, "log": ["a", "b"]}
     assert snap.next == ()
     assert snap.metadata["source"] == "loop"
@@ -75,65 +77,67 @@ def test_get_state_reports_values_next_metadata_and_config() -> None:
     assert snap.parent_config is not None
 
 
-def test_get_state_of_unknown_thread_is_empty() -> None:
+async def test_get_state_of_unknown_thread_is_empty(client: GraphClient) -> None:
     """get_state on a thread that never ran has empty values and no next node."""
-    snap = chain().get_state(cfg("nobody"))
+    snap = await client.get_state(chain(), cfg("nobody"))
     assert snap.values == {} and snap.next == ()
 
 
-def test_get_state_without_checkpointer_is_an_error() -> None:
+async def test_get_state_without_checkpointer_is_an_error(client: GraphClient) -> None:
     """get_state on a graph compiled without a checkpointer says how to fix it."""
     builder = StateGraph(State)
     builder.add_node("a", lambda s: {})
     builder.add_edge(START, "a")
     with pytest.raises(CheckpointerNotConfiguredError, match="checkpointer"):
-        builder.compile().get_state(cfg())
+        await client.get_state(builder.compile(), cfg())
 
 
-def test_history_lists_checkpoints_newest_first_with_next_nodes() -> None:
+async def test_history_lists_checkpoints_newest_first_with_next_nodes(client: GraphClient) -> None:
     """get_state_history yields one snapshot per step, newest first."""
     graph = chain()
-    graph.invoke({"x": 1}, cfg())
-    history = list(graph.get_state_history(cfg()))
+    await client.invoke(graph, {"x": 1}, cfg())
+    history = await client.get_state_history(graph, cfg())
     assert [s.next for s in history] == [(), ("b",), ("a",)]
     assert [s.metadata["source"] for s in history] == ["loop", "loop", "input"]
     assert [s.values["log"] for s in history] == [["a", "b"], ["a"], []]
-    assert len(list(graph.get_state_history(cfg(), limit=1))) == 1
+    assert len(await client.get_state_history(graph, cfg(), limit=1)) == 1
 
 
-def test_time_travel_forks_from_a_past_checkpoint() -> None:
+async def test_time_travel_forks_from_a_past_checkpoint(client: GraphClient) -> None:
     """Invoking with a past checkpoint_id re-runs from there and leaves the old branch intact."""
     graph = chain()
-    graph.invoke({"x": 1}, cfg())
-    before_b = next(s for s in graph.get_state_history(cfg()) if s.next == ("b",))
-    graph.update_state(before_b.config, {"log": ["edited"]}, as_node="a")
-    forked = graph.invoke(None, graph.get_state(cfg()).config)
+    await client.invoke(graph, {"x": 1}, cfg())
+    before_b = next(s for s in await client.get_state_history(graph, cfg()) if s.next == ("b",))
+    await client.update_state(graph, before_b.config, {"log": ["edited"]}, as_node="a")
+    forked = await client.invoke(graph, None, (await client.get_state(graph, cfg())).config)
     assert forked["log"] == ["a", "edited", "b"]
-    replay = graph.invoke(None, before_b.config)
+    replay = await client.invoke(graph, None, before_b.config)
     assert replay["log"] == ["a", "b"]
 
 
-def test_update_state_acts_as_the_named_node() -> None:
+async def test_update_state_acts_as_the_named_node(client: GraphClient) -> None:
     """update_state(as_node=n) applies reducers and schedules n's successors."""
     graph = chain(names=("a", "b", "c"))
-    graph.invoke({"x": 1}, cfg(), interrupt_before=["b"])
-    assert graph.get_state(cfg()).next == ("b",)
-    graph.update_state(cfg(), {"log": ["manual"]}, as_node="b")
-    assert graph.get_state(cfg()).next == ("c",)
-    assert graph.invoke(None, cfg())["log"] == ["a", "manual", "c"]
+    await client.invoke(graph, {"x": 1}, cfg(), interrupt_before=["b"])
+    assert (await client.get_state(graph, cfg())).next == ("b",)
+    await client.update_state(graph, cfg(), {"log": ["manual"]}, as_node="b")
+    assert (await client.get_state(graph, cfg())).next == ("c",)
+    assert (await client.invoke(graph, None, cfg()))["log"] == ["a", "manual", "c"]
 
 
-def test_update_state_with_unknown_node_or_key_is_an_error() -> None:
+async def test_update_state_with_unknown_node_or_key_is_an_error(client: GraphClient) -> None:
     """update_state names an unknown as_node or state key."""
     graph = chain()
-    graph.invoke({"x": 1}, cfg())
+    await client.invoke(graph, {"x": 1}, cfg())
     with pytest.raises(InvalidUpdateError, match="'ghost'"):
-        graph.update_state(cfg(), {"x": 2}, as_node="ghost")
+        await client.update_state(graph, cfg(), {"x": 2}, as_node="ghost")
     with pytest.raises(InvalidUpdateError, match="'nope'"):
-        graph.update_state(cfg(), {"nope": 2}, as_node="a")
+        await client.update_state(graph, cfg(), {"nope": 2}, as_node="a")
 
 
-def test_succeeded_nodes_of_a_failed_step_are_not_rerun_on_resume() -> None:
+async def test_succeeded_nodes_of_a_failed_step_are_not_rerun_on_resume(
+    client: GraphClient,
+) -> None:
     """When one node of a step fails, resuming re-runs only the failed node."""
     calls = {"ok": 0, "flaky": 0}
     broken = [True]
@@ -155,68 +159,79 @@ def test_succeeded_nodes_of_a_failed_step_are_not_rerun_on_resume() -> None:
     builder.add_edge(START, "flaky")
     graph = builder.compile(checkpointer=InMemorySaver())
     with pytest.raises(RuntimeError):
-        graph.invoke({"x": 0}, cfg())
-    failed = graph.get_state(cfg())
+        await client.invoke(graph, {"x": 0}, cfg())
+    failed = await client.get_state(graph, cfg())
     assert failed.next == ("ok", "flaky")
     assert [t.error is not None for t in failed.tasks] == [False, True]
     broken[0] = False
-    assert graph.invoke(None, cfg())["log"] == ["ok", "flaky"]
+    assert (await client.invoke(graph, None, cfg()))["log"] == ["ok", "flaky"]
     assert calls == {"ok": 1, "flaky": 2}
 
 
-def test_message_history_is_checkpointed_as_deltas() -> None:
+async def test_message_history_is_checkpointed_as_deltas(client: GraphClient) -> None:
     """After the first turn, a turn stores only its new messages (a DeltaValue), not the history."""
     saver = InMemorySaver()
     stored: list[object] = []
-    put = saver.put
+    put, aput = saver.put, saver.aput
 
-    def spy(config, checkpoint, metadata, new_versions):
+    def record(checkpoint, new_versions) -> None:
         if "messages" in new_versions:
             stored.append(checkpoint["channel_values"]["messages"])
+
+    def spy(config, checkpoint, metadata, new_versions):
+        record(checkpoint, new_versions)
         return put(config, checkpoint, metadata, new_versions)
 
+    async def aspy(config, checkpoint, metadata, new_versions):
+        record(checkpoint, new_versions)
+        return await aput(config, checkpoint, metadata, new_versions)
+
     saver.put = spy  # type: ignore[method-assign]
+    saver.aput = aspy  # type: ignore[method-assign]
     graph = echo_graph(saver)
     for i in range(5):
-        graph.invoke({"messages": [f"m{i}"]}, cfg())
+        await client.invoke(graph, {"messages": [f"m{i}"]}, cfg())
     deltas = [v for v in stored if isinstance(v, DeltaValue)]
+    assert len(stored) >= 5  # the spy saw every turn's checkpoints
     assert len(deltas) >= len(stored) - 1
     assert all(sum(len(w) for w in d.writes) == 1 for d in deltas)
 
 
-def test_reloaded_state_equals_the_state_kept_in_memory() -> None:
+async def test_reloaded_state_equals_the_state_kept_in_memory(client: GraphClient) -> None:
     """A fresh graph object reading the saver sees exactly the messages of the live one."""
     saver = InMemorySaver()
     graph = echo_graph(saver)
     for i in range(80):  # long enough to cross a full snapshot
-        graph.invoke({"messages": [f"m{i}"]}, cfg())
-    live = graph.get_state(cfg()).values["messages"]
-    reloaded = echo_graph(saver).get_state(cfg()).values["messages"]
+        await client.invoke(graph, {"messages": [f"m{i}"]}, cfg())
+    live = (await client.get_state(graph, cfg())).values["messages"]
+    reloaded = (await client.get_state(echo_graph(saver), cfg())).values["messages"]
     assert [(m.id, m.content) for m in reloaded] == [(m.id, m.content) for m in live]
     assert len(live) == 160
 
 
-def test_a_second_writer_on_the_thread_is_seen_by_the_next_turn() -> None:
+async def test_a_second_writer_on_the_thread_is_seen_by_the_next_turn(client: GraphClient) -> None:
     """When another graph object advances the thread, the next turn reads the saver, not stale memory."""
     saver = InMemorySaver()
     first, second = echo_graph(saver), echo_graph(saver)
-    first.invoke({"messages": ["a"]}, cfg())
-    second.invoke({"messages": ["b"]}, cfg())
-    out = first.invoke({"messages": ["c"]}, cfg())
+    await client.invoke(first, {"messages": ["a"]}, cfg())
+    await client.invoke(second, {"messages": ["b"]}, cfg())
+    out = await client.invoke(first, {"messages": ["c"]}, cfg())
     assert [m.content for m in out["messages"]] == ["a", "echo a", "b", "echo b", "c", "echo c"]
 
 
-async def test_async_twins_read_and_update_state() -> None:
-    """ainvoke, aget_state, aupdate_state and aget_state_history work like their sync twins."""
+async def test_update_state_after_a_finished_run_adds_a_checkpoint(client: GraphClient) -> None:
+    """An update on a finished thread changes its values and becomes one more history entry."""
     graph = chain()
-    await graph.ainvoke({"x": 1}, cfg())
-    assert (await graph.aget_state(cfg())).values["log"] == ["a", "b"]
-    await graph.aupdate_state(cfg(), {"x": 9}, as_node="b")
-    assert (await graph.aget_state(cfg())).values["x"] == 9
-    assert len([s async for s in graph.aget_state_history(cfg())]) == 4
+    await client.invoke(graph, {"x": 1}, cfg())
+    assert (await client.get_state(graph, cfg())).values["log"] == ["a", "b"]
+    await client.update_state(graph, cfg(), {"x": 9}, as_node="b")
+    assert (await client.get_state(graph, cfg())).values["x"] == 9
+    assert len(await client.get_state_history(graph, cfg())) == 4
 
 
-def test_in_place_mutation_of_read_state_does_not_leak_into_the_next_turn() -> None:
+async def test_in_place_mutation_of_read_state_does_not_leak_into_the_next_turn(
+    client: GraphClient,
+) -> None:
     """A node appending to a list it read changes neither the live nor the saved state."""
 
     class Bag(TypedDict):
@@ -231,35 +246,52 @@ def test_in_place_mutation_of_read_state_does_not_leak_into_the_next_turn() -> N
     builder.add_node("sneaky", sneaky)
     builder.add_edge(START, "sneaky")
     graph = builder.compile(checkpointer=InMemorySaver())
-    graph.invoke({"items": ["a"], "n": 0}, cfg())
-    out = graph.invoke({"n": 5}, cfg())
+    await client.invoke(graph, {"items": ["a"], "n": 0}, cfg())
+    out = await client.invoke(graph, {"n": 5}, cfg())
     assert out == {"items": ["a"], "n": 6}
 
 
-def test_one_graph_serves_many_threads_concurrently() -> None:
+async def test_one_graph_serves_many_threads_concurrently(client: GraphClient) -> None:
     """Concurrent invokes on different threads of one compiled graph keep their histories apart."""
-    from concurrent.futures import ThreadPoolExecutor
-
     graph = echo_graph()
 
-    def converse(thread: str) -> int:
+    async def converse(thread: str) -> int:
         for i in range(15):
-            graph.invoke({"messages": [f"{thread}-{i}"]}, cfg(thread))
-        messages = graph.get_state(cfg(thread)).values["messages"]
+            await client.invoke(graph, {"messages": [f"{thread}-{i}"]}, cfg(thread))
+        messages = (await client.get_state(graph, cfg(thread))).values["messages"]
         assert all(m.content.endswith(tuple(f"{thread}-{i}" for i in range(15))) for m in messages)
         return len(messages)
 
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        counts = list(pool.map(converse, [f"t{n}" for n in range(6)]))
+    counts = await asyncio.gather(*(converse(f"t{n}") for n in range(6)))
     assert counts == [30] * 6
 
 
-def test_checkpoint_metadata_keeps_caller_metadata_and_configurable_values() -> None:
+async def test_checkpoint_metadata_keeps_caller_metadata_and_configurable_values(
+    client: GraphClient,
+) -> None:
     """Plain configurable values and config metadata are stored on checkpoints and filterable."""
     graph = chain()
     config = {"configurable": {"thread_id": "m", "user_id": "u1"}, "metadata": {"tag": "t"}}
-    graph.invoke({"x": 1}, config)
-    meta = graph.get_state(cfg("m")).metadata
+    await client.invoke(graph, {"x": 1}, config)
+    meta = (await client.get_state(graph, cfg("m"))).metadata
     assert meta["user_id"] == "u1" and meta["tag"] == "t"
     assert "thread_id" not in meta
-    assert len(list(graph.get_state_history(cfg("m"), filter={"user_id": "u1"}))) == 3
+    assert len(await client.get_state_history(graph, cfg("m"), filter={"user_id": "u1"})) == 3
+
+
+async def test_a_saver_failure_always_surfaces_even_a_stray_stop_iteration(
+    client: GraphClient,
+) -> None:
+    """A saver call that raises (even StopIteration, which ends generators) fails the run."""
+    saver = InMemorySaver()
+
+    def broken_put(*args: object) -> None:
+        raise StopIteration
+
+    async def abroken_put(*args: object) -> None:
+        raise StopIteration
+
+    saver.put = broken_put  # type: ignore[method-assign,assignment]
+    saver.aput = abroken_put  # type: ignore[method-assign,assignment]
+    with pytest.raises((StopIteration, RuntimeError)):
+        await client.invoke(chain(saver), {"x": 1}, cfg())

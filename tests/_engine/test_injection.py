@@ -12,6 +12,7 @@ from threadloom.graph import START, StateGraph
 from threadloom.runtime import Runtime
 from threadloom.store.base import BaseStore
 from threadloom.store.memory import InMemoryStore
+from threadloom.testing.graph import GraphClient
 
 
 class State(TypedDict):
@@ -25,7 +26,9 @@ def graph_of(node, **compile_kwargs):
     return builder.compile(**compile_kwargs)
 
 
-def test_config_and_keyword_only_store_are_injected_as_in_the_guide() -> None:
+async def test_config_and_keyword_only_store_are_injected_as_in_the_guide(
+    client: GraphClient,
+) -> None:
     """A node declared (state, config, *, store) receives the run config and the compiled store."""
     store = InMemoryStore()
     store.put(("memories", "1"), "k", {"data": "Bob"})
@@ -35,10 +38,12 @@ def test_config_and_keyword_only_store_are_injected_as_in_the_guide() -> None:
         return {"out": store.get(("memories", user), "k").value["data"]}
 
     graph = graph_of(node, store=store)
-    assert graph.invoke({"out": ""}, {"configurable": {"user_id": "1"}}) == {"out": "Bob"}
+    assert await client.invoke(graph, {"out": ""}, {"configurable": {"user_id": "1"}}) == {
+        "out": "Bob"
+    }
 
 
-def test_runtime_carries_context_store_and_writer() -> None:
+async def test_runtime_carries_context_store_and_writer(client: GraphClient) -> None:
     """A runtime parameter receives Runtime(context, store, stream_writer)."""
     store = InMemoryStore()
 
@@ -48,11 +53,15 @@ def test_runtime_carries_context_store_and_writer() -> None:
         return {"out": runtime.context["who"]}
 
     graph = graph_of(node, store=store)
-    assert list(graph.stream({"out": ""}, stream_mode="custom", context={"who": "ann"})) == ["hi"]
-    assert graph.invoke({"out": ""}, context={"who": "ann"}) == {"out": "ann"}
+    assert await client.stream(
+        graph, {"out": ""}, stream_mode="custom", context={"who": "ann"}
+    ) == ["hi"]
+    assert await client.invoke(graph, {"out": ""}, context={"who": "ann"}) == {"out": "ann"}
 
 
-def test_accessors_reach_the_running_nodes_config_store_and_writer() -> None:
+async def test_accessors_reach_the_running_nodes_config_store_and_writer(
+    client: GraphClient,
+) -> None:
     """get_config, get_store and get_stream_writer work from code called by a node."""
     store = InMemoryStore()
 
@@ -62,7 +71,7 @@ def test_accessors_reach_the_running_nodes_config_store_and_writer() -> None:
         return get_config()["metadata"]["langgraph_node"]
 
     graph = graph_of(lambda s: {"out": helper()}, store=store)
-    parts = list(graph.stream({"out": ""}, stream_mode=["custom", "values"]))
+    parts = await client.stream(graph, {"out": ""}, stream_mode=["custom", "values"])
     assert ("custom", "from helper") in parts
     assert parts[-1] == ("values", {"out": "node"})
 
@@ -73,34 +82,36 @@ def test_accessors_outside_a_node_raise_a_clear_error() -> None:
         get_config()
 
 
-def test_node_asking_for_store_without_one_is_an_error_naming_the_node() -> None:
+async def test_node_asking_for_store_without_one_is_an_error_naming_the_node(
+    client: GraphClient,
+) -> None:
     """A node that requires store in a graph compiled without one raises StoreNotConfiguredError."""
 
     def node(state: State, *, store: BaseStore) -> dict:
         return {}
 
     with pytest.raises(StoreNotConfiguredError, match="node 'node'"):
-        graph_of(node).invoke({"out": ""})
+        await client.invoke(graph_of(node), {"out": ""})
     with pytest.raises(ValueError):
-        graph_of(node).invoke({"out": ""})
+        await client.invoke(graph_of(node), {"out": ""})
 
 
-def test_get_store_without_a_store_names_the_node() -> None:
+async def test_get_store_without_a_store_names_the_node(client: GraphClient) -> None:
     """get_store() in a graph without store raises StoreNotConfiguredError naming the node."""
     with pytest.raises(StoreNotConfiguredError, match="'node'"):
-        graph_of(lambda s: get_store()).invoke({"out": ""})
+        await client.invoke(graph_of(lambda s: get_store()), {"out": ""})
 
 
-def test_optional_store_parameter_gets_none() -> None:
+async def test_optional_store_parameter_gets_none(client: GraphClient) -> None:
     """A store parameter with a default receives None when no store is compiled in."""
 
     def node(state: State, store: BaseStore | None = None) -> dict:
         return {"out": repr(store)}
 
-    assert graph_of(node).invoke({"out": ""}) == {"out": "None"}
+    assert await client.invoke(graph_of(node), {"out": ""}) == {"out": "None"}
 
 
-def test_langchain_runnables_are_nodes() -> None:
+async def test_langchain_runnables_are_nodes(client: GraphClient) -> None:
     """A LangChain runnable works as a node and receives the state."""
     graph = graph_of(RunnableLambda(lambda s: {"out": s["out"] + "!"}, name="node"))
-    assert graph.invoke({"out": "x"}) == {"out": "x!"}
+    assert await client.invoke(graph, {"out": "x"}) == {"out": "x!"}

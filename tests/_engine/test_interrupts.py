@@ -6,8 +6,9 @@ import pytest
 from typing_extensions import TypedDict
 
 from threadloom.checkpoint.memory import InMemorySaver
-from threadloom.errors import InvalidResumeError
+from threadloom.errors import InvalidResumeError, ThreadloomError
 from threadloom.graph import START, StateGraph
+from threadloom.testing.graph import GraphClient
 from threadloom.types import Command, Interrupt, interrupt
 
 
@@ -32,60 +33,60 @@ def ask_graph():
     return builder.compile(checkpointer=InMemorySaver())
 
 
-def test_interrupt_pauses_and_reports_the_value() -> None:
+async def test_interrupt_pauses_and_reports_the_value(client: GraphClient) -> None:
     """The first interrupt() stops the run; invoke returns the state with __interrupt__."""
-    out = ask_graph().invoke({"name": "", "age": 0}, cfg())
+    out = await client.invoke(ask_graph(), {"name": "", "age": 0}, cfg())
     assert out["__interrupt__"][0].value == "name?"
     assert isinstance(out["__interrupt__"][0], Interrupt)
 
 
-def test_resume_answers_interrupts_one_at_a_time() -> None:
+async def test_resume_answers_interrupts_one_at_a_time(client: GraphClient) -> None:
     """Each Command(resume=v) answers the next interrupt; earlier answers are replayed."""
     graph = ask_graph()
-    graph.invoke({"name": "", "age": 0}, cfg())
-    second = graph.invoke(Command(resume="Ann"), cfg())
+    await client.invoke(graph, {"name": "", "age": 0}, cfg())
+    second = await client.invoke(graph, Command(resume="Ann"), cfg())
     assert second["__interrupt__"][0].value == "age?"
-    assert graph.invoke(Command(resume=7), cfg()) == {"name": "Ann", "age": 7}
+    assert await client.invoke(graph, Command(resume=7), cfg()) == {"name": "Ann", "age": 7}
 
 
-def test_get_state_shows_the_pending_interrupt_and_next_node() -> None:
+async def test_get_state_shows_the_pending_interrupt_and_next_node(client: GraphClient) -> None:
     """While paused, get_state lists the interrupt and the node that will resume."""
     graph = ask_graph()
-    graph.invoke({"name": "", "age": 0}, cfg())
-    snap = graph.get_state(cfg())
+    await client.invoke(graph, {"name": "", "age": 0}, cfg())
+    snap = await client.get_state(graph, cfg())
     assert snap.next == ("ask",)
     assert [i.value for i in snap.interrupts] == ["name?"]
     assert snap.tasks[0].interrupts[0].value == "name?"
 
 
-def test_resume_by_interrupt_id() -> None:
+async def test_resume_by_interrupt_id(client: GraphClient) -> None:
     """Command(resume={interrupt_id: value}) answers that interrupt."""
     graph = ask_graph()
-    first = graph.invoke({"name": "", "age": 0}, cfg())["__interrupt__"][0]
-    out = graph.invoke(Command(resume={first.id: "Bo"}), cfg())
+    first = (await client.invoke(graph, {"name": "", "age": 0}, cfg()))["__interrupt__"][0]
+    out = await client.invoke(graph, Command(resume={first.id: "Bo"}), cfg())
     assert out["__interrupt__"][0].value == "age?"
-    assert graph.get_state(cfg()).values["name"] == ""
+    assert (await client.get_state(graph, cfg())).values["name"] == ""
 
 
-def test_resume_without_a_pending_interrupt_is_a_clear_error() -> None:
+async def test_resume_without_a_pending_interrupt_is_a_clear_error(client: GraphClient) -> None:
     """Command(resume=...) on a thread with nothing to resume raises InvalidResumeError."""
     graph = ask_graph()
     with pytest.raises(InvalidResumeError, match="no pending interrupt"):
-        graph.invoke(Command(resume="x"), cfg("fresh"))
-    graph.invoke({"name": "", "age": 0}, cfg())
-    graph.invoke(Command(resume="A"), cfg())
-    graph.invoke(Command(resume=1), cfg())
+        await client.invoke(graph, Command(resume="x"), cfg("fresh"))
+    await client.invoke(graph, {"name": "", "age": 0}, cfg())
+    await client.invoke(graph, Command(resume="A"), cfg())
+    await client.invoke(graph, Command(resume=1), cfg())
     with pytest.raises(ValueError):
-        graph.invoke(Command(resume="again"), cfg())
+        await client.invoke(graph, Command(resume="again"), cfg())
 
 
-def test_interrupts_are_streamed_as_updates() -> None:
+async def test_interrupts_are_streamed_as_updates(client: GraphClient) -> None:
     """In updates mode an interrupt arrives as {'__interrupt__': (Interrupt, ...)}."""
-    parts = list(ask_graph().stream({"name": "", "age": 0}, cfg(), stream_mode="updates"))
+    parts = await client.stream(ask_graph(), {"name": "", "age": 0}, cfg(), stream_mode="updates")
     assert parts[-1]["__interrupt__"][0].value == "name?"
 
 
-def test_static_interrupt_before_and_after_pause_around_nodes() -> None:
+async def test_static_interrupt_before_and_after_pause_around_nodes(client: GraphClient) -> None:
     """interrupt_before stops before the node; interrupt_after right after it; None resumes."""
     builder = StateGraph(State)
     builder.add_node("a", lambda s: {"age": 1})
@@ -93,21 +94,13 @@ def test_static_interrupt_before_and_after_pause_around_nodes() -> None:
     builder.add_edge(START, "a")
     builder.add_edge("a", "b")
     graph = builder.compile(checkpointer=InMemorySaver(), interrupt_before=["b"])
-    assert graph.invoke({"name": "", "age": 0}, cfg())["age"] == 1
-    assert graph.get_state(cfg()).next == ("b",)
-    assert graph.invoke(None, cfg())["age"] == 2
+    assert (await client.invoke(graph, {"name": "", "age": 0}, cfg()))["age"] == 1
+    assert (await client.get_state(graph, cfg())).next == ("b",)
+    assert (await client.invoke(graph, None, cfg()))["age"] == 2
     after = builder.compile(checkpointer=InMemorySaver(), interrupt_after=["a"])
-    after.invoke({"name": "", "age": 0}, cfg())
-    assert after.get_state(cfg()).next == ("b",)
-    assert after.invoke(None, cfg())["age"] == 2
-
-
-async def test_interrupt_and_resume_in_async_runs() -> None:
-    """Interrupts work the same with ainvoke."""
-    graph = ask_graph()
-    await graph.ainvoke({"name": "", "age": 0}, cfg())
-    await graph.ainvoke(Command(resume="Cy"), cfg())
-    assert await graph.ainvoke(Command(resume=3), cfg()) == {"name": "Cy", "age": 3}
+    await client.invoke(after, {"name": "", "age": 0}, cfg())
+    assert (await client.get_state(after, cfg())).next == ("b",)
+    assert (await client.invoke(after, None, cfg()))["age"] == 2
 
 
 def test_interrupt_outside_a_node_is_an_error() -> None:
@@ -116,9 +109,41 @@ def test_interrupt_outside_a_node_is_an_error() -> None:
         interrupt("x")
 
 
-def test_invoke_time_interrupt_on_unknown_node_is_an_error_naming_it() -> None:
+async def test_invoke_time_interrupt_on_unknown_node_is_an_error_naming_it(
+    client: GraphClient,
+) -> None:
     """interrupt_before passed to invoke() must name existing nodes."""
     from threadloom.errors import GraphBuildError
 
     with pytest.raises(GraphBuildError, match="'nope'"):
-        ask_graph().invoke({"name": "", "age": 0}, cfg(), interrupt_before=["nope"])
+        await client.invoke(ask_graph(), {"name": "", "age": 0}, cfg(), interrupt_before=["nope"])
+
+
+async def test_a_broad_threadloom_error_handler_in_a_node_does_not_swallow_interrupt(
+    client: GraphClient,
+) -> None:
+    """interrupt() inside ``try/except ThreadloomError`` still pauses the run and resumes."""
+
+    def ask(state: State) -> dict:
+        try:
+            name = interrupt("name?")
+        except ThreadloomError:
+            return {"name": "swallowed"}
+        return {"name": name}
+
+    builder = StateGraph(State)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    paused = await client.invoke(graph, {"name": "", "age": 0}, cfg())
+    assert paused["__interrupt__"][0].value == "name?"
+    assert await client.invoke(graph, Command(resume="Di"), cfg()) == {"name": "Di", "age": 0}
+
+
+async def test_a_resume_without_interrupt_names_the_thread_as_an_attribute(
+    client: GraphClient,
+) -> None:
+    """InvalidResumeError.thread_id is the thread the resume was sent to."""
+    with pytest.raises(InvalidResumeError) as info:
+        await client.invoke(ask_graph(), Command(resume="x"), cfg("quiet"))
+    assert info.value.thread_id == "quiet"

@@ -11,6 +11,7 @@ from typing_extensions import TypedDict
 from threadloom.checkpoint.memory import InMemorySaver
 from threadloom.errors import InvalidUpdateError
 from threadloom.graph import START, StateGraph
+from threadloom.testing.graph import GraphClient
 from threadloom.types import Command, interrupt
 
 
@@ -28,7 +29,7 @@ def cfg(thread: str = "t") -> dict:
     return {"configurable": {"thread_id": thread}}
 
 
-def test_subgraph_node_shares_keys_with_its_parent() -> None:
+async def test_subgraph_node_shares_keys_with_its_parent(client: GraphClient) -> None:
     """The subgraph receives the parent state; only keys the parent has flow back."""
     inner = StateGraph(Inner)
     inner.add_node("work", lambda s: {"x": s["x"] * 10, "private": "hidden"})
@@ -38,10 +39,12 @@ def test_subgraph_node_shares_keys_with_its_parent() -> None:
     outer.add_node("after", lambda s: {"log": [f"x={s['x']}"]})
     outer.add_edge(START, "sub")
     outer.add_edge("sub", "after")
-    assert outer.compile().invoke({"x": 2}) == {"x": 20, "log": ["x=20"]}
+    assert await client.invoke(outer.compile(), {"x": 2}) == {"x": 20, "log": ["x=20"]}
 
 
-def test_interrupt_inside_a_subgraph_pauses_and_resumes_the_parent() -> None:
+async def test_interrupt_inside_a_subgraph_pauses_and_resumes_the_parent(
+    client: GraphClient,
+) -> None:
     """An interrupt in a subgraph surfaces from the parent; Command(resume) continues inside."""
     inner = StateGraph(Inner)
     inner.add_node("ask", lambda s: {"x": interrupt("number?")})
@@ -52,12 +55,12 @@ def test_interrupt_inside_a_subgraph_pauses_and_resumes_the_parent() -> None:
     outer.add_edge(START, "sub")
     outer.add_edge("sub", "after")
     graph = outer.compile(checkpointer=InMemorySaver())
-    paused = graph.invoke({"x": 0}, cfg())
+    paused = await client.invoke(graph, {"x": 0}, cfg())
     assert paused["__interrupt__"][0].value == "number?"
-    assert graph.invoke(Command(resume=42), cfg()) == {"x": 42, "log": ["after"]}
+    assert await client.invoke(graph, Command(resume=42), cfg()) == {"x": 42, "log": ["after"]}
 
 
-def test_command_to_parent_routes_in_the_parent_graph() -> None:
+async def test_command_to_parent_routes_in_the_parent_graph(client: GraphClient) -> None:
     """Command(graph=Command.PARENT, goto=..., update=...) from a subgraph node steers the parent."""
     inner = StateGraph(State)
     inner.add_node("jump", lambda s: Command(graph=Command.PARENT, goto="target", update={"x": 7}))
@@ -66,19 +69,19 @@ def test_command_to_parent_routes_in_the_parent_graph() -> None:
     outer.add_node("sub", inner.compile())
     outer.add_node("target", lambda s: {"log": ["target"]})
     outer.add_edge(START, "sub")
-    assert outer.compile().invoke({"x": 0}) == {"x": 7, "log": ["target"]}
+    assert await client.invoke(outer.compile(), {"x": 0}) == {"x": 7, "log": ["target"]}
 
 
-def test_command_to_parent_without_a_parent_is_an_error() -> None:
+async def test_command_to_parent_without_a_parent_is_an_error(client: GraphClient) -> None:
     """Command(graph=Command.PARENT) in a top-level graph raises InvalidUpdateError."""
     builder = StateGraph(State)
     builder.add_node("jump", lambda s: Command(graph=Command.PARENT, goto="x"))
     builder.add_edge(START, "jump")
     with pytest.raises(InvalidUpdateError, match="not running as a subgraph"):
-        builder.compile().invoke({"x": 0})
+        await client.invoke(builder.compile(), {"x": 0})
 
 
-def test_static_interrupt_inside_a_subgraph_pauses_the_parent() -> None:
+async def test_static_interrupt_inside_a_subgraph_pauses_the_parent(client: GraphClient) -> None:
     """A subgraph compiled with interrupt_before stops the parent too; None resumes both."""
     inner = StateGraph(Inner)
     inner.add_node("first", lambda s: {"x": 1})
@@ -91,12 +94,14 @@ def test_static_interrupt_inside_a_subgraph_pauses_the_parent() -> None:
     outer.add_edge(START, "sub")
     outer.add_edge("sub", "after")
     graph = outer.compile(checkpointer=InMemorySaver())
-    graph.invoke({"x": 0}, cfg())
-    assert graph.get_state(cfg()).next == ("sub",)
-    assert graph.invoke(None, cfg()) == {"x": 2, "log": ["x=2"]}
+    await client.invoke(graph, {"x": 0}, cfg())
+    assert (await client.get_state(graph, cfg())).next == ("sub",)
+    assert await client.invoke(graph, None, cfg()) == {"x": 2, "log": ["x=2"]}
 
 
-def test_get_state_with_subgraphs_shows_the_paused_subgraphs_state() -> None:
+async def test_get_state_with_subgraphs_shows_the_paused_subgraphs_state(
+    client: GraphClient,
+) -> None:
     """get_state(subgraphs=True) puts the interrupted subgraph's snapshot in its task's state."""
     inner = StateGraph(Inner)
     inner.add_node("prep", lambda s: {"private": "ready"})
@@ -107,9 +112,9 @@ def test_get_state_with_subgraphs_shows_the_paused_subgraphs_state() -> None:
     outer.add_node("sub", inner.compile())
     outer.add_edge(START, "sub")
     graph = outer.compile(checkpointer=InMemorySaver())
-    graph.invoke({"x": 0}, cfg())
-    snap = graph.get_state(cfg(), subgraphs=True)
+    await client.invoke(graph, {"x": 0}, cfg())
+    snap = await client.get_state(graph, cfg(), subgraphs=True)
     inner_snap = snap.tasks[0].state
     assert inner_snap.next == ("ask",)
     assert inner_snap.values["private"] == "ready"
-    assert graph.get_state(cfg()).tasks[0].state is None
+    assert (await client.get_state(graph, cfg())).tasks[0].state is None

@@ -13,6 +13,7 @@ from typing_extensions import TypedDict
 
 from threadloom.errors import GraphRecursionError, InvalidUpdateError
 from threadloom.graph import END, START, StateGraph
+from threadloom.testing.graph import GraphClient
 from threadloom.types import Command, RetryPolicy, Send
 
 
@@ -39,13 +40,15 @@ def fan_out_graph(delays: dict[str, float]) -> StateGraph:
     return builder
 
 
-def test_nodes_of_one_step_see_the_same_state_and_writes_apply_in_node_order() -> None:
+async def test_nodes_of_one_step_see_the_same_state_and_writes_apply_in_node_order(
+    client: GraphClient,
+) -> None:
     """Writes of a step apply in declaration order, whichever node finishes first."""
     graph = fan_out_graph({"slow": 0.05, "fast": 0.0}).compile()
-    assert graph.invoke({"x": 0})["log"] == ["a", "slow", "fast"]
+    assert (await client.invoke(graph, {"x": 0}))["log"] == ["a", "slow", "fast"]
 
 
-def test_sync_nodes_of_one_step_run_in_threads_concurrently() -> None:
+async def test_sync_nodes_of_one_step_run_in_threads_concurrently(client: GraphClient) -> None:
     """Two sync nodes that each wait for the other only finish if they run concurrently."""
     barrier = threading.Barrier(2, timeout=5)
 
@@ -61,7 +64,7 @@ def test_sync_nodes_of_one_step_run_in_threads_concurrently() -> None:
     builder.add_node("q", waiter("q"))
     builder.add_edge(START, "p")
     builder.add_edge(START, "q")
-    assert builder.compile().invoke({"x": 0})["log"] == ["p", "q"]
+    assert (await client.invoke(builder.compile(), {"x": 0}))["log"] == ["p", "q"]
 
 
 async def test_async_nodes_of_one_step_run_as_concurrent_tasks() -> None:
@@ -88,7 +91,7 @@ async def test_async_nodes_of_one_step_run_as_concurrent_tasks() -> None:
     assert max(peak) == 3
 
 
-def test_list_of_sources_waits_for_all_of_them() -> None:
+async def test_list_of_sources_waits_for_all_of_them(client: GraphClient) -> None:
     """add_edge([a, b], c) runs c once, after both a and b."""
     builder = StateGraph(State)
     builder.add_node("a", appender("a"))
@@ -99,10 +102,10 @@ def test_list_of_sources_waits_for_all_of_them() -> None:
     builder.add_edge(START, "b1")
     builder.add_edge("b1", "b2")
     builder.add_edge(["a", "b2"], "c")
-    assert builder.compile().invoke({"x": 0})["log"] == ["a", "b1", "b2", "c"]
+    assert (await client.invoke(builder.compile(), {"x": 0}))["log"] == ["a", "b1", "b2", "c"]
 
 
-def test_deferred_node_waits_until_other_branches_finish() -> None:
+async def test_deferred_node_waits_until_other_branches_finish(client: GraphClient) -> None:
     """A deferred node runs once nothing else is pending."""
     builder = StateGraph(State)
     builder.add_node("a", appender("a"))
@@ -114,10 +117,15 @@ def test_deferred_node_waits_until_other_branches_finish() -> None:
     builder.add_edge("long1", "long2")
     builder.add_edge("a", "final")
     builder.add_edge("long2", "final")
-    assert builder.compile().invoke({"x": 0})["log"] == ["a", "long1", "long2", "final"]
+    assert (await client.invoke(builder.compile(), {"x": 0}))["log"] == [
+        "a",
+        "long1",
+        "long2",
+        "final",
+    ]
 
 
-def test_send_runs_a_node_once_per_packet_with_its_own_input() -> None:
+async def test_send_runs_a_node_once_per_packet_with_its_own_input(client: GraphClient) -> None:
     """Send packets from a conditional edge fan out, each with its argument as input."""
 
     def work(arg: dict) -> dict:
@@ -126,10 +134,10 @@ def test_send_runs_a_node_once_per_packet_with_its_own_input() -> None:
     builder = StateGraph(State)
     builder.add_node("work", work)
     builder.add_conditional_edges(START, lambda s: [Send("work", {"i": i}) for i in range(3)])
-    assert builder.compile().invoke({"x": 0})["log"] == ["w0", "w1", "w2"]
+    assert (await client.invoke(builder.compile(), {"x": 0}))["log"] == ["w0", "w1", "w2"]
 
 
-def test_command_updates_state_and_routes() -> None:
+async def test_command_updates_state_and_routes(client: GraphClient) -> None:
     """A node returning Command(update, goto) writes the update and runs goto next."""
 
     def router(state: State) -> Command:
@@ -140,38 +148,41 @@ def test_command_updates_state_and_routes() -> None:
     builder.add_node("b", appender("b"))
     builder.add_node("c", appender("c"))
     builder.add_edge(START, "router")
-    assert builder.compile().invoke({"x": 0}) == {"x": 5, "log": ["b"]}
+    assert await client.invoke(builder.compile(), {"x": 0}) == {"x": 5, "log": ["b"]}
 
 
-def test_loops_stop_at_the_recursion_limit() -> None:
+async def test_loops_stop_at_the_recursion_limit(client: GraphClient) -> None:
     """A graph that never reaches END raises GraphRecursionError at recursion_limit."""
     builder = StateGraph(State)
     builder.add_node("spin", lambda s: {"x": s["x"] + 1})
     builder.add_edge(START, "spin")
     builder.add_edge("spin", "spin")
-    with pytest.raises(GraphRecursionError, match="recursion limit of 7"):
-        builder.compile().invoke({"x": 0}, {"recursion_limit": 7})
+    with pytest.raises(GraphRecursionError, match="recursion limit of 7") as info:
+        await client.invoke(builder.compile(), {"x": 0}, {"recursion_limit": 7})
+    assert info.value.limit == 7
 
 
-def test_a_chain_as_long_as_the_limit_completes() -> None:
+async def test_a_chain_as_long_as_the_limit_completes(client: GraphClient) -> None:
     """recursion_limit counts supersteps: N nodes in a chain need a limit of N."""
     builder = StateGraph(State)
     names = [f"n{i}" for i in range(5)]
     builder.add_sequence([(n, appender(n)) for n in names])
     builder.add_edge(START, "n0")
-    assert builder.compile().invoke({"x": 0}, {"recursion_limit": 5})["log"] == names
+    assert (await client.invoke(builder.compile(), {"x": 0}, {"recursion_limit": 5}))[
+        "log"
+    ] == names
 
 
-def test_conditional_loop_ends_at_end() -> None:
+async def test_conditional_loop_ends_at_end(client: GraphClient) -> None:
     """A loop whose path returns END stops."""
     builder = StateGraph(State)
     builder.add_node("inc", lambda s: {"x": s["x"] + 1})
     builder.add_edge(START, "inc")
     builder.add_conditional_edges("inc", lambda s: END if s["x"] >= 3 else "inc")
-    assert builder.compile().invoke({"x": 0})["x"] == 3
+    assert (await client.invoke(builder.compile(), {"x": 0}))["x"] == 3
 
 
-def test_retry_policy_retries_transient_errors() -> None:
+async def test_retry_policy_retries_transient_errors(client: GraphClient) -> None:
     """A node with a RetryPolicy is retried on errors its policy accepts."""
     attempts = []
 
@@ -184,11 +195,13 @@ def test_retry_policy_retries_transient_errors() -> None:
     builder = StateGraph(State)
     builder.add_node("flaky", flaky, retry_policy=RetryPolicy(initial_interval=0.001, jitter=False))
     builder.add_edge(START, "flaky")
-    assert builder.compile().invoke({"x": 0})["x"] == 1
+    assert (await client.invoke(builder.compile(), {"x": 0}))["x"] == 1
     assert len(attempts) == 3
 
 
-def test_retry_policy_gives_up_after_max_attempts_and_skips_other_errors() -> None:
+async def test_retry_policy_gives_up_after_max_attempts_and_skips_other_errors(
+    client: GraphClient,
+) -> None:
     """After max_attempts the error propagates; errors the policy rejects are not retried."""
     attempts = []
 
@@ -202,11 +215,13 @@ def test_retry_policy_gives_up_after_max_attempts_and_skips_other_errors() -> No
     )
     builder.add_edge(START, "broken")
     with pytest.raises(ConnectionError):
-        builder.compile().invoke({"x": 0})
+        await client.invoke(builder.compile(), {"x": 0})
     assert len(attempts) == 2
 
 
-def test_two_nodes_writing_one_plain_key_in_a_step_is_an_error_naming_both() -> None:
+async def test_two_nodes_writing_one_plain_key_in_a_step_is_an_error_naming_both(
+    client: GraphClient,
+) -> None:
     """Concurrent writes to a key without reducer raise InvalidUpdateError naming nodes and key."""
     builder = StateGraph(State)
     builder.add_node("p", lambda s: {"x": 1})
@@ -214,34 +229,36 @@ def test_two_nodes_writing_one_plain_key_in_a_step_is_an_error_naming_both() -> 
     builder.add_edge(START, "p")
     builder.add_edge(START, "q")
     with pytest.raises(InvalidUpdateError, match=r"'p', 'q'.*'x'"):
-        builder.compile().invoke({"x": 0})
+        await client.invoke(builder.compile(), {"x": 0})
 
 
-def test_unknown_state_key_in_a_node_update_names_node_and_key() -> None:
+async def test_unknown_state_key_in_a_node_update_names_node_and_key(client: GraphClient) -> None:
     """A node returning a key the state lacks raises InvalidUpdateError naming both."""
     builder = StateGraph(State)
     builder.add_node("bad", lambda s: {"nope": 1})
     builder.add_edge(START, "bad")
     with pytest.raises(InvalidUpdateError, match=r"node 'bad'.*'nope'"):
-        builder.compile().invoke({"x": 0})
+        await client.invoke(builder.compile(), {"x": 0})
 
 
-def test_a_node_returning_a_non_dict_is_an_error_naming_it() -> None:
+async def test_a_node_returning_a_non_dict_is_an_error_naming_it(client: GraphClient) -> None:
     """A node returning e.g. a string raises InvalidUpdateError naming the node."""
     builder = StateGraph(State)
     builder.add_node("bad", lambda s: "oops")
     builder.add_edge(START, "bad")
     with pytest.raises(InvalidUpdateError, match="node 'bad' returned str"):
-        builder.compile().invoke({"x": 0})
+        await client.invoke(builder.compile(), {"x": 0})
 
 
-def test_routing_to_an_unknown_node_at_run_time_is_an_error_naming_it() -> None:
+async def test_routing_to_an_unknown_node_at_run_time_is_an_error_naming_it(
+    client: GraphClient,
+) -> None:
     """A Command or path naming an unknown node raises InvalidUpdateError naming it."""
     builder = StateGraph(State)
     builder.add_node("a", lambda s: Command(goto="ghost"))
     builder.add_edge(START, "a")
     with pytest.raises(InvalidUpdateError, match="'ghost'"):
-        builder.compile().invoke({"x": 0})
+        await client.invoke(builder.compile(), {"x": 0})
 
 
 def test_async_node_in_a_sync_run_is_a_clear_error() -> None:
@@ -257,16 +274,16 @@ def test_async_node_in_a_sync_run_is_a_clear_error() -> None:
         builder.compile().invoke({"x": 0})
 
 
-def test_none_input_without_a_checkpoint_is_an_empty_input_error() -> None:
+async def test_none_input_without_a_checkpoint_is_an_empty_input_error(client: GraphClient) -> None:
     """invoke(None) on a fresh graph raises EmptyInputError (a ValueError)."""
     builder = StateGraph(State)
     builder.add_node("a", appender("a"))
     builder.add_edge(START, "a")
     with pytest.raises(ValueError, match="None"):
-        builder.compile().invoke(None)
+        await client.invoke(builder.compile(), None)
 
 
-def test_a_list_of_commands_applies_each() -> None:
+async def test_a_list_of_commands_applies_each(client: GraphClient) -> None:
     """A node may return several Commands; their updates and gotos all apply."""
     builder = StateGraph(State)
     builder.add_node(
@@ -275,16 +292,16 @@ def test_a_list_of_commands_applies_each() -> None:
     )
     builder.add_node("b", appender("b"))
     builder.add_edge(START, "a")
-    assert builder.compile().invoke({"x": 0})["log"] == ["one", "two", "b"]
+    assert (await client.invoke(builder.compile(), {"x": 0}))["log"] == ["one", "two", "b"]
 
 
-def test_command_as_input_updates_state_and_routes() -> None:
+async def test_command_as_input_updates_state_and_routes(client: GraphClient) -> None:
     """Command(update=..., goto=...) as a graph input writes the update and runs goto instead of the entry."""
     builder = StateGraph(State)
     builder.add_node("a", appender("a"))
     builder.add_node("b", appender("b"))
     builder.add_edge(START, "a")
-    out = builder.compile().invoke(Command(update={"x": 3}, goto="b"))
+    out = await client.invoke(builder.compile(), Command(update={"x": 3}, goto="b"))
     assert out == {"x": 3, "log": ["b"]}
 
 

@@ -7,8 +7,10 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
@@ -17,16 +19,25 @@ from threadloom.checkpoint.base import DeltaValue
 from threadloom.checkpoint.sqlite import SqliteSaver
 from threadloom.checkpoint.sqlite.aio import AsyncSqliteSaver
 from threadloom.errors import DatabaseError, SchemaVersionError
-from threadloom.testing.checkpoint import CheckpointerConformance, make_checkpoint, thread
+from threadloom.testing.checkpoint import (
+    CheckpointerConformance,
+    SharedCheckpointerConformance,
+    make_checkpoint,
+    thread,
+)
 
 
-class TestSqliteSaver(CheckpointerConformance):
-    """SqliteSaver on a file passes the checkpointer conformance suite."""
+class TestSqliteSaver(SharedCheckpointerConformance):
+    """SqliteSaver on a file passes the checkpointer conformance suite, processes included."""
 
     @pytest.fixture
     def saver(self, tmp_path: Path) -> Iterator[SqliteSaver]:
         with SqliteSaver.from_conn_string(tmp_path / "checkpoints.db") as saver:
             yield saver
+
+    @pytest.fixture
+    def saver_opener(self, tmp_path: Path) -> Callable[[], Any]:
+        return partial(SqliteSaver.from_conn_string, str(tmp_path / "checkpoints.db"))
 
 
 class TestSqliteSaverInMemory(CheckpointerConformance):
@@ -39,7 +50,7 @@ class TestSqliteSaverInMemory(CheckpointerConformance):
         conn.close()
 
 
-class TestAsyncSqliteSaver(CheckpointerConformance):
+class TestAsyncSqliteSaver(SharedCheckpointerConformance):
     """AsyncSqliteSaver opened with `async with` passes the suite through its async methods."""
 
     flavours = ("async",)
@@ -48,6 +59,10 @@ class TestAsyncSqliteSaver(CheckpointerConformance):
     async def saver(self, tmp_path: Path) -> AsyncIterator[AsyncSqliteSaver]:
         async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "checkpoints.db")) as saver:
             yield saver
+
+    @pytest.fixture
+    def saver_opener(self, tmp_path: Path) -> Callable[[], Any]:
+        return partial(AsyncSqliteSaver.from_conn_string, str(tmp_path / "checkpoints.db"))
 
 
 def test_checkpoints_survive_reopening_the_file(tmp_path: Path) -> None:
@@ -73,7 +88,7 @@ def test_setup_is_idempotent_and_records_its_version(tmp_path: Path) -> None:
         saver.setup()
         saver.setup()
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT version FROM threadloom_migrations WHERE component = 'checkpoint'").fetchone() == (1,)
+    assert conn.execute("SELECT version FROM threadloom_migrations WHERE component = 'checkpoint'").fetchone() == (2,)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
 

@@ -179,9 +179,11 @@ def test_newer_schema_is_refused_and_untouched(pg_dsn: str) -> None:
         )
     with (
         PostgresSaver.from_conn_string(pg_dsn) as saver,
-        pytest.raises(SchemaVersionError, match="newer threadloom"),
+        pytest.raises(SchemaVersionError, match="newer threadloom") as info,
     ):
         saver.setup()
+    assert info.value.found == 99 and info.value.component == "checkpoints"
+    assert info.value.known is not None and info.value.known < 99
     with psycopg.connect(pg_dsn) as conn:
         row = conn.execute(
             "SELECT version FROM threadloom_migrations WHERE component = 'checkpoints'"

@@ -211,6 +211,7 @@ def test_a_newer_schema_is_refused_and_the_file_left_untouched(tmp_path: Path) -
     with pytest.raises(SchemaVersionError, match="version 3") as info:
         migrate(db, "demo", ["CREATE TABLE t (x)"])
     assert str(path) in str(info.value)
+    assert (info.value.found, info.value.known, info.value.component) == (3, 1, "demo")
     db.close()
     assert digest(path) == before
 

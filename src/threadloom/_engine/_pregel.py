@@ -2,23 +2,52 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._checkpoint import ChannelCache
 from threadloom._engine._constants import ERROR, INTERRUPT, NULL_TASK_ID, START
 from threadloom._engine._context import Task, current_task
-from threadloom._engine._drivers import Event, Sink, run_async, run_sync
+from threadloom._engine._drivers import (
+    Event,
+    Sink,
+    complete_async,
+    complete_sync,
+    run_async,
+    run_sync,
+)
 from threadloom._engine._messages import StreamMessagesHandler
+from threadloom._engine._options import (
+    SKIP,
+    Call,
+    HistoryOptions,
+    Modes,
+    RunOptions,
+    check_history_options,
+    check_options,
+    output_keys,
+    parse_modes,
+)
 from threadloom._engine._run import Run, _ChildInput
 from threadloom._engine._spec import GraphSpec
-from threadloom.errors import CheckpointerNotConfiguredError, InvalidUpdateError
+from threadloom._engine._superstep import SaverCall, Script, load, save
+from threadloom.errors import (
+    CheckpointerNotConfiguredError,
+    CheckpointNotFoundError,
+    InvalidUpdateError,
+    UnsupportedOptionError,
+)
 from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+    from typing_extensions import Unpack
 
 __all__ = ["CompiledGraph"]
 
-_ALL_MODES = frozenset({"values", "updates", "messages", "custom", "debug", "checkpoints", "tasks"})
 _LIVE_MODES = frozenset({"messages", "custom"})
+_NO_MODES: frozenset[str] = frozenset()
 
 
 def _noop_sink(ns: tuple[str, ...], mode: str, payload: Any) -> None:
@@ -104,140 +133,94 @@ class CompiledGraph:
                 run.callbacks = _add_handler(run.config.get("callbacks"), handler)
         return run
 
+    def _open(self, input: Any, config: Any, options: RunOptions, method: str) -> Call:
+        """Check a call's options and set up its run; nothing has run yet."""
+        invoked = method.endswith("invoke")
+        check_options(options, method)
+        get = options.get
+        stream_mode = get("stream_mode", "values" if invoked else None)
+        final = invoked and stream_mode == "values"
+        print_mode = get("print_mode")
+        subgraphs = bool(get("subgraphs", False))
+        if final and not print_mode:
+            modes: Modes | None = None
+            sink = None
+        else:
+            modes = parse_modes(stream_mode, print_mode, options.get("debug"), final=final)
+            sink = Sink(live=bool(modes.run & _LIVE_MODES), subgraphs=subgraphs)
+        run = self._run(
+            config,
+            modes.run if modes is not None else _NO_MODES,
+            sink,
+            context=get("context"),
+            interrupt_before=get("interrupt_before"),
+            interrupt_after=get("interrupt_after"),
+        )
+        keys = options.get("output_keys")
+        if keys is not None:
+            run.output_keys = output_keys(run, keys)
+        return Call(run, self._child_input(run, input), sink, modes, subgraphs, not final)
+
     def invoke(
-        self,
-        input: Any,
-        config: Any = None,
-        *,
-        context: Any = None,
-        stream_mode: Any = "values",
-        interrupt_before: Any = None,
-        interrupt_after: Any = None,
-        **kwargs: Any,
+        self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
     ) -> Any:
         """Run the graph to the end (or to an interrupt) and return its output state.
 
-        With a ``stream_mode`` other than ``"values"``, return the list of
-        stream parts instead.
+        Keyword options (LangGraph's; any other keyword is a ``TypeError``):
+        ``context``, ``stream_mode``, ``print_mode``, ``output_keys``,
+        ``interrupt_before``, ``interrupt_after``, ``durability``, ``subgraphs``,
+        ``debug``, ``version``, ``control`` and the deprecated ``checkpoint_during``;
+        see :class:`~threadloom._engine._options.RunOptions`. With a ``stream_mode``
+        other than ``"values"``, return the list of stream parts instead.
         """
-        if stream_mode != "values":
-            return list(
-                self.stream(
-                    input,
-                    config,
-                    context=context,
-                    stream_mode=stream_mode,
-                    interrupt_before=interrupt_before,
-                    interrupt_after=interrupt_after,
-                )
-            )
-        run = self._run(
-            config,
-            frozenset(),
-            None,
-            context=context,
-            interrupt_before=interrupt_before,
-            interrupt_after=interrupt_after,
-        )
-        for _ in run_sync(run, self._child_input(run, input), None):
-            pass
-        return run.final_output()
+        if not options:  # the hot path: no stream, no option to check
+            run = self._run(config, _NO_MODES, None)
+            for _ in _releasing(run, run_sync(run, self._child_input(run, input), None)):
+                pass
+            return run.final_output()
+        call = self._open(input, config, options, "invoke")
+        events = _releasing(call.run, run_sync(call.run, call.value, call.sink))
+        return call.result([p for e in events if (p := call.part(e)) is not SKIP])
 
     async def ainvoke(
-        self,
-        input: Any,
-        config: Any = None,
-        *,
-        context: Any = None,
-        stream_mode: Any = "values",
-        interrupt_before: Any = None,
-        interrupt_after: Any = None,
-        **kwargs: Any,
+        self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
     ) -> Any:
         """Async twin of :meth:`invoke`."""
-        if stream_mode != "values":
-            return [
-                part
-                async for part in self.astream(
-                    input,
-                    config,
-                    context=context,
-                    stream_mode=stream_mode,
-                    interrupt_before=interrupt_before,
-                    interrupt_after=interrupt_after,
-                )
-            ]
-        run = self._run(
-            config,
-            frozenset(),
-            None,
-            context=context,
-            interrupt_before=interrupt_before,
-            interrupt_after=interrupt_after,
-        )
-        async for _ in run_async(run, self._child_input(run, input), None):
-            pass
-        return run.final_output()
+        if not options:  # the hot path: no stream, no option to check
+            run = self._run(config, _NO_MODES, None)
+            async for _ in _areleasing(run, run_async(run, self._child_input(run, input), None)):
+                pass
+            return run.final_output()
+        call = self._open(input, config, options, "ainvoke")
+        events = _areleasing(call.run, run_async(call.run, call.value, call.sink))
+        return call.result([p async for e in events if (p := call.part(e)) is not SKIP])
 
     def stream(
-        self,
-        input: Any,
-        config: Any = None,
-        *,
-        context: Any = None,
-        stream_mode: Any = None,
-        subgraphs: bool = False,
-        interrupt_before: Any = None,
-        interrupt_after: Any = None,
-        debug: bool | None = None,
-        **kwargs: Any,
+        self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
     ) -> Iterator[Any]:
         """Run the graph, yielding stream parts.
 
         ``stream_mode`` is one of ``"values"``, ``"updates"`` (the default),
-        ``"messages"``, ``"custom"``, ``"debug"``, or a list of them (parts
-        are then ``(mode, part)`` pairs); ``subgraphs=True`` prefixes each
-        part with the namespace of the graph that produced it.
+        ``"messages"``, ``"custom"``, ``"debug"``, ``"checkpoints"``, ``"tasks"``, or
+        a list of them (parts are then ``(mode, part)`` pairs); ``subgraphs=True``
+        prefixes each part with the namespace of the graph that produced it. The
+        other keyword options are those of :meth:`invoke`.
         """
-        modes, multi = _parse_modes(stream_mode, debug)
-        sink = Sink(live=bool(modes & _LIVE_MODES), subgraphs=subgraphs)
-        run = self._run(
-            config,
-            modes,
-            sink,
-            context=context,
-            interrupt_before=interrupt_before,
-            interrupt_after=interrupt_after,
-        )
-        for event in run_sync(run, self._child_input(run, input), sink):
-            yield _format(event, multi, subgraphs)
+        call = self._open(input, config, options, "stream")
+        for event in _releasing(call.run, run_sync(call.run, call.value, call.sink)):
+            part = call.part(event)
+            if part is not SKIP:
+                yield part
 
     async def astream(
-        self,
-        input: Any,
-        config: Any = None,
-        *,
-        context: Any = None,
-        stream_mode: Any = None,
-        subgraphs: bool = False,
-        interrupt_before: Any = None,
-        interrupt_after: Any = None,
-        debug: bool | None = None,
-        **kwargs: Any,
+        self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`."""
-        modes, multi = _parse_modes(stream_mode, debug)
-        sink = Sink(live=bool(modes & _LIVE_MODES), subgraphs=subgraphs)
-        run = self._run(
-            config,
-            modes,
-            sink,
-            context=context,
-            interrupt_before=interrupt_before,
-            interrupt_after=interrupt_after,
-        )
-        async for event in run_async(run, self._child_input(run, input), sink):
-            yield _format(event, multi, subgraphs)
+        call = self._open(input, config, options, "astream")
+        async for event in _areleasing(call.run, run_async(call.run, call.value, call.sink)):
+            part = call.part(event)
+            if part is not SKIP:
+                yield part
 
     def _child_input(self, run: Run, value: Any) -> Any:
         """Inside a parent task, a subgraph resumes from its own interrupt instead of restarting."""
@@ -255,124 +238,130 @@ class CompiledGraph:
             )
         return Run(self, dict(config or {}), modes=frozenset(), sink=_noop_sink)
 
-    def get_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
+    def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or the one ``checkpoint_id`` names).
 
         With ``subgraphs=True`` a pending task that runs a subgraph carries the
         subgraph's own snapshot in ``task.state``.
         """
-        run = self._state_run(config)
-        sub = _subgraph_states if subgraphs else None
-        saver = run.saver
-        assert saver is not None
-        if run.wants_latest():
-            cached = self._cache.peek(run.cache_key)
-            if cached is not None:
-                latest = saver.peek_latest(run.saver_config())
-                if latest is not None and latest[0] == cached.checkpoint_id and not latest[1]:
-                    run.load_cached(cached)
-                    return _snapshot(run, sub)
-        found = saver.get_tuple(run.saver_config())
-        run.load_tuple(found)
-        return _snapshot(run, sub) if found is not None else _empty_snapshot(run)
+        return complete_sync(_read_state(self._state_run(config), subgraphs))
 
-    async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
+    async def aget_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
         """Async twin of :meth:`get_state`."""
-        run = self._state_run(config)
-        saver = run.saver
-        assert saver is not None
-        if run.wants_latest():
-            cached = self._cache.peek(run.cache_key)
-            if cached is not None:
-                latest = await saver.apeek_latest(run.saver_config())
-                if latest is not None and latest[0] == cached.checkpoint_id and not latest[1]:
-                    run.load_cached(cached)
-                    return _snapshot(run)
-        found = await saver.aget_tuple(run.saver_config())
-        run.load_tuple(found)
-        return _snapshot(run) if found is not None else _empty_snapshot(run)
+        return await complete_async(_read_state(self._state_run(config), subgraphs))
 
     def get_state_history(
-        self,
-        config: Any,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: Any = None,
-        limit: int | None = None,
+        self, config: RunnableConfig, **options: Unpack[HistoryOptions]
     ) -> Iterator[StateSnapshot]:
-        """The thread's checkpoints as snapshots, newest first."""
-        probe = self._state_run(config)
-        assert probe.saver is not None
-        for found in probe.saver.list(
-            probe.saver_config(), filter=filter, before=before, limit=limit
-        ):
-            run = self._state_run(config)
-            run.load_tuple(found)
-            yield _snapshot(run)
+        """The thread's checkpoints as snapshots, newest first (``filter``, ``before``, ``limit``)."""
+        saver, where = self._history(config, options, "get_state_history")
+        for found in saver.list(where, **options):
+            yield self._past_snapshot(config, found)
 
     async def aget_state_history(
-        self,
-        config: Any,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: Any = None,
-        limit: int | None = None,
+        self, config: RunnableConfig, **options: Unpack[HistoryOptions]
     ) -> AsyncIterator[StateSnapshot]:
         """Async twin of :meth:`get_state_history`."""
-        probe = self._state_run(config)
-        assert probe.saver is not None
-        async for found in probe.saver.alist(
-            probe.saver_config(), filter=filter, before=before, limit=limit
-        ):
-            run = self._state_run(config)
-            run.load_tuple(found)
-            yield _snapshot(run)
+        saver, where = self._history(config, options, "aget_state_history")
+        async for found in saver.alist(where, **options):
+            yield self._past_snapshot(config, found)
 
-    def update_state(self, config: Any, values: Any, as_node: str | None = None) -> Any:
+    def _history(self, config: Any, options: HistoryOptions, method: str) -> tuple[Any, Any]:
+        check_history_options(options, method)
+        probe = self._state_run(config)
+        return probe.saver, probe.saver_config()
+
+    def _past_snapshot(self, config: Any, found: Any) -> StateSnapshot:
+        run = self._state_run(config)
+        run.load_tuple(found)
+        return complete_sync(_snapshot(run))  # no subgraph states: no saver call to make
+
+    def update_state(
+        self,
+        config: RunnableConfig,
+        values: Any,
+        as_node: str | None = None,
+        task_id: str | None = None,
+    ) -> RunnableConfig:
         """Write ``values`` as if node ``as_node`` had returned them; return the new checkpoint's config.
 
-        The nodes that follow ``as_node`` run on the next invoke (with ``None`` as input).
+        The nodes that follow ``as_node`` run on the next invoke (with ``None`` as
+        input). ``task_id`` (LangGraph's, to attribute the update to one task) is
+        not supported yet.
         """
-        from threadloom._engine._drivers import _load_sync, _save_sync
+        return complete_sync(self._write_state(config, values, as_node, task_id))
 
-        run = self._state_run(config)
-        _load_sync(run)
-        _save_sync(run, _update(run, values, as_node))
-        self._cache.put(run.cache_key, run.thread_state())
-        return run.checkpoint_config
-
-    async def aupdate_state(self, config: Any, values: Any, as_node: str | None = None) -> Any:
+    async def aupdate_state(
+        self,
+        config: RunnableConfig,
+        values: Any,
+        as_node: str | None = None,
+        task_id: str | None = None,
+    ) -> RunnableConfig:
         """Async twin of :meth:`update_state`."""
-        from threadloom._engine._drivers import _load_async, _save_async
+        return await complete_async(self._write_state(config, values, as_node, task_id))
 
+    def _write_state(
+        self, config: RunnableConfig, values: Any, as_node: str | None, task_id: str | None
+    ) -> Script[RunnableConfig]:
+        """Load the thread, apply an update as ``as_node`` and save it as a new checkpoint."""
+        if task_id is not None:
+            raise UnsupportedOptionError("update_state(task_id=...) is not supported yet")
         run = self._state_run(config)
-        await _load_async(run)
-        await _save_async(run, _update(run, values, as_node))
-        self._cache.put(run.cache_key, run.thread_state())
-        return run.checkpoint_config
+        yield from load(run)
+        _require_checkpoint(run)
+        yield from save(run, _update(run, values, as_node))
+        run.graph._cache.put(run.cache_key, run.thread_state())
+        return run.checkpoint_config  # type: ignore[return-value]
 
 
-def _parse_modes(stream_mode: Any, debug: bool | None) -> tuple[frozenset[str], bool]:
-    if stream_mode is None:
-        stream_mode = "updates"
-    if isinstance(stream_mode, str):
-        modes, multi = [stream_mode], False
-    else:
-        modes, multi = list(stream_mode), True
-    for mode in modes:
-        if mode not in _ALL_MODES:
-            raise ValueError(f"unknown stream_mode {mode!r}; use one of {sorted(_ALL_MODES)}")
-    if debug:
-        modes.append("debug")
-        multi = multi or len(set(modes)) > 1
-    return frozenset(modes), multi
+def _read_state(run: Run, subgraphs: bool) -> Script[StateSnapshot]:
+    """Load the thread (leaving its kept channels cached) and describe it."""
+    yield from load(run, peek=True)
+    if run.checkpoint_id is None:
+        return _empty_snapshot(run)
+    return (yield from _snapshot(run, subgraphs))
 
 
-def _format(event: Event, multi: bool, subgraphs: bool) -> Any:
-    ns, mode, payload = event
-    if subgraphs:
-        return (ns, mode, payload) if multi else (ns, payload)
-    return (mode, payload) if multi else payload
+def _stopped_mid_turn(run: Run) -> dict[str, Any] | None:
+    """The checkpoint a run that did not finish stopped at (its turn holds the thread until released)."""
+    if run.done or run.saver is None or not run.checkpoint_config:
+        return None
+    return run.checkpoint_config
+
+
+def _releasing(run: Run, events: Iterator[Event]) -> Iterator[Event]:
+    """``events``; a run that stops mid-turn (interrupt, error, abandoned stream) releases its turn."""
+    try:
+        yield from events
+    finally:
+        stopped = _stopped_mid_turn(run)
+        if stopped is not None:
+            with contextlib.suppress(Exception):  # best effort: turn_timeout releases it otherwise
+                run.saver.release_turn(stopped)
+
+
+async def _areleasing(run: Run, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """Async twin of :func:`_releasing` (a cancelled run releases its turn too)."""
+    try:
+        async for event in events:
+            yield event
+    finally:
+        stopped = _stopped_mid_turn(run)
+        if stopped is not None:
+            with contextlib.suppress(Exception):  # best effort: turn_timeout releases it otherwise
+                await run.saver.arelease_turn(stopped)
+
+
+def _require_checkpoint(run: Run) -> None:
+    """An update of a checkpoint the thread does not have changes nothing (it would start the thread over)."""
+    if not run.wants_latest() and run.checkpoint_id is None:
+        wanted = run.configurable.get("checkpoint_id")
+        raise CheckpointNotFoundError(
+            f"thread {run.thread_id!r} has no checkpoint {wanted!r} (namespace {run.ns!r}); "
+            "nothing was changed. Pass a config from get_state_history(), or omit checkpoint_id "
+            "to update the latest state."
+        )
 
 
 def _add_handler(callbacks: Any, handler: Any) -> Any:
@@ -385,7 +374,7 @@ def _add_handler(callbacks: Any, handler: Any) -> Any:
     return manager
 
 
-def _subgraph_states(run: Run, task: Task) -> StateSnapshot | None:
+def _subgraph_state(run: Run, task: Task) -> Script[StateSnapshot | None]:
     """The snapshot of the subgraph a pending task runs, read from its checkpoint namespace."""
     subgraph = task.node.subgraph
     if subgraph is None or run.saver is None:
@@ -399,14 +388,14 @@ def _subgraph_states(run: Run, task: Task) -> StateSnapshot | None:
         sink=_noop_sink,
     )
     child.saver = run.saver
-    found = run.saver.get_tuple(child.saver_config())
+    found = yield SaverCall(run.saver, "get_tuple", (child.saver_config(),))
     if found is None:
         return None
     child.load_tuple(found)
-    return _snapshot(child, _subgraph_states)
+    return (yield from _snapshot(child, True))
 
 
-def _snapshot(run: Run, subgraphs: Any = None) -> StateSnapshot:
+def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
     tasks = run.next_tasks(dry=True)
     by_task: dict[str, list[tuple[str, Any]]] = {}
     for tid, channel, value in run.pending_writes:
@@ -428,7 +417,7 @@ def _snapshot(run: Run, subgraphs: Any = None) -> StateSnapshot:
                 path=task.path,
                 error=Exception(error) if isinstance(error, str) else error,
                 interrupts=task_interrupts,
-                state=subgraphs(run, task) if subgraphs is not None else None,
+                state=(yield from _subgraph_state(run, task)) if subgraphs else None,
                 result=result,
             )
         )

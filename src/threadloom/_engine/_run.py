@@ -1,8 +1,8 @@
 """One run of a compiled graph: its channels, the step counter and the rules of a superstep.
 
-The sync and async drivers (``_drivers``) call these methods in the same
-order; everything that touches the checkpointer is returned to them as an
-operation so that each driver performs it with the sync or async API.
+The superstep script (``_superstep``) calls these methods; everything that
+touches the checkpointer is returned as an operation, which the script hands
+to the sync or async driver to perform.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class Run:
             )
         self.recursion_limit = int(config.get("recursion_limit", _DEFAULT_RECURSION_LIMIT))
         self.config = config
+        self.output_keys: str | tuple[str, ...] = spec.output_keys
         self.interrupt_before = (
             spec.interrupt_before if interrupt_before is None else _names(interrupt_before)
         )
@@ -293,7 +294,8 @@ class Run:
             if not pending:
                 raise InvalidResumeError(
                     f"Command(resume=...) was sent to thread '{self.thread_id}', "
-                    "which has no pending interrupt"
+                    "which has no pending interrupt",
+                    thread_id=self.thread_id,
                 )
             resume = command.resume
             known = {i.id for w in pending for i in w[2] if isinstance(i, Interrupt)}
@@ -439,7 +441,8 @@ class Run:
         if self.steps_run >= self.recursion_limit:
             raise GraphRecursionError(
                 f"recursion limit of {self.recursion_limit} reached without hitting a stop "
-                "condition; raise it with config={'recursion_limit': n}"
+                "condition; raise it with config={'recursion_limit': n}",
+                limit=self.recursion_limit,
             )
         self.steps_run += 1
 
@@ -650,17 +653,23 @@ class Run:
         if "updates" in self.modes:
             self.sink(self.ns_path, "updates", {INTERRUPT: tuple(self.interrupts)})
         if "values" in self.modes and self.interrupts:
-            self.sink(self.ns_path, "values", {**self.output(), INTERRUPT: tuple(self.interrupts)})
+            self.sink(
+                self.ns_path, "values", _with_interrupts(self.output(), tuple(self.interrupts))
+            )
 
-    def output(self) -> dict[str, Any]:
-        """The output state: the output keys that hold a value."""
-        return self.read_state(self.spec.output_keys)
+    def output(self) -> Any:
+        """The output state: the output keys that hold a value (one key: its value alone)."""
+        keys = self.output_keys
+        if isinstance(keys, str):
+            channel = self.channels[keys]
+            return channel.get() if channel.is_available() else None
+        return self.read_state(keys)
 
-    def final_output(self) -> dict[str, Any]:
+    def final_output(self) -> Any:
         """What ``invoke`` returns: the output state, plus interrupts if the run paused."""
         out = self.output()
         if self.interrupts:
-            out[INTERRUPT] = list(self.interrupts)
+            return _with_interrupts(out, list(self.interrupts))
         return out
 
     @property
@@ -705,6 +714,13 @@ class _ChildInput:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+def _with_interrupts(output: Any, interrupts: Any) -> dict[str, Any]:
+    if isinstance(output, dict):
+        output[INTERRUPT] = interrupts
+        return output
+    return {INTERRUPT: interrupts}  # a single output key: its value cannot carry them
 
 
 def _ignore(_: Any) -> None:

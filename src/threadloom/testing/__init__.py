@@ -7,6 +7,8 @@ Import the submodule you need; this package imports nothing itself:
 - ``threadloom.testing.embeddings``: deterministic fake embedders (a hashing
   bag-of-words ``HashingEmbed`` and misbehaving ones) for store tests.
 - ``threadloom.testing.checkpoint``: the checkpointer conformance suite.
+- ``threadloom.testing.graph``: ``GraphClient``, to run one graph test through the sync
+  and the async API.
 - ``threadloom.testing.models``: fake chat models for graph tests.
 - ``threadloom.testing.memory``: ``ScriptedMemoryModel``, a chat model whose
   structured outputs follow a script (for the memory manager), and helpers.

@@ -6,6 +6,10 @@ fixture). Every test runs once through the sync methods and once through the
 async twins; a saver that only works asynchronously sets
 ``flavours = ("async",)``.
 
+A saver that several processes share subclasses
+:class:`SharedCheckpointerConformance` instead and also defines a
+``saver_opener`` fixture (see there).
+
 Example (``tests/checkpoint/test_memory.py``)::
 
     import pytest
@@ -24,11 +28,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import itertools
-from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any, ClassVar, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 try:
@@ -51,96 +53,15 @@ from threadloom.checkpoint.base import (
     INTERRUPT,
     BaseCheckpointSaver,
     ChannelVersion,
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
     DeltaChain,
     DeltaValue,
 )
 from threadloom.errors import MissingThreadIdError, SerializationError
+from threadloom.testing._checkpoint_inputs import OddInputCases
+from threadloom.testing._checkpoint_races import ConcurrencyCases, SharedConcurrencyCases
+from threadloom.testing._saver_driver import SaverDriver, make_checkpoint, thread
 
-__all__ = ["CheckpointerConformance", "SaverDriver", "make_checkpoint"]
-
-_ids = itertools.count(1)
-
-
-def make_checkpoint(
-    values: dict[str, Any],
-    versions: dict[str, ChannelVersion],
-    *,
-    checkpoint_id: str | None = None,
-    versions_seen: dict[str, dict[str, ChannelVersion]] | None = None,
-) -> Checkpoint:
-    """A checkpoint with a fresh, increasing id (ids sort in creation order)."""
-    return {
-        "v": 1,
-        "id": checkpoint_id or f"{next(_ids):032d}",
-        "ts": datetime.now(timezone.utc).isoformat(),
-        "channel_values": values,
-        "channel_versions": versions,
-        "versions_seen": versions_seen or {},
-        "updated_channels": sorted(values),
-    }
-
-
-def thread(thread_id: str, ns: str = "") -> RunnableConfig:
-    """The config of a thread (and namespace), latest checkpoint."""
-    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
-
-
-class SaverDriver:
-    """Calls a saver through its sync methods or its async twins, with one awaitable API."""
-
-    def __init__(self, saver: BaseCheckpointSaver, flavour: str) -> None:
-        self.saver = saver
-        self.is_async = flavour == "async"
-
-    async def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: dict[str, Any] | None = None,
-        new_versions: dict[str, ChannelVersion] | None = None,
-    ) -> RunnableConfig:
-        # Metadata may carry keys beyond the TypedDict's (run ids, user tags, ...).
-        meta = cast(CheckpointMetadata, metadata if metadata is not None else {"source": "loop", "step": 0})
-        versions = new_versions if new_versions is not None else dict(checkpoint["channel_versions"])
-        if self.is_async:
-            return await self.saver.aput(config, checkpoint, meta, versions)
-        return self.saver.put(config, checkpoint, meta, versions)
-
-    async def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        if self.is_async:
-            return await self.saver.aget_tuple(config)
-        return self.saver.get_tuple(config)
-
-    async def list(self, config: RunnableConfig | None, **kwargs: Any) -> list[CheckpointTuple]:
-        if self.is_async:
-            return [t async for t in self.saver.alist(config, **kwargs)]
-        return list(self.saver.list(config, **kwargs))
-
-    async def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        if self.is_async:
-            await self.saver.aput_writes(config, writes, task_id, task_path)
-        else:
-            self.saver.put_writes(config, writes, task_id, task_path)
-
-    async def delete_thread(self, thread_id: str) -> None:
-        if self.is_async:
-            await self.saver.adelete_thread(thread_id)
-        else:
-            self.saver.delete_thread(thread_id)
-
-    async def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
-        if self.is_async:
-            return await self.saver.apeek_latest(config)
-        return self.saver.peek_latest(config)
-
-    def next_version(self, current: ChannelVersion | None) -> ChannelVersion:
-        return self.saver.get_next_version(current, None)
-
+__all__ = ["CheckpointerConformance", "SaverDriver", "SharedCheckpointerConformance", "make_checkpoint"]
 
 # --- types the serializer must round-trip (module level, so they can be re-imported) ---
 
@@ -210,7 +131,7 @@ def rich_value() -> dict[str, Any]:
     }
 
 
-class CheckpointerConformance:
+class CheckpointerConformance(ConcurrencyCases, OddInputCases):
     """Subclass this and define a ``saver`` fixture; see the module docstring."""
 
     flavours: ClassVar[tuple[str, ...]] = ("sync", "async")
@@ -579,3 +500,13 @@ class CheckpointerConformance:
         got = await api.get_tuple(c1)
         assert got is not None and got.pending_writes == []
         assert await api.peek_latest(thread("t")) == (c1["configurable"]["checkpoint_id"], False)
+
+
+class SharedCheckpointerConformance(SharedConcurrencyCases, CheckpointerConformance):
+    """The suite for a saver that several processes share (a file, a database server).
+
+    Besides ``saver``, define a ``saver_opener`` fixture: a picklable callable
+    (e.g. ``functools.partial(SqliteSaver.from_conn_string, path)``) that opens
+    another saver on the same storage as a (sync or async) context manager; the
+    suite calls it in other processes.
+    """

@@ -1,0 +1,187 @@
+"""The superstep loop, written once as a script of requests that a driver carries out.
+
+A run is the generator :func:`script`: load the thread, apply the input, then
+per step plan the tasks, have them executed, save pending writes if a task
+failed or paused, apply all writes together, save a checkpoint and stream.
+Whatever needs I/O is yielded as a request, so the sync and async drivers
+(``_drivers``) are loops that only perform requests:
+
+- :class:`SaverCall`: call a checkpointer method (``put``, ``get_tuple``, ...);
+  the sync driver calls it, the async one awaits its ``a``-prefixed twin, and
+  the result is sent back into the script.
+- a list of tasks: execute them concurrently (threads, or asyncio tasks); each
+  records its own outcome.
+- :data:`FLUSH`: hand the stream parts produced so far to the caller.
+
+:func:`load` and :func:`save` are scripts of saver calls on their own, reused by
+``get_state`` and ``update_state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, TypeVar
+
+from threadloom._engine._context import Task
+from threadloom._engine._events import (
+    EVENT_MODES,
+    checkpoint_event,
+    emit_event,
+    task_result_event,
+)
+from threadloom._engine._run import Op, Run
+from threadloom.channels.base import MISSING
+from threadloom.errors import GraphInterrupt, ParentCommand
+
+__all__ = ["FLUSH", "Request", "SaverCall", "Script", "load", "save", "script"]
+
+T = TypeVar("T")
+
+
+class SaverCall:
+    """Call ``saver.<method>(*args)`` (or await ``saver.a<method>(*args)``); send back the result."""
+
+    __slots__ = ("args", "method", "saver")
+
+    def __init__(self, saver: Any, method: str, args: tuple[Any, ...]) -> None:
+        self.saver = saver
+        self.method = method
+        self.args = args
+
+
+class _Flush:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "FLUSH"
+
+
+FLUSH = _Flush()
+"""Hand the buffered stream parts to the caller now."""
+
+Request = SaverCall | list[Task] | _Flush
+Script = Generator[Request, Any, T]
+
+
+def load(run: Run, *, peek: bool = False) -> Script[None]:
+    """Load the run's thread: kept channels if the saver shows they are current, else its checkpoint.
+
+    ``peek`` leaves the kept channels in the cache (a read of the state); a run
+    takes them out so that two concurrent runs never share channels.
+    """
+    saver = run.saver
+    if saver is None:
+        run.load_fresh()
+        return
+    if run.wants_latest():
+        cache = run.graph._cache
+        cached = cache.peek(run.cache_key) if peek else cache.take(run.cache_key)
+        if cached is not None:
+            latest = yield SaverCall(saver, "peek_latest", (run.saver_config(),))
+            if latest is not None and latest[0] == cached.checkpoint_id and not latest[1]:
+                run.load_cached(cached)
+                return
+    run.load_tuple((yield SaverCall(saver, "get_tuple", (run.saver_config(),))))
+
+
+def save(run: Run, ops: list[Op]) -> Script[None]:
+    """Perform the checkpointer operations a :class:`Run` method returned."""
+    saver = run.saver
+    for method, args in ops:
+        result = yield SaverCall(saver, method, args)
+        if method == "put":
+            run.on_saved(result)
+
+
+def script(run: Run, value: Any) -> Script[None]:
+    """Drive ``run`` from its input to its end, an interrupt or an error."""
+    if run.saver is None:
+        run.load_fresh()  # the common case needs no request
+    else:
+        yield from load(run)
+    ops = run.apply_input(value)
+    if ops:
+        yield from save(run, ops)
+    if run.modes & EVENT_MODES and run.saver is not None and run.updated is not None:
+        emit_event(run, checkpoint_event(run))
+    if run.modes:  # without a stream mode nothing is emitted (the hot path skips the request)
+        yield FLUSH
+    while True:
+        tasks = run.next_tasks()
+        if not tasks:
+            break
+        if run.should_interrupt_before(tasks):
+            yield from _stop_static(run)
+            return
+        run.check_recursion()
+        todo = [t for t in tasks if t.result is MISSING]  # the others reuse saved writes
+        if todo:
+            yield todo
+        ops, error = _outcome(run, tasks)
+        if ops:
+            yield from save(run, ops)
+        if error is not None or run.interrupted:
+            yield FLUSH
+            if error is not None:
+                raise error
+            return
+        run.apply_writes(tasks)
+        run.step += 1
+        ops = run.checkpoint_ops("loop")
+        if ops:
+            yield from save(run, ops)
+        run.emit_updates(tasks)
+        if run.modes & EVENT_MODES:
+            for task in tasks:
+                emit_event(run, task_result_event(task))
+        run.emit_values()
+        if run.modes & EVENT_MODES and run.saver is not None:
+            emit_event(run, checkpoint_event(run))
+        if run.modes:
+            yield FLUSH
+        if run.should_interrupt_after(tasks):
+            yield from _stop_static(run)
+            return
+    run.done = True
+    _keep(run)
+
+
+def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | None]:
+    """After the tasks ran: the pending writes to save, and the error to raise if any."""
+    errors = [t.error for t in tasks if t.error is not None]
+    interrupted = [t for t in tasks if t.paused]
+    parent_command = run.parent_command
+    if not errors and not interrupted and parent_command is None:
+        return [], None
+    if parent_command is not None and not errors:
+        return [], ParentCommand(parent_command)
+    ops = run.failure_ops(tasks)
+    if run.modes & EVENT_MODES:
+        for task in tasks:
+            emit_event(run, task_result_event(task))
+    if errors:
+        return ops, errors[0]
+    run.interrupts = [i for t in interrupted for i in t.interrupts]
+    run.interrupted = True
+    run.emit_interrupts()
+    if run.parent is not None:
+        return ops, GraphInterrupt(run.interrupts)
+    return ops, None
+
+
+def _stop_static(run: Run) -> Script[None]:
+    """Stop at a static ``interrupt_before``/``interrupt_after``; a subgraph tells its parent."""
+    run.interrupted = True
+    run.interrupts = []
+    run.emit_interrupts()
+    yield FLUSH
+    if run.parent is not None:
+        raise GraphInterrupt([])
+
+
+def _keep(run: Run) -> None:
+    """Keep the thread's channels for its next turn (not for one-off subgraph namespaces)."""
+    if run.saver is None or run.checkpoint_id is None:
+        return
+    if run.parent is None or run.graph.checkpointer is True:
+        run.graph._cache.put(run.cache_key, run.thread_state())

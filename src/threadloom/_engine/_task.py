@@ -1,0 +1,111 @@
+"""One task, written once: call the node with retries, then its branches; record the outcome.
+
+:func:`task_script` is a generator that yields the calls it needs performed,
+so the sync executor (threads) and the async one (tasks) in ``_drivers`` share
+the retry policy and the handling of interrupts, parent commands and errors.
+It yields plain values, as this runs once per node per step:
+
+- a :data:`Call` tuple ``(func, value, offload)``: call the node or branch
+  function with ``value`` as its state argument and send back its result, or
+  throw its exception into the script; ``offload`` (a node) lets the async
+  executor run a sync function in a worker thread, while a sync branch path is
+  cheap and runs in place;
+- a ``float``: sleep that many seconds before the next attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from langchain_core.runnables.config import var_child_runnable_config
+
+from threadloom._engine._context import Task, reset_task, set_task
+from threadloom._engine._events import EVENT_MODES, emit_event, task_event
+from threadloom._engine._injection import NodeFunc
+from threadloom.errors import GraphBubbleUp, GraphInterrupt, ParentCommand
+
+__all__ = ["Call", "TaskScript", "task_script"]
+
+Call = tuple[NodeFunc, Any, bool]
+"""``(func, value, offload)``: call ``func`` for the task with ``value`` as its state."""
+
+TaskScript = Generator[Call | float, Any, None]
+
+
+def task_script(task: Task) -> TaskScript:
+    """Run one task; its writes, interrupts or error end up on ``task``, never raised.
+
+    The task is current (for ``interrupt()``, ``get_config()``, LangChain's
+    child config) while the script runs, so the executors must perform its
+    calls in the context that advances the script.
+    """
+    run = task.run
+    task.config = run.task_config(task)
+    if run.modes & EVENT_MODES:
+        emit_event(run, task_event(task))
+    token = set_task(task)
+    lc_token = var_child_runnable_config.set(task.config)
+    node = task.node
+    assert node.func is not None
+    attempt = 0
+    try:
+        while True:
+            try:
+                output = yield (node.func, task.input, True)
+                branches = run.process_output(task, output)
+                _finish(task, (yield from _branches(task, branches)) if branches else [])
+                return
+            except GraphBubbleUp as exc:
+                if isinstance(exc, ParentCommand):
+                    raise
+                if isinstance(exc, GraphInterrupt):
+                    task.interrupts = list(exc.interrupts)
+                    task.paused = True
+                else:
+                    task.error = exc
+                return
+            except Exception as exc:
+                attempt += 1
+                policy = node.retry_policy
+                if (
+                    policy is not None
+                    and attempt < policy.max_attempts
+                    and policy.should_retry(exc)
+                ):
+                    task.writes = []
+                    yield float(policy.interval(attempt))
+                    continue
+                raise
+    except ParentCommand as exc:
+        # From a graph run inside this task: its command is this task's output.
+        try:
+            branches = run.process_output(task, exc.command)
+            _finish(task, (yield from _branches(task, branches)))
+        except Exception as inner:
+            task.error = inner
+    except Exception as exc:
+        task.error = exc
+    finally:
+        var_child_runnable_config.reset(lc_token)
+        reset_task(token)
+
+
+def _branches(task: Task, branches: list[Any]) -> Generator[Call, Any, list[tuple[str, Any]]]:
+    """The writes of the conditional edges after the node, each decided on the fresh state."""
+    if not branches:
+        return []
+    run = task.run
+    out: list[tuple[str, Any]] = []
+    for branch in branches:
+        state = run.fresh_state(task, task.writes)
+        result = yield (branch.path, state, False)
+        out.extend(run.resolve_branch(task.name, branch, result))
+    return out
+
+
+def _finish(task: Task, branch_writes: list[tuple[str, Any]]) -> None:
+    task.writes.extend(branch_writes)
+    handler = task.run.callbacks_handler
+    if handler is not None and task.config is not None:
+        handler.node_output(task.config["metadata"], task.result, task.input)
