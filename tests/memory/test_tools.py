@@ -152,3 +152,12 @@ def test_empty_template_value_is_an_error() -> None:
 
     with pytest.raises(MemoryNamespaceError):
         NamespaceTemplate(("memories", "{user_id}")).fill({"configurable": {"user_id": ""}})
+
+
+def test_no_store_outside_a_graph_is_a_clear_error() -> None:
+    """A tool with no store=..., called outside a graph, says where a store must come from."""
+    from threadloom.errors import StoreNotConfiguredError
+
+    tool = create_manage_memory_tool("memories")
+    with pytest.raises(StoreNotConfiguredError, match="store="):
+        tool.invoke({"content": "User likes tea"})

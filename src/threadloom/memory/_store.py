@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from threadloom.errors import StoreNotConfiguredError
 from threadloom.store.base import BaseStore
 
@@ -17,7 +15,7 @@ def resolve_store(store: BaseStore | None) -> BaseStore:
     from threadloom.config import get_store
 
     try:
-        return cast(BaseStore, get_store())
+        return get_store()
     except RuntimeError as exc:
         raise StoreNotConfiguredError(
             "No store: pass store=... or call this from a graph node compiled with a store"
