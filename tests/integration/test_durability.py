@@ -65,6 +65,7 @@ def test_acknowledged_puts_and_checkpoints_survive_sigkill(tmp_path: Path) -> No
     finally:
         zygote.stdin.close()
         zygote.wait(timeout=30)
+        zygote.stdout.close()
     time.sleep(0.2)  # the last writers are gone (killed processes release their locks)
 
     for name in names:
