@@ -126,10 +126,10 @@ def _owner(
 ) -> argparse.ArgumentParser:
     """The parser whose usage fits the first unknown argument: the command's, once it is named."""
     words = list(words)
-    if args.command in words and unknown[0] in words:
-        if words.index(args.command) < words.index(unknown[0]):
-            sub: argparse.ArgumentParser = args.subparser
-            return sub
+    named = args.command in words and unknown[0] in words
+    if named and words.index(args.command) < words.index(unknown[0]):
+        sub: argparse.ArgumentParser = args.subparser
+        return sub
     return parser
 
 
