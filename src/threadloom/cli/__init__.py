@@ -60,7 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
         "and is recalled in another; user 2 is not. Each run uses fresh users and threads.",
     )
     _add_common(demo)
-    demo.set_defaults(subparser=demo)
 
     chat = commands.add_parser(
         "chat",
@@ -72,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--thread", metavar="T", help="conversation thread to resume or start (default: a new one)"
     )
     _add_common(chat)
-    chat.set_defaults(subparser=chat)
+    for sub in commands.choices.values():
+        sub.set_defaults(subparser=sub)  # main() reports a command's bad flags with its usage
     return parser
 
 
@@ -128,7 +128,7 @@ def _owner(
     words = list(words)
     named = args.command in words and unknown[0] in words
     if named and words.index(args.command) < words.index(unknown[0]):
-        sub: argparse.ArgumentParser = args.subparser
+        sub: argparse.ArgumentParser = getattr(args, "subparser", parser)
         return sub
     return parser
 
