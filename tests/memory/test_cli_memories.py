@@ -10,7 +10,7 @@ import pytest
 
 from threadloom.cli import main
 from threadloom.cli._app import open_backends
-from threadloom.cli._progress import Counter
+from threadloom.cli._memories import counting
 
 
 def _seed(db: Path) -> None:
@@ -28,16 +28,16 @@ def test_export_import_and_reindex(tmp_path: Path, capsys: pytest.CaptureFixture
     out, err = capsys.readouterr()
     records = [json.loads(line) for line in out.splitlines()]
     assert sorted(r["key"] for r in records) == ["a", "b"]
-    assert "exported 2 items, done" in err
+    assert "exported 2 memories" in err
     dump = tmp_path / "dump.jsonl"
     dump.write_text(out, encoding="utf-8")
     assert main(["memories", "import", "--db", str(target), str(dump)]) == 0
-    assert "imported 2 items, done" in capsys.readouterr().err
+    assert "imported 2 memories" in capsys.readouterr().err
     with open_backends(str(target)) as backends:
         found = backends.store.search(("memories",), query="what is the user called", limit=1)
         assert found[0].value == {"data": "User name is Bob"}
     assert main(["memories", "reindex", "--db", str(target)]) == 0
-    assert "re-embedded 2 items, done" in capsys.readouterr().err
+    assert "re-embedded 2 memories" in capsys.readouterr().err
 
 
 def test_bad_input_is_one_line_and_changes_nothing(
@@ -55,11 +55,14 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert main(["memories", "import", "--db", str(db), str(tmp_path / "missing")]) == 1
 
 
-def test_progress_counter_writes_lines_when_not_a_terminal() -> None:
-    """Off a terminal the counter prints whole lines, at most every `every` seconds, and a final one."""
+def test_progress_is_fed_running_totals() -> None:
+    """The memory functions report running totals; the bar advances by the difference."""
     stream = io.StringIO()
-    counter = Counter("exported", stream=stream, every=3600)
-    counter(500)
-    counter(1000)
-    counter.done()
-    assert stream.getvalue() == "exported 500 items\nexported 1000 items, done\n"
+    with counting("exporting", "exported", stream=stream, enabled=True) as report:
+        report(500)
+        report(1000)
+    shown = stream.getvalue()
+    assert "exporting" in shown
+    assert "1000" in shown
+    assert "1500" not in shown
+    assert shown.endswith("exported 1000 memories\n")

@@ -2,8 +2,8 @@
 
 ``export`` writes one JSON line per item to stdout (or ``--output``);
 ``import`` reads such lines from a file or stdin; ``reindex`` re-embeds every
-item with the local model after a model change. Each shows a running count
-on stderr.
+item with the local model after a model change. Each shows a progress bar
+on stderr when it is a terminal, and a line with the count when done.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
 from threadloom.cli._errors import EXIT_USAGE, CliError
 from threadloom.cli._paths import resolve_db_path
-from threadloom.cli._progress import Counter
+from threadloom.cli._progress import progress
 
 __all__ = ["add_memories_parser", "run_memories"]
 
@@ -78,18 +78,39 @@ def run_memories(args: argparse.Namespace) -> int:
     with open_backends(db_path) as backends:
         store = backends.store
         if args.memories_command == "export":
-            counter = Counter("exported")
-            with _opened(args.output or "-", "w", sys.stdout) as out:
-                for record in export_memories(store, _prefix(args.namespace), progress=counter):
+            with _opened(args.output or "-", "w", sys.stdout) as out, counting("exporting", "exported") as report:
+                for record in export_memories(store, _prefix(args.namespace), progress=report):
                     out.write(to_jsonl(record) + "\n")
-            counter.done()
         elif args.memories_command == "import":
-            counter = Counter("imported")
-            with _opened(args.file, "r", sys.stdin) as source:
-                import_memories(store, source, progress=counter)
-            counter.done()
+            with _opened(args.file, "r", sys.stdin) as source, counting("importing", "imported") as report:
+                import_memories(store, source, progress=report)
         else:
-            counter = Counter("re-embedded")
-            reindex_memories(store, _prefix(args.namespace), progress=counter)
-            counter.done()
+            with counting("re-embedding", "re-embedded") as report:
+                reindex_memories(store, _prefix(args.namespace), progress=report)
     return 0
+
+
+@contextmanager
+def counting(
+    description: str,
+    done_verb: str,
+    *,
+    stream: IO[str] | None = None,
+    enabled: bool | None = None,
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar fed with running totals (what the memory functions report).
+
+    When the work ends, one line says how many items it handled (on a terminal
+    or not), e.g. ``exported 2 memories``.
+    """
+    out = sys.stderr if stream is None else stream
+    done = 0
+    with progress(description, unit="memory", stream=out, enabled=enabled) as bar:
+
+        def report(count: int) -> None:
+            nonlocal done
+            bar.advance(count - done)
+            done = count
+
+        yield report
+    print(f"{done_verb} {done} memories", file=out)
