@@ -101,6 +101,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "InvalidValueError",
         "MemoryNamespaceError",
         "MemoryNotFoundError",
+        "MigrationError",
         "MissingThreadIdError",
         "ParentCommand",
         "PersistenceError",
