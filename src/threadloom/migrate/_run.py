@@ -21,6 +21,7 @@ from langchain_core.runnables import RunnableConfig
 from threadloom.checkpoint.base import BaseCheckpointSaver, Checkpoint, CheckpointMetadata
 from threadloom.errors import MigrationError
 from threadloom.migrate._sources import CheckpointRow, Cursor, Source, StoreRow, open_source
+from threadloom.migrate._tasks import threadloom_writes
 from threadloom.store.base import BaseStore, IndexConfig, PutOp, get_text_at_path
 
 __all__ = ["MigrationReport", "migrate"]
@@ -100,24 +101,50 @@ def _copy_checkpoints(
     progress: Progress | None,
 ) -> None:
     cursor, count = done.get("checkpoints", (None, 0))
+    # A run killed between a batch's writes and its progress record left some of the next
+    # rows written: look before writing until a batch finds none of them there.
+    check = True
     while True:
         batch = src.checkpoints(cursor, batch_size, skip_pickle=skip_pickle)
         if not batch:
             return
+        found = False
         for row in batch:
             if not row.checkpoint:  # a pickled row, left out (skip_pickle)
                 report.skipped_pickle += 1
-            else:
-                _put_checkpoint(saver, row)
+            elif _put_checkpoint(saver, row, check):
                 report.checkpoints += 1
                 report.writes += len(row.writes)
+            else:
+                found = True
+        check = found
         cursor, count = batch[-1].cursor, count + len(batch)
         marks.save(src.name, "checkpoints", cursor, count)
         if progress is not None:
             progress("checkpoints", count, total)
 
 
-def _put_checkpoint(saver: BaseCheckpointSaver, row: CheckpointRow) -> None:
+def _put_checkpoint(saver: BaseCheckpointSaver, row: CheckpointRow, check: bool) -> bool:
+    """Write ``row`` and its pending writes; ``False`` if ``check`` found it already there.
+
+    Only the checkpoint itself is skipped then: its writes are upserts, written again.
+    """
+    config: RunnableConfig = {
+        "configurable": {
+            "thread_id": row.thread_id,
+            "checkpoint_ns": row.checkpoint_ns,
+            "checkpoint_id": row.checkpoint_id,
+        }
+    }
+    exists = check and saver.get_tuple(config) is not None
+    if not exists:
+        _put(saver, row)
+    for (task_id, task_path), writes in threadloom_writes(row).items():
+        saver.put_writes(config, writes, task_id, task_path)
+    return not exists
+
+
+def _put(saver: BaseCheckpointSaver, row: CheckpointRow) -> None:
     configurable: dict[str, Any] = {"thread_id": row.thread_id, "checkpoint_ns": row.checkpoint_ns}
     if row.parent_id:
         configurable["checkpoint_id"] = row.parent_id
@@ -125,20 +152,12 @@ def _put_checkpoint(saver: BaseCheckpointSaver, row: CheckpointRow) -> None:
     checkpoint.setdefault("versions_seen", {})
     checkpoint.setdefault("updated_channels", None)
     versions = dict(checkpoint.get("channel_versions") or {})
-    saved = saver.put(
+    saver.put(
         {"configurable": configurable},
         Checkpoint(**checkpoint),  # type: ignore[typeddict-item]
         CheckpointMetadata(**row.metadata),  # type: ignore[typeddict-item]
         versions,
     )
-    by_task: dict[tuple[str, str], list[tuple[str, Any]]] = {}
-    for task_id, task_path, _idx, channel, value in row.writes:
-        by_task.setdefault((task_id, task_path), []).append((channel, value))
-    config: RunnableConfig = {
-        "configurable": {**saved["configurable"], "checkpoint_id": row.checkpoint_id}
-    }
-    for (task_id, task_path), writes in by_task.items():
-        saver.put_writes(config, writes, task_id, task_path)
 
 
 def _copy_items(
