@@ -8,8 +8,9 @@ checkpoint (time travel), and memories in the store.
 from __future__ import annotations
 
 import hashlib
+import operator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, HumanMessage
 
@@ -141,3 +142,32 @@ def file_digest(path: Path) -> str:
         if part.exists():
             digest.update(part.read_bytes())
     return digest.hexdigest()
+
+
+class LogState(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+def build_parallel(flavour: str, checkpointer: Any, runs: list[str]) -> Any:
+    """Two parallel nodes: ``a`` finishes, ``b`` asks; ``runs`` records each node run."""
+    if flavour == "langgraph":
+        from langgraph.graph import START, StateGraph
+        from langgraph.types import interrupt
+    else:
+        from threadloom.graph import START, StateGraph
+        from threadloom.types import interrupt
+
+    def a(state: LogState) -> dict[str, Any]:
+        runs.append("a")
+        return {"log": ["a"]}
+
+    def b(state: LogState) -> dict[str, Any]:
+        runs.append("b")
+        return {"log": [f"b:{interrupt('b?')}"]}
+
+    builder = StateGraph(LogState)
+    builder.add_node("a", a)
+    builder.add_node("b", b)
+    builder.add_edge(START, "a")
+    builder.add_edge(START, "b")
+    return builder.compile(checkpointer=checkpointer)

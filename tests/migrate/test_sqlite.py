@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _apps import (  # noqa: E402
     THREADS,
     build,
+    build_parallel,
     config,
     file_digest,
     history,
@@ -178,3 +179,31 @@ def test_input_checkpoint_next_as_langgraph(source: Source, tmp_path: Path) -> N
     migrate(str(source.path), str(target))
     with opened(target) as (graph, _saver, _store):
         assert history(graph, "t-done") == source.full_histories["t-done"]
+
+
+def test_parallel_step_resumes_by_interrupt_id_without_rerunning_finished_node(
+    tmp_path: Path,
+) -> None:
+    """A step where one node finished and one paused: the finished node's writes are reused."""
+    from langgraph.checkpoint.sqlite import SqliteSaver as LgSaver
+
+    path = tmp_path / "langgraph.db"
+    conn = sqlite3.connect(path, check_same_thread=False)
+    try:
+        langgraph_runs: list[str] = []
+        build_parallel("langgraph", LgSaver(conn), langgraph_runs).invoke({"log": []}, config("p"))
+        assert sorted(langgraph_runs) == ["a", "b"]
+    finally:
+        conn.close()
+    target = tmp_path / "threadloom.db"
+    migrate(str(path), str(target))
+    runs: list[str] = []
+    with SqliteSaver.from_conn_string(str(target)) as saver:
+        graph = build_parallel("threadloom", saver, runs)
+        snapshot = graph.get_state(config("p"))
+        assert snapshot.next == ("a", "b")
+        [pending] = [i for task in snapshot.tasks for i in task.interrupts]
+        assert pending.value == "b?"
+        result = graph.invoke(Command(resume={pending.id: "yes"}), config("p"))
+    assert sorted(result["log"]) == ["a", "b:yes"]
+    assert runs == ["b"]  # "a" finished in LangGraph: its saved writes are applied, not re-run
