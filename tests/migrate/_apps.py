@@ -71,7 +71,7 @@ def populate(graph: Any, store: Any) -> None:
     graph.invoke({"messages": [HumanMessage("hello there")]}, config("t-paused"))
     graph.invoke({"messages": [HumanMessage("first")]}, config("t-fork"))
     graph.invoke(Command(resume="Bo"), config("t-fork"))
-    past = [s for s in graph.get_state_history(config("t-fork")) if s.next == ("ask",)][0]
+    past = next(s for s in graph.get_state_history(config("t-fork")) if s.next == ("ask",))
     graph.update_state(past.config, {"messages": [HumanMessage("rewritten")]})
     for namespace, items in MEMORIES.items():
         for key, value in items.items():

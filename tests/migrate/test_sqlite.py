@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _apps import (  # noqa: E402
+from _apps import (
     THREADS,
     build,
     build_parallel,
@@ -27,10 +27,10 @@ from _apps import (  # noqa: E402
     state,
 )
 
-from threadloom.checkpoint.sqlite import SqliteSaver  # noqa: E402
-from threadloom.migrate import migrate  # noqa: E402
-from threadloom.store.sqlite import SqliteStore  # noqa: E402
-from threadloom.types import Command  # noqa: E402
+from threadloom.checkpoint.sqlite import SqliteSaver
+from threadloom.migrate import migrate
+from threadloom.store.sqlite import SqliteStore
+from threadloom.types import Command
 
 
 @dataclass
@@ -103,7 +103,7 @@ def test_pending_interrupt_resumes_on_threadloom(source: Source, tmp_path: Path)
     target = tmp_path / "threadloom.db"
     migrate(str(source.path), str(target))
     with opened(target) as (graph, _saver, _store):
-        values, next_nodes, interrupts, _step = state(graph, "t-paused")
+        _values, next_nodes, interrupts, _step = state(graph, "t-paused")
         assert next_nodes == ("ask",)
         assert interrupts == [{"question": "what is your name?"}]
         result = graph.invoke(Command(resume="Cy"), config("t-paused"))

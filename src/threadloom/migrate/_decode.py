@@ -124,15 +124,21 @@ def decode_value(kind: str | None, data: bytes | None, where: str) -> Any:
 def _unpack(data: bytes, where: str) -> Any:
     import ormsgpack
 
+    refused: list[MigrationError] = []  # ormsgpack hides what the hook raised: keep it here
+
     def hook(code: int, payload: bytes) -> Any:
         inner = ormsgpack.unpackb(payload, ext_hook=hook, option=ormsgpack.OPT_NON_STR_KEYS)
-        return _from_ext(code, inner, where)
+        try:
+            return _from_ext(code, inner, where)
+        except MigrationError as exc:
+            refused.append(exc)
+            raise
 
     try:
         return ormsgpack.unpackb(data, ext_hook=hook, option=ormsgpack.OPT_NON_STR_KEYS)
-    except MigrationError:
-        raise
     except Exception as exc:
+        if refused:
+            raise refused[0] from None
         raise MigrationError(f"{where} is not readable msgpack: {exc}", row=where) from exc
 
 

@@ -229,7 +229,7 @@ def _embed_function(embed: Any) -> Callable[[Sequence[str]], Sequence[Sequence[f
     if hasattr(embed, "embed_documents"):
         return lambda texts: embed.embed_documents(list(texts))
     if callable(embed):
-        return embed  # type: ignore[no-any-return]
+        return embed
     raise MigrationError(f"index['embed'] is not an embedder: {embed!r}")
 
 

@@ -42,6 +42,7 @@ def threadloom_writes(row: CheckpointRow) -> Writes:
 
 
 def _task(row: CheckpointRow, step: int, path: str, sends: list[Any]) -> tuple[str, str] | None:
+    new_path: tuple[str, str | int]
     if path.startswith(_PULL):
         name, new_path = path[len(_PULL) :], ("pull", path[len(_PULL) :])
     elif path.startswith(_PUSH):
