@@ -64,9 +64,12 @@ def source(pg_schema: Callable[[], str]) -> Source:
     from langgraph.store.postgres import PostgresStore as LgStore
 
     dsn = pg_schema()
-    with LgSaver.from_conn_string(dsn) as saver, LgStore.from_conn_string(
-        dsn, index={**_index(HashingEmbed(DIMS)), "distance_type": "cosine"}
-    ) as store:
+    with (
+        LgSaver.from_conn_string(dsn) as saver,
+        LgStore.from_conn_string(
+            dsn, index={**_index(HashingEmbed(DIMS)), "distance_type": "cosine"}
+        ) as store,
+    ):
         saver.setup()
         store.setup()
         graph = build("langgraph", saver, store)
@@ -84,7 +87,13 @@ def _fingerprint(dsn: str) -> dict[str, tuple[int, str]]:
     """Row count and a hash of every row, per LangGraph table."""
     out = {}
     with psycopg.connect(dsn) as conn:
-        for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "store", "store_vectors"):
+        for table in (
+            "checkpoints",
+            "checkpoint_blobs",
+            "checkpoint_writes",
+            "store",
+            "store_vectors",
+        ):
             rows = conn.execute(f"SELECT * FROM {table}").fetchall()
             digest = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
             out[table] = (len(rows), digest)
@@ -100,7 +109,7 @@ def test_postgres_to_postgres_keeps_threads_items_and_vectors(
 ) -> None:
     """Same histories, states, items and search results; vectors of the same dims are reused."""
     before = _fingerprint(source.dsn)
-    assert before["store_vectors"][0] == 4  # the four memories' "data" fields
+    assert before["store_vectors"][0] == sum(len(v) for v in MEMORIES.values())  # one per item
     assert all(source.searches.values())
     target = pg_schema()
     embed = HashingEmbed(DIMS)
@@ -109,9 +118,10 @@ def test_postgres_to_postgres_keeps_threads_items_and_vectors(
     assert report.items == sum(len(v) for v in MEMORIES.values())
     assert report.vectors_reused == report.items and report.vectors_embedded == 0
     assert embed.calls == []
-    with PostgresSaver.from_conn_string(target) as saver, PostgresStore.from_conn_string(
-        target, index=_index(embed)
-    ) as store:
+    with (
+        PostgresSaver.from_conn_string(target) as saver,
+        PostgresStore.from_conn_string(target, index=_index(embed)) as store,
+    ):
         graph = build("threadloom", saver, store)
         for thread in THREADS:
             assert history_apart_from_input_next(graph, thread) == source.histories[thread]
@@ -147,7 +157,13 @@ def test_killed_postgres_run_resumes(source: Source, pg_schema: Callable[[], str
             raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError, match="killed"):
-        migrate(source.dsn, target, index=_index(HashingEmbed(DIMS)), batch_size=4, progress=stop_after_two)
+        migrate(
+            source.dsn,
+            target,
+            index=_index(HashingEmbed(DIMS)),
+            batch_size=4,
+            progress=stop_after_two,
+        )
     report = migrate(source.dsn, target, index=_index(HashingEmbed(DIMS)), batch_size=4)
     assert report.resumed
     with PostgresSaver.from_conn_string(target) as saver:

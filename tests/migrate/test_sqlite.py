@@ -72,9 +72,10 @@ def source(tmp_path: Path) -> Source:
 @contextmanager
 def opened(path: Path) -> Iterator[Any]:
     """The migrated file, opened with threadloom: the same app on it."""
-    with SqliteSaver.from_conn_string(str(path)) as saver, SqliteStore.from_conn_string(
-        str(path)
-    ) as store:
+    with (
+        SqliteSaver.from_conn_string(str(path)) as saver,
+        SqliteStore.from_conn_string(str(path)) as store,
+    ):
         yield build("threadloom", saver, store), saver, store
 
 

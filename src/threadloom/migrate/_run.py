@@ -82,7 +82,9 @@ def migrate(
         with _target(target, embed, index) as (saver, store, marks):
             done = marks.load(src.name)
             report.resumed = bool(done)
-            _copy_checkpoints(src, saver, marks, done, batch_size, skip_pickle, n_checkpoints, report, progress)
+            _copy_checkpoints(
+                src, saver, marks, done, batch_size, skip_pickle, n_checkpoints, report, progress
+            )
             _copy_items(src, store, embed, marks, done, batch_size, n_items, report, progress)
     finally:
         src.close()
@@ -268,8 +270,7 @@ class _Marks:
 
     def load(self, source: str) -> dict[str, tuple[Cursor, int]]:
         return {
-            part: (tuple(json.loads(cursor)), count)
-            for part, cursor, count in self._rows(source)
+            part: (tuple(json.loads(cursor)), count) for part, cursor, count in self._rows(source)
         }
 
     def _rows(self, source: str) -> list[tuple[str, str, int]]:

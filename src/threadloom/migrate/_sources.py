@@ -160,7 +160,14 @@ class _SqliteSource:
         return [_or_skipped(self._checkpoint, row, skip_pickle) for row in rows]
 
     def _checkpoint(
-        self, thread_id: str, ns: str, cid: str, parent: str | None, kind: str, blob: bytes, meta: Any
+        self,
+        thread_id: str,
+        ns: str,
+        cid: str,
+        parent: str | None,
+        kind: str,
+        blob: bytes,
+        meta: Any,
     ) -> CheckpointRow:
         where = _where("checkpoints", thread_id, ns, cid)
         row = CheckpointRow(
@@ -283,7 +290,9 @@ class _PostgresSource:
                 (thread_id, ns, cid),
             ):
                 wwhere = _where("checkpoint_writes", thread_id, ns, cid, task_id, idx)
-                row.writes.append((task_id, task_path, idx, channel, decode_value(kind, blob, wwhere)))
+                row.writes.append(
+                    (task_id, task_path, idx, channel, decode_value(kind, blob, wwhere))
+                )
         return row
 
     def store_items(self, after: Cursor | None, limit: int) -> list[StoreRow]:
@@ -298,7 +307,9 @@ class _PostgresSource:
             ).fetchall()
             result = []
             for prefix, key, value in rows:
-                item = StoreRow(prefix, key, value if isinstance(value, dict) else json.loads(value))
+                item = StoreRow(
+                    prefix, key, value if isinstance(value, dict) else json.loads(value)
+                )
                 if "store_vectors" in self._tables:
                     for field_name, text in self._conn.execute(
                         "SELECT field_name, embedding::text FROM store_vectors "
@@ -306,6 +317,8 @@ class _PostgresSource:
                         (prefix, key),
                     ):
                         if text:
-                            item.vectors[field_name] = [float(x) for x in text.strip("[]").split(",")]
+                            item.vectors[field_name] = [
+                                float(x) for x in text.strip("[]").split(",")
+                            ]
                 result.append(item)
             return result
