@@ -8,6 +8,9 @@ checkpoint (time travel), and memories in the store.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 import operator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -76,6 +79,23 @@ def populate(graph: Any, store: Any) -> None:
     for namespace, items in MEMORIES.items():
         for key, value in items.items():
             store.put(namespace, key, value)
+
+
+@contextmanager
+def langgraph_sqlite(path: Path) -> Iterator[tuple[Any, Any, sqlite3.Connection]]:
+    """A LangGraph SQLite file at ``path`` filled by :func:`populate`: (graph, store, connection)."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.store.sqlite import SqliteStore
+
+    conn = sqlite3.connect(path, check_same_thread=False)
+    try:
+        store = SqliteStore(conn)
+        store.setup()
+        graph = build("langgraph", SqliteSaver(conn), store)
+        populate(graph, store)
+        yield graph, store, conn
+    finally:
+        conn.close()
 
 
 def history(graph: Any, thread_id: str) -> list[tuple[Any, ...]]:

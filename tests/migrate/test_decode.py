@@ -163,19 +163,11 @@ class _Boom:
 @pytest.fixture
 def pickled_source(tmp_path: Path) -> tuple[Path, Path]:
     """A LangGraph SQLite file one of whose pending writes is a pickle that would create a file."""
-    from langgraph.checkpoint.sqlite import SqliteSaver as LgSaver
-
     sys.path.insert(0, str(Path(__file__).parent))
-    from _apps import build, populate
+    from _apps import langgraph_sqlite
 
     path, marker = tmp_path / "langgraph.db", tmp_path / "unpickled"
-    conn = sqlite3.connect(path, check_same_thread=False)
-    try:
-        from langgraph.store.sqlite import SqliteStore as LgStore
-
-        store = LgStore(conn)
-        store.setup()
-        populate(build("langgraph", LgSaver(conn), store), store)
+    with langgraph_sqlite(path) as (_graph, _store, conn):
         boom = _Boom()
         boom.marker = marker
         head = conn.execute(
@@ -187,8 +179,6 @@ def pickled_source(tmp_path: Path) -> tuple[Path, Path]:
             (pickle.dumps(boom), head, "__interrupt__"),
         )
         conn.commit()
-    finally:
-        conn.close()
     return path, marker
 
 

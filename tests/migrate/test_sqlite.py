@@ -23,7 +23,7 @@ from _apps import (
     history,
     history_apart_from_input_next,
     items,
-    populate,
+    langgraph_sqlite,
     state,
 )
 
@@ -46,16 +46,8 @@ class Source:
 @pytest.fixture
 def source(tmp_path: Path) -> Source:
     """A LangGraph SQLite file: three threads (done, paused, forked) and a store without vectors."""
-    from langgraph.checkpoint.sqlite import SqliteSaver as LgSaver
-    from langgraph.store.sqlite import SqliteStore as LgStore
-
     path = tmp_path / "langgraph.db"
-    conn = sqlite3.connect(path, check_same_thread=False)
-    try:
-        store = LgStore(conn)
-        store.setup()
-        graph = build("langgraph", LgSaver(conn), store)
-        populate(graph, store)
+    with langgraph_sqlite(path) as (graph, store, conn):
         result = Source(
             path,
             {t: history_apart_from_input_next(graph, t) for t in THREADS},
@@ -64,8 +56,6 @@ def source(tmp_path: Path) -> Source:
             items(store),
             conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0],
         )
-    finally:
-        conn.close()
     return result
 
 

@@ -198,7 +198,8 @@ class _ReusingEmbedder:
 
     def __init__(self, index: IndexConfig, report: MigrationReport) -> None:
         self.dims = int(index["dims"])
-        self._embed = _embed_function(index.get("embed"))
+        self._spec = index.get("embed")
+        self._embed: Callable[[Sequence[str]], Sequence[Sequence[float]]] | None = None
         self._known: dict[str, list[float]] = {}
         self._report = report
 
@@ -214,6 +215,8 @@ class _ReusingEmbedder:
     def __call__(self, texts: Sequence[str]) -> list[list[float]]:
         missing = [t for t in texts if t not in self._known]
         if missing:
+            if self._embed is None:  # loaded on the first miss: reused vectors need no model
+                self._embed = _embed_function(self._spec)
             fresh = self._embed(missing)
             self._known.update(zip(missing, (list(v) for v in fresh), strict=True))
             self._report.vectors_embedded += len(missing)
