@@ -8,10 +8,10 @@ checkpoint (time travel), and memories in the store.
 from __future__ import annotations
 
 import hashlib
+import operator
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-import operator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
