@@ -123,6 +123,7 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "threadloom.graph.message": ["MessagesState", "REMOVE_ALL_MESSAGES", "add_messages"],
     "threadloom.graph.state": ["CompiledStateGraph", "StateGraph"],
+    "threadloom.migrate": ["MigrationReport", "migrate"],
     "threadloom.memory": [
         "AppliedChange",
         "DEFAULT_THRESHOLD",

@@ -122,7 +122,12 @@ def decode_value(kind: str | None, data: bytes | None, where: str) -> Any:
 
 
 def _unpack(data: bytes, where: str) -> Any:
-    import ormsgpack
+    try:
+        import ormsgpack
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ImportError(
+            "reading LangGraph's msgpack values needs ormsgpack: pip install 'threadloom[migrate]'"
+        ) from exc
 
     refused: list[MigrationError] = []  # ormsgpack hides what the hook raised: keep it here
 
