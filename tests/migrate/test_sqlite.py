@@ -198,3 +198,33 @@ def test_parallel_step_resumes_by_interrupt_id_without_rerunning_finished_node(
         result = graph.invoke(Command(resume={pending.id: "yes"}), config("p"))
     assert sorted(result["log"]) == ["a", "b:yes"]
     assert runs == ["b"]  # "a" finished in LangGraph: its saved writes are applied, not re-run
+
+
+def test_expired_items_stay_behind_and_ttls_keep_their_deadline(
+    source: Source, tmp_path: Path
+) -> None:
+    """An item already expired in LangGraph is not resurrected; a live one expires when it would have."""
+    import time
+
+    with sqlite3.connect(source.path) as conn:
+        conn.execute(
+            "UPDATE store SET expires_at = datetime('now', '-1 minutes'), ttl_minutes = 5 "
+            "WHERE key = 'm3'"
+        )
+        conn.execute(
+            "UPDATE store SET expires_at = datetime('now', '+90 minutes'), ttl_minutes = 120 "
+            "WHERE key = 'm2' AND prefix = 'memories.u1'"
+        )
+    conn.close()
+    target = tmp_path / "threadloom.db"
+    report = migrate(str(source.path), str(target))
+    assert (report.items, report.expired) == (4, 1)
+    with opened(target) as (_graph, _saver, store):
+        assert store.get(("memories", "u1"), "m3") is None
+        assert store.get(("memories", "u1"), "m2") is not None
+    with sqlite3.connect(target) as conn:
+        [(expires_at,)] = conn.execute(
+            "SELECT expires_at FROM store_items WHERE key = 'm2'"
+        ).fetchall()
+    conn.close()
+    assert abs(expires_at - (time.time() + 90 * 60)) < 120

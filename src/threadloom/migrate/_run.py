@@ -46,6 +46,8 @@ class MigrationReport:
     """Field vectors copied from the source (same dims) instead of re-embedded."""
     vectors_embedded: int = 0
     """Field texts embedded again by the target's embedder."""
+    expired: int = 0
+    """Store items left out because they had expired in the source."""
     skipped_pickle: int = 0
     """Checkpoints left out because they hold pickled values (``skip_pickle=True``)."""
     resumed: bool = False
@@ -183,10 +185,14 @@ def _copy_items(
                 "the source store holds vectors: pass index= (dims, embed, fields) for the "
                 "target store so they can be kept or embedded again"
             )
+        live = [item for item in batch if item.ttl is None or item.ttl > 0]
+        report.expired += len(batch) - len(live)
         if embed is not None:
-            embed.remember(batch)
-        store.batch([PutOp(item.namespace, item.key, item.value) for item in batch])
-        report.items += len(batch)
+            embed.remember(live)
+        if live:
+            # The time left, not the original TTL: an item expires when it would have.
+            store.batch([PutOp(i.namespace, i.key, i.value, ttl=i.ttl) for i in live])
+        report.items += len(live)
         cursor, count = batch[-1].cursor, count + len(batch)
         marks.save(src.name, "items", cursor, count)
         if progress is not None:

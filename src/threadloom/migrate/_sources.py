@@ -50,6 +50,8 @@ class StoreRow:
     key: str
     value: dict[str, Any]
     vectors: dict[str, list[float]] = field(default_factory=dict)
+    ttl: float | None = None
+    """Minutes left before the item expires (``None``: never); ``<= 0``: already expired."""
 
     @property
     def namespace(self) -> tuple[str, ...]:
@@ -195,14 +197,20 @@ class _SqliteSource:
         if "store" not in self._tables:
             return []
         after = after or ("", "")
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(store)")}
+        ttl = (
+            "(julianday(expires_at) - julianday('now')) * 1440"
+            if "expires_at" in columns
+            else "NULL"
+        )
         rows = self._conn.execute(
-            "SELECT prefix, key, value FROM store WHERE (prefix, key) > (?, ?) "
+            f"SELECT prefix, key, value, {ttl} FROM store WHERE (prefix, key) > (?, ?) "
             "ORDER BY prefix, key LIMIT ?",
             (*after, limit),
         ).fetchall()
         result = []
-        for prefix, key, value in rows:
-            item = StoreRow(prefix, key, json.loads(value))
+        for prefix, key, value, minutes in rows:
+            item = StoreRow(prefix, key, json.loads(value), ttl=minutes)
             if "store_vectors" in self._tables:
                 for field_name, blob in self._conn.execute(
                     "SELECT field_name, embedding FROM store_vectors WHERE prefix = ? AND key = ?",
@@ -300,15 +308,23 @@ class _PostgresSource:
             return []
         after = after or ("", "")
         with self._conn.transaction():
+            has_ttl = self._conn.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = 'store' AND column_name = 'expires_at'"
+            ).fetchone()
+            ttl = "EXTRACT(EPOCH FROM (expires_at - now())) / 60" if has_ttl else "NULL"
             rows = self._conn.execute(
-                "SELECT prefix, key, value FROM store WHERE (prefix, key) > (%s, %s) "
+                f"SELECT prefix, key, value, {ttl} FROM store WHERE (prefix, key) > (%s, %s) "
                 "ORDER BY prefix, key LIMIT %s",
                 (*after, limit),
             ).fetchall()
             result = []
-            for prefix, key, value in rows:
+            for prefix, key, value, minutes in rows:
                 item = StoreRow(
-                    prefix, key, value if isinstance(value, dict) else json.loads(value)
+                    prefix,
+                    key,
+                    value if isinstance(value, dict) else json.loads(value),
+                    ttl=None if minutes is None else float(minutes),
                 )
                 if "store_vectors" in self._tables:
                     for field_name, text in self._conn.execute(
