@@ -183,3 +183,19 @@ def test_missing_index_for_source_vectors_is_a_typed_error(
 
     with pytest.raises(MigrationError, match="index="):
         migrate(source.dsn, pg_schema())
+
+
+def test_postgres_source_is_read_in_read_only_transactions(source: Source) -> None:
+    """The reader's connection cannot write, whatever a bug in it might try."""
+    from threadloom.migrate._sources import open_source
+
+    reader = open_source(source.dsn)
+    try:
+        assert reader.counts()[0] > 0
+        conn = reader._conn  # type: ignore[attr-defined]
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), conn.transaction():
+            conn.execute("DELETE FROM checkpoints")
+    finally:
+        reader.close()
+    with psycopg.connect(source.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] > 0
