@@ -199,3 +199,22 @@ def test_postgres_source_is_read_in_read_only_transactions(source: Source) -> No
         reader.close()
     with psycopg.connect(source.dsn) as conn:
         assert conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] > 0
+
+
+def test_postgres_to_sqlite_keeps_search_results(source: Source, tmp_path: Path) -> None:
+    """Across backends: a PostgreSQL source into a SQLite file gives the same threads and searches."""
+    from threadloom.checkpoint.sqlite import SqliteSaver
+    from threadloom.store.sqlite import SqliteStore
+
+    target = str(tmp_path / "threadloom.db")
+    embed = HashingEmbed(DIMS)
+    report = migrate(source.dsn, target, index=_index(embed))
+    assert report.vectors_reused == report.items and embed.calls == []
+    with (
+        SqliteSaver.from_conn_string(target) as saver,
+        SqliteStore.from_conn_string(target, index=_index(embed)) as store,
+    ):
+        graph = build("threadloom", saver, store)
+        for thread in THREADS:
+            assert history_apart_from_input_next(graph, thread) == source.histories[thread]
+        assert _search(store) == source.searches
