@@ -82,6 +82,7 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
                 errors.ForeignDatabaseError,
                 errors.ConnectionLostError,
                 errors.InvalidConnectionError,
+                errors.MigrationError,
             ],
         ),
         (

@@ -101,6 +101,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "InvalidValueError",
         "MemoryNamespaceError",
         "MemoryNotFoundError",
+        "MigrationError",
         "MissingThreadIdError",
         "ParentCommand",
         "PersistenceError",
@@ -122,6 +123,7 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "threadloom.graph.message": ["MessagesState", "REMOVE_ALL_MESSAGES", "add_messages"],
     "threadloom.graph.state": ["CompiledStateGraph", "StateGraph"],
+    "threadloom.migrate": ["MigrationReport", "migrate"],
     "threadloom.memory": [
         "AppliedChange",
         "DEFAULT_THRESHOLD",

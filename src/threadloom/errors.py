@@ -41,7 +41,8 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   ├── DatabaseError (RuntimeError)             unusable database path, file or server
     │   │   ├── ForeignDatabaseError                     a SQLite file holding another application's tables
     │   │   └── ConnectionLostError (ConnectionError)    the server connection dropped mid-call
-    │   └── InvalidConnectionError (TypeError)       a backend given something that is not a connection
+    │   ├── InvalidConnectionError (TypeError)       a backend given something that is not a connection
+    │   └── MigrationError (ValueError)              `threadloom migrate` met a source row it will not read (.row)
     └── SerializationError (TypeError)           a value the checkpoint serializer cannot encode or load
         └── DecryptionError                          an encrypted row fails to authenticate, or is plaintext
 
@@ -89,6 +90,7 @@ __all__ = [
     "InvalidValueError",
     "MemoryNamespaceError",
     "MemoryNotFoundError",
+    "MigrationError",
     "MissingThreadIdError",
     "ParentCommand",
     "PersistenceError",
@@ -318,6 +320,19 @@ class ConnectionLostError(DatabaseError, ConnectionError):
 
 class InvalidConnectionError(PersistenceError, TypeError):
     """A backend was given something that is neither a connection nor a path/conn string."""
+
+
+class MigrationError(PersistenceError, ValueError):
+    """A LangGraph source the migration refuses: a pickled or unreadable row, or a missing option.
+
+    ``row`` names the source row (table and key); ``pickle`` is true for a pickled value.
+    Nothing of the failing batch is recorded as done, so a re-run starts from it again.
+    """
+
+    def __init__(self, message: str, *, row: str | None = None, pickle: bool = False) -> None:
+        super().__init__(message)
+        self.row = row
+        self.pickle = pickle
 
 
 # --- serialization -----------------------------------------------------------
