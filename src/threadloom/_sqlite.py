@@ -125,6 +125,17 @@ THREADLOOM_TABLES = frozenset(
 #: PERM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOLFS, NOTADB.
 _FILE_FAULTS = frozenset({3, 8, 10, 11, 13, 14, 22, 26})
 _FULL, _CORRUPT, _NOTADB = 13, 11, 26
+# Python 3.10's sqlite3 errors carry no sqlite_errorcode: SQLite's own messages
+# for the same faults (sqlite3_errstr) tell them apart there.
+_FAULT_MESSAGES = (
+    ("database or disk is full", _FULL),
+    ("database disk image is malformed", _CORRUPT),
+    ("file is not a database", _NOTADB),
+    ("disk i/o error", 10),
+    ("attempt to write a readonly database", 8),
+    ("unable to open database file", 14),
+    ("access permission denied", 3),
+)
 #: Table names a newer threadloom may add to a file it set up (see :func:`foreign_tables`).
 _OWN_PREFIXES = ("threadloom_", "store_", "checkpoint_")
 
@@ -153,6 +164,9 @@ def file_error(label: str, exc: sqlite3.Error) -> DatabaseError | None:
     """A :class:`DatabaseError` naming the file for SQLite's faults of the file itself
     (disk full, corruption, I/O, permissions), or ``None`` for any other error."""
     code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        message = str(exc).lower()
+        code = next((c for text, c in _FAULT_MESSAGES if text in message), None)
     if not isinstance(code, int) or (code & 0xFF) not in _FILE_FAULTS:
         return None
     code &= 0xFF
