@@ -53,9 +53,10 @@ def main() -> None:
     if args.saver == "memory":
         count, built, listed = run(InMemorySaver(), args.turns)
     else:
-        with tempfile.TemporaryDirectory() as directory:
-            with SqliteSaver.from_conn_string(str(Path(directory) / "bench.db")) as saver:
-                count, built, listed = run(saver, args.turns)
+        with tempfile.TemporaryDirectory() as directory, SqliteSaver.from_conn_string(
+            str(Path(directory) / "bench.db")
+        ) as saver:
+            count, built, listed = run(saver, args.turns)
     print(f"{args.saver}: {args.turns} turns, {count} checkpoints: built in {built:.2f} s, list() {listed:.3f} s")
 
 
