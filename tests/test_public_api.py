@@ -29,6 +29,7 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "threadloom.checkpoint.base": [
         "BaseCheckpointSaver",
+        "ChainCache",
         "ChannelVersions",
         "Checkpoint",
         "CheckpointMetadata",

@@ -78,6 +78,7 @@ __all__ = [
     "SCHEDULED",
     "WRITES_IDX_MAP",
     "BaseCheckpointSaver",
+    "ChainCache",
     "ChannelVersions",
     "Checkpoint",
     "CheckpointMetadata",
@@ -433,10 +434,11 @@ def decode_checkpoint(
     serde: Any,
     header: tuple[str, bytes],
     fetch: Callable[[str, ChannelVersion], StoredBlob | None],
+    cache: ChainCache | None = None,
 ) -> Checkpoint:
     """The checkpoint stored by :func:`encode_checkpoint`, its channel values read through ``fetch``."""
     checkpoint = check_header(load_value(serde, header, "checkpoint header"))
-    checkpoint["channel_values"] = decode_channels(serde, checkpoint["channel_versions"], fetch)
+    checkpoint["channel_values"] = decode_channels(serde, checkpoint["channel_versions"], fetch, cache)
     result: Checkpoint = checkpoint
     return result
 
@@ -469,17 +471,52 @@ def encode_channels(
     return rows
 
 
+class ChainCache:
+    """Delta chains already rebuilt while listing one thread and namespace.
+
+    :meth:`BaseCheckpointSaver.list` reads checkpoints newest first, and an
+    older checkpoint's chain is a prefix of a newer one's: with a cache each
+    stored delta is decoded once per listing instead of once per checkpoint
+    that reaches it. ``key`` turns a version into the form the backend stores
+    (so a float read from the header and its text read from a row agree).
+    Chains handed out from the cache share their snapshot and writes objects.
+    """
+
+    def __init__(self, key: Callable[[ChannelVersion], Any] = lambda version: version) -> None:
+        self._key = key
+        self._chains: dict[tuple[str, Any], DeltaChain] = {}
+
+    def get(self, channel: str, version: ChannelVersion) -> DeltaChain | None:
+        """The chain rebuilt for ``version`` of ``channel``, if any."""
+        return self._chains.get((channel, self._key(version)))
+
+    def __contains__(self, item: tuple[str, ChannelVersion]) -> bool:
+        return (item[0], self._key(item[1])) in self._chains
+
+    def add(self, channel: str, version: ChannelVersion, chain: DeltaChain) -> None:
+        """Remember ``chain`` as the value of ``version`` of ``channel``."""
+        self._chains[(channel, self._key(version))] = chain
+
+
 def decode_channels(
     serde: Any,
     channel_versions: Mapping[str, ChannelVersion],
     fetch: Callable[[str, ChannelVersion], StoredBlob | None],
+    cache: ChainCache | None = None,
 ) -> dict[str, Any]:
     """Channel values for ``channel_versions``, reading blobs through ``fetch``.
 
-    Delta channels come back as a :class:`DeltaChain` (see the module docstring).
+    Delta channels come back as a :class:`DeltaChain` (see the module docstring);
+    a chain whose base or one of whose deltas is not stored raises
+    :class:`~threadloom.errors.SerializationError` (never a shortened history).
+    With ``cache``, chains rebuilt earlier are reused and new ones are added.
     """
     values: dict[str, Any] = {}
     for channel, version in channel_versions.items():
+        cached = None if cache is None else cache.get(channel, version)
+        if cached is not None:
+            values[channel] = cached
+            continue
         blob = fetch(channel, version)
         if blob is None or blob.kind == "empty":
             continue
@@ -488,7 +525,7 @@ def decode_channels(
             values[channel] = load_value(serde, (blob.type_tag, blob.data), what)
             continue
         try:
-            values[channel] = _replay(serde, channel, blob, fetch)
+            values[channel] = _replay(serde, channel, version, blob, fetch, cache)
         except SerializationError:
             raise
         except Exception as e:  # a corrupt chain: a part that is not a list, a cycle, ...
@@ -502,35 +539,57 @@ _MAX_CHAIN = 100_000  # far beyond any bound the engine uses; stops a corrupt cy
 def _replay(
     serde: Any,
     channel: str,
+    version: ChannelVersion,
     blob: StoredBlob,
     fetch: Callable[[str, ChannelVersion], StoredBlob | None],
+    cache: ChainCache | None,
 ) -> DeltaChain:
-    parts: list[list[Any]] = []
+    what = f"channel {channel!r}"
+    # Walk down to the snapshot (or to a chain already rebuilt), keeping each delta.
+    parts: list[tuple[ChannelVersion, list[Any]]] = []
     current: StoredBlob | None = blob
-    while current is not None and current.kind == "delta":
+    current_version = version
+    while True:
+        below = None if cache is None or not parts else cache.get(channel, current_version)
+        if below is not None:
+            break
+        if current is None:
+            raise SerializationError(
+                f"{what}: the delta chain is broken: version {current_version!r} (the base of "
+                f"version {parts[-1][0]!r}) is not stored, so the history cannot be rebuilt"
+            )
+        if current.kind != "delta":
+            break
         if len(parts) >= _MAX_CHAIN:
             raise ValueError(f"delta chain of channel {channel!r} does not end (corrupt data?)")
-        part = load_value(serde, (current.type_tag, current.data), f"channel {channel!r}")
+        part = load_value(serde, (current.type_tag, current.data), what)
         if type(part) is not list:
-            raise SerializationError(f"channel {channel!r}: a stored delta is a {type(part).__name__}, not a list")
-        parts.append(part)
-        assert current.base_version is not None
-        current = fetch(channel, current.base_version)
-    depth = len(parts)
-    writes: list[Any] = []
-    snapshot: Any = None
-    has_snapshot = False
-    if current is not None and current.kind == "full":
-        root = load_value(serde, (current.type_tag, current.data), f"channel {channel!r}")
-        if isinstance(root, DeltaChain):  # a forked copy of a chain read earlier
-            snapshot, has_snapshot = root.snapshot, root.has_snapshot
-            writes.extend(root.writes)
-            depth += root.depth
-        else:
-            snapshot, has_snapshot = root, True
-    for part in reversed(parts):
-        writes.extend(part)
-    return DeltaChain(snapshot, tuple(writes), depth, has_snapshot)
+            raise SerializationError(f"{what}: a stored delta is a {type(part).__name__}, not a list")
+        parts.append((current_version, part))
+        if current.base_version is None:
+            raise SerializationError(f"{what}: a stored delta (version {current_version!r}) names no base")
+        current_version = current.base_version
+        current = fetch(channel, current_version)
+    if below is None:
+        below = _chain_root(serde, what, current)
+    # Build up from the bottom: every level is the chain of its own version.
+    for part_version, part in reversed(parts):
+        below = DeltaChain(below.snapshot, below.writes + tuple(part), below.depth + 1, below.has_snapshot)
+        if cache is not None:
+            cache.add(channel, part_version, below)
+    return below
+
+
+def _chain_root(serde: Any, what: str, current: StoredBlob | None) -> DeltaChain:
+    """The chain a delta sequence starts from: a full value, a stored chain (a fork) or an empty channel."""
+    if current is None or current.kind == "empty":
+        return DeltaChain(None, (), 0, False)
+    if current.kind != "full":
+        raise SerializationError(f"{what}: a stored value has the unknown kind {current.kind!r}")
+    root = load_value(serde, (current.type_tag, current.data), what)
+    if isinstance(root, DeltaChain):  # a forked copy of a chain read earlier
+        return DeltaChain(root.snapshot, tuple(root.writes), root.depth, root.has_snapshot)
+    return DeltaChain(root, (), 0, True)
 
 
 def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:

@@ -44,6 +44,7 @@ from threadloom.checkpoint._common import (
 )
 from threadloom.checkpoint._loading import load_metadata, load_write, stored_context
 from threadloom.checkpoint.base import (
+    ChainCache,
     ChannelVersion,
     ChannelVersions,
     Checkpoint,
@@ -111,10 +112,12 @@ class InMemorySaver(SaverOps):
                 return None
             return self._tuple(thread_id, ns, checkpoint_id, space)
 
-    def _tuple(self, thread_id: str, ns: str, checkpoint_id: str, space: _Namespace) -> CheckpointTuple:
+    def _tuple(
+        self, thread_id: str, ns: str, checkpoint_id: str, space: _Namespace, cache: ChainCache | None = None
+    ) -> CheckpointTuple:
         saved = space.checkpoints[checkpoint_id]
         with stored_context(thread_id, ns, checkpoint_id):
-            checkpoint = decode_checkpoint(self.serde, saved.header, lambda c, v: space.blobs.get((c, v)))
+            checkpoint = decode_checkpoint(self.serde, saved.header, lambda c, v: space.blobs.get((c, v)), cache)
             writes: list[PendingWrite] = [
                 load_write(self.serde, task_id, channel, (type_tag, data))
                 for (task_id, _), (channel, type_tag, data, _) in space.writes.get(checkpoint_id, {}).items()
@@ -155,6 +158,7 @@ class InMemorySaver(SaverOps):
         self, candidates: Sequence[tuple[str, str, str]], filter: dict[str, Any] | None
     ) -> Iterator[CheckpointTuple]:
         # Metadata is matched before the checkpoint is decoded: most rejected ones cost no decode.
+        caches: dict[tuple[str, str], ChainCache] = {}  # older chains are prefixes of newer ones
         for checkpoint_id, thread_id, ns in candidates:
             with self._lock:
                 space = self._threads.get(thread_id, {}).get(ns)
@@ -165,7 +169,8 @@ class InMemorySaver(SaverOps):
                         metadata = load_metadata(self.serde, space.checkpoints[checkpoint_id].metadata)
                     if not metadata_matches(metadata, filter):
                         continue
-                item = self._tuple(thread_id, ns, checkpoint_id, space)
+                cache = caches.setdefault((thread_id, ns), ChainCache())
+                item = self._tuple(thread_id, ns, checkpoint_id, space, cache)
             yield item
 
     def _peek_latest_op(self, config: RunnableConfig) -> tuple[str, bool] | None:

@@ -29,6 +29,7 @@ from threadloom.checkpoint._loading import (
     stored_context,
 )
 from threadloom.checkpoint.base import (
+    ChainCache,
     ChannelVersion,
     Checkpoint,
     CheckpointTuple,
@@ -330,8 +331,10 @@ def read_plan(
                 load_write(serde, task, channel, (type_tag, bytes(data)))
             )
     results = []
+    caches: dict[tuple[str, str], ChainCache] = {}  # older chains are prefixes of newer ones
     for row, header in headers:
         t, n, i, parent = row[0], row[1], row[2], row[3]
+        cache = caches.setdefault((t, n), ChainCache(vkey))
 
         def fetch(
             channel: str, version: ChannelVersion, t: str = t, n: str = n
@@ -340,7 +343,7 @@ def read_plan(
 
         with stored_context(t, n, i):
             checkpoint: Checkpoint = header
-            checkpoint["channel_values"] = decode_channels(serde, header["channel_versions"], fetch)
+            checkpoint["channel_values"] = decode_channels(serde, header["channel_versions"], fetch, cache)
             metadata = load_metadata(serde, (row[6], bytes(row[7])))
         results.append(
             stored_tuple(t, n, i, parent, checkpoint, metadata, writes.get((t, n, i), []))

@@ -33,6 +33,7 @@ from threadloom.checkpoint._loading import (
     stored_context,
 )
 from threadloom.checkpoint.base import (
+    ChainCache,
     ChannelVersion,
     ChannelVersions,
     Checkpoint,
@@ -170,12 +171,14 @@ class SqliteSaver(SaverOps):
 
         return self._read(read)
 
-    def _tuple(self, conn: sqlite3.Connection, row: _Row) -> CheckpointTuple:
+    def _tuple(self, conn: sqlite3.Connection, row: _Row, cache: ChainCache | None = None) -> CheckpointTuple:
         thread_id, ns, checkpoint_id, parent_id, type_tag, header, meta_type, meta = row
         with stored_context(thread_id, ns, checkpoint_id):
             checkpoint = check_header(load_value(self.serde, (type_tag, header), "checkpoint header"))
         versions: dict[str, ChannelVersion] = checkpoint["channel_versions"]
-        blobs = self._fetch_blobs(conn, thread_id, ns, versions)
+        # Chains rebuilt earlier in a listing are not read again.
+        wanted = versions if cache is None else {c: v for c, v in versions.items() if (c, v) not in cache}
+        blobs = self._fetch_blobs(conn, thread_id, ns, wanted)
         stored_writes = conn.execute(
             "SELECT task_id, channel, type, data FROM checkpoint_writes WHERE thread_id = ? "
             "AND checkpoint_ns = ? AND checkpoint_id = ? ORDER BY rowid",
@@ -183,7 +186,7 @@ class SqliteSaver(SaverOps):
         ).fetchall()
         with stored_context(thread_id, ns, checkpoint_id):
             checkpoint["channel_values"] = decode_channels(
-                self.serde, versions, lambda channel, version: blobs.get((channel, _vkey(version)))
+                self.serde, versions, lambda channel, version: blobs.get((channel, _vkey(version))), cache
             )
             writes: list[PendingWrite] = [
                 load_write(self.serde, task_id, channel, (wtype, data))
@@ -272,8 +275,15 @@ class SqliteSaver(SaverOps):
         if limit is not None and all_in_sql:
             sql += f" LIMIT {int(limit)}"
         rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
+        # An older checkpoint's chain is a prefix of a newer one's: each delta is decoded once.
+        caches: dict[tuple[str, str], ChainCache] = {}
+
+        def entry(row: _Row) -> CheckpointTuple:
+            cache = caches.setdefault((row[0], row[1]), ChainCache(_vkey))
+            return self._read(partial(self._tuple, row=row, cache=cache))
+
         # Filters SQL cannot express (and re-checks of those it did) run on the decoded metadata.
-        yield from take((self._read(partial(self._tuple, row=row)) for row in rows), filter, limit)
+        yield from take((entry(row) for row in rows), filter, limit)
 
     def _peek_latest_op(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; reads no values."""
