@@ -14,6 +14,7 @@ __all__ = [
     "NULL_TASK_ID",
     "RESERVED",
     "RESUME",
+    "RETURN",
     "START",
     "TASKS",
     "branch_channel",
@@ -31,12 +32,14 @@ INTERRUPT: Final = "__interrupt__"
 """Pending-write key of an interrupt, and the output key that reports interrupts."""
 RESUME: Final = "__resume__"
 """Pending-write key of the resume values a task has received."""
+RETURN: Final = "__return__"
+"""Pending-write key of the result of a finished functional-API task call."""
 ERROR: Final = "__error__"
 """Pending-write key of the error a task failed with."""
 NULL_TASK_ID: Final = "00000000-0000-0000-0000-000000000000"
 """Task id of writes that belong to no task (a resume value for the whole step)."""
 
-RESERVED: Final = frozenset({START, END, TASKS, INTERRUPT, RESUME, ERROR})
+RESERVED: Final = frozenset({START, END, TASKS, INTERRUPT, RESUME, RETURN, ERROR})
 
 
 MISSING: Final[Any] = _MISSING

@@ -28,6 +28,7 @@ __all__ = [
     "complete_async",
     "complete_sync",
     "execute_task",
+    "executor",
     "run_async",
     "run_sync",
 ]
@@ -79,7 +80,8 @@ class Sink:
         return items
 
 
-def _executor() -> ThreadPoolExecutor:
+def executor() -> ThreadPoolExecutor:
+    """The shared worker pool for sync tasks."""
     global _pool
     if _pool is None:
         with _pool_lock:
@@ -152,7 +154,7 @@ def _execute_all(tasks: list[Task]) -> None:
     if len(tasks) == 1:
         execute_task(tasks[0])
         return
-    pool = _executor()
+    pool = executor()
     futures: list[Future[None]] = [
         pool.submit(contextvars.copy_context().run, execute_task, t) for t in tasks[1:]
     ]
@@ -163,7 +165,7 @@ def _execute_all(tasks: list[Task]) -> None:
 
 def _execute_live(tasks: list[Task], sink: Sink) -> Iterator[Event]:
     """Run the tasks in threads, yielding the parts they stream while they run."""
-    pool = _executor()
+    pool = executor()
     live: queue.SimpleQueue[Any] = queue.SimpleQueue()
     sink.queue = live
     try:

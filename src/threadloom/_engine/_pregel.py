@@ -374,7 +374,7 @@ def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
             )
         )
     return StateSnapshot(
-        values=run.read_state(),
+        values=run.read_state() if isinstance(run.spec.output_keys, tuple) else run.output(),
         next=tuple(t.name for t in tasks),
         config=run.checkpoint_config or {},  # type: ignore[arg-type]
         metadata=run.metadata,

@@ -20,7 +20,24 @@ if TYPE_CHECKING:
     from threadloom._engine._context import Task
     from threadloom._engine._run import Run
 
-__all__ = ["eval_branches", "fresh_state", "object_updates", "process_output", "resolve_branch"]
+__all__ = [
+    "NodeReturn",
+    "eval_branches",
+    "fresh_state",
+    "object_updates",
+    "process_output",
+    "resolve_branch",
+]
+
+
+class NodeReturn:
+    """A node output whose state writes differ from what it reports (an entrypoint's return)."""
+
+    __slots__ = ("result", "updates")
+
+    def __init__(self, updates: list[tuple[str, Any]], result: Any) -> None:
+        self.updates = updates
+        self.result = result
 
 
 def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
@@ -39,6 +56,9 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
         result = []
         for command in value:
             result.append(_command_writes(run, node, command, writes))
+    elif isinstance(value, NodeReturn):
+        result = value.result
+        writes.extend(value.updates)
     else:
         as_dict = object_updates(value)
         if as_dict is None:

@@ -19,6 +19,7 @@ from threadloom._engine._constants import (
     MISSING,
     NULL_TASK_ID,
     RESUME,
+    RETURN,
     START,
     TASKS,
 )
@@ -135,6 +136,9 @@ class Run:
         self.null_resume: Any = MISSING
         self.resume_map: dict[str, Any] = {}
         self.parent_command: Command[Any] | None = None
+        # Functional-API task calls of the current step (see _calls).
+        self.calls: list[Task] = []
+        self.call_counts: dict[str, int] = {}
         self._runtime: Any = None
         self._base_task_config: dict[str, Any] | None = None
         self.callbacks: Any = None
@@ -373,6 +377,9 @@ class Run:
         if not tasks:
             tasks = deferred
         if not dry and tasks:
+            if self.calls or self.call_counts:
+                self.calls = []
+                self.call_counts = {}
             self._attach_pending(tasks)
         return tasks
 
@@ -625,6 +632,13 @@ class Run:
                 if task.resume:
                     writes.append((RESUME, list(task.resume)))
             ops.append(("put_writes", (config, writes, task.id, _path_str(task.path))))
+        for call in self.calls:
+            writes = [(RESUME, list(call.resume))] if call.resume else []
+            if not call.paused:
+                writes.append((RETURN, call.result))
+            if writes:
+                ops.append(("put_writes", (config, writes, call.id, _path_str(call.path))))
+        self.calls = []
         return ops
 
     # --- output -----------------------------------------------------------------

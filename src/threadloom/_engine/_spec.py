@@ -59,7 +59,8 @@ class GraphSpec:
     """Prototypes, copied empty for each new thread."""
     state_keys: tuple[str, ...]
     input_keys: tuple[str, ...]
-    output_keys: tuple[str, ...]
+    output_keys: str | tuple[str, ...]
+    """The keys ``invoke`` returns (one key as a string: its value alone)."""
     nodes: dict[str, NodeSpec]
     start: NodeSpec
     writable_keys: frozenset[str]

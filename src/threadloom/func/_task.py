@@ -1,0 +1,88 @@
+"""``@task``: a function whose calls inside a workflow run as checkpointed child tasks."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, overload
+
+from threadloom._engine._calls import call_task
+from threadloom._engine._injection import NodeFunc
+from threadloom._engine._spec import NodeSpec
+from threadloom.errors import GraphBuildError
+
+__all__ = ["TaskFunction", "task"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TaskFunction(Generic[F]):
+    """A function wrapped by :func:`task`: calling it starts it and returns a future.
+
+    Inside an entrypoint (or a graph node), ``fn(...)`` returns at once; call
+    ``.result()`` on the future (or ``await`` it in async code). Once it has
+    finished, a call is not run again when an interrupted workflow resumes.
+    """
+
+    def __init__(
+        self,
+        func: F,
+        *,
+        name: str | None = None,
+        retry_policy: Any = None,
+        cache_policy: Any = None,
+    ) -> None:
+        if not callable(func):
+            raise GraphBuildError(f"@task needs a function, got {func!r}")
+        self.func = func
+        self.name = name or getattr(func, "__name__", None) or type(func).__name__
+        self.retry_policy = retry_policy
+        self.cache_policy = cache_policy
+        self._node = NodeSpec(
+            name=self.name,
+            func=NodeFunc(func, f"task '{self.name}'"),
+            retry_policy=retry_policy,
+        )
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return call_task(self._node, self.func, args, kwargs)
+
+    def clear_cache(self, cache: Any) -> None:
+        """Forget this task's cached results in ``cache``."""
+        cache.clear([("__pregel_ns_task", self.name)])
+
+    async def aclear_cache(self, cache: Any) -> None:
+        """Async twin of :meth:`clear_cache`."""
+        await cache.aclear([("__pregel_ns_task", self.name)])
+
+
+@overload
+def task(__func_or_none__: F) -> TaskFunction[F]: ...
+
+
+@overload
+def task(
+    __func_or_none__: None = None,
+    *,
+    name: str | None = None,
+    retry_policy: Any = None,
+    cache_policy: Any = None,
+) -> Callable[[F], TaskFunction[F]]: ...
+
+
+def task(
+    __func_or_none__: Any = None,
+    *,
+    name: str | None = None,
+    retry_policy: Any = None,
+    cache_policy: Any = None,
+) -> Any:
+    """Make a function a task: ``@task``, ``@task()`` or ``@task(name=..., retry_policy=...)``."""
+
+    def wrap(func: Any) -> TaskFunction[Any]:
+        return TaskFunction(func, name=name, retry_policy=retry_policy, cache_policy=cache_policy)
+
+    if __func_or_none__ is not None:
+        return wrap(__func_or_none__)
+    return wrap
