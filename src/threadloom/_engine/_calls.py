@@ -62,7 +62,7 @@ def call_task(
             raise TypeError(
                 f"task '{node.name}' is an async function; call it from an async entrypoint or node"
             )
-        return asyncio.create_task(_arun(child, fn, args, kwargs), context=ctx)
+        return ctx.run(asyncio.ensure_future, _arun(child, fn, args, kwargs))
     from threadloom._engine._drivers import executor
 
     if loop is not None:
