@@ -24,6 +24,7 @@ from threadloom._engine._constants import RESUME, RETURN
 from threadloom._engine._context import Task, current_task, reset_task, set_task
 from threadloom._engine._spec import NodeSpec
 from threadloom.errors import GraphBubbleUp, GraphInterrupt
+from threadloom.types import RetryPolicy
 
 __all__ = ["call_task"]
 
@@ -43,10 +44,8 @@ def call_task(
         )
     child = _child(parent, node)
     saved = _saved(child)
-    try:
-        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
+    # Async code (an async node or task) gets an awaitable; sync code a blocking future.
+    loop = asyncio.get_running_loop() if _is_async(parent) else None
     is_async = asyncio.iscoroutinefunction(fn)
     if saved is not None:
         if loop is not None:
@@ -68,6 +67,11 @@ def call_task(
     if loop is not None:
         return loop.run_in_executor(executor(), ctx.run, _run, child, fn, args, kwargs)
     return executor().submit(ctx.run, _run, child, fn, args, kwargs)
+
+
+def _is_async(parent: Task) -> bool:
+    func = parent.node.func
+    return func is not None and func.is_async_only
 
 
 def _child(parent: Task, node: NodeSpec) -> Task:
@@ -163,7 +167,9 @@ def _retry_wait(child: Task, exc: Exception, attempt: int) -> float | None:
     policies = child.node.retry_policy
     if policies is None:
         return None
-    for policy in policies if isinstance(policies, (list, tuple)) else (policies,):
+    if isinstance(policies, RetryPolicy):
+        policies = (policies,)
+    for policy in policies:
         if policy.should_retry(exc):
             return float(policy.interval(attempt)) if attempt < policy.max_attempts else None
     return None

@@ -343,7 +343,9 @@ class BaseCheckpointSaver(ABC):
 
     # --- versions ---
 
-    def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
+    def get_next_version(
+        self, current: ChannelVersion | None, channel: Any = None
+    ) -> ChannelVersion:
         """The version that follows ``current`` (integers by default)."""
         if current is None:
             return 1
@@ -404,7 +406,9 @@ def encode_channels(
         value = values[channel]
         if isinstance(value, DeltaValue):
             if value.base_version == version:
-                raise ValueError(f"DeltaValue for channel {channel!r} names its own version {version!r} as base")
+                raise ValueError(
+                    f"DeltaValue for channel {channel!r} names its own version {version!r} as base"
+                )
             type_tag, data = serde.dumps_typed(list(value.writes))
             rows.append((channel, version, StoredBlob("delta", value.base_version, type_tag, data)))
         else:
@@ -456,7 +460,9 @@ def _replay(
             raise ValueError(f"delta chain of channel {channel!r} does not end (corrupt data?)")
         part = load_value(serde, (current.type_tag, current.data), f"channel {channel!r}")
         if type(part) is not list:
-            raise SerializationError(f"channel {channel!r}: a stored delta is a {type(part).__name__}, not a list")
+            raise SerializationError(
+                f"channel {channel!r}: a stored delta is a {type(part).__name__}, not a list"
+            )
         parts.append(part)
         assert current.base_version is not None
         current = fetch(channel, current.base_version)

@@ -34,7 +34,9 @@ from uuid import UUID
 try:
     import pytest
 except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError("threadloom.testing.checkpoint needs pytest: pip install 'threadloom[test]'") from e
+    raise ImportError(
+        "threadloom.testing.checkpoint needs pytest: pip install 'threadloom[test]'"
+    ) from e
 
 from langchain_core.messages import (
     AIMessage,
@@ -103,8 +105,12 @@ class SaverDriver:
         new_versions: dict[str, ChannelVersion] | None = None,
     ) -> RunnableConfig:
         # Metadata may carry keys beyond the TypedDict's (run ids, user tags, ...).
-        meta = cast(CheckpointMetadata, metadata if metadata is not None else {"source": "loop", "step": 0})
-        versions = new_versions if new_versions is not None else dict(checkpoint["channel_versions"])
+        meta = cast(
+            CheckpointMetadata, metadata if metadata is not None else {"source": "loop", "step": 0}
+        )
+        versions = (
+            new_versions if new_versions is not None else dict(checkpoint["channel_versions"])
+        )
         if self.is_async:
             return await self.saver.aput(config, checkpoint, meta, versions)
         return self.saver.put(config, checkpoint, meta, versions)
@@ -120,7 +126,11 @@ class SaverDriver:
         return list(self.saver.list(config, **kwargs))
 
     async def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
     ) -> None:
         if self.is_async:
             await self.saver.aput_writes(config, writes, task_id, task_path)
@@ -186,13 +196,17 @@ def rich_value() -> dict[str, Any]:
             AIMessage(
                 "",
                 id="a1",
-                tool_calls=[{"name": "search", "args": {"q": "x"}, "id": "call-1", "type": "tool_call"}],
+                tool_calls=[
+                    {"name": "search", "args": {"q": "x"}, "id": "call-1", "type": "tool_call"}
+                ],
                 usage_metadata={"input_tokens": 3, "output_tokens": 4, "total_tokens": 7},
             ),
             ToolMessage("found", tool_call_id="call-1", id="t1", artifact={"rows": [1, 2]}),
             AIMessageChunk(content="partial", id="c1"),
         ],
-        "profile": Profile(name="Bob", born=date(1990, 5, 17), home=Point(1, 2.5, ("a",)), likes={"tea"}),
+        "profile": Profile(
+            name="Bob", born=date(1990, 5, 17), home=Point(1, 2.5, ("a",)), likes={"tea"}
+        ),
         "when": datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2))),
         "naive": datetime(2026, 3, 1, 12, 30, 15, 123456),
         "day": date(2026, 3, 1),
@@ -236,9 +250,15 @@ class CheckpointerConformance:
     async def test_put_then_get_latest_returns_the_checkpoint(self, api: SaverDriver) -> None:
         """The latest checkpoint reads back with its values, versions, metadata and config."""
         v = api.next_version(None)
-        ckpt = make_checkpoint({"count": 1, "name": "x"}, {"count": v, "name": v}, versions_seen={"node": {"count": v}})
+        ckpt = make_checkpoint(
+            {"count": 1, "name": "x"}, {"count": v, "name": v}, versions_seen={"node": {"count": v}}
+        )
         saved = await api.put(thread("t1"), ckpt, {"source": "input", "step": -1, "run_id": "r"})
-        assert saved["configurable"] == {"thread_id": "t1", "checkpoint_ns": "", "checkpoint_id": ckpt["id"]}
+        assert saved["configurable"] == {
+            "thread_id": "t1",
+            "checkpoint_ns": "",
+            "checkpoint_id": ckpt["id"],
+        }
         got = await api.get_tuple(thread("t1"))
         assert got is not None
         assert got.config["configurable"]["checkpoint_id"] == ckpt["id"]
@@ -259,7 +279,9 @@ class CheckpointerConformance:
         await api.put(c1, make_checkpoint({"n": 2}, {"n": v2}))
         got = await api.get_tuple(c1)
         assert got is not None and got.checkpoint["channel_values"] == {"n": 1}
-        missing: RunnableConfig = {"configurable": {"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": "0"}}
+        missing: RunnableConfig = {
+            "configurable": {"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": "0"}
+        }
         assert await api.get_tuple(missing) is None
 
     async def test_parent_config_names_the_previous_checkpoint(self, api: SaverDriver) -> None:
@@ -271,12 +293,16 @@ class CheckpointerConformance:
         assert got is not None and got.parent_config is not None
         assert got.parent_config["configurable"] == c1["configurable"]
 
-    async def test_unchanged_channels_are_read_from_their_earlier_version(self, api: SaverDriver) -> None:
+    async def test_unchanged_channels_are_read_from_their_earlier_version(
+        self, api: SaverDriver
+    ) -> None:
         """A channel left out of new_versions keeps the value stored at its version."""
         v1 = api.next_version(None)
         c1 = await api.put(thread("t"), make_checkpoint({"a": "kept", "b": 1}, {"a": v1, "b": v1}))
         v2 = api.next_version(v1)
-        await api.put(c1, make_checkpoint({"a": "kept", "b": 2}, {"a": v1, "b": v2}), new_versions={"b": v2})
+        await api.put(
+            c1, make_checkpoint({"a": "kept", "b": 2}, {"a": v1, "b": v2}), new_versions={"b": v2}
+        )
         got = await api.get_tuple(thread("t"))
         assert got is not None and got.checkpoint["channel_values"] == {"a": "kept", "b": 2}
 
@@ -299,7 +325,9 @@ class CheckpointerConformance:
         assert got is not None
         got.checkpoint["channel_values"]["state"]["items"].append(4)
         again = await api.get_tuple(thread("t"))
-        assert again is not None and again.checkpoint["channel_values"]["state"] == {"items": [1, 2]}
+        assert again is not None and again.checkpoint["channel_values"]["state"] == {
+            "items": [1, 2]
+        }
 
     async def test_next_versions_increase_and_do_not_repeat(self, api: SaverDriver) -> None:
         """get_next_version is above its input, and two forks of one version get different versions."""
@@ -310,7 +338,9 @@ class CheckpointerConformance:
 
     # --- list ---
 
-    async def _history(self, api: SaverDriver, thread_id: str, n: int, ns: str = "") -> list[RunnableConfig]:
+    async def _history(
+        self, api: SaverDriver, thread_id: str, n: int, ns: str = ""
+    ) -> list[RunnableConfig]:
         configs: list[RunnableConfig] = []
         config = thread(thread_id, ns)
         version: ChannelVersion | None = None
@@ -337,10 +367,15 @@ class CheckpointerConformance:
         """limit caps the count and before keeps only checkpoints older than the one named."""
         configs = await self._history(api, "t", 5)
         ids = [c["configurable"]["checkpoint_id"] for c in configs]
-        assert [t.checkpoint["id"] for t in await api.list(thread("t"), limit=2)] == [ids[4], ids[3]]
+        assert [t.checkpoint["id"] for t in await api.list(thread("t"), limit=2)] == [
+            ids[4],
+            ids[3],
+        ]
         older = await api.list(thread("t"), before=configs[2])
         assert [t.checkpoint["id"] for t in older] == [ids[1], ids[0]]
-        assert [t.checkpoint["id"] for t in await api.list(thread("t"), before=configs[3], limit=1)] == [ids[2]]
+        assert [
+            t.checkpoint["id"] for t in await api.list(thread("t"), before=configs[3], limit=1)
+        ] == [ids[2]]
 
     async def test_list_filter_matches_metadata_by_equality(self, api: SaverDriver) -> None:
         """filter keeps checkpoints whose metadata has all the given key/value pairs."""
@@ -393,7 +428,10 @@ class CheckpointerConformance:
         await api.put_writes(c1, [(INTERRUPT, ["ask the user"])], "task-b")
         got = await api.get_tuple(c1)
         assert got is not None
-        assert got.pending_writes == [("task-a", ERROR, "second failure"), ("task-b", INTERRUPT, ["ask the user"])]
+        assert got.pending_writes == [
+            ("task-a", ERROR, "second failure"),
+            ("task-b", INTERRUPT, ["ask the user"]),
+        ]
 
     async def test_writes_belong_to_one_checkpoint(self, api: SaverDriver) -> None:
         """A new checkpoint starts with no pending writes; the old one keeps its own."""
@@ -416,13 +454,19 @@ class CheckpointerConformance:
         version: ChannelVersion | None = None
         for item in values:
             new = api.next_version(version)
-            value = DeltaValue(version, tuple(item)) if isinstance(item, tuple) and version is not None else item
+            value = (
+                DeltaValue(version, tuple(item))
+                if isinstance(item, tuple) and version is not None
+                else item
+            )
             config = await api.put(config, make_checkpoint({"messages": value}, {"messages": new}))
             configs.append(config)
             version = new
         return configs
 
-    async def test_delta_chain_reads_as_snapshot_and_every_write_in_order(self, api: SaverDriver) -> None:
+    async def test_delta_chain_reads_as_snapshot_and_every_write_in_order(
+        self, api: SaverDriver
+    ) -> None:
         """A full value followed by deltas reads back as that snapshot plus all their writes, oldest first."""
         m = [HumanMessage(str(i), id=str(i)) for i in range(5)]
         await self._put_chain(api, [[m[0]], ([m[1]],), ([m[2]], [m[3]]), ([m[4]],)])
@@ -437,7 +481,9 @@ class CheckpointerConformance:
         configs = await self._put_chain(api, [["a"], (["b"],), ["a", "b"], (["c"],)])
         got = await api.get_tuple(thread("t"))
         assert got is not None
-        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(["a", "b"], (["c"],), 1, True)
+        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(
+            ["a", "b"], (["c"],), 1, True
+        )
         full = await api.get_tuple(configs[2])
         assert full is not None and full.checkpoint["channel_values"]["messages"] == ["a", "b"]
 
@@ -451,7 +497,9 @@ class CheckpointerConformance:
     async def test_a_delta_on_an_empty_channel_has_no_snapshot(self, api: SaverDriver) -> None:
         """A delta whose base version holds no value reads with has_snapshot False."""
         v1 = api.next_version(None)
-        c1 = await api.put(thread("t"), make_checkpoint({}, {"messages": v1}), new_versions={"messages": v1})
+        c1 = await api.put(
+            thread("t"), make_checkpoint({}, {"messages": v1}), new_versions={"messages": v1}
+        )
         v2 = api.next_version(v1)
         await api.put(c1, make_checkpoint({"messages": DeltaValue(v1, (["x"],))}, {"messages": v2}))
         got = await api.get_tuple(thread("t"))
@@ -462,12 +510,18 @@ class CheckpointerConformance:
     async def test_forks_of_one_checkpoint_keep_separate_chains(self, api: SaverDriver) -> None:
         """Two deltas put on the same parent (a fork) read back independently."""
         configs = await self._put_chain(api, [["root"]])
-        base = (await api.get_tuple(configs[0]))
+        base = await api.get_tuple(configs[0])
         assert base is not None
         v = base.checkpoint["channel_versions"]["messages"]
         left_v, right_v = api.next_version(v), api.next_version(v)
-        left = await api.put(configs[0], make_checkpoint({"messages": DeltaValue(v, (["left"],))}, {"messages": left_v}))
-        right = await api.put(configs[0], make_checkpoint({"messages": DeltaValue(v, (["right"],))}, {"messages": right_v}))
+        left = await api.put(
+            configs[0],
+            make_checkpoint({"messages": DeltaValue(v, (["left"],))}, {"messages": left_v}),
+        )
+        right = await api.put(
+            configs[0],
+            make_checkpoint({"messages": DeltaValue(v, (["right"],))}, {"messages": right_v}),
+        )
         got_left, got_right = await api.get_tuple(left), await api.get_tuple(right)
         assert got_left is not None and got_right is not None
         assert got_left.checkpoint["channel_values"]["messages"].writes == (["left"],)
@@ -476,12 +530,17 @@ class CheckpointerConformance:
     async def test_a_stored_chain_is_the_root_of_later_deltas(self, api: SaverDriver) -> None:
         """A DeltaChain put back as a full value (a fork) is extended by later deltas."""
         v1 = api.next_version(None)
-        c1 = await api.put(thread("t"), make_checkpoint({"messages": DeltaChain(["a"], (["b"],), 1)}, {"messages": v1}))
+        c1 = await api.put(
+            thread("t"),
+            make_checkpoint({"messages": DeltaChain(["a"], (["b"],), 1)}, {"messages": v1}),
+        )
         v2 = api.next_version(v1)
         await api.put(c1, make_checkpoint({"messages": DeltaValue(v1, (["c"],))}, {"messages": v2}))
         got = await api.get_tuple(thread("t"))
         assert got is not None
-        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(["a"], (["b"], ["c"]), 2, True)
+        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(
+            ["a"], (["b"], ["c"]), 2, True
+        )
 
     # --- isolation and deletion ---
 
@@ -521,7 +580,11 @@ class CheckpointerConformance:
         # The thread id can be used again from scratch.
         await api.put(thread("gone"), make_checkpoint({"n": 5}, {"n": v}))
         again = await api.get_tuple(thread("gone"))
-        assert again is not None and again.checkpoint["channel_values"] == {"n": 5} and again.pending_writes == []
+        assert (
+            again is not None
+            and again.checkpoint["channel_values"] == {"n": 5}
+            and again.pending_writes == []
+        )
 
     # --- serialization ---
 
@@ -529,7 +592,11 @@ class CheckpointerConformance:
         """Messages, models, dataclasses, datetimes, UUIDs, sets, enums, bytes, ... read back equal."""
         v = api.next_version(None)
         value = rich_value()
-        c1 = await api.put(thread("t"), make_checkpoint({"state": value}, {"state": v}), {"source": "input", "step": -1, "at": value["when"]})
+        c1 = await api.put(
+            thread("t"),
+            make_checkpoint({"state": value}, {"state": v}),
+            {"source": "input", "step": -1, "at": value["when"]},
+        )
         await api.put_writes(c1, [("state", value)], "task")
         got = await api.get_tuple(thread("t"))
         assert got is not None
@@ -557,12 +624,16 @@ class CheckpointerConformance:
             await api.peek_latest({})
         assert await api.list(None) == []
 
-    async def test_an_unserializable_value_is_refused_and_nothing_is_written(self, api: SaverDriver) -> None:
+    async def test_an_unserializable_value_is_refused_and_nothing_is_written(
+        self, api: SaverDriver
+    ) -> None:
         """A value the serializer cannot encode raises SerializationError naming it; the thread is unchanged."""
         v1 = api.next_version(None)
         c1 = await api.put(thread("t"), make_checkpoint({"n": 1}, {"n": v1}))
         v2 = api.next_version(v1)
-        bad = make_checkpoint({"n": 2, "fine": "x", "z": {"deep": [object()]}}, {"n": v2, "fine": v2, "z": v2})
+        bad = make_checkpoint(
+            {"n": 2, "fine": "x", "z": {"deep": [object()]}}, {"n": v2, "fine": v2, "z": v2}
+        )
         with pytest.raises(SerializationError, match=r"object.*\['deep'\]\[0\]"):
             await api.put(c1, bad)
         got = await api.get_tuple(thread("t"))
@@ -570,7 +641,9 @@ class CheckpointerConformance:
         assert got.checkpoint["channel_values"] == {"n": 1}
         assert len(await api.list(thread("t"))) == 1
 
-    async def test_unserializable_writes_are_refused_and_none_are_stored(self, api: SaverDriver) -> None:
+    async def test_unserializable_writes_are_refused_and_none_are_stored(
+        self, api: SaverDriver
+    ) -> None:
         """put_writes with one bad value raises SerializationError and stores none of the task's writes."""
         v = api.next_version(None)
         c1 = await api.put(thread("t"), make_checkpoint({"n": 1}, {"n": v}))

@@ -68,9 +68,7 @@ __all__ = ["SqliteSaver"]
 
 T = TypeVar("T")
 
-_SNAPSHOT_COLUMNS = (
-    "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, metadata"
-)
+_SNAPSHOT_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, metadata"
 _Row = tuple[str, str, str, "str | None", str, bytes, str, "bytes | str"]
 
 
@@ -180,7 +178,9 @@ class SqliteSaver(SaverOps):
     def _tuple(self, conn: sqlite3.Connection, row: _Row) -> CheckpointTuple:
         thread_id, ns, checkpoint_id, parent_id, type_tag, header, meta_type, meta = row
         with stored_context(thread_id, ns, checkpoint_id):
-            checkpoint = check_header(load_value(self.serde, (type_tag, header), "checkpoint header"))
+            checkpoint = check_header(
+                load_value(self.serde, (type_tag, header), "checkpoint header")
+            )
         versions: dict[str, ChannelVersion] = checkpoint["channel_versions"]
         blobs = self._fetch_blobs(conn, thread_id, ns, versions)
         stored_writes = conn.execute(
@@ -196,7 +196,13 @@ class SqliteSaver(SaverOps):
                 load_write(self.serde, task_id, channel, (wtype, data))
                 for task_id, channel, wtype, data in stored_writes
             ]
-            metadata = load_metadata(self.serde, (meta_type, meta.encode("utf-8", "surrogatepass") if isinstance(meta, str) else meta))
+            metadata = load_metadata(
+                self.serde,
+                (
+                    meta_type,
+                    meta.encode("utf-8", "surrogatepass") if isinstance(meta, str) else meta,
+                ),
+            )
         return stored_tuple(thread_id, ns, checkpoint_id, parent_id, checkpoint, metadata, writes)
 
     @staticmethod
@@ -228,7 +234,10 @@ class SqliteSaver(SaverOps):
         ).fetchall()
         # base_version is kept as its stored text: decode_channels looks it up through _vkey,
         # and _vkey of a str is the str itself.
-        return {(channel, version): StoredBlob(kind, base, type_tag, data) for channel, version, kind, base, type_tag, data in rows}
+        return {
+            (channel, version): StoredBlob(kind, base, type_tag, data)
+            for channel, version, kind, base, type_tag, data in rows
+        }
 
     def _list_op(
         self,
@@ -263,7 +272,9 @@ class SqliteSaver(SaverOps):
         all_in_sql = isinstance(self.serde, JsonPlusSerializer)
         for key, value in (filter or {}).items():
             if isinstance(key, str) and '"' not in key and type(value) in (str, int):
-                where.append("CASE WHEN metadata_type = 'json' THEN json_extract(metadata, ?) = ? ELSE 1 END")
+                where.append(
+                    "CASE WHEN metadata_type = 'json' THEN json_extract(metadata, ?) = ? ELSE 1 END"
+                )
                 params += [f'$."{key}"', value]
             else:
                 all_in_sql = False
@@ -305,8 +316,16 @@ class SqliteSaver(SaverOps):
         checkpoint_id = checkpoint["id"]
         # Serialize everything first: a bad value raises before the transaction starts.
         blobs = [
-            (thread_id, ns, channel, _vkey(version), blob.kind,
-             None if blob.base_version is None else _vkey(blob.base_version), blob.type_tag, blob.data)
+            (
+                thread_id,
+                ns,
+                channel,
+                _vkey(version),
+                blob.kind,
+                None if blob.base_version is None else _vkey(blob.base_version),
+                blob.type_tag,
+                blob.data,
+            )
             for channel, version, blob in encode_channels(self.serde, checkpoint, new_versions)
         ]
         type_tag, header = encode_checkpoint(self.serde, checkpoint)
@@ -316,14 +335,22 @@ class SqliteSaver(SaverOps):
 
         def write(conn: sqlite3.Connection) -> None:
             if blobs:
-                conn.executemany("INSERT OR REPLACE INTO checkpoint_blobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", blobs)
-            conn.execute("INSERT OR REPLACE INTO checkpoint_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO checkpoint_blobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", blobs
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO checkpoint_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row
+            )
 
         self._write(write)
         return checkpoint_config(thread_id, ns, checkpoint_id)
 
     def _put_writes_op(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
         thread_id, ns, checkpoint_id = writes_address(config)
@@ -337,7 +364,10 @@ class SqliteSaver(SaverOps):
             # Special writes replace; ordinary writes keep the first copy (a retried call is a no-op).
             columns = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, data, task_path"
             if ordinary:
-                conn.executemany(f"INSERT OR IGNORE INTO checkpoint_writes ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", ordinary)
+                conn.executemany(
+                    f"INSERT OR IGNORE INTO checkpoint_writes ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    ordinary,
+                )
             if special:
                 conn.executemany(
                     f"INSERT INTO checkpoint_writes ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
