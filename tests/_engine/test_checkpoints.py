@@ -277,3 +277,21 @@ async def test_checkpoint_metadata_keeps_caller_metadata_and_configurable_values
     assert meta["user_id"] == "u1" and meta["tag"] == "t"
     assert "thread_id" not in meta
     assert len(await client.get_state_history(graph, cfg("m"), filter={"user_id": "u1"})) == 3
+
+
+async def test_a_saver_failure_always_surfaces_even_a_stray_stop_iteration(
+    client: GraphClient,
+) -> None:
+    """A saver call that raises (even StopIteration, which ends generators) fails the run."""
+    saver = InMemorySaver()
+
+    def broken_put(*args: object) -> None:
+        raise StopIteration
+
+    async def abroken_put(*args: object) -> None:
+        raise StopIteration
+
+    saver.put = broken_put  # type: ignore[method-assign,assignment]
+    saver.aput = abroken_put  # type: ignore[method-assign,assignment]
+    with pytest.raises((StopIteration, RuntimeError)):
+        await client.invoke(chain(saver), {"x": 1}, cfg())

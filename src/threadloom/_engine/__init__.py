@@ -2,6 +2,7 @@
 
 - ``_pregel``: :class:`CompiledGraph`, the public ``invoke``/``stream``/``get_state``/
   ``update_state`` methods (and async twins); builds a run and formats its stream.
+- ``_options``: the keyword options of those methods (LangGraph's), checked once.
 - ``_superstep``: the superstep loop, written once as a script of requests: load the
   thread, apply the input, then per step plan, execute, save, apply, stream.
 - ``_drivers``: thin loops that carry out those requests, sync (threads) or async (tasks).

@@ -112,22 +112,22 @@ def complete_sync(program: Script[T]) -> T:
 
 def _drive_sync(program: Script[Any], sink: Sink | None) -> Iterator[Event]:
     send = program.send
-    try:
-        request = send(None)
-        while True:
-            reply = None
-            if type(request) is SaverCall:
-                reply = getattr(request.saver, request.method)(*request.args)
-            elif type(request) is list:
-                if sink is not None and sink.live:
-                    yield from _execute_live(request, sink)
-                else:
-                    _execute_all(request)
-            elif sink is not None:
-                yield from sink.drain()
+    reply = None
+    while True:
+        try:  # only the script's end is a StopIteration here, never a saver's
             request = send(reply)
-    except StopIteration:
-        return
+        except StopIteration:
+            return
+        reply = None
+        if type(request) is SaverCall:
+            reply = getattr(request.saver, request.method)(*request.args)
+        elif type(request) is list:
+            if sink is not None and sink.live:
+                yield from _execute_live(request, sink)
+            else:
+                _execute_all(request)
+        elif sink is not None:
+            yield from sink.drain()
 
 
 def execute_task(task: Task) -> None:

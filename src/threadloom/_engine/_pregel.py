@@ -163,9 +163,12 @@ class CompiledGraph:
     ) -> Any:
         """Run the graph to the end (or to an interrupt) and return its output state.
 
-        The keyword options are LangGraph's (:class:`~threadloom._engine._options.RunOptions`);
-        an unknown one is a ``TypeError``. With a ``stream_mode`` other than
-        ``"values"``, return the list of stream parts instead.
+        Keyword options (LangGraph's; any other keyword is a ``TypeError``):
+        ``context``, ``stream_mode``, ``print_mode``, ``output_keys``,
+        ``interrupt_before``, ``interrupt_after``, ``durability``, ``subgraphs``,
+        ``debug``, ``version``, ``control`` and the deprecated ``checkpoint_during``;
+        see :class:`~threadloom._engine._options.RunOptions`. With a ``stream_mode``
+        other than ``"values"``, return the list of stream parts instead.
         """
         if not options:  # the hot path: no stream, no option to check
             run = self._run(config, _NO_MODES, None)
