@@ -68,6 +68,12 @@ class Runtime(Generic[ContextT]):
     server_info: ServerInfo | None = None
     """The agent server's assistant and user, when run by the server."""
 
+    def heartbeat(self) -> None:
+        """Tell a timed node attempt it is making progress (moves its ``idle_timeout``)."""
+        from threadloom._engine._timeout import heartbeat
+
+        heartbeat()
+
     def override(self, **changes: Any) -> Runtime[ContextT]:
         """A copy with some fields replaced."""
         return replace(self, **changes)

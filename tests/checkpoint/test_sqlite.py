@@ -55,7 +55,12 @@ def test_checkpoints_survive_reopening_the_file(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with SqliteSaver.from_conn_string(path) as saver:
         v1 = saver.get_next_version(None)
-        c1 = saver.put(thread("t"), make_checkpoint({"m": [HumanMessage("a", id="1")]}, {"m": v1}), {}, {"m": v1})
+        c1 = saver.put(
+            thread("t"),
+            make_checkpoint({"m": [HumanMessage("a", id="1")]}, {"m": v1}),
+            {},
+            {"m": v1},
+        )
         v2 = saver.get_next_version(v1)
         delta = DeltaValue(v1, ([HumanMessage("b", id="2")],))
         saver.put(c1, make_checkpoint({"m": delta}, {"m": v2}), {}, {"m": v2})
@@ -63,7 +68,9 @@ def test_checkpoints_survive_reopening_the_file(tmp_path: Path) -> None:
         got = saver.get_tuple(thread("t"))
         assert got is not None
         chain = got.checkpoint["channel_values"]["m"]
-        assert chain.snapshot == [HumanMessage("a", id="1")] and chain.writes == ([HumanMessage("b", id="2")],)
+        assert chain.snapshot == [HumanMessage("a", id="1")] and chain.writes == (
+            [HumanMessage("b", id="2")],
+        )
 
 
 def test_setup_is_idempotent_and_records_its_version(tmp_path: Path) -> None:
@@ -73,7 +80,9 @@ def test_setup_is_idempotent_and_records_its_version(tmp_path: Path) -> None:
         saver.setup()
         saver.setup()
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT version FROM threadloom_migrations WHERE component = 'checkpoint'").fetchone() == (1,)
+    assert conn.execute(
+        "SELECT version FROM threadloom_migrations WHERE component = 'checkpoint'"
+    ).fetchone() == (1,)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
 
@@ -84,10 +93,20 @@ def test_a_turn_writes_only_the_changed_channels(tmp_path: Path) -> None:
     history = [HumanMessage("x" * 1000, id=str(i)) for i in range(100)]
     with SqliteSaver.from_conn_string(path) as saver:
         v = saver.get_next_version(None)
-        config = saver.put(thread("t"), make_checkpoint({"m": history, "big": "y" * 10_000}, {"m": v, "big": v}), {}, {"m": v, "big": v})
+        config = saver.put(
+            thread("t"),
+            make_checkpoint({"m": history, "big": "y" * 10_000}, {"m": v, "big": v}),
+            {},
+            {"m": v, "big": v},
+        )
         v2 = saver.get_next_version(v)
         delta = DeltaValue(v, ([HumanMessage("new", id="new")],))
-        saver.put(config, make_checkpoint({"m": delta, "big": "y" * 10_000}, {"m": v2, "big": v}), {}, {"m": v2})
+        saver.put(
+            config,
+            make_checkpoint({"m": delta, "big": "y" * 10_000}, {"m": v2, "big": v}),
+            {},
+            {"m": v2},
+        )
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT channel, kind, length(data) FROM checkpoint_blobs").fetchall()
     conn.close()
@@ -143,7 +162,10 @@ def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path) -> N
     """Opening a text file raises DatabaseError and leaves its bytes as they were."""
     path = tmp_path / "notes.txt"
     path.write_bytes(b"my precious notes\n" * 100)
-    with pytest.raises(DatabaseError, match="not a SQLite database"), SqliteSaver.from_conn_string(path):
+    with (
+        pytest.raises(DatabaseError, match="not a SQLite database"),
+        SqliteSaver.from_conn_string(path),
+    ):
         pass
     assert path.read_bytes() == b"my precious notes\n" * 100
 

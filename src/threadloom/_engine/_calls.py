@@ -23,8 +23,9 @@ from langchain_core.runnables.config import var_child_runnable_config
 from threadloom._engine._constants import RESUME, RETURN
 from threadloom._engine._context import Task, current_task, reset_task, set_task
 from threadloom._engine._spec import NodeSpec
+from threadloom._engine._task import retry_wait
+from threadloom._engine._timeout import guarded
 from threadloom.errors import GraphBubbleUp, GraphInterrupt
-from threadloom.types import RetryPolicy
 
 __all__ = ["call_task"]
 
@@ -120,7 +121,7 @@ def _run(child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
                 raise
             except Exception as exc:
                 attempt += 1
-                wait = _retry_wait(child, exc, attempt)
+                wait = retry_wait(child.node.retry_policy, exc, attempt)
                 if wait is None:
                     raise
                 time.sleep(wait)
@@ -140,13 +141,17 @@ async def _arun(
     attempt = 0
     while True:
         try:
-            value = await fn(*args, **kwargs)
+            timeout = child.node.timeout
+            if timeout is None:
+                value = await fn(*args, **kwargs)
+            else:
+                value = await guarded(child.name, timeout, fn(*args, **kwargs))
         except GraphBubbleUp as exc:
             _paused(child, exc)
             raise
         except Exception as exc:
             attempt += 1
-            wait = _retry_wait(child, exc, attempt)
+            wait = retry_wait(child.node.retry_policy, exc, attempt)
             if wait is None:
                 raise
             await asyncio.sleep(wait)
@@ -160,16 +165,3 @@ def _paused(child: Task, exc: GraphBubbleUp) -> None:
         child.paused = True
         child.interrupts = list(exc.interrupts)
         child.run.calls.append(child)
-
-
-def _retry_wait(child: Task, exc: Exception, attempt: int) -> float | None:
-    """Seconds to wait before the next attempt, or ``None`` when the error is final."""
-    policies = child.node.retry_policy
-    if policies is None:
-        return None
-    if isinstance(policies, RetryPolicy):
-        policies = (policies,)
-    for policy in policies:
-        if policy.should_retry(exc):
-            return float(policy.interval(attempt)) if attempt < policy.max_attempts else None
-    return None

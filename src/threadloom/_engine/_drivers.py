@@ -20,6 +20,7 @@ from threadloom._engine._context import Task
 from threadloom._engine._run import Run
 from threadloom._engine._superstep import SaverCall, Script, script
 from threadloom._engine._task import Call, task_script
+from threadloom._engine._timeout import guarded
 
 __all__ = [
     "Event",
@@ -241,6 +242,8 @@ async def _aperform(task: Task, request: Call | float) -> Any:
         await asyncio.sleep(request)
         return None
     func, value, offload = request
+    if offload and task.node.timeout is not None:
+        return await guarded(task.name, task.node.timeout, func.acall(task, value))
     if offload or func.afn is not None or func.is_runnable:
         return await func.acall(task, value)
     return func.call(task, value)  # a sync branch path runs in place

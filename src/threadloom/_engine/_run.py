@@ -25,6 +25,7 @@ from threadloom._engine._constants import (
 )
 from threadloom._engine._context import Task
 from threadloom._engine._spec import BranchSpec, NodeSpec
+from threadloom._engine._timeout import progress
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.errors import (
@@ -343,6 +344,9 @@ class Run:
         if sends is not None and sends.is_available():
             for i, packet in enumerate(sends.get()):
                 node = spec.nodes[packet.node]
+                timeout = getattr(packet, "timeout", None)
+                if timeout is not None:
+                    node = dataclasses.replace(node, timeout=timeout)
                 path = ("push", i)
                 tasks.append(
                     Task(self, node, self._task_id(step, node.name, path), path, (), packet.arg)
@@ -649,6 +653,7 @@ class Run:
             self.sink(self.ns_path, mode, payload)
 
     def _write_custom(self, chunk: Any) -> None:
+        progress()
         self.sink(self.ns_path, "custom", chunk)
 
     def emit_values(self) -> None:

@@ -14,7 +14,7 @@ from threadloom.channels.base import BaseChannel
 
 if TYPE_CHECKING:
     from threadloom._engine._injection import NodeFunc
-    from threadloom.types import RetryPolicy
+    from threadloom.types import RetryPolicy, TimeoutPolicy
 
 __all__ = ["BranchSpec", "GraphSpec", "NodeSpec"]
 
@@ -41,6 +41,9 @@ class NodeSpec:
     """Writes made after every successful run: the node's static edges."""
     branches: tuple[BranchSpec, ...] = ()
     retry_policy: RetryPolicy | Any = None
+    timeout: TimeoutPolicy | None = None
+    """Limits of each attempt (async nodes only)."""
+    cache_policy: Any = None
     defer: bool = False
     input_keys: tuple[str, ...] = ()
     """State keys the node reads."""

@@ -24,8 +24,9 @@ from threadloom._engine._context import Task, reset_task, set_task
 from threadloom._engine._events import EVENT_MODES, emit_event, task_event
 from threadloom._engine._injection import NodeFunc
 from threadloom.errors import GraphBubbleUp, GraphInterrupt, ParentCommand
+from threadloom.types import RetryPolicy
 
-__all__ = ["Call", "TaskScript", "task_script"]
+__all__ = ["Call", "TaskScript", "retry_wait", "task_script"]
 
 Call = tuple[NodeFunc, Any, bool]
 """``(func, value, offload)``: call ``func`` for the task with ``value`` as its state."""
@@ -67,16 +68,12 @@ def task_script(task: Task) -> TaskScript:
                 return
             except Exception as exc:
                 attempt += 1
-                policy = node.retry_policy
-                if (
-                    policy is not None
-                    and attempt < policy.max_attempts
-                    and policy.should_retry(exc)
-                ):
-                    task.writes = []
-                    yield float(policy.interval(attempt))
-                    continue
-                raise
+                wait = retry_wait(node.retry_policy, exc, attempt)
+                if wait is None:
+                    raise
+                task.writes = []
+                yield wait
+                continue
     except ParentCommand as exc:
         # From a graph run inside this task: its command is this task's output.
         try:
@@ -89,6 +86,22 @@ def task_script(task: Task) -> TaskScript:
     finally:
         var_child_runnable_config.reset(lc_token)
         reset_task(token)
+
+
+def retry_wait(policies: Any, exc: Exception, attempt: int) -> float | None:
+    """Seconds to wait before attempt ``attempt + 1``, or ``None`` when ``exc`` is final.
+
+    ``policies`` is a retry policy or a sequence of them: the first whose
+    ``retry_on`` matches the error decides.
+    """
+    if policies is None:
+        return None
+    if isinstance(policies, RetryPolicy):
+        policies = (policies,)
+    for policy in policies:
+        if policy.should_retry(exc):
+            return float(policy.interval(attempt)) if attempt < policy.max_attempts else None
+    return None
 
 
 def _branches(task: Task, branches: list[Any]) -> Generator[Call, Any, list[tuple[str, Any]]]:

@@ -18,6 +18,7 @@ from threadloom.channels.last_value import LastValue
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
+from threadloom.types import TimeoutPolicy
 
 __all__ = ["entrypoint"]
 
@@ -56,6 +57,7 @@ class entrypoint:
         context_schema: Any = None,
         cache_policy: Any = None,
         retry_policy: Any = None,
+        timeout: Any = None,
         **kwargs: Any,
     ) -> None:
         context_schema = (
@@ -70,12 +72,18 @@ class entrypoint:
         self.context_schema = context_schema
         self.cache_policy = cache_policy
         self.retry_policy = retry_policy
+        self.timeout = TimeoutPolicy.coerce(timeout)
 
     def __call__(self, func: Callable[..., Any]) -> CompiledGraph:
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
             raise NotImplementedError("an entrypoint cannot be a generator function")
         name = getattr(func, "__name__", None) or type(func).__name__
         workflow = _Workflow(func, name)
+        if self.timeout is not None and not workflow.is_async:
+            raise GraphBuildError(
+                f"entrypoint '{name}' has a timeout, which is only supported for async nodes "
+                "(a sync function cannot be cancelled)"
+            )
         node = NodeSpec(
             name=name,
             func=NodeFunc(
@@ -84,6 +92,7 @@ class entrypoint:
             triggers=(branch_channel(name),),
             input_keys=(START, PREVIOUS),
             retry_policy=self.retry_policy,
+            timeout=self.timeout,
         )
         spec = GraphSpec(
             channels={

@@ -10,6 +10,7 @@ from threadloom._engine._calls import call_task
 from threadloom._engine._injection import NodeFunc
 from threadloom._engine._spec import NodeSpec
 from threadloom.errors import GraphBuildError
+from threadloom.types import TimeoutPolicy
 
 __all__ = ["TaskFunction", "task"]
 
@@ -31,6 +32,7 @@ class TaskFunction(Generic[F]):
         name: str | None = None,
         retry_policy: Any = None,
         cache_policy: Any = None,
+        timeout: Any = None,
     ) -> None:
         if not callable(func):
             raise GraphBuildError(f"@task needs a function, got {func!r}")
@@ -38,10 +40,19 @@ class TaskFunction(Generic[F]):
         self.name = name or getattr(func, "__name__", None) or type(func).__name__
         self.retry_policy = retry_policy
         self.cache_policy = cache_policy
+        self.timeout = TimeoutPolicy.coerce(timeout)
+        node_func = NodeFunc(func, f"task '{self.name}'")
+        if self.timeout is not None and not node_func.is_async_only:
+            raise GraphBuildError(
+                f"task '{self.name}' has a timeout, which is only supported for async nodes "
+                "and tasks (a sync function cannot be cancelled)"
+            )
         self._node = NodeSpec(
             name=self.name,
-            func=NodeFunc(func, f"task '{self.name}'"),
+            func=node_func,
             retry_policy=retry_policy,
+            timeout=self.timeout,
+            cache_policy=cache_policy,
         )
         functools.update_wrapper(self, func)
 
@@ -68,6 +79,7 @@ def task(
     name: str | None = None,
     retry_policy: Any = None,
     cache_policy: Any = None,
+    timeout: Any = None,
 ) -> Callable[[F], TaskFunction[F]]: ...
 
 
@@ -77,11 +89,18 @@ def task(
     name: str | None = None,
     retry_policy: Any = None,
     cache_policy: Any = None,
+    timeout: Any = None,
 ) -> Any:
-    """Make a function a task: ``@task``, ``@task()`` or ``@task(name=..., retry_policy=...)``."""
+    """Make a function a task: ``@task``, ``@task()`` or ``@task(name=..., retry_policy=...)``.
+
+    ``timeout`` (async tasks only) limits each attempt, as for nodes.
+    """
+    timeout = TimeoutPolicy.coerce(timeout)  # checked when declared, before any function
 
     def wrap(func: Any) -> TaskFunction[Any]:
-        return TaskFunction(func, name=name, retry_policy=retry_policy, cache_policy=cache_policy)
+        return TaskFunction(
+            func, name=name, retry_policy=retry_policy, cache_policy=cache_policy, timeout=timeout
+        )
 
     if __func_or_none__ is not None:
         return wrap(__func_or_none__)

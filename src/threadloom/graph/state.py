@@ -41,9 +41,9 @@ from threadloom.channels.barrier import NamedBarrierValue
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
-from threadloom.errors import GraphBuildError
+from threadloom.errors import GraphBuildError, UnsupportedOptionError
 from threadloom.graph._schema import channels_of, is_schema, object_to_dict, state_coercer
-from threadloom.types import RetryPolicy
+from threadloom.types import RetryPolicy, TimeoutPolicy
 
 __all__ = ["CompiledStateGraph", "StateGraph"]
 
@@ -56,6 +56,9 @@ class _NodeDef:
     retry_policy: Any = None
     defer: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    cache_policy: Any = None
+    timeout: TimeoutPolicy | None = None
+    destinations: Any = None
 
 
 @dataclass
@@ -106,6 +109,7 @@ class StateGraph:
         self.edges: list[tuple[str, str]] = []
         self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
         self.branches: dict[str, list[_BranchDef]] = {}
+        self.node_defaults: dict[str, Any] = {}
 
     def _add_schema(self, schema: Any) -> None:
         for key, channel in channels_of(schema).items():
@@ -122,16 +126,24 @@ class StateGraph:
         metadata: dict[str, Any] | None = None,
         input_schema: Any = None,
         retry_policy: Any = None,
+        cache_policy: Any = None,
+        destinations: Any = None,
+        timeout: Any = None,
         **kwargs: Any,
     ) -> StateGraph:
         """Add a node: ``add_node(fn)`` (named after the function) or ``add_node(name, fn)``.
 
-        ``retry_policy`` retries a failing node; ``defer=True`` delays the node
-        until every other pending node has run. Returns the builder.
+        ``retry_policy`` (or its older name ``retry``) retries a failing node;
+        ``timeout`` (a :class:`~threadloom.types.TimeoutPolicy` or seconds) limits
+        each attempt of an async node; ``cache_policy`` caches its results when the
+        graph is compiled with a cache; ``defer=True`` delays the node until every
+        other pending node has run; ``destinations`` names where a node that
+        returns ``Command(goto=...)`` may go (for drawing). Returns the builder.
         """
         input_schema = input_schema if input_schema is not None else kwargs.pop("input", None)
-        kwargs.pop("cache_policy", None)
-        kwargs.pop("destinations", None)
+        if "retry" in kwargs:
+            retry = kwargs.pop("retry")
+            retry_policy = retry_policy if retry_policy is not None else retry
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
         if isinstance(node, str):
@@ -146,19 +158,48 @@ class StateGraph:
             action = node
             name = _name_of(node)
         self._check_name(name)
-        if isinstance(retry_policy, (list, tuple)) and not isinstance(retry_policy, RetryPolicy):
-            retry_policy = retry_policy[0] if retry_policy else None
-        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-            raise GraphBuildError(
-                f"retry_policy of node '{name}' must be a RetryPolicy, got {retry_policy!r}"
-            )
+        retry_policy = _check_retry(name, retry_policy)
         if input_schema is None:
             input_schema = _inferred_input_schema(action, self.state_schema)
         if input_schema is not None:
             self._add_schema(input_schema)
         self.nodes[name] = _NodeDef(
-            name, action, input_schema, retry_policy, bool(defer), dict(metadata or {})
+            name,
+            action,
+            input_schema,
+            retry_policy,
+            bool(defer),
+            dict(metadata or {}),
+            cache_policy,
+            TimeoutPolicy.coerce(timeout),
+            destinations,
         )
+        return self
+
+    def set_node_defaults(
+        self,
+        *,
+        retry_policy: Any = None,
+        cache_policy: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> StateGraph:
+        """Policies for every node that does not set its own in ``add_node`` (applied at compile).
+
+        Returns the builder. Subgraphs do not inherit them.
+        """
+        if kwargs.get("error_handler") is not None:
+            raise UnsupportedOptionError(
+                "set_node_defaults(error_handler=...) is not supported yet"
+            )
+        kwargs.pop("error_handler", None)
+        if kwargs:
+            raise TypeError(f"set_node_defaults() got unexpected arguments {sorted(kwargs)}")
+        self.node_defaults = {
+            "retry_policy": _check_retry("(defaults)", retry_policy),
+            "cache_policy": cache_policy,
+            "timeout": TimeoutPolicy.coerce(timeout),
+        }
         return self
 
     def _check_name(self, name: Any) -> None:
@@ -336,6 +377,7 @@ class StateGraph:
             if target != END:
                 edge_writes[source].append((branch_channel(target), source))
         state_coerce = state_coercer(self.state_schema)
+        defaults = self.node_defaults
         nodes: dict[str, NodeSpec] = {}
         for node_name, definition in self.nodes.items():
             input_schema = definition.input_schema
@@ -344,13 +386,22 @@ class StateGraph:
             )
             coerce = state_coercer(input_schema) if input_schema is not None else state_coerce
             subgraph = definition.action if isinstance(definition.action, CompiledGraph) else None
+            func = NodeFunc(definition.action, f"node '{node_name}'")
+            timeout = _default(definition.timeout, defaults.get("timeout"))
+            if timeout is not None and not (func.is_async_only or func.is_runnable):
+                raise GraphBuildError(
+                    f"node '{node_name}' has a timeout, which is only supported for async nodes "
+                    "(a sync function cannot be cancelled)"
+                )
             nodes[node_name] = NodeSpec(
                 name=node_name,
-                func=NodeFunc(definition.action, f"node '{node_name}'"),
+                func=func,
                 triggers=(branch_channel(node_name), *join_triggers[node_name]),
                 edge_writes=(*edge_writes[node_name], *joins[node_name]),
                 branches=self._branch_specs(node_name),
-                retry_policy=definition.retry_policy,
+                retry_policy=_default(definition.retry_policy, defaults.get("retry_policy")),
+                timeout=timeout,
+                cache_policy=_default(definition.cache_policy, defaults.get("cache_policy")),
                 defer=definition.defer,
                 input_keys=input_keys,
                 input_coerce=coerce,
@@ -402,6 +453,23 @@ class CompiledStateGraph(CompiledGraph):
         from threadloom.graph._drawing import draw
 
         return draw(self.builder)
+
+
+def _default(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _check_retry(name: str, retry_policy: Any) -> Any:
+    """A retry policy, or a sequence of them (the first whose ``retry_on`` matches applies)."""
+    if retry_policy is None or isinstance(retry_policy, RetryPolicy):
+        return retry_policy
+    if isinstance(retry_policy, (list, tuple)) and all(
+        isinstance(p, RetryPolicy) for p in retry_policy
+    ):
+        return tuple(retry_policy) or None
+    raise GraphBuildError(
+        f"retry_policy of node '{name}' must be a RetryPolicy, got {retry_policy!r}"
+    )
 
 
 def _name_of(action: Any) -> str:

@@ -1,0 +1,84 @@
+"""``add_node`` keywords and ``set_node_defaults``."""
+
+from __future__ import annotations
+
+import pytest
+from typing_extensions import TypedDict
+
+from threadloom.errors import GraphBuildError
+from threadloom.graph import END, START, StateGraph
+from threadloom.types import RetryPolicy
+
+
+class State(TypedDict):
+    n: int
+
+
+def _flaky(failures: int) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def node(state: State) -> State:
+        calls.append(1)
+        if len(calls) <= failures:
+            raise ConnectionError("try again")
+        return {"n": state["n"] + 1}
+
+    return calls, node
+
+
+def _policy(attempts: int) -> RetryPolicy:
+    return RetryPolicy(max_attempts=attempts, initial_interval=0.0, jitter=False)
+
+
+def test_retry_is_an_alias_of_retry_policy() -> None:
+    """``add_node(..., retry=...)`` (the older name) retries like ``retry_policy``."""
+    calls, node = _flaky(2)
+    builder = StateGraph(State)
+    builder.add_node("node", node, retry=_policy(3))
+    builder.add_edge(START, "node")
+    builder.add_edge("node", END)
+    assert builder.compile().invoke({"n": 0}) == {"n": 1}
+    assert len(calls) == 3
+
+
+def test_node_defaults_apply_unless_the_node_sets_its_own() -> None:
+    """``set_node_defaults(retry_policy=)`` covers nodes without a policy; a node's own wins."""
+    calls_a, a = _flaky(1)
+    calls_b, b = _flaky(1)
+    builder = StateGraph(State).set_node_defaults(retry_policy=_policy(2))
+    builder.add_node("a", a)
+    builder.add_node("b", b, retry_policy=_policy(1))
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    graph = builder.compile()
+    with pytest.raises(ConnectionError):
+        graph.invoke({"n": 0})
+    assert (len(calls_a), len(calls_b)) == (2, 1)
+
+
+def test_a_sequence_of_retry_policies_uses_the_first_that_matches() -> None:
+    """With several policies, the first whose ``retry_on`` matches the error decides."""
+    calls, node = _flaky(2)
+    never = RetryPolicy(max_attempts=5, retry_on=KeyError)
+    builder = StateGraph(State)
+    builder.add_node("node", node, retry_policy=[never, _policy(3)])
+    builder.add_edge(START, "node")
+    assert builder.compile().invoke({"n": 0}) == {"n": 1}
+    assert len(calls) == 3
+
+
+def test_add_node_keywords_and_refusals() -> None:
+    """LangGraph's keywords are accepted; unknown ones and bad policies are refused."""
+    builder = StateGraph(State)
+    builder.add_node(
+        "node",
+        lambda s: {"n": 1},
+        metadata={"k": "v"},
+        destinations=("x",),
+        defer=False,
+        cache_policy=None,
+    )
+    with pytest.raises(TypeError, match="unexpected"):
+        builder.add_node("other", lambda s: s, colour="red")
+    with pytest.raises(GraphBuildError):
+        builder.add_node("third", lambda s: s, retry_policy="often")
