@@ -74,6 +74,8 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
             [
                 errors.CheckpointError,
                 errors.CheckpointConflictError,
+                errors.CheckpointNotFoundError,
+                errors.InvalidCheckpointInputError,
                 errors.SchemaVersionError,
                 errors.DatabaseError,
                 errors.ForeignDatabaseError,
@@ -81,7 +83,14 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
                 errors.InvalidConnectionError,
             ],
         ),
-        (errors.CheckpointError, [errors.CheckpointConflictError]),
+        (
+            errors.CheckpointError,
+            [
+                errors.CheckpointConflictError,
+                errors.CheckpointNotFoundError,
+                errors.InvalidCheckpointInputError,
+            ],
+        ),
         (errors.SerializationError, [errors.DecryptionError]),
     ],
 )
@@ -150,6 +159,8 @@ def test_the_docstring_diagram_names_every_error() -> None:
         (errors.MissingThreadIdError, ValueError),
         (errors.EmptyChannelError, KeyError),
         (errors.SerializationError, TypeError),
+        (errors.CheckpointNotFoundError, KeyError),
+        (errors.InvalidCheckpointInputError, ValueError),
     ],
 )
 def test_leaves_subclass_the_expected_builtin(cls: type, builtin: type) -> None:

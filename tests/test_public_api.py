@@ -79,6 +79,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.errors": [
         "CheckpointConflictError",
         "CheckpointError",
+        "CheckpointNotFoundError",
         "CheckpointerNotConfiguredError",
         "ConnectionLostError",
         "DatabaseError",
@@ -94,6 +95,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "GraphRecursionError",
         "IndexConfigMismatchError",
         "IndexNotConfiguredError",
+        "InvalidCheckpointInputError",
         "InvalidConnectionError",
         "InvalidEmbedderError",
         "InvalidFilterError",
@@ -214,7 +216,12 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.store.postgres.aio": ["AsyncPostgresStore"],
     "threadloom.store.sqlite": ["SqliteStore"],
     "threadloom.store.sqlite.aio": ["AsyncSqliteStore"],
-    "threadloom.testing.checkpoint": ["CheckpointerConformance", "SaverDriver", "make_checkpoint"],
+    "threadloom.testing.checkpoint": [
+        "CheckpointerConformance",
+        "SaverDriver",
+        "SharedCheckpointerConformance",
+        "make_checkpoint",
+    ],
     "threadloom.testing.embeddings": [
         "AsyncHashingEmbed",
         "HashingEmbed",

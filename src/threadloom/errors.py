@@ -34,7 +34,9 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │                                                    no built-in base, so the default retry policy retries it
     ├── PersistenceError                         databases and the checkpoints kept in them
     │   ├── CheckpointError                          a thread's checkpoints
-    │   │   └── CheckpointConflictError (RuntimeError)  two writers raced on one thread; retry (.thread_id)
+    │   │   ├── CheckpointConflictError (RuntimeError)  two writers raced on one thread; retry (.thread_id)
+    │   │   ├── CheckpointNotFoundError (KeyError)      update_state names a checkpoint the thread lacks
+    │   │   └── InvalidCheckpointInputError (ValueError)  bad checkpoint_id, limit, thread id, NUL in an id
     │   ├── SchemaVersionError (RuntimeError)        a database written by a newer threadloom (.found/.known)
     │   ├── DatabaseError (RuntimeError)             unusable database path, file or server
     │   │   ├── ForeignDatabaseError                     a SQLite file holding another application's tables
@@ -59,6 +61,7 @@ from typing import Any
 __all__ = [
     "CheckpointConflictError",
     "CheckpointError",
+    "CheckpointNotFoundError",
     "CheckpointerNotConfiguredError",
     "ConnectionLostError",
     "DatabaseError",
@@ -74,6 +77,7 @@ __all__ = [
     "GraphRecursionError",
     "IndexConfigMismatchError",
     "IndexNotConfiguredError",
+    "InvalidCheckpointInputError",
     "InvalidConnectionError",
     "InvalidEmbedderError",
     "InvalidFilterError",
@@ -269,6 +273,18 @@ class CheckpointConflictError(CheckpointError, RuntimeError):
         self.checkpoint_ns = checkpoint_ns
         self.latest = latest
         self.expected = expected
+
+
+class CheckpointNotFoundError(CheckpointError, KeyError):
+    """A write names a ``checkpoint_id`` the thread does not have; nothing was changed."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidCheckpointInputError(CheckpointError, ValueError):
+    """An argument to a checkpointer is unusable (a ``checkpoint_id`` that is not a string,
+    a ``limit`` that is not an integer, a NUL character in an id, ...); nothing was read or written."""
 
 
 class SchemaVersionError(PersistenceError, RuntimeError):

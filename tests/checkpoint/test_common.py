@@ -9,20 +9,25 @@ import pytest
 from langchain_core.runnables import RunnableConfig
 
 from threadloom.checkpoint._common import (
+    NOT_TRACKED,
+    Head,
+    HeadTracker,
     ListScope,
+    PutGuard,
     SaverOps,
     checkpoint_config,
     encode_writes,
     list_scope,
     stored_tuple,
     take,
+    turn_is_open,
     writes_address,
 )
 from threadloom.checkpoint.base import ERROR, INTERRUPT, CheckpointTuple
 from threadloom.checkpoint.memory import InMemorySaver
 from threadloom.checkpoint.serde import JsonPlusSerializer
 from threadloom.checkpoint.sqlite import SqliteSaver
-from threadloom.errors import MissingThreadIdError
+from threadloom.errors import CheckpointConflictError, MissingThreadIdError
 from threadloom.testing.checkpoint import make_checkpoint, thread
 
 
@@ -110,3 +115,62 @@ def test_async_twins_of_the_sqlite_saver_run_in_a_worker_thread() -> None:
         seen = _record_threads(saver)
         asyncio.run(saver.aget_tuple(thread("t")))
         assert seen and seen[0] is not threading.main_thread()
+
+
+def _guard(expect: object, *, starts_turn: bool = False, writer: str = "me") -> PutGuard:
+    return PutGuard(expect_latest=expect, writer=writer, open_turn=False, starts_turn=starts_turn, turn_timeout=10.0)
+
+
+def test_put_guard_refuses_only_a_put_on_a_head_that_moved() -> None:
+    """A tracked put must extend the latest checkpoint (or re-put itself); an untracked one is a fork."""
+    head = Head("2", "other", False, 0.0, False)
+    with pytest.raises(CheckpointConflictError, match="moved on"):
+        _guard("1").check("t", "1", "3", head)
+    _guard("1").check("t", "1", "2", head)  # the same checkpoint put again (a retried call)
+    _guard("2").check("t", "2", "3", head)
+    assert not _guard(NOT_TRACKED).needs_head("1")
+    assert not _guard("2").needs_head("1")  # parent is not the head the writer saw: a fork
+    with pytest.raises(CheckpointConflictError):
+        _guard(None).check("t", None, "3", head)  # both writers found the thread empty
+
+
+def test_put_guard_lets_a_new_turn_in_unless_another_writer_is_mid_turn() -> None:
+    """A new turn waits only for another writer's open, recent, unpaused turn."""
+    new_turn = _guard(NOT_TRACKED, starts_turn=True)
+    assert new_turn.needs_head("1")
+    with pytest.raises(CheckpointConflictError, match="middle of a turn"):
+        new_turn.check("t", "1", "3", Head("1", "other", True, 1.0, False))
+    new_turn.check("t", "1", "3", Head("1", "me", True, 1.0, False))  # its own turn
+    new_turn.check("t", "1", "3", Head("1", "other", True, 11.0, False))  # older than turn_timeout
+    new_turn.check("t", "1", "3", Head("1", "other", True, 1.0, True))  # stopped at an interrupt/error
+    new_turn.check("t", "1", "3", Head("1", "other", False, 1.0, False))  # finished
+    new_turn.check("t", None, "3", None)
+
+
+def test_turn_is_open_only_while_nodes_of_a_run_remain() -> None:
+    """Input checkpoints open a turn; a scheduled node keeps it open; updates and forks never do."""
+    scheduled = make_checkpoint({"branch:to:model": None, "messages": []}, {})
+    done = make_checkpoint({"messages": []}, {})
+    assert turn_is_open(done, {"source": "input"})
+    assert turn_is_open(scheduled, {"source": "loop"})
+    assert not turn_is_open(done, {"source": "loop"})
+    assert not turn_is_open(scheduled, {"source": "update"})
+    assert not turn_is_open(scheduled, {"source": "fork"})
+
+
+def test_the_head_tracker_keeps_one_head_per_thread_and_task() -> None:
+    """Each asyncio task (and OS thread) has its own view of a thread's head."""
+    tracker = HeadTracker()
+    tracker.seen("t", "", "1")
+
+    async def other_task() -> object:
+        return tracker.expected("t", "")
+
+    async def main() -> tuple[object, object]:
+        tracker.seen("t", "", "2")
+        return tracker.expected("t", ""), await asyncio.create_task(other_task())
+
+    assert asyncio.run(main()) == ("2", NOT_TRACKED)
+    assert tracker.expected("t", "") == "1"
+    tracker.forget("t", "")
+    assert tracker.expected("t", "") is NOT_TRACKED

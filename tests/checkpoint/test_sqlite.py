@@ -7,8 +7,10 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
@@ -17,16 +19,25 @@ from threadloom.checkpoint.base import DeltaValue
 from threadloom.checkpoint.sqlite import SqliteSaver
 from threadloom.checkpoint.sqlite.aio import AsyncSqliteSaver
 from threadloom.errors import DatabaseError, SchemaVersionError
-from threadloom.testing.checkpoint import CheckpointerConformance, make_checkpoint, thread
+from threadloom.testing.checkpoint import (
+    CheckpointerConformance,
+    SharedCheckpointerConformance,
+    make_checkpoint,
+    thread,
+)
 
 
-class TestSqliteSaver(CheckpointerConformance):
-    """SqliteSaver on a file passes the checkpointer conformance suite."""
+class TestSqliteSaver(SharedCheckpointerConformance):
+    """SqliteSaver on a file passes the checkpointer conformance suite, processes included."""
 
     @pytest.fixture
     def saver(self, tmp_path: Path) -> Iterator[SqliteSaver]:
         with SqliteSaver.from_conn_string(tmp_path / "checkpoints.db") as saver:
             yield saver
+
+    @pytest.fixture
+    def saver_opener(self, tmp_path: Path) -> Callable[[], Any]:
+        return partial(SqliteSaver.from_conn_string, str(tmp_path / "checkpoints.db"))
 
 
 class TestSqliteSaverInMemory(CheckpointerConformance):
@@ -39,7 +50,7 @@ class TestSqliteSaverInMemory(CheckpointerConformance):
         conn.close()
 
 
-class TestAsyncSqliteSaver(CheckpointerConformance):
+class TestAsyncSqliteSaver(SharedCheckpointerConformance):
     """AsyncSqliteSaver opened with `async with` passes the suite through its async methods."""
 
     flavours = ("async",)
@@ -49,18 +60,17 @@ class TestAsyncSqliteSaver(CheckpointerConformance):
         async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "checkpoints.db")) as saver:
             yield saver
 
+    @pytest.fixture
+    def saver_opener(self, tmp_path: Path) -> Callable[[], Any]:
+        return partial(AsyncSqliteSaver.from_conn_string, str(tmp_path / "checkpoints.db"))
+
 
 def test_checkpoints_survive_reopening_the_file(tmp_path: Path) -> None:
     """A checkpoint put before closing the file reads back after reopening it, delta chain included."""
     path = tmp_path / "state.db"
     with SqliteSaver.from_conn_string(path) as saver:
         v1 = saver.get_next_version(None)
-        c1 = saver.put(
-            thread("t"),
-            make_checkpoint({"m": [HumanMessage("a", id="1")]}, {"m": v1}),
-            {},
-            {"m": v1},
-        )
+        c1 = saver.put(thread("t"), make_checkpoint({"m": [HumanMessage("a", id="1")]}, {"m": v1}), {}, {"m": v1})
         v2 = saver.get_next_version(v1)
         delta = DeltaValue(v1, ([HumanMessage("b", id="2")],))
         saver.put(c1, make_checkpoint({"m": delta}, {"m": v2}), {}, {"m": v2})
@@ -68,9 +78,7 @@ def test_checkpoints_survive_reopening_the_file(tmp_path: Path) -> None:
         got = saver.get_tuple(thread("t"))
         assert got is not None
         chain = got.checkpoint["channel_values"]["m"]
-        assert chain.snapshot == [HumanMessage("a", id="1")] and chain.writes == (
-            [HumanMessage("b", id="2")],
-        )
+        assert chain.snapshot == [HumanMessage("a", id="1")] and chain.writes == ([HumanMessage("b", id="2")],)
 
 
 def test_setup_is_idempotent_and_records_its_version(tmp_path: Path) -> None:
@@ -80,9 +88,7 @@ def test_setup_is_idempotent_and_records_its_version(tmp_path: Path) -> None:
         saver.setup()
         saver.setup()
     conn = sqlite3.connect(path)
-    assert conn.execute(
-        "SELECT version FROM threadloom_migrations WHERE component = 'checkpoint'"
-    ).fetchone() == (1,)
+    assert conn.execute("SELECT version FROM threadloom_migrations WHERE component = 'checkpoint'").fetchone() == (2,)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
 
@@ -93,20 +99,10 @@ def test_a_turn_writes_only_the_changed_channels(tmp_path: Path) -> None:
     history = [HumanMessage("x" * 1000, id=str(i)) for i in range(100)]
     with SqliteSaver.from_conn_string(path) as saver:
         v = saver.get_next_version(None)
-        config = saver.put(
-            thread("t"),
-            make_checkpoint({"m": history, "big": "y" * 10_000}, {"m": v, "big": v}),
-            {},
-            {"m": v, "big": v},
-        )
+        config = saver.put(thread("t"), make_checkpoint({"m": history, "big": "y" * 10_000}, {"m": v, "big": v}), {}, {"m": v, "big": v})
         v2 = saver.get_next_version(v)
         delta = DeltaValue(v, ([HumanMessage("new", id="new")],))
-        saver.put(
-            config,
-            make_checkpoint({"m": delta, "big": "y" * 10_000}, {"m": v2, "big": v}),
-            {},
-            {"m": v2},
-        )
+        saver.put(config, make_checkpoint({"m": delta, "big": "y" * 10_000}, {"m": v2, "big": v}), {}, {"m": v2})
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT channel, kind, length(data) FROM checkpoint_blobs").fetchall()
     conn.close()
@@ -162,10 +158,7 @@ def test_a_file_that_is_not_sqlite_is_refused_and_untouched(tmp_path: Path) -> N
     """Opening a text file raises DatabaseError and leaves its bytes as they were."""
     path = tmp_path / "notes.txt"
     path.write_bytes(b"my precious notes\n" * 100)
-    with (
-        pytest.raises(DatabaseError, match="not a SQLite database"),
-        SqliteSaver.from_conn_string(path),
-    ):
+    with pytest.raises(DatabaseError, match="not a SQLite database"), SqliteSaver.from_conn_string(path):
         pass
     assert path.read_bytes() == b"my precious notes\n" * 100
 

@@ -1,10 +1,4 @@
-"""Worker processes for the durability and concurrency tests (run as a script).
-
-``_worker.py zygote PATH``: imports everything once, then for each line
-``NAME`` read on stdin forks a writer process that puts and checkpoints
-forever, appending one line per acknowledged (returned) write to
-``PATH.NAME.acks``, and prints the writer's pid. Forking spares each of the
-many killed writers the interpreter start-up.
+"""Worker processes for the concurrency test (run as a script); the durability test's are in ``_durable.py``.
 
 ``_worker.py busy PATH NAME THREADS ROUNDS``: threads that put, search and
 checkpoint on a shared store and saver, checking on the way that a semantic
@@ -13,8 +7,6 @@ search sees what other processes have committed; prints ``done`` or errors.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import threading
 import traceback
@@ -22,7 +14,6 @@ from typing import Any
 
 from threadloom._sqlite import Database
 from threadloom.checkpoint.sqlite import SqliteSaver
-from threadloom.store.base import PutOp
 from threadloom.store.sqlite import SqliteStore
 from threadloom.testing.embeddings import HashingEmbed
 
@@ -61,45 +52,6 @@ def say(line: str) -> None:
 def note(key: str) -> str:
     """The text stored under ``key``: one word of its own, so searches have no ties."""
     return f"note {key.replace('-', 'q')}"
-
-
-def durable(path: str, name: str) -> None:
-    # Each line reaches the kernel with one write() before the next write starts:
-    # a SIGKILL can cut the process, not a line already written.
-    acks = os.open(f"{path}.{name}.acks", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-
-    def ack(line: str) -> None:
-        os.write(acks, (line + "\n").encode())
-
-    store = SqliteStore(path, index=index())
-    store.setup()
-    saver = SqliteSaver(Database.open(path))
-    saver.setup()
-    ack("ready")
-    parent = None
-    number = 0
-    while True:
-        number += 1
-        keys = [f"{name}-{number}-{j}" for j in range(1 + number % 3)]
-        store.batch(
-            [PutOp(("durable", name), key, {"text": note(key), "n": number}) for key in keys]
-        )
-        ack("put " + " ".join(keys))
-        parent = save_checkpoint(saver, name, number, parent)
-        ack(f"cp {name} {number:08d}")
-
-
-def zygote(path: str) -> None:
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # killed writers are reaped automatically
-    for line in sys.stdin:
-        name = line.strip()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                durable(path, name)
-            finally:
-                os._exit(1)
-        say(str(pid))
 
 
 def exact(hits: list[Any]) -> list[str]:
@@ -147,8 +99,5 @@ def busy(path: str, name: str, threads: int, rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    mode, path, *rest = sys.argv[1:]
-    if mode == "zygote":
-        zygote(path)
-    else:
-        busy(path, rest[0], int(rest[1]), int(rest[2]))
+    _mode, path, *rest = sys.argv[1:]  # the mode is "busy"
+    busy(path, rest[0], int(rest[1]), int(rest[2]))

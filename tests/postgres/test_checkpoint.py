@@ -1,18 +1,20 @@
-"""PostgresSaver and AsyncPostgresSaver pass the checkpointer conformance suite."""
+"""PostgresSaver and AsyncPostgresSaver pass the checkpointer conformance suite, processes included."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
+from typing import Any
 
 import psycopg
 import pytest
 
 from threadloom.checkpoint.postgres import PostgresSaver
 from threadloom.checkpoint.postgres.aio import AsyncPostgresSaver
-from threadloom.testing.checkpoint import CheckpointerConformance
+from threadloom.testing.checkpoint import SharedCheckpointerConformance
 
 
-class TestPostgresSaver(CheckpointerConformance):
+class TestPostgresSaver(SharedCheckpointerConformance):
     """The sync saver on one connection."""
 
     @pytest.fixture
@@ -22,8 +24,12 @@ class TestPostgresSaver(CheckpointerConformance):
             saver.setup()
             yield saver
 
+    @pytest.fixture
+    def saver_opener(self, pg_dsn: str) -> Callable[[], Any]:
+        return partial(PostgresSaver.from_conn_string, pg_dsn)
 
-class TestAsyncPostgresSaver(CheckpointerConformance):
+
+class TestAsyncPostgresSaver(SharedCheckpointerConformance):
     """The async saver on one async connection."""
 
     flavours = ("async",)
@@ -34,3 +40,7 @@ class TestAsyncPostgresSaver(CheckpointerConformance):
             saver = AsyncPostgresSaver(conn)
             await saver.setup()
             yield saver
+
+    @pytest.fixture
+    def saver_opener(self, pg_dsn: str) -> Callable[[], Any]:
+        return partial(AsyncPostgresSaver.from_conn_string, pg_dsn)

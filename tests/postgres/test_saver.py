@@ -11,9 +11,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from threadloom.checkpoint.base import DeltaChain, DeltaValue
+from threadloom.checkpoint.base import DeltaValue
 from threadloom.checkpoint.postgres import PostgresSaver
-from threadloom.errors import CheckpointConflictError
+from threadloom.checkpoint.postgres.aio import AsyncPostgresSaver
+from threadloom.errors import CheckpointConflictError, CheckpointNotFoundError
+from threadloom.graph import START, MessagesState, StateGraph
+from threadloom.testing._checkpoint_races import items_at_head
 from threadloom.testing.checkpoint import make_checkpoint
 
 
@@ -45,15 +48,7 @@ def turn(saver: PostgresSaver, thread_id: str, text: str) -> Any:
 
 
 def messages(saver: PostgresSaver, thread_id: str) -> list[str]:
-    found = saver.get_tuple(thread(thread_id))
-    assert found is not None
-    value = found.checkpoint["channel_values"]["messages"]
-    if isinstance(value, DeltaChain):
-        out = list(value.snapshot if value.has_snapshot else [])
-        for write in value.writes:
-            out.extend(write)
-        return out
-    return list(value)
+    return items_at_head(saver.get_tuple(thread(thread_id)), "messages")
 
 
 def test_a_stale_turn_raises_conflict_and_writes_nothing(
@@ -273,3 +268,25 @@ def test_an_abandoned_open_turn_blocks_only_until_turn_timeout(pg_dsn: str) -> N
             put_step(b, opened, "input", {"messages": ["other"]})
         time.sleep(0.4)
         put_step(b, opened, "input", {"messages": ["other"]})
+
+
+async def test_update_state_of_an_unknown_checkpoint_raises_and_changes_nothing(pg_dsn: str) -> None:
+    """On PostgreSQL too (sync and async savers), update_state naming a checkpoint the thread lacks
+    raises CheckpointNotFoundError and writes nothing; get_state of it is an empty snapshot."""
+    builder = StateGraph(MessagesState)
+    builder.add_node("echo", lambda state: {"messages": [("assistant", "ok")]})
+    builder.add_edge(START, "echo")
+    unknown = {"configurable": {"thread_id": "t", "checkpoint_id": "no-such-checkpoint"}}
+    with PostgresSaver.from_conn_string(pg_dsn) as saver:
+        saver.setup()
+        graph = builder.compile(checkpointer=saver)
+        graph.invoke({"messages": [("user", "hi")]}, thread("t"))
+        with pytest.raises(CheckpointNotFoundError, match="no-such-checkpoint"):
+            graph.update_state(unknown, {"messages": [("user", "lost?")]})
+        assert graph.get_state(unknown).values == {}
+    async with AsyncPostgresSaver.from_conn_string(pg_dsn) as asaver:
+        graph = builder.compile(checkpointer=asaver)
+        with pytest.raises(CheckpointNotFoundError):
+            await graph.aupdate_state(unknown, {"messages": [("user", "lost?")]})
+        assert [m.content for m in (await graph.aget_state(thread("t"))).values["messages"]] == ["hi", "ok"]
+        assert len([s async for s in graph.aget_state_history(thread("t"))]) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ from threadloom._engine._checkpoint import ChannelCache
 from threadloom._engine._constants import ERROR, INTERRUPT, NULL_TASK_ID, START
 from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
+    Event,
     Sink,
     complete_async,
     complete_sync,
@@ -32,6 +34,7 @@ from threadloom._engine._spec import GraphSpec
 from threadloom._engine._superstep import SaverCall, Script, load, save
 from threadloom.errors import (
     CheckpointerNotConfiguredError,
+    CheckpointNotFoundError,
     InvalidUpdateError,
     UnsupportedOptionError,
 )
@@ -172,11 +175,11 @@ class CompiledGraph:
         """
         if not options:  # the hot path: no stream, no option to check
             run = self._run(config, _NO_MODES, None)
-            for _ in run_sync(run, self._child_input(run, input), None):
+            for _ in _releasing(run, run_sync(run, self._child_input(run, input), None)):
                 pass
             return run.final_output()
         call = self._open(input, config, options, "invoke")
-        events = run_sync(call.run, call.value, call.sink)
+        events = _releasing(call.run, run_sync(call.run, call.value, call.sink))
         return call.result([p for e in events if (p := call.part(e)) is not SKIP])
 
     async def ainvoke(
@@ -185,11 +188,11 @@ class CompiledGraph:
         """Async twin of :meth:`invoke`."""
         if not options:  # the hot path: no stream, no option to check
             run = self._run(config, _NO_MODES, None)
-            async for _ in run_async(run, self._child_input(run, input), None):
+            async for _ in _areleasing(run, run_async(run, self._child_input(run, input), None)):
                 pass
             return run.final_output()
         call = self._open(input, config, options, "ainvoke")
-        events = run_async(call.run, call.value, call.sink)
+        events = _areleasing(call.run, run_async(call.run, call.value, call.sink))
         return call.result([p async for e in events if (p := call.part(e)) is not SKIP])
 
     def stream(
@@ -204,7 +207,7 @@ class CompiledGraph:
         other keyword options are those of :meth:`invoke`.
         """
         call = self._open(input, config, options, "stream")
-        for event in run_sync(call.run, call.value, call.sink):
+        for event in _releasing(call.run, run_sync(call.run, call.value, call.sink)):
             part = call.part(event)
             if part is not SKIP:
                 yield part
@@ -214,7 +217,7 @@ class CompiledGraph:
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`."""
         call = self._open(input, config, options, "astream")
-        async for event in run_async(call.run, call.value, call.sink):
+        async for event in _areleasing(call.run, run_async(call.run, call.value, call.sink)):
             part = call.part(event)
             if part is not SKIP:
                 yield part
@@ -306,6 +309,7 @@ class CompiledGraph:
             raise UnsupportedOptionError("update_state(task_id=...) is not supported yet")
         run = self._state_run(config)
         yield from load(run)
+        _require_checkpoint(run)
         yield from save(run, _update(run, values, as_node))
         run.graph._cache.put(run.cache_key, run.thread_state())
         return run.checkpoint_config  # type: ignore[return-value]
@@ -317,6 +321,47 @@ def _read_state(run: Run, subgraphs: bool) -> Script[StateSnapshot]:
     if run.checkpoint_id is None:
         return _empty_snapshot(run)
     return (yield from _snapshot(run, subgraphs))
+
+
+def _stopped_mid_turn(run: Run) -> dict[str, Any] | None:
+    """The checkpoint a run that did not finish stopped at (its turn holds the thread until released)."""
+    if run.done or run.saver is None or not run.checkpoint_config:
+        return None
+    return run.checkpoint_config
+
+
+def _releasing(run: Run, events: Iterator[Event]) -> Iterator[Event]:
+    """``events``; a run that stops mid-turn (interrupt, error, abandoned stream) releases its turn."""
+    try:
+        yield from events
+    finally:
+        stopped = _stopped_mid_turn(run)
+        if stopped is not None:
+            with contextlib.suppress(Exception):  # best effort: turn_timeout releases it otherwise
+                run.saver.release_turn(stopped)
+
+
+async def _areleasing(run: Run, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """Async twin of :func:`_releasing` (a cancelled run releases its turn too)."""
+    try:
+        async for event in events:
+            yield event
+    finally:
+        stopped = _stopped_mid_turn(run)
+        if stopped is not None:
+            with contextlib.suppress(Exception):  # best effort: turn_timeout releases it otherwise
+                await run.saver.arelease_turn(stopped)
+
+
+def _require_checkpoint(run: Run) -> None:
+    """An update of a checkpoint the thread does not have changes nothing (it would start the thread over)."""
+    if not run.wants_latest() and run.checkpoint_id is None:
+        wanted = run.configurable.get("checkpoint_id")
+        raise CheckpointNotFoundError(
+            f"thread {run.thread_id!r} has no checkpoint {wanted!r} (namespace {run.ns!r}); "
+            "nothing was changed. Pass a config from get_state_history(), or omit checkpoint_id "
+            "to update the latest state."
+        )
 
 
 def _add_handler(callbacks: Any, handler: Any) -> Any:

@@ -64,12 +64,12 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple, TypedDict, cast
 
 from langchain_core.runnables import RunnableConfig
 
 from threadloom.checkpoint._loading import check_header, load_value
-from threadloom.errors import MissingThreadIdError, SerializationError
+from threadloom.errors import InvalidCheckpointInputError, MissingThreadIdError, SerializationError
 
 __all__ = [
     "ERROR",
@@ -206,7 +206,35 @@ def get_thread_address(config: RunnableConfig) -> tuple[str, str, str | None]:
         raise MissingThreadIdError(
             f"thread_id must be a string (got {type(thread_id).__name__}) and checkpoint_ns a string"
         )
-    return str(thread_id), ns, configurable.get("checkpoint_id")
+    checkpoint_id = configurable.get("checkpoint_id")
+    return (
+        _text_id(str(thread_id), "thread_id"),
+        _text_id(ns, "checkpoint_ns"),
+        None if checkpoint_id is None else _text_id(checkpoint_id, "checkpoint_id"),
+    )
+
+
+def _text_id(value: Any, name: str) -> str:
+    """``value`` if it can be an id on every backend: a string without NUL or lone surrogates.
+
+    Raises :class:`~threadloom.errors.InvalidCheckpointInputError` naming ``name`` otherwise
+    (PostgreSQL text cannot hold NUL; no UTF-8 database can hold a lone surrogate).
+    """
+    if not isinstance(value, str):
+        raise InvalidCheckpointInputError(
+            f"{name} must be a string, got {type(value).__name__}: {value!r:.80}"
+        )
+    if value.isascii() and "\x00" not in value:
+        return value  # the common case, without encoding
+    if "\x00" in value:
+        raise InvalidCheckpointInputError(f"{name} must not contain NUL characters: {value!r:.80}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidCheckpointInputError(
+            f"{name} must be valid Unicode text (it holds a lone surrogate): {value!r:.80}"
+        ) from None
+    return value
 
 
 class BaseCheckpointSaver(ABC):
@@ -319,6 +347,21 @@ class BaseCheckpointSaver(ABC):
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
 
+    # --- turns: a run that stops mid-turn says so, so that its turn stops holding the thread ---
+
+    def release_turn(self, config: RunnableConfig) -> None:
+        """The run that put ``config``'s checkpoint stopped (interrupt, error, cancellation).
+
+        Savers that keep other writers from starting a turn in the middle of
+        this one (see :mod:`threadloom.checkpoint._common`) let them in again;
+        by default nothing happens.
+        """
+        return None  # optional for a saver: one without the rule has nothing to release
+
+    async def arelease_turn(self, config: RunnableConfig) -> None:
+        """Async twin of :meth:`release_turn`."""
+        return None
+
     # --- cheap look-ups the engine uses to skip re-reading state it already holds ---
 
     def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
@@ -343,9 +386,7 @@ class BaseCheckpointSaver(ABC):
 
     # --- versions ---
 
-    def get_next_version(
-        self, current: ChannelVersion | None, channel: Any = None
-    ) -> ChannelVersion:
+    def get_next_version(self, current: ChannelVersion | None, channel: Any = None) -> ChannelVersion:
         """The version that follows ``current`` (integers by default)."""
         if current is None:
             return 1
@@ -372,9 +413,20 @@ class StoredBlob(NamedTuple):
     data: bytes
 
 
+def _dumps(serde: Any, value: Any, what: str) -> tuple[str, bytes]:
+    """``serde.dumps_typed(value)``; any failure is a :class:`SerializationError` naming ``what``."""
+    try:
+        return cast(tuple[str, bytes], serde.dumps_typed(value))
+    except SerializationError:
+        raise
+    except (TypeError, ValueError) as error:  # e.g. a lone surrogate, which JSON cannot encode
+        raise SerializationError(f"Cannot serialize {what}: {error}") from error
+
+
 def encode_checkpoint(serde: Any, checkpoint: Checkpoint) -> tuple[str, bytes]:
     """The checkpoint without its channel values (those are stored as blobs)."""
-    return serde.dumps_typed({k: v for k, v in checkpoint.items() if k != "channel_values"})
+    header = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+    return _dumps(serde, header, f"checkpoint {checkpoint.get('id')!r}")
 
 
 def decode_checkpoint(
@@ -399,6 +451,8 @@ def encode_channels(
     """
     values = checkpoint["channel_values"]
     rows: list[tuple[str, ChannelVersion, StoredBlob]] = []
+    for channel in (*checkpoint["channel_versions"], *new_versions):
+        _text_id(channel, "a channel name")
     for channel, version in new_versions.items():
         if channel not in values:
             rows.append((channel, version, StoredBlob("empty", None, "", b"")))
@@ -406,13 +460,11 @@ def encode_channels(
         value = values[channel]
         if isinstance(value, DeltaValue):
             if value.base_version == version:
-                raise ValueError(
-                    f"DeltaValue for channel {channel!r} names its own version {version!r} as base"
-                )
-            type_tag, data = serde.dumps_typed(list(value.writes))
+                raise ValueError(f"DeltaValue for channel {channel!r} names its own version {version!r} as base")
+            type_tag, data = _dumps(serde, list(value.writes), f"channel {channel!r}")
             rows.append((channel, version, StoredBlob("delta", value.base_version, type_tag, data)))
         else:
-            type_tag, data = serde.dumps_typed(value)
+            type_tag, data = _dumps(serde, value, f"channel {channel!r}")
             rows.append((channel, version, StoredBlob("full", None, type_tag, data)))
     return rows
 
@@ -460,9 +512,7 @@ def _replay(
             raise ValueError(f"delta chain of channel {channel!r} does not end (corrupt data?)")
         part = load_value(serde, (current.type_tag, current.data), f"channel {channel!r}")
         if type(part) is not list:
-            raise SerializationError(
-                f"channel {channel!r}: a stored delta is a {type(part).__name__}, not a list"
-            )
+            raise SerializationError(f"channel {channel!r}: a stored delta is a {type(part).__name__}, not a list")
         parts.append(part)
         assert current.base_version is not None
         current = fetch(channel, current.base_version)

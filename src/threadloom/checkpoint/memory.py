@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +30,12 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from threadloom.checkpoint._common import (
+    PAUSED_CHANNELS,
+    Head,
+    PutGuard,
     SaverOps,
     checkpoint_config,
+    encode_metadata,
     encode_writes,
     list_scope,
     stored_tuple,
@@ -61,6 +66,9 @@ class _Saved:
     header: tuple[str, bytes]
     metadata: tuple[str, bytes]
     parent_id: str | None
+    writer: str = ""
+    open_turn: bool = False
+    created: float = 0.0
 
 
 @dataclass
@@ -80,10 +88,13 @@ class InMemorySaver(SaverOps):
     """Checkpointer that keeps every thread in this process's memory.
 
     Safe to share between threads; the async methods run inline (there is no I/O).
+    Two threads (or tasks) taking turns on one thread at once cannot both extend
+    it: the second ``put`` raises :class:`~threadloom.errors.CheckpointConflictError`
+    (see :mod:`threadloom.checkpoint._common` for the rule and ``turn_timeout``).
     """
 
-    def __init__(self, *, serde: Any = None) -> None:
-        super().__init__(serde=serde)
+    def __init__(self, *, serde: Any = None, turn_timeout: float = 120.0) -> None:
+        super().__init__(serde=serde, turn_timeout=turn_timeout)
         self._lock = threading.RLock()
         self._threads: dict[str, dict[str, _Namespace]] = {}
 
@@ -187,6 +198,7 @@ class InMemorySaver(SaverOps):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
+        guard: PutGuard,
     ) -> RunnableConfig:
         """Store ``checkpoint`` as a child of ``config``'s checkpoint; returns the new config."""
         thread_id, ns, parent_id = get_thread_address(config)
@@ -194,15 +206,30 @@ class InMemorySaver(SaverOps):
         # Serialize everything before touching the store: a bad value leaves it unchanged.
         blobs = encode_channels(self.serde, checkpoint, new_versions)
         header = encode_checkpoint(self.serde, checkpoint)
-        meta = self.serde.dumps_typed(dict(metadata))
+        meta = encode_metadata(self.serde, metadata)
         with self._lock:
-            space = self._threads.setdefault(thread_id, {}).setdefault(ns, _Namespace())
+            space = self._threads.get(thread_id, {}).get(ns)
+            if guard.needs_head(parent_id):
+                guard.check(thread_id, parent_id, checkpoint_id, self._head(space), ns)
+            if space is None:
+                space = self._threads.setdefault(thread_id, {}).setdefault(ns, _Namespace())
             for channel, version, blob in blobs:
                 space.blobs[(channel, version)] = blob
             if checkpoint_id not in space.checkpoints:
                 bisect.insort(space.ids, checkpoint_id)
-            space.checkpoints[checkpoint_id] = _Saved(header, meta, parent_id)
+            space.checkpoints[checkpoint_id] = _Saved(
+                header, meta, parent_id, guard.writer, guard.open_turn, time.monotonic()
+            )
         return checkpoint_config(thread_id, ns, checkpoint_id)
+
+    @staticmethod
+    def _head(space: _Namespace | None) -> Head | None:
+        if space is None or not space.ids:
+            return None
+        latest = space.ids[-1]
+        saved = space.checkpoints[latest]
+        paused = any(w[0] in PAUSED_CHANNELS for w in space.writes.get(latest, {}).values())
+        return Head(latest, saved.writer, saved.open_turn, time.monotonic() - saved.created, paused)
 
     def _put_writes_op(
         self,
@@ -223,6 +250,14 @@ class InMemorySaver(SaverOps):
                 if idx >= 0 and key in stored:
                     continue
                 stored[key] = (channel, type_tag, data, task_path)
+
+    def _release_turn_op(self, thread_id: str, ns: str, checkpoint_id: str, writer: str) -> None:
+        """The writer's turn at this checkpoint stopped: it no longer holds the thread."""
+        with self._lock:
+            space = self._threads.get(thread_id, {}).get(ns)
+            saved = None if space is None else space.checkpoints.get(checkpoint_id)
+            if saved is not None and saved.writer == writer:
+                saved.open_turn = False
 
     def _delete_thread_op(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""

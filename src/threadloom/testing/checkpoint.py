@@ -6,6 +6,10 @@ fixture). Every test runs once through the sync methods and once through the
 async twins; a saver that only works asynchronously sets
 ``flavours = ("async",)``.
 
+A saver that several processes share subclasses
+:class:`SharedCheckpointerConformance` instead and also defines a
+``saver_opener`` fixture (see there).
+
 Example (``tests/checkpoint/test_memory.py``)::
 
     import pytest
@@ -24,19 +28,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import itertools
-from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any, ClassVar, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 try:
     import pytest
 except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "threadloom.testing.checkpoint needs pytest: pip install 'threadloom[test]'"
-    ) from e
+    raise ImportError("threadloom.testing.checkpoint needs pytest: pip install 'threadloom[test]'") from e
 
 from langchain_core.messages import (
     AIMessage,
@@ -53,104 +53,15 @@ from threadloom.checkpoint.base import (
     INTERRUPT,
     BaseCheckpointSaver,
     ChannelVersion,
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
     DeltaChain,
     DeltaValue,
 )
 from threadloom.errors import MissingThreadIdError, SerializationError
+from threadloom.testing._checkpoint_inputs import OddInputCases
+from threadloom.testing._checkpoint_races import ConcurrencyCases, SharedConcurrencyCases
+from threadloom.testing._saver_driver import SaverDriver, make_checkpoint, thread
 
-__all__ = ["CheckpointerConformance", "SaverDriver", "make_checkpoint"]
-
-_ids = itertools.count(1)
-
-
-def make_checkpoint(
-    values: dict[str, Any],
-    versions: dict[str, ChannelVersion],
-    *,
-    checkpoint_id: str | None = None,
-    versions_seen: dict[str, dict[str, ChannelVersion]] | None = None,
-) -> Checkpoint:
-    """A checkpoint with a fresh, increasing id (ids sort in creation order)."""
-    return {
-        "v": 1,
-        "id": checkpoint_id or f"{next(_ids):032d}",
-        "ts": datetime.now(timezone.utc).isoformat(),
-        "channel_values": values,
-        "channel_versions": versions,
-        "versions_seen": versions_seen or {},
-        "updated_channels": sorted(values),
-    }
-
-
-def thread(thread_id: str, ns: str = "") -> RunnableConfig:
-    """The config of a thread (and namespace), latest checkpoint."""
-    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
-
-
-class SaverDriver:
-    """Calls a saver through its sync methods or its async twins, with one awaitable API."""
-
-    def __init__(self, saver: BaseCheckpointSaver, flavour: str) -> None:
-        self.saver = saver
-        self.is_async = flavour == "async"
-
-    async def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: dict[str, Any] | None = None,
-        new_versions: dict[str, ChannelVersion] | None = None,
-    ) -> RunnableConfig:
-        # Metadata may carry keys beyond the TypedDict's (run ids, user tags, ...).
-        meta = cast(
-            CheckpointMetadata, metadata if metadata is not None else {"source": "loop", "step": 0}
-        )
-        versions = (
-            new_versions if new_versions is not None else dict(checkpoint["channel_versions"])
-        )
-        if self.is_async:
-            return await self.saver.aput(config, checkpoint, meta, versions)
-        return self.saver.put(config, checkpoint, meta, versions)
-
-    async def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        if self.is_async:
-            return await self.saver.aget_tuple(config)
-        return self.saver.get_tuple(config)
-
-    async def list(self, config: RunnableConfig | None, **kwargs: Any) -> list[CheckpointTuple]:
-        if self.is_async:
-            return [t async for t in self.saver.alist(config, **kwargs)]
-        return list(self.saver.list(config, **kwargs))
-
-    async def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        if self.is_async:
-            await self.saver.aput_writes(config, writes, task_id, task_path)
-        else:
-            self.saver.put_writes(config, writes, task_id, task_path)
-
-    async def delete_thread(self, thread_id: str) -> None:
-        if self.is_async:
-            await self.saver.adelete_thread(thread_id)
-        else:
-            self.saver.delete_thread(thread_id)
-
-    async def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
-        if self.is_async:
-            return await self.saver.apeek_latest(config)
-        return self.saver.peek_latest(config)
-
-    def next_version(self, current: ChannelVersion | None) -> ChannelVersion:
-        return self.saver.get_next_version(current, None)
-
+__all__ = ["CheckpointerConformance", "SaverDriver", "SharedCheckpointerConformance", "make_checkpoint"]
 
 # --- types the serializer must round-trip (module level, so they can be re-imported) ---
 
@@ -196,17 +107,13 @@ def rich_value() -> dict[str, Any]:
             AIMessage(
                 "",
                 id="a1",
-                tool_calls=[
-                    {"name": "search", "args": {"q": "x"}, "id": "call-1", "type": "tool_call"}
-                ],
+                tool_calls=[{"name": "search", "args": {"q": "x"}, "id": "call-1", "type": "tool_call"}],
                 usage_metadata={"input_tokens": 3, "output_tokens": 4, "total_tokens": 7},
             ),
             ToolMessage("found", tool_call_id="call-1", id="t1", artifact={"rows": [1, 2]}),
             AIMessageChunk(content="partial", id="c1"),
         ],
-        "profile": Profile(
-            name="Bob", born=date(1990, 5, 17), home=Point(1, 2.5, ("a",)), likes={"tea"}
-        ),
+        "profile": Profile(name="Bob", born=date(1990, 5, 17), home=Point(1, 2.5, ("a",)), likes={"tea"}),
         "when": datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2))),
         "naive": datetime(2026, 3, 1, 12, 30, 15, 123456),
         "day": date(2026, 3, 1),
@@ -224,7 +131,7 @@ def rich_value() -> dict[str, Any]:
     }
 
 
-class CheckpointerConformance:
+class CheckpointerConformance(ConcurrencyCases, OddInputCases):
     """Subclass this and define a ``saver`` fixture; see the module docstring."""
 
     flavours: ClassVar[tuple[str, ...]] = ("sync", "async")
@@ -250,15 +157,9 @@ class CheckpointerConformance:
     async def test_put_then_get_latest_returns_the_checkpoint(self, api: SaverDriver) -> None:
         """The latest checkpoint reads back with its values, versions, metadata and config."""
         v = api.next_version(None)
-        ckpt = make_checkpoint(
-            {"count": 1, "name": "x"}, {"count": v, "name": v}, versions_seen={"node": {"count": v}}
-        )
+        ckpt = make_checkpoint({"count": 1, "name": "x"}, {"count": v, "name": v}, versions_seen={"node": {"count": v}})
         saved = await api.put(thread("t1"), ckpt, {"source": "input", "step": -1, "run_id": "r"})
-        assert saved["configurable"] == {
-            "thread_id": "t1",
-            "checkpoint_ns": "",
-            "checkpoint_id": ckpt["id"],
-        }
+        assert saved["configurable"] == {"thread_id": "t1", "checkpoint_ns": "", "checkpoint_id": ckpt["id"]}
         got = await api.get_tuple(thread("t1"))
         assert got is not None
         assert got.config["configurable"]["checkpoint_id"] == ckpt["id"]
@@ -279,9 +180,7 @@ class CheckpointerConformance:
         await api.put(c1, make_checkpoint({"n": 2}, {"n": v2}))
         got = await api.get_tuple(c1)
         assert got is not None and got.checkpoint["channel_values"] == {"n": 1}
-        missing: RunnableConfig = {
-            "configurable": {"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": "0"}
-        }
+        missing: RunnableConfig = {"configurable": {"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": "0"}}
         assert await api.get_tuple(missing) is None
 
     async def test_parent_config_names_the_previous_checkpoint(self, api: SaverDriver) -> None:
@@ -293,16 +192,12 @@ class CheckpointerConformance:
         assert got is not None and got.parent_config is not None
         assert got.parent_config["configurable"] == c1["configurable"]
 
-    async def test_unchanged_channels_are_read_from_their_earlier_version(
-        self, api: SaverDriver
-    ) -> None:
+    async def test_unchanged_channels_are_read_from_their_earlier_version(self, api: SaverDriver) -> None:
         """A channel left out of new_versions keeps the value stored at its version."""
         v1 = api.next_version(None)
         c1 = await api.put(thread("t"), make_checkpoint({"a": "kept", "b": 1}, {"a": v1, "b": v1}))
         v2 = api.next_version(v1)
-        await api.put(
-            c1, make_checkpoint({"a": "kept", "b": 2}, {"a": v1, "b": v2}), new_versions={"b": v2}
-        )
+        await api.put(c1, make_checkpoint({"a": "kept", "b": 2}, {"a": v1, "b": v2}), new_versions={"b": v2})
         got = await api.get_tuple(thread("t"))
         assert got is not None and got.checkpoint["channel_values"] == {"a": "kept", "b": 2}
 
@@ -325,9 +220,7 @@ class CheckpointerConformance:
         assert got is not None
         got.checkpoint["channel_values"]["state"]["items"].append(4)
         again = await api.get_tuple(thread("t"))
-        assert again is not None and again.checkpoint["channel_values"]["state"] == {
-            "items": [1, 2]
-        }
+        assert again is not None and again.checkpoint["channel_values"]["state"] == {"items": [1, 2]}
 
     async def test_next_versions_increase_and_do_not_repeat(self, api: SaverDriver) -> None:
         """get_next_version is above its input, and two forks of one version get different versions."""
@@ -338,9 +231,7 @@ class CheckpointerConformance:
 
     # --- list ---
 
-    async def _history(
-        self, api: SaverDriver, thread_id: str, n: int, ns: str = ""
-    ) -> list[RunnableConfig]:
+    async def _history(self, api: SaverDriver, thread_id: str, n: int, ns: str = "") -> list[RunnableConfig]:
         configs: list[RunnableConfig] = []
         config = thread(thread_id, ns)
         version: ChannelVersion | None = None
@@ -367,15 +258,10 @@ class CheckpointerConformance:
         """limit caps the count and before keeps only checkpoints older than the one named."""
         configs = await self._history(api, "t", 5)
         ids = [c["configurable"]["checkpoint_id"] for c in configs]
-        assert [t.checkpoint["id"] for t in await api.list(thread("t"), limit=2)] == [
-            ids[4],
-            ids[3],
-        ]
+        assert [t.checkpoint["id"] for t in await api.list(thread("t"), limit=2)] == [ids[4], ids[3]]
         older = await api.list(thread("t"), before=configs[2])
         assert [t.checkpoint["id"] for t in older] == [ids[1], ids[0]]
-        assert [
-            t.checkpoint["id"] for t in await api.list(thread("t"), before=configs[3], limit=1)
-        ] == [ids[2]]
+        assert [t.checkpoint["id"] for t in await api.list(thread("t"), before=configs[3], limit=1)] == [ids[2]]
 
     async def test_list_filter_matches_metadata_by_equality(self, api: SaverDriver) -> None:
         """filter keeps checkpoints whose metadata has all the given key/value pairs."""
@@ -428,10 +314,7 @@ class CheckpointerConformance:
         await api.put_writes(c1, [(INTERRUPT, ["ask the user"])], "task-b")
         got = await api.get_tuple(c1)
         assert got is not None
-        assert got.pending_writes == [
-            ("task-a", ERROR, "second failure"),
-            ("task-b", INTERRUPT, ["ask the user"]),
-        ]
+        assert got.pending_writes == [("task-a", ERROR, "second failure"), ("task-b", INTERRUPT, ["ask the user"])]
 
     async def test_writes_belong_to_one_checkpoint(self, api: SaverDriver) -> None:
         """A new checkpoint starts with no pending writes; the old one keeps its own."""
@@ -454,19 +337,13 @@ class CheckpointerConformance:
         version: ChannelVersion | None = None
         for item in values:
             new = api.next_version(version)
-            value = (
-                DeltaValue(version, tuple(item))
-                if isinstance(item, tuple) and version is not None
-                else item
-            )
+            value = DeltaValue(version, tuple(item)) if isinstance(item, tuple) and version is not None else item
             config = await api.put(config, make_checkpoint({"messages": value}, {"messages": new}))
             configs.append(config)
             version = new
         return configs
 
-    async def test_delta_chain_reads_as_snapshot_and_every_write_in_order(
-        self, api: SaverDriver
-    ) -> None:
+    async def test_delta_chain_reads_as_snapshot_and_every_write_in_order(self, api: SaverDriver) -> None:
         """A full value followed by deltas reads back as that snapshot plus all their writes, oldest first."""
         m = [HumanMessage(str(i), id=str(i)) for i in range(5)]
         await self._put_chain(api, [[m[0]], ([m[1]],), ([m[2]], [m[3]]), ([m[4]],)])
@@ -481,9 +358,7 @@ class CheckpointerConformance:
         configs = await self._put_chain(api, [["a"], (["b"],), ["a", "b"], (["c"],)])
         got = await api.get_tuple(thread("t"))
         assert got is not None
-        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(
-            ["a", "b"], (["c"],), 1, True
-        )
+        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(["a", "b"], (["c"],), 1, True)
         full = await api.get_tuple(configs[2])
         assert full is not None and full.checkpoint["channel_values"]["messages"] == ["a", "b"]
 
@@ -497,9 +372,7 @@ class CheckpointerConformance:
     async def test_a_delta_on_an_empty_channel_has_no_snapshot(self, api: SaverDriver) -> None:
         """A delta whose base version holds no value reads with has_snapshot False."""
         v1 = api.next_version(None)
-        c1 = await api.put(
-            thread("t"), make_checkpoint({}, {"messages": v1}), new_versions={"messages": v1}
-        )
+        c1 = await api.put(thread("t"), make_checkpoint({}, {"messages": v1}), new_versions={"messages": v1})
         v2 = api.next_version(v1)
         await api.put(c1, make_checkpoint({"messages": DeltaValue(v1, (["x"],))}, {"messages": v2}))
         got = await api.get_tuple(thread("t"))
@@ -510,18 +383,12 @@ class CheckpointerConformance:
     async def test_forks_of_one_checkpoint_keep_separate_chains(self, api: SaverDriver) -> None:
         """Two deltas put on the same parent (a fork) read back independently."""
         configs = await self._put_chain(api, [["root"]])
-        base = await api.get_tuple(configs[0])
+        base = (await api.get_tuple(configs[0]))
         assert base is not None
         v = base.checkpoint["channel_versions"]["messages"]
         left_v, right_v = api.next_version(v), api.next_version(v)
-        left = await api.put(
-            configs[0],
-            make_checkpoint({"messages": DeltaValue(v, (["left"],))}, {"messages": left_v}),
-        )
-        right = await api.put(
-            configs[0],
-            make_checkpoint({"messages": DeltaValue(v, (["right"],))}, {"messages": right_v}),
-        )
+        left = await api.put(configs[0], make_checkpoint({"messages": DeltaValue(v, (["left"],))}, {"messages": left_v}))
+        right = await api.put(configs[0], make_checkpoint({"messages": DeltaValue(v, (["right"],))}, {"messages": right_v}))
         got_left, got_right = await api.get_tuple(left), await api.get_tuple(right)
         assert got_left is not None and got_right is not None
         assert got_left.checkpoint["channel_values"]["messages"].writes == (["left"],)
@@ -530,17 +397,12 @@ class CheckpointerConformance:
     async def test_a_stored_chain_is_the_root_of_later_deltas(self, api: SaverDriver) -> None:
         """A DeltaChain put back as a full value (a fork) is extended by later deltas."""
         v1 = api.next_version(None)
-        c1 = await api.put(
-            thread("t"),
-            make_checkpoint({"messages": DeltaChain(["a"], (["b"],), 1)}, {"messages": v1}),
-        )
+        c1 = await api.put(thread("t"), make_checkpoint({"messages": DeltaChain(["a"], (["b"],), 1)}, {"messages": v1}))
         v2 = api.next_version(v1)
         await api.put(c1, make_checkpoint({"messages": DeltaValue(v1, (["c"],))}, {"messages": v2}))
         got = await api.get_tuple(thread("t"))
         assert got is not None
-        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(
-            ["a"], (["b"], ["c"]), 2, True
-        )
+        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(["a"], (["b"], ["c"]), 2, True)
 
     # --- isolation and deletion ---
 
@@ -580,11 +442,7 @@ class CheckpointerConformance:
         # The thread id can be used again from scratch.
         await api.put(thread("gone"), make_checkpoint({"n": 5}, {"n": v}))
         again = await api.get_tuple(thread("gone"))
-        assert (
-            again is not None
-            and again.checkpoint["channel_values"] == {"n": 5}
-            and again.pending_writes == []
-        )
+        assert again is not None and again.checkpoint["channel_values"] == {"n": 5} and again.pending_writes == []
 
     # --- serialization ---
 
@@ -592,11 +450,7 @@ class CheckpointerConformance:
         """Messages, models, dataclasses, datetimes, UUIDs, sets, enums, bytes, ... read back equal."""
         v = api.next_version(None)
         value = rich_value()
-        c1 = await api.put(
-            thread("t"),
-            make_checkpoint({"state": value}, {"state": v}),
-            {"source": "input", "step": -1, "at": value["when"]},
-        )
+        c1 = await api.put(thread("t"), make_checkpoint({"state": value}, {"state": v}), {"source": "input", "step": -1, "at": value["when"]})
         await api.put_writes(c1, [("state", value)], "task")
         got = await api.get_tuple(thread("t"))
         assert got is not None
@@ -624,16 +478,12 @@ class CheckpointerConformance:
             await api.peek_latest({})
         assert await api.list(None) == []
 
-    async def test_an_unserializable_value_is_refused_and_nothing_is_written(
-        self, api: SaverDriver
-    ) -> None:
+    async def test_an_unserializable_value_is_refused_and_nothing_is_written(self, api: SaverDriver) -> None:
         """A value the serializer cannot encode raises SerializationError naming it; the thread is unchanged."""
         v1 = api.next_version(None)
         c1 = await api.put(thread("t"), make_checkpoint({"n": 1}, {"n": v1}))
         v2 = api.next_version(v1)
-        bad = make_checkpoint(
-            {"n": 2, "fine": "x", "z": {"deep": [object()]}}, {"n": v2, "fine": v2, "z": v2}
-        )
+        bad = make_checkpoint({"n": 2, "fine": "x", "z": {"deep": [object()]}}, {"n": v2, "fine": v2, "z": v2})
         with pytest.raises(SerializationError, match=r"object.*\['deep'\]\[0\]"):
             await api.put(c1, bad)
         got = await api.get_tuple(thread("t"))
@@ -641,9 +491,7 @@ class CheckpointerConformance:
         assert got.checkpoint["channel_values"] == {"n": 1}
         assert len(await api.list(thread("t"))) == 1
 
-    async def test_unserializable_writes_are_refused_and_none_are_stored(
-        self, api: SaverDriver
-    ) -> None:
+    async def test_unserializable_writes_are_refused_and_none_are_stored(self, api: SaverDriver) -> None:
         """put_writes with one bad value raises SerializationError and stores none of the task's writes."""
         v = api.next_version(None)
         c1 = await api.put(thread("t"), make_checkpoint({"n": 1}, {"n": v}))
@@ -652,3 +500,13 @@ class CheckpointerConformance:
         got = await api.get_tuple(c1)
         assert got is not None and got.pending_writes == []
         assert await api.peek_latest(thread("t")) == (c1["configurable"]["checkpoint_id"], False)
+
+
+class SharedCheckpointerConformance(SharedConcurrencyCases, CheckpointerConformance):
+    """The suite for a saver that several processes share (a file, a database server).
+
+    Besides ``saver``, define a ``saver_opener`` fixture: a picklable callable
+    (e.g. ``functools.partial(SqliteSaver.from_conn_string, path)``) that opens
+    another saver on the same storage as a (sync or async) context manager; the
+    suite calls it in other processes.
+    """

@@ -14,7 +14,7 @@ Many hosts may work on one database. Two hosts taking turns on the *same*
 thread at the same moment cannot both extend it: the second ``put`` raises
 :class:`~threadloom.errors.CheckpointConflictError` (nothing is written), and
 the caller re-reads the thread and retries the turn. See
-:mod:`threadloom.checkpoint.postgres._core` for the exact rule.
+:mod:`threadloom.checkpoint._common` for the exact rule (the same on every saver).
 
 Retention: :meth:`PostgresSaver.delete_thread` and
 ``prune(thread_ids, strategy="keep_latest")``.

@@ -1,31 +1,13 @@
 """The checkpointer logic both PostgreSQL savers share; each adds only how it runs a plan.
 
-Concurrency rule (many hosts on one thread). A saver remembers, per thread and
-namespace, the checkpoint it last saw as the thread's head (read as the latest
-by ``get_tuple``/``peek_latest``, or written by its own ``put``). A ``put``
-whose parent is that head must still extend the thread's latest checkpoint; if
-another writer put a checkpoint in between, the put raises
-:class:`~threadloom.errors.CheckpointConflictError`, writes nothing, and the
-caller re-reads the thread and retries the turn. Writers of one thread are
-serialized by a PostgreSQL advisory lock, so the check and the write are
-atomic. A put on a checkpoint chosen explicitly (an older one: time travel, a
-fork) is not checked: branches are allowed.
-
-Turns are atomic with respect to other hosts: a turn's puts after the first
-never conflict with a *new* turn, because a new turn (its ``input``
-checkpoint) may not start on a checkpoint that another host wrote in the
-middle of its own turn (an "open" checkpoint: more nodes of that turn are
-still to run) within the last ``turn_timeout`` seconds. Such a put raises
-:class:`~threadloom.errors.CheckpointConflictError` before writing anything,
-so the caller simply retries the whole turn a moment later. A host that died
-mid-turn blocks others for at most ``turn_timeout``.
+Concurrency rule (many hosts on one thread): the rule every saver follows,
+written once in :mod:`threadloom.checkpoint._common`. Here, writers of one
+thread are serialized by a PostgreSQL advisory lock, so the check and the
+write are atomic, and "when" is the server's clock.
 """
 
 from __future__ import annotations
 
-import threading
-import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -33,10 +15,13 @@ from langchain_core.runnables import RunnableConfig
 
 from threadloom._postgres import Plan, migrate
 from threadloom.checkpoint._common import (
+    PutGuard,
     SaverOps,
     checkpoint_config,
+    encode_metadata,
     encode_writes,
     list_scope,
+    thread_key,
     writes_address,
 )
 from threadloom.checkpoint.base import (
@@ -50,7 +35,6 @@ from threadloom.checkpoint.base import (
 )
 from threadloom.checkpoint.postgres._plans import (
     MIGRATIONS,
-    NOT_TRACKED,
     delete_plan,
     metadata_json,
     peek_plan,
@@ -58,6 +42,7 @@ from threadloom.checkpoint.postgres._plans import (
     put_plan,
     put_writes_plan,
     read_plan,
+    release_turn_plan,
     vkey,
 )
 
@@ -65,35 +50,15 @@ __all__ = ["PostgresSaverCore"]
 
 T = TypeVar("T")
 
-_MAX_TRACKED_THREADS = 10_000
-
-
-def _turn_is_open(checkpoint: Checkpoint, metadata: dict[str, Any]) -> bool:
-    """Whether nodes still run after this checkpoint within the same turn.
-
-    An input checkpoint always precedes the nodes it triggers; a later one is
-    open when its step left a value in a ``branch:to:<node>`` channel (the
-    trigger naming LangGraph-compatible graphs use; a node consumes its trigger
-    when it runs, so a finished turn holds none).
-    """
-    if metadata.get("source") == "input":
-        return True
-    return any(str(c).startswith("branch:to:") for c in checkpoint["channel_values"])
-
-
 class PostgresSaverCore(SaverOps):
     """Every checkpointer operation, as a plan; subclasses define :meth:`_run` and :meth:`_arun`.
 
     ``put`` and ``aput`` raise :class:`~threadloom.errors.CheckpointConflictError`
-    as the module docstring says.
+    as :mod:`threadloom.checkpoint._common` says.
     """
 
     def __init__(self, *, serde: Any = None, turn_timeout: float = 120.0) -> None:
-        super().__init__(serde=serde)
-        self.turn_timeout = turn_timeout
-        self._writer = uuid.uuid4().hex
-        self._heads: OrderedDict[tuple[str, str], str | None] = OrderedDict()
-        self._heads_lock = threading.Lock()
+        super().__init__(serde=serde, turn_timeout=turn_timeout)
 
     # --- how plans run (the subclass decides) ---
 
@@ -109,19 +74,6 @@ class PostgresSaverCore(SaverOps):
     async def _acall(self, op: Callable[..., Any], *args: Any) -> Any:
         return await self._arun(op(*args))
 
-    # --- head tracking for the concurrency rule ---
-
-    def _seen_head(self, thread_id: str, ns: str, checkpoint_id: str | None) -> None:
-        with self._heads_lock:
-            self._heads[(thread_id, ns)] = checkpoint_id
-            self._heads.move_to_end((thread_id, ns))
-            while len(self._heads) > _MAX_TRACKED_THREADS:
-                self._heads.popitem(last=False)
-
-    def _expected(self, thread_id: str, ns: str) -> Any:
-        with self._heads_lock:
-            return self._heads.get((thread_id, ns), NOT_TRACKED)
-
     # --- plans with their bookkeeping ---
 
     def _setup_plan(self) -> Plan[int]:
@@ -132,8 +84,6 @@ class PostgresSaverCore(SaverOps):
         found = yield from read_plan(
             self.serde, thread_id=thread_id, ns=ns, checkpoint_id=checkpoint_id, limit=1
         )
-        if checkpoint_id is None:
-            self._seen_head(thread_id, ns, found[0].checkpoint["id"] if found else None)
         return found[0] if found else None
 
     def _list_op(
@@ -160,7 +110,6 @@ class PostgresSaverCore(SaverOps):
     def _peek_latest_op(self, config: RunnableConfig) -> Plan[tuple[str, bool] | None]:
         thread_id, ns, _ = get_thread_address(config)
         found = yield from peek_plan(thread_id, ns)
-        self._seen_head(thread_id, ns, found[0] if found else None)
         return found
 
     def _put_op(
@@ -169,6 +118,7 @@ class PostgresSaverCore(SaverOps):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
+        guard: PutGuard,
     ) -> Plan[RunnableConfig]:
         thread_id, ns, parent_id = get_thread_address(config)
         # Serialize everything first: a value that cannot be encoded writes nothing.
@@ -182,17 +132,12 @@ class PostgresSaverCore(SaverOps):
             parent_id,
             checkpoint["id"],
             header,
-            self.serde.dumps_typed(meta),
+            encode_metadata(self.serde, meta),
             metadata_json(self.serde, meta),
             blobs,
             versions,
-            self._expected(thread_id, ns),
-            writer=self._writer,
-            open_turn=_turn_is_open(checkpoint, meta),
-            starts_turn=meta.get("source") == "input",
-            turn_timeout=self.turn_timeout,
+            guard,
         )
-        self._seen_head(thread_id, ns, checkpoint["id"])
         return checkpoint_config(thread_id, ns, checkpoint["id"])
 
     def _put_writes_op(
@@ -205,6 +150,9 @@ class PostgresSaverCore(SaverOps):
         thread_id, ns, checkpoint_id = writes_address(config)
         rows = encode_writes(self.serde, writes)
         return put_writes_plan(thread_id, ns, checkpoint_id, task_id, task_path, rows)
+
+    def _release_turn_op(self, thread_id: str, ns: str, checkpoint_id: str, writer: str) -> Plan[None]:
+        return release_turn_plan(thread_id, ns, checkpoint_id, writer)
 
     def _delete_thread_op(self, thread_id: str) -> Plan[None]:
         return delete_plan([str(thread_id)])
@@ -241,7 +189,7 @@ class PostgresSaverCore(SaverOps):
     def _prune_plan(thread_ids: Sequence[str], strategy: str) -> Plan[None]:
         if isinstance(thread_ids, str):
             raise TypeError("prune() takes a list of thread ids, not one string")
-        ids = [str(t) for t in thread_ids]
+        ids = [thread_key(t) for t in thread_ids]
         if strategy == "keep_latest":
             return prune_plan(ids)
         if strategy == "delete":

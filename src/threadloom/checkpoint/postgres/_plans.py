@@ -20,7 +20,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from threadloom._postgres import Migration, Plan, Query
-from threadloom.checkpoint._common import stored_tuple
+from threadloom.checkpoint._common import PAUSED_CHANNELS, Head, PutGuard, stored_tuple
 from threadloom.checkpoint._loading import (
     check_header,
     load_metadata,
@@ -36,11 +36,10 @@ from threadloom.checkpoint.base import (
     decode_channels,
 )
 from threadloom.checkpoint.serde.encrypted import EncryptedSerializer
-from threadloom.errors import CheckpointConflictError, SerializationError
+from threadloom.errors import SerializationError
 
 __all__ = [
     "MIGRATIONS",
-    "NOT_TRACKED",
     "delete_plan",
     "metadata_json",
     "peek_plan",
@@ -48,6 +47,7 @@ __all__ = [
     "put_plan",
     "put_writes_plan",
     "read_plan",
+    "release_turn_plan",
     "vkey",
 ]
 
@@ -123,14 +123,6 @@ def metadata_json(serde: Any, value: Any) -> Any:
     return json.loads(serde.dumps(value))
 
 
-class _NotTracked:
-    def __repr__(self) -> str:
-        return "NOT_TRACKED"
-
-
-NOT_TRACKED: Any = _NotTracked()
-
-
 def _lock(thread_id: str) -> Query:
     # Every writer of a thread takes this lock, so "is my parent still the latest?" holds until commit.
     return Query("SELECT pg_advisory_xact_lock(hashtext('threadloom:' || %s))", (thread_id,))
@@ -146,51 +138,23 @@ def put_plan(
     meta_json: Any,
     blobs: Sequence[tuple[str, ChannelVersion, StoredBlob]],
     versions: dict[str, str],
-    expect_latest: Any,
-    *,
-    writer: str,
-    open_turn: bool,
-    starts_turn: bool,
-    turn_timeout: float,
+    guard: PutGuard,
 ) -> Plan[None]:
-    """Store a checkpoint and its new blobs; check the thread's line when asked.
-
-    ``expect_latest`` is the id this saver last saw as the thread's head (or
-    ``None`` for an empty thread); when ``parent_id`` is that head, the put
-    must still extend the latest checkpoint, else :class:`CheckpointConflictError`.
-    ``NOT_TRACKED`` skips the check (a deliberate fork of an older checkpoint).
-    """
+    """Store a checkpoint and its new blobs, after the concurrency rule's check (see ``PutGuard``)."""
     yield _lock(thread_id)
-    tracked = expect_latest is not NOT_TRACKED and expect_latest == parent_id
-    if starts_turn or tracked:
+    if guard.needs_head(parent_id):
+        marks = ", ".join("%s" for _ in PAUSED_CHANNELS)
         found = yield Query(
-            "SELECT checkpoint_id, writer <> %s AND open_turn "
-            "AND created_at > now() - make_interval(secs => %s) "
-            "FROM threadloom_checkpoints WHERE thread_id = %s AND checkpoint_ns = %s "
-            "ORDER BY checkpoint_id DESC LIMIT 1",
-            (writer, turn_timeout, thread_id, ns),
+            "SELECT c.checkpoint_id, c.writer, c.open_turn, "
+            "extract(epoch FROM now() - c.created_at)::float8, EXISTS (SELECT 1 FROM "
+            "threadloom_checkpoint_writes w WHERE w.thread_id = c.thread_id AND "
+            "w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id AND "
+            f"w.channel IN ({marks})) FROM threadloom_checkpoints c "
+            "WHERE c.thread_id = %s AND c.checkpoint_ns = %s ORDER BY c.checkpoint_id DESC LIMIT 1",
+            (*PAUSED_CHANNELS, thread_id, ns),
         )
-        latest, busy = found.rows[0] if found.rows else (None, False)
-        if starts_turn and busy:
-            # A new turn must not land in the middle of another host's turn.
-            raise CheckpointConflictError(
-                f"Thread {thread_id!r} is in the middle of a turn on another host (checkpoint "
-                f"{latest!r}). Nothing was written; retry the turn shortly.",
-                thread_id=thread_id,
-                checkpoint_ns=ns,
-                latest=latest,
-                expected=parent_id,
-            )
-        if tracked and latest not in (parent_id, checkpoint_id):
-            raise CheckpointConflictError(
-                f"Thread {thread_id!r} moved on: its latest checkpoint is {latest!r}, but this "
-                f"step was computed from {parent_id!r} (another host or task wrote in between). "
-                "Nothing was written; read the thread again and retry the turn.",
-                thread_id=thread_id,
-                checkpoint_ns=ns,
-                latest=latest,
-                expected=parent_id,
-            )
+        head = Head(*found.rows[0]) if found.rows else None
+        guard.check(thread_id, parent_id, checkpoint_id, head, ns)
     try:
         # One statement writes the new blobs and the checkpoint row.
         yield Query(
@@ -234,8 +198,8 @@ def put_plan(
                 "m": metadata[1],
                 "mj": Jsonb(meta_json),
                 "cv": Jsonb(versions),
-                "w": writer,
-                "open": open_turn,
+                "w": guard.writer,
+                "open": guard.open_turn,
             },
         )
     except psycopg.DataError as error:
@@ -397,6 +361,15 @@ def peek_plan(thread_id: str, ns: str) -> Plan[tuple[str, bool] | None]:
         (thread_id, ns),
     )
     return (found.rows[0][0], bool(found.rows[0][1])) if found.rows else None
+
+
+def release_turn_plan(thread_id: str, ns: str, checkpoint_id: str, writer: str) -> Plan[None]:
+    """The writer's turn at this checkpoint stopped: it no longer holds the thread."""
+    yield Query(
+        "UPDATE threadloom_checkpoints SET open_turn = false WHERE thread_id = %s AND checkpoint_ns = %s "
+        "AND checkpoint_id = %s AND writer = %s AND open_turn",
+        (thread_id, ns, checkpoint_id, writer),
+    )
 
 
 def delete_plan(thread_ids: Sequence[str]) -> Plan[None]:

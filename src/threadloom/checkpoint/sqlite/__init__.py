@@ -33,8 +33,12 @@ from langchain_core.runnables import RunnableConfig
 
 from threadloom._sqlite import Database, migrate, verify
 from threadloom.checkpoint._common import (
+    PAUSED_CHANNELS,
+    Head,
+    PutGuard,
     SaverOps,
     checkpoint_config,
+    encode_metadata,
     encode_writes,
     list_scope,
     stored_tuple,
@@ -68,7 +72,11 @@ __all__ = ["SqliteSaver"]
 
 T = TypeVar("T")
 
-_SNAPSHOT_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, metadata"
+_SNAPSHOT_COLUMNS = (
+    "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, metadata"
+)
+# Unix seconds with a fraction (unixepoch('subsec') needs SQLite 3.42).
+_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _Row = tuple[str, str, str, "str | None", str, bytes, str, "bytes | str"]
 
 
@@ -87,6 +95,11 @@ class SqliteSaver(SaverOps):
     on first use if you do not call it. A file that holds another application's
     tables is refused (:class:`~threadloom.errors.ForeignDatabaseError`, the
     file untouched) unless ``allow_foreign_tables=True``.
+
+    Processes (and threads) taking turns on one thread at once cannot both
+    extend it: the second ``put`` raises :class:`~threadloom.errors.CheckpointConflictError`
+    and writes nothing (see :mod:`threadloom.checkpoint._common` for the rule
+    and ``turn_timeout``).
     """
 
     _offload_to_thread = True  # the async twins run the same SQLite code in a worker thread
@@ -97,8 +110,9 @@ class SqliteSaver(SaverOps):
         *,
         serde: Any = None,
         allow_foreign_tables: bool = False,
+        turn_timeout: float = 120.0,
     ) -> None:
-        super().__init__(serde=serde)
+        super().__init__(serde=serde, turn_timeout=turn_timeout)
         self._db = Database.adopt(conn, allow_foreign_tables=allow_foreign_tables)
         self._is_setup = False
 
@@ -110,6 +124,7 @@ class SqliteSaver(SaverOps):
         *,
         serde: Any = None,
         allow_foreign_tables: bool = False,
+        turn_timeout: float = 120.0,
     ) -> Iterator[SqliteSaver]:
         """Open ``conn_string`` (a file path or ``":memory:"``), set it up, close it on exit.
 
@@ -122,7 +137,7 @@ class SqliteSaver(SaverOps):
         """
         db = Database.open(conn_string, allow_foreign_tables=allow_foreign_tables)
         try:
-            saver = cls(db, serde=serde)
+            saver = cls(db, serde=serde, turn_timeout=turn_timeout)
             saver.setup()
             yield saver
         finally:
@@ -178,9 +193,7 @@ class SqliteSaver(SaverOps):
     def _tuple(self, conn: sqlite3.Connection, row: _Row) -> CheckpointTuple:
         thread_id, ns, checkpoint_id, parent_id, type_tag, header, meta_type, meta = row
         with stored_context(thread_id, ns, checkpoint_id):
-            checkpoint = check_header(
-                load_value(self.serde, (type_tag, header), "checkpoint header")
-            )
+            checkpoint = check_header(load_value(self.serde, (type_tag, header), "checkpoint header"))
         versions: dict[str, ChannelVersion] = checkpoint["channel_versions"]
         blobs = self._fetch_blobs(conn, thread_id, ns, versions)
         stored_writes = conn.execute(
@@ -196,13 +209,7 @@ class SqliteSaver(SaverOps):
                 load_write(self.serde, task_id, channel, (wtype, data))
                 for task_id, channel, wtype, data in stored_writes
             ]
-            metadata = load_metadata(
-                self.serde,
-                (
-                    meta_type,
-                    meta.encode("utf-8", "surrogatepass") if isinstance(meta, str) else meta,
-                ),
-            )
+            metadata = load_metadata(self.serde, (meta_type, meta.encode("utf-8", "surrogatepass") if isinstance(meta, str) else meta))
         return stored_tuple(thread_id, ns, checkpoint_id, parent_id, checkpoint, metadata, writes)
 
     @staticmethod
@@ -234,10 +241,7 @@ class SqliteSaver(SaverOps):
         ).fetchall()
         # base_version is kept as its stored text: decode_channels looks it up through _vkey,
         # and _vkey of a str is the str itself.
-        return {
-            (channel, version): StoredBlob(kind, base, type_tag, data)
-            for channel, version, kind, base, type_tag, data in rows
-        }
+        return {(channel, version): StoredBlob(kind, base, type_tag, data) for channel, version, kind, base, type_tag, data in rows}
 
     def _list_op(
         self,
@@ -271,7 +275,10 @@ class SqliteSaver(SaverOps):
         # Metadata of another type (encrypted, say) passes SQL and is matched once decoded.
         all_in_sql = isinstance(self.serde, JsonPlusSerializer)
         for key, value in (filter or {}).items():
-            if isinstance(key, str) and '"' not in key and type(value) in (str, int):
+            # SQL gets what it can compare exactly (64-bit integers); the rest is matched below.
+            if isinstance(key, str) and '"' not in key and (
+                type(value) is str or (type(value) is int and -(2**63) <= value < 2**63)
+            ):
                 where.append(
                     "CASE WHEN metadata_type = 'json' THEN json_extract(metadata, ?) = ? ELSE 1 END"
                 )
@@ -310,47 +317,69 @@ class SqliteSaver(SaverOps):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
+        guard: PutGuard,
     ) -> RunnableConfig:
         """Store ``checkpoint`` as a child of ``config``'s checkpoint; returns the new config."""
         thread_id, ns, parent_id = get_thread_address(config)
         checkpoint_id = checkpoint["id"]
         # Serialize everything first: a bad value raises before the transaction starts.
         blobs = [
-            (
-                thread_id,
-                ns,
-                channel,
-                _vkey(version),
-                blob.kind,
-                None if blob.base_version is None else _vkey(blob.base_version),
-                blob.type_tag,
-                blob.data,
-            )
+            (thread_id, ns, channel, _vkey(version), blob.kind,
+             None if blob.base_version is None else _vkey(blob.base_version), blob.type_tag, blob.data)
             for channel, version, blob in encode_channels(self.serde, checkpoint, new_versions)
         ]
         type_tag, header = encode_checkpoint(self.serde, checkpoint)
-        meta_type, meta = self.serde.dumps_typed(dict(metadata))
+        meta_type, meta = encode_metadata(self.serde, metadata)
         meta_value: bytes | str = meta.decode() if meta_type == "json" else meta
-        row = (thread_id, ns, checkpoint_id, parent_id, type_tag, header, meta_type, meta_value)
+        row = (thread_id, ns, checkpoint_id, parent_id, type_tag, header, meta_type, meta_value,
+               guard.writer, int(guard.open_turn))  # fmt: skip
 
         def write(conn: sqlite3.Connection) -> None:
-            if blobs:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO checkpoint_blobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", blobs
+            # Inside BEGIN IMMEDIATE: no other writer can move the head between check and write.
+            if guard.needs_head(parent_id):
+                guard.check(
+                    thread_id,
+                    parent_id,
+                    checkpoint_id,
+                    self._head(conn, thread_id, ns, guard.starts_turn),
+                    ns,
                 )
+            if blobs:
+                conn.executemany("INSERT OR REPLACE INTO checkpoint_blobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", blobs)
             conn.execute(
-                "INSERT OR REPLACE INTO checkpoint_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row
+                f"INSERT OR REPLACE INTO checkpoint_snapshots ({_SNAPSHOT_COLUMNS}, writer, open_turn, "
+                f"created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_NOW})",
+                row,
             )
 
         self._write(write)
         return checkpoint_config(thread_id, ns, checkpoint_id)
 
+    @staticmethod
+    def _head(conn: sqlite3.Connection, thread_id: str, ns: str, turn: bool) -> Head | None:
+        """The thread's latest checkpoint, as the concurrency rule reads it (its turn only if ``turn``)."""
+        if not turn:  # most puts continue a turn: only the latest id matters
+            found = conn.execute(
+                "SELECT checkpoint_id FROM checkpoint_snapshots WHERE thread_id = ? AND checkpoint_ns = ? "
+                "ORDER BY checkpoint_id DESC LIMIT 1",
+                (thread_id, ns),
+            ).fetchone()
+            return None if found is None else Head(found[0], "", False, 0.0, False)
+        marks = ", ".join("?" for _ in PAUSED_CHANNELS)
+        row = conn.execute(
+            f"SELECT s.checkpoint_id, s.writer, s.open_turn, {_NOW} - s.created_at, "
+            "EXISTS (SELECT 1 FROM checkpoint_writes w WHERE w.thread_id = s.thread_id AND "
+            "w.checkpoint_ns = s.checkpoint_ns AND w.checkpoint_id = s.checkpoint_id AND "
+            f"w.channel IN ({marks})) FROM checkpoint_snapshots s WHERE s.thread_id = ? AND "
+            "s.checkpoint_ns = ? ORDER BY s.checkpoint_id DESC LIMIT 1",
+            (*PAUSED_CHANNELS, thread_id, ns),
+        ).fetchone()
+        if row is None:
+            return None
+        return Head(row[0], row[1], bool(row[2]), float(row[3]), bool(row[4]))
+
     def _put_writes_op(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str,
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
         thread_id, ns, checkpoint_id = writes_address(config)
@@ -364,10 +393,7 @@ class SqliteSaver(SaverOps):
             # Special writes replace; ordinary writes keep the first copy (a retried call is a no-op).
             columns = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, data, task_path"
             if ordinary:
-                conn.executemany(
-                    f"INSERT OR IGNORE INTO checkpoint_writes ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    ordinary,
-                )
+                conn.executemany(f"INSERT OR IGNORE INTO checkpoint_writes ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", ordinary)
             if special:
                 conn.executemany(
                     f"INSERT INTO checkpoint_writes ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -377,6 +403,16 @@ class SqliteSaver(SaverOps):
                 )
 
         self._write(write)
+
+    def _release_turn_op(self, thread_id: str, ns: str, checkpoint_id: str, writer: str) -> None:
+        """The writer's turn at this checkpoint stopped: it no longer holds the thread."""
+        self._write(
+            lambda conn: conn.execute(
+                "UPDATE checkpoint_snapshots SET open_turn = 0 WHERE thread_id = ? AND checkpoint_ns = ? "
+                "AND checkpoint_id = ? AND writer = ? AND open_turn = 1",
+                (thread_id, ns, checkpoint_id, writer),
+            )
+        )
 
     def _delete_thread_op(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""

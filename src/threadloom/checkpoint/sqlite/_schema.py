@@ -6,7 +6,8 @@ as JSON is stored as TEXT so that ``list(filter=...)`` can use ``json_extract``.
 ``checkpoint_blobs`` holds one row per channel version: a full value, a delta
 (``base_version`` names the version it applies to) or ``empty``. A checkpoint
 only writes rows for the channels that changed.
-``checkpoint_writes`` holds pending writes; ``rowid`` keeps the order they
+``writer``, ``open_turn`` and ``created_at`` of a snapshot serve the rule that
+two writers never both extend one thread. ``checkpoint_writes`` holds pending writes; ``rowid`` keeps the order they
 were first stored in.
 """
 
@@ -55,5 +56,12 @@ MIGRATIONS: list[Migration] = [
         task_path TEXT NOT NULL DEFAULT '',
         UNIQUE (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
     );
+    """,
+    # Who wrote a checkpoint, when (unix seconds), and whether its turn still has nodes to run:
+    # what the concurrency rule reads (threadloom.checkpoint._common).
+    """
+    ALTER TABLE checkpoint_snapshots ADD COLUMN writer TEXT NOT NULL DEFAULT '';
+    ALTER TABLE checkpoint_snapshots ADD COLUMN open_turn INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE checkpoint_snapshots ADD COLUMN created_at REAL NOT NULL DEFAULT 0;
     """,
 ]

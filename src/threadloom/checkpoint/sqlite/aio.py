@@ -41,6 +41,7 @@ class AsyncSqliteSaver(SqliteSaver):
         *,
         serde: Any = None,
         allow_foreign_tables: bool = False,
+        turn_timeout: float = 120.0,
     ) -> AsyncIterator[AsyncSqliteSaver]:
         """Open ``conn_string`` (a path or ``":memory:"``), set it up, close it on exit.
 
@@ -50,7 +51,7 @@ class AsyncSqliteSaver(SqliteSaver):
             lambda: Database.open(conn_string, allow_foreign_tables=allow_foreign_tables)
         )
         try:
-            saver = cls(db, serde=serde)
+            saver = cls(db, serde=serde, turn_timeout=turn_timeout)
             await saver.asetup()
             yield saver
         finally:
