@@ -74,10 +74,7 @@ class MemoryRows:
                 if old.kind == "metadata" and saved.metadata == (old.type_tag, old.data):
                     saved.metadata = (type_tag, data)
             for key, blob in space.blobs.items():
-                if old.kind == f"channel {key[0]}" and (blob.type_tag, blob.data) == (
-                    old.type_tag,
-                    old.data,
-                ):
+                if old.kind == f"channel {key[0]}" and (blob.type_tag, blob.data) == (old.type_tag, old.data):
                     space.blobs[key] = blob._replace(type_tag=type_tag, data=data)
             for stored in space.writes.values():
                 for key, (ch, t, d, path) in stored.items():
@@ -103,20 +100,13 @@ POSTGRES_COLUMNS = [
 class SqlRows:
     """A SQL saver's tables, through a DB-API connection (``?`` or ``%s`` placeholders)."""
 
-    def __init__(
-        self,
-        execute: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]],
-        columns: list[tuple[str, str, str, str]],
-        mark: str,
-    ) -> None:
+    def __init__(self, execute: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]], columns: list[tuple[str, str, str, str]], mark: str) -> None:
         self.execute, self.columns, self.mark = execute, columns, mark
 
     def payloads(self) -> list[Payload]:
         found = []
         for table, type_col, data_col, what in self.columns:
-            for kind, t, d in self.execute(
-                f"SELECT {what}, {type_col}, {data_col} FROM {table}", ()
-            ):
+            for kind, t, d in self.execute(f"SELECT {what}, {type_col}, {data_col} FROM {table}", ()):
                 if t:
                     found.append(Payload(kind, t, d.encode() if isinstance(d, str) else bytes(d)))
         return found
@@ -154,11 +144,7 @@ class State(TypedDict, total=False):
 
 def state_graph(saver: BaseCheckpointSaver) -> Any:
     def reply(state: State) -> dict[str, Any]:
-        return {
-            "messages": [
-                AIMessage(f"seen {len(state['messages'])}", id=f"a{len(state['messages'])}")
-            ]
-        }
+        return {"messages": [AIMessage(f"seen {len(state['messages'])}", id=f"a{len(state['messages'])}")]}
 
     builder = StateGraph(State)
     builder.add_node("reply", reply)
@@ -173,9 +159,7 @@ def seed(saver: BaseCheckpointSaver) -> Any:
     graph.invoke({"messages": [HumanMessage("again", id="h2")]}, CONFIG)
     head = saver.get_tuple(CONFIG)
     assert head is not None
-    saver.put_writes(
-        head.config, [("data", rich_value()), ("messages", [HumanMessage("x", id="h3")])], "task-1"
-    )
+    saver.put_writes(head.config, [("data", rich_value()), ("messages", [HumanMessage("x", id="h3")])], "task-1")
     return graph
 
 
@@ -199,87 +183,28 @@ def loads_or_refuses(saver: BaseCheckpointSaver) -> SerializationError | None:
 
 # --- hostile values ----------------------------------------------------------------
 
-TAGS = [
-    "tuple",
-    "set",
-    "fset",
-    "dict",
-    "int",
-    "float",
-    "b",
-    "ba",
-    "dt",
-    "date",
-    "time",
-    "td",
-    "uuid",
-    "dec",
-    "lc",
-    "enum",
-    "nt",
-    "dc",
-    "pyd",
-    "reg",
-    "obj",
-    "const",
-    "nope",
-]
+TAGS = ["tuple", "set", "fset", "dict", "int", "float", "b", "ba", "dt", "date", "time", "td", "uuid", "dec",
+        "lc", "enum", "nt", "dc", "pyd", "reg", "obj", "const", "nope"]
 CLASS_NAMES = [
-    "threadloom.types:Send",
-    "threadloom.types:Interrupt",
-    "threadloom.types:Command",
-    "threadloom.checkpoint.base:DeltaChain",
-    "threadloom.checkpoint.base:DeltaValue",
-    "threadloom.channels.base:MISSING",
-    "threadloom.testing.checkpoint:Colour",
-    "threadloom.testing.checkpoint:Point",
-    "threadloom.testing.checkpoint:Span",
-    "threadloom.testing.checkpoint:Profile",
-    "pydantic.main:BaseModel",
-    "AIMessage",
-    "HumanMessage",
-    "ToolMessage",
-    "threadloom.cli.__main__:x",
-    "os:system",
-    "builtins:object",
-    "enum:Enum",
-    "collections:OrderedDict",
-    "threadloom:cli",
-    "",
-    ":",
-    7,
+    "threadloom.types:Send", "threadloom.types:Interrupt", "threadloom.types:Command",
+    "threadloom.checkpoint.base:DeltaChain", "threadloom.checkpoint.base:DeltaValue",
+    "threadloom.channels.base:MISSING", "threadloom.testing.checkpoint:Colour",
+    "threadloom.testing.checkpoint:Point", "threadloom.testing.checkpoint:Span",
+    "threadloom.testing.checkpoint:Profile", "pydantic.main:BaseModel", "AIMessage", "HumanMessage",
+    "ToolMessage", "threadloom.cli.__main__:x", "os:system", "builtins:object", "enum:Enum",
+    "collections:OrderedDict", "threadloom:cli", "", ":", 7,
 ]
 _scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**63), max_value=2**63 - 1),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12),
-    st.sampled_from(
-        [
-            "nan",
-            "inf",
-            "2026-01-01T00:00:00",
-            "Europe/Paris",
-            "../../etc/passwd",
-            "9" * 5000,
-            "1e999999",
-            "ff" * 16,
-            "AAAA",
-            "content",
-            "type",
-            "__dict__",
-        ]
-    ),
+    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12), st.sampled_from(["nan", "inf", "2026-01-01T00:00:00", "Europe/Paris", "../../etc/passwd",
+                                           "9" * 5000, "1e999999", "ff" * 16, "AAAA", "content", "type", "__dict__"]),
 )
 
 
 def _tagged(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.builds(
         lambda tag, c, v, extra: {"__tl": tag, "c": c, "v": v, **extra},
-        st.sampled_from(TAGS),
-        st.sampled_from(CLASS_NAMES),
-        children,
+        st.sampled_from(TAGS), st.sampled_from(CLASS_NAMES), children,
         st.dictionaries(st.sampled_from(["x", "p", "s", "tz", "fold", "t"]), children, max_size=2),
     )
 
@@ -288,14 +213,7 @@ json_values = st.recursive(
     _scalars,
     lambda children: st.one_of(
         st.lists(children, max_size=4),
-        st.dictionaries(
-            st.sampled_from(
-                ["content", "type", "id", "node", "arg", "x", "v", "__dict__", "channel_versions"]
-            )
-            | st.text(max_size=5),
-            children,
-            max_size=4,
-        ),
+        st.dictionaries(st.sampled_from(["content", "type", "id", "node", "arg", "x", "v", "__dict__", "channel_versions"]) | st.text(max_size=5), children, max_size=4),
         _tagged(children),
     ),
     max_leaves=12,

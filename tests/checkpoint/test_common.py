@@ -38,9 +38,7 @@ def test_stored_tuple_has_a_parent_config_only_when_there_is_a_parent() -> None:
     child = stored_tuple("t", "ns", "2", "1", checkpoint, {"step": 0}, [("task", "a", 1)])
     assert root.config == checkpoint_config("t", "ns", "2")
     assert root.parent_config is None
-    assert child.parent_config == {
-        "configurable": {"thread_id": "t", "checkpoint_ns": "ns", "checkpoint_id": "1"}
-    }
+    assert child.parent_config == {"configurable": {"thread_id": "t", "checkpoint_ns": "ns", "checkpoint_id": "1"}}
     assert child.pending_writes == [("task", "a", 1)]
 
 
@@ -55,9 +53,7 @@ def test_list_scope_reads_optional_filters_and_before() -> None:
 def test_take_filters_on_metadata_then_stops_at_limit() -> None:
     """take() keeps matching items in order and stops after ``limit``; a limit of 0 or less yields nothing."""
     items = [
-        CheckpointTuple(
-            checkpoint_config("t", "", str(i)), make_checkpoint({}, {}), {"step": i % 2}
-        )
+        CheckpointTuple(checkpoint_config("t", "", str(i)), make_checkpoint({}, {}), {"step": i % 2})
         for i in range(6)
     ]
     assert [i.metadata["step"] for i in take(items, {"step": 1}, 2)] == [1, 1]
@@ -76,15 +72,8 @@ def test_writes_address_needs_a_checkpoint_id() -> None:
 
 def test_encode_writes_numbers_special_channels_by_their_fixed_index() -> None:
     """Ordinary writes keep their position; special channels take their WRITES_IDX_MAP index."""
-    encoded = encode_writes(
-        JsonPlusSerializer(), [("a", 1), (ERROR, "boom"), (INTERRUPT, "x"), ("b", 2)]
-    )
-    assert [(idx, channel) for idx, channel, _, _ in encoded] == [
-        (0, "a"),
-        (-1, ERROR),
-        (-3, INTERRUPT),
-        (3, "b"),
-    ]
+    encoded = encode_writes(JsonPlusSerializer(), [("a", 1), (ERROR, "boom"), (INTERRUPT, "x"), ("b", 2)])
+    assert [(idx, channel) for idx, channel, _, _ in encoded] == [(0, "a"), (-1, ERROR), (-3, INTERRUPT), (3, "b")]
 
 
 def _record_threads(saver: SaverOps) -> list[threading.Thread]:

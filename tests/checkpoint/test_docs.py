@@ -65,11 +65,7 @@ def test_the_documented_import_paths_hold() -> None:
 
 @pytest.mark.parametrize(
     "source",
-    [
-        pytest.param(code, id=f"{name}-{i}")
-        for name in MODULES
-        for i, code in enumerate(examples(name))
-    ],
+    [pytest.param(code, id=f"{name}-{i}") for name in MODULES for i, code in enumerate(examples(name))],
 )
 def test_docstring_examples_run(source: str) -> None:
     """Each docstring example runs without error (its asserts hold)."""

@@ -35,9 +35,7 @@ def test_concurrent_puts_from_threads_are_all_kept() -> None:
     def work(n: int) -> None:
         config = thread(f"t{n}")
         for i in range(50):
-            config = saver.put(
-                config, make_checkpoint({"i": i}, {"i": i + 1}), {"step": i}, {"i": i + 1}
-            )
+            config = saver.put(config, make_checkpoint({"i": i}, {"i": i + 1}), {"step": i}, {"i": i + 1})
 
     workers = [threading.Thread(target=work, args=(n,)) for n in range(8)]
     for w in workers:

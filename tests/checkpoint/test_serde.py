@@ -89,12 +89,8 @@ def test_every_promised_type_round_trips(serde: JsonPlusSerializer) -> None:
 def test_every_message_class_round_trips_with_its_fields(serde: JsonPlusSerializer) -> None:
     """Message and chunk classes keep their class, id, tool calls, chunks, extras and kwargs."""
     messages = [
-        AIMessage(
-            "a", id="1", additional_kwargs={"k": [1]}, response_metadata={"model": "m"}, custom=5
-        ),
-        AIMessageChunk(
-            "b", id="2", tool_call_chunks=[{"name": "f", "args": '{"a"', "id": "c", "index": 0}]
-        ),
+        AIMessage("a", id="1", additional_kwargs={"k": [1]}, response_metadata={"model": "m"}, custom=5),
+        AIMessageChunk("b", id="2", tool_call_chunks=[{"name": "f", "args": '{"a"', "id": "c", "index": 0}]),
         HumanMessageChunk("c"),
         ChatMessage("d", role="critic"),
         FunctionMessage("e", name="fn"),
@@ -124,9 +120,7 @@ def test_aware_datetimes_keep_their_zone(serde: JsonPlusSerializer) -> None:
 
 def test_special_numbers_and_keys_keep_their_types(serde: JsonPlusSerializer) -> None:
     """NaN, infinities, huge ints, int and tuple keys, and our tag as a key are kept exactly."""
-    back = roundtrip(
-        serde, {"nan": float("nan"), "ninf": -math.inf, "huge": -(2**100), 7: (1,), "__tl": "x"}
-    )
+    back = roundtrip(serde, {"nan": float("nan"), "ninf": -math.inf, "huge": -(2**100), 7: (1,), "__tl": "x"})
     assert math.isnan(back["nan"]) and back["ninf"] == -math.inf and back["huge"] == -(2**100)
     assert back[7] == (1,) and back["__tl"] == "x"
 
@@ -167,10 +161,7 @@ def test_output_is_plain_json(serde: JsonPlusSerializer) -> None:
 
 def test_unsupported_type_names_the_type_and_its_path(serde: JsonPlusSerializer) -> None:
     """An unsupported value raises SerializationError naming its type and where it is."""
-    with pytest.raises(
-        SerializationError,
-        match=r"builtins\.builtin_function_or_method at value\['m'\]\[1\]\.additional_kwargs\['fn'\]",
-    ):
+    with pytest.raises(SerializationError, match=r"builtins\.builtin_function_or_method at value\['m'\]\[1\]\.additional_kwargs\['fn'\]"):
         serde.dumps_typed({"m": [AIMessage("a"), AIMessage("b", additional_kwargs={"fn": len})]})
 
 
@@ -235,17 +226,12 @@ def test_registered_types_round_trip_through_their_converters(serde: JsonPlusSer
     assert roundtrip(serde, {"p": Point3(4)}) == {"p": Point3(4)}
 
 
-def test_registered_dataclasses_load_from_modules_not_yet_imported(
-    serde: JsonPlusSerializer,
-) -> None:
+def test_registered_dataclasses_load_from_modules_not_yet_imported(serde: JsonPlusSerializer) -> None:
     """A registered dataclass loads even when its module is no longer in sys.modules."""
     module = types.ModuleType("tl_fake_user_models")
     sys.modules["tl_fake_user_models"] = module
     try:
-        exec(
-            "import dataclasses\n@dataclasses.dataclass\nclass Note:\n    text: str\n",
-            module.__dict__,
-        )
+        exec("import dataclasses\n@dataclasses.dataclass\nclass Note:\n    text: str\n", module.__dict__)
         data = serde.dumps_typed(module.Note("hi"))
         register_type(module.Note)
     finally:
@@ -266,11 +252,7 @@ def test_engine_types_round_trip(serde: JsonPlusSerializer) -> None:
     """threadloom.types Send, Command and Interrupt round-trip (Send is a plain slotted class)."""
     from threadloom.types import Command, Interrupt, Send
 
-    value = [
-        Send("worker", {"item": (1, 2)}),
-        Command(update={"x": 1}, goto="n"),
-        Interrupt("ask?"),
-    ]
+    value = [Send("worker", {"item": (1, 2)}), Command(update={"x": 1}, goto="n"), Interrupt("ask?")]
     back = roundtrip(serde, value)
     assert back == value and [type(v) for v in back] == [Send, Command, Interrupt]
 
@@ -293,9 +275,7 @@ def test_plain_classes_outside_threadloom_are_refused(serde: JsonPlusSerializer)
     [float("inf"), 2**64, (1, 2), {1: "a"}, {"__tl": 1}, b"bytes", {"x"}],
     ids=["inf", "huge-int", "tuple", "int-key", "tag-key", "bytes", "set"],
 )
-def test_values_that_look_plain_at_the_top_keep_their_types_deep_inside(
-    serde: JsonPlusSerializer, tricky: Any
-) -> None:
+def test_values_that_look_plain_at_the_top_keep_their_types_deep_inside(serde: JsonPlusSerializer, tricky: Any) -> None:
     """A non-JSON value nested deep in plain lists and dicts still reads back with its exact type."""
     value = {"a": [1, "x", {"b": [None, True, 2.5, {"c": tricky}]}]}
     back = roundtrip(serde, value)

@@ -42,9 +42,7 @@ def test_rotation_writes_with_the_first_key_and_reads_with_any() -> None:
     stored_old = old.dumps_typed("before")
     rotated = EncryptedSerializer.from_aes_gcm([KEY, OLD_KEY])
     stored_new = rotated.dumps_typed("after")
-    assert (
-        rotated.loads_typed(stored_old) == "before" and rotated.loads_typed(stored_new) == "after"
-    )
+    assert rotated.loads_typed(stored_old) == "before" and rotated.loads_typed(stored_new) == "after"
     with pytest.raises(DecryptionError, match="key that was not given"):
         old.loads_typed(stored_new)
 
@@ -53,13 +51,7 @@ def test_a_tampered_row_is_refused(serde: EncryptedSerializer) -> None:
     """A changed byte, a truncated row, another cipher name or another inner type fails to authenticate."""
     type_tag, data = serde.dumps_typed({"a": 1})
     flipped = bytes([*data[:-1], data[-1] ^ 1])
-    for stored in [
-        (type_tag, flipped),
-        (type_tag, data[:20]),
-        ("json+aes", data),
-        ("other+aesgcm", data),
-        (type_tag, b""),
-    ]:
+    for stored in [(type_tag, flipped), (type_tag, data[:20]), ("json+aes", data), ("other+aesgcm", data), (type_tag, b"")]:
         with pytest.raises(DecryptionError):
             serde.loads_typed(stored)
     assert issubclass(DecryptionError, SerializationError)
@@ -79,13 +71,8 @@ def test_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     """THREADLOOM_AES_KEY holds text keys (their UTF-8 bytes) or base64: keys, comma-separated, the first writing."""
     monkeypatch.setenv(ENV_VAR, "0123456789abcdef0123456789abcdef")
     written = EncryptedSerializer.from_aes_gcm().dumps_typed("x")
-    assert (
-        EncryptedSerializer.from_aes_gcm([b"0123456789abcdef0123456789abcdef"]).loads_typed(written)
-        == "x"
-    )
-    monkeypatch.setenv(
-        ENV_VAR, "base64:" + base64.b64encode(KEY).decode() + ",0123456789abcdef0123456789abcdef"
-    )
+    assert EncryptedSerializer.from_aes_gcm([b"0123456789abcdef0123456789abcdef"]).loads_typed(written) == "x"
+    monkeypatch.setenv(ENV_VAR, "base64:" + base64.b64encode(KEY).decode() + ",0123456789abcdef0123456789abcdef")
     rotated = EncryptedSerializer.from_aes_gcm()
     assert rotated.loads_typed(written) == "x"
     assert EncryptedSerializer.from_aes_gcm([KEY]).loads_typed(rotated.dumps_typed("y")) == "y"
@@ -112,12 +99,7 @@ def test_the_langgraph_constructor_name_means_aes(monkeypatch: pytest.MonkeyPatc
     serde = EncryptedSerializer.from_pycryptodome_aes(key=KEY)
     assert EncryptedSerializer.from_aes_gcm([KEY]).loads_typed(serde.dumps_typed("x")) == "x"
     monkeypatch.setenv(ENV_VAR, "0123456789abcdef")
-    assert (
-        EncryptedSerializer.from_pycryptodome_aes().loads_typed(
-            EncryptedSerializer.from_aes_gcm(["0123456789abcdef"]).dumps_typed(1)
-        )
-        == 1
-    )
+    assert EncryptedSerializer.from_pycryptodome_aes().loads_typed(EncryptedSerializer.from_aes_gcm(["0123456789abcdef"]).dumps_typed(1)) == 1
     with pytest.raises(TypeError, match="GCM"):
         EncryptedSerializer.from_pycryptodome_aes(key=KEY, mode=2)
 
@@ -160,9 +142,7 @@ def test_in_memory_saver_stores_only_ciphertext(serde: EncryptedSerializer) -> N
     assert len(list(saver.list(CONFIG, filter={"source": "loop"}))) >= 3
     for spaces in saver._threads.values():
         for space in spaces.values():
-            stored = [s.header[1] for s in space.checkpoints.values()] + [
-                b.data for b in space.blobs.values()
-            ]
+            stored = [s.header[1] for s in space.checkpoints.values()] + [b.data for b in space.blobs.values()]
             assert all(b"secret is tea" not in data for data in stored)
 
 
@@ -179,18 +159,10 @@ def test_sqlite_saver_file_holds_no_plaintext(tmp_path: Path, serde: EncryptedSe
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert b"secret is tea" not in Path(path).read_bytes()
     with sqlite3.connect(path) as conn:
-        for version, data in conn.execute(
-            "SELECT version, data FROM checkpoint_blobs WHERE channel = 'messages'"
-        ).fetchall():
+        for version, data in conn.execute("SELECT version, data FROM checkpoint_blobs WHERE channel = 'messages'").fetchall():
             changed = data[:30] + bytes([data[30] ^ 1]) + data[31:]
-            conn.execute(
-                "UPDATE checkpoint_blobs SET data = ? WHERE channel = 'messages' AND version = ?",
-                (changed, version),
-            )
-    with (
-        SqliteSaver.from_conn_string(path, serde=serde) as saver,
-        pytest.raises(DecryptionError, match="channel 'messages'"),
-    ):
+            conn.execute("UPDATE checkpoint_blobs SET data = ? WHERE channel = 'messages' AND version = ?", (changed, version))
+    with SqliteSaver.from_conn_string(path, serde=serde) as saver, pytest.raises(DecryptionError, match="channel 'messages'"):
         saver.get_tuple(CONFIG)
 
 
@@ -201,10 +173,7 @@ def test_a_plaintext_database_needs_allow_plaintext(tmp_path: Path) -> None:
         saver.setup()
         seed(saver)
     strict = EncryptedSerializer.from_aes_gcm([KEY])
-    with (
-        SqliteSaver.from_conn_string(path, serde=strict) as saver,
-        pytest.raises(DecryptionError, match="not encrypted"),
-    ):
+    with SqliteSaver.from_conn_string(path, serde=strict) as saver, pytest.raises(DecryptionError, match="not encrypted"):
         saver.get_tuple(CONFIG)
     lenient = EncryptedSerializer.from_aes_gcm([KEY], allow_plaintext=True)
     with SqliteSaver.from_conn_string(path, serde=lenient) as saver:
@@ -213,9 +182,7 @@ def test_a_plaintext_database_needs_allow_plaintext(tmp_path: Path) -> None:
         assert saver.get_tuple(CONFIG) is not None
 
 
-async def test_async_sqlite_saver_reads_and_refuses_like_the_sync_one(
-    tmp_path: Path, serde: EncryptedSerializer
-) -> None:
+async def test_async_sqlite_saver_reads_and_refuses_like_the_sync_one(tmp_path: Path, serde: EncryptedSerializer) -> None:
     """AsyncSqliteSaver round-trips encrypted turns, and a reader without the key gets DecryptionError."""
     from threadloom.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -224,8 +191,6 @@ async def test_async_sqlite_saver_reads_and_refuses_like_the_sync_one(
         graph = state_graph(saver)
         await graph.ainvoke({"messages": [HumanMessage("my secret is tea", id="h1")]}, CONFIG)
         assert (await graph.aget_state(CONFIG)).values["messages"][0].content == "my secret is tea"
-    async with AsyncSqliteSaver.from_conn_string(
-        path, serde=EncryptedSerializer.from_aes_gcm([OLD_KEY])
-    ) as saver:
+    async with AsyncSqliteSaver.from_conn_string(path, serde=EncryptedSerializer.from_aes_gcm([OLD_KEY])) as saver:
         with pytest.raises(DecryptionError, match="key that was not given"):
             await saver.aget_tuple(CONFIG)

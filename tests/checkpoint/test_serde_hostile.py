@@ -31,42 +31,22 @@ from threadloom.errors import SerializationError
 
 CASES: dict[str, tuple[str, bytes]] = {
     # what was seen instead of a SerializationError, and the stored bytes that caused it
-    "recursion-100k-deep": (
-        "channel data",
-        b"[" * 100_000 + b'{"__tl": "set", "v": []}' + b"]" * 100_000,
-    ),
+    "recursion-100k-deep": ("channel data", b"[" * 100_000 + b'{"__tl": "set", "v": []}' + b"]" * 100_000),
     "overflow-timedelta": ("channel data", b'{"__tl": "td", "v": [10000000000, 0, 0]}'),
     "class-name-an-int": ("channel data", b'{"__tl": "dc", "c": 5, "v": {}}'),
-    "dataclass-payload-a-list": (
-        "channel data",
-        b'{"__tl": "dc", "c": "threadloom.checkpoint.base:DeltaValue", "v": [1]}',
-    ),
-    "pydantic-base-model": (
-        "channel data",
-        b'{"__tl": "pyd", "c": "pydantic.main:BaseModel", "v": {}}',
-    ),
-    "dict-on-slotted-class": (
-        "channel data",
-        b'{"__tl": "obj", "c": "threadloom.types:Send", "v": {"__dict__": {"node": "x"}}}',
-    ),
-    "message-with-junk-fields": (
-        "channel messages",
-        b'[{"__tl": "lc", "c": "AIMessage", "v": {"junk": 1}}]',
-    ),
+    "dataclass-payload-a-list": ("channel data", b'{"__tl": "dc", "c": "threadloom.checkpoint.base:DeltaValue", "v": [1]}'),
+    "pydantic-base-model": ("channel data", b'{"__tl": "pyd", "c": "pydantic.main:BaseModel", "v": {}}'),
+    "dict-on-slotted-class": ("channel data", b'{"__tl": "obj", "c": "threadloom.types:Send", "v": {"__dict__": {"node": "x"}}}'),
+    "message-with-junk-fields": ("channel messages", b'[{"__tl": "lc", "c": "AIMessage", "v": {"junk": 1}}]'),
     "header-a-list": ("header", b"[1, 2]"),
-    "header-without-channel-versions": (
-        "header",
-        b'{"v": 1, "id": "x", "ts": "", "versions_seen": {}}',
-    ),
+    "header-without-channel-versions": ("header", b'{"v": 1, "id": "x", "ts": "", "versions_seen": {}}'),
     "metadata-a-list": ("metadata", b"[]"),
     "write-not-json": ("write data", b"\x80\x81"),
 }
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def backend(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[BaseCheckpointSaver, Rows]]:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[BaseCheckpointSaver, Rows]]:
     if request.param == "memory":
         saver = InMemorySaver()
         yield saver, MemoryRows(saver)
@@ -86,9 +66,7 @@ def corrupt(rows: Rows, kind: str, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_each_seen_fault_is_a_serialization_error_naming_where(
-    backend: tuple[BaseCheckpointSaver, Rows], case: str
-) -> None:
+def test_each_seen_fault_is_a_serialization_error_naming_where(backend: tuple[BaseCheckpointSaver, Rows], case: str) -> None:
     """Each corrupt row once seen raising another error now raises SerializationError naming thread, checkpoint and part."""
     saver, rows = backend
     seed(saver)
@@ -107,9 +85,7 @@ def test_each_seen_fault_is_a_serialization_error_naming_where(
         assert where[0] in message
 
 
-def test_a_message_with_junk_fields_fails_at_load_not_later(
-    backend: tuple[BaseCheckpointSaver, Rows],
-) -> None:
+def test_a_message_with_junk_fields_fails_at_load_not_later(backend: tuple[BaseCheckpointSaver, Rows]) -> None:
     """A stored AIMessage whose fields are junk is refused when loaded, so get_state never hands it out."""
     saver, rows = backend
     graph = seed(saver)
@@ -126,15 +102,9 @@ def test_a_sound_thread_loads(backend: tuple[BaseCheckpointSaver, Rows]) -> None
     assert len(graph.get_state(CONFIG).values["messages"]) == 4
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mutation=mutations)
-def test_mutated_blobs_load_or_raise_serialization_error(
-    backend: tuple[BaseCheckpointSaver, Rows], mutation: Mutation
-) -> None:
+def test_mutated_blobs_load_or_raise_serialization_error(backend: tuple[BaseCheckpointSaver, Rows], mutation: Mutation) -> None:
     """Property: whatever a stored payload is mutated into, loading gives a result or a SerializationError."""
     saver, rows = backend
     if saver.get_tuple(CONFIG) is None:

@@ -35,10 +35,7 @@ def colliding_ints(n: int) -> list[dict[str, str]]:
         {"__tl": "set", "v": colliding_ints(40_000)},
         {"__tl": "fset", "v": colliding_ints(40_000)},
         {"__tl": "dict", "v": [[k, 0] for k in colliding_ints(40_000)]},
-        {
-            "__tl": "set",
-            "v": [{"__tl": "uuid", "v": UUID(int=k * P + 1).hex} for k in range(1, 40_001)],
-        },
+        {"__tl": "set", "v": [{"__tl": "uuid", "v": UUID(int=k * P + 1).hex} for k in range(1, 40_001)]},
         {"__tl": "set", "v": [{"__tl": "tuple", "v": [k]} for k in colliding_ints(40_000)]},
     ],
     ids=["set", "frozenset", "dict-keys", "uuids", "tuples"],
@@ -75,9 +72,7 @@ def test_over_deep_nesting_is_a_serialization_error(serde: JsonPlusSerializer, d
             serde.loads_typed(("json", b"[" * depth + inner + b"]" * depth))
 
 
-def test_the_deepest_writable_value_loads_and_deeper_ones_are_refused_on_write(
-    serde: JsonPlusSerializer,
-) -> None:
+def test_the_deepest_writable_value_loads_and_deeper_ones_are_refused_on_write(serde: JsonPlusSerializer) -> None:
     """What can be written can be read: 254 levels round-trip; 255 are refused at write time."""
     value: Any = (1,)
     for _ in range(126):  # a tuple is two JSON levels: {"__tl": "tuple", "v": [...]}

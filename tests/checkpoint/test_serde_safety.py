@@ -63,9 +63,7 @@ def test_no_stored_class_path_imports_anything(serde: JsonPlusSerializer) -> Non
     assert set(sys.modules) - before == set()
 
 
-def test_a_cli_main_class_path_in_a_sqlite_file_runs_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_cli_main_class_path_in_a_sqlite_file_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The blob that once ran the CLI inside the host process is refused by get_tuple; the module stays unimported."""
     monkeypatch.delitem(sys.modules, "threadloom.cli.__main__", raising=False)
     path = str(tmp_path / "threads.db")
@@ -85,13 +83,7 @@ def test_a_cli_main_class_path_in_a_sqlite_file_runs_nothing(
 def test_importing_the_cli_main_module_does_nothing() -> None:
     """``import threadloom.cli.__main__`` has no side effect (it runs the CLI only as ``python -m``)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run(
-        [sys.executable, "-c", "import threadloom.cli.__main__; print('imported')"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = subprocess.run([sys.executable, "-c", "import threadloom.cli.__main__; print('imported')"], capture_output=True, text=True, env=env, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (0, "imported\n", "")
 
 
@@ -192,9 +184,7 @@ def _clear_calls() -> None:
     CALLS.clear()
 
 
-def test_dataclasses_are_built_by_their_init_so_post_init_validates(
-    serde: JsonPlusSerializer,
-) -> None:
+def test_dataclasses_are_built_by_their_init_so_post_init_validates(serde: JsonPlusSerializer) -> None:
     """A stored dataclass goes through __init__/__post_init__: a value it rejects is refused."""
     value = SafePath("/tmp/x")
     CALLS.clear()
@@ -208,10 +198,7 @@ def test_dataclass_fields_the_class_does_not_declare_are_refused(serde: JsonPlus
     """A stored field that is a property, a dunder or unknown is refused; no setter runs."""
     for field in ("target", "__class__", "__dict__", "other"):
         with pytest.raises(SerializationError, match="undeclared"):
-            load(
-                serde,
-                {"__tl": "dc", "c": f"{__name__}:SafePath", "v": {"path": "/tmp", field: "x"}},
-            )
+            load(serde, {"__tl": "dc", "c": f"{__name__}:SafePath", "v": {"path": "/tmp", field: "x"}})
     assert "setter" not in CALLS
 
 
@@ -226,16 +213,12 @@ def test_pydantic_models_are_validated_on_load(serde: JsonPlusSerializer) -> Non
     model = SafeModel(path="/tmp/a")
     model._note = "kept"
     back = serde.loads_typed(serde.dumps_typed(model))
-    assert (
-        back == model and back._note == "kept" and CALLS == ["model_validator", "model_validator"]
-    )
+    assert back == model and back._note == "kept" and CALLS == ["model_validator", "model_validator"]
     with pytest.raises(SerializationError, match="system path"):
         load(serde, {"__tl": "pyd", "c": f"{__name__}:SafeModel", "v": {"path": "/etc/shadow"}})
 
 
-def test_pydantic_undeclared_fields_privates_and_extras_are_refused(
-    serde: JsonPlusSerializer,
-) -> None:
+def test_pydantic_undeclared_fields_privates_and_extras_are_refused(serde: JsonPlusSerializer) -> None:
     """Unknown fields, properties, undeclared private names and extras of a non-extra model are refused; no setter runs."""
     name = f"{__name__}:SafeModel"
     bad = [
@@ -278,9 +261,7 @@ def test_named_tuples_need_exactly_their_fields(serde: JsonPlusSerializer) -> No
             load(serde, {"__tl": "nt", "c": f"{__name__}:Pair", "v": v})
 
 
-def test_plain_threadloom_types_are_a_fixed_list_built_by_their_constructor(
-    serde: JsonPlusSerializer,
-) -> None:
+def test_plain_threadloom_types_are_a_fixed_list_built_by_their_constructor(serde: JsonPlusSerializer) -> None:
     """Send loads through Send(node, arg); extra attributes, other threadloom classes and constants are refused."""
     assert serde.loads_typed(serde.dumps_typed(Send("n", {"a": 1}))) == Send("n", {"a": 1})
     refused = [
@@ -311,15 +292,9 @@ def test_registered_converters_are_the_only_code_for_their_type(serde: JsonPlusS
 
 def test_messages_are_validated_like_models(serde: JsonPlusSerializer) -> None:
     """A stored message is built by model_validate: junk fields or missing content are refused."""
-    message = AIMessage(
-        "hi", id="1", tool_calls=[{"name": "f", "args": {}, "id": "c", "type": "tool_call"}]
-    )
+    message = AIMessage("hi", id="1", tool_calls=[{"name": "f", "args": {}, "id": "c", "type": "tool_call"}])
     assert serde.loads_typed(serde.dumps_typed(message)) == message
-    for v in (
-        {"junk": 1},
-        {"content": 5, "type": "ai"},
-        {"content": "x", "type": "ai", "tool_calls": "nope"},
-    ):
+    for v in ({"junk": 1}, {"content": 5, "type": "ai"}, {"content": "x", "type": "ai", "tool_calls": "nope"}):
         with pytest.raises(SerializationError):
             load(serde, {"__tl": "lc", "c": "AIMessage", "v": v})
 

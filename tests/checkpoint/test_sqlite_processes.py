@@ -25,9 +25,7 @@ from threadloom.testing.checkpoint import make_checkpoint, thread
 
 # fork: the children start in milliseconds; no connection is open in the parent when they fork.
 _fork = multiprocessing.get_context("fork")
-_SHARED: RunnableConfig = {
-    "configurable": {"thread_id": "shared", "checkpoint_ns": "", "checkpoint_id": "0"}
-}
+_SHARED: RunnableConfig = {"configurable": {"thread_id": "shared", "checkpoint_ns": "", "checkpoint_id": "0"}}
 
 
 def _writer(path: str, name: str, turns: int, report: Connection | None) -> None:
@@ -39,12 +37,7 @@ def _writer(path: str, name: str, turns: int, report: Connection | None) -> None
             new = saver.get_next_version(version)
             message = [HumanMessage(f"{name}-{i}", id=f"{name}-{i}")]
             value = message if version is None else DeltaValue(version, (message,))
-            config = saver.put(
-                config,
-                make_checkpoint({"messages": value}, {"messages": new}),
-                {"step": i},
-                {"messages": new},
-            )
+            config = saver.put(config, make_checkpoint({"messages": value}, {"messages": new}), {"step": i}, {"messages": new})
             saver.put_writes(config, [("messages", message)], f"task-{i}")
             # Every process also writes to one shared checkpoint, to contend on the same rows.
             saver.put_writes(_SHARED, [("log", f"{name}-{i}")], f"{name}-{i}")
@@ -70,15 +63,11 @@ def test_concurrent_processes_lose_no_writes(tmp_path: Path) -> None:
             latest = saver.get_tuple(thread(f"p{n}"))
             assert latest is not None
             chain = latest.checkpoint["channel_values"]["messages"]
-            assert [m.id for part in (chain.snapshot, *chain.writes) for m in part] == [
-                f"p{n}-{i}" for i in range(40)
-            ]
+            assert [m.id for part in (chain.snapshot, *chain.writes) for m in part] == [f"p{n}-{i}" for i in range(40)]
             assert len(list(saver.list(thread(f"p{n}")))) == 40
         shared = saver.get_tuple(_SHARED)
         assert shared is not None and shared.pending_writes is not None
-        assert sorted(v for _, _, v in shared.pending_writes) == sorted(
-            f"p{n}-{i}" for n in range(4) for i in range(40)
-        )
+        assert sorted(v for _, _, v in shared.pending_writes) == sorted(f"p{n}-{i}" for n in range(4) for i in range(40))
 
 
 def _reply(state: MessagesState) -> dict[str, Any]:

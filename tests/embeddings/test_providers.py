@@ -28,7 +28,7 @@ def fake_openai(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
 
 @pytest.mark.parametrize("spec", ["local", "local:all-MiniLM-L6-v2", "LOCAL:all-minilm-l6-v2"])
 def test_local_strings_give_the_local_model(spec: str, local: LocalEmbeddings) -> None:
-    """ "local" and "local:all-MiniLM-L6-v2" build the offline default embedder."""
+    """"local" and "local:all-MiniLM-L6-v2" build the offline default embedder."""
     assert isinstance(init_embeddings(spec), LocalEmbeddings)
 
 
@@ -45,7 +45,7 @@ def test_the_local_provider_rejects_other_models() -> None:
 
 
 def test_a_provider_string_builds_its_integration_class(fake_openai: types.ModuleType) -> None:
-    """ "openai:<model>" builds langchain_openai.OpenAIEmbeddings(model=<model>, **kwargs)."""
+    """"openai:<model>" builds langchain_openai.OpenAIEmbeddings(model=<model>, **kwargs)."""
     emb = init_embeddings("openai:text-embedding-3-small", dimensions=256)
     assert isinstance(emb, _Recorder)
     assert emb.kwargs == {"model": "text-embedding-3-small", "dimensions": 256}
@@ -68,9 +68,7 @@ def test_a_missing_integration_package_names_the_pip_package(
 
 def test_an_unknown_provider_lists_the_known_ones() -> None:
     """An unknown provider is a ValueError that lists every known provider."""
-    with pytest.raises(
-        UnknownEmbeddingProviderError, match="unknown embedding provider 'acme'"
-    ) as info:
+    with pytest.raises(UnknownEmbeddingProviderError, match="unknown embedding provider 'acme'") as info:
         init_embeddings("acme:embedder-1")
     assert isinstance(info.value, ValueError)
     for name in ("local", "openai", "cohere", "ollama", "huggingface", "bedrock"):
@@ -85,7 +83,7 @@ def test_a_string_without_a_provider_is_malformed(spec: str) -> None:
 
 
 def test_a_provider_without_a_model_is_malformed() -> None:
-    """ "openai:" names no model."""
+    """"openai:" names no model."""
     with pytest.raises(UnknownEmbeddingProviderError, match="no model given for provider 'openai'"):
         init_embeddings("openai:")
 

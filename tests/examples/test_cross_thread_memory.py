@@ -93,9 +93,7 @@ def test_each_thread_starts_empty(run: Run) -> None:
 def test_the_memory_is_stored_for_user_1(run: Run) -> None:
     """Telling the assistant to remember stores "User name is Bob" under ("memories", "1")."""
     store = run.namespace["in_memory_store"]
-    assert [item.value for item in store.search(("memories", "1"))] == [
-        {"data": "User name is Bob"}
-    ]
+    assert [item.value for item in store.search(("memories", "1"))] == [{"data": "User name is Bob"}]
     assert "{'data': 'User name is Bob'}" in run.stdout
 
 

@@ -24,14 +24,7 @@ def python_blocks(page: Path) -> list[str]:
 def test_every_entry_point_has_a_page() -> None:
     """docs/ has a page for the graph, checkpointers, store, embeddings, testing models and CLI."""
     names = {page.name for page in PAGES}
-    assert {
-        "graph.md",
-        "checkpointers.md",
-        "store.md",
-        "embeddings.md",
-        "testing.md",
-        "cli.md",
-    } <= names
+    assert {"graph.md", "checkpointers.md", "store.md", "embeddings.md", "testing.md", "cli.md"} <= names
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])

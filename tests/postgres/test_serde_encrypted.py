@@ -32,9 +32,7 @@ def test_postgres_saver_stores_only_ciphertext(pg_dsn: str) -> None:
             "SELECT checkpoint FROM threadloom_checkpoints UNION ALL SELECT metadata FROM threadloom_checkpoints "
             "UNION ALL SELECT blob FROM threadloom_checkpoint_blobs UNION ALL SELECT blob FROM threadloom_checkpoint_writes"
         ).fetchall()
-        assert stored and all(
-            b"secret is tea" not in bytes(data) and b"seen" not in bytes(data) for (data,) in stored
-        )
+        assert stored and all(b"secret is tea" not in bytes(data) and b"seen" not in bytes(data) for (data,) in stored)
         conn.execute(
             "UPDATE threadloom_checkpoint_blobs SET blob = set_byte(blob, 30, get_byte(blob, 30) # 1) "
             "WHERE channel = 'messages'"

@@ -30,16 +30,10 @@ from hostile import (
 )
 
 CASES = {
-    "recursion-100k-deep": (
-        "channel data",
-        b"[" * 100_000 + b'{"__tl": "set", "v": []}' + b"]" * 100_000,
-    ),
+    "recursion-100k-deep": ("channel data", b"[" * 100_000 + b'{"__tl": "set", "v": []}' + b"]" * 100_000),
     "overflow-timedelta": ("channel data", b'{"__tl": "td", "v": [10000000000, 0, 0]}'),
     "class-name-an-int": ("channel data", b'{"__tl": "dc", "c": 5, "v": {}}'),
-    "message-with-junk-fields": (
-        "channel messages",
-        b'[{"__tl": "lc", "c": "AIMessage", "v": {"junk": 1}}]',
-    ),
+    "message-with-junk-fields": ("channel messages", b'[{"__tl": "lc", "c": "AIMessage", "v": {"junk": 1}}]'),
     "header-a-list": ("header", b"[1, 2]"),
     "metadata-a-list": ("metadata", b"[]"),
     "write-not-json": ("write data", b"\x80\x81"),
@@ -48,10 +42,7 @@ CASES = {
 
 @pytest.fixture
 def backend(pg_dsn: str) -> Iterator[tuple[PostgresSaver, SqlRows]]:
-    with (
-        psycopg.connect(pg_dsn, autocommit=True) as conn,
-        psycopg.connect(pg_dsn, autocommit=True) as other,
-    ):
+    with psycopg.connect(pg_dsn, autocommit=True) as conn, psycopg.connect(pg_dsn, autocommit=True) as other:
         saver = PostgresSaver(conn)
         saver.setup()
 
@@ -63,9 +54,7 @@ def backend(pg_dsn: str) -> Iterator[tuple[PostgresSaver, SqlRows]]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_each_seen_fault_is_a_serialization_error_naming_where(
-    backend: tuple[PostgresSaver, SqlRows], case: str
-) -> None:
+def test_each_seen_fault_is_a_serialization_error_naming_where(backend: tuple[PostgresSaver, SqlRows], case: str) -> None:
     """A corrupt row raises SerializationError naming the thread, the checkpoint and the part."""
     saver, rows = backend
     seed(saver)
@@ -77,15 +66,9 @@ def test_each_seen_fault_is_a_serialization_error_naming_where(
     assert repr(THREAD) in str(caught.value) and kind.split(" ")[-1] in str(caught.value)
 
 
-@settings(
-    max_examples=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mutation=mutations)
-def test_mutated_blobs_load_or_raise_serialization_error(
-    backend: tuple[PostgresSaver, SqlRows], mutation: Mutation
-) -> None:
+def test_mutated_blobs_load_or_raise_serialization_error(backend: tuple[PostgresSaver, SqlRows], mutation: Mutation) -> None:
     """Property: whatever a stored row is mutated into, loading gives a result or a SerializationError."""
     saver, rows = backend
     if saver.get_tuple(CONFIG) is None:

@@ -213,9 +213,7 @@ def _damage_table(path: Path, table: str) -> None:
     """Overwrite the root page of ``table`` with garbage (the WAL is checkpointed first)."""
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        (root,) = conn.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
-        ).fetchone()
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
         (page_size,) = conn.execute("PRAGMA page_size").fetchone()
     with open(path, "r+b") as handle:
         handle.seek((root - 1) * page_size)

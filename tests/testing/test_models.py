@@ -218,9 +218,7 @@ def test_tool_call_reply_scripts_a_tool_call() -> None:
     from threadloom.testing.models import tool_call_reply
 
     reply = tool_call_reply("search", {"q": "x"}, id="c1")
-    assert reply.tool_calls == [
-        {"name": "search", "args": {"q": "x"}, "id": "c1", "type": "tool_call"}
-    ]
+    assert reply.tool_calls == [{"name": "search", "args": {"q": "x"}, "id": "c1", "type": "tool_call"}]
     assert tool_call_reply("a").tool_calls[0]["id"] != tool_call_reply("a").tool_calls[0]["id"]
 
 

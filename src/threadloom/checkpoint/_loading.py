@@ -14,14 +14,7 @@ from typing import Any
 
 from threadloom.errors import SerializationError
 
-__all__ = [
-    "check_header",
-    "check_metadata",
-    "load_metadata",
-    "load_value",
-    "load_write",
-    "stored_context",
-]
+__all__ = ["check_header", "check_metadata", "load_metadata", "load_value", "load_write", "stored_context"]
 
 
 def load_value(serde: Any, data: tuple[str, bytes], what: str) -> Any:
@@ -49,14 +42,10 @@ def check_header(header: Any) -> Any:
     if type(versions) is not dict or not _is_version_map(versions):
         problems.append("'channel_versions' is not a map of channel to version")
     seen = header.get("versions_seen")
-    if type(seen) is not dict or not all(
-        type(k) is str and type(v) is dict and _is_version_map(v) for k, v in seen.items()
-    ):
+    if type(seen) is not dict or not all(type(k) is str and type(v) is dict and _is_version_map(v) for k, v in seen.items()):
         problems.append("'versions_seen' is not a map of node to channel versions")
     updated = header.get("updated_channels")
-    if updated is not None and (
-        type(updated) is not list or not all(type(c) is str for c in updated)
-    ):
+    if updated is not None and (type(updated) is not list or not all(type(c) is str for c in updated)):
         problems.append("'updated_channels' is not a list of channel names")
     if problems:
         raise SerializationError("checkpoint header is corrupt: " + "; ".join(problems))
@@ -70,9 +59,7 @@ def _is_version_map(versions: dict[Any, Any]) -> bool:
 def check_metadata(metadata: Any) -> Any:
     """``metadata`` if it is a dict with text keys; else SerializationError."""
     if type(metadata) is not dict or not all(type(k) is str for k in metadata):
-        raise SerializationError(
-            f"checkpoint metadata is a {type(metadata).__name__}, not an object with text keys"
-        )
+        raise SerializationError(f"checkpoint metadata is a {type(metadata).__name__}, not an object with text keys")
     return metadata
 
 
@@ -81,15 +68,9 @@ def load_metadata(serde: Any, data: tuple[str, bytes]) -> Any:
     return check_metadata(load_value(serde, data, "metadata"))
 
 
-def load_write(
-    serde: Any, task_id: str, channel: str, data: tuple[str, bytes]
-) -> tuple[str, str, Any]:
+def load_write(serde: Any, task_id: str, channel: str, data: tuple[str, bytes]) -> tuple[str, str, Any]:
     """One stored pending write as ``(task_id, channel, value)``."""
-    return (
-        task_id,
-        channel,
-        load_value(serde, data, f"pending write of task {task_id!r} to channel {channel!r}"),
-    )
+    return task_id, channel, load_value(serde, data, f"pending write of task {task_id!r} to channel {channel!r}")
 
 
 @contextmanager

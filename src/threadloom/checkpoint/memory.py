@@ -79,9 +79,7 @@ class _Namespace:
     ids: list[str] = field(default_factory=list)  # sorted ascending: newest is last
     blobs: dict[tuple[str, ChannelVersion], StoredBlob] = field(default_factory=dict)
     # checkpoint id -> (task_id, idx) -> (channel, type_tag, data, task_path)
-    writes: dict[str, dict[tuple[str, int], tuple[str, str, bytes, str]]] = field(
-        default_factory=dict
-    )
+    writes: dict[str, dict[tuple[str, int], tuple[str, str, bytes, str]]] = field(default_factory=dict)
 
 
 class InMemorySaver(SaverOps):
@@ -113,24 +111,16 @@ class InMemorySaver(SaverOps):
                 return None
             return self._tuple(thread_id, ns, checkpoint_id, space)
 
-    def _tuple(
-        self, thread_id: str, ns: str, checkpoint_id: str, space: _Namespace
-    ) -> CheckpointTuple:
+    def _tuple(self, thread_id: str, ns: str, checkpoint_id: str, space: _Namespace) -> CheckpointTuple:
         saved = space.checkpoints[checkpoint_id]
         with stored_context(thread_id, ns, checkpoint_id):
-            checkpoint = decode_checkpoint(
-                self.serde, saved.header, lambda c, v: space.blobs.get((c, v))
-            )
+            checkpoint = decode_checkpoint(self.serde, saved.header, lambda c, v: space.blobs.get((c, v)))
             writes: list[PendingWrite] = [
                 load_write(self.serde, task_id, channel, (type_tag, data))
-                for (task_id, _), (channel, type_tag, data, _) in space.writes.get(
-                    checkpoint_id, {}
-                ).items()
+                for (task_id, _), (channel, type_tag, data, _) in space.writes.get(checkpoint_id, {}).items()
             ]
             metadata = load_metadata(self.serde, saved.metadata)
-        return stored_tuple(
-            thread_id, ns, checkpoint_id, saved.parent_id, checkpoint, metadata, writes
-        )
+        return stored_tuple(thread_id, ns, checkpoint_id, saved.parent_id, checkpoint, metadata, writes)
 
     def _list_op(
         self,
@@ -172,9 +162,7 @@ class InMemorySaver(SaverOps):
                     continue  # deleted while we iterate
                 if filter:
                     with stored_context(thread_id, ns, checkpoint_id):
-                        metadata = load_metadata(
-                            self.serde, space.checkpoints[checkpoint_id].metadata
-                        )
+                        metadata = load_metadata(self.serde, space.checkpoints[checkpoint_id].metadata)
                     if not metadata_matches(metadata, filter):
                         continue
                 item = self._tuple(thread_id, ns, checkpoint_id, space)
@@ -232,11 +220,7 @@ class InMemorySaver(SaverOps):
         return Head(latest, saved.writer, saved.open_turn, time.monotonic() - saved.created, paused)
 
     def _put_writes_op(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str,
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
         thread_id, ns, checkpoint_id = writes_address(config)

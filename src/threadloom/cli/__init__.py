@@ -72,9 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="chat interactively; memories persist across threads and restarts",
         description="Chat in a REPL. Each line is a turn; /memories, /threads, /help, /quit.",
     )
-    chat.add_argument(
-        "--user", metavar="U", help="whose memories to use (default: your login name)"
-    )
+    chat.add_argument("--user", metavar="U", help="whose memories to use (default: your login name)")
     chat.add_argument(
         "--thread", metavar="T", help="conversation thread to resume or start (default: a new one)"
     )

@@ -77,14 +77,10 @@ def memory_from_message(text: str) -> str | None:
     return f"User said: {fact}"
 
 
-def build_graph(
-    model: BaseChatModel, *, checkpointer: BaseCheckpointSaver, store: BaseStore
-) -> Any:
+def build_graph(model: BaseChatModel, *, checkpointer: BaseCheckpointSaver, store: BaseStore) -> Any:
     """Compile the guide's one-node memory graph around ``model``."""
 
-    def call_model(
-        state: MessagesState, config: RunnableConfig, *, store: BaseStore
-    ) -> dict[str, Any]:
+    def call_model(state: MessagesState, config: RunnableConfig, *, store: BaseStore) -> dict[str, Any]:
         user_id = config["configurable"]["user_id"]
         namespace = user_namespace(user_id)
         last_message = state["messages"][-1]

@@ -51,12 +51,8 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"  model:    {describe_model(args.model)}")
 
         _rule(f"thread 1, {user_1}: tell the assistant a name to remember")
-        _turn(
-            graph,
-            thread_id=f"demo-{run}-thread-1",
-            user_id=user_1,
-            content="Hi! Remember: my name is Bob",
-        )
+        _turn(graph, thread_id=f"demo-{run}-thread-1", user_id=user_1,
+              content="Hi! Remember: my name is Bob")
 
         _rule(f"thread 2, {user_1}: a new thread recalls the memory")
         _turn(graph, thread_id=f"demo-{run}-thread-2", user_id=user_1, content="what is my name?")

@@ -28,11 +28,7 @@ class _Provider:
 
 PROVIDERS: dict[str, _Provider] = {
     "anthropic": _Provider(
-        "langchain_anthropic",
-        "ChatAnthropic",
-        "langchain-anthropic",
-        "anthropic",
-        "ANTHROPIC_API_KEY",
+        "langchain_anthropic", "ChatAnthropic", "langchain-anthropic", "anthropic", "ANTHROPIC_API_KEY"
     ),
     "openai": _Provider(
         "langchain_openai", "ChatOpenAI", "langchain-openai", "openai", "OPENAI_API_KEY"
@@ -59,10 +55,7 @@ def load_chat_model(spec: str, env: Mapping[str, str]) -> BaseChatModel:
     provider_name, sep, model_name = spec.partition(":")
     provider = PROVIDERS.get(provider_name.strip().lower())
     if provider is None:
-        raise CliError(
-            f"unknown model provider {provider_name!r} in --model {spec}; {_usage()}",
-            code=EXIT_USAGE,
-        )
+        raise CliError(f"unknown model provider {provider_name!r} in --model {spec}; {_usage()}", code=EXIT_USAGE)
     model_name = model_name.strip()
     if not sep or not model_name:
         raise CliError(

@@ -81,8 +81,6 @@ def _probe_writable(folder: Path, context: str) -> None:
     try:
         fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except OSError as exc:
-        raise CliError(
-            f"{context}: the directory {folder} is not writable ({exc.strerror})"
-        ) from exc
+        raise CliError(f"{context}: the directory {folder} is not writable ({exc.strerror})") from exc
     os.close(fd)
     probe.unlink(missing_ok=True)

@@ -15,7 +15,9 @@ from threadloom.errors import EmbeddingError, InvalidEmbedderError
 __all__ = ["EmbedFunction", "FunctionEmbeddings", "ensure_embeddings"]
 
 Vectors = Sequence[Sequence[float]]
-EmbedFunction = Callable[[Sequence[str]], Vectors] | Callable[[Sequence[str]], Awaitable[Vectors]]
+EmbedFunction = (
+    Callable[[Sequence[str]], Vectors] | Callable[[Sequence[str]], Awaitable[Vectors]]
+)
 """A function from a list of texts to one vector per text, sync or async."""
 
 

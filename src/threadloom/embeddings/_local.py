@@ -85,9 +85,7 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     with _cache_lock:
         pool = _pools.get(threads)
         if pool is None:
-            pool = _pools[threads] = ThreadPoolExecutor(
-                threads, thread_name_prefix="threadloom-embed"
-            )
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="threadloom-embed")
     return pool
 
 

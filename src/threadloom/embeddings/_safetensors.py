@@ -70,7 +70,9 @@ def load_safetensors(path: Path) -> dict[str, np.ndarray[Any, Any]]:
     return tensors
 
 
-def _tensor(path: Path, name: str, info: Any, body: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+def _tensor(
+    path: Path, name: str, info: Any, body: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
     try:
         dtype_name = info["dtype"]
         shape = tuple(int(d) for d in info["shape"])
@@ -82,9 +84,7 @@ def _tensor(path: Path, name: str, info: Any, body: np.ndarray[Any, Any]) -> np.
     raw = body[start:end]
     itemsize = 2 if dtype_name == "BF16" else np.dtype(_DTYPES.get(dtype_name, "u1")).itemsize
     if raw.size % itemsize:
-        raise EmbeddingError(
-            f"{path}: {name!r} spans {raw.size} bytes, not whole {dtype_name} values"
-        )
+        raise EmbeddingError(f"{path}: {name!r} spans {raw.size} bytes, not whole {dtype_name} values")
     if dtype_name == "BF16":
         # bfloat16 is the top half of a float32: widen by shifting into the high bits.
         halves = raw.view("<u2")

@@ -130,9 +130,7 @@ class WordPieceTokenizer:
         max_chars_per_word: int = 100,
     ) -> None:
         if max_length < 2:
-            raise EmbeddingError(
-                f"max_length must leave room for [CLS] and [SEP], got {max_length}"
-            )
+            raise EmbeddingError(f"max_length must leave room for [CLS] and [SEP], got {max_length}")
         self.vocab: dict[str, int] = {}
         for i, token in enumerate(vocab):
             # Keep the first id if a token repeats, as the reference loader does.

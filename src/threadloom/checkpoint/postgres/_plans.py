@@ -284,9 +284,7 @@ def read_plan(
     headers = []
     for row in found.rows:
         with stored_context(row[0], row[1], row[2]):
-            headers.append(
-                (row, check_header(load_value(serde, (row[4], bytes(row[5])), "checkpoint header")))
-            )
+            headers.append((row, check_header(load_value(serde, (row[4], bytes(row[5])), "checkpoint header"))))
     wanted = [
         (row[0], row[1], channel, vkey(version))
         for row, header in headers

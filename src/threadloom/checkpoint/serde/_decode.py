@@ -47,9 +47,7 @@ try:  # pydantic >= 2.11 validates by field name whatever the aliases
     from pydantic import VERSION as _PYDANTIC_VERSION
 
     _BY_NAME: dict[str, Any] = (
-        {"by_alias": False, "by_name": True}
-        if tuple(int(p) for p in _PYDANTIC_VERSION.split(".")[:2]) >= (2, 11)
-        else {}
+        {"by_alias": False, "by_name": True} if tuple(int(p) for p in _PYDANTIC_VERSION.split(".")[:2]) >= (2, 11) else {}
     )
 except ImportError:  # pragma: no cover - langchain-core requires pydantic
     _BY_NAME = {}
@@ -81,9 +79,7 @@ def _guard_hashes(elements: Iterable[Any], what: str) -> None:
         h = hash(element)
         n = get(h, 0) + 1
         if n > MAX_SAME_HASH:
-            raise SerializationError(
-                f"stored {what} has more than {MAX_SAME_HASH} elements with one hash (hostile data?)"
-            )
+            raise SerializationError(f"stored {what} has more than {MAX_SAME_HASH} elements with one hash (hostile data?)")
         counts[h] = n
 
 
@@ -97,18 +93,14 @@ def _list(d: dict[str, Any], key: str = "v") -> list[Any]:
 def _dict(d: dict[str, Any], key: str = "v") -> dict[str, Any]:
     value = d[key]
     if type(value) is not dict:
-        raise SerializationError(
-            f"stored {d.get(TAG)!r} holds {type(value).__name__}, not an object"
-        )
+        raise SerializationError(f"stored {d.get(TAG)!r} holds {type(value).__name__}, not an object")
     return value
 
 
 def _str(d: dict[str, Any], key: str = "v", limit: int = 1 << 16) -> str:
     value = d[key]
     if type(value) is not str or len(value) > limit:
-        raise SerializationError(
-            f"stored {d.get(TAG)!r} holds {type(value).__name__}, not text of at most {limit} characters"
-        )
+        raise SerializationError(f"stored {d.get(TAG)!r} holds {type(value).__name__}, not text of at most {limit} characters")
     return value
 
 
@@ -221,21 +213,15 @@ class Decoder:
         tag = d[TAG]
         hook = self.hooks.get(tag) if type(tag) is str else None
         if hook is None:
-            raise SerializationError(
-                f"unknown stored type tag {tag!r}; was this written by a newer threadloom?"
-            )
+            raise SerializationError(f"unknown stored type tag {tag!r}; was this written by a newer threadloom?")
         try:
             return hook(d)
         except SerializationError:
             raise
         except KeyError as e:
             raise SerializationError(f"stored {tag!r} value lacks its {e.args[0]!r} entry") from e
-        except (
-            Exception
-        ) as e:  # the class's own constructor or validators refused the stored fields
-            raise SerializationError(
-                f"stored {tag!r} value {_name(d)}is invalid: {type(e).__name__}: {e}"
-            ) from e
+        except Exception as e:  # the class's own constructor or validators refused the stored fields
+            raise SerializationError(f"stored {tag!r} value {_name(d)}is invalid: {type(e).__name__}: {e}") from e
 
     # --- classes ------------------------------------------------------------
 
@@ -247,20 +233,12 @@ class Decoder:
         if cls is not None:
             return cls
         cls = find_class(name)
-        if (
-            name not in BY_NAME
-            and self.allowed
-            and not any(
-                cls.__module__ == p or cls.__module__.startswith(p + ".") for p in self.allowed
-            )
+        if name not in BY_NAME and self.allowed and not any(
+            cls.__module__ == p or cls.__module__.startswith(p + ".") for p in self.allowed
         ):
-            raise SerializationError(
-                f"cannot load class {name}: its module is not in allowed_modules"
-            )
+            raise SerializationError(f"cannot load class {name}: its module is not in allowed_modules")
         if structural_kind(cls) != kind:
-            raise SerializationError(
-                f"stored class {name} is not a {KIND_WORDS[kind]}; refusing to load it"
-            )
+            raise SerializationError(f"stored class {name} is not a {KIND_WORDS[kind]}; refusing to load it")
         assert key is not None
         self.cache[key] = cls
         return cls
@@ -284,12 +262,7 @@ class Decoder:
             member = next((m for m in cls if m.value == value), None)
         if member is not None:
             return member
-        if (
-            issubclass(cls, enum.Flag)
-            and type(value) is int
-            and getattr(cls._missing_, "__func__", None)
-            is getattr(enum.Flag._missing_, "__func__", None)
-        ):
+        if issubclass(cls, enum.Flag) and type(value) is int and getattr(cls._missing_, "__func__", None) is getattr(enum.Flag._missing_, "__func__", None):
             return cls(value)  # a combination of flags, built by Flag itself
         raise SerializationError(f"stored value {value!r} is not a member of enum {d['c']}")
 
@@ -297,9 +270,7 @@ class Decoder:
         cls = self.resolve(d["c"], "nt")
         values = _list(d)
         if len(values) != len(cls._fields):
-            raise SerializationError(
-                f"stored {d['c']} has {len(values)} fields, the class {len(cls._fields)}"
-            )
+            raise SerializationError(f"stored {d['c']} has {len(values)} fields, the class {len(cls._fields)}")
         return cls(*values)
 
     def _dataclass(self, d: dict[str, Any]) -> Any:
@@ -319,15 +290,11 @@ class Decoder:
         else:
             extra = _dict(d, "x") if "x" in d else {}
             if extra and cls.model_config.get("extra") != "allow":
-                raise SerializationError(
-                    f"stored {d['c']} has extra fields but the model does not allow them"
-                )
+                raise SerializationError(f"stored {d['c']} has extra fields but the model does not allow them")
             obj = cls.model_validate({**values, **extra}, **_BY_NAME)
         if "s" in d:
             fields_set = _list(d, "s")
-            _only_declared(
-                d["c"], dict.fromkeys(fields_set), {*fields, *(obj.__pydantic_extra__ or ())}
-            )
+            _only_declared(d["c"], dict.fromkeys(fields_set), {*fields, *(obj.__pydantic_extra__ or ())})
             object.__setattr__(obj, "__pydantic_fields_set__", set(fields_set))
         if "p" in d:
             private = _dict(d, "p")
@@ -340,17 +307,13 @@ class Decoder:
     def _registered(self, d: dict[str, Any]) -> Any:
         entry = BY_NAME.get(d["c"]) if type(d["c"]) is str else None
         if entry is None or entry.from_data is None:
-            raise SerializationError(
-                f"cannot load {d['c']!r}: it is not registered with register_type() in this process"
-            )
+            raise SerializationError(f"cannot load {d['c']!r}: it is not registered with register_type() in this process")
         return entry.from_data(d["v"])
 
     def _plain(self, d: dict[str, Any]) -> Any:
         plain = plain_types().get(d["c"]) if type(d["c"]) is str else None
         if plain is None:
-            raise SerializationError(
-                f"cannot load {d['c']!r}: not one of threadloom's storable plain types"
-            )
+            raise SerializationError(f"cannot load {d['c']!r}: not one of threadloom's storable plain types")
         values = _dict(d)
         _only_declared(d["c"], values, plain.fields)
         return plain.build(**values)
@@ -359,9 +322,7 @@ class Decoder:
         name = d["c"]
         found = constants().get(name) if type(name) is str else None
         if found is None:
-            raise SerializationError(
-                f"cannot load constant {name!r}: not one of threadloom's constants"
-            )
+            raise SerializationError(f"cannot load constant {name!r}: not one of threadloom's constants")
         return found
 
 

@@ -90,9 +90,7 @@ def is_plain(obj: Any) -> bool:
     isfinite = math.isfinite
     stack = [obj]
     pop, push = stack.pop, stack.append
-    budget = (
-        _PLAIN_SCAN_BUDGET  # a value that contains itself would loop forever; the walker reports it
-    )
+    budget = _PLAIN_SCAN_BUDGET  # a value that contains itself would loop forever; the walker reports it
     while stack:
         budget -= 1
         if not budget:
@@ -206,11 +204,7 @@ def _enc_fields(values: dict[str, Any]) -> dict[str, Any]:
 def _enc_message(obj: Any) -> Any:
     fields = obj.__dict__
     # Most messages hold only JSON-native fields: scanning is cheaper than copying them.
-    out = {
-        TAG: "lc",
-        "c": _MESSAGE_NAME[type(obj)],
-        "v": fields if is_plain(fields) else _enc_fields(fields),
-    }
+    out = {TAG: "lc", "c": _MESSAGE_NAME[type(obj)], "v": fields if is_plain(fields) else _enc_fields(fields)}
     if obj.__pydantic_extra__:  # messages allow extra fields; pydantic keeps them apart
         out["x"] = _enc_fields(obj.__pydantic_extra__)
     return out
@@ -218,9 +212,7 @@ def _enc_message(obj: Any) -> Any:
 
 def _check_importable(cls: type) -> str:
     if "<locals>" in cls.__qualname__:
-        raise Unsupported(
-            None, "it is defined inside a function, so it cannot be found again on load"
-        )
+        raise Unsupported(None, "it is defined inside a function, so it cannot be found again on load")
     return class_name(cls)
 
 
@@ -248,10 +240,7 @@ def _make_dataclass_encoder(cls: type) -> _Encoder:
     name = _check_importable(cls)
     params = getattr(cls, "__dataclass_params__", None)
     if params is not None and not params.init:
-        raise Unsupported(
-            None,
-            "its dataclass has no generated __init__ to rebuild it with; register it with to_data/from_data",
-        )
+        raise Unsupported(None, "its dataclass has no generated __init__ to rebuild it with; register it with to_data/from_data")
     # Only __init__ fields are stored: loading calls the class with them (see the package docs).
     names = [f.name for f in dataclasses.fields(cls) if f.init]
     return lambda obj: {TAG: "dc", "c": name, "v": _enc_fields({n: getattr(obj, n) for n in names})}
@@ -272,10 +261,7 @@ def _make_registered_encoder(entry: Registered) -> _Encoder:
     if to_data is None:
         inner = _structural_encoder(entry.cls)
         if inner is None:
-            raise Unsupported(
-                None,
-                "registered without to_data/from_data but it is not a dataclass, pydantic model, enum or named tuple",
-            )
+            raise Unsupported(None, "registered without to_data/from_data but it is not a dataclass, pydantic model, enum or named tuple")
         return inner
     name = entry.name
     return lambda obj: {TAG: "reg", "c": name, "v": encode(to_data(obj))}
@@ -349,11 +335,7 @@ def _plain_encoder(t: type) -> _Encoder | None:
     for name, plain in plain_types().items():
         if plain.cls is t:
             fields = plain.fields
-            return lambda obj: {
-                TAG: "obj",
-                "c": name,
-                "v": _enc_fields({f: getattr(obj, f) for f in fields}),
-            }
+            return lambda obj: {TAG: "obj", "c": name, "v": _enc_fields({f: getattr(obj, f) for f in fields})}
     if by_id:
 
         def encode_constant(obj: Any) -> Any:

@@ -95,9 +95,7 @@ class AesGcmCipher:
         self._by_id: dict[bytes, Any] = {}
         for i, key in enumerate(raw):
             if not isinstance(key, bytes) or len(key) not in (16, 24, 32):
-                raise ValueError(
-                    f"AES key {i} must be 16, 24 or 32 bytes long, not {len(key) if isinstance(key, bytes) else type(key).__name__}"
-                )
+                raise ValueError(f"AES key {i} must be 16, 24 or 32 bytes long, not {len(key) if isinstance(key, bytes) else type(key).__name__}")
             self._by_id.setdefault(_key_id(key), aesgcm(key))
         self._current_id = _key_id(raw[0])
         self._current = self._by_id[self._current_id]
@@ -105,9 +103,7 @@ class AesGcmCipher:
     def encrypt(self, plaintext: bytes, *, associated: bytes = b"") -> tuple[str, bytes]:
         """``("aesgcm", envelope)``; ``associated`` is authenticated with it."""
         head = _VERSION + self._current_id
-        nonce = os.urandom(
-            _NONCE
-        )  # random 96-bit nonces: safe for far more rows than a database holds per key
+        nonce = os.urandom(_NONCE)  # random 96-bit nonces: safe for far more rows than a database holds per key
         return _CIPHER, head + nonce + self._current.encrypt(nonce, plaintext, head + associated)
 
     def decrypt(self, ciphername: str, ciphertext: bytes, *, associated: bytes = b"") -> bytes:
@@ -116,24 +112,16 @@ class AesGcmCipher:
             raise DecryptionError(f"stored value is encrypted with {ciphername!r}, not {_CIPHER!r}")
         if len(ciphertext) < _HEADER + 16 or ciphertext[:1] != _VERSION:
             raise DecryptionError("stored encrypted value is truncated or of an unknown version")
-        head, nonce, body = (
-            ciphertext[: 1 + _KEY_ID],
-            ciphertext[1 + _KEY_ID : _HEADER],
-            ciphertext[_HEADER:],
-        )
+        head, nonce, body = ciphertext[: 1 + _KEY_ID], ciphertext[1 + _KEY_ID : _HEADER], ciphertext[_HEADER:]
         cipher = self._by_id.get(head[1:])
         if cipher is None:
-            raise DecryptionError(
-                f"stored value was encrypted with a key that was not given (key id {head[1:].hex()})"
-            )
+            raise DecryptionError(f"stored value was encrypted with a key that was not given (key id {head[1:].hex()})")
         from cryptography.exceptions import InvalidTag
 
         try:
             result: bytes = cipher.decrypt(nonce, body, head + associated)
         except InvalidTag:
-            raise DecryptionError(
-                "stored encrypted value does not authenticate: it was changed"
-            ) from None
+            raise DecryptionError("stored encrypted value does not authenticate: it was changed") from None
         return result
 
 
@@ -188,25 +176,17 @@ class EncryptedSerializer:
         env_var: str = ENV_VAR,
     ) -> EncryptedSerializer:
         """AES-GCM with ``keys`` (the first writes), or with the keys in ``env_var`` when ``keys`` is None."""
-        return cls(
-            AesGcmCipher(_keys_from_env(env_var) if keys is None else keys),
-            serde,
-            allow_plaintext=allow_plaintext,
-        )
+        return cls(AesGcmCipher(_keys_from_env(env_var) if keys is None else keys), serde, allow_plaintext=allow_plaintext)
 
     @classmethod
-    def from_pycryptodome_aes(
-        cls, serde: SerializerProtocol | None = None, **kwargs: Any
-    ) -> EncryptedSerializer:
+    def from_pycryptodome_aes(cls, serde: SerializerProtocol | None = None, **kwargs: Any) -> EncryptedSerializer:
         """LangGraph's name: AES (GCM here, from ``cryptography``) with ``key=`` or ``THREADLOOM_AES_KEY``.
 
         Only ``key`` is accepted: pycryptodome's mode options do not apply.
         """
         key = kwargs.pop("key", None)
         if kwargs:
-            raise TypeError(
-                f"from_pycryptodome_aes() accepts only key=; threadloom always uses AES-GCM (got {sorted(kwargs)})"
-            )
+            raise TypeError(f"from_pycryptodome_aes() accepts only key=; threadloom always uses AES-GCM (got {sorted(kwargs)})")
         return cls.from_aes_gcm(None if key is None else [key], serde=serde)
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:

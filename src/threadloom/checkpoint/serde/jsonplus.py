@@ -43,9 +43,7 @@ def _check_plain_depth(tree: Any) -> None:
     try:
         _orjson.dumps(tree)
     except TypeError:
-        raise SerializationError(
-            f"stored value is nested more than {MAX_DEPTH} levels deep"
-        ) from None
+        raise SerializationError(f"stored value is nested more than {MAX_DEPTH} levels deep") from None
 
 
 class JsonPlusSerializer:
@@ -76,16 +74,10 @@ class JsonPlusSerializer:
         except Unsupported as e:
             raise SerializationError(describe(e)) from None
         except RecursionError:
-            raise SerializationError(
-                "cannot serialize value: it is nested too deeply or contains itself"
-            ) from None
-        except (
-            TypeError
-        ) as e:  # orjson: too deep, or text that is not valid Unicode (lone surrogates)
+            raise SerializationError("cannot serialize value: it is nested too deeply or contains itself") from None
+        except TypeError as e:  # orjson: too deep, or text that is not valid Unicode (lone surrogates)
             if "Recursion limit" in str(e):
-                raise SerializationError(
-                    f"cannot serialize value: it is nested more than {MAX_DEPTH} levels deep"
-                ) from None
+                raise SerializationError(f"cannot serialize value: it is nested more than {MAX_DEPTH} levels deep") from None
             raise SerializationError(f"cannot serialize value: {e}") from None
 
     def loads_typed(self, data: tuple[str, bytes]) -> Any:
