@@ -82,3 +82,42 @@ def test_add_node_keywords_and_refusals() -> None:
         builder.add_node("other", lambda s: s, colour="red")
     with pytest.raises(GraphBuildError):
         builder.add_node("third", lambda s: s, retry_policy="often")
+
+
+def test_a_state_that_is_one_value() -> None:
+    """``StateGraph(list[str])`` and ``StateGraph(Annotated[list, add])``: nodes read and return the value."""
+    import operator
+    from typing import Annotated
+
+    from threadloom.types import Command
+
+    plain = StateGraph(list[str])
+    plain.add_node("shout", lambda items: [i.upper() for i in items])
+    plain.add_edge(START, "shout")
+    graph = plain.compile()
+    assert graph.invoke(["a"]) == ["A"]
+    assert list(graph.stream(["b"])) == [{"shout": ["B"]}]
+
+    def mixed(state: list[str]) -> list[object]:
+        return [Command(update=["x"]), ["y"]]
+
+    summed = StateGraph(Annotated[list[str], operator.add])
+    summed.add_node("mixed", mixed)
+    summed.add_edge(START, "mixed")
+    assert summed.compile().invoke(["w"]) == ["w", "x", "y"]
+
+
+def test_a_list_mixing_commands_and_updates() -> None:
+    """A node may return commands and plain updates together; they apply in order."""
+    import operator
+    from typing import Annotated
+
+    from threadloom.types import Command
+
+    class Text(TypedDict):
+        text: Annotated[str, operator.add]
+
+    builder = StateGraph(Text)
+    builder.add_node("node", lambda s: [Command(update={"text": "a"}), {"text": "b"}])
+    builder.add_edge(START, "node")
+    assert builder.compile().invoke({"text": ""}) == {"text": "ab"}

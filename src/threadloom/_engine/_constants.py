@@ -15,6 +15,7 @@ __all__ = [
     "RESERVED",
     "RESUME",
     "RETURN",
+    "ROOT",
     "START",
     "TASKS",
     "branch_channel",
@@ -26,6 +27,8 @@ START: Final = "__start__"
 END: Final = "__end__"
 """The last node of every graph: an edge to it ends a path."""
 
+ROOT: Final = "__root__"
+"""The one channel of a graph whose state is a single value, not a dict of keys."""
 TASKS: Final = "__tasks__"
 """Channel that carries the ``Send`` packets of one step to the next."""
 INTERRUPT: Final = "__interrupt__"

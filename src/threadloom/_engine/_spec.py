@@ -77,6 +77,8 @@ class GraphSpec:
     state_coerce: Callable[[dict[str, Any]], Any] | None = None
     """Turns a dict of state values into the state schema's type, for branches."""
     deferred: tuple[str, ...] = ()
+    root_key: str | None = None
+    """The one channel of a graph whose state is a single value (``StateGraph(list[str])``)."""
     interrupt_before: frozenset[str] = frozenset()
     interrupt_after: frozenset[str] = frozenset()
     name: str = "graph"

@@ -15,7 +15,7 @@ from threadloom.channels.messages import MessagesChannel
 from threadloom.errors import GraphBuildError
 from threadloom.graph.message import add_messages
 
-__all__ = ["channels_of", "is_schema", "object_to_dict", "state_coercer"]
+__all__ = ["channels_of", "is_schema", "object_to_dict", "root_channel", "state_coercer"]
 
 
 def is_pydantic(schema: Any) -> bool:
@@ -56,6 +56,11 @@ def channels_of(schema: Any) -> dict[str, BaseChannel]:
             f"state schema must be a TypedDict, dataclass or pydantic model class, got {schema!r}"
         )
     return {key: _channel(key, hint) for key, hint in _hints(schema).items()}
+
+
+def root_channel(key: str, schema: Any) -> BaseChannel:
+    """The channel of a state that is one value (``list[str]``, ``Annotated[list, add]``)."""
+    return _channel(key, schema)
 
 
 def _channel(key: str, hint: Any) -> BaseChannel:

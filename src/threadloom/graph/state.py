@@ -29,6 +29,7 @@ from typing import Any
 from threadloom._engine._constants import (
     END,
     RESERVED,
+    ROOT,
     START,
     TASKS,
     branch_channel,
@@ -42,7 +43,13 @@ from threadloom.channels.base import BaseChannel
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError, UnsupportedOptionError
-from threadloom.graph._schema import channels_of, is_schema, object_to_dict, state_coercer
+from threadloom.graph._schema import (
+    channels_of,
+    is_schema,
+    object_to_dict,
+    root_channel,
+    state_coercer,
+)
 from threadloom.types import RetryPolicy, TimeoutPolicy
 
 __all__ = ["CompiledStateGraph", "StateGraph"]
@@ -99,12 +106,20 @@ class StateGraph:
         self.context_schema = context_schema
         self.input_schema = input_schema if input_schema is not None else state_schema
         self.output_schema = output_schema if output_schema is not None else state_schema
-        self.channels: dict[str, BaseChannel] = dict(channels_of(state_schema))
-        self.state_keys = tuple(self.channels)
-        for schema in (self.input_schema, self.output_schema):
-            self._add_schema(schema)
-        self.input_keys = tuple(channels_of(self.input_schema))
-        self.output_keys = tuple(channels_of(self.output_schema))
+        # A state that is one value (list[str], Annotated[list, add]) lives in one channel.
+        self.root = not is_schema(state_schema) and _is_root_type(state_schema)
+        if self.root:
+            self.channels: dict[str, BaseChannel] = {ROOT: root_channel(ROOT, state_schema)}
+            self.state_keys: tuple[str, ...] = (ROOT,)
+            self.input_keys: tuple[str, ...] = (ROOT,)
+            self.output_keys: tuple[str, ...] = (ROOT,)
+        else:
+            self.channels = dict(channels_of(state_schema))
+            self.state_keys = tuple(self.channels)
+            for schema in (self.input_schema, self.output_schema):
+                self._add_schema(schema)
+            self.input_keys = tuple(channels_of(self.input_schema))
+            self.output_keys = tuple(channels_of(self.output_schema))
         self.nodes: dict[str, _NodeDef] = {}
         self.edges: list[tuple[str, str]] = []
         self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
@@ -385,6 +400,8 @@ class StateGraph:
                 tuple(channels_of(input_schema)) if input_schema is not None else self.state_keys
             )
             coerce = state_coercer(input_schema) if input_schema is not None else state_coerce
+            if self.root:
+                coerce = _root_value
             subgraph = definition.action if isinstance(definition.action, CompiledGraph) else None
             func = NodeFunc(definition.action, f"node '{node_name}'")
             timeout = _default(definition.timeout, defaults.get("timeout"))
@@ -415,16 +432,22 @@ class StateGraph:
             branches=self._branch_specs(START),
         )
         input_schema = self.input_schema
+        root = self.root
         return GraphSpec(
             channels=channels,
             state_keys=self.state_keys,
             input_keys=self.input_keys,
-            output_keys=self.output_keys,
+            output_keys=ROOT if root else self.output_keys,
+            root_key=ROOT if root else None,
             nodes=nodes,
             start=start,
             writable_keys=frozenset(self.channels),
-            input_coerce=None if typing.is_typeddict(input_schema) else object_to_dict,
-            state_coerce=state_coerce,
+            input_coerce=_root_input
+            if root
+            else None
+            if typing.is_typeddict(input_schema)
+            else object_to_dict,
+            state_coerce=_root_value if root else state_coerce,
             interrupt_before=frozenset(before),
             interrupt_after=frozenset(after),
             name=name or "graph",
@@ -453,6 +476,21 @@ class CompiledStateGraph(CompiledGraph):
         from threadloom.graph._drawing import draw
 
         return draw(self.builder)
+
+
+def _is_root_type(schema: Any) -> bool:
+    """Whether ``schema`` is a type a whole state can be (``list[str]``, ``Annotated[...]``)."""
+    if typing.get_origin(schema) is typing.Annotated:
+        return True
+    return isinstance(schema, type) or typing.get_origin(schema) is not None
+
+
+def _root_input(value: Any) -> dict[str, Any]:
+    return {ROOT: value}
+
+
+def _root_value(values: dict[str, Any]) -> Any:
+    return values.get(ROOT)
 
 
 def _default(value: Any, default: Any) -> Any:
