@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import operator
+from typing import Annotated
+
 import pytest
 from typing_extensions import TypedDict
 
 from threadloom.errors import GraphBuildError
 from threadloom.graph import END, START, StateGraph
-from threadloom.types import RetryPolicy
+from threadloom.types import Command, RetryPolicy
 
 
 class State(TypedDict):
     n: int
+
+
+class Text(TypedDict):
+    text: Annotated[str, operator.add]
 
 
 def _flaky(failures: int) -> tuple[list[int], object]:
@@ -86,11 +93,6 @@ def test_add_node_keywords_and_refusals() -> None:
 
 def test_a_state_that_is_one_value() -> None:
     """``StateGraph(list[str])`` and ``StateGraph(Annotated[list, add])``: nodes read and return the value."""
-    import operator
-    from typing import Annotated
-
-    from threadloom.types import Command
-
     plain = StateGraph(list[str])
     plain.add_node("shout", lambda items: [i.upper() for i in items])
     plain.add_edge(START, "shout")
@@ -109,14 +111,6 @@ def test_a_state_that_is_one_value() -> None:
 
 def test_a_list_mixing_commands_and_updates() -> None:
     """A node may return commands and plain updates together; they apply in order."""
-    import operator
-    from typing import Annotated
-
-    from threadloom.types import Command
-
-    class Text(TypedDict):
-        text: Annotated[str, operator.add]
-
     builder = StateGraph(Text)
     builder.add_node("node", lambda s: [Command(update={"text": "a"}), {"text": "b"}])
     builder.add_edge(START, "node")
