@@ -36,6 +36,7 @@ from threadloom.errors import (
     InvalidUpdateError,
     MissingThreadIdError,
 )
+from threadloom.managed._values import managed_value
 from threadloom.types import Command, Interrupt
 
 if TYPE_CHECKING:
@@ -400,6 +401,10 @@ class Run:
             channel = channels[key]
             if channel.is_available():
                 state[key] = channel.get()
+        if node.managed:
+            step = self.steps_run + 1  # the step these tasks run in
+            for key, manager in node.managed:
+                state[key] = managed_value(manager, step, self.recursion_limit)
         coerce = node.input_coerce
         return coerce(state) if coerce is not None else state
 

@@ -50,6 +50,8 @@ class NodeSpec:
     input_coerce: Callable[[dict[str, Any]], Any] | None = None
     """Turns the dict of state values into the node's input type (dataclass, model)."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    managed: tuple[tuple[str, type], ...] = ()
+    """Input keys whose values the run provides (``RemainingSteps``, ``IsLastStep``)."""
     subgraph: Any = None
     """The compiled graph this node runs, if it is one."""
 

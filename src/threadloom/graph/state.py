@@ -46,6 +46,7 @@ from threadloom.errors import GraphBuildError, UnsupportedOptionError
 from threadloom.graph._schema import (
     channels_of,
     is_schema,
+    managed_of,
     object_to_dict,
     root_channel,
     state_coercer,
@@ -120,6 +121,7 @@ class StateGraph:
                 self._add_schema(schema)
             self.input_keys = tuple(channels_of(self.input_schema))
             self.output_keys = tuple(channels_of(self.output_schema))
+        self.managed: dict[str, type] = managed_of(state_schema)
         self.nodes: dict[str, _NodeDef] = {}
         self.edges: list[tuple[str, str]] = []
         self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
@@ -423,6 +425,11 @@ class StateGraph:
                 input_keys=input_keys,
                 input_coerce=coerce,
                 metadata=definition.metadata,
+                managed=tuple(
+                    managed_of(input_schema).items()
+                    if input_schema is not None
+                    else self.managed.items()
+                ),
                 subgraph=subgraph,
             )
         start = NodeSpec(
