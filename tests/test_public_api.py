@@ -189,7 +189,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.prebuilt.tool_validator": [
         "ValidationNode",
     ],
-    "threadloom.runtime": ["ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"],
+    "threadloom.runtime": ["DEFAULT_RUNTIME", "ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"],
     "threadloom.store.base": [
         "BaseStore",
         "GetOp",

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from threadloom.types import StreamWriter
 
-__all__ = ["ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"]
+__all__ = ["DEFAULT_RUNTIME", "ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"]
 
 ContextT = TypeVar("ContextT")
 
@@ -77,6 +77,10 @@ class Runtime(Generic[ContextT]):
     def override(self, **changes: Any) -> Runtime[ContextT]:
         """A copy with some fields replaced."""
         return replace(self, **changes)
+
+
+DEFAULT_RUNTIME: Runtime[Any] = Runtime()
+"""A runtime with nothing in it: no context, no store, a writer that drops its parts."""
 
 
 def get_runtime(context_schema: Any = None) -> Runtime[Any]:

@@ -172,3 +172,29 @@ def test_entrypoint_needs_an_input_parameter() -> None:
         @entrypoint()
         def nothing() -> None:
             return None
+
+
+def test_json_schemas_come_from_the_annotations() -> None:
+    """Input/output schemas follow the function's annotations; ``final[R, S]`` returns ``R``."""
+    from typing_extensions import TypedDict
+
+    class Ctx(TypedDict):
+        model: str
+
+    @entrypoint(context_schema=Ctx)
+    def typed(numbers: list[int]) -> entrypoint.final[int, list[str]]:
+        return entrypoint.final(value=len(numbers), save=[])
+
+    assert typed.get_input_jsonschema() == {
+        "items": {"type": "integer"},
+        "type": "array",
+        "title": "LangGraphInput",
+    }
+    assert typed.get_output_jsonschema() == {"type": "integer", "title": "LangGraphOutput"}
+    context = typed.get_context_jsonschema()
+    assert context is not None and context["required"] == ["model"]
+    with pytest.raises(TypeError):
+
+        @entrypoint()
+        def bad(x: int) -> entrypoint.final[int]:  # type: ignore[type-arg]
+            return entrypoint.final(value=x, save=x)

@@ -115,3 +115,9 @@ def test_a_list_mixing_commands_and_updates() -> None:
     builder.add_node("node", lambda s: [Command(update={"text": "a"}), {"text": "b"}])
     builder.add_edge(START, "node")
     assert builder.compile().invoke({"text": ""}) == {"text": "ab"}
+
+
+def test_a_value_as_state_schema_warns() -> None:
+    """A state schema that is a value, not a type, draws a UserWarning (as in LangGraph)."""
+    with pytest.warns(UserWarning, match="invalid state_schema"), pytest.raises(GraphBuildError):
+        StateGraph({"foo": "bar"})  # type: ignore[arg-type]

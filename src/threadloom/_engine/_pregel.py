@@ -17,6 +17,7 @@ from threadloom._engine._drivers import (
     run_async,
     run_sync,
 )
+from threadloom._engine._jsonschema import json_schema
 from threadloom._engine._messages import StreamMessagesHandler
 from threadloom._engine._options import (
     SKIP,
@@ -84,6 +85,24 @@ class CompiledGraph:
         self.store = store
         self.name = name or spec.name
         self._cache = ChannelCache()
+        # Types the builder declared, for the JSON schema methods.
+        self.input_type: Any = None
+        self.output_type: Any = None
+        self.context_schema: Any = None
+
+    def get_input_jsonschema(self, config: Any = None) -> dict[str, Any]:
+        """The JSON schema of what ``invoke`` accepts."""
+        return json_schema(self.input_type, "LangGraphInput")
+
+    def get_output_jsonschema(self, config: Any = None) -> dict[str, Any]:
+        """The JSON schema of what ``invoke`` returns."""
+        return json_schema(self.output_type, "LangGraphOutput")
+
+    def get_context_jsonschema(self) -> dict[str, Any] | None:
+        """The JSON schema of the run context (``context=``), or ``None`` without a context schema."""
+        if self.context_schema is None:
+            return None
+        return json_schema(self.context_schema, "Context")
 
     # --- runs -----------------------------------------------------------------
 

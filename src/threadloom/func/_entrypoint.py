@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -112,8 +113,25 @@ class entrypoint:
             name=name,
         )
         graph = CompiledGraph(spec, checkpointer=self.checkpointer, store=self.store, name=name)
+        graph.input_type, graph.output_type = _io_types(func)
+        graph.context_schema = self.context_schema
         graph.cache = self.cache  # type: ignore[attr-defined]
         return graph
+
+
+def _io_types(func: Callable[..., Any]) -> tuple[Any, Any]:
+    """The annotated input and output types (``entrypoint.final[R, S]`` returns ``R``)."""
+    try:
+        hints = typing.get_type_hints(func)
+        first = next(iter(inspect.signature(func).parameters))
+    except Exception:
+        return None, None
+    output = hints.get("return")
+    if output is entrypoint.final:
+        output = None
+    elif typing.get_origin(output) is entrypoint.final:
+        output = typing.get_args(output)[0]
+    return hints.get(first), output
 
 
 def _as_input(value: Any) -> dict[str, Any]:

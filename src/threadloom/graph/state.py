@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import typing
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,6 +104,7 @@ class StateGraph:
         )
         if kwargs:
             raise TypeError(f"StateGraph() got unexpected arguments {sorted(kwargs)}")
+        _warn_invalid_state_schema(state_schema)
         self.state_schema = state_schema
         self.context_schema = context_schema
         self.input_schema = input_schema if input_schema is not None else state_schema
@@ -371,9 +373,13 @@ class StateGraph:
         after = _as_names(interrupt_after)
         self.validate([*before, *after])
         spec = self._spec(before, after, name)
-        return CompiledStateGraph(
+        graph = CompiledStateGraph(
             spec, checkpointer=checkpointer, store=store, name=name, builder=self
         )
+        graph.input_type = self.input_schema
+        graph.output_type = self.output_schema
+        graph.context_schema = self.context_schema
+        return graph
 
     def _spec(self, before: list[str], after: list[str], name: str | None) -> GraphSpec:
         channels: dict[str, BaseChannel] = {k: c.new() for k, c in self.channels.items()}
@@ -483,6 +489,17 @@ class CompiledStateGraph(CompiledGraph):
         from threadloom.graph._drawing import draw
 
         return draw(self.builder)
+
+
+def _warn_invalid_state_schema(schema: Any) -> None:
+    """Warn (as LangGraph does) when the state schema is a value instead of a type."""
+    if isinstance(schema, type) or typing.get_args(schema):
+        return
+    warnings.warn(
+        f"invalid state_schema {schema!r}: expected a type or Annotated[type, reducer]",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _is_root_type(schema: Any) -> bool:
