@@ -122,10 +122,14 @@ class entrypoint:
 def _io_types(func: Callable[..., Any]) -> tuple[Any, Any]:
     """The annotated input and output types (``entrypoint.final[R, S]`` returns ``R``)."""
     try:
-        hints = typing.get_type_hints(func)
         first = next(iter(inspect.signature(func).parameters))
-    except Exception:
+    except (TypeError, ValueError, StopIteration):
         return None, None
+    try:
+        hints = typing.get_type_hints(func)
+    except NameError:  # an annotation naming something not importable here
+        return None, None
+    # A TypeError (e.g. ``entrypoint.final[int]``, one type argument short) propagates.
     output = hints.get("return")
     if output is entrypoint.final:
         output = None
