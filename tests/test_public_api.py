@@ -265,6 +265,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "RetryPolicy",
         "Send",
         "StateSnapshot",
+        "StateUpdate",
         "StreamMode",
         "StreamWriter",
         "TimeoutPolicy",

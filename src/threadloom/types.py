@@ -29,6 +29,7 @@ __all__ = [
     "RetryPolicy",
     "Send",
     "StateSnapshot",
+    "StateUpdate",
     "StreamMode",
     "StreamWriter",
     "TimeoutPolicy",
@@ -271,6 +272,14 @@ class CachePolicy(Generic[N]):
 
     key_func: Callable[..., str | bytes] = _default_cache_key
     ttl: int | None = None
+
+
+class StateUpdate(NamedTuple):
+    """One update of ``bulk_update_state``: ``values`` as if node ``as_node`` had returned them."""
+
+    values: dict[str, Any] | Any
+    as_node: str | None = None
+    task_id: str | None = None
 
 
 class PregelTask(NamedTuple):

@@ -7,6 +7,7 @@ from typing import Any, Final
 from threadloom.channels.base import MISSING as _MISSING
 
 __all__ = [
+    "COPY",
     "END",
     "ERROR",
     "INTERRUPT",
@@ -29,6 +30,8 @@ END: Final = "__end__"
 
 ROOT: Final = "__root__"
 """The one channel of a graph whose state is a single value, not a dict of keys."""
+COPY: Final = "__copy__"
+"""``update_state(as_node=...)`` name that forks a checkpoint without changing it."""
 TASKS: Final = "__tasks__"
 """Channel that carries the ``Send`` packets of one step to the next."""
 INTERRUPT: Final = "__interrupt__"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._checkpoint import ChannelCache
-from threadloom._engine._constants import ERROR, INTERRUPT, NULL_TASK_ID, START
+from threadloom._engine._constants import COPY, END, ERROR, INTERRUPT, NULL_TASK_ID, START
 from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
     Event,
@@ -39,7 +39,7 @@ from threadloom.errors import (
     InvalidUpdateError,
     UnsupportedOptionError,
 )
-from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot
+from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot, StateUpdate
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -320,6 +320,43 @@ class CompiledGraph:
         """Async twin of :meth:`update_state`."""
         return await complete_async(self._write_state(config, values, as_node, task_id))
 
+    def bulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> RunnableConfig:
+        """Apply several supersteps of updates, each saved as one checkpoint; return the last one's config.
+
+        Within a superstep the updates apply together, as the writes of
+        parallel nodes do; each :class:`~threadloom.types.StateUpdate` names
+        the node it comes from.
+        """
+        return complete_sync(self._write_bulk(config, supersteps))
+
+    async def abulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> RunnableConfig:
+        """Async twin of :meth:`bulk_update_state`."""
+        return await complete_async(self._write_bulk(config, supersteps))
+
+    def _write_bulk(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> Script[RunnableConfig]:
+        steps = [[_as_update(u) for u in step] for step in supersteps]
+        if not steps:
+            raise InvalidUpdateError("No supersteps provided to bulk_update_state")
+        if not any(steps):
+            raise InvalidUpdateError("No updates provided to bulk_update_state")
+        for step in steps:
+            for update in step:
+                if update.task_id is not None:
+                    raise UnsupportedOptionError("StateUpdate(task_id=...) is not supported yet")
+        run = self._state_run(config)
+        yield from load(run)
+        for step in steps:
+            if step:
+                yield from save(run, _update_step(run, [(u.values, u.as_node) for u in step]))
+        run.graph._cache.put(run.cache_key, run.thread_state())
+        return run.checkpoint_config  # type: ignore[return-value]
+
     def _write_state(
         self, config: RunnableConfig, values: Any, as_node: str | None, task_id: str | None
     ) -> Script[RunnableConfig]:
@@ -464,6 +501,26 @@ def _empty_snapshot(run: Run) -> StateSnapshot:
 
 
 def _update(run: Run, values: Any, as_node: str | None) -> list[Any]:
+    return _update_step(run, [(values, as_node)])
+
+
+def _update_step(run: Run, updates: list[tuple[Any, str | None]]) -> list[Any]:
+    """Apply updates as one superstep (each as if its node had returned it); the checkpoint to save."""
+    if len(updates) > 1:
+        for _, as_node in updates:
+            if as_node is None or as_node in (END, COPY):
+                raise InvalidUpdateError(
+                    f"updates applied together in one superstep each need an as_node other "
+                    f"than {END!r} or {COPY!r}; got {as_node!r}"
+                )
+    tasks = [_update_task(run, values, as_node) for values, as_node in updates]
+    run.pending_writes = []
+    run.apply_writes(tasks)
+    run.step += 1
+    return run.checkpoint_ops("update")
+
+
+def _update_task(run: Run, values: Any, as_node: str | None) -> Task:
     spec = run.spec
     if as_node is None:
         as_node = _last_writer(run)
@@ -480,10 +537,15 @@ def _update(run: Run, values: Any, as_node: str | None) -> list[Any]:
     branches = run.process_output(task, values)
     if branches:
         task.writes.extend(run.eval_branches(task, branches, task.writes))
-    run.pending_writes = []
-    run.apply_writes([task])
-    run.step += 1
-    return run.checkpoint_ops("update")
+    return task
+
+
+def _as_update(update: Any) -> StateUpdate:
+    if isinstance(update, StateUpdate):
+        return update
+    if isinstance(update, tuple):
+        return StateUpdate(*update)
+    raise InvalidUpdateError(f"bulk_update_state takes StateUpdate tuples, got {update!r}")
 
 
 def _last_writer(run: Run) -> str:
