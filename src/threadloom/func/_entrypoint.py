@@ -97,11 +97,11 @@ class entrypoint:
         )
         spec = GraphSpec(
             channels={
-                START: EphemeralValue(START),
-                END: LastValue(END),
-                PREVIOUS: LastValue(PREVIOUS),
+                START: EphemeralValue(key=START),
+                END: LastValue(key=END),
+                PREVIOUS: LastValue(key=PREVIOUS),
                 branch_channel(name): Trigger(branch_channel(name)),
-                TASKS: Topic(TASKS, accumulate=False),
+                TASKS: Topic(key=TASKS),
             },
             state_keys=(END,),
             input_keys=(START,),

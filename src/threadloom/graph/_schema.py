@@ -115,8 +115,8 @@ def _channel(key: str, hint: Any) -> BaseChannel:
             if item is add_messages:
                 return MessagesChannel(key)
             if callable(item) and _is_reducer(item):
-                return BinaryOperatorAggregate(item, base, key)
-    return LastValue(key)
+                return BinaryOperatorAggregate(base, item, key)
+    return LastValue(hint, key)
 
 
 def _is_reducer(fn: Callable[..., Any]) -> bool:

@@ -383,7 +383,7 @@ class StateGraph:
 
     def _spec(self, before: list[str], after: list[str], name: str | None) -> GraphSpec:
         channels: dict[str, BaseChannel] = {k: c.new() for k, c in self.channels.items()}
-        channels[TASKS] = Topic(TASKS, accumulate=False)
+        channels[TASKS] = Topic(key=TASKS)
         for node in self.nodes:
             channels[branch_channel(node)] = Trigger(branch_channel(node))
         joins: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *self.nodes]}
