@@ -118,6 +118,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "UnsupportedOptionError",
     ],
     "threadloom.func": ["entrypoint", "task"],
+    "threadloom.pregel": ["NodeBuilder", "Pregel", "PregelNode", "RetryPolicy"],
     "threadloom.graph": [
         "CompiledStateGraph",
         "END",
@@ -305,6 +306,7 @@ CONTRACT: dict[str, list[str]] = {
     ],
     "threadloom.managed": ["RemainingSteps", "IsLastStep"],
     "threadloom.func": ["entrypoint", "task"],
+    "threadloom.pregel": ["Pregel", "NodeBuilder", "RetryPolicy"],
     "threadloom.errors": ["GraphRecursionError", "InvalidUpdateError"],
     "threadloom.checkpoint.base": [
         "BaseCheckpointSaver",

@@ -25,6 +25,8 @@ MODULES = [
     "threadloom.channels.messages",
     "threadloom._engine._pregel",
     "threadloom.func",
+    "threadloom.pregel",
+    "threadloom.pregel._pregel",
 ]
 
 _EXAMPLE = re.compile(r"Example::\n\n((?:[ \t]+.*\n|\n)+)")

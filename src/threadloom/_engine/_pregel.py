@@ -89,6 +89,8 @@ class CompiledGraph:
         self.input_type: Any = None
         self.output_type: Any = None
         self.context_schema: Any = None
+        self.stream_mode: str | None = None
+        """The default ``stream_mode`` of ``stream`` (``None``: ``"updates"``)."""
 
     def get_input_jsonschema(self, config: Any = None) -> dict[str, Any]:
         """The JSON schema of what ``invoke`` accepts."""
@@ -157,7 +159,7 @@ class CompiledGraph:
         invoked = method.endswith("invoke")
         check_options(options, method)
         get = options.get
-        stream_mode = get("stream_mode", "values" if invoked else None)
+        stream_mode = get("stream_mode", "values" if invoked else self.stream_mode)
         final = invoked and stream_mode == "values"
         print_mode = get("print_mode")
         subgraphs = bool(get("subgraphs", False))
@@ -478,7 +480,7 @@ def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
             )
         )
     return StateSnapshot(
-        values=run.read_state() if isinstance(run.spec.output_keys, tuple) else run.output(),
+        values=run.snapshot_values(),
         next=tuple(t.name for t in tasks),
         config=run.checkpoint_config or {},  # type: ignore[arg-type]
         metadata=run.metadata,

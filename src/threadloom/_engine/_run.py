@@ -662,9 +662,15 @@ class Run:
         self.sink(self.ns_path, "custom", chunk)
 
     def emit_values(self) -> None:
-        """Stream the full output state."""
+        """Stream the full output state (a low-level graph: its stream channels, if they changed)."""
         if "values" in self.modes:
-            self.sink(self.ns_path, "values", self.output())
+            keys = self.spec.stream_keys
+            if keys is None:
+                self.sink(self.ns_path, "values", self.output())
+            elif self.updated and not self.updated.isdisjoint(
+                (keys,) if isinstance(keys, str) else keys
+            ):
+                self.sink(self.ns_path, "values", self.view(keys))
 
     def emit_updates(self, tasks: list[Task]) -> None:
         """Stream each task's update, in task order."""
@@ -680,6 +686,22 @@ class Run:
             self.sink(
                 self.ns_path, "values", _with_interrupts(self.output(), tuple(self.interrupts))
             )
+
+    def view(self, keys: str | tuple[str, ...]) -> Any:
+        """The value of one channel (``None`` when empty), or a dict of several that hold one."""
+        if isinstance(keys, str):
+            channel = self.channels[keys]
+            return channel.get() if channel.is_available() else None
+        return self.read_state(keys)
+
+    def snapshot_values(self) -> Any:
+        """What ``get_state().values`` shows: the state, or a graph's streamed channels."""
+        spec = self.spec
+        if spec.stream_keys is not None:
+            return self.view(spec.stream_keys)
+        if isinstance(spec.output_keys, str):
+            return self.view(spec.output_keys)
+        return self.read_state()
 
     def output(self) -> Any:
         """The output state: the output keys that hold a value (one key: its value alone)."""

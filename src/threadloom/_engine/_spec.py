@@ -79,6 +79,8 @@ class GraphSpec:
     state_coerce: Callable[[dict[str, Any]], Any] | None = None
     """Turns a dict of state values into the state schema's type, for branches."""
     deferred: tuple[str, ...] = ()
+    stream_keys: str | tuple[str, ...] | None = None
+    """What ``stream_mode="values"`` shows of a low-level graph, when its writes touch it."""
     root_key: str | None = None
     """The one channel of a graph whose state is a single value (``StateGraph(list[str])``)."""
     interrupt_before: frozenset[str] = frozenset()
