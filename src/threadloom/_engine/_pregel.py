@@ -27,6 +27,7 @@ from threadloom._engine._options import (
     RunOptions,
     check_history_options,
     check_options,
+    durability_of,
     output_keys,
     parse_modes,
 )
@@ -136,6 +137,7 @@ class CompiledGraph:
             )
             run.subgraphs = prun.subgraphs
             run.callbacks_handler = prun.callbacks_handler
+            run.durability = prun.durability
             return run
         run = Run(
             self,
@@ -180,6 +182,7 @@ class CompiledGraph:
         keys = options.get("output_keys")
         if keys is not None:
             run.output_keys = output_keys(run, keys)
+        run.durability = durability_of(options)
         return Call(run, self._child_input(run, input), sink, modes, subgraphs, not final)
 
     def invoke(

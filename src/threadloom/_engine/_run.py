@@ -147,6 +147,11 @@ class Run:
         self.callbacks_handler: Any = None
         self.subgraphs = False
         self._saved_delta: list[str] = []
+        self.durability = "async"
+        """``"exit"`` keeps checkpoints back until the run stops; ``"sync"``/``"async"`` save each step."""
+        # durability="exit": checkpoints are kept back and one is saved when the run stops.
+        self.deferred: list[Op] | None = None
+        self._unsaved: set[str] = set()
         self._extra_metadata: dict[str, Any] | None = None
         self.writer: Callable[[Any], None] = self._write_custom if "custom" in modes else _ignore
 
@@ -599,6 +604,35 @@ class Run:
         self.pending_writes = []
         self._saved_delta = [k for k in delta_keys if k in updated]
         return [("put", ({"configurable": conf}, checkpoint, metadata, new_versions))]
+
+    def keep_back(self, ops: list[Op]) -> None:
+        """Hold a step's checkpoint instead of saving it (``durability="exit"``)."""
+        if not ops:
+            return
+        self._unsaved |= self.updated or set()
+        if self.deferred is None:
+            self.deferred = ops  # its config's parent is the thread's saved head
+        else:
+            self.deferred = [(ops[0][0], (self.deferred[0][1][0], *ops[0][1][1:]))]
+        self._saved_delta = []
+
+    def release(self) -> list[Op]:
+        """The one checkpoint to save for the steps held back: the current state, full values."""
+        deferred = self.deferred
+        if deferred is None:
+            return []
+        self.deferred = None
+        config, checkpoint, metadata, _ = deferred[0][1]
+        keys, self._unsaved = self._unsaved, set()
+        values = {}
+        for key in keys:
+            value = self.channels[key].checkpoint()
+            if value is not MISSING:
+                values[key] = value
+        checkpoint = {**checkpoint, "channel_values": values, "updated_channels": sorted(keys)}
+        new_versions = {k: self.versions[k] for k in keys if k in self.versions}
+        self._saved_delta = [k for k in self.spec.delta_keys if k in keys]
+        return [("put", (config, checkpoint, metadata, new_versions))]
 
     def _metadata_extra(self) -> dict[str, Any]:
         """Caller metadata and plain ``configurable`` values, kept on each checkpoint for filtering."""
