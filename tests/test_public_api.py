@@ -117,6 +117,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "UnknownEmbeddingProviderError",
         "UnsupportedOptionError",
     ],
+    "threadloom.cache": ["BaseCache"],
+    "threadloom.cache.memory": ["InMemoryCache"],
+    "threadloom.cache.sqlite": ["SqliteCache"],
     "threadloom.func": ["entrypoint", "task"],
     "threadloom.pregel": ["NodeBuilder", "Pregel", "PregelNode", "RetryPolicy"],
     "threadloom.graph": [

@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.runnables.config import var_child_runnable_config
 
+from threadloom._engine._caching import TASK_NS, cache_key, lookup, store
 from threadloom._engine._constants import RESUME, RETURN
 from threadloom._engine._context import Task, current_task, reset_task, set_task
 from threadloom._engine._spec import NodeSpec
@@ -45,6 +46,15 @@ def call_task(
         )
     child = _child(parent, node)
     saved = _saved(child)
+    policy, cache = node.cache_policy, parent.run.cache
+    if saved is None and policy is not None and cache is not None:
+        key = cache_key(TASK_NS, node.name, policy, *args, **kwargs)
+        hit = lookup(cache, key)
+        if hit is not None:
+            saved = (hit,)
+            _record(child, hit)
+        else:
+            fn = _caching(fn, cache, key, policy)
     # Async code (an async node or task) gets an awaitable; sync code a blocking future.
     loop = asyncio.get_running_loop() if _is_async(parent) else None
     is_async = asyncio.iscoroutinefunction(fn)
@@ -68,6 +78,25 @@ def call_task(
     if loop is not None:
         return loop.run_in_executor(executor(), ctx.run, _run, child, fn, args, kwargs)
     return executor().submit(ctx.run, _run, child, fn, args, kwargs)
+
+
+def _caching(fn: Callable[..., Any], cache: Any, key: Any, policy: Any) -> Callable[..., Any]:
+    """``fn`` that also stores its result in the cache."""
+    if asyncio.iscoroutinefunction(fn):
+
+        async def acached(*args: Any, **kwargs: Any) -> Any:
+            value = await fn(*args, **kwargs)
+            store(cache, key, value, policy)
+            return value
+
+        return acached
+
+    def cached(*args: Any, **kwargs: Any) -> Any:
+        value = fn(*args, **kwargs)
+        store(cache, key, value, policy)
+        return value
+
+    return cached
 
 
 def _is_async(parent: Task) -> bool:

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from threadloom._engine._caching import NODE_NS
 from threadloom._engine._checkpoint import ChannelCache
 from threadloom._engine._constants import COPY, END, ERROR, INTERRUPT, NULL_TASK_ID, START
 from threadloom._engine._context import Task, current_task
@@ -90,8 +91,20 @@ class CompiledGraph:
         self.input_type: Any = None
         self.output_type: Any = None
         self.context_schema: Any = None
+        self.cache: Any = None
+        """Where nodes with a ``cache_policy`` keep their results (``compile(cache=...)``)."""
         self.stream_mode: str | None = None
         """The default ``stream_mode`` of ``stream`` (``None``: ``"updates"``)."""
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Forget the cached results of ``nodes`` (all nodes by default)."""
+        if self.cache is not None:
+            self.cache.clear([(NODE_NS, n) for n in (nodes or self.spec.nodes)])
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Async twin of :meth:`clear_cache`."""
+        if self.cache is not None:
+            await self.cache.aclear([(NODE_NS, n) for n in (nodes or self.spec.nodes)])
 
     def get_input_jsonschema(self, config: Any = None) -> dict[str, Any]:
         """The JSON schema of what ``invoke`` accepts."""

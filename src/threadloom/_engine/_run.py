@@ -147,6 +147,11 @@ class Run:
         self.callbacks_handler: Any = None
         self.subgraphs = False
         self._saved_delta: list[str] = []
+        self.cache: Any = (
+            graph.cache if graph.cache is not None or parent is None else parent.run.cache
+        )
+        self.cached_tasks: set[str] = set()
+        """Tasks of this run whose writes came from the cache."""
         self.durability = "async"
         """``"exit"`` keeps checkpoints back until the run stops; ``"sync"``/``"async"`` save each step."""
         # durability="exit": checkpoints are kept back and one is saved when the run stops.
@@ -709,8 +714,13 @@ class Run:
     def emit_updates(self, tasks: list[Task]) -> None:
         """Stream each task's update, in task order."""
         if "updates" in self.modes:
+            cached = self.cached_tasks
             for task in tasks:
-                self.sink(self.ns_path, "updates", {task.name: task.result})
+                if cached and task.id in cached:
+                    part = {task.name: task.result, "__metadata__": {"cached": True}}
+                    self.sink(self.ns_path, "updates", part)
+                else:
+                    self.sink(self.ns_path, "updates", {task.name: task.result})
 
     def emit_interrupts(self) -> None:
         """Stream the interrupts that stopped the run."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.runnables.config import var_child_runnable_config
 
+from threadloom._engine._caching import NODE_NS, cache_key, lookup, store
 from threadloom._engine._context import Task, reset_task, set_task
 from threadloom._engine._events import EVENT_MODES, emit_event, task_event
 from threadloom._engine._injection import NodeFunc
@@ -45,10 +46,19 @@ def task_script(task: Task) -> TaskScript:
     task.config = run.task_config(task)
     if run.modes & EVENT_MODES:
         emit_event(run, task_event(task))
-    token = set_task(task)
-    lc_token = var_child_runnable_config.set(task.config)
     node = task.node
     assert node.func is not None
+    cached: Any = None
+    if node.cache_policy is not None and run.cache is not None:
+        cached = cache_key(NODE_NS, node.name, node.cache_policy, task.input)
+        hit = lookup(run.cache, cached)
+        if hit is not None:  # the node ran on this input before: reuse its writes
+            task.writes = [(c, v) for c, v in hit[0]]
+            task.result = hit[1]
+            run.cached_tasks.add(task.id)
+            return
+    token = set_task(task)
+    lc_token = var_child_runnable_config.set(task.config)
     attempt = 0
     try:
         while True:
@@ -56,6 +66,8 @@ def task_script(task: Task) -> TaskScript:
                 output = yield (node.func, task.input, True)
                 branches = run.process_output(task, output)
                 _finish(task, (yield from _branches(task, branches)) if branches else [])
+                if cached is not None:
+                    store(run.cache, cached, (task.writes, task.result), node.cache_policy)
                 return
             except GraphBubbleUp as exc:
                 if isinstance(exc, ParentCommand):

@@ -94,6 +94,7 @@ class entrypoint:
             input_keys=(START, PREVIOUS),
             retry_policy=self.retry_policy,
             timeout=self.timeout,
+            cache_policy=self.cache_policy,
         )
         spec = GraphSpec(
             channels={
@@ -115,7 +116,7 @@ class entrypoint:
         graph = CompiledGraph(spec, checkpointer=self.checkpointer, store=self.store, name=name)
         graph.input_type, graph.output_type = _io_types(func)
         graph.context_schema = self.context_schema
-        graph.cache = self.cache  # type: ignore[attr-defined]
+        graph.cache = self.cache
         return graph
 
 

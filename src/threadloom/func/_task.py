@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
+from threadloom._engine._caching import TASK_NS
 from threadloom._engine._calls import call_task
 from threadloom._engine._injection import NodeFunc
 from threadloom._engine._spec import NodeSpec
@@ -61,11 +62,11 @@ class TaskFunction(Generic[F]):
 
     def clear_cache(self, cache: Any) -> None:
         """Forget this task's cached results in ``cache``."""
-        cache.clear([("__pregel_ns_task", self.name)])
+        cache.clear([(TASK_NS, self.name)])
 
     async def aclear_cache(self, cache: Any) -> None:
         """Async twin of :meth:`clear_cache`."""
-        await cache.aclear([("__pregel_ns_task", self.name)])
+        await cache.aclear([(TASK_NS, self.name)])
 
 
 @overload

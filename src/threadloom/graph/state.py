@@ -376,6 +376,7 @@ class StateGraph:
         graph = CompiledStateGraph(
             spec, checkpointer=checkpointer, store=store, name=name, builder=self
         )
+        graph.cache = cache
         graph.input_type = self.input_schema
         graph.output_type = self.output_schema
         graph.context_schema = self.context_schema
