@@ -106,6 +106,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "InvalidUpdateError",
         "InvalidValueError",
         "MissingThreadIdError",
+        "NodeError",
         "NodeTimeoutError",
         "ParentCommand",
         "PersistenceError",

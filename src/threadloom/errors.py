@@ -56,6 +56,7 @@ Control flow is not a failure, so it stands outside the tree: a broad
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -88,6 +89,7 @@ __all__ = [
     "InvalidUpdateError",
     "InvalidValueError",
     "MissingThreadIdError",
+    "NodeError",
     "NodeTimeoutError",
     "ParentCommand",
     "PersistenceError",
@@ -238,6 +240,14 @@ class NodeTimeoutError(GraphError):
         self.timeout = limit
         self.idle_timeout = idle_timeout
         self.run_timeout = run_timeout
+
+
+@dataclass(frozen=True)
+class NodeError:
+    """Not an exception: what a node's ``error_handler`` receives as ``error`` (the node, its error)."""
+
+    node: str
+    error: BaseException
 
 
 # --- checkpoints and persistence ------------------------------------------

@@ -8,8 +8,10 @@ from typing import Annotated
 import pytest
 from typing_extensions import TypedDict
 
-from threadloom.errors import GraphBuildError
+from threadloom.checkpoint.memory import InMemorySaver
+from threadloom.errors import GraphBuildError, NodeError
 from threadloom.graph import END, START, StateGraph
+from threadloom.testing.graph import GraphClient
 from threadloom.types import Command, RetryPolicy
 
 
@@ -121,3 +123,46 @@ def test_a_value_as_state_schema_warns() -> None:
     """A state schema that is a value, not a type, draws a UserWarning (as in LangGraph)."""
     with pytest.warns(UserWarning, match="invalid state_schema"), pytest.raises(GraphBuildError):
         StateGraph({"foo": "bar"})  # type: ignore[arg-type]
+
+
+def _always_fails(state: State) -> State:
+    raise ValueError("broken")
+
+
+async def test_error_handler_runs_after_retries_and_routes(client: GraphClient) -> None:
+    """A node's ``error_handler`` gets the state and a NodeError, and may route with a Command."""
+    seen: list[NodeError] = []
+
+    def handler(state: State, error: NodeError) -> Command[str]:
+        seen.append(error)
+        return Command(update={"n": 100}, goto="after")
+
+    builder = StateGraph(State)
+    builder.add_node("fails", _always_fails, retry_policy=_policy(2), error_handler=handler)
+    builder.add_node("after", lambda s: {"n": s["n"] + 1})
+    builder.add_edge(START, "fails")
+    saver = InMemorySaver()
+    graph = builder.compile(checkpointer=saver)
+    assert await client.invoke(graph, {"n": 0}, {"configurable": {"thread_id": "h"}}) == {"n": 101}
+    assert [(e.node, type(e.error), str(e.error)) for e in seen] == [
+        ("fails", ValueError, "broken")
+    ]
+
+
+def test_default_error_handler_and_its_limits() -> None:
+    """``set_node_defaults(error_handler=)`` covers nodes without their own; a failing handler fails the run."""
+    builder = StateGraph(State).set_node_defaults(
+        error_handler=lambda state, error: {"n": len(error.node)}
+    )
+    builder.add_node("fails", _always_fails)
+    builder.add_edge(START, "fails")
+    assert builder.compile().invoke({"n": 0}) == {"n": len("fails")}
+
+    def broken_handler(state: State) -> State:
+        raise RuntimeError("handler broke")
+
+    failing = StateGraph(State)
+    failing.add_node("fails", _always_fails, error_handler=broken_handler)
+    failing.add_edge(START, "fails")
+    with pytest.raises(RuntimeError, match="handler broke"):
+        failing.compile().invoke({"n": 0})

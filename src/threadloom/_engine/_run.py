@@ -151,6 +151,8 @@ class Run:
             graph.cache if graph.cache is not None or parent is None else parent.run.cache
         )
         self.cached_tasks: set[str] = set()
+        self.node_errors: dict[str, BaseException] = {}
+        """Exceptions of nodes whose error handler runs next (see ``_handlers``)."""
         """Tasks of this run whose writes came from the cache."""
         self.durability = "async"
         """``"exit"`` keeps checkpoints back until the run stops; ``"sync"``/``"async"`` save each step."""

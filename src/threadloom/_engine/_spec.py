@@ -43,6 +43,8 @@ class NodeSpec:
     retry_policy: RetryPolicy | Any = None
     timeout: TimeoutPolicy | None = None
     """Limits of each attempt (async nodes only)."""
+    error_handler: str | None = None
+    """The node that runs instead of failing the run when this one fails (after its retries)."""
     cache_policy: Any = None
     defer: bool = False
     input_keys: tuple[str, ...] = ()

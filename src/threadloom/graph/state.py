@@ -29,6 +29,7 @@ from typing import Any
 
 from threadloom._engine._constants import (
     END,
+    NODE_ERROR,
     RESERVED,
     ROOT,
     START,
@@ -36,14 +37,16 @@ from threadloom._engine._constants import (
     branch_channel,
     join_channel,
 )
+from threadloom._engine._handlers import ErrorHandler
 from threadloom._engine._injection import NodeFunc
 from threadloom._engine._pregel import CompiledGraph
 from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
 from threadloom.channels.barrier import NamedBarrierValue
 from threadloom.channels.base import BaseChannel
+from threadloom.channels.ephemeral import EphemeralValue
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
-from threadloom.errors import GraphBuildError, UnsupportedOptionError
+from threadloom.errors import GraphBuildError
 from threadloom.graph._schema import (
     channels_of,
     is_schema,
@@ -68,6 +71,14 @@ class _NodeDef:
     cache_policy: Any = None
     timeout: TimeoutPolicy | None = None
     destinations: Any = None
+    error_handler: str | None = None
+    """The name of this node's own handler node."""
+    is_handler: bool = False
+
+    @property
+    def runnable(self) -> Any:
+        """The node's function (LangGraph's name for it)."""
+        return self.action
 
 
 @dataclass
@@ -148,6 +159,7 @@ class StateGraph:
         cache_policy: Any = None,
         destinations: Any = None,
         timeout: Any = None,
+        error_handler: Any = None,
         **kwargs: Any,
     ) -> StateGraph:
         """Add a node: ``add_node(fn)`` (named after the function) or ``add_node(name, fn)``.
@@ -193,6 +205,10 @@ class StateGraph:
             TimeoutPolicy.coerce(timeout),
             destinations,
         )
+        if error_handler is not None:
+            handler = f"__error_handler__{name}"
+            self.nodes[name].error_handler = handler
+            self.nodes[handler] = _handler_def(handler, error_handler)
         return self
 
     def set_node_defaults(
@@ -207,17 +223,14 @@ class StateGraph:
 
         Returns the builder. Subgraphs do not inherit them.
         """
-        if kwargs.get("error_handler") is not None:
-            raise UnsupportedOptionError(
-                "set_node_defaults(error_handler=...) is not supported yet"
-            )
-        kwargs.pop("error_handler", None)
+        error_handler = kwargs.pop("error_handler", None)
         if kwargs:
             raise TypeError(f"set_node_defaults() got unexpected arguments {sorted(kwargs)}")
         self.node_defaults = {
             "retry_policy": _check_retry("(defaults)", retry_policy),
             "cache_policy": cache_policy,
             "timeout": TimeoutPolicy.coerce(timeout),
+            "error_handler": error_handler,
         }
         return self
 
@@ -383,12 +396,22 @@ class StateGraph:
         return graph
 
     def _spec(self, before: list[str], after: list[str], name: str | None) -> GraphSpec:
+        defs = dict(self.nodes)
+        default_handler = self.node_defaults.get("error_handler")
+        if default_handler is not None:
+            if DEFAULT_HANDLER in defs:
+                raise GraphBuildError(
+                    f"'{DEFAULT_HANDLER}' is reserved for the default error handler"
+                )
+            defs[DEFAULT_HANDLER] = _handler_def(DEFAULT_HANDLER, default_handler)
         channels: dict[str, BaseChannel] = {k: c.new() for k, c in self.channels.items()}
+        if any(d.is_handler for d in defs.values()):
+            channels[NODE_ERROR] = EphemeralValue(key=NODE_ERROR)
         channels[TASKS] = Topic(key=TASKS)
-        for node in self.nodes:
+        for node in defs:
             channels[branch_channel(node)] = Trigger(branch_channel(node))
-        joins: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *self.nodes]}
-        join_triggers: dict[str, list[str]] = {n: [] for n in self.nodes}
+        joins: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *defs]}
+        join_triggers: dict[str, list[str]] = {n: [] for n in defs}
         for sources, target in self.waiting_edges:
             key = join_channel(sources, target)
             channels[key] = NamedBarrierValue(sources, key)
@@ -396,14 +419,14 @@ class StateGraph:
                 join_triggers[target].append(key)
             for source in sources:
                 joins[source].append((key, source))
-        edge_writes: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *self.nodes]}
+        edge_writes: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *defs]}
         for source, target in self.edges:
             if target != END:
                 edge_writes[source].append((branch_channel(target), source))
         state_coerce = state_coercer(self.state_schema)
         defaults = self.node_defaults
         nodes: dict[str, NodeSpec] = {}
-        for node_name, definition in self.nodes.items():
+        for node_name, definition in defs.items():
             input_schema = definition.input_schema
             input_keys = (
                 tuple(channels_of(input_schema)) if input_schema is not None else self.state_keys
@@ -427,7 +450,13 @@ class StateGraph:
                 branches=self._branch_specs(node_name),
                 retry_policy=_default(definition.retry_policy, defaults.get("retry_policy")),
                 timeout=timeout,
-                cache_policy=_default(definition.cache_policy, defaults.get("cache_policy")),
+                cache_policy=None
+                if definition.is_handler
+                else _default(definition.cache_policy, defaults.get("cache_policy")),
+                error_handler=None
+                if definition.is_handler
+                else definition.error_handler
+                or (DEFAULT_HANDLER if default_handler is not None else None),
                 defer=definition.defer,
                 input_keys=input_keys,
                 input_coerce=coerce,
@@ -516,6 +545,16 @@ def _root_input(value: Any) -> dict[str, Any]:
 
 def _root_value(values: dict[str, Any]) -> Any:
     return values.get(ROOT)
+
+
+DEFAULT_HANDLER = "__default_error_handler__"
+"""The node that ``set_node_defaults(error_handler=...)`` adds."""
+
+
+def _handler_def(name: str, handler: Any) -> _NodeDef:
+    """The node that runs ``handler`` when a node fails."""
+    wrapper = ErrorHandler(handler, f"error handler '{name}'")
+    return _NodeDef(name, wrapper.acall if wrapper.is_async else wrapper.call, is_handler=True)
 
 
 def _default(value: Any, default: Any) -> Any:
