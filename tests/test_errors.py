@@ -50,6 +50,8 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
                 errors.EmbeddingError,
                 errors.InvalidEmbedderError,
                 errors.UnknownEmbeddingProviderError,
+                errors.MemoryNamespaceError,
+                errors.MemoryNotFoundError,
             ],
         ),
         (

@@ -49,6 +49,7 @@ Example::
     migrate(db, "demo", ["CREATE TABLE t (x INTEGER)"])
     db.write(lambda conn: conn.execute("INSERT INTO t VALUES (1)"))
     assert db.read(lambda conn: conn.execute("SELECT x FROM t").fetchall()) == [(1,)]
+    db.close()
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   ├── IndexConfigMismatchError (ValueError)    dims differ from the vectors on disk
     │   ├── EmbeddingError (ValueError)              embedder raised, wrong count/dims, NaN/inf
     │   ├── InvalidEmbedderError (TypeError)         `embed` is not an Embeddings, function or string
-    │   └── UnknownEmbeddingProviderError (ValueError)  malformed "provider:model" or unknown provider
+    │   ├── UnknownEmbeddingProviderError (ValueError)  malformed "provider:model" or unknown provider
+    │   ├── MemoryNamespaceError (ValueError)        a memory namespace template lacks a value
+    │   └── MemoryNotFoundError (KeyError)           update/delete of a memory that does not exist
     ├── GraphError                               building or running a graph
     │   ├── GraphBuildError (ValueError)             unknown node, no entry point, duplicate, reserved
     │   ├── InvalidUpdateError (ValueError)          unknown state key, conflicting writes
@@ -88,6 +90,8 @@ __all__ = [
     "InvalidStoreInputError",
     "InvalidUpdateError",
     "InvalidValueError",
+    "MemoryNamespaceError",
+    "MemoryNotFoundError",
     "MissingThreadIdError",
     "NodeError",
     "NodeTimeoutError",
@@ -148,6 +152,18 @@ class InvalidEmbedderError(StoreError, TypeError):
 
 class UnknownEmbeddingProviderError(StoreError, ValueError):
     """A ``"provider:model"`` string is malformed or names a provider threadloom does not know."""
+
+
+class MemoryNamespaceError(StoreError, ValueError):
+    """A memory namespace template names a value the run's config and context do not give."""
+
+
+class MemoryNotFoundError(StoreError, KeyError):
+    """A memory to update or delete does not exist in its namespace."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; the message reads better unquoted.
+        return str(self.args[0]) if self.args else ""
 
 
 # --- graph ---------------------------------------------------------------

@@ -73,20 +73,59 @@ def test_thread_flag_resumes_a_thread_with_its_history(db: str, capsys: Any, mon
     assert "thread t1 (resumed, 2 messages)" in out
 
 
-def test_threads_command_lists_the_threads(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """/threads lists every thread in the database and stars the current one."""
-    _chat(capsys, monkeypatch, ["hello"], "--user", "alice", "--thread", "first", "--db", db)
-    out = _chat(capsys, monkeypatch, ["hi", "/threads"], "--user", "bob", "--thread", "second", "--db", db)
+def test_threads_command_lists_only_the_users_threads(
+    db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/threads lists the user's own threads, stars the current one, and hides other users' threads."""
+    _chat(capsys, monkeypatch, ["hello"], "--user", "alice", "--thread", "alice-1", "--db", db)
+    _chat(capsys, monkeypatch, ["hello"], "--user", "bob", "--thread", "bob-1", "--db", db)
+    out = _chat(capsys, monkeypatch, ["hi", "/threads"], "--user", "bob", "--thread", "bob-2", "--db", db)
     listing = out.split("you> /threads\n")[1].splitlines()
-    assert "  first" in listing
-    assert "* second" in listing
+    assert listing[0] == "threads of user bob (* this one):"
+    assert "  bob-1" in listing
+    assert "* bob-2" in listing
+    assert not any("alice" in line for line in listing)
+
+
+def test_another_users_thread_is_refused(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--thread naming another user's thread exits 2 without showing or extending that thread."""
+    _chat(capsys, monkeypatch, ["Remember: my name is Alice"], "--user", "alice", "--thread", "t1", "--db", db)
+    monkeypatch.setattr("sys.stdin", io.StringIO("what is my name?\n"))
+    assert main(["chat", "--user", "mallory", "--thread", "t1", "--db", db]) == 2
+    out, err = capsys.readouterr()
+    assert "thread 't1' belongs to another user" in err
+    assert "Alice" not in out and "assistant>" not in out
+    again = _chat(capsys, monkeypatch, [], "--user", "alice", "--thread", "t1", "--db", db)
+    assert "thread t1 (resumed, 2 messages)" in again
+
+
+def test_a_thread_written_without_a_user_is_refused(
+    db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread that another program wrote without a user_id is nobody's chat thread: refused."""
+    from threadloom.cli._app import build_graph, open_backends
+    from threadloom.testing.models import OfflineChatModel
+
+    with open_backends(db) as backends:
+        graph = build_graph(OfflineChatModel(), checkpointer=backends.checkpointer, store=backends.store)
+        config = {"configurable": {"thread_id": "shared", "user_id": "x"}}
+        graph.invoke({"messages": [{"role": "user", "content": "hi"}]}, config)
+        # Rewrite the thread's head as a program that does not record users would write it.
+        head = backends.checkpointer.get_tuple({"configurable": {"thread_id": "shared"}})
+        assert head is not None
+        backends.checkpointer.put(head.config, head.checkpoint, {"source": "update", "step": 9}, {})
+    assert main(["chat", "--user", "alice", "--thread", "shared", "--db", db]) == 2
+    assert "belongs to no user" in capsys.readouterr().err
 
 
 def test_quit_ends_the_session(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lines after /quit are not sent to the model."""
+    """Lines after /quit are not sent to the model; the goodbye says how to resume."""
+    monkeypatch.setenv("THREADLOOM_LAUNCHER", "./run")
     out = _chat(capsys, monkeypatch, ["/quit", "what is my name?"], "--user", "alice", "--db", db)
     assert "assistant>" not in out
-    assert "Resume this thread with: threadloom chat --user alice --thread chat-" in out
+    assert re.search(
+        rf"Resume this thread with: \./run chat --user alice --thread chat-\w+ --db {re.escape(db)}\n", out
+    )
 
 
 def test_help_and_unknown_commands(db: str, capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:

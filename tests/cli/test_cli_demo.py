@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ def test_demo_keeps_its_data_in_one_sqlite_file(isolated_env: Path, capsys: pyte
     db = isolated_env / "demo.db"
     out = _demo(capsys, "--db", str(db))
     assert str(db) in out
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         tables = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
     assert len(tables) >= 2  # the store's and the checkpointer's tables share the file

@@ -31,6 +31,22 @@ def test_unknown_flag_is_a_usage_error(isolated_env: Path, capsys: pytest.Captur
     assert "--bogus" in _error(capsys)
 
 
+@pytest.mark.parametrize("command", ["demo", "chat"])
+def test_unknown_flag_shows_the_commands_usage(run_cli: Any, isolated_env: Path, command: str) -> None:
+    """`threadloom demo --bogus` shows demo's usage, whose flags are the ones that apply."""
+    result = run_cli([command, "--db", ":memory:", "--bogus"])
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: threadloom {command} [-h]")
+    assert f"threadloom {command}: error: unrecognized arguments: --bogus" in result.stderr
+
+
+def test_unknown_flag_before_the_command_shows_the_top_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    """A flag before the command word belongs to the top level, so the top-level usage is shown."""
+    assert main(["--bogus", "demo"]) == 2
+    err = _error(capsys)
+    assert err.startswith("usage: threadloom [-h] [--version] COMMAND")
+
+
 def test_version_flag_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:
     """--version prints the package version and exits 0."""
     from threadloom import __version__

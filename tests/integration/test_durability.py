@@ -145,6 +145,7 @@ def run_and_kill(path: Path, rng: random.Random) -> dict[str, bytes]:
     finally:
         zygote.stdin.close()
         zygote.wait(timeout=30)
+        zygote.stdout.close()
     return landed
 
 

@@ -9,6 +9,7 @@ This is also the reference recipe for the SQLite backend: store
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 import pytest
 
@@ -63,7 +64,7 @@ def _sqlite_search(db: sqlite3.Connection, prefix: tuple[str, ...], query: str) 
 
 
 @pytest.fixture
-def both() -> tuple[KeywordIndex, sqlite3.Connection]:
+def both() -> Iterator[tuple[KeywordIndex, sqlite3.Connection]]:
     index = KeywordIndex()
     db = sqlite3.connect(":memory:")
     db.execute(
@@ -79,7 +80,8 @@ def both() -> tuple[KeywordIndex, sqlite3.Connection]:
                         "INSERT INTO kw VALUES (?, ?, ?, ?)",
                         (stored, ".".join(namespace), key, len(stored.split())),
                     )
-    return index, db
+    yield index, db
+    db.close()
 
 
 @pytest.mark.parametrize("query", QUERIES)

@@ -165,9 +165,12 @@ def test_tsquery_expression_quotes_every_term() -> None:
 
 
 @pytest.mark.parametrize("query", OPERATOR_QUERIES)
-def test_fts5_expressions_from_hostile_queries_run_in_sqlite(query: str) -> None:
+def test_fts5_expressions_from_hostile_queries_run_in_sqlite(
+    query: str, request: pytest.FixtureRequest
+) -> None:
     """Whatever the query, its MATCH expression is valid FTS5 and returns ordinary rows."""
     db = sqlite3.connect(":memory:")
+    request.addfinalizer(db.close)
     db.execute("CREATE VIRTUAL TABLE docs USING fts5(body)")
     db.executemany(
         "INSERT INTO docs(body) VALUES (?)",
@@ -182,9 +185,10 @@ def test_fts5_expressions_from_hostile_queries_run_in_sqlite(query: str) -> None
     assert all(isinstance(rowid, int) for rowid, _ in rows)
 
 
-def test_fts5_expression_finds_what_the_words_say() -> None:
+def test_fts5_expression_finds_what_the_words_say(request: pytest.FixtureRequest) -> None:
     """A hostile-looking query still matches the document containing its words."""
     db = sqlite3.connect(":memory:")
+    request.addfinalizer(db.close)
     db.execute("CREATE VIRTUAL TABLE docs USING fts5(body)")
     for text in ["My cousin O'Brien moved to Tromsø", "We adopted a puppy"]:
         db.execute("INSERT INTO docs(body) VALUES (?)", (" ".join(terms(text)),))

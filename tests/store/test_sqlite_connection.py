@@ -119,6 +119,7 @@ def test_write_rolls_back_when_the_work_fails() -> None:
     with pytest.raises(RuntimeError):
         db.write(fail)
     assert db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 0
+    db.close()
 
 
 def test_busy_database_is_retried_not_reported(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 ``threadloom demo`` runs the cross-thread memory scenario; ``threadloom chat``
 is an interactive conversation that remembers users across threads and
-restarts. Both keep their data in one SQLite file (``--db PATH``, else
+restarts. ``threadloom memories export|import|reindex`` moves memories in
+and out as JSON lines and re-embeds them. All keep their data in one SQLite file (``--db PATH``, else
 ``$THREADLOOM_DB``, else ``threadloom.db`` in the per-user data directory),
 use the local embedding model, and talk to the offline stand-in model unless
 ``--model anthropic:<name>`` or ``--model openai:<name>`` names a real one.
@@ -77,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--thread", metavar="T", help="conversation thread to resume or start (default: a new one)"
     )
     _add_common(chat)
+
+    from threadloom.cli._memories import add_memories_parser
+
+    add_memories_parser(commands)
+    for sub in commands.choices.values():
+        sub.set_defaults(subparser=sub)  # main() reports a command's bad flags with its usage
     return parser
 
 
@@ -88,7 +95,14 @@ def _fail(message: str, code: int = EXIT_ERROR) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            # argparse reports these with the top-level usage; after the command word,
+            # the sub-command's usage is the one that helps.
+            _owner(parser, args, sys.argv[1:] if argv is None else argv, unknown).error(
+                f"unrecognized arguments: {' '.join(unknown)}"
+            )
     except SystemExit as exc:  # argparse already printed usage and the problem
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     try:
@@ -97,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from threadloom.cli._demo import run_demo
 
             return run_demo(args)
+        if args.command == "memories":
+            from threadloom.cli._memories import run_memories
+
+            return run_memories(args)
         from threadloom.cli._chat import run_chat
 
         return run_chat(args)
@@ -113,6 +131,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(DEBUG_ENV):
             raise
         return _fail(f"{_describe(exc)} (set {DEBUG_ENV}=1 for the traceback)")
+
+
+def _owner(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    words: Sequence[str],
+    unknown: list[str],
+) -> argparse.ArgumentParser:
+    """The parser whose usage fits the first unknown argument: the command's, once it is named."""
+    words = list(words)
+    named = args.command in words and unknown[0] in words
+    if named and words.index(args.command) < words.index(unknown[0]):
+        sub: argparse.ArgumentParser = getattr(args, "subparser", parser)
+        return sub
+    return parser
 
 
 def _describe(exc: BaseException) -> str:

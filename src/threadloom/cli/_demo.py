@@ -5,8 +5,8 @@ thread 2; user 1's memories are printed; user 2 asks in thread 3 and is not
 told. Every run gets a fresh run id, and the users and threads of a run are
 named after it (``demo-<run>-user-1``, ``demo-<run>-thread-1``, ...): the
 memories of earlier runs stay in the database but never leak into a new run,
-so each run shows the guide's outcome. ``threadloom chat --user
-demo-<run>-user-1`` picks up a run's memories afterwards.
+so each run shows the guide's outcome. It ends with the ``chat`` command
+that picks up user 1's memories, spelled the way this command was started.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import uuid
 from typing import Any
 
+from threadloom.cli._launcher import shell_command
 from threadloom.cli._models import describe_model, load_chat_model
 from threadloom.cli._paths import MEMORY_DB, resolve_db_path
 
@@ -68,6 +69,8 @@ def run_demo(args: argparse.Namespace) -> int:
         print("\nNothing was kept (--db :memory:).")
     else:
         print(f"\nThe memories are kept in {db_path}; continue as user 1 with:")
-        db_flag = "" if args.db is None else f" --db {args.db}"
-        print(f"  threadloom chat --user {user_1}{db_flag}")
+        words = ["chat", "--user", user_1]
+        if args.db is not None:
+            words += ["--db", args.db]
+        print(f"  {shell_command(words)}")
     return 0

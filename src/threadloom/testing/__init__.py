@@ -10,5 +10,8 @@ Import the submodule you need; this package imports nothing itself:
 - ``threadloom.testing.graph``: ``GraphClient``, to run one graph test through the sync
   and the async API.
 - ``threadloom.testing.models``: fake chat models for graph tests.
+- ``threadloom.testing.memory``: ``ScriptedMemoryModel``, a chat model whose
+  structured outputs follow a script (for the memory manager), and helpers.
+- ``threadloom.testing.memory_conformance``: the memory-layer conformance suite.
 - ``threadloom.testing.postgres``: a throwaway PostgreSQL server for tests.
 """
