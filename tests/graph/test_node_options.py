@@ -166,3 +166,19 @@ def test_default_error_handler_and_its_limits() -> None:
     failing.add_edge(START, "fails")
     with pytest.raises(RuntimeError, match="handler broke"):
         failing.compile().invoke({"n": 0})
+
+
+def test_two_nodes_failing_in_one_step_each_reach_the_default_handler() -> None:
+    """One default handler serves every failed node of a step, once per node."""
+    handled: list[str] = []
+
+    def handler(state: State, error: NodeError) -> None:
+        handled.append(error.node)
+
+    builder = StateGraph(State).set_node_defaults(error_handler=handler)
+    builder.add_node("a", _always_fails)
+    builder.add_node("b", _always_fails)
+    builder.add_edge(START, "a")
+    builder.add_edge(START, "b")
+    builder.compile().invoke({"n": 0})
+    assert sorted(handled) == ["a", "b"]

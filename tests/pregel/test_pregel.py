@@ -138,3 +138,25 @@ def test_unknown_channels_are_refused() -> None:
             input_channels="b",
             output_channels="b",
         )
+
+
+def test_writes_between_steps_and_a_graph_retry_policy() -> None:
+    """``write_to`` between two ``do`` steps writes the value at that point; Pregel(retry_policy=) applies."""
+    calls: list[int] = []
+
+    def check(total: int) -> int:
+        calls.append(total)
+        if len(calls) == 1:
+            raise ConnectionError("once")
+        return total
+
+    node = NodeBuilder().subscribe_only("n").do(lambda n: n + 1).write_to("out").do(check)
+    app = Pregel(
+        nodes={"node": node},
+        channels={"n": LastValue(int), "out": LastValue(int)},
+        input_channels="n",
+        output_channels="out",
+        retry_policy=RetryPolicy(initial_interval=0.0, jitter=False),
+    )
+    assert app.invoke(1) == 2
+    assert calls == [2, 2]

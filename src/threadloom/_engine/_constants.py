@@ -12,7 +12,6 @@ __all__ = [
     "ERROR",
     "INTERRUPT",
     "MISSING",
-    "NODE_ERROR",
     "NULL_TASK_ID",
     "RESERVED",
     "RESUME",
@@ -33,8 +32,6 @@ ROOT: Final = "__root__"
 """The one channel of a graph whose state is a single value, not a dict of keys."""
 COPY: Final = "__copy__"
 """``update_state(as_node=...)`` name that forks a checkpoint without changing it."""
-NODE_ERROR: Final = "__node_error__"
-"""Channel that hands a failed node's :class:`~threadloom.errors.NodeError` to its handler."""
 TASKS: Final = "__tasks__"
 """Channel that carries the ``Send`` packets of one step to the next."""
 INTERRUPT: Final = "__interrupt__"

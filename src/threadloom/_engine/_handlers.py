@@ -1,9 +1,10 @@
 """Node error handlers: a failed node (after its retries) hands its error to a handler node.
 
-The failed task writes a trigger for the handler and a record of the error to
-the ``NODE_ERROR`` channel (checkpointed, so a handler still gets it after a
-crash and a resume); the live exception is kept on the run for a handler
-running in the same run. The handler function asks for the
+The failed task sends the handler a record of the error (a ``Send`` packet,
+checkpointed with the step, so a handler still gets it after a crash and a
+resume; one per failed node, so one handler can serve several in a step).
+The live exception is kept on the run for a handler running in the same run.
+The handler reads the state like any node and asks for the
 :class:`~threadloom.errors.NodeError` by naming a parameter ``error``.
 """
 
@@ -13,7 +14,6 @@ import builtins
 import inspect
 from typing import Any
 
-from threadloom._engine._constants import NODE_ERROR
 from threadloom._engine._context import current_scope
 from threadloom._engine._injection import NodeFunc
 from threadloom.errors import NodeError
@@ -50,25 +50,22 @@ class ErrorHandler:
         self.handler = handler
         self.is_async = self.target.is_async_only
 
-    def _error(self) -> NodeError | None:
-        run = current_scope("error handler").run
-        channel = run.channels.get(NODE_ERROR)
-        if channel is None or not channel.is_available():
-            return None
-        record = channel.get()
-        exc = run.node_errors.get(record["node"]) or _rebuilt(record)
-        return NodeError(record["node"], exc)
-
-    def call(self, state: Any) -> Any:
+    def _inputs(self, record: dict[str, str]) -> tuple[Any, Any, NodeError]:
         task = current_scope("error handler")
+        run = task.run
+        exc = run.node_errors.get(record["node"]) or _rebuilt(record)
+        return task, run.read_input(task.node), NodeError(record["node"], exc)
+
+    def call(self, record: dict[str, str]) -> Any:
+        task, state, error = self._inputs(record)
         if not self.wants_error:
             return self.target.call(task, state)
         kwargs = self.target._kwargs(task) if self.target.inject else {}
-        return self.handler(state, error=self._error(), **kwargs)
+        return self.handler(state, error=error, **kwargs)
 
-    async def acall(self, state: Any) -> Any:
-        task = current_scope("error handler")
+    async def acall(self, record: dict[str, str]) -> Any:
+        task, state, error = self._inputs(record)
         if not self.wants_error:
             return await self.target.acall(task, state)
         kwargs = self.target._kwargs(task) if self.target.inject else {}
-        return await self.handler(state, error=self._error(), **kwargs)
+        return await self.handler(state, error=error, **kwargs)

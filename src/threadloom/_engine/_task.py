@@ -21,13 +21,13 @@ from typing import Any
 from langchain_core.runnables.config import var_child_runnable_config
 
 from threadloom._engine._caching import NODE_NS, cache_key, lookup, store
-from threadloom._engine._constants import NODE_ERROR, branch_channel
+from threadloom._engine._constants import TASKS
 from threadloom._engine._context import Task, reset_task, set_task
 from threadloom._engine._events import EVENT_MODES, emit_event, task_event
 from threadloom._engine._handlers import error_record
 from threadloom._engine._injection import NodeFunc
 from threadloom.errors import GraphBubbleUp, GraphInterrupt, ParentCommand
-from threadloom.types import RetryPolicy
+from threadloom.types import RetryPolicy, Send
 
 __all__ = ["Call", "TaskScript", "retry_wait", "task_script"]
 
@@ -99,10 +99,7 @@ def task_script(task: Task) -> TaskScript:
         if node.error_handler is None:
             task.error = exc
         else:  # the handler node runs next, with the error
-            task.writes = [
-                (branch_channel(node.error_handler), node.name),
-                (NODE_ERROR, error_record(node.name, exc)),
-            ]
+            task.writes = [(TASKS, Send(node.error_handler, error_record(node.name, exc)))]
             task.result = None
             run.node_errors[node.name] = exc  # the live exception, for a handler in this run
     finally:

@@ -29,7 +29,6 @@ from typing import Any
 
 from threadloom._engine._constants import (
     END,
-    NODE_ERROR,
     RESERVED,
     ROOT,
     START,
@@ -43,7 +42,6 @@ from threadloom._engine._pregel import CompiledGraph
 from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
 from threadloom.channels.barrier import NamedBarrierValue
 from threadloom.channels.base import BaseChannel
-from threadloom.channels.ephemeral import EphemeralValue
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
@@ -405,8 +403,6 @@ class StateGraph:
                 )
             defs[DEFAULT_HANDLER] = _handler_def(DEFAULT_HANDLER, default_handler)
         channels: dict[str, BaseChannel] = {k: c.new() for k, c in self.channels.items()}
-        if any(d.is_handler for d in defs.values()):
-            channels[NODE_ERROR] = EphemeralValue(key=NODE_ERROR)
         channels[TASKS] = Topic(key=TASKS)
         for node in defs:
             channels[branch_channel(node)] = Trigger(branch_channel(node))

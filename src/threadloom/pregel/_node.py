@@ -22,9 +22,7 @@ class PregelNode:
     """One channel (the node gets its value) or several (the node gets a dict)."""
     triggers: list[str]
     bound: list[Any] = field(default_factory=list)
-    """Functions or runnables applied in order; none passes the input through."""
-    writers: list[tuple[str, Any, bool]] = field(default_factory=list)
-    """``(channel, value, is_mapper)``: a value, or a function of the output, or the output itself."""
+    """In order: functions or runnables to apply, and lists of writes (see :class:`NodeBuilder`)."""
     retry_policy: Sequence[RetryPolicy] = ()
     cache_policy: Any = None
     timeout: TimeoutPolicy | None = None
@@ -34,6 +32,10 @@ class PregelNode:
 
 _OUTPUT: Any = object()
 """The writer value meaning "the node's output"."""
+
+
+class _Writes(list[tuple[str, Any, bool]]):
+    """A ``write_to`` step: ``(channel, value, is_mapper)`` for a value, ``fn(output)`` or the output."""
 
 
 class NodeBuilder:
@@ -46,7 +48,6 @@ class NodeBuilder:
         self._channels: str | list[str] = []
         self._triggers: list[str] = []
         self._bound: list[Any] = []
-        self._writers: list[tuple[str, Any, bool]] = []
         self._retry: list[RetryPolicy] = []
         self._cache_policy: Any = None
         self._timeout: TimeoutPolicy | None = None
@@ -84,9 +85,9 @@ class NodeBuilder:
 
     def write_to(self, *channels: str, **kwargs: Any) -> NodeBuilder:
         """Write the output to ``channels``; ``name=value`` writes a value, ``name=fn`` ``fn(output)``."""
-        self._writers.extend((c, _OUTPUT, False) for c in channels)
-        for name, value in kwargs.items():
-            self._writers.append((name, value, callable(value)))
+        writes: list[tuple[str, Any, bool]] = [(c, _OUTPUT, False) for c in channels]
+        writes.extend((name, value, callable(value)) for name, value in kwargs.items())
+        self._bound.append(_Writes(writes))
         return self
 
     def meta(self, *tags: str, **metadata: Any) -> NodeBuilder:
@@ -116,7 +117,6 @@ class NodeBuilder:
             channels=self._channels,
             triggers=list(self._triggers),
             bound=list(self._bound),
-            writers=list(self._writers),
             retry_policy=tuple(self._retry),
             cache_policy=self._cache_policy,
             timeout=self._timeout,
@@ -126,23 +126,27 @@ class NodeBuilder:
 
 
 class NodeChain:
-    """Runs a node's functions in order and turns the output into channel writes."""
+    """Runs a node's steps in order (functions, and the writes placed between them)."""
 
     def __init__(self, name: str, node: PregelNode, stream_keys: str | tuple[str, ...]) -> None:
-        self.steps = [NodeFunc(fn, f"node '{name}'") for fn in node.bound]
-        self.writers = node.writers
+        self.steps: list[NodeFunc | _Writes] = [
+            step if isinstance(step, _Writes) else NodeFunc(step, f"node '{name}'")
+            for step in node.bound
+        ]
         self.stream_keys = stream_keys
-        self.is_async = any(step.is_async_only for step in self.steps)
+        self.is_async = any(isinstance(s, NodeFunc) and s.is_async_only for s in self.steps)
 
-    def _writes(self, output: Any) -> NodeReturn:
-        writes = []
-        for channel, value, is_mapper in self.writers:
+    @staticmethod
+    def _write(step: _Writes, output: Any, writes: list[tuple[str, Any]]) -> None:
+        for channel, value, is_mapper in step:
             if value is _OUTPUT:
                 writes.append((channel, output))
             elif is_mapper:
                 writes.append((channel, value(output)))
             else:
                 writes.append((channel, value))
+
+    def _done(self, writes: list[tuple[str, Any]]) -> NodeReturn:
         # What ``stream_mode="updates"`` shows: the writes to the streamed channels.
         keys = self.stream_keys
         if isinstance(keys, str):
@@ -153,15 +157,23 @@ class NodeChain:
 
     def call(self, value: Any) -> NodeReturn:
         task = current_scope("node")
+        writes: list[tuple[str, Any]] = []
         for step in self.steps:
-            value = step.call(task, value)
-        return self._writes(value)
+            if isinstance(step, _Writes):
+                self._write(step, value, writes)
+            else:
+                value = step.call(task, value)
+        return self._done(writes)
 
     async def acall(self, value: Any) -> NodeReturn:
         task = current_scope("node")
+        writes: list[tuple[str, Any]] = []
         for step in self.steps:
-            value = await step.acall(task, value)
-        return self._writes(value)
+            if isinstance(step, _Writes):
+                self._write(step, value, writes)
+            else:
+                value = await step.acall(task, value)
+        return self._done(writes)
 
     @property
     def func(self) -> Callable[[Any], Any]:

@@ -13,6 +13,7 @@ from threadloom.channels.base import BaseChannel
 from threadloom.channels.topic import Topic
 from threadloom.errors import GraphBuildError
 from threadloom.pregel._node import NodeBuilder, NodeChain, PregelNode
+from threadloom.types import RetryPolicy
 
 __all__ = ["Pregel"]
 
@@ -69,9 +70,9 @@ class Pregel(CompiledGraph):
         own.setdefault(TASKS, Topic(key=TASKS))
         _check(built, own, input_channels, output_channels, interrupt_before_nodes)
         default_retry = (
-            tuple(retry_policy)
-            if isinstance(retry_policy, (list, tuple))
-            else ((retry_policy,) if retry_policy else ())
+            (retry_policy,)
+            if isinstance(retry_policy, RetryPolicy)  # a NamedTuple, not a sequence of policies
+            else tuple(retry_policy or ())
         )
         streamed = stream_channels if stream_channels is not None else output_channels
         stream_keys = streamed if isinstance(streamed, str) else tuple(streamed)
@@ -135,7 +136,8 @@ def _check(
     """Every channel a node or the graph names exists; every trigger is written by someone."""
     for name, node in nodes.items():
         reads = [node.channels] if isinstance(node.channels, str) else node.channels
-        for channel in [*reads, *node.triggers, *(w[0] for w in node.writers)]:
+        written = [w[0] for step in node.bound if isinstance(step, list) for w in step]
+        for channel in [*reads, *node.triggers, *written]:
             if channel not in channels:
                 raise GraphBuildError(f"node '{name}' names unknown channel '{channel}'")
         if not node.triggers:
