@@ -151,9 +151,32 @@ def execute_task(task: Task) -> None:
         return
 
 
+async def _agather_limited(tasks: list[Task], limit: int) -> None:
+    """Run the tasks with at most ``limit`` at once (``config["max_concurrency"]``)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def gated(task: Task) -> None:
+        async with gate:
+            await aexecute_task(task)
+
+    await asyncio.gather(*(gated(t) for t in tasks))
+
+
 def _execute_all(tasks: list[Task]) -> None:
     if len(tasks) == 1:
         execute_task(tasks[0])
+        return
+    limit = tasks[0].run.config.get("max_concurrency")
+    if limit and len(tasks) > limit:
+        gate = threading.Semaphore(int(limit))
+
+        def gated(task: Task) -> None:
+            with gate:
+                execute_task(task)
+
+        gated_runs = [executor().submit(contextvars.copy_context().run, gated, t) for t in tasks]
+        for run in gated_runs:
+            run.result()
         return
     pool = executor()
     futures: list[Future[None]] = [
@@ -217,7 +240,11 @@ async def _drive_async(program: Script[Any], sink: Sink | None) -> AsyncIterator
             elif len(tasks) == 1:
                 await aexecute_task(tasks[0])
             else:
-                await asyncio.gather(*(aexecute_task(t) for t in tasks))
+                limit = tasks[0].run.config.get("max_concurrency")
+                if limit and len(tasks) > limit:
+                    await _agather_limited(tasks, int(limit))
+                else:
+                    await asyncio.gather(*(aexecute_task(t) for t in tasks))
         elif sink is not None:
             for item in sink.drain():
                 yield item
