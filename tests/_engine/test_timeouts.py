@@ -132,3 +132,15 @@ def test_timeouts_are_checked_when_declared() -> None:
     with pytest.raises(GraphBuildError, match="only supported for async"):
         _graph(lambda s: s, timeout=1.0)
     assert TimeoutPolicy.coerce(2) == TimeoutPolicy(run_timeout=2.0)
+
+
+def test_a_sync_runnable_lambda_cannot_have_a_timeout() -> None:
+    """A RunnableLambda over a sync function is refused; one with an async body is accepted."""
+    from langchain_core.runnables import RunnableLambda
+
+    async def body(state: State) -> State:
+        return state
+
+    with pytest.raises(GraphBuildError, match="only supported for async"):
+        _graph(RunnableLambda(lambda s: s), timeout=1.0)
+    assert _graph(RunnableLambda(body), timeout=1.0) is not None

@@ -433,7 +433,7 @@ class StateGraph:
             subgraph = definition.action if isinstance(definition.action, CompiledGraph) else None
             func = NodeFunc(definition.action, f"node '{node_name}'")
             timeout = _default(definition.timeout, defaults.get("timeout"))
-            if timeout is not None and not (func.is_async_only or func.is_runnable):
+            if timeout is not None and not _cancellable(func):
                 raise GraphBuildError(
                     f"node '{node_name}' has a timeout, which is only supported for async nodes "
                     "(a sync function cannot be cancelled)"
@@ -551,6 +551,19 @@ def _handler_def(name: str, handler: Any) -> _NodeDef:
     """The node that runs ``handler`` when a node fails."""
     wrapper = ErrorHandler(handler, f"error handler '{name}'")
     return _NodeDef(name, wrapper.acall if wrapper.is_async else wrapper.call, is_handler=True)
+
+
+def _cancellable(func: NodeFunc) -> bool:
+    """Whether a node can be cancelled at a timeout: async, or a runnable with an async body."""
+    if func.is_async_only:
+        return True
+    if not func.is_runnable:
+        return False
+    from langchain_core.runnables import RunnableLambda
+
+    if isinstance(func.fn, RunnableLambda):
+        return getattr(func.fn, "afunc", None) is not None
+    return True
 
 
 def _default(value: Any, default: Any) -> Any:
