@@ -198,3 +198,18 @@ def test_json_schemas_come_from_the_annotations() -> None:
         @entrypoint()
         def bad(x: int) -> entrypoint.final[int]:  # type: ignore[type-arg]
             return entrypoint.final(value=x, save=x)
+
+
+async def test_update_state_sets_what_previous_sees(client: GraphClient, saver: Any) -> None:
+    """``update_state`` on a workflow's thread is taken as its return value: the next ``previous``."""
+    seen: list[Any] = []
+
+    @entrypoint(checkpointer=saver)
+    def flow(x: int, *, previous: Any = None) -> int:
+        seen.append(previous)
+        return x
+
+    await client.update_state(flow, THREAD, 41)
+    assert await client.invoke(flow, 1, THREAD) == 1
+    assert await client.invoke(flow, 2, THREAD) == 2
+    assert seen == [41, 1]

@@ -540,6 +540,9 @@ def _update_step(run: Run, updates: list[tuple[Any, str | None]]) -> list[Any]:
 
 def _update_task(run: Run, values: Any, as_node: str | None) -> Task:
     spec = run.spec
+    if spec.update_coerce is not None:  # a workflow: the update is its one node's return value
+        values = spec.update_coerce(values)
+        as_node = as_node or next(iter(spec.nodes))
     if as_node is None:
         as_node = _last_writer(run)
     if as_node == START:

@@ -111,6 +111,7 @@ class entrypoint:
             start=NodeSpec(name=START, func=None, edge_writes=((branch_channel(name), START),)),
             writable_keys=frozenset({END, PREVIOUS}),
             input_coerce=_as_input,
+            update_coerce=_returned,
             name=name,
         )
         graph = CompiledGraph(spec, checkpointer=self.checkpointer, store=self.store, name=name)
