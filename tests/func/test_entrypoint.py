@@ -213,3 +213,26 @@ async def test_update_state_sets_what_previous_sees(client: GraphClient, saver: 
     assert await client.invoke(flow, 1, THREAD) == 1
     assert await client.invoke(flow, 2, THREAD) == 2
     assert seen == [41, 1]
+
+
+def test_task_updates_stream_while_the_workflow_runs() -> None:
+    """Each task's update reaches the caller when the task finishes, not when the run ends."""
+    import functools
+    import time
+
+    @task
+    def slow(value: str, tag: str) -> str:
+        time.sleep(0.05)
+        return value + tag
+
+    tagged = task(functools.partial(slow.func, tag="!"))  # named after the wrapped function
+
+    @entrypoint()
+    def flow(value: str) -> str:
+        return tagged(slow(value, "?").result()).result()
+
+    arrivals = []
+    for part in flow.stream("x"):
+        arrivals.append((time.monotonic(), part))
+    assert [p for _, p in arrivals] == [{"slow": "x?"}, {"slow": "x?!"}, {"flow": "x?!"}]
+    assert arrivals[1][0] - arrivals[0][0] > 0.03

@@ -183,7 +183,8 @@ class CompiledGraph:
             sink = None
         else:
             modes = parse_modes(stream_mode, print_mode, options.get("debug"), final=final)
-            sink = Sink(live=bool(modes.run & _LIVE_MODES), subgraphs=subgraphs)
+            live = bool(modes.run & _LIVE_MODES) or self.spec.streams_live
+            sink = Sink(live=live, subgraphs=subgraphs)
         run = self._run(
             config,
             modes.run if modes is not None else _NO_MODES,

@@ -81,6 +81,8 @@ class GraphSpec:
     state_coerce: Callable[[dict[str, Any]], Any] | None = None
     """Turns a dict of state values into the state schema's type, for branches."""
     deferred: tuple[str, ...] = ()
+    streams_live: bool = False
+    """Stream parts while a step runs, not after it (a workflow's task updates)."""
     update_coerce: Callable[[Any], Any] | None = None
     """Turns an ``update_state`` value into the output of the graph's one node (entrypoints)."""
     stream_keys: str | tuple[str, ...] | None = None

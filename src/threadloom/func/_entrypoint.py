@@ -112,6 +112,7 @@ class entrypoint:
             writable_keys=frozenset({END, PREVIOUS}),
             input_coerce=_as_input,
             update_coerce=_returned,
+            streams_live=True,
             name=name,
         )
         graph = CompiledGraph(spec, checkpointer=self.checkpointer, store=self.store, name=name)

@@ -38,7 +38,7 @@ class TaskFunction(Generic[F]):
         if not callable(func):
             raise GraphBuildError(f"@task needs a function, got {func!r}")
         self.func = func
-        self.name = name or getattr(func, "__name__", None) or type(func).__name__
+        self.name = name or _name_of(func)
         self.retry_policy = retry_policy
         self.cache_policy = cache_policy
         self.timeout = TimeoutPolicy.coerce(timeout)
@@ -67,6 +67,13 @@ class TaskFunction(Generic[F]):
     async def aclear_cache(self, cache: Any) -> None:
         """Async twin of :meth:`clear_cache`."""
         await cache.aclear([(TASK_NS, self.name)])
+
+
+def _name_of(func: Any) -> str:
+    """A task's default name: the function's, through ``functools.partial`` wrappers."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return getattr(func, "__name__", None) or type(func).__name__
 
 
 @overload
