@@ -83,7 +83,7 @@ async def test_reducer_channel_keeps_a_running_total(client: GraphClient) -> Non
     config = {"configurable": {"thread_id": "t"}}
     assert await client.invoke(app, 2, config) == 2
     assert await client.invoke(app, 3, config) == 5
-    assert (await client.get_state(app, config)).values == 5  # the output channel
+    assert (await client.get_state(app, config)).values == {"input": 3, "output": 5, "total": 7}
 
 
 async def test_async_steps_and_retries() -> None:
@@ -160,3 +160,11 @@ def test_writes_between_steps_and_a_graph_retry_policy() -> None:
     )
     assert app.invoke(1) == 2
     assert calls == [2, 2]
+
+
+def test_input_and_output_schemas_follow_the_channel_types() -> None:
+    """The schemas of a Pregel graph come from its input and output channels' types."""
+    app = _chain()
+    assert app.input_schema.model_json_schema() == {"title": "LangGraphInput", "type": "integer"}
+    assert app.get_output_jsonschema() == {"type": "integer", "title": "LangGraphOutput"}
+    assert app.get_context_jsonschema() is None

@@ -743,8 +743,8 @@ class Run:
     def snapshot_values(self) -> Any:
         """What ``get_state().values`` shows: the state, or a graph's streamed channels."""
         spec = self.spec
-        if spec.stream_keys is not None:
-            return self.view(spec.stream_keys)
+        if spec.snapshot_keys is not None:
+            return self.view(spec.snapshot_keys)
         if isinstance(spec.output_keys, str):
             return self.view(spec.output_keys)
         return self.read_state()

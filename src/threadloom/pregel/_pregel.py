@@ -91,6 +91,9 @@ class Pregel(CompiledGraph):
             writable_keys=frozenset(keys),
             input_coerce=(lambda value: {input_channels: value}) if single_in else None,  # type: ignore[dict-item]
             stream_keys=stream_keys,
+            snapshot_keys=keys
+            if stream_channels is None
+            else (stream_channels if isinstance(stream_channels, str) else tuple(stream_channels)),
             interrupt_before=frozenset(interrupt_before_nodes),
             interrupt_after=frozenset(interrupt_after_nodes),
             name=name,
@@ -105,6 +108,38 @@ class Pregel(CompiledGraph):
         self.cache = cache
         self.context_schema = context_schema
         self.debug = bool(debug)
+        self.input_type = _channels_type(own, input_channels, "LangGraphInput")
+        self.output_type = _channels_type(own, output_channels, "LangGraphOutput")
+
+    @property
+    def input_schema(self) -> Any:
+        """A pydantic model of the input (``.model_json_schema()``)."""
+        return _as_model(self.input_type, "LangGraphInput")
+
+    @property
+    def output_schema(self) -> Any:
+        """A pydantic model of the output (``.model_json_schema()``)."""
+        return _as_model(self.output_type, "LangGraphOutput")
+
+
+def _channels_type(
+    channels: Mapping[str, BaseChannel], names: str | Sequence[str], title: str
+) -> Any:
+    """The type of one channel's values, or a model with one optional field per channel."""
+    if isinstance(names, str):
+        return getattr(channels[names], "typ", Any)
+    from pydantic import create_model
+
+    fields: Any = {n: (getattr(channels[n], "typ", Any), None) for n in names}
+    return create_model(title, **fields)
+
+
+def _as_model(tp: Any, title: str) -> Any:
+    from pydantic import BaseModel, RootModel
+
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    return type(title, (RootModel[tp],), {})
 
 
 def _node_spec(
