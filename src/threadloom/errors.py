@@ -31,7 +31,9 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   ├── InvalidResumeError (ValueError)          Command(resume=...) with no pending interrupt (.thread_id)
     │   ├── InvalidOptionError (ValueError)          a run option with an unknown value (stream_mode, durability, ...)
     │   ├── UnsupportedOptionError (NotImplementedError)  a LangGraph run option threadloom does not support yet
-    │   └── EmptyChannelError (KeyError)             reading a channel that holds no value
+    │   ├── EmptyChannelError (KeyError)             reading a channel that holds no value
+    │   └── NodeTimeoutError                         a node attempt ran past its TimeoutPolicy (.node/.kind);
+    │                                                    no built-in base, so the default retry policy retries it
     ├── PersistenceError                         databases and the checkpoints kept in them
     │   ├── CheckpointError                          a thread's checkpoints
     │   │   ├── CheckpointConflictError (RuntimeError)  two writers raced on one thread; retry (.thread_id)
@@ -57,6 +59,7 @@ Control flow is not a failure, so it stands outside the tree: a broad
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -92,6 +95,8 @@ __all__ = [
     "MemoryNotFoundError",
     "MigrationError",
     "MissingThreadIdError",
+    "NodeError",
+    "NodeTimeoutError",
     "ParentCommand",
     "PersistenceError",
     "SchemaVersionError",
@@ -223,6 +228,44 @@ class UnsupportedOptionError(GraphError, NotImplementedError):
 
 class EmptyChannelError(GraphError, KeyError):
     """A channel was read before any value was written to it."""
+
+
+class NodeTimeoutError(GraphError):
+    """A node (or task) attempt exceeded its ``TimeoutPolicy``: ``kind`` says which limit fired.
+
+    Not a ``TimeoutError`` (an ``OSError``), so the default retry policy retries it.
+    """
+
+    def __init__(
+        self,
+        node: str,
+        elapsed: float,
+        *,
+        kind: str,
+        idle_timeout: float | None = None,
+        run_timeout: float | None = None,
+    ) -> None:
+        limit = idle_timeout if kind == "idle" else run_timeout
+        if limit is None or kind not in ("idle", "run"):
+            raise ValueError("kind must be 'idle' or 'run', with that timeout given")
+        what = "idle timeout" if kind == "idle" else "run timeout"
+        super().__init__(
+            f"node '{node}' exceeded its {what} of {limit:.3f}s (elapsed: {elapsed:.3f}s)"
+        )
+        self.node = node
+        self.elapsed = elapsed
+        self.kind = kind
+        self.timeout = limit
+        self.idle_timeout = idle_timeout
+        self.run_timeout = run_timeout
+
+
+@dataclass(frozen=True)
+class NodeError:
+    """Not an exception: what a node's ``error_handler`` receives as ``error`` (the node, its error)."""
+
+    node: str
+    error: BaseException
 
 
 # --- checkpoints and persistence ------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from threadloom.types import StreamWriter
 
-__all__ = ["ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"]
+__all__ = ["DEFAULT_RUNTIME", "ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"]
 
 ContextT = TypeVar("ContextT")
 
@@ -68,9 +68,19 @@ class Runtime(Generic[ContextT]):
     server_info: ServerInfo | None = None
     """The agent server's assistant and user, when run by the server."""
 
+    def heartbeat(self) -> None:
+        """Tell a timed node attempt it is making progress (moves its ``idle_timeout``)."""
+        from threadloom._engine._timeout import heartbeat
+
+        heartbeat()
+
     def override(self, **changes: Any) -> Runtime[ContextT]:
         """A copy with some fields replaced."""
         return replace(self, **changes)
+
+
+DEFAULT_RUNTIME: Runtime[Any] = Runtime()
+"""A runtime with nothing in it: no context, no store, a writer that drops its parts."""
 
 
 def get_runtime(context_schema: Any = None) -> Runtime[Any]:

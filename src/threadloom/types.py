@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from langchain_core.messages.tool import ToolOutputMixin
@@ -20,6 +21,7 @@ from langchain_core.runnables import RunnableConfig
 
 __all__ = [
     "All",
+    "CachePolicy",
     "Command",
     "Durability",
     "Interrupt",
@@ -27,8 +29,10 @@ __all__ = [
     "RetryPolicy",
     "Send",
     "StateSnapshot",
+    "StateUpdate",
     "StreamMode",
     "StreamWriter",
+    "TimeoutPolicy",
     "default_retry_on",
     "interrupt",
 ]
@@ -63,11 +67,12 @@ class Send:
             return [Send("worker", {"item": x}) for x in state["items"]]
     """
 
-    __slots__ = ("arg", "node")
+    __slots__ = ("arg", "node", "timeout")
 
-    def __init__(self, node: str, arg: Any) -> None:
+    def __init__(self, node: str, arg: Any, *, timeout: Any = None) -> None:
         self.node = node
         self.arg = arg
+        self.timeout = TimeoutPolicy.coerce(timeout)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Send) and (self.node, self.arg) == (other.node, other.arg)
@@ -204,6 +209,77 @@ class RetryPolicy(NamedTuple):
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         wait = min(self.max_interval, self.initial_interval * self.backoff_factor ** (attempt - 1))
         return wait + (random.random() if self.jitter else 0.0)
+
+
+def _seconds(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds or a timedelta, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"{name} must be greater than 0, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class TimeoutPolicy:
+    """Time limits of one attempt of an async node or task (a retry starts a new attempt).
+
+    ``run_timeout`` caps the attempt's wall-clock time; ``idle_timeout`` caps the
+    time without progress. Progress is ``runtime.heartbeat()`` and, with
+    ``refresh_on="auto"``, also each ``custom`` stream write. An attempt past a
+    limit is cancelled and fails with :class:`~threadloom.errors.NodeTimeoutError`.
+    A number (or ``timedelta``) where a policy is expected is a ``run_timeout``.
+    """
+
+    run_timeout: float | timedelta | None = None
+    idle_timeout: float | timedelta | None = None
+    refresh_on: Literal["auto", "heartbeat"] = "auto"
+
+    @classmethod
+    def coerce(cls, value: float | timedelta | TimeoutPolicy | None) -> TimeoutPolicy | None:
+        """A policy with limits in seconds, checked (``ValueError`` for a limit <= 0)."""
+        if value is None:
+            return None
+        if not isinstance(value, TimeoutPolicy):
+            value = cls(run_timeout=value)
+        if value.refresh_on not in ("auto", "heartbeat"):
+            raise ValueError("refresh_on must be 'auto' or 'heartbeat'")
+        run = _seconds(value.run_timeout, "run_timeout")
+        idle = _seconds(value.idle_timeout, "idle_timeout")
+        if run is None and idle is None:
+            return None
+        if run == value.run_timeout and idle == value.idle_timeout:
+            return value
+        return cls(run_timeout=run, idle_timeout=idle, refresh_on=value.refresh_on)
+
+
+def _default_cache_key(*args: Any, **kwargs: Any) -> str:
+    """A key for a node's or task's input: a hash of its serialized form."""
+    import hashlib
+
+    from threadloom.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    kind, data = JsonPlusSerializer().dumps_typed((args, kwargs))
+    return hashlib.sha256(kind.encode() + data).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachePolicy(Generic[N]):
+    """Cache a node's or task's results: ``key_func`` maps its input to a key, kept ``ttl`` seconds."""
+
+    key_func: Callable[..., str | bytes] = _default_cache_key
+    ttl: int | None = None
+
+
+class StateUpdate(NamedTuple):
+    """One update of ``bulk_update_state``: ``values`` as if node ``as_node`` had returned them."""
+
+    values: dict[str, Any] | Any
+    as_node: str | None = None
+    task_id: str | None = None
 
 
 class PregelTask(NamedTuple):

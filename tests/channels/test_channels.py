@@ -117,3 +117,17 @@ def test_empty_channel_checkpoints_as_missing() -> None:
     ch = LastValue("x")
     assert ch.checkpoint() is MISSING
     assert not ch.from_checkpoint(MISSING).is_available()
+
+
+def test_langgraph_constructor_order() -> None:
+    """Channels take LangGraph's arguments: the value type first, then the reducer or options."""
+    agg = BinaryOperatorAggregate(int, operator.add)
+    agg.update([2, 3])
+    assert agg.get() == 5
+    last = LastValue(int)
+    assert (last.typ, last.key) == (int, "")
+    topic = Topic(str, accumulate=True)
+    topic.update(["a"])
+    topic.update(["b"])
+    assert topic.get() == ["a", "b"]
+    assert EphemeralValue(int, guard=False).guard is False

@@ -24,6 +24,9 @@ MODULES = [
     "threadloom.channels.barrier",
     "threadloom.channels.messages",
     "threadloom._engine._pregel",
+    "threadloom.func",
+    "threadloom.pregel",
+    "threadloom.pregel._pregel",
 ]
 
 _EXAMPLE = re.compile(r"Example::\n\n((?:[ \t]+.*\n|\n)+)")
@@ -35,7 +38,8 @@ def examples() -> list[tuple[str, str]]:
         module = importlib.import_module(name)
         docs = [module.__doc__ or ""]
         for _, obj in inspect.getmembers(module):
-            if getattr(obj, "__module__", None) == name:
+            is_named = inspect.isclass(obj) or inspect.isfunction(obj)  # not instances
+            if is_named and getattr(obj, "__module__", None) == name:
                 docs.append(obj.__doc__ or "")
                 for _, member in inspect.getmembers(obj):
                     if inspect.isfunction(member) and member.__qualname__.startswith(

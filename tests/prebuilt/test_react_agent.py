@@ -284,14 +284,17 @@ def test_custom_state_schema_and_a_prebuilt_tool_node() -> None:
 
 
 def test_remaining_steps_stop_the_loop_when_provided() -> None:
-    """With remaining_steps below 2 a tool-calling reply becomes 'need more steps'."""
+    """With remaining_steps below 2 a tool-calling reply becomes 'need more steps'.
+
+    ``remaining_steps`` is a managed value: the run derives it from the recursion limit.
+    """
 
     class State(AgentState):
         remaining_steps: RemainingSteps  # type: ignore[misc]
 
     model = FakeChatModel(responses=[tool_call_reply("add", {"a": 1, "b": 1})])
     out = create_react_agent(model, [add], state_schema=State).invoke(
-        {"messages": [("user", "x")], "remaining_steps": 1}
+        {"messages": [("user", "x")]}, {"recursion_limit": 1}
     )
     assert out["messages"][-1].content == "Sorry, need more steps to process this request."
 

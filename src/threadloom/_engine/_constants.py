@@ -7,6 +7,7 @@ from typing import Any, Final
 from threadloom.channels.base import MISSING as _MISSING
 
 __all__ = [
+    "COPY",
     "END",
     "ERROR",
     "INTERRUPT",
@@ -14,6 +15,8 @@ __all__ = [
     "NULL_TASK_ID",
     "RESERVED",
     "RESUME",
+    "RETURN",
+    "ROOT",
     "START",
     "TASKS",
     "branch_channel",
@@ -25,18 +28,24 @@ START: Final = "__start__"
 END: Final = "__end__"
 """The last node of every graph: an edge to it ends a path."""
 
+ROOT: Final = "__root__"
+"""The one channel of a graph whose state is a single value, not a dict of keys."""
+COPY: Final = "__copy__"
+"""``update_state(as_node=...)`` name that forks a checkpoint without changing it."""
 TASKS: Final = "__tasks__"
 """Channel that carries the ``Send`` packets of one step to the next."""
 INTERRUPT: Final = "__interrupt__"
 """Pending-write key of an interrupt, and the output key that reports interrupts."""
 RESUME: Final = "__resume__"
 """Pending-write key of the resume values a task has received."""
+RETURN: Final = "__return__"
+"""Pending-write key of the result of a finished functional-API task call."""
 ERROR: Final = "__error__"
 """Pending-write key of the error a task failed with."""
 NULL_TASK_ID: Final = "00000000-0000-0000-0000-000000000000"
 """Task id of writes that belong to no task (a resume value for the whole step)."""
 
-RESERVED: Final = frozenset({START, END, TASKS, INTERRUPT, RESUME, ERROR})
+RESERVED: Final = frozenset({START, END, TASKS, INTERRUPT, RESUME, RETURN, ERROR})
 
 
 MISSING: Final[Any] = _MISSING

@@ -20,6 +20,7 @@ from threadloom._engine._context import Task
 from threadloom._engine._run import Run
 from threadloom._engine._superstep import SaverCall, Script, script
 from threadloom._engine._task import Call, task_script
+from threadloom._engine._timeout import guarded
 
 __all__ = [
     "Event",
@@ -28,6 +29,7 @@ __all__ = [
     "complete_async",
     "complete_sync",
     "execute_task",
+    "executor",
     "run_async",
     "run_sync",
 ]
@@ -79,7 +81,8 @@ class Sink:
         return items
 
 
-def _executor() -> ThreadPoolExecutor:
+def executor() -> ThreadPoolExecutor:
+    """The shared worker pool for sync tasks."""
     global _pool
     if _pool is None:
         with _pool_lock:
@@ -148,11 +151,34 @@ def execute_task(task: Task) -> None:
         return
 
 
+async def _agather_limited(tasks: list[Task], limit: int) -> None:
+    """Run the tasks with at most ``limit`` at once (``config["max_concurrency"]``)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def gated(task: Task) -> None:
+        async with gate:
+            await aexecute_task(task)
+
+    await asyncio.gather(*(gated(t) for t in tasks))
+
+
 def _execute_all(tasks: list[Task]) -> None:
     if len(tasks) == 1:
         execute_task(tasks[0])
         return
-    pool = _executor()
+    limit = tasks[0].run.config.get("max_concurrency")
+    if limit and len(tasks) > limit:
+        gate = threading.Semaphore(int(limit))
+
+        def gated(task: Task) -> None:
+            with gate:
+                execute_task(task)
+
+        gated_runs = [executor().submit(contextvars.copy_context().run, gated, t) for t in tasks]
+        for run in gated_runs:
+            run.result()
+        return
+    pool = executor()
     futures: list[Future[None]] = [
         pool.submit(contextvars.copy_context().run, execute_task, t) for t in tasks[1:]
     ]
@@ -163,7 +189,7 @@ def _execute_all(tasks: list[Task]) -> None:
 
 def _execute_live(tasks: list[Task], sink: Sink) -> Iterator[Event]:
     """Run the tasks in threads, yielding the parts they stream while they run."""
-    pool = _executor()
+    pool = executor()
     live: queue.SimpleQueue[Any] = queue.SimpleQueue()
     sink.queue = live
     try:
@@ -214,7 +240,11 @@ async def _drive_async(program: Script[Any], sink: Sink | None) -> AsyncIterator
             elif len(tasks) == 1:
                 await aexecute_task(tasks[0])
             else:
-                await asyncio.gather(*(aexecute_task(t) for t in tasks))
+                limit = tasks[0].run.config.get("max_concurrency")
+                if limit and len(tasks) > limit:
+                    await _agather_limited(tasks, int(limit))
+                else:
+                    await asyncio.gather(*(aexecute_task(t) for t in tasks))
         elif sink is not None:
             for item in sink.drain():
                 yield item
@@ -239,6 +269,8 @@ async def _aperform(task: Task, request: Call | float) -> Any:
         await asyncio.sleep(request)
         return None
     func, value, offload = request
+    if offload and task.node.timeout is not None:
+        return await guarded(task.name, task.node.timeout, func.acall(task, value))
     if offload or func.afn is not None or func.is_runnable:
         return await func.acall(task, value)
     return func.call(task, value)  # a sync branch path runs in place

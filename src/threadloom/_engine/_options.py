@@ -30,6 +30,7 @@ __all__ = [
     "RunOptions",
     "check_history_options",
     "check_options",
+    "durability_of",
     "output_keys",
     "parse_modes",
 ]
@@ -45,9 +46,11 @@ class RunOptions(TypedDict, total=False):
     the final state) and ``"updates"`` for ``stream``. ``print_mode`` prints the
     parts of its modes to stdout without returning them. ``output_keys`` limits
     the output state to these keys (one key as a string: its value alone).
-    ``durability`` is accepted with any of its values: threadloom saves each
-    step before the next one starts. ``control`` and ``version="v2"`` are not
-    supported yet (:class:`~threadloom.errors.UnsupportedOptionError`).
+    ``durability="exit"`` saves one checkpoint when the run stops (done,
+    interrupted or failed) instead of one per step; ``"sync"`` and ``"async"``
+    (the default) both save each step before the next one starts. ``control``
+    and ``version="v2"`` are not supported yet
+    (:class:`~threadloom.errors.UnsupportedOptionError`).
     ``checkpoint_during`` is LangGraph's deprecated spelling of ``durability``.
     """
 
@@ -133,6 +136,15 @@ def check_options(options: RunOptions, method: str) -> None:
         raise InvalidOptionError(f"unknown version {version!r}; use 'v1'")
     if options.get("control") is not None:
         raise UnsupportedOptionError("control= (a cooperative drain) is not supported yet")
+
+
+def durability_of(options: RunOptions) -> str:
+    """The run's durability: ``durability=``, or ``checkpoint_during=False`` meaning ``"exit"``."""
+    durability = options.get("durability")
+    if durability is not None:
+        return durability
+    during = options.get("checkpoint_during")
+    return "exit" if during is False else "async"
 
 
 def parse_modes(stream_mode: Any, print_mode: Any, debug: bool | None, *, final: bool) -> Modes:

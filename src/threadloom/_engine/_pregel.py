@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from threadloom._engine._caching import NODE_NS
 from threadloom._engine._checkpoint import ChannelCache
-from threadloom._engine._constants import ERROR, INTERRUPT, NULL_TASK_ID, START
+from threadloom._engine._constants import COPY, END, ERROR, INTERRUPT, NULL_TASK_ID, START
 from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
     Event,
@@ -17,6 +18,7 @@ from threadloom._engine._drivers import (
     run_async,
     run_sync,
 )
+from threadloom._engine._jsonschema import json_schema
 from threadloom._engine._messages import StreamMessagesHandler
 from threadloom._engine._options import (
     SKIP,
@@ -26,6 +28,7 @@ from threadloom._engine._options import (
     RunOptions,
     check_history_options,
     check_options,
+    durability_of,
     output_keys,
     parse_modes,
 )
@@ -38,7 +41,7 @@ from threadloom.errors import (
     InvalidUpdateError,
     UnsupportedOptionError,
 )
-from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot
+from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot, StateUpdate
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -84,6 +87,38 @@ class CompiledGraph:
         self.store = store
         self.name = name or spec.name
         self._cache = ChannelCache()
+        # Types the builder declared, for the JSON schema methods.
+        self.input_type: Any = None
+        self.output_type: Any = None
+        self.context_schema: Any = None
+        self.cache: Any = None
+        """Where nodes with a ``cache_policy`` keep their results (``compile(cache=...)``)."""
+        self.stream_mode: str | None = None
+        """The default ``stream_mode`` of ``stream`` (``None``: ``"updates"``)."""
+
+    def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Forget the cached results of ``nodes`` (all nodes by default)."""
+        if self.cache is not None:
+            self.cache.clear([(NODE_NS, n) for n in (nodes or self.spec.nodes)])
+
+    async def aclear_cache(self, nodes: Sequence[str] | None = None) -> None:
+        """Async twin of :meth:`clear_cache`."""
+        if self.cache is not None:
+            await self.cache.aclear([(NODE_NS, n) for n in (nodes or self.spec.nodes)])
+
+    def get_input_jsonschema(self, config: Any = None) -> dict[str, Any]:
+        """The JSON schema of what ``invoke`` accepts."""
+        return json_schema(self.input_type, "LangGraphInput")
+
+    def get_output_jsonschema(self, config: Any = None) -> dict[str, Any]:
+        """The JSON schema of what ``invoke`` returns."""
+        return json_schema(self.output_type, "LangGraphOutput")
+
+    def get_context_jsonschema(self) -> dict[str, Any] | None:
+        """The JSON schema of the run context (``context=``), or ``None`` without a context schema."""
+        if self.context_schema is None:
+            return None
+        return json_schema(self.context_schema, "Context")
 
     # --- runs -----------------------------------------------------------------
 
@@ -115,6 +150,7 @@ class CompiledGraph:
             )
             run.subgraphs = prun.subgraphs
             run.callbacks_handler = prun.callbacks_handler
+            run.durability = prun.durability
             return run
         run = Run(
             self,
@@ -138,7 +174,7 @@ class CompiledGraph:
         invoked = method.endswith("invoke")
         check_options(options, method)
         get = options.get
-        stream_mode = get("stream_mode", "values" if invoked else None)
+        stream_mode = get("stream_mode", "values" if invoked else self.stream_mode)
         final = invoked and stream_mode == "values"
         print_mode = get("print_mode")
         subgraphs = bool(get("subgraphs", False))
@@ -147,7 +183,8 @@ class CompiledGraph:
             sink = None
         else:
             modes = parse_modes(stream_mode, print_mode, options.get("debug"), final=final)
-            sink = Sink(live=bool(modes.run & _LIVE_MODES), subgraphs=subgraphs)
+            live = bool(modes.run & _LIVE_MODES) or self.spec.streams_live
+            sink = Sink(live=live, subgraphs=subgraphs)
         run = self._run(
             config,
             modes.run if modes is not None else _NO_MODES,
@@ -159,6 +196,7 @@ class CompiledGraph:
         keys = options.get("output_keys")
         if keys is not None:
             run.output_keys = output_keys(run, keys)
+        run.durability = durability_of(options)
         return Call(run, self._child_input(run, input), sink, modes, subgraphs, not final)
 
     def invoke(
@@ -301,6 +339,43 @@ class CompiledGraph:
         """Async twin of :meth:`update_state`."""
         return await complete_async(self._write_state(config, values, as_node, task_id))
 
+    def bulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> RunnableConfig:
+        """Apply several supersteps of updates, each saved as one checkpoint; return the last one's config.
+
+        Within a superstep the updates apply together, as the writes of
+        parallel nodes do; each :class:`~threadloom.types.StateUpdate` names
+        the node it comes from.
+        """
+        return complete_sync(self._write_bulk(config, supersteps))
+
+    async def abulk_update_state(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> RunnableConfig:
+        """Async twin of :meth:`bulk_update_state`."""
+        return await complete_async(self._write_bulk(config, supersteps))
+
+    def _write_bulk(
+        self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
+    ) -> Script[RunnableConfig]:
+        steps = [[_as_update(u) for u in step] for step in supersteps]
+        if not steps:
+            raise InvalidUpdateError("No supersteps provided to bulk_update_state")
+        if not any(steps):
+            raise InvalidUpdateError("No updates provided to bulk_update_state")
+        for step in steps:
+            for update in step:
+                if update.task_id is not None:
+                    raise UnsupportedOptionError("StateUpdate(task_id=...) is not supported yet")
+        run = self._state_run(config)
+        yield from load(run)
+        for step in steps:
+            if step:
+                yield from save(run, _update_step(run, [(u.values, u.as_node) for u in step]))
+        run.graph._cache.put(run.cache_key, run.thread_state())
+        return run.checkpoint_config  # type: ignore[return-value]
+
     def _write_state(
         self, config: RunnableConfig, values: Any, as_node: str | None, task_id: str | None
     ) -> Script[RunnableConfig]:
@@ -422,7 +497,7 @@ def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
             )
         )
     return StateSnapshot(
-        values=run.read_state(),
+        values=run.snapshot_values(),
         next=tuple(t.name for t in tasks),
         config=run.checkpoint_config or {},  # type: ignore[arg-type]
         metadata=run.metadata,
@@ -445,7 +520,30 @@ def _empty_snapshot(run: Run) -> StateSnapshot:
 
 
 def _update(run: Run, values: Any, as_node: str | None) -> list[Any]:
+    return _update_step(run, [(values, as_node)])
+
+
+def _update_step(run: Run, updates: list[tuple[Any, str | None]]) -> list[Any]:
+    """Apply updates as one superstep (each as if its node had returned it); the checkpoint to save."""
+    if len(updates) > 1:
+        for _, as_node in updates:
+            if as_node is None or as_node in (END, COPY):
+                raise InvalidUpdateError(
+                    f"updates applied together in one superstep each need an as_node other "
+                    f"than {END!r} or {COPY!r}; got {as_node!r}"
+                )
+    tasks = [_update_task(run, values, as_node) for values, as_node in updates]
+    run.pending_writes = []
+    run.apply_writes(tasks)
+    run.step += 1
+    return run.checkpoint_ops("update")
+
+
+def _update_task(run: Run, values: Any, as_node: str | None) -> Task:
     spec = run.spec
+    if spec.update_coerce is not None:  # a workflow: the update is its one node's return value
+        values = spec.update_coerce(values)
+        as_node = as_node or next(iter(spec.nodes))
     if as_node is None:
         as_node = _last_writer(run)
     if as_node == START:
@@ -461,10 +559,15 @@ def _update(run: Run, values: Any, as_node: str | None) -> list[Any]:
     branches = run.process_output(task, values)
     if branches:
         task.writes.extend(run.eval_branches(task, branches, task.writes))
-    run.pending_writes = []
-    run.apply_writes([task])
-    run.step += 1
-    return run.checkpoint_ops("update")
+    return task
+
+
+def _as_update(update: Any) -> StateUpdate:
+    if isinstance(update, StateUpdate):
+        return update
+    if isinstance(update, tuple):
+        return StateUpdate(*update)
+    raise InvalidUpdateError(f"bulk_update_state takes StateUpdate tuples, got {update!r}")
 
 
 def _last_writer(run: Run) -> str:

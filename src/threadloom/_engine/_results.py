@@ -20,7 +20,24 @@ if TYPE_CHECKING:
     from threadloom._engine._context import Task
     from threadloom._engine._run import Run
 
-__all__ = ["eval_branches", "fresh_state", "object_updates", "process_output", "resolve_branch"]
+__all__ = [
+    "NodeReturn",
+    "eval_branches",
+    "fresh_state",
+    "object_updates",
+    "process_output",
+    "resolve_branch",
+]
+
+
+class NodeReturn:
+    """A node output whose state writes differ from what it reports (an entrypoint's return)."""
+
+    __slots__ = ("result", "updates")
+
+    def __init__(self, updates: list[tuple[str, Any]], result: Any) -> None:
+        self.updates = updates
+        self.result = result
 
 
 def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
@@ -28,17 +45,28 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
     node = task.node
     writes: list[tuple[str, Any]] = []
     result: Any = None
+    root = run.spec.root_key
     if value is None:
         pass
+    elif isinstance(value, Command):
+        result = _command_writes(run, node, value, writes)
+    elif isinstance(value, (list, tuple)) and value and any(isinstance(v, Command) for v in value):
+        # A mix of commands and plain updates, applied in order.
+        result = []
+        for item in value:
+            if isinstance(item, Command):
+                result.append(_command_writes(run, node, item, writes))
+            else:
+                result.append(_plain_writes(run, node, item, writes))
+    elif root is not None:
+        result = value
+        writes.append((root, value))
     elif isinstance(value, dict):
         result = value
         writes.extend(_update_writes(run, node, value))
-    elif isinstance(value, Command):
-        result = _command_writes(run, node, value, writes)
-    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Command) for v in value):
-        result = []
-        for command in value:
-            result.append(_command_writes(run, node, command, writes))
+    elif isinstance(value, NodeReturn):
+        result = value.result
+        writes.extend(value.updates)
     else:
         as_dict = object_updates(value)
         if as_dict is None:
@@ -52,6 +80,22 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
     task.writes = writes
     task.result = result
     return list(node.branches)
+
+
+def _plain_writes(run: Run, node: NodeSpec, value: Any, writes: list[tuple[str, Any]]) -> Any:
+    """Writes of one plain (non-command) update: the root value, a dict or an object."""
+    root = run.spec.root_key
+    if root is not None:
+        writes.append((root, value))
+        return value
+    as_dict = value if isinstance(value, dict) else object_updates(value)
+    if as_dict is None:
+        raise InvalidUpdateError(
+            f"node '{node.name}' returned {type(value).__name__} in a list; each item must be "
+            "a Command or a dict of state updates"
+        )
+    writes.extend(_update_writes(run, node, as_dict))
+    return as_dict
 
 
 def _update_writes(run: Run, node: NodeSpec, update: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -80,7 +124,10 @@ def _command_writes(
         return None
     update = command.update
     result: Any = None
-    if update is not None:
+    if update is not None and run.spec.root_key is not None:
+        result = update
+        writes.append((run.spec.root_key, update))
+    elif update is not None:
         if isinstance(update, dict):
             result = update
         elif isinstance(update, (list, tuple)):

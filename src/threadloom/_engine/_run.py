@@ -19,11 +19,13 @@ from threadloom._engine._constants import (
     MISSING,
     NULL_TASK_ID,
     RESUME,
+    RETURN,
     START,
     TASKS,
 )
 from threadloom._engine._context import Task
 from threadloom._engine._spec import BranchSpec, NodeSpec
+from threadloom._engine._timeout import progress
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.errors import (
@@ -34,6 +36,7 @@ from threadloom.errors import (
     InvalidUpdateError,
     MissingThreadIdError,
 )
+from threadloom.managed._values import managed_value
 from threadloom.types import Command, Interrupt
 
 if TYPE_CHECKING:
@@ -135,12 +138,27 @@ class Run:
         self.null_resume: Any = MISSING
         self.resume_map: dict[str, Any] = {}
         self.parent_command: Command[Any] | None = None
+        # Functional-API task calls of the current step (see _calls).
+        self.calls: list[Task] = []
+        self.call_counts: dict[str, int] = {}
         self._runtime: Any = None
         self._base_task_config: dict[str, Any] | None = None
         self.callbacks: Any = None
         self.callbacks_handler: Any = None
         self.subgraphs = False
         self._saved_delta: list[str] = []
+        self.cache: Any = (
+            graph.cache if graph.cache is not None or parent is None else parent.run.cache
+        )
+        self.cached_tasks: set[str] = set()
+        self.node_errors: dict[str, BaseException] = {}
+        """Exceptions of nodes whose error handler runs next (see ``_handlers``)."""
+        """Tasks of this run whose writes came from the cache."""
+        self.durability = "async"
+        """``"exit"`` keeps checkpoints back until the run stops; ``"sync"``/``"async"`` save each step."""
+        # durability="exit": checkpoints are kept back and one is saved when the run stops.
+        self.deferred: list[Op] | None = None
+        self._unsaved: set[str] = set()
         self._extra_metadata: dict[str, Any] | None = None
         self.writer: Callable[[Any], None] = self._write_custom if "custom" in modes else _ignore
 
@@ -339,6 +357,9 @@ class Run:
         if sends is not None and sends.is_available():
             for i, packet in enumerate(sends.get()):
                 node = spec.nodes[packet.node]
+                timeout = getattr(packet, "timeout", None)
+                if timeout is not None:
+                    node = dataclasses.replace(node, timeout=timeout)
                 path = ("push", i)
                 tasks.append(
                     Task(self, node, self._task_id(step, node.name, path), path, (), packet.arg)
@@ -373,6 +394,9 @@ class Run:
         if not tasks:
             tasks = deferred
         if not dry and tasks:
+            if self.calls or self.call_counts:
+                self.calls = []
+                self.call_counts = {}
             self._attach_pending(tasks)
         return tasks
 
@@ -389,6 +413,10 @@ class Run:
             channel = channels[key]
             if channel.is_available():
                 state[key] = channel.get()
+        if node.managed:
+            step = self.steps_run + 1  # the step these tasks run in
+            for key, manager in node.managed:
+                state[key] = managed_value(manager, step, self.recursion_limit)
         coerce = node.input_coerce
         return coerce(state) if coerce is not None else state
 
@@ -584,6 +612,35 @@ class Run:
         self._saved_delta = [k for k in delta_keys if k in updated]
         return [("put", ({"configurable": conf}, checkpoint, metadata, new_versions))]
 
+    def keep_back(self, ops: list[Op]) -> None:
+        """Hold a step's checkpoint instead of saving it (``durability="exit"``)."""
+        if not ops:
+            return
+        self._unsaved |= self.updated or set()
+        if self.deferred is None:
+            self.deferred = ops  # its config's parent is the thread's saved head
+        else:
+            self.deferred = [(ops[0][0], (self.deferred[0][1][0], *ops[0][1][1:]))]
+        self._saved_delta = []
+
+    def release(self) -> list[Op]:
+        """The one checkpoint to save for the steps held back: the current state, full values."""
+        deferred = self.deferred
+        if deferred is None:
+            return []
+        self.deferred = None
+        config, checkpoint, metadata, _ = deferred[0][1]
+        keys, self._unsaved = self._unsaved, set()
+        values = {}
+        for key in keys:
+            value = self.channels[key].checkpoint()
+            if value is not MISSING:
+                values[key] = value
+        checkpoint = {**checkpoint, "channel_values": values, "updated_channels": sorted(keys)}
+        new_versions = {k: self.versions[k] for k in keys if k in self.versions}
+        self._saved_delta = [k for k in self.spec.delta_keys if k in keys]
+        return [("put", (config, checkpoint, metadata, new_versions))]
+
     def _metadata_extra(self) -> dict[str, Any]:
         """Caller metadata and plain ``configurable`` values, kept on each checkpoint for filtering."""
         extra = self._extra_metadata
@@ -625,6 +682,13 @@ class Run:
                 if task.resume:
                     writes.append((RESUME, list(task.resume)))
             ops.append(("put_writes", (config, writes, task.id, _path_str(task.path))))
+        for call in self.calls:
+            writes = [(RESUME, list(call.resume))] if call.resume else []
+            if not call.paused:
+                writes.append((RETURN, call.result))
+            if writes:
+                ops.append(("put_writes", (config, writes, call.id, _path_str(call.path))))
+        self.calls = []
         return ops
 
     # --- output -----------------------------------------------------------------
@@ -635,18 +699,30 @@ class Run:
             self.sink(self.ns_path, mode, payload)
 
     def _write_custom(self, chunk: Any) -> None:
+        progress()
         self.sink(self.ns_path, "custom", chunk)
 
     def emit_values(self) -> None:
-        """Stream the full output state."""
+        """Stream the full output state (a low-level graph: its stream channels, if they changed)."""
         if "values" in self.modes:
-            self.sink(self.ns_path, "values", self.output())
+            keys = self.spec.stream_keys
+            if keys is None:
+                self.sink(self.ns_path, "values", self.output())
+            elif self.updated and not self.updated.isdisjoint(
+                (keys,) if isinstance(keys, str) else keys
+            ):
+                self.sink(self.ns_path, "values", self.view(keys))
 
     def emit_updates(self, tasks: list[Task]) -> None:
         """Stream each task's update, in task order."""
         if "updates" in self.modes:
+            cached = self.cached_tasks
             for task in tasks:
-                self.sink(self.ns_path, "updates", {task.name: task.result})
+                if cached and task.id in cached:
+                    part = {task.name: task.result, "__metadata__": {"cached": True}}
+                    self.sink(self.ns_path, "updates", part)
+                else:
+                    self.sink(self.ns_path, "updates", {task.name: task.result})
 
     def emit_interrupts(self) -> None:
         """Stream the interrupts that stopped the run."""
@@ -656,6 +732,22 @@ class Run:
             self.sink(
                 self.ns_path, "values", _with_interrupts(self.output(), tuple(self.interrupts))
             )
+
+    def view(self, keys: str | tuple[str, ...]) -> Any:
+        """The value of one channel (``None`` when empty), or a dict of several that hold one."""
+        if isinstance(keys, str):
+            channel = self.channels[keys]
+            return channel.get() if channel.is_available() else None
+        return self.read_state(keys)
+
+    def snapshot_values(self) -> Any:
+        """What ``get_state().values`` shows: the state, or a graph's streamed channels."""
+        spec = self.spec
+        if spec.snapshot_keys is not None:
+            return self.view(spec.snapshot_keys)
+        if isinstance(spec.output_keys, str):
+            return self.view(spec.output_keys)
+        return self.read_state()
 
     def output(self) -> Any:
         """The output state: the output keys that hold a value (one key: its value alone)."""

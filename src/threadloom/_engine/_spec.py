@@ -14,7 +14,7 @@ from threadloom.channels.base import BaseChannel
 
 if TYPE_CHECKING:
     from threadloom._engine._injection import NodeFunc
-    from threadloom.types import RetryPolicy
+    from threadloom.types import RetryPolicy, TimeoutPolicy
 
 __all__ = ["BranchSpec", "GraphSpec", "NodeSpec"]
 
@@ -41,12 +41,19 @@ class NodeSpec:
     """Writes made after every successful run: the node's static edges."""
     branches: tuple[BranchSpec, ...] = ()
     retry_policy: RetryPolicy | Any = None
+    timeout: TimeoutPolicy | None = None
+    """Limits of each attempt (async nodes only)."""
+    error_handler: str | None = None
+    """The node that runs instead of failing the run when this one fails (after its retries)."""
+    cache_policy: Any = None
     defer: bool = False
     input_keys: tuple[str, ...] = ()
     """State keys the node reads."""
     input_coerce: Callable[[dict[str, Any]], Any] | None = None
     """Turns the dict of state values into the node's input type (dataclass, model)."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    managed: tuple[tuple[str, type], ...] = ()
+    """Input keys whose values the run provides (``RemainingSteps``, ``IsLastStep``)."""
     subgraph: Any = None
     """The compiled graph this node runs, if it is one."""
 
@@ -59,7 +66,8 @@ class GraphSpec:
     """Prototypes, copied empty for each new thread."""
     state_keys: tuple[str, ...]
     input_keys: tuple[str, ...]
-    output_keys: tuple[str, ...]
+    output_keys: str | tuple[str, ...]
+    """The keys ``invoke`` returns (one key as a string: its value alone)."""
     nodes: dict[str, NodeSpec]
     start: NodeSpec
     writable_keys: frozenset[str]
@@ -73,6 +81,16 @@ class GraphSpec:
     state_coerce: Callable[[dict[str, Any]], Any] | None = None
     """Turns a dict of state values into the state schema's type, for branches."""
     deferred: tuple[str, ...] = ()
+    streams_live: bool = False
+    """Stream parts while a step runs, not after it (a workflow's task updates)."""
+    update_coerce: Callable[[Any], Any] | None = None
+    """Turns an ``update_state`` value into the output of the graph's one node (entrypoints)."""
+    snapshot_keys: str | tuple[str, ...] | None = None
+    """What ``get_state().values`` shows of a low-level graph (its stream channels, or all)."""
+    stream_keys: str | tuple[str, ...] | None = None
+    """What ``stream_mode="values"`` shows of a low-level graph, when its writes touch it."""
+    root_key: str | None = None
+    """The one channel of a graph whose state is a single value (``StateGraph(list[str])``)."""
     interrupt_before: frozenset[str] = frozenset()
     interrupt_after: frozenset[str] = frozenset()
     name: str = "graph"

@@ -99,8 +99,11 @@ def script(run: Run, value: Any) -> Script[None]:
         run.load_fresh()  # the common case needs no request
     else:
         yield from load(run)
+    exit_only = run.durability == "exit"
     ops = run.apply_input(value)
-    if ops:
+    if exit_only:
+        run.keep_back(ops)
+    elif ops:
         yield from save(run, ops)
     if run.modes & EVENT_MODES and run.saver is not None and run.updated is not None:
         emit_event(run, checkpoint_event(run))
@@ -113,10 +116,14 @@ def script(run: Run, value: Any) -> Script[None]:
         if run.should_interrupt_before(tasks):
             yield from _stop_static(run)
             return
+        if exit_only and run.steps_run >= run.recursion_limit:
+            yield from save(run, run.release())  # the run stops here: save what it did
         run.check_recursion()
         todo = [t for t in tasks if t.result is MISSING]  # the others reuse saved writes
         if todo:
             yield todo
+        if run.deferred is not None and _stops(run, tasks):
+            yield from save(run, run.release())  # pending writes need their checkpoint saved
         ops, error = _outcome(run, tasks)
         if ops:
             yield from save(run, ops)
@@ -128,7 +135,9 @@ def script(run: Run, value: Any) -> Script[None]:
         run.apply_writes(tasks)
         run.step += 1
         ops = run.checkpoint_ops("loop")
-        if ops:
+        if exit_only:
+            run.keep_back(ops)
+        elif ops:
             yield from save(run, ops)
         run.emit_updates(tasks)
         if run.modes & EVENT_MODES:
@@ -142,6 +151,8 @@ def script(run: Run, value: Any) -> Script[None]:
         if run.should_interrupt_after(tasks):
             yield from _stop_static(run)
             return
+    if run.deferred is not None:
+        yield from save(run, run.release())
     run.done = True
     _keep(run)
 
@@ -169,8 +180,15 @@ def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | Non
     return ops, None
 
 
+def _stops(run: Run, tasks: list[Task]) -> bool:
+    """Whether the run stops after this step (an error, an interrupt, a parent command)."""
+    return run.parent_command is not None or any(t.error is not None or t.paused for t in tasks)
+
+
 def _stop_static(run: Run) -> Script[None]:
     """Stop at a static ``interrupt_before``/``interrupt_after``; a subgraph tells its parent."""
+    if run.deferred is not None:
+        yield from save(run, run.release())
     run.interrupted = True
     run.interrupts = []
     run.emit_interrupts()

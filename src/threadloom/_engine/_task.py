@@ -20,12 +20,16 @@ from typing import Any
 
 from langchain_core.runnables.config import var_child_runnable_config
 
+from threadloom._engine._caching import NODE_NS, cache_key, lookup, store
+from threadloom._engine._constants import TASKS
 from threadloom._engine._context import Task, reset_task, set_task
 from threadloom._engine._events import EVENT_MODES, emit_event, task_event
+from threadloom._engine._handlers import error_record
 from threadloom._engine._injection import NodeFunc
 from threadloom.errors import GraphBubbleUp, GraphInterrupt, ParentCommand
+from threadloom.types import RetryPolicy, Send
 
-__all__ = ["Call", "TaskScript", "task_script"]
+__all__ = ["Call", "TaskScript", "retry_wait", "task_script"]
 
 Call = tuple[NodeFunc, Any, bool]
 """``(func, value, offload)``: call ``func`` for the task with ``value`` as its state."""
@@ -44,10 +48,19 @@ def task_script(task: Task) -> TaskScript:
     task.config = run.task_config(task)
     if run.modes & EVENT_MODES:
         emit_event(run, task_event(task))
-    token = set_task(task)
-    lc_token = var_child_runnable_config.set(task.config)
     node = task.node
     assert node.func is not None
+    cached: Any = None
+    if node.cache_policy is not None and run.cache is not None:
+        cached = cache_key(NODE_NS, node.name, node.cache_policy, task.input)
+        hit = lookup(run.cache, cached)
+        if hit is not None:  # the node ran on this input before: reuse its writes
+            task.writes = [(c, v) for c, v in hit[0]]
+            task.result = hit[1]
+            run.cached_tasks.add(task.id)
+            return
+    token = set_task(task)
+    lc_token = var_child_runnable_config.set(task.config)
     attempt = 0
     try:
         while True:
@@ -55,6 +68,8 @@ def task_script(task: Task) -> TaskScript:
                 output = yield (node.func, task.input, True)
                 branches = run.process_output(task, output)
                 _finish(task, (yield from _branches(task, branches)) if branches else [])
+                if cached is not None:
+                    store(run.cache, cached, (task.writes, task.result), node.cache_policy)
                 return
             except GraphBubbleUp as exc:
                 if isinstance(exc, ParentCommand):
@@ -67,16 +82,12 @@ def task_script(task: Task) -> TaskScript:
                 return
             except Exception as exc:
                 attempt += 1
-                policy = node.retry_policy
-                if (
-                    policy is not None
-                    and attempt < policy.max_attempts
-                    and policy.should_retry(exc)
-                ):
-                    task.writes = []
-                    yield float(policy.interval(attempt))
-                    continue
-                raise
+                wait = retry_wait(node.retry_policy, exc, attempt)
+                if wait is None:
+                    raise
+                task.writes = []
+                yield wait
+                continue
     except ParentCommand as exc:
         # From a graph run inside this task: its command is this task's output.
         try:
@@ -85,10 +96,31 @@ def task_script(task: Task) -> TaskScript:
         except Exception as inner:
             task.error = inner
     except Exception as exc:
-        task.error = exc
+        if node.error_handler is None:
+            task.error = exc
+        else:  # the handler node runs next, with the error
+            task.writes = [(TASKS, Send(node.error_handler, error_record(node.name, exc)))]
+            task.result = None
+            run.node_errors[node.name] = exc  # the live exception, for a handler in this run
     finally:
         var_child_runnable_config.reset(lc_token)
         reset_task(token)
+
+
+def retry_wait(policies: Any, exc: Exception, attempt: int) -> float | None:
+    """Seconds to wait before attempt ``attempt + 1``, or ``None`` when ``exc`` is final.
+
+    ``policies`` is a retry policy or a sequence of them: the first whose
+    ``retry_on`` matches the error decides.
+    """
+    if policies is None:
+        return None
+    if isinstance(policies, RetryPolicy):
+        policies = (policies,)
+    for policy in policies:
+        if policy.should_retry(exc):
+            return float(policy.interval(attempt)) if attempt < policy.max_attempts else None
+    return None
 
 
 def _branches(task: Task, branches: list[Any]) -> Generator[Call, Any, list[tuple[str, Any]]]:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from threadloom.errors import EmptyChannelError
 
-__all__ = ["MISSING", "BaseChannel", "shallow_copy"]
+__all__ = ["MISSING", "BaseChannel", "shallow_copy", "split_key"]
 
 
 class _Missing:
@@ -102,3 +102,10 @@ class BaseChannel(ABC):
     def __repr__(self) -> str:
         value = self.checkpoint()
         return f"{type(self).__name__}({self.key!r}, {value!r})"
+
+
+def split_key(typ: Any, key: str) -> tuple[Any, str]:
+    """``(type, key)`` of a channel constructor: a string first argument is the key (older spelling)."""
+    if isinstance(typ, str) and not key:
+        return Any, typ
+    return typ, key

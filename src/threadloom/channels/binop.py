@@ -24,6 +24,19 @@ def initial_value(typ: Any) -> Any:
     return MISSING
 
 
+def _is_type(value: Any) -> bool:
+    return (
+        value is None
+        or value is Any
+        or isinstance(value, type)
+        or typing.get_origin(value) is not None
+    )
+
+
+def _is_reducer_first(first: Any, second: Any) -> bool:
+    return callable(first) and not _is_type(first) and _is_type(second)
+
+
 class BinaryOperatorAggregate(BaseChannel):
     """Holds ``reducer(reducer(value, w1), w2)...`` over all writes received.
 
@@ -33,14 +46,19 @@ class BinaryOperatorAggregate(BaseChannel):
     Example::
 
         import operator
-        ch = BinaryOperatorAggregate(operator.add, list, "items")
+        ch = BinaryOperatorAggregate(list, operator.add, key="items")
         ch.update([[1], [2]])
         assert ch.get() == [1, 2]
     """
 
     __slots__ = ("reducer", "typ", "value")
 
-    def __init__(self, reducer: Callable[[Any, Any], Any], typ: Any = None, key: str = "") -> None:
+    def __init__(
+        self, typ: Any, operator: Callable[[Any, Any], Any] | Any = None, key: str = ""
+    ) -> None:
+        if _is_reducer_first(typ, operator):  # the older (reducer, type) order
+            typ, operator = operator, typ
+        reducer: Callable[[Any, Any], Any] = operator
         super().__init__(key)
         self.reducer = reducer
         self.typ = typ
@@ -48,7 +66,7 @@ class BinaryOperatorAggregate(BaseChannel):
 
     def new(self) -> BinaryOperatorAggregate:
         """An empty channel with the same reducer."""
-        return BinaryOperatorAggregate(self.reducer, self.typ, self.key)
+        return BinaryOperatorAggregate(self.typ, self.reducer, self.key)
 
     def get(self) -> Any:
         """The folded value (a shallow copy of a list, dict or set)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.channels.base import MISSING, BaseChannel, split_key
 from threadloom.errors import InvalidUpdateError
 
 __all__ = ["EphemeralValue"]
@@ -16,25 +16,27 @@ class EphemeralValue(BaseChannel):
 
     Example::
 
-        ch = EphemeralValue("signal")
+        ch = EphemeralValue(str, key="signal")
         ch.update(["go"])
         assert ch.get() == "go"
         ch.update([])
         assert not ch.is_available()
     """
 
-    __slots__ = ("guard", "value")
+    __slots__ = ("guard", "typ", "value")
 
     ephemeral = True
 
-    def __init__(self, key: str = "", *, guard: bool = True) -> None:
+    def __init__(self, typ: Any = Any, guard: bool = True, *, key: str = "") -> None:
+        typ, key = split_key(typ, key)
         super().__init__(key)
+        self.typ = typ
         self.guard = guard
         self.value: Any = MISSING
 
     def new(self) -> EphemeralValue:
         """An empty channel with the same settings."""
-        return EphemeralValue(self.key, guard=self.guard)
+        return EphemeralValue(self.typ, self.guard, key=self.key)
 
     def get(self) -> Any:
         """The value of the previous step."""

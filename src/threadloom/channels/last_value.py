@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from threadloom.channels.base import MISSING, BaseChannel, shallow_copy
+from threadloom.channels.base import MISSING, BaseChannel, shallow_copy, split_key
 from threadloom.errors import InvalidUpdateError
 
 __all__ = ["LastValue"]
@@ -16,20 +16,22 @@ class LastValue(BaseChannel):
 
     Example::
 
-        ch = LastValue("x")
+        ch = LastValue(int, key="x")
         ch.update([1])
         assert ch.get() == 1
     """
 
-    __slots__ = ("value",)
+    __slots__ = ("typ", "value")
 
-    def __init__(self, key: str = "") -> None:
+    def __init__(self, typ: Any = Any, key: str = "") -> None:
+        typ, key = split_key(typ, key)
         super().__init__(key)
+        self.typ = typ
         self.value: Any = MISSING
 
     def new(self) -> LastValue:
-        """An empty channel with the same key."""
-        return LastValue(self.key)
+        """An empty channel with the same type and key."""
+        return LastValue(self.typ, self.key)
 
     def get(self) -> Any:
         """The last value written (a shallow copy of a list, dict or set)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.channels.base import MISSING, BaseChannel, split_key
 
 __all__ = ["Topic"]
 
@@ -19,21 +19,23 @@ class Topic(BaseChannel):
 
     Example::
 
-        t = Topic("events")
+        t = Topic(str, key="events")
         t.update(["a", ["b", "c"]])
         assert t.get() == ["a", "b", "c"]
     """
 
-    __slots__ = ("accumulate", "values")
+    __slots__ = ("accumulate", "typ", "values")
 
-    def __init__(self, key: str = "", *, accumulate: bool = False) -> None:
+    def __init__(self, typ: Any = Any, accumulate: bool = False, *, key: str = "") -> None:
+        typ, key = split_key(typ, key)
         super().__init__(key)
+        self.typ = typ
         self.accumulate = accumulate
         self.values: list[Any] = []
 
     def new(self) -> Topic:
         """An empty topic with the same settings."""
-        return Topic(self.key, accumulate=self.accumulate)
+        return Topic(self.typ, self.accumulate, key=self.key)
 
     def get(self) -> list[Any]:
         """The collected values, oldest first."""

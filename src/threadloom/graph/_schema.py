@@ -8,14 +8,31 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+import typing_extensions
+
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.binop import BinaryOperatorAggregate
 from threadloom.channels.last_value import LastValue
 from threadloom.channels.messages import MessagesChannel
 from threadloom.errors import GraphBuildError
 from threadloom.graph.message import add_messages
+from threadloom.managed._values import MANAGERS
 
-__all__ = ["channels_of", "is_schema", "object_to_dict", "state_coercer"]
+_REQUIRED_WRAPPERS = {
+    typing_extensions.Required,
+    typing_extensions.NotRequired,
+    getattr(typing, "Required", typing_extensions.Required),  # the 3.11+ names
+    getattr(typing, "NotRequired", typing_extensions.NotRequired),
+}
+
+__all__ = [
+    "channels_of",
+    "is_schema",
+    "managed_of",
+    "object_to_dict",
+    "root_channel",
+    "state_coercer",
+]
 
 
 def is_pydantic(schema: Any) -> bool:
@@ -55,7 +72,36 @@ def channels_of(schema: Any) -> dict[str, BaseChannel]:
         raise GraphBuildError(
             f"state schema must be a TypedDict, dataclass or pydantic model class, got {schema!r}"
         )
-    return {key: _channel(key, hint) for key, hint in _hints(schema).items()}
+    return {
+        key: _channel(key, hint) for key, hint in _hints(schema).items() if _manager(hint) is None
+    }
+
+
+def managed_of(schema: Any) -> dict[str, type]:
+    """The keys of ``schema`` whose values the run provides (``RemainingSteps``, ``IsLastStep``)."""
+    if not is_schema(schema):
+        return {}
+    out = {}
+    for key, hint in _hints(schema).items():
+        manager = _manager(hint)
+        if manager is not None:
+            out[key] = manager
+    return out
+
+
+def _manager(hint: Any) -> type | None:
+    while typing.get_origin(hint) in _REQUIRED_WRAPPERS:
+        hint = typing.get_args(hint)[0]
+    if typing.get_origin(hint) is typing.Annotated:
+        for item in typing.get_args(hint)[1:]:
+            if item in MANAGERS:
+                return item
+    return None
+
+
+def root_channel(key: str, schema: Any) -> BaseChannel:
+    """The channel of a state that is one value (``list[str]``, ``Annotated[list, add]``)."""
+    return _channel(key, schema)
 
 
 def _channel(key: str, hint: Any) -> BaseChannel:
@@ -69,8 +115,8 @@ def _channel(key: str, hint: Any) -> BaseChannel:
             if item is add_messages:
                 return MessagesChannel(key)
             if callable(item) and _is_reducer(item):
-                return BinaryOperatorAggregate(item, base, key)
-    return LastValue(key)
+                return BinaryOperatorAggregate(base, item, key)
+    return LastValue(hint, key)
 
 
 def _is_reducer(fn: Callable[..., Any]) -> bool:

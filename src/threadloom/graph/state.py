@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import typing
+import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +30,13 @@ from typing import Any
 from threadloom._engine._constants import (
     END,
     RESERVED,
+    ROOT,
     START,
     TASKS,
     branch_channel,
     join_channel,
 )
+from threadloom._engine._handlers import ErrorHandler
 from threadloom._engine._injection import NodeFunc
 from threadloom._engine._pregel import CompiledGraph
 from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
@@ -42,8 +45,15 @@ from threadloom.channels.base import BaseChannel
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
-from threadloom.graph._schema import channels_of, is_schema, object_to_dict, state_coercer
-from threadloom.types import RetryPolicy
+from threadloom.graph._schema import (
+    channels_of,
+    is_schema,
+    managed_of,
+    object_to_dict,
+    root_channel,
+    state_coercer,
+)
+from threadloom.types import RetryPolicy, TimeoutPolicy
 
 __all__ = ["CompiledStateGraph", "StateGraph"]
 
@@ -56,6 +66,17 @@ class _NodeDef:
     retry_policy: Any = None
     defer: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    cache_policy: Any = None
+    timeout: TimeoutPolicy | None = None
+    destinations: Any = None
+    error_handler: str | None = None
+    """The name of this node's own handler node."""
+    is_handler: bool = False
+
+    @property
+    def runnable(self) -> Any:
+        """The node's function (LangGraph's name for it)."""
+        return self.action
 
 
 @dataclass
@@ -92,20 +113,31 @@ class StateGraph:
         )
         if kwargs:
             raise TypeError(f"StateGraph() got unexpected arguments {sorted(kwargs)}")
+        _warn_invalid_state_schema(state_schema)
         self.state_schema = state_schema
         self.context_schema = context_schema
         self.input_schema = input_schema if input_schema is not None else state_schema
         self.output_schema = output_schema if output_schema is not None else state_schema
-        self.channels: dict[str, BaseChannel] = dict(channels_of(state_schema))
-        self.state_keys = tuple(self.channels)
-        for schema in (self.input_schema, self.output_schema):
-            self._add_schema(schema)
-        self.input_keys = tuple(channels_of(self.input_schema))
-        self.output_keys = tuple(channels_of(self.output_schema))
+        # A state that is one value (list[str], Annotated[list, add]) lives in one channel.
+        self.root = not is_schema(state_schema) and _is_root_type(state_schema)
+        if self.root:
+            self.channels: dict[str, BaseChannel] = {ROOT: root_channel(ROOT, state_schema)}
+            self.state_keys: tuple[str, ...] = (ROOT,)
+            self.input_keys: tuple[str, ...] = (ROOT,)
+            self.output_keys: tuple[str, ...] = (ROOT,)
+        else:
+            self.channels = dict(channels_of(state_schema))
+            self.state_keys = tuple(self.channels)
+            for schema in (self.input_schema, self.output_schema):
+                self._add_schema(schema)
+            self.input_keys = tuple(channels_of(self.input_schema))
+            self.output_keys = tuple(channels_of(self.output_schema))
+        self.managed: dict[str, type] = managed_of(state_schema)
         self.nodes: dict[str, _NodeDef] = {}
         self.edges: list[tuple[str, str]] = []
         self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
         self.branches: dict[str, list[_BranchDef]] = {}
+        self.node_defaults: dict[str, Any] = {}
 
     def _add_schema(self, schema: Any) -> None:
         for key, channel in channels_of(schema).items():
@@ -122,16 +154,25 @@ class StateGraph:
         metadata: dict[str, Any] | None = None,
         input_schema: Any = None,
         retry_policy: Any = None,
+        cache_policy: Any = None,
+        destinations: Any = None,
+        timeout: Any = None,
+        error_handler: Any = None,
         **kwargs: Any,
     ) -> StateGraph:
         """Add a node: ``add_node(fn)`` (named after the function) or ``add_node(name, fn)``.
 
-        ``retry_policy`` retries a failing node; ``defer=True`` delays the node
-        until every other pending node has run. Returns the builder.
+        ``retry_policy`` (or its older name ``retry``) retries a failing node;
+        ``timeout`` (a :class:`~threadloom.types.TimeoutPolicy` or seconds) limits
+        each attempt of an async node; ``cache_policy`` caches its results when the
+        graph is compiled with a cache; ``defer=True`` delays the node until every
+        other pending node has run; ``destinations`` names where a node that
+        returns ``Command(goto=...)`` may go (for drawing). Returns the builder.
         """
         input_schema = input_schema if input_schema is not None else kwargs.pop("input", None)
-        kwargs.pop("cache_policy", None)
-        kwargs.pop("destinations", None)
+        if "retry" in kwargs:
+            retry = kwargs.pop("retry")
+            retry_policy = retry_policy if retry_policy is not None else retry
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
         if isinstance(node, str):
@@ -146,19 +187,49 @@ class StateGraph:
             action = node
             name = _name_of(node)
         self._check_name(name)
-        if isinstance(retry_policy, (list, tuple)) and not isinstance(retry_policy, RetryPolicy):
-            retry_policy = retry_policy[0] if retry_policy else None
-        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-            raise GraphBuildError(
-                f"retry_policy of node '{name}' must be a RetryPolicy, got {retry_policy!r}"
-            )
+        retry_policy = _check_retry(name, retry_policy)
         if input_schema is None:
             input_schema = _inferred_input_schema(action, self.state_schema)
         if input_schema is not None:
             self._add_schema(input_schema)
         self.nodes[name] = _NodeDef(
-            name, action, input_schema, retry_policy, bool(defer), dict(metadata or {})
+            name,
+            action,
+            input_schema,
+            retry_policy,
+            bool(defer),
+            dict(metadata or {}),
+            cache_policy,
+            TimeoutPolicy.coerce(timeout),
+            destinations,
         )
+        if error_handler is not None:
+            handler = f"__error_handler__{name}"
+            self.nodes[name].error_handler = handler
+            self.nodes[handler] = _handler_def(handler, error_handler)
+        return self
+
+    def set_node_defaults(
+        self,
+        *,
+        retry_policy: Any = None,
+        cache_policy: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> StateGraph:
+        """Policies for every node that does not set its own in ``add_node`` (applied at compile).
+
+        Returns the builder. Subgraphs do not inherit them.
+        """
+        error_handler = kwargs.pop("error_handler", None)
+        if kwargs:
+            raise TypeError(f"set_node_defaults() got unexpected arguments {sorted(kwargs)}")
+        self.node_defaults = {
+            "retry_policy": _check_retry("(defaults)", retry_policy),
+            "cache_policy": cache_policy,
+            "timeout": TimeoutPolicy.coerce(timeout),
+            "error_handler": error_handler,
+        }
         return self
 
     def _check_name(self, name: Any) -> None:
@@ -313,17 +384,30 @@ class StateGraph:
         after = _as_names(interrupt_after)
         self.validate([*before, *after])
         spec = self._spec(before, after, name)
-        return CompiledStateGraph(
+        graph = CompiledStateGraph(
             spec, checkpointer=checkpointer, store=store, name=name, builder=self
         )
+        graph.cache = cache
+        graph.input_type = self.input_schema
+        graph.output_type = self.output_schema
+        graph.context_schema = self.context_schema
+        return graph
 
     def _spec(self, before: list[str], after: list[str], name: str | None) -> GraphSpec:
+        defs = dict(self.nodes)
+        default_handler = self.node_defaults.get("error_handler")
+        if default_handler is not None:
+            if DEFAULT_HANDLER in defs:
+                raise GraphBuildError(
+                    f"'{DEFAULT_HANDLER}' is reserved for the default error handler"
+                )
+            defs[DEFAULT_HANDLER] = _handler_def(DEFAULT_HANDLER, default_handler)
         channels: dict[str, BaseChannel] = {k: c.new() for k, c in self.channels.items()}
-        channels[TASKS] = Topic(TASKS, accumulate=False)
-        for node in self.nodes:
+        channels[TASKS] = Topic(key=TASKS)
+        for node in defs:
             channels[branch_channel(node)] = Trigger(branch_channel(node))
-        joins: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *self.nodes]}
-        join_triggers: dict[str, list[str]] = {n: [] for n in self.nodes}
+        joins: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *defs]}
+        join_triggers: dict[str, list[str]] = {n: [] for n in defs}
         for sources, target in self.waiting_edges:
             key = join_channel(sources, target)
             channels[key] = NamedBarrierValue(sources, key)
@@ -331,30 +415,53 @@ class StateGraph:
                 join_triggers[target].append(key)
             for source in sources:
                 joins[source].append((key, source))
-        edge_writes: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *self.nodes]}
+        edge_writes: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *defs]}
         for source, target in self.edges:
             if target != END:
                 edge_writes[source].append((branch_channel(target), source))
         state_coerce = state_coercer(self.state_schema)
+        defaults = self.node_defaults
         nodes: dict[str, NodeSpec] = {}
-        for node_name, definition in self.nodes.items():
+        for node_name, definition in defs.items():
             input_schema = definition.input_schema
             input_keys = (
                 tuple(channels_of(input_schema)) if input_schema is not None else self.state_keys
             )
             coerce = state_coercer(input_schema) if input_schema is not None else state_coerce
+            if self.root:
+                coerce = _root_value
             subgraph = definition.action if isinstance(definition.action, CompiledGraph) else None
+            func = NodeFunc(definition.action, f"node '{node_name}'")
+            timeout = _default(definition.timeout, defaults.get("timeout"))
+            if timeout is not None and not _cancellable(func):
+                raise GraphBuildError(
+                    f"node '{node_name}' has a timeout, which is only supported for async nodes "
+                    "(a sync function cannot be cancelled)"
+                )
             nodes[node_name] = NodeSpec(
                 name=node_name,
-                func=NodeFunc(definition.action, f"node '{node_name}'"),
+                func=func,
                 triggers=(branch_channel(node_name), *join_triggers[node_name]),
                 edge_writes=(*edge_writes[node_name], *joins[node_name]),
                 branches=self._branch_specs(node_name),
-                retry_policy=definition.retry_policy,
+                retry_policy=_default(definition.retry_policy, defaults.get("retry_policy")),
+                timeout=timeout,
+                cache_policy=None
+                if definition.is_handler
+                else _default(definition.cache_policy, defaults.get("cache_policy")),
+                error_handler=None
+                if definition.is_handler
+                else definition.error_handler
+                or (DEFAULT_HANDLER if default_handler is not None else None),
                 defer=definition.defer,
                 input_keys=input_keys,
                 input_coerce=coerce,
                 metadata=definition.metadata,
+                managed=tuple(
+                    managed_of(input_schema).items()
+                    if input_schema is not None
+                    else self.managed.items()
+                ),
                 subgraph=subgraph,
             )
         start = NodeSpec(
@@ -364,16 +471,22 @@ class StateGraph:
             branches=self._branch_specs(START),
         )
         input_schema = self.input_schema
+        root = self.root
         return GraphSpec(
             channels=channels,
             state_keys=self.state_keys,
             input_keys=self.input_keys,
-            output_keys=self.output_keys,
+            output_keys=ROOT if root else self.output_keys,
+            root_key=ROOT if root else None,
             nodes=nodes,
             start=start,
             writable_keys=frozenset(self.channels),
-            input_coerce=None if typing.is_typeddict(input_schema) else object_to_dict,
-            state_coerce=state_coerce,
+            input_coerce=_root_input
+            if root
+            else None
+            if typing.is_typeddict(input_schema)
+            else object_to_dict,
+            state_coerce=_root_value if root else state_coerce,
             interrupt_before=frozenset(before),
             interrupt_after=frozenset(after),
             name=name or "graph",
@@ -402,6 +515,72 @@ class CompiledStateGraph(CompiledGraph):
         from threadloom.graph._drawing import draw
 
         return draw(self.builder)
+
+
+def _warn_invalid_state_schema(schema: Any) -> None:
+    """Warn (as LangGraph does) when the state schema is a value instead of a type."""
+    if isinstance(schema, type) or typing.get_args(schema):
+        return
+    warnings.warn(
+        f"invalid state_schema {schema!r}: expected a type or Annotated[type, reducer]",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _is_root_type(schema: Any) -> bool:
+    """Whether ``schema`` is a type a whole state can be (``list[str]``, ``Annotated[...]``)."""
+    if typing.get_origin(schema) is typing.Annotated:
+        return True
+    return isinstance(schema, type) or typing.get_origin(schema) is not None
+
+
+def _root_input(value: Any) -> dict[str, Any]:
+    return {ROOT: value}
+
+
+def _root_value(values: dict[str, Any]) -> Any:
+    return values.get(ROOT)
+
+
+DEFAULT_HANDLER = "__default_error_handler__"
+"""The node that ``set_node_defaults(error_handler=...)`` adds."""
+
+
+def _handler_def(name: str, handler: Any) -> _NodeDef:
+    """The node that runs ``handler`` when a node fails."""
+    wrapper = ErrorHandler(handler, f"error handler '{name}'")
+    return _NodeDef(name, wrapper.acall if wrapper.is_async else wrapper.call, is_handler=True)
+
+
+def _cancellable(func: NodeFunc) -> bool:
+    """Whether a node can be cancelled at a timeout: async, or a runnable with an async body."""
+    if func.is_async_only:
+        return True
+    if not func.is_runnable:
+        return False
+    from langchain_core.runnables import RunnableLambda
+
+    if isinstance(func.fn, RunnableLambda):
+        return getattr(func.fn, "afunc", None) is not None
+    return True
+
+
+def _default(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _check_retry(name: str, retry_policy: Any) -> Any:
+    """A retry policy, or a sequence of them (the first whose ``retry_on`` matches applies)."""
+    if retry_policy is None or isinstance(retry_policy, RetryPolicy):
+        return retry_policy
+    if isinstance(retry_policy, (list, tuple)) and all(
+        isinstance(p, RetryPolicy) for p in retry_policy
+    ):
+        return tuple(retry_policy) or None
+    raise GraphBuildError(
+        f"retry_policy of node '{name}' must be a RetryPolicy, got {retry_policy!r}"
+    )
 
 
 def _name_of(action: Any) -> str:

@@ -8,8 +8,10 @@ Declare them on a state schema the way LangGraph programs do::
     class State(TypedDict):
         remaining_steps: RemainingSteps
 
-The engine does not fill them in yet: a node reads ``None`` (or the default
-of a pydantic field) until it does, and code that reads them must allow that.
+The run fills them in for each node: ``RemainingSteps`` counts the supersteps
+left before the recursion limit (the current one included), ``IsLastStep`` is
+``True`` in the last one. They are not state channels: nodes cannot write them
+and they are not part of the output.
 """
 
 from threadloom.managed._values import (

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-__all__ = ["IsLastStep", "IsLastStepManager", "RemainingSteps", "RemainingStepsManager"]
+__all__ = [
+    "MANAGERS",
+    "IsLastStep",
+    "IsLastStepManager",
+    "RemainingSteps",
+    "RemainingStepsManager",
+    "managed_value",
+]
 
 
 class RemainingStepsManager:
@@ -20,3 +27,14 @@ RemainingSteps = Annotated[int, RemainingStepsManager]
 
 IsLastStep = Annotated[bool, IsLastStepManager]
 """Whether this is the last step the recursion limit allows."""
+
+
+MANAGERS = frozenset({RemainingStepsManager, IsLastStepManager})
+"""The markers the engine fills in."""
+
+
+def managed_value(manager: type, step: int, limit: int) -> int | bool:
+    """The value of ``manager`` in the ``step``-th superstep (1-based) of a run of ``limit`` steps."""
+    if manager is RemainingStepsManager:
+        return limit - step + 1
+    return step == limit

@@ -1,0 +1,196 @@
+"""Functional-API task calls: a ``@task`` called inside a running node becomes a child task.
+
+A call gets a deterministic id (its parent task's id, the task name and the
+call's position), so when an interrupted node runs again on resume, a call
+that had finished returns its saved result instead of running again, and a
+call that had paused gets back the resume values it already received. The
+results are saved as pending writes of the step (:meth:`Run.failure_ops`)
+whenever the step does not complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from langchain_core.runnables.config import var_child_runnable_config
+
+from threadloom._engine._caching import TASK_NS, cache_key, lookup, store
+from threadloom._engine._constants import RESUME, RETURN
+from threadloom._engine._context import Task, current_task, reset_task, set_task
+from threadloom._engine._spec import NodeSpec
+from threadloom._engine._task import retry_wait
+from threadloom._engine._timeout import guarded
+from threadloom.errors import GraphBubbleUp, GraphInterrupt
+
+__all__ = ["call_task"]
+
+
+def call_task(
+    node: NodeSpec, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Start ``fn(*args, **kwargs)`` as a child task of the running task; return its future.
+
+    Sync code gets a :class:`concurrent.futures.Future`; code running on an
+    event loop gets an :class:`asyncio.Future` (await it).
+    """
+    parent = current_task()
+    if parent is None:
+        raise RuntimeError(
+            f"task '{node.name}' can only be called from inside an entrypoint or a graph node"
+        )
+    child = _child(parent, node)
+    saved = _saved(child)
+    policy, cache = node.cache_policy, parent.run.cache
+    if saved is None and policy is not None and cache is not None:
+        key = cache_key(TASK_NS, node.name, policy, *args, **kwargs)
+        hit = lookup(cache, key)
+        if hit is not None:
+            saved = (hit,)
+            _record(child, hit)
+        else:
+            fn = _caching(fn, cache, key, policy)
+    # Async code (an async node or task) gets an awaitable; sync code a blocking future.
+    loop = asyncio.get_running_loop() if _is_async(parent) else None
+    is_async = asyncio.iscoroutinefunction(fn)
+    if saved is not None:
+        if loop is not None:
+            done: Any = loop.create_future()
+            done.set_result(saved[0])
+            return done
+        sync_done: Future[Any] = Future()
+        sync_done.set_result(saved[0])
+        return sync_done
+    ctx = contextvars.copy_context()
+    if is_async:
+        if loop is None:
+            raise TypeError(
+                f"task '{node.name}' is an async function; call it from an async entrypoint or node"
+            )
+        return ctx.run(asyncio.ensure_future, _arun(child, fn, args, kwargs))
+    from threadloom._engine._drivers import executor
+
+    if loop is not None:
+        return loop.run_in_executor(executor(), ctx.run, _run, child, fn, args, kwargs)
+    return executor().submit(ctx.run, _run, child, fn, args, kwargs)
+
+
+def _caching(fn: Callable[..., Any], cache: Any, key: Any, policy: Any) -> Callable[..., Any]:
+    """``fn`` that also stores its result in the cache."""
+    if asyncio.iscoroutinefunction(fn):
+
+        async def acached(*args: Any, **kwargs: Any) -> Any:
+            value = await fn(*args, **kwargs)
+            store(cache, key, value, policy)
+            return value
+
+        return acached
+
+    def cached(*args: Any, **kwargs: Any) -> Any:
+        value = fn(*args, **kwargs)
+        store(cache, key, value, policy)
+        return value
+
+    return cached
+
+
+def _is_async(parent: Task) -> bool:
+    func = parent.node.func
+    return func is not None and func.is_async_only
+
+
+def _child(parent: Task, node: NodeSpec) -> Task:
+    run = parent.run
+    index = run.call_counts.get(parent.id, 0)
+    run.call_counts[parent.id] = index + 1
+    digest = hashlib.md5(
+        f"{parent.id}:{node.name}:{index}".encode(), usedforsecurity=False
+    ).hexdigest()
+    child_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+    child = Task(run, node, child_id, ("call", parent.id, index), (), None)
+    child.config = parent.config
+    return child
+
+
+def _saved(child: Task) -> tuple[Any] | None:
+    """The saved result of this call, if it finished in an earlier attempt of the step."""
+    result: tuple[Any] | None = None
+    for tid, channel, value in child.run.pending_writes:
+        if tid != child.id:
+            continue
+        if channel == RETURN:
+            result = (value,)
+        elif channel == RESUME:
+            child.resume = list(value)
+    return result
+
+
+def _record(child: Task, value: Any) -> None:
+    child.result = value
+    run = child.run
+    run.calls.append(child)
+    run.emit("updates", {child.name: value})
+
+
+def _run(child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    token = set_task(child)
+    lc_token = var_child_runnable_config.set(child.config)
+    attempt = 0
+    try:
+        while True:
+            try:
+                value = fn(*args, **kwargs)
+            except GraphBubbleUp as exc:
+                _paused(child, exc)
+                raise
+            except Exception as exc:
+                attempt += 1
+                wait = retry_wait(child.node.retry_policy, exc, attempt)
+                if wait is None:
+                    raise
+                time.sleep(wait)
+                continue
+            _record(child, value)
+            return value
+    finally:
+        var_child_runnable_config.reset(lc_token)
+        reset_task(token)
+
+
+async def _arun(
+    child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    set_task(child)  # this coroutine runs in its own copy of the context
+    var_child_runnable_config.set(child.config)
+    attempt = 0
+    while True:
+        try:
+            timeout = child.node.timeout
+            if timeout is None:
+                value = await fn(*args, **kwargs)
+            else:
+                value = await guarded(child.name, timeout, fn(*args, **kwargs))
+        except GraphBubbleUp as exc:
+            _paused(child, exc)
+            raise
+        except Exception as exc:
+            attempt += 1
+            wait = retry_wait(child.node.retry_policy, exc, attempt)
+            if wait is None:
+                raise
+            await asyncio.sleep(wait)
+            continue
+        _record(child, value)
+        return value
+
+
+def _paused(child: Task, exc: GraphBubbleUp) -> None:
+    if isinstance(exc, GraphInterrupt):
+        child.paused = True
+        child.interrupts = list(exc.interrupts)
+        child.run.calls.append(child)

@@ -1,0 +1,191 @@
+"""``@entrypoint``: a function that runs as a one-node graph with a checkpointer and a store."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from threadloom._engine._constants import END, START, TASKS, branch_channel
+from threadloom._engine._context import Task, current_scope
+from threadloom._engine._injection import NodeFunc
+from threadloom._engine._pregel import CompiledGraph
+from threadloom._engine._results import NodeReturn
+from threadloom._engine._spec import GraphSpec, NodeSpec
+from threadloom.channels.ephemeral import EphemeralValue
+from threadloom.channels.last_value import LastValue
+from threadloom.channels.topic import Topic
+from threadloom.channels.trigger import Trigger
+from threadloom.errors import GraphBuildError
+from threadloom.types import TimeoutPolicy
+
+__all__ = ["entrypoint"]
+
+PREVIOUS = "__previous__"
+"""Channel that keeps what the workflow saved on its thread's last run."""
+
+_INJECTABLE = frozenset({"config", "store", "runtime", "writer", "previous"})
+
+R = TypeVar("R")
+S = TypeVar("S")
+
+
+class entrypoint:
+    """Turn a function into a workflow: ``@entrypoint(checkpointer=...)`` over ``def f(input)``.
+
+    The decorated name is a compiled graph (``invoke``, ``stream``, ``get_state``,
+    and the async twins). The function takes one input argument and may ask,
+    by name, for ``previous`` (what the thread's last run returned or saved),
+    ``config``, ``store``, ``writer`` and ``runtime``. Return a value, or
+    ``entrypoint.final(value=..., save=...)`` to return one value and keep another
+    as the next run's ``previous``.
+    """
+
+    @dataclass(frozen=True)
+    class final(Generic[R, S]):
+        """Return ``value`` to the caller and save ``save`` as the next run's ``previous``."""
+
+        value: R
+        save: S
+
+    def __init__(
+        self,
+        checkpointer: Any = None,
+        store: Any = None,
+        cache: Any = None,
+        context_schema: Any = None,
+        cache_policy: Any = None,
+        retry_policy: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        context_schema = (
+            context_schema if context_schema is not None else kwargs.pop("config_schema", None)
+        )
+        retry_policy = retry_policy if retry_policy is not None else kwargs.pop("retry", None)
+        if kwargs:
+            raise TypeError(f"entrypoint() got unexpected arguments {sorted(kwargs)}")
+        self.checkpointer = checkpointer
+        self.store = store
+        self.cache = cache
+        self.context_schema = context_schema
+        self.cache_policy = cache_policy
+        self.retry_policy = retry_policy
+        self.timeout = TimeoutPolicy.coerce(timeout)
+
+    def __call__(self, func: Callable[..., Any]) -> CompiledGraph:
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            raise NotImplementedError("an entrypoint cannot be a generator function")
+        name = getattr(func, "__name__", None) or type(func).__name__
+        workflow = _Workflow(func, name)
+        if self.timeout is not None and not workflow.is_async:
+            raise GraphBuildError(
+                f"entrypoint '{name}' has a timeout, which is only supported for async nodes "
+                "(a sync function cannot be cancelled)"
+            )
+        node = NodeSpec(
+            name=name,
+            func=NodeFunc(
+                workflow.acall if workflow.is_async else workflow.call, f"entrypoint '{name}'"
+            ),
+            triggers=(branch_channel(name),),
+            input_keys=(START, PREVIOUS),
+            retry_policy=self.retry_policy,
+            timeout=self.timeout,
+            cache_policy=self.cache_policy,
+        )
+        spec = GraphSpec(
+            channels={
+                START: EphemeralValue(key=START),
+                END: LastValue(key=END),
+                PREVIOUS: LastValue(key=PREVIOUS),
+                branch_channel(name): Trigger(branch_channel(name)),
+                TASKS: Topic(key=TASKS),
+            },
+            state_keys=(END,),
+            input_keys=(START,),
+            output_keys=END,
+            nodes={name: node},
+            start=NodeSpec(name=START, func=None, edge_writes=((branch_channel(name), START),)),
+            writable_keys=frozenset({END, PREVIOUS}),
+            input_coerce=_as_input,
+            update_coerce=_returned,
+            streams_live=True,
+            name=name,
+        )
+        graph = CompiledGraph(spec, checkpointer=self.checkpointer, store=self.store, name=name)
+        graph.input_type, graph.output_type = _io_types(func)
+        graph.context_schema = self.context_schema
+        graph.cache = self.cache
+        return graph
+
+
+def _io_types(func: Callable[..., Any]) -> tuple[Any, Any]:
+    """The annotated input and output types (``entrypoint.final[R, S]`` returns ``R``)."""
+    try:
+        first = next(iter(inspect.signature(func).parameters))
+    except (TypeError, ValueError, StopIteration):
+        return None, None
+    try:
+        hints = typing.get_type_hints(func)
+    except NameError:  # an annotation naming something not importable here
+        return None, None
+    # A TypeError (e.g. ``entrypoint.final[int]``, one type argument short) propagates.
+    output = hints.get("return")
+    if output is entrypoint.final:
+        output = None
+    elif typing.get_origin(output) is entrypoint.final:
+        output = typing.get_args(output)[0]
+    return hints.get(first), output
+
+
+def _as_input(value: Any) -> dict[str, Any]:
+    return {START: value}
+
+
+class _Workflow:
+    """Calls the user's function with its input and the arguments it asks for by name."""
+
+    def __init__(self, func: Callable[..., Any], name: str) -> None:
+        self.func = func
+        self.is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+            type(func).__call__ if not inspect.isfunction(func) else None
+        )
+        try:
+            params = list(inspect.signature(func).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if not positional or positional[0].name in _INJECTABLE:
+            raise GraphBuildError(
+                f"entrypoint '{name}' must take its input as the first positional parameter"
+            )
+        self.inject = tuple(p.name for p in params[1:] if p.name in _INJECTABLE)
+
+    def _kwargs(self, state: dict[str, Any]) -> dict[str, Any]:
+        if not self.inject:
+            return {}
+        task: Task = current_scope("entrypoint")
+        run = task.run
+        values = {
+            "config": lambda: task.config,
+            "store": lambda: run.store,
+            "runtime": lambda: run.runtime,
+            "writer": lambda: run.writer,
+            "previous": lambda: state.get(PREVIOUS),
+        }
+        return {name: values[name]() for name in self.inject}
+
+    def call(self, state: dict[str, Any]) -> NodeReturn:
+        return _returned(self.func(state.get(START), **self._kwargs(state)))
+
+    async def acall(self, state: dict[str, Any]) -> NodeReturn:
+        return _returned(await self.func(state.get(START), **self._kwargs(state)))
+
+
+def _returned(value: Any) -> NodeReturn:
+    if isinstance(value, entrypoint.final):
+        return NodeReturn([(END, value.value), (PREVIOUS, value.save)], value.value)
+    return NodeReturn([(END, value), (PREVIOUS, value)], value)

@@ -1,0 +1,151 @@
+"""``durability=``: what each mode saves, and what a SIGKILL mid-run leaves on SQLite."""
+
+from __future__ import annotations
+
+import operator
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+from typing_extensions import TypedDict
+
+from threadloom.checkpoint.memory import InMemorySaver
+from threadloom.checkpoint.sqlite import SqliteSaver
+from threadloom.graph import START, StateGraph
+from threadloom.testing.graph import GraphClient
+from threadloom.types import Command, interrupt
+
+
+class State(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+def _chain(*steps: Any) -> StateGraph:
+    builder = StateGraph(State)
+    names = []
+    for i, step in enumerate(steps):
+        name = f"n{i}"
+        builder.add_node(name, step)
+        builder.add_edge(START if i == 0 else names[-1], name)
+        names.append(name)
+    return builder
+
+
+def _say(word: str) -> Any:
+    return lambda state: {"log": [word]}
+
+
+THREAD = {"configurable": {"thread_id": "t"}}
+
+
+async def test_exit_saves_one_checkpoint_per_run(client: GraphClient) -> None:
+    """With ``"exit"`` a run saves its final state once; ``"sync"`` saves every step."""
+    for mode, expected in (("sync", 4), ("exit", 1)):
+        saver = InMemorySaver()
+        graph = _chain(_say("a"), _say("b"), _say("c")).compile(checkpointer=saver)
+        assert await client.invoke(graph, {"log": []}, THREAD, durability=mode) == {
+            "log": ["a", "b", "c"]
+        }
+        assert len(list(saver.list(THREAD))) == expected
+        assert (await client.get_state(graph, THREAD)).values == {"log": ["a", "b", "c"]}
+
+
+async def test_exit_saves_at_an_interrupt_and_resumes(client: GraphClient) -> None:
+    """An interrupt stops an ``"exit"`` run: its state and pending interrupt are saved."""
+    saver = InMemorySaver()
+    graph = _chain(_say("a"), lambda s: {"log": [interrupt("word?")]}, _say("c")).compile(
+        checkpointer=saver
+    )
+    await client.invoke(graph, {"log": []}, THREAD, durability="exit")
+    assert len(list(saver.list(THREAD))) == 1
+    assert (await client.get_state(graph, THREAD)).next == ("n1",)
+    out = await client.invoke(graph, Command(resume="b"), THREAD, durability="exit")
+    assert out == {"log": ["a", "b", "c"]}
+
+
+async def test_exit_saves_when_a_node_fails(client: GraphClient) -> None:
+    """A failing ``"exit"`` run saves the state before the failing step, so it can be retried."""
+    failing = [True]
+
+    def flaky(state: State) -> State:
+        if failing.pop() if failing else False:
+            raise RuntimeError("boom")
+        return {"log": ["b"]}
+
+    saver = InMemorySaver()
+    graph = _chain(_say("a"), flaky).compile(checkpointer=saver)
+    with pytest.raises(RuntimeError):
+        await client.invoke(graph, {"log": []}, THREAD, durability="exit")
+    assert (await client.get_state(graph, THREAD)).values == {"log": ["a"]}
+    assert await client.invoke(graph, None, THREAD, durability="exit") == {"log": ["a", "b"]}
+
+
+_WORKER = textwrap.dedent(
+    """
+    import operator, sys, time
+    from pathlib import Path
+    from typing import Annotated
+    from typing_extensions import TypedDict
+    from threadloom.checkpoint.sqlite import SqliteSaver
+    from threadloom.graph import START, StateGraph
+
+    class State(TypedDict):
+        log: Annotated[list[str], operator.add]
+
+    db, ready, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+
+    def hang(state):
+        ready.write_text("in step 3")
+        time.sleep(600)
+
+    builder = StateGraph(State)
+    builder.add_node("a", lambda s: {"log": ["a"]})
+    builder.add_node("b", lambda s: {"log": ["b"]})
+    builder.add_node("hang", hang)
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", "hang")
+    graph = builder.compile(checkpointer=SqliteSaver(db))
+    graph.invoke({"log": []}, {"configurable": {"thread_id": "t"}}, durability=mode)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "checkpoints", "values"),
+    [("sync", 3, {"log": ["a", "b"]}), ("async", 3, {"log": ["a", "b"]}), ("exit", 0, None)],
+)
+def test_sigkill_mid_run_on_sqlite(
+    tmp_path: Path, mode: str, checkpoints: int, values: Any
+) -> None:
+    """Killed in step 3: ``sync``/``async`` leave steps input..2 on disk, ``exit`` leaves nothing."""
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    db, ready = tmp_path / "cp.sqlite", tmp_path / "ready"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, str(script), str(db), str(ready), mode], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None, "the worker exited before reaching the hanging node"
+            assert time.monotonic() < deadline, "the worker never reached the hanging node"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    saver = SqliteSaver(str(db))
+    assert len(list(saver.list(THREAD))) == checkpoints
+    found = saver.get_tuple(THREAD)
+    if values is None:
+        assert found is None
+    else:
+        assert found is not None
+        graph = _chain(_say("a"), _say("b")).compile(checkpointer=saver)
+        assert graph.get_state(THREAD).values == values
