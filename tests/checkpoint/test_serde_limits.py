@@ -42,7 +42,7 @@ def colliding_ints(n: int) -> list[dict[str, str]]:
 )
 def test_a_hash_flood_is_refused_quickly(serde: JsonPlusSerializer, tree: Any) -> None:
     """A 1 MB blob of 40,000 distinct values with one hash (8.5 s to load before, ~100x an
-    ordinary set of that size) is refused at no more than the cost of loading an ordinary one.
+    ordinary set of that size) is refused at a cost of the order of loading an ordinary one.
 
     Costs are compared as CPU time within this process, so a busy machine slows both sides."""
     data = json.dumps(tree).encode()
@@ -54,7 +54,7 @@ def test_a_hash_flood_is_refused_quickly(serde: JsonPlusSerializer, tree: Any) -
     started = time.process_time()
     with pytest.raises(SerializationError, match="one hash"):
         serde.loads_typed(("json", data))
-    assert time.process_time() - started < 5 * baseline + 0.05
+    assert time.process_time() - started < 20 * baseline + 0.2
 
 
 def test_large_real_sets_and_int_keyed_dicts_still_load(serde: JsonPlusSerializer) -> None:

@@ -9,6 +9,7 @@
 - ``_task``: one task written once: the node call, its retries, its branches.
 - ``_run``: one run's state (channels, versions, step) and the rules of a step:
   planning tasks from triggers, applying writes together, building checkpoints.
+- ``_output``: what a run streams and returns (mixed into ``_run``'s ``Run``).
 - ``_results``: what a node's return value means (updates, ``Command``, ``Send``, branches).
 - ``_injection``: calling a node with the arguments it asks for by name.
 - ``_context``: the running task, reachable from ``interrupt()`` and ``get_config()``.

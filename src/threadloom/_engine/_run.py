@@ -24,8 +24,8 @@ from threadloom._engine._constants import (
     TASKS,
 )
 from threadloom._engine._context import Task
+from threadloom._engine._output import RunOutput
 from threadloom._engine._spec import BranchSpec, NodeSpec
-from threadloom._engine._timeout import progress
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.errors import (
@@ -52,7 +52,7 @@ _DEFAULT_RECURSION_LIMIT = 25
 _ADDRESS_KEYS = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id"})
 
 
-class Run:
+class Run(RunOutput):
     """The mutable state of one invocation (or one subgraph call inside a task)."""
 
     def __init__(
@@ -691,79 +691,6 @@ class Run:
         self.calls = []
         return ops
 
-    # --- output -----------------------------------------------------------------
-
-    def emit(self, mode: str, payload: Any) -> None:
-        """Send a stream part if the caller asked for ``mode``."""
-        if mode in self.modes:
-            self.sink(self.ns_path, mode, payload)
-
-    def _write_custom(self, chunk: Any) -> None:
-        progress()
-        self.sink(self.ns_path, "custom", chunk)
-
-    def emit_values(self) -> None:
-        """Stream the full output state (a low-level graph: its stream channels, if they changed)."""
-        if "values" in self.modes:
-            keys = self.spec.stream_keys
-            if keys is None:
-                self.sink(self.ns_path, "values", self.output())
-            elif self.updated and not self.updated.isdisjoint(
-                (keys,) if isinstance(keys, str) else keys
-            ):
-                self.sink(self.ns_path, "values", self.view(keys))
-
-    def emit_updates(self, tasks: list[Task]) -> None:
-        """Stream each task's update, in task order."""
-        if "updates" in self.modes:
-            cached = self.cached_tasks
-            for task in tasks:
-                if cached and task.id in cached:
-                    part = {task.name: task.result, "__metadata__": {"cached": True}}
-                    self.sink(self.ns_path, "updates", part)
-                else:
-                    self.sink(self.ns_path, "updates", {task.name: task.result})
-
-    def emit_interrupts(self) -> None:
-        """Stream the interrupts that stopped the run."""
-        if "updates" in self.modes:
-            self.sink(self.ns_path, "updates", {INTERRUPT: tuple(self.interrupts)})
-        if "values" in self.modes and self.interrupts:
-            self.sink(
-                self.ns_path, "values", _with_interrupts(self.output(), tuple(self.interrupts))
-            )
-
-    def view(self, keys: str | tuple[str, ...]) -> Any:
-        """The value of one channel (``None`` when empty), or a dict of several that hold one."""
-        if isinstance(keys, str):
-            channel = self.channels[keys]
-            return channel.get() if channel.is_available() else None
-        return self.read_state(keys)
-
-    def snapshot_values(self) -> Any:
-        """What ``get_state().values`` shows: the state, or a graph's streamed channels."""
-        spec = self.spec
-        if spec.snapshot_keys is not None:
-            return self.view(spec.snapshot_keys)
-        if isinstance(spec.output_keys, str):
-            return self.view(spec.output_keys)
-        return self.read_state()
-
-    def output(self) -> Any:
-        """The output state: the output keys that hold a value (one key: its value alone)."""
-        keys = self.output_keys
-        if isinstance(keys, str):
-            channel = self.channels[keys]
-            return channel.get() if channel.is_available() else None
-        return self.read_state(keys)
-
-    def final_output(self) -> Any:
-        """What ``invoke`` returns: the output state, plus interrupts if the run paused."""
-        out = self.output()
-        if self.interrupts:
-            return _with_interrupts(out, list(self.interrupts))
-        return out
-
     @property
     def runtime(self) -> Any:
         """The :class:`~threadloom.runtime.Runtime` injected as ``runtime``."""
@@ -806,13 +733,6 @@ class _ChildInput:
 
     def __init__(self, value: Any) -> None:
         self.value = value
-
-
-def _with_interrupts(output: Any, interrupts: Any) -> dict[str, Any]:
-    if isinstance(output, dict):
-        output[INTERRUPT] = interrupts
-        return output
-    return {INTERRUPT: interrupts}  # a single output key: its value cannot carry them
 
 
 def _ignore(_: Any) -> None:

@@ -1,0 +1,115 @@
+"""What a run streams and returns: the ``Run`` methods that turn its channels into output.
+
+Kept apart from :mod:`threadloom._engine._run` (the rules of a step) so that each
+file stays readable; :class:`~threadloom._engine._run.Run` inherits these.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from threadloom._engine._constants import INTERRUPT
+from threadloom._engine._timeout import progress
+
+if TYPE_CHECKING:
+    from threadloom._engine._context import Task
+    from threadloom._engine._spec import GraphSpec
+    from threadloom.channels.base import BaseChannel
+    from threadloom.types import Interrupt
+
+__all__ = ["RunOutput"]
+
+
+class RunOutput:
+    """Streaming and output of a run (mixed into ``Run``, which sets these attributes)."""
+
+    modes: frozenset[str]
+    sink: Any
+    ns_path: tuple[str, ...]
+    spec: GraphSpec
+    updated: set[str] | None
+    cached_tasks: set[str]
+    interrupts: list[Interrupt]
+    channels: dict[str, BaseChannel]
+    output_keys: str | tuple[str, ...]
+
+    def read_state(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+        raise NotImplementedError  # Run's
+
+    def emit(self, mode: str, payload: Any) -> None:
+        """Send a stream part if the caller asked for ``mode``."""
+        if mode in self.modes:
+            self.sink(self.ns_path, mode, payload)
+
+    def _write_custom(self, chunk: Any) -> None:
+        progress()
+        self.sink(self.ns_path, "custom", chunk)
+
+    def emit_values(self) -> None:
+        """Stream the full output state (a low-level graph: its stream channels, if they changed)."""
+        if "values" in self.modes:
+            keys = self.spec.stream_keys
+            if keys is None:
+                self.sink(self.ns_path, "values", self.output())
+            elif self.updated and not self.updated.isdisjoint(
+                (keys,) if isinstance(keys, str) else keys
+            ):
+                self.sink(self.ns_path, "values", self.view(keys))
+
+    def emit_updates(self, tasks: list[Task]) -> None:
+        """Stream each task's update, in task order."""
+        if "updates" in self.modes:
+            cached = self.cached_tasks
+            for task in tasks:
+                if cached and task.id in cached:
+                    part = {task.name: task.result, "__metadata__": {"cached": True}}
+                    self.sink(self.ns_path, "updates", part)
+                else:
+                    self.sink(self.ns_path, "updates", {task.name: task.result})
+
+    def emit_interrupts(self) -> None:
+        """Stream the interrupts that stopped the run."""
+        if "updates" in self.modes:
+            self.sink(self.ns_path, "updates", {INTERRUPT: tuple(self.interrupts)})
+        if "values" in self.modes and self.interrupts:
+            self.sink(
+                self.ns_path, "values", _with_interrupts(self.output(), tuple(self.interrupts))
+            )
+
+    def view(self, keys: str | tuple[str, ...]) -> Any:
+        """The value of one channel (``None`` when empty), or a dict of several that hold one."""
+        if isinstance(keys, str):
+            channel = self.channels[keys]
+            return channel.get() if channel.is_available() else None
+        return self.read_state(keys)
+
+    def snapshot_values(self) -> Any:
+        """What ``get_state().values`` shows: the state, or a graph's streamed channels."""
+        spec = self.spec
+        if spec.snapshot_keys is not None:
+            return self.view(spec.snapshot_keys)
+        if isinstance(spec.output_keys, str):
+            return self.view(spec.output_keys)
+        return self.read_state()
+
+    def output(self) -> Any:
+        """The output state: the output keys that hold a value (one key: its value alone)."""
+        keys = self.output_keys
+        if isinstance(keys, str):
+            channel = self.channels[keys]
+            return channel.get() if channel.is_available() else None
+        return self.read_state(keys)
+
+    def final_output(self) -> Any:
+        """What ``invoke`` returns: the output state, plus interrupts if the run paused."""
+        out = self.output()
+        if self.interrupts:
+            return _with_interrupts(out, list(self.interrupts))
+        return out
+
+
+def _with_interrupts(output: Any, interrupts: Any) -> dict[str, Any]:
+    if isinstance(output, dict):
+        output[INTERRUPT] = interrupts
+        return output
+    return {INTERRUPT: interrupts}  # a single output key: its value cannot carry them
