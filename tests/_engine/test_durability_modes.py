@@ -140,12 +140,12 @@ def test_sigkill_mid_run_on_sqlite(
     finally:
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    saver = SqliteSaver(str(db))
-    assert len(list(saver.list(THREAD))) == checkpoints
-    found = saver.get_tuple(THREAD)
-    if values is None:
-        assert found is None
-    else:
-        assert found is not None
-        graph = _chain(_say("a"), _say("b")).compile(checkpointer=saver)
-        assert graph.get_state(THREAD).values == values
+    with SqliteSaver.from_conn_string(str(db)) as saver:
+        assert len(list(saver.list(THREAD))) == checkpoints
+        found = saver.get_tuple(THREAD)
+        if values is None:
+            assert found is None
+        else:
+            assert found is not None
+            graph = _chain(_say("a"), _say("b")).compile(checkpointer=saver)
+            assert graph.get_state(THREAD).values == values

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,12 @@ from threadloom.types import CachePolicy
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def cache(request: pytest.FixtureRequest, tmp_path: Path) -> BaseCache:
+def cache(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseCache]:
     if request.param == "memory":
-        return InMemoryCache()
-    return SqliteCache(tmp_path / "cache.sqlite")
+        yield InMemoryCache()
+        return
+    with SqliteCache(tmp_path / "cache.sqlite") as sqlite_cache:
+        yield sqlite_cache
 
 
 class State(TypedDict):
@@ -95,3 +99,18 @@ def test_without_a_cache_the_policy_does_nothing() -> None:
     graph.invoke({"x": 0})
     graph.invoke({"x": 0})
     assert len(calls) == 2
+
+
+def test_a_sqlite_cache_closes_the_connection_it_opened_but_not_a_callers(tmp_path: Path) -> None:
+    """``close()`` closes a path-opened cache's connection; a caller's connection stays usable."""
+    with SqliteCache(tmp_path / "own.sqlite") as owned:
+        owned.set({(("a",), "k"): (1, None)})
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        owned.conn.execute("SELECT 1")
+    conn = sqlite3.connect(tmp_path / "theirs.sqlite", check_same_thread=False)
+    try:
+        with SqliteCache(conn) as borrowed:
+            borrowed.set({(("a",), "k"): (2, None)})
+        assert conn.execute("SELECT count(*) FROM threadloom_cache").fetchone() == (1,)
+    finally:
+        conn.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypedDict
 
@@ -126,7 +127,7 @@ def sqlite_rows(path: str) -> SqlRows:
     """Rows of the SQLite file at ``path`` (a connection of its own, like another process)."""
 
     def execute(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(path) as conn:
+        with closing(sqlite3.connect(path)) as conn, conn:  # closed, and committed
             return conn.execute(sql, params).fetchall()
 
     return SqlRows(execute, SQLITE_COLUMNS, "?")

@@ -6,6 +6,7 @@ import base64
 import os
 import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +156,10 @@ def test_sqlite_saver_file_holds_no_plaintext(tmp_path: Path, serde: EncryptedSe
         assert graph.get_state(CONFIG).values["messages"][-2].content == "my secret is tea"
         assert len(list(saver.list(CONFIG, filter={"source": "loop"}))) >= 3
         assert len(list(saver.list(CONFIG, filter={"source": "loop"}, limit=1))) == 1
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert b"secret is tea" not in Path(path).read_bytes()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         for version, data in conn.execute("SELECT version, data FROM checkpoint_blobs WHERE channel = 'messages'").fetchall():
             changed = data[:30] + bytes([data[30] ^ 1]) + data[31:]
             conn.execute("UPDATE checkpoint_blobs SET data = ? WHERE channel = 'messages' AND version = ?", (changed, version))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,12 @@ THREAD = {"configurable": {"thread_id": "t"}}
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "memory":
-        return InMemorySaver()
-    conn = sqlite3.connect(tmp_path / "cp.sqlite", check_same_thread=False)
-    return SqliteSaver(conn)
+        yield InMemorySaver()
+        return
+    with SqliteSaver.from_conn_string(tmp_path / "cp.sqlite") as sqlite_saver:
+        yield sqlite_saver
 
 
 async def test_tasks_return_futures_and_the_entrypoint_returns_its_value(

@@ -13,6 +13,7 @@ import sqlite3
 import sys
 import uuid
 from collections import deque
+from contextlib import closing
 from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -199,7 +200,7 @@ def test_pickled_rows_can_be_skipped_and_counted(
 ) -> None:
     """``skip_pickle=True`` leaves that checkpoint out, counts it, and migrates the rest."""
     path, marker = pickled_source
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         total = conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
     conn.close()
     report = migrate(str(path), str(tmp_path / "threadloom.db"), skip_pickle=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,7 @@ def test_batch_redone_after_lost_progress_record_is_not_duplicated(
     """A run killed between a batch's writes and its record redoes the batch: upserts, no copies."""
     target = tmp_path / "threadloom.db"
     migrate(str(source.path), str(target))
-    with sqlite3.connect(target) as conn:
+    with closing(sqlite3.connect(target)) as conn, conn:
         conn.execute("DELETE FROM threadloom_migrate_progress")
     conn.close()
     report = migrate(str(source.path), str(target))
@@ -206,7 +206,7 @@ def test_expired_items_stay_behind_and_ttls_keep_their_deadline(
     """An item already expired in LangGraph is not resurrected; a live one expires when it would have."""
     import time
 
-    with sqlite3.connect(source.path) as conn:
+    with closing(sqlite3.connect(source.path)) as conn, conn:
         conn.execute(
             "UPDATE store SET expires_at = datetime('now', '-1 minutes'), ttl_minutes = 5 "
             "WHERE key = 'm3'"
@@ -222,7 +222,7 @@ def test_expired_items_stay_behind_and_ttls_keep_their_deadline(
     with opened(target) as (_graph, _saver, store):
         assert store.get(("memories", "u1"), "m3") is None
         assert store.get(("memories", "u1"), "m2") is not None
-    with sqlite3.connect(target) as conn:
+    with closing(sqlite3.connect(target)) as conn, conn:
         [(expires_at,)] = conn.execute(
             "SELECT expires_at FROM store_items WHERE key = 'm2'"
         ).fetchall()

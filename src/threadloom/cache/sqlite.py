@@ -35,21 +35,42 @@ class SqliteCache(BaseCache):
         import tempfile
         from threadloom.cache.sqlite import SqliteCache
 
-        cache = SqliteCache(tempfile.mkdtemp() + "/cache.db")
-        cache.set({(("node",), "k"): ([1, 2], 60)})
-        assert cache.get([(("node",), "k")]) == {(("node",), "k"): [1, 2]}
+        with SqliteCache(tempfile.mkdtemp() + "/cache.db") as cache:
+            cache.set({(("node",), "k"): ([1, 2], 60)})
+            assert cache.get([(("node",), "k")]) == {(("node",), "k"): [1, 2]}
+
+    A cache opened on a path owns its connection: ``close()`` (or leaving the
+    ``with`` block) closes it. A connection passed in stays the caller's to close.
     """
 
     def __init__(self, path: str | Path | sqlite3.Connection, *, serde: Any = None) -> None:
+        self._owns_conn = not isinstance(path, sqlite3.Connection)
         if isinstance(path, sqlite3.Connection):
             self.conn = path
         else:
             self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
         self.serde = serde if serde is not None else JsonPlusSerializer()
         self._lock = threading.Lock()
-        with self._lock:
-            self.conn.execute(_SCHEMA)
+        try:
+            with self._lock:
+                if self._owns_conn:
+                    self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute(_SCHEMA)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection this cache opened (a caller's connection is left open)."""
+        if self._owns_conn:
+            with self._lock:
+                self.conn.close()
+
+    def __enter__(self) -> SqliteCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def get(self, keys: Sequence[FullKey]) -> dict[FullKey, Any]:
         now = time.time()
