@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from threadloom.channels.base import BaseChannel
+from threadloom.checkpoint.id import uuid6
 
 __all__ = ["ChannelCache", "ThreadState", "new_checkpoint_id", "now_iso", "task_id"]
-
-_GREGORIAN_OFFSET = 0x01B21DD213814000  # 100 ns intervals from 1582-10-15 to 1970-01-01
-_id_lock = threading.Lock()
-_last_ticks = 0
 
 
 def new_checkpoint_id() -> str:
     """A time-ordered UUID (version 6 layout): ids sort in creation order, even within one tick."""
-    global _last_ticks
-    with _id_lock:
-        ticks = time.time_ns() // 100 + _GREGORIAN_OFFSET
-        if ticks <= _last_ticks:
-            ticks = _last_ticks + 1
-        _last_ticks = ticks
-    value = (
-        ((ticks >> 12) << 80)
-        | (0x6 << 76)
-        | ((ticks & 0xFFF) << 64)
-        | (0b10 << 62)
-        | random.getrandbits(62)
-    )
-    text = f"{value:032x}"
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return str(uuid6())
 
 
 def task_id(checkpoint_id: str, ns: str, step: int, name: str, path: Any) -> str:

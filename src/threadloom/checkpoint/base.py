@@ -64,16 +64,24 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal, NamedTuple, TypedDict, cast
 
 from langchain_core.runnables import RunnableConfig
 
 from threadloom.checkpoint._loading import check_header, load_value
-from threadloom.errors import InvalidCheckpointInputError, MissingThreadIdError, SerializationError
+from threadloom.checkpoint.id import uuid6
+from threadloom.errors import (
+    EmptyChannelError,
+    InvalidCheckpointInputError,
+    MissingThreadIdError,
+    SerializationError,
+)
 
 __all__ = [
     "ERROR",
     "INTERRUPT",
+    "LATEST_VERSION",
     "RESUME",
     "SCHEDULED",
     "WRITES_IDX_MAP",
@@ -87,8 +95,11 @@ __all__ = [
     "DeltaValue",
     "PendingWrite",
     "StoredBlob",
+    "copy_checkpoint",
+    "create_checkpoint",
     "decode_channels",
     "decode_checkpoint",
+    "empty_checkpoint",
     "encode_channels",
     "encode_checkpoint",
     "get_checkpoint_id",
@@ -597,3 +608,76 @@ def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | No
     if not filter:
         return True
     return all(k in metadata and metadata[k] == v for k, v in filter.items())
+
+
+# --- building checkpoints by hand (LangGraph's helpers, for tests and tools) ---
+
+LATEST_VERSION = 1
+"""The format version (``Checkpoint["v"]``) of the checkpoints threadloom writes."""
+
+
+def empty_checkpoint() -> Checkpoint:
+    """A checkpoint with no channels, a fresh id and the current time."""
+    return Checkpoint(
+        v=LATEST_VERSION,
+        id=str(uuid6(clock_seq=-2)),
+        ts=datetime.now(timezone.utc).isoformat(),
+        channel_values={},
+        channel_versions={},
+        versions_seen={},
+        updated_channels=None,
+    )
+
+
+def copy_checkpoint(checkpoint: Checkpoint) -> Checkpoint:
+    """A copy whose dicts (values, versions, versions seen) can change without touching ``checkpoint``."""
+    updated = checkpoint.get("updated_channels")
+    return Checkpoint(
+        v=checkpoint["v"],
+        id=checkpoint["id"],
+        ts=checkpoint["ts"],
+        channel_values=dict(checkpoint["channel_values"]),
+        channel_versions=dict(checkpoint["channel_versions"]),
+        versions_seen={k: dict(v) for k, v in checkpoint["versions_seen"].items()},
+        updated_channels=None if updated is None else list(updated),
+    )
+
+
+def create_checkpoint(
+    checkpoint: Checkpoint,
+    channels: Mapping[str, Any] | None,
+    step: int,
+    *,
+    id: str | None = None,
+) -> Checkpoint:
+    """The next checkpoint after ``checkpoint``: the values of ``channels`` (or ``checkpoint``'s own).
+
+    Only channels that ``checkpoint`` has a version for are kept, and empty ones
+    are left out. The id is a fresh :func:`~threadloom.checkpoint.id.uuid6`
+    carrying ``step`` unless ``id`` is given.
+    """
+    # channels import this module (delta values), so MISSING is imported on use
+    from threadloom.channels.base import MISSING
+
+    if channels is None:
+        values = checkpoint["channel_values"]
+    else:
+        values = {}
+        for key, channel in channels.items():
+            if key not in checkpoint["channel_versions"]:
+                continue
+            try:
+                value = channel.checkpoint()
+            except EmptyChannelError:
+                continue
+            if value is not MISSING:
+                values[key] = value
+    return Checkpoint(
+        v=LATEST_VERSION,
+        id=id or str(uuid6(clock_seq=step)),
+        ts=datetime.now(timezone.utc).isoformat(),
+        channel_values=values,
+        channel_versions=checkpoint["channel_versions"],
+        versions_seen=checkpoint["versions_seen"],
+        updated_channels=None,
+    )

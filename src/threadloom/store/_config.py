@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from threadloom.errors import InvalidStoreInputError
 from threadloom.store._ops import SearchMode
@@ -13,9 +13,13 @@ __all__ = [
     "IndexConfig",
     "TTLConfig",
     "configured_search_mode",
+    "normalize_index_config",
     "validate_ttl_config",
     "vector_index_config",
 ]
+
+
+_C = TypeVar("_C", bound="IndexConfig | None")
 
 
 class IndexConfig(TypedDict, total=False):
@@ -82,6 +86,29 @@ def validate_ttl_config(ttl: TTLConfig | None) -> TTLConfig | None:
             f"ttl['refresh_on_read'] must be a bool, got {ttl['refresh_on_read']!r}"
         )
     return ttl
+
+
+def normalize_index_config(config: _C) -> _C:
+    """``config`` with LangGraph SQLite's ``text_fields`` spelled ``fields`` (every backend).
+
+    ``text_fields`` may be one path string or a list of them, as LangGraph's
+    SQLite store accepts; giving it next to a different ``fields`` is an error.
+    """
+    if "text_fields" not in (config if isinstance(config, dict) else ()):
+        return config
+    given = cast(dict[str, Any], config)
+    out = {k: v for k, v in given.items() if k != "text_fields"}
+    fields = given["text_fields"]
+    if isinstance(fields, str):
+        fields = [fields]
+    if out.get("fields") is not None and fields is not None and list(out["fields"]) != fields:
+        raise InvalidStoreInputError(
+            f"index gives both 'fields'={out['fields']!r} and 'text_fields'={fields!r}; "
+            "give one ('text_fields' is the older SQLite spelling of 'fields')"
+        )
+    if out.get("fields") is None:
+        out["fields"] = fields
+    return cast(_C, out)
 
 
 def vector_index_config(config: IndexConfig | None) -> IndexConfig | None:

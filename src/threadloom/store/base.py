@@ -27,6 +27,7 @@ from threadloom.errors import InvalidNamespaceError, InvalidStoreInputError
 from threadloom.store._config import SEARCH_CONFIG_KEYS as SEARCH_CONFIG_KEYS
 from threadloom.store._config import IndexConfig, TTLConfig
 from threadloom.store._config import configured_search_mode as configured_search_mode
+from threadloom.store._config import normalize_index_config as normalize_index_config
 from threadloom.store._config import validate_ttl_config as validate_ttl_config
 from threadloom.store._config import vector_index_config as vector_index_config
 from threadloom.store._items import Item, SearchItem

@@ -61,6 +61,7 @@ from threadloom.store.base import (
     TTLConfig,
     configured_search_mode,
     get_text_at_path,
+    normalize_index_config,
     validate_op,
     validate_ops,
     validate_ttl_config,
@@ -121,6 +122,7 @@ class InMemoryStore(BaseStore):
     supported_search_modes = SEARCH_MODES
 
     def __init__(self, *, index: IndexConfig | None = None, ttl: TTLConfig | None = None) -> None:
+        index = normalize_index_config(index)
         self.index_config = index
         self._search_mode = configured_search_mode(index)
         self._fusion = fusion_config(index)

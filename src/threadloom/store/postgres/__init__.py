@@ -26,10 +26,12 @@ Every indexed store also keeps a keyword index of the same texts (PostgreSQL
 full-text search over the store's own terms, scored as BM25 in Python so
 scores equal the other backends'), so ``search(..., mode="keyword" | "hybrid")``
 works; ``index={"fields": [...]}`` without an embedder gives a keyword-only
-store that needs no pgvector.
+store that needs no pgvector. :class:`AsyncPostgresStore` (also at
+``threadloom.store.postgres.aio``) is the asyncio flavour.
 """
 
 from threadloom.store.postgres._core import ANNIndexConfig, PostgresIndexConfig
 from threadloom.store.postgres._store import PostgresStore
+from threadloom.store.postgres.aio import AsyncPostgresStore
 
-__all__ = ["ANNIndexConfig", "PostgresIndexConfig", "PostgresStore"]
+__all__ = ["ANNIndexConfig", "AsyncPostgresStore", "PostgresIndexConfig", "PostgresStore"]

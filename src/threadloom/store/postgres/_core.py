@@ -22,6 +22,7 @@ from threadloom.store.base import (
     SearchOp,
     TTLConfig,
     configured_search_mode,
+    normalize_index_config,
     validate_ops,
     validate_ttl_config,
     vector_index_config,
@@ -128,6 +129,7 @@ class PostgresStoreCore(BaseStore):
     def __init__(
         self, *, index: PostgresIndexConfig | None = None, ttl: TTLConfig | None = None
     ) -> None:
+        index = normalize_index_config(index)
         self.index_config = index
         self.ttl_config = validate_ttl_config(ttl)
         self._search_mode = configured_search_mode(index)

@@ -4,7 +4,8 @@ Items, their vectors, their keyword index (FTS5) and TTLs live in the file
 (WAL mode); semantic search runs on an in-process copy of the vectors that is
 loaded on the first query and kept in step with writes from any process.
 Keyword search is FTS5 scored as BM25 (``_text_search``); hybrid search fuses
-both with :func:`threadloom.store._fusion.fuse_hits`. Needs no SQLite extension.
+both with :func:`threadloom.store._fusion.fuse_hits`. Needs no SQLite extension. :class:`AsyncSqliteStore` (also at
+``threadloom.store.sqlite.aio``, LangGraph exports it from both) is the asyncio flavour.
 
 Example::
 
@@ -20,5 +21,6 @@ Example::
 """
 
 from threadloom.store.sqlite._store import SqliteStore
+from threadloom.store.sqlite.aio import AsyncSqliteStore
 
-__all__ = ["SqliteStore"]
+__all__ = ["AsyncSqliteStore", "SqliteStore"]

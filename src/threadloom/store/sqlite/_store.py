@@ -39,6 +39,7 @@ from threadloom.store.base import (
     SearchOp,
     TTLConfig,
     configured_search_mode,
+    normalize_index_config,
     run_in_thread,
     validate_ops,
     validate_ttl_config,
@@ -108,6 +109,7 @@ class SqliteStore(Searches, BaseStore):
         synchronous: Synchronous = "NORMAL",
         allow_foreign_tables: bool = False,
     ) -> None:
+        index = normalize_index_config(index)
         self.index_config = index
         self._search_mode = configured_search_mode(index)
         self._fusion = _fusion_config(index)

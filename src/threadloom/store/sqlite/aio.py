@@ -27,7 +27,7 @@ from threadloom.store.base import (
     TTLConfig,
     run_in_thread,
 )
-from threadloom.store.sqlite import SqliteStore
+from threadloom.store.sqlite._store import SqliteStore
 
 __all__ = ["AsyncSqliteStore"]
 
