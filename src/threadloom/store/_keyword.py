@@ -448,15 +448,17 @@ class KeywordIndex:
             order = _pick_ties(owners, offsets, all_slots, all_scores, order, limit)
         which = np.searchsorted(offsets, order, side="right") - 1
         slots_of = all_slots[order]
-        hits: list[KeywordHit] = []
-        for owner, slot, value in zip(
-            which.tolist(), slots_of.tolist(), all_scores[order].tolist(), strict=True
-        ):
-            namespace, partition, _ = owners[owner]
-            key = partition.item_keys[slot]
-            assert key is not None
-            hits.append(KeywordHit(namespace, key, value))
-        return _by_score_then_address(hits, limit)
+        # Plain tuples sort in C (no key function); hits are made for the page only.
+        ranked = [
+            (-value, owners[owner][0], owners[owner][1].item_keys[slot])
+            for owner, slot, value in zip(
+                which.tolist(), slots_of.tolist(), all_scores[order].tolist(), strict=True
+            )
+        ]
+        ranked.sort()
+        if limit is not None:
+            del ranked[limit:]
+        return [KeywordHit(namespace, key, -score) for score, namespace, key in ranked]  # type: ignore[arg-type]
 
 
 def score_matches(

@@ -636,9 +636,10 @@ class VectorIndex:
             _, first = np.unique(items, return_index=True)
             first.sort()
             found: list[tuple[Namespace, str, float]] = []
-            for position in first.tolist():
-                item = int(items[position])
-                address = self._item_addr[item]
+            item_addr = self._item_addr
+            # Python ints and floats in one step each: no numpy scalar per item.
+            for item, score in zip(items[first].tolist(), scores[top[first]].tolist(), strict=True):
+                address = item_addr[item]
                 assert address is not None
                 if accept is not None:
                     ok = verdicts.get(item)
@@ -646,7 +647,7 @@ class VectorIndex:
                         ok = verdicts[item] = bool(accept(*address))
                     if not ok:
                         continue
-                found.append((address[0], address[1], float(scores[top[position]])))
+                found.append((address[0], address[1], score))
                 if len(found) == need:
                     return found
             if m >= total:
