@@ -458,7 +458,7 @@ class KeywordIndex:
         ranked.sort()
         if limit is not None:
             del ranked[limit:]
-        return [KeywordHit(namespace, key, -score) for score, namespace, key in ranked]  # type: ignore[arg-type]
+        return [KeywordHit(namespace, key, -score) for score, namespace, key in ranked]
 
 
 def score_matches(
