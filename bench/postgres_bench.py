@@ -131,6 +131,30 @@ def measure_search(
     return statistics.median(latencies), p95, found / max(expected, 1)
 
 
+def measure_mode(
+    search: Callable[..., list[Any]], users: int, queries: int, scope: str, mode: str
+) -> float:
+    """Median ms of ``queries`` searches in ``mode`` (threadloom: keyword and hybrid too)."""
+    latencies = []
+    for q in range(queries):
+        prefix = ("memories", f"u{q % users}") if scope == "user" else ("memories",)
+        started = time.perf_counter()
+        search(prefix, query=f"q:{q}", limit=10, mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return statistics.median(latencies)
+
+
+def single_puts(put: Callable[..., Any], first: int, n: int, users: int) -> float:
+    """µs per ``store.put`` of one new item into the filled store (one round trip each)."""
+    started = time.perf_counter()
+    for i in range(first, first + n):
+        put(("memories", f"u{i % users}"), f"k{i}", {"text": f"i:{i % first}", "kind": "fact"})
+    return (time.perf_counter() - started) / n * 1e6
+
+
+SINGLE_PUTS = 300
+
+
 def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace) -> dict[str, Any]:
     from threadloom.store.base import PutOp
     from threadloom.store.postgres import PostgresStore
@@ -152,6 +176,13 @@ def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace)
         warm_up(store.search, data, args.users)
         user = measure_search(store.search, data, args.users, args.queries, "user")
         overall = measure_search(store.search, data, args.users, args.queries, "global")
+        sys.stderr.write("  threadloom: keyword and hybrid next to vector search\n")
+        for mode in ("vector", "keyword", "hybrid"):
+            for scope in ("user", "global"):
+                extra[f"{mode}_{scope}_ms"] = measure_mode(
+                    store.search, args.users, args.queries, scope, mode
+                )
+        extra["single_put_us"] = single_puts(store.put, len(data.items), SINGLE_PUTS, args.users)
     result: dict[str, Any] = {"put": rate, "user": user, "global": overall, **extra}
     # The same index searched by stores configured with other ef_search values (public config).
     for ef in [int(e) for e in args.ef_search.split(",") if e]:
@@ -278,6 +309,7 @@ def bench_langgraph_store(dsn: str, data: TableEmbed, args: argparse.Namespace) 
         warm_up(store.search, data, args.users)
         user = measure_search(store.search, data, args.users, args.queries, "user")
         overall = measure_search(store.search, data, args.users, args.queries, "global")
+        extra["single_put_us"] = single_puts(store.put, len(data.items), SINGLE_PUTS, args.users)
     return {"put": rate, "user": user, "global": overall, **extra}
 
 
@@ -494,6 +526,25 @@ def main() -> None:
                             f"| {g[0]:.2f} | {g[1]:.2f} | {g[2]:.3f} |"
                         )
             print()
+            print(f"| store | single put µs ({SINGLE_PUTS} new items into the filled store) |")
+            print("|---|---|")
+            for name, r in rows:
+                print(f"| {name} | {r['single_put_us']:.0f} |")
+            print()
+            for name, r in rows:
+                if "vector_user_ms" not in r:
+                    continue
+                print(
+                    f"| {name}: search mode | per-user p50 ms | / vector | global p50 ms | / vector |"
+                )
+                print("|---|---|---|---|---|")
+                for mode in ("vector", "keyword", "hybrid"):
+                    u, g = r[f"{mode}_user_ms"], r[f"{mode}_global_ms"]
+                    print(
+                        f"| {mode} | {u:.2f} | {u / r['vector_user_ms']:.2f}x | {g:.2f} "
+                        f"| {g / r['vector_global_ms']:.2f}x |"
+                    )
+                print()
             for name, r in rows:
                 if "load_s" in r:
                     print(

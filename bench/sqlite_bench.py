@@ -170,8 +170,17 @@ def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
     results["filter_search_ms"] = median_ms(
         lambda j: store.search(("users", f"u{j % USERS}"), filter={"kind": "event"}, limit=10), 200
     )
+    progress(f"{impl}: single puts")
+    single = 2_000
+    start, cpu = time.perf_counter(), time.process_time()
+    for j in range(single):
+        i = items + j  # new items (their vectors: rows of the data, by number)
+        store.put(data.namespace(i), f"m{i}", data.value(i % items))
+    results["single_put_us"] = (time.perf_counter() - start) / single * 1e6
+    results["single_put_cpu_us"] = (time.process_time() - cpu) / single * 1e6
     if impl == "threadloom":
-        # setup() built and loaded the keyword index: the first keyword search is an ordinary one.
+        # A "vector" store keeps no keyword index: the first keyword search builds it (once
+        # per file); later puts keep it. Timed after the single puts so those are vector-only.
         start = time.perf_counter()
         store.search(("users",), query="memory 5", mode="keyword", limit=10)
         results["keyword_first_ms"] = (time.perf_counter() - start) * 1000
@@ -189,14 +198,11 @@ def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
                 ),
                 30,
             )
-    progress(f"{impl}: single puts")
-    single = 2_000
-    start, cpu = time.perf_counter(), time.process_time()
-    for j in range(single):
-        i = items + j  # new items (their vectors: rows of the data, by number)
-        store.put(data.namespace(i), f"m{i}", data.value(i % items))
-    results["single_put_us"] = (time.perf_counter() - start) / single * 1e6
-    results["single_put_cpu_us"] = (time.process_time() - cpu) / single * 1e6
+        start = time.perf_counter()
+        for j in range(single):
+            i = items + single + j
+            store.put(data.namespace(i), f"m{i}", data.value(i % items))
+        results["single_put_keywords_us"] = (time.perf_counter() - start) / single * 1e6
     # Exactness check on our side: the top hit across all is the true best cosine.
     if impl == "threadloom":
         q = data.queries[3] / np.linalg.norm(data.queries[3])
@@ -246,7 +252,13 @@ def table(rows: list[dict[str, Any]]) -> str:
         ("file size (MB)", "file_mb", "{:.0f}", ""),
         ("single put, into the filled file (µs, wall)", "single_put_us", "{:.0f}", ""),
         ("  same, CPU time of the process (µs)", "single_put_cpu_us", "{:.0f}", ""),
-        ("first keyword search after setup (ms)", "keyword_first_ms", "{:.1f}", ""),
+        (
+            "  same, once the keyword index is live (µs, wall)",
+            "single_put_keywords_us",
+            "{:.0f}",
+            "",
+        ),
+        ("first keyword search: builds the index (ms)", "keyword_first_ms", "{:.1f}", ""),
         ("keyword search, one namespace (ms, median)", "keyword_one_ns_ms", "{:.2f}", ""),
         ("keyword search, all namespaces (ms, median)", "keyword_all_ms", "{:.2f}", ""),
         ("hybrid search, one namespace (ms, median)", "hybrid_one_ns_ms", "{:.2f}", ""),

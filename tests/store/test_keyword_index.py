@@ -97,6 +97,41 @@ def test_ties_are_ordered_by_namespace_then_key() -> None:
     assert [(h.namespace, h.key) for h in idx.search((), "fig", limit=4)] == expected[:4]
 
 
+def test_thousands_of_ties_at_the_cut_off_go_to_the_smallest_addresses() -> None:
+    """A common word in short texts ties thousands of items across namespaces: the page is
+    the best scores, then the ties by (namespace, key), as if every hit were sorted; with
+    rewritten items (several rows, reused slots) and deletions too."""
+    import random
+
+    rng = random.Random(7)
+    idx = KeywordIndex()
+    namespaces = [("memories", f"u{n}") for n in range(40)]
+    rng.shuffle(namespaces)
+    for n, namespace in enumerate(namespaces):
+        keys = [f"k{i:03d}" for i in range(60)]
+        rng.shuffle(keys)
+        for key in keys:
+            idx.put(namespace, key, ["memory " + key])
+        idx.put(namespace, "best", ["memory memory lane"])  # a better score in every namespace
+        if n % 3 == 0:
+            idx.put(namespace, "k010", ["memory k010", "memory again k010"])  # two rows
+            idx.delete(namespace, "k011")
+            idx.put(namespace, "k000", ["memory k000"])  # rewritten: slot reused out of order
+    every = idx.search(("memories",), "memory")
+    assert len(every) > 2000
+    in_order = [p.rows_in_slot_order for p in idx._partitions.values()]
+    assert any(in_order) and not all(in_order)  # both ways of scoring a partition
+    expected = sorted(every, key=lambda h: (-h.score, h.namespace, h.key))
+    assert every == expected
+    for limit in (1, 10, 45, 100, 500):
+        assert idx.search(("memories",), "memory", limit=limit) == expected[:limit]
+    pool = idx.search_with(
+        ("memories",), "memory", limit=50, addresses=[(("memories", "u39"), "k059")]
+    )
+    assert pool[:50] == expected[:50]
+    assert [(h.namespace, h.key) for h in pool[50:]] == [(("memories", "u39"), "k059")]
+
+
 # --- several texts per item ---------------------------------------------------------
 
 

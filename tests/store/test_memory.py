@@ -285,6 +285,40 @@ def test_a_single_put_with_a_bad_vector_changes_nothing() -> None:
     assert [h.key for h in store.search(("m",), query="x")] == ["k"]
 
 
+def test_a_single_put_takes_an_embedders_list_of_float32_rows_as_is() -> None:
+    """The usual LangChain-style answer (a list of float32 arrays): a single put scales the
+    row into the index without touching the embedder's array, refuses NaN or inf, and keeps
+    a zero vector zero."""
+    import numpy as np
+
+    from threadloom.errors import EmbeddingError
+
+    answers: dict[str, np.ndarray] = {
+        "a": np.full(DIMS, 2.0, dtype=np.float32),
+        "zero": np.zeros(DIMS, dtype=np.float32),
+        "nan": np.full(DIMS, np.nan, dtype=np.float32),
+        "inf": np.full(DIMS, np.inf, dtype=np.float32),
+    }
+    returned: list[np.ndarray] = []
+
+    def embed(texts: list[str]) -> list[np.ndarray]:
+        rows = [answers[t] for t in texts]
+        returned.extend(rows)
+        return rows
+
+    store = InMemoryStore(index={"embed": embed, "dims": DIMS, "fields": ["text"]})
+    store.put(("m",), "one", {"text": "a"})
+    store.put(("m",), "none", {"text": "zero"})
+    assert (answers["a"] == 2.0).all() and not answers["zero"].any()
+    for bad in ("nan", "inf"):
+        with pytest.raises(EmbeddingError):
+            store.put(("m",), "one", {"text": bad})
+    assert store.get(("m",), "one").value == {"text": "a"}  # type: ignore[union-attr]
+    hits = {h.key: h.score for h in store.search(("m",), query="a", limit=3)}
+    assert hits["one"] == pytest.approx(1.0, abs=1e-6)
+    assert hits["none"] == 0.0
+
+
 def test_a_function_embedders_array_reaches_the_store_unchanged_and_unmodified() -> None:
     """The numpy-native path: a plain function's float32 array is used as is, never scaled in place."""
     import numpy as np

@@ -523,19 +523,17 @@ def _put_mixed(store: SqliteStore) -> None:
     store.delete(NS, "a")
 
 
-def _forget_keyword_index(path: Path) -> None:
-    """Make ``path`` a file from before its keyword index was built (a deferred one)."""
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("DELETE FROM store_texts")
-        conn.execute("DELETE FROM store_meta WHERE name = 'keyword_index'")
-    conn.close()
+def _max_text_id(store: SqliteStore) -> Any:
+    return store._db.read(lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0])
 
 
-def test_setup_builds_the_keyword_index_so_no_search_pays_for_it(path: Path) -> None:
-    """setup() indexes every item of a file without a keyword index, from the paths
-    recorded at its put; the first keyword search then finds what an eager index would."""
-    with SqliteStore(path, index=index()) as eager:
+def test_a_vector_store_keeps_no_keyword_index_until_a_keyword_search(path: Path) -> None:
+    """With search_mode "vector", setup() and puts write no keyword rows; the first keyword
+    search indexes every item from the paths recorded at its put, answers as a store that
+    kept the index from the start, and puts keep it from then on."""
+    with SqliteStore(
+        path.with_name("eager.db"), index={**index(), "search_mode": "hybrid"}
+    ) as eager:
         eager.setup()
         assert _keyword_live(eager)  # built (empty) by setup, before any put
         _put_mixed(eager)
@@ -543,50 +541,72 @@ def test_setup_builds_the_keyword_index_so_no_search_pays_for_it(path: Path) -> 
             (h.namespace, h.key, h.score)
             for h in eager.search(("memories",), query="pizza", mode="keyword")
         ]
-    _forget_keyword_index(path)
-    with SqliteStore(path, index=index()) as reopened:
-        assert not _keyword_live(reopened)
-        reopened.setup()
-        assert _keyword_live(reopened)
-        assert _fts_consistent(reopened) == (4, 3)  # b twice (text, more), d, e
-        built = reopened._db.read(
-            lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0]
-        )
+    with SqliteStore(path, index=index()) as lazy:
+        lazy.setup()
+        _put_mixed(lazy)
+        assert not _keyword_live(lazy)
+        assert _fts_consistent(lazy) == (0, 0)
         found = [
             (h.namespace, h.key, h.score)
-            for h in reopened.search(("memories",), query="pizza", mode="keyword")
+            for h in lazy.search(("memories",), query="pizza", mode="keyword")
         ]
-        reopened.search(NS, query="pizza", mode="hybrid")
-        # The searches built nothing: the rows are those setup wrote.
-        assert (
-            reopened._db.read(lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0])
-            == built
-        )
-        reopened.put(NS, "f", {"text": "pizza later"})  # live: indexed at put
-        assert [h.key for h in reopened.search(NS, query="later", mode="keyword")] == ["f"]
+        assert _keyword_live(lazy)
+        assert _fts_consistent(lazy) == (4, 3)  # b twice (text, more), d, e
+        built = _max_text_id(lazy)
+        lazy.search(NS, query="pizza", mode="hybrid")
+        assert _max_text_id(lazy) == built  # built once
+        lazy.put(NS, "f", {"text": "pizza later"})  # live now: indexed at put
+        assert [h.key for h in lazy.search(NS, query="later", mode="keyword")] == ["f"]
     assert found == expected
     assert {key for _, key, _ in found} == {"b", "d", "e"}
 
 
-def test_the_first_operation_builds_the_index_when_setup_was_not_called(path: Path) -> None:
-    """Without an explicit setup(), the first operation runs it, keyword index included."""
-    with SqliteStore(path, index=index()) as store:
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+def test_setup_builds_the_keyword_index_of_a_store_searching_by_keywords(
+    path: Path, mode: str
+) -> None:
+    """search_mode "keyword"/"hybrid": setup() indexes the items of a file without a keyword
+    index, so no search pays for the build."""
+    with SqliteStore(path, index=index()) as first:
+        _put_mixed(first)
+        assert not _keyword_live(first)
+    config = {"fields": ["text"]} if mode == "keyword" else {**index(), "search_mode": mode}
+    with SqliteStore(path, index=config) as store:  # type: ignore[arg-type]
+        store.setup()
+        assert _keyword_live(store)
+        assert _fts_consistent(store) == (4, 3)
+        built = _max_text_id(store)
+        assert {h.key for h in store.search(("memories",), query="pizza", mode="keyword")} == {
+            "b",
+            "d",
+            "e",
+        }
+        assert _max_text_id(store) == built  # the search built nothing
+
+
+def test_the_first_operation_runs_setup_and_its_keyword_build(path: Path) -> None:
+    """Without an explicit setup(), the first operation runs it, keyword build included for
+    a hybrid store, and not for a vector one."""
+    with SqliteStore(path, index={**index(), "search_mode": "hybrid"}) as store:
         store.put(NS, "a", {"text": "zucchini soup"})
         assert _keyword_live(store)
         assert _fts_consistent(store) == (1, 1)
         assert [h.key for h in store.search(NS, query="zucchini", mode="keyword")] == ["a"]
+    with SqliteStore(other := path.with_name("vector.db"), index=index()) as vector:
+        vector.put(NS, "a", {"text": "zucchini soup"})
+        assert not _keyword_live(vector)
+        assert _fts_consistent(vector) == (0, 0)
+    assert other.exists()
 
 
-async def test_an_async_setup_builds_the_index(path: Path) -> None:
+async def test_an_async_keyword_search_builds_the_index(path: Path) -> None:
     from threadloom.store.sqlite.aio import AsyncSqliteStore
 
-    with SqliteStore(path, index=index()) as first:
-        first.put(NS, "a", {"text": "zucchini soup"})
-    _forget_keyword_index(path)
     async with AsyncSqliteStore.from_conn_string(path, index=index()) as store:
-        await store.setup()
-        assert _fts_consistent(store.store) == (1, 1)
+        await store.aput(NS, "a", {"text": "zucchini soup"})
+        assert _fts_consistent(store.store) == (0, 0)
         assert [h.key for h in await store.asearch(NS, query="zucchini", mode="keyword")] == ["a"]
+        assert _fts_consistent(store.store) == (1, 1)
 
 
 def test_a_writer_keeps_the_index_another_process_built(path: Path) -> None:

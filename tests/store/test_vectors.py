@@ -199,6 +199,27 @@ def test_set_rows_overwrites_in_place_or_moves_an_item_when_its_count_changes() 
     assert (("a",), "x") not in index and index.rows == 1
 
 
+def test_set_row_writes_the_scaled_vector_in_place_and_leaves_the_callers_array() -> None:
+    """set_row stores vector * scale: in place on a re-put of a one-vector item, re-claimed
+    for an item that had several; the caller's array is never modified."""
+    index = VectorIndex(2)
+    vector = np.array([3.0, 4.0], dtype=np.float32)
+    index.set_row((("a",), "x"), vector, 0.2)
+    index.set_row((("a",), "y"), np.array([0.0, 2.0], dtype=np.float32), 0.5)
+    assert (vector == [3.0, 4.0]).all()
+    [(_, key, score)] = index.search([0.6, 0.8], limit=1)
+    assert key == "x" and score == pytest.approx(1.0)
+    rows_before = index.rows
+    index.set_row((("a",), "x"), np.array([0.0, 5.0], dtype=np.float32), 0.2)  # in place
+    assert index.rows == rows_before
+    assert [key for _, key, _ in index.search([0.0, 1.0], limit=2)] == ["x", "y"]
+    index.set_rows((("a",), "x"), normalize_rows([[1.0, 0.0], [0.6, 0.8]], 2))
+    assert index.rows == 3
+    index.set_row((("a",), "x"), np.array([1.0, 0.0], dtype=np.float32), 1.0)
+    assert index.rows == 2
+    assert [key for _, key, _ in index.search([1.0, 0.0], limit=1)] == ["x"]
+
+
 def test_normalize_rows_of_one_row_matches_the_many_row_path() -> None:
     """The one-row shortcut gives the unit vector the general path gives (zero stays zero)."""
     row = np.array([[3.0, 4.0, 12.0]], dtype=np.float32)

@@ -95,15 +95,29 @@ class ResolvedIndex:
             texts.extend(get_text_at_path(op.value, path))
         return texts
 
-    def embed_one(self, text: str) -> FloatMatrix:
-        """The checked ``(1, dims)`` unit row of one document text (a single put's path)."""
+    def embed_one(self, text: str) -> tuple[FloatMatrix, float]:
+        """One document text's checked ``(dims,)`` float32 vector and the factor that makes
+        it a unit row (a single put's path).
+
+        The index writes ``vector * factor`` straight into its matrix
+        (:meth:`~threadloom.store._vectors.VectorIndex.set_row`): an embedder's
+        float32 array is never copied or modified on the way.
+        """
         try:
             vectors = self._documents([text])
         except ThreadloomError:
             raise
         except Exception as exc:
             raise EmbeddingError(f"The embedder raised {type(exc).__name__}: {exc}") from exc
-        return check_vectors(vectors, 1, self.dims, what="documents")
+        if type(vectors) is list and len(vectors) == 1:
+            first = vectors[0]
+            dims = self.dims
+            if type(first) is np.ndarray and first.dtype == np.float32 and first.shape == (dims,):
+                # The squared norm doubles as the finiteness check (NaN or inf make it so).
+                squared = float(first.dot(first))
+                if math.isfinite(squared):
+                    return first, 1.0 / math.sqrt(squared) if squared else 1.0
+        return check_vectors(vectors, 1, self.dims, what="documents")[0], 1.0
 
     def __post_init__(self) -> None:
         documents = _native_documents(self.embeddings) or self.embeddings.embed_documents

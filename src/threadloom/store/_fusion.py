@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -221,7 +222,8 @@ def fuse_hits(
     ``limit`` (``offset + limit``) and slice. For pages past the candidate
     pool, widen it: ``candidates=max(config.candidates, offset + limit)``.
     """
-    best_keyword = sorted(keyword_hits, key=lambda hit: -hit[2])[: config.candidates]
+    # Stable: equal scores keep the caller's order (its ties come by address).
+    best_keyword = sorted(keyword_hits, key=itemgetter(2), reverse=True)[: config.candidates]
     keyword = {(ns, key): score for ns, key, score in keyword_hits}
     similarity = {(ns, key): score for ns, key, score in vector_hits}
     missing = [(ns, key) for ns, key, _ in best_keyword if (ns, key) not in similarity]

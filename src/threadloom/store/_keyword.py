@@ -30,6 +30,7 @@ The index is not thread-safe on its own: the owning store serializes calls.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,6 +49,9 @@ BM25_B = 0.75
 # A partition is compacted when dead rows outnumber live ones (and are at least
 # this many), which keeps stale postings bounded at an amortized O(1) per write.
 _COMPACT_MIN_DEAD = 64
+# Beyond this many extra ties at a search's cut-off, they are picked by address
+# without building a hit for each (see _pick_ties).
+_TIES_BEFORE_PICKING = 64
 
 _Namespace = tuple[str, ...]
 
@@ -103,6 +107,9 @@ class _Partition:
         self.live_rows = 0
         self.dead_rows = 0
         self.total_len = 0
+        # Whether every row's item slot is larger than the previous row's (no item with
+        # two rows, no slot reused out of order): then scoring needs no per-item max.
+        self.rows_in_slot_order = True
 
     def __len__(self) -> int:
         return len(self.item_rows)
@@ -170,6 +177,8 @@ class _Partition:
                 continue  # a text with no terms can never match; keep no row for it
             row = len(self.row_terms)
             self._grow(row + 1)
+            if row and self.row_item[row - 1] >= slot:
+                self.rows_in_slot_order = False
             self.row_terms.append(counts)
             length = sum(counts.values())
             self.row_len[row] = length
@@ -194,19 +203,24 @@ class _Partition:
         # float64 and the same operation order as score_matches: SQL backends
         # then compute bit-identical scores, so ties and near-ties agree.
         row_scores = np.zeros(n_rows, dtype=np.float64)
-        norm = k1 * (1.0 - b + b * self.row_len[:n_rows].astype(np.float64) / avg_len)
         for term, idf in weighted_terms:
             postings = self.postings.get(term)
             if postings is None:
                 continue
             rows = postings.rows[: postings.size]
             tf = postings.tfs[: postings.size].astype(np.float64)
+            # Only the posting rows' norms: a search with many partitions pays per row read.
+            norm = k1 * (1.0 - b + b * self.row_len[rows].astype(np.float64) / avg_len)
             # A row appears at most once per term's postings, so += on a fancy index is exact.
-            row_scores[rows] += idf * tf * (k1 + 1.0) / (tf + norm[rows])
-        row_scores[~self.row_alive[:n_rows]] = 0.0
+            row_scores[rows] += idf * tf * (k1 + 1.0) / (tf + norm)
+        if self.dead_rows:
+            row_scores[~self.row_alive[:n_rows]] = 0.0
         hit_rows = np.flatnonzero(row_scores > 0.0)
         if len(hit_rows) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        if self.rows_in_slot_order:
+            # One row per item, in slot order: the rows' scores are the items', sorted.
+            return self.row_item[hit_rows].astype(np.int64), row_scores[hit_rows]
         best = np.zeros(len(self.item_keys), dtype=np.float64)
         np.maximum.at(best, self.row_item[hit_rows], row_scores[hit_rows])
         slots = np.flatnonzero(best > 0.0)
@@ -429,17 +443,22 @@ class KeywordIndex:
         order = _top_order(all_scores, limit)
         # Map flat positions back to (partition, slot) in one vectorized step.
         offsets = np.cumsum([0] + [len(slots) for _, _, slots in owners])
+        all_slots = np.concatenate([slots for _, _, slots in owners])
+        if limit is not None and len(order) > 2 * limit + _TIES_BEFORE_PICKING:
+            order = _pick_ties(owners, offsets, all_slots, all_scores, order, limit)
         which = np.searchsorted(offsets, order, side="right") - 1
-        slots_of = np.concatenate([slots for _, _, slots in owners])[order]
-        hits: list[KeywordHit] = []
-        for owner, slot, value in zip(
-            which.tolist(), slots_of.tolist(), all_scores[order].tolist(), strict=True
-        ):
-            namespace, partition, _ = owners[owner]
-            key = partition.item_keys[slot]
-            assert key is not None
-            hits.append(KeywordHit(namespace, key, value))
-        return _by_score_then_address(hits, limit)
+        slots_of = all_slots[order]
+        # Plain tuples sort in C (no key function); hits are made for the page only.
+        ranked = [
+            (-value, owners[owner][0], owners[owner][1].item_keys[slot])
+            for owner, slot, value in zip(
+                which.tolist(), slots_of.tolist(), all_scores[order].tolist(), strict=True
+            )
+        ]
+        ranked.sort()
+        if limit is not None:
+            del ranked[limit:]
+        return [KeywordHit(namespace, key, -score) for score, namespace, key in ranked]
 
 
 def score_matches(
@@ -497,6 +516,43 @@ def _top_order(scores: npt.NDArray[np.floating], limit: int | None) -> npt.NDArr
         threshold = scores[np.argpartition(-scores, limit - 1)[limit - 1]]
         return np.flatnonzero(scores >= threshold)
     return np.arange(len(scores))
+
+
+def _pick_ties(
+    owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
+    offsets: npt.NDArray[np.int64],
+    all_slots: npt.NDArray[np.int64],
+    all_scores: npt.NDArray[np.float64],
+    order: npt.NDArray[np.int64],
+    limit: int,
+) -> npt.NDArray[np.int64]:
+    """The ``limit`` best of ``order`` (the best scores and every tie with the last one),
+    ties going to the smallest ``(namespace, key)``, without making a hit of every tie.
+
+    A common word in short texts ties thousands of items; only the namespaces
+    that come first are read, and in them only the tied items' keys.
+    """
+    scores = all_scores[order]
+    threshold = scores.min()
+    above = order[scores > threshold]
+    tied = order[scores == threshold]  # ascending: each partition's ties are contiguous
+    need = limit - len(above)
+    bounds = np.searchsorted(tied, offsets)
+    chosen = [above]
+    for owner in sorted(range(len(owners)), key=lambda i: owners[i][0]):
+        if need <= 0:
+            break
+        positions = tied[bounds[owner] : bounds[owner + 1]]
+        if not len(positions):
+            continue
+        keys = owners[owner][1].item_keys
+        slots = all_slots[positions].tolist()
+        picked = heapq.nsmallest(
+            need, zip([keys[s] for s in slots], positions.tolist(), strict=True)
+        )
+        chosen.append(np.array([position for _, position in picked], dtype=np.int64))
+        need -= len(picked)
+    return np.concatenate(chosen)
 
 
 def _by_score_then_address(hits: list[KeywordHit], limit: int | None) -> list[KeywordHit]:

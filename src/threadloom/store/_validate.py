@@ -390,8 +390,10 @@ def validated_put(
     """The put of a value (not ``None``), checked, holding the value's normalized copy."""
     validate_namespace(namespace)
     validate_key(key)
-    validate_index_arg(index)
-    validate_ttl(ttl)
+    if index is not None:  # the usual put passes neither: no calls for them
+        validate_index_arg(index)
+    if ttl is not None:
+        validate_ttl(ttl)
     return PutOp(namespace, key, normalized_value(value), index, ttl)
 
 

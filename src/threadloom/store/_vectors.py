@@ -282,15 +282,7 @@ class VectorIndex:
         if not count:
             return
         rows = self._claim(address[0], count)
-        if self._free_ids:
-            item = self._free_ids.pop()
-            self._item_addr[item] = address
-            self._item_rows[item] = rows
-        else:
-            item = len(self._item_addr)
-            self._item_addr.append(address)
-            self._item_rows.append(rows)
-        self._ids[address] = item
+        item = self._new_item(address, rows)
         shift, mask = self._slab_shift, self._slab_rows - 1
         first, last = rows[0], rows[-1]
         if count == 1:
@@ -305,6 +297,40 @@ class VectorIndex:
                 self._slabs[row >> shift][row & mask] = vector
                 self._row_item[row] = item
         self._live += count
+
+    def set_row(self, address: Address, vector: FloatMatrix, scale: float) -> None:
+        """Set one item's only vector to ``vector * scale`` (a unit row), written in place.
+
+        The single put's path: the product goes straight into the matrix, so
+        the embedder's ``(dims,)`` float32 array is neither copied nor modified.
+        """
+        shift, mask = self._slab_shift, self._slab_rows - 1
+        item = self._ids.get(address)
+        if item is not None:
+            rows = self._item_rows[item]
+            if len(rows) == 1:
+                row = rows[0]
+                np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
+                return
+            self.remove(*address)
+        rows = self._claim(address[0], 1)
+        row = rows[0]
+        np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
+        self._row_item[row] = self._new_item(address, rows)
+        self._live += 1
+
+    def _new_item(self, address: Address, rows: list[int]) -> int:
+        """Register ``address`` as the owner of ``rows``; returns its item id."""
+        if self._free_ids:
+            item = self._free_ids.pop()
+            self._item_addr[item] = address
+            self._item_rows[item] = rows
+        else:
+            item = len(self._item_addr)
+            self._item_addr.append(address)
+            self._item_rows.append(rows)
+        self._ids[address] = item
+        return item
 
     def add_block(
         self,
@@ -379,8 +405,11 @@ class VectorIndex:
             bisect.insort(self._sorted_namespaces, namespace)
         spare = partition.capacity - partition.size
         if count == 1 and spare:
-            # One more row (a single put): the next slot of the partition.
-            row = partition.physical(partition.size)
+            # One more row (a single put): the next slot of the partition, in its last
+            # segment when the earlier ones are full (the usual case: no walk).
+            start, capacity = partition.segments[-1]
+            offset = capacity - spare
+            row = start + offset if offset >= 0 else partition.physical(partition.size)
             partition.size += 1
             return [row]
         while spare < count:
@@ -607,9 +636,10 @@ class VectorIndex:
             _, first = np.unique(items, return_index=True)
             first.sort()
             found: list[tuple[Namespace, str, float]] = []
-            for position in first.tolist():
-                item = int(items[position])
-                address = self._item_addr[item]
+            item_addr = self._item_addr
+            # Python ints and floats in one step each: no numpy scalar per item.
+            for item, score in zip(items[first].tolist(), scores[top[first]].tolist(), strict=True):
+                address = item_addr[item]
                 assert address is not None
                 if accept is not None:
                     ok = verdicts.get(item)
@@ -617,7 +647,7 @@ class VectorIndex:
                         ok = verdicts[item] = bool(accept(*address))
                     if not ok:
                         continue
-                found.append((address[0], address[1], float(scores[top[position]])))
+                found.append((address[0], address[1], score))
                 if len(found) == need:
                     return found
             if m >= total:

@@ -185,18 +185,20 @@ class InMemoryStore(BaseStore):
             self.batch([PutOp(namespace, key, value, index, self._ttl(ttl))])
             return
         op = validated_put(namespace, key, value, index, self._ttl(ttl))
-        rows = None
+        one = rows = None
         if self._index is not None:
             texts = self._index.texts_for(op)
             if len(texts) == 1:
-                rows = self._index.embed_one(texts[0])
+                one = self._index.embed_one(texts[0])
             elif texts:
                 rows = self._index.plan([op]).embed(self._index).rows_of(0)
         with self._lock:
             pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
             self._put(op, None, self._clock(), self._next_time(), pending)
             if self._vectors is not None:
-                if rows is None:
+                if one is not None:
+                    self._vectors.set_row((op.namespace, op.key), *one)
+                elif rows is None:
                     self._vectors.remove(namespace, key)
                 else:
                     self._vectors.set_rows((op.namespace, op.key), rows)
@@ -335,7 +337,9 @@ class InMemoryStore(BaseStore):
 
     def _next_time(self) -> datetime:
         # Strictly increasing, so "newest first" never depends on clock resolution.
-        stamp = max(datetime.now(timezone.utc), self._last_time + _EPSILON)
+        stamp = datetime.now(timezone.utc)
+        if stamp <= self._last_time:
+            stamp = self._last_time + _EPSILON
         self._last_time = stamp
         return stamp
 

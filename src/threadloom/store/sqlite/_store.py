@@ -90,8 +90,10 @@ class SqliteStore(Searches, BaseStore):
     Every indexed store can also search a keyword index of the same texts, so
     ``search(..., mode="keyword" | "hybrid")`` works; ``index={"fields": [...]}``
     without an embedder gives a keyword-only store. The keyword index is built
-    by :meth:`setup` (for a file written before it existed, once); from then on
-    every writer keeps it in step.
+    by :meth:`setup` when ``search_mode`` searches by keywords by default
+    (``"keyword"`` or ``"hybrid"``); a ``"vector"`` store builds it on its first
+    keyword or hybrid search, once per file, so vector-only puts never pay for
+    it. Once the file marks it live, every writer keeps it in step.
 
     One store object may be shared by threads (they take turns on its
     connection); other processes may open the same file at the same time.
@@ -156,10 +158,13 @@ class SqliteStore(Searches, BaseStore):
     def setup(self) -> None:
         """Create or upgrade the store's tables; idempotent.
 
-        An indexed store's keyword index is built here (once per file, in one
-        write transaction: see ``_text_search``), so no search pays for it. The
-        process's in-memory copy of a namespace's keyword rows is read by its
-        first keyword search there, as its vectors are (``_keyword_sync``).
+        The keyword index is built here (once per file, in one write
+        transaction: see ``_text_search``) when ``search_mode`` is ``"keyword"``
+        or ``"hybrid"``, so no search of such a store pays for it; a
+        ``"vector"`` store leaves it to its first keyword or hybrid search, so
+        its puts skip the keyword rows until then. The process's in-memory copy
+        of a namespace's keyword rows is read by its first keyword search there,
+        as its vectors are (``_keyword_sync``).
 
         Raises :class:`~threadloom.errors.SchemaVersionError` for a file written
         by a newer threadloom and :class:`~threadloom.errors.IndexConfigMismatchError`
@@ -171,9 +176,11 @@ class SqliteStore(Searches, BaseStore):
             if stored is not None and stored != self._index.dims:
                 raise self._dims_error(stored)
         self._ready = True
-        # Built here, so no search pays for it: one write that indexes the items a
-        # file holds from before (nothing for a new file); every writer keeps it after.
-        self._ensure_keyword_index()
+        if self._search_mode != "vector":
+            # Built here, so no search pays for it: one write that indexes the items a
+            # file holds from before (nothing for a new file); every writer keeps it after.
+            # A vector store does not: every put would pay for rows no search reads.
+            self._ensure_keyword_index()
 
     def verify(self) -> None:
         """Read every page of the file; a damaged one raises

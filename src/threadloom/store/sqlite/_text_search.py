@@ -20,11 +20,13 @@ and its length in terms; triggers keep the external-content FTS5 table
    the ``OR`` of the terms, so counting them there is exact.
 
 Each put records its item's indexed paths, and while the index is live in
-the file it also writes the item's keyword rows. An indexed store's
-``setup()`` makes the index live: :func:`build_keyword_index` indexes every
-item already in the file (from a version that deferred the index) in one
-write transaction, so no search ever pays for the build; from then on every
-writer, in any process, keeps it in step.
+the file it also writes the item's keyword rows. :func:`build_keyword_index`
+makes the index live, indexing every item already in the file in one write
+transaction: ``setup()`` of a store whose ``search_mode`` is ``"keyword"`` or
+``"hybrid"`` calls it (so no search of it pays for the build), a
+``"vector"`` store its first keyword or hybrid search (so its puts write no
+keyword rows until one is asked for). From then on every writer, in any
+process, keeps it in step.
 """
 
 from __future__ import annotations
