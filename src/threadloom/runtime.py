@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -29,6 +30,13 @@ def _no_write(_: Any) -> None:
     return None
 
 
+def _engine_heartbeat() -> None:
+    """Move the idle deadline of the timed node attempt running here (no-op elsewhere)."""
+    from threadloom._engine._timeout import heartbeat
+
+    heartbeat()
+
+
 @dataclass(frozen=True)
 class ExecutionInfo:
     """Where a node or tool runs: its checkpoint, namespace, task and attempt."""
@@ -40,6 +48,10 @@ class ExecutionInfo:
     run_id: str | None = None
     node_attempt: int = 1
     node_first_attempt_time: float | None = None
+
+    def patch(self, **overrides: Any) -> ExecutionInfo:
+        """A copy with some fields replaced."""
+        return replace(self, **overrides)
 
 
 @dataclass(frozen=True)
@@ -61,22 +73,38 @@ class Runtime(Generic[ContextT]):
     """The store the graph was compiled with, or ``None``."""
     stream_writer: StreamWriter = field(default=_no_write)
     """Emits a part on the ``custom`` stream (does nothing when it is not streamed)."""
+    heartbeat: Callable[[], None] = field(default=_engine_heartbeat)
+    """Tell a timed node attempt it is making progress (moves its ``idle_timeout``)."""
     previous: Any = None
-    """Reserved: the previous return value of a functional entrypoint."""
+    """In an entrypoint: what the thread's previous run returned (or saved)."""
     execution_info: ExecutionInfo | None = None
-    """Where the node runs (checkpoint, task, attempt), when the engine provides it."""
+    """Where the node runs: checkpoint, namespace, task, thread, run and attempt (set in a run)."""
     server_info: ServerInfo | None = None
     """The agent server's assistant and user, when run by the server."""
-
-    def heartbeat(self) -> None:
-        """Tell a timed node attempt it is making progress (moves its ``idle_timeout``)."""
-        from threadloom._engine._timeout import heartbeat
-
-        heartbeat()
 
     def override(self, **changes: Any) -> Runtime[ContextT]:
         """A copy with some fields replaced."""
         return replace(self, **changes)
+
+    def merge(self, other: Runtime[ContextT]) -> Runtime[ContextT]:
+        """``other``'s fields where it sets them, this runtime's elsewhere."""
+        return Runtime(
+            context=other.context or self.context,
+            store=other.store or self.store,
+            stream_writer=self.stream_writer
+            if other.stream_writer is _no_write
+            else other.stream_writer,
+            heartbeat=self.heartbeat if other.heartbeat is _engine_heartbeat else other.heartbeat,
+            previous=self.previous if other.previous is None else other.previous,
+            execution_info=other.execution_info or self.execution_info,
+            server_info=other.server_info or self.server_info,
+        )
+
+    def patch_execution_info(self, **overrides: Any) -> Runtime[ContextT]:
+        """A copy whose ``execution_info`` has some fields replaced."""
+        if self.execution_info is None:
+            raise RuntimeError("execution_info is not set: patch it inside a running graph node")
+        return replace(self, execution_info=self.execution_info.patch(**overrides))
 
 
 DEFAULT_RUNTIME: Runtime[Any] = Runtime()
@@ -87,4 +115,5 @@ def get_runtime(context_schema: Any = None) -> Runtime[Any]:
     """The :class:`Runtime` of the node running in this context."""
     from threadloom._engine._context import current_scope
 
-    return current_scope("get_runtime").run.runtime
+    task = current_scope("get_runtime")
+    return task.run.task_runtime(task)

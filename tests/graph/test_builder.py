@@ -10,7 +10,7 @@ from typing_extensions import TypedDict
 
 from threadloom.errors import GraphBuildError
 from threadloom.graph import END, START, StateGraph
-from threadloom.types import RetryPolicy
+from threadloom.types import Command, RetryPolicy
 
 
 class State(TypedDict):
@@ -187,3 +187,26 @@ def test_get_graph_draws_nodes_and_edges_as_mermaid() -> None:
     text = builder.compile().get_graph().draw_mermaid()
     for name in ("__start__", "a", "b", "__end__"):
         assert name in text
+
+
+def test_get_graph_draws_the_command_destinations_a_node_declares() -> None:
+    """Command[Literal[...]] return annotations and destinations= become conditional edges."""
+
+    def router(state: State) -> Command[Literal["left", "right"]]:
+        return Command(goto="left")
+
+    def finisher(state: State) -> Command[Literal["__end__"]] | None:
+        return None
+
+    builder = StateGraph(State)
+    builder.add_node("router", router)
+    builder.add_node("left", finisher)
+    builder.add_node("right", step("right"), destinations={"left": "retry"})
+    builder.add_edge(START, "router")
+    graph = builder.compile().get_graph()
+    edges = {(e.source, e.target): (e.conditional, e.data) for e in graph.edges}
+    assert edges[("router", "left")] == (True, None)
+    assert edges[("router", "right")] == (True, None)
+    assert edges[("left", "__end__")] == (True, None)
+    assert edges[("right", "left")] == (True, "retry")
+    assert "router -.-> left" in graph.draw_mermaid()

@@ -2,6 +2,9 @@
 
 - ``_pregel``: :class:`CompiledGraph`, the public ``invoke``/``stream``/``get_state``/
   ``update_state`` methods (and async twins); builds a run and formats its stream.
+- ``_runnable``: the LangChain ``Runnable`` base of a compiled graph (``batch``,
+  ``with_config``, ``astream_events``, ... come from it) and the ``graph.nodes`` views;
+  ``_tracing``: the graph and each node reported to LangChain callbacks as nested runs.
 - ``_options``: the keyword options of those methods (LangGraph's), checked once.
 - ``_superstep``: the superstep loop, written once as a script of requests: load the
   thread, apply the input, then per step plan, execute, save, apply, stream.

@@ -25,8 +25,10 @@ class Task:
 
     __slots__ = (
         "_interrupt_count",
+        "attempt",
         "config",
         "error",
+        "first_attempt_time",
         "id",
         "input",
         "interrupts",
@@ -62,6 +64,10 @@ class Task:
         self.paused = False  # interrupted, possibly by a static interrupt with no values
         self.error: BaseException | None = None
         self.result: Any = MISSING
+        self.attempt = 1
+        """The node's attempt number (1-indexed; retries count up)."""
+        self.first_attempt_time: float | None = None
+        """When the first attempt started (Unix time), for ``runtime.execution_info``."""
         self._interrupt_count = 0
 
     @property

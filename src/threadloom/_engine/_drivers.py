@@ -21,6 +21,7 @@ from threadloom._engine._run import Run
 from threadloom._engine._superstep import SaverCall, Script, script
 from threadloom._engine._task import Call, task_script
 from threadloom._engine._timeout import guarded
+from threadloom._engine._tracing import aend_node, astart_node, end_node, start_node
 
 __all__ = [
     "Event",
@@ -136,6 +137,22 @@ def execute_task(task: Task) -> None:
     steps = task_script(task)
     try:
         request = steps.send(None)
+    except StopIteration:  # answered from the cache: nothing ran
+        return
+    if task.run.trace is None:
+        _perform_all(task, steps, request)
+        return
+    node_run = start_node(task)
+    try:
+        _perform_all(task, steps, request)
+    except BaseException as exc:
+        node_run.on_chain_error(exc)
+        raise
+    end_node(node_run, task)
+
+
+def _perform_all(task: Task, steps: Generator[Call | float, Any, None], request: Any) -> None:
+    try:
         while True:
             try:
                 if isinstance(request, float):
@@ -255,6 +272,23 @@ async def aexecute_task(task: Task) -> None:
     """Run one task on the event loop; a sync node runs in a worker thread."""
     steps = task_script(task)
     request = _resume(steps, None, None)
+    if request is None:  # answered from the cache: nothing ran
+        return
+    if task.run.trace is None:
+        await _aperform_all(task, steps, request)
+        return
+    node_run = await astart_node(task)
+    try:
+        await _aperform_all(task, steps, request)
+    except BaseException as exc:
+        await node_run.on_chain_error(exc)
+        raise
+    await aend_node(node_run, task)
+
+
+async def _aperform_all(
+    task: Task, steps: Generator[Call | float, Any, None], request: Call | float | None
+) -> None:
     while request is not None:
         try:
             reply = await _aperform(task, request)

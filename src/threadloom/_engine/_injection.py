@@ -100,7 +100,7 @@ class NodeFunc:
                     )
                 kwargs["store"] = run.store
             elif name == "runtime":
-                kwargs["runtime"] = run.runtime
+                kwargs["runtime"] = run.task_runtime(task)
             else:
                 kwargs["writer"] = run.writer
         return kwargs

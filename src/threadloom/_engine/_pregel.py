@@ -33,8 +33,10 @@ from threadloom._engine._options import (
     parse_modes,
 )
 from threadloom._engine._run import Run, _ChildInput
+from threadloom._engine._runnable import RunnableGraph
 from threadloom._engine._spec import GraphSpec
 from threadloom._engine._superstep import SaverCall, Script, load, save
+from threadloom._engine._tracing import atraced, traced, wants_trace
 from threadloom.errors import (
     CheckpointerNotConfiguredError,
     CheckpointNotFoundError,
@@ -57,8 +59,8 @@ def _noop_sink(ns: tuple[str, ...], mode: str, payload: Any) -> None:
     return None
 
 
-class CompiledGraph:
-    """A runnable graph. Build one with ``StateGraph(...).compile()``.
+class CompiledGraph(RunnableGraph):
+    """A runnable graph (a LangChain ``Runnable``). Build one with ``StateGraph(...).compile()``.
 
     Example::
 
@@ -151,6 +153,7 @@ class CompiledGraph:
             run.subgraphs = prun.subgraphs
             run.callbacks_handler = prun.callbacks_handler
             run.durability = prun.durability
+            run.traced = prun.trace is not None
             return run
         run = Run(
             self,
@@ -167,6 +170,7 @@ class CompiledGraph:
                 handler = StreamMessagesHandler(lambda ns, payload: sink(ns, "messages", payload))
                 run.callbacks_handler = handler
                 run.callbacks = _add_handler(run.config.get("callbacks"), handler)
+        run.traced = wants_trace(run.config)
         return run
 
     def _open(self, input: Any, config: Any, options: RunOptions, method: str) -> Call:
@@ -197,9 +201,9 @@ class CompiledGraph:
         if keys is not None:
             run.output_keys = output_keys(run, keys)
         run.durability = durability_of(options)
-        return Call(run, self._child_input(run, input), sink, modes, subgraphs, not final)
+        return Call(run, input, sink, modes, subgraphs, not final)
 
-    def invoke(
+    def invoke(  # type: ignore[override]  # typed options, not **kwargs
         self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
     ) -> Any:
         """Run the graph to the end (or to an interrupt) and return its output state.
@@ -213,27 +217,27 @@ class CompiledGraph:
         """
         if not options:  # the hot path: no stream, no option to check
             run = self._run(config, _NO_MODES, None)
-            for _ in _releasing(run, run_sync(run, self._child_input(run, input), None)):
+            for _ in self._events(run, input, None):
                 pass
             return run.final_output()
         call = self._open(input, config, options, "invoke")
-        events = _releasing(call.run, run_sync(call.run, call.value, call.sink))
+        events = self._events(call.run, input, call.sink)
         return call.result([p for e in events if (p := call.part(e)) is not SKIP])
 
-    async def ainvoke(
+    async def ainvoke(  # type: ignore[override]  # typed options, not **kwargs
         self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
     ) -> Any:
         """Async twin of :meth:`invoke`."""
         if not options:  # the hot path: no stream, no option to check
             run = self._run(config, _NO_MODES, None)
-            async for _ in _areleasing(run, run_async(run, self._child_input(run, input), None)):
+            async for _ in self._aevents(run, input, None):
                 pass
             return run.final_output()
         call = self._open(input, config, options, "ainvoke")
-        events = _areleasing(call.run, run_async(call.run, call.value, call.sink))
+        events = self._aevents(call.run, input, call.sink)
         return call.result([p async for e in events if (p := call.part(e)) is not SKIP])
 
-    def stream(
+    def stream(  # type: ignore[override]  # typed options, not **kwargs
         self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
     ) -> Iterator[Any]:
         """Run the graph, yielding stream parts.
@@ -245,20 +249,30 @@ class CompiledGraph:
         other keyword options are those of :meth:`invoke`.
         """
         call = self._open(input, config, options, "stream")
-        for event in _releasing(call.run, run_sync(call.run, call.value, call.sink)):
+        for event in self._events(call.run, input, call.sink):
             part = call.part(event)
             if part is not SKIP:
                 yield part
 
-    async def astream(
+    async def astream(  # type: ignore[override]  # typed options, not **kwargs
         self, input: Any, config: RunnableConfig | None = None, **options: Unpack[RunOptions]
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`."""
         call = self._open(input, config, options, "astream")
-        async for event in _areleasing(call.run, run_async(call.run, call.value, call.sink)):
+        async for event in self._aevents(call.run, input, call.sink):
             part = call.part(event)
             if part is not SKIP:
                 yield part
+
+    def _events(self, run: Run, input: Any, sink: Sink | None) -> Iterator[Event]:
+        """The run's stream events; a run that stops mid-turn releases its turn."""
+        events = _releasing(run, run_sync(run, self._child_input(run, input), sink))
+        return traced(run, input, events) if run.traced else events
+
+    def _aevents(self, run: Run, input: Any, sink: Sink | None) -> AsyncIterator[Event]:
+        """Async twin of :meth:`_events`."""
+        events = _areleasing(run, run_async(run, self._child_input(run, input), sink))
+        return atraced(run, input, events) if run.traced else events
 
     def _child_input(self, run: Run, value: Any) -> Any:
         """Inside a parent task, a subgraph resumes from its own interrupt instead of restarting."""

@@ -145,6 +145,10 @@ class Run(RunOutput):
         self._base_task_config: dict[str, Any] | None = None
         self.callbacks: Any = None
         self.callbacks_handler: Any = None
+        self.traced = False
+        """Report to LangChain callbacks: the graph and each node as chain runs (``_tracing``)."""
+        self.trace: Any = None
+        """The graph's callback run manager while a traced run runs."""
         self.subgraphs = False
         self._saved_delta: list[str] = []
         self.cache: Any = (
@@ -702,6 +706,23 @@ class Run(RunOutput):
             )
         return self._runtime
 
+    def task_runtime(self, task: Task) -> Any:
+        """The run's runtime with ``execution_info`` describing ``task`` (its namespace, attempt)."""
+        from threadloom.runtime import ExecutionInfo
+
+        ns = f"{task.name}:{task.id}"
+        run_id = self.config.get("run_id")
+        info = ExecutionInfo(
+            checkpoint_id=self.checkpoint_id or "",
+            checkpoint_ns=f"{self.ns}|{ns}" if self.ns else ns,
+            task_id=task.id,
+            thread_id=None if self.thread_id is None else str(self.thread_id),
+            run_id=None if run_id is None else str(run_id),
+            node_attempt=task.attempt,
+            node_first_attempt_time=task.first_attempt_time,
+        )
+        return self.runtime.override(execution_info=info)
+
     def task_config(self, task: Task) -> Any:
         """The config a node receives: the caller's, with this task's metadata and callbacks."""
         base = self._base_task_config
@@ -711,6 +732,7 @@ class Run(RunOutput):
                 configurable["thread_id"] = self.thread_id
             configurable["checkpoint_ns"] = self.ns
             base = {**self.config, "configurable": configurable}
+            base.pop("run_id", None)  # the graph's own run id, not its nodes'
             if self.callbacks is not None:
                 base["callbacks"] = self.callbacks
             self._base_task_config = base

@@ -15,6 +15,7 @@ It yields plain values, as this runs once per node per step:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -62,8 +63,10 @@ def task_script(task: Task) -> TaskScript:
     token = set_task(task)
     lc_token = var_child_runnable_config.set(task.config)
     attempt = 0
+    task.first_attempt_time = time.time()
     try:
         while True:
+            task.attempt = attempt + 1
             try:
                 output = yield (node.func, task.input, True)
                 branches = run.process_output(task, output)

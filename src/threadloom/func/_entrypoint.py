@@ -172,7 +172,7 @@ class _Workflow:
         values = {
             "config": lambda: task.config,
             "store": lambda: run.store,
-            "runtime": lambda: run.runtime,
+            "runtime": lambda: run.task_runtime(task).override(previous=state.get(PREVIOUS)),
             "writer": lambda: run.writer,
             "previous": lambda: state.get(PREVIOUS),
         }

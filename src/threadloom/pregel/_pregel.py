@@ -99,7 +99,7 @@ class Pregel(CompiledGraph):
             name=name,
         )
         super().__init__(spec, checkpointer=checkpointer, store=store, name=name)
-        self.nodes = built
+        self._built = built
         self.channels = dict(channels or {})
         self.input_channels = input_channels
         self.output_channels = output_channels
@@ -110,6 +110,11 @@ class Pregel(CompiledGraph):
         self.debug = bool(debug)
         self.input_type = _channels_type(own, input_channels, "LangGraphInput")
         self.output_type = _channels_type(own, output_channels, "LangGraphOutput")
+
+    @property
+    def nodes(self) -> dict[str, PregelNode]:
+        """The graph's nodes by name, as built from the given ``NodeBuilder`` objects."""
+        return self._built
 
     @property
     def input_schema(self) -> Any:

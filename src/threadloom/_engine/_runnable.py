@@ -1,0 +1,77 @@
+"""The compiled graph as a LangChain ``Runnable``, and the views of its nodes.
+
+LangGraph's compiled graph is a ``Runnable``, so programs pipe it (``graph | parser``),
+bind it (``with_config``, ``with_retry``), batch it, turn it into a tool (``as_tool``)
+and read its events (``astream_events``, ``astream_log``). :class:`RunnableGraph`
+is that base: LangChain builds all of these on ``invoke``/``stream`` and their
+async twins, which the compiled graph defines; the callbacks that
+``astream_events`` relies on are reported by ``_tracing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+if TYPE_CHECKING:
+    from threadloom._engine._spec import GraphSpec, NodeSpec
+
+__all__ = ["GraphNode", "RunnableGraph"]
+
+
+class GraphNode:
+    """A node of a compiled graph, as ``graph.nodes[name]`` shows it.
+
+    ``bound`` is what the node runs (the function or runnable given to
+    ``add_node``); ``invoke``/``ainvoke`` call it directly, outside any run.
+    """
+
+    __slots__ = ("bound", "metadata", "name", "triggers")
+
+    def __init__(self, spec: NodeSpec) -> None:
+        assert spec.func is not None  # START is not a node
+        self.name = spec.name
+        self.bound: Any = spec.func.fn
+        self.triggers: list[str] = list(spec.triggers)
+        self.metadata: dict[str, Any] = dict(spec.metadata)
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Run the node's action on ``input``."""
+        if isinstance(self.bound, Runnable):
+            return self.bound.invoke(input, config, **kwargs)
+        return self.bound(input)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Async twin of :meth:`invoke`."""
+        if isinstance(self.bound, Runnable):
+            return await self.bound.ainvoke(input, config, **kwargs)
+        out = self.bound(input)
+        return await out if hasattr(out, "__await__") else out
+
+    def __repr__(self) -> str:
+        return f"GraphNode({self.name!r}, bound={self.bound!r})"
+
+
+class RunnableGraph(Runnable[Any, Any]):
+    """What a compiled graph is besides its runs: a LangChain ``Runnable`` with typed I/O."""
+
+    spec: GraphSpec
+    input_type: Any
+    output_type: Any
+
+    @property
+    def nodes(self) -> Mapping[str, Any]:
+        """The graph's nodes by name (each a :class:`GraphNode`)."""
+        return {name: GraphNode(node) for name, node in self.spec.nodes.items()}
+
+    @property
+    def InputType(self) -> Any:
+        """The type ``invoke`` accepts."""
+        return Any if self.input_type is None else self.input_type
+
+    @property
+    def OutputType(self) -> Any:
+        """The type ``invoke`` returns."""
+        return Any if self.output_type is None else self.output_type

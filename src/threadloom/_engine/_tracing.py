@@ -1,0 +1,155 @@
+"""LangChain callbacks for a run: the graph is one chain run, each node a chain run inside it.
+
+A callback handler (LangSmith's tracer, ``astream_events``, a user's handler)
+then sees the same tree as on LangGraph: the graph's run, under it one run
+per task named after its node (tagged ``graph:step:N``), and under that
+whatever the node calls (a chat model, a tool, a subgraph's own graph run).
+Nothing here runs unless the caller passed callbacks or LangSmith tracing
+is on, so an untraced ``invoke`` pays one check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.runnables.config import (
+    get_async_callback_manager_for_config,
+    get_callback_manager_for_config,
+)
+from langchain_core.tracers.context import _tracing_v2_is_enabled
+
+from threadloom.channels.base import MISSING
+from threadloom.errors import GraphInterrupt
+
+if TYPE_CHECKING:
+    from threadloom._engine._context import Task
+    from threadloom._engine._run import Run
+
+T = TypeVar("T")
+
+__all__ = [
+    "aend_node",
+    "astart_node",
+    "atraced",
+    "end_node",
+    "start_node",
+    "traced",
+    "wants_trace",
+]
+
+
+def wants_trace(config: Any) -> bool:
+    """Whether a root run reports to callbacks: the caller passed some, or LangSmith tracing is on."""
+    callbacks = config.get("callbacks") if config else None
+    if isinstance(callbacks, BaseCallbackManager):
+        if callbacks.handlers:
+            return True
+    elif callbacks:
+        return True
+    return bool(_tracing_v2_is_enabled())
+
+
+def _graph_config(run: Run) -> dict[str, Any]:
+    config = dict(run.config)
+    if run.callbacks is not None:  # the caller's callbacks plus the messages handler
+        config["callbacks"] = run.callbacks
+    return config
+
+
+def _graph_start_args(run: Run, value: Any) -> tuple[Any, dict[str, Any]]:
+    config = run.config
+    name = config.get("run_name") or run.graph.name
+    return value, {"name": name, "run_id": config.get("run_id")}
+
+
+def traced(run: Run, value: Any, events: Iterator[T]) -> Iterator[T]:
+    """``events``, inside the graph's chain run (closed with the output, or the error)."""
+    manager = get_callback_manager_for_config(_graph_config(run))  # type: ignore[arg-type]
+    inputs, kwargs = _graph_start_args(run, value)
+    graph_run = manager.on_chain_start(None, inputs, **kwargs)
+    run.trace = graph_run
+    try:
+        yield from events
+    except BaseException as exc:
+        graph_run.on_chain_error(exc)
+        raise
+    graph_run.on_chain_end(_graph_output(run))
+
+
+async def atraced(run: Run, value: Any, events: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Async twin of :func:`traced`."""
+    manager = get_async_callback_manager_for_config(_graph_config(run))  # type: ignore[arg-type]
+    inputs, kwargs = _graph_start_args(run, value)
+    graph_run = await manager.on_chain_start(None, inputs, **kwargs)
+    run.trace = graph_run
+    try:
+        async for event in events:
+            yield event
+    except BaseException as exc:
+        await graph_run.on_chain_error(exc)
+        raise
+    await graph_run.on_chain_end(_graph_output(run))
+
+
+def _graph_output(run: Run) -> Any:
+    try:
+        return run.final_output()
+    except Exception:  # a run that ended without an output state (e.g. a subgraph's command)
+        return None
+
+
+def _node_outcome(task: Task) -> tuple[BaseException | None, Any]:
+    if task.error is not None:
+        return task.error, None
+    if task.paused:
+        return GraphInterrupt(task.interrupts), None
+    if task.result is not MISSING:
+        return None, task.result
+    return None, dict(task.writes)
+
+
+def _node_config(task: Task) -> Any:
+    config = task.config
+    assert config is not None  # set by the task script before its first call
+    step = config["metadata"]["langgraph_step"]
+    config["callbacks"] = task.run.trace.get_child(f"graph:step:{step}")
+    config.pop("run_name", None)  # names the node's run, not what the node calls
+    return config
+
+
+def start_node(task: Task) -> Any:
+    """Open the chain run of ``task``'s node; what the node calls nests under it."""
+    config = _node_config(task)
+    manager = get_callback_manager_for_config(config)
+    node_run = manager.on_chain_start(None, task.input, name=task.name)
+    config["callbacks"] = node_run.get_child()
+    return node_run
+
+
+async def astart_node(task: Task) -> Any:
+    """Async twin of :func:`start_node`."""
+    config = _node_config(task)
+    manager = get_async_callback_manager_for_config(config)
+    node_run = await manager.on_chain_start(None, task.input, name=task.name)
+    config["callbacks"] = node_run.get_child()
+    return node_run
+
+
+def end_node(node_run: Any, task: Task) -> None:
+    """Close the node's chain run with its output, or with its error or interrupt."""
+    error, output = _node_outcome(task)
+    if error is None:
+        node_run.on_chain_end(output)
+    else:
+        node_run.on_chain_error(error)
+
+
+async def aend_node(node_run: Any, task: Task) -> None:
+    """Async twin of :func:`end_node`."""
+    error, output = _node_outcome(task)
+    if error is None:
+        await node_run.on_chain_end(output)
+    else:
+        await node_run.on_chain_error(error)
