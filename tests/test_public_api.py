@@ -303,6 +303,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "SearchItem",
         "SearchMode",
         "SearchOp",
+        "StoredItem",
         "TTLConfig",
         "get_text_at_path",
         "tokenize_path",
