@@ -137,51 +137,67 @@ def prepare_load(
     Items whose ``expires_at`` has passed are left out (they would never be
     returned). Items without ``vectors`` are embedded in one call, as a batch
     of puts would be; given vectors must have the index's dims. A store
-    without an embedder keeps no vectors, so it ignores given ones.
+    without an embedder keeps no vectors, so it ignores given ones. An error
+    about one item names it and carries its 0-based ``position``.
     """
     moment = utc(now) if now is not None else datetime.now(timezone.utc)
-    checked: list[tuple[StoredItem, PutOp, datetime, datetime, datetime | None]] = []
+    checked: list[tuple[int, StoredItem, PutOp, datetime, datetime, datetime | None]] = []
     for position, item in enumerate(items):
-        if not isinstance(item, StoredItem):
-            raise InvalidStoreInputError(
-                f"item {position}: load_items takes StoredItem records, got {type(item).__name__}"
-            )
         try:
-            op = validated_put(tuple(item.namespace), item.key, item.value, item.index, item.ttl)
+            entry = _check(position, item, moment)
         except ThreadloomError as exc:
-            raise type(exc)(f"{_where(position, item)}: {exc}") from None
-        created = _stamp(item, "created_at", position)
-        updated = _stamp(item, "updated_at", position)
-        expires = _stamp(item, "expires_at", position, optional=True)
-        assert created is not None and updated is not None
-        if expires is not None and item.ttl is None:
-            raise InvalidStoreInputError(
-                f"{_where(position, item)}: expires_at is set but ttl is not"
-            )
-        if item.ttl is not None and expires is None:
-            expires = moment + timedelta(minutes=item.ttl)
-        if expires is not None and expires <= moment:
-            continue
-        checked.append((item, op, created, updated, expires))
+            exc.position = position  # type: ignore[attr-defined]
+            raise
+        if entry is not None:
+            checked.append(entry)
     vectors: list[FloatMatrix | None] = [None] * len(checked)
     if index is not None:
         to_embed: list[PutOp] = []
         embed_at: list[int] = []
-        for n, (item, op, *_) in enumerate(checked):
+        for n, (position, item, op, *_) in enumerate(checked):
             if item.vectors is None or op.index is False:
                 to_embed.append(op)
                 embed_at.append(n)
-            else:
-                vectors[n] = _rows(item, index.dims, n)
+                continue
+            try:
+                vectors[n] = _rows(item, index.dims, position)
+            except ThreadloomError as exc:
+                exc.position = position  # type: ignore[attr-defined]
+                raise
         if to_embed:
             embedded = index.plan(to_embed).embed(index)
-            for position, n in enumerate(embed_at):
-                rows = embedded.rows_of(position)
+            for at, n in enumerate(embed_at):
+                rows = embedded.rows_of(at)
                 vectors[n] = rows if rows is not None else np.empty((0, index.dims), np.float32)
     return [
         LoadedItem(op, created, updated, expires, rows)
-        for (_, op, created, updated, expires), rows in zip(checked, vectors, strict=True)
+        for (_, _, op, created, updated, expires), rows in zip(checked, vectors, strict=True)
     ]
+
+
+def _check(
+    position: int, item: Any, moment: datetime
+) -> tuple[int, StoredItem, PutOp, datetime, datetime, datetime | None] | None:
+    """One item's put, times and expiry; ``None`` when it has expired already."""
+    if not isinstance(item, StoredItem):
+        raise InvalidStoreInputError(
+            f"item {position}: load_items takes StoredItem records, got {type(item).__name__}"
+        )
+    try:
+        op = validated_put(tuple(item.namespace), item.key, item.value, item.index, item.ttl)
+    except ThreadloomError as exc:
+        raise type(exc)(f"{_where(position, item)}: {exc}") from None
+    created = _stamp(item, "created_at", position)
+    updated = _stamp(item, "updated_at", position)
+    expires = _stamp(item, "expires_at", position, optional=True)
+    assert created is not None and updated is not None
+    if expires is not None and item.ttl is None:
+        raise InvalidStoreInputError(f"{_where(position, item)}: expires_at is set but ttl is not")
+    if item.ttl is not None and expires is None:
+        expires = moment + timedelta(minutes=item.ttl)
+    if expires is not None and expires <= moment:
+        return None
+    return position, item, op, created, updated, expires
 
 
 def epoch_seconds(stamp: datetime | None) -> float | None:

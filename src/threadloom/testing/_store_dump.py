@@ -26,7 +26,9 @@ async def _fill(s: Any) -> None:
     await s.put(NS, "paris", {"text": "User lives in Paris", "n": 1})
     await s.put(NS, "job", {"text": "User works as a baker"}, ttl=LONG_TTL)
     await s.put(("memories", "u2"), "quiet", {"text": "not embedded"}, index=False)
-    await s.put(("notes", "u1", "deep"), "own", {"text": "x", "title": "own paths"}, index=["title"])
+    await s.put(
+        ("notes", "u1", "deep"), "own", {"text": "x", "title": "own paths"}, index=["title"]
+    )
     await asyncio.sleep(0.002)
     await s.put(NS, "paris", {"text": "User lives in Berlin", "n": 2})
 
