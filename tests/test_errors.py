@@ -50,6 +50,7 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
                 errors.EmbeddingError,
                 errors.InvalidEmbedderError,
                 errors.UnknownEmbeddingProviderError,
+                errors.MemoryImportError,
                 errors.MemoryNamespaceError,
                 errors.MemoryNotFoundError,
             ],

@@ -11,6 +11,7 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     ├── StoreError                               the long-term memory store and its embedders
     │   ├── InvalidNamespaceError (ValueError)       bad namespace on a write/delete
     │   ├── InvalidStoreInputError (ValueError)      empty key, bad limit/offset, ...
+    │   │   └── MemoryImportError                        a bad line in a memory export file (.line)
     │   ├── InvalidValueError (TypeError)            value not a dict / not JSON-serializable
     │   ├── InvalidFilterError (ValueError)          unknown filter operator or malformed filter
     │   ├── IndexNotConfiguredError (ValueError)     query= on a store without an index
@@ -91,6 +92,7 @@ __all__ = [
     "InvalidStoreInputError",
     "InvalidUpdateError",
     "InvalidValueError",
+    "MemoryImportError",
     "MemoryNamespaceError",
     "MemoryNotFoundError",
     "MigrationError",
@@ -154,6 +156,15 @@ class InvalidEmbedderError(StoreError, TypeError):
 
 class UnknownEmbeddingProviderError(StoreError, ValueError):
     """A ``"provider:model"`` string is malformed or names a provider threadloom does not know."""
+
+
+class MemoryImportError(InvalidStoreInputError):
+    """A memory export file cannot be imported: a malformed line, an unknown field, a newer
+    format, or an item the store refuses. ``line`` is the 1-based line; nothing was written."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 class MemoryNamespaceError(StoreError, ValueError):

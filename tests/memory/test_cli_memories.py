@@ -26,7 +26,8 @@ def test_export_import_and_reindex(tmp_path: Path, capsys: pytest.CaptureFixture
     _seed(source)
     assert main(["memories", "export", "--db", str(source), "--namespace", "memories"]) == 0
     out, err = capsys.readouterr()
-    records = [json.loads(line) for line in out.splitlines()]
+    head, *records = [json.loads(line) for line in out.splitlines()]
+    assert head == {"format": "threadloom-memories", "version": 2}
     assert sorted(r["key"] for r in records) == ["a", "b"]
     assert "exported 2 memories" in err
     dump = tmp_path / "dump.jsonl"
@@ -36,8 +37,32 @@ def test_export_import_and_reindex(tmp_path: Path, capsys: pytest.CaptureFixture
     with open_backends(str(target)) as backends:
         found = backends.store.search(("memories",), query="what is the user called", limit=1)
         assert found[0].value == {"data": "User name is Bob"}
+    with open_backends(str(target)) as backends:
+        stamps = [item.updated_at for item in backends.store.dump_items()]
     assert main(["memories", "reindex", "--db", str(target)]) == 0
     assert "re-embedded 2 memories" in capsys.readouterr().err
+    with open_backends(str(target)) as backends:
+        assert [item.updated_at for item in backends.store.dump_items()] == stamps
+
+
+def test_a_round_trip_through_files_gives_the_same_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """export --vectors, import into a new file, export again: byte for byte the same file."""
+    source, target = tmp_path / "a.db", tmp_path / "b.db"
+    _seed(source)
+    with open_backends(str(source)) as backends:
+        backends.store.put(("memories", "u1"), "brief", {"data": "User is in Rome"}, ttl=90)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    assert main(["memories", "export", "--db", str(source), "--vectors", "-o", str(first)]) == 0
+    assert main(["memories", "import", "--db", str(target), str(first)]) == 0
+    assert main(["memories", "export", "--db", str(target), "--vectors", "-o", str(second)]) == 0
+    assert "exported 4 memories" in capsys.readouterr().err
+    assert second.read_bytes() == first.read_bytes()
+    records = [json.loads(line) for line in first.read_text(encoding="utf-8").splitlines()[1:]]
+    brief = next(r for r in records if r["key"] == "brief")
+    assert brief["ttl_minutes"] == 90 and brief["expires_at"] is not None
+    assert all(len(r["vectors"]) == 1 for r in records)
 
 
 def test_bad_input_is_one_line_and_changes_nothing(
@@ -49,6 +74,10 @@ def test_bad_input_is_one_line_and_changes_nothing(
     bad.write_text('{"namespace": ["m"], "key": "k", "value": {}}\nnot json\n', encoding="utf-8")
     assert main(["memories", "import", "--db", str(db), str(bad)]) == 1
     assert "line 2" in capsys.readouterr().err
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text('{"format": "threadloom-memories", "version": 9}\n', encoding="utf-8")
+    assert main(["memories", "import", "--db", str(db), str(newer)]) == 1
+    assert "newer threadloom" in capsys.readouterr().err
     with open_backends(str(db)) as backends:
         assert backends.store.list_namespaces() == []
     assert main(["memories", "export", "--db", str(db), "--namespace", "a//b"]) == 2

@@ -1,9 +1,11 @@
 """``threadloom memories export | import | reindex``: move memories in and out of the database.
 
-``export`` writes one JSON line per item to stdout (or ``--output``);
-``import`` reads such lines from a file or stdin; ``reindex`` re-embeds every
-item with the local model after a model change. Each shows a progress bar
-on stderr when it is a terminal, and a line with the count when done.
+``export`` writes a header line and one JSON line per item to stdout (or
+``--output``), with each item's vectors under ``--vectors``; ``import`` reads
+such lines from a file or stdin, all or nothing; ``reindex`` re-embeds every
+item with the local model after a model change (timestamps kept). The format
+is described in :mod:`threadloom.memory.export`. Each shows a progress bar on
+stderr when it is a terminal, and a line with the count when done.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ def add_memories_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
     export = actions.add_parser("export", help="write the memories as JSON lines")
     export.add_argument("--namespace", metavar="A/B", help="only this namespace prefix")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    export.add_argument(
+        "--vectors",
+        action="store_true",
+        help="include each item's vectors (an import then needs no re-embedding)",
+    )
     load = actions.add_parser("import", help="read memories from JSON lines")
     load.add_argument("file", metavar="FILE", help="the export to read ('-' for stdin)")
     reindex = actions.add_parser("reindex", help="re-embed the memories with the local model")
@@ -67,22 +74,24 @@ def run_memories(args: argparse.Namespace) -> int:
     """Run one ``memories`` action on the database the arguments name."""
     # Imported here so `threadloom --help` does not load the store and the embedder.
     from threadloom.cli._app import open_backends
-    from threadloom.memory.export import (
-        export_memories,
-        import_memories,
-        reindex_memories,
-        to_jsonl,
-    )
+    from threadloom.memory.export import export_lines, import_memories, reindex_memories
 
     db_path = resolve_db_path(args.db, os.environ)
     with open_backends(db_path) as backends:
         store = backends.store
         if args.memories_command == "export":
-            with _opened(args.output or "-", "w", sys.stdout) as out, counting("exporting", "exported") as report:
-                for record in export_memories(store, _prefix(args.namespace), progress=report):
-                    out.write(to_jsonl(record) + "\n")
+            with (
+                _opened(args.output or "-", "w", sys.stdout) as out,
+                counting("exporting", "exported") as report,
+            ):
+                prefix = _prefix(args.namespace)
+                for line in export_lines(store, prefix, vectors=args.vectors, progress=report):
+                    out.write(line + "\n")
         elif args.memories_command == "import":
-            with _opened(args.file, "r", sys.stdin) as source, counting("importing", "imported") as report:
+            with (
+                _opened(args.file, "r", sys.stdin) as source,
+                counting("importing", "imported") as report,
+            ):
                 import_memories(store, source, progress=report)
         else:
             with counting("re-embedding", "re-embedded") as report:

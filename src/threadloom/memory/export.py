@@ -1,93 +1,153 @@
 """Export and import memories as JSON lines, and re-embed them after a model change.
 
-Each line is one item: ``{"namespace": [...], "key": ..., "value": {...},
-"created_at": ..., "updated_at": ...}``. The history and reflection-queue
-namespaces are ordinary namespaces, so an export of everything carries them
-too. Import writes values, keys and namespaces exactly; the store stamps the
-imported items with the time of the import (the public store API has no way
-to set timestamps), and re-embeds them with its own embedder.
+An export is a header line, then one line per item, oldest update first::
+
+    {"format": "threadloom-memories", "version": 2}
+    {"created_at": "...", "expires_at": null, "index": null, "key": "...",
+     "namespace": ["memories", "u1"], "ttl_minutes": null, "updated_at": "...",
+     "value": {...}}
+
+with ``"vectors": [[...], ...]`` too when asked for. Everything comes from
+the store's :meth:`~threadloom.store.base.BaseStore.dump_items` and goes back
+through :meth:`~threadloom.store.base.BaseStore.load_items`, so the round
+trip is exact: importing an export into an empty store and exporting again
+gives the same bytes, and searches give the same hits and scores (with the
+vectors; without them the store embeds the values again). The history and
+reflection-queue namespaces are ordinary namespaces, so an export of
+everything carries them too.
+
+Import is all or nothing: every line is read and checked first, and the
+store writes all items in one transaction, so a bad line (malformed JSON, an
+unknown field, a wrong vector dimension, a file from a newer format) raises
+:class:`~threadloom.errors.MemoryImportError` naming the line and leaves the
+store as it was. Files without a header are version 1 (threadloom's first
+exports: values and timestamps only).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
-from threadloom.errors import InvalidStoreInputError
+from threadloom.errors import MemoryImportError, ThreadloomError
 from threadloom.memory.history import HISTORY_LABEL
 from threadloom.memory.reflection import QUEUE_LABEL
-from threadloom.store.base import BaseStore, Item, PutOp
+from threadloom.store.base import BaseStore, StoredItem
 
-__all__ = ["Progress", "export_memories", "import_memories", "reindex_memories", "to_jsonl"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Progress",
+    "export_lines",
+    "export_memories",
+    "header",
+    "import_memories",
+    "reindex_memories",
+    "to_jsonl",
+]
 
 Progress = Callable[[int], None]
-"""Called with the number of items done so far, after each page or batch."""
+"""Called with the number of items done so far, every few hundred items and at the end."""
 
-_PAGE = 500
+#: The header's ``format`` and the newest ``version`` this threadloom writes and reads.
+FORMAT = "threadloom-memories"
+FORMAT_VERSION = 2
+
+_EVERY = 500
+_REQUIRED = ("namespace", "key", "value")
+_FIELDS = {
+    1: {*_REQUIRED, "created_at", "updated_at"},
+    2: {*_REQUIRED, "created_at", "updated_at", "index", "ttl_minutes", "expires_at", "vectors"},
+}
 
 
-def _namespaces(store: BaseStore, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
-    found: list[tuple[str, ...]] = []
-    while True:
-        page = store.list_namespaces(prefix=prefix or None, limit=_PAGE, offset=len(found))
-        found.extend(page)
-        if len(page) < _PAGE:
-            return found
+def header() -> dict[str, Any]:
+    """The first record of an export: which format and version the lines follow."""
+    return {"format": FORMAT, "version": FORMAT_VERSION}
 
 
-def _items(store: BaseStore, namespace: tuple[str, ...]) -> Iterator[Item]:
-    offset = 0
-    while True:
-        page = store.search(namespace, limit=_PAGE, offset=offset, refresh_ttl=False)
-        # A prefix search also returns deeper namespaces; those are listed on their own.
-        yield from (item for item in page if item.namespace == namespace)
-        if len(page) < _PAGE:
-            return
-        offset += _PAGE
+def _record(item: StoredItem) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "namespace": list(item.namespace),
+        "key": item.key,
+        "value": item.value,
+        "created_at": item.created_at.isoformat(),
+        "updated_at": item.updated_at.isoformat(),
+        "index": item.index,
+        "ttl_minutes": float(item.ttl) if item.ttl is not None else None,
+        "expires_at": item.expires_at.isoformat() if item.expires_at is not None else None,
+    }
+    if item.vectors is not None:
+        record["vectors"] = item.vectors
+    return record
 
 
 def export_memories(
-    store: BaseStore, namespace_prefix: tuple[str, ...] = (), *, progress: Progress | None = None
+    store: BaseStore,
+    namespace_prefix: tuple[str, ...] = (),
+    *,
+    vectors: bool = False,
+    progress: Progress | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every item under ``namespace_prefix`` as a JSON-ready record, namespace by namespace."""
-    done = 0
-    for namespace in _namespaces(store, namespace_prefix):
-        for item in _items(store, namespace):
-            yield item.dict()
-            done += 1
-            if progress is not None and done % _PAGE == 0:
-                progress(done)
+    """Every live item under ``namespace_prefix`` as a JSON-ready record, oldest update first.
+
+    ``vectors=True`` adds each item's vectors, so an import needs no embedder
+    and scores exactly as before. No TTL is refreshed by exporting.
+    """
+    items = store.dump_items(tuple(namespace_prefix), vectors=vectors)
+    for done, item in enumerate(items, start=1):
+        yield _record(item)
+        if progress is not None and done % _EVERY == 0:
+            progress(done)
     if progress is not None:
-        progress(done)
+        progress(len(items))
+
+
+def export_lines(
+    store: BaseStore,
+    namespace_prefix: tuple[str, ...] = (),
+    *,
+    vectors: bool = False,
+    progress: Progress | None = None,
+) -> Iterator[str]:
+    """The export file's lines (without newlines): the header, then one per item."""
+    yield to_jsonl(header())
+    for record in export_memories(store, namespace_prefix, vectors=vectors, progress=progress):
+        yield to_jsonl(record)
 
 
 def to_jsonl(record: dict[str, Any]) -> str:
     """One export record as a JSON line (keys sorted, so exports of equal data are equal)."""
-    return json.dumps(record, ensure_ascii=False, sort_keys=True)
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, allow_nan=False)
 
 
-def _parse(line: str | dict[str, Any], number: int) -> PutOp:
+# --- import ---------------------------------------------------------------------
+
+
+def _fail(number: int, message: str) -> MemoryImportError:
+    return MemoryImportError(f"line {number}: {message}; nothing was imported", line=number)
+
+
+def _stamp(record: dict[str, Any], name: str, number: int) -> datetime | None:
+    raw = record.get(name)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise _fail(number, f"{name} must be an ISO 8601 time, got {raw!r}")
     try:
-        record = json.loads(line) if isinstance(line, str) else line
-        namespace = record["namespace"]
-        key = record["key"]
-        value = record["value"]
-        for stamp in ("created_at", "updated_at"):
-            if stamp in record:
-                datetime.fromisoformat(record[stamp])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidStoreInputError(f"line {number}: not a memory export record ({exc})") from exc
-    if not isinstance(namespace, list) or not isinstance(key, str) or not isinstance(value, dict):
-        raise InvalidStoreInputError(
-            f"line {number}: namespace must be a list, key a string and value an object"
-        )
-    return PutOp(tuple(namespace), key, value, _index_for(namespace))
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise _fail(number, f"{name} is not an ISO 8601 time: {raw!r}") from None
 
 
-def _index_for(namespace: list[str]) -> Literal[False] | list[str] | None:
-    """How the memory layer indexes its own namespaces; the store's default for the rest."""
+def _index_for(namespace: tuple[str, ...]) -> Literal[False] | list[str] | None:
+    """How the memory layer indexes its own namespaces; the store's default for the rest.
+
+    Used when a record does not say (version 1 files, and PostgreSQL dumps,
+    which do not keep a put's own paths).
+    """
     if namespace and namespace[0] == QUEUE_LABEL:
         return False
     if namespace and namespace[0] == HISTORY_LABEL:
@@ -95,44 +155,132 @@ def _index_for(namespace: list[str]) -> Literal[False] | list[str] | None:
     return None
 
 
+def _header_version(record: dict[str, Any], number: int) -> int:
+    if record.get("format") != FORMAT or set(record) != {"format", "version"}:
+        raise _fail(number, f"not a {FORMAT} header: {sorted(record)}")
+    version = record["version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _fail(number, f"the format version must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise _fail(
+            number,
+            f"the file is format version {version}, written by a newer threadloom; "
+            f"this one reads versions up to {FORMAT_VERSION}",
+        )
+    return version
+
+
+def _item(record: dict[str, Any], version: int, number: int, now: datetime) -> StoredItem:
+    unknown = set(record) - _FIELDS[version]
+    if unknown:
+        raise _fail(number, f"unknown field(s) {', '.join(sorted(unknown))} for version {version}")
+    missing = [name for name in _REQUIRED if name not in record]
+    if missing:
+        raise _fail(number, f"missing field(s) {', '.join(missing)}")
+    namespace, key, value = record["namespace"], record["key"], record["value"]
+    if not isinstance(namespace, list) or not all(isinstance(label, str) for label in namespace):
+        raise _fail(number, f"namespace must be a list of strings, got {namespace!r}")
+    if not isinstance(key, str) or not isinstance(value, dict):
+        raise _fail(number, "key must be a string and value an object")
+    labels = tuple(namespace)
+    index = record.get("index")
+    if index is None:
+        index = _index_for(labels)
+    ttl = record.get("ttl_minutes")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)):
+        raise _fail(number, f"ttl_minutes must be a number or null, got {ttl!r}")
+    vectors = record.get("vectors")
+    if vectors is not None and not isinstance(vectors, list):
+        raise _fail(
+            number, f"vectors must be a list of lists of numbers, got {type(vectors).__name__}"
+        )
+    created = _stamp(record, "created_at", number) or now
+    updated = _stamp(record, "updated_at", number) or created
+    return StoredItem(
+        labels,
+        key,
+        value,
+        created,
+        updated,
+        index,
+        ttl,
+        _stamp(record, "expires_at", number),
+        vectors,
+    )
+
+
+def _parse(
+    records: Iterable[str | dict[str, Any]], progress: Progress | None
+) -> tuple[list[StoredItem], list[int]]:
+    """The items of an export and the line each came from; raises on the first bad line."""
+    now = datetime.now(timezone.utc)
+    items: list[StoredItem] = []
+    lines: list[int] = []
+    version: int | None = None
+    for number, line in enumerate(records, start=1):
+        if isinstance(line, str):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise _fail(number, f"not JSON ({exc})") from None
+        else:
+            record = line
+        if not isinstance(record, dict):
+            raise _fail(number, f"a record must be a JSON object, got {type(record).__name__}")
+        if version is None:
+            version = _header_version(record, number) if "format" in record else 1
+            if "format" in record:
+                continue
+        elif "format" in record:
+            raise _fail(number, "a header may only be the first line")
+        items.append(_item(record, version, number, now))
+        lines.append(number)
+        if progress is not None and len(items) % _EVERY == 0:
+            progress(len(items))
+    return items, lines
+
+
 def import_memories(
     store: BaseStore,
     records: Iterable[str | dict[str, Any]],
     *,
-    batch_size: int = 200,
     progress: Progress | None = None,
 ) -> int:
-    """Write exported records (JSON lines or dicts) to ``store``; returns how many.
+    """Write an export (JSON lines, or the records as dicts) to ``store``; returns how many items.
 
-    Every record is checked before anything is written, so a bad line leaves
-    the store untouched; blank lines are skipped. Writes go in batches of
-    ``batch_size`` (one embedding call each).
+    All or nothing: every line is checked, then the store writes every item
+    in one transaction (embedding those without vectors first). Items keep
+    their timestamps, TTL and expiry; items already at an address are
+    replaced. Blank lines are skipped.
     """
-    if batch_size < 1:
-        raise InvalidStoreInputError(f"batch_size must be at least 1, got {batch_size!r}")
-    ops = [
-        _parse(record, number)
-        for number, record in enumerate(records, start=1)
-        if not (isinstance(record, str) and not record.strip())
-    ]
-    for start in range(0, len(ops), batch_size):
-        store.batch(ops[start : start + batch_size])
-        if progress is not None:
-            progress(min(start + batch_size, len(ops)))
-    return len(ops)
+    items, lines = _parse(records, progress)
+    try:
+        written = store.load_items(items)
+    except ThreadloomError as exc:
+        position = getattr(exc, "position", None)
+        if isinstance(position, int) and 0 <= position < len(lines):
+            raise _fail(lines[position], str(exc)) from exc
+        raise
+    if progress is not None:
+        progress(len(items))
+    return written
 
 
 def reindex_memories(
     store: BaseStore,
     namespace_prefix: tuple[str, ...] = (),
     *,
-    batch_size: int = 200,
     progress: Progress | None = None,
 ) -> int:
     """Re-embed every item under ``namespace_prefix`` with the store's current embedder.
 
-    Each item is written again with the same value, which replaces its
-    vectors; its ``updated_at`` moves to now.
+    The items are dumped without vectors and loaded back, so each keeps its
+    value, timestamps, TTL and expiry and gets new vectors; all in one transaction.
     """
-    records = export_memories(store, namespace_prefix)
-    return import_memories(store, records, batch_size=batch_size, progress=progress)
+    items = store.dump_items(tuple(namespace_prefix))
+    written = store.load_items(items)
+    if progress is not None:
+        progress(written)
+    return written

@@ -236,6 +236,14 @@ class VectorIndex:
         """Bytes held by the index's arrays (capacity included)."""
         return sum(slab.nbytes for slab in self._slabs) + self._row_item.nbytes
 
+    def vectors_of(self, address: Address) -> FloatMatrix | None:
+        """A copy of the item's unit rows, in the order they were set; ``None`` without any."""
+        item = self._ids.get(address)
+        if item is None:
+            return None
+        shift, mask = self._slab_shift, self._slab_rows - 1
+        return np.stack([self._slabs[row >> shift][row & mask] for row in self._item_rows[item]])
+
     # --- writes ---
 
     def add(self, namespace: Namespace, key: str, vectors: Any) -> None:

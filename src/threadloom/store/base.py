@@ -30,6 +30,7 @@ from threadloom.store._config import configured_search_mode as configured_search
 from threadloom.store._config import normalize_index_config as normalize_index_config
 from threadloom.store._config import validate_ttl_config as validate_ttl_config
 from threadloom.store._config import vector_index_config as vector_index_config
+from threadloom.store._dump import StoredItem
 from threadloom.store._items import Item, SearchItem
 from threadloom.store._ops import (
     NOT_PROVIDED,
@@ -75,6 +76,7 @@ __all__ = [
     "SearchItem",
     "SearchMode",
     "SearchOp",
+    "StoredItem",
     "TTLConfig",
     "get_text_at_path",
     "tokenize_path",
@@ -183,6 +185,29 @@ class BaseStore(ABC):
         """Delete every item under ``namespace_prefix``; returns how many were deleted."""
         return cast(int, self.batch([DeleteNamespaceOp(namespace_prefix)])[0])
 
+    def dump_items(
+        self, namespace_prefix: tuple[str, ...] = (), *, vectors: bool = False
+    ) -> list[StoredItem]:
+        """Every live item under ``namespace_prefix`` with its times, TTL and expiry.
+
+        Oldest update first (the order :meth:`load_items` keeps); no TTL is
+        refreshed. ``vectors=True`` includes each item's vectors. A backup, a
+        move to another backend, or a re-embed after a model change (dump
+        without vectors, load into a store with the new embedder) start here.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement dump_items")
+
+    def load_items(self, items: Iterable[StoredItem]) -> int:
+        """Write dumped items as they were: value, timestamps, TTL, expiry and vectors.
+
+        All or nothing: every item is checked (and those without vectors
+        embedded) before one transaction writes them all; an item already at
+        an address is replaced. Items given in update order keep that order
+        (a search without query returns the last one first). Expired items
+        are skipped. Returns how many items were written.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement load_items")
+
     # --- async conveniences ---
 
     async def aget(
@@ -247,6 +272,20 @@ class BaseStore(ABC):
     async def adelete_namespace(self, namespace_prefix: tuple[str, ...]) -> int:
         """Async twin of :meth:`delete_namespace`."""
         return cast(int, (await self.abatch([DeleteNamespaceOp(namespace_prefix)]))[0])
+
+    async def adump_items(
+        self, namespace_prefix: tuple[str, ...] = (), *, vectors: bool = False
+    ) -> list[StoredItem]:
+        """Async twin of :meth:`dump_items` (the sync one, in a worker thread)."""
+        return cast(
+            "list[StoredItem]",
+            await run_in_thread(lambda: self.dump_items(namespace_prefix, vectors=vectors)),
+        )
+
+    async def aload_items(self, items: Iterable[StoredItem]) -> int:
+        """Async twin of :meth:`load_items` (the sync one, in a worker thread)."""
+        items = list(items)
+        return cast(int, await run_in_thread(self.load_items, items))
 
     # --- helpers ---
 

@@ -37,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 
 from threadloom.errors import IndexNotConfiguredError, InvalidStoreInputError
+from threadloom.store._dump import StoredItem, as_lists, epoch_seconds, from_epoch, prepare_load
 from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
 from threadloom.store._filters import compile_filter
 from threadloom.store._fusion import fuse_hits
@@ -148,8 +149,9 @@ class InMemoryStore(BaseStore):
         # No record expires before this (a lower bound: refreshes only push expiries
         # later), so keyword searches skip looking for expired items until then.
         self._earliest_expiry = math.inf
-        # Expiry is never persisted, so a monotonic clock (immune to clock changes) fits.
-        self._clock: Callable[[], float] = time.monotonic
+        # Wall-clock seconds, as the database backends keep them: expiries leave the
+        # process in dump_items and come back through load_items.
+        self._clock: Callable[[], float] = time.time
         self._sweeper: threading.Thread | None = None
         self._sweeper_stop = threading.Event()
         if self.ttl_config and self.ttl_config.get("sweep_interval_minutes"):
@@ -618,6 +620,65 @@ class InMemoryStore(BaseStore):
         if self._keywords is not None:
             self._keywords.delete_prefix(prefix)
         return count
+
+    # --- whole items (dump and load) ---
+
+    def dump_items(
+        self, namespace_prefix: tuple[str, ...] = (), *, vectors: bool = False
+    ) -> list[StoredItem]:
+        """Every live item under ``namespace_prefix``, oldest update first (see :class:`BaseStore`)."""
+        with self._lock:
+            now = self._clock()
+            found = [
+                (record.seq, namespace, key, record)
+                for namespace in self._namespaces_under(tuple(namespace_prefix))
+                for key, record in self._data[namespace].items()
+                if self._live(record, now)
+            ]
+            found.sort(key=lambda hit: hit[0])
+            return [
+                StoredItem(
+                    namespace,
+                    key,
+                    _copy(record.value),
+                    record.created_at,
+                    record.updated_at,
+                    _copy(record.index),
+                    record.ttl,
+                    from_epoch(record.expires_at),
+                    self._dumped_vectors((namespace, key)) if vectors else None,
+                )
+                for _, namespace, key, record in found
+            ]
+
+    def _dumped_vectors(self, address: tuple[Namespace, str]) -> list[list[float]] | None:
+        if self._vectors is None:
+            return None
+        return as_lists(self._vectors.vectors_of(address)) or []
+
+    def load_items(self, items: Iterable[StoredItem]) -> int:
+        """Write dumped items with their times, TTL, expiry and vectors, all or nothing."""
+        loaded = prepare_load(items, self._index, now=from_epoch(self._clock()))
+        with self._lock:
+            now = self._clock()
+            pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
+            for entry in loaded:
+                op = entry.op
+                self._put(op, None, now, entry.updated_at, pending)
+                record = self._data[op.namespace][op.key]
+                record.created_at = entry.created_at
+                if record.expires_at is not None:
+                    record.expires_at = epoch_seconds(entry.expires_at)
+                    self._earliest_expiry = min(self._earliest_expiry, record.expires_at or 0.0)
+                self._last_time = max(self._last_time, entry.updated_at)
+            pending.clear()
+            if self._vectors is not None:
+                for entry in loaded:
+                    address = (entry.op.namespace, entry.op.key)
+                    self._vectors.remove(*address)
+                    if entry.vectors is not None and len(entry.vectors):
+                        self._vectors.set_rows(address, entry.vectors)
+        return len(loaded)
 
     # --- TTL ---
 

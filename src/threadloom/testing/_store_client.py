@@ -65,6 +65,19 @@ class StoreClient:
         """``batch`` / ``abatch``."""
         return await self._call("batch", ops)
 
+    async def dump_items(self, *args: Any, **kwargs: Any) -> Any:
+        """``dump_items`` / ``adump_items``."""
+        return await self._call("dump_items", *args, **kwargs)
+
+    async def load_items(self, *args: Any, **kwargs: Any) -> Any:
+        """``load_items`` / ``aload_items``."""
+        return await self._call("load_items", *args, **kwargs)
+
+    async def wipe(self) -> None:
+        """Delete every item (each top-level namespace), leaving an empty store."""
+        for (label,) in await self.list_namespaces(max_depth=1, limit=1000):
+            await self.delete_namespace((label,))
+
     async def keys(self, prefix: tuple[str, ...] = (), **kwargs: Any) -> list[str]:
         """Keys a search returns, in order (limit 100 unless given)."""
         kwargs.setdefault("limit", 100)

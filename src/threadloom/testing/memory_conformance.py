@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
-from threadloom.errors import InvalidStoreInputError, MemoryNamespaceError, MemoryNotFoundError
+from threadloom.errors import (
+    MemoryImportError,
+    MemoryNamespaceError,
+    MemoryNotFoundError,
+)
 from threadloom.memory import (
     HISTORY_LABEL,
     DedupConfig,
@@ -27,7 +30,14 @@ from threadloom.memory import (
     get_history,
     search_memories,
 )
-from threadloom.memory.export import export_memories, import_memories, to_jsonl
+from threadloom.memory.export import (
+    FORMAT,
+    FORMAT_VERSION,
+    export_lines,
+    header,
+    import_memories,
+    to_jsonl,
+)
 from threadloom.memory.reflection import ReflectionExecutor
 from threadloom.store.base import BaseStore, IndexConfig, Item
 from threadloom.testing.embeddings import HashingEmbed
@@ -259,35 +269,76 @@ class MemoryConformance:
 
     # --- export / import ---------------------------------------------------
 
-    def test_export_then_import_gives_back_the_same_items(self, store: BaseStore) -> None:
-        """Values, keys and namespaces (history included) survive a wipe and a re-import."""
+    def test_export_then_import_gives_back_the_same_bytes(self, store: BaseStore) -> None:
+        """An export imported into the emptied store exports the same bytes; searches score the same."""
         tool = create_manage_memory_tool(TEMPLATE, store=store)
         key = _key(tool.invoke({"content": "User lives in Paris"}, CONFIG))
         tool.invoke({"action": "update", "id": key, "content": "User lives in Berlin"}, CONFIG)
-        store.put(("notes", "u1", "deep"), "n", {"text": "déjà vu", "n": [1, 2.5, None]})
+        store.put(("notes", "u1", "deep"), "n", {"text": "déjà vu", "n": [1, 2.5, None]}, ttl=60)
+        store.put(("notes", "u1"), "quiet", {"text": "never embedded"}, index=False)
+        query = "where does the user live"
+        history = [(v.value, v.superseded_at, v.updated_at) for v in get_history(store, NS, key)]
+        hits = [(i.key, i.score, i.updated_at) for i in search_memories(store, NS, query=query)]
+        for vectors in (True, False):
+            lines = list(export_lines(store, vectors=vectors))
+            assert json.loads(lines[0]) == {"format": FORMAT, "version": FORMAT_VERSION}
+            assert len(lines) == 1 + 4
+            _wipe(store)
+            assert import_memories(store, lines) == 4
+            assert list(export_lines(store, vectors=vectors)) == lines
+        assert [(v.value, v.superseded_at, v.updated_at) for v in get_history(store, NS, key)] == history
+        again = [(i.key, i.score, i.updated_at) for i in search_memories(store, NS, query=query)]
+        assert [(k, u) for k, _, u in again] == [(k, u) for k, _, u in hits]
+        assert [s for _, s, _ in again] == pytest.approx([s for _, s, _ in hits], abs=1e-6)
 
-        def shape() -> list[tuple[Any, ...]]:
-            return sorted(
-                (tuple(r["namespace"]), r["key"], json.dumps(r["value"], sort_keys=True))
-                for r in export_memories(store)
-            )
-
-        before = shape()
-        history = [v.value for v in get_history(store, NS, key)]
-        lines = [to_jsonl(record) for record in export_memories(store)]
-        assert len(lines) == 3
-        for namespace in store.list_namespaces(max_depth=1):
-            store.delete_namespace(namespace)
-        assert store.list_namespaces() == []
-        assert import_memories(store, lines) == 3
-        assert shape() == before
-        assert [v.value for v in get_history(store, NS, key)] == history
-        found = search_memories(store, NS, query="where does the user live")
-        assert [item.value["content"] for item in found] == ["User lives in Berlin"]
-
-    def test_a_bad_import_line_writes_nothing(self, store: BaseStore) -> None:
-        """A malformed record anywhere in the input is a typed error and the store stays empty."""
+    @pytest.mark.parametrize(
+        ("line", "problem"),
+        [
+            ("not json", "not JSON"),
+            ('{"namespace": "memories"}', "unknown field|missing field|namespace must"),
+            ('{"namespace": ["m"], "key": "k", "value": {}, "colour": 1}', "unknown field"),
+            ('{"namespace": ["m"], "key": "k", "value": {}, "vectors": [[1.0, 2.0]]}', "dims"),
+            ('{"namespace": ["m.x"], "key": "k", "value": {}}', "m.x"),
+            ('{"namespace": ["m"], "key": "k", "value": {}, "created_at": "May"}', "ISO 8601"),
+            ('{"format": "threadloom-memories", "version": 2}', "header"),
+        ],
+    )
+    def test_a_bad_import_line_writes_nothing(
+        self, store: BaseStore, line: str, problem: str
+    ) -> None:
+        """A bad record anywhere in the input is a typed error naming its line; nothing is written."""
         good = to_jsonl({"namespace": ["memories", "u1"], "key": "a", "value": {"content": "x"}})
-        with pytest.raises(InvalidStoreInputError, match="line 2"):
-            import_memories(store, [good, '{"namespace": "memories"}'])
+        with pytest.raises(MemoryImportError, match=problem) as raised:
+            import_memories(store, [to_jsonl(header()), good, "", line, good])
+        assert raised.value.line == 4 and "line 4" in str(raised.value)
+        assert isinstance(raised.value, ValueError)
         assert store.list_namespaces() == []
+
+    def test_a_file_from_a_newer_format_is_refused(self, store: BaseStore) -> None:
+        """A header with a newer version names the version and writes nothing."""
+        newer = to_jsonl({"format": FORMAT, "version": FORMAT_VERSION + 1})
+        good = to_jsonl({"namespace": ["memories", "u1"], "key": "a", "value": {"content": "x"}})
+        with pytest.raises(MemoryImportError, match=f"version {FORMAT_VERSION + 1}.*newer"):
+            import_memories(store, [newer, good])
+        assert store.list_namespaces() == []
+
+    def test_a_file_without_header_is_read_as_version_1(self, store: BaseStore) -> None:
+        """threadloom's first exports (no header, values and timestamps) still import."""
+        old = {
+            "namespace": ["memories", "u1"],
+            "key": "a",
+            "value": {"content": "User lives in Paris"},
+            "created_at": "2025-01-02T03:04:05+00:00",
+            "updated_at": "2025-01-03T03:04:05+00:00",
+        }
+        assert import_memories(store, [to_jsonl(old)]) == 1
+        item = _get(store, "a")
+        assert item.updated_at.isoformat() == old["updated_at"]
+        with pytest.raises(MemoryImportError, match=r"unknown field.*ttl_minutes"):
+            import_memories(store, [to_jsonl({**old, "ttl_minutes": 5})])
+
+
+def _wipe(store: BaseStore) -> None:
+    for namespace in store.list_namespaces(max_depth=1):
+        store.delete_namespace(namespace)
+    assert store.list_namespaces() == []

@@ -50,6 +50,7 @@ from threadloom.testing._store_client import (
     StoreClient,
     index_config,
 )
+from threadloom.testing._store_dump import DumpConformance
 from threadloom.testing._store_input import InputConformance
 from threadloom.testing._store_modes import SearchModeConformance
 from threadloom.testing.embeddings import (
@@ -75,10 +76,11 @@ BAD_NAMESPACES: list[Any] = [
 ]
 
 
-class StoreConformance(InputConformance):
+class StoreConformance(InputConformance, DumpConformance):
     """Behaviour every threadloom store shares. Subclass it and provide ``make_store``.
 
-    The cases about odd text and sizes live in :class:`InputConformance`.
+    The cases about odd text and sizes live in :class:`InputConformance`; whole-item
+    dump and load in :class:`~threadloom.testing._store_dump.DumpConformance`.
     """
 
     async_store: ClassVar[bool] = False

@@ -11,6 +11,7 @@ from threadloom.errors import (
     IndexNotConfiguredError,
     InvalidStoreInputError,
 )
+from threadloom.store._dump import StoredItem, prepare_load
 from threadloom.store._embedding import ResolvedIndex
 from threadloom.store._modes import fusion_config, text_fields
 from threadloom.store.base import (
@@ -27,6 +28,7 @@ from threadloom.store.base import (
     validate_ttl_config,
     vector_index_config,
 )
+from threadloom.store.postgres._dump import dump_plan, load_plan
 from threadloom.store.postgres._plans import StorePlanner, backfill_keyword_plan
 from threadloom.store.postgres._schema import DISTANCES, ITEM_MIGRATIONS, VectorLayout
 
@@ -201,3 +203,14 @@ class PostgresStoreCore(BaseStore):
 
     def _batch_plan(self, ops: list[Op], embedded: Any) -> Plan[list[Result]]:
         return self._planner.batch(ops, embedded)
+
+    def _dump_plan(
+        self, namespace_prefix: tuple[str, ...], vectors: bool
+    ) -> Plan[list[StoredItem]]:
+        return dump_plan(
+            tuple(namespace_prefix), vectors=vectors, has_layout=self._layout is not None
+        )
+
+    def _load_plan(self, items: Iterable[StoredItem]) -> Plan[int]:
+        """Check (and embed) every item first: nothing is sent before all are good."""
+        return load_plan(self._planner, prepare_load(items, self._index))

@@ -51,6 +51,7 @@ __all__ = [
     "backfill_keyword_plan",
     "compile_filter_sql",
     "indexed_bodies",
+    "prefix_sql",
     "sweep_ttl_plan",
     "vector_literal",
 ]
@@ -152,7 +153,7 @@ def _readable(labels: tuple[str, ...]) -> bool:
     return all(isinstance(x, str) and x and _SEP not in x and "\x00" not in x for x in labels)
 
 
-def _prefix_sql(prefix: tuple[str, ...], params: Params, column: str) -> str:
+def prefix_sql(prefix: tuple[str, ...], params: Params, column: str) -> str:
     if not prefix:
         return "TRUE"
     text = _ns_text(prefix)
@@ -271,7 +272,7 @@ class StorePlanner:
                 while i < len(ops) and isinstance(ops[i], PutOp):
                     run.append((i, ops[i]))  # type: ignore[arg-type]
                     i += 1
-                yield from self._puts(run, embedded)
+                yield from self.puts(run, embedded)
                 continue
             if isinstance(op, GetOp):
                 results[i] = yield from self._get(op)
@@ -286,7 +287,7 @@ class StorePlanner:
 
     # --- writes --------------------------------------------------------------------
 
-    def _puts(self, puts: list[tuple[int, PutOp]], embedded: Any) -> Plan[None]:
+    def puts(self, puts: list[tuple[int, PutOp]], embedded: Any) -> Plan[None]:
         # The last put of an address wins; earlier ones in the same run are never visible.
         latest: dict[tuple[str, str], tuple[int, PutOp]] = {}
         for position, op in puts:
@@ -377,7 +378,7 @@ class StorePlanner:
 
     def _delete_namespace(self, op: DeleteNamespaceOp) -> Plan[int]:
         params = Params()
-        where = _prefix_sql(op.namespace_prefix, params, "s.namespace")
+        where = prefix_sql(op.namespace_prefix, params, "s.namespace")
         done = yield Query(
             f"WITH d AS (DELETE FROM threadloom_store s WHERE {where} RETURNING s.expires_at) "
             "SELECT count(*) FROM d WHERE d.expires_at IS NULL OR d.expires_at > now()",
@@ -432,7 +433,7 @@ class StorePlanner:
 
     def _list_items(self, op: SearchOp, tree: AllOf) -> Plan[list[tuple[SearchItem, bool]]]:
         params = Params()
-        where = _prefix_sql(op.namespace_prefix, params, "s.namespace")
+        where = prefix_sql(op.namespace_prefix, params, "s.namespace")
         where += " AND " + compile_filter_sql(tree, params)
         found = yield Query(
             f"SELECT {_ITEM_COLUMNS}, s.ttl_minutes IS NOT NULL "
@@ -474,7 +475,7 @@ class StorePlanner:
         )
         params = Params()
         distance = f"(v.embedding {layout.operator} {params.add(vector_literal(query))}::{layout.column_type})"
-        where = _prefix_sql(op.namespace_prefix, params, "v.namespace")
+        where = prefix_sql(op.namespace_prefix, params, "v.namespace")
         join = ""
         if tree.clauses:
             join = "JOIN threadloom_store s ON s.namespace = v.namespace AND s.key = v.key"
@@ -521,8 +522,8 @@ class StorePlanner:
         if expression is None:
             return []
         params = Params()
-        scope = _prefix_sql(op.namespace_prefix, params, "t.namespace")
-        item_scope = _prefix_sql(op.namespace_prefix, params, "s.namespace")
+        scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
+        item_scope = prefix_sql(op.namespace_prefix, params, "s.namespace")
         found = yield Query(
             f"""
             SELECT a.n - e.n, a.len - e.len FROM
@@ -541,7 +542,7 @@ class StorePlanner:
         params = Params()
         tsquery = params.add(expression)
         passes = compile_filter_sql(tree, params) if tree.clauses else "TRUE"
-        scope = _prefix_sql(op.namespace_prefix, params, "t.namespace")
+        scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
         found = yield Query(
             f"""
             SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE)
@@ -659,7 +660,7 @@ class StorePlanner:
                 break
         if not _readable(tuple(literal)):
             return []
-        where = _prefix_sql(tuple(literal), params, "s.namespace")
+        where = prefix_sql(tuple(literal), params, "s.namespace")
         found = yield Query(
             f"SELECT DISTINCT s.namespace FROM threadloom_store s WHERE {where} AND {_LIVE}",
             params,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from threadloom._postgres import Conn, open_connection, open_pool
-from threadloom.store.base import Op, Result, TTLConfig, run_in_thread
+from threadloom.store.base import Op, Result, StoredItem, TTLConfig, run_in_thread
 from threadloom.store.postgres._core import PostgresIndexConfig, PostgresStoreCore
 from threadloom.store.postgres._plans import sweep_ttl_plan
 
@@ -92,6 +92,16 @@ class PostgresStore(PostgresStoreCore):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch` (runs it in a worker thread)."""
         return await run_in_thread(self.batch, list(ops))
+
+    def dump_items(
+        self, namespace_prefix: tuple[str, ...] = (), *, vectors: bool = False
+    ) -> list[StoredItem]:
+        """Every live item under ``namespace_prefix``, oldest update first (see ``BaseStore``)."""
+        return self._conn.run(self._dump_plan(namespace_prefix, vectors), read_only=True)
+
+    def load_items(self, items: Iterable[StoredItem]) -> int:
+        """Write dumped items with their times, TTL, expiry and vectors, in one transaction."""
+        return self._conn.run(self._load_plan(items))
 
     def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many were deleted."""

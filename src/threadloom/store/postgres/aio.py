@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
 
 from threadloom._postgres import AsyncConn, aopen_connection, aopen_pool
-from threadloom.store.base import Op, Result, TTLConfig
+from threadloom.store.base import Op, Result, StoredItem, TTLConfig
 from threadloom.store.postgres._core import PostgresIndexConfig, PostgresStoreCore
 from threadloom.store.postgres._plans import sweep_ttl_plan
 
 __all__ = ["AsyncPostgresStore"]
+
+T = TypeVar("T")
 
 
 class AsyncPostgresStore(PostgresStoreCore):
@@ -86,6 +88,33 @@ class AsyncPostgresStore(PostgresStoreCore):
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Sync twin of :meth:`abatch`, for threads other than the event loop's."""
+        ops = list(ops)
+        return self._in_loop(lambda: self.abatch(ops))
+
+    async def adump_items(
+        self, namespace_prefix: tuple[str, ...] = (), *, vectors: bool = False
+    ) -> list[StoredItem]:
+        """Every live item under ``namespace_prefix``, oldest update first (see ``BaseStore``)."""
+        self._loop = asyncio.get_running_loop()
+        return await self._conn.run(self._dump_plan(namespace_prefix, vectors), read_only=True)
+
+    async def aload_items(self, items: Iterable[StoredItem]) -> int:
+        """Write dumped items with their times, TTL, expiry and vectors, in one transaction."""
+        self._loop = asyncio.get_running_loop()
+        return await self._conn.run(self._load_plan(items))
+
+    def dump_items(
+        self, namespace_prefix: tuple[str, ...] = (), *, vectors: bool = False
+    ) -> list[StoredItem]:
+        """Sync twin of :meth:`adump_items`, for threads other than the event loop's."""
+        return self._in_loop(lambda: self.adump_items(namespace_prefix, vectors=vectors))
+
+    def load_items(self, items: Iterable[StoredItem]) -> int:
+        """Sync twin of :meth:`aload_items`, for threads other than the event loop's."""
+        items = list(items)
+        return self._in_loop(lambda: self.aload_items(items))
+
+    def _in_loop(self, call: Callable[[], Coroutine[Any, Any, T]]) -> T:
         loop = self._loop
         try:
             running = asyncio.get_running_loop()
@@ -100,7 +129,7 @@ class AsyncPostgresStore(PostgresStoreCore):
             raise RuntimeError(
                 "AsyncPostgresStore's sync methods need its event loop running in another thread"
             )
-        return asyncio.run_coroutine_threadsafe(self.abatch(list(ops)), loop).result()
+        return asyncio.run_coroutine_threadsafe(call(), loop).result()
 
     async def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many were deleted."""

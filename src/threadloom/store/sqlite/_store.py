@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from threadloom._sqlite import Database, Synchronous, migrate, verify
 from threadloom.errors import (
@@ -20,6 +20,7 @@ from threadloom.errors import (
     IndexNotConfiguredError,
     InvalidStoreInputError,
 )
+from threadloom.store._dump import StoredItem, from_epoch, prepare_load
 from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
 from threadloom.store._filters import compile_filter, parse_filter
 from threadloom.store._modes import fusion_config as _fusion_config
@@ -59,6 +60,7 @@ from threadloom.store.sqlite._batch import (
     stored_dims,
     to_embed,
 )
+from threadloom.store.sqlite._dump import dump_rows, restamp
 from threadloom.store.sqlite._keyword_sync import SyncedKeywords
 from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
 from threadloom.store.sqlite._search import Searches
@@ -73,6 +75,8 @@ from threadloom.store.sqlite._text_search import bodies_at, build_keyword_index,
 from threadloom.store.sqlite._vector_sync import SyncedVectors
 
 __all__ = ["SqliteStore"]
+
+T = TypeVar("T")
 
 
 class SqliteStore(Searches, BaseStore):
@@ -286,12 +290,20 @@ class SqliteStore(Searches, BaseStore):
         self, ops: list[Op], prepared: dict[int, Prepared], embedded: EmbeddedBatch | None
     ) -> list[Result]:
         writing = any(isinstance(op, (PutOp, DeleteNamespaceOp)) for op in ops)
+        return self._transaction(
+            writing, lambda conn, run: self._run(conn, run, ops, prepared, embedded)
+        )
+
+    def _transaction(self, writing: bool, body: Callable[[sqlite3.Connection, Run], T]) -> T:
+        """Run ``body`` in one read or write transaction, then bring the in-process indexes up to date."""
         runs: list[Run] = []
 
-        def work(conn: sqlite3.Connection) -> list[Result]:
+        def work(conn: sqlite3.Connection) -> T:
             run = Run(now=self._clock(), writing=writing)
             runs.append(run)
-            return self._run(conn, run, ops, prepared, embedded)
+            if writing:
+                self._begin_write(conn, run)
+            return body(conn, run)
 
         with self._db.lock:
             try:
@@ -331,21 +343,6 @@ class SqliteStore(Searches, BaseStore):
         prepared: dict[int, Prepared],
         embedded: EmbeddedBatch | None,
     ) -> list[Result]:
-        if run.writing:
-            meta = dict(
-                conn.execute(
-                    "SELECT name, value FROM store_meta "
-                    "WHERE name IN ('seq', 'stamp', 'keyword_index')"
-                ).fetchall()
-            )
-            run.seq_before = run.seq = int(meta["seq"])
-            run.keyword_live = bool(meta.get("keyword_index"))
-            last = int(meta["stamp"])
-            # Strictly increasing across processes, so "newest first" never ties on the clock.
-            micros = max(int(run.now * 1_000_000), last + 1)
-            run.stamp = EPOCH + timedelta(microseconds=micros)
-            run.stamp_text = run.stamp.isoformat()
-            conn.execute("UPDATE store_meta SET value = ? WHERE name = 'stamp'", (micros,))
         results: list[Result] = []
         for position, op in enumerate(ops):
             if run.writing and not isinstance(op, PutOp):
@@ -369,13 +366,67 @@ class SqliteStore(Searches, BaseStore):
             elif isinstance(op, DeleteNamespaceOp):
                 results.append(self._delete_where(conn, run, *prefix_where(op.namespace_prefix)))
         if run.writing:
-            flush(conn, run)
-            conn.execute("UPDATE store_meta SET value = ? WHERE name = 'seq'", (run.seq,))
-            if run.refresh:
-                refresh_ttl(conn, run.refresh, run.now)
-            if run.removed:
-                prune_removals(conn, run.now)
+            self._end_write(conn, run)
         return results
+
+    def _begin_write(self, conn: sqlite3.Connection, run: Run) -> None:
+        """Read the counters a write transaction advances, and take its stamp."""
+        meta = dict(
+            conn.execute(
+                "SELECT name, value FROM store_meta WHERE name IN ('seq', 'stamp', 'keyword_index')"
+            ).fetchall()
+        )
+        run.seq_before = run.seq = int(meta["seq"])
+        run.keyword_live = bool(meta.get("keyword_index"))
+        last = int(meta["stamp"])
+        # Strictly increasing across processes, so "newest first" never ties on the clock.
+        micros = max(int(run.now * 1_000_000), last + 1)
+        run.stamp = EPOCH + timedelta(microseconds=micros)
+        run.stamp_text = run.stamp.isoformat()
+        conn.execute("UPDATE store_meta SET value = ? WHERE name = 'stamp'", (micros,))
+
+    def _end_write(self, conn: sqlite3.Connection, run: Run) -> None:
+        flush(conn, run)
+        conn.execute("UPDATE store_meta SET value = ? WHERE name = 'seq'", (run.seq,))
+        if run.refresh:
+            refresh_ttl(conn, run.refresh, run.now)
+        if run.removed:
+            prune_removals(conn, run.now)
+
+    # --- whole items (dump and load) ---
+
+    def dump_items(
+        self, namespace_prefix: tuple[str, ...] = (), *, vectors: bool = False
+    ) -> list[StoredItem]:
+        """Every live item under ``namespace_prefix``, oldest update first (see :class:`BaseStore`)."""
+        self._ensure_ready()
+        return self._transaction(
+            False,
+            lambda conn, run: dump_rows(
+                conn,
+                tuple(namespace_prefix),
+                run.now,
+                vectors=vectors,
+                default_paths=self._default_paths,
+                keyword_fields=self._text_fields is not None,
+            ),
+        )
+
+    def load_items(self, items: Iterable[StoredItem]) -> int:
+        """Write dumped items with their times, TTL, expiry and vectors, in one transaction."""
+        loaded = prepare_load(items, self._index, now=from_epoch(self._clock()))
+        self._ensure_ready()
+        prefixes = [join_namespace(entry.op.namespace) for entry in loaded]
+
+        def load(conn: sqlite3.Connection, run: Run) -> int:
+            for entry in loaded:
+                self._put(conn, run, entry.op, entry.vectors)
+            flush(conn, run)
+            restamp(conn, loaded, prefixes)
+            self._end_write(conn, run)
+            return len(loaded)
+
+        return self._transaction(True, load)
 
     def _get(self, conn: sqlite3.Connection, run: Run, op: GetOp) -> Item | None:
         if not readable(op.namespace):

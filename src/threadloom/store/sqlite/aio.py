@@ -24,6 +24,7 @@ from threadloom.store.base import (
     IndexConfig,
     Op,
     Result,
+    StoredItem,
     TTLConfig,
     run_in_thread,
 )
@@ -101,6 +102,16 @@ class AsyncSqliteStore(BaseStore):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Run ``ops`` without blocking the event loop."""
         return await self.store.abatch(ops)
+
+    def dump_items(
+        self, namespace_prefix: tuple[str, ...] = (), *, vectors: bool = False
+    ) -> list[StoredItem]:
+        """Every live item under ``namespace_prefix`` (see :meth:`SqliteStore.dump_items`)."""
+        return self.store.dump_items(namespace_prefix, vectors=vectors)
+
+    def load_items(self, items: Iterable[StoredItem]) -> int:
+        """Write dumped items as they were (see :meth:`SqliteStore.load_items`)."""
+        return self.store.load_items(items)
 
     def __getattr__(self, name: str) -> Any:
         # start_ttl_sweeper, stop_ttl_sweeper, ...: the sync store's extras.
