@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -104,6 +105,7 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
+        middleware=[Middleware(_Authenticate, server=server)],
         lifespan=lifespan,
         exception_handlers={
             HTTPError: _http_error,
@@ -113,3 +115,20 @@ def create_app(
     )
     app.state.server = server
     return app
+
+
+class _Authenticate:
+    """Authenticates every request but ``/ok`` before its route reads anything (401 first)."""
+
+    def __init__(self, app: Any, server: Server) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.server.auth is not None and scope["path"] != "/ok":
+            try:
+                await self.server.user(Request(scope, receive))
+            except HTTPError as exc:
+                await reply({"detail": exc.detail}, status=exc.status)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
