@@ -96,6 +96,7 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
             ],
         ),
         (errors.SerializationError, [errors.DecryptionError]),
+        (errors.ServerError, [errors.ServerConfigError]),
     ],
 )
 def test_each_error_belongs_to_its_family(family: type, members: list[type]) -> None:
@@ -114,6 +115,7 @@ def test_the_families_are_disjoint_branches_of_the_tree() -> None:
         errors.GraphError,
         errors.PersistenceError,
         errors.SerializationError,
+        errors.ServerError,
     ]
     for cls in _leaves():
         if cls in _CONTROL_FLOW or cls is errors.ThreadloomError:
@@ -165,6 +167,7 @@ def test_the_docstring_diagram_names_every_error() -> None:
         (errors.SerializationError, TypeError),
         (errors.CheckpointNotFoundError, KeyError),
         (errors.InvalidCheckpointInputError, ValueError),
+        (errors.ServerConfigError, ValueError),
     ],
 )
 def test_leaves_subclass_the_expected_builtin(cls: type, builtin: type) -> None:

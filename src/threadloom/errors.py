@@ -1,7 +1,8 @@
 """Every error threadloom raises, in one tree of families callers can catch.
 
 Catch :class:`ThreadloomError` for all failures, a family (:class:`StoreError`,
-:class:`GraphError`, :class:`PersistenceError`, :class:`SerializationError`) for
+:class:`GraphError`, :class:`PersistenceError`, :class:`SerializationError`,
+:class:`ServerError`) for
 one area, or the built-in each leaf also subclasses (``ValueError``,
 ``TypeError``, ``KeyError``, ...). Errors a caller can recover from carry the
 facts as attributes (``CheckpointConflictError.thread_id``,
@@ -46,8 +47,10 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   │   └── ConnectionLostError (ConnectionError)    the server connection dropped mid-call
     │   ├── InvalidConnectionError (TypeError)       a backend given something that is not a connection
     │   └── MigrationError (ValueError)              `threadloom migrate` met a source row it will not read (.row)
-    └── SerializationError (TypeError)           a value the checkpoint serializer cannot encode or load
-        └── DecryptionError                          an encrypted row fails to authenticate, or is plaintext
+    ├── SerializationError (TypeError)           a value the checkpoint serializer cannot encode or load
+    │   └── DecryptionError                          an encrypted row fails to authenticate, or is plaintext
+    └── ServerError                              `threadloom serve` and its ASGI app
+        └── ServerConfigError (ValueError)           a bad langgraph.json, graph path, auth or bind setting
 
 Control flow is not a failure, so it stands outside the tree: a broad
 ``except ThreadloomError`` in a node never swallows an ``interrupt()``::
@@ -103,6 +106,8 @@ __all__ = [
     "PersistenceError",
     "SchemaVersionError",
     "SerializationError",
+    "ServerConfigError",
+    "ServerError",
     "StoreError",
     "StoreNotConfiguredError",
     "ThreadloomError",
@@ -401,6 +406,14 @@ class SerializationError(ThreadloomError, TypeError):
 
 class DecryptionError(SerializationError):
     """An encrypted row was tampered with or needs a key not given, or a row is plaintext where encryption is required."""
+
+
+class ServerError(ThreadloomError):
+    """Base of the agent server's errors (``threadloom serve``, ``threadloom.server``)."""
+
+
+class ServerConfigError(ServerError, ValueError):
+    """The server cannot start as configured: config file, graph path, auth or bind address."""
 
 
 # --- control flow (outside the ThreadloomError tree) ------------------------

@@ -4,7 +4,8 @@
 is an interactive conversation that remembers users across threads and
 restarts. ``threadloom memories export|import|reindex`` moves memories in
 and out as JSON lines and re-embeds them; ``threadloom migrate SOURCE`` copies
-a LangGraph database's threads and memories in. All keep their data in one SQLite file (``--db PATH``, else
+a LangGraph database's threads and memories in; ``threadloom serve`` serves the
+graphs of a ``langgraph.json`` over LangGraph's Agent Server HTTP API. All keep their data in one SQLite file (``--db PATH``, else
 ``$THREADLOOM_DB``, else ``threadloom.db`` in the per-user data directory),
 use the local embedding model, and talk to the offline stand-in model unless
 ``--model anthropic:<name>`` or ``--model openai:<name>`` names a real one.
@@ -87,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     from threadloom.cli._migrate import add_migrate_parser
 
     add_migrate_parser(commands)
+
+    from threadloom.cli._serve import add_serve_parser
+
+    add_serve_parser(commands)
     for sub in commands.choices.values():
         sub.set_defaults(subparser=sub)  # main() reports a command's bad flags with its usage
     return parser
@@ -124,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from threadloom.cli._migrate import run_migrate
 
             return run_migrate(args)
+        if args.command == "serve":
+            from threadloom.cli._serve import run_serve
+
+            return run_serve(args)
         from threadloom.cli._chat import run_chat
 
         return run_chat(args)

@@ -1,0 +1,135 @@
+"""Threads, runs and assistants as records in the store, so every server process shares them.
+
+They live under the namespace root ``threadloom_server``, which the store routes
+never let a client name; they are written with ``index=False`` (never embedded).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from threadloom.server._json import to_plain
+from threadloom.store.base import BaseStore, PutOp
+
+__all__ = ["ROOT", "Records", "now"]
+
+ROOT = "threadloom_server"
+_THREADS = (ROOT, "threads")
+_RUNS = (ROOT, "runs")
+_ASSISTANTS = (ROOT, "assistants")
+
+# The store caps a search page; listing everything pages through with this size.
+_PAGE = 1000
+
+
+def now() -> str:
+    """The current UTC time in ISO format, as the API reports times."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def _store_filter(filters: dict[str, Any] | None, prefix: str) -> dict[str, Any]:
+    """A metadata/values filter addressed at ``prefix.key`` paths of the record."""
+    return {f"{prefix}.{k}": v for k, v in (filters or {}).items()}
+
+
+class Records:
+    """The server's records in ``store``: one method per read or write the routes need."""
+
+    def __init__(self, store: BaseStore) -> None:
+        self.store = store
+
+    def _get(self, namespace: tuple[str, ...], key: str) -> dict[str, Any] | None:
+        item = self.store.get(namespace, key)
+        return None if item is None else item.value
+
+    def _search(
+        self, namespace: tuple[str, ...], filters: dict[str, Any], limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        while len(found) < limit:
+            page = min(_PAGE, limit - len(found))
+            items = self.store.search(namespace, filter=filters or None, limit=page, offset=offset)
+            found.extend(item.value for item in items)
+            if len(items) < page:
+                break
+            offset += page
+        return found
+
+    def write(self, *records: tuple[str, dict[str, Any]]) -> None:
+        """Write records in one batch: ``("thread"|"run"|"assistant", record)`` pairs."""
+        ops = []
+        for kind, record in records:
+            namespace, key = {
+                "thread": (_THREADS, "thread_id"),
+                "run": (_RUNS, "run_id"),
+                "assistant": (_ASSISTANTS, "assistant_id"),
+            }[kind]
+            # Values may hold messages or interrupts: the store keeps their plain JSON form.
+            ops.append(PutOp(namespace, record[key], to_plain(record), False))
+        self.store.batch(ops)
+
+    # threads
+    def thread(self, thread_id: str) -> dict[str, Any] | None:
+        return self._get(_THREADS, thread_id)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.store.delete(_THREADS, thread_id)
+
+    def search_threads(
+        self,
+        *,
+        metadata: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+        status: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        filters = {**_store_filter(metadata, "metadata"), **_store_filter(values, "values")}
+        if status is not None:
+            filters["status"] = status
+        return self._search(_THREADS, filters, limit, offset)
+
+    # runs
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        return self._get(_RUNS, run_id)
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.delete(_RUNS, run_id)
+
+    def search_runs(
+        self,
+        *,
+        thread_id: str | None = None,
+        status: str | list[str] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        filters: dict[str, Any] = {}
+        if thread_id is not None:
+            filters["thread_id"] = thread_id
+        if isinstance(status, list):
+            filters["status"] = {"$in": status}
+        elif status is not None:
+            filters["status"] = status
+        return self._search(_RUNS, filters, limit, offset)
+
+    # assistants
+    def assistant(self, assistant_id: str) -> dict[str, Any] | None:
+        return self._get(_ASSISTANTS, assistant_id)
+
+    def delete_assistant(self, assistant_id: str) -> None:
+        self.store.delete(_ASSISTANTS, assistant_id)
+
+    def search_assistants(
+        self,
+        *,
+        graph_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        filters = _store_filter(metadata, "metadata")
+        if graph_id is not None:
+            filters["graph_id"] = graph_id
+        return self._search(_ASSISTANTS, filters, limit, offset)

@@ -1,0 +1,321 @@
+"""Runs: executed in a worker pool inside the server, their events fanned out to listeners.
+
+A run's graph work happens in a pool thread (the graph API is synchronous and the
+savers are thread-safe); its stream parts are encoded to JSON there and handed to
+the event loop, where any number of SSE listeners (the creating request, ``join``,
+``stream``) read them. Runs on one thread execute one at a time, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from threadloom.server._json import dumps
+from threadloom.server._records import now
+from threadloom.types import Command
+
+if TYPE_CHECKING:
+    from threadloom.server._server import Server
+
+__all__ = ["STREAM_MODES", "WORKER", "ActiveRun", "RunManager"]
+
+#: Stream modes a run accepts, and the graph mode each one reads.
+STREAM_MODES = {
+    "values": "values",
+    "updates": "updates",
+    "custom": "custom",
+    "debug": "debug",
+    "tasks": "tasks",
+    "checkpoints": "checkpoints",
+    "messages-tuple": "messages",
+    "messages": "messages",
+}
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+"""This process, as recorded on the runs it executes (to find runs a dead process left)."""
+
+TERMINAL = ("success", "error", "interrupted", "timeout")
+
+
+class _Cancelled(Exception):
+    """Raised in the worker when a cancel was requested between two stream parts."""
+
+
+@dataclass
+class ActiveRun:
+    """A run this process executes: its record, its events so far, and how it ended."""
+
+    record: dict[str, Any]
+    graph: Any
+    input: Any
+    config: dict[str, Any]
+    options: dict[str, Any]
+    stream_modes: list[str]
+    subgraphs: bool
+    temporary: bool = False
+    on_disconnect: str = "continue"
+    events: list[tuple[str, bytes]] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel_action: str = "interrupt"
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    values: Any = None
+    interrupts: list[Any] = field(default_factory=list)
+    error: BaseException | None = None
+    before: Any = None
+
+    @property
+    def run_id(self) -> str:
+        return str(self.record["run_id"])
+
+    @property
+    def thread_id(self) -> str:
+        return str(self.record["thread_id"])
+
+    def push(self, event: tuple[str, bytes]) -> None:
+        self.events.append(event)
+        self.changed.set()
+
+    def output(self) -> Any:
+        """What ``wait`` returns: the final values, with interrupts or the error."""
+        if self.error is not None:
+            return {"__error__": {"error": type(self.error).__name__, "message": str(self.error)}}
+        values = self.values if self.values is not None else {}
+        if self.interrupts and isinstance(values, dict):
+            return {**values, "__interrupt__": self.interrupts}
+        return values
+
+    async def listen(self, start: int = 0) -> AsyncIterator[tuple[str, bytes]]:
+        """The run's events from index ``start`` until it ends."""
+        index = start
+        while True:
+            while index < len(self.events):
+                yield self.events[index]
+                index += 1
+            if self.done.is_set():
+                return
+            self.changed.clear()
+            if index < len(self.events):
+                continue
+            await self.changed.wait()
+
+
+class RunManager:
+    """Starts, cancels and tracks the runs of this server process."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.active: dict[str, ActiveRun] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def busy(self, thread_id: str) -> list[ActiveRun]:
+        """Runs of ``thread_id`` that this process has not finished."""
+        return [r for r in self.active.values() if r.thread_id == thread_id]
+
+    def start(self, run: ActiveRun) -> None:
+        """Execute ``run`` in the background (after earlier runs on its thread)."""
+        self.active[run.run_id] = run
+        task = asyncio.get_running_loop().create_task(self._drive(run))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drive(self, run: ActiveRun) -> None:
+        records = self.server.records
+        lock = self._locks.setdefault(run.thread_id, asyncio.Lock())
+        self._waiting[run.thread_id] = self._waiting.get(run.thread_id, 0) + 1
+        try:
+            async with lock:
+                if run.cancel.is_set():
+                    run.record.update(status="interrupted", updated_at=now())
+                    if run.cancel_action == "rollback":
+                        records.delete_run(run.run_id)
+                    else:
+                        records.write(("run", run.record))
+                    return
+                thread = records.thread(run.thread_id)
+                run.record.update(status="running", updated_at=now())
+                writes: list[tuple[str, dict[str, Any]]] = [("run", run.record)]
+                if thread is not None:
+                    thread.update(status="busy", updated_at=now())
+                    writes.append(("thread", thread))
+                records.write(*writes)
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self.server.pool, self._execute, run, loop)
+                await self._finish(run)
+        except Exception as exc:  # a failure of the server's own writes: report, never hang
+            run.error = run.error or exc
+        finally:
+            self._waiting[run.thread_id] -= 1
+            if not self._waiting[run.thread_id]:  # no run of this thread left: drop its lock
+                del self._waiting[run.thread_id]
+                self._locks.pop(run.thread_id, None)
+            self.active.pop(run.run_id, None)
+            run.done.set()
+            run.changed.set()
+
+    def _execute(self, run: ActiveRun, loop: asyncio.AbstractEventLoop) -> None:
+        """In a pool thread: run the graph, handing each wanted part to the loop."""
+        graph_modes = {STREAM_MODES[m] for m in run.stream_modes} | {"values", "updates"}
+        wanted = set(run.stream_modes)
+        partial: dict[str, Any] = {}
+        post = loop.call_soon_threadsafe
+        # Where the thread stood, should a later request ask to roll this run back.
+        run.before = run.graph.checkpointer.get_tuple(
+            {"configurable": {"thread_id": run.thread_id}}
+        )
+        stream = run.graph.stream(
+            run.input,
+            run.config,
+            stream_mode=sorted(graph_modes),
+            subgraphs=True,
+            **run.options,
+        )
+        try:
+            for ns, mode, data in stream:
+                if run.cancel.is_set():
+                    raise _Cancelled
+                if not ns and mode == "values":
+                    run.values = data
+                if (
+                    not ns
+                    and mode == "updates"
+                    and isinstance(data, dict)
+                    and "__interrupt__" in data
+                ):
+                    run.interrupts = list(data["__interrupt__"])
+                if ns and not run.subgraphs:
+                    continue
+                suffix = "|" + "|".join(ns) if ns else ""
+                if mode == "messages":
+                    if "messages-tuple" in wanted:
+                        post(run.push, ("messages" + suffix, dumps(list(data))))
+                    if "messages" in wanted:
+                        for event in _partial_messages(partial, data):
+                            post(run.push, (event[0] + suffix, dumps(event[1])))
+                elif mode in wanted:
+                    post(run.push, (mode + suffix, dumps(data)))
+        except _Cancelled:
+            run.record["status"] = "interrupted"
+        except Exception as exc:
+            run.error = exc
+            post(run.push, ("error", dumps({"error": type(exc).__name__, "message": str(exc)})))
+        finally:
+            stream.close()
+
+    async def _finish(self, run: ActiveRun) -> None:
+        """Record how ``run`` ended, on the run and on its thread, in one batch."""
+        records = self.server.records
+        if run.record.get("status") == "interrupted":
+            if run.cancel_action == "rollback":
+                await asyncio.get_running_loop().run_in_executor(
+                    self.server.pool, self._rollback, run
+                )
+        elif run.error is not None:
+            run.record["status"] = "error"
+        else:
+            run.record["status"] = "success"
+        run.record["updated_at"] = now()
+        thread = records.thread(run.thread_id)
+        writes: list[tuple[str, dict[str, Any]]] = []
+        if run.cancel_action == "rollback" and run.record["status"] == "interrupted":
+            records.delete_run(run.run_id)
+        else:
+            writes.append(("run", run.record))
+        if thread is not None:
+            status = "error" if run.error is not None else "idle"
+            if run.interrupts or (
+                run.options.get("interrupt_before") or run.options.get("interrupt_after")
+            ):
+                snapshot = await asyncio.get_running_loop().run_in_executor(
+                    self.server.pool,
+                    run.graph.get_state,
+                    {"configurable": {"thread_id": run.thread_id}},
+                )
+                if snapshot.next:
+                    status = "interrupted"
+                thread["interrupts"] = {
+                    t.id: list(t.interrupts) for t in snapshot.tasks if getattr(t, "interrupts", ())
+                }
+                if snapshot.values is not None:
+                    run.values = snapshot.values
+            else:
+                thread["interrupts"] = {}
+            thread.update(status=status, updated_at=now())
+            if run.values is not None:
+                thread["values"] = run.values
+            writes.append(("thread", thread))
+        records.write(*writes)
+        if run.temporary:  # a stateless run keeps nothing once it is done
+            await asyncio.get_running_loop().run_in_executor(
+                self.server.pool, run.graph.checkpointer.delete_thread, run.thread_id
+            )
+            records.delete_thread(run.thread_id)
+
+    def _rollback(self, run: ActiveRun) -> None:
+        """Put the thread's head back where it was before ``run`` started."""
+        saver = run.graph.checkpointer
+        if run.before is None:
+            saver.delete_thread(run.thread_id)
+            return
+        run.graph.update_state(run.before.config, None)
+
+    async def cancel(self, run: ActiveRun, action: str = "interrupt", wait: bool = False) -> None:
+        """Ask ``run`` to stop after its current step; ``rollback`` also undoes its steps."""
+        run.cancel_action = action
+        run.cancel.set()
+        if wait:
+            await run.done.wait()
+
+    async def shutdown(self) -> None:
+        """Stop every run: each is recorded as interrupted by the shutdown, none is lost silently."""
+        for run in list(self.active.values()):
+            run.cancel.set()
+        for task in list(self._tasks):
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                run_ids = [r.run_id for r in self.active.values()]
+                for run_id in run_ids:
+                    record = self.server.records.run(run_id)
+                    if record is not None:
+                        record.update(
+                            status="interrupted", error="the server stopped during this run"
+                        )
+                        self.server.records.write(("run", record))
+
+
+def _partial_messages(partial: dict[str, Any], data: Any) -> list[tuple[str, Any]]:
+    """The ``messages`` mode events for one ``(chunk, metadata)`` part: metadata once, then partials."""
+    chunk, metadata = data
+    key = str(getattr(chunk, "id", None) or id(chunk))
+    events: list[tuple[str, Any]] = []
+    if key not in partial:
+        events.append(("messages/metadata", {key: {"metadata": metadata}}))
+        partial[key] = chunk
+    else:
+        try:
+            partial[key] = partial[key] + chunk
+        except TypeError:
+            partial[key] = chunk
+    events.append(("messages/partial", [partial[key]]))
+    return events
+
+
+def new_run_id() -> str:
+    """A new run id (time-ordered uuid when available, as LangGraph's are)."""
+    return str(uuid.uuid4())
+
+
+def command_from(body: dict[str, Any]) -> Command:
+    """A ``Command`` from a request's ``command`` object (``resume``, ``update``, ``goto``)."""
+    known = {k: body[k] for k in ("resume", "update", "goto") if body.get(k) is not None}
+    return Command(**known)
