@@ -66,6 +66,7 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
                 errors.StoreNotConfiguredError,
                 errors.CheckpointerNotConfiguredError,
                 errors.InvalidResumeError,
+                errors.AmbiguousResumeError,
                 errors.InvalidOptionError,
                 errors.UnsupportedOptionError,
                 errors.EmptyChannelError,
@@ -136,6 +137,8 @@ def test_recoverable_errors_carry_their_facts_as_attributes() -> None:
     assert (bare.found, bare.known) == (None, None)
     assert errors.GraphRecursionError("limit", limit=7).limit == 7
     assert errors.InvalidResumeError("none", thread_id="t").thread_id == "t"
+    ambiguous = errors.AmbiguousResumeError("two", thread_id="t")
+    assert isinstance(ambiguous, RuntimeError) and isinstance(ambiguous, errors.InvalidResumeError)
 
 
 def test_attributes_survive_pickling() -> None:

@@ -83,6 +83,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "init_embeddings",
     ],
     "threadloom.errors": [
+        "AmbiguousResumeError",
         "CheckpointConflictError",
         "CheckpointError",
         "CheckpointNotFoundError",

@@ -31,6 +31,7 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   ├── StoreNotConfiguredError (ValueError)     a node asks for `store`, none compiled in
     │   ├── CheckpointerNotConfiguredError (ValueError)  state read/update on a graph with no checkpointer
     │   ├── InvalidResumeError (ValueError)          Command(resume=...) with no pending interrupt (.thread_id)
+    │   │   └── AmbiguousResumeError (RuntimeError)   one resume value for several pending interrupts
     │   ├── InvalidOptionError (ValueError)          a run option with an unknown value (stream_mode, durability, ...)
     │   ├── UnsupportedOptionError (NotImplementedError)  a LangGraph run option threadloom does not support yet
     │   ├── EmptyChannelError (KeyError)             reading a channel that holds no value
@@ -67,6 +68,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "AmbiguousResumeError",
     "CheckpointConflictError",
     "CheckpointError",
     "CheckpointNotFoundError",
@@ -232,6 +234,10 @@ class InvalidResumeError(GraphError, ValueError):
     def __init__(self, message: str = "", *, thread_id: str | None = None) -> None:
         super().__init__(message)
         self.thread_id = thread_id
+
+
+class AmbiguousResumeError(InvalidResumeError, RuntimeError):
+    """One resume value for several pending interrupts: resume with a map ``{interrupt id: value}``."""
 
 
 class InvalidOptionError(GraphError, ValueError):

@@ -114,12 +114,36 @@ class Command(Generic[N], ToolOutputMixin):
         return list(goto)  # type: ignore[arg-type]  # a sequence of names or Sends
 
 
+_DEFAULT_INTERRUPT_ID = "placeholder-id"
+
+
 @dataclass(frozen=True)
 class Interrupt:
-    """A pause requested by :func:`interrupt`: the value shown to the caller and its id."""
+    """A pause requested by :func:`interrupt`: the value shown to the caller and its id.
+
+    ``id`` is what ``Command(resume={id: value})`` answers; it stays the same
+    every time the interrupted task runs again from the same checkpoint.
+    """
 
     value: Any
-    id: str = ""
+    id: str = _DEFAULT_INTERRUPT_ID
+
+    @classmethod
+    def from_ns(cls, value: Any, ns: str) -> Interrupt:
+        """An interrupt whose id is derived from a checkpoint namespace (LangGraph's helper)."""
+        import hashlib
+
+        return cls(value=value, id=hashlib.md5(ns.encode(), usedforsecurity=False).hexdigest())
+
+    @property
+    def interrupt_id(self) -> str:
+        """The old name of :attr:`id` (deprecated in LangGraph too)."""
+        import warnings
+
+        warnings.warn(
+            "`interrupt_id` is deprecated. Use `id` instead.", DeprecationWarning, stacklevel=2
+        )
+        return self.id
 
 
 def interrupt(value: Any) -> Any:

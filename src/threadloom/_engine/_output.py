@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from threadloom._engine._constants import INTERRUPT
+from threadloom._engine._constants import INTERRUPT, MISSING
 from threadloom._engine._timeout import progress
 
 if TYPE_CHECKING:
@@ -46,15 +46,25 @@ class RunOutput:
         self.sink(self.ns_path, "custom", chunk)
 
     def emit_values(self) -> None:
-        """Stream the full output state (a low-level graph: its stream channels, if they changed)."""
+        """Stream the output state if the step wrote to it (a low-level graph: its stream channels)."""
         if "values" in self.modes:
             keys = self.spec.stream_keys
             if keys is None:
-                self.sink(self.ns_path, "values", self.output())
+                out = self.output_keys
+                if self.updated is None or not self.updated.isdisjoint(
+                    (out,) if isinstance(out, str) else out
+                ):
+                    self.sink(self.ns_path, "values", self.output())
             elif self.updated and not self.updated.isdisjoint(
                 (keys,) if isinstance(keys, str) else keys
             ):
                 self.sink(self.ns_path, "values", self.view(keys))
+
+    def emit_resumed(self) -> None:
+        """A resumed run starts by streaming the state it resumes from, as LangGraph does."""
+        if "values" in self.modes:
+            keys = self.spec.stream_keys
+            self.sink(self.ns_path, "values", self.output() if keys is None else self.view(keys))
 
     def emit_updates(self, tasks: list[Task]) -> None:
         """Stream each task's update, in task order."""
@@ -67,14 +77,29 @@ class RunOutput:
                 else:
                     self.sink(self.ns_path, "updates", {task.name: task.result})
 
-    def emit_interrupts(self) -> None:
-        """Stream the interrupts that stopped the run."""
-        if "updates" in self.modes:
-            self.sink(self.ns_path, "updates", {INTERRUPT: tuple(self.interrupts)})
-        if "values" in self.modes and self.interrupts:
-            self.sink(
-                self.ns_path, "values", _with_interrupts(self.output(), tuple(self.interrupts))
-            )
+    def emit_stopped(self, tasks: list[Task]) -> None:
+        """Stream a step that did not complete: each finished task's update, each pause.
+
+        As in LangGraph, every task reports on its own: a finished task its update,
+        an interrupted one ``{"__interrupt__": its interrupts}`` (and, on ``values``,
+        the state with them); a static interrupt (no tasks) reports ``()``.
+        """
+        modes = self.modes
+        if not modes:
+            return
+        if not tasks:
+            if "updates" in modes:
+                self.sink(self.ns_path, "updates", {INTERRUPT: ()})
+            return
+        for task in tasks:
+            if task.paused:
+                interrupts = tuple(task.interrupts)
+                if "updates" in modes:
+                    self.sink(self.ns_path, "updates", {INTERRUPT: interrupts})
+                if "values" in modes:
+                    self.sink(self.ns_path, "values", _with_interrupts(self.output(), interrupts))
+            elif task.error is None and task.result is not MISSING:
+                self.emit_updates([task])
 
     def view(self, keys: str | tuple[str, ...]) -> Any:
         """The value of one channel (``None`` when empty), or a dict of several that hold one."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._caching import NODE_NS
 from threadloom._engine._checkpoint import ChannelCache
-from threadloom._engine._constants import COPY, END, ERROR, INTERRUPT, NULL_TASK_ID, START
+from threadloom._engine._constants import COPY, END, ERROR, INTERRUPT, NULL_TASK_ID, RESUME, START
 from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
     Event,
@@ -493,7 +493,9 @@ def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
     interrupts: list[Interrupt] = []
     for task in tasks:
         writes = by_task.get(task.id, [])
-        task_interrupts = tuple(i for c, v in writes if c == INTERRUPT for i in v)
+        done = any(c not in (INTERRUPT, ERROR, RESUME) for c, _ in writes)
+        # A task that finished once its interrupt was answered no longer waits on it.
+        task_interrupts = () if done else tuple(i for c, v in writes if c == INTERRUPT for i in v)
         interrupts.extend(task_interrupts)
         error = next((v for c, v in writes if c == ERROR), None)
         result = None

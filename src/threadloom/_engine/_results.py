@@ -62,8 +62,10 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
         result = value
         writes.append((root, value))
     elif isinstance(value, dict):
-        result = value
-        writes.extend(_update_writes(run, node, value))
+        update = _update_writes(run, node, value)
+        # A subgraph's output is reported as what the parent takes of it (no private keys).
+        result = value if node.subgraph is None else dict(update)
+        writes.extend(update)
     elif isinstance(value, NodeReturn):
         result = value.result
         writes.extend(value.updates)

@@ -29,6 +29,7 @@ from threadloom._engine._spec import BranchSpec, NodeSpec
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.errors import (
+    AmbiguousResumeError,
     EmptyInputError,
     GraphBuildError,
     GraphRecursionError,
@@ -50,6 +51,7 @@ Op = tuple[str, tuple[Any, ...]]
 
 _DEFAULT_RECURSION_LIMIT = 25
 _ADDRESS_KEYS = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id"})
+_SPECIAL_WRITES = frozenset({INTERRUPT, ERROR, RESUME})
 
 
 class Run(RunOutput):
@@ -128,6 +130,10 @@ class Run(RunOutput):
         self.metadata: dict[str, Any] = {}
         self.created_at = ""
         self.pending_writes: list[tuple[str, str, Any]] = []
+        self.null_writes: list[tuple[str, Any]] = []
+        """Writes of a resuming ``Command``'s update/goto, applied before the step resumes."""
+        self.carried: set[str] = set()
+        """Channels the null writes changed: saved with the next step's checkpoint."""
         self.updated: set[str] | None = None
         # Progress of this run.
         self.steps_run = 0
@@ -235,6 +241,10 @@ class Run(RunOutput):
         self.metadata = dict(found.metadata)
         self.created_at = checkpoint["ts"]
         self.pending_writes = list(found.pending_writes or ())
+        null = [(c, v) for tid, c, v in self.pending_writes if tid == NULL_TASK_ID]
+        if null:
+            self.null_writes = null
+            self._apply_null(null)
 
     def thread_state(self) -> ThreadState:
         """What the cache keeps of this run once it has ended cleanly."""
@@ -266,6 +276,7 @@ class Run(RunOutput):
                     "the graph was invoked with None and there is no checkpoint to resume from"
                 )
             self.skip_interrupt_before = True
+            self.emit_resumed()
             return []
         self.pending_writes = []
         updates = self._input_updates(value)
@@ -312,20 +323,29 @@ class Run(RunOutput):
     def _apply_command_input(self, command: Command[Any]) -> list[Op]:
         ops: list[Op] = []
         if command.resume is not None:
-            pending = [w for w in self.pending_writes if w[1] == INTERRUPT]
-            if not pending:
+            known = self._pending_interrupt_ids()
+            if not known:
                 raise InvalidResumeError(
                     f"Command(resume=...) was sent to thread '{self.thread_id}', "
                     "which has no pending interrupt",
                     thread_id=self.thread_id,
                 )
             resume = command.resume
-            known = {i.id for w in pending for i in w[2] if isinstance(i, Interrupt)}
-            if isinstance(resume, dict) and resume and set(resume) <= known:
+            if isinstance(resume, dict) and resume and set(resume) <= set(known):
                 self.resume_map = dict(resume)
+            elif len(known) > 1:
+                raise AmbiguousResumeError(
+                    "When there are multiple pending interrupts, you must specify the "
+                    f"interrupt id when resuming: Command(resume={{id: value}}) with ids {known}",
+                    thread_id=self.thread_id,
+                )
             else:
                 self.null_resume = resume
             self.skip_interrupt_before = True
+            if command.update is not None or command.goto:
+                self._apply_null_writes(command)
+            self.emit_resumed()
+            return ops
         if command.update is not None or command.goto:
             # The command replaces the entry edges: only its goto runs next.
             start = dataclasses.replace(self.spec.start, edge_writes=(), branches=())
@@ -336,9 +356,43 @@ class Run(RunOutput):
             self.step += 1
             ops = self.checkpoint_ops("input")
             self.emit_values()
-        elif command.resume is None:
+        else:
             raise EmptyInputError("Command input needs resume=, update= or goto=")
         return ops
+
+    def _pending_interrupt_ids(self) -> list[str]:
+        """Ids of the interrupts still waiting: those of tasks that have not finished since."""
+        finished = {tid for tid, c, _ in self.pending_writes if c not in _SPECIAL_WRITES}
+        return [
+            i.id
+            for tid, c, v in self.pending_writes
+            if c == INTERRUPT and tid not in finished
+            for i in v
+            if isinstance(i, Interrupt)
+        ]
+
+    def _apply_null_writes(self, command: Command[Any]) -> None:
+        """Apply a resuming command's update/goto to the channels, without a new checkpoint.
+
+        The interrupted step resumes from the same checkpoint (its task and interrupt ids
+        stay valid); the writes are saved with the step's pending writes, under the null
+        task, and join the channels of the step's checkpoint.
+        """
+        start = dataclasses.replace(self.spec.start, edge_writes=(), branches=())
+        task = Task(self, start, NULL_TASK_ID, (START,), (), None)
+        self.process_output(task, Command(update=command.update, goto=command.goto))
+        self.null_writes.extend(task.writes)
+        self._apply_null(task.writes)
+
+    def _apply_null(self, writes: list[tuple[str, Any]]) -> None:
+        """Write ``writes`` into the channels; the next step's checkpoint saves what changed."""
+        seen = self.seen
+        task = Task(self, self.spec.start, NULL_TASK_ID, (START,), (), None)
+        task.writes = writes
+        self.apply_writes([task])
+        self.seen = seen
+        self.carried |= self.updated or set()
+        self.updated = None  # plan every node: the interrupted tasks still wait
 
     def take_resume(self, task: Task) -> Any:
         """The resume value for the next interrupt of ``task``, consumed once."""
@@ -450,10 +504,14 @@ class Run(RunOutput):
                 for c, v in writes:
                     if c == RESUME:
                         task.resume = list(v)
-            if channels & {INTERRUPT, ERROR}:
+            done = [(c, v) for c, v in writes if c not in _SPECIAL_WRITES]
+            if not done and channels & {INTERRUPT, ERROR}:
                 continue  # must run again
-            task.writes = [(c, v) for c, v in writes if c != RESUME]
+            # A task that finished after its interrupt was answered keeps its writes
+            # (the interrupt record stays beside them, as LangGraph's savers keep it).
+            task.writes = done
             task.result = _updates_of(task.writes, self.spec.writable_keys)
+            self.cached_tasks.add(task.id)  # streamed as a replayed result
 
     def should_interrupt_before(self, tasks: list[Task]) -> bool:
         """Whether a static ``interrupt_before`` stops the run before ``tasks`` run."""
@@ -564,6 +622,9 @@ class Run(RunOutput):
             if key not in pending and channels[key].update(()):
                 versions[key] = version
                 updated.add(key)
+        if self.carried:
+            updated |= self.carried
+            self.carried = set()
         self.updated = updated
 
     def checkpoint_ops(self, source: str) -> list[Op]:
@@ -613,6 +674,7 @@ class Run(RunOutput):
         self.metadata = metadata
         self.created_at = ts
         self.pending_writes = []
+        self.null_writes = []
         self._saved_delta = [k for k in delta_keys if k in updated]
         return [("put", ({"configurable": conf}, checkpoint, metadata, new_versions))]
 
@@ -674,6 +736,8 @@ class Run(RunOutput):
             return []
         config = self.checkpoint_config
         ops: list[Op] = []
+        if self.null_writes:
+            ops.append(("put_writes", (config, list(self.null_writes), NULL_TASK_ID, "")))
         for task in tasks:
             if task.error is not None:
                 writes: list[tuple[str, Any]] = [(ERROR, repr(task.error))]

@@ -174,9 +174,15 @@ def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | Non
         return ops, errors[0]
     run.interrupts = [i for t in interrupted for i in t.interrupts]
     run.interrupted = True
-    run.emit_interrupts()
+    run.emit_stopped(tasks)
     if run.parent is not None:
         return ops, GraphInterrupt(run.interrupts)
+    finished = [t for t in tasks if not t.paused and t.writes]
+    if finished:
+        # The output (and a last "values" part) shows what finished, as LangGraph's does;
+        # the saved checkpoint is unchanged: those writes stay pending until the resume.
+        run.apply_writes(finished)
+        run.emit_values()
     return ops, None
 
 
@@ -191,7 +197,7 @@ def _stop_static(run: Run) -> Script[None]:
         yield from save(run, run.release())
     run.interrupted = True
     run.interrupts = []
-    run.emit_interrupts()
+    run.emit_stopped([])
     yield FLUSH
     if run.parent is not None:
         raise GraphInterrupt([])
