@@ -511,10 +511,33 @@ class CompiledStateGraph(CompiledGraph):
         self.builder = builder
 
     def get_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
-        """A drawable view of the graph: ``get_graph().draw_mermaid()`` renders it."""
-        from threadloom.graph._drawing import draw
+        """A drawable view of the graph: ``get_graph().draw_mermaid()`` renders it.
 
-        return draw(self.builder)
+        ``xray=True`` draws the nodes of every subgraph in place of the node that
+        runs it; ``xray=n`` does so ``n`` levels deep.
+        """
+        from threadloom.graph._drawing import draw, find_subgraph
+
+        names = list(self.spec.nodes)
+        subgraphs = {}
+        if xray:
+            deeper = xray if isinstance(xray, bool) else xray - 1
+            for name in names:
+                definition = self.builder.nodes.get(name)
+                sub = find_subgraph(definition.action) if definition is not None else None
+                if isinstance(sub, CompiledStateGraph):
+                    subgraphs[name] = sub.get_graph(config, xray=deeper)
+        return draw(
+            self.builder,
+            node_names=names,
+            interrupt_before=self.spec.interrupt_before,
+            interrupt_after=self.spec.interrupt_after,
+            subgraphs=subgraphs,
+        )
+
+    async def aget_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
+        """:meth:`get_graph`, for async callers."""
+        return self.get_graph(config, xray=xray)
 
 
 def _warn_invalid_state_schema(schema: Any) -> None:
