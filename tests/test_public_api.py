@@ -396,6 +396,12 @@ PUBLIC_API: dict[str, list[str]] = {
         "default_retry_on",
         "interrupt",
     ],
+    "threadloom.warnings": [
+        "LangGraphDeprecatedSinceV05",
+        "LangGraphDeprecatedSinceV10",
+        "LangGraphDeprecatedSinceV11",
+        "LangGraphDeprecationWarning",
+    ],
 }
 
 # The migration contract of DESIGN.md: these names must stay importable from these paths.

@@ -140,8 +140,10 @@ class Interrupt:
         """The old name of :attr:`id` (deprecated in LangGraph too)."""
         import warnings
 
+        from threadloom.warnings import LangGraphDeprecatedSinceV10
+
         warnings.warn(
-            "`interrupt_id` is deprecated. Use `id` instead.", DeprecationWarning, stacklevel=2
+            "`interrupt_id` is deprecated. Use `id` instead.", LangGraphDeprecatedSinceV10, stacklevel=2
         )
         return self.id
 

@@ -77,8 +77,10 @@ def test_checkpoints_survive_reopening_the_file(tmp_path: Path) -> None:
     with SqliteSaver.from_conn_string(path) as saver:
         got = saver.get_tuple(thread("t"))
         assert got is not None
-        chain = got.checkpoint["channel_values"]["m"]
-        assert chain.snapshot == [HumanMessage("a", id="1")] and chain.writes == ([HumanMessage("b", id="2")],)
+        value = got.checkpoint["channel_values"]["m"]
+        assert value == [HumanMessage("a", id="1"), HumanMessage("b", id="2")]
+        assert value.chain.snapshot == [HumanMessage("a", id="1")]
+        assert value.chain.writes == ([HumanMessage("b", id="2")],)
 
 
 def test_setup_is_idempotent_and_records_its_version(tmp_path: Path) -> None:

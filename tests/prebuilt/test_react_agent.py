@@ -26,6 +26,7 @@ from threadloom.prebuilt.chat_agent_executor import AgentState
 from threadloom.store.memory import InMemoryStore
 from threadloom.testing.models import FakeChatModel, tool_call_reply
 from threadloom.types import Command, interrupt
+from threadloom.warnings import LangGraphDeprecatedSinceV10
 
 
 @tool
@@ -297,6 +298,15 @@ def test_remaining_steps_stop_the_loop_when_provided() -> None:
         {"messages": [("user", "x")]}, {"recursion_limit": 1}
     )
     assert out["messages"][-1].content == "Sorry, need more steps to process this request."
+
+
+def test_config_schema_is_the_deprecated_name_of_context_schema() -> None:
+    class Context(BaseModel):
+        user: str
+
+    with pytest.warns(LangGraphDeprecatedSinceV10, match="Please use `context_schema` instead"):
+        agent = create_react_agent(FakeChatModel(), [add], config_schema=Context)
+    assert agent.context_schema is Context
 
 
 def test_bad_arguments_are_errors() -> None:

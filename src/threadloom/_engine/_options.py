@@ -16,6 +16,7 @@ from langchain_core.runnables import RunnableConfig
 
 from threadloom.errors import InvalidOptionError, UnsupportedOptionError
 from threadloom.types import All, Durability, StreamMode
+from threadloom.warnings import LangGraphDeprecatedSinceV10
 
 if TYPE_CHECKING:
     from threadloom._engine._drivers import Event, Sink
@@ -116,8 +117,8 @@ def check_options(options: RunOptions, method: str) -> None:
     during = options.get("checkpoint_during")
     if during is not None:
         warnings.warn(
-            "checkpoint_during is deprecated; pass durability= instead",
-            DeprecationWarning,
+            "`checkpoint_during` is deprecated and will be removed. Please use `durability` instead.",
+            LangGraphDeprecatedSinceV10,
             stacklevel=3,
         )
         if options.get("durability") is not None:

@@ -10,10 +10,15 @@ async twins, which the compiled graph defines; the callbacks that
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import typing
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import BaseModel, create_model
+
+from threadloom.warnings import LangGraphDeprecatedSinceV10
 
 if TYPE_CHECKING:
     from threadloom._engine._spec import GraphSpec, NodeSpec
@@ -75,3 +80,34 @@ class RunnableGraph(Runnable[Any, Any]):
     def OutputType(self) -> Any:
         """The type ``invoke`` returns."""
         return Any if self.output_type is None else self.output_type
+
+    # LangGraph replaced the run config's schema with the context schema; these stay, deprecated.
+
+    def config_schema(self, *, include: Sequence[str] | None = None) -> type[BaseModel]:
+        """Deprecated: the context schema as ``configurable``, plus the ``include``d config keys."""
+        warnings.warn(
+            "`config_schema` is deprecated. Use `get_context_jsonschema` for the relevant schema instead.",
+            LangGraphDeprecatedSinceV10,
+            stacklevel=2,
+        )
+        return self._config_model(include)
+
+    def get_config_jsonschema(self, *, include: Sequence[str] | None = None) -> dict[str, Any]:
+        """Deprecated: the JSON schema of :meth:`config_schema`."""
+        warnings.warn(
+            "`get_config_jsonschema` is deprecated. Use `get_context_jsonschema` instead.",
+            LangGraphDeprecatedSinceV10,
+            stacklevel=2,
+        )
+        return self._config_model(include).model_json_schema()
+
+    def _config_model(self, include: Sequence[str] | None) -> type[BaseModel]:
+        fields: dict[str, Any] = {}
+        context = getattr(self, "context_schema", None)
+        if context is not None:
+            fields["configurable"] = (context, None)
+        hints = typing.get_type_hints(RunnableConfig)
+        for key in include or ():
+            if key != "configurable" and key in hints:
+                fields[key] = (hints[key], None)
+        return create_model(self.get_name("Config"), **fields)

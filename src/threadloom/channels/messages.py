@@ -14,19 +14,16 @@ from typing import Any
 from langchain_core.messages import (
     BaseMessage,
     BaseMessageChunk,
-    RemoveMessage,
     convert_to_messages,
     message_chunk_to_message,
 )
 
 from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.checkpoint._replay import REMOVE_ALL_MESSAGES, ReplayedList, apply_by_id
 from threadloom.checkpoint.base import ChannelVersion, DeltaChain, DeltaValue
 from threadloom.errors import InvalidUpdateError
 
 __all__ = ["REMOVE_ALL_MESSAGES", "MessagesChannel", "normalize_messages"]
-
-REMOVE_ALL_MESSAGES = "__remove_all__"
-"""``RemoveMessage(id=REMOVE_ALL_MESSAGES)`` clears every message before it."""
 
 #: A delta chain may replay at most this many messages, or the history length if larger.
 MIN_REPLAY_BOUND = 64
@@ -121,26 +118,13 @@ class MessagesChannel(BaseChannel):
         return True
 
     def _apply(self, messages: list[BaseMessage]) -> None:
-        msgs, index = self._msgs, self._index
-        for message in messages:
-            mid = message.id
-            assert mid is not None
-            if isinstance(message, RemoveMessage):
-                if mid == REMOVE_ALL_MESSAGES:
-                    msgs.clear()
-                    index.clear()
-                    continue
-                if mid not in index:
-                    raise InvalidUpdateError(
-                        f"RemoveMessage for id '{mid}', but no message in '{self.key}' has that id"
-                    )
-                del msgs[index[mid]]
-                self._index = index = {m.id: i for i, m in enumerate(msgs)}  # type: ignore[misc]
-            elif mid in index:
-                msgs[index[mid]] = message
-            else:
-                index[mid] = len(msgs)
-                msgs.append(message)
+        # The same rules a saver uses to join a stored delta chain (checkpoint._replay).
+        try:
+            apply_by_id(self._msgs, self._index, messages)
+        except KeyError as e:
+            raise InvalidUpdateError(
+                f"RemoveMessage for id '{e.args[0]}', but no message in '{self.key}' has that id"
+            ) from None
 
     def checkpoint(self) -> Any:
         """A full copy of the list."""
@@ -154,17 +138,25 @@ class MessagesChannel(BaseChannel):
         return channel
 
     def _restore(self, value: Any) -> None:
-        if isinstance(value, DeltaChain):
+        if isinstance(value, ReplayedList):  # joined by the saver: ids are unique
+            self._msgs = list(value)
+            self._index = {m.id: i for i, m in enumerate(self._msgs) if m.id is not None}
+            self._count_chain(value.chain)
+        elif isinstance(value, DeltaChain):
             if value.has_snapshot and value.snapshot is not MISSING:
                 self._apply(normalize_messages(value.snapshot))
             for write in value.writes:
                 self._apply(normalize_messages(write))
-            self._chain = sum(len(w) if isinstance(w, list) else 1 for w in value.writes)
-            self._depth = value.depth
+            self._count_chain(value)
         else:
             self._apply(normalize_messages(value))
 
     # --- deltas -------------------------------------------------------------
+
+    def _count_chain(self, chain: DeltaChain) -> None:
+        """Carry on the replay length of the chain this channel was read from."""
+        self._chain = sum(len(w) if isinstance(w, list) else 1 for w in chain.writes)
+        self._depth = chain.depth
 
     def checkpoint_delta(self) -> Any:
         """What to persist after a step that changed the channel: a delta when it is cheap.

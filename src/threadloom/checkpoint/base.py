@@ -9,19 +9,21 @@ Delta channels. Append-mostly channels (``messages``) would cost O(history)
 per turn if every checkpoint re-serialized them. The engine may therefore hand
 a saver a :class:`DeltaValue` instead of a full channel value: "the writes
 applied to version ``base_version`` of this channel". A saver stores it as is
-(only the new writes are serialized) and, on read, returns a
-:class:`DeltaChain` — the nearest full snapshot plus the writes since — which
-the channel replays. The engine bounds the chain by sending a full value every
-so often, so reads stay fast.
+(only the new writes are serialized) and, on read, rebuilds a
+:class:`DeltaChain` — the nearest full snapshot plus the writes since — and
+returns the plain value it stands for (as LangGraph does), a list that keeps
+the chain as its ``chain`` attribute (``_replay.ReplayedList``). The engine
+bounds the chain by sending a full value every so often, so reads stay fast.
 
 Reading a delta channel. A :class:`DeltaValue` for version ``v`` points at
 ``base_version``; if that stored value is itself a delta, the chain continues
 until a full value (the snapshot) or a version with no stored value (the
 channel was empty: ``has_snapshot=False`` and ``snapshot`` is ``None``).
 ``DeltaChain.writes`` are the writes of every delta, oldest first. A full value
-(anything that is not a ``DeltaValue``) resets the chain. A ``DeltaChain``
-handed back to :meth:`BaseCheckpointSaver.put` (a fork of a read checkpoint)
-is stored as it is and read back as the root of later chains.
+(anything that is not a ``DeltaValue``) resets the chain. A value read back
+and handed to :meth:`BaseCheckpointSaver.put` again (a fork of a read
+checkpoint) is stored as its ``DeltaChain`` (so is a ``DeltaChain`` itself)
+and read back as the root of later chains.
 
 Channel versions. The savers shipped with threadloom return *unique* float
 versions from :meth:`BaseCheckpointSaver.get_next_version` (``n + 1`` plus a
@@ -44,6 +46,8 @@ stores and replays delta chains the same way.
 
 Changes to this contract (for code written against an earlier revision):
 
+- a delta channel reads back as its plain list (joined from the chain, kept
+  as the list's ``chain``), no longer as a ``DeltaChain``;
 - added ``WRITES_IDX_MAP`` and the special channel names, ``get_thread_address``
   and the backend helpers; ``DeltaChain.snapshot`` is ``None`` when
   ``has_snapshot`` is false;
@@ -65,11 +69,12 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal, NamedTuple, TypedDict, cast
+from typing import Any, Literal, NamedTuple, TypedDict, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
 
 from threadloom.checkpoint._loading import check_header, load_value
+from threadloom.checkpoint._replay import ReplayedList, join_chain
 from threadloom.checkpoint.id import uuid6
 from threadloom.errors import (
     EmptyChannelError,
@@ -137,7 +142,7 @@ class Checkpoint(TypedDict):
     ts: str
     """ISO 8601 timestamp of creation."""
     channel_values: dict[str, Any]
-    """Channel name -> value (or :class:`DeltaValue` when written, :class:`DeltaChain` when read)."""
+    """Channel name -> value (a :class:`DeltaValue` may stand for a value when written)."""
     channel_versions: ChannelVersions
     """Channel name -> version; a version changes whenever the channel does."""
     versions_seen: dict[str, ChannelVersions]
@@ -471,6 +476,8 @@ def encode_channels(
             rows.append((channel, version, StoredBlob("empty", None, "", b"")))
             continue
         value = values[channel]
+        if isinstance(value, ReplayedList):  # read back, put again (a fork): stored as its chain
+            value = value.chain
         if isinstance(value, DeltaValue):
             if value.base_version == version:
                 raise ValueError(f"DeltaValue for channel {channel!r} names its own version {version!r} as base")
@@ -517,31 +524,45 @@ def decode_channels(
 ) -> dict[str, Any]:
     """Channel values for ``channel_versions``, reading blobs through ``fetch``.
 
-    Delta channels come back as a :class:`DeltaChain` (see the module docstring);
+    Delta channels come back as their plain list, joined from a :class:`DeltaChain`
+    (see the module docstring) that the list keeps as its ``chain``;
     a chain whose base or one of whose deltas is not stored raises
     :class:`~threadloom.errors.SerializationError` (never a shortened history).
     With ``cache``, chains rebuilt earlier are reused and new ones are added.
     """
     values: dict[str, Any] = {}
     for channel, version in channel_versions.items():
-        cached = None if cache is None else cache.get(channel, version)
-        if cached is not None:
-            values[channel] = cached
-            continue
-        blob = fetch(channel, version)
-        if blob is None or blob.kind == "empty":
-            continue
         what = f"channel {channel!r}"
-        if blob.kind == "full":
-            values[channel] = load_value(serde, (blob.type_tag, blob.data), what)
-            continue
-        try:
-            values[channel] = _replay(serde, channel, version, blob, fetch, cache)
-        except SerializationError:
-            raise
-        except Exception as e:  # a corrupt chain: a part that is not a list, a cycle, ...
-            raise SerializationError(f"{what}: {type(e).__name__}: {e}") from e
+        chain = None if cache is None else cache.get(channel, version)
+        if chain is None:
+            blob = fetch(channel, version)
+            if blob is None or blob.kind == "empty":
+                continue
+            if blob.kind == "full":
+                value = load_value(serde, (blob.type_tag, blob.data), what)
+                if not isinstance(value, DeltaChain):
+                    values[channel] = value
+                    continue
+                chain = value  # a read value put back (a fork): stored as its chain
+            else:
+                chain = _corrupt_is_serialization_error(
+                    what, _replay, serde, channel, version, blob, fetch, cache
+                )
+        values[channel] = _corrupt_is_serialization_error(what, join_chain, chain)
     return values
+
+
+T = TypeVar("T")
+
+
+def _corrupt_is_serialization_error(what: str, read: Callable[..., T], *args: Any) -> T:
+    """``read(*args)``; a fault of the stored chain (not a list, a cycle, a removal of nothing) names ``what``."""
+    try:
+        return read(*args)
+    except SerializationError:
+        raise
+    except Exception as e:
+        raise SerializationError(f"{what}: {type(e).__name__}: {e}") from e
 
 
 _MAX_CHAIN = 100_000  # far beyond any bound the engine uses; stops a corrupt cycle

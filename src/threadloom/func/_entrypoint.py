@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from threadloom._deprecation import pop_renamed
 from threadloom._engine._constants import END, START, TASKS, branch_channel
 from threadloom._engine._context import Task, current_scope
 from threadloom._engine._injection import NodeFunc
@@ -20,6 +21,7 @@ from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
 from threadloom.types import TimeoutPolicy
+from threadloom.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
 
 __all__ = ["entrypoint"]
 
@@ -61,10 +63,17 @@ class entrypoint:
         timeout: Any = None,
         **kwargs: Any,
     ) -> None:
-        context_schema = (
-            context_schema if context_schema is not None else kwargs.pop("config_schema", None)
+        renamed = pop_renamed(
+            kwargs,
+            {
+                "config_schema": ("context_schema", LangGraphDeprecatedSinceV10),
+                "retry": ("retry_policy", LangGraphDeprecatedSinceV05),
+            },
         )
-        retry_policy = retry_policy if retry_policy is not None else kwargs.pop("retry", None)
+        context_schema = (
+            context_schema if context_schema is not None else renamed.get("context_schema")
+        )
+        retry_policy = retry_policy if retry_policy is not None else renamed.get("retry_policy")
         if kwargs:
             raise TypeError(f"entrypoint() got unexpected arguments {sorted(kwargs)}")
         self.checkpointer = checkpointer

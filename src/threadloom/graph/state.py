@@ -27,6 +27,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadloom._deprecation import pop_renamed
 from threadloom._engine._constants import (
     END,
     RESERVED,
@@ -54,6 +55,7 @@ from threadloom.graph._schema import (
     state_coercer,
 )
 from threadloom.types import RetryPolicy, TimeoutPolicy
+from threadloom.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
 
 __all__ = ["CompiledStateGraph", "StateGraph"]
 
@@ -106,10 +108,18 @@ class StateGraph:
         **kwargs: Any,
     ) -> None:
         # Older spellings of the same arguments.
-        input_schema = input_schema if input_schema is not None else kwargs.pop("input", None)
-        output_schema = output_schema if output_schema is not None else kwargs.pop("output", None)
+        renamed = pop_renamed(
+            kwargs,
+            {
+                "config_schema": ("context_schema", LangGraphDeprecatedSinceV10),
+                "input": ("input_schema", LangGraphDeprecatedSinceV05),
+                "output": ("output_schema", LangGraphDeprecatedSinceV05),
+            },
+        )
+        input_schema = input_schema if input_schema is not None else renamed.get("input_schema")
+        output_schema = output_schema if output_schema is not None else renamed.get("output_schema")
         context_schema = (
-            context_schema if context_schema is not None else kwargs.pop("config_schema", None)
+            context_schema if context_schema is not None else renamed.get("context_schema")
         )
         if kwargs:
             raise TypeError(f"StateGraph() got unexpected arguments {sorted(kwargs)}")

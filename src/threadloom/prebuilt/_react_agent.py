@@ -10,6 +10,7 @@ ending when the model replies without tool calls (then, with
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, get_type_hints
 
@@ -37,6 +38,7 @@ from threadloom.prebuilt._agent_state import (
 from threadloom.prebuilt._runnable import NodeRunnable
 from threadloom.prebuilt._tool_node import ToolNode
 from threadloom.types import Send
+from threadloom.warnings import LangGraphDeprecatedSinceV10
 
 __all__ = ["create_react_agent", "create_tool_calling_executor"]
 
@@ -216,6 +218,11 @@ def create_react_agent(
         agent.invoke({"messages": [("user", "what's new?")]})
     """
     if "config_schema" in deprecated_kwargs:
+        warnings.warn(
+            "`config_schema` is deprecated and will be removed. Please use `context_schema` instead.",
+            LangGraphDeprecatedSinceV10,
+            stacklevel=2,
+        )
         legacy = deprecated_kwargs.pop("config_schema")
         context_schema = context_schema if context_schema is not None else legacy
     if deprecated_kwargs:

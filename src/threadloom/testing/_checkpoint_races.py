@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pytest
 from langchain_core.runnables import RunnableConfig
 
-from threadloom.checkpoint.base import INTERRUPT, CheckpointTuple, DeltaChain, DeltaValue
+from threadloom.checkpoint.base import INTERRUPT, CheckpointTuple, DeltaValue
 from threadloom.errors import CheckpointConflictError
 from threadloom.testing._saver_driver import SaverDriver, make_checkpoint, thread
 
@@ -36,15 +36,9 @@ SaverOpener = Callable[[], Any]
 
 
 def items_at_head(found: CheckpointTuple | None, channel: str = "items") -> list[Any]:
-    """A list channel of a checkpoint (``items`` by default), its delta chain joined."""
+    """A list channel of a checkpoint (``items`` by default); savers join delta chains."""
     assert found is not None
-    value = found.checkpoint["channel_values"].get(channel, [])
-    if isinstance(value, DeltaChain):
-        out = list(value.snapshot if value.has_snapshot else [])
-        for write in value.writes:
-            out.extend(write)
-        return out
-    return list(value)
+    return list(found.checkpoint["channel_values"].get(channel, []))
 
 
 async def _turn(api: SaverDriver, thread_id: str, item: Any, pause: Callable[[], Awaitable[None]] | None) -> RunnableConfig:

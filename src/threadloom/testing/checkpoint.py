@@ -349,7 +349,9 @@ class CheckpointerConformance(ConcurrencyCases, OddInputCases):
         await self._put_chain(api, [[m[0]], ([m[1]],), ([m[2]], [m[3]]), ([m[4]],)])
         got = await api.get_tuple(thread("t"))
         assert got is not None
-        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(
+        value = got.checkpoint["channel_values"]["messages"]
+        assert value == m  # the plain value, as LangGraph's savers return it
+        assert value.chain == DeltaChain(
             snapshot=[m[0]], writes=([m[1]], [m[2]], [m[3]], [m[4]]), depth=3, has_snapshot=True
         )
 
@@ -358,7 +360,8 @@ class CheckpointerConformance(ConcurrencyCases, OddInputCases):
         configs = await self._put_chain(api, [["a"], (["b"],), ["a", "b"], (["c"],)])
         got = await api.get_tuple(thread("t"))
         assert got is not None
-        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(["a", "b"], (["c"],), 1, True)
+        assert got.checkpoint["channel_values"]["messages"] == ["a", "b", "c"]
+        assert got.checkpoint["channel_values"]["messages"].chain == DeltaChain(["a", "b"], (["c"],), 1, True)
         full = await api.get_tuple(configs[2])
         assert full is not None and full.checkpoint["channel_values"]["messages"] == ["a", "b"]
 
@@ -367,7 +370,8 @@ class CheckpointerConformance(ConcurrencyCases, OddInputCases):
         configs = await self._put_chain(api, [["a"], (["b"],), (["c"],)])
         got = await api.get_tuple(configs[1])
         assert got is not None
-        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(["a"], (["b"],), 1, True)
+        assert got.checkpoint["channel_values"]["messages"] == ["a", "b"]
+        assert got.checkpoint["channel_values"]["messages"].chain == DeltaChain(["a"], (["b"],), 1, True)
 
     async def test_a_delta_on_an_empty_channel_has_no_snapshot(self, api: SaverDriver) -> None:
         """A delta whose base version holds no value reads with has_snapshot False."""
@@ -377,8 +381,9 @@ class CheckpointerConformance(ConcurrencyCases, OddInputCases):
         await api.put(c1, make_checkpoint({"messages": DeltaValue(v1, (["x"],))}, {"messages": v2}))
         got = await api.get_tuple(thread("t"))
         assert got is not None
-        chain = got.checkpoint["channel_values"]["messages"]
-        assert (chain.has_snapshot, chain.writes, chain.depth) == (False, (["x"],), 1)
+        value = got.checkpoint["channel_values"]["messages"]
+        assert value == ["x"]
+        assert (value.chain.has_snapshot, value.chain.writes, value.chain.depth) == (False, (["x"],), 1)
 
     async def test_forks_of_one_checkpoint_keep_separate_chains(self, api: SaverDriver) -> None:
         """Two deltas put on the same parent (a fork) read back independently."""
@@ -391,8 +396,10 @@ class CheckpointerConformance(ConcurrencyCases, OddInputCases):
         right = await api.put(configs[0], make_checkpoint({"messages": DeltaValue(v, (["right"],))}, {"messages": right_v}))
         got_left, got_right = await api.get_tuple(left), await api.get_tuple(right)
         assert got_left is not None and got_right is not None
-        assert got_left.checkpoint["channel_values"]["messages"].writes == (["left"],)
-        assert got_right.checkpoint["channel_values"]["messages"].writes == (["right"],)
+        assert got_left.checkpoint["channel_values"]["messages"] == ["root", "left"]
+        assert got_right.checkpoint["channel_values"]["messages"] == ["root", "right"]
+        assert got_left.checkpoint["channel_values"]["messages"].chain.writes == (["left"],)
+        assert got_right.checkpoint["channel_values"]["messages"].chain.writes == (["right"],)
 
     async def test_a_stored_chain_is_the_root_of_later_deltas(self, api: SaverDriver) -> None:
         """A DeltaChain put back as a full value (a fork) is extended by later deltas."""
@@ -402,7 +409,24 @@ class CheckpointerConformance(ConcurrencyCases, OddInputCases):
         await api.put(c1, make_checkpoint({"messages": DeltaValue(v1, (["c"],))}, {"messages": v2}))
         got = await api.get_tuple(thread("t"))
         assert got is not None
-        assert got.checkpoint["channel_values"]["messages"] == DeltaChain(["a"], (["b"], ["c"]), 2, True)
+        assert got.checkpoint["channel_values"]["messages"] == ["a", "b", "c"]
+        assert got.checkpoint["channel_values"]["messages"].chain == DeltaChain(["a"], (["b"], ["c"]), 2, True)
+
+    async def test_a_value_read_back_and_put_again_keeps_its_chain(self, api: SaverDriver) -> None:
+        """A read value put back as it is (a fork) is stored as its chain, not re-serialized in full."""
+        await self._put_chain(api, [["a"], (["b"],)])
+        read = await api.get_tuple(thread("t"))
+        assert read is not None
+        v1 = read.checkpoint["channel_versions"]["messages"]
+        v2 = api.next_version(v1)
+        forked = make_checkpoint({"messages": read.checkpoint["channel_values"]["messages"]}, {"messages": v2})
+        c2 = await api.put(read.config, forked)
+        v3 = api.next_version(v2)
+        await api.put(c2, make_checkpoint({"messages": DeltaValue(v2, (["c"],))}, {"messages": v3}))
+        got = await api.get_tuple(thread("t"))
+        assert got is not None
+        assert got.checkpoint["channel_values"]["messages"] == ["a", "b", "c"]
+        assert got.checkpoint["channel_values"]["messages"].chain == DeltaChain(["a"], (["b"], ["c"]), 2, True)
 
     # --- isolation and deletion ---
 
