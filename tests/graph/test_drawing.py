@@ -161,6 +161,32 @@ def test_command_destinations_are_dotted_edges() -> None:
     ]
 
 
+def test_error_handler_nodes_are_listed_before_the_node_they_serve() -> None:
+    def handle(state: State, error: Exception) -> dict[str, Any]:
+        return {}
+
+    builder = StateGraph(State)
+    builder.add_node("work", noop, error_handler=handle)
+    builder.add_node("next", noop)
+    builder.add_edge(START, "work")
+    builder.add_edge("work", "next")
+    builder.set_node_defaults(error_handler=handle)
+    drawn = builder.compile().get_graph()
+    assert list(drawn.nodes) == [
+        "__start__",
+        "__error_handler__work",
+        "work",
+        "next",
+        "__default_error_handler__",
+        "__end__",
+    ]
+    assert [(e.source, e.target) for e in drawn.edges] == [
+        ("__start__", "work"),
+        ("work", "next"),
+        ("next", "__end__"),
+    ]
+
+
 def test_interrupts_show_in_node_metadata() -> None:
     builder = StateGraph(State)
     builder.add_node("ask", noop, metadata={"team": "ops"})

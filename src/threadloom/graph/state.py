@@ -528,7 +528,7 @@ class CompiledStateGraph(CompiledGraph):
         """
         from threadloom.graph._drawing import draw, find_subgraph
 
-        names = list(self.spec.nodes)
+        names = _drawing_order(self.builder, list(self.spec.nodes))
         subgraphs = {}
         if xray:
             deeper = xray if isinstance(xray, bool) else xray - 1
@@ -548,6 +548,20 @@ class CompiledStateGraph(CompiledGraph):
     async def aget_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
         """:meth:`get_graph`, for async callers."""
         return self.get_graph(config, xray=xray)
+
+
+def _drawing_order(builder: StateGraph, names: list[str]) -> list[str]:
+    """Node names as LangGraph lists them: a node's own error handler just before it."""
+    handlers = {d.error_handler for d in builder.nodes.values() if d.error_handler}
+    ordered: list[str] = []
+    for name in names:
+        if name in handlers:
+            continue
+        handler = builder.nodes[name].error_handler if name in builder.nodes else None
+        if handler is not None and handler in names:
+            ordered.append(handler)
+        ordered.append(name)
+    return ordered
 
 
 def _warn_invalid_state_schema(schema: Any) -> None:
