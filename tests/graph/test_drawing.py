@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 
+from threadloom.func import entrypoint
 from threadloom.graph import END, START, StateGraph
 from threadloom.types import Command
 
@@ -236,6 +237,24 @@ def test_xray_draws_subgraph_nodes_in_place_of_their_node() -> None:
     every_level = graph.get_graph(xray=True)
     assert "sub:mid:deep" in every_level.nodes
     assert "subgraph sub" in every_level.draw_mermaid()
+
+
+def test_an_entrypoint_draws_as_one_node_and_inlines_under_xray() -> None:
+    @entrypoint()
+    def inner(state: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    assert mermaid(inner) == ["__start__ --> inner;", "inner -.-> __end__;"]
+    builder = builder_of("after")
+    builder.add_node("flow", inner)
+    builder.add_edge(START, "flow")
+    builder.add_edge("flow", "after")
+    assert mermaid(builder.compile(), xray=True) == [
+        "__start__ --> flow\\3ainner;",
+        "flow\\3ainner --> after;",
+        "after --> __end__;",
+    ]
+    assert "subgraph flow" in builder.compile().get_graph(xray=True).draw_mermaid()
 
 
 async def test_aget_graph_draws_the_same() -> None:

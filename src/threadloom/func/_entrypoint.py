@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from langchain_core.runnables.graph import Graph
+
 from threadloom._deprecation import pop_renamed
 from threadloom._engine._constants import END, START, TASKS, branch_channel
 from threadloom._engine._context import Task, current_scope
@@ -124,11 +126,28 @@ class entrypoint:
             streams_live=True,
             name=name,
         )
-        graph = CompiledGraph(spec, checkpointer=self.checkpointer, store=self.store, name=name)
+        graph = _WorkflowGraph(spec, checkpointer=self.checkpointer, store=self.store, name=name)
         graph.input_type, graph.output_type = _io_types(func)
         graph.context_schema = self.context_schema
         graph.cache = self.cache
         return graph
+
+
+class _WorkflowGraph(CompiledGraph):
+    """The graph an ``@entrypoint`` compiles to: one node, drawn as LangGraph draws it."""
+
+    def get_graph(self, config: Any = None, *, xray: int | bool = False) -> Graph:
+        """``__start__ --> name``, then a dotted edge to ``__end__`` (``draw_mermaid()`` renders it)."""
+        graph = Graph()
+        start = graph.add_node(None, START)
+        node = graph.add_node(None, self.spec.name)
+        graph.add_edge(start, node)
+        graph.add_edge(node, graph.add_node(None, END), conditional=True)
+        return graph
+
+    async def aget_graph(self, config: Any = None, *, xray: int | bool = False) -> Graph:
+        """:meth:`get_graph`, for async callers."""
+        return self.get_graph(config, xray=xray)
 
 
 def _io_types(func: Callable[..., Any]) -> tuple[Any, Any]:

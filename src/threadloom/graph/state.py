@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 import typing
 import warnings
 from collections.abc import Callable, Hashable, Sequence
@@ -535,7 +536,8 @@ class CompiledStateGraph(CompiledGraph):
             for name in names:
                 definition = self.builder.nodes.get(name)
                 sub = find_subgraph(definition.action) if definition is not None else None
-                if isinstance(sub, CompiledStateGraph):
+                # Graphs that draw themselves (state graphs, entrypoints) take xray.
+                if sub is not None and "xray" in inspect.signature(sub.get_graph).parameters:
                     subgraphs[name] = sub.get_graph(config, xray=deeper)
         return draw(
             self.builder,
@@ -652,8 +654,6 @@ def _as_names(value: Any) -> list[str]:
 
 def _inferred_input_schema(action: Any, state_schema: Any) -> Any:
     """A node whose first parameter is annotated with another schema reads that schema's keys."""
-    import inspect
-
     try:
         params = list(inspect.signature(action).parameters.values())
         hints = typing.get_type_hints(action)
