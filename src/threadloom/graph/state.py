@@ -527,18 +527,12 @@ class CompiledStateGraph(CompiledGraph):
         ``xray=True`` draws the nodes of every subgraph in place of the node that
         runs it; ``xray=n`` does so ``n`` levels deep.
         """
-        from threadloom.graph._drawing import draw, find_subgraph
+        from threadloom._engine._draw_graph import subgraph_drawings
+        from threadloom.graph._drawing import draw
 
         names = _drawing_order(self.builder, list(self.spec.nodes))
-        subgraphs = {}
-        if xray:
-            deeper = xray if isinstance(xray, bool) else xray - 1
-            for name in names:
-                definition = self.builder.nodes.get(name)
-                sub = find_subgraph(definition.action) if definition is not None else None
-                # Graphs that draw themselves (state graphs, entrypoints) take xray.
-                if sub is not None and "xray" in inspect.signature(sub.get_graph).parameters:
-                    subgraphs[name] = sub.get_graph(config, xray=deeper)
+        actions = {n: self.builder.nodes[n].action for n in names if n in self.builder.nodes}
+        subgraphs = subgraph_drawings(actions, config, xray)
         return draw(
             self.builder,
             node_names=names,

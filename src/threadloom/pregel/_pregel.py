@@ -116,6 +116,28 @@ class Pregel(CompiledGraph):
         """The graph's nodes by name, as built from the given ``NodeBuilder`` objects."""
         return self._built
 
+    def get_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
+        """A drawable view of the graph: ``get_graph().draw_mermaid()`` renders it.
+
+        ``xray=True`` (or a depth) draws the nodes of subgraphs in place of their node.
+        """
+        from threadloom._engine._draw_graph import subgraph_drawings
+        from threadloom.pregel._drawing import draw_pregel
+
+        steps = {name: list(node.bound) for name, node in self._built.items()}
+        return draw_pregel(
+            self._built,
+            self.spec.channels,
+            self.input_channels,
+            interrupt_before=self.spec.interrupt_before,
+            interrupt_after=self.spec.interrupt_after,
+            subgraphs=subgraph_drawings(steps, config, xray),
+        )
+
+    async def aget_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
+        """:meth:`get_graph`, for async callers."""
+        return self.get_graph(config, xray=xray)
+
     @property
     def input_schema(self) -> Any:
         """A pydantic model of the input (``.model_json_schema()``)."""

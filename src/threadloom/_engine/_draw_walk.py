@@ -1,4 +1,4 @@
-"""Which edges a drawing shows: found by a dry run of the graph's triggers.
+"""Which edges a drawing of a graph shows: found by a dry run of its triggers.
 
 A drawing must match LangGraph's text exactly (tools and snapshot tests compare
 it), and LangGraph finds edges by running its superstep loop on empty values:
@@ -15,9 +15,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from threadloom._engine._constants import END, START
+from threadloom._engine._constants import END
 
-__all__ = ["Edge", "EdgeWalk", "Wiring", "walk"]
+__all__ = [
+    "Edge",
+    "EdgeWalk",
+    "Wiring",
+    "after_finish",
+    "barrier",
+    "edge_key",
+    "ephemeral",
+    "persistent",
+    "walk",
+]
 
 STEP_LIMIT = 250
 """LangGraph's limit too: a cycle stops adding edges long before it."""
@@ -46,6 +56,8 @@ class _Channel:
 
     after_finish: bool = False
     """Available only once the run would otherwise stop (deferred nodes)."""
+    keeps: bool = False
+    """Keeps its value from step to step (``LastValue``, a reducer) instead of losing it."""
     names: frozenset[str] | None = None
     """For a barrier: the writers it waits for."""
     has_value: bool = False
@@ -58,7 +70,7 @@ class _Channel:
             self.seen |= fresh
             return bool(fresh)
         if not values:
-            if self.after_finish or not self.has_value:
+            if self.after_finish or self.keeps or not self.has_value:
                 return False
             self.has_value = False  # an ephemeral value lasts one step
             return True
@@ -103,6 +115,9 @@ class Wiring:
     """
 
     nodes: Sequence[str]
+    """In the graph's order (START first when it is a node, as in a state graph)."""
+    inputs: Sequence[tuple[str, str | None]]
+    """The writes of the graph's input: ``(START, None)`` for a state graph."""
     triggers: Mapping[str, Sequence[str]]
     channels: Mapping[str, _Channel]
     writes: Mapping[str, Sequence[tuple[str, str | None]]]
@@ -113,9 +128,10 @@ class Wiring:
 
 @dataclass
 class EdgeWalk:
-    """What the walk found: the edges, and the nodes of its last step."""
+    """What the walk found: the edges, the nodes the input starts and those of the last step."""
 
     edges: set[Edge]
+    first_tasks: list[str]
     last_sources: list[str]
 
 
@@ -125,6 +141,10 @@ def ephemeral() -> _Channel:
 
 def after_finish() -> _Channel:
     return _Channel(after_finish=True)
+
+
+def persistent() -> _Channel:
+    return _Channel(keeps=True)
 
 
 def barrier(names: Iterable[str], *, deferred: bool) -> _Channel:
@@ -153,8 +173,9 @@ class _Walk:
         sources: dict[str, set[_Trigger]] = {}
         step_sources: dict[str, set[_Trigger]] = {}
         declared_writes: dict[str, set[_Trigger]] = {}
-        updated = self._apply([], [(START, None)])
+        updated = self._apply([], list(w.inputs))
         tasks = self._next_tasks(updated)
+        first_tasks = list(tasks)
         for _ in range(STEP_LIMIT + 1):
             if not tasks:
                 break
@@ -206,7 +227,7 @@ class _Walk:
                 if not added:
                     for src in step_sources:
                         edges.add(Edge(src, task, True, None))
-        return EdgeWalk(edges, list(step_sources))
+        return EdgeWalk(edges, first_tasks, list(step_sources))
 
     def _apply(self, tasks: list[str], writes: list[tuple[str, str | None]]) -> set[str]:
         """Apply one step's writes; return the trigger channels that became available."""
@@ -224,6 +245,8 @@ class _Walk:
             grouped.setdefault(channel, []).append(value)
         updated: set[str] = set()
         for channel, values in grouped.items():
+            if channel not in channels:  # not a channel of the graph: ignored, as in a run
+                continue
             if channels[channel].update(values):
                 self.versions[channel] = version
                 if channels[channel].available():
