@@ -84,6 +84,15 @@ def test_barrier_is_available_only_when_every_source_wrote() -> None:
     assert b.consume() and not b.is_available()
 
 
+def test_barrier_takes_langgraphs_type_then_names_order() -> None:
+    """NamedBarrierValue(str, {"a", "b"}), as LangGraph programs write it, waits for a and b."""
+    b = NamedBarrierValue(str, {"a", "b"})
+    assert b.names == {"a", "b"} and b.key == ""
+    b.update(["a", "b"])
+    assert b.is_available()
+    assert b.new().names == {"a", "b"}
+
+
 def test_barrier_rejects_an_unknown_source() -> None:
     """Writing an unknown name to a barrier is an InvalidUpdateError naming it."""
     with pytest.raises(InvalidUpdateError, match="'c'"):

@@ -67,13 +67,21 @@ def _random_pregel(package: str, rng: random.Random) -> Any:
         "accumulate": lambda: channels_module.Topic(str, accumulate=True),
     }
     names = [f"c{i}" for i in range(rng.randint(2, 6))]
-    channels = {name: kinds[rng.choice(list(kinds))]() for name in names}
+    channels: dict[str, Any] = {name: kinds[rng.choice(list(kinds))]() for name in names}
+    node_names = [f"n{i}" for i in range(rng.randint(1, 5))]
+    # Sometimes a barrier that waits for two of the nodes, and that a node subscribes to.
+    waits = rng.sample(node_names, 2) if len(node_names) > 1 and rng.random() < 0.4 else []
+    if waits:
+        channels["join"] = channels_module.NamedBarrierValue(str, set(waits))
     nodes = {}
-    for i in range(rng.randint(1, 5)):
-        builder = pregel_module.NodeBuilder().subscribe_to(*rng.sample(names, rng.randint(1, 2)))
-        builder = builder.do(lambda x: x)
+    for name in node_names:
+        subscribed = rng.sample(names, rng.randint(1, 2))
+        if waits and rng.random() < 0.5:
+            subscribed.append("join")
+        builder = pregel_module.NodeBuilder().subscribe_to(*subscribed).do(lambda x: x)
         outputs = rng.sample(names, rng.randint(0, 2))
-        nodes[f"n{i}"] = builder.write_to(*outputs) if outputs else builder
+        marks = {"join": name} if name in waits else {}
+        nodes[name] = builder.write_to(*outputs, **marks) if outputs or marks else builder
     return pregel_module.Pregel(
         nodes=nodes, channels=channels, input_channels=names[0], output_channels=names[-1]
     )

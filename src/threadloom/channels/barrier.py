@@ -23,11 +23,15 @@ class NamedBarrierValue(BaseChannel):
         assert not b.is_available()
         b.update(["b"])
         assert b.is_available()
+        assert NamedBarrierValue(str, {"a", "b"}).names == {"a", "b"}  # LangGraph's order
     """
 
     __slots__ = ("names", "seen")
 
-    def __init__(self, names: Iterable[str], key: str = "") -> None:
+    def __init__(self, names: Iterable[str] | Any, key: str | Iterable[str] = "") -> None:
+        # LangGraph's order is (type, names): a second argument that is not text holds the names.
+        if not isinstance(key, str):
+            names, key = key, ""
         super().__init__(key)
         self.names = frozenset(names)
         self.seen: set[str] = set()
