@@ -148,6 +148,28 @@ def test_a_fork_of_a_read_checkpoint_is_stored_as_its_chain(tmp_path: Path) -> N
         )
 
 
+def test_a_read_value_changed_before_it_is_put_back_is_stored_as_changed(tmp_path: Path) -> None:
+    """Appending to (or editing) the list that was read stores the new list, never the old chain."""
+    with SqliteSaver.from_conn_string(str(tmp_path / "edit.db")) as saver:
+        for i in range(3):
+            turn(saver, i)
+        read = saver.get_tuple(CONFIG)
+        assert read is not None
+        messages = read.checkpoint["channel_values"]["messages"]
+        messages.append(HumanMessage("added", id="x"))
+        messages[0] = HumanMessage("first, edited", id="h0")
+        version = saver.get_next_version(read.checkpoint["channel_versions"]["messages"], None)
+        checkpoint = {**read.checkpoint, "id": "f" + read.checkpoint["id"][1:]}
+        checkpoint["channel_versions"] = {**checkpoint["channel_versions"], "messages": version}
+        edited = saver.put(read.config, checkpoint, {"source": "fork", "step": 9}, {"messages": version})
+        again = saver.get_tuple(edited)
+        assert again is not None
+        stored = again.checkpoint["channel_values"]["messages"]
+        assert stored[0].content == "first, edited"
+        assert stored[-1] == HumanMessage("added", id="x")
+        assert len(stored) == 7
+
+
 def test_joining_a_chain_applies_each_write_in_order() -> None:
     """Known ids replace, RemoveMessage deletes (or clears everything), other items append."""
     a, b = HumanMessage("a", id="1"), AIMessage("b", id="2")

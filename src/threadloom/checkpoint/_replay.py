@@ -28,10 +28,15 @@ class ReplayedList(list[Any]):
 
     It compares, iterates and copies as the list it is. ``chain`` lets the
     channel go on bounding its replay length, and a saver store the value put
-    back (a fork) as that chain rather than in full.
+    back (a fork) as that chain rather than in full, unless the list was changed.
     """
 
     chain: DeltaChain
+
+    def is_unchanged(self) -> bool:
+        """Whether the list still holds exactly what its chain joins to (no item added, removed or replaced)."""
+        joined = join_chain(self.chain)
+        return len(joined) == len(self) and all(a is b for a, b in zip(self, joined, strict=True))
 
 
 def apply_by_id(items: list[Any], index: dict[str, int], new: Iterable[Any]) -> None:

@@ -477,7 +477,7 @@ def encode_channels(
             continue
         value = values[channel]
         if isinstance(value, ReplayedList):  # read back, put again (a fork): stored as its chain
-            value = value.chain
+            value = value.chain if value.is_unchanged() else list(value)
         if isinstance(value, DeltaValue):
             if value.base_version == version:
                 raise ValueError(f"DeltaValue for channel {channel!r} names its own version {version!r} as base")
