@@ -123,51 +123,49 @@ def test_a_thread_read_back_every_turn_keeps_its_chain_bounded(tmp_path: Path) -
         )
 
 
-def test_a_fork_of_a_read_checkpoint_is_stored_as_its_chain(tmp_path: Path) -> None:
-    """Putting back what was read stores the chain (not the whole list), and it reads back the same."""
+def put_back(saver: Any, read: Any) -> Any:
+    """Store what ``read`` holds as a new checkpoint after it (a fork); read that back."""
+    version = saver.get_next_version(read.checkpoint["channel_versions"]["messages"], None)
+    checkpoint = {**read.checkpoint, "id": "f" + read.checkpoint["id"][1:]}
+    checkpoint["channel_versions"] = {**checkpoint["channel_versions"], "messages": version}
+    forked = saver.put(read.config, checkpoint, {"source": "fork", "step": 9}, {"messages": version})
+    again = saver.get_tuple(forked)
+    assert again is not None
+    return again.checkpoint["channel_values"]["messages"]
+
+
+@pytest.fixture
+def three_turns(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """A SQLite saver holding three turns, and its latest checkpoint as read."""
     with SqliteSaver.from_conn_string(str(tmp_path / "fork.db")) as saver:
         for i in range(3):
             turn(saver, i)
         read = saver.get_tuple(CONFIG)
         assert read is not None
-        version = saver.get_next_version(read.checkpoint["channel_versions"]["messages"], None)
-        checkpoint = {**read.checkpoint, "id": "f" + read.checkpoint["id"][1:]}
-        checkpoint["channel_versions"] = {**checkpoint["channel_versions"], "messages": version}
-        forked = saver.put(
-            read.config, checkpoint, {"source": "fork", "step": 9}, {"messages": version}
-        )
-        again = saver.get_tuple(forked)
-        assert again is not None
-        assert (
-            again.checkpoint["channel_values"]["messages"]
-            == read.checkpoint["channel_values"]["messages"]
-        )
-        assert (
-            again.checkpoint["channel_values"]["messages"].chain
-            == read.checkpoint["channel_values"]["messages"].chain
-        )
+        yield saver, read
 
 
-def test_a_read_value_changed_before_it_is_put_back_is_stored_as_changed(tmp_path: Path) -> None:
+def test_a_fork_of_a_read_checkpoint_is_stored_as_its_chain(three_turns: tuple[Any, Any]) -> None:
+    """Putting back what was read stores the chain (not the whole list), and it reads back the same."""
+    saver, read = three_turns
+    messages = read.checkpoint["channel_values"]["messages"]
+    stored = put_back(saver, read)
+    assert stored == messages
+    assert stored.chain == messages.chain
+
+
+def test_a_read_value_changed_before_it_is_put_back_is_stored_as_changed(
+    three_turns: tuple[Any, Any],
+) -> None:
     """Appending to (or editing) the list that was read stores the new list, never the old chain."""
-    with SqliteSaver.from_conn_string(str(tmp_path / "edit.db")) as saver:
-        for i in range(3):
-            turn(saver, i)
-        read = saver.get_tuple(CONFIG)
-        assert read is not None
-        messages = read.checkpoint["channel_values"]["messages"]
-        messages.append(HumanMessage("added", id="x"))
-        messages[0] = HumanMessage("first, edited", id="h0")
-        version = saver.get_next_version(read.checkpoint["channel_versions"]["messages"], None)
-        checkpoint = {**read.checkpoint, "id": "f" + read.checkpoint["id"][1:]}
-        checkpoint["channel_versions"] = {**checkpoint["channel_versions"], "messages": version}
-        edited = saver.put(read.config, checkpoint, {"source": "fork", "step": 9}, {"messages": version})
-        again = saver.get_tuple(edited)
-        assert again is not None
-        stored = again.checkpoint["channel_values"]["messages"]
-        assert stored[0].content == "first, edited"
-        assert stored[-1] == HumanMessage("added", id="x")
-        assert len(stored) == 7
+    saver, read = three_turns
+    messages = read.checkpoint["channel_values"]["messages"]
+    messages.append(HumanMessage("added", id="x"))
+    messages[0] = HumanMessage("first, edited", id="h0")
+    stored = put_back(saver, read)
+    assert stored[0].content == "first, edited"
+    assert stored[-1] == HumanMessage("added", id="x")
+    assert len(stored) == 7
 
 
 def test_joining_a_chain_applies_each_write_in_order() -> None:
