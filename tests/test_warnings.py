@@ -54,17 +54,6 @@ def test_the_module_docstring_example_runs() -> None:
     exec(textwrap.dedent(warnings_module.__doc__.split("Example::")[1]), {})
 
 
-def test_state_graph_old_keywords_warn_and_still_apply() -> None:
-    with pytest.warns(LangGraphDeprecatedSinceV10, match="`config_schema` is deprecated"):
-        graph = compiled(config_schema=Context)
-    assert graph.context_schema is Context
-    with pytest.warns(LangGraphDeprecatedSinceV05, match="Please use `input_schema`"):
-        builder = StateGraph(State, input=Context)
-    assert builder.input_schema is Context
-    with pytest.warns(LangGraphDeprecatedSinceV05, match="Please use `output_schema`"):
-        assert StateGraph(State, output=Context).output_schema is Context
-
-
 def test_the_new_keywords_do_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")

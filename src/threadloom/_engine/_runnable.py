@@ -81,6 +81,12 @@ class RunnableGraph(Runnable[Any, Any]):
         """The type ``invoke`` returns."""
         return Any if self.output_type is None else self.output_type
 
+    async def aget_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
+        """:meth:`get_graph`, for async callers."""
+        if not xray:
+            return self.get_graph(config)
+        return self.get_graph(config, xray=xray)  # type: ignore[call-arg]  # graphs that draw take it
+
     # LangGraph replaced the run config's schema with the context schema; these stay, deprecated.
 
     def config_schema(self, *, include: Sequence[str] | None = None) -> type[BaseModel]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 import typing
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from langchain_core.runnables.graph import Graph
 
-from threadloom._deprecation import pop_renamed
 from threadloom._engine._constants import END, START, TASKS, branch_channel
 from threadloom._engine._context import Task, current_scope
 from threadloom._engine._injection import NodeFunc
@@ -23,7 +23,9 @@ from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
 from threadloom.types import TimeoutPolicy
-from threadloom.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
+from threadloom.warnings import LangGraphDeprecatedSinceV05 as V05
+from threadloom.warnings import LangGraphDeprecatedSinceV10 as V10
+from threadloom.warnings import LangGraphDeprecationWarning
 
 __all__ = ["entrypoint"]
 
@@ -65,17 +67,11 @@ class entrypoint:
         timeout: Any = None,
         **kwargs: Any,
     ) -> None:
-        renamed = pop_renamed(
-            kwargs,
-            {
-                "config_schema": ("context_schema", LangGraphDeprecatedSinceV10),
-                "retry": ("retry_policy", LangGraphDeprecatedSinceV05),
-            },
-        )
-        context_schema = (
-            context_schema if context_schema is not None else renamed.get("context_schema")
-        )
-        retry_policy = retry_policy if retry_policy is not None else renamed.get("retry_policy")
+        # Older spellings of the same arguments, with LangGraph's deprecation warnings.
+        old_context = _renamed(kwargs, "config_schema", "context_schema", V10)
+        old_retry = _renamed(kwargs, "retry", "retry_policy", V05)
+        context_schema = context_schema if context_schema is not None else old_context
+        retry_policy = retry_policy if retry_policy is not None else old_retry
         if kwargs:
             raise TypeError(f"entrypoint() got unexpected arguments {sorted(kwargs)}")
         self.checkpointer = checkpointer
@@ -133,6 +129,20 @@ class entrypoint:
         return graph
 
 
+def _renamed(
+    kwargs: dict[str, Any], old: str, new: str, category: type[LangGraphDeprecationWarning]
+) -> Any:
+    """Pop the old spelling ``old`` from ``kwargs`` (``None`` if absent), warning that it is ``new`` now."""
+    if old not in kwargs:
+        return None
+    warnings.warn(
+        f"`{old}` is deprecated and will be removed. Please use `{new}` instead.",
+        category,
+        stacklevel=3,
+    )
+    return kwargs.pop(old)
+
+
 class _WorkflowGraph(CompiledGraph):
     """The graph an ``@entrypoint`` compiles to: one node, drawn as LangGraph draws it."""
 
@@ -145,9 +155,6 @@ class _WorkflowGraph(CompiledGraph):
         graph.add_edge(node, graph.add_node(None, END), conditional=True)
         return graph
 
-    async def aget_graph(self, config: Any = None, *, xray: int | bool = False) -> Graph:
-        """:meth:`get_graph`, for async callers."""
-        return self.get_graph(config, xray=xray)
 
 
 def _io_types(func: Callable[..., Any]) -> tuple[Any, Any]:

@@ -11,43 +11,57 @@ import types
 import typing
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.runnables.graph import Graph
-
 from threadloom._engine._constants import END, START, branch_channel, join_channel
-from threadloom._engine._draw_graph import DrawnGraph, assemble, interrupt_metadata
+from threadloom._engine._draw_graph import (
+    DrawnGraph,
+    assemble,
+    interrupt_metadata,
+    subgraph_drawings,
+)
 from threadloom._engine._draw_walk import Wiring, after_finish, barrier, ephemeral, walk
 from threadloom.types import Command
 
 if TYPE_CHECKING:
-    from threadloom.graph.state import StateGraph
+    from threadloom.graph.state import CompiledStateGraph, StateGraph
 
 __all__ = ["command_ends", "draw"]
 
 
-def draw(
-    builder: StateGraph,
-    *,
-    node_names: list[str],
-    interrupt_before: frozenset[str] = frozenset(),
-    interrupt_after: frozenset[str] = frozenset(),
-    subgraphs: dict[str, Graph] | None = None,
-) -> DrawnGraph:
-    """The nodes and edges of ``builder`` as a LangChain ``Graph``.
+def draw(graph: CompiledStateGraph, config: Any = None, xray: int | bool = False) -> DrawnGraph:
+    """The nodes and edges of a compiled state graph as a LangChain ``Graph``.
 
-    ``node_names`` are the compiled graph's nodes (the builder's, plus a default
-    error handler); ``subgraphs`` are drawn in place of the nodes that run them
-    (``get_graph(xray=...)``).
+    With ``xray`` (``True``, or a depth), the nodes of each subgraph are drawn
+    in place of the node that runs it.
     """
+    builder, spec = graph.builder, graph.spec
+    names = _drawing_order(builder, list(spec.nodes))
     nodes = []
-    for name in node_names:
+    for name in names:
         definition = builder.nodes.get(name)
         metadata = dict(definition.metadata or {}) if definition is not None else {}
         if definition is not None and definition.defer:
             metadata["defer"] = True
-        metadata.update(interrupt_metadata(name, interrupt_before, interrupt_after))
+        metadata.update(interrupt_metadata(name, spec.interrupt_before, spec.interrupt_after))
         nodes.append((name, definition.action if definition is not None else None, metadata))
-    found = walk(_wiring(builder, node_names))
-    return assemble(nodes, found, start_is_node=True, subgraphs=subgraphs)
+    actions = {name: action for name, action, _ in nodes if action is not None}
+    found = walk(_wiring(builder, names))
+    return assemble(
+        nodes, found, start_is_node=True, subgraphs=subgraph_drawings(actions, config, xray)
+    )
+
+
+def _drawing_order(builder: StateGraph, names: list[str]) -> list[str]:
+    """Node names as LangGraph lists them: a node's own error handler just before it."""
+    handlers = {d.error_handler for d in builder.nodes.values() if d.error_handler}
+    ordered: list[str] = []
+    for name in names:
+        if name in handlers:
+            continue
+        handler = builder.nodes[name].error_handler if name in builder.nodes else None
+        if handler is not None and handler in names:
+            ordered.append(handler)
+        ordered.append(name)
+    return ordered
 
 
 def _wiring(builder: StateGraph, node_names: list[str]) -> Wiring:

@@ -21,14 +21,12 @@ Example::
 
 from __future__ import annotations
 
-import inspect
 import typing
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from threadloom._deprecation import pop_renamed
 from threadloom._engine._constants import (
     END,
     RESERVED,
@@ -56,7 +54,6 @@ from threadloom.graph._schema import (
     state_coercer,
 )
 from threadloom.types import RetryPolicy, TimeoutPolicy
-from threadloom.warnings import LangGraphDeprecatedSinceV05, LangGraphDeprecatedSinceV10
 
 __all__ = ["CompiledStateGraph", "StateGraph"]
 
@@ -109,18 +106,10 @@ class StateGraph:
         **kwargs: Any,
     ) -> None:
         # Older spellings of the same arguments.
-        renamed = pop_renamed(
-            kwargs,
-            {
-                "config_schema": ("context_schema", LangGraphDeprecatedSinceV10),
-                "input": ("input_schema", LangGraphDeprecatedSinceV05),
-                "output": ("output_schema", LangGraphDeprecatedSinceV05),
-            },
-        )
-        input_schema = input_schema if input_schema is not None else renamed.get("input_schema")
-        output_schema = output_schema if output_schema is not None else renamed.get("output_schema")
+        input_schema = input_schema if input_schema is not None else kwargs.pop("input", None)
+        output_schema = output_schema if output_schema is not None else kwargs.pop("output", None)
         context_schema = (
-            context_schema if context_schema is not None else renamed.get("context_schema")
+            context_schema if context_schema is not None else kwargs.pop("config_schema", None)
         )
         if kwargs:
             raise TypeError(f"StateGraph() got unexpected arguments {sorted(kwargs)}")
@@ -522,42 +511,10 @@ class CompiledStateGraph(CompiledGraph):
         self.builder = builder
 
     def get_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
-        """A drawable view of the graph: ``get_graph().draw_mermaid()`` renders it.
-
-        ``xray=True`` draws the nodes of every subgraph in place of the node that
-        runs it; ``xray=n`` does so ``n`` levels deep.
-        """
-        from threadloom._engine._draw_graph import subgraph_drawings
+        """A drawable view of the graph: ``get_graph().draw_mermaid()`` renders it."""
         from threadloom.graph._drawing import draw
 
-        names = _drawing_order(self.builder, list(self.spec.nodes))
-        actions = {n: self.builder.nodes[n].action for n in names if n in self.builder.nodes}
-        subgraphs = subgraph_drawings(actions, config, xray)
-        return draw(
-            self.builder,
-            node_names=names,
-            interrupt_before=self.spec.interrupt_before,
-            interrupt_after=self.spec.interrupt_after,
-            subgraphs=subgraphs,
-        )
-
-    async def aget_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
-        """:meth:`get_graph`, for async callers."""
-        return self.get_graph(config, xray=xray)
-
-
-def _drawing_order(builder: StateGraph, names: list[str]) -> list[str]:
-    """Node names as LangGraph lists them: a node's own error handler just before it."""
-    handlers = {d.error_handler for d in builder.nodes.values() if d.error_handler}
-    ordered: list[str] = []
-    for name in names:
-        if name in handlers:
-            continue
-        handler = builder.nodes[name].error_handler if name in builder.nodes else None
-        if handler is not None and handler in names:
-            ordered.append(handler)
-        ordered.append(name)
-    return ordered
+        return draw(self, config, xray)
 
 
 def _warn_invalid_state_schema(schema: Any) -> None:
@@ -648,6 +605,8 @@ def _as_names(value: Any) -> list[str]:
 
 def _inferred_input_schema(action: Any, state_schema: Any) -> Any:
     """A node whose first parameter is annotated with another schema reads that schema's keys."""
+    import inspect
+
     try:
         params = list(inspect.signature(action).parameters.values())
         hints = typing.get_type_hints(action)

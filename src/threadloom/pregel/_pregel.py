@@ -134,9 +134,6 @@ class Pregel(CompiledGraph):
             subgraphs=subgraph_drawings(steps, config, xray),
         )
 
-    async def aget_graph(self, config: Any = None, *, xray: int | bool = False) -> Any:
-        """:meth:`get_graph`, for async callers."""
-        return self.get_graph(config, xray=xray)
 
     @property
     def input_schema(self) -> Any:
