@@ -1,0 +1,81 @@
+"""The web inspector mounted at ``/inspector``, seeing through the server's auth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from threadloom.inspector import (
+    LOGIN_COOKIE,
+    Backends,
+    NotAuthenticated,
+    Viewer,
+    create_inspector,
+)
+from threadloom.server._auth import authenticate, authorize
+from threadloom.server._http import HTTPError
+from threadloom.server._records import ROOT
+from threadloom.server._server import Server
+
+__all__ = ["PATH", "inspector_app"]
+
+PATH = "/inspector"
+
+
+class _ServerAccess:
+    """A viewer per request: the server's ``Auth`` decides who they are and what they see.
+
+    Browsers cannot send an ``Authorization`` header on a link, so the inspector's
+    login form keeps the API key in a cookie, sent on as ``Authorization: Bearer``.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    async def viewer(self, request: Request) -> Viewer:
+        auth = self.server.auth
+        if auth is None:
+            return Viewer(hidden_roots=frozenset({ROOT}))
+        key = request.cookies.get(LOGIN_COOKIE)
+        scope = dict(request.scope)
+        if key and not request.headers.get("authorization"):
+            scope["headers"] = [*request.scope["headers"], (b"authorization", f"Bearer {key}".encode())]
+        try:
+            user = await authenticate(auth, Request(scope))
+        except HTTPError:
+            raise NotAuthenticated() from None
+        try:
+            threads = await authorize(auth, user, "threads", "search", {"metadata": {}})
+        except HTTPError:
+            threads = {"__refused__": {"$in": []}}  # matches nothing
+        value: dict[str, Any] = {"namespace": ()}
+        try:
+            await authorize(auth, user, "store", "list_namespaces", value)
+            memories = True
+        except HTTPError:
+            memories = False
+        root = tuple(value.get("namespace") or ())
+        return Viewer(
+            identity=user.identity,
+            thread_filter=threads,
+            namespace_root=root,
+            hidden_roots=frozenset({ROOT}),
+            memories=memories and (not root or root[0] != ROOT),
+        )
+
+
+def inspector_app(server: Server) -> Any:
+    """The inspector over the server's backends (opened later, in the server's lifespan)."""
+
+    def backends() -> Backends:
+        return Backends(
+            checkpointer=server.checkpointer,
+            store=server.store,
+            graphs=server.graphs,
+            threads=(ROOT, "threads"),
+        )
+
+    return create_inspector(
+        backends, access=_ServerAccess(server), writable=True, login=server.auth is not None
+    )
