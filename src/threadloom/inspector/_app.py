@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from threadloom.errors import ThreadloomError
 from threadloom.inspector import _graph_pages, _memory_pages, _thread_pages
 from threadloom.inspector._access import OPEN, Access, Backends, NotAuthenticated
 from threadloom.inspector._render import HERE, PageError, base_path, redirect, render
@@ -65,11 +66,15 @@ async def _unauthenticated(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status=401, viewer=None, message="log in first")
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    from threadloom.errors import ThreadloomError
-
-    if isinstance(exc, ThreadloomError) and isinstance(exc, (ValueError, TypeError, KeyError)):
+async def _threadloom_error(request: Request, exc: Exception) -> Response:
+    """Our typed errors of bad input (a filter, a namespace, a value): 422, nothing changed."""
+    if isinstance(exc, (ValueError, TypeError, KeyError)):
         return render(request, "error.html", status=422, message=f"{type(exc).__name__}: {exc}")
+    log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+    return render(request, "error.html", status=500, message=f"{type(exc).__name__}: {exc}")
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return render(request, "error.html", status=500, message="internal error (see the log)")
 
@@ -104,6 +109,7 @@ def create_inspector(
             PageError: _page_error,
             HTTPException: _not_found,
             NotAuthenticated: _unauthenticated,
+            ThreadloomError: _threadloom_error,
             Exception: _unexpected,
         },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadloom.checkpoint.base import DeltaChain
 from threadloom.inspector._values import (
     MessageView,
     is_messages,
@@ -92,9 +93,22 @@ class CheckpointRow:
     pending: list[tuple[str, str, str]]
 
 
+def _materialized(key: str, value: Any) -> Any:
+    """A channel value as the state shows it: a delta chain (messages) replayed in full."""
+    if isinstance(value, DeltaChain):
+        from threadloom.channels.messages import MessagesChannel
+
+        return MessagesChannel(key).from_checkpoint(value).get()
+    return value
+
+
 def _values(tup: Any) -> dict[str, Any]:
     values = tup.checkpoint.get("channel_values") or {}
-    return {k: v for k, v in values.items() if not str(k).startswith(("__", "branch:"))}
+    return {
+        k: _materialized(k, v)
+        for k, v in values.items()
+        if not str(k).startswith(("__", "branch:"))
+    }
 
 
 def row_of(tup: Any, parent: Any | None) -> CheckpointRow:
