@@ -31,7 +31,7 @@ async def login_page(request: Request) -> Response:
     return render(request, "login.html", viewer=None, error=None)
 
 
-async def login(request: Request) -> Response:
+async def login_post(request: Request) -> Response:
     data = await form(request, write=False)
     key = str(data.get("api_key") or "").strip()
     if not key:
@@ -96,7 +96,7 @@ def create_inspector(
     routes: list[Any] = [
         Route("/", home, methods=["GET"]),
         Route("/login", login_page, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
+        Route("/login", login_post, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         *_thread_pages.ROUTES,
         *_memory_pages.ROUTES,
