@@ -66,7 +66,7 @@ class World:
 def seed(backends: Backends) -> None:
     """Threads and memories, including stored strings that would run if not escaped."""
     chat, asker = backends.graphs["chat"], backends.graphs["asker"]
-    config = {"configurable": {"thread_id": CHAT_THREAD}}
+    config = {"configurable": {"thread_id": CHAT_THREAD}, "metadata": {"user": "bob"}}
     for text in ["hi, I am Bob", "remember that I like tea", XSS_SCRIPT]:
         chat.invoke({"messages": [{"role": "user", "content": text}]}, config)
     asker.invoke({"n": 1}, {"configurable": {"thread_id": ASK_THREAD}})

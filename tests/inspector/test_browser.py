@@ -139,12 +139,13 @@ def test_every_view_renders_and_stored_strings_stay_text(browser: Any, site: tup
 
     browser.find_element(By.ID, "memory-query").send_keys("green tea")
     _go(browser, browser.find_element(By.CSS_SELECTOR, "form.search button"))
+    assert "Bob likes green tea" in _text(browser) and "(vector)" in _text(browser)
+    _shot(browser, "search")
     Select(browser.find_element(By.ID, "search-mode")).select_by_value("hybrid")
     browser.find_element(By.ID, "search-filter").send_keys('{"kind": "preference"}')
     _go(browser, browser.find_element(By.ID, "search-run"))
     assert "(hybrid)" in _text(browser) and "Bob likes green tea" in _text(browser)
     assert re.fullmatch(r"-?\d+\.\d{4}", browser.find_element(By.CSS_SELECTOR, "td.score").text)
-    _shot(browser, "search")
 
     browser.get(f"{url}/memories/item?ns=memories.bob&key=xss")
     assert "<script>window.__xss = 1</script>" in browser.find_element(By.ID, "item-value").text

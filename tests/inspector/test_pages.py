@@ -31,7 +31,7 @@ def test_threads_list_is_newest_first_and_searchable(client: TestClient) -> None
     by_id = client.get("/threads", params={"id": ASK_THREAD}).text
     assert ASK_THREAD in by_id and CHAT_THREAD not in by_id
     assert "No threads match" in client.get("/threads", params={"id": "nope"}).text
-    by_meta = client.get("/threads", params={"metadata": "step=4"}).text
+    by_meta = client.get("/threads", params={"metadata": "user=bob"}).text
     assert CHAT_THREAD in by_meta and ASK_THREAD not in by_meta
 
 
@@ -156,13 +156,36 @@ def test_items_page_and_sort_from_both_ends(seeded: World) -> None:
     for i in range(23):
         store.put(("many",), f"k{i:02d}", {"text": f"item {i}"})
     assert count(store, ("many",)) == 23
-    page, total = items_page(store, ("many",), limit=10, offset=20, oldest_first=False)
-    assert total == 23 and [i.key for i in page] == ["k02", "k01", "k00"]
-    page, _ = items_page(store, ("many",), limit=10, offset=0, oldest_first=True)
-    assert [i.key for i in page] == [f"k{i:02d}" for i in range(10)]
-    page, _ = items_page(store, ("many",), limit=10, offset=20, oldest_first=True)
-    assert [i.key for i in page] == ["k20", "k21", "k22"]
+    page = items_page(store, ("many",), limit=10, offset=20, oldest_first=False)
+    assert page.total == 23 and not page.more and [i.key for i in page.items] == ["k02", "k01", "k00"]
+    page = items_page(store, ("many",), limit=10, offset=0, oldest_first=True)
+    assert page.more and [i.key for i in page.items] == [f"k{i:02d}" for i in range(10)]
+    page = items_page(store, ("many",), limit=10, offset=20, oldest_first=True)
+    assert [i.key for i in page.items] == ["k20", "k21", "k22"]
     assert count(store, ("nothing",)) == 0
+
+
+def test_large_namespaces_count_to_a_cap(seeded: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadloom.inspector import _memories
+
+    store = seeded.backends.store
+    for i in range(12):
+        store.put(("big",), f"k{i:02d}", {"text": f"item {i}"})
+    monkeypatch.setattr(_memories, "PAGE_COUNT_CAP", 5)
+    monkeypatch.setattr(_memories, "TREE_COUNT_CAP", 5)
+    page = _memories.items_page(store, ("big",), limit=4, offset=4, oldest_first=True)
+    assert not page.exact and not page.oldest_first and page.more
+    assert [i.key for i in page.items] == ["k07", "k06", "k05", "k04"]
+    page = _memories.items_page(store, ("big",), limit=4, offset=8, oldest_first=False)
+    assert [i.key for i in page.items] == ["k03", "k02", "k01", "k00"] and not page.more
+    kids, _ = _memories.children(store, seeded.backends.store and _viewer(), (), limit=10, offset=0)
+    assert {k.namespace: k.label for k in kids}[("big",)] == "5+"
+
+
+def _viewer():  # type: ignore[no-untyped-def]
+    from threadloom.inspector import Viewer
+
+    return Viewer()
 
 
 @pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])

@@ -1,4 +1,8 @@
-"""Memory queries the pages need, each touching only one page of the store."""
+"""Memory queries the pages need, each reading a bounded number of items.
+
+The store API has no count: a count is the length of one bounded search, and
+stops at a cap (a tree shows "1000+"). Pages read only their own items.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +11,18 @@ from typing import Any
 
 from threadloom.inspector._access import Viewer
 
-__all__ = ["COUNT_CAP", "Child", "children", "count", "items_page"]
+__all__ = ["PAGE_COUNT_CAP", "TREE_COUNT_CAP", "Child", "children", "count", "items_page"]
 
-COUNT_CAP = 10_000_000
-"""Counts stop here (shown as "at least")."""
+TREE_COUNT_CAP = 1_000
+"""Items counted per namespace in the tree; more show as "1000+"."""
+
+PAGE_COUNT_CAP = 10_000
+"""Items counted for a namespace's own page; up to this many it can also be read oldest first."""
 
 
-def count(store: Any, prefix: tuple[str, ...]) -> int:
-    """How many items lie under ``prefix``, found by probing offsets (never loading the items).
-
-    ``search(limit=1, offset=k)`` answers "are there more than k?"; doubling then
-    bisecting finds the count in about 2·log2(n) one-row reads.
-    """
-
-    def more_than(k: int) -> bool:
-        return bool(store.search(prefix, limit=1, offset=k))
-
-    if not more_than(0):
-        return 0
-    low, high = 0, 1  # more than `low` items; not known for `high`
-    while more_than(high):
-        low, high = high, high * 2
-        if high > COUNT_CAP:
-            return COUNT_CAP
-    while high - low > 1:  # more than `low`, not more than `high`
-        mid = (low + high) // 2
-        low, high = (mid, high) if more_than(mid) else (low, mid)
-    return high
+def count(store: Any, prefix: tuple[str, ...], cap: int = PAGE_COUNT_CAP) -> int:
+    """How many items lie under ``prefix``, up to ``cap + 1`` (``cap + 1`` means "more than cap")."""
+    return len(store.search(prefix, limit=cap + 1))
 
 
 @dataclass
@@ -42,6 +31,10 @@ class Child:
 
     namespace: tuple[str, ...]  # relative to the viewer's root
     count: int
+
+    @property
+    def label(self) -> str:
+        return f"{TREE_COUNT_CAP}+" if self.count > TREE_COUNT_CAP else str(self.count)
 
 
 def children(
@@ -55,18 +48,36 @@ def children(
     rel = [ns[len(viewer.namespace_root) :] for ns in found if len(ns) > len(full)]
     if not full:
         rel = [ns for ns in rel if ns[0] not in viewer.hidden_roots]
-    page = [Child(ns, count(store, viewer.namespace_root + ns)) for ns in rel[:limit]]
+    page = [
+        Child(ns, count(store, viewer.namespace_root + ns, TREE_COUNT_CAP)) for ns in rel[:limit]
+    ]
     return page, len(found) > limit
+
+
+@dataclass
+class ItemsPage:
+    """A page of a namespace's items by update time."""
+
+    items: list[Any]
+    total: int  # PAGE_COUNT_CAP + 1 when there are more
+    more: bool
+    oldest_first: bool  # False when asked but the namespace is too large to read from the end
+
+    @property
+    def exact(self) -> bool:
+        return self.total <= PAGE_COUNT_CAP
 
 
 def items_page(
     store: Any, prefix: tuple[str, ...], *, limit: int, offset: int, oldest_first: bool
-) -> tuple[list[Any], int]:
-    """A page of the items under ``prefix`` by update time, and their total count."""
-    total = count(store, prefix)
-    if not oldest_first:
-        return store.search(prefix, limit=limit, offset=offset), total
-    # The store pages newest first: the oldest page is read from the other end.
-    end = max(0, total - offset)
-    start = max(0, end - limit)
-    return list(reversed(store.search(prefix, limit=end - start, offset=start))) if end else [], total
+) -> ItemsPage:
+    """Items under ``prefix``, newest (or oldest) update first, from ``offset``."""
+    head = store.search(prefix, limit=PAGE_COUNT_CAP + 1)
+    total = len(head)
+    if total <= PAGE_COUNT_CAP:  # all of them are here: either end is a slice
+        ordered = list(reversed(head)) if oldest_first else head
+        return ItemsPage(ordered[offset : offset + limit], total, offset + limit < total, oldest_first)
+    if offset + limit < total:
+        return ItemsPage(head[offset : offset + limit], total, True, False)
+    page = store.search(prefix, limit=limit + 1, offset=offset)
+    return ItemsPage(page[:limit], total, len(page) > limit, False)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from threadloom.inspector._access import Viewer
-from threadloom.inspector._memories import children, count, items_page
+from threadloom.inspector._memories import PAGE_COUNT_CAP, children, count, items_page
 from threadloom.inspector._render import PageError, join_ns, redirect, render
 from threadloom.inspector._request import form, viewer
 from threadloom.inspector._thread_pages import positive_int
@@ -59,10 +59,9 @@ async def memories(request: Request) -> Response:
         limit=NAMESPACES_PER_PAGE,
         offset=page * NAMESPACES_PER_PAGE,
     )
-    items: list[Any] = []
-    total = 0
+    listing = None
     if path:
-        items, total = await run_in_threadpool(
+        listing = await run_in_threadpool(
             items_page,
             backends.store,
             seen.namespace_root + path,
@@ -77,11 +76,12 @@ async def memories(request: Request) -> Response:
         children=kids,
         more=more,
         page=page,
-        items=[_row(seen, item) for item in items],
-        total=total,
+        listing=listing,
+        items=[_row(seen, item) for item in listing.items] if listing else [],
         ipage=ipage,
-        ipages=max(1, -(-total // ITEMS_PER_PAGE)),
+        ipages=max(1, -(-listing.total // ITEMS_PER_PAGE)) if listing and listing.exact else None,
         order=order,
+        count_cap=PAGE_COUNT_CAP,
     )
 
 
@@ -228,9 +228,10 @@ async def delete_namespace(request: Request) -> Response:
     full = seen.namespace_root + path
     if data.get("confirmed") != "yes":
         n = await run_in_threadpool(count, backends.store, full)
+        many = f"more than {PAGE_COUNT_CAP}" if n > PAGE_COUNT_CAP else str(n)
         asked = _confirm(
             request, data, action="/memories/namespace/delete",
-            question=f"Delete the namespace {join_ns(path)!r} and all {n} memories under it?",
+            question=f"Delete the namespace {join_ns(path)!r} and all {many} memories under it?",
             preview=None,
         )
         assert asked is not None

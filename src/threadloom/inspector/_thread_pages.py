@@ -115,26 +115,24 @@ def graph_for(backends: Backends, row: ThreadRow, chosen: Any = None) -> tuple[s
     return None, None
 
 
-def _head(backends: Backends, row: ThreadRow, graph: Any) -> dict[str, Any]:
-    config = {"configurable": {"thread_id": row.thread_id}}
-    if graph is not None:
-        snapshot = graph.get_state(config)
-        interrupts = [(getattr(i, "id", None), to_json(getattr(i, "value", i))) for i in snapshot.interrupts]
-        return {"next": list(snapshot.next), "interrupts": interrupts}
-    tup = backends.checkpointer.get_tuple(config)
-    pending = [] if tup is None else tup.pending_writes or []
-    interrupts = [(None, to_json(v)) for _, channel, v in pending if channel == "__interrupt__"]
-    return {"next": [], "interrupts": interrupts}
+def _interrupts(head: Any) -> list[str]:
+    """The interrupts waiting at a thread's latest checkpoint (its ``__interrupt__`` writes)."""
+    found: list[str] = []
+    for _, channel, value in (head.pending_writes or []) if head is not None else []:
+        if channel == "__interrupt__":
+            found.extend(to_json(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+    return found
 
 
 async def thread(request: Request) -> Response:
     row, backends = await _thread(request)
     before = request.query_params.get("before") or None
     graph_id, graph = graph_for(backends, row)
-    rows, more = await run_in_threadpool(
+    rows, more, newest = await run_in_threadpool(
         history_page, backends.checkpointer, row.thread_id, before=before, limit=CHECKPOINTS_PER_PAGE
     )
-    head = await run_in_threadpool(_head, backends, row, graph)
+    # Interrupts wait at the latest checkpoint: the first page's newest one.
+    interrupts = _interrupts(newest) if before is None else []
     return render(
         request,
         "thread.html",
@@ -146,7 +144,7 @@ async def thread(request: Request) -> Response:
         graph_id=graph_id,
         can_run=bool(backends.graphs),
         graph_ids=[] if graph is not None else sorted(backends.graphs),
-        head=head,
+        interrupts=interrupts,
     )
 
 

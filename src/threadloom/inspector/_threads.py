@@ -2,19 +2,24 @@
 
 ``threadloom serve`` keeps one record per thread in the store (metadata, owner,
 status, update time), so the list pages newest first in the store. A database
-written without the server has only checkpoints: threads are then the distinct
-thread ids of the newest checkpoints, scanned only as far as the page needs.
+written without the server has only checkpoints: every thread starts with an
+input checkpoint at step -1, so listing those (a metadata filter the savers
+answer in SQL) pages threads newest started first, reading one small checkpoint
+per thread; the latest checkpoint's id (a uuid6, hence its time) comes from
+``peek_latest``, which reads no values.
 """
 
 from __future__ import annotations
 
+import datetime
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from threadloom.inspector._access import Backends, Viewer
 
-__all__ = ["SERVER_THREADS", "ThreadRow", "find_thread", "list_threads"]
+__all__ = ["SERVER_THREADS", "ThreadRow", "find_thread", "list_threads", "uuid6_time"]
 
 SERVER_THREADS = ("threadloom_server", "threads")
 """Where ``threadloom serve`` keeps its thread records in the store."""
@@ -28,6 +33,7 @@ class ThreadRow:
     updated_at: str | None = None
     status: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    started_at: str | None = None
 
     @property
     def graph_id(self) -> str | None:
@@ -39,6 +45,7 @@ def _record_row(value: Mapping[str, Any]) -> ThreadRow:
     return ThreadRow(
         thread_id=str(value.get("thread_id")),
         updated_at=value.get("updated_at"),
+        started_at=value.get("created_at"),
         status=value.get("status"),
         metadata=dict(value.get("metadata") or {}),
     )
@@ -67,20 +74,16 @@ def list_threads(
         )
         rows = [_record_row(item.value) for item in items]
         return rows[:limit], len(rows) > limit
-    seen: dict[str, ThreadRow] = {}
-    for tup in backends.checkpointer.list(None, filter=dict(metadata) or None):
-        conf = tup.config["configurable"]
-        if conf.get("checkpoint_ns") or conf["thread_id"] in seen:
-            continue
-        seen[conf["thread_id"]] = ThreadRow(
-            thread_id=conf["thread_id"],
-            updated_at=tup.checkpoint.get("ts"),
-            metadata=dict(tup.metadata or {}),
+    saver = backends.checkpointer
+    firsts = list(
+        saver.list(
+            {"configurable": {"checkpoint_ns": ""}},
+            filter={**metadata, "step": -1},
+            limit=offset + limit + 1,
         )
-        if len(seen) > offset + limit:
-            break
-    rows = list(seen.values())[offset:]
-    return rows[:limit], len(rows) > limit
+    )[offset:]
+    rows = [_checkpoint_row(saver, tup) for tup in firsts[:limit]]
+    return rows, len(firsts) > limit
 
 
 def find_thread(backends: Backends, viewer: Viewer, thread_id: str) -> ThreadRow | None:
@@ -94,10 +97,48 @@ def find_thread(backends: Backends, viewer: Viewer, thread_id: str) -> ThreadRow
             if not _matches(row.metadata.get(key), cond):
                 return None
         return row
-    tup = backends.checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
-    if tup is None:
+    config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    first = next(iter(backends.checkpointer.list(config, filter={"step": -1}, limit=1)), None)
+    if first is not None:
+        return _checkpoint_row(backends.checkpointer, first)
+    if backends.checkpointer.peek_latest(config) is None:
         return None
-    return ThreadRow(thread_id=thread_id, updated_at=tup.checkpoint.get("ts"), metadata=dict(tup.metadata or {}))
+    return ThreadRow(thread_id=thread_id)  # a thread that did not start with an input
+
+
+def _checkpoint_row(saver: Any, first: Any) -> ThreadRow:
+    """A thread found by its first checkpoint: started then, updated at its latest one."""
+    thread_id = first.config["configurable"]["thread_id"]
+    latest = saver.peek_latest({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+    updated = first.checkpoint.get("ts")
+    status = None
+    if latest is not None:
+        updated = uuid6_time(latest[0]) or updated
+        status = "pending writes" if latest[1] else None
+    return ThreadRow(
+        thread_id=thread_id,
+        updated_at=updated,
+        status=status,
+        metadata=dict(first.metadata or {}),
+        started_at=first.checkpoint.get("ts"),
+    )
+
+
+_UUID_EPOCH = 0x01B21DD213814000  # 100-ns intervals from 1582-10-15 to 1970-01-01
+
+
+def uuid6_time(checkpoint_id: str) -> str | None:
+    """When a checkpoint with this id (a uuid6, as the engine makes them) was written."""
+    try:
+        value = uuid.UUID(checkpoint_id)
+    except ValueError:
+        return None
+    if value.version != 6:
+        return None
+    top = value.int >> 64
+    ticks = ((top >> 16) << 12) | (top & 0x0FFF)
+    seconds = (ticks - _UUID_EPOCH) / 10_000_000
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
 
 
 def _matches(actual: Any, cond: Any) -> bool:

@@ -62,11 +62,37 @@ def _message_diff(before: Any, after: Any, out: Diff) -> None:
     out.more_messages = max(0, len(added) - SHOWN_NEW_MESSAGES)
 
 
+def _chain_extension(old: Any, new: Any) -> list[Any] | None:
+    """The writes ``new`` adds to ``old`` when both are one delta chain (no replay needed)."""
+    if not (isinstance(old, DeltaChain) and isinstance(new, DeltaChain)):
+        return None
+    same_base = old.snapshot is new.snapshot or (
+        old.has_snapshot == new.has_snapshot and old.snapshot == new.snapshot
+    )
+    count = len(old.writes)
+    if not same_base or len(new.writes) < count or new.writes[:count] != old.writes:
+        return None
+    added: list[Any] = []
+    for write in new.writes[count:]:
+        added.extend(write if isinstance(write, list) else [write])
+    return added
+
+
 def diff(before: dict[str, Any], after: dict[str, Any]) -> Diff:
-    """The readable difference between two states: new messages, and other keys as JSON."""
+    """The readable difference between two states: new messages, and other keys as JSON.
+
+    Values may be raw delta chains (as a checkpointer returns a long message
+    list): a chain that extends its parent's is diffed by its new writes alone.
+    """
     out = Diff()
     for key in sorted(set(before) | set(after), key=str):
         old, new = before.get(key, _MISSING), after.get(key, _MISSING)
+        added = _chain_extension(old, new)
+        if added is not None:
+            out.messages = [message_view(m) for m in added[:SHOWN_NEW_MESSAGES]]
+            out.more_messages = max(0, len(added) - SHOWN_NEW_MESSAGES)
+            continue
+        old, new = _materialized(str(key), old), _materialized(str(key), new)
         if is_messages(new) or is_messages(old):
             _message_diff(old, new, out)
             continue
@@ -102,13 +128,13 @@ def _materialized(key: str, value: Any) -> Any:
     return value
 
 
-def _values(tup: Any) -> dict[str, Any]:
+def _raw_values(tup: Any) -> dict[str, Any]:
     values = tup.checkpoint.get("channel_values") or {}
-    return {
-        k: _materialized(k, v)
-        for k, v in values.items()
-        if not str(k).startswith(("__", "branch:"))
-    }
+    return {k: v for k, v in values.items() if not str(k).startswith(("__", "branch:"))}
+
+
+def _values(tup: Any) -> dict[str, Any]:
+    return {k: _materialized(k, v) for k, v in _raw_values(tup).items()}
 
 
 def row_of(tup: Any, parent: Any | None) -> CheckpointRow:
@@ -121,15 +147,16 @@ def row_of(tup: Any, parent: Any | None) -> CheckpointRow:
         step=metadata.get("step"),
         source=metadata.get("source"),
         metadata=to_json({k: v for k, v in metadata.items() if k not in ("step", "source")}),
-        diff=diff(_values(parent) if parent is not None else {}, _values(tup)),
+        diff=diff(_raw_values(parent) if parent is not None else {}, _raw_values(tup)),
         pending=[(str(t), str(c), to_json(v, limit=4000)) for t, c, v in tup.pending_writes or []],
     )
 
 
 def history_page(
     checkpointer: Any, thread_id: str, *, before: str | None, limit: int
-) -> tuple[list[CheckpointRow], str | None]:
-    """A page of ``thread_id``'s checkpoints, newest first, and the cursor of the next page."""
+) -> tuple[list[CheckpointRow], str | None, Any]:
+    """A page of ``thread_id``'s checkpoints, newest first, the cursor of the next page,
+    and the page's newest checkpoint tuple."""
     config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
     cursor = None if before is None else {"configurable": {"checkpoint_id": before}}
     tuples = list(checkpointer.list(config, before=cursor, limit=limit + 1))
@@ -146,7 +173,7 @@ def history_page(
 
     rows = [row_of(tup, parent_of(i)) for i, tup in enumerate(tuples[:limit])]
     more = rows[-1].checkpoint_id if len(tuples) > limit and rows else None
-    return rows, more
+    return rows, more, tuples[0] if tuples else None
 
 
 def state_values(tup: Any) -> dict[str, Any]:
