@@ -36,11 +36,28 @@ from threadloom.store.base import PutOp
 from threadloom.store.sqlite import SqliteStore
 from threadloom.testing.embeddings import HashingEmbed
 
-WORDS = "tea coffee name city dog cat music book sport travel food work".split()
+WORDS = [
+    "tea",
+    "coffee",
+    "name",
+    "city",
+    "dog",
+    "cat",
+    "music",
+    "book",
+    "sport",
+    "travel",
+    "food",
+    "work",
+]
 
 
 def _progress(label: str, done: int, total: int, started: float) -> None:
-    print(f"\r  {label}: {done:,}/{total:,} ({time.perf_counter() - started:.0f}s)", end="", flush=True)
+    print(
+        f"\r  {label}: {done:,}/{total:,} ({time.perf_counter() - started:.0f}s)",
+        end="",
+        flush=True,
+    )
     if done == total:
         print()
 
@@ -48,9 +65,10 @@ def _progress(label: str, done: int, total: int, started: float) -> None:
 def build(path: Path, messages: int, memories: int) -> None:
     """The thread (``messages`` messages, two per turn) and the namespace of ``memories`` items."""
     index = {"dims": 64, "embed": HashingEmbed(64), "fields": ["text"]}
-    with SqliteStore.from_conn_string(str(path), index=index) as store, SqliteSaver.from_conn_string(
-        str(path)
-    ) as saver:
+    with (
+        SqliteStore.from_conn_string(str(path), index=index) as store,
+        SqliteSaver.from_conn_string(str(path)) as saver,
+    ):
         store.setup()
         saver.setup()
 
@@ -75,7 +93,10 @@ def build(path: Path, messages: int, memories: int) -> None:
                 PutOp(
                     ("memories", "big"),
                     f"m{i:06d}",
-                    {"text": f"memory {i} about {WORDS[i % len(WORDS)]} and {WORDS[i * 7 % len(WORDS)]}", "n": i},
+                    {
+                        "text": f"memory {i} about {WORDS[i % len(WORDS)]} and {WORDS[i * 7 % len(WORDS)]}",
+                        "n": i,
+                    },
                 )
                 for i in range(start, min(memories, start + batch))
             ]
@@ -87,9 +108,10 @@ def build(path: Path, messages: int, memories: int) -> None:
 def measure(path: Path, repeat: int) -> list[tuple[str, float, float]]:
     index = {"dims": 64, "embed": HashingEmbed(64), "fields": ["text"]}
     results = []
-    with SqliteStore.from_conn_string(str(path), index=index) as store, SqliteSaver.from_conn_string(
-        str(path)
-    ) as saver:
+    with (
+        SqliteStore.from_conn_string(str(path), index=index) as store,
+        SqliteSaver.from_conn_string(str(path)) as saver,
+    ):
         head = saver.get_tuple({"configurable": {"thread_id": "long-thread"}})
         assert head is not None
         cid = head.config["configurable"]["checkpoint_id"]
@@ -100,7 +122,10 @@ def measure(path: Path, repeat: int) -> list[tuple[str, float, float]]:
             ("thread timeline (20 newest checkpoints)", "/threads/long-thread"),
             ("thread timeline, next page", f"/threads/long-thread?before={before}"),
             ("checkpoint state (last 50 messages)", f"/threads/long-thread/checkpoints/{cid}"),
-            ("checkpoint state (first 50 messages)", f"/threads/long-thread/checkpoints/{cid}?mpage=0"),
+            (
+                "checkpoint state (first 50 messages)",
+                f"/threads/long-thread/checkpoints/{cid}?mpage=0",
+            ),
             ("namespace tree with counts", "/memories?ns=memories"),
             ("items newest first (page 1)", "/memories?ns=memories.big"),
             ("items oldest first (page 1)", "/memories?ns=memories.big&order=oldest"),
@@ -120,9 +145,14 @@ def measure(path: Path, repeat: int) -> list[tuple[str, float, float]]:
                     response = client.get(page)
                     times.append(time.perf_counter() - started)
                     if response.status_code != 200:
-                        raise SystemExit(f"{page}: HTTP {response.status_code}: {response.text[:300]}")
+                        raise SystemExit(
+                            f"{page}: HTTP {response.status_code}: {response.text[:300]}"
+                        )
                 results.append((label, times[0], statistics.median(times[1:])))
-                print(f"  {label:42s} cold {times[0] * 1000:7.1f} ms   median {results[-1][2] * 1000:7.1f} ms", flush=True)
+                print(
+                    f"  {label:42s} cold {times[0] * 1000:7.1f} ms   median {results[-1][2] * 1000:7.1f} ms",
+                    flush=True,
+                )
     return results
 
 
@@ -141,7 +171,9 @@ def main() -> None:
         if not path.exists():
             print(f"building {args.messages:,} messages and {args.memories:,} memories in {path}")
             build(path, args.messages, args.memories)
-        print(f"page loads over HTTP on loopback (cold = first load, median of {args.repeat} after):")
+        print(
+            f"page loads over HTTP on loopback (cold = first load, median of {args.repeat} after):"
+        )
         measure(path, args.repeat)
 
 

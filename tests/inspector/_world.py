@@ -70,7 +70,10 @@ def seed(backends: Backends) -> None:
     for text in ["hi, I am Bob", "remember that I like tea", XSS_SCRIPT]:
         chat.invoke({"messages": [{"role": "user", "content": text}]}, config)
     asker.invoke({"n": 1}, {"configurable": {"thread_id": ASK_THREAD}})
-    chat.invoke({"messages": [{"role": "user", "content": "x"}]}, {"configurable": {"thread_id": XSS_THREAD}})
+    chat.invoke(
+        {"messages": [{"role": "user", "content": "x"}]},
+        {"configurable": {"thread_id": XSS_THREAD}},
+    )
     store = backends.store
     store.put(("memories", "bob"), "name", {"text": "User name is Bob", "kind": "fact"})
     store.put(("memories", "bob"), "tea", {"text": "Bob likes green tea", "kind": "preference"})
@@ -80,13 +83,16 @@ def seed(backends: Backends) -> None:
 
 
 @contextlib.contextmanager
-def world(path: Path, *, graphs: bool = True, threads: tuple[str, ...] | None = None) -> Iterator[World]:
+def world(
+    path: Path, *, graphs: bool = True, threads: tuple[str, ...] | None = None
+) -> Iterator[World]:
     """Backends on the SQLite file ``path`` (seeded if new), closed on exit."""
     fresh = not path.exists()
     index = {"dims": 64, "embed": HashingEmbed(64), "fields": ["text"]}
-    with SqliteStore.from_conn_string(str(path), index=index) as store, SqliteSaver.from_conn_string(
-        str(path)
-    ) as saver:
+    with (
+        SqliteStore.from_conn_string(str(path), index=index) as store,
+        SqliteSaver.from_conn_string(str(path)) as saver,
+    ):
         store.setup()
         saver.setup()
         backends = Backends(

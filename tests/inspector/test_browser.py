@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-webdriver = pytest.importorskip("selenium.webdriver")
+pytest.importorskip("selenium")
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
 
 from _live import HERE, graph_specs, running
 from _world import ASK_THREAD, CHAT_THREAD, XSS_THREAD, World, world
+from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from starlette.applications import Starlette
@@ -75,7 +76,10 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def site(tmp_path: Path, browser: Any) -> Iterator[tuple[str, World]]:
     """A writable inspector on the seeded world, served on loopback; the browser's cookies cleared."""
-    with world(tmp_path / "inspect.db") as w, running(create_inspector(w.backends, writable=True)) as url:
+    with (
+        world(tmp_path / "inspect.db") as w,
+        running(create_inspector(w.backends, writable=True)) as url,
+    ):
         browser.delete_all_cookies()
         yield url, w
 
@@ -104,7 +108,9 @@ def _text(browser: Any) -> str:
     return text
 
 
-def test_every_view_renders_and_stored_strings_stay_text(browser: Any, site: tuple[str, World]) -> None:
+def test_every_view_renders_and_stored_strings_stay_text(
+    browser: Any, site: tuple[str, World]
+) -> None:
     url, _ = site
     browser.get(f"{url}/threads")
     assert CHAT_THREAD in _text(browser) and XSS_THREAD in _text(browser)
@@ -129,10 +135,16 @@ def test_every_view_renders_and_stored_strings_stay_text(browser: Any, site: tup
     _shot(browser, "interrupt")
 
     browser.get(f"{url}/memories")
-    _go(browser, browser.find_element(By.CSS_SELECTOR, "#namespaces").find_element(By.LINK_TEXT, "memories"))
+    _go(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "#namespaces").find_element(By.LINK_TEXT, "memories"),
+    )
     assert "bob" in _text(browser) and "alice" in _text(browser)
     _shot(browser, "namespaces")
-    _go(browser, browser.find_element(By.CSS_SELECTOR, "#namespaces").find_element(By.LINK_TEXT, "bob"))
+    _go(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "#namespaces").find_element(By.LINK_TEXT, "bob"),
+    )
     assert "3 items" in _text(browser)
     _no_xss(browser)
     _shot(browser, "items")
@@ -198,7 +210,9 @@ def test_actions_through_the_forms(browser: Any, site: tuple[str, World]) -> Non
     browser.find_element(By.ID, "fork-input").send_keys("a new beginning")
     _go(browser, browser.find_element(By.ID, "fork-run"))
     assert "a new beginning" in _text(browser)
-    values = w.backends.graphs["chat"].get_state({"configurable": {"thread_id": CHAT_THREAD}}).values
+    values = (
+        w.backends.graphs["chat"].get_state({"configurable": {"thread_id": CHAT_THREAD}}).values
+    )
     assert values["messages"][-2].content == "a new beginning"
 
 
@@ -231,7 +245,10 @@ def test_a_user_does_not_see_another_users_data(browser: Any, tmp_path: Path) ->
     with running(app) as url, httpx.Client(base_url=url, headers={"x-api-key": "kb"}) as bob:
         tid = bob.post("/threads", json={"metadata": {"secret": "bob-thread"}}).json()["thread_id"]
         bob.post(f"/threads/{tid}/runs/wait", json={"assistant_id": "counter", "input": {"n": 1}})
-        bob.put("/store/items", json={"namespace": ["notes"], "key": "k", "value": {"secret": "bob-note"}})
+        bob.put(
+            "/store/items",
+            json={"namespace": ["notes"], "key": "k", "value": {"secret": "bob-note"}},
+        )
         browser.delete_all_cookies()
         browser.get(f"{url}/inspector/threads")
         assert browser.current_url.endswith("/inspector/login")

@@ -55,7 +55,9 @@ def test_bad_query_values_are_422(client: TestClient) -> None:
     assert client.get("/threads", params={"metadata": "novalue"}).status_code == 422
     assert client.get("/memories/search", params={"mode": "magic"}).status_code == 422
     assert client.get("/memories/search", params={"filter": "[1]"}).status_code == 422
-    assert client.get("/memories/search", params={"filter": '{"a": {"$regex": 1}}'}).status_code == 422
+    assert (
+        client.get("/memories/search", params={"filter": '{"a": {"$regex": 1}}'}).status_code == 422
+    )
     assert client.get("/memories?ns=a..b").status_code == 422
     assert client.get("/threads/missing").status_code == 404
 
@@ -91,9 +93,9 @@ def test_interrupt_is_resumed_from_the_form(client: TestClient, seeded: World) -
 def test_fork_from_a_checkpoint_runs_a_new_branch(client: TestClient, seeded: World) -> None:
     chat = seeded.backends.graphs["chat"]
     config = {"configurable": {"thread_id": CHAT_THREAD}}
-    first_turn = [
+    first_turn = next(
         s for s in chat.get_state_history(config) if len(s.values.get("messages", [])) == 2
-    ][0]
+    )
     cid = first_turn.config["configurable"]["checkpoint_id"]
     token = csrf(client, f"/threads/{CHAT_THREAD}/checkpoints/{cid}")
     r = client.post(
@@ -102,7 +104,11 @@ def test_fork_from_a_checkpoint_runs_a_new_branch(client: TestClient, seeded: Wo
     )
     assert r.status_code == 200
     messages = chat.get_state(config).values["messages"]
-    assert [m.content for m in messages][:3] == ["hi, I am Bob", "hello there", "a different question"]
+    assert [m.content for m in messages][:3] == [
+        "hi, I am Bob",
+        "hello there",
+        "a different question",
+    ]
     assert len(messages) == 4
 
 
@@ -157,7 +163,9 @@ def test_items_page_and_sort_from_both_ends(seeded: World) -> None:
         store.put(("many",), f"k{i:02d}", {"text": f"item {i}"})
     assert count(store, ("many",)) == 23
     page = items_page(store, ("many",), limit=10, offset=20, oldest_first=False)
-    assert page.total == 23 and not page.more and [i.key for i in page.items] == ["k02", "k01", "k00"]
+    assert (
+        page.total == 23 and not page.more and [i.key for i in page.items] == ["k02", "k01", "k00"]
+    )
     page = items_page(store, ("many",), limit=10, offset=0, oldest_first=True)
     assert page.more and [i.key for i in page.items] == [f"k{i:02d}" for i in range(10)]
     page = items_page(store, ("many",), limit=10, offset=20, oldest_first=True)
@@ -190,7 +198,9 @@ def _viewer():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("mode", ["vector", "keyword", "hybrid"])
 def test_search_modes_show_scores(client: TestClient, mode: str) -> None:
-    page = client.get("/memories/search", params={"query": "green tea", "mode": mode, "ns": "memories"}).text
+    page = client.get(
+        "/memories/search", params={"query": "green tea", "mode": mode, "ns": "memories"}
+    ).text
     assert "Bob likes green tea" in page
     assert re.search(r'class="score">-?\d+\.\d{4}<', page)
 
@@ -211,20 +221,40 @@ def test_item_detail_edit_and_delete_behind_confirmation(client: TestClient, see
         "/memories/item/edit",
         data={"csrf": token, "ns": "memories.bob", "key": "name", "value": '{"text": "Robert"}'},
     )
-    assert "Are you sure?" in asked.text and store.get(("memories", "bob"), "name").value["text"] == "User name is Bob"
+    assert (
+        "Are you sure?" in asked.text
+        and store.get(("memories", "bob"), "name").value["text"] == "User name is Bob"
+    )
     bad = client.post(
         "/memories/item/edit",
-        data={"csrf": token, "ns": "memories.bob", "key": "name", "value": "[1, 2]", "confirmed": "yes"},
+        data={
+            "csrf": token,
+            "ns": "memories.bob",
+            "key": "name",
+            "value": "[1, 2]",
+            "confirmed": "yes",
+        },
     )
     assert bad.status_code == 422
     client.post(
         "/memories/item/edit",
-        data={"csrf": token, "ns": "memories.bob", "key": "name", "value": '{"text": "Robert"}', "confirmed": "yes"},
+        data={
+            "csrf": token,
+            "ns": "memories.bob",
+            "key": "name",
+            "value": '{"text": "Robert"}',
+            "confirmed": "yes",
+        },
     )
     assert store.get(("memories", "bob"), "name").value == {"text": "Robert"}
-    asked = client.post("/memories/item/delete", data={"csrf": token, "ns": "memories.bob", "key": "name"})
+    asked = client.post(
+        "/memories/item/delete", data={"csrf": token, "ns": "memories.bob", "key": "name"}
+    )
     assert "Are you sure?" in asked.text and store.get(("memories", "bob"), "name") is not None
-    client.post("/memories/item/delete", data={"csrf": token, "ns": "memories.bob", "key": "name", "confirmed": "yes"})
+    client.post(
+        "/memories/item/delete",
+        data={"csrf": token, "ns": "memories.bob", "key": "name", "confirmed": "yes"},
+    )
     assert store.get(("memories", "bob"), "name") is None
 
 
@@ -233,8 +263,15 @@ def test_delete_namespace_behind_confirmation(client: TestClient, seeded: World)
     token = csrf(client)
     asked = client.post("/memories/namespace/delete", data={"csrf": token, "ns": "memories.bob"})
     assert "all 3 memories" in asked.text and count(store, ("memories", "bob")) == 3
-    assert client.post("/memories/namespace/delete", data={"csrf": token, "ns": "", "confirmed": "yes"}).status_code == 422
-    client.post("/memories/namespace/delete", data={"csrf": token, "ns": "memories.bob", "confirmed": "yes"})
+    assert (
+        client.post(
+            "/memories/namespace/delete", data={"csrf": token, "ns": "", "confirmed": "yes"}
+        ).status_code
+        == 422
+    )
+    client.post(
+        "/memories/namespace/delete", data={"csrf": token, "ns": "memories.bob", "confirmed": "yes"}
+    )
     assert count(store, ("memories", "bob")) == 0 and count(store, ("memories", "alice")) == 1
 
 
@@ -255,8 +292,11 @@ def test_stored_strings_are_inert(client: TestClient) -> None:
 
 def test_graphs_page_ships_mermaid_locally(client: TestClient) -> None:
     page = client.get("/graphs").text
-    assert 'class="mermaid"' in page and "graph TD" in page or "flowchart" in page
-    assert 'src="/static/mermaid.min.js"' in page and "http" not in re.sub(r'(xmlns|href)="[^"]*"', "", page).split("<body>")[0]
+    assert 'class="mermaid"' in page and ("graph TD" in page or "flowchart" in page)
+    assert (
+        'src="/static/mermaid.min.js"' in page
+        and "http" not in re.sub(r'(xmlns|href)="[^"]*"', "", page).split("<body>")[0]
+    )
     js = client.get("/static/mermaid.min.js")
     assert js.status_code == 200 and len(js.content) > 1_000_000
 

@@ -32,10 +32,21 @@ def app_client(tmp_path: Path) -> Iterator[TestClient]:
 
 def _bob_world(c: TestClient) -> dict[str, str]:
     bob = {"x-api-key": "key-bob"}
-    tid = c.post("/threads", json={"metadata": {"secret": "bob-thread"}}, headers=bob).json()["thread_id"]
-    r = c.post(f"/threads/{tid}/runs/wait", json={"assistant_id": "asker", "input": {"n": 1}}, headers=bob)
+    tid = c.post("/threads", json={"metadata": {"secret": "bob-thread"}}, headers=bob).json()[
+        "thread_id"
+    ]
+    r = c.post(
+        f"/threads/{tid}/runs/wait", json={"assistant_id": "asker", "input": {"n": 1}}, headers=bob
+    )
     assert r.status_code == 200, r.text
-    assert c.put("/store/items", json={"namespace": ["notes"], "key": "k", "value": {"secret": "bob-note"}}, headers=bob).status_code == 204
+    assert (
+        c.put(
+            "/store/items",
+            json={"namespace": ["notes"], "key": "k", "value": {"secret": "bob-note"}},
+            headers=bob,
+        ).status_code
+        == 204
+    )
     return {"tid": tid}
 
 
@@ -63,7 +74,9 @@ def test_a_user_sees_only_their_own_threads_and_memories(app_client: TestClient)
     threads = app_client.get("/inspector/threads").text
     assert "alice" in threads and tid not in threads
     assert app_client.get(f"/inspector/threads/{tid}").status_code == 404
-    assert app_client.get("/inspector/threads", params={"id": tid}).text.count(tid) == 1  # the search box only
+    assert (
+        app_client.get("/inspector/threads", params={"id": tid}).text.count(tid) == 1
+    )  # the search box only
     assert "notes" not in app_client.get("/inspector/memories").text
     assert app_client.get("/inspector/memories/item?ns=notes&key=k").status_code == 404
     assert "bob-note" not in app_client.get("/inspector/memories/search?query=").text
@@ -78,7 +91,10 @@ def test_a_user_sees_only_their_own_threads_and_memories(app_client: TestClient)
     root = app_client.get("/inspector/memories").text
     assert re.search(r'>notes</a>\s*<span class="count">1</span>', root)
     assert "bob-note" in app_client.get("/inspector/memories/item?ns=notes&key=k").text
-    assert "graph TD" in app_client.get("/inspector/graphs").text or "flowchart" in app_client.get("/inspector/graphs").text
+    assert (
+        "graph TD" in app_client.get("/inspector/graphs").text
+        or "flowchart" in app_client.get("/inspector/graphs").text
+    )
 
 
 def test_a_user_resumes_their_thread(app_client: TestClient) -> None:
@@ -87,7 +103,9 @@ def test_a_user_resumes_their_thread(app_client: TestClient) -> None:
     page = app_client.get(f"/inspector/threads/{tid}").text
     token = re.search(r'name="csrf-token" content="([^"]+)"', page)
     assert token is not None
-    r = app_client.post(f"/inspector/threads/{tid}/resume", data={"csrf": token.group(1), "value": "5"})
+    r = app_client.post(
+        f"/inspector/threads/{tid}/resume", data={"csrf": token.group(1), "value": "5"}
+    )
     assert r.status_code == 303
     state = app_client.get(f"/threads/{tid}/state", headers={"x-api-key": "key-bob"}).json()
     assert state["values"] == {"n": 6}

@@ -22,14 +22,18 @@ def add_inspect_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "unless --write; give --config to resume and fork threads with your graphs.",
     )
     parser.add_argument("database", metavar="PATH_OR_DSN", help="SQLite file or postgresql:// DSN")
-    parser.add_argument("--write", action="store_true", help="allow edits, deletes, resumes and forks")
+    parser.add_argument(
+        "--write", action="store_true", help="allow edits, deletes, resumes and forks"
+    )
     parser.add_argument("--config", metavar="PATH", help="a langgraph.json whose graphs to load")
     parser.add_argument(
         "--embed",
         metavar="SPEC",
         help="embedder for search, e.g. 'local' (default: the config's store.index, else none)",
     )
-    parser.add_argument("--dims", type=int, default=384, help="the embedder's dimensions (default: 384)")
+    parser.add_argument(
+        "--dims", type=int, default=384, help="the embedder's dimensions (default: 384)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=2025, help="port (default: 2025)")
 
@@ -63,6 +67,8 @@ def open_inspector(args: argparse.Namespace) -> Iterator[Any]:
         config = load_config(Path(args.config))
     index = _index(args, config)
     dsn = args.database
+    store: Any
+    saver: Any
     with contextlib.ExitStack() as stack:
         if dsn.startswith(("postgres://", "postgresql://")):
             from threadloom.checkpoint.postgres import PostgresSaver
@@ -98,7 +104,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError as exc:
-        raise CliError("threadloom inspect needs the server extra: pip install 'threadloom[server]'") from exc
+        raise CliError(
+            "threadloom inspect needs the server extra: pip install 'threadloom[server]'"
+        ) from exc
     with open_inspector(args) as app:
         mode = "read-write" if args.write else "read-only"
         print(f"threadloom inspector ({mode}) on http://{args.host}:{args.port}/", flush=True)

@@ -23,6 +23,7 @@ __all__ = ["create_inspector"]
 
 log = logging.getLogger("threadloom.inspector")
 
+
 async def home(request: Request) -> Response:
     return redirect(request, "/threads")
 

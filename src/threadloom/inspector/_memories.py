@@ -76,7 +76,9 @@ def items_page(
     total = len(head)
     if total <= PAGE_COUNT_CAP:  # all of them are here: either end is a slice
         ordered = list(reversed(head)) if oldest_first else head
-        return ItemsPage(ordered[offset : offset + limit], total, offset + limit < total, oldest_first)
+        return ItemsPage(
+            ordered[offset : offset + limit], total, offset + limit < total, oldest_first
+        )
     if offset + limit < total:
         return ItemsPage(head[offset : offset + limit], total, True, False)
     page = store.search(prefix, limit=limit + 1, offset=offset)

@@ -170,12 +170,16 @@ async def item(request: Request) -> Response:
     )
 
 
-def _confirm(request: Request, data: FormData, *, action: str, question: str, preview: str | None) -> Response | None:
+def _confirm(
+    request: Request, data: FormData, *, action: str, question: str, preview: str | None
+) -> Response | None:
     """The confirmation page, unless this POST is the confirmed one."""
     if data.get("confirmed") == "yes":
         return None
     fields = [(k, str(v)) for k, v in data.items() if k not in ("csrf", "confirmed")]
-    return render(request, "confirm.html", action=action, question=question, preview=preview, fields=fields)
+    return render(
+        request, "confirm.html", action=action, question=question, preview=preview, fields=fields
+    )
 
 
 async def edit_item(request: Request) -> Response:
@@ -209,8 +213,11 @@ async def delete_item(request: Request) -> Response:
     data = await form(request)
     path, key = _address(seen, data)
     asked = _confirm(
-        request, data, action="/memories/item/delete",
-        question=f"Delete the memory {key!r} in {join_ns(path)!r}?", preview=None,
+        request,
+        data,
+        action="/memories/item/delete",
+        question=f"Delete the memory {key!r} in {join_ns(path)!r}?",
+        preview=None,
     )
     if asked is not None:
         return asked
@@ -230,7 +237,9 @@ async def delete_namespace(request: Request) -> Response:
         n = await run_in_threadpool(count, backends.store, full)
         many = f"more than {PAGE_COUNT_CAP}" if n > PAGE_COUNT_CAP else str(n)
         asked = _confirm(
-            request, data, action="/memories/namespace/delete",
+            request,
+            data,
+            action="/memories/namespace/delete",
             question=f"Delete the namespace {join_ns(path)!r} and all {many} memories under it?",
             preview=None,
         )

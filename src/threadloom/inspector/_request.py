@@ -50,5 +50,3 @@ async def form(request: Request, *, write: bool = True) -> FormData:
     if write and not state(request).writable:
         raise PageError(403, "refused: the inspector is read-only (start it with --write)")
     return data
-
-

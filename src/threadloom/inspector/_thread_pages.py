@@ -120,7 +120,9 @@ def _interrupts(head: Any) -> list[str]:
     found: list[str] = []
     for _, channel, value in (head.pending_writes or []) if head is not None else []:
         if channel == "__interrupt__":
-            found.extend(to_json(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+            found.extend(
+                to_json(v) for v in (value if isinstance(value, (list, tuple)) else [value])
+            )
     return found
 
 
@@ -129,7 +131,11 @@ async def thread(request: Request) -> Response:
     before = request.query_params.get("before") or None
     graph_id, graph = graph_for(backends, row)
     rows, more, newest = await run_in_threadpool(
-        history_page, backends.checkpointer, row.thread_id, before=before, limit=CHECKPOINTS_PER_PAGE
+        history_page,
+        backends.checkpointer,
+        row.thread_id,
+        before=before,
+        limit=CHECKPOINTS_PER_PAGE,
     )
     # Interrupts wait at the latest checkpoint: the first page's newest one.
     interrupts = _interrupts(newest) if before is None else []
@@ -149,7 +155,13 @@ async def thread(request: Request) -> Response:
 
 
 def _checkpoint(backends: Backends, thread_id: str, checkpoint_id: str) -> Any:
-    config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": checkpoint_id}}
+    config = {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": "",
+            "checkpoint_id": checkpoint_id,
+        }
+    }
     tup = backends.checkpointer.get_tuple(config)
     if tup is None:
         raise PageError(404, f"checkpoint {checkpoint_id!r} not found in thread {thread_id!r}")

@@ -143,13 +143,16 @@ def uuid6_time(checkpoint_id: str) -> str | None:
 
 def _matches(actual: Any, cond: Any) -> bool:
     """An auth condition (``value``, ``$eq``, ``$ne``, ``$in``); an unknown one never matches."""
-    ops = cond if isinstance(cond, dict) and all(str(k).startswith("$") for k in cond) else {"$eq": cond}
-    for op, expected in ops.items():
-        ok = {
-            "$eq": lambda: actual == expected,
-            "$ne": lambda: actual != expected,
-            "$in": lambda: actual in list(expected),
-        }.get(op, lambda: False)()
+    plain = not (isinstance(cond, dict) and all(str(k).startswith("$") for k in cond))
+    for op, expected in ({"$eq": cond} if plain else cond).items():
+        if op == "$eq":
+            ok = actual == expected
+        elif op == "$ne":
+            ok = actual != expected
+        elif op == "$in":
+            ok = actual in list(expected)
+        else:
+            ok = False
         if not ok:
             return False
     return True

@@ -53,7 +53,7 @@ def _message_diff(before: Any, after: Any, out: Diff) -> None:
     new_ids = [message_id(m) for m in new]
     if all(old_ids) and all(new_ids):
         known = set(old_ids)
-        added = [m for m, i in zip(new, new_ids) if i not in known]
+        added = [m for m, i in zip(new, new_ids, strict=True) if i not in known]
         out.removed_messages = len(known - set(new_ids))
     else:  # no ids: appended messages are those past the old length
         added = new[len(old) :] if new[: len(old)] == old else new
@@ -166,7 +166,10 @@ def history_page(
         if parent is None:
             return None
         parent_id = parent["configurable"].get("checkpoint_id")
-        if i + 1 < len(tuples) and tuples[i + 1].config["configurable"]["checkpoint_id"] == parent_id:
+        if (
+            i + 1 < len(tuples)
+            and tuples[i + 1].config["configurable"]["checkpoint_id"] == parent_id
+        ):
             return tuples[i + 1]
         # A fork: the parent is not the next older checkpoint.
         return checkpointer.get_tuple(parent)

@@ -62,16 +62,25 @@ def _is_message(value: Any) -> bool:
 
 def is_messages(value: Any) -> bool:
     """Whether ``value`` is a list of chat messages (its ends are checked: lists can be long)."""
-    return isinstance(value, list) and bool(value) and _is_message(value[0]) and _is_message(value[-1])
+    return (
+        isinstance(value, list) and bool(value) and _is_message(value[0]) and _is_message(value[-1])
+    )
 
 
 def message_id(message: Any) -> str | None:
-    raw = message.id if isinstance(message, BaseMessage) else message.get("id") if isinstance(message, dict) else None
+    raw = (
+        message.id
+        if isinstance(message, BaseMessage)
+        else message.get("id")
+        if isinstance(message, dict)
+        else None
+    )
     return raw if isinstance(raw, str) else None
 
 
 def message_view(message: Any) -> MessageView:
     """A message as the chat view shows it."""
+    content: Any
     if isinstance(message, BaseMessage):
         content, role, name = message.content, message.type, message.name
         extras = {

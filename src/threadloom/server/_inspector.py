@@ -40,7 +40,10 @@ class _ServerAccess:
         key = request.cookies.get(LOGIN_COOKIE)
         scope = dict(request.scope)
         if key and not request.headers.get("authorization"):
-            scope["headers"] = [*request.scope["headers"], (b"authorization", f"Bearer {key}".encode())]
+            scope["headers"] = [
+                *request.scope["headers"],
+                (b"authorization", f"Bearer {key}".encode()),
+            ]
         try:
             user = await authenticate(auth, Request(scope))
         except HTTPError:
