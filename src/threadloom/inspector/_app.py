@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from threadloom.errors import ThreadloomError
+from threadloom.errors import CheckpointConflictError, ThreadloomError
 from threadloom.inspector import _graph_pages, _memory_pages, _thread_pages
 from threadloom.inspector._access import OPEN, Access, Backends, NotAuthenticated
 from threadloom.inspector._render import HERE, PageError, base_path, redirect, render
@@ -68,7 +68,10 @@ async def _unauthenticated(request: Request, exc: Exception) -> Response:
 
 
 async def _threadloom_error(request: Request, exc: Exception) -> Response:
-    """Our typed errors of bad input (a filter, a namespace, a value): 422, nothing changed."""
+    """Our typed errors of bad input (a filter, a namespace, a value): 422, nothing changed;
+    a thread another writer moved on meanwhile: 409."""
+    if isinstance(exc, CheckpointConflictError):
+        return render(request, "error.html", status=409, message=f"{type(exc).__name__}: {exc}")
     if isinstance(exc, (ValueError, TypeError, KeyError)):
         return render(request, "error.html", status=422, message=f"{type(exc).__name__}: {exc}")
     log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)

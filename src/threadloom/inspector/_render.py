@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +27,19 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 _ENV.filters["q"] = lambda value: quote(str(value), safe="")
+
+
+def _when(value: object) -> str:
+    """An ISO time as ``2026-01-31 12:00:05`` (UTC as stored); anything else as given."""
+    if not value:
+        return ""
+    try:
+        return datetime.datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return str(value)
+
+
+_ENV.filters["when"] = _when
 
 SECURITY_HEADERS = {
     # Only our own scripts run; mermaid styles its SVG inline.

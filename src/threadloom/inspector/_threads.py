@@ -112,14 +112,19 @@ def _checkpoint_row(saver: Any, first: Any) -> ThreadRow:
     latest = saver.peek_latest({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
     updated = first.checkpoint.get("ts")
     status = None
-    if latest is not None:
+    if latest is not None and latest[0] != first.checkpoint.get("id"):
         updated = uuid6_time(latest[0]) or updated
         status = "pending writes" if latest[1] else None
     return ThreadRow(
         thread_id=thread_id,
         updated_at=updated,
         status=status,
-        metadata=dict(first.metadata or {}),
+        # The engine's own keys say nothing about the thread.
+        metadata={
+            k: v
+            for k, v in (first.metadata or {}).items()
+            if k not in ("step", "source", "parents")
+        },
         started_at=first.checkpoint.get("ts"),
     )
 
