@@ -309,3 +309,17 @@ def test_without_graphs_no_run_forms(seeded: World) -> None:
         page = c.get(f"/threads/{ASK_THREAD}").text
         assert "how many?" in page and 'id="resume"' not in page
         assert "No graphs are loaded" in c.get("/graphs").text
+
+
+def test_a_running_thread_is_not_resumed_here(seeded: World) -> None:
+    import dataclasses
+
+    busy = dataclasses.replace(seeded.backends, is_busy=lambda thread_id: True)
+    with TestClient(create_inspector(busy, writable=True)) as c:
+        token = csrf(c)
+        r = c.post(
+            f"/threads/{ASK_THREAD}/resume", data={"csrf": token, "value": "1", "graph": "asker"}
+        )
+        assert r.status_code == 409 and "is running" in r.text
+    state = seeded.backends.graphs["asker"].get_state({"configurable": {"thread_id": ASK_THREAD}})
+    assert state.interrupts

@@ -109,3 +109,5 @@ def test_a_user_resumes_their_thread(app_client: TestClient) -> None:
     assert r.status_code == 303
     state = app_client.get(f"/threads/{tid}/state", headers={"x-api-key": "key-bob"}).json()
     assert state["values"] == {"n": 6}
+    record = app_client.get(f"/threads/{tid}", headers={"x-api-key": "key-bob"}).json()
+    assert record["status"] == "idle" and record["values"] == {"n": 6} and not record["interrupts"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,12 +17,16 @@ class Backends:
 
     ``threads`` optionally names the store namespace of thread records (as
     ``threadloom serve`` keeps them); without it threads are found in the checkpointer.
+    ``is_busy(thread_id)`` refuses a resume or fork while something else runs the
+    thread; ``changed(thread_id, graph)`` is told after one (a server updates its record).
     """
 
     checkpointer: Any
     store: Any
     graphs: Mapping[str, Any] = field(default_factory=dict)
     threads: tuple[str, ...] | None = None
+    is_busy: Callable[[str], bool] | None = None
+    changed: Callable[[str, Any], None] | None = None
 
 
 @dataclass(frozen=True)

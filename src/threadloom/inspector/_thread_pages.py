@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -222,8 +223,17 @@ async def resume(request: Request) -> Response:
         raise PageError(409, "no graph is known for this thread: it cannot be resumed here")
     value = _input(str(data.get("value") or ""), messages=False)
     config = {"configurable": {"thread_id": row.thread_id}}
-    await run_in_threadpool(graph.invoke, Command(resume=value), config)
-    return redirect(request, f"/threads/{row.thread_id}")
+    await _run(backends, row.thread_id, graph, Command(resume=value), config)
+    return redirect(request, f"/threads/{quote(row.thread_id, safe='')}")
+
+
+async def _run(backends: Backends, thread_id: str, graph: Any, value: Any, config: Any) -> None:
+    """Run ``graph`` on the thread here, unless something else runs it now."""
+    if backends.is_busy is not None and backends.is_busy(thread_id):
+        raise PageError(409, f"thread {thread_id!r} is running: wait for its run to finish")
+    await run_in_threadpool(graph.invoke, value, config)
+    if backends.changed is not None:
+        await run_in_threadpool(backends.changed, thread_id, graph)
 
 
 async def fork(request: Request) -> Response:
@@ -240,8 +250,8 @@ async def fork(request: Request) -> Response:
         raise PageError(422, "give an input for the fork")
     has_messages = any(is_messages(v) or k == "messages" for k, v in state_values(tup).items())
     config = {"configurable": {**tup.config["configurable"]}}
-    await run_in_threadpool(graph.invoke, _input(text, messages=has_messages), config)
-    return redirect(request, f"/threads/{row.thread_id}")
+    await _run(backends, row.thread_id, graph, _input(text, messages=has_messages), config)
+    return redirect(request, f"/threads/{quote(row.thread_id, safe='')}")
 
 
 ROUTES = [

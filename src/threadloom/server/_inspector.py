@@ -15,7 +15,7 @@ from threadloom.inspector import (
 )
 from threadloom.server._auth import authenticate, authorize
 from threadloom.server._http import HTTPError
-from threadloom.server._records import ROOT
+from threadloom.server._records import ROOT, now
 from threadloom.server._server import Server
 
 __all__ = ["PATH", "inspector_app"]
@@ -68,6 +68,23 @@ class _ServerAccess:
         )
 
 
+def _sync_record(server: Server, thread_id: str, graph: Any) -> None:
+    """After the inspector resumed or forked a thread: its record says what a run would."""
+    record = server.records.thread(thread_id)
+    if record is None:
+        return
+    snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
+    record["interrupts"] = {
+        t.id: list(t.interrupts) for t in snapshot.tasks if getattr(t, "interrupts", ())
+    }
+    record.update(
+        status="interrupted" if snapshot.next else "idle",
+        values=snapshot.values,
+        updated_at=now(),
+    )
+    server.records.write(("thread", record))
+
+
 def inspector_app(server: Server) -> Any:
     """The inspector over the server's backends (opened later, in the server's lifespan)."""
 
@@ -77,6 +94,8 @@ def inspector_app(server: Server) -> Any:
             store=server.store,
             graphs=server.graphs,
             threads=(ROOT, "threads"),
+            is_busy=lambda thread_id: bool(server.runs.busy(thread_id)),
+            changed=lambda thread_id, graph: _sync_record(server, thread_id, graph),
         )
 
     return create_inspector(
