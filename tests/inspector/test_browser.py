@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
 
 from _live import HERE, graph_specs, running
 from _world import ASK_THREAD, CHAT_THREAD, XSS_THREAD, World, world
-from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from starlette.applications import Starlette
@@ -32,52 +29,24 @@ from starlette.routing import Route
 
 from threadloom.inspector import create_inspector
 from threadloom.server import ServerConfig, create_app
+from threadloom.testing.browser import find_chromium, headless_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SHOTS = Path(__file__).parents[2] / "docs" / "inspector"
 
 
 @pytest.fixture(scope="session")
-def chromium() -> tuple[str, str]:
-    """Debian's chromium and chromium-driver: skipped without them, except under CI (``CI``
-    set), where a missing install must fail rather than hide these tests."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session. Skipped without Debian's chromium and
+    chromium-driver, except under CI (``CI`` set), where a missing install must fail
+    rather than hide these tests."""
+    found = find_chromium()
+    if found is None:
         message = "needs Debian's chromium and chromium-driver (./run test installs them)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    return CHROMIUM, DRIVER
-
-
-@pytest.fixture(scope="session")
-def browser(chromium: tuple[str, str]) -> Iterator[Any]:
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="threadloom-chromium-")
-    options = Options()
-    options.binary_location = chromium[0]
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(chromium[1]), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with headless_chromium(*found) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture

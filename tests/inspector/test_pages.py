@@ -323,3 +323,26 @@ def test_a_running_thread_is_not_resumed_here(seeded: World) -> None:
         assert r.status_code == 409 and "is running" in r.text
     state = seeded.backends.graphs["asker"].get_state({"configurable": {"thread_id": ASK_THREAD}})
     assert state.interrupts
+
+
+def test_a_long_thread_pages_its_checkpoints_and_messages(seeded: World) -> None:
+    chat = seeded.backends.graphs["chat"]
+    config = {"configurable": {"thread_id": "long"}}
+    for turn in range(30):  # 60 messages, 90 checkpoints
+        chat.invoke({"messages": [{"role": "user", "content": f"question {turn}"}]}, config)
+    with TestClient(create_inspector(seeded.backends)) as c:
+        first = c.get("/threads/long").text
+        assert first.count('class="checkpoint"') == 20 and "question 29" in first
+        assert "question 10" not in first
+        cursor = re.search(r'href="/threads/long\?before=([^"]+)" id="next"', first)
+        assert cursor is not None
+        second = c.get(f"/threads/long?before={cursor.group(1)}").text
+        assert second.count('class="checkpoint"') == 20 and "question 29" not in second
+        head = checkpoint_ids(c, "long")[0]
+        last = c.get(f"/threads/long/checkpoints/{head}").text
+        assert (
+            "messages 51 to 60 of 60" in last and "question 29" in last and "question 0<" not in last
+        )
+        oldest = c.get(f"/threads/long/checkpoints/{head}?mpage=0").text
+        assert "messages 1 to 50 of 60" in oldest and ">question 0<" in oldest
+        assert c.get(f"/threads/long/checkpoints/{head}?mpage=x").status_code == 422

@@ -86,6 +86,9 @@ def test_a_user_sees_only_their_own_threads_and_memories(app_client: TestClient)
     _login(app_client, "key-bob")
     threads = app_client.get("/inspector/threads").text
     assert tid in threads and "bob-thread" in threads
+    by_meta = app_client.get("/inspector/threads", params={"metadata": "secret=bob-thread"}).text
+    assert tid in by_meta
+    assert tid not in app_client.get("/inspector/threads", params={"metadata": "secret=x"}).text
     thread = app_client.get(f"/inspector/threads/{tid}").text
     assert "how many?" in thread and 'id="resume"' in thread and "asker" in thread
     root = app_client.get("/inspector/memories").text
