@@ -3,13 +3,16 @@
 Builds one SQLite file (a chat thread grown turn by turn through a real graph, and
 a namespace filled with memories embedded by a small hashing embedder), serves the
 inspector with uvicorn on loopback, and times each page over HTTP: the median of
-``--repeat`` loads (after one warm-up load), plus the first (cold) load. There is no
+``--repeat`` loads (after one warm-up load), plus the first (cold) load. With
+``--browser``, each page is also loaded in headless Chromium (Debian's chromium and
+chromium-driver), timed to its load event (median of ``--repeat``). There is no
 LangGraph counterpart to compare with (LangGraph Studio is closed).
 
 Run from the repository root::
 
     .venv/bin/python bench/inspector_bench.py            # 10k messages, 100k memories
     .venv/bin/python bench/inspector_bench.py --quick    # 1k messages, 10k memories
+    .venv/bin/python bench/inspector_bench.py --browser  # also in headless Chromium
 """
 
 from __future__ import annotations
@@ -105,7 +108,28 @@ def build(path: Path, messages: int, memories: int) -> None:
         store.put(("memories", "small"), "one", {"text": "a small namespace"})
 
 
-def measure(path: Path, repeat: int) -> list[tuple[str, float, float]]:
+def _browser_times(url: str, pages: list[tuple[str, str]], repeat: int) -> None:
+    from threadloom.testing.browser import find_chromium, headless_chromium
+
+    found = find_chromium()
+    if found is None:
+        raise SystemExit("--browser needs Debian's chromium and chromium-driver")
+    print(f"in headless Chromium (navigation start to load event, median of {repeat}):")
+    with headless_chromium(*found) as browser:
+        for label, page in pages:
+            times = []
+            for _ in range(repeat + 1):
+                browser.get(url + page)
+                times.append(
+                    browser.execute_script(
+                        "const n = performance.getEntriesByType('navigation')[0];"
+                        "return n.loadEventEnd - n.startTime;"
+                    )
+                )
+            print(f"  {label:42s} {statistics.median(times[1:]):7.1f} ms", flush=True)
+
+
+def measure(path: Path, repeat: int, browser: bool) -> list[tuple[str, float, float]]:
     index = {"dims": 64, "embed": HashingEmbed(64), "fields": ["text"]}
     results = []
     with (
@@ -150,9 +174,12 @@ def measure(path: Path, repeat: int) -> list[tuple[str, float, float]]:
                         )
                 results.append((label, times[0], statistics.median(times[1:])))
                 print(
-                    f"  {label:42s} cold {times[0] * 1000:7.1f} ms   median {results[-1][2] * 1000:7.1f} ms",
+                    f"  {label:42s} cold {times[0] * 1000:7.1f} ms   "
+                    f"median {results[-1][2] * 1000:7.1f} ms",
                     flush=True,
                 )
+            if browser:
+                _browser_times(url, pages, repeat)
     return results
 
 
@@ -163,6 +190,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="1,000 messages and 10,000 memories")
     parser.add_argument("--db", type=Path, help="keep (or reuse) the database here")
+    parser.add_argument("--browser", action="store_true", help="also time pages in Chromium")
     args = parser.parse_args()
     if args.quick:
         args.messages, args.memories = 1_000, 10_000
@@ -174,7 +202,7 @@ def main() -> None:
         print(
             f"page loads over HTTP on loopback (cold = first load, median of {args.repeat} after):"
         )
-        measure(path, args.repeat)
+        measure(path, args.repeat, args.browser)
 
 
 if __name__ == "__main__":
