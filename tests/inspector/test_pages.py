@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 import pytest
 from _world import ASK_THREAD, CHAT_THREAD, XSS_IMG, XSS_SCRIPT, XSS_THREAD, World
@@ -341,8 +342,31 @@ def test_a_long_thread_pages_its_checkpoints_and_messages(seeded: World) -> None
         head = checkpoint_ids(c, "long")[0]
         last = c.get(f"/threads/long/checkpoints/{head}").text
         assert (
-            "messages 51 to 60 of 60" in last and "question 29" in last and "question 0<" not in last
+            "messages 51 to 60 of 60" in last
+            and "question 29" in last
+            and "question 0<" not in last
         )
         oldest = c.get(f"/threads/long/checkpoints/{head}?mpage=0").text
         assert "messages 1 to 50 of 60" in oldest and ">question 0<" in oldest
         assert c.get(f"/threads/long/checkpoints/{head}?mpage=x").status_code == 422
+
+
+def test_item_expiry_is_shown_and_looking_never_refreshes_it(tmp_path: Path) -> None:
+    from threadloom.checkpoint.memory import InMemorySaver
+    from threadloom.inspector import Backends
+    from threadloom.store.sqlite import SqliteStore
+
+    ttl = {"default_ttl": 60, "refresh_on_read": True}
+    with SqliteStore.from_conn_string(str(tmp_path / "ttl.db"), ttl=ttl) as store:
+        store.setup()
+        store.put(("memories", "bob"), "soon", {"text": "expires"})
+        store.put(("memories", "bob"), "never", {"text": "stays"}, ttl=None)
+        before = {s.key: s.expires_at for s in store.dump_items(("memories",))}
+        with TestClient(create_inspector(Backends(checkpointer=InMemorySaver(), store=store))) as c:
+            page = c.get("/memories/item?ns=memories.bob&key=soon").text
+            assert before["soon"].isoformat() in page and "TTL 60" in page
+            assert ">never<" in c.get("/memories/item?ns=memories.bob&key=never").text
+            c.get("/memories?ns=memories.bob")
+            c.get("/memories/search?ns=memories")
+        after = {s.key: s.expires_at for s in store.dump_items(("memories",))}
+        assert after == before

@@ -1,7 +1,8 @@
 """Memory queries the pages need, each reading a bounded number of items.
 
 The store API has no count: a count is the length of one bounded search, and
-stops at a cap (a tree shows "1000+"). Pages read only their own items.
+stops at a cap (a tree shows "1000+"). Pages read only their own items. Looking
+never refreshes an item's TTL.
 """
 
 from __future__ import annotations
@@ -11,7 +12,15 @@ from typing import Any
 
 from threadloom.inspector._access import Viewer
 
-__all__ = ["PAGE_COUNT_CAP", "TREE_COUNT_CAP", "Child", "children", "count", "items_page"]
+__all__ = [
+    "PAGE_COUNT_CAP",
+    "TREE_COUNT_CAP",
+    "Child",
+    "children",
+    "count",
+    "expiry",
+    "items_page",
+]
 
 TREE_COUNT_CAP = 1_000
 """Items counted per namespace in the tree; more show as "1000+"."""
@@ -22,7 +31,7 @@ PAGE_COUNT_CAP = 10_000
 
 def count(store: Any, prefix: tuple[str, ...], cap: int = PAGE_COUNT_CAP) -> int:
     """How many items lie under ``prefix``, up to ``cap + 1`` (``cap + 1`` means "more than cap")."""
-    return len(store.search(prefix, limit=cap + 1))
+    return len(store.search(prefix, limit=cap + 1, refresh_ttl=False))
 
 
 @dataclass
@@ -72,7 +81,7 @@ def items_page(
     store: Any, prefix: tuple[str, ...], *, limit: int, offset: int, oldest_first: bool
 ) -> ItemsPage:
     """Items under ``prefix``, newest (or oldest) update first, from ``offset``."""
-    head = store.search(prefix, limit=PAGE_COUNT_CAP + 1)
+    head = store.search(prefix, limit=PAGE_COUNT_CAP + 1, refresh_ttl=False)
     total = len(head)
     if total <= PAGE_COUNT_CAP:  # all of them are here: either end is a slice
         ordered = list(reversed(head)) if oldest_first else head
@@ -81,5 +90,23 @@ def items_page(
         )
     if offset + limit < total:
         return ItemsPage(head[offset : offset + limit], total, True, False)
-    page = store.search(prefix, limit=limit + 1, offset=offset)
+    page = store.search(prefix, limit=limit + 1, offset=offset, refresh_ttl=False)
     return ItemsPage(page[:limit], total, len(page) > limit, False)
+
+
+EXPIRY_SCAN_CAP = 1_000
+"""Namespaces up to this size are dumped to find an item's expiry (the API has no other way)."""
+
+
+def expiry(store: Any, namespace: tuple[str, ...], key: str) -> tuple[bool, Any, Any]:
+    """``(known, ttl minutes, expires_at)`` of an item, read without refreshing its TTL."""
+    if count(store, namespace, EXPIRY_SCAN_CAP) > EXPIRY_SCAN_CAP:
+        return False, None, None
+    try:
+        dumped = store.dump_items(namespace)
+    except NotImplementedError:
+        return False, None, None
+    for stored in dumped:
+        if stored.namespace == namespace and stored.key == key:
+            return True, stored.ttl, stored.expires_at
+    return False, None, None

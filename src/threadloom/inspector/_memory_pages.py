@@ -12,7 +12,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from threadloom.inspector._access import Viewer
-from threadloom.inspector._memories import PAGE_COUNT_CAP, children, count, items_page
+from threadloom.inspector._memories import (
+    EXPIRY_SCAN_CAP,
+    PAGE_COUNT_CAP,
+    children,
+    count,
+    expiry,
+    items_page,
+)
 from threadloom.inspector._render import PageError, join_ns, redirect, render
 from threadloom.inspector._request import form, viewer
 from threadloom.inspector._thread_pages import positive_int
@@ -127,6 +134,7 @@ async def search(request: Request) -> Response:
             mode=mode if query else None,
             limit=ITEMS_PER_PAGE + 1,
             offset=page * ITEMS_PER_PAGE,
+            refresh_ttl=False,
         )
     )
     return render(
@@ -155,9 +163,11 @@ async def item(request: Request) -> Response:
     seen, backends = await viewer(request)
     _memories_allowed(seen)
     path, key = _address(seen, request.query_params)
-    found = await run_in_threadpool(backends.store.get, seen.namespace_root + path, key)
+    full = seen.namespace_root + path
+    found = await run_in_threadpool(lambda: backends.store.get(full, key, refresh_ttl=False))
     if found is None:
         raise PageError(404, f"no memory {key!r} in {join_ns(path)!r}")
+    known, ttl, expires_at = await run_in_threadpool(expiry, backends.store, full, key)
     return render(
         request,
         "item.html",
@@ -166,7 +176,11 @@ async def item(request: Request) -> Response:
         value=to_json(found.value, limit=10**7),
         created_at=found.created_at.isoformat(),
         updated_at=found.updated_at.isoformat(),
-        ttl=getattr(backends.store, "ttl_config", None),
+        expiry_known=known,
+        ttl=ttl,
+        expires_at=expires_at.isoformat() if expires_at is not None else None,
+        ttl_policy=to_json(getattr(backends.store, "ttl_config", None) or {}),
+        expiry_cap=EXPIRY_SCAN_CAP,
     )
 
 

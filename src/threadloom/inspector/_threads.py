@@ -71,6 +71,7 @@ def list_threads(
             filter=_record_filter(viewer, metadata) or None,
             limit=limit + 1,
             offset=offset,
+            refresh_ttl=False,
         )
         rows = [_record_row(item.value) for item in items]
         return rows[:limit], len(rows) > limit
@@ -89,7 +90,7 @@ def list_threads(
 def find_thread(backends: Backends, viewer: Viewer, thread_id: str) -> ThreadRow | None:
     """The thread ``thread_id`` if it exists and the viewer may see it."""
     if backends.threads is not None:
-        item = backends.store.get(backends.threads, thread_id)
+        item = backends.store.get(backends.threads, thread_id, refresh_ttl=False)
         if item is None:
             return None
         row = _record_row(item.value)
