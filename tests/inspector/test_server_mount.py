@@ -114,3 +114,41 @@ def test_a_user_resumes_their_thread(app_client: TestClient) -> None:
     assert state["values"] == {"n": 6}
     record = app_client.get(f"/threads/{tid}", headers={"x-api-key": "key-bob"}).json()
     assert record["status"] == "idle" and record["values"] == {"n": 6} and not record["interrupts"]
+
+
+def test_a_custom_auth_policy_applies(tmp_path: Path) -> None:
+    """An ``Auth`` whose store rule refuses (or only filters) shows that user no memories."""
+    from threadloom.server import Auth
+
+    auth = Auth()
+
+    @auth.authenticate
+    async def who(authorization: str | None) -> str:
+        if authorization not in ("Bearer dave", "Bearer erin"):
+            raise PermissionError("bad token")
+        return authorization.split()[1]
+
+    @auth.on.threads
+    async def own(ctx, value):  # type: ignore[no-untyped-def]
+        value.setdefault("metadata", {})["who"] = ctx.user.identity
+        return {"who": ctx.user.identity}
+
+    @auth.on.store
+    async def store(ctx, value):  # type: ignore[no-untyped-def]
+        return False if ctx.user.identity == "dave" else {"kind": "public"}
+
+    app = create_app(
+        ServerConfig(base_dir=HERE, graphs=graph_specs(), auth=auth),
+        database=str(tmp_path / "server.db"),
+        workers=2,
+    )
+    with TestClient(app, follow_redirects=False) as c:
+        erin = {"authorization": "Bearer erin"}
+        tid = c.post("/threads", json={}, headers=erin).json()["thread_id"]
+        _login(c, "dave")
+        assert tid not in c.get("/inspector/threads").text
+        assert c.get("/inspector/memories").status_code == 403
+        c.cookies.clear()
+        _login(c, "erin")
+        assert tid in c.get("/inspector/threads").text
+        assert c.get("/inspector/memories").status_code == 403

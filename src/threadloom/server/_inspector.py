@@ -54,8 +54,9 @@ class _ServerAccess:
             threads = {"__refused__": {"$in": []}}  # matches nothing
         value: dict[str, Any] = {"namespace": ()}
         try:
-            await authorize(auth, user, "store", "list_namespaces", value)
-            memories = True
+            # A policy that scopes memories by a filter rather than a namespace root cannot
+            # be applied to the tree and the tables: such a user sees no memories here.
+            memories = await authorize(auth, user, "store", "list_namespaces", value) is None
         except HTTPError:
             memories = False
         root = tuple(value.get("namespace") or ())
