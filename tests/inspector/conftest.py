@@ -11,7 +11,8 @@ import pytest
 pytest.importorskip("jinja2")
 pytest.importorskip("starlette")
 
-sys.path.insert(0, str(Path(__file__).parent))
+# Appended, not put first: tests/server imports its own conftest by name.
+sys.path.append(str(Path(__file__).parent))
 
 from _world import World, world
 from starlette.testclient import TestClient

@@ -36,7 +36,7 @@ def test_write_and_config_allow_resume(seeded: World, tmp_path: Path) -> None:
     graphs = tmp_path / "graphs.py"
     graphs.write_text(
         "import sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        f"sys.path.append({str(Path(__file__).parent)!r})\n"
         "from _world import build_graphs\n"
         "asker = build_graphs(None, None)['asker']\n"
     )

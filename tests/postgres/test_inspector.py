@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("jinja2")
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "inspector"))
+sys.path.append(str(Path(__file__).parents[1] / "inspector"))  # after tests/server: see its conftest
 
 from _world import ASK_THREAD, CHAT_THREAD, XSS_SCRIPT, build_graphs, seed
 from starlette.testclient import TestClient
