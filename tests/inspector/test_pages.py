@@ -370,3 +370,41 @@ def test_item_expiry_is_shown_and_looking_never_refreshes_it(tmp_path: Path) -> 
             c.get("/memories/search?ns=memories")
         after = {s.key: s.expires_at for s in store.dump_items(("memories",))}
         assert after == before
+
+
+def test_several_interrupts_resume_one_at_a_time(seeded: World) -> None:
+    from typing_extensions import TypedDict
+
+    from threadloom.graph import START, StateGraph
+    from threadloom.inspector import Backends
+    from threadloom.types import interrupt
+
+    class Answers(TypedDict, total=False):
+        a: str
+        b: str
+
+    builder = StateGraph(Answers)
+    builder.add_node("ask_a", lambda s: {"a": interrupt("first?")})
+    builder.add_node("ask_b", lambda s: {"b": interrupt("second?")})
+    builder.add_edge(START, "ask_a")
+    builder.add_edge(START, "ask_b")
+    saver, store = seeded.backends.checkpointer, seeded.backends.store
+    graph = builder.compile(checkpointer=saver, store=store)
+    config = {"configurable": {"thread_id": "two-questions"}}
+    graph.invoke({}, config)
+    with TestClient(create_inspector(Backends(saver, store, {"g": graph}), writable=True)) as c:
+        page = c.get("/threads/two-questions").text
+        assert page.count('class="resume-form"') == 2 and "first?" in page and "second?" in page
+        ids = re.findall(r'name="interrupt_id" value="([^"]+)"', page)
+        first = next(i.id for i in graph.get_state(config).interrupts if i.value == "first?")
+        assert first in ids
+        c.post(
+            "/threads/two-questions/resume",
+            data={"csrf": csrf(c), "value": '"A"', "interrupt_id": first},
+        )
+        # The answered task is done; its write lands with the step, once both are answered.
+        assert [i.value for i in graph.get_state(config).interrupts] == ["second?"]
+        page = c.get("/threads/two-questions").text
+        assert page.count('class="resume-form"') == 1 and 'id="resume"' in page
+        c.post("/threads/two-questions/resume", data={"csrf": csrf(c), "value": '"B"'})
+    assert graph.get_state(config).values == {"a": "A", "b": "B"}

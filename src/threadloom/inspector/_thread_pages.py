@@ -116,14 +116,15 @@ def graph_for(backends: Backends, row: ThreadRow, chosen: Any = None) -> tuple[s
     return None, None
 
 
-def _interrupts(head: Any) -> list[str]:
-    """The interrupts waiting at a thread's latest checkpoint (its ``__interrupt__`` writes)."""
-    found: list[str] = []
+def _interrupts(head: Any) -> list[tuple[str | None, str]]:
+    """The interrupts waiting at a thread's latest checkpoint (its ``__interrupt__`` writes):
+    each one's id (to resume it alone) and value."""
+    found: list[tuple[str | None, str]] = []
     for _, channel, value in (head.pending_writes or []) if head is not None else []:
         if channel == "__interrupt__":
-            found.extend(
-                to_json(v) for v in (value if isinstance(value, (list, tuple)) else [value])
-            )
+            for one in value if isinstance(value, (list, tuple)) else [value]:
+                iid = getattr(one, "id", None)
+                found.append((iid if isinstance(iid, str) else None, to_json(one)))
     return found
 
 
@@ -140,6 +141,12 @@ async def thread(request: Request) -> Response:
     )
     # Interrupts wait at the latest checkpoint: the first page's newest one.
     interrupts = _interrupts(newest) if before is None else []
+    if interrupts and graph is not None:
+        # The graph knows which of several interrupts were answered already.
+        snapshot = await run_in_threadpool(
+            graph.get_state, {"configurable": {"thread_id": row.thread_id}}
+        )
+        interrupts = [(getattr(i, "id", None), to_json(i)) for i in snapshot.interrupts]
     return render(
         request,
         "thread.html",
@@ -222,6 +229,9 @@ async def resume(request: Request) -> Response:
     if graph is None:
         raise PageError(409, "no graph is known for this thread: it cannot be resumed here")
     value = _input(str(data.get("value") or ""), messages=False)
+    interrupt_id = data.get("interrupt_id")
+    if interrupt_id:  # one of several interrupts: the others keep waiting
+        value = {str(interrupt_id): value}
     config = {"configurable": {"thread_id": row.thread_id}}
     await _run(backends, row.thread_id, graph, Command(resume=value), config)
     return redirect(request, f"/threads/{quote(row.thread_id, safe='')}")
