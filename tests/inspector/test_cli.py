@@ -60,3 +60,30 @@ def test_a_missing_database_is_a_usage_error(
     assert main(["inspect", str(tmp_path / "nope.db")]) == 2
     assert "no database at" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path / "nope.db"), "--config", str(tmp_path / "x.json")]) == 2
+
+
+def _content(path: Path) -> list[str]:
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return list(conn.iterdump())
+
+
+def test_browsing_read_only_changes_nothing_in_the_file(tmp_path: Path) -> None:
+    from _world import CHAT_THREAD, world
+
+    path = tmp_path / "app.db"
+    with world(path):
+        pass
+    before = _content(path)
+    with open_inspector(_args(str(path))) as app, TestClient(app) as client:
+        for page in [
+            "/threads",
+            f"/threads/{CHAT_THREAD}",
+            "/memories?ns=memories.bob",
+            "/memories/item?ns=memories.bob&key=name",
+            '/memories/search?ns=memories&filter={"kind": "fact"}',
+        ]:
+            assert client.get(page).status_code == 200
+    assert _content(path) == before

@@ -84,8 +84,9 @@ def open_inspector(args: argparse.Namespace) -> Iterator[Any]:
 
             store = stack.enter_context(SqliteStore.from_conn_string(dsn, index=index))
             saver = stack.enter_context(SqliteSaver.from_conn_string(dsn))
-        store.setup()
-        saver.setup()
+        if args.write:  # setup() may migrate or index the file: only when changes are allowed
+            store.setup()
+            saver.setup()
         graphs = {}
         if config is not None:
             graphs = {
