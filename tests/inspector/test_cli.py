@@ -87,3 +87,13 @@ def test_browsing_read_only_changes_nothing_in_the_file(tmp_path: Path) -> None:
         ]:
             assert client.get(page).status_code == 200
     assert _content(path) == before
+
+
+def test_an_empty_file_is_refused_read_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    assert main(["inspect", str(path)]) == 2
+    assert "is empty: nothing to inspect" in capsys.readouterr().err
+    assert path.stat().st_size == 0

@@ -79,6 +79,8 @@ def open_inspector(args: argparse.Namespace) -> Iterator[Any]:
         else:
             if not os.path.exists(dsn):
                 raise CliError(f"no database at {dsn}", code=EXIT_USAGE)
+            if os.path.getsize(dsn) == 0 and not args.write:
+                raise CliError(f"{dsn} is empty: nothing to inspect", code=EXIT_USAGE)
             from threadloom.checkpoint.sqlite import SqliteSaver
             from threadloom.store.sqlite import SqliteStore
 
