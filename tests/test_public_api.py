@@ -156,6 +156,15 @@ PUBLIC_API: dict[str, list[str]] = {
         "load_config",
         "serve",
     ],
+    "threadloom.inspector": [
+        "Access",
+        "Backends",
+        "LOGIN_COOKIE",
+        "NotAuthenticated",
+        "SERVER_THREADS",
+        "Viewer",
+        "create_inspector",
+    ],
     "threadloom.memory": [
         "AppliedChange",
         "DEFAULT_THRESHOLD",

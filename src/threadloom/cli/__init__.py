@@ -5,7 +5,9 @@ is an interactive conversation that remembers users across threads and
 restarts. ``threadloom memories export|import|reindex`` moves memories in
 and out as JSON lines and re-embeds them; ``threadloom migrate SOURCE`` copies
 a LangGraph database's threads and memories in; ``threadloom serve`` serves the
-graphs of a ``langgraph.json`` over LangGraph's Agent Server HTTP API. All keep their data in one SQLite file (``--db PATH``, else
+graphs of a ``langgraph.json`` over LangGraph's Agent Server HTTP API (with the web
+inspector at ``/inspector``); ``threadloom inspect PATH_OR_DSN`` opens the inspector on
+a database directly, read-only unless ``--write``. All keep their data in one SQLite file (``--db PATH``, else
 ``$THREADLOOM_DB``, else ``threadloom.db`` in the per-user data directory),
 use the local embedding model, and talk to the offline stand-in model unless
 ``--model anthropic:<name>`` or ``--model openai:<name>`` names a real one.
@@ -92,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     from threadloom.cli._serve import add_serve_parser
 
     add_serve_parser(commands)
+
+    from threadloom.cli._inspect import add_inspect_parser
+
+    add_inspect_parser(commands)
     for sub in commands.choices.values():
         sub.set_defaults(subparser=sub)  # main() reports a command's bad flags with its usage
     return parser
@@ -133,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from threadloom.cli._serve import run_serve
 
             return run_serve(args)
+        if args.command == "inspect":
+            from threadloom.cli._inspect import run_inspect
+
+            return run_inspect(args)
         from threadloom.cli._chat import run_chat
 
         return run_chat(args)

@@ -16,7 +16,8 @@ def add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         "serve",
         help="serve graphs over LangGraph's Agent Server HTTP API (needs threadloom[server])",
         description="Serve the graphs of a langgraph.json config with threadloom's persistence. "
-        "Auth is off on loopback and required on any other address.",
+        "Auth is off on loopback and required on any other address. The web inspector "
+        "is at /inspector.",
     )
     parser.add_argument(
         "--config",

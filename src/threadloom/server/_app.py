@@ -14,13 +14,15 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from threadloom import __version__
 from threadloom.errors import StoreError, ThreadloomError
 from threadloom.server import _assistants, _run_routes, _store_routes, _threads
 from threadloom.server._config import ServerConfig, load_config
 from threadloom.server._http import HTTPError, reply
+from threadloom.server._inspector import PATH as INSPECTOR_PATH
+from threadloom.server._inspector import inspector_app
 from threadloom.server._server import Server
 
 __all__ = ["create_app"]
@@ -102,6 +104,7 @@ def create_app(
         *_threads.ROUTES,
         *_run_routes.ROUTES,
         *_store_routes.ROUTES,
+        Mount(INSPECTOR_PATH, app=inspector_app(server)),
     ]
     app = Starlette(
         routes=routes,
@@ -118,17 +121,24 @@ def create_app(
 
 
 class _Authenticate:
-    """Authenticates every request but ``/ok`` before its route reads anything (401 first)."""
+    """Authenticates every request but ``/ok`` before its route reads anything (401 first).
+
+    The inspector's pages authenticate themselves (a browser logs in with a form).
+    """
 
     def __init__(self, app: Any, server: Server) -> None:
         self.app = app
         self.server = server
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self.server.auth is not None and scope["path"] != "/ok":
+        if scope["type"] == "http" and self.server.auth is not None and not _exempt(scope["path"]):
             try:
                 await self.server.user(Request(scope, receive))
             except HTTPError as exc:
                 await reply({"detail": exc.detail}, status=exc.status)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _exempt(path: str) -> bool:
+    return path == "/ok" or path == INSPECTOR_PATH or path.startswith(INSPECTOR_PATH + "/")

@@ -1,0 +1,248 @@
+"""The inspector in a real browser: Debian's headless Chromium driven by chromium-driver.
+
+One browser for the session; servers on loopback. Set ``THREADLOOM_SCREENSHOTS=1`` to
+write each view's screenshot into docs/inspector/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("selenium")
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
+
+from _live import HERE, graph_specs, running
+from _world import ASK_THREAD, CHAT_THREAD, XSS_THREAD, World, world
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from threadloom.inspector import create_inspector
+from threadloom.server import ServerConfig, create_app
+from threadloom.testing.browser import find_chromium, headless_chromium
+
+SHOTS = Path(__file__).parents[2] / "docs" / "inspector"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session. Skipped without Debian's chromium and
+    chromium-driver, except under CI (``CI`` set), where a missing install must fail
+    rather than hide these tests."""
+    found = find_chromium()
+    if found is None:
+        message = "needs Debian's chromium and chromium-driver (./run test installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with headless_chromium(*found) as driver:
+        yield driver
+
+
+@pytest.fixture
+def site(tmp_path: Path, browser: Any) -> Iterator[tuple[str, World]]:
+    """A writable inspector on the seeded world, served on loopback; the browser's cookies cleared."""
+    with (
+        world(tmp_path / "inspect.db") as w,
+        running(create_inspector(w.backends, writable=True)) as url,
+    ):
+        browser.delete_all_cookies()
+        yield url, w
+
+
+def _shot(browser: Any, name: str) -> None:
+    if os.environ.get("THREADLOOM_SCREENSHOTS"):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def _no_xss(browser: Any) -> None:
+    assert browser.execute_script("return window.__xss === undefined")
+
+
+def _go(browser: Any, element: Any) -> None:
+    """Click ``element`` and wait for the page it leads to."""
+    from selenium.webdriver.support.expected_conditions import staleness_of
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, 20).until(staleness_of(page))
+
+
+def _text(browser: Any) -> str:
+    text: str = browser.find_element(By.TAG_NAME, "main").text
+    return text
+
+
+def test_every_view_renders_and_stored_strings_stay_text(
+    browser: Any, site: tuple[str, World]
+) -> None:
+    url, _ = site
+    browser.get(f"{url}/threads")
+    assert CHAT_THREAD in _text(browser) and XSS_THREAD in _text(browser)
+    _no_xss(browser)
+    _shot(browser, "threads")
+
+    browser.get(f"{url}/threads/{CHAT_THREAD}")
+    chat = _text(browser)
+    assert "hi, I am Bob" in chat and "<script>window.__xss = 1</script>" in chat
+    assert '<img src=x onerror="window.__xss = 2">' in chat
+    assert not browser.find_elements(By.CSS_SELECTOR, "main img")
+    _no_xss(browser)
+    _shot(browser, "thread-timeline")
+
+    _go(browser, browser.find_elements(By.CSS_SELECTOR, "a.checkpoint-link")[0])
+    assert "6 messages" in _text(browser)
+    _no_xss(browser)
+    _shot(browser, "checkpoint")
+
+    browser.get(f"{url}/threads/{ASK_THREAD}")
+    assert "how many?" in _text(browser)
+    _shot(browser, "interrupt")
+
+    browser.get(f"{url}/memories")
+    _go(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "#namespaces").find_element(By.LINK_TEXT, "memories"),
+    )
+    assert "bob" in _text(browser) and "alice" in _text(browser)
+    _shot(browser, "namespaces")
+    _go(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "#namespaces").find_element(By.LINK_TEXT, "bob"),
+    )
+    assert "3 items" in _text(browser)
+    _no_xss(browser)
+    _shot(browser, "items")
+
+    browser.find_element(By.ID, "memory-query").send_keys("green tea")
+    _go(browser, browser.find_element(By.CSS_SELECTOR, "form.search button"))
+    assert "Bob likes green tea" in _text(browser) and "(vector)" in _text(browser)
+    _shot(browser, "search")
+    Select(browser.find_element(By.ID, "search-mode")).select_by_value("hybrid")
+    browser.find_element(By.ID, "search-filter").send_keys('{"kind": "preference"}')
+    _go(browser, browser.find_element(By.ID, "search-run"))
+    assert "(hybrid)" in _text(browser) and "Bob likes green tea" in _text(browser)
+    assert re.fullmatch(r"-?\d+\.\d{4}", browser.find_element(By.CSS_SELECTOR, "td.score").text)
+
+    browser.get(f"{url}/memories/item?ns=memories.bob&key=xss")
+    assert "<script>window.__xss = 1</script>" in browser.find_element(By.ID, "item-value").text
+    _no_xss(browser)
+    _shot(browser, "item")
+
+    browser.get(f"{url}/graphs")
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-graphs-drawn")
+    )
+    assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-graphs-drawn") == "yes"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "pre.mermaid svg")) == 2
+    _shot(browser, "graphs")
+
+
+def test_actions_through_the_forms(browser: Any, site: tuple[str, World]) -> None:
+    url, w = site
+    store = w.backends.store
+    browser.get(f"{url}/memories/item?ns=memories.bob&key=name")
+    box = browser.find_element(By.ID, "edit-value")
+    box.clear()
+    box.send_keys('{"text": "User name is Robert"}')
+    _go(browser, browser.find_element(By.ID, "edit-save"))
+    assert "Are you sure?" in _text(browser)
+    _shot(browser, "confirm")
+    _go(browser, browser.find_element(By.ID, "confirm"))
+    assert "Robert" in browser.find_element(By.ID, "item-value").text
+    assert store.get(("memories", "bob"), "name").value == {"text": "User name is Robert"}
+
+    _go(browser, browser.find_element(By.ID, "delete-item"))
+    _go(browser, browser.find_element(By.ID, "confirm"))
+    assert store.get(("memories", "bob"), "name") is None
+
+    browser.get(f"{url}/memories?ns=memories.alice")
+    _go(browser, browser.find_element(By.ID, "delete-namespace"))
+    assert "all 1 memories" in _text(browser)
+    _go(browser, browser.find_element(By.ID, "confirm"))
+    assert store.search(("memories", "alice")) == []
+
+    browser.get(f"{url}/threads/{ASK_THREAD}")
+    Select(browser.find_element(By.CSS_SELECTOR, "#interrupts select")).select_by_value("asker")
+    browser.find_element(By.ID, "resume-value").send_keys("41")
+    _go(browser, browser.find_element(By.ID, "resume"))
+    asker = w.backends.graphs["asker"]
+    assert asker.get_state({"configurable": {"thread_id": ASK_THREAD}}).values == {"n": 42}
+
+    browser.get(f"{url}/threads/{CHAT_THREAD}")
+    _go(browser, browser.find_elements(By.CSS_SELECTOR, "a.checkpoint-link")[-1])
+    Select(browser.find_element(By.CSS_SELECTOR, "#fork select")).select_by_value("chat")
+    browser.find_element(By.ID, "fork-input").send_keys("a new beginning")
+    _go(browser, browser.find_element(By.ID, "fork-run"))
+    assert "a new beginning" in _text(browser)
+    values = (
+        w.backends.graphs["chat"].get_state({"configurable": {"thread_id": CHAT_THREAD}}).values
+    )
+    assert values["messages"][-2].content == "a new beginning"
+
+
+def test_a_form_on_another_site_is_refused(browser: Any, site: tuple[str, World]) -> None:
+    url, w = site
+    browser.get(f"{url}/threads")  # the browser holds a CSRF cookie for the inspector
+
+    async def evil(request: Any) -> HTMLResponse:
+        return HTMLResponse(
+            f'<form method="post" action="{url}/memories/namespace/delete">'
+            '<input name="ns" value="memories"><input name="confirmed" value="yes">'
+            '<input name="csrf" value="guess"><button id="go">go</button></form>'
+        )
+
+    with running(Starlette(routes=[Route("/", evil)])) as other:
+        browser.get(other.replace("127.0.0.1", "localhost"))
+        _go(browser, browser.find_element(By.ID, "go"))
+        assert "refused" in browser.find_element(By.ID, "error").text
+    assert len(w.backends.store.search(("memories",))) == 4
+
+
+def test_a_user_does_not_see_another_users_data(browser: Any, tmp_path: Path) -> None:
+    import httpx
+
+    app = create_app(
+        ServerConfig(base_dir=HERE, graphs=graph_specs(), api_keys={"ka": "alice", "kb": "bob"}),
+        database=str(tmp_path / "server.db"),
+        workers=2,
+    )
+    with running(app) as url, httpx.Client(base_url=url, headers={"x-api-key": "kb"}) as bob:
+        tid = bob.post("/threads", json={"metadata": {"secret": "bob-thread"}}).json()["thread_id"]
+        bob.post(f"/threads/{tid}/runs/wait", json={"assistant_id": "counter", "input": {"n": 1}})
+        bob.put(
+            "/store/items",
+            json={"namespace": ["notes"], "key": "k", "value": {"secret": "bob-note"}},
+        )
+        browser.delete_all_cookies()
+        browser.get(f"{url}/inspector/threads")
+        assert browser.current_url.endswith("/inspector/login")
+        _shot(browser, "login")
+        browser.find_element(By.ID, "api_key").send_keys("ka")
+        _go(browser, browser.find_element(By.ID, "login"))
+        assert browser.find_element(By.ID, "identity").text == "alice"
+        assert tid not in _text(browser)
+        browser.get(f"{url}/inspector/threads/{tid}")
+        assert "not found" in browser.find_element(By.ID, "error").text
+        browser.get(f"{url}/inspector/memories")
+        assert "notes" not in _text(browser)
+
+        browser.delete_all_cookies()
+        browser.get(f"{url}/inspector/login")
+        browser.find_element(By.ID, "api_key").send_keys("kb")
+        _go(browser, browser.find_element(By.ID, "login"))
+        assert tid in _text(browser)
+        browser.get(f"{url}/inspector/memories")
+        assert "notes" in _text(browser)
+        browser.delete_all_cookies()
