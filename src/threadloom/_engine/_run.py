@@ -81,7 +81,9 @@ class Run(RunOutput):
         self.ns: str
         if parent is not None:
             prun = parent.run
-            self.saver = None if graph.checkpointer is False else (graph.checkpointer or prun.saver)
+            own = graph.checkpointer
+            # True: the parent's saver, under a namespace kept across calls; False: none.
+            self.saver = None if own is False else prun.saver if own in (None, True) else own
             self.store = graph.store if graph.store is not None else prun.store
             if context is None:
                 self.context = prun.context
