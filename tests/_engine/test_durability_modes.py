@@ -46,7 +46,7 @@ THREAD = {"configurable": {"thread_id": "t"}}
 
 async def test_exit_saves_one_checkpoint_per_run(client: GraphClient) -> None:
     """With ``"exit"`` a run saves its final state once; ``"sync"`` saves every step."""
-    for mode, expected in (("sync", 4), ("exit", 1)):
+    for mode, expected in (("sync", 5), ("exit", 1)):
         saver = InMemorySaver()
         graph = _chain(_say("a"), _say("b"), _say("c")).compile(checkpointer=saver)
         assert await client.invoke(graph, {"log": []}, THREAD, durability=mode) == {
@@ -119,12 +119,12 @@ _WORKER = textwrap.dedent(
 
 @pytest.mark.parametrize(
     ("mode", "checkpoints", "values"),
-    [("sync", 3, {"log": ["a", "b"]}), ("async", 3, {"log": ["a", "b"]}), ("exit", 0, None)],
+    [("sync", 4, {"log": ["a", "b"]}), ("async", 4, {"log": ["a", "b"]}), ("exit", 0, None)],
 )
 def test_sigkill_mid_run_on_sqlite(
     tmp_path: Path, mode: str, checkpoints: int, values: Any
 ) -> None:
-    """Killed in step 3: ``sync``/``async`` leave steps input..2 on disk, ``exit`` leaves nothing."""
+    """Killed in step 3: ``sync``/``async`` leave the input checkpoint and steps 0..2 on disk, ``exit`` leaves nothing."""
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
     db, ready = tmp_path / "cp.sqlite", tmp_path / "ready"

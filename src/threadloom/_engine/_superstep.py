@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, TypeVar
 
+from threadloom._engine._constants import START
 from threadloom._engine._context import Task
 from threadloom._engine._events import (
     EVENT_MODES,
@@ -100,6 +101,7 @@ def script(run: Run, value: Any) -> Script[None]:
     else:
         yield from load(run)
     exit_only = run.durability == "exit"
+    run.start_counting()
     ops = run.apply_input(value)
     if exit_only:
         run.keep_back(ops)
@@ -110,15 +112,16 @@ def script(run: Run, value: Any) -> Script[None]:
     if run.modes:  # without a stream mode nothing is emitted (the hot path skips the request)
         yield FLUSH
     while True:
+        if run.out_of_steps():  # checked before planning, as LangGraph does
+            if exit_only:
+                yield from save(run, run.release())  # the run stops here: save what it did
+            raise run.recursion_error()
         tasks = run.next_tasks()
         if not tasks:
             break
         if run.should_interrupt_before(tasks):
             yield from _stop_static(run)
             return
-        if exit_only and run.steps_run >= run.recursion_limit:
-            yield from save(run, run.release())  # the run stops here: save what it did
-        run.check_recursion()
         todo = [t for t in tasks if t.result is MISSING]  # the others reuse saved writes
         if todo:
             yield todo
@@ -139,9 +142,10 @@ def script(run: Run, value: Any) -> Script[None]:
             run.keep_back(ops)
         elif ops:
             yield from save(run, ops)
-        run.emit_updates(tasks)
+        shown = tasks if tasks[0].name != START else tasks[1:]  # START is hidden, as in LangGraph
+        run.emit_updates(shown)
         if run.modes & EVENT_MODES:
-            for task in tasks:
+            for task in shown:
                 emit_event(run, task_result_event(task))
         run.emit_values()
         if run.modes & EVENT_MODES and run.saver is not None:
@@ -169,7 +173,8 @@ def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | Non
     ops = run.failure_ops(tasks)
     if run.modes & EVENT_MODES:
         for task in tasks:
-            emit_event(run, task_result_event(task))
+            if task.name != START:
+                emit_event(run, task_result_event(task))
     if errors:
         return ops, errors[0]
     run.interrupts = [i for t in interrupted for i in t.interrupts]

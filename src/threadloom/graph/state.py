@@ -42,6 +42,7 @@ from threadloom._engine._pregel import CompiledGraph
 from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
 from threadloom.channels.barrier import NamedBarrierValue
 from threadloom.channels.base import BaseChannel
+from threadloom.channels.ephemeral import EphemeralValue
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
@@ -404,6 +405,7 @@ class StateGraph:
             defs[DEFAULT_HANDLER] = _handler_def(DEFAULT_HANDLER, default_handler)
         channels: dict[str, BaseChannel] = {k: c.new() for k, c in self.channels.items()}
         channels[TASKS] = Topic(key=TASKS)
+        channels[START] = EphemeralValue(Any, key=START)  # the input, until START runs
         for node in defs:
             channels[branch_channel(node)] = Trigger(branch_channel(node))
         joins: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *defs]}
@@ -467,6 +469,7 @@ class StateGraph:
         start = NodeSpec(
             name=START,
             func=None,
+            triggers=(START,),
             edge_writes=(*edge_writes[START], *joins[START]),
             branches=self._branch_specs(START),
         )
@@ -487,6 +490,7 @@ class StateGraph:
             if typing.is_typeddict(input_schema)
             else object_to_dict,
             state_coerce=_root_value if root else state_coerce,
+            start_step=True,
             interrupt_before=frozenset(before),
             interrupt_after=frozenset(after),
             name=name or "graph",
