@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._caching import NODE_NS
 from threadloom._engine._checkpoint import ChannelCache
-from threadloom._engine._constants import COPY, END, ERROR, INTERRUPT, NULL_TASK_ID, RESUME, START
+from threadloom._engine._constants import ERROR, INTERRUPT, RESUME
 from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
     Event,
@@ -37,6 +37,7 @@ from threadloom._engine._runnable import RunnableGraph
 from threadloom._engine._spec import GraphSpec
 from threadloom._engine._superstep import SaverCall, Script, load, save
 from threadloom._engine._tracing import atraced, traced, wants_trace
+from threadloom._engine._updates import as_update, update_ops
 from threadloom.errors import (
     CheckpointerNotConfiguredError,
     CheckpointNotFoundError,
@@ -373,7 +374,7 @@ class CompiledGraph(RunnableGraph):
     def _write_bulk(
         self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
     ) -> Script[RunnableConfig]:
-        steps = [[_as_update(u) for u in step] for step in supersteps]
+        steps = [[as_update(u) for u in step] for step in supersteps]
         if not steps:
             raise InvalidUpdateError("No supersteps provided to bulk_update_state")
         if not any(steps):
@@ -386,7 +387,7 @@ class CompiledGraph(RunnableGraph):
         yield from load(run)
         for step in steps:
             if step:
-                yield from save(run, _update_step(run, [(u.values, u.as_node) for u in step]))
+                yield from save(run, update_ops(run, [(u.values, u.as_node) for u in step]))
         run.graph._cache.put(run.cache_key, run.thread_state())
         return run.checkpoint_config  # type: ignore[return-value]
 
@@ -399,7 +400,7 @@ class CompiledGraph(RunnableGraph):
         run = self._state_run(config)
         yield from load(run)
         _require_checkpoint(run)
-        yield from save(run, _update(run, values, as_node))
+        yield from save(run, update_ops(run, [(values, as_node)]))
         run.graph._cache.put(run.cache_key, run.thread_state())
         return run.checkpoint_config  # type: ignore[return-value]
 
@@ -533,72 +534,3 @@ def _empty_snapshot(run: Run) -> StateSnapshot:
         created_at=None,
         parent_config=None,
     )
-
-
-def _update(run: Run, values: Any, as_node: str | None) -> list[Any]:
-    return _update_step(run, [(values, as_node)])
-
-
-def _update_step(run: Run, updates: list[tuple[Any, str | None]]) -> list[Any]:
-    """Apply updates as one superstep (each as if its node had returned it); the checkpoint to save."""
-    if len(updates) > 1:
-        for _, as_node in updates:
-            if as_node is None or as_node in (END, COPY):
-                raise InvalidUpdateError(
-                    f"updates applied together in one superstep each need an as_node other "
-                    f"than {END!r} or {COPY!r}; got {as_node!r}"
-                )
-    tasks = [_update_task(run, values, as_node) for values, as_node in updates]
-    run.pending_writes = []
-    run.apply_writes(tasks)
-    run.step += 1
-    return run.checkpoint_ops("update")
-
-
-def _update_task(run: Run, values: Any, as_node: str | None) -> Task:
-    spec = run.spec
-    if spec.update_coerce is not None:  # a workflow: the update is its one node's return value
-        values = spec.update_coerce(values)
-        as_node = as_node or next(iter(spec.nodes))
-    if as_node is None:
-        as_node = _last_writer(run)
-    if as_node == START:
-        node = spec.start
-    elif as_node in spec.nodes:
-        node = spec.nodes[as_node]
-    else:
-        raise InvalidUpdateError(
-            f"update_state(as_node={as_node!r}): no such node; known nodes: {sorted(spec.nodes)}"
-        )
-    triggers = tuple(t for t in node.triggers if run.channels[t].is_available())
-    task = Task(run, node, NULL_TASK_ID, ("update", node.name), triggers, None)
-    branches = run.process_output(task, values)
-    if branches:
-        task.writes.extend(run.eval_branches(task, branches, task.writes))
-    return task
-
-
-def _as_update(update: Any) -> StateUpdate:
-    if isinstance(update, StateUpdate):
-        return update
-    if isinstance(update, tuple):
-        return StateUpdate(*update)
-    raise InvalidUpdateError(f"bulk_update_state takes StateUpdate tuples, got {update!r}")
-
-
-def _last_writer(run: Run) -> str:
-    """The node an update is attributed to when ``as_node`` is not given: the last one that ran."""
-    spec = run.spec
-    if not run.versions:
-        return START
-    if len(spec.nodes) == 1:
-        return next(iter(spec.nodes))
-    names = sorted(n for n in run.seen if n in spec.nodes)
-    if not names:
-        return START
-    if len(names) > 1:
-        raise InvalidUpdateError(
-            f"update_state cannot tell which node the update is from ({', '.join(names)} ran "
-            "last); pass as_node="
-        )
-    return names[0]

@@ -275,8 +275,9 @@ class Run(RunOutput, RunSaving):
                     "the graph was invoked with None and there is no checkpoint to resume from"
                 )
             self.skip_interrupt_before = True
+            ops = self._fork() if self.time_travels() else []
             self.emit_resumed()
-            return []
+            return ops
         self.pending_writes = []
         updates = self._input_updates(value)
         start = self.spec.start
@@ -294,6 +295,29 @@ class Run(RunOutput, RunSaving):
         self.step += 1
         ops = self.checkpoint_ops("input")
         self.emit_values()
+        return ops
+
+    def time_travels(self) -> bool:
+        """Whether this run continues from a past checkpoint that the config names (a replay)."""
+        return not self.wants_latest() and self.checkpoint_id is not None
+
+    def _fork(self) -> list[Op]:
+        """Replay from a past checkpoint: its tasks run again, on a new branch of the thread.
+
+        As in LangGraph, saved writes and answers of the checkpoint's tasks are not
+        reused (they run again and interrupt again); a checkpoint the run made
+        itself (a loop or input one) is first copied as a ``"fork"`` checkpoint, so
+        the thread's head moves to the new branch; an update's or fork's
+        checkpoint already is a branch of its own.
+        """
+        self.pending_writes = [w for w in self.pending_writes if w[0] == NULL_TASK_ID]
+        if self.metadata.get("source") in ("update", "fork"):
+            return []
+        self.step += 1
+        carried, self.carried = self.carried, set()
+        self.updated = carried  # the fork stores only what the null writes changed
+        ops = self.checkpoint_ops("fork")
+        self.updated = None  # plan every node, as after a load
         return ops
 
     def _child_resume(self, value: _ChildInput) -> Any:
