@@ -117,7 +117,10 @@ async def test_get_state_with_subgraphs_shows_the_paused_subgraphs_state(
     inner_snap = snap.tasks[0].state
     assert inner_snap.next == ("ask",)
     assert inner_snap.values["private"] == "ready"
-    assert (await client.get_state(graph, cfg())).tasks[0].state is None
+    # Without subgraphs=True the task's state is the config of the subgraph's namespace.
+    task = (await client.get_state(graph, cfg())).tasks[0]
+    assert task.state == {"configurable": {"thread_id": "t", "checkpoint_ns": f"sub:{task.id}"}}
+    assert (await client.get_state(graph, task.state)).values == inner_snap.values
 
 
 class Notes(TypedDict):

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
 from typing_extensions import TypedDict
 
-from threadloom.checkpoint.memory import InMemorySaver
-from threadloom.checkpoint.sqlite import SqliteSaver
 from threadloom.errors import InvalidUpdateError
 from threadloom.graph import END, START, StateGraph
 from threadloom.testing.graph import GraphClient
@@ -24,16 +20,6 @@ class State(TypedDict):
 
 
 CFG = {"configurable": {"thread_id": "1"}}
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """Each test runs on the in-memory saver and on a real SQLite file."""
-    if request.param == "memory":
-        yield InMemorySaver()
-        return
-    with SqliteSaver.from_conn_string(str(tmp_path / "tt.db")) as found:
-        yield found
 
 
 def _graph(saver: Any, calls: list[str], *, ask: bool = False) -> Any:

@@ -35,6 +35,7 @@ from threadloom._engine._options import (
 from threadloom._engine._run import Run, _ChildInput
 from threadloom._engine._runnable import RunnableGraph
 from threadloom._engine._spec import GraphSpec
+from threadloom._engine._subgraphs import graph_for_namespace, recast, subgraphs_of, task_namespace
 from threadloom._engine._superstep import SaverCall, Script, load, save
 from threadloom._engine._tracing import atraced, traced, wants_trace
 from threadloom._engine._updates import as_update, update_ops
@@ -42,6 +43,7 @@ from threadloom.errors import (
     CheckpointerNotConfiguredError,
     CheckpointNotFoundError,
     InvalidUpdateError,
+    SubgraphNotFoundError,
     UnsupportedOptionError,
 )
 from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot, StateUpdate
@@ -289,7 +291,38 @@ class CompiledGraph(RunnableGraph):
                 "this graph was compiled without a checkpointer, so it keeps no state: "
                 "pass checkpointer=... to compile()"
             )
-        return Run(self, dict(config or {}), modes=frozenset(), sink=_noop_sink)
+        config = dict(config or {})
+        ns = (config.get("configurable") or {}).get("checkpoint_ns") or ""
+        if not ns:
+            return Run(self, config, modes=frozenset(), sink=_noop_sink)
+        # A subgraph's namespace: the subgraph's state, in this graph's saver.
+        sub = graph_for_namespace(self, ns)
+        if sub is None:
+            raise SubgraphNotFoundError(
+                f"checkpoint_ns {ns!r} names no subgraph of graph {self.name!r} "
+                f"(its subgraphs: {[path for path, _ in subgraphs_of(self, recurse=True)]})"
+            )
+        if sub.checkpointer is True:
+            ns = recast(ns)
+        config["configurable"] = {**config["configurable"], "checkpoint_ns": ns}
+        run = Run(sub, config, modes=frozenset(), sink=_noop_sink)
+        if run.saver is None:
+            run.saver = self.checkpointer
+        return run
+
+    def get_subgraphs(
+        self, *, namespace: str | None = None, recurse: bool = False
+    ) -> Iterator[tuple[str, CompiledGraph]]:
+        """The subgraphs of this graph's nodes as ``(name, graph)``, nested ones too with
+        ``recurse`` (their names joined by ``|``); ``namespace`` picks the one it names."""
+        return subgraphs_of(self, namespace, recurse=recurse)
+
+    async def aget_subgraphs(
+        self, *, namespace: str | None = None, recurse: bool = False
+    ) -> AsyncIterator[tuple[str, CompiledGraph]]:
+        """Async twin of :meth:`get_subgraphs`."""
+        for item in subgraphs_of(self, namespace, recurse=recurse):
+            yield item
 
     def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or the one ``checkpoint_id`` names).
@@ -464,23 +497,27 @@ def _add_handler(callbacks: Any, handler: Any) -> Any:
     return manager
 
 
-def _subgraph_state(run: Run, task: Task) -> Script[StateSnapshot | None]:
-    """The snapshot of the subgraph a pending task runs, read from its checkpoint namespace."""
+def _subgraph_state(run: Run, task: Task, recurse: bool) -> Script[Any]:
+    """What ``PregelTask.state`` shows for a task that runs a subgraph: the config of the
+    subgraph's namespace, or (``recurse``) the subgraph's own snapshot read from it."""
     subgraph = task.node.subgraph
-    if subgraph is None or run.saver is None:
+    if subgraph is None:
         return None
-    segment = task.name if subgraph.checkpointer is True else f"{task.name}:{task.id}"
-    ns = f"{run.ns}|{segment}" if run.ns else segment
+    ns = task_namespace(run.ns, task.name, task.id)
+    config = {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ns}}
+    if not recurse or run.saver is None:
+        return config
+    own = recast(ns) if subgraph.checkpointer is True else ns
     child = Run(
         subgraph,
-        {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ns}},
+        {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": own}},
         modes=frozenset(),
         sink=_noop_sink,
     )
     child.saver = run.saver
     found = yield SaverCall(run.saver, "get_tuple", (child.saver_config(),))
     if found is None:
-        return None
+        return _empty_snapshot(child, config)
     child.load_tuple(found)
     return (yield from _snapshot(child, True))
 
@@ -509,7 +546,7 @@ def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
                 path=task.path,
                 error=Exception(error) if isinstance(error, str) else error,
                 interrupts=task_interrupts,
-                state=(yield from _subgraph_state(run, task)) if subgraphs else None,
+                state=(yield from _subgraph_state(run, task, subgraphs)),
                 result=result,
             )
         )
@@ -525,11 +562,11 @@ def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
     )
 
 
-def _empty_snapshot(run: Run) -> StateSnapshot:
+def _empty_snapshot(run: Run, config: Any = None) -> StateSnapshot:
     return StateSnapshot(
         values={},
         next=(),
-        config=run.saver_config(),  # type: ignore[arg-type]
+        config=config or run.saver_config(),  # type: ignore[arg-type]
         metadata=None,
         created_at=None,
         parent_config=None,

@@ -26,6 +26,7 @@ from threadloom._engine._context import Task
 from threadloom._engine._output import RunOutput
 from threadloom._engine._saving import Op, RunSaving
 from threadloom._engine._spec import BranchSpec, NodeSpec
+from threadloom._engine._subgraphs import recast, task_namespace
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.errors import (
@@ -85,9 +86,13 @@ class Run(RunOutput, RunSaving):
             self.store = graph.store if graph.store is not None else prun.store
             if context is None:
                 self.context = prun.context
-            segment = parent.name if graph.checkpointer is True else f"{parent.name}:{parent.id}"
-            self.ns = f"{prun.ns}|{segment}" if prun.ns else segment
-            self.ns_path: tuple[str, ...] = (*prun.ns_path, f"{parent.name}:{parent.id}")
+            if graph.checkpointer is True:  # one namespace per node path, kept across calls
+                self.ns = recast(f"{prun.ns}|{parent.name}" if prun.ns else parent.name)
+                segment = parent.name
+            else:
+                self.ns = task_namespace(prun.ns, parent.name, parent.id)
+                segment = f"{parent.name}:{parent.id}"
+            self.ns_path: tuple[str, ...] = (*prun.ns_path, segment)
         else:
             checkpointer = graph.checkpointer
             self.saver = checkpointer if checkpointer not in (None, False, True) else None
@@ -325,9 +330,12 @@ class Run(RunOutput, RunSaving):
         parent = self.parent
         if parent is None or self.checkpoint_id is None:
             return value.value
-        if not any(w[1] == INTERRUPT for w in self.pending_writes):
-            # Stopped by a static interrupt (or a failure): continue if work is left.
-            return None if self.next_tasks(dry=True) else value.value
+        # Stopped by a static interrupt, a failure or an update: continue if work is left
+        # (the parent's resume value answers the next interrupt, as in LangGraph).
+        if not any(w[1] == INTERRUPT for w in self.pending_writes) and not self.next_tasks(
+            dry=True
+        ):
+            return value.value
         prun = parent.run
         if prun.resume_map:
             self.resume_map = prun.resume_map

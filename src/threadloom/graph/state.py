@@ -40,6 +40,7 @@ from threadloom._engine._handlers import ErrorHandler
 from threadloom._engine._injection import NodeFunc
 from threadloom._engine._pregel import CompiledGraph
 from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
+from threadloom._engine._subgraphs import find_subgraph
 from threadloom.channels.barrier import NamedBarrierValue
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.ephemeral import EphemeralValue
@@ -432,7 +433,7 @@ class StateGraph:
             coerce = state_coercer(input_schema) if input_schema is not None else state_coerce
             if self.root:
                 coerce = _root_value
-            subgraph = definition.action if isinstance(definition.action, CompiledGraph) else None
+            subgraph = find_subgraph(definition.action, CompiledGraph)
             func = NodeFunc(definition.action, f"node '{node_name}'")
             timeout = _default(definition.timeout, defaults.get("timeout"))
             if timeout is not None and not _cancellable(func):
