@@ -86,6 +86,26 @@ async def test_exit_saves_when_a_node_fails(client: GraphClient) -> None:
     assert await client.invoke(graph, None, THREAD, durability="exit") == {"log": ["a", "b"]}
 
 
+async def test_exit_saves_nothing_for_a_subgraph_call_that_completes(client: GraphClient) -> None:
+    """With ``"exit"`` only the root saves (once); a subgraph that finishes leaves no checkpoint,
+    one that is interrupted keeps its state to resume from, as in LangGraph."""
+    saver = InMemorySaver()
+    inner = _chain(_say("x"), _say("y")).compile(checkpointer=saver)
+    asking = _chain(lambda s: {"log": [interrupt("word?")]}).compile(checkpointer=saver)
+    outer = StateGraph(State)
+    outer.add_node("inner", inner)
+    outer.add_node("asking", asking)
+    outer.add_edge(START, "inner")
+    outer.add_edge("inner", "asking")
+    graph = outer.compile(checkpointer=saver)
+    await client.invoke(graph, {"log": []}, THREAD, durability="exit")
+    namespaces = sorted({c.config["configurable"]["checkpoint_ns"] for c in saver.list(THREAD)})
+    assert [ns.split(":")[0] for ns in namespaces] == ["", "asking"]
+    out = await client.invoke(graph, Command(resume="z"), THREAD, durability="exit")
+    # Each subgraph returns its whole log, which the parent's reducer appends.
+    assert out == {"log": ["x", "y", "x", "y", "z"]}
+
+
 _WORKER = textwrap.dedent(
     """
     import operator, sys, time

@@ -156,7 +156,12 @@ def script(run: Run, value: Any) -> Script[None]:
             yield from _stop_static(run)
             return
     if run.deferred is not None:
-        yield from save(run, run.release())
+        if run.parent is None or ":" not in run.ns:
+            yield from save(run, run.release())
+        else:
+            # durability="exit": a subgraph call that completes leaves nothing to resume
+            # (a checkpointer=True one, whose namespace has no task id, keeps its state).
+            run.deferred = None
     run.done = True
     _keep(run)
 
