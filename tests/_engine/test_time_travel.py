@@ -220,3 +220,43 @@ async def test_update_is_kept_as_the_result_of_the_task_it_stands_for(
     again = await client.get_state(graph, paused.config)
     assert [(t.name, t.result) for t in again.tasks] == [("ask", {"value": ["typed"]})]
     assert (await client.get_state(graph, CFG)).next == ("b",)
+
+
+class Trail(TypedDict):
+    trail: Annotated[list[str], operator.add]
+
+
+async def test_replay_gives_a_stateful_subgraph_its_state_from_that_point(
+    client: GraphClient, saver: Any
+) -> None:
+    """On a replay, a ``checkpointer=True`` subgraph starts from the state it had before the
+    replayed checkpoint, not from what later turns added; a later call in the run is normal."""
+    seen: list[list[str]] = []
+
+    def remember(state: Trail) -> dict:
+        seen.append(list(state["trail"]))
+        return {"trail": ["s"]}
+
+    sub = StateGraph(Trail)
+    sub.add_node("remember", remember)
+    sub.add_edge(START, "remember")
+    builder = StateGraph(State)
+    builder.add_node("prep", lambda s: {"value": ["p"]})
+    builder.add_node("sub_node", sub.compile(checkpointer=True))
+    builder.add_edge(START, "prep")
+    builder.add_edge("prep", "sub_node")
+    graph = builder.compile(checkpointer=saver)
+    await client.invoke(graph, {"value": []}, CFG)
+    await client.invoke(graph, {"value": []}, CFG)
+    assert seen == [[], ["s"]]
+    history = await _history(client, graph)
+    second_turn_branch = next(s for s in history if s.next == ("sub_node",))
+    first_turn_branch = [s for s in history if s.next == ("sub_node",)][-1]
+    seen.clear()
+    await client.invoke(graph, None, second_turn_branch.config)
+    await client.invoke(graph, None, first_turn_branch.config)
+    # The subgraph's trail as it was at each branch point, not its latest ["s", "s"].
+    assert seen == [["s"], []]
+    seen.clear()
+    await client.invoke(graph, {"value": []}, CFG)  # a normal turn: the latest state again
+    assert seen == [["s"]]

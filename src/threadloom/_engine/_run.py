@@ -26,7 +26,7 @@ from threadloom._engine._context import Task
 from threadloom._engine._output import RunOutput
 from threadloom._engine._saving import Op, RunSaving
 from threadloom._engine._spec import BranchSpec, NodeSpec
-from threadloom._engine._subgraphs import recast, task_namespace
+from threadloom._engine._subgraphs import ReplayState, recast, task_namespace
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.errors import (
@@ -93,12 +93,14 @@ class Run(RunOutput, RunSaving):
                 self.ns = task_namespace(prun.ns, parent.name, parent.id)
                 segment = f"{parent.name}:{parent.id}"
             self.ns_path: tuple[str, ...] = (*prun.ns_path, segment)
+            self.replay: ReplayState | None = prun.replay
         else:
             checkpointer = graph.checkpointer
             self.saver = checkpointer if checkpointer not in (None, False, True) else None
             self.store = graph.store
             self.ns = configurable.get("checkpoint_ns", "")
             self.ns_path = ()
+            self.replay = None
         self.thread_id = configurable.get("thread_id")
         if self.saver is not None and self.thread_id is None:
             raise MissingThreadIdError(
@@ -142,6 +144,8 @@ class Run(RunOutput, RunSaving):
         self.stop = 0
         """The last step this run may plan (see :meth:`start_counting`)."""
         self.skip_interrupt_before = False
+        self.replay_input = False
+        """A subgraph loaded as of a replayed checkpoint takes its input afresh."""
         self.done = False
         self.interrupts: list[Interrupt] = []
         self.interrupted = False
@@ -317,7 +321,11 @@ class Run(RunOutput, RunSaving):
         """
         self.pending_writes = [w for w in self.pending_writes if w[0] == NULL_TASK_ID]
         if self.metadata.get("source") in ("update", "fork"):
+            # Subgraphs start from their state before the checkpoint this one branched from.
+            parent = (self.parent_config or {}).get("configurable") or {}
+            self.replay = ReplayState(parent.get("checkpoint_id") or self.checkpoint_id or "")
             return []
+        self.replay = ReplayState(self.checkpoint_id or "")
         self.step += 1
         carried, self.carried = self.carried, set()
         self.updated = carried  # the fork stores only what the null writes changed
@@ -328,7 +336,7 @@ class Run(RunOutput, RunSaving):
     def _child_resume(self, value: _ChildInput) -> Any:
         """A subgraph left at an interrupt resumes with its parent's resume value."""
         parent = self.parent
-        if parent is None or self.checkpoint_id is None:
+        if parent is None or self.checkpoint_id is None or self.replay_input:
             return value.value
         # Stopped by a static interrupt, a failure or an update: continue if work is left
         # (the parent's resume value answers the next interrupt, as in LangGraph).

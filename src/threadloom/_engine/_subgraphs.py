@@ -14,7 +14,14 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["find_subgraph", "graph_for_namespace", "recast", "subgraphs_of", "task_namespace"]
+__all__ = [
+    "ReplayState",
+    "find_subgraph",
+    "graph_for_namespace",
+    "recast",
+    "subgraphs_of",
+    "task_namespace",
+]
 
 
 def find_subgraph(action: Any, graph_type: type) -> Any:
@@ -90,3 +97,51 @@ def graph_for_namespace(graph: Any, ns: str) -> Any:
     for _, sub in subgraphs_of(graph, recast(ns), recurse=True):
         return sub
     return None
+
+
+class ReplayState:
+    """A replay of the root from a past checkpoint, as its subgraphs see it.
+
+    The first call of each subgraph (per node path: a loop's later calls are
+    normal) loads the subgraph's latest checkpoint from before the replayed
+    one, and takes its input afresh, so a ``checkpointer=True`` subgraph
+    starts from the state it had at that point of the thread.
+    """
+
+    __slots__ = ("_visited", "checkpoint_id")
+
+    def __init__(self, checkpoint_id: str) -> None:
+        self.checkpoint_id = checkpoint_id
+        self._visited: set[str] = set()
+
+    def first_visit(self, ns: str) -> bool:
+        """Whether the subgraph in namespace ``ns`` runs for the first time in this replay."""
+        stable = ns.rsplit(":", 1)[0]
+        if stable in self._visited:
+            return False
+        self._visited.add(stable)
+        return True
+
+    def reader(self, saver: Any) -> _Before:
+        """``saver`` as seen by the first load: its ``get_tuple`` finds the checkpoint before."""
+        return _Before(saver, self.checkpoint_id)
+
+
+class _Before:
+    """A saver whose ``get_tuple`` is the latest checkpoint older than ``checkpoint_id``."""
+
+    __slots__ = ("before", "saver")
+
+    def __init__(self, saver: Any, checkpoint_id: str) -> None:
+        self.saver = saver
+        self.before = {"configurable": {"checkpoint_id": checkpoint_id}}
+
+    def get_tuple(self, config: Any) -> Any:
+        for found in self.saver.list(config, before=self.before, limit=1):
+            return found
+        return None
+
+    async def aget_tuple(self, config: Any) -> Any:
+        async for found in self.saver.alist(config, before=self.before, limit=1):
+            return found
+        return None

@@ -74,6 +74,12 @@ def load(run: Run, *, peek: bool = False) -> Script[None]:
     if saver is None:
         run.load_fresh()
         return
+    replay = run.replay
+    if replay is not None and run.parent is not None and replay.first_visit(run.ns):
+        # A replay of the root: the subgraph's state from before the replayed checkpoint.
+        run.load_tuple((yield SaverCall(replay.reader(saver), "get_tuple", (run.saver_config(),))))
+        run.replay_input = True
+        return
     if run.wants_latest():
         cache = run.graph._cache
         cached = cache.peek(run.cache_key) if peek else cache.take(run.cache_key)
