@@ -156,3 +156,43 @@ def test_get_subgraphs_lists_nested_subgraphs() -> None:
     assert list(graph.get_subgraphs(namespace="node_2|inner", recurse=True)) == [
         ("node_2|inner", inner)
     ]
+
+
+async def test_time_travel_to_a_subgraph_checkpoint(client: GraphClient, saver: Any) -> None:
+    """Invoking the parent with a subgraph snapshot's config replays from that subgraph
+    checkpoint: earlier subgraph nodes do not run again, its interrupt fires again, and an
+    update through that config forks the subgraph from there."""
+    calls: list[str] = []
+
+    def step(name: str, ask: bool = False) -> Any:
+        def run(state: Parent) -> dict:
+            calls.append(name)
+            answer = interrupt(f"{name}?") if ask else ""
+            return {"foo": state["foo"] + f"|{name}{answer}"}
+
+        return run
+
+    sub = StateGraph(Parent)
+    sub.add_node("first", step("first"))
+    sub.add_node("ask", step("ask", ask=True))
+    sub.add_edge(START, "first")
+    sub.add_edge("first", "ask")
+    builder = StateGraph(Parent)
+    builder.add_node("executor", sub.compile(checkpointer=True))
+    builder.add_edge(START, "executor")
+    graph = builder.compile(checkpointer=saver)
+    await client.invoke(graph, {"foo": ""}, CFG)
+    at_ask = (await client.get_state(graph, CFG, subgraphs=True)).tasks[0].state.config
+    assert at_ask["configurable"]["checkpoint_map"][""]  # the parent's checkpoint of that time
+    assert await client.invoke(graph, Command(resume="=1"), CFG) == {"foo": "|first|ask=1"}
+    calls.clear()
+    again = await client.invoke(graph, None, at_ask)
+    assert again["__interrupt__"][0].value == "ask?"
+    assert calls == ["ask"]
+    assert await client.invoke(graph, Command(resume="=2"), CFG) == {"foo": "|first|ask=2"}
+    forked = await client.update_state(graph, at_ask, {"foo": "|edited"})
+    calls.clear()
+    out = await client.invoke(graph, None, forked)
+    assert out["__interrupt__"][0].value == "ask?"
+    assert calls == ["ask"]
+    assert await client.invoke(graph, Command(resume="=3"), CFG) == {"foo": "|edited|ask=3"}

@@ -35,7 +35,13 @@ from threadloom._engine._options import (
 from threadloom._engine._run import Run, _ChildInput
 from threadloom._engine._runnable import RunnableGraph
 from threadloom._engine._spec import GraphSpec
-from threadloom._engine._subgraphs import graph_for_namespace, recast, subgraphs_of, task_namespace
+from threadloom._engine._subgraphs import (
+    graph_for_namespace,
+    recast,
+    subgraphs_of,
+    task_namespace,
+    with_checkpoint_map,
+)
 from threadloom._engine._superstep import SaverCall, Script, load, save
 from threadloom._engine._tracing import atraced, traced, wants_trace
 from threadloom._engine._updates import as_update, update_ops
@@ -158,15 +164,28 @@ class CompiledGraph(RunnableGraph):
             run.durability = prun.durability
             run.traced = prun.trace is not None
             return run
+        config = dict(config or {})
+        checkpoint_map = None
+        configurable = config.get("configurable") or {}
+        if configurable.get("checkpoint_ns"):
+            # A subgraph's config given to the root: the root runs from its checkpoint of
+            # that time, the subgraphs from theirs (``checkpoint_map``), as in LangGraph.
+            checkpoint_map = dict(configurable.get("checkpoint_map") or {})
+            config["configurable"] = {
+                **configurable,
+                "checkpoint_ns": "",
+                "checkpoint_id": checkpoint_map.pop("", None),
+            }
         run = Run(
             self,
-            dict(config or {}),
+            config,
             modes=modes,
             sink=sink if sink is not None else _noop_sink,
             context=context,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
         )
+        run.checkpoint_map = checkpoint_map
         if sink is not None:
             run.subgraphs = sink.subgraphs
             if "messages" in modes:
@@ -422,7 +441,7 @@ class CompiledGraph(RunnableGraph):
             if step:
                 yield from save(run, update_ops(run, [(u.values, u.as_node) for u in step]))
         run.graph._cache.put(run.cache_key, run.thread_state())
-        return run.checkpoint_config  # type: ignore[return-value]
+        return with_checkpoint_map(run.checkpoint_config, run.metadata)
 
     def _write_state(
         self, config: RunnableConfig, values: Any, as_node: str | None, task_id: str | None
@@ -435,7 +454,7 @@ class CompiledGraph(RunnableGraph):
         _require_checkpoint(run)
         yield from save(run, update_ops(run, [(values, as_node)]))
         run.graph._cache.put(run.cache_key, run.thread_state())
-        return run.checkpoint_config  # type: ignore[return-value]
+        return with_checkpoint_map(run.checkpoint_config, run.metadata)
 
 
 def _read_state(run: Run, subgraphs: bool) -> Script[StateSnapshot]:
@@ -553,7 +572,7 @@ def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
     return StateSnapshot(
         values=run.snapshot_values(),
         next=tuple(t.name for t in tasks),
-        config=run.checkpoint_config or {},  # type: ignore[arg-type]
+        config=with_checkpoint_map(run.checkpoint_config, run.metadata),
         metadata=run.metadata,
         created_at=run.created_at,
         parent_config=run.parent_config,  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine import _results
-from threadloom._engine._checkpoint import ThreadState, task_id
+from threadloom._engine._checkpoint import task_id
 from threadloom._engine._constants import (
     ERROR,
     INTERRUPT,
@@ -94,6 +94,7 @@ class Run(RunOutput, RunSaving):
                 segment = f"{parent.name}:{parent.id}"
             self.ns_path: tuple[str, ...] = (*prun.ns_path, segment)
             self.replay: ReplayState | None = prun.replay
+            self.checkpoint_map: dict[str, Any] | None = prun.checkpoint_map
         else:
             checkpointer = graph.checkpointer
             self.saver = checkpointer if checkpointer not in (None, False, True) else None
@@ -101,6 +102,8 @@ class Run(RunOutput, RunSaving):
             self.ns = configurable.get("checkpoint_ns", "")
             self.ns_path = ()
             self.replay = None
+            self.checkpoint_map = None
+            """Checkpoint ids per subgraph namespace, when the root time-travels to a subgraph's."""
         self.thread_id = configurable.get("thread_id")
         if self.saver is not None and self.thread_id is None:
             raise MissingThreadIdError(
@@ -144,6 +147,8 @@ class Run(RunOutput, RunSaving):
         self.stop = 0
         """The last step this run may plan (see :meth:`start_counting`)."""
         self.skip_interrupt_before = False
+        self.mapped = False
+        """This subgraph run loaded the checkpoint the root's ``checkpoint_map`` names."""
         self.replay_input = False
         """A subgraph loaded as of a replayed checkpoint takes its input afresh."""
         self.done = False
@@ -199,26 +204,6 @@ class Run(RunOutput, RunSaving):
         """Whether the run starts from the thread's latest checkpoint (not time travel)."""
         return self.parent is not None or not self.configurable.get("checkpoint_id")
 
-    def load_fresh(self) -> None:
-        """Start a thread that has no checkpoint."""
-        self.channels = self.spec.new_channels()
-        if self.saver is not None:
-            for key in self.spec.delta_keys:
-                self.channels[key].track_delta = True  # type: ignore[attr-defined]
-
-    def load_cached(self, state: ThreadState) -> None:
-        """Continue from channels kept in memory after the previous run."""
-        self.channels = state.channels
-        self.versions = state.versions
-        self.seen = state.seen
-        self.step = state.step
-        self.max_version = state.max_version
-        self.checkpoint_id = state.checkpoint_id
-        self.checkpoint_config = state.config
-        self.parent_config = state.parent_config
-        self.metadata = state.metadata
-        self.created_at = state.created_at
-
     def load_tuple(self, found: CheckpointTuple | None) -> None:
         """Continue from a checkpoint read from the saver (or start fresh on ``None``)."""
         if found is None:
@@ -254,28 +239,13 @@ class Run(RunOutput, RunSaving):
             self.null_writes = null
             self._apply_null(null)
 
-    def thread_state(self) -> ThreadState:
-        """What the cache keeps of this run once it has ended cleanly."""
-        assert self.checkpoint_id is not None
-        return ThreadState(
-            checkpoint_id=self.checkpoint_id,
-            config=self.checkpoint_config,
-            parent_config=self.parent_config,
-            metadata=self.metadata,
-            created_at=self.created_at,
-            channels=self.channels,
-            versions=self.versions,
-            seen=self.seen,
-            step=self.step,
-            max_version=self.max_version,
-        )
-
     # --- input ----------------------------------------------------------------
 
     def apply_input(self, value: Any) -> list[Op]:
         """Write the input (or record a resume) and return the checkpoint to save."""
         if isinstance(value, _ChildInput):
-            value = self._child_resume(value)
+            # A subgraph the root time-travels to replays its own checkpoint.
+            value = None if self.mapped else self._child_resume(value)
         if isinstance(value, Command):
             return self._apply_command_input(value)
         if value is None:
@@ -308,7 +278,9 @@ class Run(RunOutput, RunSaving):
 
     def time_travels(self) -> bool:
         """Whether this run continues from a past checkpoint that the config names (a replay)."""
-        return not self.wants_latest() and self.checkpoint_id is not None
+        if self.checkpoint_id is None:
+            return False
+        return self.mapped or not self.wants_latest()
 
     def _fork(self) -> list[Op]:
         """Replay from a past checkpoint: its tasks run again, on a new branch of the thread.
@@ -322,10 +294,12 @@ class Run(RunOutput, RunSaving):
         self.pending_writes = [w for w in self.pending_writes if w[0] == NULL_TASK_ID]
         if self.metadata.get("source") in ("update", "fork"):
             # Subgraphs start from their state before the checkpoint this one branched from.
-            parent = (self.parent_config or {}).get("configurable") or {}
-            self.replay = ReplayState(parent.get("checkpoint_id") or self.checkpoint_id or "")
+            if self.parent is None:
+                parent = (self.parent_config or {}).get("configurable") or {}
+                self.replay = ReplayState(parent.get("checkpoint_id") or self.checkpoint_id or "")
             return []
-        self.replay = ReplayState(self.checkpoint_id or "")
+        if self.parent is None:
+            self.replay = ReplayState(self.checkpoint_id or "")
         self.step += 1
         carried, self.carried = self.carried, set()
         self.updated = carried  # the fork stores only what the null writes changed

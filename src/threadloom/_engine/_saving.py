@@ -1,4 +1,4 @@
-"""What a run saves: the ``Run`` methods that build checkpoints and pending writes.
+"""What a run saves and keeps: the ``Run`` methods that build checkpoints and pending writes.
 
 Kept apart from :mod:`threadloom._engine._run` (the rules of a step);
 :class:`~threadloom._engine._run.Run` inherits these. Each method returns the
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from threadloom._engine._checkpoint import new_checkpoint_id, now_iso
+from threadloom._engine._checkpoint import ThreadState, new_checkpoint_id, now_iso
 from threadloom._engine._constants import (
     ERROR,
     INTERRUPT,
@@ -33,7 +33,8 @@ _ADDRESS_KEYS = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id"})
 
 
 class RunSaving:
-    """Checkpoints and pending writes of a run (mixed into ``Run``, which sets these attributes)."""
+    """Checkpoints, pending writes and kept channels of a run (mixed into ``Run``, which sets
+    these attributes)."""
 
     saver: Any
     spec: GraphSpec
@@ -49,6 +50,7 @@ class RunSaving:
     updated: set[str] | None
     checkpoint_id: str | None
     checkpoint_config: dict[str, Any] | None
+    max_version: Any
     parent_config: dict[str, Any] | None
     metadata: dict[str, Any]
     created_at: str
@@ -59,6 +61,42 @@ class RunSaving:
     _saved_delta: list[str]
     _unsaved: set[str]
     _extra_metadata: dict[str, Any] | None
+
+    def load_fresh(self) -> None:
+        """Start a thread that has no checkpoint."""
+        self.channels = self.spec.new_channels()
+        if self.saver is not None:
+            for key in self.spec.delta_keys:
+                self.channels[key].track_delta = True  # type: ignore[attr-defined]
+
+    def load_cached(self, state: ThreadState) -> None:
+        """Continue from channels kept in memory after the previous run."""
+        self.channels = state.channels
+        self.versions = state.versions
+        self.seen = state.seen
+        self.step = state.step
+        self.max_version = state.max_version
+        self.checkpoint_id = state.checkpoint_id
+        self.checkpoint_config = state.config
+        self.parent_config = state.parent_config
+        self.metadata = state.metadata
+        self.created_at = state.created_at
+
+    def thread_state(self) -> ThreadState:
+        """What the cache keeps of this run once it has ended cleanly."""
+        assert self.checkpoint_id is not None
+        return ThreadState(
+            checkpoint_id=self.checkpoint_id,
+            config=self.checkpoint_config,
+            parent_config=self.parent_config,
+            metadata=self.metadata,
+            created_at=self.created_at,
+            channels=self.channels,
+            versions=self.versions,
+            seen=self.seen,
+            step=self.step,
+            max_version=self.max_version,
+        )
 
     def checkpoint_ops(self, source: str) -> list[Op]:
         """The ``put`` of the checkpoint for the current state (nothing without a saver)."""
@@ -89,9 +127,13 @@ class RunSaving:
             "versions_seen": self.seen,
             "updated_channels": sorted(updated),
         }
-        parents = {}
-        if self.parent is not None and self.parent.run.checkpoint_id:
-            parents[self.parent.run.ns] = self.parent.run.checkpoint_id
+        parents: dict[str, Any] = {}
+        if self.parent is not None:
+            prun = self.parent.run
+            if prun.checkpoint_id:  # every graph above, at the time (LangGraph's checkpoint_map)
+                parents = {**prun.metadata.get("parents", {}), prun.ns: prun.checkpoint_id}
+        elif self.ns:  # a subgraph updated through its config keeps its parents
+            parents = dict(self.metadata.get("parents") or {})
         metadata = {
             **self._metadata_extra(),
             "source": source,

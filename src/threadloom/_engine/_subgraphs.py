@@ -21,6 +21,7 @@ __all__ = [
     "recast",
     "subgraphs_of",
     "task_namespace",
+    "with_checkpoint_map",
 ]
 
 
@@ -145,3 +146,21 @@ class _Before:
         async for found in self.saver.alist(config, before=self.before, limit=1):
             return found
         return None
+
+
+def with_checkpoint_map(config: Any, metadata: dict[str, Any] | None) -> Any:
+    """A subgraph checkpoint's config with ``checkpoint_map``: the checkpoint of each graph
+    above it at that time, and its own (how the root finds them all on a time travel)."""
+    parents = (metadata or {}).get("parents")
+    if not config:
+        return config or {}
+    if not parents:
+        return config
+    conf = config["configurable"]
+    return {
+        **config,
+        "configurable": {
+            **conf,
+            "checkpoint_map": {**parents, conf.get("checkpoint_ns", ""): conf.get("checkpoint_id")},
+        },
+    }

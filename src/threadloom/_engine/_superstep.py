@@ -74,6 +74,14 @@ def load(run: Run, *, peek: bool = False) -> Script[None]:
     if saver is None:
         run.load_fresh()
         return
+    mapped = run.checkpoint_map.pop(run.ns, None) if run.checkpoint_map else None
+    if mapped is not None and run.parent is not None:
+        # The root time-travels to this subgraph's checkpoint: load exactly that one.
+        config = run.saver_config()
+        config["configurable"]["checkpoint_id"] = mapped
+        run.load_tuple((yield SaverCall(saver, "get_tuple", (config,))))
+        run.mapped = run.checkpoint_id is not None
+        return
     replay = run.replay
     if replay is not None and run.parent is not None and replay.first_visit(run.ns):
         # A replay of the root: the subgraph's state from before the replayed checkpoint.
