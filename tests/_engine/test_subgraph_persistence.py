@@ -195,4 +195,5 @@ async def test_time_travel_to_a_subgraph_checkpoint(client: GraphClient, saver: 
     out = await client.invoke(graph, None, forked)
     assert out["__interrupt__"][0].value == "ask?"
     assert calls == ["ask"]
-    assert await client.invoke(graph, Command(resume="=3"), CFG) == {"foo": "|edited|ask=3"}
+    # Resuming through the fork's config continues the fork.
+    assert await client.invoke(graph, Command(resume="=3"), forked) == {"foo": "|edited|ask=3"}

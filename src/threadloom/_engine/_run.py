@@ -244,8 +244,7 @@ class Run(RunOutput, RunSaving):
     def apply_input(self, value: Any) -> list[Op]:
         """Write the input (or record a resume) and return the checkpoint to save."""
         if isinstance(value, _ChildInput):
-            # A subgraph the root time-travels to replays its own checkpoint.
-            value = None if self.mapped else self._child_resume(value)
+            value = self._child_resume(value)
         if isinstance(value, Command):
             return self._apply_command_input(value)
         if value is None:

@@ -137,15 +137,31 @@ class _Before:
         self.saver = saver
         self.before = {"configurable": {"checkpoint_id": checkpoint_id}}
 
+    # The found checkpoint is read again by id: the saver then knows the run branches off
+    # a past checkpoint (its concurrency check expects no particular head).
+
     def get_tuple(self, config: Any) -> Any:
-        for found in self.saver.list(config, before=self.before, limit=1):
-            return found
-        return None
+        listed = self.saver.list(config, before=self.before, limit=1)
+        try:
+            found = next(iter(listed), None)
+        finally:
+            close = getattr(listed, "close", None)
+            if close is not None:
+                close()  # a saver's reader stays open until its iterator ends
+        return None if found is None else self.saver.get_tuple(found.config)
 
     async def aget_tuple(self, config: Any) -> Any:
-        async for found in self.saver.alist(config, before=self.before, limit=1):
-            return found
-        return None
+        listed = self.saver.alist(config, before=self.before, limit=1)
+        found = None
+        try:
+            async for item in listed:
+                found = item
+                break
+        finally:
+            close = getattr(listed, "aclose", None)
+            if close is not None:
+                await close()
+        return None if found is None else await self.saver.aget_tuple(found.config)
 
 
 def with_checkpoint_map(config: Any, metadata: dict[str, Any] | None) -> Any:
