@@ -197,3 +197,62 @@ async def test_time_travel_to_a_subgraph_checkpoint(client: GraphClient, saver: 
     assert calls == ["ask"]
     # Resuming through the fork's config continues the fork.
     assert await client.invoke(graph, Command(resume="=3"), forked) == {"foo": "|edited|ask=3"}
+
+
+class Count(TypedDict):
+    count: int
+
+
+def _counter(saver: Any, start: str = "n") -> Any:
+    builder = StateGraph(Count)
+    builder.add_node(start, lambda s: {"count": (s.get("count") or 0) + 1})
+    builder.add_edge(START, start)
+    return builder.compile(checkpointer=saver)
+
+
+async def _run_twice(client: GraphClient, saver: Any, call: Any, name: str = "p") -> None:
+    """Two turns of a parent whose one node ``name`` runs ``call()``."""
+
+    def node(state: Parent) -> dict:
+        call()
+        return {"foo": "ok"}
+
+    builder = StateGraph(Parent)
+    builder.add_node(name, node)
+    builder.add_edge(START, name)
+    graph = builder.compile(checkpointer=saver)
+    await client.invoke(graph, {"foo": ""}, CFG)
+    await client.invoke(graph, {"foo": ""}, CFG)
+
+
+async def test_a_graph_called_with_its_own_thread_is_not_a_subgraph(
+    client: GraphClient, saver: Any
+) -> None:
+    """A config naming its own thread makes a call inside a node a run of its own:
+    its checkpoints are in that thread's root namespace, found again on the next call."""
+    child = _counter(saver)
+    own = {"configurable": {"thread_id": "child"}}
+
+    await _run_twice(client, saver, lambda: child.invoke({}, own))
+    state = await client.get_state(child, own)
+    assert state.values == {"count": 2}
+    assert state.config["configurable"]["checkpoint_ns"] == ""
+
+
+async def test_two_stateful_subgraphs_called_by_one_node_keep_apart(
+    client: GraphClient, saver: Any
+) -> None:
+    """Each checkpointer=True subgraph a task calls gets its own namespace ("node", "node|1")."""
+    first = _counter(True, "a")
+    second = _counter(True, "b")
+    seen: list[tuple[int, int]] = []
+
+    await _run_twice(
+        client,
+        saver,
+        lambda: seen.append((first.invoke({})["count"], second.invoke({"count": 10})["count"])),
+        "both",
+    )
+    assert seen == [(1, 11), (2, 11)]
+    namespaces = {c.config["configurable"]["checkpoint_ns"] for c in saver.list(CFG)}
+    assert namespaces == {"", "both", "both|1"}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._caching import NODE_NS
 from threadloom._engine._checkpoint import ChannelCache
-from threadloom._engine._constants import ERROR, INTERRUPT, RESUME
+from threadloom._engine._constants import ERROR, INTERRUPT, RESUME, TASK_CONFIG
 from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
     Event,
@@ -62,6 +62,7 @@ __all__ = ["CompiledGraph"]
 
 _LIVE_MODES = frozenset({"messages", "custom"})
 _NO_MODES: frozenset[str] = frozenset()
+_LINEAGE_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
 
 
 def _noop_sink(ns: tuple[str, ...], mode: str, payload: Any) -> None:
@@ -144,6 +145,8 @@ class CompiledGraph(RunnableGraph):
         interrupt_after: Any = None,
     ) -> Run:
         parent = current_task()
+        if parent is not None and _own_lineage(config, parent):
+            parent = None  # a graph called with its own thread: a root run, not a subgraph
         if parent is not None:
             if config is None:
                 config = parent.config
@@ -455,6 +458,16 @@ class CompiledGraph(RunnableGraph):
         yield from save(run, update_ops(run, [(values, as_node)]))
         run.graph._cache.put(run.cache_key, run.thread_state())
         return with_checkpoint_map(run.checkpoint_config, run.metadata)
+
+
+def _own_lineage(config: Any, parent: Task) -> bool:
+    """Whether ``config``, given to a graph called inside ``parent``, addresses checkpoints
+    of its own (LangGraph: an explicit thread, namespace or checkpoint drops the ambient
+    one); the task's own config passed on still makes a subgraph call."""
+    configurable = (config or {}).get("configurable") or {}
+    if configurable.get(TASK_CONFIG):
+        return False
+    return any(configurable.get(k) for k in _LINEAGE_KEYS)
 
 
 def _read_state(run: Run, subgraphs: bool) -> Script[StateSnapshot]:

@@ -20,6 +20,7 @@ from threadloom._engine._constants import (
     NULL_TASK_ID,
     RESUME,
     START,
+    TASK_CONFIG,
     TASKS,
 )
 from threadloom._engine._context import Task
@@ -92,6 +93,10 @@ class Run(RunOutput, RunSaving):
             else:
                 self.ns = task_namespace(prun.ns, parent.name, parent.id)
                 segment = f"{parent.name}:{parent.id}"
+            calls = parent.subgraph_calls
+            parent.subgraph_calls = calls + 1
+            if calls:  # a second subgraph called by the same task: a namespace of its own
+                self.ns = f"{self.ns}|{calls}"
             self.ns_path: tuple[str, ...] = (*prun.ns_path, segment)
             self.replay: ReplayState | None = prun.replay
             self.checkpoint_map: dict[str, Any] | None = prun.checkpoint_map
@@ -706,6 +711,7 @@ class Run(RunOutput, RunSaving):
             if self.thread_id is not None:
                 configurable["thread_id"] = self.thread_id
             configurable["checkpoint_ns"] = self.ns
+            configurable[TASK_CONFIG] = True  # a graph called with this config is a subgraph
             base = {**self.config, "configurable": configurable}
             base.pop("run_id", None)  # the graph's own run id, not its nodes'
             if self.callbacks is not None:
