@@ -256,3 +256,28 @@ async def test_two_stateful_subgraphs_called_by_one_node_keep_apart(
     assert seen == [(1, 11), (2, 11)]
     namespaces = {c.config["configurable"]["checkpoint_ns"] for c in saver.list(CFG)}
     assert namespaces == {"", "both", "both|1"}
+
+
+async def test_stream_namespaces_of_subgraphs_called_by_one_node(
+    client: GraphClient, saver: Any
+) -> None:
+    """Streamed with subgraphs=True: a checkpointer=True subgraph under ("node",), a second
+    subgraph of the same task under ("node:<task id>", "1")."""
+    stateful = _counter(True, "a")
+    plain = _counter(None, "b")
+
+    def node(state: Parent) -> dict:
+        stateful.invoke({})
+        plain.invoke({"count": 0})
+        return {"foo": "ok"}
+
+    builder = StateGraph(Parent)
+    builder.add_node("both", node)
+    builder.add_edge(START, "both")
+    graph = builder.compile(checkpointer=saver)
+    parts = await client.stream(graph, {"foo": ""}, CFG, stream_mode="updates", subgraphs=True)
+    assert parts[0] == (("both",), {"a": {"count": 1}})
+    second = parts[1][0]
+    assert second[0].startswith("both:") and second[1:] == ("1",)
+    assert parts[1][1] == {"b": {"count": 1}}
+    assert parts[-1] == ((), {"both": {"foo": "ok"}})

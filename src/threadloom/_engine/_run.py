@@ -95,9 +95,10 @@ class Run(RunOutput, RunSaving):
                 segment = f"{parent.name}:{parent.id}"
             calls = parent.subgraph_calls
             parent.subgraph_calls = calls + 1
+            self.ns_path: tuple[str, ...] = (*prun.ns_path, segment)
             if calls:  # a second subgraph called by the same task: a namespace of its own
                 self.ns = f"{self.ns}|{calls}"
-            self.ns_path: tuple[str, ...] = (*prun.ns_path, segment)
+                self.ns_path = (*self.ns_path, str(calls))
             self.replay: ReplayState | None = prun.replay
             self.checkpoint_map: dict[str, Any] | None = prun.checkpoint_map
         else:
