@@ -65,6 +65,7 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
                 errors.MissingThreadIdError,
                 errors.StoreNotConfiguredError,
                 errors.CheckpointerNotConfiguredError,
+                errors.SubgraphNotFoundError,
                 errors.InvalidResumeError,
                 errors.AmbiguousResumeError,
                 errors.InvalidOptionError,

@@ -127,6 +127,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "ServerError",
         "StoreError",
         "StoreNotConfiguredError",
+        "SubgraphNotFoundError",
         "ThreadloomError",
         "UnknownEmbeddingProviderError",
         "UnsupportedOptionError",

@@ -30,6 +30,7 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   ├── MissingThreadIdError (ValueError)        checkpointer graph called without thread_id
     │   ├── StoreNotConfiguredError (ValueError)     a node asks for `store`, none compiled in
     │   ├── CheckpointerNotConfiguredError (ValueError)  state read/update on a graph with no checkpointer
+    │   ├── SubgraphNotFoundError (ValueError)       a checkpoint_ns that names no subgraph of the graph
     │   ├── InvalidResumeError (ValueError)          Command(resume=...) with no pending interrupt (.thread_id)
     │   │   └── AmbiguousResumeError (RuntimeError)   one resume value for several pending interrupts
     │   ├── InvalidOptionError (ValueError)          a run option with an unknown value (stream_mode, durability, ...)
@@ -112,6 +113,7 @@ __all__ = [
     "ServerError",
     "StoreError",
     "StoreNotConfiguredError",
+    "SubgraphNotFoundError",
     "ThreadloomError",
     "UnknownEmbeddingProviderError",
     "UnsupportedOptionError",
@@ -226,6 +228,10 @@ class StoreNotConfiguredError(GraphError, ValueError):
 
 class CheckpointerNotConfiguredError(GraphError, ValueError):
     """``get_state``/``update_state``/history on a graph compiled without a checkpointer."""
+
+
+class SubgraphNotFoundError(GraphError, ValueError):
+    """A config's ``checkpoint_ns`` names no subgraph of the graph it was given to."""
 
 
 class InvalidResumeError(GraphError, ValueError):

@@ -97,9 +97,10 @@ async def test_history_lists_checkpoints_newest_first_with_next_nodes(client: Gr
     graph = chain()
     await client.invoke(graph, {"x": 1}, cfg())
     history = await client.get_state_history(graph, cfg())
-    assert [s.next for s in history] == [(), ("b",), ("a",)]
-    assert [s.metadata["source"] for s in history] == ["loop", "loop", "input"]
-    assert [s.values["log"] for s in history] == [["a", "b"], ["a"], []]
+    assert [s.next for s in history] == [(), ("b",), ("a",), ("__start__",)]
+    assert [s.metadata["source"] for s in history] == ["loop", "loop", "loop", "input"]
+    assert [s.metadata["step"] for s in history] == [2, 1, 0, -1]
+    assert [s.values.get("log") for s in history] == [["a", "b"], ["a"], [], []]
     assert len(await client.get_state_history(graph, cfg(), limit=1)) == 1
 
 
@@ -162,7 +163,8 @@ async def test_succeeded_nodes_of_a_failed_step_are_not_rerun_on_resume(
         await client.invoke(graph, {"x": 0}, cfg())
     failed = await client.get_state(graph, cfg())
     assert failed.next == ("ok", "flaky")
-    assert [t.error is not None for t in failed.tasks] == [False, True]
+    # The saved error reads as LangGraph's does: the repr of the exception.
+    assert [t.error for t in failed.tasks] == [None, "RuntimeError('boom')"]
     broken[0] = False
     assert (await client.invoke(graph, None, cfg()))["log"] == ["ok", "flaky"]
     assert calls == {"ok": 1, "flaky": 2}
@@ -226,7 +228,7 @@ async def test_update_state_after_a_finished_run_adds_a_checkpoint(client: Graph
     assert (await client.get_state(graph, cfg())).values["log"] == ["a", "b"]
     await client.update_state(graph, cfg(), {"x": 9}, as_node="b")
     assert (await client.get_state(graph, cfg())).values["x"] == 9
-    assert len(await client.get_state_history(graph, cfg())) == 4
+    assert len(await client.get_state_history(graph, cfg())) == 5
 
 
 async def test_in_place_mutation_of_read_state_does_not_leak_into_the_next_turn(
@@ -276,7 +278,7 @@ async def test_checkpoint_metadata_keeps_caller_metadata_and_configurable_values
     meta = (await client.get_state(graph, cfg("m"))).metadata
     assert meta["user_id"] == "u1" and meta["tag"] == "t"
     assert "thread_id" not in meta
-    assert len(await client.get_state_history(graph, cfg("m"), filter={"user_id": "u1"})) == 3
+    assert len(await client.get_state_history(graph, cfg("m"), filter={"user_id": "u1"})) == 4
 
 
 async def test_a_saver_failure_always_surfaces_even_a_stray_stop_iteration(

@@ -46,7 +46,7 @@ THREAD = {"configurable": {"thread_id": "t"}}
 
 async def test_exit_saves_one_checkpoint_per_run(client: GraphClient) -> None:
     """With ``"exit"`` a run saves its final state once; ``"sync"`` saves every step."""
-    for mode, expected in (("sync", 4), ("exit", 1)):
+    for mode, expected in (("sync", 5), ("exit", 1)):
         saver = InMemorySaver()
         graph = _chain(_say("a"), _say("b"), _say("c")).compile(checkpointer=saver)
         assert await client.invoke(graph, {"log": []}, THREAD, durability=mode) == {
@@ -86,6 +86,26 @@ async def test_exit_saves_when_a_node_fails(client: GraphClient) -> None:
     assert await client.invoke(graph, None, THREAD, durability="exit") == {"log": ["a", "b"]}
 
 
+async def test_exit_saves_nothing_for_a_subgraph_call_that_completes(client: GraphClient) -> None:
+    """With ``"exit"`` only the root saves (once); a subgraph that finishes leaves no checkpoint,
+    one that is interrupted keeps its state to resume from, as in LangGraph."""
+    saver = InMemorySaver()
+    inner = _chain(_say("x"), _say("y")).compile(checkpointer=saver)
+    asking = _chain(lambda s: {"log": [interrupt("word?")]}).compile(checkpointer=saver)
+    outer = StateGraph(State)
+    outer.add_node("inner", inner)
+    outer.add_node("asking", asking)
+    outer.add_edge(START, "inner")
+    outer.add_edge("inner", "asking")
+    graph = outer.compile(checkpointer=saver)
+    await client.invoke(graph, {"log": []}, THREAD, durability="exit")
+    namespaces = sorted({c.config["configurable"]["checkpoint_ns"] for c in saver.list(THREAD)})
+    assert [ns.split(":")[0] for ns in namespaces] == ["", "asking"]
+    out = await client.invoke(graph, Command(resume="z"), THREAD, durability="exit")
+    # Each subgraph returns its whole log, which the parent's reducer appends.
+    assert out == {"log": ["x", "y", "x", "y", "z"]}
+
+
 _WORKER = textwrap.dedent(
     """
     import operator, sys, time
@@ -119,12 +139,12 @@ _WORKER = textwrap.dedent(
 
 @pytest.mark.parametrize(
     ("mode", "checkpoints", "values"),
-    [("sync", 3, {"log": ["a", "b"]}), ("async", 3, {"log": ["a", "b"]}), ("exit", 0, None)],
+    [("sync", 4, {"log": ["a", "b"]}), ("async", 4, {"log": ["a", "b"]}), ("exit", 0, None)],
 )
 def test_sigkill_mid_run_on_sqlite(
     tmp_path: Path, mode: str, checkpoints: int, values: Any
 ) -> None:
-    """Killed in step 3: ``sync``/``async`` leave steps input..2 on disk, ``exit`` leaves nothing."""
+    """Killed in step 3: ``sync``/``async`` leave the input checkpoint and steps 0..2 on disk, ``exit`` leaves nothing."""
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
     db, ready = tmp_path / "cp.sqlite", tmp_path / "ready"

@@ -90,7 +90,7 @@ async def test_state_methods_refuse_unknown_keywords(client: GraphClient) -> Non
     history = await client.get_state_history(graph, cfg(), filter={"source": "loop"}, limit=1)
     assert [s.metadata["source"] for s in history] == ["loop"]
     before = await client.get_state_history(graph, cfg(), before=history[0].config)
-    assert len(before) == 2
+    assert len(before) == 3
 
 
 async def test_update_state_with_a_task_id_is_not_supported_yet(client: GraphClient) -> None:
@@ -102,7 +102,7 @@ async def test_update_state_with_a_task_id_is_not_supported_yet(client: GraphCli
     assert (await client.get_state(graph, cfg())).values["x"] == 1
 
 
-@pytest.mark.parametrize(("durability", "saved"), [("sync", 3), ("async", 3), ("exit", 1)])
+@pytest.mark.parametrize(("durability", "saved"), [("sync", 4), ("async", 4), ("exit", 1)])
 async def test_every_durability_saves_each_step(
     client: GraphClient, durability: str, saved: int
 ) -> None:

@@ -154,7 +154,7 @@ async def test_checkpoints_and_tasks_modes_report_saved_checkpoints_and_task_eve
     config = {"configurable": {"thread_id": "1"}}
     parts = await client.stream(graph, {"x": 0}, config, stream_mode=["checkpoints", "tasks"])
     checkpoints = [p for mode, p in parts if mode == "checkpoints"]
-    assert [c["next"] for c in checkpoints] == [["a"], []]
+    assert [c["next"] for c in checkpoints] == [["__start__"], ["a"], []]
     assert checkpoints[-1]["values"] == {"x": 0, "log": ["a"]}
     tasks = [p for mode, p in parts if mode == "tasks"]
     assert [("input" in t, "result" in t) for t in tasks] == [(True, False), (False, True)]

@@ -117,4 +117,54 @@ async def test_get_state_with_subgraphs_shows_the_paused_subgraphs_state(
     inner_snap = snap.tasks[0].state
     assert inner_snap.next == ("ask",)
     assert inner_snap.values["private"] == "ready"
-    assert (await client.get_state(graph, cfg())).tasks[0].state is None
+    # Without subgraphs=True the task's state is the config of the subgraph's namespace.
+    task = (await client.get_state(graph, cfg())).tasks[0]
+    assert task.state == {"configurable": {"thread_id": "t", "checkpoint_ns": f"sub:{task.id}"}}
+    assert (await client.get_state(graph, task.state)).values == inner_snap.values
+
+
+class Notes(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+class Turn(TypedDict):
+    msg: str
+
+
+def _calling_notes(checkpointer: bool | None) -> object:
+    """A parent whose node invokes a notes subgraph compiled with ``checkpointer``."""
+    inner = StateGraph(Notes)
+    inner.add_node("note", lambda s: {"log": [f"seen {len(s['log'])}"]})
+    inner.add_edge(START, "note")
+    sub = inner.compile(checkpointer=checkpointer)
+
+    def call(state: Turn) -> dict:
+        out = sub.invoke({"log": [state["msg"]]})
+        return {"msg": " | ".join(out["log"])}
+
+    outer = StateGraph(Turn)
+    outer.add_node("call", call)
+    outer.add_edge(START, "call")
+    return outer.compile(checkpointer=InMemorySaver())
+
+
+async def test_subgraph_compiled_with_checkpointer_true_keeps_its_state_per_thread(
+    client: GraphClient,
+) -> None:
+    """checkpointer=True: the subgraph's own state carries over to the next call in the same thread."""
+    graph = _calling_notes(True)
+    assert (await client.invoke(graph, {"msg": "a"}, cfg()))["msg"] == "a | seen 1"
+    second = await client.invoke(graph, {"msg": "b"}, cfg())
+    assert second["msg"] == "a | seen 1 | b | seen 3"
+    other = await client.invoke(graph, {"msg": "c"}, cfg("other"))
+    assert other["msg"] == "c | seen 1"
+
+
+@pytest.mark.parametrize("checkpointer", [None, False])
+async def test_subgraph_without_its_own_persistence_starts_fresh_each_call(
+    client: GraphClient, checkpointer: bool | None
+) -> None:
+    """checkpointer=None (per call) and False (none at all) keep nothing between calls."""
+    graph = _calling_notes(checkpointer)
+    await client.invoke(graph, {"msg": "a"}, cfg())
+    assert (await client.invoke(graph, {"msg": "b"}, cfg()))["msg"] == "b | seen 1"

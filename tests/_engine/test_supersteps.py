@@ -163,14 +163,25 @@ async def test_loops_stop_at_the_recursion_limit(client: GraphClient) -> None:
 
 
 async def test_a_chain_as_long_as_the_limit_completes(client: GraphClient) -> None:
-    """recursion_limit counts supersteps: N nodes in a chain need a limit of N."""
+    """recursion_limit counts supersteps, START's included: N nodes in a chain need N + 1."""
     builder = StateGraph(State)
     names = [f"n{i}" for i in range(5)]
     builder.add_sequence([(n, appender(n)) for n in names])
     builder.add_edge(START, "n0")
-    assert (await client.invoke(builder.compile(), {"x": 0}, {"recursion_limit": 5}))[
+    assert (await client.invoke(builder.compile(), {"x": 0}, {"recursion_limit": 6}))[
         "log"
     ] == names
+
+
+async def test_a_one_node_graph_needs_a_limit_of_two(client: GraphClient) -> None:
+    """As in LangGraph, recursion_limit=1 on a one-node graph raises: START's step counts."""
+    builder = StateGraph(State)
+    builder.add_node("only", appender("only"))
+    builder.add_edge(START, "only")
+    graph = builder.compile()
+    with pytest.raises(GraphRecursionError, match="recursion limit of 1"):
+        await client.invoke(graph, {"x": 0}, {"recursion_limit": 1})
+    assert (await client.invoke(graph, {"x": 0}, {"recursion_limit": 2}))["log"] == ["only"]
 
 
 async def test_conditional_loop_ends_at_end(client: GraphClient) -> None:

@@ -119,7 +119,7 @@ def test_sqlite_intact_chain_still_reads_everything(sqlite_chat: tuple[Any, Sqli
     """The control: nothing removed, all six messages and every checkpoint listed."""
     graph, saver, _ = sqlite_chat
     assert [m.content for m in graph.get_state(CONFIG).values["messages"]] == ["q0", "a1", "q1", "a3", "q2", "a5"]
-    assert len(list(saver.list(CONFIG))) == 6
+    assert len(list(saver.list(CONFIG))) == 9  # three turns: input, START, reply
 
 
 # --- memory ---

@@ -75,7 +75,7 @@ async def test_aupdate_state_of_an_unknown_checkpoint_raises_and_changes_nothing
 
 def test_update_state_of_a_known_older_checkpoint_still_forks(graph: Any) -> None:
     """Naming a checkpoint the thread has (an older one) branches from it, as before."""
-    first_turn = next(s for s in graph.get_state_history(THREAD) if s.metadata["step"] == 0)
+    first_turn = next(s for s in graph.get_state_history(THREAD) if s.metadata["step"] == 1)
     graph.update_state(first_turn.config, {"messages": [("user", "instead")]})
     assert contents(graph) == ["one", "re: one", "instead"]
 

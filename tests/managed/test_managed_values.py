@@ -42,7 +42,7 @@ async def test_steps_count_down_to_the_recursion_limit(client: GraphClient) -> N
     """Each step sees the steps left (its own included) and whether it is the last one."""
     seen: list[Any] = []
     graph = _looping(State, seen, lambda s: (s["remaining"], s["last"]))
-    out = await client.invoke(graph, {"n": 0}, {"recursion_limit": 3})
+    out = await client.invoke(graph, {"n": 0}, {"recursion_limit": 4})  # START is step 0
     assert out == {"n": 3}  # managed keys are not part of the output
     assert seen == [(3, False), (2, False), (1, True)]
 
@@ -52,7 +52,7 @@ async def test_pydantic_state_and_input_cannot_set_it(client: GraphClient) -> No
     seen: list[Any] = []
     graph = _looping(Model, seen, lambda s: s.remaining)
     await client.invoke(graph, {"n": 1, "remaining": 99}, {"recursion_limit": 10})
-    assert seen == [10, 9]
+    assert seen == [9, 8]  # START took step 0 of the 10
 
 
 def test_builder_lists_managed_keys() -> None:

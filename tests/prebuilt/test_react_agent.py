@@ -295,7 +295,7 @@ def test_remaining_steps_stop_the_loop_when_provided() -> None:
 
     model = FakeChatModel(responses=[tool_call_reply("add", {"a": 1, "b": 1})])
     out = create_react_agent(model, [add], state_schema=State).invoke(
-        {"messages": [("user", "x")]}, {"recursion_limit": 1}
+        {"messages": [("user", "x")]}, {"recursion_limit": 2}
     )
     assert out["messages"][-1].content == "Sorry, need more steps to process this request."
 

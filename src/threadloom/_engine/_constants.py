@@ -10,6 +10,7 @@ __all__ = [
     "COPY",
     "END",
     "ERROR",
+    "INPUT",
     "INTERRUPT",
     "MISSING",
     "NULL_TASK_ID",
@@ -19,6 +20,7 @@ __all__ = [
     "ROOT",
     "START",
     "TASKS",
+    "TASK_CONFIG",
     "branch_channel",
     "join_channel",
 ]
@@ -32,6 +34,10 @@ ROOT: Final = "__root__"
 """The one channel of a graph whose state is a single value, not a dict of keys."""
 COPY: Final = "__copy__"
 """``update_state(as_node=...)`` name that forks a checkpoint without changing it."""
+INPUT: Final = "__input__"
+"""``update_state(as_node=...)`` name that writes the values as the graph's input."""
+TASK_CONFIG: Final = "__threadloom_task__"
+"""``configurable`` key of the config a node receives (a graph called with it is a subgraph)."""
 TASKS: Final = "__tasks__"
 """Channel that carries the ``Send`` packets of one step to the next."""
 INTERRUPT: Final = "__interrupt__"

@@ -38,6 +38,7 @@ class Task:
         "result",
         "resume",
         "run",
+        "subgraph_calls",
         "triggers",
         "writes",
     )
@@ -69,6 +70,8 @@ class Task:
         self.first_attempt_time: float | None = None
         """When the first attempt started (Unix time), for ``runtime.execution_info``."""
         self._interrupt_count = 0
+        self.subgraph_calls = 0
+        """Subgraphs this attempt has called: the second and later get namespaces of their own."""
 
     @property
     def name(self) -> str:

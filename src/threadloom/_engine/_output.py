@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from threadloom._engine._constants import INTERRUPT, MISSING
+from threadloom._engine._constants import INTERRUPT, MISSING, START
 from threadloom._engine._timeout import progress
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ class RunOutput:
                 self.sink(self.ns_path, "updates", {INTERRUPT: ()})
             return
         for task in tasks:
+            if task.name == START:
+                continue  # START is hidden from streams, as in LangGraph
             if task.paused:
                 interrupts = tuple(task.interrupts)
                 if "updates" in modes:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._caching import NODE_NS
 from threadloom._engine._checkpoint import ChannelCache
-from threadloom._engine._constants import COPY, END, ERROR, INTERRUPT, NULL_TASK_ID, RESUME, START
+from threadloom._engine._constants import ERROR, INTERRUPT, RESUME, TASK_CONFIG
 from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
     Event,
@@ -35,12 +35,21 @@ from threadloom._engine._options import (
 from threadloom._engine._run import Run, _ChildInput
 from threadloom._engine._runnable import RunnableGraph
 from threadloom._engine._spec import GraphSpec
+from threadloom._engine._subgraphs import (
+    graph_for_namespace,
+    recast,
+    subgraphs_of,
+    task_namespace,
+    with_checkpoint_map,
+)
 from threadloom._engine._superstep import SaverCall, Script, load, save
 from threadloom._engine._tracing import atraced, traced, wants_trace
+from threadloom._engine._updates import as_update, update_ops
 from threadloom.errors import (
     CheckpointerNotConfiguredError,
     CheckpointNotFoundError,
     InvalidUpdateError,
+    SubgraphNotFoundError,
     UnsupportedOptionError,
 )
 from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot, StateUpdate
@@ -53,6 +62,7 @@ __all__ = ["CompiledGraph"]
 
 _LIVE_MODES = frozenset({"messages", "custom"})
 _NO_MODES: frozenset[str] = frozenset()
+_LINEAGE_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
 
 
 def _noop_sink(ns: tuple[str, ...], mode: str, payload: Any) -> None:
@@ -135,6 +145,8 @@ class CompiledGraph(RunnableGraph):
         interrupt_after: Any = None,
     ) -> Run:
         parent = current_task()
+        if parent is not None and _own_lineage(config, parent):
+            parent = None  # a graph called with its own thread: a root run, not a subgraph
         if parent is not None:
             if config is None:
                 config = parent.config
@@ -155,15 +167,28 @@ class CompiledGraph(RunnableGraph):
             run.durability = prun.durability
             run.traced = prun.trace is not None
             return run
+        config = dict(config or {})
+        checkpoint_map = None
+        configurable = config.get("configurable") or {}
+        if configurable.get("checkpoint_ns"):
+            # A subgraph's config given to the root: the root runs from its checkpoint of
+            # that time, the subgraphs from theirs (``checkpoint_map``), as in LangGraph.
+            checkpoint_map = dict(configurable.get("checkpoint_map") or {})
+            config["configurable"] = {
+                **configurable,
+                "checkpoint_ns": "",
+                "checkpoint_id": checkpoint_map.pop("", None),
+            }
         run = Run(
             self,
-            dict(config or {}),
+            config,
             modes=modes,
             sink=sink if sink is not None else _noop_sink,
             context=context,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
         )
+        run.checkpoint_map = checkpoint_map
         if sink is not None:
             run.subgraphs = sink.subgraphs
             if "messages" in modes:
@@ -288,7 +313,38 @@ class CompiledGraph(RunnableGraph):
                 "this graph was compiled without a checkpointer, so it keeps no state: "
                 "pass checkpointer=... to compile()"
             )
-        return Run(self, dict(config or {}), modes=frozenset(), sink=_noop_sink)
+        config = dict(config or {})
+        ns = (config.get("configurable") or {}).get("checkpoint_ns") or ""
+        if not ns:
+            return Run(self, config, modes=frozenset(), sink=_noop_sink)
+        # A subgraph's namespace: the subgraph's state, in this graph's saver.
+        sub = graph_for_namespace(self, ns)
+        if sub is None:
+            raise SubgraphNotFoundError(
+                f"checkpoint_ns {ns!r} names no subgraph of graph {self.name!r} "
+                f"(its subgraphs: {[path for path, _ in subgraphs_of(self, recurse=True)]})"
+            )
+        if sub.checkpointer is True:
+            ns = recast(ns)
+        config["configurable"] = {**config["configurable"], "checkpoint_ns": ns}
+        run = Run(sub, config, modes=frozenset(), sink=_noop_sink)
+        if run.saver is None:
+            run.saver = self.checkpointer
+        return run
+
+    def get_subgraphs(
+        self, *, namespace: str | None = None, recurse: bool = False
+    ) -> Iterator[tuple[str, CompiledGraph]]:
+        """The subgraphs of this graph's nodes as ``(name, graph)``, nested ones too with
+        ``recurse`` (their names joined by ``|``); ``namespace`` picks the one it names."""
+        return subgraphs_of(self, namespace, recurse=recurse)
+
+    async def aget_subgraphs(
+        self, *, namespace: str | None = None, recurse: bool = False
+    ) -> AsyncIterator[tuple[str, CompiledGraph]]:
+        """Async twin of :meth:`get_subgraphs`."""
+        for item in subgraphs_of(self, namespace, recurse=recurse):
+            yield item
 
     def get_state(self, config: RunnableConfig, *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or the one ``checkpoint_id`` names).
@@ -373,7 +429,7 @@ class CompiledGraph(RunnableGraph):
     def _write_bulk(
         self, config: RunnableConfig, supersteps: Sequence[Sequence[StateUpdate]]
     ) -> Script[RunnableConfig]:
-        steps = [[_as_update(u) for u in step] for step in supersteps]
+        steps = [[as_update(u) for u in step] for step in supersteps]
         if not steps:
             raise InvalidUpdateError("No supersteps provided to bulk_update_state")
         if not any(steps):
@@ -386,9 +442,9 @@ class CompiledGraph(RunnableGraph):
         yield from load(run)
         for step in steps:
             if step:
-                yield from save(run, _update_step(run, [(u.values, u.as_node) for u in step]))
+                yield from save(run, update_ops(run, [(u.values, u.as_node) for u in step]))
         run.graph._cache.put(run.cache_key, run.thread_state())
-        return run.checkpoint_config  # type: ignore[return-value]
+        return with_checkpoint_map(run.checkpoint_config, run.metadata)
 
     def _write_state(
         self, config: RunnableConfig, values: Any, as_node: str | None, task_id: str | None
@@ -399,9 +455,19 @@ class CompiledGraph(RunnableGraph):
         run = self._state_run(config)
         yield from load(run)
         _require_checkpoint(run)
-        yield from save(run, _update(run, values, as_node))
+        yield from save(run, update_ops(run, [(values, as_node)]))
         run.graph._cache.put(run.cache_key, run.thread_state())
-        return run.checkpoint_config  # type: ignore[return-value]
+        return with_checkpoint_map(run.checkpoint_config, run.metadata)
+
+
+def _own_lineage(config: Any, parent: Task) -> bool:
+    """Whether ``config``, given to a graph called inside ``parent``, addresses checkpoints
+    of its own (LangGraph: an explicit thread, namespace or checkpoint drops the ambient
+    one); the task's own config passed on still makes a subgraph call."""
+    configurable = (config or {}).get("configurable") or {}
+    if configurable.get(TASK_CONFIG):
+        return False
+    return any(configurable.get(k) for k in _LINEAGE_KEYS)
 
 
 def _read_state(run: Run, subgraphs: bool) -> Script[StateSnapshot]:
@@ -463,23 +529,27 @@ def _add_handler(callbacks: Any, handler: Any) -> Any:
     return manager
 
 
-def _subgraph_state(run: Run, task: Task) -> Script[StateSnapshot | None]:
-    """The snapshot of the subgraph a pending task runs, read from its checkpoint namespace."""
+def _subgraph_state(run: Run, task: Task, recurse: bool) -> Script[Any]:
+    """What ``PregelTask.state`` shows for a task that runs a subgraph: the config of the
+    subgraph's namespace, or (``recurse``) the subgraph's own snapshot read from it."""
     subgraph = task.node.subgraph
-    if subgraph is None or run.saver is None:
+    if subgraph is None:
         return None
-    segment = task.name if subgraph.checkpointer is True else f"{task.name}:{task.id}"
-    ns = f"{run.ns}|{segment}" if run.ns else segment
+    ns = task_namespace(run.ns, task.name, task.id)
+    config = {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ns}}
+    if not recurse or run.saver is None:
+        return config
+    own = recast(ns) if subgraph.checkpointer is True else ns
     child = Run(
         subgraph,
-        {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ns}},
+        {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": own}},
         modes=frozenset(),
         sink=_noop_sink,
     )
     child.saver = run.saver
     found = yield SaverCall(run.saver, "get_tuple", (child.saver_config(),))
     if found is None:
-        return None
+        return _empty_snapshot(child, config)
     child.load_tuple(found)
     return (yield from _snapshot(child, True))
 
@@ -506,16 +576,16 @@ def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
                 id=task.id,
                 name=task.name,
                 path=task.path,
-                error=Exception(error) if isinstance(error, str) else error,
+                error=error,  # as saved: the repr of the exception, as LangGraph shows it
                 interrupts=task_interrupts,
-                state=(yield from _subgraph_state(run, task)) if subgraphs else None,
+                state=(yield from _subgraph_state(run, task, subgraphs)),
                 result=result,
             )
         )
     return StateSnapshot(
         values=run.snapshot_values(),
         next=tuple(t.name for t in tasks),
-        config=run.checkpoint_config or {},  # type: ignore[arg-type]
+        config=with_checkpoint_map(run.checkpoint_config, run.metadata),
         metadata=run.metadata,
         created_at=run.created_at,
         parent_config=run.parent_config,  # type: ignore[arg-type]
@@ -524,81 +594,12 @@ def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
     )
 
 
-def _empty_snapshot(run: Run) -> StateSnapshot:
+def _empty_snapshot(run: Run, config: Any = None) -> StateSnapshot:
     return StateSnapshot(
         values={},
         next=(),
-        config=run.saver_config(),  # type: ignore[arg-type]
+        config=config or run.saver_config(),  # type: ignore[arg-type]
         metadata=None,
         created_at=None,
         parent_config=None,
     )
-
-
-def _update(run: Run, values: Any, as_node: str | None) -> list[Any]:
-    return _update_step(run, [(values, as_node)])
-
-
-def _update_step(run: Run, updates: list[tuple[Any, str | None]]) -> list[Any]:
-    """Apply updates as one superstep (each as if its node had returned it); the checkpoint to save."""
-    if len(updates) > 1:
-        for _, as_node in updates:
-            if as_node is None or as_node in (END, COPY):
-                raise InvalidUpdateError(
-                    f"updates applied together in one superstep each need an as_node other "
-                    f"than {END!r} or {COPY!r}; got {as_node!r}"
-                )
-    tasks = [_update_task(run, values, as_node) for values, as_node in updates]
-    run.pending_writes = []
-    run.apply_writes(tasks)
-    run.step += 1
-    return run.checkpoint_ops("update")
-
-
-def _update_task(run: Run, values: Any, as_node: str | None) -> Task:
-    spec = run.spec
-    if spec.update_coerce is not None:  # a workflow: the update is its one node's return value
-        values = spec.update_coerce(values)
-        as_node = as_node or next(iter(spec.nodes))
-    if as_node is None:
-        as_node = _last_writer(run)
-    if as_node == START:
-        node = spec.start
-    elif as_node in spec.nodes:
-        node = spec.nodes[as_node]
-    else:
-        raise InvalidUpdateError(
-            f"update_state(as_node={as_node!r}): no such node; known nodes: {sorted(spec.nodes)}"
-        )
-    triggers = tuple(t for t in node.triggers if run.channels[t].is_available())
-    task = Task(run, node, NULL_TASK_ID, ("update", node.name), triggers, None)
-    branches = run.process_output(task, values)
-    if branches:
-        task.writes.extend(run.eval_branches(task, branches, task.writes))
-    return task
-
-
-def _as_update(update: Any) -> StateUpdate:
-    if isinstance(update, StateUpdate):
-        return update
-    if isinstance(update, tuple):
-        return StateUpdate(*update)
-    raise InvalidUpdateError(f"bulk_update_state takes StateUpdate tuples, got {update!r}")
-
-
-def _last_writer(run: Run) -> str:
-    """The node an update is attributed to when ``as_node`` is not given: the last one that ran."""
-    spec = run.spec
-    if not run.versions:
-        return START
-    if len(spec.nodes) == 1:
-        return next(iter(spec.nodes))
-    names = sorted(n for n in run.seen if n in spec.nodes)
-    if not names:
-        return START
-    if len(names) > 1:
-        raise InvalidUpdateError(
-            f"update_state cannot tell which node the update is from ({', '.join(names)} ran "
-            "last); pass as_node="
-        )
-    return names[0]

@@ -12,20 +12,22 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine import _results
-from threadloom._engine._checkpoint import ThreadState, new_checkpoint_id, now_iso, task_id
+from threadloom._engine._checkpoint import task_id
 from threadloom._engine._constants import (
     ERROR,
     INTERRUPT,
     MISSING,
     NULL_TASK_ID,
     RESUME,
-    RETURN,
     START,
+    TASK_CONFIG,
     TASKS,
 )
 from threadloom._engine._context import Task
 from threadloom._engine._output import RunOutput
+from threadloom._engine._saving import Op, RunSaving
 from threadloom._engine._spec import BranchSpec, NodeSpec
+from threadloom._engine._subgraphs import ReplayState, recast, task_namespace
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.errors import (
@@ -46,15 +48,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Op", "Run"]
 
-Op = tuple[str, tuple[Any, ...]]
-"""A checkpointer call for the driver: ``("put", args)`` or ``("put_writes", args)``."""
-
 _DEFAULT_RECURSION_LIMIT = 25
-_ADDRESS_KEYS = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id"})
 _SPECIAL_WRITES = frozenset({INTERRUPT, ERROR, RESUME})
 
 
-class Run(RunOutput):
+class Run(RunOutput, RunSaving):
     """The mutable state of one invocation (or one subgraph call inside a task)."""
 
     def __init__(
@@ -83,19 +81,35 @@ class Run(RunOutput):
         self.ns: str
         if parent is not None:
             prun = parent.run
-            self.saver = None if graph.checkpointer is False else (graph.checkpointer or prun.saver)
+            own = graph.checkpointer
+            # True: the parent's saver, under a namespace kept across calls; False: none.
+            self.saver = None if own is False else prun.saver if own in (None, True) else own
             self.store = graph.store if graph.store is not None else prun.store
             if context is None:
                 self.context = prun.context
-            segment = parent.name if graph.checkpointer is True else f"{parent.name}:{parent.id}"
-            self.ns = f"{prun.ns}|{segment}" if prun.ns else segment
-            self.ns_path: tuple[str, ...] = (*prun.ns_path, f"{parent.name}:{parent.id}")
+            if graph.checkpointer is True:  # one namespace per node path, kept across calls
+                self.ns = recast(f"{prun.ns}|{parent.name}" if prun.ns else parent.name)
+                segment = parent.name
+            else:
+                self.ns = task_namespace(prun.ns, parent.name, parent.id)
+                segment = f"{parent.name}:{parent.id}"
+            calls = parent.subgraph_calls
+            parent.subgraph_calls = calls + 1
+            self.ns_path: tuple[str, ...] = (*prun.ns_path, segment)
+            if calls:  # a second subgraph called by the same task: a namespace of its own
+                self.ns = f"{self.ns}|{calls}"
+                self.ns_path = (*self.ns_path, str(calls))
+            self.replay: ReplayState | None = prun.replay
+            self.checkpoint_map: dict[str, Any] | None = prun.checkpoint_map
         else:
             checkpointer = graph.checkpointer
             self.saver = checkpointer if checkpointer not in (None, False, True) else None
             self.store = graph.store
             self.ns = configurable.get("checkpoint_ns", "")
             self.ns_path = ()
+            self.replay = None
+            self.checkpoint_map = None
+            """Checkpoint ids per subgraph namespace, when the root time-travels to a subgraph's."""
         self.thread_id = configurable.get("thread_id")
         if self.saver is not None and self.thread_id is None:
             raise MissingThreadIdError(
@@ -136,8 +150,13 @@ class Run(RunOutput):
         """Channels the null writes changed: saved with the next step's checkpoint."""
         self.updated: set[str] | None = None
         # Progress of this run.
-        self.steps_run = 0
+        self.stop = 0
+        """The last step this run may plan (see :meth:`start_counting`)."""
         self.skip_interrupt_before = False
+        self.mapped = False
+        """This subgraph run loaded the checkpoint the root's ``checkpoint_map`` names."""
+        self.replay_input = False
+        """A subgraph loaded as of a replayed checkpoint takes its input afresh."""
         self.done = False
         self.interrupts: list[Interrupt] = []
         self.interrupted = False
@@ -191,26 +210,6 @@ class Run(RunOutput):
         """Whether the run starts from the thread's latest checkpoint (not time travel)."""
         return self.parent is not None or not self.configurable.get("checkpoint_id")
 
-    def load_fresh(self) -> None:
-        """Start a thread that has no checkpoint."""
-        self.channels = self.spec.new_channels()
-        if self.saver is not None:
-            for key in self.spec.delta_keys:
-                self.channels[key].track_delta = True  # type: ignore[attr-defined]
-
-    def load_cached(self, state: ThreadState) -> None:
-        """Continue from channels kept in memory after the previous run."""
-        self.channels = state.channels
-        self.versions = state.versions
-        self.seen = state.seen
-        self.step = state.step
-        self.max_version = state.max_version
-        self.checkpoint_id = state.checkpoint_id
-        self.checkpoint_config = state.config
-        self.parent_config = state.parent_config
-        self.metadata = state.metadata
-        self.created_at = state.created_at
-
     def load_tuple(self, found: CheckpointTuple | None) -> None:
         """Continue from a checkpoint read from the saver (or start fresh on ``None``)."""
         if found is None:
@@ -246,22 +245,6 @@ class Run(RunOutput):
             self.null_writes = null
             self._apply_null(null)
 
-    def thread_state(self) -> ThreadState:
-        """What the cache keeps of this run once it has ended cleanly."""
-        assert self.checkpoint_id is not None
-        return ThreadState(
-            checkpoint_id=self.checkpoint_id,
-            config=self.checkpoint_config,
-            parent_config=self.parent_config,
-            metadata=self.metadata,
-            created_at=self.created_at,
-            channels=self.channels,
-            versions=self.versions,
-            seen=self.seen,
-            step=self.step,
-            max_version=self.max_version,
-        )
-
     # --- input ----------------------------------------------------------------
 
     def apply_input(self, value: Any) -> list[Op]:
@@ -276,12 +259,19 @@ class Run(RunOutput):
                     "the graph was invoked with None and there is no checkpoint to resume from"
                 )
             self.skip_interrupt_before = True
+            ops = self._fork() if self.time_travels() else []
             self.emit_resumed()
-            return []
+            return ops
         self.pending_writes = []
         updates = self._input_updates(value)
         start = self.spec.start
         task = Task(self, start, NULL_TASK_ID, (START,), (), None)
+        if self.spec.start_step:
+            # The input checkpoint holds only the input; START applies it in step 0.
+            task.writes = [(START, dict(updates))]
+            self.apply_writes([task])
+            self.step += 1
+            return self.checkpoint_ops("input")
         task.writes = [*updates, *start.edge_writes]
         if start.branches:
             task.writes.extend(self.eval_branches(task, start.branches, task.writes))
@@ -291,14 +281,48 @@ class Run(RunOutput):
         self.emit_values()
         return ops
 
+    def time_travels(self) -> bool:
+        """Whether this run continues from a past checkpoint that the config names (a replay)."""
+        if self.checkpoint_id is None:
+            return False
+        return self.mapped or not self.wants_latest()
+
+    def _fork(self) -> list[Op]:
+        """Replay from a past checkpoint: its tasks run again, on a new branch of the thread.
+
+        As in LangGraph, saved writes and answers of the checkpoint's tasks are not
+        reused (they run again and interrupt again); a checkpoint the run made
+        itself (a loop or input one) is first copied as a ``"fork"`` checkpoint, so
+        the thread's head moves to the new branch; an update's or fork's
+        checkpoint already is a branch of its own.
+        """
+        self.pending_writes = [w for w in self.pending_writes if w[0] == NULL_TASK_ID]
+        if self.metadata.get("source") in ("update", "fork"):
+            # Subgraphs start from their state before the checkpoint this one branched from.
+            if self.parent is None:
+                parent = (self.parent_config or {}).get("configurable") or {}
+                self.replay = ReplayState(parent.get("checkpoint_id") or self.checkpoint_id or "")
+            return []
+        if self.parent is None:
+            self.replay = ReplayState(self.checkpoint_id or "")
+        self.step += 1
+        carried, self.carried = self.carried, set()
+        self.updated = carried  # the fork stores only what the null writes changed
+        ops = self.checkpoint_ops("fork")
+        self.updated = None  # plan every node, as after a load
+        return ops
+
     def _child_resume(self, value: _ChildInput) -> Any:
         """A subgraph left at an interrupt resumes with its parent's resume value."""
         parent = self.parent
-        if parent is None or self.checkpoint_id is None:
+        if parent is None or self.checkpoint_id is None or self.replay_input:
             return value.value
-        if not any(w[1] == INTERRUPT for w in self.pending_writes):
-            # Stopped by a static interrupt (or a failure): continue if work is left.
-            return None if self.next_tasks(dry=True) else value.value
+        # Stopped by a static interrupt, a failure or an update: continue if work is left
+        # (the parent's resume value answers the next interrupt, as in LangGraph).
+        if not any(w[1] == INTERRUPT for w in self.pending_writes) and not self.next_tasks(
+            dry=True
+        ):
+            return value.value
         prun = parent.run
         if prun.resume_map:
             self.resume_map = prun.resume_map
@@ -411,6 +435,11 @@ class Run(RunOutput):
         channels = self.channels
         step = self.step + 1
         tasks: list[Task] = []
+        if spec.start_step and channels[START].is_available():
+            pull: tuple[str, Any] = ("pull", START)
+            start = Task(self, spec.start, self._task_id(step, START, pull), pull, (START,), None)
+            start.input = channels[START].get()
+            tasks.append(start)
         sends = channels.get(TASKS)
         if sends is not None and sends.is_available():
             for i, packet in enumerate(sends.get()):
@@ -456,7 +485,17 @@ class Run(RunOutput):
                 self.calls = []
                 self.call_counts = {}
             self._attach_pending(tasks)
+            if tasks[0].name == START and tasks[0].result is MISSING:
+                self._run_start(tasks[0])
         return tasks
+
+    def _run_start(self, task: Task) -> None:
+        """START's writes: the input's state keys, its edges and what its branches choose."""
+        start = self.spec.start
+        task.writes = [*task.input.items(), *start.edge_writes]
+        if start.branches:
+            task.writes.extend(self.eval_branches(task, start.branches, task.writes))
+        task.result = dict(task.input)
 
     def _task_id(self, step: int, name: str, path: tuple[Any, ...]) -> str:
         if self.saver is None:
@@ -472,9 +511,9 @@ class Run(RunOutput):
             if channel.is_available():
                 state[key] = channel.get()
         if node.managed:
-            step = self.steps_run + 1  # the step these tasks run in
+            step = self.step + 1  # the step these tasks run in
             for key, manager in node.managed:
-                state[key] = managed_value(manager, step, self.recursion_limit)
+                state[key] = managed_value(manager, step, self.stop)
         coerce = node.input_coerce
         return coerce(state) if coerce is not None else state
 
@@ -519,22 +558,32 @@ class Run(RunOutput):
             self.skip_interrupt_before = False
             return False
         names = self.interrupt_before
-        return bool(names) and any(t.name in names or "*" in names for t in tasks)
+        return bool(names) and any(
+            t.name in names or ("*" in names and t.name != START) for t in tasks
+        )
 
     def should_interrupt_after(self, tasks: list[Task]) -> bool:
         """Whether a static ``interrupt_after`` stops the run after ``tasks`` ran."""
         names = self.interrupt_after
-        return bool(names) and any(t.name in names or "*" in names for t in tasks)
+        return bool(names) and any(
+            t.name in names or ("*" in names and t.name != START) for t in tasks
+        )
 
-    def check_recursion(self) -> None:
-        """Count one more superstep; raise when the recursion limit is reached."""
-        if self.steps_run >= self.recursion_limit:
-            raise GraphRecursionError(
-                f"recursion limit of {self.recursion_limit} reached without hitting a stop "
-                "condition; raise it with config={'recursion_limit': n}",
-                limit=self.recursion_limit,
-            )
-        self.steps_run += 1
+    def start_counting(self) -> None:
+        """Fix the last step this run may plan: ``recursion_limit`` steps after its input checkpoint."""
+        self.stop = self.step + self.recursion_limit + 2
+
+    def out_of_steps(self) -> bool:
+        """Whether the next step is past the recursion limit (checked before it is planned)."""
+        return self.step + 1 > self.stop
+
+    def recursion_error(self) -> GraphRecursionError:
+        """The error a run past its recursion limit raises."""
+        return GraphRecursionError(
+            f"recursion limit of {self.recursion_limit} reached without hitting a stop "
+            "condition; raise it with config={'recursion_limit': n}",
+            limit=self.recursion_limit,
+        )
 
     # --- task results (see _results) -------------------------------------------
 
@@ -627,138 +676,6 @@ class Run(RunOutput):
             self.carried = set()
         self.updated = updated
 
-    def checkpoint_ops(self, source: str) -> list[Op]:
-        """The ``put`` of the checkpoint for the current state (nothing without a saver)."""
-        saver = self.saver
-        if saver is None:
-            return []
-        updated = self.updated or set()
-        # Savers store only the channels in new_versions; the others keep their stored version.
-        values: dict[str, Any] = {}
-        delta_keys = self.spec.delta_keys
-        channels = self.channels
-        for key in updated:
-            channel = channels[key]
-            if key in delta_keys:
-                values[key] = channel.checkpoint_delta()  # type: ignore[attr-defined]
-                continue
-            value = channel.checkpoint()
-            if value is not MISSING:
-                values[key] = value
-        checkpoint_id = new_checkpoint_id()
-        ts = now_iso()
-        checkpoint = {
-            "v": 1,
-            "id": checkpoint_id,
-            "ts": ts,
-            "channel_values": values,
-            "channel_versions": dict(self.versions),
-            "versions_seen": self.seen,
-            "updated_channels": sorted(updated),
-        }
-        parents = {}
-        if self.parent is not None and self.parent.run.checkpoint_id:
-            parents[self.parent.run.ns] = self.parent.run.checkpoint_id
-        metadata = {
-            **self._metadata_extra(),
-            "source": source,
-            "step": self.step,
-            "parents": parents,
-        }
-        conf: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
-        if self.checkpoint_id is not None:
-            conf["checkpoint_id"] = self.checkpoint_id
-        new_versions = {k: self.versions[k] for k in updated if k in self.versions}
-        self.parent_config = self.checkpoint_config
-        self.checkpoint_id = checkpoint_id
-        self.metadata = metadata
-        self.created_at = ts
-        self.pending_writes = []
-        self.null_writes = []
-        self._saved_delta = [k for k in delta_keys if k in updated]
-        return [("put", ({"configurable": conf}, checkpoint, metadata, new_versions))]
-
-    def keep_back(self, ops: list[Op]) -> None:
-        """Hold a step's checkpoint instead of saving it (``durability="exit"``)."""
-        if not ops:
-            return
-        self._unsaved |= self.updated or set()
-        if self.deferred is None:
-            self.deferred = ops  # its config's parent is the thread's saved head
-        else:
-            self.deferred = [(ops[0][0], (self.deferred[0][1][0], *ops[0][1][1:]))]
-        self._saved_delta = []
-
-    def release(self) -> list[Op]:
-        """The one checkpoint to save for the steps held back: the current state, full values."""
-        deferred = self.deferred
-        if deferred is None:
-            return []
-        self.deferred = None
-        config, checkpoint, metadata, _ = deferred[0][1]
-        keys, self._unsaved = self._unsaved, set()
-        values = {}
-        for key in keys:
-            value = self.channels[key].checkpoint()
-            if value is not MISSING:
-                values[key] = value
-        checkpoint = {**checkpoint, "channel_values": values, "updated_channels": sorted(keys)}
-        new_versions = {k: self.versions[k] for k in keys if k in self.versions}
-        self._saved_delta = [k for k in self.spec.delta_keys if k in keys]
-        return [("put", (config, checkpoint, metadata, new_versions))]
-
-    def _metadata_extra(self) -> dict[str, Any]:
-        """Caller metadata and plain ``configurable`` values, kept on each checkpoint for filtering."""
-        extra = self._extra_metadata
-        if extra is None:
-            extra = {}
-            for source in (self.config.get("metadata") or {}, self.configurable):
-                for key, value in source.items():
-                    if (
-                        key not in _ADDRESS_KEYS
-                        and not key.startswith("__")
-                        and (value is None or isinstance(value, (str, int, float, bool)))
-                    ):
-                        extra[key] = value
-            self._extra_metadata = extra
-        return extra
-
-    def on_saved(self, config: dict[str, Any]) -> None:
-        """Record the config the saver returned for the checkpoint just stored."""
-        self.checkpoint_config = config
-        for key in self._saved_delta:
-            self.channels[key].mark_saved(self.versions[key])  # type: ignore[attr-defined]
-        self._saved_delta = []
-
-    def failure_ops(self, tasks: list[Task]) -> list[Op]:
-        """Pending writes to save when a step did not complete (a failure or an interrupt)."""
-        if self.saver is None or self.checkpoint_config is None:
-            return []
-        config = self.checkpoint_config
-        ops: list[Op] = []
-        if self.null_writes:
-            ops.append(("put_writes", (config, list(self.null_writes), NULL_TASK_ID, "")))
-        for task in tasks:
-            if task.error is not None:
-                writes: list[tuple[str, Any]] = [(ERROR, repr(task.error))]
-            elif task.paused:
-                writes = [(INTERRUPT, list(task.interrupts))]
-                if task.resume:
-                    writes.insert(0, (RESUME, list(task.resume)))
-            else:
-                writes = list(task.writes)
-                if task.resume:
-                    writes.append((RESUME, list(task.resume)))
-            ops.append(("put_writes", (config, writes, task.id, _path_str(task.path))))
-        for call in self.calls:
-            writes = [(RESUME, list(call.resume))] if call.resume else []
-            if not call.paused:
-                writes.append((RETURN, call.result))
-            if writes:
-                ops.append(("put_writes", (config, writes, call.id, _path_str(call.path))))
-        self.calls = []
-        return ops
-
     @property
     def runtime(self) -> Any:
         """The :class:`~threadloom.runtime.Runtime` injected as ``runtime``."""
@@ -795,6 +712,7 @@ class Run(RunOutput):
             if self.thread_id is not None:
                 configurable["thread_id"] = self.thread_id
             configurable["checkpoint_ns"] = self.ns
+            configurable[TASK_CONFIG] = True  # a graph called with this config is a subgraph
             base = {**self.config, "configurable": configurable}
             base.pop("run_id", None)  # the graph's own run id, not its nodes'
             if self.callbacks is not None:
@@ -837,10 +755,6 @@ def _interrupt_id(task: Task, index: int) -> str:
     import hashlib
 
     return hashlib.md5(f"{task.id}:{index}".encode(), usedforsecurity=False).hexdigest()
-
-
-def _path_str(path: tuple[Any, ...]) -> str:
-    return "|".join(map(str, path))
 
 
 def _updates_of(writes: list[tuple[str, Any]], keys: frozenset[str]) -> dict[str, Any] | None:

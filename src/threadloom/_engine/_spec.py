@@ -91,6 +91,8 @@ class GraphSpec:
     """What ``stream_mode="values"`` shows of a low-level graph, when its writes touch it."""
     root_key: str | None = None
     """The one channel of a graph whose state is a single value (``StateGraph(list[str])``)."""
+    start_step: bool = False
+    """The input is written to the ``__start__`` channel and START runs as step 0 (a StateGraph)."""
     interrupt_before: frozenset[str] = frozenset()
     interrupt_after: frozenset[str] = frozenset()
     name: str = "graph"

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, TypeVar
 
+from threadloom._engine._constants import START
 from threadloom._engine._context import Task
 from threadloom._engine._events import (
     EVENT_MODES,
@@ -73,6 +74,20 @@ def load(run: Run, *, peek: bool = False) -> Script[None]:
     if saver is None:
         run.load_fresh()
         return
+    mapped = run.checkpoint_map.pop(run.ns, None) if run.checkpoint_map else None
+    if mapped is not None and run.parent is not None:
+        # The root time-travels to this subgraph's checkpoint: load exactly that one.
+        config = run.saver_config()
+        config["configurable"]["checkpoint_id"] = mapped
+        run.load_tuple((yield SaverCall(saver, "get_tuple", (config,))))
+        run.mapped = run.checkpoint_id is not None
+        return
+    replay = run.replay
+    if replay is not None and run.parent is not None and replay.first_visit(run.ns):
+        # A replay of the root: the subgraph's state from before the replayed checkpoint.
+        run.load_tuple((yield SaverCall(replay.reader(saver), "get_tuple", (run.saver_config(),))))
+        run.replay_input = True
+        return
     if run.wants_latest():
         cache = run.graph._cache
         cached = cache.peek(run.cache_key) if peek else cache.take(run.cache_key)
@@ -100,6 +115,7 @@ def script(run: Run, value: Any) -> Script[None]:
     else:
         yield from load(run)
     exit_only = run.durability == "exit"
+    run.start_counting()
     ops = run.apply_input(value)
     if exit_only:
         run.keep_back(ops)
@@ -110,15 +126,16 @@ def script(run: Run, value: Any) -> Script[None]:
     if run.modes:  # without a stream mode nothing is emitted (the hot path skips the request)
         yield FLUSH
     while True:
+        if run.out_of_steps():  # checked before planning, as LangGraph does
+            if exit_only:
+                yield from save(run, run.release())  # the run stops here: save what it did
+            raise run.recursion_error()
         tasks = run.next_tasks()
         if not tasks:
             break
         if run.should_interrupt_before(tasks):
             yield from _stop_static(run)
             return
-        if exit_only and run.steps_run >= run.recursion_limit:
-            yield from save(run, run.release())  # the run stops here: save what it did
-        run.check_recursion()
         todo = [t for t in tasks if t.result is MISSING]  # the others reuse saved writes
         if todo:
             yield todo
@@ -139,9 +156,10 @@ def script(run: Run, value: Any) -> Script[None]:
             run.keep_back(ops)
         elif ops:
             yield from save(run, ops)
-        run.emit_updates(tasks)
+        shown = tasks if tasks[0].name != START else tasks[1:]  # START is hidden, as in LangGraph
+        run.emit_updates(shown)
         if run.modes & EVENT_MODES:
-            for task in tasks:
+            for task in shown:
                 emit_event(run, task_result_event(task))
         run.emit_values()
         if run.modes & EVENT_MODES and run.saver is not None:
@@ -152,7 +170,12 @@ def script(run: Run, value: Any) -> Script[None]:
             yield from _stop_static(run)
             return
     if run.deferred is not None:
-        yield from save(run, run.release())
+        if run.parent is None or ":" not in run.ns:
+            yield from save(run, run.release())
+        else:
+            # durability="exit": a subgraph call that completes leaves nothing to resume
+            # (a checkpointer=True one, whose namespace has no task id, keeps its state).
+            run.deferred = None
     run.done = True
     _keep(run)
 
@@ -169,7 +192,8 @@ def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | Non
     ops = run.failure_ops(tasks)
     if run.modes & EVENT_MODES:
         for task in tasks:
-            emit_event(run, task_result_event(task))
+            if task.name != START:
+                emit_event(run, task_result_event(task))
     if errors:
         return ops, errors[0]
     run.interrupts = [i for t in interrupted for i in t.interrupts]

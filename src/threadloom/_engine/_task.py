@@ -67,6 +67,7 @@ def task_script(task: Task) -> TaskScript:
     try:
         while True:
             task.attempt = attempt + 1
+            task.subgraph_calls = 0
             try:
                 output = yield (node.func, task.input, True)
                 branches = run.process_output(task, output)

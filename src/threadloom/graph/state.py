@@ -40,8 +40,10 @@ from threadloom._engine._handlers import ErrorHandler
 from threadloom._engine._injection import NodeFunc
 from threadloom._engine._pregel import CompiledGraph
 from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
+from threadloom._engine._subgraphs import find_subgraph
 from threadloom.channels.barrier import NamedBarrierValue
 from threadloom.channels.base import BaseChannel
+from threadloom.channels.ephemeral import EphemeralValue
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
@@ -404,6 +406,7 @@ class StateGraph:
             defs[DEFAULT_HANDLER] = _handler_def(DEFAULT_HANDLER, default_handler)
         channels: dict[str, BaseChannel] = {k: c.new() for k, c in self.channels.items()}
         channels[TASKS] = Topic(key=TASKS)
+        channels[START] = EphemeralValue(Any, key=START)  # the input, until START runs
         for node in defs:
             channels[branch_channel(node)] = Trigger(branch_channel(node))
         joins: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *defs]}
@@ -430,7 +433,7 @@ class StateGraph:
             coerce = state_coercer(input_schema) if input_schema is not None else state_coerce
             if self.root:
                 coerce = _root_value
-            subgraph = definition.action if isinstance(definition.action, CompiledGraph) else None
+            subgraph = find_subgraph(definition.action, CompiledGraph)
             func = NodeFunc(definition.action, f"node '{node_name}'")
             timeout = _default(definition.timeout, defaults.get("timeout"))
             if timeout is not None and not _cancellable(func):
@@ -467,6 +470,7 @@ class StateGraph:
         start = NodeSpec(
             name=START,
             func=None,
+            triggers=(START,),
             edge_writes=(*edge_writes[START], *joins[START]),
             branches=self._branch_specs(START),
         )
@@ -487,6 +491,7 @@ class StateGraph:
             if typing.is_typeddict(input_schema)
             else object_to_dict,
             state_coerce=_root_value if root else state_coerce,
+            start_step=True,
             interrupt_before=frozenset(before),
             interrupt_after=frozenset(after),
             name=name or "graph",

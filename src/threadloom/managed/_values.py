@@ -33,8 +33,8 @@ MANAGERS = frozenset({RemainingStepsManager, IsLastStepManager})
 """The markers the engine fills in."""
 
 
-def managed_value(manager: type, step: int, limit: int) -> int | bool:
-    """The value of ``manager`` in the ``step``-th superstep (1-based) of a run of ``limit`` steps."""
+def managed_value(manager: type, step: int, stop: int) -> int | bool:
+    """The value of ``manager`` in superstep ``step`` of a run whose last allowed step is ``stop``."""
     if manager is RemainingStepsManager:
-        return limit - step + 1
-    return step == limit
+        return stop - step
+    return step == stop - 1

@@ -222,7 +222,9 @@ def snapshot_json(snapshot: Any) -> dict[str, Any]:
             {
                 "id": task.id,
                 "name": task.name,
-                "error": None if task.error is None else repr(task.error),
+                "error": task.error
+                if task.error is None or isinstance(task.error, str)
+                else repr(task.error),
                 "interrupts": list(task.interrupts),
                 "checkpoint": _checkpoint(state) if isinstance(state, dict) else None,
                 "state": snapshot_json(state) if hasattr(state, "tasks") else None,
