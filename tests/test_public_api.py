@@ -144,7 +144,12 @@ PUBLIC_API: dict[str, list[str]] = {
         "StateGraph",
         "add_messages",
     ],
-    "threadloom.graph.message": ["MessagesState", "REMOVE_ALL_MESSAGES", "add_messages"],
+    "threadloom.graph.message": [
+        "MessagesState",
+        "REMOVE_ALL_MESSAGES",
+        "add_messages",
+        "push_message",
+    ],
     "threadloom.graph.state": ["CompiledStateGraph", "StateGraph"],
     "threadloom.migrate": ["MigrationReport", "migrate"],
     "threadloom.server": [
@@ -385,6 +390,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "Command",
         "Durability",
         "Interrupt",
+        "Overwrite",
         "PregelTask",
         "RetryPolicy",
         "Send",

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any
 
 __all__ = ["json_schema"]
 
 
 def json_schema(tp: Any, title: str) -> dict[str, Any]:
-    """The JSON schema of ``tp``; a type with no title of its own gets ``title``."""
+    """The JSON schema of ``tp``; a type with no title of its own gets ``title``.
+
+    As in LangGraph, a field of a dataclass or TypedDict whose type admits
+    ``None`` is optional even without a default.
+    """
     if tp is None or tp is Any:
         return {"title": title}
     from pydantic import TypeAdapter
@@ -16,4 +22,30 @@ def json_schema(tp: Any, title: str) -> dict[str, Any]:
     schema = TypeAdapter(tp).json_schema()
     if "title" not in schema:
         schema = {**schema, "title": title}
+    required = schema.get("required")
+    if required and not hasattr(tp, "model_fields"):  # a pydantic model decides for itself
+        nullable = _nullable_fields(tp)
+        kept = [k for k in required if k not in nullable]
+        schema = {**schema, "required": kept} if kept else _without(schema, "required")
     return schema
+
+
+def _without(schema: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k != key}
+
+
+def _nullable_fields(tp: Any) -> set[str]:
+    try:
+        hints = typing.get_type_hints(tp)
+    except Exception:
+        return set()
+    return {k for k, hint in hints.items() if _admits_none(hint)}
+
+
+def _admits_none(hint: Any) -> bool:
+    if hint is None or hint is type(None):
+        return True
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_admits_none(arg) for arg in typing.get_args(hint))
+    return False

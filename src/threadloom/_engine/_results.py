@@ -79,7 +79,8 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
         result = as_dict
         writes.extend(_update_writes(run, node, as_dict))
     writes.extend(node.edge_writes)
-    task.writes = writes
+    # Writes the node made while running (push_message) come first.
+    task.writes = [*task.writes, *writes] if task.writes else writes
     task.result = result
     return list(node.branches)
 

@@ -255,7 +255,7 @@ class Run(RunOutput):
             parent_config=self.parent_config,
             metadata=self.metadata,
             created_at=self.created_at,
-            channels=self.channels,
+            channels=self.spec.kept_channels(self.channels),
             versions=self.versions,
             seen=self.seen,
             step=self.step,

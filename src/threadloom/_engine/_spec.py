@@ -76,6 +76,8 @@ class GraphSpec:
     node_order: dict[str, int] = field(default_factory=dict)
     delta_keys: tuple[str, ...] = ()
     ephemeral_keys: tuple[str, ...] = ()
+    untracked_keys: tuple[str, ...] = ()
+    """Channels never persisted (``UntrackedValue``): dropped from the state kept between runs."""
     input_coerce: Callable[[Any], dict[str, Any]] | None = None
     """Turns a non-dict graph input (a dataclass, a model) into a dict."""
     state_coerce: Callable[[dict[str, Any]], Any] | None = None
@@ -104,7 +106,14 @@ class GraphSpec:
         self.node_order = {name: i for i, name in enumerate(self.nodes)}
         self.delta_keys = tuple(k for k, c in self.channels.items() if c.supports_delta)
         self.ephemeral_keys = tuple(k for k, c in self.channels.items() if c.ephemeral)
+        self.untracked_keys = tuple(k for k, c in self.channels.items() if c.untracked)
         self.deferred = tuple(n for n, node in self.nodes.items() if node.defer)
+
+    def kept_channels(self, channels: dict[str, BaseChannel]) -> dict[str, BaseChannel]:
+        """The channels to keep in memory after a run: as checkpointed (untracked ones empty)."""
+        if not self.untracked_keys:
+            return channels
+        return {**channels, **{k: channels[k].new() for k in self.untracked_keys}}
 
     def new_channels(self) -> dict[str, BaseChannel]:
         """A fresh, empty set of channels."""

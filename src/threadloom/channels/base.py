@@ -54,6 +54,8 @@ class BaseChannel(ABC):
     supports_delta: bool = False
     #: True for channels that forget their value after a step without writes.
     ephemeral: bool = False
+    #: True for channels whose value is never persisted (nor sent inside stored ``Send`` packets).
+    untracked: bool = False
 
     def __init__(self, key: str = "") -> None:
         self.key = key

@@ -20,6 +20,7 @@ from langchain_core.messages import (
 )
 
 from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.channels.overwrite import find_overwrite
 from threadloom.checkpoint.base import ChannelVersion, DeltaChain, DeltaValue
 from threadloom.errors import InvalidUpdateError
 
@@ -110,9 +111,13 @@ class MessagesChannel(BaseChannel):
         return len(self._msgs)
 
     def update(self, values: Sequence[Any]) -> bool:
-        """Merge each write into the list, in order."""
+        """Merge each write into the list, in order (an ``Overwrite`` replaces the list)."""
         if not values:
             return False
+        found, replacement = find_overwrite(self.key, values)
+        if found:
+            # Recorded as "remove all, then these" so that a delta chain replays it.
+            values = [[RemoveMessage(id=REMOVE_ALL_MESSAGES), *normalize_messages(replacement)]]
         for value in values:
             normalized = normalize_messages(value)
             self._apply(normalized)

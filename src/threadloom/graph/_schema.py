@@ -105,25 +105,46 @@ def root_channel(key: str, schema: Any) -> BaseChannel:
 
 
 def _channel(key: str, hint: Any) -> BaseChannel:
+    """As LangGraph reads a key: a channel in the metadata, else a reducer last, else LastValue."""
+    while typing.get_origin(hint) in _REQUIRED_WRAPPERS:
+        hint = typing.get_args(hint)[0]
     if typing.get_origin(hint) is typing.Annotated:
         base, *meta = typing.get_args(hint)
-        for item in reversed(meta):
+        for item in meta:
             if isinstance(item, BaseChannel):
                 channel = item.new()
                 channel.key = key
                 return channel
-            if item is add_messages:
-                return MessagesChannel(key)
-            if callable(item) and _is_reducer(item):
-                return BinaryOperatorAggregate(base, item, key)
+            if isinstance(item, type) and issubclass(item, BaseChannel):
+                # Annotated[int, EphemeralValue]: the class, built for the key's type
+                channel = item(base)
+                channel.key = key
+                return channel
+        reducer = meta[-1]
+        if reducer is add_messages:
+            return MessagesChannel(key)
+        if callable(reducer) and not isinstance(reducer, type):
+            if not _is_reducer(reducer):
+                raise GraphBuildError(
+                    f"Invalid reducer signature for state key '{key}'. Expected (a, b) -> c. "
+                    f"Got {_signature(reducer)}"
+                )
+            return BinaryOperatorAggregate(base, reducer, key)
     return LastValue(hint, key)
+
+
+def _signature(fn: Callable[..., Any]) -> str:
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "an unreadable signature"
 
 
 def _is_reducer(fn: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
-        return False
+        return True  # a builtin such as operator.add: trust it
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) == 2
 
