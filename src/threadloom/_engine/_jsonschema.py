@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
 from typing import Any
@@ -12,8 +13,8 @@ __all__ = ["json_schema"]
 def json_schema(tp: Any, title: str) -> dict[str, Any]:
     """The JSON schema of ``tp``; a type with no title of its own gets ``title``.
 
-    As in LangGraph, a field of a dataclass or TypedDict whose type admits
-    ``None`` is optional even without a default.
+    As in LangGraph, a dataclass field whose type admits ``None`` is optional
+    even without a default.
     """
     if tp is None or tp is Any:
         return {"title": title}
@@ -23,7 +24,7 @@ def json_schema(tp: Any, title: str) -> dict[str, Any]:
     if "title" not in schema:
         schema = {**schema, "title": title}
     required = schema.get("required")
-    if required and not hasattr(tp, "model_fields"):  # a pydantic model decides for itself
+    if required and dataclasses.is_dataclass(tp):  # TypedDicts and models decide for themselves
         nullable = _nullable_fields(tp)
         kept = [k for k in required if k not in nullable]
         schema = {**schema, "required": kept} if kept else _without(schema, "required")

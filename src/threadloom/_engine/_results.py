@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._constants import END, TASKS, branch_channel
 from threadloom._engine._spec import BranchSpec, NodeSpec
-from threadloom.errors import InvalidUpdateError
+from threadloom.errors import InvalidUpdateError, ParentCommand
 from threadloom.types import Command, Send
 
 if TYPE_CHECKING:
@@ -102,16 +102,10 @@ def _plain_writes(run: Run, node: NodeSpec, value: Any, writes: list[tuple[str, 
 
 
 def _update_writes(run: Run, node: NodeSpec, update: dict[str, Any]) -> list[tuple[str, Any]]:
+    # Keys the state does not have are dropped, as LangGraph does (a node may return
+    # keys of its own input schema, or a subgraph its private keys).
     writable = run.spec.writable_keys
-    if node.subgraph is not None:
-        return [(k, v) for k, v in update.items() if k in writable]
-    for key in update:
-        if key not in writable:
-            raise InvalidUpdateError(
-                f"node '{node.name}' returned unknown state key '{key}'; "
-                f"the state has {sorted(writable)}"
-            )
-    return list(update.items())
+    return [(k, v) for k, v in update.items() if k in writable]
 
 
 def _command_writes(
@@ -119,10 +113,8 @@ def _command_writes(
 ) -> Any:
     if command.graph == Command.PARENT:
         if run.parent is None:
-            raise InvalidUpdateError(
-                f"node '{node.name}' returned Command(graph=Command.PARENT), "
-                "but this graph is not running as a subgraph"
-            )
+            # No parent to take it: the command leaves the run, as in LangGraph.
+            raise ParentCommand(command)
         run.parent_command = dataclasses.replace(command, graph=None)
         return None
     update = command.update
@@ -225,5 +217,11 @@ def object_updates(value: Any) -> dict[str, Any] | None:
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     fields = getattr(type(value), "model_fields", None)
     if isinstance(fields, dict):
-        return {k: getattr(value, k) for k in fields}
+        # As LangGraph: a None left at a field's non-None default is no update.
+        kept = value.model_fields_set
+        return {
+            k: v
+            for k, info in fields.items()
+            if (v := getattr(value, k)) is not None or info.default is not None or k in kept
+        }
     return None

@@ -10,6 +10,7 @@ from typing import Any
 
 import typing_extensions
 
+from threadloom._engine._results import object_updates
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.binop import BinaryOperatorAggregate
 from threadloom.channels.last_value import LastValue
@@ -157,12 +158,8 @@ def state_coercer(schema: Any) -> Callable[[dict[str, Any]], Any] | None:
 
 
 def object_to_dict(value: Any) -> dict[str, Any]:
-    """A dataclass or pydantic instance as a dict of its fields; dicts pass through."""
+    """A dataclass or pydantic instance as a dict of its fields (as a node's update); dicts pass through."""
     if isinstance(value, dict):
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    fields = getattr(type(value), "model_fields", None)
-    if isinstance(fields, dict):
-        return {k: getattr(value, k) for k in fields}
-    return value  # rejected later with a typed error
+    fields = object_updates(value)
+    return value if fields is None else fields  # anything else is rejected later with a typed error
