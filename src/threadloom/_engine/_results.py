@@ -158,20 +158,27 @@ def _route(run: Run, source: str, target: Any) -> tuple[str, Any]:
     return (branch_channel(target), source)
 
 
-def fresh_state(run: Run, task: Task, writes: list[tuple[str, Any]]) -> Any:
-    """The state as ``task`` sees it after its own writes: what a branch decides on."""
+def fresh_state(
+    run: Run, task: Task, writes: list[tuple[str, Any]], branch: BranchSpec | None = None
+) -> Any:
+    """The state as ``task`` sees it after its own writes: what a branch decides on.
+
+    A branch whose path function declares its own input schema sees only that
+    schema's keys, built into that schema's type.
+    """
+    keys = branch.input_keys if branch is not None else None
     state_keys = run.spec.state_keys
     own: dict[str, list[Any]] = {}
     for key, value in writes:
-        if key in state_keys or key in run.spec.writable_keys:
+        if (key in state_keys or key in run.spec.writable_keys) and (keys is None or key in keys):
             own.setdefault(key, []).append(value)
-    state = run.read_state()
+    state = run.read_state(keys)
     for key, values in own.items():
         channel = run.channels[key].copy()
         channel.update(values)
         if channel.is_available():
             state[key] = channel.get()
-    coerce = run.spec.state_coerce
+    coerce = run.spec.state_coerce if branch is None or keys is None else branch.input_coerce
     return coerce(state) if coerce is not None else state
 
 
@@ -206,7 +213,7 @@ def eval_branches(
     if task.config is None:
         task.config = run.task_config(task)
     for branch in branches:
-        state = fresh_state(run, task, writes)
+        state = fresh_state(run, task, writes, branch)
         out.extend(resolve_branch(run, branch.source, branch, branch.path.call(task, state)))
     return out
 

@@ -89,6 +89,7 @@ class _NodeDef:
 class _BranchDef:
     path: Any
     path_map: dict[Hashable, str] | None
+    input_schema: Any = None
 
 
 class StateGraph:
@@ -344,7 +345,11 @@ class StateGraph:
             mapping = dict(path_map)
         else:
             mapping = {name: name for name in path_map}
-        self.branches.setdefault(source, []).append(_BranchDef(path, mapping))
+        # A path function annotated with another schema reads that schema's keys.
+        input_schema = _inferred_input_schema(path, self.state_schema)
+        if input_schema is not None:
+            self._add_schema(input_schema)
+        self.branches.setdefault(source, []).append(_BranchDef(path, mapping, input_schema))
         return self
 
     def set_entry_point(self, key: str) -> StateGraph:
@@ -534,6 +539,8 @@ class StateGraph:
                 source=source,
                 path=NodeFunc(b.path, f"the conditional edge from '{source}'"),
                 path_map=b.path_map,
+                input_keys=None if b.input_schema is None else tuple(channels_of(b.input_schema)),
+                input_coerce=None if b.input_schema is None else state_coercer(b.input_schema),
             )
             for b in self.branches.get(source, [])
         )
