@@ -746,7 +746,7 @@ class Run(RunOutput):
                 if task.resume:
                     writes.insert(0, (RESUME, list(task.resume)))
             else:
-                writes = list(task.writes)
+                writes = self.spec.saved_writes(task.writes)
                 if task.resume:
                     writes.append((RESUME, list(task.resume)))
             ops.append(("put_writes", (config, writes, task.id, _path_str(task.path))))

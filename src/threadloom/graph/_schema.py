@@ -127,8 +127,8 @@ def _channel(key: str, hint: Any) -> BaseChannel:
         if callable(reducer) and not isinstance(reducer, type):
             if not _is_reducer(reducer):
                 raise GraphBuildError(
-                    f"Invalid reducer signature for state key '{key}'. Expected (a, b) -> c. "
-                    f"Got {_signature(reducer)}"
+                    "Invalid reducer signature. Expected (a, b) -> c. "
+                    f"Got {_signature(reducer)} (state key '{key}')"
                 )
             return BinaryOperatorAggregate(base, reducer, key)
     return LastValue(hint, key)

@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from langchain_core.messages import (
     AnyMessage,
@@ -137,7 +137,7 @@ def push_message(message: Any, *, state_key: str | None = "messages") -> AnyMess
         handler._send((ns_path_of(metadata), metadata), item)
     if state_key:
         task.writes.append((state_key, item))
-    return item
+    return cast(AnyMessage, item)
 
 
 class MessagesState(TypedDict):
