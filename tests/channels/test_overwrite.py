@@ -105,9 +105,11 @@ def test_an_overwritten_message_history_reloads_from_a_sqlite_file(tmp_path: Pat
     builder = StateGraph(MessagesState)
     builder.add_node(
         "chat",
-        lambda s: {"messages": [AIMessage(f"reply {len(s['messages'])}")]}
-        if len(s["messages"]) < 5
-        else {"messages": Overwrite([AIMessage("summary", id="s")])},
+        lambda s: (
+            {"messages": [AIMessage(f"reply {len(s['messages'])}")]}
+            if len(s["messages"]) < 5
+            else {"messages": Overwrite([AIMessage("summary", id="s")])}
+        ),
     )
     builder.add_edge(START, "chat")
     path = str(tmp_path / "threads.db")

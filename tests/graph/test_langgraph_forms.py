@@ -105,7 +105,9 @@ def test_push_message_streams_and_writes_a_message() -> None:
 
     builder = StateGraph(Chat).add_node(chat).add_edge(START, "chat")
     streamed, values = [], None
-    for mode, chunk in builder.compile().stream({"messages": []}, stream_mode=["messages", "values"]):
+    for mode, chunk in builder.compile().stream(
+        {"messages": []}, stream_mode=["messages", "values"]
+    ):
         if mode == "values":
             values = chunk
         else:

@@ -3,7 +3,7 @@
 Each kind is a small class: :class:`LastValue` (the default),
 :class:`BinaryOperatorAggregate` (a reducer), :class:`Topic`,
 :class:`EphemeralValue`, :class:`AnyValue`, :class:`UntrackedValue` (never
-persisted), :class:`NamedBarrierValue` (multi-source edges),
+persisted), :class:`DeltaChannel` (saved as deltas), :class:`NamedBarrierValue` (multi-source edges),
 :class:`Trigger` (edges) and :class:`MessagesChannel` (``add_messages``).
 """
 
@@ -11,6 +11,7 @@ from threadloom.channels.any_value import AnyValue
 from threadloom.channels.barrier import NamedBarrierValue
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.binop import BinaryOperatorAggregate
+from threadloom.channels.delta import DeltaChannel
 from threadloom.channels.ephemeral import EphemeralValue
 from threadloom.channels.last_value import LastValue
 from threadloom.channels.messages import MessagesChannel
@@ -22,6 +23,7 @@ __all__ = [
     "AnyValue",
     "BaseChannel",
     "BinaryOperatorAggregate",
+    "DeltaChannel",
     "EphemeralValue",
     "LastValue",
     "MessagesChannel",

@@ -13,6 +13,7 @@ import typing_extensions
 from threadloom._engine._results import object_updates
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.binop import BinaryOperatorAggregate
+from threadloom.channels.delta import DeltaChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.channels.messages import MessagesChannel
 from threadloom.errors import GraphBuildError
@@ -111,7 +112,12 @@ def _channel(key: str, hint: Any) -> BaseChannel:
         hint = typing.get_args(hint)[0]
     if typing.get_origin(hint) is typing.Annotated:
         base, *meta = typing.get_args(hint)
+        channel: BaseChannel
         for item in meta:
+            if isinstance(item, DeltaChannel):  # takes the key's type, as in LangGraph
+                channel = item.for_type(base)
+                channel.key = key
+                return channel
             if isinstance(item, BaseChannel):
                 channel = item.new()
                 channel.key = key

@@ -112,6 +112,17 @@ def _merge(left: Messages, right: Messages) -> list[BaseMessage]:
     return merged
 
 
+def _messages_delta_reducer(state: Messages, writes: list[Messages]) -> list[BaseMessage]:
+    """:func:`add_messages` over a batch of writes: the reducer for a messages ``DeltaChannel``.
+
+    LangGraph's name, for ``Annotated[list, DeltaChannel(_messages_delta_reducer)]``.
+    """
+    items: list[Any] = []
+    for write in writes:
+        items.extend(normalize_messages(write))
+    return _merge(state or [], items)
+
+
 def push_message(message: Any, *, state_key: str | None = "messages") -> AnyMessage:
     """Send ``message`` on the ``messages`` stream now, and write it to ``state_key``.
 
