@@ -8,7 +8,7 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.channels.base import MISSING, ValueChannel
 from threadloom.channels.overwrite import find_overwrite
 from threadloom.checkpoint.base import ChannelVersion, DeltaChain, DeltaValue
 
@@ -29,7 +29,7 @@ def _concrete(typ: Any) -> Any:
     return _CONCRETE.get(typ, typ)
 
 
-class DeltaChannel(BaseChannel):
+class DeltaChannel(ValueChannel):
     """A value folded by ``reducer(state, [write, ...])``, saved as the writes since a snapshot.
 
     The reducer takes the current value and a whole batch of writes, and must
@@ -60,7 +60,6 @@ class DeltaChannel(BaseChannel):
         "snapshot_frequency",
         "track_delta",
         "typ",
-        "value",
     )
 
     supports_delta = True
@@ -85,7 +84,6 @@ class DeltaChannel(BaseChannel):
         self.reducer = reducer
         self.typ = _concrete(list if typ is None else typ)
         self.snapshot_frequency = snapshot_frequency
-        self.value: Any = MISSING
         # Delta bookkeeping, used only when a checkpointer is attached.
         self.track_delta = False
         self._pending: list[Any] = []
@@ -108,16 +106,6 @@ class DeltaChannel(BaseChannel):
     def _empty_value(self) -> Any:
         return self.typ()
 
-    def get(self) -> Any:
-        """The folded value."""
-        if self.value is MISSING:
-            raise self._empty()
-        return self.value
-
-    def is_available(self) -> bool:
-        """Whether a value was written or restored."""
-        return self.value is not MISSING
-
     def update(self, values: Sequence[Any]) -> bool:
         """Fold the step's writes in one reducer call (an ``Overwrite`` replaces the value)."""
         if not values:
@@ -133,10 +121,6 @@ class DeltaChannel(BaseChannel):
         if self.track_delta:
             self._pending.extend(values)
         return True
-
-    def checkpoint(self) -> Any:
-        """The full value."""
-        return self.value
 
     def copy(self) -> DeltaChannel:
         """An independent channel with a copy of the value (no delta bookkeeping)."""

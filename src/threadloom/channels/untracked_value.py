@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from threadloom.channels.base import MISSING, BaseChannel, split_key
+from threadloom.channels.base import MISSING, ValueChannel, split_key
 from threadloom.errors import InvalidUpdateError
 
 __all__ = ["UntrackedValue"]
 
 
-class UntrackedValue(BaseChannel):
+class UntrackedValue(ValueChannel):
     """Keeps the last value written, like :class:`LastValue`, but never saves it.
 
     For values that cannot or must not be stored (a session, a lock, a
@@ -30,7 +30,7 @@ class UntrackedValue(BaseChannel):
         assert not ch.from_checkpoint(ch.checkpoint()).is_available()
     """
 
-    __slots__ = ("guard", "typ", "value")
+    __slots__ = ("guard", "typ")
 
     untracked = True
 
@@ -39,21 +39,10 @@ class UntrackedValue(BaseChannel):
         super().__init__(key)
         self.typ = typ
         self.guard = guard
-        self.value: Any = MISSING
 
     def new(self) -> UntrackedValue:
         """An empty channel with the same settings."""
         return UntrackedValue(self.typ, self.guard, key=self.key)
-
-    def get(self) -> Any:
-        """The last value written in this process."""
-        if self.value is MISSING:
-            raise self._empty()
-        return self.value
-
-    def is_available(self) -> bool:
-        """Whether a value was written in this process."""
-        return self.value is not MISSING
 
     def update(self, values: Sequence[Any]) -> bool:
         """Keep the step's value (the last one when ``guard=False``)."""
