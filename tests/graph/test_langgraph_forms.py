@@ -266,3 +266,25 @@ def test_invalid_state_schema_warns_with_langgraph_text() -> None:
         with pytest.raises(GraphBuildError):
             StateGraph({"not": "a type"})  # type: ignore[arg-type]
     assert any("Invalid state_schema" in str(w.message) for w in seen)
+
+
+class Sums(TypedDict):
+    total: Annotated[int, operator.add]
+
+
+class Products(TypedDict):
+    total: Annotated[int, operator.mul]
+
+
+class PlainTotal(TypedDict):
+    total: int
+
+
+def test_a_key_declared_with_another_reducer_elsewhere_is_a_build_error() -> None:
+    """A node schema giving a state key another reducer is refused; a plain declaration is fine."""
+    builder = StateGraph(Sums)
+    builder.add_node("plain", lambda s: {}, input_schema=PlainTotal)
+    with pytest.raises(
+        GraphBuildError, match="Channel 'total' already exists with a different type"
+    ):
+        builder.add_node("mul", lambda s: {}, input_schema=Products)

@@ -33,6 +33,7 @@ __all__ = [
     "managed_of",
     "object_to_dict",
     "root_channel",
+    "same_channel",
     "state_coercer",
 ]
 
@@ -154,6 +155,16 @@ def _is_reducer(fn: Callable[..., Any]) -> bool:
         return True  # a builtin such as operator.add: trust it
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) == 2
+
+
+def same_channel(a: BaseChannel, b: BaseChannel) -> bool:
+    """Whether two schemas declare a key alike: one channel kind, one reducer (lambdas match any)."""
+    if type(a) is not type(b):
+        return False
+    ra, rb = getattr(a, "reducer", None), getattr(b, "reducer", None)
+    if ra is None or rb is None or ra is rb:
+        return True
+    return "<lambda>" in (getattr(ra, "__name__", ""), getattr(rb, "__name__", ""))
 
 
 def state_coercer(schema: Any) -> Callable[[dict[str, Any]], Any] | None:

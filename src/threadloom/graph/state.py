@@ -43,6 +43,7 @@ from threadloom._engine._pregel import CompiledGraph
 from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
 from threadloom.channels.barrier import NamedBarrierValue
 from threadloom.channels.base import BaseChannel
+from threadloom.channels.last_value import LastValue
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
@@ -52,6 +53,7 @@ from threadloom.graph._schema import (
     managed_of,
     object_to_dict,
     root_channel,
+    same_channel,
     state_coercer,
 )
 from threadloom.graph._untracked import SendTopic, untracked_keys
@@ -152,8 +154,18 @@ class StateGraph:
         self.compiled = False
 
     def _add_schema(self, schema: Any) -> None:
+        _warn_invalid_state_schema(schema)
         for key, channel in channels_of(schema).items():
-            self.channels.setdefault(key, channel)
+            known = self.channels.get(key)
+            if known is None:
+                self.channels[key] = channel
+            elif not isinstance(channel, LastValue) and not same_channel(known, channel):
+                # A plain key in another schema reads the same value; another reducer would not.
+                raise GraphBuildError(
+                    f"Channel '{key}' already exists with a different type "
+                    f"({type(known).__name__} in the state, {type(channel).__name__} in "
+                    f"{getattr(schema, '__name__', schema)})"
+                )
 
     # --- nodes --------------------------------------------------------------
 
