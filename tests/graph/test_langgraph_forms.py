@@ -17,6 +17,7 @@ from threadloom.channels import BinaryOperatorAggregate
 from threadloom.errors import GraphBuildError
 from threadloom.graph import END, START, StateGraph
 from threadloom.graph.message import add_messages, push_message
+from threadloom.managed import RemainingSteps
 from threadloom.runtime import Runtime
 from threadloom.testing.graph import GraphClient
 from threadloom.types import Command, RetryPolicy
@@ -288,3 +289,15 @@ def test_a_key_declared_with_another_reducer_elsewhere_is_a_build_error() -> Non
         GraphBuildError, match="Channel 'total' already exists with a different type"
     ):
         builder.add_node("mul", lambda s: {}, input_schema=Products)
+
+
+class WithSteps(TypedDict):
+    message: str
+    remaining_steps: RemainingSteps
+
+
+def test_managed_values_are_refused_in_input_and_output_schemas() -> None:
+    """``RemainingSteps`` belongs in the state schema, not in what the graph takes or returns."""
+    StateGraph(WithSteps)  # fine as the state
+    with pytest.raises(GraphBuildError, match="Managed channels are not permitted"):
+        StateGraph(Msg, input_schema=WithSteps)

@@ -142,6 +142,12 @@ class StateGraph:
             self.channels = dict(channels_of(state_schema))
             self.state_keys = tuple(self.channels)
             for schema in (self.input_schema, self.output_schema):
+                if schema is not state_schema and managed_of(schema):
+                    raise GraphBuildError(
+                        f"Invalid managed channels detected in {getattr(schema, '__name__', '')}: "
+                        f"{', '.join(managed_of(schema))}. Managed channels are not permitted "
+                        "in Input/Output schema."
+                    )
                 self._add_schema(schema)
             self.input_keys = tuple(channels_of(self.input_schema))
             self.output_keys = tuple(channels_of(self.output_schema))
