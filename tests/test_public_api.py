@@ -103,6 +103,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "IndexConfigMismatchError",
         "IndexNotConfiguredError",
         "InvalidCheckpointInputError",
+        "InvalidCheckpointerError",
         "InvalidConnectionError",
         "InvalidEmbedderError",
         "InvalidFilterError",

@@ -228,7 +228,7 @@ async def test_two_nodes_writing_one_plain_key_in_a_step_is_an_error_naming_both
     builder.add_node("q", lambda s: {"x": 2})
     builder.add_edge(START, "p")
     builder.add_edge(START, "q")
-    with pytest.raises(InvalidUpdateError, match=r"'p', 'q'.*'x'"):
+    with pytest.raises(InvalidUpdateError, match=r"At key 'x'.*'p', 'q'"):
         await client.invoke(builder.compile(), {"x": 0})
 
 

@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from typing_extensions import TypedDict
 
 from threadloom.channels import BinaryOperatorAggregate
-from threadloom.errors import GraphBuildError
+from threadloom.errors import GraphBuildError, InvalidCheckpointerError, InvalidUpdateError
 from threadloom.graph import END, START, StateGraph
 from threadloom.graph.message import add_messages, push_message
 from threadloom.managed import RemainingSteps
@@ -301,3 +301,23 @@ def test_managed_values_are_refused_in_input_and_output_schemas() -> None:
     StateGraph(WithSteps)  # fine as the state
     with pytest.raises(GraphBuildError, match="Managed channels are not permitted"):
         StateGraph(Msg, input_schema=WithSteps)
+
+
+def test_compile_refuses_something_that_is_not_a_checkpointer() -> None:
+    """``compile(checkpointer=object())`` is a TypeError with LangGraph's text, before any run."""
+    builder = StateGraph(Msg).add_node("a", lambda s: {}).add_edge(START, "a")
+    with pytest.raises(InvalidCheckpointerError, match="Invalid checkpointer provided") as caught:
+        builder.compile(checkpointer=object())
+    assert isinstance(caught.value, TypeError)
+    builder.compile(checkpointer=True)  # a subgraph's own persistence is allowed
+
+
+def test_concurrent_writes_to_a_plain_key_use_langgraph_text() -> None:
+    """Two writers of a key without a reducer: LangGraph's message, naming the key and the nodes."""
+    builder = StateGraph(Msg)
+    builder.add_node("p", lambda s: {"message": "p"})
+    builder.add_node("q", lambda s: {"message": "q"})
+    builder.add_edge(START, "p")
+    builder.add_edge(START, "q")
+    with pytest.raises(InvalidUpdateError, match="At key 'message': Can receive only one value"):
+        builder.compile().invoke({"message": ""})

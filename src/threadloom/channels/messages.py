@@ -137,7 +137,8 @@ class MessagesChannel(BaseChannel):
                     continue
                 if mid not in index:
                     raise InvalidUpdateError(
-                        f"RemoveMessage for id '{mid}', but no message in '{self.key}' has that id"
+                        "Attempting to delete a message with an ID that doesn't exist "
+                        f"('{mid}', in '{self.key}')"
                     )
                 del msgs[index[mid]]
                 self._index = index = {m.id: i for i, m in enumerate(msgs)}  # type: ignore[misc]

@@ -99,7 +99,7 @@ def _merge(left: Messages, right: Messages) -> list[BaseMessage]:
                 removed.add(mid)
             else:
                 raise InvalidUpdateError(
-                    f"RemoveMessage for id '{mid}', but no message has that id"
+                    f"Attempting to delete a message with an ID that doesn't exist ('{mid}')"
                 )
         elif mid in index:
             merged[index[mid]] = message

@@ -46,7 +46,8 @@ from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
-from threadloom.errors import GraphBuildError
+from threadloom.checkpoint.base import BaseCheckpointSaver
+from threadloom.errors import GraphBuildError, InvalidCheckpointerError
 from threadloom.graph._schema import (
     channels_of,
     is_schema,
@@ -438,6 +439,7 @@ class StateGraph:
         handed to nodes that ask for it; ``interrupt_before``/``interrupt_after``
         pause the run around the named nodes (``"*"`` for all).
         """
+        _check_checkpointer(checkpointer)
         before = _as_names(interrupt_before)
         after = _as_names(interrupt_after)
         self.validate([*before, *after])
@@ -593,6 +595,17 @@ def _warn_invalid_state_schema(schema: Any) -> None:
         " See: https://langchain-ai.github.io/langgraph/reference/graphs/#stategraph",
         UserWarning,
         stacklevel=3,
+    )
+
+
+def _check_checkpointer(checkpointer: Any) -> None:
+    """A saver, ``True`` or ``False`` (subgraphs) or ``None``; anything else is refused early."""
+    if checkpointer in (None, True, False) or isinstance(checkpointer, BaseCheckpointSaver):
+        return
+    raise InvalidCheckpointerError(
+        "Invalid checkpointer provided. Expected an instance of `BaseCheckpointSaver`, "
+        f"`True`, `False`, or `None`. Received {type(checkpointer).__name__}. "
+        "Pass a proper saver (e.g., InMemorySaver, SqliteSaver)."
     )
 
 
