@@ -117,22 +117,3 @@ def test_a_channel_class_in_annotated_is_built_for_the_key_type() -> None:
     channels = builder.compile().channels
     assert isinstance(channels["ping"], EphemeralValue)
     assert channels["ping"].typ is int and channels["ping"].key == "ping"
-
-
-def test_an_interrupted_step_saves_its_finished_writes_without_untracked_values(
-    tmp_path: Path,
-) -> None:
-    """A node beside an interrupt wrote a live value: the step's pending writes still save."""
-    from threadloom.types import Command, interrupt
-
-    builder = StateGraph(State)
-    builder.add_node("open", lambda s: {"session": Session("x"), "log": ["open"]})
-    builder.add_node("ask", lambda s: {"log": [interrupt("ok?")]})
-    builder.add_edge(START, "open")
-    builder.add_edge(START, "ask")
-    config = {"configurable": {"thread_id": "t"}}
-    with SqliteSaver.from_conn_string(str(tmp_path / "t.db")) as saver:
-        graph = builder.compile(checkpointer=saver)
-        first = graph.invoke({"log": []}, config)
-        assert first["__interrupt__"][0].value == "ok?"
-        assert graph.invoke(Command(resume="yes"), config) == {"log": ["open", "yes"]}

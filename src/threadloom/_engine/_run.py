@@ -255,7 +255,7 @@ class Run(RunOutput):
             parent_config=self.parent_config,
             metadata=self.metadata,
             created_at=self.created_at,
-            channels=self.spec.kept_channels(self.channels),
+            channels=self.channels,
             versions=self.versions,
             seen=self.seen,
             step=self.step,
@@ -746,7 +746,7 @@ class Run(RunOutput):
                 if task.resume:
                     writes.insert(0, (RESUME, list(task.resume)))
             else:
-                writes = self.spec.saved_writes(task.writes)
+                writes = list(task.writes)
                 if task.resume:
                     writes.append((RESUME, list(task.resume)))
             ops.append(("put_writes", (config, writes, task.id, _path_str(task.path))))

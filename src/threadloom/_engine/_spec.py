@@ -6,7 +6,7 @@ only reads it. Everything the hot loop looks up per step is precomputed here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,8 +79,6 @@ class GraphSpec:
     node_order: dict[str, int] = field(default_factory=dict)
     delta_keys: tuple[str, ...] = ()
     ephemeral_keys: tuple[str, ...] = ()
-    untracked_keys: tuple[str, ...] = ()
-    """Channels never persisted (``UntrackedValue``): dropped from the state kept between runs."""
     input_coerce: Callable[[Any], dict[str, Any]] | None = None
     """Turns a non-dict graph input (a dataclass, a model) into a dict."""
     state_coerce: Callable[[dict[str, Any]], Any] | None = None
@@ -109,38 +107,8 @@ class GraphSpec:
         self.node_order = {name: i for i, name in enumerate(self.nodes)}
         self.delta_keys = tuple(k for k, c in self.channels.items() if c.supports_delta)
         self.ephemeral_keys = tuple(k for k, c in self.channels.items() if c.ephemeral)
-        self.untracked_keys = tuple(k for k, c in self.channels.items() if c.untracked)
         self.deferred = tuple(n for n, node in self.nodes.items() if node.defer)
-
-    def kept_channels(self, channels: dict[str, BaseChannel]) -> dict[str, BaseChannel]:
-        """The channels to keep in memory after a run: as checkpointed (untracked ones empty)."""
-        if not self.untracked_keys:
-            return channels
-        return {**channels, **{k: channels[k].new() for k in self.untracked_keys}}
-
-    def saved_writes(self, writes: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-        """A task's writes as pending writes may store them: without untracked values."""
-        keys = self.untracked_keys
-        if not keys:
-            return list(writes)
-        return [(k, without_untracked(v, keys)) for k, v in writes if k not in keys]
 
     def new_channels(self) -> dict[str, BaseChannel]:
         """A fresh, empty set of channels."""
         return {k: c.new() for k, c in self.channels.items()}
-
-
-def without_untracked(packet: Any, keys: Collection[str]) -> Any:
-    """A ``Send`` whose state holds untracked keys, rebuilt without them; other values as they are.
-
-    A node that fans out with ``Send("worker", state)`` hands the worker live
-    values, but what is saved (to resume later) must not hold them.
-    """
-    from threadloom.types import Send
-
-    if not isinstance(packet, Send) or not isinstance(packet.arg, dict):
-        return packet
-    if not any(k in packet.arg for k in keys):
-        return packet
-    arg = {k: v for k, v in packet.arg.items() if k not in keys}
-    return Send(packet.node, arg, timeout=packet.timeout)
