@@ -571,14 +571,6 @@ def _update_task(run: Run, values: Any, as_node: str | None) -> Task:
         raise InvalidUpdateError(
             f"update_state(as_node={as_node!r}): no such node; known nodes: {sorted(spec.nodes)}"
         )
-    if isinstance(values, dict) and spec.root_key is None:
-        # A node's unknown keys are dropped (as LangGraph); one the caller writes is a typo.
-        for key in values:
-            if key not in spec.writable_keys:
-                raise InvalidUpdateError(
-                    f"update_state: unknown state key '{key}'; "
-                    f"the state has {sorted(spec.writable_keys)}"
-                )
     triggers = tuple(t for t in node.triggers if run.channels[t].is_available())
     task = Task(run, node, NULL_TASK_ID, ("update", node.name), triggers, None)
     branches = run.process_output(task, values)

@@ -62,6 +62,8 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
         result = value
         writes.append((root, value))
     elif isinstance(value, dict):
+        if task.path[:1] == ("update",):
+            _check_update_keys(run, value)
         update = _update_writes(run, node, value)
         # A subgraph's output is reported as what the parent takes of it (no private keys).
         result = value if node.subgraph is None else dict(update)
@@ -106,6 +108,16 @@ def _update_writes(run: Run, node: NodeSpec, update: dict[str, Any]) -> list[tup
     # keys of its own input schema, or a subgraph its private keys).
     writable = run.spec.writable_keys
     return [(k, v) for k, v in update.items() if k in writable]
+
+
+def _check_update_keys(run: Run, update: dict[str, Any]) -> None:
+    """``update_state`` refuses a key the state lacks: from the caller it is a typo."""
+    writable = run.spec.writable_keys
+    for key in update:
+        if key not in writable:
+            raise InvalidUpdateError(
+                f"update_state: unknown state key '{key}'; the state has {sorted(writable)}"
+            )
 
 
 def _command_writes(

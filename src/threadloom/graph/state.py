@@ -463,8 +463,7 @@ class StateGraph:
                 )
             defs[DEFAULT_HANDLER] = _handler_def(DEFAULT_HANDLER, default_handler)
         channels: dict[str, BaseChannel] = {k: c.new() for k, c in self.channels.items()}
-        untracked = untracked_keys(channels)
-        channels[TASKS] = SendTopic(TASKS, untracked) if untracked else Topic(key=TASKS)
+        channels[TASKS] = Topic(key=TASKS)
         for node in defs:
             channels[branch_channel(node)] = Trigger(branch_channel(node))
         joins: dict[str, list[tuple[str, Any]]] = {n: [] for n in [START, *defs]}
@@ -480,6 +479,9 @@ class StateGraph:
         for source, target in self.edges:
             if target != END:
                 edge_writes[source].append((branch_channel(target), source))
+        untracked = untracked_keys(channels)
+        if untracked:  # stored Send packets must not carry live values
+            channels[TASKS] = SendTopic(TASKS, untracked)
         state_coerce = state_coercer(self.state_schema)
         defaults = self.node_defaults
         nodes: dict[str, NodeSpec] = {}
