@@ -116,8 +116,11 @@ class MessagesChannel(BaseChannel):
             return False
         found, replacement = find_overwrite(self.key, values)
         if found:
-            # Recorded as "remove all, then these" so that a delta chain replays it.
-            values = [[RemoveMessage(id=REMOVE_ALL_MESSAGES), *normalize_messages(replacement)]]
+            self._msgs, self._index = [], {}
+            self._apply(normalize_messages(replacement))
+            self._delta = []
+            self._base = MISSING  # a delta cannot say it: the next checkpoint stores the list
+            return True
         for value in values:
             normalized = normalize_messages(value)
             self._apply(normalized)
@@ -137,8 +140,7 @@ class MessagesChannel(BaseChannel):
                     continue
                 if mid not in index:
                     raise InvalidUpdateError(
-                        "Attempting to delete a message with an ID that doesn't exist "
-                        f"('{mid}', in '{self.key}')"
+                        f"RemoveMessage for id '{mid}', but no message in '{self.key}' has that id"
                     )
                 del msgs[index[mid]]
                 self._index = index = {m.id: i for i, m in enumerate(msgs)}  # type: ignore[misc]

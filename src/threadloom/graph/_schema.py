@@ -158,7 +158,13 @@ def _is_reducer(fn: Callable[..., Any]) -> bool:
 
 
 def same_channel(a: BaseChannel, b: BaseChannel) -> bool:
-    """Whether two schemas declare a key alike: one channel kind, one reducer (lambdas match any)."""
+    """Whether a second schema's ``b`` agrees with the known ``a`` for a key.
+
+    A plain key (``LastValue``) reads whatever the state keeps; otherwise one
+    channel kind and one reducer (a lambda matches any, as in LangGraph).
+    """
+    if isinstance(b, LastValue):
+        return True
     if type(a) is not type(b):
         return False
     ra, rb = getattr(a, "reducer", None), getattr(b, "reducer", None)

@@ -43,7 +43,6 @@ from threadloom._engine._pregel import CompiledGraph
 from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
 from threadloom.channels.barrier import NamedBarrierValue
 from threadloom.channels.base import BaseChannel
-from threadloom.channels.last_value import LastValue
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.checkpoint.base import BaseCheckpointSaver
@@ -166,7 +165,7 @@ class StateGraph:
             known = self.channels.get(key)
             if known is None:
                 self.channels[key] = channel
-            elif not isinstance(channel, LastValue) and not same_channel(known, channel):
+            elif not same_channel(known, channel):
                 # A plain key in another schema reads the same value; another reducer would not.
                 raise GraphBuildError(
                     f"Channel '{key}' already exists with a different type "
