@@ -13,7 +13,7 @@ import pytest
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from typing_extensions import TypedDict
 
-from threadloom.channels import BinaryOperatorAggregate
+from threadloom.channels import BinaryOperatorAggregate, EphemeralValue
 from threadloom.errors import GraphBuildError, InvalidCheckpointerError, InvalidUpdateError
 from threadloom.graph import END, START, StateGraph
 from threadloom.graph.message import add_messages, push_message
@@ -321,3 +321,17 @@ def test_concurrent_writes_to_a_plain_key_use_langgraph_text() -> None:
     builder.add_edge(START, "q")
     with pytest.raises(InvalidUpdateError, match="At key 'message': Can receive only one value"):
         builder.compile().invoke({"message": ""})
+
+
+class Signal(TypedDict):
+    ping: Annotated[int, "doc", EphemeralValue(int)]
+
+
+def test_a_channel_instance_in_annotated_is_copied_per_graph() -> None:
+    """Two graphs over one schema whose key holds a channel instance never share its value."""
+
+    def graph() -> Any:
+        return StateGraph(Signal).add_node("a", lambda s: {}).add_edge(START, "a").compile()
+
+    first, second = graph().channels["ping"], graph().channels["ping"]
+    assert first is not second and first.key == "ping"

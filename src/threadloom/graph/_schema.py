@@ -29,6 +29,7 @@ _REQUIRED_WRAPPERS = {
 
 __all__ = [
     "channels_of",
+    "field_channel",
     "is_schema",
     "managed_of",
     "object_to_dict",
@@ -113,21 +114,14 @@ def _channel(key: str, hint: Any) -> BaseChannel:
         hint = typing.get_args(hint)[0]
     if typing.get_origin(hint) is typing.Annotated:
         base, *meta = typing.get_args(hint)
-        channel: BaseChannel
-        for item in meta:
-            if isinstance(item, DeltaChannel):  # takes the key's type, as in LangGraph
-                channel = item.for_type(base)
-                channel.key = key
-                return channel
-            if isinstance(item, BaseChannel):
-                channel = item.new()
-                channel.key = key
-                return channel
-            if isinstance(item, type) and issubclass(item, BaseChannel):
-                # Annotated[int, EphemeralValue]: the class, built for the key's type
-                channel = item(base)
-                channel.key = key
-                return channel
+        declared = field_channel(hint)
+        if declared is not None:
+            # A channel instance may sit in several schemas: each graph key gets its own.
+            channel = declared.new() if any(declared is item for item in meta) else declared
+            if isinstance(channel, DeltaChannel):  # takes the key's type, as in LangGraph
+                channel = channel.for_type(base)
+            channel.key = key
+            return channel
         reducer = meta[-1]
         if reducer is add_messages:
             return MessagesChannel(key)
@@ -139,6 +133,24 @@ def _channel(key: str, hint: Any) -> BaseChannel:
                 )
             return BinaryOperatorAggregate(base, reducer, key)
     return LastValue(hint, key)
+
+
+def field_channel(hint: Any) -> BaseChannel | None:
+    """The channel an ``Annotated`` hint names: the first channel instance or class in it.
+
+    A class is built for the hint's type (``Annotated[int, EphemeralValue]`` ->
+    ``EphemeralValue(int)``); an instance is returned as it is; ``None`` when
+    the hint names no channel.
+    """
+    if typing.get_origin(hint) is not typing.Annotated:
+        return None
+    base, *meta = typing.get_args(hint)
+    for item in meta:
+        if isinstance(item, BaseChannel):
+            return item
+        if isinstance(item, type) and issubclass(item, BaseChannel):
+            return item(base)
+    return None
 
 
 def _signature(fn: Callable[..., Any]) -> str:

@@ -49,6 +49,7 @@ from threadloom.checkpoint.base import BaseCheckpointSaver
 from threadloom.errors import GraphBuildError, InvalidCheckpointerError
 from threadloom.graph._schema import (
     channels_of,
+    field_channel,
     is_schema,
     managed_of,
     object_to_dict,
@@ -685,6 +686,13 @@ def _name_of(action: Any) -> str:
     if isinstance(name, str) and name:
         return name
     return type(action).__name__
+
+
+_get_node_name = _name_of
+"""LangGraph's private name for how ``add_node(fn)`` names a node (its tests import it)."""
+
+_is_field_channel = field_channel
+"""LangGraph's private name for reading a channel out of an ``Annotated`` hint."""
 
 
 def _as_names(value: Any) -> list[str]:
