@@ -134,12 +134,6 @@ def test_reserved_node_names_are_rejected(name: str) -> None:
         StateGraph(State).add_node(name, step("a"))
 
 
-def test_node_named_like_a_state_key_is_rejected() -> None:
-    """A node cannot share its name with a state key."""
-    with pytest.raises(GraphBuildError, match="'x'"):
-        StateGraph(State).add_node("x", step("a"))
-
-
 def test_nodes_without_a_name_are_named_as_in_langgraph() -> None:
     """add_node(fn) takes a lambda's ``<lambda>``, a callable object's class name."""
 

@@ -335,3 +335,24 @@ def test_a_channel_instance_in_annotated_is_copied_per_graph() -> None:
 
     first, second = graph().channels["ping"], graph().channels["ping"]
     assert first is not second and first.key == "ping"
+
+
+class Steps(TypedDict):
+    first: str
+    second: str
+
+
+async def test_a_node_may_share_its_name_with_a_state_key(client: GraphClient) -> None:
+    """As in LangGraph 1.x, node ``first`` may write state key ``first``; updates stream by node."""
+    builder = StateGraph(Steps)
+    builder.add_node("first", lambda s: {"first": "done"})
+    builder.add_node("second", lambda s: {"second": s["first"] + "!"})
+    builder.add_edge(START, "first")
+    builder.add_edge("first", "second")
+    graph = builder.compile()
+    assert await client.invoke(graph, {"first": "", "second": ""}) == {
+        "first": "done",
+        "second": "done!",
+    }
+    updates = await client.stream(graph, {"first": "", "second": ""}, stream_mode="updates")
+    assert updates == [{"first": {"first": "done"}}, {"second": {"second": "done!"}}]

@@ -289,10 +289,6 @@ class StateGraph:
                 )
         if name in self.nodes:
             raise GraphBuildError(f"Node `{name}` already present.")
-        if name in self.channels:
-            raise GraphBuildError(
-                f"'{name}' is already a state key; a node cannot share a name with a state key"
-            )
 
     def add_sequence(self, nodes: Sequence[Any]) -> StateGraph:
         """Add nodes (functions or ``(name, fn)`` pairs) joined by edges, in order."""
