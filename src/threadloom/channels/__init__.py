@@ -3,7 +3,7 @@
 Each kind is a small class: :class:`LastValue` (the default),
 :class:`BinaryOperatorAggregate` (a reducer), :class:`Topic`,
 :class:`EphemeralValue`, :class:`AnyValue`, :class:`UntrackedValue` (never
-persisted), :class:`DeltaChannel` (saved as deltas), :class:`NamedBarrierValue` (multi-source edges),
+persisted), :class:`DeltaChannel` (a batch reducer), :class:`NamedBarrierValue` (multi-source edges),
 :class:`Trigger` (edges) and :class:`MessagesChannel` (``add_messages``).
 """
 
