@@ -59,6 +59,7 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
             errors.GraphError,
             [
                 errors.GraphBuildError,
+                errors.InvalidCheckpointerError,
                 errors.InvalidUpdateError,
                 errors.GraphRecursionError,
                 errors.EmptyInputError,

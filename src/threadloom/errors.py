@@ -24,6 +24,7 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   └── MemoryNotFoundError (KeyError)           update/delete of a memory that does not exist
     ├── GraphError                               building or running a graph
     │   ├── GraphBuildError (ValueError)             unknown node, no entry point, duplicate, reserved
+    │   ├── InvalidCheckpointerError (TypeError)     compile(checkpointer=) given something not a saver
     │   ├── InvalidUpdateError (ValueError)          unknown state key, conflicting writes
     │   ├── GraphRecursionError (RecursionError)     recursion_limit reached (.limit)
     │   ├── EmptyInputError (ValueError)             a graph invoked with nothing to do
@@ -89,6 +90,7 @@ __all__ = [
     "IndexConfigMismatchError",
     "IndexNotConfiguredError",
     "InvalidCheckpointInputError",
+    "InvalidCheckpointerError",
     "InvalidConnectionError",
     "InvalidEmbedderError",
     "InvalidFilterError",
@@ -197,6 +199,10 @@ class GraphError(ThreadloomError):
 
 class GraphBuildError(GraphError, ValueError):
     """A graph definition is invalid; raised while building or compiling it."""
+
+
+class InvalidCheckpointerError(GraphError, TypeError):
+    """``compile(checkpointer=...)`` got something that is not a saver, ``True``, ``False`` or ``None``."""
 
 
 class InvalidUpdateError(GraphError, ValueError):

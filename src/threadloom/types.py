@@ -19,12 +19,15 @@ from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 from langchain_core.messages.tool import ToolOutputMixin
 from langchain_core.runnables import RunnableConfig
 
+from threadloom.channels.overwrite import Overwrite
+
 __all__ = [
     "All",
     "CachePolicy",
     "Command",
     "Durability",
     "Interrupt",
+    "Overwrite",
     "PregelTask",
     "RetryPolicy",
     "Send",

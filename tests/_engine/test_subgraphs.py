@@ -9,7 +9,7 @@ import pytest
 from typing_extensions import TypedDict
 
 from threadloom.checkpoint.memory import InMemorySaver
-from threadloom.errors import InvalidUpdateError
+from threadloom.errors import ParentCommand
 from threadloom.graph import START, StateGraph
 from threadloom.testing.graph import GraphClient
 from threadloom.types import Command, interrupt
@@ -72,13 +72,15 @@ async def test_command_to_parent_routes_in_the_parent_graph(client: GraphClient)
     assert await client.invoke(outer.compile(), {"x": 0}) == {"x": 7, "log": ["target"]}
 
 
-async def test_command_to_parent_without_a_parent_is_an_error(client: GraphClient) -> None:
-    """Command(graph=Command.PARENT) in a top-level graph raises InvalidUpdateError."""
+async def test_command_to_parent_without_a_parent_leaves_the_run(client: GraphClient) -> None:
+    """Command(graph=Command.PARENT) in a top-level graph raises ParentCommand carrying it (as LangGraph)."""
     builder = StateGraph(State)
-    builder.add_node("jump", lambda s: Command(graph=Command.PARENT, goto="x"))
+    builder.add_node("jump", lambda s: Command(graph=Command.PARENT, goto="x", update={"x": 1}))
     builder.add_edge(START, "jump")
-    with pytest.raises(InvalidUpdateError, match="not running as a subgraph"):
+    with pytest.raises(ParentCommand) as caught:
         await client.invoke(builder.compile(), {"x": 0})
+    command = caught.value.args[0]
+    assert (command.goto, command.update) == ("x", {"x": 1})
 
 
 async def test_static_interrupt_inside_a_subgraph_pauses_the_parent(client: GraphClient) -> None:

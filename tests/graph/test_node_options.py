@@ -121,7 +121,7 @@ def test_a_list_mixing_commands_and_updates() -> None:
 
 def test_a_value_as_state_schema_warns() -> None:
     """A state schema that is a value, not a type, draws a UserWarning (as in LangGraph)."""
-    with pytest.warns(UserWarning, match="invalid state_schema"), pytest.raises(GraphBuildError):
+    with pytest.warns(UserWarning, match="Invalid state_schema"), pytest.raises(GraphBuildError):
         StateGraph({"foo": "bar"})  # type: ignore[arg-type]
 
 

@@ -48,6 +48,11 @@ class ThreadState:
     step: int
     max_version: Any
 
+    def __post_init__(self) -> None:
+        # Kept channels must equal the checkpointed ones: untracked values stay behind.
+        if any(c.untracked for c in self.channels.values()):
+            self.channels = {k: c.new() if c.untracked else c for k, c in self.channels.items()}
+
 
 class ChannelCache:
     """A small LRU of :class:`ThreadState` per ``(thread_id, checkpoint_ns)``.

@@ -8,6 +8,7 @@ streams, which parts reach the caller and which are only printed.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
@@ -31,6 +32,7 @@ __all__ = [
     "RunOptions",
     "check_history_options",
     "check_options",
+    "coerce_context",
     "durability_of",
     "output_keys",
     "parse_modes",
@@ -137,6 +139,19 @@ def check_options(options: RunOptions, method: str) -> None:
         raise InvalidOptionError(f"unknown version {version!r}; use 'v1'")
     if options.get("control") is not None:
         raise UnsupportedOptionError("control= (a cooperative drain) is not supported yet")
+
+
+def coerce_context(schema: Any, context: Any) -> Any:
+    """A ``context`` dict built into the ``context_schema`` dataclass or pydantic class.
+
+    As LangGraph does: other contexts pass as they are; a missing or unknown
+    field raises the class's own error (``TypeError``, pydantic's ``ValidationError``).
+    """
+    if context is None or schema is None or not isinstance(context, dict):
+        return context
+    if dataclasses.is_dataclass(schema) or hasattr(schema, "model_validate"):
+        return schema(**context)
+    return context
 
 
 def durability_of(options: RunOptions) -> str:

@@ -28,6 +28,7 @@ from threadloom._engine._options import (
     RunOptions,
     check_history_options,
     check_options,
+    coerce_context,
     durability_of,
     output_keys,
     parse_modes,
@@ -218,7 +219,7 @@ class CompiledGraph(RunnableGraph):
             config,
             modes.run if modes is not None else _NO_MODES,
             sink,
-            context=get("context"),
+            context=coerce_context(self.context_schema, get("context")),
             interrupt_before=get("interrupt_before"),
             interrupt_after=get("interrupt_after"),
         )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._constants import END, TASKS, branch_channel
 from threadloom._engine._spec import BranchSpec, NodeSpec
-from threadloom.errors import InvalidUpdateError
+from threadloom.errors import InvalidUpdateError, ParentCommand
 from threadloom.types import Command, Send
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
         result = value
         writes.append((root, value))
     elif isinstance(value, dict):
+        if task.path[:1] == ("update",):
+            _check_update_keys(run, value)
         update = _update_writes(run, node, value)
         # A subgraph's output is reported as what the parent takes of it (no private keys).
         result = value if node.subgraph is None else dict(update)
@@ -79,7 +81,8 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
         result = as_dict
         writes.extend(_update_writes(run, node, as_dict))
     writes.extend(node.edge_writes)
-    task.writes = writes
+    # Writes the node made while running (push_message) come first.
+    task.writes = [*task.writes, *writes] if task.writes else writes
     task.result = result
     return list(node.branches)
 
@@ -101,16 +104,20 @@ def _plain_writes(run: Run, node: NodeSpec, value: Any, writes: list[tuple[str, 
 
 
 def _update_writes(run: Run, node: NodeSpec, update: dict[str, Any]) -> list[tuple[str, Any]]:
+    # Keys the state does not have are dropped, as LangGraph does (a node may return
+    # keys of its own input schema, or a subgraph its private keys).
     writable = run.spec.writable_keys
-    if node.subgraph is not None:
-        return [(k, v) for k, v in update.items() if k in writable]
+    return [(k, v) for k, v in update.items() if k in writable]
+
+
+def _check_update_keys(run: Run, update: dict[str, Any]) -> None:
+    """``update_state`` refuses a key the state lacks: from the caller it is a typo."""
+    writable = run.spec.writable_keys
     for key in update:
         if key not in writable:
             raise InvalidUpdateError(
-                f"node '{node.name}' returned unknown state key '{key}'; "
-                f"the state has {sorted(writable)}"
+                f"update_state: unknown state key '{key}'; the state has {sorted(writable)}"
             )
-    return list(update.items())
 
 
 def _command_writes(
@@ -118,10 +125,8 @@ def _command_writes(
 ) -> Any:
     if command.graph == Command.PARENT:
         if run.parent is None:
-            raise InvalidUpdateError(
-                f"node '{node.name}' returned Command(graph=Command.PARENT), "
-                "but this graph is not running as a subgraph"
-            )
+            # No parent to take it: the command leaves the run, as in LangGraph.
+            raise ParentCommand(command)
         run.parent_command = dataclasses.replace(command, graph=None)
         return None
     update = command.update
@@ -165,20 +170,27 @@ def _route(run: Run, source: str, target: Any) -> tuple[str, Any]:
     return (branch_channel(target), source)
 
 
-def fresh_state(run: Run, task: Task, writes: list[tuple[str, Any]]) -> Any:
-    """The state as ``task`` sees it after its own writes: what a branch decides on."""
+def fresh_state(
+    run: Run, task: Task, writes: list[tuple[str, Any]], branch: BranchSpec | None = None
+) -> Any:
+    """The state as ``task`` sees it after its own writes: what a branch decides on.
+
+    A branch whose path function declares its own input schema sees only that
+    schema's keys, built into that schema's type.
+    """
+    keys = branch.input_keys if branch is not None else None
     state_keys = run.spec.state_keys
     own: dict[str, list[Any]] = {}
     for key, value in writes:
-        if key in state_keys or key in run.spec.writable_keys:
+        if (key in state_keys or key in run.spec.writable_keys) and (keys is None or key in keys):
             own.setdefault(key, []).append(value)
-    state = run.read_state()
+    state = run.read_state(keys)
     for key, values in own.items():
         channel = run.channels[key].copy()
         channel.update(values)
         if channel.is_available():
             state[key] = channel.get()
-    coerce = run.spec.state_coerce
+    coerce = run.spec.state_coerce if branch is None or keys is None else branch.input_coerce
     return coerce(state) if coerce is not None else state
 
 
@@ -213,7 +225,7 @@ def eval_branches(
     if task.config is None:
         task.config = run.task_config(task)
     for branch in branches:
-        state = fresh_state(run, task, writes)
+        state = fresh_state(run, task, writes, branch)
         out.extend(resolve_branch(run, branch.source, branch, branch.path.call(task, state)))
     return out
 
@@ -224,5 +236,11 @@ def object_updates(value: Any) -> dict[str, Any] | None:
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     fields = getattr(type(value), "model_fields", None)
     if isinstance(fields, dict):
-        return {k: getattr(value, k) for k in fields}
+        # As LangGraph: a None left at a field's non-None default is no update.
+        kept = value.model_fields_set
+        return {
+            k: v
+            for k, info in fields.items()
+            if (v := getattr(value, k)) is not None or info.default is not None or k in kept
+        }
     return None

@@ -659,9 +659,9 @@ class Run(RunOutput, RunSaving):
                 if isinstance(channel, LastValue) and len(values) > 1:
                     writers = [t.name for t in tasks if any(k == key for k, _ in t.writes)]
                     raise InvalidUpdateError(
-                        f"nodes {', '.join(repr(w) for w in writers)} all wrote state key '{key}' "
-                        "in the same step, and it keeps one value per step; give it a reducer "
-                        "with Annotated[type, reducer] to combine the writes"
+                        f"At key '{key}': Can receive only one value per step. Use an Annotated key "
+                        f"to handle multiple values. (Nodes {', '.join(repr(w) for w in writers)} "
+                        "all wrote it: give it a reducer, Annotated[type, reducer].)"
                     ) from exc
                 raise
             if changed:

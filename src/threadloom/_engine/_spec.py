@@ -26,6 +26,9 @@ class BranchSpec:
     source: str
     path: NodeFunc
     path_map: dict[Hashable, str] | None = None
+    input_keys: tuple[str, ...] | None = None
+    """The keys the path function reads, when it declares its own input schema."""
+    input_coerce: Callable[[dict[str, Any]], Any] | None = None
 
 
 @dataclass

@@ -27,6 +27,7 @@ from threadloom._engine._context import Task, reset_task, set_task
 from threadloom._engine._events import EVENT_MODES, emit_event, task_event
 from threadloom._engine._handlers import error_record
 from threadloom._engine._injection import NodeFunc
+from threadloom._engine._results import fresh_state
 from threadloom.errors import GraphBubbleUp, GraphInterrupt, ParentCommand
 from threadloom.types import RetryPolicy, Send
 
@@ -134,7 +135,7 @@ def _branches(task: Task, branches: list[Any]) -> Generator[Call, Any, list[tupl
     run = task.run
     out: list[tuple[str, Any]] = []
     for branch in branches:
-        state = run.fresh_state(task, task.writes)
+        state = fresh_state(run, task, task.writes, branch)
         result = yield (branch.path, state, False)
         out.extend(run.resolve_branch(task.name, branch, result))
     return out

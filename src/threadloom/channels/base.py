@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from threadloom.errors import EmptyChannelError
 
-__all__ = ["MISSING", "BaseChannel", "shallow_copy", "split_key"]
+__all__ = ["MISSING", "BaseChannel", "ValueChannel", "shallow_copy", "split_key"]
 
 
 class _Missing:
@@ -54,6 +54,8 @@ class BaseChannel(ABC):
     supports_delta: bool = False
     #: True for channels that forget their value after a step without writes.
     ephemeral: bool = False
+    #: True for channels whose value is never persisted (nor sent inside stored ``Send`` packets).
+    untracked: bool = False
 
     def __init__(self, key: str = "") -> None:
         self.key = key
@@ -102,6 +104,37 @@ class BaseChannel(ABC):
     def __repr__(self) -> str:
         value = self.checkpoint()
         return f"{type(self).__name__}({self.key!r}, {value!r})"
+
+
+class ValueChannel(BaseChannel):
+    """A channel holding one value in ``value`` (``MISSING`` when empty), saved as it is.
+
+    Subclasses decide how writes change it (:meth:`update`) and how to make an
+    empty twin (:meth:`new`).
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, key: str = "") -> None:
+        super().__init__(key)
+        self.value: Any = MISSING
+
+    def get(self) -> Any:
+        """The value; raises :class:`EmptyChannelError` when there is none."""
+        if self.value is MISSING:
+            raise self._empty()
+        return self.value
+
+    def is_available(self) -> bool:
+        """Whether a value is held."""
+        return self.value is not MISSING
+
+    def checkpoint(self) -> Any:
+        """The value, or MISSING."""
+        return self.value
+
+    def _restore(self, value: Any) -> None:
+        self.value = value
 
 
 def split_key(typ: Any, key: str) -> tuple[Any, str]:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from threadloom.channels.base import MISSING, BaseChannel, shallow_copy
+from threadloom.channels.overwrite import find_overwrite
 
 __all__ = ["BinaryOperatorAggregate", "initial_value"]
 
@@ -79,9 +80,13 @@ class BinaryOperatorAggregate(BaseChannel):
         return self.value is not MISSING
 
     def update(self, values: Sequence[Any]) -> bool:
-        """Fold the writes of one step, in order."""
+        """Fold the writes of one step, in order (an ``Overwrite`` replaces the value instead)."""
         if not values:
             return False
+        found, replacement = find_overwrite(self.key, values)
+        if found:
+            self.value = replacement
+            return True
         reducer = self.reducer
         start = 0
         value = self.value

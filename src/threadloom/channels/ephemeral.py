@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from threadloom.channels.base import MISSING, BaseChannel, split_key
+from threadloom.channels.base import MISSING, ValueChannel, split_key
 from threadloom.errors import InvalidUpdateError
 
 __all__ = ["EphemeralValue"]
 
 
-class EphemeralValue(BaseChannel):
+class EphemeralValue(ValueChannel):
     """Holds the value written in the previous step and forgets it after a step without writes.
 
     Example::
@@ -23,7 +23,7 @@ class EphemeralValue(BaseChannel):
         assert not ch.is_available()
     """
 
-    __slots__ = ("guard", "typ", "value")
+    __slots__ = ("guard", "typ")
 
     ephemeral = True
 
@@ -32,21 +32,10 @@ class EphemeralValue(BaseChannel):
         super().__init__(key)
         self.typ = typ
         self.guard = guard
-        self.value: Any = MISSING
 
     def new(self) -> EphemeralValue:
         """An empty channel with the same settings."""
         return EphemeralValue(self.typ, self.guard, key=self.key)
-
-    def get(self) -> Any:
-        """The value of the previous step."""
-        if self.value is MISSING:
-            raise self._empty()
-        return self.value
-
-    def is_available(self) -> bool:
-        """Whether the previous step wrote a value."""
-        return self.value is not MISSING
 
     def update(self, values: Sequence[Any]) -> bool:
         """Keep this step's value, or forget the old one when nothing was written."""
@@ -61,10 +50,3 @@ class EphemeralValue(BaseChannel):
             )
         self.value = values[-1]
         return True
-
-    def checkpoint(self) -> Any:
-        """The value, or MISSING."""
-        return self.value
-
-    def _restore(self, value: Any) -> None:
-        self.value = value

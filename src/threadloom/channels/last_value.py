@@ -49,9 +49,9 @@ class LastValue(BaseChannel):
             return False
         if len(values) != 1:
             raise InvalidUpdateError(
-                f"state key '{self.key}' received {len(values)} values in one step; "
-                "it keeps one value per step. Give it a reducer with "
-                "Annotated[type, reducer] to combine concurrent writes."
+                f"At key '{self.key}': Can receive only one value per step. Use an Annotated "
+                f"key to handle multiple values. (It received {len(values)}: give it a reducer "
+                "with Annotated[type, reducer] to combine concurrent writes.)"
             )
         self.value = values[0]
         return True

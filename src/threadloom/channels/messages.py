@@ -19,6 +19,7 @@ from langchain_core.messages import (
 )
 
 from threadloom.channels.base import MISSING, BaseChannel
+from threadloom.channels.overwrite import find_overwrite
 from threadloom.checkpoint._replay import REMOVE_ALL_MESSAGES, ReplayedList, apply_by_id
 from threadloom.checkpoint.base import ChannelVersion, DeltaChain, DeltaValue
 from threadloom.errors import InvalidUpdateError
@@ -107,9 +108,16 @@ class MessagesChannel(BaseChannel):
         return len(self._msgs)
 
     def update(self, values: Sequence[Any]) -> bool:
-        """Merge each write into the list, in order."""
+        """Merge each write into the list, in order (an ``Overwrite`` replaces the list)."""
         if not values:
             return False
+        found, replacement = find_overwrite(self.key, values)
+        if found:
+            self._msgs, self._index = [], {}
+            self._apply(normalize_messages(replacement))
+            self._delta = []
+            self._base = MISSING  # a delta cannot say it: the next checkpoint stores the list
+            return True
         for value in values:
             normalized = normalize_messages(value)
             self._apply(normalized)

@@ -10,8 +10,10 @@ from typing import Any
 
 import typing_extensions
 
+from threadloom._engine._results import object_updates
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.binop import BinaryOperatorAggregate
+from threadloom.channels.delta import DeltaChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.channels.messages import MessagesChannel
 from threadloom.errors import GraphBuildError
@@ -27,10 +29,12 @@ _REQUIRED_WRAPPERS = {
 
 __all__ = [
     "channels_of",
+    "field_channel",
     "is_schema",
     "managed_of",
     "object_to_dict",
     "root_channel",
+    "same_channel",
     "state_coercer",
 ]
 
@@ -105,27 +109,80 @@ def root_channel(key: str, schema: Any) -> BaseChannel:
 
 
 def _channel(key: str, hint: Any) -> BaseChannel:
+    """As LangGraph reads a key: a channel in the metadata, else a reducer last, else LastValue."""
+    while typing.get_origin(hint) in _REQUIRED_WRAPPERS:
+        hint = typing.get_args(hint)[0]
     if typing.get_origin(hint) is typing.Annotated:
         base, *meta = typing.get_args(hint)
-        for item in reversed(meta):
-            if isinstance(item, BaseChannel):
-                channel = item.new()
-                channel.key = key
-                return channel
-            if item is add_messages:
-                return MessagesChannel(key)
-            if callable(item) and _is_reducer(item):
-                return BinaryOperatorAggregate(base, item, key)
+        declared = field_channel(hint)
+        if declared is not None:
+            # A channel instance may sit in several schemas: each graph key gets its own.
+            channel = declared.new() if any(declared is item for item in meta) else declared
+            if isinstance(channel, DeltaChannel):  # takes the key's type, as in LangGraph
+                channel = channel.for_type(base)
+            channel.key = key
+            return channel
+        reducer = meta[-1]
+        if reducer is add_messages:
+            return MessagesChannel(key)
+        if callable(reducer) and not isinstance(reducer, type):
+            if not _is_reducer(reducer):
+                raise GraphBuildError(
+                    "Invalid reducer signature. Expected (a, b) -> c. "
+                    f"Got {_signature(reducer)} (state key '{key}')"
+                )
+            return BinaryOperatorAggregate(base, reducer, key)
     return LastValue(hint, key)
+
+
+def field_channel(hint: Any) -> BaseChannel | None:
+    """The channel an ``Annotated`` hint names: the first channel instance or class in it.
+
+    A class is built for the hint's type (``Annotated[int, EphemeralValue]`` ->
+    ``EphemeralValue(int)``); an instance is returned as it is; ``None`` when
+    the hint names no channel.
+    """
+    if typing.get_origin(hint) is not typing.Annotated:
+        return None
+    base, *meta = typing.get_args(hint)
+    for item in meta:
+        if isinstance(item, BaseChannel):
+            return item
+        if isinstance(item, type) and issubclass(item, BaseChannel):
+            return item(base)
+    return None
+
+
+def _signature(fn: Callable[..., Any]) -> str:
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "an unreadable signature"
 
 
 def _is_reducer(fn: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
-        return False
+        return True  # a builtin such as operator.add: trust it
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     return len(positional) == 2
+
+
+def same_channel(a: BaseChannel, b: BaseChannel) -> bool:
+    """Whether a second schema's ``b`` agrees with the known ``a`` for a key.
+
+    A plain key (``LastValue``) reads whatever the state keeps; otherwise one
+    channel kind and one reducer (a lambda matches any, as in LangGraph).
+    """
+    if isinstance(b, LastValue):
+        return True
+    if type(a) is not type(b):
+        return False
+    ra, rb = getattr(a, "reducer", None), getattr(b, "reducer", None)
+    if ra is None or rb is None or ra is rb:
+        return True
+    return "<lambda>" in (getattr(ra, "__name__", ""), getattr(rb, "__name__", ""))
 
 
 def state_coercer(schema: Any) -> Callable[[dict[str, Any]], Any] | None:
@@ -136,12 +193,8 @@ def state_coercer(schema: Any) -> Callable[[dict[str, Any]], Any] | None:
 
 
 def object_to_dict(value: Any) -> dict[str, Any]:
-    """A dataclass or pydantic instance as a dict of its fields; dicts pass through."""
+    """A dataclass or pydantic instance as a dict of its fields (as a node's update); dicts pass through."""
     if isinstance(value, dict):
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    fields = getattr(type(value), "model_fields", None)
-    if isinstance(fields, dict):
-        return {k: getattr(value, k) for k in fields}
-    return value  # rejected later with a typed error
+    fields = object_updates(value)
+    return value if fields is None else fields  # anything else is rejected later with a typed error

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import typing
 import warnings
 from collections.abc import Callable, Hashable, Sequence
@@ -46,18 +47,26 @@ from threadloom.channels.base import BaseChannel
 from threadloom.channels.ephemeral import EphemeralValue
 from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
-from threadloom.errors import GraphBuildError
+from threadloom.checkpoint.base import BaseCheckpointSaver
+from threadloom.errors import GraphBuildError, InvalidCheckpointerError
 from threadloom.graph._schema import (
     channels_of,
+    field_channel,
     is_schema,
     managed_of,
     object_to_dict,
     root_channel,
+    same_channel,
     state_coercer,
 )
+from threadloom.graph._untracked import SendTopic, untracked_keys
 from threadloom.types import RetryPolicy, TimeoutPolicy
+from threadloom.warnings import LangGraphDeprecatedSinceV05 as V05
+from threadloom.warnings import LangGraphDeprecatedSinceV10 as V10
 
 __all__ = ["CompiledStateGraph", "StateGraph"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,6 +94,7 @@ class _NodeDef:
 class _BranchDef:
     path: Any
     path_map: dict[Hashable, str] | None
+    input_schema: Any = None
 
 
 class StateGraph:
@@ -107,12 +117,16 @@ class StateGraph:
         output_schema: Any = None,
         **kwargs: Any,
     ) -> None:
-        # Older spellings of the same arguments.
-        input_schema = input_schema if input_schema is not None else kwargs.pop("input", None)
-        output_schema = output_schema if output_schema is not None else kwargs.pop("output", None)
-        context_schema = (
-            context_schema if context_schema is not None else kwargs.pop("config_schema", None)
-        )
+        # Older spellings of the same arguments, with LangGraph's deprecation warnings.
+        if "config_schema" in kwargs:
+            config_schema = _deprecated(kwargs, "config_schema", "context_schema", V10)
+            context_schema = context_schema if context_schema is not None else config_schema
+        if "input" in kwargs:
+            old_input = _deprecated(kwargs, "input", "input_schema", V05)
+            input_schema = input_schema if input_schema is not None else old_input
+        if "output" in kwargs:
+            old_output = _deprecated(kwargs, "output", "output_schema", V05)
+            output_schema = output_schema if output_schema is not None else old_output
         if kwargs:
             raise TypeError(f"StateGraph() got unexpected arguments {sorted(kwargs)}")
         _warn_invalid_state_schema(state_schema)
@@ -131,6 +145,12 @@ class StateGraph:
             self.channels = dict(channels_of(state_schema))
             self.state_keys = tuple(self.channels)
             for schema in (self.input_schema, self.output_schema):
+                if schema is not state_schema and managed_of(schema):
+                    raise GraphBuildError(
+                        f"Invalid managed channels detected in {getattr(schema, '__name__', '')}: "
+                        f"{', '.join(managed_of(schema))}. Managed channels are not permitted "
+                        "in Input/Output schema."
+                    )
                 self._add_schema(schema)
             self.input_keys = tuple(channels_of(self.input_schema))
             self.output_keys = tuple(channels_of(self.output_schema))
@@ -140,10 +160,21 @@ class StateGraph:
         self.waiting_edges: list[tuple[tuple[str, ...], str]] = []
         self.branches: dict[str, list[_BranchDef]] = {}
         self.node_defaults: dict[str, Any] = {}
+        self.compiled = False
 
     def _add_schema(self, schema: Any) -> None:
+        _warn_invalid_state_schema(schema)
         for key, channel in channels_of(schema).items():
-            self.channels.setdefault(key, channel)
+            known = self.channels.get(key)
+            if known is None:
+                self.channels[key] = channel
+            elif not same_channel(known, channel):
+                # A plain key in another schema reads the same value; another reducer would not.
+                raise GraphBuildError(
+                    f"Channel '{key}' already exists with a different type "
+                    f"({type(known).__name__} in the state, {type(channel).__name__} in "
+                    f"{getattr(schema, '__name__', schema)})"
+                )
 
     # --- nodes --------------------------------------------------------------
 
@@ -160,6 +191,7 @@ class StateGraph:
         destinations: Any = None,
         timeout: Any = None,
         error_handler: Any = None,
+        trace_policy: Any = None,
         **kwargs: Any,
     ) -> StateGraph:
         """Add a node: ``add_node(fn)`` (named after the function) or ``add_node(name, fn)``.
@@ -169,11 +201,15 @@ class StateGraph:
         each attempt of an async node; ``cache_policy`` caches its results when the
         graph is compiled with a cache; ``defer=True`` delays the node until every
         other pending node has run; ``destinations`` names where a node that
-        returns ``Command(goto=...)`` may go (for drawing). Returns the builder.
+        returns ``Command(goto=...)`` may go (for drawing); ``trace_policy`` is
+        accepted for LangGraph compatibility (nodes are traced as any runnable). Returns
+        the builder.
         """
-        input_schema = input_schema if input_schema is not None else kwargs.pop("input", None)
+        if "input" in kwargs:
+            old_input = _deprecated(kwargs, "input", "input_schema", V05, stacklevel=3)
+            input_schema = input_schema if input_schema is not None else old_input
         if "retry" in kwargs:
-            retry = kwargs.pop("retry")
+            retry = _deprecated(kwargs, "retry", "retry_policy", V05, stacklevel=3)
             retry_policy = retry_policy if retry_policy is not None else retry
         if kwargs:
             raise TypeError(f"add_node() got unexpected arguments {sorted(kwargs)}")
@@ -188,6 +224,11 @@ class StateGraph:
                 )
             action = node
             name = _name_of(node)
+        if self.compiled:
+            logger.warning(
+                "Adding a node to a graph that has already been compiled. This will "
+                "not be reflected in the compiled graph."
+            )
         self._check_name(name)
         retry_policy = _check_retry(name, retry_policy)
         if input_schema is None:
@@ -235,34 +276,40 @@ class StateGraph:
         return self
 
     def _check_name(self, name: Any) -> None:
+        # The first sentence of each message is LangGraph's, which users search for.
         if not isinstance(name, str) or not name:
             raise GraphBuildError(f"a node name must be a non-empty string, got {name!r}")
         if name in RESERVED:
-            raise GraphBuildError(f"'{name}' is reserved and cannot be used as a node name")
+            raise GraphBuildError(
+                f"Node `{name}` is reserved. ('{name}' cannot be used as a node name)"
+            )
         for char in ("|", ":"):
             if char in name:
                 raise GraphBuildError(
-                    f"node name '{name}' contains the reserved character '{char}'"
+                    f"'{char}' is a reserved character and is not allowed in the node names. "
+                    f"(node '{name}')"
                 )
         if name in self.nodes:
-            raise GraphBuildError(f"a node named '{name}' already exists")
-        if name in self.channels:
-            raise GraphBuildError(
-                f"'{name}' is already a state key; a node cannot share a name with a state key"
-            )
+            raise GraphBuildError(f"Node `{name}` already present.")
 
     def add_sequence(self, nodes: Sequence[Any]) -> StateGraph:
         """Add nodes (functions or ``(name, fn)`` pairs) joined by edges, in order."""
         if not nodes:
-            raise GraphBuildError("add_sequence() needs at least one node")
+            raise GraphBuildError("Sequence requires at least one node.")
         previous: str | None = None
         for item in nodes:
-            if isinstance(item, tuple):
+            if isinstance(item, tuple) and len(item) == 2:
                 name, action = item
-                self.add_node(name, action)
             else:
-                name = _name_of(item)
-                self.add_node(name, item)
+                name, action = _name_of(item), item
+            if name in self.nodes:
+                raise GraphBuildError(
+                    f"Node names must be unique: node with the name '{name}' already exists. "
+                    "If you need to use two different runnables/callables with the same name "
+                    "(for example, using `lambda`), please provide them as tuples "
+                    "(name, runnable/callable)."
+                )
+            self.add_node(name, action)
             if previous is not None:
                 self.add_edge(previous, name)
             previous = name
@@ -273,10 +320,10 @@ class StateGraph:
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
         """Run ``end_key`` after ``start_key``; with a list of sources, after all of them."""
         if end_key == START:
-            raise GraphBuildError("START cannot be the end of an edge")
+            raise GraphBuildError("START cannot be an end node")
         if isinstance(start_key, str):
             if start_key == END:
-                raise GraphBuildError("END cannot be the start of an edge")
+                raise GraphBuildError("END cannot be a start node")
             self.edges.append((start_key, end_key))
             return self
         sources = tuple(start_key)
@@ -284,7 +331,7 @@ class StateGraph:
             raise GraphBuildError(f"add_edge() to '{end_key}' needs at least one source")
         for source in sources:
             if source == END:
-                raise GraphBuildError("END cannot be the start of an edge")
+                raise GraphBuildError("END cannot be a start node")
         if len(sources) == 1:
             self.edges.append((sources[0], end_key))
         else:
@@ -315,7 +362,11 @@ class StateGraph:
             mapping = dict(path_map)
         else:
             mapping = {name: name for name in path_map}
-        self.branches.setdefault(source, []).append(_BranchDef(path, mapping))
+        # A path function annotated with another schema reads that schema's keys.
+        input_schema = _inferred_input_schema(path, self.state_schema)
+        if input_schema is not None:
+            self._add_schema(input_schema)
+        self.branches.setdefault(source, []).append(_BranchDef(path, mapping, input_schema))
         return self
 
     def set_entry_point(self, key: str) -> StateGraph:
@@ -341,28 +392,32 @@ class StateGraph:
         sources |= set(self.branches)
         for source in sorted(sources):
             if source != START and source not in nodes:
-                raise GraphBuildError(f"edge from unknown node '{source}'")
+                raise GraphBuildError(f"Found edge starting at unknown node '{source}'")
         if START not in sources:
             raise GraphBuildError(
-                "the graph has no entry point: add an edge from START "
-                "(builder.add_edge(START, 'first_node'))"
+                "Graph must have an entrypoint: add at least one edge from START to another "
+                "node (builder.add_edge(START, 'first_node'))"
             )
         for source, target in self.edges:
             if target != END and target not in nodes:
-                raise GraphBuildError(f"edge from '{source}' to unknown node '{target}'")
+                raise GraphBuildError(
+                    f"Found edge ending at unknown node `{target}` (the edge '{source}' -> '{target}')"
+                )
         for _, target in self.waiting_edges:
             if target != END and target not in nodes:
-                raise GraphBuildError(f"edge to unknown node '{target}'")
+                raise GraphBuildError(f"Found edge ending at unknown node `{target}`")
         for source, branches in self.branches.items():
             for branch in branches:
                 for target in (branch.path_map or {}).values():
                     if target != END and target is not None and target not in nodes:
+                        cond = getattr(branch.path, "__name__", None) or "condition"
                         raise GraphBuildError(
-                            f"conditional edge from '{source}' maps to unknown node '{target}'"
+                            f"At '{source}' node, '{cond}' branch found unknown target '{target}'"
                         )
         for name in interrupt:
             if name != "*" and name not in nodes:
-                raise GraphBuildError(f"interrupt on unknown node '{name}'")
+                raise GraphBuildError(f"Interrupt node `{name}` not found")
+        self.compiled = True
         return self
 
     def compile(
@@ -382,6 +437,7 @@ class StateGraph:
         handed to nodes that ask for it; ``interrupt_before``/``interrupt_after``
         pause the run around the named nodes (``"*"`` for all).
         """
+        _check_checkpointer(checkpointer)
         before = _as_names(interrupt_before)
         after = _as_names(interrupt_after)
         self.validate([*before, *after])
@@ -422,6 +478,9 @@ class StateGraph:
         for source, target in self.edges:
             if target != END:
                 edge_writes[source].append((branch_channel(target), source))
+        untracked = untracked_keys(channels)
+        if untracked:  # stored Send packets must not carry live values
+            channels[TASKS] = SendTopic(TASKS, untracked)
         state_coerce = state_coercer(self.state_schema)
         defaults = self.node_defaults
         nodes: dict[str, NodeSpec] = {}
@@ -503,6 +562,8 @@ class StateGraph:
                 source=source,
                 path=NodeFunc(b.path, f"the conditional edge from '{source}'"),
                 path_map=b.path_map,
+                input_keys=None if b.input_schema is None else tuple(channels_of(b.input_schema)),
+                input_coerce=None if b.input_schema is None else state_coercer(b.input_schema),
             )
             for b in self.branches.get(source, [])
         )
@@ -521,16 +582,45 @@ class CompiledStateGraph(CompiledGraph):
 
         return draw(self, config, xray)
 
+    @property
+    def channels(self) -> dict[str, BaseChannel]:
+        """The state keys' channels, as the builder made them (LangGraph's ``graph.channels``)."""
+        return self.builder.channels
+
 
 def _warn_invalid_state_schema(schema: Any) -> None:
-    """Warn (as LangGraph does) when the state schema is a value instead of a type."""
+    """Warn (with LangGraph's text) when the state schema is a value instead of a type."""
     if isinstance(schema, type) or typing.get_args(schema):
         return
     warnings.warn(
-        f"invalid state_schema {schema!r}: expected a type or Annotated[type, reducer]",
+        f"Invalid state_schema: {schema}. Expected a type or Annotated[type, reducer]. "
+        "Please provide a valid schema to ensure correct updates.\n"
+        " See: https://langchain-ai.github.io/langgraph/reference/graphs/#stategraph",
         UserWarning,
         stacklevel=3,
     )
+
+
+def _check_checkpointer(checkpointer: Any) -> None:
+    """A saver, ``True`` or ``False`` (subgraphs) or ``None``; anything else is refused early."""
+    if checkpointer in (None, True, False) or isinstance(checkpointer, BaseCheckpointSaver):
+        return
+    raise InvalidCheckpointerError(
+        "Invalid checkpointer provided. Expected an instance of `BaseCheckpointSaver`, "
+        f"`True`, `False`, or `None`. Received {type(checkpointer).__name__}. "
+        "Pass a proper saver (e.g., InMemorySaver, SqliteSaver)."
+    )
+
+
+def _deprecated(
+    kwargs: dict[str, Any], old: str, new: str, category: type[Warning], stacklevel: int = 3
+) -> Any:
+    """Pop the older spelling ``old`` of an argument, warning as LangGraph does."""
+    warnings.warn(
+        category(f"`{old}` is deprecated and will be removed. Please use `{new}` instead."),
+        stacklevel=stacklevel,
+    )
+    return kwargs.pop(old)
 
 
 def _is_root_type(schema: Any) -> bool:
@@ -589,15 +679,21 @@ def _check_retry(name: str, retry_policy: Any) -> Any:
 
 
 def _name_of(action: Any) -> str:
+    """A node's name as LangGraph gives it: a runnable's name, a function's, else its class's."""
     name = getattr(action, "name", None)
     if isinstance(name, str) and name:
         return name
     name = getattr(action, "__name__", None)
-    if isinstance(name, str) and name and name != "<lambda>":
+    if isinstance(name, str) and name:
         return name
-    raise GraphBuildError(
-        f"cannot name node {action!r}: use add_node('name', fn) for lambdas and callables"
-    )
+    return type(action).__name__
+
+
+_get_node_name = _name_of
+"""LangGraph's private name for how ``add_node(fn)`` names a node (its tests import it)."""
+
+_is_field_channel = field_channel
+"""LangGraph's private name for reading a channel out of an ``Annotated`` hint."""
 
 
 def _as_names(value: Any) -> list[str]:
@@ -614,7 +710,11 @@ def _inferred_input_schema(action: Any, state_schema: Any) -> Any:
 
     try:
         params = list(inspect.signature(action).parameters.values())
-        hints = typing.get_type_hints(action)
+        call = action if inspect.isfunction(action) or inspect.ismethod(action) else None
+        if call is None and callable(action) and not isinstance(action, type):
+            bound = action.__call__  # a callable object: its __call__ carries the hints
+            call = bound if inspect.ismethod(bound) else None
+        hints = typing.get_type_hints(call) if call is not None else {}
     except Exception:
         return None
     if not params:
