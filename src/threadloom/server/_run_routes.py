@@ -31,6 +31,7 @@ __all__ = ["ROUTES"]
 
 _STRATEGIES = ("reject", "interrupt", "rollback", "enqueue")
 _POLL_SECONDS = 0.05
+_RUN_STATUSES = ("pending", "running", "error", "success", "timeout", "interrupted")
 
 
 def _server(request: Request) -> Server:
@@ -45,12 +46,16 @@ def _choice(body: dict[str, Any], key: str, allowed: tuple[str, ...], default: s
     return str(value)
 
 
-def _nodes(body: dict[str, Any], key: str) -> Any:
+def _nodes(body: dict[str, Any], key: str, graph: Any) -> Any:
     value = body.get(key)
     if value is None or value == "*":
         return value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise HTTPError(422, f"'{key}' must be '*' or a list of node names")
+    known = set(getattr(graph, "nodes", None) or ())
+    unknown = [v for v in value if known and v not in known]
+    if unknown:
+        raise HTTPError(422, f"'{key}' names no node of the graph: {', '.join(unknown)}")
     return value
 
 
@@ -75,6 +80,8 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
     if durability is not None and durability not in ("sync", "async", "exit"):
         raise HTTPError(422, "'durability' must be 'sync', 'async' or 'exit'")
     config = body_dict(body, "config") or {}
+    if body_dict(config, "configurable") is None:  # 422 unless an object; null means none
+        config.pop("configurable", None)
     context = body_dict(body, "context")
     metadata = dict(body_dict(body, "metadata") or {})
     temporary = thread_id is None
@@ -100,13 +107,6 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
         create = {"thread_id": thread_id, "metadata": {}}
         await server.allow(request, "threads", "create", create)
         thread = new_thread(thread_id, to_plain(create["metadata"]))
-    busy = server.runs.busy(thread_id)
-    if thread.get("status") == "busy" or busy:
-        if strategy == "reject":
-            raise HTTPError(409, f"thread {thread_id!r} is busy with another run")
-        if strategy in ("interrupt", "rollback"):
-            for run in busy:
-                await server.runs.cancel(run, strategy)
     configurable = {
         **(assistant.get("config") or {}).get("configurable", {}),
         **config.get("configurable", {}),
@@ -116,16 +116,25 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
         checkpoint["checkpoint_id"] = body_str(body, "checkpoint_id")
     configurable.update({k: v for k, v in checkpoint.items() if k != "thread_id"})
     configurable["thread_id"] = thread_id
+    server.require_checkpoint(configurable)
     run_config = {**(assistant.get("config") or {}), **config, "configurable": configurable}
     options: dict[str, Any] = {}
     for key in ("interrupt_before", "interrupt_after"):
-        if (nodes := _nodes(body, key)) is not None:
+        if (nodes := _nodes(body, key, graph)) is not None:
             options[key] = nodes
     if durability is not None:
         options["durability"] = durability
     merged_context = {**(assistant.get("context") or {}), **(context or {})}
     if merged_context:
         options["context"] = merged_context
+    # Only a request found valid may stop the runs before it.
+    busy = server.runs.busy(thread_id)
+    if thread.get("status") == "busy" or busy:
+        if strategy == "reject":
+            raise HTTPError(409, f"thread {thread_id!r} is busy with another run")
+        if strategy in ("interrupt", "rollback"):
+            for run in busy:
+                await server.runs.cancel(run, strategy)
     stamp = now()
     record = {
         "run_id": str(uuid.uuid4()),
@@ -259,10 +268,13 @@ async def list_runs(request: Request) -> Response:
         offset = int(params.get("offset", "0"))
     except ValueError:
         raise HTTPError(422, "limit and offset must be integers") from None
+    status = params.get("status")
+    if status is not None and status not in _RUN_STATUSES:
+        raise HTTPError(422, f"status must be one of {', '.join(_RUN_STATUSES)}")
     body = {"limit": limit, "offset": offset}
     runs = server.records.search_runs(
         thread_id=thread_id,
-        status=params.get("status"),
+        status=status,
         limit=body_int(body, "limit", 10, low=1, high=1000),
         offset=body_int(body, "offset", 0, high=1_000_000),
     )

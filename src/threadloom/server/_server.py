@@ -231,6 +231,18 @@ class Server:
         except KeyError:
             raise HTTPError(404, f"graph {graph_id!r} not found") from None
 
+    def require_checkpoint(self, configurable: dict[str, Any]) -> None:
+        """404 unless the checkpoint ``configurable`` names (if it names one) exists."""
+        if not configurable.get("checkpoint_id"):
+            return
+        config = {"configurable": {"checkpoint_ns": "", **configurable}}
+        try:
+            found = self.checkpointer.get_tuple(config)
+        except (ValueError, KeyError, TypeError):
+            found = None
+        if found is None:
+            raise HTTPError(404, f"checkpoint {configurable['checkpoint_id']!r} not found")
+
     def run_is_live(self, record: dict[str, Any]) -> bool:
         return record.get("status") not in TERMINAL
 
