@@ -21,25 +21,45 @@ from threadloom.server import ServerConfig, create_app
 
 Serve = Callable[..., str]
 
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Where the server keeps everything: a SQLite file, or the session's PostgreSQL."""
+    return str(request.param)
+
+
+def _starter(tmp_path: Path, stack: ExitStack, postgres: str | None) -> Serve:
+    def start(*, database: str | None = None, **config: Any) -> str:
+        config.setdefault("graphs", graph_specs())
+        app = create_app(
+            ServerConfig(base_dir=HERE, **config),
+            database=None if postgres else database or str(tmp_path / "server.db"),
+            postgres=postgres,
+            workers=4,
+        )
+        return stack.enter_context(running(app))
+
+    return start
+
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Serve]:
-    """``serve(**config)`` starts a server on a SQLite file in tmp_path; returns its URL."""
+def serve(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serve]:
+    """``serve(**config)`` starts a server on ``backend`` (a fresh schema on PostgreSQL)."""
+    postgres = request.getfixturevalue("pg_dsn") if backend == "postgres" else None
     with ExitStack() as stack:
+        yield _starter(tmp_path, stack, postgres)
 
-        def start(*, database: str | None = None, **config: Any) -> str:
-            config.setdefault("graphs", graph_specs())
-            app = create_app(
-                ServerConfig(base_dir=HERE, **config),
-                database=database or str(tmp_path / "server.db"),
-                workers=4,
-            )
-            return stack.enter_context(running(app))
 
-        yield start
+@pytest.fixture
+def serve_sqlite(tmp_path: Path) -> Iterator[Serve]:
+    """``serve(database=..., **config)`` on a SQLite file (for tests that read the file)."""
+    with ExitStack() as stack:
+        yield _starter(tmp_path, stack, None)
 
 
 @pytest.fixture
 def url(serve: Serve) -> str:
-    """A server with the test graphs on a fresh SQLite file, auth off."""
+    """A server with the test graphs on a fresh database, auth off."""
     return serve()

@@ -53,9 +53,9 @@ class Client:
 
 
 @pytest.fixture
-def client(serve: Any, tmp_path: Path) -> Iterator[Client]:
+def client(serve_sqlite: Any, tmp_path: Path) -> Iterator[Client]:
     db = tmp_path / "bad.db"
-    url = serve(database=str(db), max_body_bytes=LIMIT)
+    url = serve_sqlite(database=str(db), max_body_bytes=LIMIT)
     c = Client(url, db)
     try:
         yield c
