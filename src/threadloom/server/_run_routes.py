@@ -23,14 +23,13 @@ from threadloom.server._http import (
 )
 from threadloom.server._json import dumps, to_plain
 from threadloom.server._records import now
-from threadloom.server._runs import STREAM_MODES, WORKER, ActiveRun, command_from
+from threadloom.server._runs import POLL_SECONDS, STREAM_MODES, WORKER, ActiveRun, command_from
 from threadloom.server._server import Server
 from threadloom.server._threads import new_thread
 
 __all__ = ["ROUTES"]
 
 _STRATEGIES = ("reject", "interrupt", "rollback", "enqueue")
-_POLL_SECONDS = 0.05
 _RUN_STATUSES = ("pending", "running", "error", "success", "timeout", "interrupted")
 
 
@@ -293,7 +292,7 @@ async def join_run(request: Request) -> Response:
         await run.done.wait()
         return reply(run.output())
     while server.run_is_live(record):  # executed by another server process
-        await asyncio.sleep(_POLL_SECONDS)
+        await asyncio.sleep(POLL_SECONDS)
         record = server.records.run(record["run_id"]) or {"status": "success"}
     thread = server.records.thread(record.get("thread_id", "")) or {}
     return reply(thread.get("values") or {})

@@ -24,7 +24,7 @@ from threadloom.types import Command
 if TYPE_CHECKING:
     from threadloom.server._server import Server
 
-__all__ = ["STREAM_MODES", "WORKER", "ActiveRun", "RunManager"]
+__all__ = ["POLL_SECONDS", "STREAM_MODES", "WORKER", "ActiveRun", "RunManager", "worker_alive"]
 
 #: Stream modes a run accepts, and the graph mode each one reads.
 STREAM_MODES = {
@@ -42,6 +42,26 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"
 """This process, as recorded on the runs it executes (to find runs a dead process left)."""
 
 TERMINAL = ("success", "error", "interrupted", "timeout")
+
+STOPPED = "the server stopped during this run"
+"""The ``error`` of a run a server shutdown or crash interrupted."""
+
+
+POLL_SECONDS = 0.05
+
+
+def worker_alive(worker: str) -> bool:
+    """Whether the process that ``worker`` names may still run (other hosts: assumed so)."""
+    host, _, pid = worker.rpartition(":")
+    if host != WORKER.rsplit(":", 1)[0] or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Cancelled(Exception):
@@ -116,6 +136,7 @@ class RunManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.stopping = False
 
     def busy(self, thread_id: str) -> list[ActiveRun]:
         """Runs of ``thread_id`` that this process has not finished."""
@@ -134,8 +155,11 @@ class RunManager:
         self._waiting[run.thread_id] = self._waiting.get(run.thread_id, 0) + 1
         try:
             async with lock:
+                await self._wait_for_other_processes(run)
                 if run.cancel.is_set():
                     run.record.update(status="interrupted", updated_at=now())
+                    if self.stopping:
+                        run.record["error"] = STOPPED
                     if run.cancel_action == "rollback":
                         records.delete_run(run.run_id)
                     else:
@@ -161,6 +185,25 @@ class RunManager:
             self.active.pop(run.run_id, None)
             run.done.set()
             run.changed.set()
+
+    async def _wait_for_other_processes(self, run: ActiveRun) -> None:
+        """Wait while another server process executes a run of this thread (a shared database).
+
+        Runs of one thread execute one at a time in this process by the lock; across
+        processes the run records say who is busy. Should two processes still start
+        at once, the checkpointer refuses the second write: a turn is never lost.
+        """
+        while not run.cancel.is_set():
+            others = [
+                r
+                for r in self.server.records.search_runs(
+                    thread_id=run.thread_id, status="running", limit=100
+                )
+                if r.get("worker") != WORKER and worker_alive(str(r.get("worker", "")))
+            ]
+            if not others:
+                return
+            await asyncio.sleep(POLL_SECONDS)
 
     def _execute(self, run: ActiveRun, loop: asyncio.AbstractEventLoop) -> None:
         """In a pool thread: run the graph, handing each wanted part to the loop."""
@@ -219,6 +262,8 @@ class RunManager:
                 await asyncio.get_running_loop().run_in_executor(
                     self.server.pool, self._rollback, run
                 )
+            if self.stopping:
+                run.record["error"] = STOPPED
         elif run.error is not None:
             run.record["status"] = "error"
         else:
@@ -277,6 +322,7 @@ class RunManager:
 
     async def shutdown(self) -> None:
         """Stop every run: each is recorded as interrupted by the shutdown, none is lost silently."""
+        self.stopping = True
         for run in list(self.active.values()):
             run.cancel.set()
         for task in list(self._tasks):
@@ -287,9 +333,7 @@ class RunManager:
                 for run_id in run_ids:
                     record = self.server.records.run(run_id)
                     if record is not None:
-                        record.update(
-                            status="interrupted", error="the server stopped during this run"
-                        )
+                        record.update(status="interrupted", error=STOPPED)
                         self.server.records.write(("run", record))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from threadloom.checkpoint.base import ERROR
 from threadloom.errors import ServerConfigError
 from threadloom.server._auth import (
     SYSTEM_OWNER,
@@ -22,7 +23,7 @@ from threadloom.server._auth import (
 from threadloom.server._config import ServerConfig, load_graph, load_object
 from threadloom.server._http import HTTPError
 from threadloom.server._records import Records, now
-from threadloom.server._runs import TERMINAL, WORKER, RunManager
+from threadloom.server._runs import STOPPED, TERMINAL, WORKER, RunManager, worker_alive
 
 __all__ = ["Server", "system_assistant_id"]
 
@@ -161,16 +162,38 @@ class Server:
                 )
 
     def _sweep_dead_runs(self) -> None:
-        """Runs a dead process on this host left pending or running are marked, not lost."""
-        host = WORKER.rsplit(":", 1)[0]
+        """Runs a dead process on this host left pending or running are marked, not lost.
+
+        Their threads, left busy, become idle again.
+        """
         for record in self.records.search_runs(status=["pending", "running"], limit=10_000):
-            worker_host, _, pid = str(record.get("worker", "")).rpartition(":")
-            if worker_host != host or not pid.isdigit() or _alive(int(pid)):
+            worker = str(record.get("worker", ""))
+            if worker == WORKER or worker_alive(worker):
                 continue
-            record.update(
-                status="interrupted", error="the server stopped during this run", updated_at=now()
-            )
-            self.records.write(("run", record))
+            record.update(status="interrupted", error=STOPPED, updated_at=now())
+            writes: list[tuple[str, dict[str, Any]]] = [("run", record)]
+            thread = self.records.thread(str(record.get("thread_id")))
+            if thread is not None and thread.get("status") == "busy":
+                thread.update(status="idle", updated_at=now())
+                writes.append(("thread", thread))
+                self._stop_dead_turn(thread)
+            self.records.write(*writes)
+
+    def _stop_dead_turn(self, thread: dict[str, Any]) -> None:
+        """Record the dead run's step as failed, as the engine does when a node raises.
+
+        The checkpointer keeps other writers out of a turn in progress (for its
+        ``turn_timeout``); an error write says the turn stopped, so the thread takes
+        new runs at once, and resuming it re-runs the step that was cut short.
+        """
+        config = {"configurable": {"thread_id": thread["thread_id"], "checkpoint_ns": ""}}
+        head = self.checkpointer.get_tuple(config)
+        if head is None:
+            return
+        graph = self.graphs.get((thread.get("metadata") or {}).get("graph_id", ""))
+        tasks = graph.get_state(config).tasks if graph is not None else ()
+        task_id = tasks[0].id if tasks else str(uuid.uuid5(_ASSISTANT_NS, head.checkpoint["id"]))
+        self.checkpointer.put_writes(head.config, [(ERROR, repr(RuntimeError(STOPPED)))], task_id)
 
     def close(self) -> None:
         """Stop the worker pool and close the backends."""
@@ -245,13 +268,3 @@ class Server:
 
     def run_is_live(self, record: dict[str, Any]) -> bool:
         return record.get("status") not in TERMINAL
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
