@@ -155,8 +155,10 @@ class RunManager:
         self._waiting[run.thread_id] = self._waiting.get(run.thread_id, 0) + 1
         try:
             async with lock:
-                await self._wait_for_other_processes(run)
-                if run.cancel.is_set():
+                claimed = run.record.get("status") == "running"  # by the request, thread free
+                if not claimed:
+                    await self._wait_for_other_processes(run)
+                if run.cancel.is_set() and not claimed:
                     run.record.update(status="interrupted", updated_at=now())
                     if self.stopping:
                         run.record["error"] = STOPPED
@@ -165,13 +167,14 @@ class RunManager:
                     else:
                         records.write(("run", run.record))
                     return
-                thread = records.thread(run.thread_id)
-                run.record.update(status="running", updated_at=now())
-                writes: list[tuple[str, dict[str, Any]]] = [("run", run.record)]
-                if thread is not None:
-                    thread.update(status="busy", updated_at=now())
-                    writes.append(("thread", thread))
-                records.write(*writes)
+                if not claimed:
+                    thread = records.thread(run.thread_id)
+                    run.record.update(status="running", updated_at=now())
+                    writes: list[tuple[str, dict[str, Any]]] = [("run", run.record)]
+                    if thread is not None:
+                        thread.update(status="busy", updated_at=now())
+                        writes.append(("thread", thread))
+                    records.write(*writes)
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(self.server.pool, self._execute, run, loop)
                 await self._finish(run)
@@ -194,6 +197,9 @@ class RunManager:
         at once, the checkpointer refuses the second write: a turn is never lost.
         """
         while not run.cancel.is_set():
+            thread = self.server.records.thread(run.thread_id)
+            if thread is None or thread.get("status") != "busy":
+                return  # the common case, read by key: nobody runs this thread
             others = [
                 r
                 for r in self.server.records.search_runs(
