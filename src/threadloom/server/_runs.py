@@ -176,8 +176,7 @@ class RunManager:
                         writes.append(("thread", thread))
                     records.write(*writes)
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self.server.pool, self._execute, run, loop)
-                await self._finish(run)
+                await loop.run_in_executor(self.server.pool, self._execute_and_finish, run, loop)
         except Exception as exc:  # a failure of the server's own writes: report, never hang
             run.error = run.error or exc
         finally:
@@ -260,14 +259,17 @@ class RunManager:
         finally:
             stream.close()
 
-    async def _finish(self, run: ActiveRun) -> None:
-        """Record how ``run`` ended, on the run and on its thread, in one batch."""
+    def _execute_and_finish(self, run: ActiveRun, loop: asyncio.AbstractEventLoop) -> None:
+        """In a pool thread: run the graph and record how it ended (the loop never waits on it)."""
+        self._execute(run, loop)
+        self._finish(run)
+
+    def _finish(self, run: ActiveRun) -> None:
+        """Record how ``run`` ended, on the run and on its thread, in one batch (a pool thread)."""
         records = self.server.records
         if run.record.get("status") == "interrupted":
             if run.cancel_action == "rollback":
-                await asyncio.get_running_loop().run_in_executor(
-                    self.server.pool, self._rollback, run
-                )
+                self._rollback(run)
             if self.stopping:
                 run.record["error"] = STOPPED
         elif run.error is not None:
@@ -286,11 +288,7 @@ class RunManager:
             if run.interrupts or (
                 run.options.get("interrupt_before") or run.options.get("interrupt_after")
             ):
-                snapshot = await asyncio.get_running_loop().run_in_executor(
-                    self.server.pool,
-                    run.graph.get_state,
-                    {"configurable": {"thread_id": run.thread_id}},
-                )
+                snapshot = run.graph.get_state({"configurable": {"thread_id": run.thread_id}})
                 if snapshot.next:
                     status = "interrupted"
                 thread["interrupts"] = {
@@ -306,9 +304,7 @@ class RunManager:
             writes.append(("thread", thread))
         records.write(*writes)
         if run.temporary:  # a stateless run keeps nothing once it is done
-            await asyncio.get_running_loop().run_in_executor(
-                self.server.pool, run.graph.checkpointer.delete_thread, run.thread_id
-            )
+            run.graph.checkpointer.delete_thread(run.thread_id)
             records.delete_thread(run.thread_id)
 
     def _rollback(self, run: ActiveRun) -> None:

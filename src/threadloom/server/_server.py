@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +65,7 @@ class Server:
         self.store: Any = None
         self.checkpointer: Any = None
         self.records: Records
+        self._system_assistants: dict[str, dict[str, Any]] = {}
 
     @staticmethod
     def _auth(config: ServerConfig) -> Any:
@@ -141,25 +143,24 @@ class Server:
     def _record_assistants(self) -> None:
         for graph_id in self.graphs:
             assistant_id = system_assistant_id(graph_id)
-            if self.records.assistant(assistant_id) is None:
+            record = self.records.assistant(assistant_id)
+            if record is None:
                 stamp = now()
-                self.records.write(
-                    (
-                        "assistant",
-                        {
-                            "assistant_id": assistant_id,
-                            "graph_id": graph_id,
-                            "name": graph_id,
-                            "description": None,
-                            "config": {},
-                            "context": {},
-                            "metadata": {"created_by": "system", "owner": SYSTEM_OWNER},
-                            "version": 1,
-                            "created_at": stamp,
-                            "updated_at": stamp,
-                        },
-                    )
-                )
+                record = {
+                    "assistant_id": assistant_id,
+                    "graph_id": graph_id,
+                    "name": graph_id,
+                    "description": None,
+                    "config": {},
+                    "context": {},
+                    "metadata": {"created_by": "system", "owner": SYSTEM_OWNER},
+                    "version": 1,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+                self.records.write(("assistant", record))
+            # Never changed (updates are refused): runs read it from memory.
+            self._system_assistants[assistant_id] = record
 
     def _sweep_dead_runs(self) -> None:
         """Runs a dead process on this host left pending or running are marked, not lost.
@@ -238,10 +239,12 @@ class Server:
         filters = await self.allow(request, "assistants", action, {"assistant_id": assistant_id})
         if assistant_id in self.graphs:
             assistant_id = system_assistant_id(assistant_id)
-        try:
-            record = self.records.assistant(assistant_id)
-        except ValueError:
-            record = None
+        record = copy.deepcopy(self._system_assistants.get(assistant_id))
+        if record is None:
+            try:
+                record = self.records.assistant(assistant_id)
+            except ValueError:
+                record = None
         if record is None or not matches(record.get("metadata") or {}, filters):
             raise HTTPError(404, f"assistant {assistant_id!r} not found")
         if action in ("update", "delete") and record["metadata"].get("created_by") == "system":
