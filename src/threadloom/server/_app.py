@@ -104,10 +104,11 @@ def create_app(
     routes: list[Any] = [
         Route("/ok", ok, methods=["GET"]),
         Route("/info", info, methods=["GET"]),
-        *_assistants.ROUTES,
+        # Starlette tries routes in order; the store's come first (hot, no overlap).
+        *_store_routes.ROUTES,
         *_threads.ROUTES,
         *_run_routes.ROUTES,
-        *_store_routes.ROUTES,
+        *_assistants.ROUTES,
     ]
     app = Starlette(
         routes=routes,

@@ -227,8 +227,9 @@ def _event_stream(server: Server, run: ActiveRun, cancel_on_disconnect: bool) ->
         finished = False
         try:
             yield _sse("metadata", dumps({"run_id": run.run_id, "attempt": 1}))
-            async for event, data in run.listen():
-                yield _sse(event, data)
+            # One chunk per wake-up, whatever the run produced meanwhile: fewer writes.
+            async for batch in run.listen():
+                yield b"".join(_sse(event, data) for event, data in batch)
             finished = True
         finally:
             if not finished and cancel_on_disconnect:

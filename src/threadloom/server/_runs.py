@@ -112,17 +112,18 @@ class ActiveRun:
             return {**values, "__interrupt__": self.interrupts}
         return values
 
-    async def listen(self, start: int = 0) -> AsyncIterator[tuple[str, bytes]]:
-        """The run's events from index ``start`` until it ends."""
+    async def listen(self, start: int = 0) -> AsyncIterator[list[tuple[str, bytes]]]:
+        """The run's events from index ``start`` until it ends, all those at hand at once."""
         index = start
         while True:
-            while index < len(self.events):
-                yield self.events[index]
-                index += 1
-            if self.done.is_set():
+            if index < len(self.events):
+                batch = self.events[index:]
+                index += len(batch)
+                yield batch
+            if self.done.is_set() and index >= len(self.events):
                 return
             self.changed.clear()
-            if index < len(self.events):
+            if index < len(self.events) or self.done.is_set():
                 continue
             await self.changed.wait()
 
