@@ -138,8 +138,12 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
             for run in busy:
                 await server.runs.cancel(run, strategy)
     stamp = now()
+    run_id = str(uuid.uuid4())
+    # The run's checkpoints carry its id (so a rollback finds where the run began).
+    meta = run_config.get("metadata")
+    run_config["metadata"] = {**(meta if isinstance(meta, dict) else {}), "run_id": run_id}
     record = {
-        "run_id": str(uuid.uuid4()),
+        "run_id": run_id,
         "thread_id": thread_id,
         "assistant_id": assistant["assistant_id"],
         "created_at": stamp,

@@ -89,7 +89,6 @@ class ActiveRun:
     values: Any = None
     interrupts: list[Any] = field(default_factory=list)
     error: BaseException | None = None
-    before: Any = None
 
     @property
     def run_id(self) -> str:
@@ -217,10 +216,6 @@ class RunManager:
         wanted = set(run.stream_modes)
         partial: dict[str, Any] = {}
         post = loop.call_soon_threadsafe
-        # Where the thread stood, should a later request ask to roll this run back.
-        run.before = run.graph.checkpointer.get_tuple(
-            {"configurable": {"thread_id": run.thread_id}}
-        )
         stream = run.graph.stream(
             run.input,
             run.config,
@@ -311,10 +306,15 @@ class RunManager:
     def _rollback(self, run: ActiveRun) -> None:
         """Put the thread's head back where it was before ``run`` started."""
         saver = run.graph.checkpointer
-        if run.before is None:
+        config = {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ""}}
+        mine = list(saver.list(config, filter={"run_id": run.run_id}))
+        if not mine:
+            return  # the run wrote nothing
+        before = mine[-1].parent_config  # the run's first checkpoint came after this one
+        if before is None:
             saver.delete_thread(run.thread_id)
             return
-        run.graph.update_state(run.before.config, None)
+        run.graph.update_state(before, None)
 
     async def cancel(self, run: ActiveRun, action: str = "interrupt", wait: bool = False) -> None:
         """Ask ``run`` to stop after its current step; ``rollback`` also undoes its steps."""
