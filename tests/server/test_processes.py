@@ -56,6 +56,15 @@ def test_two_server_processes_share_one_postgres_database(pg_dsn: str, tmp_path:
         steps = [h["values"]["n"] for h in ca.threads.get_history(tid, limit=100)]
         assert steps[:5] == [501, 500, 203, 202, 201]  # one after the other, nothing lost
 
+        # A run executing on A is cancelled through B (A polls for such requests).
+        long = ca.runs.create(tid, "slow", input={"n": 1000})
+        _wait_status(cb, tid, long["run_id"], "running")
+        began = time.monotonic()
+        cb.runs.cancel(tid, long["run_id"], wait=True)
+        assert time.monotonic() - began < 2.5  # well before its three 1 s steps end
+        assert ca.runs.get(tid, long["run_id"])["status"] == "interrupted"
+        assert ca.threads.get(tid)["status"] == "idle"
+
         # Concurrent writes through both processes: every acknowledged one is there.
         def write(i: int) -> tuple[str, str]:
             client = (ca, cb)[i % 2]

@@ -23,7 +23,15 @@ from threadloom.server._http import (
 )
 from threadloom.server._json import dumps, to_plain
 from threadloom.server._records import now
-from threadloom.server._runs import POLL_SECONDS, STREAM_MODES, WORKER, ActiveRun, command_from
+from threadloom.server._runs import (
+    POLL_SECONDS,
+    STOPPED,
+    STREAM_MODES,
+    WORKER,
+    ActiveRun,
+    command_from,
+    worker_alive,
+)
 from threadloom.server._server import Server
 from threadloom.server._threads import new_thread
 
@@ -332,11 +340,15 @@ async def cancel_run(request: Request) -> Response:
     run = server.runs.active.get(record["run_id"])
     if run is not None:
         await server.runs.cancel(run, action, wait=wait)
-    elif record.get("status") == "pending":
-        record.update(status="interrupted", updated_at=now())
-        server.records.write(("run", record))
     elif server.run_is_live(record):
-        raise HTTPError(409, "the run executes in another server process; cancel it there")
+        if not worker_alive(str(record.get("worker", ""))):  # its process died: mark it now
+            record.update(status="interrupted", error=STOPPED, updated_at=now())
+            server.records.write(("run", record))
+        else:  # another process executes it: leave word, which that process polls for
+            server.records.write(("cancel", {"run_id": record["run_id"], "action": action}))
+            while wait and server.run_is_live(record):
+                await asyncio.sleep(POLL_SECONDS)
+                record = server.records.run(record["run_id"]) or {"status": "interrupted"}
     if wait:
         return reply(None)
     return Response(status_code=202)

@@ -9,6 +9,7 @@ the event loop, where any number of SSE listeners (the creating request, ``join`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -42,6 +43,9 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"
 """This process, as recorded on the runs it executes (to find runs a dead process left)."""
 
 TERMINAL = ("success", "error", "interrupted", "timeout")
+
+CANCEL_POLL_SECONDS = 0.5
+"""How often a process looks for cancels other processes left for its runs."""
 
 STOPPED = "the server stopped during this run"
 """The ``error`` of a run a server shutdown or crash interrupted."""
@@ -89,6 +93,8 @@ class ActiveRun:
     values: Any = None
     interrupts: list[Any] = field(default_factory=list)
     error: BaseException | None = None
+    started_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+    cancel_requested: bool = False
 
     @property
     def run_id(self) -> str:
@@ -136,6 +142,7 @@ class RunManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watcher: asyncio.Task[None] | None = None
         self.stopping = False
 
     def busy(self, thread_id: str) -> list[ActiveRun]:
@@ -145,9 +152,31 @@ class RunManager:
     def start(self, run: ActiveRun) -> None:
         """Execute ``run`` in the background (after earlier runs on its thread)."""
         self.active[run.run_id] = run
-        task = asyncio.get_running_loop().create_task(self._drive(run))
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._drive(run))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = loop.create_task(self._watch_cancel_requests())
+
+    async def _watch_cancel_requests(self) -> None:
+        """Honour cancels sent to other server processes (left as records in the store).
+
+        Only runs older than one poll are checked, so short runs cost nothing.
+        """
+        while self.active and not self.stopping:
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            horizon = asyncio.get_running_loop().time() - CANCEL_POLL_SECONDS
+            for run in list(self.active.values()):
+                if run.started_at > horizon or run.cancel.is_set():
+                    continue
+                try:
+                    action = self.server.records.cancel_request(run.run_id)
+                except Exception:  # a database hiccup: try again at the next poll
+                    continue
+                if action is not None:
+                    run.cancel_requested = True
+                    await self.cancel(run, action)
 
     async def _drive(self, run: ActiveRun) -> None:
         records = self.server.records
@@ -185,6 +214,9 @@ class RunManager:
                 del self._waiting[run.thread_id]
                 self._locks.pop(run.thread_id, None)
             self.active.pop(run.run_id, None)
+            if run.cancel_requested:
+                with contextlib.suppress(Exception):
+                    self.server.records.delete_cancel_request(run.run_id)
             run.done.set()
             run.changed.set()
 
@@ -326,6 +358,8 @@ class RunManager:
     async def shutdown(self) -> None:
         """Stop every run: each is recorded as interrupted by the shutdown, none is lost silently."""
         self.stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
         for run in list(self.active.values()):
             run.cancel.set()
         for task in list(self._tasks):
