@@ -53,13 +53,6 @@ def serve(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Itera
 
 
 @pytest.fixture
-def serve_sqlite(tmp_path: Path) -> Iterator[Serve]:
-    """``serve(database=..., **config)`` on a SQLite file (for tests that read the file)."""
-    with ExitStack() as stack:
-        yield _starter(tmp_path, stack, None)
-
-
-@pytest.fixture
 def url(serve: Serve) -> str:
     """A server with the test graphs on a fresh database, auth off."""
     return serve()

@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from _live import HERE, graph_specs, running
 
+from threadloom.server import ServerConfig, create_app
 from threadloom.server._records import ROOT
 
 LIMIT = 4096  # the body-size limit the server under test is given
@@ -52,15 +54,17 @@ class Client:
         return body
 
 
-@pytest.fixture
-def client(serve_sqlite: Any, tmp_path: Path) -> Iterator[Client]:
-    db = tmp_path / "bad.db"
-    url = serve_sqlite(database=str(db), max_body_bytes=LIMIT)
-    c = Client(url, db)
-    try:
-        yield c
-    finally:
-        c.http.close()
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    """One server for the module (every request is checked to change nothing anyway)."""
+    db = tmp_path_factory.mktemp("bad") / "bad.db"
+    config = ServerConfig(base_dir=HERE, graphs=graph_specs(), max_body_bytes=LIMIT)
+    with running(create_app(config, database=str(db), workers=4)) as url:
+        c = Client(url, db)
+        try:
+            yield c
+        finally:
+            c.http.close()
 
 
 @pytest.fixture
