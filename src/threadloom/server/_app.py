@@ -104,11 +104,10 @@ def create_app(
     routes: list[Any] = [
         Route("/ok", ok, methods=["GET"]),
         Route("/info", info, methods=["GET"]),
-        # Starlette tries routes in order; the store's come first (hot, no overlap).
-        *_store_routes.ROUTES,
+        *_assistants.ROUTES,
         *_threads.ROUTES,
         *_run_routes.ROUTES,
-        *_assistants.ROUTES,
+        *_store_routes.ROUTES,
     ]
     app = Starlette(
         routes=routes,
