@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,9 @@ import uvicorn
 import threadloom
 
 HERE = Path(__file__).parent
+
+Serve = Callable[..., str]
+"""``serve(**config)``: starts a server for a test and returns its URL."""
 SRC = str(Path(threadloom.__file__).resolve().parents[1])
 GRAPH_NAMES = ("counter", "two_steps", "asker", "slow", "chat", "parent", "failing")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,9 @@ pytest.importorskip("langgraph_sdk")
 
 sys.path.insert(0, str(Path(__file__).parent))  # _live and _scenarios, also for tests/postgres
 
-from _live import HERE, graph_specs, running
+from _live import HERE, Serve, graph_specs, running
 
 from threadloom.server import ServerConfig, create_app
-
-Serve = Callable[..., str]
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
