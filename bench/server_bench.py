@@ -13,7 +13,9 @@ Operations, each at 1, 10 and 50 concurrent clients for a fixed time:
 * ``run wait``: ``POST /threads/{id}/runs/wait``, each client on its own thread;
 * ``run stream``: ``POST /threads/{id}/runs/stream`` (``values``), read to the end.
 
-Clients are a small asyncio HTTP/1.1 client with keep-alive connections (so the
+Both servers run for the whole bench, and each cell measures one right after the
+other, so the machine's changing load weighs on both sides alike. Clients are a
+small asyncio HTTP/1.1 client with keep-alive connections (so the
 client's own cost stays small next to the servers'). After the runs, every
 acknowledged run is checked: each thread's ``n`` must be 2 x its acknowledged runs.
 
@@ -304,26 +306,39 @@ async def verify(port: int, threads: list[str], acked: list[int]) -> int:
     return lost
 
 
-def bench(name: str, seconds: float) -> dict[str, Any]:
+def bench(names: list[str], seconds: float) -> dict[str, dict[str, Any]]:
+    """Every cell, each server's measurement right after the other's.
+
+    Both servers run throughout (an idle one costs nothing), so a change in the
+    machine's load during the bench weighs on both sides of a cell alike.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(name, Path(tmp))
+        servers: dict[str, Server] = {}
         try:
-            threads = run_async(prepare(server.port, max(LEVELS)))
-            acked = [0] * len(threads)
-            results: dict[str, Any] = {}
+            for name in names:
+                (Path(tmp) / name).mkdir()
+                servers[name] = Server(name, Path(tmp) / name)
+            threads = {n: run_async(prepare(s.port, max(LEVELS))) for n, s in servers.items()}
+            acked = {name: [0] * max(LEVELS) for name in names}
+            results: dict[str, dict[str, Any]] = {name: {} for name in names}
             for op in OPS:
                 for clients in LEVELS:
-                    cell = run_async(measure(server.port, op, clients, seconds, threads, acked))
-                    results[f"{op}@{clients}"] = cell
-                    log(
-                        f"{name:10} {op:12} x{clients:<3} {cell['rps']:8.0f} req/s  "
-                        f"p50 {cell['p50']:7.1f} ms  p99 {cell['p99']:7.1f} ms"
-                    )
-            results["acknowledged runs"] = sum(acked)
-            results["lost"] = run_async(verify(server.port, threads, acked))
+                    for name, server in servers.items():
+                        cell = run_async(
+                            measure(server.port, op, clients, seconds, threads[name], acked[name])
+                        )
+                        results[name][f"{op}@{clients}"] = cell
+                        log(
+                            f"{name:10} {op:12} x{clients:<3} {cell['rps']:8.0f} req/s  "
+                            f"p50 {cell['p50']:7.1f} ms  p99 {cell['p99']:7.1f} ms"
+                        )
+            for name, server in servers.items():
+                results[name]["acknowledged runs"] = sum(acked[name])
+                results[name]["lost"] = run_async(verify(server.port, threads[name], acked[name]))
             return results
         finally:
-            server.stop()
+            for server in servers.values():
+                server.stop()
 
 
 def main() -> None:
@@ -334,7 +349,7 @@ def main() -> None:
     args = parser.parse_args()
     seconds = 2.0 if args.quick else args.seconds
     names = [args.only] if args.only else ["threadloom", "langgraph"]
-    results = {name: bench(name, seconds) for name in names}
+    results = bench(names, seconds)
     print(f"\n{seconds:g} s per cell; req/s, p50 / p99 ms\n")
     header = "| operation | clients | " + " | ".join(f"{n} req/s | {n} p50/p99" for n in names)
     if len(names) == 2:
