@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
 from threadloom.testing.graph import FLAVOURS, GraphClient
+from threadloom.testing.postgres import PostgresServer, postgres_fixture
 
 # Tests never reach a model hub: everything they use ships in installed packages.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -16,3 +20,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def client(request: pytest.FixtureRequest) -> GraphClient:
     """The graph API in one flavour: sync (``invoke``/``stream``/...) or async (``ainvoke``/...)."""
     return GraphClient(request.param)
+
+
+# One PostgreSQL server per session, shared by tests/postgres and tests/server.
+postgres_server = postgres_fixture(scope="session")
+
+
+@pytest.fixture
+def pg_dsn(postgres_server: PostgresServer) -> Iterator[str]:
+    """A DSN whose search_path is a fresh schema (creating one is much faster than a database)."""
+    import psycopg
+
+    schema = f"t_{secrets.token_hex(5)}"
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield postgres_server.dsn + "?options=" + quote(f"-csearch_path={schema},public")
+    with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -16,7 +14,6 @@ from threadloom.testing.postgres import (
     PgBouncer,
     PostgresServer,
     find_pgbouncer,
-    postgres_fixture,
     start_pgbouncer,
 )
 
@@ -24,7 +21,7 @@ from threadloom.testing.postgres import (
 # children inherit sys.path, and the importlib import mode does not add test folders to it.
 sys.path.insert(0, str(Path(__file__).parent))
 
-postgres_server = postgres_fixture(scope="session")
+# ``postgres_server`` and ``pg_dsn`` live in tests/conftest.py: tests/server uses them too.
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -32,17 +29,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/postgres/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.postgres)
-
-
-@pytest.fixture
-def pg_dsn(postgres_server: PostgresServer) -> Iterator[str]:
-    """A DSN whose search_path is a fresh schema (creating one is much faster than a database)."""
-    schema = f"t_{secrets.token_hex(5)}"
-    with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield postgres_server.dsn + "?options=" + quote(f"-csearch_path={schema},public")
-    with psycopg.connect(postgres_server.dsn, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 #: The database the PgBouncer tests use; its default search_path names one schema, which

@@ -7,11 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from _live import HERE, graph_specs
+from _live import HERE, Serve, graph_specs
 from langgraph_sdk import Auth as SdkAuth
 from langgraph_sdk import get_sync_client
 
-from conftest import Serve
 from threadloom.errors import ServerConfigError
 from threadloom.server import Auth, ServerConfig, create_app
 

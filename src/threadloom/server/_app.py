@@ -57,12 +57,18 @@ async def _starlette_error(request: Request, exc: Exception) -> Response:
 
 
 async def _client_error(request: Request, exc: Exception) -> Response:
-    """Our typed errors of bad input (namespace, filter, value, option): 422, nothing changed."""
-    if isinstance(exc, (StoreError, ValueError, TypeError, KeyError)) and isinstance(
-        exc, ThreadloomError
-    ):
+    """Our typed errors of bad input (namespace, filter, value, option): 422, nothing changed.
+
+    Registered for ``ThreadloomError`` so Starlette answers it in the router; a handler
+    for ``Exception`` answers too but then re-raises, which drops the kept-alive connection.
+    """
+    if isinstance(exc, (StoreError, ValueError, TypeError, KeyError)):
         return reply({"detail": f"{type(exc).__name__}: {exc}"}, status=422)
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return await _server_error(request, exc)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return reply({"detail": "internal server error"}, status=500)
 
 
@@ -113,7 +119,8 @@ def create_app(
         exception_handlers={
             HTTPError: _http_error,
             HTTPException: _starlette_error,
-            Exception: _client_error,
+            ThreadloomError: _client_error,
+            Exception: _server_error,
         },
     )
     app.state.server = server

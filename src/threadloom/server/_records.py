@@ -18,6 +18,7 @@ ROOT = "threadloom_server"
 _THREADS = (ROOT, "threads")
 _RUNS = (ROOT, "runs")
 _ASSISTANTS = (ROOT, "assistants")
+_CANCELS = (ROOT, "cancels")
 
 # The store caps a search page; listing everything pages through with this size.
 _PAGE = 1000
@@ -57,13 +58,14 @@ class Records:
         return found
 
     def write(self, *records: tuple[str, dict[str, Any]]) -> None:
-        """Write records in one batch: ``("thread"|"run"|"assistant", record)`` pairs."""
+        """Write records in one batch: ``("thread"|"run"|"assistant"|"cancel", record)`` pairs."""
         ops = []
         for kind, record in records:
             namespace, key = {
                 "thread": (_THREADS, "thread_id"),
                 "run": (_RUNS, "run_id"),
                 "assistant": (_ASSISTANTS, "assistant_id"),
+                "cancel": (_CANCELS, "run_id"),
             }[kind]
             # Values may hold messages or interrupts: the store keeps their plain JSON form.
             ops.append(PutOp(namespace, record[key], to_plain(record), False))
@@ -113,6 +115,15 @@ class Records:
         elif status is not None:
             filters["status"] = status
         return self._search(_RUNS, filters, limit, offset)
+
+    # cancel requests for runs another server process executes
+    def cancel_request(self, run_id: str) -> str | None:
+        """The action (``interrupt``/``rollback``) another process asked for ``run_id``."""
+        record = self._get(_CANCELS, run_id)
+        return None if record is None else str(record.get("action") or "interrupt")
+
+    def delete_cancel_request(self, run_id: str) -> None:
+        self.store.delete(_CANCELS, run_id)
 
     # assistants
     def assistant(self, assistant_id: str) -> dict[str, Any] | None:

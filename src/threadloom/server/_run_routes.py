@@ -23,14 +23,22 @@ from threadloom.server._http import (
 )
 from threadloom.server._json import dumps, to_plain
 from threadloom.server._records import now
-from threadloom.server._runs import STREAM_MODES, WORKER, ActiveRun, command_from
+from threadloom.server._runs import (
+    POLL_SECONDS,
+    STOPPED,
+    STREAM_MODES,
+    WORKER,
+    ActiveRun,
+    command_from,
+    worker_alive,
+)
 from threadloom.server._server import Server
 from threadloom.server._threads import new_thread
 
 __all__ = ["ROUTES"]
 
 _STRATEGIES = ("reject", "interrupt", "rollback", "enqueue")
-_POLL_SECONDS = 0.05
+_RUN_STATUSES = ("pending", "running", "error", "success", "timeout", "interrupted")
 
 
 def _server(request: Request) -> Server:
@@ -45,12 +53,16 @@ def _choice(body: dict[str, Any], key: str, allowed: tuple[str, ...], default: s
     return str(value)
 
 
-def _nodes(body: dict[str, Any], key: str) -> Any:
+def _nodes(body: dict[str, Any], key: str, graph: Any) -> Any:
     value = body.get(key)
     if value is None or value == "*":
         return value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise HTTPError(422, f"'{key}' must be '*' or a list of node names")
+    known = set(getattr(graph, "nodes", None) or ())
+    unknown = [v for v in value if known and v not in known]
+    if unknown:
+        raise HTTPError(422, f"'{key}' names no node of the graph: {', '.join(unknown)}")
     return value
 
 
@@ -75,6 +87,8 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
     if durability is not None and durability not in ("sync", "async", "exit"):
         raise HTTPError(422, "'durability' must be 'sync', 'async' or 'exit'")
     config = body_dict(body, "config") or {}
+    if body_dict(config, "configurable") is None:  # 422 unless an object; null means none
+        config.pop("configurable", None)
     context = body_dict(body, "context")
     metadata = dict(body_dict(body, "metadata") or {})
     temporary = thread_id is None
@@ -100,13 +114,6 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
         create = {"thread_id": thread_id, "metadata": {}}
         await server.allow(request, "threads", "create", create)
         thread = new_thread(thread_id, to_plain(create["metadata"]))
-    busy = server.runs.busy(thread_id)
-    if thread.get("status") == "busy" or busy:
-        if strategy == "reject":
-            raise HTTPError(409, f"thread {thread_id!r} is busy with another run")
-        if strategy in ("interrupt", "rollback"):
-            for run in busy:
-                await server.runs.cancel(run, strategy)
     configurable = {
         **(assistant.get("config") or {}).get("configurable", {}),
         **config.get("configurable", {}),
@@ -116,24 +123,40 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
         checkpoint["checkpoint_id"] = body_str(body, "checkpoint_id")
     configurable.update({k: v for k, v in checkpoint.items() if k != "thread_id"})
     configurable["thread_id"] = thread_id
+    server.require_checkpoint(configurable)
     run_config = {**(assistant.get("config") or {}), **config, "configurable": configurable}
     options: dict[str, Any] = {}
     for key in ("interrupt_before", "interrupt_after"):
-        if (nodes := _nodes(body, key)) is not None:
+        if (nodes := _nodes(body, key, graph)) is not None:
             options[key] = nodes
     if durability is not None:
         options["durability"] = durability
     merged_context = {**(assistant.get("context") or {}), **(context or {})}
     if merged_context:
         options["context"] = merged_context
+    # Only a request found valid may stop the runs before it.
+    busy = server.runs.busy(thread_id)
+    # A free thread's run starts at once: recorded running (and the thread busy) right here,
+    # which saves the worker a read and a write. No await lies between here and start().
+    free = not busy and thread.get("status") != "busy"
+    if not free:
+        if strategy == "reject":
+            raise HTTPError(409, f"thread {thread_id!r} is busy with another run")
+        if strategy in ("interrupt", "rollback"):
+            for run in busy:
+                await server.runs.cancel(run, strategy)
     stamp = now()
+    run_id = str(uuid.uuid4())
+    # The run's checkpoints carry its id (so a rollback finds where the run began).
+    meta = run_config.get("metadata")
+    run_config["metadata"] = {**(meta if isinstance(meta, dict) else {}), "run_id": run_id}
     record = {
-        "run_id": str(uuid.uuid4()),
+        "run_id": run_id,
         "thread_id": thread_id,
         "assistant_id": assistant["assistant_id"],
         "created_at": stamp,
         "updated_at": stamp,
-        "status": "pending",
+        "status": "running" if free else "pending",
         "metadata": to_plain(value["metadata"]),
         "multitask_strategy": strategy,
         "kwargs": to_plain(
@@ -156,6 +179,8 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
         "assistant_id": assistant["assistant_id"],
     }
     thread["updated_at"] = stamp
+    if free:
+        thread["status"] = "busy"
     server.records.write(("run", record), ("thread", thread))
     run = ActiveRun(
         record=record,
@@ -214,8 +239,9 @@ def _event_stream(server: Server, run: ActiveRun, cancel_on_disconnect: bool) ->
         finished = False
         try:
             yield _sse("metadata", dumps({"run_id": run.run_id, "attempt": 1}))
-            async for event, data in run.listen():
-                yield _sse(event, data)
+            # One chunk per wake-up, whatever the run produced meanwhile: fewer writes.
+            async for batch in run.listen():
+                yield b"".join(_sse(event, data) for event, data in batch)
             finished = True
         finally:
             if not finished and cancel_on_disconnect:
@@ -259,10 +285,13 @@ async def list_runs(request: Request) -> Response:
         offset = int(params.get("offset", "0"))
     except ValueError:
         raise HTTPError(422, "limit and offset must be integers") from None
+    status = params.get("status")
+    if status is not None and status not in _RUN_STATUSES:
+        raise HTTPError(422, f"status must be one of {', '.join(_RUN_STATUSES)}")
     body = {"limit": limit, "offset": offset}
     runs = server.records.search_runs(
         thread_id=thread_id,
-        status=params.get("status"),
+        status=status,
         limit=body_int(body, "limit", 10, low=1, high=1000),
         offset=body_int(body, "offset", 0, high=1_000_000),
     )
@@ -281,7 +310,7 @@ async def join_run(request: Request) -> Response:
         await run.done.wait()
         return reply(run.output())
     while server.run_is_live(record):  # executed by another server process
-        await asyncio.sleep(_POLL_SECONDS)
+        await asyncio.sleep(POLL_SECONDS)
         record = server.records.run(record["run_id"]) or {"status": "success"}
     thread = server.records.thread(record.get("thread_id", "")) or {}
     return reply(thread.get("values") or {})
@@ -311,11 +340,15 @@ async def cancel_run(request: Request) -> Response:
     run = server.runs.active.get(record["run_id"])
     if run is not None:
         await server.runs.cancel(run, action, wait=wait)
-    elif record.get("status") == "pending":
-        record.update(status="interrupted", updated_at=now())
-        server.records.write(("run", record))
     elif server.run_is_live(record):
-        raise HTTPError(409, "the run executes in another server process; cancel it there")
+        if not worker_alive(str(record.get("worker", ""))):  # its process died: mark it now
+            record.update(status="interrupted", error=STOPPED, updated_at=now())
+            server.records.write(("run", record))
+        else:  # another process executes it: leave word, which that process polls for
+            server.records.write(("cancel", {"run_id": record["run_id"], "action": action}))
+            while wait and server.run_is_live(record):
+                await asyncio.sleep(POLL_SECONDS)
+                record = server.records.run(record["run_id"]) or {"status": "interrupted"}
     if wait:
         return reply(None)
     return Response(status_code=202)

@@ -9,6 +9,7 @@ the event loop, where any number of SSE listeners (the creating request, ``join`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -24,7 +25,7 @@ from threadloom.types import Command
 if TYPE_CHECKING:
     from threadloom.server._server import Server
 
-__all__ = ["STREAM_MODES", "WORKER", "ActiveRun", "RunManager"]
+__all__ = ["POLL_SECONDS", "STREAM_MODES", "WORKER", "ActiveRun", "RunManager", "worker_alive"]
 
 #: Stream modes a run accepts, and the graph mode each one reads.
 STREAM_MODES = {
@@ -42,6 +43,29 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}"
 """This process, as recorded on the runs it executes (to find runs a dead process left)."""
 
 TERMINAL = ("success", "error", "interrupted", "timeout")
+
+CANCEL_POLL_SECONDS = 0.5
+"""How often a process looks for cancels other processes left for its runs."""
+
+STOPPED = "the server stopped during this run"
+"""The ``error`` of a run a server shutdown or crash interrupted."""
+
+
+POLL_SECONDS = 0.05
+
+
+def worker_alive(worker: str) -> bool:
+    """Whether the process that ``worker`` names may still run (other hosts: assumed so)."""
+    host, _, pid = worker.rpartition(":")
+    if host != WORKER.rsplit(":", 1)[0] or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Cancelled(Exception):
@@ -69,7 +93,8 @@ class ActiveRun:
     values: Any = None
     interrupts: list[Any] = field(default_factory=list)
     error: BaseException | None = None
-    before: Any = None
+    started_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+    cancel_requested: bool = False
 
     @property
     def run_id(self) -> str:
@@ -92,17 +117,18 @@ class ActiveRun:
             return {**values, "__interrupt__": self.interrupts}
         return values
 
-    async def listen(self, start: int = 0) -> AsyncIterator[tuple[str, bytes]]:
-        """The run's events from index ``start`` until it ends."""
+    async def listen(self, start: int = 0) -> AsyncIterator[list[tuple[str, bytes]]]:
+        """The run's events from index ``start`` until it ends, all those at hand at once."""
         index = start
         while True:
-            while index < len(self.events):
-                yield self.events[index]
-                index += 1
-            if self.done.is_set():
+            if index < len(self.events):
+                batch = self.events[index:]
+                index += len(batch)
+                yield batch
+            if self.done.is_set() and index >= len(self.events):
                 return
             self.changed.clear()
-            if index < len(self.events):
+            if index < len(self.events) or self.done.is_set():
                 continue
             await self.changed.wait()
 
@@ -116,6 +142,8 @@ class RunManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self.stopping = False
 
     def busy(self, thread_id: str) -> list[ActiveRun]:
         """Runs of ``thread_id`` that this process has not finished."""
@@ -124,9 +152,31 @@ class RunManager:
     def start(self, run: ActiveRun) -> None:
         """Execute ``run`` in the background (after earlier runs on its thread)."""
         self.active[run.run_id] = run
-        task = asyncio.get_running_loop().create_task(self._drive(run))
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._drive(run))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = loop.create_task(self._watch_cancel_requests())
+
+    async def _watch_cancel_requests(self) -> None:
+        """Honour cancels sent to other server processes (left as records in the store).
+
+        Only runs older than one poll are checked, so short runs cost nothing.
+        """
+        while self.active and not self.stopping:
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            horizon = asyncio.get_running_loop().time() - CANCEL_POLL_SECONDS
+            for run in list(self.active.values()):
+                if run.started_at > horizon or run.cancel.is_set():
+                    continue
+                try:
+                    action = self.server.records.cancel_request(run.run_id)
+                except Exception:  # a database hiccup: try again at the next poll
+                    continue
+                if action is not None:
+                    run.cancel_requested = True
+                    await self.cancel(run, action)
 
     async def _drive(self, run: ActiveRun) -> None:
         records = self.server.records
@@ -134,23 +184,28 @@ class RunManager:
         self._waiting[run.thread_id] = self._waiting.get(run.thread_id, 0) + 1
         try:
             async with lock:
-                if run.cancel.is_set():
+                claimed = run.record.get("status") == "running"  # by the request, thread free
+                if not claimed:
+                    await self._wait_for_other_processes(run)
+                if run.cancel.is_set() and not claimed:
                     run.record.update(status="interrupted", updated_at=now())
+                    if self.stopping:
+                        run.record["error"] = STOPPED
                     if run.cancel_action == "rollback":
                         records.delete_run(run.run_id)
                     else:
                         records.write(("run", run.record))
                     return
-                thread = records.thread(run.thread_id)
-                run.record.update(status="running", updated_at=now())
-                writes: list[tuple[str, dict[str, Any]]] = [("run", run.record)]
-                if thread is not None:
-                    thread.update(status="busy", updated_at=now())
-                    writes.append(("thread", thread))
-                records.write(*writes)
+                if not claimed:
+                    thread = records.thread(run.thread_id)
+                    run.record.update(status="running", updated_at=now())
+                    writes: list[tuple[str, dict[str, Any]]] = [("run", run.record)]
+                    if thread is not None:
+                        thread.update(status="busy", updated_at=now())
+                        writes.append(("thread", thread))
+                    records.write(*writes)
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self.server.pool, self._execute, run, loop)
-                await self._finish(run)
+                await loop.run_in_executor(self.server.pool, self._execute_and_finish, run, loop)
         except Exception as exc:  # a failure of the server's own writes: report, never hang
             run.error = run.error or exc
         finally:
@@ -159,8 +214,33 @@ class RunManager:
                 del self._waiting[run.thread_id]
                 self._locks.pop(run.thread_id, None)
             self.active.pop(run.run_id, None)
+            if run.cancel_requested:
+                with contextlib.suppress(Exception):
+                    self.server.records.delete_cancel_request(run.run_id)
             run.done.set()
             run.changed.set()
+
+    async def _wait_for_other_processes(self, run: ActiveRun) -> None:
+        """Wait while another server process executes a run of this thread (a shared database).
+
+        Runs of one thread execute one at a time in this process by the lock; across
+        processes the run records say who is busy. Should two processes still start
+        at once, the checkpointer refuses the second write: a turn is never lost.
+        """
+        while not run.cancel.is_set():
+            thread = self.server.records.thread(run.thread_id)
+            if thread is None or thread.get("status") != "busy":
+                return  # the common case, read by key: nobody runs this thread
+            others = [
+                r
+                for r in self.server.records.search_runs(
+                    thread_id=run.thread_id, status="running", limit=100
+                )
+                if r.get("worker") != WORKER and worker_alive(str(r.get("worker", "")))
+            ]
+            if not others:
+                return
+            await asyncio.sleep(POLL_SECONDS)
 
     def _execute(self, run: ActiveRun, loop: asyncio.AbstractEventLoop) -> None:
         """In a pool thread: run the graph, handing each wanted part to the loop."""
@@ -168,10 +248,6 @@ class RunManager:
         wanted = set(run.stream_modes)
         partial: dict[str, Any] = {}
         post = loop.call_soon_threadsafe
-        # Where the thread stood, should a later request ask to roll this run back.
-        run.before = run.graph.checkpointer.get_tuple(
-            {"configurable": {"thread_id": run.thread_id}}
-        )
         stream = run.graph.stream(
             run.input,
             run.config,
@@ -211,14 +287,19 @@ class RunManager:
         finally:
             stream.close()
 
-    async def _finish(self, run: ActiveRun) -> None:
-        """Record how ``run`` ended, on the run and on its thread, in one batch."""
+    def _execute_and_finish(self, run: ActiveRun, loop: asyncio.AbstractEventLoop) -> None:
+        """In a pool thread: run the graph and record how it ended (the loop never waits on it)."""
+        self._execute(run, loop)
+        self._finish(run)
+
+    def _finish(self, run: ActiveRun) -> None:
+        """Record how ``run`` ended, on the run and on its thread, in one batch (a pool thread)."""
         records = self.server.records
         if run.record.get("status") == "interrupted":
             if run.cancel_action == "rollback":
-                await asyncio.get_running_loop().run_in_executor(
-                    self.server.pool, self._rollback, run
-                )
+                self._rollback(run)
+            if self.stopping:
+                run.record["error"] = STOPPED
         elif run.error is not None:
             run.record["status"] = "error"
         else:
@@ -235,11 +316,7 @@ class RunManager:
             if run.interrupts or (
                 run.options.get("interrupt_before") or run.options.get("interrupt_after")
             ):
-                snapshot = await asyncio.get_running_loop().run_in_executor(
-                    self.server.pool,
-                    run.graph.get_state,
-                    {"configurable": {"thread_id": run.thread_id}},
-                )
+                snapshot = run.graph.get_state({"configurable": {"thread_id": run.thread_id}})
                 if snapshot.next:
                     status = "interrupted"
                 thread["interrupts"] = {
@@ -255,18 +332,21 @@ class RunManager:
             writes.append(("thread", thread))
         records.write(*writes)
         if run.temporary:  # a stateless run keeps nothing once it is done
-            await asyncio.get_running_loop().run_in_executor(
-                self.server.pool, run.graph.checkpointer.delete_thread, run.thread_id
-            )
+            run.graph.checkpointer.delete_thread(run.thread_id)
             records.delete_thread(run.thread_id)
 
     def _rollback(self, run: ActiveRun) -> None:
         """Put the thread's head back where it was before ``run`` started."""
         saver = run.graph.checkpointer
-        if run.before is None:
+        config = {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ""}}
+        mine = list(saver.list(config, filter={"run_id": run.run_id}))
+        if not mine:
+            return  # the run wrote nothing
+        before = mine[-1].parent_config  # the run's first checkpoint came after this one
+        if before is None:
             saver.delete_thread(run.thread_id)
             return
-        run.graph.update_state(run.before.config, None)
+        run.graph.update_state(before, None)
 
     async def cancel(self, run: ActiveRun, action: str = "interrupt", wait: bool = False) -> None:
         """Ask ``run`` to stop after its current step; ``rollback`` also undoes its steps."""
@@ -277,6 +357,9 @@ class RunManager:
 
     async def shutdown(self) -> None:
         """Stop every run: each is recorded as interrupted by the shutdown, none is lost silently."""
+        self.stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
         for run in list(self.active.values()):
             run.cancel.set()
         for task in list(self._tasks):
@@ -287,9 +370,7 @@ class RunManager:
                 for run_id in run_ids:
                     record = self.server.records.run(run_id)
                     if record is not None:
-                        record.update(
-                            status="interrupted", error="the server stopped during this run"
-                        )
+                        record.update(status="interrupted", error=STOPPED)
                         self.server.records.write(("run", record))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from threadloom.checkpoint.base import ERROR
 from threadloom.errors import ServerConfigError
 from threadloom.server._auth import (
     SYSTEM_OWNER,
@@ -22,7 +24,7 @@ from threadloom.server._auth import (
 from threadloom.server._config import ServerConfig, load_graph, load_object
 from threadloom.server._http import HTTPError
 from threadloom.server._records import Records, now
-from threadloom.server._runs import TERMINAL, WORKER, RunManager
+from threadloom.server._runs import STOPPED, TERMINAL, WORKER, RunManager, worker_alive
 
 __all__ = ["Server", "system_assistant_id"]
 
@@ -63,6 +65,7 @@ class Server:
         self.store: Any = None
         self.checkpointer: Any = None
         self.records: Records
+        self._system_assistants: dict[str, dict[str, Any]] = {}
 
     @staticmethod
     def _auth(config: ServerConfig) -> Any:
@@ -140,37 +143,58 @@ class Server:
     def _record_assistants(self) -> None:
         for graph_id in self.graphs:
             assistant_id = system_assistant_id(graph_id)
-            if self.records.assistant(assistant_id) is None:
+            record = self.records.assistant(assistant_id)
+            if record is None:
                 stamp = now()
-                self.records.write(
-                    (
-                        "assistant",
-                        {
-                            "assistant_id": assistant_id,
-                            "graph_id": graph_id,
-                            "name": graph_id,
-                            "description": None,
-                            "config": {},
-                            "context": {},
-                            "metadata": {"created_by": "system", "owner": SYSTEM_OWNER},
-                            "version": 1,
-                            "created_at": stamp,
-                            "updated_at": stamp,
-                        },
-                    )
-                )
+                record = {
+                    "assistant_id": assistant_id,
+                    "graph_id": graph_id,
+                    "name": graph_id,
+                    "description": None,
+                    "config": {},
+                    "context": {},
+                    "metadata": {"created_by": "system", "owner": SYSTEM_OWNER},
+                    "version": 1,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+                self.records.write(("assistant", record))
+            # Never changed (updates are refused): runs read it from memory.
+            self._system_assistants[assistant_id] = record
 
     def _sweep_dead_runs(self) -> None:
-        """Runs a dead process on this host left pending or running are marked, not lost."""
-        host = WORKER.rsplit(":", 1)[0]
+        """Runs a dead process on this host left pending or running are marked, not lost.
+
+        Their threads, left busy, become idle again.
+        """
         for record in self.records.search_runs(status=["pending", "running"], limit=10_000):
-            worker_host, _, pid = str(record.get("worker", "")).rpartition(":")
-            if worker_host != host or not pid.isdigit() or _alive(int(pid)):
+            worker = str(record.get("worker", ""))
+            if worker == WORKER or worker_alive(worker):
                 continue
-            record.update(
-                status="interrupted", error="the server stopped during this run", updated_at=now()
-            )
-            self.records.write(("run", record))
+            record.update(status="interrupted", error=STOPPED, updated_at=now())
+            writes: list[tuple[str, dict[str, Any]]] = [("run", record)]
+            thread = self.records.thread(str(record.get("thread_id")))
+            if thread is not None and thread.get("status") == "busy":
+                thread.update(status="idle", updated_at=now())
+                writes.append(("thread", thread))
+                self._stop_dead_turn(thread)
+            self.records.write(*writes)
+
+    def _stop_dead_turn(self, thread: dict[str, Any]) -> None:
+        """Record the dead run's step as failed, as the engine does when a node raises.
+
+        The checkpointer keeps other writers out of a turn in progress (for its
+        ``turn_timeout``); an error write says the turn stopped, so the thread takes
+        new runs at once, and resuming it re-runs the step that was cut short.
+        """
+        config = {"configurable": {"thread_id": thread["thread_id"], "checkpoint_ns": ""}}
+        head = self.checkpointer.get_tuple(config)
+        if head is None:
+            return
+        graph = self.graphs.get((thread.get("metadata") or {}).get("graph_id", ""))
+        tasks = graph.get_state(config).tasks if graph is not None else ()
+        task_id = tasks[0].id if tasks else str(uuid.uuid5(_ASSISTANT_NS, head.checkpoint["id"]))
+        self.checkpointer.put_writes(head.config, [(ERROR, repr(RuntimeError(STOPPED)))], task_id)
 
     def close(self) -> None:
         """Stop the worker pool and close the backends."""
@@ -215,10 +239,12 @@ class Server:
         filters = await self.allow(request, "assistants", action, {"assistant_id": assistant_id})
         if assistant_id in self.graphs:
             assistant_id = system_assistant_id(assistant_id)
-        try:
-            record = self.records.assistant(assistant_id)
-        except ValueError:
-            record = None
+        record = copy.deepcopy(self._system_assistants.get(assistant_id))
+        if record is None:
+            try:
+                record = self.records.assistant(assistant_id)
+            except ValueError:
+                record = None
         if record is None or not matches(record.get("metadata") or {}, filters):
             raise HTTPError(404, f"assistant {assistant_id!r} not found")
         if action in ("update", "delete") and record["metadata"].get("created_by") == "system":
@@ -231,15 +257,17 @@ class Server:
         except KeyError:
             raise HTTPError(404, f"graph {graph_id!r} not found") from None
 
+    def require_checkpoint(self, configurable: dict[str, Any]) -> None:
+        """404 unless the checkpoint ``configurable`` names (if it names one) exists."""
+        if not configurable.get("checkpoint_id"):
+            return
+        config = {"configurable": {"checkpoint_ns": "", **configurable}}
+        try:
+            found = self.checkpointer.get_tuple(config)
+        except (ValueError, KeyError, TypeError):
+            found = None
+        if found is None:
+            raise HTTPError(404, f"checkpoint {configurable['checkpoint_id']!r} not found")
+
     def run_is_live(self, record: dict[str, Any]) -> bool:
         return record.get("status") not in TERMINAL
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

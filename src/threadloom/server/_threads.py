@@ -136,6 +136,8 @@ async def _search(request: Request) -> list[dict[str, Any]]:
         raise HTTPError(422, f"status must be one of {', '.join(_STATUSES)}")
     limit = body_int(body, "limit", 10, high=1000)
     offset = body_int(body, "offset", 0, high=1_000_000)
+    if body.get("sort_order") not in (None, "asc", "desc"):
+        raise HTTPError(422, "'sort_order' must be 'asc' or 'desc'")
     ids = body.get("ids")
     if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
         raise HTTPError(422, "'ids' must be a list of thread ids")
@@ -165,14 +167,17 @@ async def search_threads(request: Request) -> Response:
 async def count_threads(request: Request) -> Response:
     body = await read_object(request)
     server = _server(request)
-    filters = await server.allow(
-        request, "threads", "search", {"metadata": body.get("metadata") or {}}
-    )
+    metadata = dict(body_dict(body, "metadata") or {})
+    values = body_dict(body, "values")
+    status = body.get("status")
+    if status is not None and status not in _STATUSES:
+        raise HTTPError(422, f"status must be one of {', '.join(_STATUSES)}")
+    filters = await server.allow(request, "threads", "search", {"metadata": metadata})
     store_filter, python_filter = split_filter(filters)
     found = server.records.search_threads(
-        metadata={**(body_dict(body, "metadata") or {}), **store_filter},
-        values=body_dict(body, "values"),
-        status=body.get("status"),
+        metadata={**metadata, **store_filter},
+        values=values,
+        status=status,
         limit=100_000,
     )
     return reply(sum(matches(t.get("metadata") or {}, python_filter) for t in found))
@@ -271,6 +276,7 @@ async def _state(request: Request, checkpoint: dict[str, Any] | None, subgraphs:
         return reply(_EMPTY_STATE)
     configurable = {"thread_id": thread_id, **(checkpoint or {})}
     configurable["thread_id"] = thread_id  # a checkpoint never reaches another thread
+    server.require_checkpoint(configurable)
     try:
         snapshot = graph.get_state({"configurable": configurable}, subgraphs=subgraphs)
     except (ValueError, KeyError) as exc:
@@ -306,6 +312,7 @@ async def update_state(request: Request) -> Response:
     if body.get("checkpoint_id"):
         configurable["checkpoint_id"] = body_str(body, "checkpoint_id")
     configurable["thread_id"] = thread_id
+    server.require_checkpoint(configurable)
     as_node = body_str(body, "as_node")
     try:
         config = graph.update_state(
@@ -337,6 +344,8 @@ async def history(request: Request) -> Response:
         before = {"configurable": {"thread_id": thread_id, "checkpoint_id": before}}
     elif isinstance(before, dict):
         before = {"configurable": {**before, "thread_id": thread_id}}
+    elif before is not None:
+        raise HTTPError(422, "'before' must be a checkpoint id or a checkpoint object")
     try:
         snapshots = graph.get_state_history(
             {"configurable": configurable},
