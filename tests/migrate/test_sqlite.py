@@ -160,10 +160,6 @@ def test_batch_redone_after_lost_progress_record_is_not_duplicated(
         assert _sorted(items(store)) == _sorted(source.items)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="threadloom's engine reports next=() on LangGraph's input checkpoint (issue 13, point 2)",
-)
 def test_input_checkpoint_next_as_langgraph(source: Source, tmp_path: Path) -> None:
     """The whole history, ``next`` of the input checkpoint included, equals LangGraph's."""
     target = tmp_path / "threadloom.db"

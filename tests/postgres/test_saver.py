@@ -289,4 +289,4 @@ async def test_update_state_of_an_unknown_checkpoint_raises_and_changes_nothing(
         with pytest.raises(CheckpointNotFoundError):
             await graph.aupdate_state(unknown, {"messages": [("user", "lost?")]})
         assert [m.content for m in (await graph.aget_state(thread("t"))).values["messages"]] == ["hi", "ok"]
-        assert len([s async for s in graph.aget_state_history(thread("t"))]) == 2
+        assert len([s async for s in graph.aget_state_history(thread("t"))]) == 3  # input, START, reply

@@ -94,8 +94,8 @@ def test_delta_linked_to_an_unknown_base_raises(
 
 
 def test_intact_chain_reads_every_message(chat: tuple[PostgresSaver, list[tuple[str, str, str | None]]]) -> None:
-    """The control: nothing removed, six messages at the head and six checkpoints listed."""
+    """The control: nothing removed, six messages at the head and nine checkpoints listed."""
     saver, _ = chat
     state = chat_graph(saver).get_state(CONFIG)
     assert [m.content for m in state.values["messages"]] == ["q0", "a1", "q1", "a3", "q2", "a5"]
-    assert len(list(saver.list(CONFIG))) == 6
+    assert len(list(saver.list(CONFIG))) == 9  # three turns: input, START, reply

@@ -210,6 +210,16 @@ async def checkpoint(request: Request) -> Response:
     )
 
 
+def _input_keys(graph: Any) -> set[str]:
+    """The keys of a graph's input schema (none when it has no object schema)."""
+    try:
+        schema = graph.get_input_jsonschema()
+    except Exception:  # a graph that cannot describe its input: fall back to the state
+        return set()
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    return set(properties) if isinstance(properties, dict) else set()
+
+
 def _input(text: str, *, messages: bool) -> Any:
     """A form's input: JSON when it parses, else text (a user message when the state has messages)."""
     try:
@@ -258,7 +268,10 @@ async def fork(request: Request) -> Response:
     text = str(data.get("input") or "").strip()
     if not text:
         raise PageError(422, "give an input for the fork")
-    has_messages = any(is_messages(v) or k == "messages" for k, v in state_values(tup).items())
+    # An input checkpoint holds no values yet: the graph's input schema says it too.
+    has_messages = any(
+        is_messages(v) or k == "messages" for k, v in state_values(tup).items()
+    ) or "messages" in _input_keys(graph)
     config = {"configurable": {**tup.config["configurable"]}}
     await _run(backends, row.thread_id, graph, _input(text, messages=has_messages), config)
     return redirect(request, f"/threads/{quote(row.thread_id, safe='')}")
