@@ -554,38 +554,124 @@ class VectorIndex:
         if need <= 0 or self._live == 0:
             return []
         q = normalize_rows(query, self.dims)[0]
-        prefix = tuple(prefix)
         rows: IntArray | None
         if candidates is not None:
-            rows = self._candidate_rows(prefix, candidates)
-            scores = _dot(_gather(self._slabs, self._slab_shift, rows, self.dims), q)
+            picked = self._candidate_rows(tuple(prefix), candidates)
+            scores = _dot(_gather(self._slabs, self._slab_shift, picked, self.dims), q)
+            rows = picked
         else:
-            partitions = [self._partitions[ns] for ns in self.namespaces(prefix)] if prefix else []
-            total = sum(p.size for p in partitions) if prefix else self._live
-            if total > _FULL_SCAN_SHARE * self._live:
-                scores = self._scan_all(q)
-                if self._high > self._live:
-                    scores[self._row_item[: self._high] == _FREE] = -np.inf
-                rows = None
-                if total < self._live:
-                    rows = _block_rows([b for p in partitions for b in p.blocks()])
-                    scores = scores[rows]
-            else:
-                blocks = [b for p in partitions for b in p.blocks()]
-                rows = _block_rows(blocks)
-                scores = np.empty(total, dtype=np.float32)
-                offset_in = 0
-                for start, length in blocks:
-                    _dot(
-                        self._block(start, length),
-                        q,
-                        out=scores[offset_in : offset_in + length],
-                    )
-                    offset_in += length
+            scores, rows = self._scope_scores(q, tuple(prefix))
         if len(scores) == 0:
             return []
         found = self._top_items(scores, rows, need, accept)
         return found[offset:need]
+
+    def _scope_scores(
+        self, q: FloatMatrix, prefix: Namespace
+    ) -> tuple[npt.NDArray[np.float32], IntArray | None]:
+        """Scores of every row under ``prefix`` and their matrix rows (``None``: row = position)."""
+        partitions = [self._partitions[ns] for ns in self.namespaces(prefix)] if prefix else []
+        total = sum(p.size for p in partitions) if prefix else self._live
+        if total > _FULL_SCAN_SHARE * self._live:
+            scores = self._scan_all(q)
+            if self._high > self._live:
+                scores[self._row_item[: self._high] == _FREE] = -np.inf
+            if total < self._live:
+                rows = _block_rows([b for p in partitions for b in p.blocks()])
+                return scores[rows], rows
+            return scores, None
+        blocks = [b for p in partitions for b in p.blocks()]
+        scores = np.empty(total, dtype=np.float32)
+        offset_in = 0
+        for start, length in blocks:
+            _dot(self._block(start, length), q, out=scores[offset_in : offset_in + length])
+            offset_in += length
+        return scores, _block_rows(blocks)
+
+    def search_ids(
+        self, query: Any, prefix: Namespace = (), *, limit: int
+    ) -> tuple[list[int], list[float]]:
+        """Like :meth:`search` without offset, as item ids (:meth:`address_of`) and scores.
+
+        For hybrid fusion, which joins on ids and needs addresses only for its page.
+        """
+        if limit <= 0 or self._live == 0:
+            return [], []
+        scores, rows = self._scope_scores(normalize_rows(query, self.dims)[0], tuple(prefix))
+        if len(scores) == 0:
+            return [], []
+        total = len(scores)
+        single = self._live == len(self._ids)
+        m = min(total, limit if single else 2 * limit)
+        while True:
+            top, items = self._ranked_rows(scores, rows, m)
+            if not single:
+                # First occurrence of each item in best-first order = its best score.
+                _, first = np.unique(items, return_index=True)
+                first.sort()
+                top, items = top[first], items[first]
+            if len(items) >= limit or m >= total:
+                return items[:limit].tolist(), scores[top[:limit]].tolist()
+            m = min(total, m * 4)
+
+    def _ranked_rows(
+        self, scores: npt.NDArray[np.float32], rows: IntArray | None, m: int
+    ) -> tuple[IntArray, IntArray]:
+        """The best ``m`` rows (and ties) best first, as positions in ``scores`` and item ids."""
+        # Every row tied with the m-th best, ordered by (score desc, row asc): pages
+        # of the same query never overlap or skip on ties.
+        top = _top_rows(scores, m)
+        top = top[np.lexsort((top, -scores[top]))]
+        items = self._row_item[top if rows is None else rows[top]]
+        if rows is None and (items == _FREE).any():
+            # Unused slots (scored -inf) only show up once every live row is in.
+            keep = items != _FREE
+            top, items = top[keep], items[keep]
+        return top, items
+
+    def addresses_of(self, items: Iterable[int]) -> list[Address]:
+        """The addresses of item ids that :meth:`search_ids` returned."""
+        return list(map(self._item_addr.__getitem__, items))  # type: ignore[arg-type]
+
+    def ids_of(self, addresses: Iterable[Address]) -> list[int | None]:
+        """The item id of each address (``None``: it has no vectors)."""
+        return list(map(self._ids.get, addresses))
+
+    def scores_of(self, query: Any, addresses: Iterable[Address]) -> dict[Address, float]:
+        """Each address's best similarity to ``query`` (addresses without vectors left out).
+
+        What hybrid fusion asks for its keyword-only candidates: one gather and
+        one product over their rows, no ranking.
+        """
+        ids = self._ids
+        found = [address for address in addresses if address in ids]
+        return dict(zip(found, self.scores_of_ids(query, [ids[a] for a in found]), strict=True))
+
+    def scores_of_ids(self, query: Any, items: Sequence[int]) -> list[float]:
+        """The best similarity to ``query`` of each item id, in order."""
+        if not items:
+            return []
+        q = normalize_rows(query, self.dims)[0]
+        item_rows = self._item_rows
+        if self._live == len(self._ids):
+            # One vector per item (the usual index): each item's only row, in C.
+            rows = [its[0] for its in map(item_rows.__getitem__, items)]
+            picked = np.array(rows, dtype=np.int64)
+            return _dot(_gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
+        counts: list[int] = []
+        all_rows: list[int] = []
+        for item in items:
+            its = item_rows[item]
+            counts.append(len(its))
+            all_rows.extend(its)
+        picked = np.array(all_rows, dtype=np.int64)
+        values = _dot(_gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
+        best: list[float] = []
+        at = 0
+        for count in counts:
+            best.append(max(values[at : at + count]))
+            at += count
+        return best
 
     def _block(self, start: int, length: int) -> FloatMatrix:
         """A view of rows ``[start, start + length)``, which lie in one slab."""
@@ -630,21 +716,26 @@ class VectorIndex:
         m = min(total, need * 2 if self._live > len(self._ids) or accept else need)
         verdicts: dict[int, bool] = {}
         while True:
-            # Keep every row tied with the m-th best, then order by (score desc,
-            # row asc): pages of the same query never overlap or skip on ties.
-            top = _top_rows(scores, m)
-            top = top[np.lexsort((top, -scores[top]))]
-            global_rows = top if rows is None else rows[top]
-            items = self._row_item[global_rows]
-            if rows is None and (items == _FREE).any():
-                # Unused slots (scored -inf) only show up once every live row is in.
-                keep = items != _FREE
-                top, items = top[keep], items[keep]
-            # First occurrence of each item in best-first order = its best score.
-            _, first = np.unique(items, return_index=True)
-            first.sort()
-            found: list[tuple[Namespace, str, float]] = []
+            top, items = self._ranked_rows(scores, rows, m)
             item_addr = self._item_addr
+            if self._live == len(self._ids):
+                # One vector per item: every row is a distinct item, already best first.
+                if accept is None:
+                    top, items = top[:need], items[:need]
+                    # (namespace, key) + (score,) for each, in C: no Python loop per hit.
+                    return list(
+                        map(
+                            tuple.__add__,  # type: ignore[arg-type]  # addresses + (score,)
+                            map(item_addr.__getitem__, items.tolist()),
+                            zip(scores[top].tolist()),
+                        )
+                    )
+                first = np.arange(len(items))
+            else:
+                # First occurrence of each item in best-first order = its best score.
+                _, first = np.unique(items, return_index=True)
+                first.sort()
+            found: list[tuple[Namespace, str, float]] = []
             # Python ints and floats in one step each: no numpy scalar per item.
             for item, score in zip(items[first].tolist(), scores[top[first]].tolist(), strict=True):
                 address = item_addr[item]
