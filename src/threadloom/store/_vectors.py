@@ -321,6 +321,23 @@ class VectorIndex:
                 np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
                 return
             self.remove(*address)
+        partition = self._partitions.get(address[0])
+        if partition is not None and not self._free_ids:
+            # The usual single put: the next slot of the partition's last segment and a
+            # new item id, inline (no _claim or _new_item call).
+            start, capacity = partition.segments[-1]
+            offset = capacity - partition.capacity + partition.size
+            if 0 <= offset < capacity:
+                row = start + offset
+                partition.size += 1
+                item = len(self._item_addr)
+                self._item_addr.append(address)
+                self._item_rows.append([row])
+                self._ids[address] = item
+                np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
+                self._row_item[row] = item
+                self._live += 1
+                return
         rows = self._claim(address[0], 1)
         row = rows[0]
         np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])

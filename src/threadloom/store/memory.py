@@ -196,8 +196,7 @@ class InMemoryStore(BaseStore):
             elif texts:
                 rows = self._index.plan([op]).embed(self._index).rows_of(0)
         with self._lock:
-            pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
-            self._put(op, None, self._clock(), self._next_time(), pending)
+            self._put(op, None, self._clock(), self._next_time(), {})
             if self._vectors is not None:
                 if one is not None:
                     self._vectors.set_row((op.namespace, op.key), *one)

@@ -58,6 +58,8 @@ __all__ = [
 
 #: Beyond this many index hits, a search stops widening and answers exactly.
 _MAX_FETCH = 20_000
+# Up to this many vectors, a put sends them as INSERT parameters; beyond, as binary COPY.
+_VECTORS_AS_PARAMETERS = 8
 
 _LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
@@ -303,16 +305,26 @@ class StorePlanner:
         if not writes:
             return
         names, keys = [a[0] for a, _, _ in writes], [a[1] for a, _, _ in writes]
+        # Re-putting replaces vectors: the old ones go, whatever the new put indexes.
+        old_vectors = (
+            """,
+                old_vectors AS (
+                    DELETE FROM threadloom_store_vectors
+                    WHERE (namespace, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+                )"""
+            if self.layout is not None
+            else ""
+        )
         try:
             # Re-putting replaces the keyword rows, whatever this store indexes (a
-            # store without an index must not leave another store's stale terms);
-            # folded into the upsert so it costs no round trip.
+            # store without an index must not leave another store's stale terms),
+            # and the vectors: both folded into the upsert, so they cost no round trip.
             yield Query(
-                """
+                f"""
                 WITH old_texts AS (
                     DELETE FROM threadloom_store_texts
                     WHERE (namespace, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
-                )
+                ){old_vectors}
                 INSERT INTO threadloom_store AS s
                     (namespace, key, value, created_at, updated_at, expires_at, ttl_minutes)
                 SELECT t.ns, t.k, t.v::jsonb, clock_timestamp(), clock_timestamp(),
@@ -330,6 +342,7 @@ class StorePlanner:
                 (
                     names,
                     keys,
+                    *((names, keys) if old_vectors else ()),
                     names,
                     keys,
                     [json.dumps(op.value, allow_nan=False) for _, _, op in writes],
@@ -339,42 +352,77 @@ class StorePlanner:
         except psycopg.DataError as error:
             # e.g. a NUL character inside a string: jsonb cannot hold it.
             raise InvalidValueError(f"PostgreSQL cannot store this value: {error}") from None
-        if self.text_fields is not None:
-            yield from _insert_texts(
+        texts = (
+            _texts_insert(
                 (ns, key, indexed_bodies(op, self.text_fields)) for (ns, key), _, op in writes
             )
+            if self.text_fields is not None
+            else None
+        )
         if self.layout is None:
+            if texts is not None:
+                yield texts
             return
-        # Re-putting replaces vectors: the old ones go, whatever the new put indexes.
-        yield Query(
-            "DELETE FROM threadloom_store_vectors WHERE (namespace, key) IN "
-            "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-            (names, keys),
-        )
-        data = binary_copy_rows(
-            self.layout,
-            (
-                (ns, key, embedded.rows_of(position) if embedded is not None else None)
-                for (ns, key), position, _ in writes
-            ),
-        )
+        vectors = [
+            (ns, key, embedded.rows_of(position))
+            for (ns, key), position, _ in writes
+            if embedded is not None
+        ]
+        count = sum(len(rows) for _, _, rows in vectors if rows is not None)
+        if count <= _VECTORS_AS_PARAMETERS:
+            # A few vectors (a single put): parameters of one INSERT, which also carries the
+            # keyword rows. COPY's own exchange cost more than the whole rest of such a put.
+            yield from self._insert_vectors(vectors, texts)
+            return
+        if texts is not None:
+            yield texts
+        data = binary_copy_rows(self.layout, vectors)
         if data is None:
             return
         try:
             # Binary COPY: no vector is formatted as text here or parsed on the server,
-            # which was most of the client's share of a put.
+            # which was most of the client's share of a bulk put.
             yield Query(
                 "COPY threadloom_store_vectors (namespace, key, field, seq, embedding) "
                 "FROM STDIN (FORMAT BINARY)",
                 copy=data,
             )
         except psycopg.DataError as error:
-            if "dimensions" not in str(error):
-                raise
-            raise IndexConfigMismatchError(
-                f"The vectors table holds vectors of another size than index dims="
-                f"{self.layout.dims}: {error}"
-            ) from None
+            raise _dims_mismatch(self.layout, error) from None
+
+    def _insert_vectors(
+        self, vectors: list[tuple[str, str, Any]], texts: Query | None
+    ) -> Plan[None]:
+        """One INSERT of ``(namespace, key, rows)`` vectors, with ``texts``' rows in a CTE."""
+        assert self.layout is not None
+        layout = self.layout
+        values: list[str] = []
+        params: list[Any] = list(texts.params) if texts is not None else []
+        for ns, key, rows in vectors:
+            if rows is None:
+                continue
+            if rows.shape[1] != layout.dims:
+                # The embedder was checked against the configured dims; a mismatch is a bug.
+                raise IndexConfigMismatchError(
+                    f"Got vectors of {rows.shape[1]} dims for an index of dims={layout.dims}"
+                )
+            for seq, row in enumerate(rows.tolist()):
+                # float8[] in binary form (exact for float32 values), cast by pgvector.
+                values.append(f"(%s, %s, '', %s, %b::float8[]::{layout.vector_type})")
+                params += (ns, key, seq, row)
+        if not values:
+            if texts is not None:
+                yield texts
+            return
+        prelude = f"WITH new_texts AS ({texts.sql}) " if texts is not None else ""
+        try:
+            yield Query(
+                f"{prelude}INSERT INTO threadloom_store_vectors "
+                f"(namespace, key, field, seq, embedding) VALUES {', '.join(values)}",
+                params,
+            )
+        except psycopg.DataError as error:
+            raise _dims_mismatch(layout, error) from None
 
     def _delete_namespace(self, op: DeleteNamespaceOp) -> Plan[int]:
         params = Params()
@@ -691,8 +739,8 @@ def indexed_bodies(op: PutOp, fields: Sequence[str]) -> list[str]:
     return bodies
 
 
-def _insert_texts(items: Iterable[tuple[str, str, list[str]]]) -> Plan[None]:
-    """Insert keyword rows ``(namespace, key, bodies)`` in one statement."""
+def _texts_insert(items: Iterable[tuple[str, str, list[str]]]) -> Query | None:
+    """One statement inserting keyword rows ``(namespace, key, bodies)``; ``None``: no row."""
     names: list[str] = []
     keys: list[str] = []
     seqs: list[int] = []
@@ -706,11 +754,20 @@ def _insert_texts(items: Iterable[tuple[str, str, list[str]]]) -> Plan[None]:
             bodies.append(body)
             lengths.append(body.count(" ") + 1)
     if not names:
-        return
-    yield Query(
+        return None
+    return Query(
         "INSERT INTO threadloom_store_texts (namespace, key, seq, body, length) "
         "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::int[])",
         (names, keys, seqs, bodies, lengths),
+    )
+
+
+def _dims_mismatch(layout: VectorLayout, error: psycopg.DataError) -> Exception:
+    """The error for a vector the table refuses: its size, or the database's own error."""
+    if "dimensions" not in str(error):
+        return error
+    return IndexConfigMismatchError(
+        f"The vectors table holds vectors of another size than index dims={layout.dims}: {error}"
     )
 
 
@@ -759,9 +816,11 @@ def backfill_keyword_plan(fields: Sequence[str], *, vectors_only: bool) -> Plan[
         "(SELECT 1 FROM threadloom_store_texts t WHERE t.namespace = s.namespace "
         f"AND t.key = s.key) {has_vectors}"
     )
-    yield from _insert_texts(
+    insert = _texts_insert(
         (ns, key, indexed_bodies(PutOp((ns,), key, value), fields)) for ns, key, value in found.rows
     )
+    if insert is not None:
+        yield insert
     return len(found.rows)
 
 
