@@ -52,10 +52,12 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from threadloom.store._slabs import block_rows, dot, gather, scatter, top_rows
 
 __all__ = ["VectorIndex", "namespaces_under", "normalize_rows"]
 
@@ -74,14 +76,7 @@ _MIN_SEGMENT = 16
 # A scope holding more than this share of all rows is scored with one product
 # over the whole matrix instead of block by block.
 _FULL_SCAN_SHARE = 0.3
-# Above this many rows, score with numpy's single-threaded einsum rather than
-# BLAS: OpenBLAS runs larger matrix-vector products on several threads, which
-# buys little (the product is memory-bound) and stalls for tens of ms on a busy
-# machine; up to here it stays on one thread and beats einsum.
-_BLAS_MAX_ROWS = 1024
 _FREE = -1
-# Sample size for the top-k threshold estimate in _top_rows.
-_SAMPLE = 8192
 
 
 def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix:
@@ -105,40 +100,6 @@ def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix
     norms[norms == 0] = 1.0
     matrix /= norms[:, None]
     return matrix
-
-
-def _dot(matrix: FloatMatrix, q: FloatMatrix, out: FloatMatrix | None = None) -> FloatMatrix:
-    """``matrix @ q``, single-threaded for large matrices."""
-    if len(matrix) > _BLAS_MAX_ROWS:
-        return cast("FloatMatrix", np.einsum("ij,j->i", matrix, q, out=out))
-    if out is None:
-        return matrix @ q
-    np.matmul(matrix, q, out=out)
-    return out
-
-
-def _top_rows(scores: npt.NDArray[np.float32], m: int) -> IntArray:
-    """Positions of every score >= the ``m``-th largest (ties included), unordered.
-
-    The ``m``-th largest of an evenly spread sample is a lower bound for the
-    ``m``-th largest of all scores, so one comparison pass leaves a few hundred
-    candidates, and the exact threshold is found among those: much cheaper
-    than ``argpartition`` over every score, and still exact.
-    """
-    total = len(scores)
-    if m >= total:
-        return np.arange(total)
-    stride = total // max(_SAMPLE, 8 * m)
-    if stride >= 4:
-        sample = scores[::stride]
-        bound = np.partition(sample, len(sample) - m)[len(sample) - m]
-        candidates = np.flatnonzero(scores >= bound)
-        if len(candidates) <= total // 4:
-            picked = scores[candidates]
-            threshold = np.partition(picked, len(picked) - m)[len(picked) - m]
-            return candidates[picked >= threshold]
-    threshold = np.partition(scores, total - m)[total - m]
-    return np.flatnonzero(scores >= threshold)
 
 
 class _Partition:
@@ -418,7 +379,7 @@ class VectorIndex:
             kept.append(count)
             physical.extend(rows)
         targets = np.array(physical, dtype=np.int64)
-        _scatter(self._slabs, self._slab_shift, targets, block)
+        scatter(self._slabs, self._slab_shift, targets, block)
         self._row_item[targets] = np.repeat(np.array(item_ids, dtype=np.int64), kept)
         self._live += len(block)
 
@@ -503,14 +464,14 @@ class VectorIndex:
         self._row_item = np.empty(0, dtype=np.int64)
         for namespace in self._sorted_namespaces:
             partition = self._partitions[namespace]
-            old_rows = _block_rows(list(partition.blocks()))
+            old_rows = block_rows(list(partition.blocks()))
             partition.segments, partition.capacity, partition.size = [], 0, 0
             new_rows = np.array(self._claim(namespace, len(old_rows)), dtype=np.int64)
-            _scatter(
+            scatter(
                 self._slabs,
                 self._slab_shift,
                 new_rows,
-                _gather(old_slabs, self._slab_shift, old_rows, self.dims),
+                gather(old_slabs, self._slab_shift, old_rows, self.dims),
             )
             self._row_item[new_rows] = old_row_item[old_rows]
             new_of_old[old_rows] = new_rows
@@ -574,7 +535,7 @@ class VectorIndex:
         rows: IntArray | None
         if candidates is not None:
             picked = self._candidate_rows(tuple(prefix), candidates)
-            scores = _dot(_gather(self._slabs, self._slab_shift, picked, self.dims), q)
+            scores = dot(gather(self._slabs, self._slab_shift, picked, self.dims), q)
             rows = picked
         else:
             scores, rows = self._scope_scores(q, tuple(prefix))
@@ -594,16 +555,16 @@ class VectorIndex:
             if self._high > self._live:
                 scores[self._row_item[: self._high] == _FREE] = -np.inf
             if total < self._live:
-                rows = _block_rows([b for p in partitions for b in p.blocks()])
+                rows = block_rows([b for p in partitions for b in p.blocks()])
                 return scores[rows], rows
             return scores, None
         blocks = [b for p in partitions for b in p.blocks()]
         scores = np.empty(total, dtype=np.float32)
         offset_in = 0
         for start, length in blocks:
-            _dot(self._block(start, length), q, out=scores[offset_in : offset_in + length])
+            dot(self._block(start, length), q, out=scores[offset_in : offset_in + length])
             offset_in += length
-        return scores, _block_rows(blocks)
+        return scores, block_rows(blocks)
 
     def search_ids(
         self, query: Any, prefix: Namespace = (), *, limit: int
@@ -637,7 +598,7 @@ class VectorIndex:
         """The best ``m`` rows (and ties) best first, as positions in ``scores`` and item ids."""
         # Every row tied with the m-th best, ordered by (score desc, row asc): pages
         # of the same query never overlap or skip on ties.
-        top = _top_rows(scores, m)
+        top = top_rows(scores, m)
         top = top[np.lexsort((top, -scores[top]))]
         items = self._row_item[top if rows is None else rows[top]]
         if rows is None and (items == _FREE).any():
@@ -674,7 +635,7 @@ class VectorIndex:
             # One vector per item (the usual index): each item's only row, in C.
             rows = [its[0] for its in map(item_rows.__getitem__, items)]
             picked = np.array(rows, dtype=np.int64)
-            return _dot(_gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
+            return dot(gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
         counts: list[int] = []
         all_rows: list[int] = []
         for item in items:
@@ -682,7 +643,7 @@ class VectorIndex:
             counts.append(len(its))
             all_rows.extend(its)
         picked = np.array(all_rows, dtype=np.int64)
-        values = _dot(_gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
+        values = dot(gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
         best: list[float] = []
         at = 0
         for count in counts:
@@ -707,7 +668,7 @@ class VectorIndex:
                 if start >= high:
                     break
                 stop = min(high, start + len(slab))
-                _dot(slab[: stop - start], q, out=scores[start:stop])
+                dot(slab[: stop - start], q, out=scores[start:stop])
         return scores
 
     def _candidate_rows(self, prefix: Namespace, candidates: Iterable[Address]) -> IntArray:
@@ -769,49 +730,3 @@ class VectorIndex:
             if m >= total:
                 return found
             m = min(total, m * 4)
-
-
-def _slab_groups(shift: int, rows: IntArray) -> Iterator[tuple[int, IntArray | None]]:
-    """``(slab, positions in rows)`` per slab that ``rows`` touch (``None``: all of them)."""
-    which = rows >> shift
-    first = int(which[0])
-    if first == int(which[-1]) and (which == first).all():
-        yield first, None
-        return
-    for slab in np.unique(which).tolist():
-        yield slab, np.flatnonzero(which == slab)
-
-
-def _scatter(slabs: list[FloatMatrix], shift: int, rows: IntArray, block: FloatMatrix) -> None:
-    """``slabs[rows] = block`` across slabs."""
-    if not len(rows):
-        return
-    mask = (1 << shift) - 1
-    for slab, picked in _slab_groups(shift, rows):
-        if picked is None:
-            slabs[slab][rows & mask] = block
-        else:
-            slabs[slab][rows[picked] & mask] = block[picked]
-
-
-def _gather(slabs: list[FloatMatrix], shift: int, rows: IntArray, dims: int) -> FloatMatrix:
-    """The vectors at ``rows``, in order, as one new matrix."""
-    if not len(rows):
-        return np.empty((0, dims), dtype=np.float32)
-    mask = (1 << shift) - 1
-    out = np.empty((len(rows), dims), dtype=np.float32)
-    for slab, picked in _slab_groups(shift, rows):
-        if picked is None:
-            return slabs[slab][rows & mask]
-        out[picked] = slabs[slab][rows[picked] & mask]
-    return out
-
-
-def _block_rows(blocks: list[tuple[int, int]]) -> IntArray:
-    """The matrix rows of ``(start, length)`` blocks, in order."""
-    if not blocks:
-        return np.empty(0, dtype=np.int64)
-    if len(blocks) == 1:
-        start, length = blocks[0]
-        return np.arange(start, start + length, dtype=np.int64)
-    return np.concatenate([np.arange(s, s + n, dtype=np.int64) for s, n in blocks])

@@ -10,20 +10,17 @@ operators chosen from a table and validated integers.
 from __future__ import annotations
 
 import json
-import struct
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
 from threadloom._postgres import Plan, Query
 from threadloom.errors import (
-    IndexConfigMismatchError,
     IndexNotConfiguredError,
     InvalidValueError,
 )
@@ -44,6 +41,13 @@ from threadloom.store.base import (
     get_text_at_path,
 )
 from threadloom.store.postgres._schema import VectorLayout
+from threadloom.store.postgres._writes import (
+    VECTORS_AS_PARAMETERS,
+    binary_copy_rows,
+    dims_mismatch,
+    insert_vectors,
+    texts_insert,
+)
 
 __all__ = [
     "Params",
@@ -58,8 +62,6 @@ __all__ = [
 
 #: Beyond this many index hits, a search stops widening and answers exactly.
 _MAX_FETCH = 20_000
-# Up to this many vectors, a put sends them as INSERT parameters; beyond, as binary COPY.
-_VECTORS_AS_PARAMETERS = 8
 
 _LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
@@ -166,48 +168,6 @@ def prefix_sql(prefix: tuple[str, ...], params: Params, column: str) -> str:
 def vector_literal(row: Any) -> str:
     """pgvector's text form of one vector (float32 precision)."""
     return "[" + ",".join([f"{x:.7g}" for x in row.tolist()]) + "]"
-
-
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_COPY_TRAILER = struct.pack("!h", -1)
-_EMPTY_FIELD = struct.pack("!i", 0)  # the field column: '' (one vector per item for now)
-
-
-def binary_copy_rows(layout: VectorLayout, items: Iterable[tuple[str, str, Any]]) -> bytes | None:
-    """``COPY ... (FORMAT BINARY)`` data for vector rows ``(namespace, key, '', seq, vector)``.
-
-    ``items`` holds ``(namespace, key, rows)`` with ``rows`` an ``(n, dims)``
-    float32 matrix or ``None``. A vector travels in pgvector's binary form:
-    int16 dims, int16 zero, then big-endian float32 (``vector``) or float16
-    (``halfvec``) values. Returns ``None`` when there is no row.
-    """
-    dtype = ">f4" if layout.vector_type == "vector" else ">f2"
-    width = 4 + layout.dims * (4 if layout.vector_type == "vector" else 2)
-    vector_head = struct.pack("!ihh", width, layout.dims, 0)
-    parts = [_COPY_HEADER]
-    for ns, key, rows in items:
-        if rows is None or len(rows) == 0:
-            continue
-        ns_bytes, key_bytes = ns.encode(), key.encode()
-        prefix = (
-            struct.pack("!hi", 5, len(ns_bytes))
-            + ns_bytes
-            + struct.pack("!i", len(key_bytes))
-            + key_bytes
-            + _EMPTY_FIELD
-        )
-        if rows.shape[1] != layout.dims:
-            # The embedder was checked against the configured dims; a mismatch is a bug.
-            raise IndexConfigMismatchError(
-                f"Got vectors of {rows.shape[1]} dims for an index of dims={layout.dims}"
-            )
-        values = np.ascontiguousarray(rows, dtype=dtype)
-        for seq in range(len(values)):
-            parts += (prefix, struct.pack("!ii", 4, seq), vector_head, values[seq].tobytes())
-    if len(parts) == 1:
-        return None
-    parts.append(_COPY_TRAILER)
-    return b"".join(parts)
 
 
 def _item(row: tuple[Any, ...]) -> Item:
@@ -353,7 +313,7 @@ class StorePlanner:
             # e.g. a NUL character inside a string: jsonb cannot hold it.
             raise InvalidValueError(f"PostgreSQL cannot store this value: {error}") from None
         texts = (
-            _texts_insert(
+            texts_insert(
                 (ns, key, indexed_bodies(op, self.text_fields)) for (ns, key), _, op in writes
             )
             if self.text_fields is not None
@@ -369,10 +329,10 @@ class StorePlanner:
             if embedded is not None
         ]
         count = sum(len(rows) for _, _, rows in vectors if rows is not None)
-        if count <= _VECTORS_AS_PARAMETERS:
+        if count <= VECTORS_AS_PARAMETERS:
             # A few vectors (a single put): parameters of one INSERT, which also carries the
             # keyword rows. COPY's own exchange cost more than the whole rest of such a put.
-            yield from self._insert_vectors(vectors, texts)
+            yield from insert_vectors(self.layout, vectors, texts)
             return
         if texts is not None:
             yield texts
@@ -388,41 +348,7 @@ class StorePlanner:
                 copy=data,
             )
         except psycopg.DataError as error:
-            raise _dims_mismatch(self.layout, error) from None
-
-    def _insert_vectors(
-        self, vectors: list[tuple[str, str, Any]], texts: Query | None
-    ) -> Plan[None]:
-        """One INSERT of ``(namespace, key, rows)`` vectors, with ``texts``' rows in a CTE."""
-        assert self.layout is not None
-        layout = self.layout
-        values: list[str] = []
-        params: list[Any] = list(texts.params) if texts is not None else []
-        for ns, key, rows in vectors:
-            if rows is None:
-                continue
-            if rows.shape[1] != layout.dims:
-                # The embedder was checked against the configured dims; a mismatch is a bug.
-                raise IndexConfigMismatchError(
-                    f"Got vectors of {rows.shape[1]} dims for an index of dims={layout.dims}"
-                )
-            for seq, row in enumerate(rows.tolist()):
-                # float8[] in binary form (exact for float32 values), cast by pgvector.
-                values.append(f"(%s, %s, '', %s, %b::float8[]::{layout.vector_type})")
-                params += (ns, key, seq, row)
-        if not values:
-            if texts is not None:
-                yield texts
-            return
-        prelude = f"WITH new_texts AS ({texts.sql}) " if texts is not None else ""
-        try:
-            yield Query(
-                f"{prelude}INSERT INTO threadloom_store_vectors "
-                f"(namespace, key, field, seq, embedding) VALUES {', '.join(values)}",
-                params,
-            )
-        except psycopg.DataError as error:
-            raise _dims_mismatch(layout, error) from None
+            raise dims_mismatch(self.layout, error) from None
 
     def _delete_namespace(self, op: DeleteNamespaceOp) -> Plan[int]:
         params = Params()
@@ -739,38 +665,6 @@ def indexed_bodies(op: PutOp, fields: Sequence[str]) -> list[str]:
     return bodies
 
 
-def _texts_insert(items: Iterable[tuple[str, str, list[str]]]) -> Query | None:
-    """One statement inserting keyword rows ``(namespace, key, bodies)``; ``None``: no row."""
-    names: list[str] = []
-    keys: list[str] = []
-    seqs: list[int] = []
-    bodies: list[str] = []
-    lengths: list[int] = []
-    for ns, key, texts in items:
-        for seq, body in enumerate(texts):
-            names.append(ns)
-            keys.append(key)
-            seqs.append(seq)
-            bodies.append(body)
-            lengths.append(body.count(" ") + 1)
-    if not names:
-        return None
-    return Query(
-        "INSERT INTO threadloom_store_texts (namespace, key, seq, body, length) "
-        "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::int[])",
-        (names, keys, seqs, bodies, lengths),
-    )
-
-
-def _dims_mismatch(layout: VectorLayout, error: psycopg.DataError) -> Exception:
-    """The error for a vector the table refuses: its size, or the database's own error."""
-    if "dimensions" not in str(error):
-        return error
-    return IndexConfigMismatchError(
-        f"The vectors table holds vectors of another size than index dims={layout.dims}: {error}"
-    )
-
-
 def _items_at(
     page: Sequence[tuple[tuple[str, ...], str, float]],
 ) -> Plan[list[tuple[SearchItem, bool]]]:
@@ -816,7 +710,7 @@ def backfill_keyword_plan(fields: Sequence[str], *, vectors_only: bool) -> Plan[
         "(SELECT 1 FROM threadloom_store_texts t WHERE t.namespace = s.namespace "
         f"AND t.key = s.key) {has_vectors}"
     )
-    insert = _texts_insert(
+    insert = texts_insert(
         (ns, key, indexed_bodies(PutOp((ns,), key, value), fields)) for ns, key, value in found.rows
     )
     if insert is not None:
