@@ -62,6 +62,8 @@ _COMPACT_MIN_DEAD = 64
 # Beyond this many extra ties at a search's cut-off, they are picked by address
 # without building a hit for each (see _pick_ties).
 _TIES_BEFORE_PICKING = 64
+# A search over at least this many partitions scores them together (_score_together).
+_SCORE_TOGETHER = 3
 
 _Namespace = tuple[str, ...]
 
@@ -432,6 +434,12 @@ class KeywordIndex:
         weighted, avg_len = self._weights(scope, query)
         if not weighted:
             return owners, chunks
+        if len(scope) >= _SCORE_TOGETHER:
+            # Many partitions (a search across users): their rows in one set of array
+            # operations; a partition whose items have several rows keeps its own path.
+            together = [(ns, p) for ns, p in scope if p.rows_in_slot_order]
+            _score_together(together, weighted, avg_len, self.k1, self.b, owners, chunks)
+            scope = [(ns, p) for ns, p in scope if not p.rows_in_slot_order]
         for namespace, partition in scope:
             slots, scores = partition.item_scores(weighted, avg_len, self.k1, self.b)
             if len(slots):
@@ -605,6 +613,59 @@ def score_matches(
         for i in _top_order(scores, limit).tolist()
     ]
     return _by_score_then_address(hits, limit)
+
+
+def _score_together(
+    scope: list[tuple[_Namespace, _Partition]],
+    weighted: Sequence[tuple[str, float]],
+    avg_len: float,
+    k1: float,
+    b: float,
+    owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
+    chunks: list[npt.NDArray[np.float64]],
+) -> None:
+    """:meth:`_Partition.item_scores` of partitions whose rows are in slot order, all at once.
+
+    Their rows are laid end to end; each term's postings are scored in one pass
+    with the very operations ``item_scores`` runs (bit-identical scores), and
+    the hits are cut back into one ``(slots, scores)`` pair per partition.
+    """
+    if not scope:
+        return
+    sizes = [len(partition.row_terms) for _, partition in scope]
+    bases = np.cumsum([0, *sizes])
+    row_len = np.concatenate([p.row_len[:n] for (_, p), n in zip(scope, sizes, strict=True)])
+    row_scores = np.zeros(int(bases[-1]), dtype=np.float64)
+    for term, idf in weighted:
+        found = [
+            (number, postings)
+            for number, (_, partition) in enumerate(scope)
+            if (postings := partition.postings.get(term)) is not None and postings.size
+        ]
+        if not found:
+            continue
+        counts = [postings.size for _, postings in found]
+        rows = np.concatenate([postings.rows[: postings.size] for _, postings in found]).astype(
+            np.int64
+        ) + np.repeat(bases[[number for number, _ in found]], counts)
+        tf = np.concatenate([postings.tfs[: postings.size] for _, postings in found]).astype(
+            np.float64
+        )
+        norm = k1 * (1.0 - b + b * row_len[rows].astype(np.float64) / avg_len)
+        row_scores[rows] += idf * tf * (k1 + 1.0) / (tf + norm)
+    if any(partition.dead_rows for _, partition in scope):
+        alive = np.concatenate([p.row_alive[:n] for (_, p), n in zip(scope, sizes, strict=True)])
+        row_scores[~alive] = 0.0
+    hit_rows = np.flatnonzero(row_scores > 0.0)
+    if not len(hit_rows):
+        return
+    row_item = np.concatenate([p.row_item[:n] for (_, p), n in zip(scope, sizes, strict=True)])
+    slots, scores = row_item[hit_rows].astype(np.int64), row_scores[hit_rows]
+    edges = np.searchsorted(hit_rows, bases).tolist()
+    for (namespace, partition), low, high in zip(scope, edges, edges[1:], strict=False):
+        if low < high:
+            owners.append((namespace, partition, slots[low:high]))
+            chunks.append(scores[low:high])
 
 
 def _top_order(scores: npt.NDArray[np.floating], limit: int | None) -> npt.NDArray[np.int64]:
