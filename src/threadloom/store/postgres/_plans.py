@@ -62,6 +62,9 @@ __all__ = [
 
 #: Beyond this many index hits, a search stops widening and answers exactly.
 _MAX_FETCH = 20_000
+#: A hybrid search whose scope holds at most this many pools of keyword rows searches
+#: its vector side exactly at once.
+_EXACT_SCOPE_POOLS = 4
 
 _LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
@@ -419,15 +422,18 @@ class StorePlanner:
         return [(_search_item(row), bool(row[5])) for row in found.rows]
 
     def _vector_search(
-        self, op: SearchOp, tree: AllOf, query: Any
-    ) -> Plan[list[tuple[SearchItem, bool]]]:
+        self, op: SearchOp, tree: AllOf, query: Any, *, items: bool = True, exact: bool = False
+    ) -> Plan[list[Any]]:
+        """The page's live items passing the filter, nearest first, as ``(SearchItem, has_ttl)``
+        (``items=False``: as ``(namespace, key, score)``, no value read)."""
         need = op.offset + op.limit
         # Capped: 4 * a huge page would not fit a bigint (the exact pass serves it).
         fetch = min(max(40, 4 * need), _MAX_FETCH)
-        exact = False
         while True:
-            hits, items = yield from self._vector_query(op, tree, query, fetch, need, exact)
-            if len(items) >= need or exact:
+            hits, found = yield from self._vector_query(
+                op, tree, query, fetch, need, exact, items=items
+            )
+            if len(found) >= need or exact:
                 break
             if hits < fetch or fetch >= _MAX_FETCH:
                 # The index ran dry (or spent its scan budget) before `need` items
@@ -435,11 +441,19 @@ class StorePlanner:
                 exact = True
             else:
                 fetch *= 4  # several vectors per item, or expired items: fetch more
-        return items[op.offset : need]
+        return found[op.offset : need]
 
     def _vector_query(
-        self, op: SearchOp, tree: AllOf, query: Any, fetch: int, need: int, exact: bool
-    ) -> Plan[tuple[int, list[tuple[SearchItem, bool]]]]:
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        query: Any,
+        fetch: int,
+        need: int,
+        exact: bool,
+        *,
+        items: bool = True,
+    ) -> Plan[tuple[int, list[Any]]]:
         assert self.layout is not None
         layout = self.layout
         # The driver applies these; on a pooled or autocommit connection only when they change.
@@ -468,8 +482,8 @@ class StorePlanner:
             ), best AS (
                 SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
             )
-            SELECT {_ITEM_COLUMNS}, b.dist, (SELECT count(*) FROM hits),
-                   s.ttl_minutes IS NOT NULL
+            SELECT {_ITEM_COLUMNS if items else "s.namespace, s.key, NULL, NULL, NULL"},
+                   b.dist, (SELECT count(*) FROM hits), s.ttl_minutes IS NOT NULL
             FROM best b JOIN threadloom_store s ON s.namespace = b.namespace AND s.key = b.key
             WHERE {_LIVE}
             ORDER BY b.dist, s.namespace, s.key
@@ -480,9 +494,15 @@ class StorePlanner:
         )
         # No row back: no candidates, or every hit expired; the exact pass settles it.
         hits = int(found.rows[0][6]) if found.rows else 0
+        if not items:
+            return hits, [
+                (tuple(row[0].split(_SEP)), row[1], self._score(row[5])) for row in found.rows
+            ]
         return hits, [(_search_item(row, self._score(row[5])), bool(row[7])) for row in found.rows]
 
-    def _keyword_matches(self, op: SearchOp, tree: AllOf) -> Plan[list[KeywordHit]]:
+    def _keyword_matches(
+        self, op: SearchOp, tree: AllOf, scope_rows: list[int] | None = None
+    ) -> Plan[list[KeywordHit]]:
         """Every live item under the prefix that passes the filter and shares a term, best first.
 
         Scores are :func:`score_matches`' BM25 (never ``ts_rank``), so they equal
@@ -496,41 +516,44 @@ class StorePlanner:
         if expression is None:
             return []
         params = Params()
-        scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
-        item_scope = prefix_sql(op.namespace_prefix, params, "s.namespace")
-        found = yield Query(
-            f"""
-            SELECT a.n - e.n, a.len - e.len FROM
-                (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
-                 FROM threadloom_store_texts t WHERE {scope}) a,
-                (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
-                 FROM threadloom_store s JOIN threadloom_store_texts t
-                     ON t.namespace = s.namespace AND t.key = s.key
-                 WHERE s.expires_at IS NOT NULL AND s.expires_at <= now() AND {item_scope}) e
-            """,
-            params,
-        )
-        n_docs, total_len = int(found.rows[0][0]), int(found.rows[0][1])
-        if n_docs <= 0:
-            return []
-        params = Params()
         tsquery = params.add(expression)
         passes = compile_filter_sql(tree, params) if tree.clauses else "TRUE"
         scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
+        item_scope = prefix_sql(op.namespace_prefix, params, "s.namespace")
+        # The matches and, on each, the live rows' statistics under the prefix (all rows
+        # less the expired ones; one-row derived tables, computed once): one round trip.
         found = yield Query(
             f"""
-            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE)
+            WITH stats AS MATERIALIZED (
+                SELECT a.n - e.n AS n, a.len - e.len AS len FROM
+                    (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
+                     FROM threadloom_store_texts t WHERE {scope}) a,
+                    (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
+                     FROM threadloom_store s JOIN threadloom_store_texts t
+                         ON t.namespace = s.namespace AND t.key = s.key
+                     WHERE s.expires_at IS NOT NULL AND s.expires_at <= now()
+                         AND {item_scope}) e
+            )
+            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE), st.n, st.len
             FROM threadloom_store_texts t
             JOIN threadloom_store s ON s.namespace = t.namespace AND s.key = t.key
+            CROSS JOIN stats st
             WHERE t.tsv @@ to_tsquery('simple', {tsquery}) AND {scope} AND {_LIVE}
             """,
             params,
         )
+        if not found.rows:
+            return []
+        n_docs, total_len = int(found.rows[0][4]), int(found.rows[0][5])
+        if scope_rows is not None:
+            scope_rows.append(n_docs)  # the caller's hint of the scope's size
+        if n_docs <= 0:
+            return []
         wanted = set(query_terms(op.query))
         doc_freq: Counter[str] = Counter()
         matches: list[tuple[tuple[str, ...], str, str]] = []
         namespaces: dict[str, tuple[str, ...]] = {}
-        for ns_text, key, body, passed in found.rows:
+        for ns_text, key, body, passed, *_ in found.rows:
             doc_freq.update(wanted.intersection(body.split(" ")))
             if not passed:
                 continue
@@ -556,11 +579,17 @@ class StorePlanner:
         pool = max(config.candidates, need)
         if pool != config.candidates:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
-        keyword = yield from self._keyword_matches(op, tree)
-        # The vector side: the best `pool` live items passing the filter.
-        found = yield from self._vector_search(op._replace(offset=0, limit=pool), tree, query)
-        known = {(item.namespace, item.key): (item, has_ttl) for item, has_ttl in found}
-        vector = [(item.namespace, item.key, float(item.score or 0.0)) for item, _ in found]
+        scope_rows: list[int] = []
+        keyword = yield from self._keyword_matches(op, tree, scope_rows)
+        # The vector side: the best `pool` live items passing the filter (addresses only:
+        # the page's items are read once it is known). A scope of a few times the pool
+        # (a user's memories) is searched exactly at once: the index would come up short
+        # and the exact pass follow anyway.
+        small = bool(scope_rows) and scope_rows[0] <= _EXACT_SCOPE_POOLS * pool
+        vector = yield from self._vector_search(
+            op._replace(offset=0, limit=pool), tree, query, items=False, exact=small
+        )
+        known = {(ns, key) for ns, key, _ in vector}
         # fuse_hits asks for the exact similarity of the best keyword hits the
         # vector side missed: work it out here, in one query, before fusing.
         best_keyword = sorted(keyword, key=lambda hit: -hit.score)[: config.candidates]
@@ -575,21 +604,7 @@ class StorePlanner:
             limit=need,
             config=config,
         )
-        page = fused[op.offset :]
-        rest = [(ns, key, score) for ns, key, score in page if (ns, key) not in known]
-        fetched = yield from _items_at(rest)
-        by_address = {(item.namespace, item.key): (item, has_ttl) for item, has_ttl in fetched}
-        items: list[tuple[SearchItem, bool]] = []
-        for ns, key, score in page:
-            if (ns, key) in by_address:
-                items.append(by_address[(ns, key)])
-                continue
-            item, has_ttl = known[(ns, key)]
-            rescored = SearchItem(
-                item.namespace, item.key, item.value, item.created_at, item.updated_at, score
-            )
-            items.append((rescored, has_ttl))
-        return items
+        return (yield from _items_at(fused[op.offset :]))
 
     def _similarities(
         self, query: Any, addresses: list[tuple[tuple[str, ...], str]]
