@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -501,7 +501,11 @@ class StorePlanner:
         return hits, [(_search_item(row, self._score(row[5])), bool(row[7])) for row in found.rows]
 
     def _keyword_matches(
-        self, op: SearchOp, tree: AllOf, scope_rows: list[int] | None = None
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        scope_rows: list[int] | None = None,
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] | None = None,
     ) -> Plan[list[KeywordHit]]:
         """Every live item under the prefix that passes the filter and shares a term, best first.
 
@@ -534,7 +538,8 @@ class StorePlanner:
                      WHERE s.expires_at IS NOT NULL AND s.expires_at <= now()
                          AND {item_scope}) e
             )
-            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE), st.n, st.len
+            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE), st.n, st.len,
+                   s.value, s.created_at, s.updated_at, s.ttl_minutes IS NOT NULL
             FROM threadloom_store_texts t
             JOIN threadloom_store s ON s.namespace = t.namespace AND s.key = t.key
             CROSS JOIN stats st
@@ -553,7 +558,7 @@ class StorePlanner:
         doc_freq: Counter[str] = Counter()
         matches: list[tuple[tuple[str, ...], str, str]] = []
         namespaces: dict[str, tuple[str, ...]] = {}
-        for ns_text, key, body, passed, *_ in found.rows:
+        for ns_text, key, body, passed, _, _, *item in found.rows:
             doc_freq.update(wanted.intersection(body.split(" ")))
             if not passed:
                 continue
@@ -561,14 +566,18 @@ class StorePlanner:
             if namespace is None:
                 namespace = namespaces[ns_text] = tuple(ns_text.split(_SEP))
             matches.append((namespace, key, body))
+            if items is not None:
+                # The item as its page will show it: (value, created, updated, has_ttl).
+                items[(namespace, key)] = tuple(item)
         return score_matches(
             op.query, matches, n_docs=n_docs, total_len=total_len, doc_freq=doc_freq
         )
 
     def _keyword_search(self, op: SearchOp, tree: AllOf) -> Plan[list[tuple[SearchItem, bool]]]:
-        hits = yield from self._keyword_matches(op, tree)
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
+        hits = yield from self._keyword_matches(op, tree, items=items)
         page = [(h.namespace, h.key, h.score) for h in hits[op.offset : op.offset + op.limit]]
-        return (yield from _items_at(page))
+        return _page_items(page, items)
 
     def _hybrid_search(
         self, op: SearchOp, tree: AllOf, query: Any
@@ -580,15 +589,23 @@ class StorePlanner:
         if pool != config.candidates:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
         scope_rows: list[int] = []
-        keyword = yield from self._keyword_matches(op, tree, scope_rows)
-        # The vector side: the best `pool` live items passing the filter (addresses only:
-        # the page's items are read once it is known). A scope of a few times the pool
-        # (a user's memories) is searched exactly at once: the index would come up short
-        # and the exact pass follow anyway.
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
+        keyword = yield from self._keyword_matches(op, tree, scope_rows, items)
+        # The vector side: the best `pool` live items passing the filter. A scope of a few
+        # times the pool (a user's memories) is searched exactly at once: the index would
+        # come up short and the exact pass follow anyway.
         small = bool(scope_rows) and scope_rows[0] <= _EXACT_SCOPE_POOLS * pool
-        vector = yield from self._vector_search(
-            op._replace(offset=0, limit=pool), tree, query, items=False, exact=small
+        found = yield from self._vector_search(
+            op._replace(offset=0, limit=pool), tree, query, exact=small
         )
+        vector = [(item.namespace, item.key, float(item.score or 0.0)) for item, _ in found]
+        for item, has_ttl in found:
+            items[(item.namespace, item.key)] = (
+                item.value,
+                item.created_at,
+                item.updated_at,
+                has_ttl,
+            )
         known = {(ns, key) for ns, key, _ in vector}
         # fuse_hits asks for the exact similarity of the best keyword hits the
         # vector side missed: work it out here, in one query, before fusing.
@@ -604,7 +621,8 @@ class StorePlanner:
             limit=need,
             config=config,
         )
-        return (yield from _items_at(fused[op.offset :]))
+        # Every candidate's item came with its side's rows: no round trip for the page.
+        return _page_items(fused[op.offset :], items)
 
     def _similarities(
         self, query: Any, addresses: list[tuple[tuple[str, ...], str]]
@@ -680,25 +698,16 @@ def indexed_bodies(op: PutOp, fields: Sequence[str]) -> list[str]:
     return bodies
 
 
-def _items_at(
+def _page_items(
     page: Sequence[tuple[tuple[str, ...], str, float]],
-) -> Plan[list[tuple[SearchItem, bool]]]:
-    """The live items at ``page``'s addresses, in its order, with its scores."""
-    if not page:
-        return []
-    found = yield Query(
-        f"SELECT {_ITEM_COLUMNS}, s.ttl_minutes IS NOT NULL FROM threadloom_store s "
-        "JOIN unnest(%s::text[], %s::text[]) AS a(ns, k) ON s.namespace = a.ns AND s.key = a.k "
-        f"WHERE {_LIVE}",
-        ([_ns_text(ns) for ns, _, _ in page], [key for _, key, _ in page]),
-    )
-    rows = {(row[0], row[1]): row for row in found.rows}
-    items = []
+    items: Mapping[tuple[tuple[str, ...], str], tuple[Any, ...]],
+) -> list[tuple[SearchItem, bool]]:
+    """``page``'s items from ``(value, created_at, updated_at, has_ttl)`` rows read with it."""
+    found = []
     for ns, key, score in page:
-        row = rows.get((_ns_text(ns), key))
-        if row is not None:
-            items.append((_search_item(row, score), bool(row[5])))
-    return items
+        value, created_at, updated_at, has_ttl = items[(ns, key)]
+        found.append((SearchItem(ns, key, value, created_at, updated_at, score), bool(has_ttl)))
+    return found
 
 
 def backfill_keyword_plan(fields: Sequence[str], *, vectors_only: bool) -> Plan[int]:
