@@ -114,11 +114,18 @@ def test_fuse_in_memory_with_one_side_empty() -> None:
 def test_keyword_top_breaks_ties_by_namespace_then_key(seed: int) -> None:
     """The keyword side's best hits: score descending, then (namespace, key) ascending."""
     _, keywords, _ = build(seed, items=400, namespaces=5, multi_vectors=False, coarse=True)
-    for query in ["pizza", "tea oven", "dog book garden"]:
-        every = keywords.search(("users",), query)
-        assert every == sorted(every, key=lambda h: (-h.score, h.namespace, h.key))
-        for limit in (1, 7, 50):
-            assert keywords.search(("users",), query, limit=limit) == every[:limit]
+    for prefix in [("users",), ("users", "u0"), ("users", "u3")]:
+        for query in ["pizza", "tea oven", "dog book garden"]:
+            every = keywords.search(prefix, query)
+            assert every == sorted(every, key=lambda h: (-h.score, h.namespace, h.key))
+            for limit in (1, 7, 50):
+                assert keywords.search(prefix, query, limit=limit) == every[:limit]
+            # A new key (before every other in key order) and a re-put: ties still by key.
+            keywords.put(prefix[:2] if len(prefix) > 1 else ("users", "u1"), "a0", [query])
+            keywords.put(("users", "u0"), every[-1].key if every else "k1", ["pizza pizza"])
+            again = keywords.search(prefix, query)
+            assert again == sorted(again, key=lambda h: (-h.score, h.namespace, h.key))
+            assert keywords.search(prefix, query, limit=3) == again[:3]
 
 
 @pytest.mark.parametrize("seed", range(6))

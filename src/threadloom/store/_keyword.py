@@ -126,6 +126,8 @@ class _Partition:
         # Whether every row's item slot is larger than the previous row's (no item with
         # two rows, no slot reused out of order): then scoring needs no per-item max.
         self.rows_in_slot_order = True
+        # Each slot's place in key order (built on demand; a new key resets it).
+        self.key_order: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.item_rows)
@@ -186,6 +188,7 @@ class _Partition:
         else:
             slot = len(self.item_keys)
             self.item_keys.append(key)
+            self.key_order = None
         self.item_slot[key] = slot
         rows: list[int] = []
         for counts in counters:
@@ -210,6 +213,17 @@ class _Partition:
             self.live_rows += 1
             rows.append(row)
         self.item_rows[key] = rows
+
+    def key_ranks(self) -> npt.NDArray[np.int64]:
+        """Each slot's rank in key order (empty slots first): ties compare as integers."""
+        if self.key_order is None:
+            keys = self.item_keys
+            ranks = np.empty(len(keys), dtype=np.int64)
+            ranks[sorted(range(len(keys)), key=lambda slot: keys[slot] or "")] = np.arange(
+                len(keys)
+            )
+            self.key_order = ranks
+        return self.key_order
 
     def item_scores(
         self, weighted_terms: Sequence[tuple[str, float]], avg_len: float, k1: float, b: float
@@ -524,8 +538,28 @@ class KeywordScores:
             order = _pick_ties(owners, offsets, all_slots, all_scores, order, limit)
         if not len(order):
             return []
-        slots_of = all_slots[order].tolist()
         single = len(owners) == 1
+        if single:
+            namespace, partition, _ = owners[0]
+            if partition.key_order is not None or 2 * len(order) >= len(partition.item_keys):
+                # Many ties in one namespace (a common word): order them by the
+                # partition's key ranks (kept until a new key), no strings compared.
+                slots_in = all_slots[order]
+                ranked = np.lexsort((partition.key_ranks()[slots_in], -all_scores[order]))
+                if limit is not None:
+                    ranked = ranked[:limit]
+                keys = partition.item_keys
+                return list(
+                    map(
+                        _new_hit,
+                        zip(
+                            repeat(namespace),
+                            map(keys.__getitem__, slots_in[ranked].tolist()),
+                            all_scores[order[ranked]].tolist(),
+                        ),
+                    )
+                )
+        slots_of = all_slots[order].tolist()
         which = None if single else np.searchsorted(offsets, order, side="right") - 1
         if single:
             keys = owners[0][1].item_keys
