@@ -65,6 +65,9 @@ _MAX_FETCH = 20_000
 #: A hybrid search whose scope holds at most this many pools of keyword rows searches
 #: its vector side exactly at once.
 _EXACT_SCOPE_POOLS = 4
+#: Index hits a hybrid search asks for per vector candidate (a plain search asks 4 per
+#: result); it widens the same way when they come short.
+_HYBRID_WIDEN = 2
 
 _LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
@@ -422,13 +425,20 @@ class StorePlanner:
         return [(_search_item(row), bool(row[5])) for row in found.rows]
 
     def _vector_search(
-        self, op: SearchOp, tree: AllOf, query: Any, *, items: bool = True, exact: bool = False
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        query: Any,
+        *,
+        items: bool = True,
+        exact: bool = False,
+        widen: int = 4,
     ) -> Plan[list[Any]]:
         """The page's live items passing the filter, nearest first, as ``(SearchItem, has_ttl)``
         (``items=False``: as ``(namespace, key, score)``, no value read)."""
         need = op.offset + op.limit
         # Capped: 4 * a huge page would not fit a bigint (the exact pass serves it).
-        fetch = min(max(40, 4 * need), _MAX_FETCH)
+        fetch = min(max(40, widen * need), _MAX_FETCH)
         while True:
             hits, found = yield from self._vector_query(
                 op, tree, query, fetch, need, exact, items=items
@@ -596,7 +606,7 @@ class StorePlanner:
         # come up short and the exact pass follow anyway.
         small = bool(scope_rows) and scope_rows[0] <= _EXACT_SCOPE_POOLS * pool
         found = yield from self._vector_search(
-            op._replace(offset=0, limit=pool), tree, query, exact=small
+            op._replace(offset=0, limit=pool), tree, query, exact=small, widen=_HYBRID_WIDEN
         )
         vector = [(item.namespace, item.key, float(item.score or 0.0)) for item, _ in found]
         for item, has_ttl in found:
