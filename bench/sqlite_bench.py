@@ -87,13 +87,27 @@ def progress(message: str) -> None:
     print(f"  {message}", file=sys.stderr, flush=True)
 
 
-def median_ms(func: Callable[[int], Any], runs: int) -> float:
-    times = []
+def median_ms(func: Callable[[int], Any], runs: int, cpu: dict[str, float] | None = None) -> float:
+    """Median wall ms of ``func(j)`` over ``runs``; with ``cpu``, its median CPU ms goes in
+    ``cpu["ms"]`` (the process's CPU time: what the other engineers' load does not add)."""
+    times, cpu_times = [], []
     for j in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         func(j)
         times.append((time.perf_counter() - start) * 1000)
+        cpu_times.append((time.process_time() - start_cpu) * 1000)
+    if cpu is not None:
+        cpu["ms"] = statistics.median(cpu_times)
     return statistics.median(times)
+
+
+def median_ms_with_cpu(
+    results: dict[str, Any], name: str, func: Callable[[int], Any], runs: int
+) -> None:
+    """``results[name]`` (wall) and ``results[name + "_cpu"]`` (CPU), medians in ms."""
+    cpu: dict[str, float] = {}
+    results[name] = median_ms(func, runs, cpu)
+    results[name + "_cpu"] = cpu["ms"]
 
 
 def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
@@ -158,13 +172,19 @@ def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
     results["open_first_search_all_cpu_ms"] = (time.process_time() - cpu) * 1000
 
     progress(f"{impl}: searching one namespace")
-    results["search_one_ns_ms"] = median_ms(
-        lambda j: store.search(("users", f"u{j % USERS}"), query=f"query {j}", limit=10), 200
+    median_ms_with_cpu(
+        results,
+        "search_one_ns_ms",
+        lambda j: store.search(("users", f"u{j % USERS}"), query=f"query {j}", limit=10),
+        200,
     )
     runs = 30 if impl == "threadloom" else 8
     progress(f"{impl}: searching all namespaces ({runs} runs)")
-    results["search_all_ms"] = median_ms(
-        lambda j: store.search(("users",), query=f"query {j}", limit=10), runs
+    median_ms_with_cpu(
+        results,
+        "search_all_ms",
+        lambda j: store.search(("users",), query=f"query {j}", limit=10),
+        runs,
     )
     results["get_ms"] = median_ms(lambda j: store.get(data.namespace(j * 37), f"m{j * 37}"), 500)
     results["filter_search_ms"] = median_ms(
@@ -184,15 +204,21 @@ def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
         start = time.perf_counter()
         store.search(("users",), query="memory 5", mode="keyword", limit=10)
         results["keyword_first_ms"] = (time.perf_counter() - start) * 1000
-        for mode in ("keyword", "hybrid"):
+        # Vector search again on the data as it is now (the single puts above grew the
+        # file and the in-process index): what keyword and hybrid are compared with.
+        for mode in ("vector", "keyword", "hybrid"):
             progress(f"{impl}: {mode} search")
-            results[f"{mode}_one_ns_ms"] = median_ms(
+            median_ms_with_cpu(
+                results,
+                f"{mode}_one_ns_ms",
                 lambda j, mode=mode: store.search(
                     ("users", f"u{j % USERS}"), query=f"memory {j}", mode=mode, limit=10
                 ),
                 200,
             )
-            results[f"{mode}_all_ms"] = median_ms(
+            median_ms_with_cpu(
+                results,
+                f"{mode}_all_ms",
                 lambda j, mode=mode: store.search(
                     ("users",), query=f"memory {j}", mode=mode, limit=10
                 ),
@@ -263,6 +289,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         ("keyword search, all namespaces (ms, median)", "keyword_all_ms", "{:.2f}", ""),
         ("hybrid search, one namespace (ms, median)", "hybrid_one_ns_ms", "{:.2f}", ""),
         ("hybrid search, all namespaces (ms, median)", "hybrid_all_ms", "{:.2f}", ""),
+        ("vector search then, one namespace (ms, median)", "vector_one_ns_ms", "{:.2f}", ""),
+        ("vector search then, all namespaces (ms, median)", "vector_all_ms", "{:.2f}", ""),
     ]
     lines = [
         f"| {ours['items']:,} items, {DIMS} dims, {USERS} users | threadloom | LangGraph | ratio | target |",
@@ -283,11 +311,12 @@ def table(rows: list[dict[str, Any]]) -> str:
     # Keyword and hybrid against vector search on the same data (LangGraph has neither mode).
     for mode in ("keyword", "hybrid"):
         for scope in ("one_ns", "all"):
-            vector = ours["search_one_ns_ms" if scope == "one_ns" else "search_all_ms"]
+            vector = f"vector_{scope}_ms"  # measured next to them, on the same data
+            wall = ours[f"{mode}_{scope}_ms"] / ours[vector]
+            cpu = ours[f"{mode}_{scope}_ms_cpu"] / ours[vector + "_cpu"]
             lines.append(
-                f"| {mode} / vector search time, {scope.replace('_', ' ')} | "
-                f"{ours[f'{mode}_{scope}_ms'] / vector:.1f}x | | | "
-                "<= 2x |"
+                f"| {mode} / vector search time, {scope.replace('_', ' ')} (wall; CPU) | "
+                f"{wall:.1f}x; {cpu:.1f}x | | | <= 2x |"
             )
     return "\n".join(lines)
 

@@ -372,3 +372,45 @@ def test_put_bodies_indexes_stored_terms_as_put_indexes_the_texts() -> None:
     assert raw.search(ALICE, "running dogs") == stored.search(ALICE, "running dogs")
     stored.put_bodies(ALICE, "a", [])
     assert (ALICE, "a") not in stored
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_many_partitions_scored_together_equal_each_partition_alone(seed: int) -> None:
+    """A search across many namespaces scores their rows in one pass: the very scores
+    (bit for bit) and slots each partition gives alone, deletes and multi-text items too."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    words = ["pizza", "oven", "tea", "garden", "trip", "dog"]
+    idx = KeywordIndex()
+    for number in range(600):
+        user = rng.randrange(8)
+        namespace = ("memories", f"u{user}")
+        texts = [" ".join(rng.choices(words, k=rng.randint(1, 4)))]
+        if user < 5:
+            # New keys only (rows stay in slot order: scored together), some deleted.
+            idx.put(namespace, f"n{number}", texts)
+            if rng.random() < 0.2:
+                idx.delete(namespace, f"n{rng.randrange(number + 1)}")
+            continue
+        key = f"k{rng.randrange(30)}"  # re-puts and several texts: each alone
+        idx.put(namespace, key, [*texts, "tea trip"] if rng.random() < 0.3 else texts)
+    scope = idx._scope(("memories",))
+    assert sum(partition.rows_in_slot_order for _, partition in scope) >= 3
+    assert any(partition.dead_rows for _, partition in scope)
+    for query in ["pizza", "tea oven", "dog garden trip", "nothing"]:
+        owners, chunks = idx._scored(("memories",), query)  # white-box: the batched path
+        weighted, avg_len = idx._weights(scope, query)
+        alone = {
+            namespace: partition.item_scores(weighted, avg_len, idx.k1, idx.b)
+            for namespace, partition in scope
+        }
+        together = {
+            ns: (slots, scores) for (ns, _, slots), scores in zip(owners, chunks, strict=True)
+        }
+        assert set(together) == {ns for ns, (slots, _) in alone.items() if len(slots)}
+        for namespace, (slots, scores) in together.items():
+            assert np.array_equal(slots, alone[namespace][0])
+            assert np.array_equal(scores, alone[namespace][1])

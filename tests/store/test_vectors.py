@@ -167,7 +167,7 @@ def test_emptied_namespaces_are_compacted_away(slabs: str) -> None:
 
 def test_top_rows_matches_a_full_partition_with_ties_and_masked_rows() -> None:
     """The sampled threshold is a lower bound: exactly the rows >= the m-th best, ties kept."""
-    from threadloom.store._vectors import _top_rows
+    from threadloom.store._slabs import top_rows as _top_rows
 
     rng = np.random.default_rng(5)
     for total, m in [(50_000, 10), (50_000, 1), (100_000, 40), (300, 10), (20_000, 20_000)]:

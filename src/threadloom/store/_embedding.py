@@ -33,6 +33,8 @@ from threadloom.store.base import IndexConfig, Op, PutOp, SearchOp, get_text_at_
 __all__ = ["EmbeddingPlan", "ResolvedIndex", "check_vectors"]
 
 FloatMatrix = npt.NDArray[np.float32]
+# numpy's float32 dtype (a singleton): "dtype is" is cheaper than "dtype == np.float32".
+_FLOAT32 = np.dtype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class ResolvedIndex:
     # Embeds documents: the embedder's own array when it has one (_native_documents).
     _documents: Callable[[list[str]], Any] = field(init=False, repr=False, compare=False)
     _plain_field: str | None = field(init=False, repr=False, compare=False)
+    # One embedding's shape, (dims,): compared on every single put.
+    _shape: tuple[int] = field(init=False, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, config: IndexConfig | None) -> ResolvedIndex | None:
@@ -111,8 +115,7 @@ class ResolvedIndex:
             raise EmbeddingError(f"The embedder raised {type(exc).__name__}: {exc}") from exc
         if type(vectors) is list and len(vectors) == 1:
             first = vectors[0]
-            dims = self.dims
-            if type(first) is np.ndarray and first.dtype == np.float32 and first.shape == (dims,):
+            if type(first) is np.ndarray and first.dtype is _FLOAT32 and first.shape == self._shape:
                 # The squared norm doubles as the finiteness check (NaN or inf make it so).
                 squared = float(first.dot(first))
                 if math.isfinite(squared):
@@ -122,6 +125,7 @@ class ResolvedIndex:
     def __post_init__(self) -> None:
         documents = _native_documents(self.embeddings) or self.embeddings.embed_documents
         object.__setattr__(self, "_documents", documents)
+        object.__setattr__(self, "_shape", (self.dims,))
         # One plain field (the usual {"fields": ["text"]}): a put whose value holds
         # a string there needs no path walk; anything else takes the general route.
         field = self.fields[0] if len(self.fields) == 1 else None

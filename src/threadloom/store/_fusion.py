@@ -35,8 +35,10 @@ document-frequency lookup per query for it, and every backend must rank alike.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import Literal, TypeVar
 
@@ -59,6 +61,8 @@ _METHODS: tuple[str, ...] = ("zscore", "minmax", "rrf")
 _K = TypeVar("_K")
 _Scores = npt.NDArray[np.floating]
 _Address = tuple[tuple[str, ...], str]
+# A hit's (namespace, key).
+_address = itemgetter(0, 1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,10 +122,14 @@ def candidate_pool(
 
 
 def _zscore(scores: _Scores) -> _Scores:
-    spread = float(scores.std())
+    # scores.mean() and scores.std() spelled with the ufuncs they run (bit-identical
+    # results), without their Python-level wrappers: fusion runs once per search.
+    count = len(scores)
+    deviation = scores - np.add.reduce(scores) / count
+    spread = math.sqrt(np.add.reduce(deviation * deviation) / count)
     if spread <= 1e-12:
         return np.zeros_like(scores)  # one side that cannot tell candidates apart says nothing
-    return (scores - scores.mean()) / spread
+    return deviation / spread
 
 
 def _minmax(scores: _Scores) -> _Scores:
@@ -224,24 +232,22 @@ def fuse_hits(
     """
     # Stable: equal scores keep the caller's order (its ties come by address).
     best_keyword = sorted(keyword_hits, key=itemgetter(2), reverse=True)[: config.candidates]
-    keyword = {(ns, key): score for ns, key, score in keyword_hits}
-    similarity = {(ns, key): score for ns, key, score in vector_hits}
-    missing = [(ns, key) for ns, key, _ in best_keyword if (ns, key) not in similarity]
+    # Built with C-level iteration (zip, map, dict.fromkeys): a few hundred candidates
+    # per query, so per-candidate Python bytecode is what fusion costs.
+    keyword = dict(zip(map(_address, keyword_hits), map(itemgetter(2), keyword_hits), strict=True))
+    vector_addresses = list(map(_address, vector_hits))
+    similarity = dict(zip(vector_addresses, map(itemgetter(2), vector_hits), strict=True))
+    keyword_addresses = list(map(_address, best_keyword))
+    missing = [address for address in keyword_addresses if address not in similarity]
     if missing:
         similarity.update(similarity_of(missing))
-    addresses = list(
-        dict.fromkeys(
-            [
-                *((ns, key) for ns, key, _ in vector_hits),
-                *((ns, key) for ns, key, _ in best_keyword),
-            ]
-        )
-    )
+    addresses = list(dict.fromkeys(vector_addresses + keyword_addresses))
     if not addresses:
         return []
     floor = min(similarity.values()) if similarity else 0.0
-    vec = np.array([similarity.get(a, floor) for a in addresses], dtype=np.float64)
-    kw = np.array([keyword.get(a, 0.0) for a in addresses], dtype=np.float64)
+    count = len(addresses)
+    vec = np.fromiter(map(similarity.get, addresses, repeat(floor)), np.float64, count)
+    kw = np.fromiter(map(keyword.get, addresses, repeat(0.0)), np.float64, count)
     rerank = config.coverage_weight > 0 and config.rerank_depth > 0 and coverage_of is not None
     if not rerank:
         ranked = fuse_ranked(addresses, vec, kw, limit=limit, config=config)

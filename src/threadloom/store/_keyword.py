@@ -34,6 +34,8 @@ import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -41,7 +43,15 @@ import numpy.typing as npt
 
 from threadloom.store._text import query_terms, terms
 
-__all__ = ["BM25_B", "BM25_K1", "KeywordHit", "KeywordIndex", "bm25_idf", "score_matches"]
+__all__ = [
+    "BM25_B",
+    "BM25_K1",
+    "KeywordHit",
+    "KeywordIndex",
+    "KeywordScores",
+    "bm25_idf",
+    "score_matches",
+]
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -52,6 +62,8 @@ _COMPACT_MIN_DEAD = 64
 # Beyond this many extra ties at a search's cut-off, they are picked by address
 # without building a hit for each (see _pick_ties).
 _TIES_BEFORE_PICKING = 64
+# A search over at least this many partitions scores them together (_score_together).
+_SCORE_TOGETHER = 3
 
 _Namespace = tuple[str, ...]
 
@@ -62,6 +74,10 @@ class KeywordHit(NamedTuple):
     namespace: _Namespace
     key: str
     score: float
+
+
+# KeywordHit from a (namespace, key, score) tuple, without the Python-level __new__.
+_new_hit = partial(tuple.__new__, KeywordHit)
 
 
 def bm25_idf(n_docs: int, doc_freq: int) -> float:
@@ -110,6 +126,8 @@ class _Partition:
         # Whether every row's item slot is larger than the previous row's (no item with
         # two rows, no slot reused out of order): then scoring needs no per-item max.
         self.rows_in_slot_order = True
+        # Each slot's place in key order (built on demand; a new key resets it).
+        self.key_order: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return len(self.item_rows)
@@ -170,6 +188,7 @@ class _Partition:
         else:
             slot = len(self.item_keys)
             self.item_keys.append(key)
+            self.key_order = None
         self.item_slot[key] = slot
         rows: list[int] = []
         for counts in counters:
@@ -194,6 +213,17 @@ class _Partition:
             self.live_rows += 1
             rows.append(row)
         self.item_rows[key] = rows
+
+    def key_ranks(self) -> npt.NDArray[np.int64]:
+        """Each slot's rank in key order (empty slots first): ties compare as integers."""
+        if self.key_order is None:
+            keys = self.item_keys
+            ranks = np.empty(len(keys), dtype=np.int64)
+            ranks[sorted(range(len(keys)), key=lambda slot: keys[slot] or "")] = np.arange(
+                len(keys)
+            )
+            self.key_order = ranks
+        return self.key_order
 
     def item_scores(
         self, weighted_terms: Sequence[tuple[str, float]], avg_len: float, k1: float, b: float
@@ -355,28 +385,22 @@ class KeywordIndex:
         """
         if limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-        owners, chunks = self._scored(namespace_prefix, query)
-        if not chunks:
+        scored = self.scored(namespace_prefix, query)
+        if scored is None:
             return []
-        best = self._top_hits(owners, chunks, limit)
-        seen = {(hit.namespace, hit.key) for hit in best}
-        wanted: dict[_Namespace, list[str]] = {}
-        for namespace, key in addresses:
-            if (namespace, key) not in seen:
-                wanted.setdefault(namespace, []).append(key)
-        extra: list[KeywordHit] = []
-        for (namespace, partition, slots), scores in zip(owners, chunks, strict=True):
-            keys = [k for k in wanted.get(namespace, ()) if k in partition.item_slot]
-            if not keys:
-                continue
-            targets = np.array([partition.item_slot[k] for k in keys], dtype=np.int64)
-            # item_scores hands slots back sorted (flatnonzero): one vectorized lookup.
-            at = np.minimum(np.searchsorted(slots, targets), len(slots) - 1)
-            found = slots[at] == targets
-            for key, position, ok in zip(keys, at.tolist(), found.tolist(), strict=True):
-                if ok:
-                    extra.append(KeywordHit(namespace, key, float(scores[position])))
-        return best + extra
+        best = scored.top(limit)
+        seen = {hit[:2] for hit in best}
+        wanted = list(dict.fromkeys(a for a in addresses if a not in seen))
+        return best + [
+            _new_hit((namespace, key, score))
+            for (namespace, key), score in zip(wanted, scored.scores_of(wanted), strict=True)
+            if score > 0.0
+        ]
+
+    def scored(self, namespace_prefix: _Namespace, query: str) -> KeywordScores | None:
+        """Every match under the prefix, scored; ``None`` when nothing matches."""
+        owners, chunks = self._scored(namespace_prefix, query)
+        return KeywordScores(owners, chunks) if chunks else None
 
     def _weights(
         self, scope: list[tuple[_Namespace, _Partition]], query: str
@@ -407,10 +431,8 @@ class KeywordIndex:
             raise ValueError(f"limit must be >= 0, got {limit}")
         if limit == 0:
             return []
-        owners, chunks = self._scored(namespace_prefix, query)
-        if not chunks:
-            return []
-        return self._top_hits(owners, chunks, limit)
+        scored = self.scored(namespace_prefix, query)
+        return [] if scored is None else scored.top(limit)
 
     def _scored(
         self, namespace_prefix: _Namespace, query: str
@@ -426,6 +448,12 @@ class KeywordIndex:
         weighted, avg_len = self._weights(scope, query)
         if not weighted:
             return owners, chunks
+        if len(scope) >= _SCORE_TOGETHER:
+            # Many partitions (a search across users): their rows in one set of array
+            # operations; a partition whose items have several rows keeps its own path.
+            together = [(ns, p) for ns, p in scope if p.rows_in_slot_order]
+            _score_together(together, weighted, avg_len, self.k1, self.b, owners, chunks)
+            scope = [(ns, p) for ns, p in scope if not p.rows_in_slot_order]
         for namespace, partition in scope:
             slots, scores = partition.item_scores(weighted, avg_len, self.k1, self.b)
             if len(slots):
@@ -433,32 +461,143 @@ class KeywordIndex:
                 chunks.append(scores)
         return owners, chunks
 
-    def _top_hits(
+
+class KeywordScores:
+    """The matches of one keyword query in one scope, scored: the best of them, or any one's score.
+
+    Made by :meth:`KeywordIndex.scored`; valid until the index changes.
+    """
+
+    def __init__(
         self,
         owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
         chunks: list[npt.NDArray[np.float64]],
-        limit: int | None,
-    ) -> list[KeywordHit]:
-        all_scores = np.concatenate(chunks)
+    ) -> None:
+        self._owners = owners
+        # One flat array of every match's score; partition i's matches sit at
+        # [offsets[i], offsets[i + 1]), in slot order.
+        self.flat = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+        self._slots = (
+            owners[0][2] if len(owners) == 1 else np.concatenate([s for _, _, s in owners])
+        )
+        self._offsets = np.cumsum([0] + [len(slots) for _, _, slots in owners])
+        self._owner_of = {namespace: number for number, (namespace, _, _) in enumerate(owners)}
+
+    def scores_of(self, addresses: Sequence[tuple[_Namespace, str]]) -> list[float]:
+        """Each address's BM25 score, ``0.0`` for an item that does not match."""
+        owners, owner_of = self._owners, self._owner_of
+        out = [0.0] * len(addresses)
+        asked: list[int] = []
+        targets: list[int] = []
+        for position, (namespace, key) in enumerate(addresses):
+            number = owner_of.get(namespace)
+            if number is None:
+                continue
+            slot = owners[number][1].item_slot.get(key)
+            if slot is not None:
+                asked.append(position)
+                targets.append(number << 32 | slot)
+        if not targets:
+            return out
+        # Each asked item's place in the flat array: its partition's offset plus its
+        # slot's place among the partition's (sorted) matching slots, in one search.
+        keyed = self._keyed()
+        goal = np.array(targets, dtype=np.int64)
+        at = np.minimum(np.searchsorted(keyed, goal), len(keyed) - 1)
+        found = keyed[at] == goal
+        for position, score, ok in zip(asked, self.flat[at].tolist(), found.tolist(), strict=True):
+            if ok:
+                out[position] = score
+        return out
+
+    def scores_of_keys(self, namespace: _Namespace, keys: Iterable[str]) -> npt.NDArray[np.float64]:
+        """Each key's BM25 score in ``namespace`` (``0.0``: no match), as one array."""
+        keys = list(keys)
+        number = self._owner_of.get(namespace)
+        if number is None:
+            return np.zeros(len(keys), dtype=np.float64)
+        _, partition, slots = self._owners[number]
+        start, stop = int(self._offsets[number]), int(self._offsets[number + 1])
+        # One score per slot (the last one, for keys not in the partition, stays 0).
+        dense = np.zeros(len(partition.item_keys) + 1, dtype=np.float64)
+        dense[slots] = self.flat[start:stop]
+        wanted = np.fromiter(map(partition.item_slot.get, keys, repeat(-1)), np.int64, len(keys))
+        return dense[wanted]
+
+    def _keyed(self) -> npt.NDArray[np.int64]:
+        """Partition number << 32 | slot of every match, ascending (flat array order)."""
+        sizes = np.diff(self._offsets)
+        owner = np.repeat(np.arange(len(self._owners), dtype=np.int64), sizes)
+        return np.asarray(self._slots, dtype=np.int64) + (owner << 32)
+
+    def top(self, limit: int | None) -> list[KeywordHit]:
+        """The best ``limit`` hits (all with ``None``), best first, ties by address."""
+        owners, all_scores, all_slots, offsets = self._owners, self.flat, self._slots, self._offsets
         order = _top_order(all_scores, limit)
-        # Map flat positions back to (partition, slot) in one vectorized step.
-        offsets = np.cumsum([0] + [len(slots) for _, _, slots in owners])
-        all_slots = np.concatenate([slots for _, _, slots in owners])
         if limit is not None and len(order) > 2 * limit + _TIES_BEFORE_PICKING:
             order = _pick_ties(owners, offsets, all_slots, all_scores, order, limit)
-        which = np.searchsorted(offsets, order, side="right") - 1
-        slots_of = all_slots[order]
-        # Plain tuples sort in C (no key function); hits are made for the page only.
-        ranked = [
-            (-value, owners[owner][0], owners[owner][1].item_keys[slot])
-            for owner, slot, value in zip(
-                which.tolist(), slots_of.tolist(), all_scores[order].tolist(), strict=True
+        if not len(order):
+            return []
+        single = len(owners) == 1
+        if single:
+            namespace, partition, _ = owners[0]
+            if partition.key_order is not None or 2 * len(order) >= len(partition.item_keys):
+                # Many ties in one namespace (a common word): order them by the
+                # partition's key ranks (kept until a new key), no strings compared.
+                slots_in = all_slots[order]
+                ranked = np.lexsort((partition.key_ranks()[slots_in], -all_scores[order]))
+                if limit is not None:
+                    ranked = ranked[:limit]
+                keys = partition.item_keys
+                return list(
+                    map(
+                        _new_hit,
+                        zip(
+                            repeat(namespace),
+                            map(keys.__getitem__, slots_in[ranked].tolist()),
+                            all_scores[order[ranked]].tolist(),
+                        ),
+                    )
+                )
+        slots_of = all_slots[order].tolist()
+        which = None if single else np.searchsorted(offsets, order, side="right") - 1
+        if single:
+            keys = owners[0][1].item_keys
+            names = [keys[slot] for slot in slots_of]
+        else:
+            assert which is not None
+            names = [
+                owners[owner][1].item_keys[slot]
+                for owner, slot in zip(which.tolist(), slots_of, strict=True)
+            ]
+        # Best score first, ties by (namespace, key): the keys are sorted alone (a list
+        # of str sorts much faster than tuples), then numpy orders by score.
+        by_key = np.empty(len(names), dtype=np.int64)
+        by_key[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+        if single:
+            ranked = np.lexsort((by_key, -all_scores[order]))
+        else:
+            assert which is not None
+            namespace_rank = np.empty(len(owners), dtype=np.int64)
+            namespace_rank[sorted(range(len(owners)), key=lambda i: owners[i][0])] = np.arange(
+                len(owners)
             )
-        ]
-        ranked.sort()
+            ranked = np.lexsort((by_key, namespace_rank[which], -all_scores[order]))
         if limit is not None:
-            del ranked[limit:]
-        return [KeywordHit(namespace, key, -score) for score, namespace, key in ranked]
+            ranked = ranked[:limit]
+        picked = ranked.tolist()
+        scores = all_scores[order[ranked]].tolist()
+        if single:
+            namespace = owners[0][0]
+            return list(
+                map(_new_hit, zip(repeat(namespace), map(names.__getitem__, picked), scores))
+            )
+        assert which is not None
+        owner_of = which[ranked].tolist()
+        return [
+            _new_hit((owners[owner][0], names[i], score))
+            for owner, i, score in zip(owner_of, picked, scores, strict=True)
+        ]
 
 
 def score_matches(
@@ -508,6 +647,59 @@ def score_matches(
         for i in _top_order(scores, limit).tolist()
     ]
     return _by_score_then_address(hits, limit)
+
+
+def _score_together(
+    scope: list[tuple[_Namespace, _Partition]],
+    weighted: Sequence[tuple[str, float]],
+    avg_len: float,
+    k1: float,
+    b: float,
+    owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
+    chunks: list[npt.NDArray[np.float64]],
+) -> None:
+    """:meth:`_Partition.item_scores` of partitions whose rows are in slot order, all at once.
+
+    Their rows are laid end to end; each term's postings are scored in one pass
+    with the very operations ``item_scores`` runs (bit-identical scores), and
+    the hits are cut back into one ``(slots, scores)`` pair per partition.
+    """
+    if not scope:
+        return
+    sizes = [len(partition.row_terms) for _, partition in scope]
+    bases = np.cumsum([0, *sizes])
+    row_len = np.concatenate([p.row_len[:n] for (_, p), n in zip(scope, sizes, strict=True)])
+    row_scores = np.zeros(int(bases[-1]), dtype=np.float64)
+    for term, idf in weighted:
+        found = [
+            (number, postings)
+            for number, (_, partition) in enumerate(scope)
+            if (postings := partition.postings.get(term)) is not None and postings.size
+        ]
+        if not found:
+            continue
+        counts = [postings.size for _, postings in found]
+        rows = np.concatenate([postings.rows[: postings.size] for _, postings in found]).astype(
+            np.int64
+        ) + np.repeat(bases[[number for number, _ in found]], counts)
+        tf = np.concatenate([postings.tfs[: postings.size] for _, postings in found]).astype(
+            np.float64
+        )
+        norm = k1 * (1.0 - b + b * row_len[rows].astype(np.float64) / avg_len)
+        row_scores[rows] += idf * tf * (k1 + 1.0) / (tf + norm)
+    if any(partition.dead_rows for _, partition in scope):
+        alive = np.concatenate([p.row_alive[:n] for (_, p), n in zip(scope, sizes, strict=True)])
+        row_scores[~alive] = 0.0
+    hit_rows = np.flatnonzero(row_scores > 0.0)
+    if not len(hit_rows):
+        return
+    row_item = np.concatenate([p.row_item[:n] for (_, p), n in zip(scope, sizes, strict=True)])
+    slots, scores = row_item[hit_rows].astype(np.int64), row_scores[hit_rows]
+    edges = np.searchsorted(hit_rows, bases).tolist()
+    for (namespace, partition), low, high in zip(scope, edges, edges[1:], strict=False):
+        if low < high:
+            owners.append((namespace, partition, slots[low:high]))
+            chunks.append(scores[low:high])
 
 
 def _top_order(scores: npt.NDArray[np.floating], limit: int | None) -> npt.NDArray[np.int64]:

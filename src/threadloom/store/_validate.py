@@ -28,6 +28,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from functools import partial
 from typing import Any, cast
 
 from threadloom.errors import InvalidNamespaceError, InvalidStoreInputError, InvalidValueError
@@ -382,6 +383,8 @@ def validate_op(op: Op) -> None:
 
 
 _CAP = capped(2**63)
+# PutOp from its five fields without the NamedTuple's Python-level __new__ (single puts).
+_new_put = partial(tuple.__new__, PutOp)
 
 
 def validated_put(
@@ -394,7 +397,7 @@ def validated_put(
         validate_index_arg(index)
     if ttl is not None:
         validate_ttl(ttl)
-    return PutOp(namespace, key, normalized_value(value), index, ttl)
+    return _new_put((namespace, key, normalized_value(value), index, ttl))
 
 
 def validate_ops(ops: Iterable[Op]) -> list[Op]:

@@ -52,10 +52,12 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from threadloom.store._slabs import block_rows, dot, gather, scatter, top_rows
 
 __all__ = ["VectorIndex", "namespaces_under", "normalize_rows"]
 
@@ -74,14 +76,7 @@ _MIN_SEGMENT = 16
 # A scope holding more than this share of all rows is scored with one product
 # over the whole matrix instead of block by block.
 _FULL_SCAN_SHARE = 0.3
-# Above this many rows, score with numpy's single-threaded einsum rather than
-# BLAS: OpenBLAS runs larger matrix-vector products on several threads, which
-# buys little (the product is memory-bound) and stalls for tens of ms on a busy
-# machine; up to here it stays on one thread and beats einsum.
-_BLAS_MAX_ROWS = 1024
 _FREE = -1
-# Sample size for the top-k threshold estimate in _top_rows.
-_SAMPLE = 8192
 
 
 def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix:
@@ -105,40 +100,6 @@ def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix
     norms[norms == 0] = 1.0
     matrix /= norms[:, None]
     return matrix
-
-
-def _dot(matrix: FloatMatrix, q: FloatMatrix, out: FloatMatrix | None = None) -> FloatMatrix:
-    """``matrix @ q``, single-threaded for large matrices."""
-    if len(matrix) > _BLAS_MAX_ROWS:
-        return cast("FloatMatrix", np.einsum("ij,j->i", matrix, q, out=out))
-    if out is None:
-        return matrix @ q
-    np.matmul(matrix, q, out=out)
-    return out
-
-
-def _top_rows(scores: npt.NDArray[np.float32], m: int) -> IntArray:
-    """Positions of every score >= the ``m``-th largest (ties included), unordered.
-
-    The ``m``-th largest of an evenly spread sample is a lower bound for the
-    ``m``-th largest of all scores, so one comparison pass leaves a few hundred
-    candidates, and the exact threshold is found among those: much cheaper
-    than ``argpartition`` over every score, and still exact.
-    """
-    total = len(scores)
-    if m >= total:
-        return np.arange(total)
-    stride = total // max(_SAMPLE, 8 * m)
-    if stride >= 4:
-        sample = scores[::stride]
-        bound = np.partition(sample, len(sample) - m)[len(sample) - m]
-        candidates = np.flatnonzero(scores >= bound)
-        if len(candidates) <= total // 4:
-            picked = scores[candidates]
-            threshold = np.partition(picked, len(picked) - m)[len(picked) - m]
-            return candidates[picked >= threshold]
-    threshold = np.partition(scores, total - m)[total - m]
-    return np.flatnonzero(scores >= threshold)
 
 
 class _Partition:
@@ -321,6 +282,23 @@ class VectorIndex:
                 np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
                 return
             self.remove(*address)
+        partition = self._partitions.get(address[0])
+        if partition is not None and not self._free_ids:
+            # The usual single put: the next slot of the partition's last segment and a
+            # new item id, inline (no _claim or _new_item call).
+            start, capacity = partition.segments[-1]
+            offset = capacity - partition.capacity + partition.size
+            if 0 <= offset < capacity:
+                row = start + offset
+                partition.size += 1
+                item = len(self._item_addr)
+                self._item_addr.append(address)
+                self._item_rows.append([row])
+                self._ids[address] = item
+                np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
+                self._row_item[row] = item
+                self._live += 1
+                return
         rows = self._claim(address[0], 1)
         row = rows[0]
         np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
@@ -401,7 +379,7 @@ class VectorIndex:
             kept.append(count)
             physical.extend(rows)
         targets = np.array(physical, dtype=np.int64)
-        _scatter(self._slabs, self._slab_shift, targets, block)
+        scatter(self._slabs, self._slab_shift, targets, block)
         self._row_item[targets] = np.repeat(np.array(item_ids, dtype=np.int64), kept)
         self._live += len(block)
 
@@ -486,14 +464,14 @@ class VectorIndex:
         self._row_item = np.empty(0, dtype=np.int64)
         for namespace in self._sorted_namespaces:
             partition = self._partitions[namespace]
-            old_rows = _block_rows(list(partition.blocks()))
+            old_rows = block_rows(list(partition.blocks()))
             partition.segments, partition.capacity, partition.size = [], 0, 0
             new_rows = np.array(self._claim(namespace, len(old_rows)), dtype=np.int64)
-            _scatter(
+            scatter(
                 self._slabs,
                 self._slab_shift,
                 new_rows,
-                _gather(old_slabs, self._slab_shift, old_rows, self.dims),
+                gather(old_slabs, self._slab_shift, old_rows, self.dims),
             )
             self._row_item[new_rows] = old_row_item[old_rows]
             new_of_old[old_rows] = new_rows
@@ -554,38 +532,124 @@ class VectorIndex:
         if need <= 0 or self._live == 0:
             return []
         q = normalize_rows(query, self.dims)[0]
-        prefix = tuple(prefix)
         rows: IntArray | None
         if candidates is not None:
-            rows = self._candidate_rows(prefix, candidates)
-            scores = _dot(_gather(self._slabs, self._slab_shift, rows, self.dims), q)
+            picked = self._candidate_rows(tuple(prefix), candidates)
+            scores = dot(gather(self._slabs, self._slab_shift, picked, self.dims), q)
+            rows = picked
         else:
-            partitions = [self._partitions[ns] for ns in self.namespaces(prefix)] if prefix else []
-            total = sum(p.size for p in partitions) if prefix else self._live
-            if total > _FULL_SCAN_SHARE * self._live:
-                scores = self._scan_all(q)
-                if self._high > self._live:
-                    scores[self._row_item[: self._high] == _FREE] = -np.inf
-                rows = None
-                if total < self._live:
-                    rows = _block_rows([b for p in partitions for b in p.blocks()])
-                    scores = scores[rows]
-            else:
-                blocks = [b for p in partitions for b in p.blocks()]
-                rows = _block_rows(blocks)
-                scores = np.empty(total, dtype=np.float32)
-                offset_in = 0
-                for start, length in blocks:
-                    _dot(
-                        self._block(start, length),
-                        q,
-                        out=scores[offset_in : offset_in + length],
-                    )
-                    offset_in += length
+            scores, rows = self._scope_scores(q, tuple(prefix))
         if len(scores) == 0:
             return []
         found = self._top_items(scores, rows, need, accept)
         return found[offset:need]
+
+    def _scope_scores(
+        self, q: FloatMatrix, prefix: Namespace
+    ) -> tuple[npt.NDArray[np.float32], IntArray | None]:
+        """Scores of every row under ``prefix`` and their matrix rows (``None``: row = position)."""
+        partitions = [self._partitions[ns] for ns in self.namespaces(prefix)] if prefix else []
+        total = sum(p.size for p in partitions) if prefix else self._live
+        if total > _FULL_SCAN_SHARE * self._live:
+            scores = self._scan_all(q)
+            if self._high > self._live:
+                scores[self._row_item[: self._high] == _FREE] = -np.inf
+            if total < self._live:
+                rows = block_rows([b for p in partitions for b in p.blocks()])
+                return scores[rows], rows
+            return scores, None
+        blocks = [b for p in partitions for b in p.blocks()]
+        scores = np.empty(total, dtype=np.float32)
+        offset_in = 0
+        for start, length in blocks:
+            dot(self._block(start, length), q, out=scores[offset_in : offset_in + length])
+            offset_in += length
+        return scores, block_rows(blocks)
+
+    def search_ids(
+        self, query: Any, prefix: Namespace = (), *, limit: int
+    ) -> tuple[list[int], list[float]]:
+        """Like :meth:`search` without offset, as item ids (:meth:`address_of`) and scores.
+
+        For hybrid fusion, which joins on ids and needs addresses only for its page.
+        """
+        if limit <= 0 or self._live == 0:
+            return [], []
+        scores, rows = self._scope_scores(normalize_rows(query, self.dims)[0], tuple(prefix))
+        if len(scores) == 0:
+            return [], []
+        total = len(scores)
+        single = self._live == len(self._ids)
+        m = min(total, limit if single else 2 * limit)
+        while True:
+            top, items = self._ranked_rows(scores, rows, m)
+            if not single:
+                # First occurrence of each item in best-first order = its best score.
+                _, first = np.unique(items, return_index=True)
+                first.sort()
+                top, items = top[first], items[first]
+            if len(items) >= limit or m >= total:
+                return items[:limit].tolist(), scores[top[:limit]].tolist()
+            m = min(total, m * 4)
+
+    def _ranked_rows(
+        self, scores: npt.NDArray[np.float32], rows: IntArray | None, m: int
+    ) -> tuple[IntArray, IntArray]:
+        """The best ``m`` rows (and ties) best first, as positions in ``scores`` and item ids."""
+        # Every row tied with the m-th best, ordered by (score desc, row asc): pages
+        # of the same query never overlap or skip on ties.
+        top = top_rows(scores, m)
+        top = top[np.lexsort((top, -scores[top]))]
+        items = self._row_item[top if rows is None else rows[top]]
+        if rows is None and (items == _FREE).any():
+            # Unused slots (scored -inf) only show up once every live row is in.
+            keep = items != _FREE
+            top, items = top[keep], items[keep]
+        return top, items
+
+    def addresses_of(self, items: Iterable[int]) -> list[Address]:
+        """The addresses of item ids that :meth:`search_ids` returned."""
+        return list(map(self._item_addr.__getitem__, items))  # type: ignore[arg-type]
+
+    def ids_of(self, addresses: Iterable[Address]) -> list[int | None]:
+        """The item id of each address (``None``: it has no vectors)."""
+        return list(map(self._ids.get, addresses))
+
+    def scores_of(self, query: Any, addresses: Iterable[Address]) -> dict[Address, float]:
+        """Each address's best similarity to ``query`` (addresses without vectors left out).
+
+        What hybrid fusion asks for its keyword-only candidates: one gather and
+        one product over their rows, no ranking.
+        """
+        ids = self._ids
+        found = [address for address in addresses if address in ids]
+        return dict(zip(found, self.scores_of_ids(query, [ids[a] for a in found]), strict=True))
+
+    def scores_of_ids(self, query: Any, items: Sequence[int]) -> list[float]:
+        """The best similarity to ``query`` of each item id, in order."""
+        if not items:
+            return []
+        q = normalize_rows(query, self.dims)[0]
+        item_rows = self._item_rows
+        if self._live == len(self._ids):
+            # One vector per item (the usual index): each item's only row, in C.
+            rows = [its[0] for its in map(item_rows.__getitem__, items)]
+            picked = np.array(rows, dtype=np.int64)
+            return dot(gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
+        counts: list[int] = []
+        all_rows: list[int] = []
+        for item in items:
+            its = item_rows[item]
+            counts.append(len(its))
+            all_rows.extend(its)
+        picked = np.array(all_rows, dtype=np.int64)
+        values = dot(gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
+        best: list[float] = []
+        at = 0
+        for count in counts:
+            best.append(max(values[at : at + count]))
+            at += count
+        return best
 
     def _block(self, start: int, length: int) -> FloatMatrix:
         """A view of rows ``[start, start + length)``, which lie in one slab."""
@@ -604,7 +668,7 @@ class VectorIndex:
                 if start >= high:
                     break
                 stop = min(high, start + len(slab))
-                _dot(slab[: stop - start], q, out=scores[start:stop])
+                dot(slab[: stop - start], q, out=scores[start:stop])
         return scores
 
     def _candidate_rows(self, prefix: Namespace, candidates: Iterable[Address]) -> IntArray:
@@ -630,21 +694,26 @@ class VectorIndex:
         m = min(total, need * 2 if self._live > len(self._ids) or accept else need)
         verdicts: dict[int, bool] = {}
         while True:
-            # Keep every row tied with the m-th best, then order by (score desc,
-            # row asc): pages of the same query never overlap or skip on ties.
-            top = _top_rows(scores, m)
-            top = top[np.lexsort((top, -scores[top]))]
-            global_rows = top if rows is None else rows[top]
-            items = self._row_item[global_rows]
-            if rows is None and (items == _FREE).any():
-                # Unused slots (scored -inf) only show up once every live row is in.
-                keep = items != _FREE
-                top, items = top[keep], items[keep]
-            # First occurrence of each item in best-first order = its best score.
-            _, first = np.unique(items, return_index=True)
-            first.sort()
-            found: list[tuple[Namespace, str, float]] = []
+            top, items = self._ranked_rows(scores, rows, m)
             item_addr = self._item_addr
+            if self._live == len(self._ids):
+                # One vector per item: every row is a distinct item, already best first.
+                if accept is None:
+                    top, items = top[:need], items[:need]
+                    # (namespace, key) + (score,) for each, in C: no Python loop per hit.
+                    return list(
+                        map(
+                            tuple.__add__,  # type: ignore[arg-type]  # addresses + (score,)
+                            map(item_addr.__getitem__, items.tolist()),
+                            zip(scores[top].tolist()),
+                        )
+                    )
+                first = np.arange(len(items))
+            else:
+                # First occurrence of each item in best-first order = its best score.
+                _, first = np.unique(items, return_index=True)
+                first.sort()
+            found: list[tuple[Namespace, str, float]] = []
             # Python ints and floats in one step each: no numpy scalar per item.
             for item, score in zip(items[first].tolist(), scores[top[first]].tolist(), strict=True):
                 address = item_addr[item]
@@ -661,49 +730,3 @@ class VectorIndex:
             if m >= total:
                 return found
             m = min(total, m * 4)
-
-
-def _slab_groups(shift: int, rows: IntArray) -> Iterator[tuple[int, IntArray | None]]:
-    """``(slab, positions in rows)`` per slab that ``rows`` touch (``None``: all of them)."""
-    which = rows >> shift
-    first = int(which[0])
-    if first == int(which[-1]) and (which == first).all():
-        yield first, None
-        return
-    for slab in np.unique(which).tolist():
-        yield slab, np.flatnonzero(which == slab)
-
-
-def _scatter(slabs: list[FloatMatrix], shift: int, rows: IntArray, block: FloatMatrix) -> None:
-    """``slabs[rows] = block`` across slabs."""
-    if not len(rows):
-        return
-    mask = (1 << shift) - 1
-    for slab, picked in _slab_groups(shift, rows):
-        if picked is None:
-            slabs[slab][rows & mask] = block
-        else:
-            slabs[slab][rows[picked] & mask] = block[picked]
-
-
-def _gather(slabs: list[FloatMatrix], shift: int, rows: IntArray, dims: int) -> FloatMatrix:
-    """The vectors at ``rows``, in order, as one new matrix."""
-    if not len(rows):
-        return np.empty((0, dims), dtype=np.float32)
-    mask = (1 << shift) - 1
-    out = np.empty((len(rows), dims), dtype=np.float32)
-    for slab, picked in _slab_groups(shift, rows):
-        if picked is None:
-            return slabs[slab][rows & mask]
-        out[picked] = slabs[slab][rows[picked] & mask]
-    return out
-
-
-def _block_rows(blocks: list[tuple[int, int]]) -> IntArray:
-    """The matrix rows of ``(start, length)`` blocks, in order."""
-    if not blocks:
-        return np.empty(0, dtype=np.int64)
-    if len(blocks) == 1:
-        start, length = blocks[0]
-        return np.arange(start, start + length, dtype=np.int64)
-    return np.concatenate([np.arange(s, s + n, dtype=np.int64) for s, n in blocks])

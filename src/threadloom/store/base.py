@@ -306,7 +306,8 @@ class BaseStore(ABC):
 
     def _ttl(self, ttl: Any) -> float | None:
         if ttl is NOT_PROVIDED:
-            return (self.ttl_config or {}).get("default_ttl")
+            config = self.ttl_config
+            return config.get("default_ttl") if config else None
         return cast("float | None", ttl)
 
 

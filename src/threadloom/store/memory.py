@@ -41,6 +41,7 @@ from threadloom.store._dump import StoredItem, as_lists, epoch_seconds, from_epo
 from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
 from threadloom.store._filters import compile_filter
 from threadloom.store._fusion import fuse_hits
+from threadloom.store._hybrid import fuse_in_memory
 from threadloom.store._keyword import KeywordIndex
 from threadloom.store._modes import fusion_config, text_fields
 from threadloom.store._ops import NOT_PROVIDED, matches_condition
@@ -195,8 +196,7 @@ class InMemoryStore(BaseStore):
             elif texts:
                 rows = self._index.plan([op]).embed(self._index).rows_of(0)
         with self._lock:
-            pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
-            self._put(op, None, self._clock(), self._next_time(), pending)
+            self._put(op, None, self._clock(), self._next_time(), {})
             if self._vectors is not None:
                 if one is not None:
                     self._vectors.set_row((op.namespace, op.key), *one)
@@ -534,6 +534,12 @@ class InMemoryStore(BaseStore):
             config = dataclasses.replace(config, candidates=need)
         accept = self._acceptor(matches, now)
         self._forget_expired_keywords(prefix, now)
+        if accept is None and not (config.coverage_weight > 0 and config.rerank_depth > 0):
+            # Every indexed item counts: fuse on the indexes' item ids (the same ranking).
+            fused = fuse_in_memory(
+                vectors, keywords, query, text, prefix, limit=need, config=config
+            )
+            return fused[op.offset :]
         # Every passing match, so an item missing from this list truly scores 0.
         keyword = [
             (hit.namespace, hit.key, hit.score)

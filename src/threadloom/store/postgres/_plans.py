@@ -10,20 +10,17 @@ operators chosen from a table and validated integers.
 from __future__ import annotations
 
 import json
-import struct
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
 from threadloom._postgres import Plan, Query
 from threadloom.errors import (
-    IndexConfigMismatchError,
     IndexNotConfiguredError,
     InvalidValueError,
 )
@@ -44,6 +41,13 @@ from threadloom.store.base import (
     get_text_at_path,
 )
 from threadloom.store.postgres._schema import VectorLayout
+from threadloom.store.postgres._writes import (
+    VECTORS_AS_PARAMETERS,
+    binary_copy_rows,
+    dims_mismatch,
+    insert_vectors,
+    texts_insert,
+)
 
 __all__ = [
     "Params",
@@ -58,6 +62,12 @@ __all__ = [
 
 #: Beyond this many index hits, a search stops widening and answers exactly.
 _MAX_FETCH = 20_000
+#: A hybrid search whose scope holds at most this many pools of keyword rows searches
+#: its vector side exactly at once.
+_EXACT_SCOPE_POOLS = 4
+#: Index hits a hybrid search asks for per vector candidate (a plain search asks 4 per
+#: result); it widens the same way when they come short.
+_HYBRID_WIDEN = 2
 
 _LIVE = "(s.expires_at IS NULL OR s.expires_at > now())"
 
@@ -166,48 +176,6 @@ def vector_literal(row: Any) -> str:
     return "[" + ",".join([f"{x:.7g}" for x in row.tolist()]) + "]"
 
 
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_COPY_TRAILER = struct.pack("!h", -1)
-_EMPTY_FIELD = struct.pack("!i", 0)  # the field column: '' (one vector per item for now)
-
-
-def binary_copy_rows(layout: VectorLayout, items: Iterable[tuple[str, str, Any]]) -> bytes | None:
-    """``COPY ... (FORMAT BINARY)`` data for vector rows ``(namespace, key, '', seq, vector)``.
-
-    ``items`` holds ``(namespace, key, rows)`` with ``rows`` an ``(n, dims)``
-    float32 matrix or ``None``. A vector travels in pgvector's binary form:
-    int16 dims, int16 zero, then big-endian float32 (``vector``) or float16
-    (``halfvec``) values. Returns ``None`` when there is no row.
-    """
-    dtype = ">f4" if layout.vector_type == "vector" else ">f2"
-    width = 4 + layout.dims * (4 if layout.vector_type == "vector" else 2)
-    vector_head = struct.pack("!ihh", width, layout.dims, 0)
-    parts = [_COPY_HEADER]
-    for ns, key, rows in items:
-        if rows is None or len(rows) == 0:
-            continue
-        ns_bytes, key_bytes = ns.encode(), key.encode()
-        prefix = (
-            struct.pack("!hi", 5, len(ns_bytes))
-            + ns_bytes
-            + struct.pack("!i", len(key_bytes))
-            + key_bytes
-            + _EMPTY_FIELD
-        )
-        if rows.shape[1] != layout.dims:
-            # The embedder was checked against the configured dims; a mismatch is a bug.
-            raise IndexConfigMismatchError(
-                f"Got vectors of {rows.shape[1]} dims for an index of dims={layout.dims}"
-            )
-        values = np.ascontiguousarray(rows, dtype=dtype)
-        for seq in range(len(values)):
-            parts += (prefix, struct.pack("!ii", 4, seq), vector_head, values[seq].tobytes())
-    if len(parts) == 1:
-        return None
-    parts.append(_COPY_TRAILER)
-    return b"".join(parts)
-
-
 def _item(row: tuple[Any, ...]) -> Item:
     namespace, key, value, created_at, updated_at = row[:5]
     return Item(
@@ -303,16 +271,26 @@ class StorePlanner:
         if not writes:
             return
         names, keys = [a[0] for a, _, _ in writes], [a[1] for a, _, _ in writes]
+        # Re-putting replaces vectors: the old ones go, whatever the new put indexes.
+        old_vectors = (
+            """,
+                old_vectors AS (
+                    DELETE FROM threadloom_store_vectors
+                    WHERE (namespace, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+                )"""
+            if self.layout is not None
+            else ""
+        )
         try:
             # Re-putting replaces the keyword rows, whatever this store indexes (a
-            # store without an index must not leave another store's stale terms);
-            # folded into the upsert so it costs no round trip.
+            # store without an index must not leave another store's stale terms),
+            # and the vectors: both folded into the upsert, so they cost no round trip.
             yield Query(
-                """
+                f"""
                 WITH old_texts AS (
                     DELETE FROM threadloom_store_texts
                     WHERE (namespace, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
-                )
+                ){old_vectors}
                 INSERT INTO threadloom_store AS s
                     (namespace, key, value, created_at, updated_at, expires_at, ttl_minutes)
                 SELECT t.ns, t.k, t.v::jsonb, clock_timestamp(), clock_timestamp(),
@@ -330,6 +308,7 @@ class StorePlanner:
                 (
                     names,
                     keys,
+                    *((names, keys) if old_vectors else ()),
                     names,
                     keys,
                     [json.dumps(op.value, allow_nan=False) for _, _, op in writes],
@@ -339,42 +318,43 @@ class StorePlanner:
         except psycopg.DataError as error:
             # e.g. a NUL character inside a string: jsonb cannot hold it.
             raise InvalidValueError(f"PostgreSQL cannot store this value: {error}") from None
-        if self.text_fields is not None:
-            yield from _insert_texts(
+        texts = (
+            texts_insert(
                 (ns, key, indexed_bodies(op, self.text_fields)) for (ns, key), _, op in writes
             )
+            if self.text_fields is not None
+            else None
+        )
         if self.layout is None:
+            if texts is not None:
+                yield texts
             return
-        # Re-putting replaces vectors: the old ones go, whatever the new put indexes.
-        yield Query(
-            "DELETE FROM threadloom_store_vectors WHERE (namespace, key) IN "
-            "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-            (names, keys),
-        )
-        data = binary_copy_rows(
-            self.layout,
-            (
-                (ns, key, embedded.rows_of(position) if embedded is not None else None)
-                for (ns, key), position, _ in writes
-            ),
-        )
+        vectors = [
+            (ns, key, embedded.rows_of(position))
+            for (ns, key), position, _ in writes
+            if embedded is not None
+        ]
+        count = sum(len(rows) for _, _, rows in vectors if rows is not None)
+        if count <= VECTORS_AS_PARAMETERS:
+            # A few vectors (a single put): parameters of one INSERT, which also carries the
+            # keyword rows. COPY's own exchange cost more than the whole rest of such a put.
+            yield from insert_vectors(self.layout, vectors, texts)
+            return
+        if texts is not None:
+            yield texts
+        data = binary_copy_rows(self.layout, vectors)
         if data is None:
             return
         try:
             # Binary COPY: no vector is formatted as text here or parsed on the server,
-            # which was most of the client's share of a put.
+            # which was most of the client's share of a bulk put.
             yield Query(
                 "COPY threadloom_store_vectors (namespace, key, field, seq, embedding) "
                 "FROM STDIN (FORMAT BINARY)",
                 copy=data,
             )
         except psycopg.DataError as error:
-            if "dimensions" not in str(error):
-                raise
-            raise IndexConfigMismatchError(
-                f"The vectors table holds vectors of another size than index dims="
-                f"{self.layout.dims}: {error}"
-            ) from None
+            raise dims_mismatch(self.layout, error) from None
 
     def _delete_namespace(self, op: DeleteNamespaceOp) -> Plan[int]:
         params = Params()
@@ -445,15 +425,25 @@ class StorePlanner:
         return [(_search_item(row), bool(row[5])) for row in found.rows]
 
     def _vector_search(
-        self, op: SearchOp, tree: AllOf, query: Any
-    ) -> Plan[list[tuple[SearchItem, bool]]]:
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        query: Any,
+        *,
+        items: bool = True,
+        exact: bool = False,
+        widen: int = 4,
+    ) -> Plan[list[Any]]:
+        """The page's live items passing the filter, nearest first, as ``(SearchItem, has_ttl)``
+        (``items=False``: as ``(namespace, key, score)``, no value read)."""
         need = op.offset + op.limit
         # Capped: 4 * a huge page would not fit a bigint (the exact pass serves it).
-        fetch = min(max(40, 4 * need), _MAX_FETCH)
-        exact = False
+        fetch = min(max(40, widen * need), _MAX_FETCH)
         while True:
-            hits, items = yield from self._vector_query(op, tree, query, fetch, need, exact)
-            if len(items) >= need or exact:
+            hits, found = yield from self._vector_query(
+                op, tree, query, fetch, need, exact, items=items
+            )
+            if len(found) >= need or exact:
                 break
             if hits < fetch or fetch >= _MAX_FETCH:
                 # The index ran dry (or spent its scan budget) before `need` items
@@ -461,11 +451,19 @@ class StorePlanner:
                 exact = True
             else:
                 fetch *= 4  # several vectors per item, or expired items: fetch more
-        return items[op.offset : need]
+        return found[op.offset : need]
 
     def _vector_query(
-        self, op: SearchOp, tree: AllOf, query: Any, fetch: int, need: int, exact: bool
-    ) -> Plan[tuple[int, list[tuple[SearchItem, bool]]]]:
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        query: Any,
+        fetch: int,
+        need: int,
+        exact: bool,
+        *,
+        items: bool = True,
+    ) -> Plan[tuple[int, list[Any]]]:
         assert self.layout is not None
         layout = self.layout
         # The driver applies these; on a pooled or autocommit connection only when they change.
@@ -494,8 +492,8 @@ class StorePlanner:
             ), best AS (
                 SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
             )
-            SELECT {_ITEM_COLUMNS}, b.dist, (SELECT count(*) FROM hits),
-                   s.ttl_minutes IS NOT NULL
+            SELECT {_ITEM_COLUMNS if items else "s.namespace, s.key, NULL, NULL, NULL"},
+                   b.dist, (SELECT count(*) FROM hits), s.ttl_minutes IS NOT NULL
             FROM best b JOIN threadloom_store s ON s.namespace = b.namespace AND s.key = b.key
             WHERE {_LIVE}
             ORDER BY b.dist, s.namespace, s.key
@@ -506,9 +504,19 @@ class StorePlanner:
         )
         # No row back: no candidates, or every hit expired; the exact pass settles it.
         hits = int(found.rows[0][6]) if found.rows else 0
+        if not items:
+            return hits, [
+                (tuple(row[0].split(_SEP)), row[1], self._score(row[5])) for row in found.rows
+            ]
         return hits, [(_search_item(row, self._score(row[5])), bool(row[7])) for row in found.rows]
 
-    def _keyword_matches(self, op: SearchOp, tree: AllOf) -> Plan[list[KeywordHit]]:
+    def _keyword_matches(
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        scope_rows: list[int] | None = None,
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] | None = None,
+    ) -> Plan[list[KeywordHit]]:
         """Every live item under the prefix that passes the filter and shares a term, best first.
 
         Scores are :func:`score_matches`' BM25 (never ``ts_rank``), so they equal
@@ -522,41 +530,45 @@ class StorePlanner:
         if expression is None:
             return []
         params = Params()
-        scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
-        item_scope = prefix_sql(op.namespace_prefix, params, "s.namespace")
-        found = yield Query(
-            f"""
-            SELECT a.n - e.n, a.len - e.len FROM
-                (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
-                 FROM threadloom_store_texts t WHERE {scope}) a,
-                (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
-                 FROM threadloom_store s JOIN threadloom_store_texts t
-                     ON t.namespace = s.namespace AND t.key = s.key
-                 WHERE s.expires_at IS NOT NULL AND s.expires_at <= now() AND {item_scope}) e
-            """,
-            params,
-        )
-        n_docs, total_len = int(found.rows[0][0]), int(found.rows[0][1])
-        if n_docs <= 0:
-            return []
-        params = Params()
         tsquery = params.add(expression)
         passes = compile_filter_sql(tree, params) if tree.clauses else "TRUE"
         scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
+        item_scope = prefix_sql(op.namespace_prefix, params, "s.namespace")
+        # The matches and, on each, the live rows' statistics under the prefix (all rows
+        # less the expired ones; one-row derived tables, computed once): one round trip.
         found = yield Query(
             f"""
-            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE)
+            WITH stats AS MATERIALIZED (
+                SELECT a.n - e.n AS n, a.len - e.len AS len FROM
+                    (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
+                     FROM threadloom_store_texts t WHERE {scope}) a,
+                    (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
+                     FROM threadloom_store s JOIN threadloom_store_texts t
+                         ON t.namespace = s.namespace AND t.key = s.key
+                     WHERE s.expires_at IS NOT NULL AND s.expires_at <= now()
+                         AND {item_scope}) e
+            )
+            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE), st.n, st.len,
+                   s.value, s.created_at, s.updated_at, s.ttl_minutes IS NOT NULL
             FROM threadloom_store_texts t
             JOIN threadloom_store s ON s.namespace = t.namespace AND s.key = t.key
+            CROSS JOIN stats st
             WHERE t.tsv @@ to_tsquery('simple', {tsquery}) AND {scope} AND {_LIVE}
             """,
             params,
         )
+        if not found.rows:
+            return []
+        n_docs, total_len = int(found.rows[0][4]), int(found.rows[0][5])
+        if scope_rows is not None:
+            scope_rows.append(n_docs)  # the caller's hint of the scope's size
+        if n_docs <= 0:
+            return []
         wanted = set(query_terms(op.query))
         doc_freq: Counter[str] = Counter()
         matches: list[tuple[tuple[str, ...], str, str]] = []
         namespaces: dict[str, tuple[str, ...]] = {}
-        for ns_text, key, body, passed in found.rows:
+        for ns_text, key, body, passed, _, _, *item in found.rows:
             doc_freq.update(wanted.intersection(body.split(" ")))
             if not passed:
                 continue
@@ -564,14 +576,18 @@ class StorePlanner:
             if namespace is None:
                 namespace = namespaces[ns_text] = tuple(ns_text.split(_SEP))
             matches.append((namespace, key, body))
+            if items is not None:
+                # The item as its page will show it: (value, created, updated, has_ttl).
+                items[(namespace, key)] = tuple(item)
         return score_matches(
             op.query, matches, n_docs=n_docs, total_len=total_len, doc_freq=doc_freq
         )
 
     def _keyword_search(self, op: SearchOp, tree: AllOf) -> Plan[list[tuple[SearchItem, bool]]]:
-        hits = yield from self._keyword_matches(op, tree)
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
+        hits = yield from self._keyword_matches(op, tree, items=items)
         page = [(h.namespace, h.key, h.score) for h in hits[op.offset : op.offset + op.limit]]
-        return (yield from _items_at(page))
+        return _page_items(page, items)
 
     def _hybrid_search(
         self, op: SearchOp, tree: AllOf, query: Any
@@ -582,11 +598,25 @@ class StorePlanner:
         pool = max(config.candidates, need)
         if pool != config.candidates:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
-        keyword = yield from self._keyword_matches(op, tree)
-        # The vector side: the best `pool` live items passing the filter.
-        found = yield from self._vector_search(op._replace(offset=0, limit=pool), tree, query)
-        known = {(item.namespace, item.key): (item, has_ttl) for item, has_ttl in found}
+        scope_rows: list[int] = []
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
+        keyword = yield from self._keyword_matches(op, tree, scope_rows, items)
+        # The vector side: the best `pool` live items passing the filter. A scope of a few
+        # times the pool (a user's memories) is searched exactly at once: the index would
+        # come up short and the exact pass follow anyway.
+        small = bool(scope_rows) and scope_rows[0] <= _EXACT_SCOPE_POOLS * pool
+        found = yield from self._vector_search(
+            op._replace(offset=0, limit=pool), tree, query, exact=small, widen=_HYBRID_WIDEN
+        )
         vector = [(item.namespace, item.key, float(item.score or 0.0)) for item, _ in found]
+        for item, has_ttl in found:
+            items[(item.namespace, item.key)] = (
+                item.value,
+                item.created_at,
+                item.updated_at,
+                has_ttl,
+            )
+        known = {(ns, key) for ns, key, _ in vector}
         # fuse_hits asks for the exact similarity of the best keyword hits the
         # vector side missed: work it out here, in one query, before fusing.
         best_keyword = sorted(keyword, key=lambda hit: -hit.score)[: config.candidates]
@@ -601,21 +631,8 @@ class StorePlanner:
             limit=need,
             config=config,
         )
-        page = fused[op.offset :]
-        rest = [(ns, key, score) for ns, key, score in page if (ns, key) not in known]
-        fetched = yield from _items_at(rest)
-        by_address = {(item.namespace, item.key): (item, has_ttl) for item, has_ttl in fetched}
-        items: list[tuple[SearchItem, bool]] = []
-        for ns, key, score in page:
-            if (ns, key) in by_address:
-                items.append(by_address[(ns, key)])
-                continue
-            item, has_ttl = known[(ns, key)]
-            rescored = SearchItem(
-                item.namespace, item.key, item.value, item.created_at, item.updated_at, score
-            )
-            items.append((rescored, has_ttl))
-        return items
+        # Every candidate's item came with its side's rows: no round trip for the page.
+        return _page_items(fused[op.offset :], items)
 
     def _similarities(
         self, query: Any, addresses: list[tuple[tuple[str, ...], str]]
@@ -691,48 +708,16 @@ def indexed_bodies(op: PutOp, fields: Sequence[str]) -> list[str]:
     return bodies
 
 
-def _insert_texts(items: Iterable[tuple[str, str, list[str]]]) -> Plan[None]:
-    """Insert keyword rows ``(namespace, key, bodies)`` in one statement."""
-    names: list[str] = []
-    keys: list[str] = []
-    seqs: list[int] = []
-    bodies: list[str] = []
-    lengths: list[int] = []
-    for ns, key, texts in items:
-        for seq, body in enumerate(texts):
-            names.append(ns)
-            keys.append(key)
-            seqs.append(seq)
-            bodies.append(body)
-            lengths.append(body.count(" ") + 1)
-    if not names:
-        return
-    yield Query(
-        "INSERT INTO threadloom_store_texts (namespace, key, seq, body, length) "
-        "SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[], %s::int[])",
-        (names, keys, seqs, bodies, lengths),
-    )
-
-
-def _items_at(
+def _page_items(
     page: Sequence[tuple[tuple[str, ...], str, float]],
-) -> Plan[list[tuple[SearchItem, bool]]]:
-    """The live items at ``page``'s addresses, in its order, with its scores."""
-    if not page:
-        return []
-    found = yield Query(
-        f"SELECT {_ITEM_COLUMNS}, s.ttl_minutes IS NOT NULL FROM threadloom_store s "
-        "JOIN unnest(%s::text[], %s::text[]) AS a(ns, k) ON s.namespace = a.ns AND s.key = a.k "
-        f"WHERE {_LIVE}",
-        ([_ns_text(ns) for ns, _, _ in page], [key for _, key, _ in page]),
-    )
-    rows = {(row[0], row[1]): row for row in found.rows}
-    items = []
+    items: Mapping[tuple[tuple[str, ...], str], tuple[Any, ...]],
+) -> list[tuple[SearchItem, bool]]:
+    """``page``'s items from ``(value, created_at, updated_at, has_ttl)`` rows read with it."""
+    found = []
     for ns, key, score in page:
-        row = rows.get((_ns_text(ns), key))
-        if row is not None:
-            items.append((_search_item(row, score), bool(row[5])))
-    return items
+        value, created_at, updated_at, has_ttl = items[(ns, key)]
+        found.append((SearchItem(ns, key, value, created_at, updated_at, score), bool(has_ttl)))
+    return found
 
 
 def backfill_keyword_plan(fields: Sequence[str], *, vectors_only: bool) -> Plan[int]:
@@ -759,9 +744,11 @@ def backfill_keyword_plan(fields: Sequence[str], *, vectors_only: bool) -> Plan[
         "(SELECT 1 FROM threadloom_store_texts t WHERE t.namespace = s.namespace "
         f"AND t.key = s.key) {has_vectors}"
     )
-    yield from _insert_texts(
+    insert = texts_insert(
         (ns, key, indexed_bodies(PutOp((ns,), key, value), fields)) for ns, key, value in found.rows
     )
+    if insert is not None:
+        yield insert
     return len(found.rows)
 
 

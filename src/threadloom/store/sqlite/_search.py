@@ -14,6 +14,7 @@ from typing import Any
 
 from threadloom._sqlite import Database
 from threadloom.store._fusion import FusionConfig, fuse_hits
+from threadloom.store._hybrid import fuse_in_memory
 from threadloom.store._keyword import KeywordHit, KeywordIndex
 from threadloom.store.base import SearchItem, SearchOp
 from threadloom.store.sqlite._batch import (
@@ -192,19 +193,16 @@ class Searches:
         if pool != config.candidates:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
         expired = any_expired(conn, op.namespace_prefix, run.now)
-        vector = index.search(query, op.namespace_prefix, limit=pool)
         keywords = self._keyword_index(conn, run, op.namespace_prefix, prepared, expired)
-        keyword: list[KeywordHit]
         if keywords is not None:
-            # The keyword side's pool and the BM25 of each vector candidate: all fusion reads.
-            keyword = keywords.search_with(
-                op.namespace_prefix,
-                op.query,
-                limit=pool,
-                addresses=[(ns, key) for ns, key, _ in vector],
+            # No filter and nothing expired: every indexed item counts, and both
+            # indexes are in memory; fuse on their item ids.
+            fused = fuse_in_memory(
+                index, keywords, query, op.query, op.namespace_prefix, limit=need, config=config
             )
-        else:
-            keyword = self._keyword_hits(conn, run, op, prepared, expired=expired)
+            return self._items_of(conn, run, op, fused[op.offset :])
+        vector = index.search(query, op.namespace_prefix, limit=pool)
+        keyword = self._keyword_hits(conn, run, op, prepared, expired=expired)
         passing = self._passing(
             conn, run, prepared, [(ns, key) for ns, key, _ in vector], expired=expired
         )
@@ -220,10 +218,7 @@ class Searches:
         def similarity_of(
             addresses: Sequence[tuple[Namespace, str]],
         ) -> dict[tuple[Namespace, str], float]:
-            found = index.search(
-                query, op.namespace_prefix, limit=len(addresses), candidates=addresses
-            )
-            return {(ns, key): score for ns, key, score in found}
+            return index.scores_of(query, addresses)
 
         fused = fuse_hits(vector, keyword, similarity_of, limit=need, config=config)
         return self._items_of(conn, run, op, fused[op.offset :])
