@@ -498,8 +498,8 @@ class Run(RunOutput, RunSaving):
         task.result = dict(task.input)
 
     def _task_id(self, step: int, name: str, path: tuple[Any, ...]) -> str:
-        if self.saver is None:
-            return f"{step}:{name}:{path[1]}"
+        # A uuid-shaped id even without a saver, as LangGraph's: it shows in
+        # subgraph namespaces, stream payloads and error notes.
         return task_id(self.checkpoint_id or "", self.ns, step, name, path)
 
     def read_input(self, node: NodeSpec) -> Any:
