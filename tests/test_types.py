@@ -58,5 +58,7 @@ def test_retry_interval_backs_off_up_to_the_maximum() -> None:
 def test_interrupt_and_snapshot_are_plain_values() -> None:
     """Interrupt compares by value and id; StateSnapshot defaults tasks and interrupts to ()."""
     assert Interrupt("q", "1") == Interrupt("q", "1")
+    assert Interrupt("q", "1").response_schema is None  # LangGraph 1.2's field, keyword-only
+    assert Interrupt("q", "1", response_schema={"type": "string"}).response_schema == {"type": "string"}
     snap = StateSnapshot({}, (), {}, None, None, None)
     assert snap.tasks == () and snap.interrupts == ()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
@@ -130,6 +130,8 @@ class Interrupt:
 
     value: Any
     id: str = _DEFAULT_INTERRUPT_ID
+    response_schema: Any = field(default=None, kw_only=True)
+    """The schema a resume value should follow, when the graph gave one (LangGraph 1.2's field)."""
 
     @classmethod
     def from_ns(cls, value: Any, ns: str) -> Interrupt:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import re
+import sys
 import threading
 import time
 from typing import Annotated
@@ -228,6 +230,23 @@ async def test_retry_policy_gives_up_after_max_attempts_and_skips_other_errors(
     with pytest.raises(ConnectionError):
         await client.invoke(builder.compile(), {"x": 0})
     assert len(attempts) == 2
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are Python 3.11+")
+async def test_a_node_error_carries_a_note_naming_the_task(client: GraphClient) -> None:
+    """A node's error leaves the graph with LangGraph's note: the task's name and uuid-shaped id."""
+
+    def broken(state: State) -> dict:
+        raise ZeroDivisionError("boom")
+
+    builder = StateGraph(State)
+    builder.add_node("broken", broken)
+    builder.add_edge(START, "broken")
+    with pytest.raises(ZeroDivisionError) as caught:
+        await client.invoke(builder.compile(), {"x": 0})
+    notes = getattr(caught.value, "__notes__", [])
+    assert len(notes) == 1
+    assert re.fullmatch(r"During task with name 'broken' and id '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}'", notes[0])
 
 
 async def test_two_nodes_writing_one_plain_key_in_a_step_is_an_error_naming_both(

@@ -8,6 +8,7 @@ to the sync or async driver to perform.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -139,6 +140,8 @@ class Run(RunOutput, RunSaving):
         self.max_version: Any = 0
         self.step = -2  # the input of a new thread is step -1
         self.checkpoint_id: str | None = None
+        self.checkpoint_id_seed = ""
+        """Stands in for the checkpoint id in task ids when there is no saver (see _task_id)."""
         self.checkpoint_config: dict[str, Any] | None = None
         self.parent_config: dict[str, Any] | None = None
         self.metadata: dict[str, Any] = {}
@@ -498,8 +501,12 @@ class Run(RunOutput, RunSaving):
         task.result = dict(task.input)
 
     def _task_id(self, step: int, name: str, path: tuple[Any, ...]) -> str:
-        if self.saver is None:
-            return f"{step}:{name}:{path[1]}"
+        # A uuid-shaped id even without a saver, as LangGraph's: it shows in
+        # subgraph namespaces, stream payloads and error notes. Without a saver a
+        # per-run seed stands in for the checkpoint id, so two runs differ as there.
+        if self.checkpoint_id is None and self.saver is None:
+            self.checkpoint_id_seed = self.checkpoint_id_seed or str(uuid.uuid4())
+            return task_id(self.checkpoint_id_seed, self.ns, step, name, path)
         return task_id(self.checkpoint_id or "", self.ns, step, name, path)
 
     def read_input(self, node: NodeSpec) -> Any:

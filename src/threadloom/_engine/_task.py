@@ -15,6 +15,7 @@ It yields plain values, as this runs once per node per step:
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Generator
 from typing import Any
@@ -86,6 +87,9 @@ def task_script(task: Task) -> TaskScript:
                     task.error = exc
                 return
             except Exception as exc:
+                # LangGraph's note on every failed attempt: tracebacks name the task.
+                if sys.version_info >= (3, 11):
+                    exc.add_note(f"During task with name '{task.name}' and id '{task.id}'")
                 attempt += 1
                 wait = retry_wait(node.retry_policy, exc, attempt)
                 if wait is None:
