@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +20,7 @@ from threadloom.inspector._memories import (
     items_page,
 )
 from threadloom.inspector._render import PageError, join_ns, redirect, render
-from threadloom.inspector._request import form, viewer
+from threadloom.inspector._request import form, json_object, viewer
 from threadloom.inspector._thread_pages import positive_int
 from threadloom.inspector._values import to_json
 
@@ -106,13 +105,11 @@ def _row(seen: Viewer, item: Any) -> dict[str, Any]:
 def _filter(text: str) -> dict[str, Any] | None:
     if not text.strip():
         return None
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PageError(422, f"the filter is not valid JSON: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise PageError(422, "the filter must be a JSON object")
-    return parsed
+    return json_object(
+        text,
+        invalid="the filter is not valid JSON",
+        not_object="the filter must be a JSON object",
+    )
 
 
 async def search(request: Request) -> Response:
@@ -202,12 +199,11 @@ async def edit_item(request: Request) -> Response:
     data = await form(request)
     path, key = _address(seen, data)
     text = str(data.get("value") or "")
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PageError(422, f"the value is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise PageError(422, "a memory's value must be a JSON object")
+    value = json_object(
+        text,
+        invalid="the value is not valid JSON",
+        not_object="a memory's value must be a JSON object",
+    )
     asked = _confirm(
         request,
         data,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -12,7 +14,7 @@ from threadloom.inspector import _csrf
 from threadloom.inspector._access import Access, Backends, Viewer
 from threadloom.inspector._render import PageError
 
-__all__ = ["LOGIN_COOKIE", "State", "form", "state", "viewer"]
+__all__ = ["LOGIN_COOKIE", "State", "form", "json_object", "state", "viewer"]
 
 LOGIN_COOKIE = "threadloom_inspector_key"
 """The cookie the login form keeps the API key in (HttpOnly, SameSite=Strict)."""
@@ -50,3 +52,14 @@ async def form(request: Request, *, write: bool = True) -> FormData:
     if write and not state(request).writable:
         raise PageError(403, "refused: the inspector is read-only (start it with --write)")
     return data
+
+
+def json_object(text: str, *, invalid: str, not_object: str) -> dict[str, Any]:
+    """``text`` parsed as a JSON object, else a 422 page saying ``invalid`` or ``not_object``."""
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PageError(422, f"{invalid}: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise PageError(422, not_object)
+    return parsed

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from threadloom.inspector._access import Backends
 from threadloom.inspector._render import PageError, redirect, render
-from threadloom.inspector._request import form, viewer
+from threadloom.inspector._request import form, json_object, viewer
 from threadloom.inspector._threads import ThreadRow, find_thread, list_threads
 from threadloom.inspector._timeline import history_page, state_values
 from threadloom.inspector._values import is_messages, message_view, to_json
@@ -40,13 +40,11 @@ def parse_metadata(text: str) -> dict[str, Any]:
     if not text:
         return {}
     if text.startswith("{"):
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise PageError(422, f"metadata filter is not valid JSON: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise PageError(422, "metadata filter must be a JSON object")
-        return parsed
+        return json_object(
+            text,
+            invalid="metadata filter is not valid JSON",
+            not_object="metadata filter must be a JSON object",
+        )
     found: dict[str, Any] = {}
     for part in text.replace("\n", ",").split(","):
         if not part.strip():
