@@ -66,6 +66,7 @@ class Server:
         self.checkpointer: Any = None
         self.records: Records
         self._system_assistants: dict[str, dict[str, Any]] = {}
+        self._system_ids: set[str] = set()
 
     @staticmethod
     def _auth(config: ServerConfig) -> Any:
@@ -143,6 +144,7 @@ class Server:
     def _record_assistants(self) -> None:
         for graph_id in self.graphs:
             assistant_id = system_assistant_id(graph_id)
+            self._system_ids.add(assistant_id)
             record = self.records.assistant(assistant_id)
             if record is None:
                 stamp = now()
@@ -159,8 +161,9 @@ class Server:
                     "updated_at": stamp,
                 }
                 self.records.write(("assistant", record))
-            # Never changed (updates are refused): runs read it from memory.
-            self._system_assistants[assistant_id] = record
+            # Not kept in memory yet: another process starting at the same time may
+            # write its own record over this one, and every process must serve the
+            # stored one (see ``assistant``).
 
     def _sweep_dead_runs(self) -> None:
         """Runs a dead process on this host left pending or running are marked, not lost.
@@ -245,6 +248,9 @@ class Server:
                 record = self.records.assistant(assistant_id)
             except ValueError:
                 record = None
+            if record is not None and assistant_id in self._system_ids:
+                # Never changed (updates are refused): later runs read it from memory.
+                self._system_assistants[assistant_id] = copy.deepcopy(record)
         if record is None or not matches(record.get("metadata") or {}, filters):
             raise HTTPError(404, f"assistant {assistant_id!r} not found")
         if action in ("update", "delete") and record["metadata"].get("created_by") == "system":
