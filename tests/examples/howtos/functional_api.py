@@ -52,6 +52,8 @@ def accumulate(number: int, *, previous: int | None = None) -> entrypoint.final[
 config = {"configurable": {"thread_id": "sum"}}
 print(accumulate.invoke(1, config))
 print(accumulate.invoke(2, config))
-for chunk in accumulate.stream(3, config, stream_mode="updates"):
+# add_one and double run in parallel, so which update arrives first is a race
+# in any runtime; print them in a fixed order.
+for chunk in sorted(accumulate.stream(3, config, stream_mode="updates"), key=str):
     print(chunk)
 print("saved:", accumulate.get_state(config).values)
