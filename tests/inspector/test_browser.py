@@ -71,12 +71,21 @@ def _no_xss(browser: Any) -> None:
 
 
 def _go(browser: Any, element: Any) -> None:
-    """Click ``element`` and wait for the page it leads to."""
-    from selenium.webdriver.support.expected_conditions import staleness_of
+    """Click ``element`` and wait until the page it leads to has loaded.
 
-    page = browser.find_element(By.TAG_NAME, "html")
+    The old page carries a marker that the new one does not. Polling an element of the
+    old page instead races the navigation: Chromium may answer with a generic
+    "Node ... does not belong to the document" error rather than a stale element, so
+    driver errors while the page changes count as "not there yet"."""
+    from selenium.common.exceptions import WebDriverException
+
+    browser.execute_script("window.__leaving = true")
     element.click()
-    WebDriverWait(browser, 20).until(staleness_of(page))
+    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return window.__leaving === undefined && document.readyState === 'complete'"
+        )
+    )
 
 
 def _text(browser: Any) -> str:
