@@ -92,6 +92,9 @@ def test_ctrl_c_in_chat_prints_the_resume_hint(isolated_env: Path) -> None:
     proc = subprocess.Popen(
         [str(SCRIPT), "chat", "--user", "dana", "--thread", "t-int", "--db", str(isolated_env / "c.db")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # A suite started in the background inherits SIGINT ignored, and Python keeps an
+        # ignored SIGINT ignored; the chat must see Ctrl-C as a terminal user sends it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     seen = ""
