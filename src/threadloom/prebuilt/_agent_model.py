@@ -20,6 +20,7 @@ __all__ = [
     "get_prompt_runnable",
     "get_state_value",
     "init_model",
+    "prompt_function",
     "should_bind_tools",
     "validate_chat_history",
 ]
@@ -39,22 +40,23 @@ def get_state_value(state: Any, key: str, default: Any = None) -> Any:
     return getattr(state, key, default)
 
 
-def get_prompt_runnable(prompt: Prompt | None) -> Runnable[Any, Any]:
-    """The runnable that turns the agent state into the model's input."""
+def prompt_function(prompt: Prompt | None) -> Callable[[Any], Any] | None:
+    """The plain function from state to model input for no prompt or a system prompt, else ``None``."""
     if prompt is None:
-        return RunnableLambda(
-            lambda state: get_state_value(state, "messages"), name=PROMPT_RUNNABLE_NAME
-        )
+        return lambda state: get_state_value(state, "messages")
     if isinstance(prompt, str):
-        system = SystemMessage(content=prompt)
-        return RunnableLambda(
-            lambda state: [system, *get_state_value(state, "messages")], name=PROMPT_RUNNABLE_NAME
-        )
+        prompt = SystemMessage(content=prompt)
     if isinstance(prompt, SystemMessage):
         message = prompt
-        return RunnableLambda(
-            lambda state: [message, *get_state_value(state, "messages")], name=PROMPT_RUNNABLE_NAME
-        )
+        return lambda state: [message, *get_state_value(state, "messages")]
+    return None
+
+
+def get_prompt_runnable(prompt: Prompt | None) -> Runnable[Any, Any]:
+    """The runnable that turns the agent state into the model's input."""
+    fn = prompt_function(prompt)
+    if fn is not None:
+        return RunnableLambda(fn, name=PROMPT_RUNNABLE_NAME)
     if isinstance(prompt, Runnable):
         return prompt
     if inspect.iscoroutinefunction(prompt):

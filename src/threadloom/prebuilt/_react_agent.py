@@ -27,6 +27,7 @@ from threadloom.prebuilt._agent_model import (
     get_prompt_runnable,
     get_state_value,
     init_model,
+    prompt_function,
     should_bind_tools,
     validate_chat_history,
 )
@@ -35,7 +36,7 @@ from threadloom.prebuilt._agent_state import (
     AgentStateWithStructuredResponse,
     StructuredResponseSchema,
 )
-from threadloom.prebuilt._runnable import NodeRunnable
+from threadloom.prebuilt._runnable import NodeRunnable, callbacks_silent
 from threadloom.prebuilt._tool_node import ToolNode
 from threadloom.types import Send
 from threadloom.warnings import LangGraphDeprecatedSinceV10
@@ -69,6 +70,9 @@ class _Agent:
         self.async_dynamic = self.dynamic and inspect.iscoroutinefunction(model)
         self.model = model
         self.static: Runnable[Any, Any] | None = None
+        # A static model under a plain prompt: the prompt function and the bound model, which
+        # an untraced call runs directly (the sequence around them shows only to callbacks).
+        self.direct: tuple[Callable[[Any], Any], Runnable[Any, Any]] | None = None
         if not self.dynamic:
             if isinstance(model, str):
                 model = init_model(model)
@@ -76,6 +80,9 @@ class _Agent:
             if tools and should_bind_tools(model, tool_classes, num_builtin=len(builtin_tools)):
                 model = model.bind_tools(tools)
             self.static = get_prompt_runnable(prompt) | model
+            fn = prompt_function(prompt)
+            if fn is not None:
+                self.direct = (fn, model)
 
     # --- the model for this call ----------------------------------------------
 
@@ -131,10 +138,16 @@ class _Agent:
     def call_model(self, state: Any, config: RunnableConfig, runtime: Any) -> dict[str, Any]:
         self._check_sync()
         model_input = self.model_input(state)
+        if self.direct is not None and callbacks_silent(config):
+            fn, model = self.direct
+            return self._reply(state, model.invoke(fn(model_input), config))
         return self._reply(state, self.resolve(state, runtime).invoke(model_input, config))
 
     async def acall_model(self, state: Any, config: RunnableConfig, runtime: Any) -> dict[str, Any]:
         model_input = self.model_input(state)
+        if self.direct is not None and callbacks_silent(config):
+            fn, bound = self.direct
+            return self._reply(state, await bound.ainvoke(fn(model_input), config))
         model = await self.aresolve(state, runtime)
         return self._reply(state, await model.ainvoke(model_input, config))
 

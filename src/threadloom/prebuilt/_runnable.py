@@ -12,17 +12,45 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.globals import get_debug
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
+from langchain_core.tracers.context import _configure_hooks, _tracing_v2_is_enabled
+from langchain_core.utils.env import env_var_is_set
 
 from threadloom.runtime import Runtime, get_runtime
 
-__all__ = ["RUNTIME_KEY", "NodeRunnable", "current_runtime", "injecting"]
+__all__ = ["RUNTIME_KEY", "NodeRunnable", "callbacks_silent", "current_runtime", "injecting"]
 
 RUNTIME_KEY = "__pregel_runtime"
 
 SyncBody = Callable[[Any, RunnableConfig, Any], Any]
 AsyncBody = Callable[[Any, RunnableConfig, Any], Awaitable[Any]]
+
+
+def callbacks_silent(config: RunnableConfig) -> bool:
+    """Whether a LangChain run under ``config`` reports to no callback handler at all.
+
+    The same sources LangChain's callback set-up reads: the config's callbacks,
+    LangSmith tracing, the global debug flag and the registered context hooks.
+    When all are empty, a wrapper run (a ``RunnableSequence``) is invisible, so
+    a hot path may call what it wraps directly.
+    """
+    callbacks = config.get("callbacks")
+    if callbacks:
+        if not isinstance(callbacks, BaseCallbackManager):
+            return False
+        if callbacks.handlers or callbacks.inheritable_handlers:
+            return False
+    if _tracing_v2_is_enabled() or get_debug():
+        return False
+    for var, _, handler_class, env_var in _configure_hooks:
+        if var.get() is not None or (
+            env_var is not None and handler_class is not None and env_var_is_set(env_var)
+        ):
+            return False
+    return True
 
 
 def current_runtime(config: RunnableConfig) -> tuple[Any, bool]:

@@ -355,8 +355,10 @@ class ToolNode(NodeRunnable):
         self, tool_call: ToolCall, tool_runtime: ToolRuntime[Any, Any], tool: BaseTool | None = None
     ) -> ToolCall:
         """``tool_call`` with its injected arguments (state, store, runtime) filled in."""
-        injected = self._injected_args.get(tool_call["name"])
-        if not injected and tool is not None:
+        name = tool_call["name"]
+        injected = self._injected_args.get(name)
+        if not injected and tool is not None and tool is not self._tools_by_name.get(name):
+            # A tool this node does not hold (a wrapper's override): read its own schema.
             injected = injected_args_of(tool)
         if not injected:
             return tool_call
