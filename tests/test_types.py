@@ -34,6 +34,13 @@ def test_command_goto_targets_normalizes_to_a_list() -> None:
     assert Command.PARENT == "__parent__"
 
 
+def test_a_command_reads_as_the_fields_it_sets() -> None:
+    """A command's repr shows only the fields that hold something, as LangGraph's does."""
+    assert repr(Command(goto=Send("n", 3))) == "Command(goto=Send(node='n', arg=3))"
+    assert repr(Command(update={"a": 1}, goto="x")) == "Command(update={'a': 1}, goto='x')"
+    assert repr(Command()) == "Command()"
+
+
 def test_retry_policy_defaults_retry_transient_errors_only() -> None:
     """By default connection errors are retried and programming errors are not."""
     policy = RetryPolicy()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
@@ -106,6 +106,13 @@ class Command(Generic[N], ToolOutputMixin):
     goto: Send | Sequence[Send | N] | N = ()
 
     PARENT: ClassVar[Literal["__parent__"]] = "__parent__"
+
+    def __repr__(self) -> str:
+        # As LangGraph shows a command: only the fields that hold something.
+        shown = (
+            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if getattr(self, f.name)
+        )
+        return f"Command({', '.join(shown)})"
 
     def goto_targets(self) -> list[Any]:
         """``goto`` as a list of node names and :class:`Send` packets."""

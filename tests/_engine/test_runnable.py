@@ -14,9 +14,11 @@ from typing_extensions import TypedDict
 
 from threadloom.channels import LastValue
 from threadloom.errors import GraphRecursionError
+from threadloom.func import entrypoint, task
 from threadloom.graph import END, START, MessagesState, StateGraph
 from threadloom.pregel import NodeBuilder, Pregel
 from threadloom.testing.models import FakeChatModel
+from threadloom.types import interrupt
 
 
 class State(TypedDict):
@@ -247,6 +249,69 @@ def test_a_failing_node_closes_its_run_and_the_graphs_with_the_error() -> None:
     ]
     assert [name for name, _ in errors] == ["boom", recorder.started()[0]]
     assert all(isinstance(err, KeyError) for _, err in errors)
+
+
+def test_an_interrupted_graphs_run_ends_with_its_state_without_the_interrupts() -> None:
+    """The graph's run of a call that paused closes with the state, as LangGraph's does;
+    only what invoke returns carries ``__interrupt__``."""
+
+    def ask(state: State) -> dict[str, int]:
+        return {"n": interrupt("how many?")}
+
+    builder = StateGraph(State)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    recorder = Recorder()
+    out = builder.compile().invoke({"n": 1}, {"callbacks": [recorder]})
+    assert "__interrupt__" in out
+    graph_end = [o for kind, o, _, parent, _ in recorder.events if kind == "end" and not parent]
+    assert graph_end == [{"n": 1}]
+
+
+@task
+def square(x: int, plus: int = 0) -> int:
+    return x * x + plus
+
+
+@task
+async def asquare(x: int) -> int:
+    return x * x
+
+
+def test_each_task_call_is_a_run_under_its_entrypoints_run() -> None:
+    """A ``@task`` call shows as a chain run named after the task, nested in the run of the
+    entrypoint that called it, with its arguments by parameter name (defaults too)."""
+
+    class Inputs(Recorder):
+        def on_chain_start(self, serialized: Any, inputs: Any, **kw: Any) -> None:
+            super().on_chain_start(serialized, inputs, **kw)
+            self.inputs = [*getattr(self, "inputs", []), (kw.get("name"), inputs)]
+
+    @entrypoint()
+    def squares(xs: list[int]) -> list[int]:
+        return [f.result() for f in [square(x) for x in xs]] + [square(1, plus=1).result()]
+
+    recorder = Inputs()
+    assert squares.invoke([2, 3], {"callbacks": [recorder]}) == [4, 9, 2]
+    assert recorder.started()[1:] == ["squares", "square", "square", "square"]
+    assert recorder.parent_of("square") == "squares"
+    calls = [inputs for name, inputs in recorder.inputs if name == "square"]
+    assert sorted(calls, key=str) == [{"x": 1, "plus": 1}, {"x": 2, "plus": 0}, {"x": 3, "plus": 0}]
+    ends = [out for kind, out, *_ in recorder.events if kind == "end"]
+    assert {4, 9, 2} <= {e for e in ends if isinstance(e, int)}
+
+
+def test_async_task_calls_are_runs_under_their_entrypoints_run() -> None:
+    """The same for async tasks, reported to an async handler."""
+
+    @entrypoint()
+    async def squares(xs: list[int]) -> list[int]:
+        return [await asquare(x) for x in xs]
+
+    recorder = AsyncRecorder()
+    assert asyncio.run(squares.ainvoke([2], {"callbacks": [recorder]})) == [4]
+    assert recorder.started()[1:] == ["squares", "asquare"]
+    assert recorder.parent_of("asquare") == "squares"
 
 
 def test_a_subgraph_run_nests_under_the_node_that_calls_it() -> None:

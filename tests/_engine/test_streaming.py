@@ -160,6 +160,38 @@ async def test_checkpoints_and_tasks_modes_report_saved_checkpoints_and_task_eve
     assert [("input" in t, "result" in t) for t in tasks] == [(True, False), (False, True)]
 
 
+async def test_a_checkpoint_event_lists_the_tasks_that_run_next_as_its_history_does(
+    client: GraphClient,
+) -> None:
+    """A checkpoint event's ``tasks`` are the next tasks as the thread's history shows them:
+    id, name, interrupts, and for a subgraph node the config of the subgraph's namespace."""
+    from threadloom.checkpoint.memory import InMemorySaver
+
+    child = StateGraph(State)
+    child.add_node("inner", lambda s: {"log": ["inner"]})
+    child.add_edge(START, "inner")
+    builder = StateGraph(State)
+    builder.add_node("a", lambda s: {"log": ["a"]})
+    builder.add_node("sub", child.compile())
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "sub")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    events = await client.stream(graph, {"x": 0}, config, stream_mode="checkpoints")
+    history = list(reversed(await client.get_state_history(graph, config)))
+    assert len(events) == len(history) == 4
+    for event, snapshot in zip(events, history, strict=True):
+        assert event["tasks"] == [
+            {"id": t.id, "name": t.name, "interrupts": (), "state": t.state} for t in snapshot.tasks
+        ]
+    (sub_task,) = events[2]["tasks"]
+    assert sub_task["name"] == "sub"
+    assert sub_task["state"] == {
+        "configurable": {"thread_id": "1", "checkpoint_ns": f"sub:{sub_task['id']}"}
+    }
+    assert events[-1]["tasks"] == []
+
+
 async def test_messages_mode_does_not_repeat_input_messages_a_subgraph_returns(
     client: GraphClient,
 ) -> None:

@@ -42,12 +42,37 @@ def fan_out_graph(delays: dict[str, float]) -> StateGraph:
     return builder
 
 
-async def test_nodes_of_one_step_see_the_same_state_and_writes_apply_in_node_order(
+async def test_nodes_of_one_step_see_the_same_state_and_writes_apply_in_name_order(
     client: GraphClient,
 ) -> None:
-    """Writes of a step apply in declaration order, whichever node finishes first."""
+    """Writes of a step apply in LangGraph's order (the nodes by name), whichever node
+    finishes first and whichever was added first."""
     graph = fan_out_graph({"slow": 0.05, "fast": 0.0}).compile()
-    assert (await client.invoke(graph, {"x": 0}))["log"] == ["a", "slow", "fast"]
+    assert (await client.invoke(graph, {"x": 0}))["log"] == ["a", "fast", "slow"]
+
+
+async def test_sent_tasks_apply_after_the_pulled_nodes_in_the_order_sent(
+    client: GraphClient,
+) -> None:
+    """In one step the nodes an edge triggered apply first, then the ``Send`` tasks, in
+    the order they were sent (not by their argument or by which finished first)."""
+
+    def worker(state: dict) -> dict:
+        time.sleep(state["wait"])
+        return {"log": [f"sent {state['n']}"]}
+
+    builder = StateGraph(State)
+    builder.add_node("a", lambda state: {"log": ["a"]})
+    builder.add_node("z", lambda state: {"log": ["z"]})
+    builder.add_node("worker", worker)
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "z")
+    builder.add_conditional_edges(
+        "a",
+        lambda state: [Send("worker", {"n": 2, "wait": 0.05}), Send("worker", {"n": 1, "wait": 0})],
+    )
+    out = await client.invoke(builder.compile(), {"x": 0})
+    assert out["log"] == ["a", "z", "sent 2", "sent 1"]
 
 
 async def test_sync_nodes_of_one_step_run_in_threads_concurrently(client: GraphClient) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
 from typing import Annotated, Literal
 
 import pytest
+from langchain_core.runnables import RunnableLambda
 from typing_extensions import TypedDict
 
 from threadloom.errors import GraphBuildError
@@ -211,3 +213,35 @@ def test_get_graph_draws_the_command_destinations_a_node_declares() -> None:
     assert edges[("left", "__end__")] == (True, None)
     assert edges[("right", "left")] == (True, "retry")
     assert "router -.-> left" in graph.draw_mermaid()
+
+
+def test_a_nodes_runnable_exposes_the_function_it_runs() -> None:
+    """``builder.nodes[name].runnable`` is a runnable: ``func`` is a sync node's function
+    (a callable object as given), ``afunc`` an async one's; a runnable node is itself."""
+
+    class Counter:
+        calls = 0
+
+        def __call__(self, state: State) -> dict:
+            self.calls += 1
+            return {"log": ["counted"]}
+
+    async def later(state: State) -> dict:
+        return {"log": ["later"]}
+
+    chain = RunnableLambda(step("chain"))
+    counter = Counter()
+    builder = StateGraph(State)
+    builder.add_node("count", counter)
+    builder.add_node("later", later)
+    builder.add_node("chain", chain)
+    builder.add_edge(START, "count")
+    builder.compile().invoke({"x": 0})
+    runnable = builder.nodes["count"].runnable
+    assert runnable.func is counter and runnable.func.calls == 1
+    assert runnable.afunc is None and runnable.name == "count"
+    assert runnable.invoke({"x": 0, "log": []}) == {"log": ["counted"]}
+    assert builder.nodes["later"].runnable.func is None
+    assert builder.nodes["later"].runnable.afunc is later
+    assert asyncio.run(builder.nodes["later"].runnable.ainvoke({"x": 0})) == {"log": ["later"]}
+    assert builder.nodes["chain"].runnable is chain

@@ -26,6 +26,7 @@ from threadloom._engine._context import Task, current_task, reset_task, set_task
 from threadloom._engine._spec import NodeSpec
 from threadloom._engine._task import retry_wait
 from threadloom._engine._timeout import guarded
+from threadloom._engine._tracing import aend_call, astart_call, end_call, start_call
 from threadloom.errors import GraphBubbleUp, GraphInterrupt
 
 __all__ = ["call_task"]
@@ -138,52 +139,83 @@ def _record(child: Task, value: Any) -> None:
 
 
 def _run(child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    call_run = start_call(child, fn, args, kwargs) if child.run.trace is not None else None
     token = set_task(child)
     lc_token = var_child_runnable_config.set(child.config)
-    attempt = 0
     try:
-        while True:
-            try:
-                value = fn(*args, **kwargs)
-            except GraphBubbleUp as exc:
-                _paused(child, exc)
-                raise
-            except Exception as exc:
-                attempt += 1
-                wait = retry_wait(child.node.retry_policy, exc, attempt)
-                if wait is None:
-                    raise
-                time.sleep(wait)
-                continue
-            _record(child, value)
-            return value
+        value = _attempts(child, fn, args, kwargs)
+    except BaseException as exc:
+        if call_run is not None:
+            end_call(call_run, exc)
+        raise
     finally:
         var_child_runnable_config.reset(lc_token)
         reset_task(token)
+    if call_run is not None:
+        end_call(call_run, None, value)
+    return value
+
+
+def _attempts(
+    child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    attempt = 0
+    while True:
+        try:
+            value = fn(*args, **kwargs)
+        except Exception as exc:
+            attempt += 1
+            time.sleep(_retry_wait(child, exc, attempt))
+            continue
+        _record(child, value)
+        return value
+
+
+def _retry_wait(child: Task, exc: Exception, attempt: int) -> float:
+    """After failed attempt ``attempt``: the seconds to wait before the next one; an
+    interrupt, or an error the retry policy gives up on, is raised again."""
+    if isinstance(exc, GraphBubbleUp):
+        _paused(child, exc)
+        raise exc
+    wait = retry_wait(child.node.retry_policy, exc, attempt)
+    if wait is None:
+        raise exc
+    return wait
 
 
 async def _arun(
     child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
+    call_run = None
+    if child.run.trace is not None:
+        call_run = await astart_call(child, fn, args, kwargs)
     set_task(child)  # this coroutine runs in its own copy of the context
     var_child_runnable_config.set(child.config)
+    try:
+        value = await _aattempts(child, fn, args, kwargs)
+    except BaseException as exc:
+        if call_run is not None:
+            await aend_call(call_run, exc)
+        raise
+    if call_run is not None:
+        await aend_call(call_run, None, value)
+    return value
+
+
+async def _aattempts(
+    child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     attempt = 0
+    timeout = child.node.timeout
     while True:
         try:
-            timeout = child.node.timeout
             if timeout is None:
                 value = await fn(*args, **kwargs)
             else:
                 value = await guarded(child.name, timeout, fn(*args, **kwargs))
-        except GraphBubbleUp as exc:
-            _paused(child, exc)
-            raise
         except Exception as exc:
             attempt += 1
-            wait = retry_wait(child.node.retry_policy, exc, attempt)
-            if wait is None:
-                raise
-            await asyncio.sleep(wait)
+            await asyncio.sleep(_retry_wait(child, exc, attempt))
             continue
         _record(child, value)
         return value

@@ -7,12 +7,23 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from threadloom.channels.base import BaseChannel
 from threadloom.checkpoint.id import uuid6
 
-__all__ = ["ChannelCache", "ThreadState", "new_checkpoint_id", "now_iso", "task_id"]
+if TYPE_CHECKING:
+    from threadloom._engine._context import Task
+
+__all__ = [
+    "ChannelCache",
+    "ThreadState",
+    "new_checkpoint_id",
+    "now_iso",
+    "path_text",
+    "task_id",
+    "write_order",
+]
 
 
 def new_checkpoint_id() -> str:
@@ -26,6 +37,21 @@ def task_id(checkpoint_id: str, ns: str, step: int, name: str, path: Any) -> str
         f"{checkpoint_id}|{ns}|{step}|{name}|{path}".encode(), usedforsecurity=False
     ).hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def path_text(path: Any) -> str:
+    """A task path as sortable text: parts joined after ``~``, numbers zero-padded to ten digits."""
+    if isinstance(path, (tuple, list)):
+        return "~" + ", ".join(path_text(part) for part in path)
+    if isinstance(path, int):
+        return f"{path:010d}"
+    return str(path)
+
+
+def write_order(task: Task) -> str:
+    """Where a task's writes apply in its step, as in LangGraph: by the text of its path, so
+    the nodes that pulled apply by name, then the pushed (``Send``) tasks in the order sent."""
+    return path_text(task.path)
 
 
 def now_iso() -> str:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._checkpoint import now_iso
+from threadloom._engine._constants import ERROR, INTERRUPT, RESUME
+from threadloom._engine._subgraphs import task_namespace
 
 if TYPE_CHECKING:
     from threadloom._engine._context import Task
     from threadloom._engine._run import Run
 
-__all__ = ["EVENT_MODES", "checkpoint_event", "emit_event", "task_event", "task_result_event"]
+__all__ = [
+    "EVENT_MODES",
+    "TaskView",
+    "checkpoint_event",
+    "emit_event",
+    "subgraph_config",
+    "task_event",
+    "task_result_event",
+    "task_views",
+]
 
 EVENT_MODES = frozenset({"debug", "tasks", "checkpoints"})
 """The modes that receive run events; the engine builds events only when one is asked for."""
@@ -53,8 +65,60 @@ def task_result_event(task: Task) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class TaskView:
+    """A task of a checkpoint as snapshots and checkpoint events show it: what its saved
+    writes say of it (its error, the interrupts it still waits on, its result)."""
+
+    task: Task
+    error: Any
+    interrupts: tuple[Any, ...]
+    result: Any
+
+
+def task_views(run: Run, tasks: list[Task]) -> list[TaskView]:
+    """``tasks`` (a checkpoint's next tasks) with what the run's pending writes say of each."""
+    by_task: dict[str, list[tuple[str, Any]]] = {}
+    for tid, channel, value in run.pending_writes:
+        by_task.setdefault(tid, []).append((channel, value))
+    views = []
+    for task in tasks:
+        writes = by_task.get(task.id, [])
+        done = any(c not in (INTERRUPT, ERROR, RESUME) for c, _ in writes)
+        # A task that finished once its interrupt was answered no longer waits on it.
+        interrupts = () if done else tuple(i for c, v in writes if c == INTERRUPT for i in v)
+        error = next((v for c, v in writes if c == ERROR), None)
+        result = None
+        if writes and not interrupts and error is None:
+            result = {c: v for c, v in writes if c in run.spec.writable_keys} or None
+        views.append(TaskView(task, error, interrupts, result))
+    return views
+
+
+def subgraph_config(run: Run, task: Task) -> dict[str, Any] | None:
+    """For a task that runs a subgraph, the config of the subgraph's namespace (else ``None``)."""
+    if task.node.subgraph is None:
+        return None
+    ns = task_namespace(run.ns, task.name, task.id)
+    return {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ns}}
+
+
+def _event_task(run: Run, view: TaskView) -> dict[str, Any]:
+    task = view.task
+    shown: dict[str, Any] = {"id": task.id, "name": task.name}
+    if view.error:
+        shown["error"] = view.error
+    else:
+        if view.result:
+            shown["result"] = view.result
+        shown["interrupts"] = tuple({"value": i.value, "id": i.id} for i in view.interrupts)
+    shown["state"] = subgraph_config(run, task)
+    return shown
+
+
 def checkpoint_event(run: Run) -> dict[str, Any]:
     """A checkpoint was saved: its config, values and the tasks that run next."""
+    tasks = run.next_tasks(dry=True)
     return {
         "type": "checkpoint",
         "timestamp": now_iso(),
@@ -64,6 +128,7 @@ def checkpoint_event(run: Run) -> dict[str, Any]:
             "parent_config": run.parent_config,
             "values": run.read_state(),
             "metadata": run.metadata,
-            "next": [t.name for t in run.next_tasks(dry=True)],
+            "next": [t.name for t in tasks],
+            "tasks": [_event_task(run, view) for view in task_views(run, tasks)],
         },
     }

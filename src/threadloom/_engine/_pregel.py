@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._caching import NODE_NS
 from threadloom._engine._checkpoint import ChannelCache
-from threadloom._engine._constants import ERROR, INTERRUPT, RESUME, TASK_CONFIG
+from threadloom._engine._constants import TASK_CONFIG
 from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
     Event,
@@ -18,6 +18,7 @@ from threadloom._engine._drivers import (
     run_async,
     run_sync,
 )
+from threadloom._engine._events import subgraph_config, task_views
 from threadloom._engine._jsonschema import json_schema
 from threadloom._engine._messages import StreamMessagesHandler
 from threadloom._engine._options import (
@@ -40,7 +41,6 @@ from threadloom._engine._subgraphs import (
     graph_for_namespace,
     recast,
     subgraphs_of,
-    task_namespace,
     with_checkpoint_map,
 )
 from threadloom._engine._superstep import SaverCall, Script, load, save
@@ -533,13 +533,11 @@ def _add_handler(callbacks: Any, handler: Any) -> Any:
 def _subgraph_state(run: Run, task: Task, recurse: bool) -> Script[Any]:
     """What ``PregelTask.state`` shows for a task that runs a subgraph: the config of the
     subgraph's namespace, or (``recurse``) the subgraph's own snapshot read from it."""
-    subgraph = task.node.subgraph
-    if subgraph is None:
-        return None
-    ns = task_namespace(run.ns, task.name, task.id)
-    config = {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ns}}
-    if not recurse or run.saver is None:
+    config = subgraph_config(run, task)
+    if config is None or not recurse or run.saver is None:
         return config
+    subgraph = task.node.subgraph
+    ns = config["configurable"]["checkpoint_ns"]
     own = recast(ns) if subgraph.checkpointer is True else ns
     child = Run(
         subgraph,
@@ -557,30 +555,20 @@ def _subgraph_state(run: Run, task: Task, recurse: bool) -> Script[Any]:
 
 def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
     tasks = run.next_tasks(dry=True)
-    by_task: dict[str, list[tuple[str, Any]]] = {}
-    for tid, channel, value in run.pending_writes:
-        by_task.setdefault(tid, []).append((channel, value))
     snapshot_tasks = []
     interrupts: list[Interrupt] = []
-    for task in tasks:
-        writes = by_task.get(task.id, [])
-        done = any(c not in (INTERRUPT, ERROR, RESUME) for c, _ in writes)
-        # A task that finished once its interrupt was answered no longer waits on it.
-        task_interrupts = () if done else tuple(i for c, v in writes if c == INTERRUPT for i in v)
-        interrupts.extend(task_interrupts)
-        error = next((v for c, v in writes if c == ERROR), None)
-        result = None
-        if writes and not task_interrupts and error is None:
-            result = {c: v for c, v in writes if c in run.spec.writable_keys} or None
+    for view in task_views(run, tasks):
+        task = view.task
+        interrupts.extend(view.interrupts)
         snapshot_tasks.append(
             PregelTask(
                 id=task.id,
                 name=task.name,
                 path=task.path,
-                error=error,  # as saved: the repr of the exception, as LangGraph shows it
-                interrupts=task_interrupts,
+                error=view.error,  # as saved: the repr of the exception, as LangGraph shows it
+                interrupts=view.interrupts,
                 state=(yield from _subgraph_state(run, task, subgraphs)),
-                result=result,
+                result=view.result,
             )
         )
     return StateSnapshot(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine import _results
-from threadloom._engine._checkpoint import task_id
+from threadloom._engine._checkpoint import task_id, write_order
 from threadloom._engine._constants import (
     ERROR,
     INTERRUPT,
@@ -112,6 +112,8 @@ class Run(RunOutput, RunSaving):
             self.checkpoint_map = None
             """Checkpoint ids per subgraph namespace, when the root time-travels to a subgraph's."""
         self.thread_id = configurable.get("thread_id")
+        if isinstance(self.thread_id, uuid.UUID):  # accepted as LangGraph does: saved as its text
+            self.thread_id = str(self.thread_id)
         if self.saver is not None and self.thread_id is None:
             raise MissingThreadIdError(
                 "this graph has a checkpointer, so every call needs a thread: pass "
@@ -652,7 +654,7 @@ class Run(RunOutput, RunSaving):
             versions[TASKS] = version
             updated.add(TASKS)
         pending: dict[str, list[Any]] = {}
-        for task in tasks:
+        for task in sorted(tasks, key=write_order) if len(tasks) > 1 else tasks:
             for key, value in task.writes:
                 if key:
                     pending.setdefault(key, []).append(value)

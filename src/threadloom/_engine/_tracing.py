@@ -10,10 +10,12 @@ is on, so an untraced ``invoke`` pays one check.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import (
     get_async_callback_manager_for_config,
     get_callback_manager_for_config,
@@ -30,10 +32,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 __all__ = [
+    "aend_call",
     "aend_node",
+    "astart_call",
     "astart_node",
     "atraced",
+    "end_call",
     "end_node",
+    "start_call",
     "start_node",
     "traced",
     "wants_trace",
@@ -94,8 +100,9 @@ async def atraced(run: Run, value: Any, events: AsyncIterator[T]) -> AsyncIterat
 
 
 def _graph_output(run: Run) -> Any:
+    # The output state, as LangGraph reports it: without the interrupts invoke adds.
     try:
-        return run.final_output()
+        return run.output()
     except Exception:  # a run that ended without an output state (e.g. a subgraph's command)
         return None
 
@@ -153,3 +160,63 @@ async def aend_node(node_run: Any, task: Task) -> None:
         await node_run.on_chain_end(output)
     else:
         await node_run.on_chain_error(error)
+
+
+def _call_inputs(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A task call's inputs as a run shows them: its arguments by parameter name, defaults too."""
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return {"args": list(args), **kwargs}
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _caller_config(child: Task) -> RunnableConfig:
+    config = child.config
+    assert config is not None  # the calling task's, set before it ran
+    return config
+
+
+def _nest_under(child: Task, call_run: Any) -> None:
+    """What the call does from now on reports under ``call_run``."""
+    config = _caller_config(child).copy()
+    config["callbacks"] = call_run.get_child()
+    child.config = config
+
+
+def start_call(
+    child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Open the chain run of a ``@task`` call, under the run of the task that called it;
+    what the call does nests under it (``child.config`` becomes the call's own)."""
+    manager = get_callback_manager_for_config(_caller_config(child))
+    call_run = manager.on_chain_start(None, _call_inputs(fn, args, kwargs), name=child.name)
+    _nest_under(child, call_run)
+    return call_run
+
+
+async def astart_call(
+    child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Async twin of :func:`start_call`."""
+    manager = get_async_callback_manager_for_config(_caller_config(child))
+    call_run = await manager.on_chain_start(None, _call_inputs(fn, args, kwargs), name=child.name)
+    _nest_under(child, call_run)
+    return call_run
+
+
+def end_call(call_run: Any, error: BaseException | None, value: Any = None) -> None:
+    """Close a ``@task`` call's run with its value, or with its error or interrupt."""
+    if error is None:
+        call_run.on_chain_end(value)
+    else:
+        call_run.on_chain_error(error)
+
+
+async def aend_call(call_run: Any, error: BaseException | None, value: Any = None) -> None:
+    """Async twin of :func:`end_call`."""
+    if error is None:
+        await call_run.on_chain_end(value)
+    else:
+        await call_run.on_chain_error(error)

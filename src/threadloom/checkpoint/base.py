@@ -70,6 +70,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, NamedTuple, TypedDict, TypeVar, cast
+from uuid import UUID
 
 from langchain_core.runnables import RunnableConfig
 
@@ -219,7 +220,7 @@ def get_thread_address(config: RunnableConfig) -> tuple[str, str, str | None]:
         )
     thread_id = configurable["thread_id"]
     ns = configurable.get("checkpoint_ns") or ""
-    if not isinstance(thread_id, (str, int)) or not isinstance(ns, str):
+    if not isinstance(thread_id, (str, int, UUID)) or not isinstance(ns, str):
         raise MissingThreadIdError(
             f"thread_id must be a string (got {type(thread_id).__name__}) and checkpoint_ns a string"
         )

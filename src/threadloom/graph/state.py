@@ -49,6 +49,7 @@ from threadloom.channels.topic import Topic
 from threadloom.channels.trigger import Trigger
 from threadloom.checkpoint.base import BaseCheckpointSaver
 from threadloom.errors import GraphBuildError, InvalidCheckpointerError
+from threadloom.graph._callable import node_runnable
 from threadloom.graph._schema import (
     channels_of,
     field_channel,
@@ -86,8 +87,9 @@ class _NodeDef:
 
     @property
     def runnable(self) -> Any:
-        """The node's function (LangGraph's name for it)."""
-        return self.action
+        """The node as a runnable (LangGraph's name for it): a runnable node as it is; a
+        function as a runnable whose ``func`` (or, async, ``afunc``) is that function."""
+        return node_runnable(self.action, self.name)
 
 
 @dataclass
