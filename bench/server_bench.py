@@ -20,7 +20,9 @@ client's own cost stays small next to the servers'). After the runs, every
 acknowledged run is checked: each thread's ``n`` must be 2 x its acknowledged runs.
 
 Run: ``.venv/bin/python bench/server_bench.py`` (``--quick``: 2 s per cell;
-``--only threadloom``; ``--seconds 5``). Needs ``langgraph-api`` for the LangGraph
+``--only threadloom``; ``--seconds 5``; ``--ops "store search" "state read"``;
+``--rounds 3`` measures every cell three times and prints the medians, with the
+lowest and highest ratio of the rounds). Needs ``langgraph-api`` for the LangGraph
 side (``pip install -r bench/requirements.txt``).
 """
 
@@ -306,11 +308,14 @@ async def verify(port: int, threads: list[str], acked: list[int]) -> int:
     return lost
 
 
-def bench(names: list[str], seconds: float) -> dict[str, dict[str, Any]]:
-    """Every cell, each server's measurement right after the other's.
+def bench(
+    names: list[str], seconds: float, ops: list[str], rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Every cell ``rounds`` times, each server's measurement right after the other's.
 
     Both servers run throughout (an idle one costs nothing), so a change in the
-    machine's load during the bench weighs on both sides of a cell alike.
+    machine's load during the bench weighs on both sides of a cell alike. A cell's
+    result is the list of its rounds.
     """
     with tempfile.TemporaryDirectory() as tmp:
         servers: dict[str, Server] = {}
@@ -321,17 +326,21 @@ def bench(names: list[str], seconds: float) -> dict[str, dict[str, Any]]:
             threads = {n: run_async(prepare(s.port, max(LEVELS))) for n, s in servers.items()}
             acked = {name: [0] * max(LEVELS) for name in names}
             results: dict[str, dict[str, Any]] = {name: {} for name in names}
-            for op in OPS:
-                for clients in LEVELS:
-                    for name, server in servers.items():
-                        cell = run_async(
-                            measure(server.port, op, clients, seconds, threads[name], acked[name])
-                        )
-                        results[name][f"{op}@{clients}"] = cell
-                        log(
-                            f"{name:10} {op:12} x{clients:<3} {cell['rps']:8.0f} req/s  "
-                            f"p50 {cell['p50']:7.1f} ms  p99 {cell['p99']:7.1f} ms"
-                        )
+            for round_ in range(1, rounds + 1):
+                for op in ops:
+                    for clients in LEVELS:
+                        for name, server in servers.items():
+                            cell = run_async(
+                                measure(
+                                    server.port, op, clients, seconds, threads[name], acked[name]
+                                )
+                            )
+                            results[name].setdefault(f"{op}@{clients}", []).append(cell)
+                            log(
+                                f"round {round_}/{rounds} {name:10} {op:12} x{clients:<3} "
+                                f"{cell['rps']:8.0f} req/s  p50 {cell['p50']:7.1f} ms  "
+                                f"p99 {cell['p99']:7.1f} ms"
+                            )
             for name, server in servers.items():
                 results[name]["acknowledged runs"] = sum(acked[name])
                 results[name]["lost"] = run_async(verify(server.port, threads[name], acked[name]))
@@ -341,34 +350,60 @@ def bench(names: list[str], seconds: float) -> dict[str, dict[str, Any]]:
                 server.stop()
 
 
+def median_cell(cells: list[dict[str, float]]) -> dict[str, float]:
+    """The median of each figure over a cell's rounds."""
+    return {k: statistics.median(c[k] for c in cells) for k in ("rps", "p50", "p99")}
+
+
+def table(results: dict[str, dict[str, Any]], names: list[str], ops: list[str]) -> str:
+    """The markdown table: medians over the rounds, and the ratio's median (min - max)."""
+    rounds = len(next(iter(results[names[0]].values())))
+    lines = [
+        f"req/s, p50 / p99 ms{'' if rounds == 1 else f'; medians of {rounds} rounds'}",
+        "",
+    ]
+    header = "| operation | clients | " + " | ".join(f"{n} req/s | p50 / p99" for n in names)
+    if len(names) == 2:
+        header += " | ratio" if rounds == 1 else " | ratio (min - max)"
+    header += " |"
+    lines += [header, "|" + "---|" * (header.count("|") - 1)]
+    for op in ops:
+        for clients in LEVELS:
+            key = f"{op}@{clients}"
+            cells = {n: median_cell(results[n][key]) for n in names}
+            row = f"| {op} | {clients} | " + " | ".join(
+                f"{cells[n]['rps']:.0f} | {cells[n]['p50']:.1f} / {cells[n]['p99']:.1f}"
+                for n in names
+            )
+            if len(names) == 2:
+                ratios = [
+                    a["rps"] / b["rps"]
+                    for a, b in zip(results[names[0]][key], results[names[1]][key], strict=True)
+                ]
+                row += f" | {statistics.median(ratios):.2f}x"
+                if rounds > 1:
+                    row += f" ({min(ratios):.2f} - {max(ratios):.2f})"
+            lines.append(row + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 s per cell")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per cell")
+    parser.add_argument("--rounds", type=int, default=1, help="times each cell is measured")
     parser.add_argument("--only", choices=("threadloom", "langgraph"))
+    parser.add_argument(
+        "--ops", nargs="+", choices=OPS, default=list(OPS), metavar="OP", help="operations to run"
+    )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     seconds = 2.0 if args.quick else args.seconds
     names = [args.only] if args.only else ["threadloom", "langgraph"]
-    results = bench(names, seconds)
-    print(f"\n{seconds:g} s per cell; req/s, p50 / p99 ms\n")
-    header = "| operation | clients | " + " | ".join(f"{n} req/s | {n} p50/p99" for n in names)
-    if len(names) == 2:
-        header += " | ratio"
-    print(header + " |")
-    print("|" + "---|" * (header.count("|") - 1))
-    for op in OPS:
-        for clients in LEVELS:
-            key = f"{op}@{clients}"
-            row = f"| {op} | {clients} | "
-            row += " | ".join(
-                f"{results[n][key]['rps']:.0f} | {results[n][key]['p50']:.1f} / "
-                f"{results[n][key]['p99']:.1f}"
-                for n in names
-            )
-            if len(names) == 2:
-                ratio = results[names[0]][key]["rps"] / results[names[1]][key]["rps"]
-                row += f" | {ratio:.2f}x"
-            print(row + " |")
+    ops = [op for op in OPS if op in args.ops]
+    results = bench(names, seconds, ops, args.rounds)
+    print(f"\n{seconds:g} s per cell; {table(results, names, ops)}")
     for name in names:
         r = results[name]
         print(
