@@ -23,6 +23,7 @@ from threadloom.server._config import ServerConfig, load_config
 from threadloom.server._http import HTTPError, reply
 from threadloom.server._inspector import PATH as INSPECTOR_PATH
 from threadloom.server._inspector import inspector_app
+from threadloom.server._routing import ShapeRouter
 from threadloom.server._server import Server
 
 __all__ = ["create_app"]
@@ -113,9 +114,9 @@ def create_app(
         Mount(INSPECTOR_PATH, app=inspector_app(server)),
     ]
     app = Starlette(
-        routes=routes,
-        middleware=[Middleware(_Authenticate, server=server)],
-        lifespan=lifespan,
+        # Without auth there is nothing to check: no layer at all, rather than one that
+        # looks at every request to pass it on.
+        middleware=[] if server.auth is None else [Middleware(_Authenticate, server=server)],
         exception_handlers={
             HTTPError: _http_error,
             HTTPException: _starlette_error,
@@ -123,6 +124,7 @@ def create_app(
             Exception: _server_error,
         },
     )
+    app.router = ShapeRouter(routes, lifespan=lifespan)
     app.state.server = server
     return app
 
