@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 
 import threadloom
+from threadloom.server._transport import http_protocol
 
 HERE = Path(__file__).parent
 
@@ -40,7 +41,9 @@ def running(app: Any) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # The HTTP protocol `threadloom serve` runs, so that the tests go through it too.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=http_protocol())
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

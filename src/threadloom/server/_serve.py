@@ -8,6 +8,7 @@ from typing import Any
 
 from threadloom.server._app import create_app
 from threadloom.server._config import ServerConfig
+from threadloom.server._transport import http_protocol
 
 __all__ = ["is_loopback", "serve"]
 
@@ -47,4 +48,6 @@ def serve(
         workers=workers,
         require_auth=not is_loopback(host),
     )
+    # Unless told otherwise: uvicorn's own protocol, writing each response in one piece.
+    uvicorn_options.setdefault("http", http_protocol())
     uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options)
