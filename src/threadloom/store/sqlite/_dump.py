@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from threadloom.store._dump import LoadedItem, StoredItem, as_lists, from_epoch, utc
+from threadloom.store._jsontext import loads as load_json
 from threadloom.store.sqlite._batch import EPOCH, LIVE, stored_dims
 from threadloom.store.sqlite._sql import prefix_where, split_namespace
 
@@ -69,7 +70,7 @@ def dump_rows(
             StoredItem(
                 split_namespace(prefix),
                 key,
-                json.loads(value),
+                load_json(value),
                 utc(datetime.fromisoformat(created)),
                 utc(datetime.fromisoformat(updated)),
                 _index_of(paths, default_paths, keyword_fields),

@@ -7,7 +7,6 @@ each method runs inside the batch's transaction on its connection.
 from __future__ import annotations
 
 import heapq
-import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from threadloom._sqlite import Database
 from threadloom.store._fusion import FusionConfig, fuse_hits
 from threadloom.store._hybrid import fuse_in_memory
+from threadloom.store._jsontext import loads as load_json
 from threadloom.store._keyword import KeywordHit, KeywordIndex
 from threadloom.store.base import SearchItem, SearchOp
 from threadloom.store.sqlite._batch import (
@@ -86,7 +86,7 @@ class Searches:
         )
         pairs, skip = [], op.offset
         for row in rows:
-            value = json.loads(row[3])
+            value = load_json(row[3])
             # Filters SQL cannot express are evaluated here, newest first.
             if prepared.sql is None and prepared.predicate and not prepared.predicate(value):
                 continue
@@ -238,7 +238,7 @@ class Searches:
         rows = fetch_live(conn, addresses, run.now, prepared.sql)
         if prepared.sql is None and prepared.predicate is not None:
             predicate = prepared.predicate
-            return {address for address, row in rows.items() if predicate(json.loads(row[3]))}
+            return {address for address, row in rows.items() if predicate(load_json(row[3]))}
         return set(rows)
 
     def _acceptor(
@@ -254,7 +254,7 @@ class Searches:
                 f"AND {where}",
                 (join_namespace(namespace), key, run.now, *params),
             ).fetchone()
-            return row is not None and (predicate is None or predicate(json.loads(row[0])))
+            return row is not None and (predicate is None or predicate(load_json(row[0])))
 
         return accept
 
@@ -268,7 +268,7 @@ class Searches:
         """Search items for already-checked ``(namespace, key, score)`` hits, in order."""
         rows = fetch_live(conn, [(ns, key) for ns, key, _ in hits], run.now)
         return [
-            self._search_item(run, op, rows[(ns, key)], json.loads(rows[(ns, key)][3]), score)
+            self._search_item(run, op, rows[(ns, key)], load_json(rows[(ns, key)][3]), score)
             for ns, key, score in hits
             if (ns, key) in rows
         ]
@@ -290,7 +290,7 @@ class Searches:
             rows = fetch_live(conn, [(ns, key) for ns, key, _ in hits], run.now)
             if len(rows) == len(hits):
                 return [
-                    self._search_item(run, op, row, json.loads(row[3]), score)
+                    self._search_item(run, op, row, load_json(row[3]), score)
                     for (row, (_, _, score)) in zip(
                         (rows[(ns, key)] for ns, key, _ in hits), hits, strict=True
                     )
@@ -304,7 +304,7 @@ class Searches:
             ).fetchone()
             if row is None:
                 return False
-            value = json.loads(row[3])
+            value = load_json(row[3])
             if predicate is not None and not predicate(value):
                 return False
             fetched[(namespace, key)] = (row, value)

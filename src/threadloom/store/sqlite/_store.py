@@ -23,6 +23,7 @@ from threadloom.errors import (
 from threadloom.store._dump import StoredItem, from_epoch, prepare_load
 from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
 from threadloom.store._filters import compile_filter, parse_filter
+from threadloom.store._jsontext import loads as load_json
 from threadloom.store._modes import fusion_config as _fusion_config
 from threadloom.store._modes import text_fields as _text_fields
 from threadloom.store._ops import matches_condition
@@ -440,7 +441,7 @@ class SqliteStore(Searches, BaseStore):
         if op.refresh_ttl and row[6] is not None:
             run.refresh.append(row[0])
         return Item(
-            value=json.loads(row[3]),
+            value=load_json(row[3]),
             key=op.key,
             namespace=op.namespace,
             created_at=row[4],

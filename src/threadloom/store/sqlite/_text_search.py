@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
+from threadloom.store._jsontext import loads as load_json
 from threadloom.store._keyword import KeywordHit, score_matches
 from threadloom.store._text import fts5_match_expression, index_text, query_terms
 from threadloom.store.base import get_text_at_path
@@ -162,7 +163,7 @@ def build_keyword_index(
             scope = scopes[prefix] = scope_tokens(split_namespace(prefix))
         texts.extend(
             (item_id, prefix, key, scope, body, body.count(" ") + 1)
-            for body in bodies_at(json.loads(value), paths)
+            for body in bodies_at(load_json(value), paths)
         )
     conn.executemany(
         "INSERT INTO store_texts (item_id, prefix, key, scope, body, length) "
@@ -265,7 +266,7 @@ def keyword_matches(
         doc_freq.update(wanted.intersection(body.split(" ")))
         if not passes:
             continue
-        if where is None and predicate is not None and not predicate(json.loads(value)):
+        if where is None and predicate is not None and not predicate(load_json(value)):
             continue
         namespace = namespaces.get(stored_prefix)
         if namespace is None:
