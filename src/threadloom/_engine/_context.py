@@ -25,6 +25,7 @@ class Task:
 
     __slots__ = (
         "_interrupt_count",
+        "_runtime",
         "attempt",
         "config",
         "error",
@@ -70,6 +71,8 @@ class Task:
         self.first_attempt_time: float | None = None
         """When the first attempt started (Unix time), for ``runtime.execution_info``."""
         self._interrupt_count = 0
+        self._runtime: tuple[int, Any] | None = None
+        """``(attempt, runtime)``: the runtime built for this attempt (see ``Run.task_runtime``)."""
         self.subgraph_calls = 0
         """Subgraphs this attempt has called: the second and later get namespaces of their own."""
 

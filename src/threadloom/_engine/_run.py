@@ -698,6 +698,11 @@ class Run(RunOutput, RunSaving):
 
     def task_runtime(self, task: Task) -> Any:
         """The run's runtime with ``execution_info`` describing ``task`` (its namespace, attempt)."""
+        cached = task._runtime
+        if cached is not None and cached[0] == task.attempt:
+            return cached[
+                1
+            ]  # built once per attempt (it is immutable), however often it is asked for
         from threadloom.runtime import ExecutionInfo
 
         ns = f"{task.name}:{task.id}"
@@ -711,7 +716,9 @@ class Run(RunOutput, RunSaving):
             node_attempt=task.attempt,
             node_first_attempt_time=task.first_attempt_time,
         )
-        return self.runtime.override(execution_info=info)
+        runtime = self.runtime.override(execution_info=info)
+        task._runtime = (task.attempt, runtime)
+        return runtime
 
     def task_config(self, task: Task) -> Any:
         """The config a node receives: the caller's, with this task's metadata and callbacks."""

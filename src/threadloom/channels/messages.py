@@ -44,10 +44,12 @@ def normalize_messages(value: Any) -> list[BaseMessage]:
         items = list(value)
     else:
         items = [value]
-    try:
-        messages = convert_to_messages(items)
-    except (ValueError, TypeError, NotImplementedError) as exc:
-        raise InvalidUpdateError(f"cannot turn {value!r} into chat messages: {exc}") from exc
+    messages: list[Any] = items
+    if not all(isinstance(m, BaseMessage) for m in items):  # messages convert to themselves
+        try:
+            messages = convert_to_messages(items)
+        except (ValueError, TypeError, NotImplementedError) as exc:
+            raise InvalidUpdateError(f"cannot turn {value!r} into chat messages: {exc}") from exc
     out: list[BaseMessage] = []
     for message in messages:
         if isinstance(message, BaseMessageChunk):

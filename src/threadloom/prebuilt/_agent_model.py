@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from threadloom.prebuilt._runnable import injecting
 
 __all__ = [
     "PROMPT_RUNNABLE_NAME",
+    "HistoryCheck",
     "Prompt",
     "get_model",
     "get_prompt_runnable",
@@ -129,16 +131,22 @@ _AI_TYPES = frozenset({"ai", "AIMessageChunk"})
 
 def validate_chat_history(messages: Sequence[BaseMessage]) -> None:
     """Raise if an AI message's tool call has no ``ToolMessage`` answering it."""
-    # Runs before every model call over the whole history: one pass, type tags, no isinstance.
-    answered: set[str] = set()
-    calls: list[Any] = []
+    _raise_pending(_scan(messages, set(), []))
+
+
+def _scan(messages: Sequence[BaseMessage], answered: set[str], calls: list[Any]) -> list[Any]:
+    """The tool calls still unanswered after ``messages`` (``answered``/``calls``: before them)."""
+    # One pass over type tags, no isinstance: this runs before every model call.
     for m in messages:
         kind = m.type
         if kind in _TOOL_TYPES:
             answered.add(m.tool_call_id)  # type: ignore[attr-defined]  # a ToolMessage
         elif kind in _AI_TYPES and m.tool_calls:  # type: ignore[attr-defined]  # an AIMessage
             calls.extend(m.tool_calls)  # type: ignore[attr-defined]
-    pending = [call for call in calls if call["id"] not in answered]
+    return [call for call in calls if call["id"] not in answered]
+
+
+def _raise_pending(pending: list[Any]) -> None:
     if pending:
         raise ValueError(
             "Found AIMessages with tool_calls that do not have a corresponding ToolMessage. "
@@ -147,3 +155,44 @@ def validate_chat_history(messages: Sequence[BaseMessage]) -> None:
             "a corresponding ToolMessage (result of a tool invocation to return to the LLM) - "
             "this is required by most LLM providers."
         )
+
+
+class HistoryCheck:
+    """:func:`validate_chat_history` for a history that grows between calls.
+
+    A thread's history reaches the model again and again with a few messages
+    more each time; the check remembers the histories it passed (a few, one per
+    recent thread) and reads only the messages after the ones it passed, so its
+    cost stays flat as the thread grows. Messages are taken as unchanged once
+    read, as the channel keeps them.
+    """
+
+    _KEEP = 16
+
+    def __init__(self) -> None:
+        # id of the first message -> (the history passed, the tool call ids it answers)
+        self._passed: dict[int, tuple[list[BaseMessage], frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, messages: Sequence[BaseMessage]) -> None:
+        if not messages:
+            return
+        key = id(messages[0])  # the memo holds that message, so its id is not reused meanwhile
+        passed = self._passed.get(key)
+        start, answered = 0, set()
+        if passed is not None:
+            seen, seen_answered = passed
+            n = len(seen)
+            if n <= len(messages) and seen[-1] is messages[n - 1]:
+                head = messages[:n]
+                # The same objects: the list comparison checks identity first, in C.
+                if seen == (head if type(head) is list else list(head)):
+                    start, answered = n, set(seen_answered)
+        # A passed history left no call pending: only the new messages can add one.
+        _raise_pending(_scan(messages[start:] if start else messages, answered, []))
+        entry = (list(messages), frozenset(answered))
+        with self._lock:
+            memo = self._passed
+            if key not in memo and len(memo) >= self._KEEP:
+                del memo[next(iter(memo))]  # the least recently started thread
+            memo[key] = entry

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from threadloom.graph import END, StateGraph
 from threadloom.graph.state import CompiledStateGraph
 from threadloom.prebuilt._agent_model import (
+    HistoryCheck,
     Prompt,
     get_model,
     get_prompt_runnable,
@@ -29,7 +30,6 @@ from threadloom.prebuilt._agent_model import (
     init_model,
     prompt_function,
     should_bind_tools,
-    validate_chat_history,
 )
 from threadloom.prebuilt._agent_state import (
     AgentState,
@@ -66,6 +66,7 @@ class _Agent:
         self.uses_pre_hook = uses_pre_hook
         self.name = name
         self.return_direct = {t.name for t in tool_classes if t.return_direct}
+        self.check_history = HistoryCheck()
         self.dynamic = not isinstance(model, (str, Runnable)) and callable(model)
         self.async_dynamic = self.dynamic and inspect.iscoroutinefunction(model)
         self.model = model
@@ -112,7 +113,7 @@ class _Agent:
         if messages is None:
             key = "'llm_input_messages' or 'messages'" if self.uses_pre_hook else "'messages'"
             raise ValueError(f"Expected input to call_model to have {key} key, but got {state}")
-        validate_chat_history(messages)
+        self.check_history(messages)
         # A copy: the node's input may be shared with the run's other readers.
         if isinstance(state, BaseModel):
             return state.model_copy(update={"messages": messages})
