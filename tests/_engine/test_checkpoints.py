@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import operator
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from typing_extensions import TypedDict
@@ -149,6 +149,15 @@ async def test_update_state_with_unknown_node_or_key_is_an_error(client: GraphCl
         await client.update_state(graph, cfg(), {"nope": 2}, as_node="a")
 
 
+def parallel_graph(**nodes: Any) -> Any:
+    """A graph whose nodes all run in its first step."""
+    builder = StateGraph(State)
+    for name, node in nodes.items():
+        builder.add_node(name, node)
+        builder.add_edge(START, name)
+    return builder.compile(checkpointer=InMemorySaver())
+
+
 async def test_succeeded_nodes_of_a_failed_step_are_not_rerun_on_resume(
     client: GraphClient,
 ) -> None:
@@ -166,22 +175,45 @@ async def test_succeeded_nodes_of_a_failed_step_are_not_rerun_on_resume(
             raise RuntimeError("boom")
         return {"log": ["flaky"]}
 
-    builder = StateGraph(State)
-    builder.add_node("ok", ok)
-    builder.add_node("flaky", flaky)
-    builder.add_edge(START, "ok")
-    builder.add_edge(START, "flaky")
-    graph = builder.compile(checkpointer=InMemorySaver())
+    graph = parallel_graph(ok=ok, flaky=flaky)
     with pytest.raises(RuntimeError):
         await client.invoke(graph, {"x": 0}, cfg())
     failed = await client.get_state(graph, cfg())
-    assert failed.next == ("ok", "flaky")
+    assert failed.next == ("flaky",)  # "ok" finished: only "flaky" has still to run
     # The saved error reads as LangGraph's does: the repr of the exception.
     assert [t.error for t in failed.tasks] == [None, "RuntimeError('boom')"]
     broken[0] = False
     # The writes of one step apply in LangGraph's order: pulled nodes by name.
     assert (await client.invoke(graph, None, cfg()))["log"] == ["flaky", "ok"]
     assert calls == {"ok": 1, "flaky": 2}
+
+
+async def test_the_head_shows_the_writes_of_the_tasks_of_a_failed_step_that_finished(
+    client: GraphClient,
+) -> None:
+    """Read without a checkpoint_id, a thread whose last step failed shows it as it stands,
+    as LangGraph does: the values hold what the finished tasks wrote and ``next`` names
+    only the tasks still to run. Read by its checkpoint_id, the same checkpoint shows as
+    it was saved: the values before the step, every task of the step in ``next``."""
+
+    def fails(state: State) -> dict:
+        raise RuntimeError("boom")
+
+    graph = parallel_graph(ok=lambda state: {"x": 5, "log": ["ok"]}, fails=fails)
+    with pytest.raises(RuntimeError):
+        await client.invoke(graph, {"x": 1}, cfg())
+    head = await client.get_state(graph, cfg())
+    assert head.values == {"x": 5, "log": ["ok"]}
+    assert head.next == ("fails",)
+    assert [(t.name, t.result) for t in head.tasks] == [
+        ("ok", {"x": 5, "log": ["ok"]}),
+        ("fails", None),
+    ]
+    saved = await client.get_state(graph, head.config)
+    assert saved.values == {"x": 1, "log": []}
+    assert saved.next == ("ok", "fails")
+    history = await client.get_state_history(graph, cfg())
+    assert history[0].next == ("ok", "fails")
 
 
 async def test_message_history_is_checkpointed_as_deltas(client: GraphClient) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -27,6 +27,17 @@ def two_step_graph():
     builder.add_edge(START, "a")
     builder.add_edge("a", "b")
     return builder.compile()
+
+
+def subgraph_node_graph(checkpointer: Any = None) -> Any:
+    """A graph whose one node "sub" is a subgraph with one node "inner_node"."""
+    inner = StateGraph(State)
+    inner.add_node("inner_node", lambda s: {"log": ["inner"]})
+    inner.add_edge(START, "inner_node")
+    outer = StateGraph(State)
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "sub")
+    return outer.compile(checkpointer=checkpointer)
 
 
 def chat_graph(reply: str = "hello there friend"):
@@ -123,13 +134,9 @@ async def test_debug_mode_reports_tasks_and_results(client: GraphClient) -> None
 
 async def test_subgraph_parts_carry_their_namespace(client: GraphClient) -> None:
     """With subgraphs=True, parts from inside a subgraph come with its namespace."""
-    inner = StateGraph(State)
-    inner.add_node("inner_node", lambda s: {"log": ["inner"]})
-    inner.add_edge(START, "inner_node")
-    outer = StateGraph(State)
-    outer.add_node("sub", inner.compile())
-    outer.add_edge(START, "sub")
-    parts = await client.stream(outer.compile(), {"x": 0}, stream_mode="updates", subgraphs=True)
+    parts = await client.stream(
+        subgraph_node_graph(), {"x": 0}, stream_mode="updates", subgraphs=True
+    )
     namespaces = [ns for ns, _ in parts]
     assert namespaces[0][0].startswith("sub:")
     assert parts[-1] == ((), {"sub": {"x": 0, "log": ["inner"]}})
@@ -190,6 +197,41 @@ async def test_a_checkpoint_event_lists_the_tasks_that_run_next_as_its_history_d
         "configurable": {"thread_id": "1", "checkpoint_ns": f"sub:{sub_task['id']}"}
     }
     assert events[-1]["tasks"] == []
+
+
+async def test_checkpoint_events_of_an_exit_durability_run_name_the_one_checkpoint_saved(
+    client: GraphClient,
+) -> None:
+    """With ``durability="exit"`` the steps' checkpoints are held back and only the last is
+    saved: the last checkpoint event's config is that saved checkpoint's."""
+    from threadloom.checkpoint.memory import InMemorySaver
+
+    graph = two_step_graph()
+    graph.checkpointer = InMemorySaver()
+    config = {"configurable": {"thread_id": "1"}}
+    events = await client.stream(
+        graph, {"x": 0}, config, stream_mode="checkpoints", durability="exit"
+    )
+    (saved,) = await client.get_state_history(graph, config)
+    ids = [e["config"]["configurable"]["checkpoint_id"] for e in events]
+    assert len(set(ids)) == len(ids) == 4
+    assert events[-1]["config"]["configurable"] == saved.config["configurable"]
+
+
+async def test_a_subgraphs_checkpoint_events_carry_its_checkpoint_map(client: GraphClient) -> None:
+    """A subgraph's checkpoint events name the checkpoints of the graphs above it
+    (``checkpoint_map``), as the subgraph's history does."""
+    from threadloom.checkpoint.memory import InMemorySaver
+
+    graph = subgraph_node_graph(InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    parts = await client.stream(graph, {"x": 0}, config, stream_mode="checkpoints", subgraphs=True)
+    inner = [event for ns, event in parts if ns]
+    assert inner
+    for event in inner:
+        conf = event["config"]["configurable"]
+        assert set(conf["checkpoint_map"]) == {"", conf["checkpoint_ns"]}
+        assert conf["checkpoint_map"][conf["checkpoint_ns"]] == conf["checkpoint_id"]
 
 
 async def test_messages_mode_does_not_repeat_input_messages_a_subgraph_returns(

@@ -1,4 +1,5 @@
-"""Checkpoint plumbing: sortable ids, deterministic task ids, and the per-thread channel cache."""
+"""Checkpoint plumbing: sortable ids, deterministic task ids, applying a step's writes in
+LangGraph's order, and the per-thread channel cache."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from threadloom.channels.base import BaseChannel
+from threadloom.channels.last_value import LastValue
 from threadloom.checkpoint.id import uuid6
+from threadloom.errors import InvalidUpdateError
 
 if TYPE_CHECKING:
     from threadloom._engine._context import Task
@@ -22,6 +25,7 @@ __all__ = [
     "now_iso",
     "path_text",
     "task_id",
+    "write_channels",
     "write_order",
 ]
 
@@ -52,6 +56,36 @@ def write_order(task: Task) -> str:
     """Where a task's writes apply in its step, as in LangGraph: by the text of its path, so
     the nodes that pulled apply by name, then the pushed (``Send``) tasks in the order sent."""
     return path_text(task.path)
+
+
+def write_channels(
+    channels: dict[str, BaseChannel], tasks: list[Task]
+) -> tuple[dict[str, list[Any]], set[str]]:
+    """Update ``channels`` with the writes of ``tasks`` (one step's), in LangGraph's order;
+    return the writes by channel and the channels that changed."""
+    pending: dict[str, list[Any]] = {}
+    for task in sorted(tasks, key=write_order) if len(tasks) > 1 else tasks:
+        for key, value in task.writes:
+            if key:
+                pending.setdefault(key, []).append(value)
+    changed: set[str] = set()
+    for key, values in pending.items():
+        channel = channels.get(key)
+        if channel is None:
+            continue  # a reserved write key (interrupt, resume, error)
+        try:
+            if channel.update(values):
+                changed.add(key)
+        except InvalidUpdateError as exc:
+            if isinstance(channel, LastValue) and len(values) > 1:
+                writers = [t.name for t in tasks if any(k == key for k, _ in t.writes)]
+                raise InvalidUpdateError(
+                    f"At key '{key}': Can receive only one value per step. Use an Annotated key "
+                    f"to handle multiple values. (Nodes {', '.join(repr(w) for w in writers)} "
+                    "all wrote it: give it a reducer, Annotated[type, reducer].)"
+                ) from exc
+            raise
+    return pending, changed
 
 
 def now_iso() -> str:

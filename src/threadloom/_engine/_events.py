@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._checkpoint import now_iso
 from threadloom._engine._constants import ERROR, INTERRUPT, RESUME
-from threadloom._engine._subgraphs import task_namespace
+from threadloom._engine._subgraphs import task_namespace, with_checkpoint_map
 
 if TYPE_CHECKING:
     from threadloom._engine._context import Task
@@ -74,6 +74,8 @@ class TaskView:
     error: Any
     interrupts: tuple[Any, ...]
     result: Any
+    done: list[tuple[str, Any]] | None
+    """The writes of a task that finished (``None`` while it still has to run)."""
 
 
 def task_views(run: Run, tasks: list[Task]) -> list[TaskView]:
@@ -84,14 +86,14 @@ def task_views(run: Run, tasks: list[Task]) -> list[TaskView]:
     views = []
     for task in tasks:
         writes = by_task.get(task.id, [])
-        done = any(c not in (INTERRUPT, ERROR, RESUME) for c, _ in writes)
+        done = [(c, v) for c, v in writes if c not in (INTERRUPT, ERROR, RESUME)] or None
         # A task that finished once its interrupt was answered no longer waits on it.
         interrupts = () if done else tuple(i for c, v in writes if c == INTERRUPT for i in v)
         error = next((v for c, v in writes if c == ERROR), None)
         result = None
         if writes and not interrupts and error is None:
             result = {c: v for c, v in writes if c in run.spec.writable_keys} or None
-        views.append(TaskView(task, error, interrupts, result))
+        views.append(TaskView(task, error, interrupts, result, done))
     return views
 
 
@@ -116,6 +118,15 @@ def _event_task(run: Run, view: TaskView) -> dict[str, Any]:
     return shown
 
 
+def _checkpoint_config(run: Run) -> dict[str, Any] | None:
+    """The config of the run's current checkpoint, also while it is held back unsaved
+    (``durability="exit"``: the last one held back is the one saved at the end)."""
+    if run.deferred is None or run.checkpoint_id is None:
+        return run.checkpoint_config
+    conf = {"thread_id": run.thread_id, "checkpoint_ns": run.ns, "checkpoint_id": run.checkpoint_id}
+    return {"configurable": conf}
+
+
 def checkpoint_event(run: Run) -> dict[str, Any]:
     """A checkpoint was saved: its config, values and the tasks that run next."""
     tasks = run.next_tasks(dry=True)
@@ -124,7 +135,7 @@ def checkpoint_event(run: Run) -> dict[str, Any]:
         "timestamp": now_iso(),
         "step": run.step,
         "payload": {
-            "config": run.checkpoint_config,
+            "config": with_checkpoint_map(_checkpoint_config(run), run.metadata),
             "parent_config": run.parent_config,
             "values": run.read_state(),
             "metadata": run.metadata,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._caching import NODE_NS
-from threadloom._engine._checkpoint import ChannelCache
+from threadloom._engine._checkpoint import ChannelCache, write_channels
 from threadloom._engine._constants import TASK_CONFIG
 from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
@@ -472,11 +472,12 @@ def _own_lineage(config: Any, parent: Task) -> bool:
 
 
 def _read_state(run: Run, subgraphs: bool) -> Script[StateSnapshot]:
-    """Load the thread (leaving its kept channels cached) and describe it."""
+    """Load the thread (leaving its kept channels cached) and describe it: its latest
+    checkpoint as it stands now, or the one ``checkpoint_id`` names as it was saved."""
     yield from load(run, peek=True)
     if run.checkpoint_id is None:
         return _empty_snapshot(run)
-    return (yield from _snapshot(run, subgraphs))
+    return (yield from _snapshot(run, subgraphs, live=run.wants_latest()))
 
 
 def _stopped_mid_turn(run: Run) -> dict[str, Any] | None:
@@ -550,14 +551,25 @@ def _subgraph_state(run: Run, task: Task, recurse: bool) -> Script[Any]:
     if found is None:
         return _empty_snapshot(child, config)
     child.load_tuple(found)
-    return (yield from _snapshot(child, True))
+    return (yield from _snapshot(child, True, live=True))
 
 
-def _snapshot(run: Run, subgraphs: bool = False) -> Script[StateSnapshot]:
+def _snapshot(run: Run, subgraphs: bool = False, live: bool = False) -> Script[StateSnapshot]:
+    """The snapshot of the run's checkpoint. ``live`` (the thread's head, as LangGraph reads
+    it): the values include the writes of the step's tasks that already finished, and
+    ``next`` names only the tasks still to run; otherwise the checkpoint as saved."""
     tasks = run.next_tasks(dry=True)
+    views = task_views(run, tasks)
+    if live:
+        finished = [v for v in views if v.done]
+        if finished:
+            for view in finished:
+                view.task.writes = view.done or []
+            write_channels(run.channels, [v.task for v in finished])
+            tasks = [v.task for v in views if not v.done]
     snapshot_tasks = []
     interrupts: list[Interrupt] = []
-    for view in task_views(run, tasks):
+    for view in views:
         task = view.task
         interrupts.extend(view.interrupts)
         snapshot_tasks.append(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine import _results
-from threadloom._engine._checkpoint import task_id, write_order
+from threadloom._engine._checkpoint import task_id, write_channels
 from threadloom._engine._constants import (
     ERROR,
     INTERRUPT,
@@ -30,7 +30,6 @@ from threadloom._engine._saving import Op, RunSaving
 from threadloom._engine._spec import BranchSpec, NodeSpec
 from threadloom._engine._subgraphs import ReplayState, recast, task_namespace
 from threadloom.channels.base import BaseChannel
-from threadloom.channels.last_value import LastValue
 from threadloom.errors import (
     AmbiguousResumeError,
     EmptyInputError,
@@ -653,31 +652,12 @@ class Run(RunOutput, RunSaving):
         if pushed and channels[TASKS].consume():
             versions[TASKS] = version
             updated.add(TASKS)
-        pending: dict[str, list[Any]] = {}
-        for task in sorted(tasks, key=write_order) if len(tasks) > 1 else tasks:
-            for key, value in task.writes:
-                if key:
-                    pending.setdefault(key, []).append(value)
-        for key, values in pending.items():
-            channel = channels.get(key)
-            if channel is None:
-                continue  # a reserved write key (interrupt, resume, error)
-            try:
-                changed = channel.update(values)
-            except InvalidUpdateError as exc:
-                if isinstance(channel, LastValue) and len(values) > 1:
-                    writers = [t.name for t in tasks if any(k == key for k, _ in t.writes)]
-                    raise InvalidUpdateError(
-                        f"At key '{key}': Can receive only one value per step. Use an Annotated key "
-                        f"to handle multiple values. (Nodes {', '.join(repr(w) for w in writers)} "
-                        "all wrote it: give it a reducer, Annotated[type, reducer].)"
-                    ) from exc
-                raise
-            if changed:
-                versions[key] = version
-                updated.add(key)
+        written, changed = write_channels(channels, tasks)
+        for key in changed:
+            versions[key] = version
+        updated |= changed
         for key in self.spec.ephemeral_keys:
-            if key not in pending and channels[key].update(()):
+            if key not in written and channels[key].update(()):
                 versions[key] = version
                 updated.add(key)
         if self.carried:
