@@ -184,9 +184,32 @@ def encode_metadata(serde: Any, metadata: Mapping[str, Any]) -> tuple[str, bytes
     Metadata is matched by ``list(filter=...)`` in the database, so it holds no NUL
     character on any saver (PostgreSQL's JSON cannot store one).
     """
-    if any("\x00" in text for text in _texts(metadata)):
+    if _holds_nul(metadata):
         raise SerializationError("Cannot serialize metadata: it holds a NUL character")
     return _dumps(serde, dict(metadata), "metadata")
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a string in ``value`` (the strings :func:`_texts` walks) holds a NUL character.
+
+    Runs on every put: a plain recursion with the scalar types first, no generators.
+    """
+    t = type(value)
+    if t is str:
+        return "\x00" in value
+    if t is int or t is float or t is bool or value is None:
+        return False
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _holds_nul(key) or _holds_nul(item):
+                return True
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if _holds_nul(item):
+                return True
+    return False
 
 
 def _texts(value: Any) -> Iterator[str]:

@@ -142,7 +142,7 @@ class ToolNode(NodeRunnable):
                 execution_info=getattr(runtime, "execution_info", None),
                 server_info=getattr(runtime, "server_info", None),
             )
-            for call, cfg in zip(calls, get_config_list(config, len(calls)), strict=False)
+            for call, cfg in zip(calls, _configs(config, len(calls)), strict=False)
         ]
 
     def _func(self, input: Any, config: RunnableConfig, runtime: Any) -> Any:
@@ -503,6 +503,12 @@ class ToolNode(NodeRunnable):
 
 def _no_write(_: Any) -> None:
     return None
+
+
+def _configs(config: RunnableConfig, count: int) -> list[RunnableConfig]:
+    """One config per tool call. The node's config is already this call's own copy (the node
+    ensured it), so a single call takes it as it is; several get a copy each."""
+    return [config] if count == 1 else get_config_list(config, count)
 
 
 def tools_condition(
