@@ -363,8 +363,8 @@ async def test_command_as_input_updates_state_and_routes(client: GraphClient) ->
     assert out == {"x": 3, "log": ["b"]}
 
 
-async def test_async_run_of_sync_nodes_and_async_branches() -> None:
-    """ainvoke runs sync nodes in worker threads and awaits async path functions."""
+def a_routed_to_b() -> StateGraph:
+    """START -> "a", then an async conditional edge that picks "b"."""
 
     async def route(state: State) -> str:
         return "b"
@@ -373,5 +373,39 @@ async def test_async_run_of_sync_nodes_and_async_branches() -> None:
     builder.add_node("a", appender("a"))
     builder.add_node("b", appender("b"))
     builder.add_edge(START, "a")
-    builder.add_conditional_edges("a", route, ["b"])
-    assert (await builder.compile().ainvoke({"x": 0}))["log"] == ["a", "b"]
+    builder.add_conditional_edges("a", route, ["b", END])
+    return builder
+
+
+async def test_async_run_of_sync_nodes_and_async_branches() -> None:
+    """ainvoke runs sync nodes in worker threads and awaits async path functions."""
+
+    assert (await a_routed_to_b().compile().ainvoke({"x": 0}))["log"] == ["a", "b"]
+
+
+async def test_an_async_conditional_entry_point_is_awaited() -> None:
+    """The conditional edges from START may be async: ainvoke awaits them."""
+
+    async def route(state: State) -> str:
+        return "b" if state["x"] else "a"
+
+    builder = StateGraph(State)
+    builder.add_node("a", appender("a"))
+    builder.add_node("b", appender("b"))
+    builder.add_conditional_edges(START, route, ["a", "b"])
+    graph = builder.compile()
+    assert (await graph.ainvoke({"x": 0}))["log"] == ["a"]
+    assert (await graph.ainvoke({"x": 1}))["log"] == ["b"]
+
+
+async def test_aupdate_state_as_a_node_awaits_its_async_conditional_edge() -> None:
+    """An update as a node is followed by that node's conditional edges; aupdate_state
+    awaits an async one, and the node it picks runs next."""
+    from threadloom.checkpoint.memory import InMemorySaver
+
+    graph = a_routed_to_b().compile(checkpointer=InMemorySaver(), interrupt_before=["a"])
+    config = {"configurable": {"thread_id": "1"}}
+    await graph.ainvoke({"x": 0}, config)
+    await graph.aupdate_state(config, {"log": ["by hand"]}, as_node="a")
+    assert (await graph.aget_state(config)).next == ("b",)
+    assert (await graph.ainvoke(None, config))["log"] == ["by hand", "b"]

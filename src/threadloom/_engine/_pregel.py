@@ -443,7 +443,8 @@ class CompiledGraph(RunnableGraph):
         yield from load(run)
         for step in steps:
             if step:
-                yield from save(run, update_ops(run, [(u.values, u.as_node) for u in step]))
+                ops = yield from update_ops(run, [(u.values, u.as_node) for u in step])
+                yield from save(run, ops)
         run.graph._cache.put(run.cache_key, run.thread_state())
         return with_checkpoint_map(run.checkpoint_config, run.metadata)
 
@@ -456,7 +457,8 @@ class CompiledGraph(RunnableGraph):
         run = self._state_run(config)
         yield from load(run)
         _require_checkpoint(run)
-        yield from save(run, update_ops(run, [(values, as_node)]))
+        ops = yield from update_ops(run, [(values, as_node)])
+        yield from save(run, ops)
         run.graph._cache.put(run.cache_key, run.thread_state())
         return with_checkpoint_map(run.checkpoint_config, run.metadata)
 

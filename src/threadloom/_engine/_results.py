@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NodeReturn",
-    "eval_branches",
     "fresh_state",
     "object_updates",
     "process_output",
@@ -215,19 +214,6 @@ def resolve_branch(run: Run, source: str, branch: BranchSpec, result: Any) -> li
             continue
         writes.append(_route(run, source, target))
     return writes
-
-
-def eval_branches(
-    run: Run, task: Task, branches: tuple[BranchSpec, ...] | list[BranchSpec], writes: list[Any]
-) -> list[tuple[str, Any]]:
-    """Evaluate sync branches right away (used for the input step and update_state)."""
-    out: list[tuple[str, Any]] = []
-    if task.config is None:
-        task.config = run.task_config(task)
-    for branch in branches:
-        state = fresh_state(run, task, writes, branch)
-        out.extend(resolve_branch(run, branch.source, branch, branch.path.call(task, state)))
-    return out
 
 
 def object_updates(value: Any) -> dict[str, Any] | None:

@@ -169,6 +169,8 @@ class Run(RunOutput, RunSaving):
         self.parent_command: Command[Any] | None = None
         # Functional-API task calls of the current step (see _calls).
         self.calls: list[Task] = []
+        self.start_due: Task | None = None
+        """START's task of this step while its conditional edges are still to be evaluated."""
         self.call_counts: dict[str, int] = {}
         self._runtime: Any = None
         self._base_task_config: dict[str, Any] | None = None
@@ -278,7 +280,7 @@ class Run(RunOutput, RunSaving):
             return self.checkpoint_ops("input")
         task.writes = [*updates, *start.edge_writes]
         if start.branches:
-            task.writes.extend(self.eval_branches(task, start.branches, task.writes))
+            task.writes.extend(self.eval_branches(task, start.branches))
         self.apply_writes([task])
         self.step += 1
         ops = self.checkpoint_ops("input")
@@ -498,7 +500,7 @@ class Run(RunOutput, RunSaving):
         start = self.spec.start
         task.writes = [*task.input.items(), *start.edge_writes]
         if start.branches:
-            task.writes.extend(self.eval_branches(task, start.branches, task.writes))
+            self.start_due = task  # the step script evaluates them (awaited when async)
         task.result = dict(task.input)
 
     def _task_id(self, step: int, name: str, path: tuple[Any, ...]) -> str:
@@ -608,10 +610,13 @@ class Run(RunOutput, RunSaving):
         return _results.resolve_branch(self, source, branch, result)
 
     def eval_branches(
-        self, task: Task, branches: tuple[BranchSpec, ...] | list[BranchSpec], writes: list[Any]
+        self, task: Task, branches: tuple[BranchSpec, ...] | list[BranchSpec]
     ) -> list[tuple[str, Any]]:
-        """Evaluate sync branches right away (used for the input step and update_state)."""
-        return _results.eval_branches(self, task, branches, writes)
+        """Evaluate sync branches right away (the input step of a graph without a START step)."""
+        from threadloom._engine._drivers import complete_sync
+        from threadloom._engine._superstep import branch_script
+
+        return complete_sync(branch_script(self, task, branches))
 
     # --- applying a step ------------------------------------------------------
 

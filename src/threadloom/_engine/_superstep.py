@@ -30,17 +30,21 @@ from threadloom._engine._events import (
     emit_event,
     task_result_event,
 )
+from threadloom._engine._results import fresh_state, resolve_branch
 from threadloom._engine._run import Op, Run
 from threadloom.channels.base import MISSING
 from threadloom.errors import GraphInterrupt, ParentCommand
 
-__all__ = ["FLUSH", "Request", "SaverCall", "Script", "load", "save", "script"]
+__all__ = ["FLUSH", "Request", "SaverCall", "Script", "branch_script", "load", "save", "script"]
 
 T = TypeVar("T")
 
 
 class SaverCall:
-    """Call ``saver.<method>(*args)`` (or await ``saver.a<method>(*args)``); send back the result."""
+    """Call ``saver.<method>(*args)`` (or await ``saver.a<method>(*args)``); send back the result.
+
+    Any object with such async twins serves: a branch path (a ``NodeFunc``) is called
+    with ``call`` in a sync run and awaited with ``acall`` in an async one."""
 
     __slots__ = ("args", "method", "saver")
 
@@ -108,6 +112,20 @@ def save(run: Run, ops: list[Op]) -> Script[None]:
             run.on_saved(result)
 
 
+def branch_script(run: Run, task: Task, branches: Any) -> Script[list[tuple[str, Any]]]:
+    """The writes of the conditional edges after ``task`` (outside a task's own run: the
+    input step, update_state), each decided on the state after ``task``'s writes; a path
+    function is awaited in an async run, so an async one works there."""
+    if task.config is None:
+        task.config = run.task_config(task)
+    out: list[tuple[str, Any]] = []
+    for branch in branches:
+        state = fresh_state(run, task, task.writes, branch)
+        result = yield SaverCall(branch.path, "call", (task, state))
+        out.extend(resolve_branch(run, branch.source, branch, result))
+    return out
+
+
 def script(run: Run, value: Any) -> Script[None]:
     """Drive ``run`` from its input to its end, an interrupt or an error."""
     if run.saver is None:
@@ -133,6 +151,10 @@ def script(run: Run, value: Any) -> Script[None]:
         tasks = run.next_tasks()
         if not tasks:
             break
+        start = run.start_due
+        if start is not None:  # the conditional edges from START choose the first nodes
+            run.start_due = None
+            start.writes.extend((yield from branch_script(run, start, run.spec.start.branches)))
         if run.should_interrupt_before(tasks):
             yield from _stop_static(run)
             return

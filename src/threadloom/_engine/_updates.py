@@ -24,6 +24,7 @@ from threadloom._engine._constants import (
     START,
 )
 from threadloom._engine._context import Task
+from threadloom._engine._superstep import Script, branch_script
 from threadloom.errors import InvalidUpdateError
 from threadloom.types import Command, StateUpdate
 
@@ -35,8 +36,9 @@ __all__ = ["as_update", "update_ops"]
 _SPECIAL = (END, COPY, INPUT)
 
 
-def update_ops(run: Run, updates: list[tuple[Any, str | None]]) -> list[Op]:
-    """Apply one superstep of updates to ``run``; the saver calls that record it."""
+def update_ops(run: Run, updates: list[tuple[Any, str | None]]) -> Script[list[Op]]:
+    """Apply one superstep of updates to ``run``; the saver calls that record it. A script:
+    the conditional edges after an updating node are called through the driver."""
     values, as_node = updates[0]
     if len(updates) > 1:
         for _, name in updates:
@@ -46,21 +48,23 @@ def update_ops(run: Run, updates: list[tuple[Any, str | None]]) -> list[Op]:
                     f"than {END!r}, {COPY!r} or {INPUT!r}; got {name!r}"
                 )
     if as_node == COPY:
-        return _copy(run, values)
+        return (yield from _copy(run, values))
     if as_node == INPUT:
         return _as_input(run, values)
     if as_node == END and values is None:
         return _end_tasks(run)
-    return _update_step(run, updates)
+    return (yield from _update_step(run, updates))
 
 
-def _update_step(run: Run, updates: list[tuple[Any, str | None]]) -> list[Op]:
+def _update_step(run: Run, updates: list[tuple[Any, str | None]]) -> Script[list[Op]]:
     """Apply updates as one superstep, each as if its node had returned it."""
-    prepared: dict[str, list[str]] = {}
+    prepared: dict[str, list[Task]] = {}
     if run.checkpoint_id is not None:
         for task in run.next_tasks(dry=True):
-            prepared.setdefault(task.name, []).append(task.id)
-    tasks = [_update_task(run, values, as_node, prepared) for values, as_node in updates]
+            prepared.setdefault(task.name, []).append(task)
+    tasks = []
+    for values, as_node in updates:
+        tasks.append((yield from _update_task(run, values, as_node, prepared)))
     ops: list[Op] = []
     if run.checkpoint_id is not None and run.saver is not None:
         # The checkpoint updated keeps the writes as its task's result, as LangGraph's does.
@@ -76,8 +80,8 @@ def _update_step(run: Run, updates: list[tuple[Any, str | None]]) -> list[Op]:
 
 
 def _update_task(
-    run: Run, values: Any, as_node: str | None, prepared: dict[str, list[str]]
-) -> Task:
+    run: Run, values: Any, as_node: str | None, prepared: dict[str, list[Task]]
+) -> Script[Task]:
     spec = run.spec
     if spec.update_coerce is not None:  # a workflow: the update is its one node's return value
         values = spec.update_coerce(values)
@@ -92,13 +96,18 @@ def _update_task(
         raise InvalidUpdateError(
             f"update_state(as_node={as_node!r}): no such node; known nodes: {sorted(spec.nodes)}"
         )
-    ids = prepared.get(node.name)
-    tid = ids.pop(0) if ids else NULL_TASK_ID
-    triggers = tuple(t for t in node.triggers if run.channels[t].is_available())
-    task = Task(run, node, tid, ("update", node.name), triggers, None)
+    waiting = prepared.get(node.name)
+    if waiting:
+        # The update stands for a task of the step: it is that task (a pushed one too, so
+        # the Send that scheduled it is consumed), with its id and path.
+        found = waiting.pop(0)
+        task = Task(run, node, found.id, found.path, found.triggers, None)
+    else:
+        triggers = tuple(t for t in node.triggers if run.channels[t].is_available())
+        task = Task(run, node, NULL_TASK_ID, ("update", node.name), triggers, None)
     branches = run.process_output(task, values)
     if branches:
-        task.writes.extend(run.eval_branches(task, branches, task.writes))
+        task.writes.extend((yield from branch_script(run, task, branches)))
     return task
 
 
@@ -125,7 +134,7 @@ def _last_writer(run: Run) -> str:
     return latest[-1][1]
 
 
-def _copy(run: Run, values: Any) -> list[Op]:
+def _copy(run: Run, values: Any) -> Script[list[Op]]:
     """``as_node="__copy__"``: the checkpoint again, as a sibling (same parent), ``source="fork"``."""
     if run.checkpoint_id is None:
         raise InvalidUpdateError("update_state(as_node='__copy__'): there is no checkpoint to copy")
@@ -146,7 +155,7 @@ def _copy(run: Run, values: Any) -> list[Op]:
                     f"pairs to apply to the copy, got {item!r}"
                 )
             items.append((item[0], item[1]))
-        ops.extend(update_ops(run, items))
+        ops.extend((yield from update_ops(run, items)))
     return ops
 
 
