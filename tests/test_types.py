@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import threadloom.types as types
 from threadloom.types import Command, Interrupt, RetryPolicy, Send, StateSnapshot
 
@@ -69,3 +71,22 @@ def test_interrupt_and_snapshot_are_plain_values() -> None:
     assert Interrupt("q", "1", response_schema={"type": "string"}).response_schema == {"type": "string"}
     snap = StateSnapshot({}, (), {}, None, None, None)
     assert snap.tasks == () and snap.interrupts == ()
+
+
+def test_interrupt_accepts_the_fields_older_versions_saved() -> None:
+    """``ns``, ``when`` and ``resumable`` (dropped in LangGraph 0.6) are accepted, so old
+    interrupts load; without an id, the namespace gives it, as ``Interrupt.from_ns`` does."""
+    old = Interrupt(value="abc", resumable=True, when="during", ns=["a:b", "c:d"])
+    assert old == Interrupt.from_ns(value="abc", ns="a:b|c:d")
+    assert Interrupt("abc", "given", ns=["a:b"]).id == "given"
+    with pytest.raises(TypeError, match="'colour'"):
+        Interrupt("abc", colour="red")  # type: ignore[call-arg]
+
+
+def test_a_legacy_interrupt_round_trips_through_the_serializer() -> None:
+    """An interrupt built with the old fields stores and loads as a current one."""
+    from threadloom.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    serde = JsonPlusSerializer()
+    old = Interrupt(value="abc", ns=["a:b"])
+    assert serde.loads_typed(serde.dumps_typed(old)) == old

@@ -125,14 +125,25 @@ class Command(Generic[N], ToolOutputMixin):
 
 
 _DEFAULT_INTERRUPT_ID = "placeholder-id"
+_LEGACY_INTERRUPT_FIELDS = frozenset({"ns", "when", "resumable", "interrupt_id"})
 
 
-@dataclass(frozen=True)
+def _ns_hash(ns: str) -> str:
+    import hashlib
+
+    return hashlib.md5(ns.encode(), usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)  # the __init__ below is kept: it accepts the legacy fields
 class Interrupt:
     """A pause requested by :func:`interrupt`: the value shown to the caller and its id.
 
     ``id`` is what ``Command(resume={id: value})`` answers; it stays the same
     every time the interrupted task runs again from the same checkpoint.
+
+    The fields LangGraph dropped in 0.6 (``ns``, ``when``, ``resumable``) are
+    still accepted, as there, so that interrupts saved by older versions load:
+    without an ``id``, the namespace ``ns`` gives it (as :meth:`from_ns` does).
     """
 
     value: Any
@@ -140,12 +151,28 @@ class Interrupt:
     response_schema: Any = field(default=None, kw_only=True)
     """The schema a resume value should follow, when the graph gave one (LangGraph 1.2's field)."""
 
+    def __init__(
+        self,
+        value: Any,
+        id: str = _DEFAULT_INTERRUPT_ID,
+        *,
+        response_schema: Any = None,
+        **legacy: Any,
+    ) -> None:
+        unknown = set(legacy) - _LEGACY_INTERRUPT_FIELDS
+        if unknown:
+            raise TypeError(f"Interrupt() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+        ns = legacy.get("ns")
+        if id == _DEFAULT_INTERRUPT_ID and isinstance(ns, Sequence) and not isinstance(ns, str):
+            id = _ns_hash("|".join(ns))
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "response_schema", response_schema)
+
     @classmethod
     def from_ns(cls, value: Any, ns: str) -> Interrupt:
         """An interrupt whose id is derived from a checkpoint namespace (LangGraph's helper)."""
-        import hashlib
-
-        return cls(value=value, id=hashlib.md5(ns.encode(), usedforsecurity=False).hexdigest())
+        return cls(value=value, id=_ns_hash(ns))
 
     @property
     def interrupt_id(self) -> str:

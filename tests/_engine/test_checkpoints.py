@@ -221,6 +221,7 @@ async def test_message_history_is_checkpointed_as_deltas(client: GraphClient) ->
     saver = InMemorySaver()
     stored: list[object] = []
     put, aput = saver.put, saver.aput
+    put_step, aput_step = saver.put_step, saver.aput_step
 
     def record(checkpoint, new_versions) -> None:
         if "messages" in new_versions:
@@ -234,8 +235,18 @@ async def test_message_history_is_checkpointed_as_deltas(client: GraphClient) ->
         record(checkpoint, new_versions)
         return await aput(config, checkpoint, metadata, new_versions)
 
+    def spy_step(config, checkpoint, metadata, new_versions, task_writes):
+        record(checkpoint, new_versions)
+        return put_step(config, checkpoint, metadata, new_versions, task_writes)
+
+    async def aspy_step(config, checkpoint, metadata, new_versions, task_writes):
+        record(checkpoint, new_versions)
+        return await aput_step(config, checkpoint, metadata, new_versions, task_writes)
+
     saver.put = spy  # type: ignore[method-assign]
     saver.aput = aspy  # type: ignore[method-assign]
+    saver.put_step = spy_step  # type: ignore[method-assign]
+    saver.aput_step = aspy_step  # type: ignore[method-assign]
     graph = echo_graph(saver)
     for i in range(5):
         await client.invoke(graph, {"messages": [f"m{i}"]}, cfg())

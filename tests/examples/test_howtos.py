@@ -40,15 +40,13 @@ DIFFERENT: dict[str, str] = {
         " than that may come in the other order"
     ),
     "snapshots_in_full": (
-        "PregelTask.path reads ('pull', name) where LangGraph has ('__pregel_pull', name);"
-        " history snapshots of finished steps show task result None (LangGraph: the"
-        " task's writes); a subgraph's checkpoint metadata also holds the langgraph_*"
+        "a subgraph's checkpoint metadata also holds the langgraph_*"
         " run keys and its parent_config has no checkpoint_map"
     ),
     "stream_payloads": (
         "tasks/debug task results are lists of (key, value) writes, not dicts;"
         " checkpoints/debug payloads lack 'tasks'; message metadata has checkpoint_ns ''"
-        " instead of the task's namespace, langgraph_path ('pull', name), and another key order"
+        " instead of the task's namespace, and another key order"
     ),
 }
 

@@ -251,12 +251,13 @@ def check_shared(messages: list[Any], acked: list[str]) -> None:
 
 
 def check_pending_writes(conn: sqlite3.Connection) -> int:
-    """Each task's pending writes are stored whole (both channels of ``reply``) or not at all."""
+    """Each ``reply`` task's writes are stored whole (both of its channels) or not at all."""
     tasks: dict[tuple[str, ...], set[str]] = {}
     for *task, channel in conn.execute(
-        "SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, channel FROM checkpoint_writes"
+        "SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, channel FROM checkpoint_writes "
+        "WHERE task_path LIKE '%|reply'"
     ):
-        if not channel.startswith("__"):
+        if not channel.startswith("__") and not channel.startswith("branch:"):
             tasks.setdefault(tuple(task), set()).add(channel)
     assert [c for c in tasks.values() if c != {"messages", "answered"}] == []
     return len(tasks)

@@ -35,8 +35,15 @@ def new_checkpoint_id() -> str:
     return str(uuid6())
 
 
+_ID_KIND = {"__pregel_pull": "pull", "__pregel_push": "push"}
+"""Path kinds as the ids hash them: ids stay those that threads saved earlier hold."""
+
+
 def task_id(checkpoint_id: str, ns: str, step: int, name: str, path: Any) -> str:
     """The id of a task, the same every time the same checkpoint is resumed."""
+    kind = _ID_KIND.get(path[0]) if path else None
+    if kind is not None:
+        path = (kind, *path[1:])
     digest = hashlib.md5(
         f"{checkpoint_id}|{ns}|{step}|{name}|{path}".encode(), usedforsecurity=False
     ).hexdigest()

@@ -13,7 +13,10 @@ __all__ = [
     "INPUT",
     "INTERRUPT",
     "MISSING",
+    "NO_WRITES",
     "NULL_TASK_ID",
+    "PULL",
+    "PUSH",
     "RESERVED",
     "RESUME",
     "RETURN",
@@ -48,6 +51,12 @@ RETURN: Final = "__return__"
 """Pending-write key of the result of a finished functional-API task call."""
 ERROR: Final = "__error__"
 """Pending-write key of the error a task failed with."""
+PULL: Final = "__pregel_pull"
+"""First element of the path of a task that a node's triggers planned: ``(PULL, name)``."""
+PUSH: Final = "__pregel_push"
+"""First element of the path of a task that a ``Send`` planned: ``(PUSH, index)``."""
+NO_WRITES: Final = "__no_writes__"
+"""Pending-write key that records a finished task which wrote nothing."""
 NULL_TASK_ID: Final = "00000000-0000-0000-0000-000000000000"
 """Task id of writes that belong to no task (a resume value for the whole step)."""
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._checkpoint import now_iso
-from threadloom._engine._constants import ERROR, INTERRUPT, RESUME
+from threadloom._engine._constants import ERROR, INTERRUPT, NO_WRITES, RESUME, RETURN
 from threadloom._engine._subgraphs import task_namespace, with_checkpoint_map
 
 if TYPE_CHECKING:
@@ -23,6 +23,9 @@ __all__ = [
     "task_result_event",
     "task_views",
 ]
+
+_CONTROL_WRITES = frozenset({INTERRUPT, ERROR, RESUME})
+"""Pending writes that tell what happened to a task, not what it wrote."""
 
 EVENT_MODES = frozenset({"debug", "tasks", "checkpoints"})
 """The modes that receive run events; the engine builds events only when one is asked for."""
@@ -68,31 +71,43 @@ def task_result_event(task: Task) -> dict[str, Any]:
 @dataclass(frozen=True)
 class TaskView:
     """A task of a checkpoint as snapshots and checkpoint events show it: what its saved
-    writes say of it (its error, the interrupts it still waits on, its result)."""
+    writes say of it (its error, its interrupts, its result)."""
 
     task: Task
     error: Any
     interrupts: tuple[Any, ...]
     result: Any
     done: list[tuple[str, Any]] | None
-    """The writes of a task that finished (``None`` while it still has to run)."""
+    """The channel writes of a task that finished (``None`` while it still has to run)."""
 
 
-def task_views(run: Run, tasks: list[Task]) -> list[TaskView]:
-    """``tasks`` (a checkpoint's next tasks) with what the run's pending writes say of each."""
+def task_views(run: Run, tasks: list[Task], *, live: bool = False) -> list[TaskView]:
+    """``tasks`` (a checkpoint's next tasks) with what the run's pending writes say of each.
+
+    As LangGraph reads them: a task finished if it saved an output write (a task
+    that wrote nothing saves a ``NO_WRITES`` marker); its result is then its state
+    writes (``{}`` if none) or a functional-API call's return value. A record of
+    the step lists every interrupt a task raised; a ``live`` view (the thread's
+    head) only those still waiting, so none for a task that finished.
+    """
     by_task: dict[str, list[tuple[str, Any]]] = {}
     for tid, channel, value in run.pending_writes:
         by_task.setdefault(tid, []).append((channel, value))
+    keys = run.spec.writable_keys
     views = []
     for task in tasks:
         writes = by_task.get(task.id, [])
-        done = [(c, v) for c, v in writes if c not in (INTERRUPT, ERROR, RESUME)] or None
-        # A task that finished once its interrupt was answered no longer waits on it.
-        interrupts = () if done else tuple(i for c, v in writes if c == INTERRUPT for i in v)
+        output = [(c, v) for c, v in writes if c not in _CONTROL_WRITES]
+        interrupts: tuple[Any, ...] = ()
+        if not (live and output):
+            interrupts = tuple(i for c, v in writes if c == INTERRUPT for i in v)
         error = next((v for c, v in writes if c == ERROR), None)
         result = None
-        if writes and not interrupts and error is None:
-            result = {c: v for c, v in writes if c in run.spec.writable_keys} or None
+        done = None
+        if output:
+            done = [(c, v) for c, v in output if c not in (NO_WRITES, RETURN)]
+            returned = [v for c, v in output if c == RETURN]
+            result = returned[0] if returned else {c: v for c, v in done if c in keys}
         views.append(TaskView(task, error, interrupts, result, done))
     return views
 

@@ -561,14 +561,14 @@ def _snapshot(run: Run, subgraphs: bool = False, live: bool = False) -> Script[S
     it): the values include the writes of the step's tasks that already finished, and
     ``next`` names only the tasks still to run; otherwise the checkpoint as saved."""
     tasks = run.next_tasks(dry=True)
-    views = task_views(run, tasks)
+    views = task_views(run, tasks, live=live)
     if live:
-        finished = [v for v in views if v.done]
+        finished = [v for v in views if v.done is not None]
         if finished:
             for view in finished:
                 view.task.writes = view.done or []
             write_channels(run.channels, [v.task for v in finished])
-            tasks = [v.task for v in views if not v.done]
+            tasks = [v.task for v in views if v.done is None]
     snapshot_tasks = []
     interrupts: list[Interrupt] = []
     for view in views:

@@ -18,7 +18,10 @@ from threadloom._engine._constants import (
     ERROR,
     INTERRUPT,
     MISSING,
+    NO_WRITES,
     NULL_TASK_ID,
+    PULL,
+    PUSH,
     RESUME,
     START,
     TASK_CONFIG,
@@ -442,7 +445,7 @@ class Run(RunOutput, RunSaving):
         step = self.step + 1
         tasks: list[Task] = []
         if spec.start_step and channels[START].is_available():
-            pull: tuple[str, Any] = ("pull", START)
+            pull: tuple[str, Any] = (PULL, START)
             start = Task(self, spec.start, self._task_id(step, START, pull), pull, (START,), None)
             start.input = channels[START].get()
             tasks.append(start)
@@ -453,7 +456,7 @@ class Run(RunOutput, RunSaving):
                 timeout = getattr(packet, "timeout", None)
                 if timeout is not None:
                     node = dataclasses.replace(node, timeout=timeout)
-                path = ("push", i)
+                path = (PUSH, i)
                 tasks.append(
                     Task(self, node, self._task_id(step, node.name, path), path, (), packet.arg)
                 )
@@ -474,7 +477,7 @@ class Run(RunOutput, RunSaving):
             triggered = [t for t in node.triggers if channels[t].is_available()]
             if not triggered:
                 continue
-            path = ("pull", name)
+            path = (PULL, name)
             task = Task(
                 self,
                 node,
@@ -558,7 +561,7 @@ class Run(RunOutput, RunSaving):
                 continue  # must run again
             # A task that finished after its interrupt was answered keeps its writes
             # (the interrupt record stays beside them, as LangGraph's savers keep it).
-            task.writes = done
+            task.writes = [w for w in done if w[0] != NO_WRITES]
             task.result = _updates_of(task.writes, self.spec.writable_keys)
             self.cached_tasks.add(task.id)  # streamed as a replayed result
 
@@ -648,11 +651,11 @@ class Run(RunOutput, RunSaving):
                 if channels[trigger].consume():
                     versions[trigger] = version
                     updated.add(trigger)
-            if task.path and task.path[0] == "push":
+            if task.path and task.path[0] == PUSH:
                 pushed = True
             if track and task.triggers:
                 self.seen[task.name] = {t: versions.get(t) for t in task.triggers}
-            elif track and task.path and task.path[0] == "push":
+            elif track and task.path and task.path[0] == PUSH:
                 self.seen[task.name] = {TASKS: version}
         if pushed and channels[TASKS].consume():
             versions[TASKS] = version

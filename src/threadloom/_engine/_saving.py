@@ -14,10 +14,13 @@ from threadloom._engine._constants import (
     ERROR,
     INTERRUPT,
     MISSING,
+    NO_WRITES,
     NULL_TASK_ID,
     RESUME,
     RETURN,
+    TASKS,
 )
+from threadloom.types import Send
 
 if TYPE_CHECKING:
     from threadloom._engine._context import Task
@@ -61,6 +64,7 @@ class RunSaving:
     _saved_delta: list[str]
     _unsaved: set[str]
     _extra_metadata: dict[str, Any] | None
+    cached_tasks: set[str]
 
     def load_fresh(self) -> None:
         """Start a thread that has no checkpoint."""
@@ -98,8 +102,13 @@ class RunSaving:
             max_version=self.max_version,
         )
 
-    def checkpoint_ops(self, source: str) -> list[Op]:
-        """The ``put`` of the checkpoint for the current state (nothing without a saver)."""
+    def checkpoint_ops(self, source: str, tasks: list[Task] | None = None) -> list[Op]:
+        """The ``put`` of the checkpoint for the current state (nothing without a saver).
+
+        With the ``tasks`` of the step that made this state, their writes are stored
+        against the checkpoint the step started from, in the same saver call
+        (``put_step``): the thread's history shows what each task wrote.
+        """
         saver = self.saver
         if saver is None:
             return []
@@ -151,7 +160,42 @@ class RunSaving:
         self.pending_writes = []
         self.null_writes = []
         self._saved_delta = [k for k in delta_keys if k in updated]
-        return [("put", ({"configurable": conf}, checkpoint, metadata, new_versions))]
+        args = ({"configurable": conf}, checkpoint, metadata, new_versions)
+        task_writes = self._step_writes(tasks) if tasks and conf.get("checkpoint_id") else None
+        if task_writes:
+            return [("put_step", (*args, task_writes))]
+        return [("put", args)]
+
+    def _kept(self, writes: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """``writes`` as saved: those to untracked channels are never stored."""
+        untracked = self.spec.untracked_keys
+        if not untracked:
+            return list(writes)
+        return [
+            (c, without_untracked(v, untracked) if c == TASKS else v)
+            for c, v in writes
+            if c not in untracked
+        ]
+
+    def _step_writes(self, tasks: list[Task]) -> list[tuple[str, str, list[tuple[str, Any]]]]:
+        """What each task of a completed step wrote, as LangGraph records it: a task that
+        wrote nothing gets a ``NO_WRITES`` marker (it finished), a resumed one its answers.
+        Writes saved before (a resumed step's finished tasks) and cached results are left out."""
+        skip = self.cached_tasks
+        out = []
+        for task in tasks:
+            if task.id in skip:
+                continue
+            writes = self._kept(task.writes) or [(NO_WRITES, None)]
+            if task.resume:
+                writes.append((RESUME, list(task.resume)))
+            out.append((task.id, _path_str(task.path), writes))
+        for call in self.calls:
+            writes = [(RETURN, call.result)]
+            if call.resume:
+                writes.append((RESUME, list(call.resume)))
+            out.append((call.id, _path_str(call.path), writes))
+        return out
 
     def keep_back(self, ops: list[Op]) -> None:
         """Hold a step's checkpoint instead of saving it (``durability="exit"``)."""
@@ -221,7 +265,7 @@ class RunSaving:
                 if task.resume:
                     writes.insert(0, (RESUME, list(task.resume)))
             else:
-                writes = list(task.writes)
+                writes = self._kept(task.writes) or [(NO_WRITES, None)]
                 if task.resume:
                     writes.append((RESUME, list(task.resume)))
             ops.append(("put_writes", (config, writes, task.id, _path_str(task.path))))
@@ -233,6 +277,20 @@ class RunSaving:
                 ops.append(("put_writes", (config, writes, call.id, _path_str(call.path))))
         self.calls = []
         return ops
+
+
+def without_untracked(packet: Any, keys: frozenset[str]) -> Any:
+    """A ``Send`` whose state holds untracked keys, rebuilt without them; other values as they are.
+
+    A node that fans out with ``Send("worker", state)`` hands the worker live
+    values, but what is saved (to resume later) must not hold them.
+    """
+    if not isinstance(packet, Send) or not isinstance(packet.arg, dict):
+        return packet
+    if not any(k in packet.arg for k in keys):
+        return packet
+    arg = {k: v for k, v in packet.arg.items() if k not in keys}
+    return Send(packet.node, arg, timeout=packet.timeout)
 
 
 def _path_str(path: tuple[Any, ...]) -> str:

@@ -79,6 +79,8 @@ class GraphSpec:
     node_order: dict[str, int] = field(default_factory=dict)
     delta_keys: tuple[str, ...] = ()
     ephemeral_keys: tuple[str, ...] = ()
+    untracked_keys: frozenset[str] = frozenset()
+    """Channels whose values are never saved, nor writes to them (``UntrackedValue``)."""
     input_coerce: Callable[[Any], dict[str, Any]] | None = None
     """Turns a non-dict graph input (a dataclass, a model) into a dict."""
     state_coerce: Callable[[dict[str, Any]], Any] | None = None
@@ -109,6 +111,7 @@ class GraphSpec:
         self.node_order = {name: i for i, name in enumerate(self.nodes)}
         self.delta_keys = tuple(k for k, c in self.channels.items() if c.supports_delta)
         self.ephemeral_keys = tuple(k for k, c in self.channels.items() if c.ephemeral)
+        self.untracked_keys = frozenset(k for k, c in self.channels.items() if c.untracked)
         self.deferred = tuple(n for n, node in self.nodes.items() if node.defer)
 
     def new_channels(self) -> dict[str, BaseChannel]:

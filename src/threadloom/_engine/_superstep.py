@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, TypeVar
 
-from threadloom._engine._constants import START
+from threadloom._engine._constants import INTERRUPT, NULL_TASK_ID, START
 from threadloom._engine._context import Task
 from threadloom._engine._events import (
     EVENT_MODES,
@@ -34,6 +34,7 @@ from threadloom._engine._results import fresh_state, resolve_branch
 from threadloom._engine._run import Op, Run
 from threadloom.channels.base import MISSING
 from threadloom.errors import GraphInterrupt, ParentCommand
+from threadloom.types import Command
 
 __all__ = ["FLUSH", "Request", "SaverCall", "Script", "branch_script", "load", "save", "script"]
 
@@ -108,7 +109,7 @@ def save(run: Run, ops: list[Op]) -> Script[None]:
     saver = run.saver
     for method, args in ops:
         result = yield SaverCall(saver, method, args)
-        if method == "put":
+        if method in ("put", "put_step"):
             run.on_saved(result)
 
 
@@ -134,6 +135,16 @@ def script(run: Run, value: Any) -> Script[None]:
         yield from load(run)
     exit_only = run.durability == "exit"
     run.start_counting()
+    if _resumes_named_checkpoint(run, value):
+        head = {"configurable": {"thread_id": run.thread_id, "checkpoint_ns": run.ns}}
+        latest = yield SaverCall(run.saver, "peek_latest", (head,))
+        if latest is None or latest[0] != run.checkpoint_id:
+            # The thread moved past it: its step was completed once, so the writes saved
+            # there are a record, not work to reuse; its tasks run again and their
+            # interrupts wait again, as in LangGraph.
+            run.pending_writes = [
+                w for w in run.pending_writes if w[0] == NULL_TASK_ID or w[1] == INTERRUPT
+            ]
     ops = run.apply_input(value)
     if exit_only:
         run.keep_back(ops)
@@ -173,7 +184,7 @@ def script(run: Run, value: Any) -> Script[None]:
             return
         run.apply_writes(tasks)
         run.step += 1
-        ops = run.checkpoint_ops("loop")
+        ops = run.checkpoint_ops("loop", None if exit_only else tasks)
         if exit_only:
             run.keep_back(ops)
         elif ops:
@@ -200,6 +211,18 @@ def script(run: Run, value: Any) -> Script[None]:
             run.deferred = None
     run.done = True
     _keep(run)
+
+
+def _resumes_named_checkpoint(run: Run, value: Any) -> bool:
+    """Whether ``value`` is a ``Command(resume=...)`` for the checkpoint the config names."""
+    return (
+        run.parent is None
+        and run.saver is not None
+        and isinstance(value, Command)
+        and value.resume is not None
+        and run.checkpoint_id is not None
+        and not run.wants_latest()
+    )
 
 
 def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | None]:

@@ -54,6 +54,7 @@ from threadloom.checkpoint.base import (
     CheckpointMetadata,
     CheckpointTuple,
     PendingWrite,
+    TaskWrites,
     _dumps,
     _text_id,
     get_thread_address,
@@ -477,6 +478,10 @@ class SaverOps(BaseCheckpointSaver):
         [RunnableConfig, Checkpoint, CheckpointMetadata, ChannelVersions, PutGuard], Any
     ]
     _put_writes_op: Callable[[RunnableConfig, Sequence[tuple[str, Any]], str, str], Any]
+    _put_step_op: Callable[
+        [RunnableConfig, Checkpoint, CheckpointMetadata, ChannelVersions, PutGuard, list[TaskWrites]],
+        Any,
+    ]
     _delete_thread_op: Callable[[str], Any]
     _peek_latest_op: Callable[[RunnableConfig], Any]
     _release_turn_op: Callable[[str, str, str, str], Any]
@@ -557,6 +562,24 @@ class SaverOps(BaseCheckpointSaver):
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
         self._call(self._put_writes_op, config, writes, *_task_ids(task_id, task_path))
 
+    def put_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        task_writes: Sequence[TaskWrites],
+    ) -> RunnableConfig:
+        """The tasks' writes against ``config``'s checkpoint and ``checkpoint`` as its child,
+        stored together (one transaction where the backend has them)."""
+        guard, stored = self._put(config, checkpoint, metadata)
+        writes = [(*_task_ids(tid, path), w) for tid, path, w in task_writes]
+        result: RunnableConfig = self._call(
+            self._put_step_op, config, checkpoint, metadata, new_versions, guard, writes
+        )
+        stored()
+        return result
+
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""
         self._call(self._delete_thread_op, thread_key(thread_id))
@@ -628,6 +651,23 @@ class SaverOps(BaseCheckpointSaver):
     ) -> None:
         """Async twin of :meth:`put_writes`."""
         await self._acall(self._put_writes_op, config, writes, *_task_ids(task_id, task_path))
+
+    async def aput_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        task_writes: Sequence[TaskWrites],
+    ) -> RunnableConfig:
+        """Async twin of :meth:`put_step`."""
+        guard, stored = self._put(config, checkpoint, metadata)
+        writes = [(*_task_ids(tid, path), w) for tid, path, w in task_writes]
+        result: RunnableConfig = await self._acall(
+            self._put_step_op, config, checkpoint, metadata, new_versions, guard, writes
+        )
+        stored()
+        return result
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""

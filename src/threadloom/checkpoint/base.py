@@ -101,6 +101,7 @@ __all__ = [
     "DeltaValue",
     "PendingWrite",
     "StoredBlob",
+    "TaskWrites",
     "copy_checkpoint",
     "create_checkpoint",
     "decode_channels",
@@ -131,6 +132,9 @@ ChannelVersions = dict[str, ChannelVersion]
 
 PendingWrite = tuple[str, str, Any]
 """``(task_id, channel, value)``: a write made by a task whose step had not finished."""
+
+TaskWrites = tuple[str, str, Sequence[tuple[str, Any]]]
+"""``(task_id, task_path, writes)``: what one task of a step wrote (see ``put_step``)."""
 
 
 class Checkpoint(TypedDict):
@@ -319,6 +323,25 @@ class BaseCheckpointSaver(ABC):
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint and write of ``thread_id``."""
 
+    def put_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        task_writes: Sequence[TaskWrites],
+    ) -> RunnableConfig:
+        """Store the writes of a step's tasks against ``config``'s checkpoint (the one
+        the step started from), then ``checkpoint``, the step's result, as its child.
+
+        The engine saves a completed step with this one call, so that a thread's
+        history shows what each task wrote. By default it is :meth:`put_writes`
+        per task, then :meth:`put`; a backend may store it all in one transaction.
+        """
+        for task_id, task_path, writes in task_writes:
+            self.put_writes(config, writes, task_id, task_path)
+        return self.put(config, checkpoint, metadata, new_versions)
+
     # --- async ---
 
     async def aget(self, config: RunnableConfig) -> Checkpoint | None:
@@ -364,6 +387,19 @@ class BaseCheckpointSaver(ABC):
     @abstractmethod
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
+
+    async def aput_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        task_writes: Sequence[TaskWrites],
+    ) -> RunnableConfig:
+        """Async twin of :meth:`put_step`."""
+        for task_id, task_path, writes in task_writes:
+            await self.aput_writes(config, writes, task_id, task_path)
+        return await self.aput(config, checkpoint, metadata, new_versions)
 
     # --- turns: a run that stops mid-turn says so, so that its turn stops holding the thread ---
 

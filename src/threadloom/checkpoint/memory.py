@@ -52,6 +52,7 @@ from threadloom.checkpoint.base import (
     CheckpointTuple,
     PendingWrite,
     StoredBlob,
+    TaskWrites,
     decode_checkpoint,
     encode_channels,
     encode_checkpoint,
@@ -228,8 +229,12 @@ class InMemorySaver(SaverOps):
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
+        self._store_writes(config, encode_writes(self.serde, writes), task_id, task_path)
+
+    def _store_writes(
+        self, config: RunnableConfig, encoded: list[Any], task_id: str, task_path: str
+    ) -> None:
         thread_id, ns, checkpoint_id = writes_address(config)
-        encoded = encode_writes(self.serde, writes)
         with self._lock:
             space = self._threads.setdefault(thread_id, {}).setdefault(ns, _Namespace())
             stored = space.writes.setdefault(checkpoint_id, {})
@@ -239,6 +244,24 @@ class InMemorySaver(SaverOps):
                 if idx >= 0 and key in stored:
                     continue
                 stored[key] = (channel, type_tag, data, task_path)
+
+    def _put_step_op(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        guard: PutGuard,
+        task_writes: list[TaskWrites],
+    ) -> RunnableConfig:
+        """``checkpoint``, then the tasks' writes against ``config``'s checkpoint (a put the
+        concurrency rule refuses stores no writes either)."""
+        # Encoded first: a value that cannot be stored leaves the saver unchanged.
+        encoded = [(tid, path, encode_writes(self.serde, w)) for tid, path, w in task_writes]
+        stored = self._put_op(config, checkpoint, metadata, new_versions, guard)
+        for task_id, task_path, rows in encoded:
+            self._store_writes(config, rows, task_id, task_path)
+        return stored
 
     def _release_turn_op(self, thread_id: str, ns: str, checkpoint_id: str, writer: str) -> None:
         """The writer's turn at this checkpoint stopped: it no longer holds the thread."""

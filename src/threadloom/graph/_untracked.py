@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from threadloom._engine._saving import without_untracked
 from threadloom.channels.base import MISSING
 from threadloom.channels.topic import Topic
-from threadloom.types import Send
 
 __all__ = ["SendTopic", "untracked_keys"]
 
@@ -14,20 +14,6 @@ __all__ = ["SendTopic", "untracked_keys"]
 def untracked_keys(channels: dict[str, Any]) -> frozenset[str]:
     """The state keys whose channels are never persisted."""
     return frozenset(k for k, c in channels.items() if c.untracked)
-
-
-def without_untracked(packet: Any, keys: frozenset[str]) -> Any:
-    """A ``Send`` whose state holds untracked keys, rebuilt without them; other values as they are.
-
-    A node that fans out with ``Send("worker", state)`` hands the worker live
-    values, but what is saved (to resume later) must not hold them.
-    """
-    if not isinstance(packet, Send) or not isinstance(packet.arg, dict):
-        return packet
-    if not any(k in packet.arg for k in keys):
-        return packet
-    arg = {k: v for k, v in packet.arg.items() if k not in keys}
-    return Send(packet.node, arg, timeout=packet.timeout)
 
 
 class SendTopic(Topic):

@@ -16,6 +16,7 @@ import hashlib
 from typing import Any
 
 from threadloom._engine._checkpoint import task_id as engine_task_id
+from threadloom._engine._constants import PULL, PUSH
 from threadloom.migrate._sources import CheckpointRow
 from threadloom.types import Interrupt, Send
 
@@ -44,7 +45,7 @@ def threadloom_writes(row: CheckpointRow) -> Writes:
 def _task(row: CheckpointRow, step: int, path: str, sends: list[Any]) -> tuple[str, str] | None:
     new_path: tuple[str, str | int]
     if path.startswith(_PULL):
-        name, new_path = path[len(_PULL) :], ("pull", path[len(_PULL) :])
+        name, new_path = path[len(_PULL) :], (PULL, path[len(_PULL) :])
     elif path.startswith(_PUSH):
         parts = path[len(_PUSH) :].split(", ")
         if len(parts) != 1 or not parts[0].isdigit():
@@ -52,7 +53,7 @@ def _task(row: CheckpointRow, step: int, path: str, sends: list[Any]) -> tuple[s
         index = int(parts[0])
         if index >= len(sends) or not isinstance(sends[index], Send):
             return None
-        name, new_path = sends[index].node, ("push", index)
+        name, new_path = sends[index].node, (PUSH, index)
     else:
         return None
     new_id = engine_task_id(row.checkpoint_id, row.checkpoint_ns, step, name, new_path)

@@ -92,6 +92,18 @@ class SaverDriver:
         else:
             self.saver.put_writes(config, writes, task_id, task_path)
 
+    async def put_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        task_writes: Sequence[tuple[str, str, Sequence[tuple[str, Any]]]],
+    ) -> RunnableConfig:
+        meta = cast(CheckpointMetadata, {"source": "loop", "step": 1})
+        versions = dict(checkpoint["channel_versions"])
+        if self.is_async:
+            return await self.saver.aput_step(config, checkpoint, meta, versions, task_writes)
+        return self.saver.put_step(config, checkpoint, meta, versions, task_writes)
+
     async def delete_thread(self, thread_id: str) -> None:
         if self.is_async:
             await self.saver.adelete_thread(thread_id)

@@ -328,6 +328,23 @@ class CheckpointerConformance(ConcurrencyCases, OddInputCases):
         old = await api.get_tuple(c1)
         assert old is not None and old.pending_writes == [("task-a", "n", 2)]
 
+    async def test_put_step_stores_the_writes_on_the_parent_and_the_child(self, api: SaverDriver) -> None:
+        """``put_step``: each task's writes go to the checkpoint the step started from, in task
+        order, and the step's checkpoint becomes the latest, with no writes of its own."""
+        v = api.next_version(None)
+        c1 = await api.put(thread("t"), make_checkpoint({"n": 1}, {"n": v}))
+        c2 = await api.put_step(
+            c1,
+            make_checkpoint({"n": 3}, {"n": api.next_version(v)}),
+            [("task-a", "path-a", [("n", 2), ("branch:to:b", None)]), ("task-b", "path-b", [("n", 1)])],
+        )
+        latest = await api.get_tuple(thread("t"))
+        assert latest is not None and latest.config["configurable"]["checkpoint_id"] == c2["configurable"]["checkpoint_id"]
+        assert latest.checkpoint["channel_values"] == {"n": 3} and latest.pending_writes == []
+        parent = await api.get_tuple(c1)
+        assert parent is not None
+        assert parent.pending_writes == [("task-a", "n", 2), ("task-a", "branch:to:b", None), ("task-b", "n", 1)]
+
     # --- delta chains ---
 
     async def _put_chain(self, api: SaverDriver, values: list[Any]) -> list[RunnableConfig]:

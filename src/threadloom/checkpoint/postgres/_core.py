@@ -29,6 +29,7 @@ from threadloom.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    TaskWrites,
     encode_channels,
     encode_checkpoint,
     get_thread_address,
@@ -150,6 +151,21 @@ class PostgresSaverCore(SaverOps):
         thread_id, ns, checkpoint_id = writes_address(config)
         rows = encode_writes(self.serde, writes)
         return put_writes_plan(thread_id, ns, checkpoint_id, task_id, task_path, rows)
+
+    def _put_step_op(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        guard: PutGuard,
+        task_writes: list[TaskWrites],
+    ) -> Plan[RunnableConfig]:
+        # One plan, one transaction: a put the concurrency rule refuses stores no writes.
+        stored = yield from self._put_op(config, checkpoint, metadata, new_versions, guard)
+        for task_id, task_path, writes in task_writes:
+            yield from self._put_writes_op(config, writes, task_id, task_path)
+        return stored
 
     def _release_turn_op(self, thread_id: str, ns: str, checkpoint_id: str, writer: str) -> Plan[None]:
         return release_turn_plan(thread_id, ns, checkpoint_id, writer)

@@ -41,6 +41,7 @@ from threadloom.checkpoint.base import (
     CheckpointTuple,
     PendingWrite,
     StoredBlob,
+    TaskWrites,
     decode_channels,
     encode_channels,
     encode_checkpoint,
@@ -310,6 +311,40 @@ class SqliteSaver(SaverOps):
         guard: PutGuard,
     ) -> RunnableConfig:
         """Store ``checkpoint`` as a child of ``config``'s checkpoint; returns the new config."""
+        write, stored = self._putting(config, checkpoint, metadata, new_versions, guard)
+        self._write(write)
+        return stored
+
+    def _put_step_op(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        guard: PutGuard,
+        task_writes: list[TaskWrites],
+    ) -> RunnableConfig:
+        """The tasks' writes and the checkpoint, in one transaction."""
+        writing = [self._writing(config, w, task_id, path) for task_id, path, w in task_writes]
+        put, stored = self._putting(config, checkpoint, metadata, new_versions, guard)
+
+        def write(conn: sqlite3.Connection) -> None:
+            put(conn)  # the guard's check first: a refused put stores no writes either
+            for each in writing:
+                each(conn)
+
+        self._write(write)
+        return stored
+
+    def _putting(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        guard: PutGuard,
+    ) -> tuple[Callable[[sqlite3.Connection], None], RunnableConfig]:
+        """What a put writes inside its transaction, and the new checkpoint's config."""
         thread_id, ns, parent_id = get_thread_address(config)
         checkpoint_id = checkpoint["id"]
         # Serialize everything first: a bad value raises before the transaction starts.
@@ -342,8 +377,7 @@ class SqliteSaver(SaverOps):
                 row,
             )
 
-        self._write(write)
-        return checkpoint_config(thread_id, ns, checkpoint_id)
+        return write, checkpoint_config(thread_id, ns, checkpoint_id)
 
     @staticmethod
     def _head(conn: sqlite3.Connection, thread_id: str, ns: str, turn: bool) -> Head | None:
@@ -372,6 +406,12 @@ class SqliteSaver(SaverOps):
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
+        self._write(self._writing(config, writes, task_id, task_path))
+
+    def _writing(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+    ) -> Callable[[sqlite3.Connection], None]:
+        """What storing a task's writes does inside a transaction (values encoded now)."""
         thread_id, ns, checkpoint_id = writes_address(config)
         special: list[tuple[Any, ...]] = []
         ordinary: list[tuple[Any, ...]] = []
@@ -392,7 +432,7 @@ class SqliteSaver(SaverOps):
                     special,
                 )
 
-        self._write(write)
+        return write
 
     def _release_turn_op(self, thread_id: str, ns: str, checkpoint_id: str, writer: str) -> None:
         """The writer's turn at this checkpoint stopped: it no longer holds the thread."""
