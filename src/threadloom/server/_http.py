@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from threadloom.server._json import dumps, loads
@@ -51,20 +51,38 @@ async def read_json(request: Request, *, default: Any = None) -> Any:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPError(413, f"request body over the {limit}-byte limit")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPError(413, f"request body over the {limit}-byte limit")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await _read_body(request, limit)
     if not body.strip():
         return default
     try:
         return loads(body)
     except ValueError as exc:
         raise HTTPError(422, f"malformed JSON body: {exc}") from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body's bytes, read from the ASGI messages (at most ``limit`` of them kept).
+
+    Most bodies come in one message; Starlette's ``request.stream()`` would wrap it
+    in an async generator. A route reads its body once.
+    """
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise HTTPError(413, f"request body over the {limit}-byte limit")
+        if not message.get("more_body", False):
+            if not chunks:
+                return chunk
+            chunks.append(chunk)
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 async def read_object(request: Request) -> dict[str, Any]:
