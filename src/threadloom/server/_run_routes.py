@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from threadloom.server._auth import matches
@@ -33,6 +33,7 @@ from threadloom.server._runs import (
     worker_alive,
 )
 from threadloom.server._server import Server
+from threadloom.server._sse import EventStream, sse
 from threadloom.server._threads import new_thread
 
 __all__ = ["ROUTES"]
@@ -230,29 +231,23 @@ async def wait_run(request: Request) -> Response:
     return reply(output, headers=_location(run, thread_id is None))
 
 
-def _sse(event: str, data: bytes) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
-
-
-def _event_stream(server: Server, run: ActiveRun, cancel_on_disconnect: bool) -> StreamingResponse:
+def _event_stream(server: Server, run: ActiveRun, cancel_on_disconnect: bool) -> EventStream:
     async def events() -> AsyncIterator[bytes]:
         finished = False
         try:
-            yield _sse("metadata", dumps({"run_id": run.run_id, "attempt": 1}))
+            yield sse("metadata", dumps({"run_id": run.run_id, "attempt": 1}))
             # One chunk per wake-up, whatever the run produced meanwhile: fewer writes.
             async for batch in run.listen():
-                yield b"".join(_sse(event, data) for event, data in batch)
+                yield b"".join(sse(event, data) for event, data in batch)
             finished = True
         finally:
             if not finished and cancel_on_disconnect:
                 await server.runs.cancel(run)
 
-    return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
-    )
+    return EventStream(events(), stop_on_leave=cancel_on_disconnect)
 
 
-async def stream_run(request: Request) -> Response:
+async def stream_run(request: Request) -> EventStream:
     thread_id = request.path_params.get("thread_id")
     run = await _create(request, thread_id)
     response = _event_stream(_server(request), run, run.on_disconnect == "cancel")
@@ -316,16 +311,16 @@ async def join_run(request: Request) -> Response:
     return reply(thread.get("values") or {})
 
 
-async def join_stream(request: Request) -> Response:
+async def join_stream(request: Request) -> EventStream:
     server = _server(request)
     record = await _run_record(request)
     run = server.runs.active.get(record["run_id"])
     if run is None:
 
         async def nothing() -> AsyncIterator[bytes]:
-            yield _sse("metadata", dumps({"run_id": record["run_id"], "attempt": 1}))
+            yield sse("metadata", dumps({"run_id": record["run_id"], "attempt": 1}))
 
-        return StreamingResponse(nothing(), media_type="text/event-stream")
+        return EventStream(nothing())
     cancel = request.query_params.get("cancel_on_disconnect", "false").lower() == "true"
     return _event_stream(server, run, cancel)
 
