@@ -140,3 +140,17 @@ def test_langgraph_constructor_order() -> None:
     topic.update(["b"])
     assert topic.get() == ["a", "b"]
     assert EphemeralValue(int, guard=False).guard is False
+
+
+def test_channels_declare_the_types_of_their_value_and_writes() -> None:
+    """``ValueType``/``UpdateType`` (LangGraph's names): a channel's declared type, and for a
+    topic a sequence of it, written one at a time or as a list."""
+    from collections.abc import Sequence
+
+    from threadloom.channels import UntrackedValue
+
+    assert (LastValue(int).ValueType, LastValue(int).UpdateType) == (int, int)
+    assert BinaryOperatorAggregate(int, lambda a, b: a + b).UpdateType is int
+    assert UntrackedValue(dict).ValueType is dict
+    assert Topic(str).ValueType == Sequence[str]
+    assert Topic(str).UpdateType == str | list[str]

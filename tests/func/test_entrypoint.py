@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,32 @@ async def test_finished_tasks_are_not_run_again_on_resume(client: GraphClient, s
     assert await client.invoke(flow, Command(resume="!"), THREAD) == ["11!", "22!"]
     assert sorted(calls) == [1, 2]
     assert (await client.get_state(flow, THREAD)).values == ["11!", "22!"]
+
+
+async def test_a_task_still_running_at_an_interrupt_finishes_with_the_step(
+    client: GraphClient, saver: Any
+) -> None:
+    """A task started but not yet awaited when the entrypoint interrupts still finishes before
+    the step is saved: on resume it returns its saved result and does not run again."""
+    calls: list[str] = []
+
+    @task
+    def slow(text: str) -> str:
+        time.sleep(0.2)
+        calls.append(text)
+        return text + "!"
+
+    @entrypoint(checkpointer=saver)
+    def flow(text: str) -> str:
+        pending = slow(text)
+        answer = interrupt("go?")
+        return pending.result() + answer
+
+    out = await client.invoke(flow, "a", THREAD)
+    assert [i.value for i in out["__interrupt__"]] == ["go?"]
+    assert calls == ["a"]  # finished before invoke returned
+    assert await client.invoke(flow, Command(resume="b"), THREAD) == "a!b"
+    assert calls == ["a"]
 
 
 async def test_interrupt_inside_a_task_resumes_that_task(client: GraphClient, saver: Any) -> None:

@@ -15,7 +15,7 @@ import contextvars
 import hashlib
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from typing import Any
 
 from langchain_core.runnables.config import var_child_runnable_config
@@ -29,7 +29,7 @@ from threadloom._engine._timeout import guarded
 from threadloom._engine._tracing import aend_call, astart_call, end_call, start_call
 from threadloom.errors import GraphBubbleUp, GraphInterrupt
 
-__all__ = ["call_task"]
+__all__ = ["asettle_calls", "call_task", "settle_calls"]
 
 
 def call_task(
@@ -73,12 +73,36 @@ def call_task(
             raise TypeError(
                 f"task '{node.name}' is an async function; call it from an async entrypoint or node"
             )
-        return ctx.run(asyncio.ensure_future, _arun(child, fn, args, kwargs))
-    from threadloom._engine._drivers import executor
+        future: Any = ctx.run(asyncio.ensure_future, _arun(child, fn, args, kwargs))
+    else:
+        from threadloom._engine._drivers import executor
 
-    if loop is not None:
-        return loop.run_in_executor(executor(), ctx.run, _run, child, fn, args, kwargs)
-    return executor().submit(ctx.run, _run, child, fn, args, kwargs)
+        if loop is not None:
+            future = loop.run_in_executor(executor(), ctx.run, _run, child, fn, args, kwargs)
+        else:
+            future = executor().submit(ctx.run, _run, child, fn, args, kwargs)
+    # The caller's step ends only once the calls it started have finished (see settle_calls).
+    if parent.inflight is None:
+        parent.inflight = [future]
+    else:
+        parent.inflight.append(future)
+    return future
+
+
+def settle_calls(task: Task) -> None:
+    """Wait for the task calls ``task`` started and did not wait for itself (a node that
+    returned, or was interrupted, before their results): their results are recorded with
+    the step, as in LangGraph, so a resumed step does not run them again."""
+    futures, task.inflight = task.inflight, None
+    if futures:
+        wait(futures)
+
+
+async def asettle_calls(task: Task) -> None:
+    """Async twin of :func:`settle_calls` (the futures of an async caller)."""
+    futures, task.inflight = task.inflight, None
+    if futures:
+        await asyncio.wait([asyncio.wrap_future(f) for f in futures])
 
 
 def _caching(fn: Callable[..., Any], cache: Any, key: Any, policy: Any) -> Callable[..., Any]:

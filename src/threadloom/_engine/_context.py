@@ -31,6 +31,7 @@ class Task:
         "error",
         "first_attempt_time",
         "id",
+        "inflight",
         "input",
         "interrupts",
         "node",
@@ -74,6 +75,8 @@ class Task:
         self._runtime: tuple[int, Any] | None = None
         """``(attempt, runtime)``: the runtime built for this attempt (see ``Run.task_runtime``)."""
         self.subgraph_calls = 0
+        self.inflight: list[Any] | None = None
+        """Futures of the functional-API task calls this task started (see ``_calls``)."""
         """Subgraphs this attempt has called: the second and later get namespaces of their own."""
 
     @property

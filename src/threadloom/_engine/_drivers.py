@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from threadloom._engine._calls import asettle_calls, settle_calls
 from threadloom._engine._context import Task
 from threadloom._engine._run import Run
 from threadloom._engine._superstep import SaverCall, Script, script
@@ -159,7 +160,11 @@ def _perform_all(task: Task, steps: Generator[Call | float, Any, None], request:
                     time.sleep(request)
                     reply = None
                 else:
-                    reply = request[0].call(task, request[1])
+                    try:
+                        reply = request[0].call(task, request[1])
+                    finally:
+                        if task.inflight:
+                            settle_calls(task)
             except BaseException as exc:  # the script decides; what it does not handle propagates
                 request = steps.throw(exc)
             else:
@@ -302,6 +307,14 @@ async def _aperform(task: Task, request: Call | float) -> Any:
     if isinstance(request, float):
         await asyncio.sleep(request)
         return None
+    try:
+        return await _acall(task, request)
+    finally:
+        if task.inflight:
+            await asettle_calls(task)
+
+
+async def _acall(task: Task, request: Call) -> Any:
     func, value, offload = request
     if offload and task.node.timeout is not None:
         return await guarded(task.name, task.node.timeout, func.acall(task, value))

@@ -60,6 +60,16 @@ class BaseChannel(ABC):
     def __init__(self, key: str = "") -> None:
         self.key = key
 
+    @property
+    def ValueType(self) -> Any:
+        """The type of the value :meth:`get` returns (the channel's declared type)."""
+        return getattr(self, "typ", Any)
+
+    @property
+    def UpdateType(self) -> Any:
+        """The type of one write :meth:`update` accepts."""
+        return self.ValueType
+
     @abstractmethod
     def new(self: Self) -> Self:
         """An empty channel configured like this one."""

@@ -33,6 +33,16 @@ class Topic(BaseChannel):
         self.accumulate = accumulate
         self.values: list[Any] = []
 
+    @property
+    def ValueType(self) -> Any:
+        """A sequence of the declared type: the values collected."""
+        return Sequence[self.typ]  # type: ignore[name-defined]
+
+    @property
+    def UpdateType(self) -> Any:
+        """One value, or a list of them."""
+        return self.typ | list[self.typ]  # type: ignore[name-defined]
+
     def new(self) -> Topic:
         """An empty topic with the same settings."""
         return Topic(self.typ, self.accumulate, key=self.key)
