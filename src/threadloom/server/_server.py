@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from threadloom.server._auth import (
 )
 from threadloom.server._config import ServerConfig, load_graph, load_object
 from threadloom.server._http import HTTPError
+from threadloom.server._json import dumps, loads
 from threadloom.server._records import Records, now
 from threadloom.server._runs import STOPPED, TERMINAL, WORKER, RunManager, worker_alive
 
@@ -242,7 +242,9 @@ class Server:
         filters = await self.allow(request, "assistants", action, {"assistant_id": assistant_id})
         if assistant_id in self.graphs:
             assistant_id = system_assistant_id(assistant_id)
-        record = copy.deepcopy(self._system_assistants.get(assistant_id))
+        cached = self._system_assistants.get(assistant_id)
+        # Each caller gets its own copy; a stored record is plain JSON, which copies fastest so.
+        record = None if cached is None else loads(dumps(cached))
         if record is None:
             try:
                 record = self.records.assistant(assistant_id)
@@ -250,7 +252,7 @@ class Server:
                 record = None
             if record is not None and assistant_id in self._system_ids:
                 # Never changed (updates are refused): later runs read it from memory.
-                self._system_assistants[assistant_id] = copy.deepcopy(record)
+                self._system_assistants[assistant_id] = loads(dumps(record))
         if record is None or not matches(record.get("metadata") or {}, filters):
             raise HTTPError(404, f"assistant {assistant_id!r} not found")
         if action in ("update", "delete") and record["metadata"].get("created_by") == "system":
