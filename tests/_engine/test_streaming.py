@@ -132,6 +132,48 @@ async def test_debug_mode_reports_tasks_and_results(client: GraphClient) -> None
     assert kinds == ["task", "task_result", "task", "task_result"]
 
 
+async def test_task_results_show_state_writes_and_interrupts_as_langgraph_does(
+    client: GraphClient,
+) -> None:
+    """A ``task_result`` payload (``tasks`` mode, ``debug`` mode) holds the node's state
+    writes as a dict (routing writes left out, ``{}`` for a node that wrote nothing, a key
+    written twice as ``{"$writes": [...]}``) and its interrupts as dicts, with the step
+    the task ran in."""
+    from threadloom.checkpoint.memory import InMemorySaver
+    from threadloom.types import Command, interrupt
+
+    def ask(state: State) -> Any:
+        interrupt("go?")
+        return {"log": ["c"]}
+
+    builder = StateGraph(State)
+    builder.add_node(
+        "a", lambda s: [Command(update={"log": ["a1"]}), Command(update={"log": ["a2"]})]
+    )
+    builder.add_node("quiet", lambda s: None)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "quiet")
+    builder.add_edge("quiet", "ask")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    parts = await client.stream(graph, {"x": 0}, config, stream_mode="tasks")
+    results = [p for p in parts if "result" in p]
+    assert [(p["name"], p["result"]) for p in results] == [
+        ("a", {"log": {"$writes": [["a1"], ["a2"]]}}),
+        ("quiet", {}),
+        ("ask", {}),
+    ]
+    [asked] = results[-1]["interrupts"]
+    assert asked["value"] == "go?" and set(asked) == {"value", "id", "response_schema"}
+    debug = await client.stream(graph, Command(resume="y"), config, stream_mode="debug")
+    steps = [(p["type"], p["step"]) for p in debug]
+    # the checkpoint resumed (ask waiting on its interrupt), the task, the step's checkpoint
+    assert steps == [("checkpoint", 2), ("task", 3), ("task_result", 3), ("checkpoint", 3)]
+    [waiting] = debug[0]["payload"]["tasks"]
+    assert waiting["name"] == "ask" and [i["value"] for i in waiting["interrupts"]] == ["go?"]
+
+
 async def test_subgraph_parts_carry_their_namespace(client: GraphClient) -> None:
     """With subgraphs=True, parts from inside a subgraph come with its namespace."""
     parts = await client.stream(

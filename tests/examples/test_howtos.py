@@ -44,9 +44,8 @@ DIFFERENT: dict[str, str] = {
         " run keys and its parent_config has no checkpoint_map"
     ),
     "stream_payloads": (
-        "tasks/debug task results are lists of (key, value) writes, not dicts;"
-        " checkpoints/debug payloads lack 'tasks'; message metadata has checkpoint_ns ''"
-        " instead of the task's namespace, and another key order"
+        "message metadata has checkpoint_ns '' instead of the task's namespace, and its"
+        " keys and those of debug events and checkpoint configs come in another order"
     ),
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._checkpoint import now_iso
@@ -52,20 +52,46 @@ def task_event(task: Task) -> dict[str, Any]:
     }
 
 
-def task_result_event(task: Task) -> dict[str, Any]:
-    """A task finished: its writes, error or interrupts."""
+def task_result_event(task: Task, step: int) -> dict[str, Any]:
+    """A task that ran in ``step`` finished: its error, or what it wrote to the state (a
+    key written twice as ``{"$writes": [...]}``) and the interrupts it raised, as dicts."""
+    keys = result_keys(task.run)
     return {
         "type": "task_result",
         "timestamp": now_iso(),
-        "step": task.run.step,
+        "step": step,
         "payload": {
             "id": task.id,
             "name": task.name,
             "error": repr(task.error) if task.error is not None else None,
-            "result": [(k, v) for k, v in task.writes if k],
-            "interrupts": list(task.interrupts),
+            "result": _folded([(k, v) for k, v in task.writes if k in keys or k == RETURN]),
+            "interrupts": [asdict(i) for i in task.interrupts],
         },
     }
+
+
+def result_keys(run: Run) -> frozenset[str]:
+    """The channels a task's result shows: the state keys (a low-level graph's streamed
+    channels, all of them by default)."""
+    keys = run.spec.snapshot_keys
+    if keys is None:
+        return run.spec.writable_keys
+    return frozenset((keys,) if isinstance(keys, str) else keys)
+
+
+def _folded(writes: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Writes as one dict; several writes to one key become ``{"$writes": [...]}``."""
+    out: dict[str, Any] = {}
+    several: set[str] = set()
+    for key, value in writes:
+        if key not in out:
+            out[key] = value
+        elif key in several:
+            out[key]["$writes"].append(value)
+        else:
+            out[key] = {"$writes": [out[key], value]}
+            several.add(key)
+    return out
 
 
 @dataclass(frozen=True)
@@ -93,7 +119,7 @@ def task_views(run: Run, tasks: list[Task], *, live: bool = False) -> list[TaskV
     by_task: dict[str, list[tuple[str, Any]]] = {}
     for tid, channel, value in run.pending_writes:
         by_task.setdefault(tid, []).append((channel, value))
-    keys = run.spec.writable_keys
+    keys = result_keys(run)
     views = []
     for task in tasks:
         writes = by_task.get(task.id, [])
@@ -107,7 +133,7 @@ def task_views(run: Run, tasks: list[Task], *, live: bool = False) -> list[TaskV
         if output:
             done = [(c, v) for c, v in output if c not in (NO_WRITES, RETURN)]
             returned = [v for c, v in output if c == RETURN]
-            result = returned[0] if returned else {c: v for c, v in done if c in keys}
+            result = returned[0] if returned else _folded([(c, v) for c, v in done if c in keys])
         views.append(TaskView(task, error, interrupts, result, done))
     return views
 

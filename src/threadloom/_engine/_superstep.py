@@ -150,7 +150,8 @@ def script(run: Run, value: Any) -> Script[None]:
         run.keep_back(ops)
     elif ops:
         yield from save(run, ops)
-    if run.modes & EVENT_MODES and run.saver is not None and run.updated is not None:
+    if run.modes & EVENT_MODES and run.saver is not None and run.checkpoint_id is not None:
+        # The checkpoint the run starts from: its input's, or the one it resumes.
         emit_event(run, checkpoint_event(run))
     if run.modes:  # without a stream mode nothing is emitted (the hot path skips the request)
         yield FLUSH
@@ -193,7 +194,7 @@ def script(run: Run, value: Any) -> Script[None]:
         run.emit_updates(shown)
         if run.modes & EVENT_MODES:
             for task in shown:
-                emit_event(run, task_result_event(task))
+                emit_event(run, task_result_event(task, run.step))
         run.emit_values()
         if run.modes & EVENT_MODES and run.saver is not None:
             emit_event(run, checkpoint_event(run))
@@ -238,7 +239,7 @@ def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | Non
     if run.modes & EVENT_MODES:
         for task in tasks:
             if task.name != START:
-                emit_event(run, task_result_event(task))
+                emit_event(run, task_result_event(task, run.step + 1))
     if errors:
         return ops, errors[0]
     run.interrupts = [i for t in interrupted for i in t.interrupts]
