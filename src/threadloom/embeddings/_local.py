@@ -237,7 +237,9 @@ class LocalEmbeddings(Embeddings):
         """Embed texts, in batches of ``batch_size``; ``[]`` gives ``[]``."""
         if not texts:
             return []
-        result: list[list[float]] = self.encode(texts).tolist()
+        # tolist() of a (n, 384) array: numpy's stubs type it by shape, and differ by version.
+        rows: Any = self.encode(texts)
+        result: list[list[float]] = rows.tolist()
         return result
 
     def embed_query(self, text: str) -> list[float]:

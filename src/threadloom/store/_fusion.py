@@ -122,18 +122,18 @@ def candidate_pool(
 
 
 def _zscore(scores: _Scores) -> _Scores:
-    # scores.mean() and scores.std() spelled with the ufuncs they run (bit-identical
-    # results), without their Python-level wrappers: fusion runs once per search.
+    # scores.mean() and scores.std() spelled as sums over the count (bit-identical
+    # results: the same add.reduce), without mean()/std()'s Python-level wrappers.
     count = len(scores)
-    deviation = scores - np.add.reduce(scores) / count
-    spread = math.sqrt(np.add.reduce(deviation * deviation) / count)
+    deviation = scores - scores.sum() / count
+    spread = math.sqrt((deviation * deviation).sum() / count)
     if spread <= 1e-12:
         return np.zeros_like(scores)  # one side that cannot tell candidates apart says nothing
     return deviation / spread
 
 
 def _minmax(scores: _Scores) -> _Scores:
-    low, high = float(scores.min()), float(scores.max())
+    low, high = float(np.min(scores)), float(np.max(scores))
     if high - low <= 1e-12:
         return np.zeros_like(scores)
     return (scores - low) / (high - low)

@@ -725,7 +725,7 @@ def _pick_ties(
     that come first are read, and in them only the tied items' keys.
     """
     scores = all_scores[order]
-    threshold = scores.min()
+    threshold = np.min(scores)
     above = order[scores > threshold]
     tied = order[scores == threshold]  # ascending: each partition's ties are contiguous
     need = limit - len(above)

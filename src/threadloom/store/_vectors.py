@@ -222,7 +222,7 @@ class VectorIndex:
         prepared: dict[Address, FloatMatrix] = {}
         for namespace, key, vectors in entries:
             if normalized:
-                matrix = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dims)
+                matrix: FloatMatrix = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dims)
             else:
                 matrix = normalize_rows(vectors, self.dims)
             prepared[(tuple(namespace), key)] = matrix  # the last entry for an item wins
@@ -708,7 +708,7 @@ class VectorIndex:
                             zip(scores[top].tolist()),
                         )
                     )
-                first = np.arange(len(items))
+                first: npt.NDArray[np.intp] = np.arange(len(items))
             else:
                 # First occurrence of each item in best-first order = its best score.
                 _, first = np.unique(items, return_index=True)
