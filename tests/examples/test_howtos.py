@@ -39,13 +39,9 @@ DIFFERENT: dict[str, str] = {
         " float64 one to about 7 digits only, and two items whose scores differ by less"
         " than that may come in the other order"
     ),
-    "snapshots_in_full": (
-        "a subgraph's checkpoint metadata also holds the langgraph_*"
-        " run keys and its parent_config has no checkpoint_map"
-    ),
     "stream_payloads": (
-        "message metadata has checkpoint_ns '' instead of the task's namespace, and its"
-        " keys and those of debug events and checkpoint configs come in another order"
+        "the keys of messages metadata come in another order (LangGraph's metadata is a"
+        " ChainMap: ls_integration before the langgraph_* keys)"
     ),
 }
 

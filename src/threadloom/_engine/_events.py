@@ -177,7 +177,7 @@ def checkpoint_event(run: Run) -> dict[str, Any]:
         "step": run.step,
         "payload": {
             "config": with_checkpoint_map(_checkpoint_config(run), run.metadata),
-            "parent_config": run.parent_config,
+            "parent_config": with_checkpoint_map(run.parent_config, run.metadata) or None,
             "values": run.read_state(),
             "metadata": run.metadata,
             "next": [t.name for t in tasks],

@@ -34,7 +34,7 @@ from threadloom._engine._options import (
     output_keys,
     parse_modes,
 )
-from threadloom._engine._run import Run, _ChildInput
+from threadloom._engine._run import Run, _ChildInput, address_metadata
 from threadloom._engine._runnable import RunnableGraph
 from threadloom._engine._spec import GraphSpec
 from threadloom._engine._subgraphs import (
@@ -175,6 +175,7 @@ class CompiledGraph(RunnableGraph):
             # A subgraph's config given to the root: the root runs from its checkpoint of
             # that time, the subgraphs from theirs (``checkpoint_map``), as in LangGraph.
             checkpoint_map = dict(configurable.get("checkpoint_map") or {})
+            config["metadata"] = address_metadata(config.get("metadata"), configurable)
             config["configurable"] = {
                 **configurable,
                 "checkpoint_ns": "",
@@ -591,7 +592,7 @@ def _snapshot(run: Run, subgraphs: bool = False, live: bool = False) -> Script[S
         config=with_checkpoint_map(run.checkpoint_config, run.metadata),
         metadata=run.metadata,
         created_at=run.created_at,
-        parent_config=run.parent_config,  # type: ignore[arg-type]
+        parent_config=with_checkpoint_map(run.parent_config, run.metadata) or None,
         tasks=tuple(snapshot_tasks),
         interrupts=tuple(interrupts),
     )

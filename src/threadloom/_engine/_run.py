@@ -53,6 +53,16 @@ __all__ = ["Op", "Run"]
 
 _DEFAULT_RECURSION_LIMIT = 25
 _SPECIAL_WRITES = frozenset({INTERRUPT, ERROR, RESUME})
+_TO_METADATA = (
+    "thread_id",
+    "checkpoint_id",
+    "checkpoint_ns",
+    "task_id",
+    "run_id",
+    "assistant_id",
+    "graph_id",
+)
+"""``configurable`` keys a node's metadata carries (so ``messages`` parts and traces show them)."""
 
 
 class Run(RunOutput, RunSaving):
@@ -709,29 +719,43 @@ class Run(RunOutput, RunSaving):
         return runtime
 
     def task_config(self, task: Task) -> Any:
-        """The config a node receives: the caller's, with this task's metadata and callbacks."""
+        """The config a node receives: the caller's, with this task's namespace, metadata
+        and callbacks (as LangGraph's: ``checkpoint_ns`` is the task's own namespace)."""
         base = self._base_task_config
         if base is None:
             configurable = dict(self.configurable)
             if self.thread_id is not None:
                 configurable["thread_id"] = self.thread_id
-            configurable["checkpoint_ns"] = self.ns
             configurable[TASK_CONFIG] = True  # a graph called with this config is a subgraph
-            base = {**self.config, "configurable": configurable}
+            metadata = address_metadata(self.config.get("metadata"), self.configurable)
+            if self.thread_id is not None:
+                metadata.setdefault("thread_id", self.thread_id)
+            base = {**self.config, "configurable": configurable, "metadata": metadata}
             base.pop("run_id", None)  # the graph's own run id, not its nodes'
             if self.callbacks is not None:
                 base["callbacks"] = self.callbacks
             self._base_task_config = base
-        metadata = dict(base.get("metadata") or ())
+        metadata = dict(base["metadata"])
         metadata["langgraph_step"] = self.step + 1
         metadata["langgraph_node"] = task.name
         metadata["langgraph_triggers"] = task.triggers
         metadata["langgraph_path"] = task.path
         ns = f"{task.name}:{task.id}"
-        metadata["langgraph_checkpoint_ns"] = f"{self.ns}|{ns}" if self.ns else ns
-        if self.thread_id is not None:
-            metadata["thread_id"] = self.thread_id
-        return {**base, "metadata": metadata, "run_name": task.name}
+        ns = f"{self.ns}|{ns}" if self.ns else ns
+        metadata["langgraph_checkpoint_ns"] = ns
+        configurable = {**base["configurable"], "checkpoint_ns": ns}
+        return {**base, "configurable": configurable, "metadata": metadata, "run_name": task.name}
+
+
+def address_metadata(metadata: Any, configurable: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` with the run's address from ``configurable`` (thread, checkpoint, task,
+    run ids) where it has none, as LangGraph's ``ensure_config`` copies them."""
+    out = dict(metadata or ())
+    for key in _TO_METADATA:
+        value = configurable.get(key)
+        if value and key not in out:
+            out[key] = value
+    return out
 
 
 class _ChildInput:

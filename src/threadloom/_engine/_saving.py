@@ -32,7 +32,20 @@ __all__ = ["Op", "RunSaving"]
 Op = tuple[str, tuple[Any, ...]]
 """A checkpointer call for the driver: ``("put", args)`` or ``("put_writes", args)``."""
 
-_ADDRESS_KEYS = frozenset({"thread_id", "checkpoint_ns", "checkpoint_id"})
+_ADDRESS_KEYS = frozenset(
+    {
+        "thread_id",
+        "checkpoint_ns",
+        "checkpoint_id",
+        "checkpoint_map",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    }
+)
+"""Config keys never copied into checkpoint metadata: the address and a task's run keys."""
 
 
 class RunSaving:
@@ -143,12 +156,9 @@ class RunSaving:
                 parents = {**prun.metadata.get("parents", {}), prun.ns: prun.checkpoint_id}
         elif self.ns:  # a subgraph updated through its config keeps its parents
             parents = dict(self.metadata.get("parents") or {})
-        metadata = {
-            **self._metadata_extra(),
-            "source": source,
-            "step": self.step,
-            "parents": parents,
-        }
+        metadata = {"source": source, "step": self.step, "parents": parents}
+        for key, value in self._metadata_extra().items():
+            metadata.setdefault(key, value)
         conf: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.ns}
         if self.checkpoint_id is not None:
             conf["checkpoint_id"] = self.checkpoint_id

@@ -175,6 +175,14 @@ def history_page(
         return checkpointer.get_tuple(parent)
 
     rows = [row_of(tup, parent_of(i)) for i, tup in enumerate(tuples[:limit])]
+    # A checkpoint with a child finished its step: its writes are the record of that step
+    # (the child's diff shows them); only a checkpoint still waiting has writes pending.
+    continued = {row.parent_id for row in rows}
+    if before is not None and rows:
+        continued.add(rows[0].checkpoint_id)  # its child is on the newer page
+    for row in rows:
+        if row.checkpoint_id in continued:
+            row.pending = []
     more = rows[-1].checkpoint_id if len(tuples) > limit and rows else None
     return rows, more, tuples[0] if tuples else None
 
