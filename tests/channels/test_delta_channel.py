@@ -139,3 +139,28 @@ def test_sums_work_as_well_as_lists() -> None:
     builder.add_edge(START, "a")
     builder.add_edge(START, "b")
     assert builder.compile().invoke({"n": 1}) == {"n": 6}
+
+
+def test_replay_writes_rebuilds_the_value_from_a_seed_and_saved_writes() -> None:
+    """``replay_writes`` applies ``(task_id, channel, value)`` writes in order on top of the
+    value the channel was restored with (``None`` included); an ``Overwrite`` among them
+    replaces what came before."""
+    from threadloom.types import Overwrite
+
+    def extend(state: list, writes: list) -> list:
+        return [*state, *(x for w in writes for x in w)]
+
+    channel = DeltaChannel(extend, list).from_checkpoint(["seed"])
+    channel.replay_writes([("t0", "k", ["a"]), ("t1", "k", ["b"])])
+    assert channel.get() == ["seed", "a", "b"]
+    channel.replay_writes([("t2", "k", Overwrite(["x"])), ("t3", "k", ["y"])])
+    assert channel.get() == ["x", "y"]
+    channel.replay_writes([])
+    assert channel.get() == ["x", "y"]
+
+    def last(state: object, writes: list) -> object:
+        return writes[-1] if writes else state
+
+    from_none = DeltaChannel(last, list).from_checkpoint(None)
+    from_none.replay_writes([("t0", "k", "after")])
+    assert from_none.get() == "after"

@@ -97,6 +97,12 @@ class DeltaChannel(ValueChannel):
         self.value = self.reducer(base, list(values))
         return True
 
+    def replay_writes(self, writes: Sequence[tuple[str, str, Any]]) -> None:
+        """Apply saved writes ``(task_id, channel, value)`` in order, on top of the value the
+        channel holds (LangGraph rebuilds a delta channel from a seed and its writes this way)."""
+        for _, _, value in writes:
+            self.update([value])
+
     def copy(self) -> DeltaChannel:
         """An independent channel with a copy of the value."""
         channel = self.new()
