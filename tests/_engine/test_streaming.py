@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
+import time
 from typing import Annotated, Any
 
 import pytest
@@ -274,6 +276,120 @@ async def test_a_subgraphs_checkpoint_events_carry_its_checkpoint_map(client: Gr
         conf = event["config"]["configurable"]
         assert set(conf["checkpoint_map"]) == {"", conf["checkpoint_ns"]}
         assert conf["checkpoint_map"][conf["checkpoint_ns"]] == conf["checkpoint_id"]
+
+
+def slow_and_fast_graph() -> Any:
+    """START -> "slow" (50 ms) and "fast" in one step; both -> "last"."""
+
+    def slow(state: State) -> dict:
+        time.sleep(0.05)
+        return {"log": ["slow"]}
+
+    builder = StateGraph(State)
+    builder.add_node("slow", slow)
+    builder.add_node("fast", lambda s: {"log": ["fast"]})
+    builder.add_node("last", lambda s: {"log": ["last"]})
+    builder.add_edge(START, "slow")
+    builder.add_edge(START, "fast")
+    builder.add_edge(["slow", "fast"], "last")
+    return builder.compile()
+
+
+async def test_a_steps_updates_stream_in_the_order_its_tasks_finish(client: GraphClient) -> None:
+    """Each task's update is streamed when it finishes, as LangGraph does: a fast node's
+    before a slow one's of the same step (the state still applies them in its order)."""
+    parts = await client.stream(slow_and_fast_graph(), {"x": 0}, stream_mode="updates")
+    assert parts == [
+        {"fast": {"log": ["fast"]}},
+        {"slow": {"log": ["slow"]}},
+        {"last": {"log": ["last"]}},
+    ]
+
+
+async def test_with_subgraphs_parts_come_as_they_are_made() -> None:
+    """With ``subgraphs=True`` a parent's update is not held back until the step ends: it
+    comes between the parts of a subgraph that is still running."""
+
+    async def first(state: State) -> dict:
+        return {"log": ["first"]}
+
+    async def later(state: State) -> dict:
+        await asyncio.sleep(0.1)
+        return {"log": ["later"]}
+
+    async def quick(state: State) -> dict:
+        await asyncio.sleep(0.03)
+        return {"log": ["quick"]}
+
+    inner = StateGraph(State)
+    inner.add_sequence([("first", first), ("later", later)])
+    inner.add_edge(START, "first")
+    outer = StateGraph(State)
+    outer.add_node("sub", inner.compile())
+    outer.add_node("quick", quick)
+    outer.add_edge(START, "sub")
+    outer.add_edge(START, "quick")
+    parts = [p async for p in outer.compile().astream({"x": 0}, subgraphs=True)]
+    assert [(bool(ns), next(iter(update))) for ns, update in parts] == [
+        (True, "first"),
+        (False, "quick"),
+        (True, "later"),
+        (False, "sub"),
+    ]
+
+
+async def test_a_subgraphs_static_interrupt_is_reported_by_its_parent_only(
+    client: GraphClient,
+) -> None:
+    """A subgraph stopping at ``interrupt_before`` streams nothing in its own namespace;
+    the parent reports ``{"__interrupt__": ()}`` on ``updates`` and no state on ``values``."""
+    from threadloom.checkpoint.memory import InMemorySaver
+
+    inner = StateGraph(State)
+    inner.add_sequence([("one", lambda s: {"log": ["one"]}), ("two", lambda s: {"log": ["two"]})])
+    inner.add_edge(START, "one")
+    outer = StateGraph(State)
+    outer.add_node("sub", inner.compile(interrupt_before=["two"]))
+    outer.add_edge(START, "sub")
+    graph = outer.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    updates = await client.stream(graph, {"x": 0}, config, subgraphs=True)
+    assert [(bool(ns), u) for ns, u in updates] == [
+        (True, {"one": {"log": ["one"]}}),
+        (False, {"__interrupt__": ()}),
+    ]
+    config = {"configurable": {"thread_id": "2"}}
+    values = await client.stream(graph, {"x": 0}, config, subgraphs=True, stream_mode="values")
+    assert all("__interrupt__" not in v for _, v in values)
+
+
+async def test_a_resumed_step_streams_the_updates_it_reuses_first(client: GraphClient) -> None:
+    """Resuming a step, the updates of its tasks that had finished stream first (marked
+    ``cached``), before those of the tasks that run now."""
+    from threadloom.checkpoint.memory import InMemorySaver
+
+    broken = [True]
+
+    def flaky(state: State) -> dict:
+        if broken[0]:
+            raise RuntimeError("boom")
+        return {"log": ["flaky"]}
+
+    builder = StateGraph(State)
+    builder.add_node("flaky", flaky)
+    builder.add_node("fast", lambda s: {"log": ["fast"]})
+    builder.add_edge(START, "flaky")
+    builder.add_edge(START, "fast")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    with pytest.raises(RuntimeError):
+        await client.stream(graph, {"x": 0}, config)
+    broken[0] = False
+    parts = await client.stream(graph, None, config)
+    assert parts == [
+        {"fast": {"log": ["fast"]}, "__metadata__": {"cached": True}},
+        {"flaky": {"log": ["flaky"]}},
+    ]
 
 
 async def test_messages_mode_does_not_repeat_input_messages_a_subgraph_returns(

@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from threadloom._engine._calls import asettle_calls, settle_calls
+from threadloom._engine._constants import START
 from threadloom._engine._context import Task
 from threadloom._engine._run import Run
 from threadloom._engine._superstep import SaverCall, Script, script
@@ -140,16 +141,19 @@ def execute_task(task: Task) -> None:
         request = steps.send(None)
     except StopIteration:  # answered from the cache: nothing ran
         return
-    if task.run.trace is None:
+    run = task.run
+    if run.trace is None:
         _perform_all(task, steps, request)
-        return
-    node_run = start_node(task)
-    try:
-        _perform_all(task, steps, request)
-    except BaseException as exc:
-        node_run.on_chain_error(exc)
-        raise
-    end_node(node_run, task)
+    else:
+        node_run = start_node(task)
+        try:
+            _perform_all(task, steps, request)
+        except BaseException as exc:
+            node_run.on_chain_error(exc)
+            raise
+        end_node(node_run, task)
+    if "updates" in run.modes and task.name != START:
+        run.emit_finished(task)
 
 
 def _perform_all(task: Task, steps: Generator[Call | float, Any, None], request: Any) -> None:
@@ -279,16 +283,19 @@ async def aexecute_task(task: Task) -> None:
     request = _resume(steps, None, None)
     if request is None:  # answered from the cache: nothing ran
         return
-    if task.run.trace is None:
+    run = task.run
+    if run.trace is None:
         await _aperform_all(task, steps, request)
-        return
-    node_run = await astart_node(task)
-    try:
-        await _aperform_all(task, steps, request)
-    except BaseException as exc:
-        await node_run.on_chain_error(exc)
-        raise
-    await aend_node(node_run, task)
+    else:
+        node_run = await astart_node(task)
+        try:
+            await _aperform_all(task, steps, request)
+        except BaseException as exc:
+            await node_run.on_chain_error(exc)
+            raise
+        await aend_node(node_run, task)
+    if "updates" in run.modes and task.name != START:
+        run.emit_finished(task)
 
 
 async def _aperform_all(

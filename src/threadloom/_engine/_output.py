@@ -29,6 +29,7 @@ class RunOutput:
     spec: GraphSpec
     updated: set[str] | None
     cached_tasks: set[str]
+    streamed: set[str]
     interrupts: list[Interrupt]
     channels: dict[str, BaseChannel]
     output_keys: str | tuple[str, ...]
@@ -66,11 +67,22 @@ class RunOutput:
             keys = self.spec.stream_keys
             self.sink(self.ns_path, "values", self.output() if keys is None else self.view(keys))
 
+    def emit_finished(self, task: Task) -> None:
+        """Stream a task's update as soon as it finished, as LangGraph does (so a step's
+        updates come in the order its tasks finish, between what subgraphs stream)."""
+        if task.error is None and not task.paused and task.result is not MISSING:
+            self.sink(self.ns_path, "updates", {task.name: task.result})
+            self.streamed.add(task.id)
+
     def emit_updates(self, tasks: list[Task]) -> None:
-        """Stream each task's update, in task order."""
+        """Stream the update of each task not streamed yet (one answered from saved writes
+        or the cache, marked so), in task order."""
         if "updates" in self.modes:
             cached = self.cached_tasks
+            streamed = self.streamed
             for task in tasks:
+                if streamed and task.id in streamed:
+                    continue
                 if cached and task.id in cached:
                     part = {task.name: task.result, "__metadata__": {"cached": True}}
                     self.sink(self.ns_path, "updates", part)
@@ -98,7 +110,7 @@ class RunOutput:
                 interrupts = tuple(task.interrupts)
                 if "updates" in modes:
                     self.sink(self.ns_path, "updates", {INTERRUPT: interrupts})
-                if "values" in modes:
+                if "values" in modes and interrupts:  # a subgraph's static stop shows no state
                     self.sink(self.ns_path, "values", _with_interrupts(self.output(), interrupts))
             elif task.error is None and task.result is not MISSING:
                 self.emit_updates([task])

@@ -214,7 +214,8 @@ class CompiledGraph(RunnableGraph):
             sink = None
         else:
             modes = parse_modes(stream_mode, print_mode, options.get("debug"), final=final)
-            live = bool(modes.run & _LIVE_MODES) or self.spec.streams_live
+            # Parts stream as they are made when a subgraph's parts interleave with ours.
+            live = bool(modes.run & _LIVE_MODES) or self.spec.streams_live or subgraphs
             sink = Sink(live=live, subgraphs=subgraphs)
         run = self._run(
             config,

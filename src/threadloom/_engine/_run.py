@@ -199,6 +199,8 @@ class Run(RunOutput, RunSaving):
             graph.cache if graph.cache is not None or parent is None else parent.run.cache
         )
         self.cached_tasks: set[str] = set()
+        self.streamed: set[str] = set()
+        """Tasks of this step whose update was streamed when they finished."""
         self.node_errors: dict[str, BaseException] = {}
         """Exceptions of nodes whose error handler runs next (see ``_handlers``)."""
         """Tasks of this run whose writes came from the cache."""
@@ -503,6 +505,8 @@ class Run(RunOutput, RunSaving):
             if self.calls or self.call_counts:
                 self.calls = []
                 self.call_counts = {}
+            if self.streamed:
+                self.streamed.clear()
             self._attach_pending(tasks)
             if tasks[0].name == START and tasks[0].result is MISSING:
                 self._run_start(tasks[0])

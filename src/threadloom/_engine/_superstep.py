@@ -172,6 +172,8 @@ def script(run: Run, value: Any) -> Script[None]:
             return
         todo = [t for t in tasks if t.result is MISSING]  # the others reuse saved writes
         if todo:
+            if len(todo) < len(tasks) and "updates" in run.modes:
+                _emit_replayed(run, [t for t in tasks if t.result is not MISSING])
             yield todo
         if run.deferred is not None and _stops(run, tasks):
             yield from save(run, run.release())  # pending writes need their checkpoint saved
@@ -226,6 +228,14 @@ def _resumes_named_checkpoint(run: Run, value: Any) -> bool:
     )
 
 
+def _emit_replayed(run: Run, done: list[Task]) -> None:
+    """Stream the updates of the tasks a resumed step reuses from saved writes before the
+    others run, as LangGraph does (they finished first)."""
+    shown = [t for t in done if t.name != START]
+    run.emit_updates(shown)
+    run.streamed.update(t.id for t in shown)
+
+
 def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | None]:
     """After the tasks ran: the pending writes to save, and the error to raise if any."""
     errors = [t.error for t in tasks if t.error is not None]
@@ -267,7 +277,8 @@ def _stop_static(run: Run) -> Script[None]:
         yield from save(run, run.release())
     run.interrupted = True
     run.interrupts = []
-    run.emit_stopped([])
+    if run.parent is None:  # a subgraph's stop is reported by its parent's task, as in LangGraph
+        run.emit_stopped([])
     yield FLUSH
     if run.parent is not None:
         raise GraphInterrupt([])
