@@ -145,6 +145,27 @@ def test_missing_debian_packages_are_installed_by_root_with_apt(tmp_path: Path) 
     assert "apt-get" not in present.stdout
 
 
+def test_the_debian_packages_are_the_databases_and_both_browsers(tmp_path: Path) -> None:
+    """By default ./run test installs PgBouncer, Chromium with its driver, and Firefox ESR."""
+    fake_bin = tmp_path / "nothing-installed"
+    fake_bin.mkdir()
+    (fake_bin / "dpkg-query").write_text("#!/bin/sh\nexit 1\n")
+    (fake_bin / "dpkg-query").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "THREADLOOM_APT_PACKAGES"}
+    env["PATH"] = f"{fake_bin}:{_fake_id(tmp_path, 0)}"
+    done = subprocess.run(
+        [str(RUN), "--dry-run", "test"],
+        capture_output=True,
+        text=True,
+        env={**env, "THREADLOOM_VENV": str(tmp_path / "venv")},
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    install = "apt-get install -y -qq --no-install-recommends "
+    assert f"{install}pgbouncer chromium chromium-driver firefox-esr\n" in done.stdout
+
+
 def test_missing_debian_packages_without_root_fail_clearly(tmp_path: Path) -> None:
     """Without root, ./run test names the missing package and how to install it, and stops."""
     env = {

@@ -1,52 +1,79 @@
-"""The inspector in a real browser: Debian's headless Chromium driven by chromium-driver.
+"""The inspector in real browsers: Debian's headless Chromium (driven by chromium-driver)
+and Firefox ESR (driven over Marionette), each test run in both.
 
-One browser for the session; servers on loopback. Set ``THREADLOOM_SCREENSHOTS=1`` to
-write each view's screenshot into docs/inspector/.
+One browser of each kind for the session; servers on loopback. Set
+``THREADLOOM_SCREENSHOTS=1`` to write each view's screenshot (Chromium's) into docs/inspector/.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytest.importorskip("selenium")
-
 sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
 
 from _live import HERE, graph_specs, running
 from _world import ASK_THREAD, CHAT_THREAD, XSS_THREAD, World, world
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from threadloom.inspector import create_inspector
 from threadloom.server import ServerConfig, create_app
-from threadloom.testing.browser import find_chromium, headless_chromium
+from threadloom.testing.browser import (
+    find_chromium,
+    find_firefox,
+    headless_chromium,
+    headless_firefox,
+)
 
 SHOTS = Path(__file__).parents[2] / "docs" / "inspector"
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the session. Skipped without Debian's chromium and
-    chromium-driver, except under CI (``CI`` set), where a missing install must fail
-    rather than hide these tests."""
-    found = find_chromium()
-    if found is None:
-        message = "needs Debian's chromium and chromium-driver (./run test installs them)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with headless_chromium(*found) as driver:
-        yield driver
+class By:
+    """WebDriver's locator strategies: the values of Selenium's ``By``, which Marionette
+    takes as well."""
+
+    ID = "id"
+    CSS_SELECTOR = "css selector"
+    TAG_NAME = "tag name"
+    LINK_TEXT = "link text"
+
+
+def _needs(message: str) -> None:
+    """Skip for want of a browser, except under CI (``CI`` set), where a missing install
+    must fail rather than hide these tests."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session", params=["chromium", "firefox"])
+def browser(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """One headless browser of each kind for the session: Chromium through Selenium, or
+    Firefox through :class:`threadloom.testing.browser.Firefox` (the same calls)."""
+    if request.param == "chromium":
+        found = find_chromium()
+        if found is None or importlib.util.find_spec("selenium") is None:
+            _needs("needs Debian's chromium and chromium-driver, and selenium (./run test installs them)")
+        assert found is not None
+        with headless_chromium(*found) as driver:
+            yield driver
+    else:
+        binary = find_firefox()
+        if binary is None or importlib.util.find_spec("marionette_driver") is None:
+            _needs("needs Debian's firefox-esr and marionette-driver (./run test installs them)")
+        assert binary is not None
+        with headless_firefox(binary) as firefox:
+            yield firefox
 
 
 @pytest.fixture
@@ -61,13 +88,41 @@ def site(tmp_path: Path, browser: Any) -> Iterator[tuple[str, World]]:
 
 
 def _shot(browser: Any, name: str) -> None:
-    if os.environ.get("THREADLOOM_SCREENSHOTS"):
+    """The docs' screenshots are Chromium's."""
+    if os.environ.get("THREADLOOM_SCREENSHOTS") and browser.name != "firefox":
         SHOTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(SHOTS / f"{name}.png"))
 
 
 def _no_xss(browser: Any) -> None:
     assert browser.execute_script("return window.__xss === undefined")
+
+
+def _driver_error(browser: Any) -> type[Exception]:
+    """The base class of the errors ``browser``'s driver raises."""
+    if browser.name == "firefox":
+        from marionette_driver.errors import MarionetteException
+
+        return MarionetteException
+    from selenium.common.exceptions import WebDriverException
+
+    return WebDriverException
+
+
+def _until(browser: Any, script: str, timeout: float = 20.0) -> None:
+    """Wait until ``script`` returns a true value; driver errors meanwhile (a page being
+    replaced) count as "not yet"."""
+    error = _driver_error(browser)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if browser.execute_script(script):
+                return
+        except error:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {script}")
+        time.sleep(0.02)
 
 
 def _go(browser: Any, element: Any) -> None:
@@ -77,15 +132,15 @@ def _go(browser: Any, element: Any) -> None:
     old page instead races the navigation: Chromium may answer with a generic
     "Node ... does not belong to the document" error rather than a stale element, so
     driver errors while the page changes count as "not there yet"."""
-    from selenium.common.exceptions import WebDriverException
-
     browser.execute_script("window.__leaving = true")
     element.click()
-    WebDriverWait(browser, 20, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: d.execute_script(
-            "return window.__leaving === undefined && document.readyState === 'complete'"
-        )
-    )
+    _until(browser, "return window.__leaving === undefined && document.readyState === 'complete'")
+
+
+def _choose(select: Any, value: str) -> None:
+    """Pick the option of ``value`` in the <select> element ``select``."""
+    select.find_element(By.CSS_SELECTOR, f'option[value="{value}"]').click()
+    assert select.get_property("value") == value
 
 
 def _text(browser: Any) -> str:
@@ -138,7 +193,7 @@ def test_every_view_renders_and_stored_strings_stay_text(
     _go(browser, browser.find_element(By.CSS_SELECTOR, "form.search button"))
     assert "Bob likes green tea" in _text(browser) and "(vector)" in _text(browser)
     _shot(browser, "search")
-    Select(browser.find_element(By.ID, "search-mode")).select_by_value("hybrid")
+    _choose(browser.find_element(By.ID, "search-mode"), "hybrid")
     browser.find_element(By.ID, "search-filter").send_keys('{"kind": "preference"}')
     _go(browser, browser.find_element(By.ID, "search-run"))
     assert "(hybrid)" in _text(browser) and "Bob likes green tea" in _text(browser)
@@ -150,9 +205,7 @@ def test_every_view_renders_and_stored_strings_stay_text(
     _shot(browser, "item")
 
     browser.get(f"{url}/graphs")
-    WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-graphs-drawn")
-    )
+    _until(browser, "return !!document.body.getAttribute('data-graphs-drawn')")
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-graphs-drawn") == "yes"
     assert len(browser.find_elements(By.CSS_SELECTOR, "pre.mermaid svg")) == 2
     _shot(browser, "graphs")
@@ -183,7 +236,7 @@ def test_actions_through_the_forms(browser: Any, site: tuple[str, World]) -> Non
     assert store.search(("memories", "alice")) == []
 
     browser.get(f"{url}/threads/{ASK_THREAD}")
-    Select(browser.find_element(By.CSS_SELECTOR, "#interrupts select")).select_by_value("asker")
+    _choose(browser.find_element(By.CSS_SELECTOR, "#interrupts select"), "asker")
     browser.find_element(By.ID, "resume-value").send_keys("41")
     _go(browser, browser.find_element(By.ID, "resume"))
     asker = w.backends.graphs["asker"]
@@ -191,7 +244,7 @@ def test_actions_through_the_forms(browser: Any, site: tuple[str, World]) -> Non
 
     browser.get(f"{url}/threads/{CHAT_THREAD}")
     _go(browser, browser.find_elements(By.CSS_SELECTOR, "a.checkpoint-link")[-1])
-    Select(browser.find_element(By.CSS_SELECTOR, "#fork select")).select_by_value("chat")
+    _choose(browser.find_element(By.CSS_SELECTOR, "#fork select"), "chat")
     browser.find_element(By.ID, "fork-input").send_keys("a new beginning")
     _go(browser, browser.find_element(By.ID, "fork-run"))
     assert "a new beginning" in _text(browser)

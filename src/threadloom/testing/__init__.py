@@ -14,5 +14,6 @@ Import the submodule you need; this package imports nothing itself:
   structured outputs follow a script (for the memory manager), and helpers.
 - ``threadloom.testing.memory_conformance``: the memory-layer conformance suite.
 - ``threadloom.testing.postgres``: a throwaway PostgreSQL server for tests.
-- ``threadloom.testing.browser``: Debian's headless Chromium driven by Selenium.
+- ``threadloom.testing.browser``: Debian's headless Chromium (driven by Selenium) and
+  Firefox ESR (driven over Marionette).
 """
