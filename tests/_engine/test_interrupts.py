@@ -147,3 +147,28 @@ async def test_a_resume_without_interrupt_names_the_thread_as_an_attribute(
     with pytest.raises(InvalidResumeError) as info:
         await client.invoke(ask_graph(), Command(resume="x"), cfg("quiet"))
     assert info.value.thread_id == "quiet"
+
+
+async def test_a_resume_at_a_static_breakpoint_continues_the_run(client: GraphClient) -> None:
+    """A thread stopped by ``interrupt_before`` has work pending: ``Command(resume=...)``
+    continues it as ``None`` would, and the value answers an ``interrupt()`` met next."""
+    calls: list[str] = []
+
+    def first(state: State) -> dict:
+        calls.append("first")
+        return {"name": state["name"] + "|first"}
+
+    def second(state: State) -> dict:
+        return {"name": state["name"] + "|" + interrupt("who?")}
+
+    builder = StateGraph(State)
+    builder.add_node("first", first)
+    builder.add_node("second", second)
+    builder.add_edge(START, "first")
+    builder.add_edge("first", "second")
+    graph = builder.compile(checkpointer=InMemorySaver(), interrupt_before=["first"])
+    await client.invoke(graph, {"name": "x", "age": 0}, cfg())
+    assert calls == []
+    out = await client.invoke(graph, Command(resume="unused"), cfg())
+    assert calls == ["first"] and [i.value for i in out["__interrupt__"]] == ["who?"]
+    assert await client.invoke(graph, Command(resume="Al"), cfg()) == {"name": "x|first|Al", "age": 0}

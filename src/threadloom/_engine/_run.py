@@ -369,7 +369,8 @@ class Run(RunOutput, RunSaving):
         ops: list[Op] = []
         if command.resume is not None:
             known = self._pending_interrupt_ids()
-            if not known:
+            if not known and (self.checkpoint_id is None or not self.next_tasks(dry=True)):
+                # (A thread stopped at a static breakpoint continues, as in LangGraph.)
                 raise InvalidResumeError(
                     f"Command(resume=...) was sent to thread '{self.thread_id}', "
                     "which has no pending interrupt",

@@ -175,6 +175,8 @@ def script(run: Run, value: Any) -> Script[None]:
             if len(todo) < len(tasks) and "updates" in run.modes:
                 _emit_replayed(run, [t for t in tasks if t.result is not MISSING])
             yield todo
+        # A resume value answers the step it resumes; a later step's interrupt() waits again.
+        run.null_resume = MISSING
         if run.deferred is not None and _stops(run, tasks):
             yield from save(run, run.release())  # pending writes need their checkpoint saved
         ops, error = _outcome(run, tasks)
