@@ -7,13 +7,14 @@ import operator
 from typing import Any
 
 import pytest
+from langchain_core.runnables import RunnableLambda, RunnableParallel
 
 from threadloom.channels import BinaryOperatorAggregate, LastValue, Topic
 from threadloom.checkpoint.memory import InMemorySaver
-from threadloom.errors import GraphBuildError
+from threadloom.errors import GraphBuildError, NodeTimeoutError
 from threadloom.pregel import NodeBuilder, Pregel
 from threadloom.testing.graph import GraphClient
-from threadloom.types import RetryPolicy
+from threadloom.types import RetryPolicy, TimeoutPolicy
 
 
 def _chain() -> Pregel:
@@ -168,3 +169,58 @@ def test_input_and_output_schemas_follow_the_channel_types() -> None:
     assert app.input_schema.model_json_schema() == {"title": "LangGraphInput", "type": "integer"}
     assert app.get_output_jsonschema() == {"type": "integer", "title": "LangGraphOutput"}
     assert app.get_context_jsonschema() is None
+
+
+def _timed(step: Any) -> Pregel:
+    node = (
+        NodeBuilder()
+        .subscribe_only("input")
+        .do(step)
+        .set_timeout(TimeoutPolicy(run_timeout=0.05))
+        .write_to("output")
+    )
+    return Pregel(
+        nodes={"timed": node},
+        channels={"input": LastValue(int), "output": LastValue(int)},
+        input_channels="input",
+        output_channels="output",
+    )
+
+
+def test_a_timed_node_must_be_able_to_be_cancelled() -> None:
+    """A node with a timeout is refused when it is built unless every step it runs has an
+    async body: a sync function, a RunnableLambda of one (bound with a config or not) and
+    a parallel with a sync branch cannot be cancelled."""
+
+    def sync(value: int) -> int:
+        return value + 1
+
+    async def later(value: int) -> int:
+        return value + 1
+
+    for step in (
+        sync,
+        RunnableLambda(sync),
+        RunnableLambda(sync).with_config(tags=["wrapped"]),
+        RunnableParallel(a=RunnableLambda(sync), b=RunnableLambda(later)),
+    ):
+        with pytest.raises(GraphBuildError, match="only supported for async nodes"):
+            _timed(step)
+    _timed(later)
+    _timed(RunnableLambda(later).with_config(tags=["wrapped"]))
+
+
+async def test_a_timed_runnable_node_is_awaited_and_cancelled_at_its_timeout() -> None:
+    """A runnable with an async body under a timeout runs through ``ainvoke`` and is
+    cancelled when the time passes."""
+
+    async def slow(value: int) -> int:
+        await asyncio.sleep(1)
+        return value + 1
+
+    async def quick(value: int) -> int:
+        return value + 1
+
+    with pytest.raises(NodeTimeoutError):
+        await _timed(RunnableLambda(slow)).ainvoke(1)
+    assert await _timed(RunnableLambda(quick)).ainvoke(1) == 2

@@ -19,7 +19,7 @@ from threadloom.errors import GraphBuildError, StoreNotConfiguredError
 if TYPE_CHECKING:
     from threadloom._engine._context import Task
 
-__all__ = ["INJECTABLE", "NodeFunc"]
+__all__ = ["INJECTABLE", "NodeFunc", "cancellable"]
 
 INJECTABLE = ("config", "store", "runtime", "writer")
 
@@ -132,6 +132,34 @@ class NodeFunc:
         if self.takes_state:
             return await self.afn(value, **kwargs)
         return await self.afn(**kwargs)
+
+
+def cancellable(func: NodeFunc) -> bool:
+    """Whether a node can be cancelled at a timeout: an async function, or a runnable whose
+    every part has an async body (a ``RunnableLambda`` of a sync function has none; a
+    binding, sequence or parallel of runnables is as cancellable as its parts)."""
+    if func.is_async_only:
+        return True
+    return func.is_runnable and _async_body(func.fn)
+
+
+def _async_body(runnable: Any) -> bool:
+    from langchain_core.runnables import (
+        RunnableBinding,
+        RunnableLambda,
+        RunnableParallel,
+        RunnableSequence,
+    )
+
+    if isinstance(runnable, RunnableLambda):
+        return getattr(runnable, "afunc", None) is not None
+    if isinstance(runnable, RunnableBinding):
+        return _async_body(runnable.bound)
+    if isinstance(runnable, RunnableSequence):
+        return all(_async_body(step) for step in runnable.steps)
+    if isinstance(runnable, RunnableParallel):
+        return all(_async_body(step) for step in runnable.steps__.values())
+    return True
 
 
 def _is_runnable(fn: Any) -> bool:

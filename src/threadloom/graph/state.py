@@ -38,7 +38,7 @@ from threadloom._engine._constants import (
     join_channel,
 )
 from threadloom._engine._handlers import ErrorHandler
-from threadloom._engine._injection import NodeFunc
+from threadloom._engine._injection import NodeFunc, cancellable
 from threadloom._engine._pregel import CompiledGraph
 from threadloom._engine._spec import BranchSpec, GraphSpec, NodeSpec
 from threadloom._engine._subgraphs import find_subgraph
@@ -497,7 +497,7 @@ class StateGraph:
             subgraph = find_subgraph(definition.action, CompiledGraph)
             func = NodeFunc(definition.action, f"node '{node_name}'")
             timeout = _default(definition.timeout, defaults.get("timeout"))
-            if timeout is not None and not _cancellable(func):
+            if timeout is not None and not cancellable(func):
                 raise GraphBuildError(
                     f"node '{node_name}' has a timeout, which is only supported for async nodes "
                     "(a sync function cannot be cancelled)"
@@ -648,19 +648,6 @@ def _handler_def(name: str, handler: Any) -> _NodeDef:
     """The node that runs ``handler`` when a node fails."""
     wrapper = ErrorHandler(handler, f"error handler '{name}'")
     return _NodeDef(name, wrapper.acall if wrapper.is_async else wrapper.call, is_handler=True)
-
-
-def _cancellable(func: NodeFunc) -> bool:
-    """Whether a node can be cancelled at a timeout: async, or a runnable with an async body."""
-    if func.is_async_only:
-        return True
-    if not func.is_runnable:
-        return False
-    from langchain_core.runnables import RunnableLambda
-
-    if isinstance(func.fn, RunnableLambda):
-        return getattr(func.fn, "afunc", None) is not None
-    return True
 
 
 def _default(value: Any, default: Any) -> Any:

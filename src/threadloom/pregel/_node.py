@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from threadloom._engine._context import current_scope
-from threadloom._engine._injection import NodeFunc
+from threadloom._engine._injection import NodeFunc, cancellable
 from threadloom._engine._results import NodeReturn
+from threadloom.errors import GraphBuildError
 from threadloom.types import RetryPolicy, TimeoutPolicy
 
 __all__ = ["NodeBuilder", "PregelNode"]
@@ -134,7 +135,15 @@ class NodeChain:
             for step in node.bound
         ]
         self.stream_keys = stream_keys
-        self.is_async = any(isinstance(s, NodeFunc) and s.is_async_only for s in self.steps)
+        funcs = [s for s in self.steps if isinstance(s, NodeFunc)]
+        if node.timeout is not None and not all(cancellable(f) for f in funcs):
+            raise GraphBuildError(
+                f"node '{name}' has a timeout, which is only supported for async nodes "
+                "(a sync function cannot be cancelled)"
+            )
+        # A timed node runs its steps asynchronously (runnables through ainvoke), so that
+        # the attempt can be cancelled.
+        self.is_async = node.timeout is not None or any(f.is_async_only for f in funcs)
 
     @staticmethod
     def _write(step: _Writes, output: Any, writes: list[tuple[str, Any]]) -> None:
