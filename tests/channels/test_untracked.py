@@ -117,3 +117,30 @@ def test_a_channel_class_in_annotated_is_built_for_the_key_type() -> None:
     channels = builder.compile().channels
     assert isinstance(channels["ping"], EphemeralValue)
     assert channels["ping"].typ is int and channels["ping"].key == "ping"
+
+
+def test_an_interrupted_step_saves_its_writes_without_the_untracked_value() -> None:
+    """When a parallel node pauses, the writes of the node that finished are saved for the
+    resume without its untracked value (which no checkpoint could hold)."""
+    from threadloom.types import Command, interrupt
+
+    calls: list[str] = []
+
+    def opener(state: State) -> dict:
+        calls.append("opener")
+        return {"log": ["opened"], "session": Session("s")}
+
+    def asker(state: State) -> dict:
+        return {"log": [interrupt("go?")]}
+
+    builder = StateGraph(State)
+    builder.add_node("opener", opener)
+    builder.add_node("asker", asker)
+    builder.add_edge(START, "opener")
+    builder.add_edge(START, "asker")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    out = graph.invoke({"log": []}, config)
+    assert [i.value for i in out["__interrupt__"]] == ["go?"]
+    assert sorted(graph.invoke(Command(resume="yes"), config)["log"]) == ["opened", "yes"]
+    assert calls == ["opener"]
