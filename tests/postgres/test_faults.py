@@ -9,19 +9,23 @@ cannot be replaced, and the error says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import operator
 import random
 import secrets
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import psycopg
 import pytest
-from _clients import CLASSES, INDEX, open_client
+from _clients import CLASSES, CONFIG, INDEX, open_client
 from _proxy import relay
+from psycopg import sql
 
 from threadloom.errors import ConnectionLostError, DatabaseError
+from threadloom.graph import START, StateGraph
 from threadloom.store.base import PutOp
 from threadloom.store.postgres import PostgresStore
 from threadloom.testing.postgres import PgBouncer, PostgresServer, start_pgbouncer, start_postgres
@@ -268,8 +272,11 @@ def test_batches_under_repeated_kills_are_all_or_nothing(
 
 @pytest.fixture(scope="module")
 def restartable() -> Iterator[PostgresServer]:
-    """A server of this module's own, since its tests stop and restart it."""
-    with start_postgres() as server:
+    """A server of this module's own, since its tests stop and restart it.
+
+    It allows prepared transactions: a lock held by one survives a restart.
+    """
+    with start_postgres(settings={"max_prepared_transactions": "8"}) as server:
         yield server
 
 
@@ -324,25 +331,104 @@ async def test_behind_pgbouncer_a_server_restart_spares_the_callers_connection(
             assert await client.read() == [1, 2]
 
 
+@contextlib.contextmanager
+def _prepared_lock(dsn: str, name: str, gid: str) -> Iterator[None]:
+    """The lock of :func:`_blocker_sql`, held by a prepared transaction until the block ends.
+
+    A prepared transaction belongs to no session: a server shutdown cannot end it and
+    free its lock, and it is still there (with its lock) when the server is back.
+    """
+    with psycopg.connect(dsn) as blocker:
+        blocker.execute(_blocker_sql(name))
+        blocker.execute(sql.SQL("PREPARE TRANSACTION {}").format(sql.Literal(gid)))
+    try:
+        yield
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
+
+
 @pytest.mark.parametrize("name", CLASSES)
 async def test_a_restart_during_a_write_raises_typed_and_writes_nothing(
     name: str, restart_dsn: str, restartable: PostgresServer, victim: str
 ) -> None:
-    """The server restarts while a write transaction waits: a typed error, then calls work."""
+    """The server restarts while a write transaction waits on a lock: a typed error saying
+    nothing was written, nothing was written, then calls work.
+
+    The lock is held by a prepared transaction, not by a live session. A fast shutdown
+    ends sessions in no set order: had the holder been a session, it could end first
+    and free the lock, and the waiting write would run on before its own session ended:
+    commit, or be cut during COMMIT (``committed=None``), or (a saver) store its turn's
+    input checkpoint and be cut at its next put. Each of those answers is true, but none
+    is the case under test, and which one came depended on the machine's load. A
+    prepared transaction outlives the shutdown and the restart, so the write can never
+    take the lock: the one outcome is a write cut off before it wrote anything. The
+    prepared transaction is rolled back once the server is back.
+    """
     dsn = f"{restart_dsn}?application_name={victim}"
     async with open_client(name, "dsn", dsn) as client:
         await client.write(1)
-        blocker = psycopg.connect(restart_dsn)
-        try:
-            blocker.execute(_blocker_sql(name))
+        with _prepared_lock(restart_dsn, name, f"blocker_{victim}"):
             write = await _run_write(client, name, 2)
-            await asyncio.to_thread(_wait_for_lock_wait, restartable, victim)
-            await asyncio.to_thread(restartable.restart)
-            with pytest.raises(ConnectionLostError, match="nothing was written") as info:
-                await write
-            assert info.value.committed is False
-        finally:
-            blocker.close()
+            try:
+                await asyncio.to_thread(_wait_for_lock_wait, restartable, victim)
+                await asyncio.to_thread(restartable.restart)
+                with pytest.raises(ConnectionLostError, match="nothing was written") as info:
+                    await write
+                assert info.value.committed is False
+            finally:
+                await asyncio.to_thread(restartable.launch)  # for the rollback, if a step failed
+                await asyncio.gather(write, return_exceptions=True)
         assert await client.read() == [1]
         await client.write(3)
         assert await client.read() == [1, 3]
+
+
+class _Numbers(TypedDict):
+    n: Annotated[list[int], operator.add]
+
+
+@pytest.mark.parametrize("name", ["PostgresSaver", "AsyncPostgresSaver"])
+async def test_a_turn_cut_off_by_a_lost_server_does_not_hold_the_thread(
+    name: str, restart_dsn: str, restartable: PostgresServer
+) -> None:
+    """The server goes down between a turn's input checkpoint and its next put: the run
+    fails, and so does the release of its turn (the server is still down). Once the
+    server is back, the saver's next call releases the turn first, so another caller's
+    turn goes through at once instead of being refused for turn_timeout (120 s)."""
+    cut: list[int] = []
+
+    def node(state: _Numbers) -> dict[str, Any]:
+        if state["n"][-1] == 2:
+            restartable.shutdown()  # the input checkpoint of turn 2 is stored, its turn open
+            cut.append(2)
+        return {"n": [-state["n"][-1]]}
+
+    builder = StateGraph(_Numbers)
+    builder.add_node("node", node)
+    builder.add_edge(START, "node")
+    is_async = name.startswith("Async")
+    async with open_client(name, "dsn", restart_dsn) as client:
+        graph = builder.compile(checkpointer=client.target)
+
+        async def invoke(i: int) -> Any:
+            if is_async:
+                return await graph.ainvoke({"n": [i]}, CONFIG)
+            return graph.invoke({"n": [i]}, CONFIG)
+
+        await invoke(1)
+        try:
+            # Another caller: another task (async), another OS thread (sync).
+            turn = asyncio.ensure_future(invoke(2) if is_async else asyncio.to_thread(asyncio.run, invoke(2)))
+            with pytest.raises(DatabaseError, match="unreachable"):
+                await turn
+            assert cut == [2]
+        finally:
+            await asyncio.to_thread(restartable.launch)
+        head = await client.target.aget_tuple(CONFIG) if is_async else client.target.get_tuple(CONFIG)
+        assert head is not None
+        # Turn 2 stopped mid-way: its input is stored, its node's step is not.
+        assert head.checkpoint["channel_values"]["n"] == [1, -1, 2]
+        assert "branch:to:node" in head.checkpoint["channel_values"]
+        result = await invoke(3)  # not CheckpointConflictError ("in the middle of a turn")
+        assert result["n"] == [1, -1, 2, 3, -3]

@@ -28,12 +28,24 @@ the checkpoint counts as stopped too. Such a put raises
 :class:`~threadloom.errors.CheckpointConflictError` before writing anything,
 so the caller simply retries the whole turn a moment later. A writer that
 died mid-turn blocks others for at most ``turn_timeout``.
+
+A release that fails (the database was unreachable when the run stopped: a
+server restart, a dropped connection, a locked or full file) is not dropped:
+the saver keeps it and performs it first thing in its next call, whatever that
+call is, before the call's own work. So does a put of a turn's open checkpoint
+whose outcome is unknown (the connection was lost during COMMIT): the run that
+put it stopped, so the checkpoint, if it was stored, is released. A turn cut off
+by a lost connection in a live process therefore holds its thread only until
+that saver reaches the database again, not for ``turn_timeout``. Releasing is
+idempotent (only the writer's own open checkpoint is touched), so doing it
+late or twice changes nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -75,8 +87,10 @@ __all__ = [
     "Head",
     "HeadTracker",
     "ListScope",
+    "OwedReleases",
     "PutGuard",
     "SaverOps",
+    "Turn",
     "can_match",
     "checkpoint_config",
     "encode_metadata",
@@ -355,6 +369,45 @@ class HeadTracker:
             return self._seen.get((caller or _caller(), thread_id, ns), NOT_TRACKED)
 
 
+Turn = tuple[str, str, str, str]
+"""``(thread_id, checkpoint_ns, checkpoint_id, writer)``: one writer's turn at one checkpoint."""
+
+
+class OwedReleases:
+    """Turns whose release failed, to be released before the saver's next call (module docstring).
+
+    Bounded (the oldest dropped); an entry older than ``turn_timeout`` no longer holds its
+    thread and is dropped rather than released.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: OrderedDict[Turn, float] = OrderedDict()
+
+    def __bool__(self) -> bool:
+        return bool(self._since)  # read without the lock: a hint, checked again under it
+
+    def owe(self, turn: Turn) -> None:
+        with self._lock:
+            self._since[turn] = time.monotonic()
+            self._since.move_to_end(turn)
+            while len(self._since) > _MAX_TRACKED:
+                self._since.popitem(last=False)
+
+    def due(self, turn_timeout: float) -> list[Turn]:
+        """The turns still to release, oldest first."""
+        now = time.monotonic()
+        with self._lock:
+            for turn, since in list(self._since.items()):
+                if now - since >= turn_timeout:
+                    del self._since[turn]
+            return list(self._since)
+
+    def paid(self, turn: Turn) -> None:
+        with self._lock:
+            self._since.pop(turn, None)
+
+
 class Head(NamedTuple):
     """The thread's latest checkpoint as a backend reads it inside its write transaction."""
 
@@ -459,6 +512,7 @@ class SaverOps(BaseCheckpointSaver):
         self.turn_timeout = turn_timeout
         self._heads = HeadTracker()
         self._writer = uuid.uuid4().hex
+        self._owed = OwedReleases()
 
     def _call(self, op: Callable[..., Any], *args: Any) -> Any:
         return op(*args)
@@ -511,10 +565,41 @@ class SaverOps(BaseCheckpointSaver):
         )
         return guard, partial(self._heads.seen, thread_id, ns, checkpoint_id, caller)
 
+    # --- releases owed since a release failed (module docstring) ---
+
+    def _owe_if_unsure(self, error: BaseException, config: RunnableConfig, checkpoint: Checkpoint, guard: PutGuard) -> None:
+        """A put of an open checkpoint whose outcome is unknown: release it, if it was stored."""
+        if guard.open_turn and getattr(error, "committed", False) is None:
+            thread_id, ns, _ = get_thread_address(config)
+            self._owed.owe((thread_id, ns, str(checkpoint["id"]), guard.writer))
+
+    def _settle(self) -> None:
+        """Perform the releases owed, before this call's own work; one that fails stays owed."""
+        if not self._owed:
+            return
+        for turn in self._owed.due(self.turn_timeout):
+            try:
+                self._call(self._release_turn_op, *turn)
+            except Exception:
+                return  # still out of reach: the call goes on and reports its own outcome
+            self._owed.paid(turn)
+
+    async def _asettle(self) -> None:
+        """Async twin of :meth:`_settle`."""
+        if not self._owed:
+            return
+        for turn in self._owed.due(self.turn_timeout):
+            try:
+                await self._acall(self._release_turn_op, *turn)
+            except Exception:
+                return
+            self._owed.paid(turn)
+
     # --- sync API ---
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint addressed by ``config`` (the thread's latest without ``checkpoint_id``)."""
+        self._settle()
         result: CheckpointTuple | None = self._call(self._get_tuple_op, config)
         self._saw(config, None if result is None else result.checkpoint["id"])
         return result
@@ -533,6 +618,7 @@ class SaverOps(BaseCheckpointSaver):
         keys; ``before`` keeps ids older than that config's ``checkpoint_id``.
         """
         limit = list_limit(limit)
+        self._settle()
         if can_match(list_filter(filter)):
             yield from self._call(self._list_op, config, filter, before, limit)
 
@@ -546,9 +632,14 @@ class SaverOps(BaseCheckpointSaver):
         """Store ``checkpoint`` as a child of ``config``'s checkpoint (only the channels in
         ``new_versions``); returns the new config."""
         guard, stored = self._put(config, checkpoint, metadata)
-        result: RunnableConfig = self._call(
-            self._put_op, config, checkpoint, metadata, new_versions, guard
-        )
+        self._settle()
+        try:
+            result: RunnableConfig = self._call(
+                self._put_op, config, checkpoint, metadata, new_versions, guard
+            )
+        except BaseException as error:
+            self._owe_if_unsure(error, config, checkpoint, guard)
+            raise
         stored()
         return result
 
@@ -560,6 +651,7 @@ class SaverOps(BaseCheckpointSaver):
         task_path: str = "",
     ) -> None:
         """Store the writes of task ``task_id`` against the checkpoint in ``config``."""
+        self._settle()
         self._call(self._put_writes_op, config, writes, *_task_ids(task_id, task_path))
 
     def put_step(
@@ -574,25 +666,42 @@ class SaverOps(BaseCheckpointSaver):
         stored together (one transaction where the backend has them)."""
         guard, stored = self._put(config, checkpoint, metadata)
         writes = [(*_task_ids(tid, path), w) for tid, path, w in task_writes]
-        result: RunnableConfig = self._call(
-            self._put_step_op, config, checkpoint, metadata, new_versions, guard, writes
-        )
+        self._settle()
+        try:
+            result: RunnableConfig = self._call(
+                self._put_step_op, config, checkpoint, metadata, new_versions, guard, writes
+            )
+        except BaseException as error:
+            self._owe_if_unsure(error, config, checkpoint, guard)
+            raise
         stored()
         return result
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of ``thread_id`` in every namespace."""
+        self._settle()
         self._call(self._delete_thread_op, thread_key(thread_id))
 
     def peek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """``(checkpoint_id, has_pending_writes)`` of the latest checkpoint; decodes no values."""
+        self._settle()
         result: tuple[str, bool] | None = self._call(self._peek_latest_op, config)
         self._saw(config, None if result is None else result[0], latest=True)
         return result
 
     def release_turn(self, config: RunnableConfig) -> None:
-        """The caller's run stopped mid-turn at ``config``'s checkpoint: other writers may start turns."""
-        self._call(self._release_turn_op, *self._own_checkpoint(config))
+        """The caller's run stopped mid-turn at ``config``'s checkpoint: other writers may start turns.
+
+        If the database cannot be reached, the error is raised and the release is kept:
+        the saver's next call performs it first (module docstring).
+        """
+        turn = self._own_checkpoint(config)
+        self._settle()
+        try:
+            self._call(self._release_turn_op, *turn)
+        except BaseException:
+            self._owed.owe(turn)
+            raise
 
     def _own_checkpoint(self, config: RunnableConfig) -> tuple[str, str, str, str]:
         """``(thread_id, ns, checkpoint_id, writer)``: only the caller's own turn is released."""
@@ -609,6 +718,7 @@ class SaverOps(BaseCheckpointSaver):
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async twin of :meth:`get_tuple`."""
+        await self._asettle()
         result: CheckpointTuple | None = await self._acall(self._get_tuple_op, config)
         self._saw(config, None if result is None else result.checkpoint["id"])
         return result
@@ -623,6 +733,7 @@ class SaverOps(BaseCheckpointSaver):
     ) -> AsyncIterator[CheckpointTuple]:
         """Async twin of :meth:`list`."""
         limit = list_limit(limit)
+        await self._asettle()
         if can_match(list_filter(filter)):
             for item in await self._acall(self._list_op, config, filter, before, limit):
                 yield item
@@ -636,9 +747,14 @@ class SaverOps(BaseCheckpointSaver):
     ) -> RunnableConfig:
         """Async twin of :meth:`put`."""
         guard, stored = self._put(config, checkpoint, metadata)
-        result: RunnableConfig = await self._acall(
-            self._put_op, config, checkpoint, metadata, new_versions, guard
-        )
+        await self._asettle()
+        try:
+            result: RunnableConfig = await self._acall(
+                self._put_op, config, checkpoint, metadata, new_versions, guard
+            )
+        except BaseException as error:
+            self._owe_if_unsure(error, config, checkpoint, guard)
+            raise
         stored()
         return result
 
@@ -650,6 +766,7 @@ class SaverOps(BaseCheckpointSaver):
         task_path: str = "",
     ) -> None:
         """Async twin of :meth:`put_writes`."""
+        await self._asettle()
         await self._acall(self._put_writes_op, config, writes, *_task_ids(task_id, task_path))
 
     async def aput_step(
@@ -663,22 +780,35 @@ class SaverOps(BaseCheckpointSaver):
         """Async twin of :meth:`put_step`."""
         guard, stored = self._put(config, checkpoint, metadata)
         writes = [(*_task_ids(tid, path), w) for tid, path, w in task_writes]
-        result: RunnableConfig = await self._acall(
-            self._put_step_op, config, checkpoint, metadata, new_versions, guard, writes
-        )
+        await self._asettle()
+        try:
+            result: RunnableConfig = await self._acall(
+                self._put_step_op, config, checkpoint, metadata, new_versions, guard, writes
+            )
+        except BaseException as error:
+            self._owe_if_unsure(error, config, checkpoint, guard)
+            raise
         stored()
         return result
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
+        await self._asettle()
         await self._acall(self._delete_thread_op, thread_key(thread_id))
 
     async def arelease_turn(self, config: RunnableConfig) -> None:
         """Async twin of :meth:`release_turn`."""
-        await self._acall(self._release_turn_op, *self._own_checkpoint(config))
+        turn = self._own_checkpoint(config)
+        await self._asettle()
+        try:
+            await self._acall(self._release_turn_op, *turn)
+        except BaseException:
+            self._owed.owe(turn)
+            raise
 
     async def apeek_latest(self, config: RunnableConfig) -> tuple[str, bool] | None:
         """Async twin of :meth:`peek_latest`."""
+        await self._asettle()
         result: tuple[str, bool] | None = await self._acall(self._peek_latest_op, config)
         self._saw(config, None if result is None else result[0], latest=True)
         return result

@@ -16,14 +16,15 @@ import itertools
 import multiprocessing
 import random
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
 from langchain_core.runnables import RunnableConfig
 
+from threadloom.checkpoint._common import SaverOps
 from threadloom.checkpoint.base import INTERRUPT, CheckpointTuple, DeltaValue
-from threadloom.errors import CheckpointConflictError
+from threadloom.errors import CheckpointConflictError, ConnectionLostError, DatabaseError
 from threadloom.testing._saver_driver import SaverDriver, make_checkpoint, thread
 
 __all__ = ["ConcurrencyCases", "SaverOpener", "SharedConcurrencyCases", "items_at_head", "run_turns"]
@@ -125,6 +126,45 @@ async def _a_opens_a_turn(api: SaverDriver, a: _Writer, b: _Writer) -> RunnableC
     return opened
 
 
+@contextlib.contextmanager
+def _out_of_reach(saver: Any, op_name: str, *, after: bool = False) -> Iterator[None]:
+    """The saver's ``op_name`` fails as it does when the database cannot be reached.
+
+    Without ``after``: before the operation runs (``DatabaseError``, nothing done: a server
+    restart, a lost connection, a full disk). With ``after``: once it ran and committed, the
+    answer is lost (``ConnectionLostError``, ``committed=None``: the connection dropped
+    during COMMIT). Only savers built on :class:`SaverOps` can be made to fail this way.
+    """
+    if not isinstance(saver, SaverOps):
+        pytest.skip("the fault is injected into SaverOps operations; this saver has none")
+    real_call, real_acall = saver._call, saver._acall
+
+    def fault() -> DatabaseError:
+        if after:
+            return ConnectionLostError("(injected) connection lost during COMMIT", committed=None)
+        return DatabaseError("(injected) the database cannot be reached")
+
+    def call(op: Callable[..., Any], *args: Any) -> Any:
+        if getattr(op, "__name__", None) != op_name:
+            return real_call(op, *args)
+        if after:
+            real_call(op, *args)
+        raise fault()
+
+    async def acall(op: Callable[..., Any], *args: Any) -> Any:
+        if getattr(op, "__name__", None) != op_name:
+            return await real_acall(op, *args)
+        if after:
+            await real_acall(op, *args)
+        raise fault()
+
+    saver._call, saver._acall = call, acall  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del saver._call, saver._acall  # the class's own methods again
+
+
 class ConcurrencyCases:
     """Two writers on one thread: the second to put on a stale head is refused; nothing is lost."""
 
@@ -203,6 +243,41 @@ class ConcurrencyCases:
                 await b(lambda: _put_step(api, opened, "input", {"items": ["other"]}))
             await a(lambda: api.release_turn(opened))
             await b(lambda: _put_step(api, opened, "input", {"items": ["other"]}))
+        assert items_at_head(await api.get_tuple(thread("t"))) == ["other"]
+
+    async def test_a_turn_whose_release_failed_is_released_by_the_next_call(self, api: SaverDriver) -> None:
+        """A run stopped mid-turn but its release failed (the database was out of reach). While
+        it stays out of reach the turn still holds the thread; the saver's first call once it is
+        back performs the release, so another writer's turn goes through at once (not after
+        turn_timeout). Another writer's open turn is never released by it."""
+        async with _two_writers() as (a, b):
+            opened = await _a_opens_a_turn(api, a, b)
+            with _out_of_reach(api.saver, "_release_turn_op"):
+                with pytest.raises(DatabaseError, match="cannot be reached"):
+                    await a(lambda: api.release_turn(opened))
+                with pytest.raises(CheckpointConflictError, match="middle of a turn"):
+                    await b(lambda: _put_step(api, opened, "input", {"items": ["other"]}))
+            await b(lambda: api.get_tuple(thread("t")))
+            other = await b(lambda: _put_step(api, opened, "input", {"items": ["other"], "branch:to:model": None}))
+            await a(lambda: api.get_tuple(thread("t")))
+            with pytest.raises(CheckpointConflictError, match="middle of a turn"):
+                await a(lambda: _put_step(api, other, "input", {"items": ["a again"]}))
+        assert items_at_head(await api.get_tuple(thread("t"))) == ["other"]
+
+    async def test_a_turn_put_whose_outcome_is_unknown_does_not_hold_the_thread(self, api: SaverDriver) -> None:
+        """A writer's put of its turn's input checkpoint was stored, but the answer was lost
+        (ConnectionLostError, committed=None), so its run stopped without knowing what it
+        stored. The saver's next call releases that checkpoint: another writer's turn goes
+        through at once."""
+        async with _two_writers() as (a, b):
+            await a(lambda: api.get_tuple(thread("t")))
+            with _out_of_reach(api.saver, "_put_op", after=True), pytest.raises(ConnectionLostError) as lost:
+                await a(lambda: _put_step(api, thread("t"), "input", {"items": ["q"], "branch:to:model": None}))
+            assert lost.value.committed is None
+            head = await b(lambda: api.get_tuple(thread("t")))
+            assert items_at_head(head) == ["q"]  # it was stored
+            assert head is not None
+            await b(lambda: _put_step(api, head.config, "input", {"items": ["other"]}))
         assert items_at_head(await api.get_tuple(thread("t"))) == ["other"]
 
     async def test_concurrent_writers_lose_no_turn(self, api: SaverDriver, flavour: str) -> None:
