@@ -73,6 +73,7 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
                 errors.UnsupportedOptionError,
                 errors.EmptyChannelError,
                 errors.NodeTimeoutError,
+                errors.NodeCancelledError,
             ],
         ),
         (

@@ -118,6 +118,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "MemoryNotFoundError",
         "MigrationError",
         "MissingThreadIdError",
+        "NodeCancelledError",
         "NodeError",
         "NodeTimeoutError",
         "ParentCommand",

@@ -37,8 +37,9 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   ├── InvalidOptionError (ValueError)          a run option with an unknown value (stream_mode, durability, ...)
     │   ├── UnsupportedOptionError (NotImplementedError)  a LangGraph run option threadloom does not support yet
     │   ├── EmptyChannelError (KeyError)             reading a channel that holds no value
-    │   └── NodeTimeoutError                         a node attempt ran past its TimeoutPolicy (.node/.kind);
-    │                                                    no built-in base, so the default retry policy retries it
+    │   ├── NodeTimeoutError                         a node attempt ran past its TimeoutPolicy (.node/.kind);
+    │   │                                                no built-in base, so the default retry policy retries it
+    │   └── NodeCancelledError                       a node's own body raised asyncio.CancelledError (.node)
     ├── PersistenceError                         databases and the checkpoints kept in them
     │   ├── CheckpointError                          a thread's checkpoints
     │   │   ├── CheckpointConflictError (RuntimeError)  two writers raced on one thread; retry (.thread_id)
@@ -105,6 +106,7 @@ __all__ = [
     "MemoryNotFoundError",
     "MigrationError",
     "MissingThreadIdError",
+    "NodeCancelledError",
     "NodeError",
     "NodeTimeoutError",
     "ParentCommand",
@@ -292,6 +294,15 @@ class NodeTimeoutError(GraphError):
         self.timeout = limit
         self.idle_timeout = idle_timeout
         self.run_timeout = run_timeout
+
+
+class NodeCancelledError(GraphError):
+    """A node's body raised ``asyncio.CancelledError`` itself (not the run being cancelled):
+    the node failed, and the run fails with this error, as LangGraph reports it."""
+
+    def __init__(self, node: str, message: str | None = None) -> None:
+        super().__init__(message or f"Node {node!r} raised asyncio.CancelledError")
+        self.node = node
 
 
 @dataclass(frozen=True)

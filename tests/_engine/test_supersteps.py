@@ -13,7 +13,7 @@ from typing import Annotated
 import pytest
 from typing_extensions import TypedDict
 
-from threadloom.errors import GraphRecursionError, InvalidUpdateError
+from threadloom.errors import GraphRecursionError, InvalidUpdateError, NodeCancelledError
 from threadloom.graph import END, START, StateGraph
 from threadloom.testing.graph import GraphClient
 from threadloom.types import Command, RetryPolicy, Send
@@ -409,3 +409,43 @@ async def test_aupdate_state_as_a_node_awaits_its_async_conditional_edge() -> No
     await graph.aupdate_state(config, {"log": ["by hand"]}, as_node="a")
     assert (await graph.aget_state(config)).next == ("b",)
     assert (await graph.ainvoke(None, config))["log"] == ["by hand", "b"]
+
+
+async def test_a_node_that_raises_cancelled_error_fails_the_run() -> None:
+    """A node whose own body raises ``asyncio.CancelledError`` fails like any failing node:
+    the run raises ``NodeCancelledError`` naming it (it does not end quietly as cancelled)."""
+
+    async def boom(state: State) -> dict:
+        raise asyncio.CancelledError("from the node")
+
+    def sync_boom(state: State) -> dict:
+        raise asyncio.CancelledError("from the node")
+
+    for failing in (boom, sync_boom):
+        builder = StateGraph(State)
+        builder.add_node("ok", appender("ok"))
+        builder.add_node("boom", failing)
+        builder.add_edge(START, "ok")
+        builder.add_edge(START, "boom")
+        with pytest.raises(NodeCancelledError) as caught:
+            await builder.compile().ainvoke({"x": 0})
+        assert caught.value.node == "boom"
+    with pytest.raises(NodeCancelledError):
+        builder.compile().invoke({"x": 0})
+
+
+async def test_cancelling_an_async_run_still_cancels_it() -> None:
+    """Cancelling the caller's task cancels the run (``CancelledError``), not a node failure."""
+
+    async def slow(state: State) -> dict:
+        await asyncio.sleep(5)
+        return {"log": ["slow"]}
+
+    builder = StateGraph(State)
+    builder.add_node("slow", slow)
+    builder.add_edge(START, "slow")
+    run = asyncio.ensure_future(builder.compile().ainvoke({"x": 0}))
+    await asyncio.sleep(0.05)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run

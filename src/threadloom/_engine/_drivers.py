@@ -24,6 +24,7 @@ from threadloom._engine._superstep import SaverCall, Script, script
 from threadloom._engine._task import Call, task_script
 from threadloom._engine._timeout import guarded
 from threadloom._engine._tracing import aend_node, astart_node, end_node, start_node
+from threadloom.errors import NodeCancelledError
 
 __all__ = [
     "Event",
@@ -169,6 +170,8 @@ def _perform_all(task: Task, steps: Generator[Call | float, Any, None], request:
                     finally:
                         if task.inflight:
                             settle_calls(task)
+            except asyncio.CancelledError:  # raised by the node's own (sync) body: it failed
+                request = steps.throw(NodeCancelledError(task.name))
             except BaseException as exc:  # the script decides; what it does not handle propagates
                 request = steps.throw(exc)
             else:
@@ -305,9 +308,20 @@ async def _aperform_all(
         try:
             reply = await _aperform(task, request)
         except BaseException as exc:  # the script decides; what it does not handle propagates
+            if isinstance(exc, asyncio.CancelledError) and not _cancel_requested():
+                # The node's own body raised it: a failure of the node, as in LangGraph.
+                exc = NodeCancelledError(task.name)
             request = _resume(steps, None, exc)
         else:
             request = _resume(steps, reply, None)
+
+
+def _cancel_requested() -> bool:
+    """Whether the running asyncio task is being cancelled (by its caller, a timeout, or a
+    sibling's failure); without ``Task.cancelling`` (Python 3.10) every cancellation counts."""
+    current = asyncio.current_task()
+    cancelling = getattr(current, "cancelling", None)
+    return cancelling is None or cancelling() > 0
 
 
 async def _aperform(task: Task, request: Call | float) -> Any:
