@@ -108,3 +108,46 @@ async def test_a_subgraph_checkpoint_keeps_no_run_keys_and_maps_its_parent(
     assert list(sub.metadata)[:3] == ["source", "step", "parents"]
     parent_map = sub.parent_config["configurable"]["checkpoint_map"]
     assert parent_map[""] == sub.config["configurable"]["checkpoint_map"][""]
+
+
+async def test_messages_of_node_outputs_are_tagged_and_sent_once(client: GraphClient) -> None:
+    """Messages a node returns (also through a list of ``Command``s) are sent with
+    ``ls_integration="langgraph"``; a message a later node receives back in its input is not
+    sent again, even when a subgraph resumed in a later call returns it with its state."""
+    from langchain_core.messages import HumanMessage
+
+    from threadloom.types import Command
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("one", lambda state: {"messages": [HumanMessage("a", id="a")]})
+    builder.add_node("two", lambda state: [Command(update={"messages": [HumanMessage("b", id="b")]})])
+    builder.add_edge(START, "one")
+    builder.add_edge("one", "two")
+    parts = await client.stream(builder.compile(), {"messages": []}, stream_mode="messages")
+    assert [(m.id, meta["ls_integration"], meta["langgraph_node"]) for m, meta in parts] == [
+        ("a", "langgraph", "one"),
+        ("b", "langgraph", "two"),
+    ]
+
+    def propose(state: MessagesState) -> dict:
+        return {"messages": [AIMessage("proposal", id="p")]}
+
+    def approve(state: MessagesState) -> dict:
+        return {"messages": [HumanMessage(interrupt("ok?"), id="h")]}
+
+    inner = StateGraph(MessagesState)
+    inner.add_node("propose", propose)
+    inner.add_node("approve", approve)
+    inner.add_edge(START, "propose")
+    inner.add_edge("propose", "approve")
+    outer = StateGraph(MessagesState)
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "sub")
+    graph = outer.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    first = await client.stream(graph, {"messages": []}, config, stream_mode="messages", subgraphs=True)
+    second = await client.stream(
+        graph, Command(resume="yes"), config, stream_mode="messages", subgraphs=True
+    )
+    assert [m.id for _, (m, _) in first] == ["p"]
+    assert [m.id for _, (m, _) in second] == ["h"]

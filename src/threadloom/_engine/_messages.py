@@ -68,6 +68,9 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
     ) -> None:
         """Remember which node a model call belongs to."""
         if metadata and "langgraph_node" in metadata and not (tags and "nostream" in tags):
+            user_tags = [t for t in tags or () if not t.startswith("seq:step:")]
+            if user_tags:  # the model's and the caller's tags, as LangGraph passes them on
+                metadata = {**metadata, "tags": user_tags}
             self.runs[run_id] = (ns_path_of(metadata), metadata)
 
     def on_llm_new_token(
@@ -122,25 +125,45 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         self.streamed.discard(run_id)
 
     def node_output(self, metadata: dict[str, Any], update: Any, node_input: Any) -> None:
-        """Send the messages a node returned that it neither streamed nor received as input."""
-        if not isinstance(update, dict):
-            return
-        key = (ns_path_of(metadata), metadata)
-        known: set[Any] | None = None
-        for value in update.values():
-            items = value if isinstance(value, (list, tuple)) else [value]
-            for item in items:
-                if not isinstance(item, BaseMessage) or item.id in self.seen:
-                    continue
-                if known is None:
-                    known = _message_ids(node_input)
-                if item.id is None:
-                    # The same id the messages channel would give it, so a parent graph
-                    # receiving this message back knows it was streamed already.
-                    item.id = str(uuid.uuid4())
-                    self._send(key, item)
-                elif item.id not in known:
-                    self._send(key, item)
+        """Send the messages a node returned that it neither streamed nor received as input.
+
+        The messages of every node's input count as seen from then on (LangGraph marks
+        them when the node starts): a graph that returns them again, such as a subgraph
+        resumed in a later request, does not send them twice.
+        """
+        known = _message_ids(node_input)
+        updates = update if isinstance(update, list) else [update]  # a list of Commands' updates
+        values = [v for u in updates if isinstance(u, dict) for v in u.values()]
+        if values:
+            key = (ns_path_of(metadata), _integration_first(metadata))
+            for value in values:
+                items = value if isinstance(value, (list, tuple)) else [value]
+                for item in items:
+                    if not isinstance(item, BaseMessage) or item.id in self.seen:
+                        continue
+                    if item.id is None:
+                        # The same id the messages channel would give it, so a parent graph
+                        # receiving this message back knows it was streamed already.
+                        item.id = str(uuid.uuid4())
+                        self._send(key, item)
+                    elif item.id not in known:
+                        self._send(key, item)
+        known.discard(None)
+        self.seen |= known
+
+
+def _integration_first(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A node's metadata as LangGraph's messages of node outputs carry it: with
+    ``ls_integration="langgraph"`` before the node's ``langgraph_*`` keys."""
+    if "ls_integration" in metadata:
+        return metadata
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if key == "langgraph_step":
+            out["ls_integration"] = "langgraph"
+        out[key] = value
+    out.setdefault("ls_integration", "langgraph")
+    return out
 
 
 def _message_ids(value: Any) -> set[Any]:
