@@ -15,7 +15,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -61,6 +61,23 @@ class ServerInfo:
     assistant_id: str
     graph_id: str
     user: Any = None
+
+
+def server_info_from(configurable: Mapping[str, Any]) -> ServerInfo | None:
+    """The :class:`ServerInfo` of a run whose config names an ``assistant_id``, a
+    ``graph_id`` or an authenticated user (``langgraph_auth_user``, any object with an
+    ``identity``), as an agent server passes them; ``None`` for a run outside a server."""
+    assistant_id = configurable.get("assistant_id")
+    graph_id = configurable.get("graph_id")
+    auth_user = configurable.get("langgraph_auth_user")
+    user = auth_user if auth_user is not None and hasattr(auth_user, "identity") else None
+    if assistant_id is None and graph_id is None and user is None:
+        return None
+    return ServerInfo(
+        assistant_id=str(assistant_id) if assistant_id else "",
+        graph_id=str(graph_id) if graph_id else "",
+        user=user,
+    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing_extensions import TypedDict
 
 from threadloom.checkpoint.memory import InMemorySaver
 from threadloom.graph import START, StateGraph
-from threadloom.runtime import ExecutionInfo, Runtime, get_runtime
+from threadloom.runtime import ExecutionInfo, Runtime, ServerInfo, get_runtime
 from threadloom.testing.graph import GraphClient
 from threadloom.types import RetryPolicy
 
@@ -174,3 +174,32 @@ def test_an_entrypoint_sees_previous_on_its_runtime() -> None:
     workflow.invoke(1, config)
     workflow.invoke(2, config)
     assert seen == [None, 10]
+
+
+async def test_server_info_comes_from_the_assistant_graph_and_user_in_the_config(
+    client: GraphClient,
+) -> None:
+    """``runtime.server_info`` names the assistant, graph and authenticated user an agent
+    server puts in ``configurable``; a run outside a server has none."""
+
+    class User:
+        identity = "ann"
+
+    seen: list[Any] = []
+
+    def node(state: State, runtime: Runtime) -> dict[str, int]:
+        seen.append(runtime.server_info)
+        return {"n": state["n"]}
+
+    builder = StateGraph(State)
+    builder.add_node("node", node)
+    builder.add_edge(START, "node")
+    graph = builder.compile()
+    user = User()
+    configurable = {"assistant_id": "asst-1", "graph_id": "agent", "langgraph_auth_user": user}
+    await client.invoke(graph, {"n": 0}, {"configurable": configurable})
+    await client.invoke(graph, {"n": 0}, {"configurable": {"graph_id": "agent"}})
+    await client.invoke(graph, {"n": 0})
+    assert seen[0] == ServerInfo(assistant_id="asst-1", graph_id="agent", user=user)
+    assert seen[1] == ServerInfo(assistant_id="", graph_id="agent", user=None)
+    assert seen[2] is None

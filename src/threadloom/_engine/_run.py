@@ -182,8 +182,7 @@ class Run(RunOutput, RunSaving):
         self.parent_command: Command[Any] | None = None
         # Functional-API task calls of the current step (see _calls).
         self.calls: list[Task] = []
-        self.start_due: Task | None = None
-        """START's task of this step while its conditional edges are still to be evaluated."""
+        self.start_due: Task | None = None  # START's task while its branches are still due
         self.call_counts: dict[str, int] = {}
         self._runtime: Any = None
         self._base_task_config: dict[str, Any] | None = None
@@ -199,8 +198,7 @@ class Run(RunOutput, RunSaving):
             graph.cache if graph.cache is not None or parent is None else parent.run.cache
         )
         self.cached_tasks: set[str] = set()
-        self.streamed: set[str] = set()
-        """Tasks of this step whose update was streamed when they finished."""
+        self.streamed: set[str] = set()  # this step's tasks whose update is already streamed
         self.node_errors: dict[str, BaseException] = {}
         """Exceptions of nodes whose error handler runs next (see ``_handlers``)."""
         """Tasks of this run whose writes came from the cache."""
@@ -692,10 +690,13 @@ class Run(RunOutput, RunSaving):
     def runtime(self) -> Any:
         """The :class:`~threadloom.runtime.Runtime` injected as ``runtime``."""
         if self._runtime is None:
-            from threadloom.runtime import Runtime
+            from threadloom.runtime import Runtime, server_info_from
 
             self._runtime = Runtime(
-                context=self.context, store=self.store, stream_writer=self.writer
+                context=self.context,
+                store=self.store,
+                stream_writer=self.writer,
+                server_info=server_info_from(self.configurable),
             )
         return self._runtime
 
