@@ -43,6 +43,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "RESUME",
         "SCHEDULED",
         "StoredBlob",
+        "TaskWrites",
         "WRITES_IDX_MAP",
         "copy_checkpoint",
         "create_checkpoint",
