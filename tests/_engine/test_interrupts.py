@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import operator
+from typing import Annotated
+
 import pytest
 from typing_extensions import TypedDict
 
@@ -15,6 +18,10 @@ from threadloom.types import Command, Interrupt, interrupt
 class State(TypedDict):
     name: str
     age: int
+
+
+class Log(TypedDict):
+    log: Annotated[list[str], operator.add]
 
 
 def cfg(thread: str = "t") -> dict:
@@ -172,3 +179,16 @@ async def test_a_resume_at_a_static_breakpoint_continues_the_run(client: GraphCl
     out = await client.invoke(graph, Command(resume="unused"), cfg())
     assert calls == ["first"] and [i.value for i in out["__interrupt__"]] == ["who?"]
     assert await client.invoke(graph, Command(resume="Al"), cfg()) == {"name": "x|first|Al", "age": 0}
+
+
+async def test_a_command_at_a_static_breakpoint_joins_the_waiting_step(client: GraphClient) -> None:
+    """``Command(goto=...)`` to a thread stopped by ``interrupt_before`` adds its target to
+    the step that waits there, as in LangGraph: both run, then the graph goes on."""
+    builder = StateGraph(Log)
+    builder.add_node("one", lambda state: {"log": ["one"]})
+    builder.add_node("two", lambda state: {"log": ["two"]})
+    builder.add_edge(START, "one")
+    builder.add_edge("one", "two")
+    graph = builder.compile(checkpointer=InMemorySaver(), interrupt_before=["one"])
+    await client.invoke(graph, {"log": []}, cfg())
+    assert (await client.invoke(graph, Command(goto=["two"]), cfg()))["log"] == ["one", "two", "two"]

@@ -30,6 +30,7 @@ __all__ = [
     "HistoryOptions",
     "Modes",
     "RunOptions",
+    "address_metadata",
     "check_history_options",
     "check_options",
     "coerce_context",
@@ -236,3 +237,26 @@ class Call:
     def result(self, parts: list[Any]) -> Any:
         """What ``invoke`` returns: the list of parts, or the final output state."""
         return parts if self.parts else self.run.final_output()
+
+
+_TO_METADATA = (
+    "thread_id",
+    "checkpoint_id",
+    "checkpoint_ns",
+    "task_id",
+    "run_id",
+    "assistant_id",
+    "graph_id",
+)
+"""``configurable`` keys a node's metadata carries (so ``messages`` parts and traces show them)."""
+
+
+def address_metadata(metadata: Any, configurable: dict[str, Any]) -> dict[str, Any]:
+    """``metadata`` with the run's address from ``configurable`` (thread, checkpoint, task,
+    run ids) where it has none, as LangGraph's ``ensure_config`` copies them."""
+    out = dict(metadata or ())
+    for key in _TO_METADATA:
+        value = configurable.get(key)
+        if value and key not in out:
+            out[key] = value
+    return out

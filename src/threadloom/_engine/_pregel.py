@@ -27,6 +27,7 @@ from threadloom._engine._options import (
     HistoryOptions,
     Modes,
     RunOptions,
+    address_metadata,
     check_history_options,
     check_options,
     coerce_context,
@@ -34,7 +35,7 @@ from threadloom._engine._options import (
     output_keys,
     parse_modes,
 )
-from threadloom._engine._run import Run, _ChildInput, address_metadata
+from threadloom._engine._run import Run, _ChildInput
 from threadloom._engine._runnable import RunnableGraph
 from threadloom._engine._spec import GraphSpec
 from threadloom._engine._subgraphs import (

@@ -28,6 +28,7 @@ from threadloom._engine._constants import (
     TASKS,
 )
 from threadloom._engine._context import Task
+from threadloom._engine._options import address_metadata
 from threadloom._engine._output import RunOutput
 from threadloom._engine._saving import Op, RunSaving
 from threadloom._engine._spec import BranchSpec, NodeSpec
@@ -53,16 +54,6 @@ __all__ = ["Op", "Run"]
 
 _DEFAULT_RECURSION_LIMIT = 25
 _SPECIAL_WRITES = frozenset({INTERRUPT, ERROR, RESUME})
-_TO_METADATA = (
-    "thread_id",
-    "checkpoint_id",
-    "checkpoint_ns",
-    "task_id",
-    "run_id",
-    "assistant_id",
-    "graph_id",
-)
-"""``configurable`` keys a node's metadata carries (so ``messages`` parts and traces show them)."""
 
 
 class Run(RunOutput, RunSaving):
@@ -390,6 +381,12 @@ class Run(RunOutput, RunSaving):
                 self._apply_null_writes(command)
             self.emit_resumed()
             return ops
+        if (command.update is not None or command.goto) and self._stopped_at_breakpoint():
+            # The thread waits at a static breakpoint: the command joins its step (LangGraph).
+            self.skip_interrupt_before = True
+            self._apply_null_writes(command)
+            self.emit_resumed()
+            return ops
         if command.update is not None or command.goto:
             # The command replaces the entry edges: only its goto runs next.
             start = dataclasses.replace(self.spec.start, edge_writes=(), branches=())
@@ -403,6 +400,15 @@ class Run(RunOutput, RunSaving):
         else:
             raise EmptyInputError("Command input needs resume=, update= or goto=")
         return ops
+
+    def _stopped_at_breakpoint(self) -> bool:
+        """Whether the thread stopped before work it still has (an ``interrupt_before`` or
+        ``interrupt_after``), with no interrupt waiting for an answer."""
+        return (
+            self.checkpoint_id is not None
+            and not any(w[1] == INTERRUPT for w in self.pending_writes)
+            and bool(self.next_tasks(dry=True))
+        )
 
     def _pending_interrupt_ids(self) -> list[str]:
         """Ids of the interrupts still waiting: those of tasks that have not finished since."""
@@ -751,17 +757,6 @@ class Run(RunOutput, RunSaving):
         metadata["langgraph_checkpoint_ns"] = ns
         configurable = {**base["configurable"], "checkpoint_ns": ns}
         return {**base, "configurable": configurable, "metadata": metadata, "run_name": task.name}
-
-
-def address_metadata(metadata: Any, configurable: dict[str, Any]) -> dict[str, Any]:
-    """``metadata`` with the run's address from ``configurable`` (thread, checkpoint, task,
-    run ids) where it has none, as LangGraph's ``ensure_config`` copies them."""
-    out = dict(metadata or ())
-    for key in _TO_METADATA:
-        value = configurable.get(key)
-        if value and key not in out:
-            out[key] = value
-    return out
 
 
 class _ChildInput:
