@@ -86,7 +86,7 @@ async def test_node_attempt_counts_retries(client: GraphClient) -> None:
     assert len({i.task_id for i in seen}) == 1
 
 
-def test_subgraph_nodes_see_their_nested_namespace() -> None:
+async def test_subgraph_nodes_see_their_nested_namespace(client: GraphClient) -> None:
     """A subgraph's node sees the parent's thread and a namespace under the parent task."""
     seen: dict[str, ExecutionInfo] = {}
 
@@ -108,7 +108,7 @@ def test_subgraph_nodes_see_their_nested_namespace() -> None:
     parent.add_edge(START, "outer")
     parent.add_edge("outer", "sub")
     graph = parent.compile(checkpointer=InMemorySaver())
-    graph.invoke({"n": 0}, {"configurable": {"thread_id": "nested"}})
+    await client.invoke(graph, {"n": 0}, {"configurable": {"thread_id": "nested"}})
     outer_info, inner_info = seen["outer"], seen["inner"]
     assert outer_info.thread_id == inner_info.thread_id == "nested"
     assert "|" not in outer_info.checkpoint_ns
@@ -143,7 +143,9 @@ def test_merge_prefers_the_fields_the_other_runtime_sets() -> None:
     assert base.merge(Runtime()).heartbeat is base.heartbeat
 
 
-def test_heartbeat_is_a_field_a_node_can_call_outside_a_timeout() -> None:
+async def test_heartbeat_is_a_field_a_node_can_call_outside_a_timeout(
+    client: GraphClient,
+) -> None:
     """runtime.heartbeat() does nothing harmful when the node has no idle timeout."""
     calls: list[bool] = []
 
@@ -155,11 +157,11 @@ def test_heartbeat_is_a_field_a_node_can_call_outside_a_timeout() -> None:
     builder = StateGraph(State)
     builder.add_node("node", node)
     builder.add_edge(START, "node")
-    assert builder.compile().invoke({"n": 0}) == {"n": 1}
+    assert await client.invoke(builder.compile(), {"n": 0}) == {"n": 1}
     assert calls == [True]
 
 
-def test_an_entrypoint_sees_previous_on_its_runtime() -> None:
+async def test_an_entrypoint_sees_previous_on_its_runtime(client: GraphClient) -> None:
     """runtime.previous in an entrypoint is what the thread's last run returned."""
     from threadloom.func import entrypoint
 
@@ -171,8 +173,8 @@ def test_an_entrypoint_sees_previous_on_its_runtime() -> None:
         return value * 10
 
     config = {"configurable": {"thread_id": "prev"}}
-    workflow.invoke(1, config)
-    workflow.invoke(2, config)
+    await client.invoke(workflow, 1, config)
+    await client.invoke(workflow, 2, config)
     assert seen == [None, 10]
 
 
