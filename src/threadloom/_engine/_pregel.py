@@ -58,7 +58,7 @@ from threadloom.types import Command, Interrupt, PregelTask, StateSnapshot, Stat
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
-    from typing_extensions import Unpack
+    from typing_extensions import Self, Unpack
 
 __all__ = ["CompiledGraph"]
 
@@ -109,6 +109,21 @@ class CompiledGraph(RunnableGraph):
         """Where nodes with a ``cache_policy`` keep their results (``compile(cache=...)``)."""
         self.stream_mode: str | None = None
         """The default ``stream_mode`` of ``stream`` (``None``: ``"updates"``)."""
+
+    def copy(self, update: dict[str, Any] | None = None) -> Self:
+        """A new compiled graph with the same attributes, those in ``update`` replaced.
+
+        The copy shares the graph's saver, store and nodes (a shallow copy), as
+        LangGraph's ``copy`` does; it runs with a cache of thread states of its own.
+        """
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        for key, value in (update or {}).items():
+            if key.startswith("_") or key not in self.__dict__:
+                raise TypeError(f"copy() cannot set {key!r}: the graph has no such attribute")
+            setattr(clone, key, value)
+        clone._cache = ChannelCache()
+        return clone
 
     def clear_cache(self, nodes: Sequence[str] | None = None) -> None:
         """Forget the cached results of ``nodes`` (all nodes by default)."""

@@ -42,6 +42,17 @@ class GraphNode:
         self.triggers: list[str] = list(spec.triggers)
         self.metadata: dict[str, Any] = dict(spec.metadata)
 
+    def copy(self, update: dict[str, Any]) -> GraphNode:
+        """A new view of the node, with the attributes in ``update`` replaced."""
+        clone = object.__new__(GraphNode)
+        for key in GraphNode.__slots__:
+            setattr(clone, key, getattr(self, key))
+        for key, value in update.items():
+            if key not in GraphNode.__slots__:
+                raise TypeError(f"copy() cannot set {key!r}: a node has no such attribute")
+            setattr(clone, key, value)
+        return clone
+
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         """Run the node's action on ``input``."""
         if isinstance(self.bound, Runnable):

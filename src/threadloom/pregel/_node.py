@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,10 @@ class PregelNode:
     timeout: TimeoutPolicy | None = None
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self, update: dict[str, Any]) -> PregelNode:
+        """A new node with the fields in ``update`` replaced."""
+        return dataclasses.replace(self, **update)
 
 
 _OUTPUT: Any = object()
