@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from threadloom._engine._constants import PUSH, TASKS
 from threadloom.channels.base import BaseChannel
 from threadloom.channels.last_value import LastValue
 from threadloom.checkpoint.id import uuid6
@@ -24,7 +25,9 @@ __all__ = [
     "new_checkpoint_id",
     "now_iso",
     "path_text",
+    "seen_after",
     "task_id",
+    "triggered_anew",
     "write_channels",
     "write_order",
 ]
@@ -93,6 +96,49 @@ def write_channels(
                 ) from exc
             raise
     return pending, changed
+
+
+def seen_after(
+    seen: dict[str, dict[str, Any]],
+    tasks: list[Task],
+    versions: dict[str, Any],
+    version: Any,
+    sticky: frozenset[str],
+) -> dict[str, dict[str, Any]]:
+    """``versions_seen`` after a step: each task's triggers as they stood when it ran.
+
+    Entries of earlier steps are kept only for nodes in ``sticky`` (triggered by a
+    channel that keeps its value once read): their triggers stay available, so only
+    a version newer than the one seen schedules them again (LangGraph's rule). The
+    other nodes' triggers are used up when they run, and their entries are dropped.
+    """
+    out = {name: entry for name, entry in seen.items() if name in sticky} if sticky else {}
+    for task in tasks:
+        if task.triggers:
+            entry = {t: versions.get(t) for t in task.triggers}
+        elif task.path and task.path[0] == PUSH:
+            entry = {TASKS: version}
+        else:
+            continue
+        out[task.name] = {**out[task.name], **entry} if task.name in out else entry
+    return out
+
+
+def triggered_anew(
+    seen: dict[str, Any] | None, versions: dict[str, Any], triggers: list[str]
+) -> bool:
+    """Whether one of ``triggers`` has a version newer than the node last saw."""
+    if not seen:
+        return True
+    for trigger in triggers:
+        old = seen.get(trigger)
+        new = versions.get(trigger)
+        try:
+            if old is None or (new is not None and new > old):
+                return True
+        except TypeError:  # versions of two saver kinds: count the channel as new
+            return True
+    return False
 
 
 def now_iso() -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine import _results
-from threadloom._engine._checkpoint import task_id, write_channels
+from threadloom._engine._checkpoint import seen_after, task_id, triggered_anew, write_channels
 from threadloom._engine._constants import (
     ERROR,
     INTERRUPT,
@@ -489,10 +489,11 @@ class Run(RunOutput, RunSaving):
             names.update(spec.deferred)
             candidates = sorted(names, key=spec.node_order.__getitem__) if len(names) > 1 else names
         deferred: list[Task] = []
+        sticky, seen, versions, anew = spec.sticky_nodes, self.seen, self.versions, triggered_anew
         for name in candidates:
             node = spec.nodes[name]
             triggered = [t for t in node.triggers if channels[t].is_available()]
-            if not triggered:
+            if not triggered or (name in sticky and not anew(seen.get(name), versions, triggered)):
                 continue
             path = (PULL, name)
             task = Task(
@@ -661,10 +662,9 @@ class Run(RunOutput, RunSaving):
         versions = self.versions
         version = self.next_version()
         updated: set[str] = set()
-        track = self.saver is not None
+        if self.saver is not None:
+            self.seen = seen_after(self.seen, tasks, versions, version, self.spec.sticky_nodes)
         pushed = False
-        if track:
-            self.seen = {}
         for task in tasks:
             for trigger in task.triggers:
                 if channels[trigger].consume():
@@ -672,10 +672,6 @@ class Run(RunOutput, RunSaving):
                     updated.add(trigger)
             if task.path and task.path[0] == PUSH:
                 pushed = True
-            if track and task.triggers:
-                self.seen[task.name] = {t: versions.get(t) for t in task.triggers}
-            elif track and task.path and task.path[0] == PUSH:
-                self.seen[task.name] = {TASKS: version}
         if pushed and channels[TASKS].consume():
             versions[TASKS] = version
             updated.add(TASKS)

@@ -59,6 +59,8 @@ class NodeSpec:
     """Input keys whose values the run provides (``RemainingSteps``, ``IsLastStep``)."""
     subgraph: Any = None
     """The compiled graph this node runs, if it is one."""
+    update_output: Callable[[Any], Any] | None = None
+    """Turns an ``update_state`` value into the node's output (a low-level node's writes)."""
 
 
 @dataclass
@@ -101,6 +103,9 @@ class GraphSpec:
     interrupt_before: frozenset[str] = frozenset()
     interrupt_after: frozenset[str] = frozenset()
     name: str = "graph"
+    sticky_nodes: frozenset[str] = frozenset()
+    """Nodes triggered by a channel that keeps its value once read (a low-level graph's
+    ``LastValue``): they run again only on a version of it newer than they saw."""
 
     def __post_init__(self) -> None:
         index: dict[str, list[str]] = {}
@@ -113,7 +118,21 @@ class GraphSpec:
         self.ephemeral_keys = tuple(k for k, c in self.channels.items() if c.ephemeral)
         self.untracked_keys = frozenset(k for k, c in self.channels.items() if c.untracked)
         self.deferred = tuple(n for n, node in self.nodes.items() if node.defer)
+        self.sticky_nodes = frozenset(
+            name
+            for name, node in self.nodes.items()
+            if any(_keeps_value(self.channels.get(t)) for t in node.triggers)
+        )
 
     def new_channels(self) -> dict[str, BaseChannel]:
         """A fresh, empty set of channels."""
         return {k: c.new() for k, c in self.channels.items()}
+
+
+def _keeps_value(channel: BaseChannel | None) -> bool:
+    """Whether a trigger channel stays available after the node it triggers reads it."""
+    return (
+        channel is not None
+        and not channel.ephemeral
+        and type(channel).consume is BaseChannel.consume
+    )

@@ -96,6 +96,8 @@ def _update_task(
         raise InvalidUpdateError(
             f"update_state(as_node={as_node!r}): no such node; known nodes: {sorted(spec.nodes)}"
         )
+    if node.update_output is not None:
+        values = node.update_output(values)
     waiting = prepared.get(node.name)
     if waiting:
         # The update stands for a task of the step: it is that task (a pushed one too, so
@@ -105,6 +107,10 @@ def _update_task(
     else:
         triggers = tuple(t for t in node.triggers if run.channels[t].is_available())
         task = Task(run, node, NULL_TASK_ID, ("update", node.name), triggers, None)
+    if node.name in spec.sticky_nodes:
+        # An update does not read the channels that trigger a low-level node: a version it
+        # has not seen still schedules it (LangGraph's update task has no triggers).
+        task.triggers = ()
     branches = run.process_output(task, values)
     if branches:
         task.writes.extend((yield from branch_script(run, task, branches)))

@@ -10,7 +10,7 @@ from typing import Any
 from threadloom._engine._context import current_scope
 from threadloom._engine._injection import NodeFunc, cancellable
 from threadloom._engine._results import NodeReturn
-from threadloom.errors import GraphBuildError
+from threadloom.errors import GraphBuildError, InvalidUpdateError
 from threadloom.types import RetryPolicy, TimeoutPolicy
 
 __all__ = ["NodeBuilder", "PregelNode"]
@@ -139,6 +139,7 @@ class NodeChain:
             step if isinstance(step, _Writes) else NodeFunc(step, f"node '{name}'")
             for step in node.bound
         ]
+        self.name = name
         self.stream_keys = stream_keys
         funcs = [s for s in self.steps if isinstance(s, NodeFunc)]
         if node.timeout is not None and not all(cancellable(f) for f in funcs):
@@ -168,6 +169,16 @@ class NodeChain:
         else:
             shown = {c: v for c, v in writes if c in keys} or None
         return NodeReturn(writes, shown)
+
+    def update(self, value: Any) -> NodeReturn:
+        """The writes ``update_state(value, as_node=...)`` makes: every write step, given ``value``."""
+        writes: list[tuple[str, Any]] = []
+        for step in self.steps:
+            if isinstance(step, _Writes):
+                self._write(step, value, writes)
+        if not any(isinstance(step, _Writes) for step in self.steps):
+            raise InvalidUpdateError(f"node '{self.name}' writes no channel: it cannot be updated as")
+        return self._done(writes)
 
     def call(self, value: Any) -> NodeReturn:
         task = current_scope("node")

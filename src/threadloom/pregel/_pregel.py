@@ -182,6 +182,7 @@ def _node_spec(
         timeout=node.timeout,
         cache_policy=node.cache_policy,
         metadata=dict(node.metadata),
+        update_output=chain.update,
     )
 
 
