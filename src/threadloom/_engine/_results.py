@@ -9,6 +9,7 @@ state as the task sees it after its own writes.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._constants import END, TASKS, branch_channel
@@ -63,7 +64,7 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
     elif isinstance(value, dict):
         if task.path[:1] == ("update",):
             _check_update_keys(run, value)
-        update = _update_writes(run, node, value)
+        update = _update_writes(run, node, value.items())
         # A subgraph's output is reported as what the parent takes of it (no private keys).
         result = value if node.subgraph is None else dict(update)
         writes.extend(update)
@@ -78,7 +79,9 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
                 "of state updates, a Command, or None"
             )
         result = as_dict
-        writes.extend(_update_writes(run, node, as_dict))
+        writes.extend(_update_writes(run, node, as_dict.items()))
+    if root is None and not isinstance(value, NodeReturn):
+        result = _shown_update(run, writes, result)
     writes.extend(node.edge_writes)
     # Writes the node made while running (push_message) come first.
     task.writes = [*task.writes, *writes] if task.writes else writes
@@ -98,15 +101,29 @@ def _plain_writes(run: Run, node: NodeSpec, value: Any, writes: list[tuple[str, 
             f"node '{node.name}' returned {type(value).__name__} in a list; each item must be "
             "a Command or a dict of state updates"
         )
-    writes.extend(_update_writes(run, node, as_dict))
+    writes.extend(_update_writes(run, node, as_dict.items()))
     return as_dict
 
 
-def _update_writes(run: Run, node: NodeSpec, update: dict[str, Any]) -> list[tuple[str, Any]]:
+def _update_writes(
+    run: Run, node: NodeSpec, update: Iterable[tuple[str, Any]]
+) -> list[tuple[str, Any]]:
     # Keys the state does not have are dropped, as LangGraph does (a node may return
     # keys of its own input schema, or a subgraph its private keys).
     writable = run.spec.writable_keys
-    return [(k, v) for k, v in update.items() if k in writable]
+    return [(k, v) for k, v in update if k in writable]
+
+
+def _shown_update(run: Run, writes: list[tuple[str, Any]], result: Any) -> Any:
+    """What ``updates`` shows of a task, as LangGraph does: one dict per write when the
+    task wrote a key more than once; the writes of several commands as one dict."""
+    writable = run.spec.writable_keys
+    state = [(k, v) for k, v in writes if k in writable]
+    if len({k for k, _ in state}) < len(state):
+        return [{k: v} for k, v in state]
+    if isinstance(result, list):
+        return dict(state) or None
+    return result
 
 
 def _check_update_keys(run: Run, update: dict[str, Any]) -> None:
@@ -134,18 +151,21 @@ def _command_writes(
         result = update
         writes.append((run.spec.root_key, update))
     elif update is not None:
+        pairs: list[tuple[str, Any]]
         if isinstance(update, dict):
-            result = update
+            pairs = list(update.items())
         elif isinstance(update, (list, tuple)):
-            result = dict(update)
+            pairs = [(key, item) for key, item in update]  # each write applies, in order
         else:
-            result = object_updates(update)
-            if result is None:
+            found = object_updates(update)
+            if found is None:
                 raise InvalidUpdateError(
                     f"node '{node.name}' returned a Command whose update is "
                     f"{type(update).__name__}, not a dict"
                 )
-        writes.extend(_update_writes(run, node, result))
+            pairs = list(found.items())
+        result = update if isinstance(update, dict) else dict(pairs)
+        writes.extend(_update_writes(run, node, pairs))
     for target in command.goto_targets():
         writes.append(_route(run, node.name, target))
     return result
