@@ -10,7 +10,7 @@ import datetime
 from typing import Any
 
 from threadloom.server._json import to_plain
-from threadloom.store.base import BaseStore, PutOp
+from threadloom.store.base import BaseStore, GetOp, Item, PutOp
 
 __all__ = ["ROOT", "Records", "now"]
 
@@ -74,6 +74,11 @@ class Records:
     # threads
     def thread(self, thread_id: str) -> dict[str, Any] | None:
         return self._get(_THREADS, thread_id)
+
+    def threads(self, thread_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The records of ``thread_ids`` that exist, by id, read in one batch."""
+        items = self.store.batch([GetOp(_THREADS, thread_id) for thread_id in thread_ids])
+        return {i.key: i.value for i in items if isinstance(i, Item)}
 
     def delete_thread(self, thread_id: str) -> None:
         self.store.delete(_THREADS, thread_id)

@@ -139,6 +139,10 @@ class RunManager:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.active: dict[str, ActiveRun] = {}
+        self._by_thread: dict[str, list[ActiveRun]] = {}
+        # Run ends waiting to be recorded, each with the thread's new state and a future
+        # resolved once written: the loop writes those at hand together (see _record_ends).
+        self._ends: list[tuple[ActiveRun, dict[str, Any], asyncio.Future[None]]] = []
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -147,11 +151,12 @@ class RunManager:
 
     def busy(self, thread_id: str) -> list[ActiveRun]:
         """Runs of ``thread_id`` that this process has not finished."""
-        return [r for r in self.active.values() if r.thread_id == thread_id]
+        return list(self._by_thread.get(thread_id, ()))
 
     def start(self, run: ActiveRun) -> None:
         """Execute ``run`` in the background (after earlier runs on its thread)."""
         self.active[run.run_id] = run
+        self._by_thread.setdefault(run.thread_id, []).append(run)
         loop = asyncio.get_running_loop()
         task = loop.create_task(self._drive(run))
         self._tasks.add(task)
@@ -205,7 +210,11 @@ class RunManager:
                         writes.append(("thread", thread))
                     records.write(*writes)
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self.server.pool, self._execute_and_finish, run, loop)
+                change = await loop.run_in_executor(
+                    self.server.pool, self._execute_and_finish, run, loop
+                )
+                if change is not None:  # still holding the thread's lock: written in order
+                    await self._record_end(run, change)
         except Exception as exc:  # a failure of the server's own writes: report, never hang
             run.error = run.error or exc
         finally:
@@ -214,6 +223,11 @@ class RunManager:
                 del self._waiting[run.thread_id]
                 self._locks.pop(run.thread_id, None)
             self.active.pop(run.run_id, None)
+            same_thread = self._by_thread.get(run.thread_id, [])
+            if run in same_thread:
+                same_thread.remove(run)
+            if not same_thread:
+                self._by_thread.pop(run.thread_id, None)
             if run.cancel_requested:
                 with contextlib.suppress(Exception):
                     self.server.records.delete_cancel_request(run.run_id)
@@ -287,17 +301,29 @@ class RunManager:
         finally:
             stream.close()
 
-    def _execute_and_finish(self, run: ActiveRun, loop: asyncio.AbstractEventLoop) -> None:
-        """In a pool thread: run the graph and record how it ended (the loop never waits on it)."""
-        self._execute(run, loop)
-        self._finish(run)
+    def _execute_and_finish(
+        self, run: ActiveRun, loop: asyncio.AbstractEventLoop
+    ) -> dict[str, Any] | None:
+        """In a pool thread: run the graph and settle how it ended.
 
-    def _finish(self, run: ActiveRun) -> None:
-        """Record how ``run`` ended, on the run and on its thread, in one batch (a pool thread)."""
+        Returns the thread's new state for the loop to record with the run (see
+        :meth:`_record_ends`), or ``None`` if this thread recorded the end itself.
+        """
+        self._execute(run, loop)
+        return self._finish(run)
+
+    def _finish(self, run: ActiveRun) -> dict[str, Any] | None:
+        """How ``run`` ended, on the run and on its thread (a pool thread).
+
+        A stateless run, or one rolled back, is recorded here (with what it removes);
+        any other run's end is left to the loop, which writes the ends at hand together.
+        """
         records = self.server.records
+        rolled_back = False
         if run.record.get("status") == "interrupted":
             if run.cancel_action == "rollback":
                 self._rollback(run)
+                rolled_back = True
             if self.stopping:
                 run.record["error"] = STOPPED
         elif run.error is not None:
@@ -305,35 +331,85 @@ class RunManager:
         else:
             run.record["status"] = "success"
         run.record["updated_at"] = now()
+        change = self._thread_change(run)
+        if not (run.temporary or rolled_back):
+            return change
         thread = records.thread(run.thread_id)
         writes: list[tuple[str, dict[str, Any]]] = []
-        if run.cancel_action == "rollback" and run.record["status"] == "interrupted":
+        if rolled_back:
             records.delete_run(run.run_id)
         else:
             writes.append(("run", run.record))
         if thread is not None:
-            status = "error" if run.error is not None else "idle"
-            if run.interrupts or (
-                run.options.get("interrupt_before") or run.options.get("interrupt_after")
-            ):
-                snapshot = run.graph.get_state({"configurable": {"thread_id": run.thread_id}})
-                if snapshot.next:
-                    status = "interrupted"
-                thread["interrupts"] = {
-                    t.id: list(t.interrupts) for t in snapshot.tasks if getattr(t, "interrupts", ())
-                }
-                if snapshot.values is not None:
-                    run.values = snapshot.values
-            else:
-                thread["interrupts"] = {}
-            thread.update(status=status, updated_at=now())
-            if run.values is not None:
-                thread["values"] = run.values
-            writes.append(("thread", thread))
-        records.write(*writes)
+            writes.append(("thread", _changed(run, thread, change)))
+        if writes:
+            records.write(*writes)
         if run.temporary:  # a stateless run keeps nothing once it is done
             run.graph.checkpointer.delete_thread(run.thread_id)
             records.delete_thread(run.thread_id)
+        return None
+
+    def _thread_change(self, run: ActiveRun) -> dict[str, Any]:
+        """What ``run``'s end sets on its thread record: status, interrupts, values."""
+        status = "error" if run.error is not None else "idle"
+        change: dict[str, Any] = {"interrupts": {}}
+        if run.interrupts or (
+            run.options.get("interrupt_before") or run.options.get("interrupt_after")
+        ):
+            snapshot = run.graph.get_state({"configurable": {"thread_id": run.thread_id}})
+            if snapshot.next:
+                status = "interrupted"
+            change["interrupts"] = {
+                t.id: list(t.interrupts) for t in snapshot.tasks if getattr(t, "interrupts", ())
+            }
+            if snapshot.values is not None:
+                change["snapshot_values"] = snapshot.values
+        change["status"] = status
+        return change
+
+    async def _record_end(self, run: ActiveRun, change: dict[str, Any]) -> None:
+        """Record ``run``'s end with the others at hand (one read and one write for all)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        if not self._ends:
+            loop.call_soon(self._record_ends)
+        self._ends.append((run, change, done))
+        await done
+
+    def _record_ends(self) -> None:
+        """On the loop: write the run ends at hand, each run with its thread, in one batch.
+
+        Should the batch fail, each end is written on its own, so one bad value
+        fails only its own run.
+        """
+        ends, self._ends = self._ends, []
+        try:
+            self._write_ends(ends)
+        except Exception as exc:
+            if len(ends) == 1:
+                _settle(ends[0][2], exc)
+                return
+            for end in ends:
+                try:
+                    self._write_ends([end])
+                except Exception as exc:
+                    _settle(end[2], exc)
+                else:
+                    _settle(end[2], None)
+        else:
+            for _, _, done in ends:
+                _settle(done, None)
+
+    def _write_ends(self, ends: list[tuple[ActiveRun, dict[str, Any], asyncio.Future[None]]]) -> None:
+        records = self.server.records
+        threads = records.threads(list(dict.fromkeys(run.thread_id for run, _, _ in ends)))
+        writes: list[tuple[str, dict[str, Any]]] = []
+        for run, change, _ in ends:
+            writes.append(("run", run.record))
+            thread = threads.get(run.thread_id)
+            if thread is not None:
+                writes.append(("thread", _changed(run, thread, change)))
+        records.write(*writes)
 
     def _rollback(self, run: ActiveRun) -> None:
         """Put the thread's head back where it was before ``run`` started."""
@@ -372,6 +448,26 @@ class RunManager:
                     if record is not None:
                         record.update(status="interrupted", error=STOPPED)
                         self.server.records.write(("run", record))
+
+
+def _changed(run: ActiveRun, thread: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """``thread`` as ``run``'s end leaves it (the run's values, if any, become the thread's)."""
+    if "snapshot_values" in change:
+        run.values = change["snapshot_values"]
+    thread["interrupts"] = change["interrupts"]
+    thread.update(status=change["status"], updated_at=now())
+    if run.values is not None:
+        thread["values"] = run.values
+    return thread
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():  # its waiter was cancelled
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 def _partial_messages(partial: dict[str, Any], data: Any) -> list[tuple[str, Any]]:
