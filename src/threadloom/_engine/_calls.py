@@ -21,7 +21,7 @@ from typing import Any
 from langchain_core.runnables.config import var_child_runnable_config
 
 from threadloom._engine._caching import TASK_NS, cache_key, lookup, store
-from threadloom._engine._constants import RESUME, RETURN
+from threadloom._engine._constants import PUSH, RESUME, RETURN
 from threadloom._engine._context import Task, current_task, reset_task, set_task
 from threadloom._engine._spec import NodeSpec
 from threadloom._engine._task import retry_wait
@@ -138,8 +138,22 @@ def _child(parent: Task, node: NodeSpec) -> Task:
     ).hexdigest()
     child_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
     child = Task(run, node, child_id, ("call", parent.id, index), (), None)
-    child.config = parent.config
+    child.config = _call_config(parent, node.name, index)
     return child
+
+
+def _call_config(parent: Task, name: str, index: int) -> Any:
+    """The config a ``@task`` call runs with: its caller's, with the call's own metadata, as
+    LangGraph's (the task's name, pushed, its path under the caller's)."""
+    config = parent.config
+    if config is None:
+        return None
+    metadata = dict(config.get("metadata") or {})
+    caller_path = metadata.get("langgraph_path", parent.path)
+    metadata["langgraph_node"] = name
+    metadata["langgraph_triggers"] = (PUSH,)
+    metadata["langgraph_path"] = (PUSH, caller_path, index, True)
+    return {**config, "metadata": metadata}
 
 
 def _saved(child: Task) -> tuple[Any] | None:
@@ -155,11 +169,12 @@ def _saved(child: Task) -> tuple[Any] | None:
     return result
 
 
-def _record(child: Task, value: Any) -> None:
+def _record(child: Task, value: Any, *, announce: bool = True) -> None:
     child.result = value
     run = child.run
     run.calls.append(child)
-    run.emit("updates", {child.name: value})
+    if announce:
+        run.emit("updates", {child.name: value})
 
 
 def _run(child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -177,6 +192,7 @@ def _run(child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
         reset_task(token)
     if call_run is not None:
         end_call(call_run, None, value)
+    child.run.emit("updates", {child.name: value})  # after the call's run ends, as LangGraph
     return value
 
 
@@ -191,7 +207,7 @@ def _attempts(
             attempt += 1
             time.sleep(_retry_wait(child, exc, attempt))
             continue
-        _record(child, value)
+        _record(child, value, announce=False)
         return value
 
 
@@ -223,6 +239,7 @@ async def _arun(
         raise
     if call_run is not None:
         await aend_call(call_run, None, value)
+    child.run.emit("updates", {child.name: value})  # after the call's run ends, as LangGraph
     return value
 
 
@@ -241,7 +258,7 @@ async def _aattempts(
             attempt += 1
             await asyncio.sleep(_retry_wait(child, exc, attempt))
             continue
-        _record(child, value)
+        _record(child, value, announce=False)
         return value
 
 

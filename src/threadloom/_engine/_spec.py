@@ -92,6 +92,8 @@ class GraphSpec:
     """Stream parts while a step runs, not after it (a workflow's task updates)."""
     update_coerce: Callable[[Any], Any] | None = None
     """Turns an ``update_state`` value into the output of the graph's one node (entrypoints)."""
+    traced_input: Callable[[Any], Any] | None = None
+    """What a node's callback run shows as its input, when not the node's input (entrypoints)."""
     snapshot_keys: str | tuple[str, ...] | None = None
     """What ``get_state().values`` shows of a low-level graph (its stream channels, or all)."""
     stream_keys: str | tuple[str, ...] | None = None

@@ -22,6 +22,11 @@ from langchain_core.runnables.config import (
 )
 from langchain_core.tracers.context import _tracing_v2_is_enabled
 
+try:
+    from langchain_core.tracers._streaming import _StreamingCallbackHandler
+except ImportError:  # pragma: no cover - older langchain_core
+    _StreamingCallbackHandler = None  # type: ignore[assignment,misc]
+
 from threadloom.channels.base import MISSING
 from threadloom.errors import GraphInterrupt
 
@@ -126,11 +131,16 @@ def _node_config(task: Task) -> Any:
     return config
 
 
+def _node_input(task: Task) -> Any:
+    shown = task.run.spec.traced_input
+    return task.input if shown is None else shown(task.input)
+
+
 def start_node(task: Task) -> Any:
     """Open the chain run of ``task``'s node; what the node calls nests under it."""
     config = _node_config(task)
     manager = get_callback_manager_for_config(config)
-    node_run = manager.on_chain_start(None, task.input, name=task.name)
+    node_run = manager.on_chain_start(None, _node_input(task), name=task.name)
     config["callbacks"] = node_run.get_child()
     return node_run
 
@@ -139,15 +149,42 @@ async def astart_node(task: Task) -> Any:
     """Async twin of :func:`start_node`."""
     config = _node_config(task)
     manager = get_async_callback_manager_for_config(config)
-    node_run = await manager.on_chain_start(None, task.input, name=task.name)
+    node_run = await manager.on_chain_start(None, _node_input(task), name=task.name)
     config["callbacks"] = node_run.get_child()
     return node_run
+
+
+def _stream_handlers(chain_run: Any) -> list[Any]:
+    """The handlers that want a run's streamed output (``astream_events``, ``astream_log``)."""
+    if _StreamingCallbackHandler is None:  # pragma: no cover - older langchain_core
+        return []
+    return [h for h in chain_run.handlers if _StreamingCallbackHandler in type(h).__mro__]
+
+
+def _tap(chain_run: Any, output: Any) -> None:
+    """Report ``output`` as the run's one streamed chunk (``on_chain_stream``), as LangGraph's
+    nodes and tasks, which run as streams when such a handler listens."""
+    for handler in _stream_handlers(chain_run):
+        for _ in handler.tap_output_iter(chain_run.run_id, iter((output,))):
+            pass
+
+
+async def _one(value: Any) -> AsyncIterator[Any]:
+    yield value
+
+
+async def _atap(chain_run: Any, output: Any) -> None:
+    """Async twin of :func:`_tap`."""
+    for handler in _stream_handlers(chain_run):
+        async for _ in handler.tap_output_aiter(chain_run.run_id, _one(output)):
+            pass
 
 
 def end_node(node_run: Any, task: Task) -> None:
     """Close the node's chain run with its output, or with its error or interrupt."""
     error, output = _node_outcome(task)
     if error is None:
+        _tap(node_run, output)
         node_run.on_chain_end(output)
     else:
         node_run.on_chain_error(error)
@@ -157,9 +194,14 @@ async def aend_node(node_run: Any, task: Task) -> None:
     """Async twin of :func:`end_node`."""
     error, output = _node_outcome(task)
     if error is None:
+        await _atap(node_run, output)
         await node_run.on_chain_end(output)
     else:
         await node_run.on_chain_error(error)
+
+
+_CALL_TAG = "seq:step:1"
+"""The tag of a ``@task`` call's run (LangGraph runs the call as the first step of a sequence)."""
 
 
 def _call_inputs(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -191,6 +233,7 @@ def start_call(
     """Open the chain run of a ``@task`` call, under the run of the task that called it;
     what the call does nests under it (``child.config`` becomes the call's own)."""
     manager = get_callback_manager_for_config(_caller_config(child))
+    manager.add_tags([_CALL_TAG], inherit=False)
     call_run = manager.on_chain_start(None, _call_inputs(fn, args, kwargs), name=child.name)
     _nest_under(child, call_run)
     return call_run
@@ -201,6 +244,7 @@ async def astart_call(
 ) -> Any:
     """Async twin of :func:`start_call`."""
     manager = get_async_callback_manager_for_config(_caller_config(child))
+    manager.add_tags([_CALL_TAG], inherit=False)
     call_run = await manager.on_chain_start(None, _call_inputs(fn, args, kwargs), name=child.name)
     _nest_under(child, call_run)
     return call_run
@@ -209,6 +253,7 @@ async def astart_call(
 def end_call(call_run: Any, error: BaseException | None, value: Any = None) -> None:
     """Close a ``@task`` call's run with its value, or with its error or interrupt."""
     if error is None:
+        _tap(call_run, value)
         call_run.on_chain_end(value)
     else:
         call_run.on_chain_error(error)
@@ -217,6 +262,7 @@ def end_call(call_run: Any, error: BaseException | None, value: Any = None) -> N
 async def aend_call(call_run: Any, error: BaseException | None, value: Any = None) -> None:
     """Async twin of :func:`end_call`."""
     if error is None:
+        await _atap(call_run, value)
         await call_run.on_chain_end(value)
     else:
         await call_run.on_chain_error(error)

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from langchain_core.runnables.graph import Graph
 
-from threadloom._engine._constants import END, START, TASKS, branch_channel
+from threadloom._engine._constants import END, START, TASKS
 from threadloom._engine._context import Task, current_scope
 from threadloom._engine._injection import NodeFunc
 from threadloom._engine._pregel import CompiledGraph
@@ -20,7 +20,6 @@ from threadloom._engine._spec import GraphSpec, NodeSpec
 from threadloom.channels.ephemeral import EphemeralValue
 from threadloom.channels.last_value import LastValue
 from threadloom.channels.topic import Topic
-from threadloom.channels.trigger import Trigger
 from threadloom.errors import GraphBuildError
 from threadloom.types import TimeoutPolicy
 from threadloom.warnings import LangGraphDeprecatedSinceV05 as V05
@@ -97,7 +96,7 @@ class entrypoint:
             func=NodeFunc(
                 workflow.acall if workflow.is_async else workflow.call, f"entrypoint '{name}'"
             ),
-            triggers=(branch_channel(name),),
+            triggers=(START,),  # the input itself, as LangGraph's entrypoint node
             input_keys=(START, PREVIOUS),
             retry_policy=self.retry_policy,
             timeout=self.timeout,
@@ -108,21 +107,23 @@ class entrypoint:
                 START: EphemeralValue(key=START),
                 END: LastValue(key=END),
                 PREVIOUS: LastValue(key=PREVIOUS),
-                branch_channel(name): Trigger(branch_channel(name)),
                 TASKS: Topic(key=TASKS),
             },
             state_keys=(END,),
             input_keys=(START,),
             output_keys=END,
             nodes={name: node},
-            start=NodeSpec(name=START, func=None, edge_writes=((branch_channel(name), START),)),
+            start=NodeSpec(name=START, func=None),
             writable_keys=frozenset({END, PREVIOUS}),
             input_coerce=_as_input,
             update_coerce=_returned,
             streams_live=True,
+            traced_input=_traced_input,
             name=name,
         )
-        graph = _WorkflowGraph(spec, checkpointer=self.checkpointer, store=self.store, name=name)
+        graph = _WorkflowGraph(
+            spec, checkpointer=self.checkpointer, store=self.store, name="LangGraph"
+        )
         graph.input_type, graph.output_type = _io_types(func)
         graph.context_schema = self.context_schema
         graph.cache = self.cache
@@ -178,6 +179,11 @@ def _io_types(func: Callable[..., Any]) -> tuple[Any, Any]:
 
 def _as_input(value: Any) -> dict[str, Any]:
     return {START: value}
+
+
+def _traced_input(value: Any) -> Any:
+    """What the entrypoint node's run shows as its input: the workflow's input alone."""
+    return value.get(START) if isinstance(value, dict) else value
 
 
 class _Workflow:
