@@ -174,15 +174,13 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
         ),
         "worker": WORKER,
     }
-    thread["metadata"] = {
-        **(thread.get("metadata") or {}),
-        "graph_id": assistant["graph_id"],
-        "assistant_id": assistant["assistant_id"],
+    # What the run sets on its thread, applied to the record as it stands when written.
+    change: dict[str, Any] = {
+        "metadata": {"graph_id": assistant["graph_id"], "assistant_id": assistant["assistant_id"]},
+        "updated_at": stamp,
     }
-    thread["updated_at"] = stamp
     if free:
-        thread["status"] = "busy"
-    server.records.write(("run", record), ("thread", thread))
+        change["status"] = "busy"
     run = ActiveRun(
         record=record,
         graph=graph,
@@ -194,7 +192,8 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
         temporary=temporary and on_completion == "delete",
     )
     run.on_disconnect = on_disconnect
-    server.runs.start(run)
+    # Recorded with the other runs starting and ending meanwhile, then executed.
+    await asyncio.shield(server.runs.start(run, thread, change))
     return run
 
 

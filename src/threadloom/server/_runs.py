@@ -140,9 +140,9 @@ class RunManager:
         self.server = server
         self.active: dict[str, ActiveRun] = {}
         self._by_thread: dict[str, list[ActiveRun]] = {}
-        # Run ends waiting to be recorded, each with the thread's new state and a future
-        # resolved once written: the loop writes those at hand together (see _record_ends).
-        self._ends: list[tuple[ActiveRun, dict[str, Any], asyncio.Future[None]]] = []
+        # Run starts and ends waiting to be recorded, each with a future resolved once
+        # written: the loop writes those at hand together (see _record_ends).
+        self._ends: list[_Pending] = []
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -153,16 +153,24 @@ class RunManager:
         """Runs of ``thread_id`` that this process has not finished."""
         return list(self._by_thread.get(thread_id, ()))
 
-    def start(self, run: ActiveRun) -> None:
-        """Execute ``run`` in the background (after earlier runs on its thread)."""
+    def start(self, run: ActiveRun, thread: dict[str, Any], change: dict[str, Any]) -> asyncio.Future[None]:
+        """Record ``run`` and execute it in the background (after earlier runs on its thread).
+
+        ``thread`` is its thread's record as the request read it, ``change`` what the
+        run sets on it (applied to the record as it is when written). The run and
+        thread records are written with the other starts and ends at hand; the
+        future this returns says when, and the run executes only once they are.
+        """
         self.active[run.run_id] = run
         self._by_thread.setdefault(run.thread_id, []).append(run)
         loop = asyncio.get_running_loop()
-        task = loop.create_task(self._drive(run))
+        recorded = self._queue(_Pending(loop.create_future(), run, change, thread))
+        task = loop.create_task(self._drive(run, recorded))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if self._watcher is None or self._watcher.done():
             self._watcher = loop.create_task(self._watch_cancel_requests())
+        return recorded
 
     async def _watch_cancel_requests(self) -> None:
         """Honour cancels sent to other server processes (left as records in the store).
@@ -183,11 +191,12 @@ class RunManager:
                     run.cancel_requested = True
                     await self.cancel(run, action)
 
-    async def _drive(self, run: ActiveRun) -> None:
+    async def _drive(self, run: ActiveRun, recorded: asyncio.Future[None]) -> None:
         records = self.server.records
         lock = self._locks.setdefault(run.thread_id, asyncio.Lock())
         self._waiting[run.thread_id] = self._waiting.get(run.thread_id, 0) + 1
         try:
+            await asyncio.shield(recorded)  # not recorded: not run (the request reports why)
             async with lock:
                 claimed = run.record.get("status") == "running"  # by the request, thread free
                 if not claimed:
@@ -368,48 +377,64 @@ class RunManager:
         return change
 
     async def _record_end(self, run: ActiveRun, change: dict[str, Any]) -> None:
-        """Record ``run``'s end with the others at hand (one read and one write for all)."""
+        """Record ``run``'s end with the others at hand."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        await self._queue(_Pending(loop.create_future(), run, change, None, end=True))
+
+    def _queue(self, pending: _Pending) -> asyncio.Future[None]:
         if not self._ends:
-            loop.call_soon(self._record_ends)
-        self._ends.append((run, change, done))
-        await done
+            asyncio.get_running_loop().call_soon(self._record_ends)
+        self._ends.append(pending)
+        return pending.done
 
     def _record_ends(self) -> None:
-        """On the loop: write the run ends at hand, each run with its thread, in one batch.
+        """On the loop: write the run starts and ends at hand in one batch.
 
-        Should the batch fail, each end is written on its own, so one bad value
+        Should the batch fail, each is written on its own, so one bad value
         fails only its own run.
         """
-        ends, self._ends = self._ends, []
+        batch, self._ends = self._ends, []
         try:
-            self._write_ends(ends)
+            self._write_batch(batch)
         except Exception as exc:
-            if len(ends) == 1:
-                _settle(ends[0][2], exc)
+            if len(batch) == 1:
+                _settle(batch[0].done, exc)
                 return
-            for end in ends:
+            for pending in batch:
                 try:
-                    self._write_ends([end])
+                    self._write_batch([pending])
                 except Exception as exc:
-                    _settle(end[2], exc)
+                    _settle(pending.done, exc)
                 else:
-                    _settle(end[2], None)
+                    _settle(pending.done, None)
         else:
-            for _, _, done in ends:
-                _settle(done, None)
+            for pending in batch:
+                _settle(pending.done, None)
 
-    def _write_ends(self, ends: list[tuple[ActiveRun, dict[str, Any], asyncio.Future[None]]]) -> None:
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        """One read of the threads concerned, then one write, in the order they were queued.
+
+        Each thread record is changed as it stands at that point (read here, or
+        as an earlier change in the batch left it), as if written one by one.
+        """
         records = self.server.records
-        threads = records.threads(list(dict.fromkeys(run.thread_id for run, _, _ in ends)))
-        writes: list[tuple[str, dict[str, Any]]] = []
-        for run, change, _ in ends:
-            writes.append(("run", run.record))
-            thread = threads.get(run.thread_id)
+        latest = records.threads(list(dict.fromkeys(p.run.thread_id for p in batch)))
+        writes: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        for pending in batch:
+            run = pending.run
+            writes["run", run.run_id] = ("run", run.record)
+            thread = latest.get(run.thread_id)
+            if pending.end:
+                if thread is not None:
+                    _changed(run, thread, pending.change)
+            else:
+                if thread is None:  # as the request read it (it may create the thread)
+                    thread = latest[run.thread_id] = pending.thread or {}
+                metadata = {**(thread.get("metadata") or {}), **pending.change["metadata"]}
+                thread.update(pending.change, metadata=metadata)
             if thread is not None:
-                writes.append(("thread", _changed(run, thread, change)))
-        records.write(*writes)
+                writes["thread", run.thread_id] = ("thread", thread)
+        records.write(*writes.values())
 
     def _rollback(self, run: ActiveRun) -> None:
         """Put the thread's head back where it was before ``run`` started."""
@@ -448,6 +473,17 @@ class RunManager:
                     if record is not None:
                         record.update(status="interrupted", error=STOPPED)
                         self.server.records.write(("run", record))
+
+
+@dataclass
+class _Pending:
+    """A run start or end waiting to be recorded."""
+
+    done: asyncio.Future[None]
+    run: ActiveRun
+    change: dict[str, Any]
+    thread: dict[str, Any] | None
+    end: bool = False
 
 
 def _changed(run: ActiveRun, thread: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
