@@ -137,3 +137,41 @@ def test_a_task_call_sees_its_own_metadata() -> None:
         return where().result()
 
     assert flow.invoke(1) == ("where", ("__pregel_push",))
+
+
+async def test_the_graph_run_carries_the_thread_and_the_integration() -> None:
+    """The graph's run has the thread id and ``ls_integration`` in its metadata; its runs inherit it."""
+    graph = StateGraph(State).add_node("inc", lambda s: {"x": s["x"] + 1}).add_edge(START, "inc")
+    compiled = graph.compile()
+    config = {"configurable": {"thread_id": "t-1"}}
+    events = [e async for e in compiled.astream_events({"x": 1}, config, version="v2")]
+    for event in events:
+        assert event["metadata"]["thread_id"] == "t-1"
+        assert event["metadata"]["ls_integration"] == "langgraph"
+    root = events[0]
+    assert root["metadata"] == {"thread_id": "t-1", "ls_integration": "langgraph"}
+
+
+async def test_a_workflow_streams_its_return_before_the_update_of_its_last_call() -> None:
+    """The last call's update reaches the graph's stream once the workflow has returned."""
+
+    @task
+    async def double(n: int) -> int:
+        return n * 2
+
+    @entrypoint()
+    async def flow(n: int) -> int:
+        await double(n)
+        return n
+
+    events = [e async for e in flow.astream_events(1, version="v2")]
+    tail = [(e["event"], e["name"]) for e in events if e["event"] != "on_chain_start"]
+    assert tail == [
+        ("on_chain_stream", "double"),
+        ("on_chain_end", "double"),
+        ("on_chain_stream", "flow"),
+        ("on_chain_stream", "LangGraph"),
+        ("on_chain_end", "flow"),
+        ("on_chain_stream", "LangGraph"),
+        ("on_chain_end", "LangGraph"),
+    ]

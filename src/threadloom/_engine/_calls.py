@@ -101,8 +101,9 @@ def settle_calls(task: Task) -> None:
 async def asettle_calls(task: Task) -> None:
     """Async twin of :func:`settle_calls` (the futures of an async caller)."""
     futures, task.inflight = task.inflight, None
-    if futures:
-        await asyncio.wait([asyncio.wrap_future(f) for f in futures])
+    pending = [f for f in futures or () if not f.done()]
+    if pending:  # waiting on finished calls would yield to the event loop for nothing
+        await asyncio.wait([asyncio.wrap_future(f) for f in pending])
 
 
 def _caching(fn: Callable[..., Any], cache: Any, key: Any, policy: Any) -> Callable[..., Any]:

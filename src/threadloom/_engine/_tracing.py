@@ -27,6 +27,7 @@ try:
 except ImportError:  # pragma: no cover - older langchain_core
     _StreamingCallbackHandler = None  # type: ignore[assignment,misc]
 
+from threadloom._engine._options import address_metadata
 from threadloom.channels.base import MISSING
 from threadloom.errors import GraphInterrupt
 
@@ -75,9 +76,20 @@ def _graph_start_args(run: Run, value: Any) -> tuple[Any, dict[str, Any]]:
     return value, {"name": name, "run_id": config.get("run_id")}
 
 
+def _graph_metadata(run: Run, manager: Any) -> None:
+    """The graph run's metadata as LangGraph's: the run's address (``thread_id``...) and
+    ``ls_integration``, which the runs under it inherit."""
+    config = run.config
+    metadata = address_metadata(config.get("metadata"), config.get("configurable") or {})
+    if "ls_integration" not in manager.metadata:
+        metadata.setdefault("ls_integration", "langgraph")
+    manager.add_metadata(metadata)
+
+
 def traced(run: Run, value: Any, events: Iterator[T]) -> Iterator[T]:
     """``events``, inside the graph's chain run (closed with the output, or the error)."""
     manager = get_callback_manager_for_config(_graph_config(run))  # type: ignore[arg-type]
+    _graph_metadata(run, manager)
     inputs, kwargs = _graph_start_args(run, value)
     graph_run = manager.on_chain_start(None, inputs, **kwargs)
     run.trace = graph_run
@@ -92,6 +104,7 @@ def traced(run: Run, value: Any, events: Iterator[T]) -> Iterator[T]:
 async def atraced(run: Run, value: Any, events: AsyncIterator[T]) -> AsyncIterator[T]:
     """Async twin of :func:`traced`."""
     manager = get_async_callback_manager_for_config(_graph_config(run))  # type: ignore[arg-type]
+    _graph_metadata(run, manager)
     inputs, kwargs = _graph_start_args(run, value)
     graph_run = await manager.on_chain_start(None, inputs, **kwargs)
     run.trace = graph_run
