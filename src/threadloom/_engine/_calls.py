@@ -23,6 +23,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from threadloom._engine._caching import TASK_NS, cache_key, lookup, store
 from threadloom._engine._constants import PUSH, RESUME, RETURN
 from threadloom._engine._context import Task, current_task, reset_task, set_task
+from threadloom._engine._events import EVENT_MODES, call_event, call_result_event, emit_event
 from threadloom._engine._spec import NodeSpec
 from threadloom._engine._task import retry_wait
 from threadloom._engine._timeout import guarded
@@ -179,6 +180,9 @@ def _record(child: Task, value: Any, *, announce: bool = True) -> None:
 
 
 def _run(child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    events = bool(child.run.modes & EVENT_MODES)
+    if events:
+        emit_event(child.run, call_event(child, args, kwargs))
     call_run = start_call(child, fn, args, kwargs) if child.run.trace is not None else None
     token = set_task(child)
     lc_token = var_child_runnable_config.set(child.config)
@@ -187,6 +191,8 @@ def _run(child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
     except BaseException as exc:
         if call_run is not None:
             end_call(call_run, exc)
+        if events:
+            emit_event(child.run, call_result_event(child, exc))
         raise
     finally:
         var_child_runnable_config.reset(lc_token)
@@ -194,6 +200,8 @@ def _run(child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dic
     if call_run is not None:
         end_call(call_run, None, value)
     child.run.emit("updates", {child.name: value})  # after the call's run ends, as LangGraph
+    if events:
+        emit_event(child.run, call_result_event(child, None, value))
     return value
 
 
@@ -227,6 +235,9 @@ def _retry_wait(child: Task, exc: Exception, attempt: int) -> float:
 async def _arun(
     child: Task, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
+    events = bool(child.run.modes & EVENT_MODES)
+    if events:
+        emit_event(child.run, call_event(child, args, kwargs))
     call_run = None
     if child.run.trace is not None:
         call_run = await astart_call(child, fn, args, kwargs)
@@ -237,10 +248,14 @@ async def _arun(
     except BaseException as exc:
         if call_run is not None:
             await aend_call(call_run, exc)
+        if events:
+            emit_event(child.run, call_result_event(child, exc))
         raise
     if call_run is not None:
         await aend_call(call_run, None, value)
     child.run.emit("updates", {child.name: value})  # after the call's run ends, as LangGraph
+    if events:
+        emit_event(child.run, call_result_event(child, None, value))
     return value
 
 

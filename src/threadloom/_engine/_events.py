@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._checkpoint import now_iso
-from threadloom._engine._constants import ERROR, INTERRUPT, NO_WRITES, RESUME, RETURN
+from threadloom._engine._constants import ERROR, INTERRUPT, NO_WRITES, PUSH, RESUME, RETURN
 from threadloom._engine._subgraphs import task_namespace, with_checkpoint_map
 
 if TYPE_CHECKING:
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 __all__ = [
     "EVENT_MODES",
     "TaskView",
+    "call_event",
+    "call_result_event",
     "checkpoint_event",
     "emit_event",
     "subgraph_config",
@@ -39,6 +41,7 @@ def emit_event(run: Run, event: dict[str, Any]) -> None:
 
 def task_event(task: Task) -> dict[str, Any]:
     """A task is about to run."""
+    shown = task.run.spec.traced_input
     return {
         "type": "task",
         "timestamp": now_iso(),
@@ -46,8 +49,36 @@ def task_event(task: Task) -> dict[str, Any]:
         "payload": {
             "id": task.id,
             "name": task.name,
-            "input": task.input,
+            "input": task.input if shown is None else shown(task.input),
             "triggers": task.triggers,
+        },
+    }
+
+
+def call_event(call: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A ``@task`` call is about to run: its arguments as ``(args, kwargs)``, pushed."""
+    return {
+        "type": "task",
+        "timestamp": now_iso(),
+        "step": call.run.step + 1,
+        "payload": {"id": call.id, "name": call.name, "input": (args, kwargs), "triggers": (PUSH,)},
+    }
+
+
+def call_result_event(call: Task, error: BaseException | None, value: Any = None) -> dict[str, Any]:
+    """A ``@task`` call finished: its return value (``{"__return__": value}``), its error, or
+    the interrupts it raised."""
+    done = error is None and not call.paused
+    return {
+        "type": "task_result",
+        "timestamp": now_iso(),
+        "step": call.run.step + 1,
+        "payload": {
+            "id": call.id,
+            "name": call.name,
+            "error": repr(error) if error is not None and not call.paused else None,
+            "result": {RETURN: value} if done else {},
+            "interrupts": [asdict(i) for i in call.interrupts],
         },
     }
 
@@ -75,7 +106,7 @@ def result_keys(run: Run) -> frozenset[str]:
     channels, all of them by default)."""
     keys = run.spec.snapshot_keys
     if keys is None:
-        return run.spec.writable_keys
+        return run.spec.result_keys or run.spec.writable_keys
     return frozenset((keys,) if isinstance(keys, str) else keys)
 
 

@@ -92,6 +92,9 @@ class GraphSpec:
     """Stream parts while a step runs, not after it (a workflow's task updates)."""
     update_coerce: Callable[[Any], Any] | None = None
     """Turns an ``update_state`` value into the output of the graph's one node (entrypoints)."""
+    result_keys: frozenset[str] = frozenset()
+    """The keys a task's result shows in run events, when not every writable key (a workflow's
+    return value, not the ``previous`` it keeps)."""
     traced_input: Callable[[Any], Any] | None = None
     """What a node's callback run shows as its input, when not the node's input (entrypoints)."""
     snapshot_keys: str | tuple[str, ...] | None = None

@@ -119,6 +119,7 @@ class entrypoint:
             update_coerce=_returned,
             streams_live=True,
             traced_input=_traced_input,
+            result_keys=frozenset({END}),
             name=name,
         )
         graph = _WorkflowGraph(
