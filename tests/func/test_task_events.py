@@ -63,3 +63,21 @@ async def test_a_call_event_and_its_result_share_the_step(client: GraphClient) -
     calls = [e for e in events if e["payload"].get("name") == "add"]
     assert [e["type"] for e in calls] == ["task", "task_result"]
     assert len({e["step"] for e in calls}) == 1
+
+
+@task
+def inc(a: int) -> int:
+    return a + 1
+
+
+@entrypoint(checkpointer=InMemorySaver())
+def counter(n: int) -> int:
+    return inc(n).result()
+
+
+async def test_checkpoint_events_show_what_the_workflow_returned(client: GraphClient) -> None:
+    """A workflow's checkpoint values are its return value (``None`` before it returned)."""
+    config = {"configurable": {"thread_id": f"c-{client!r}"}}
+    parts = await client.stream(counter, 1, config, stream_mode="checkpoints")
+    assert [(p["metadata"]["source"], p["values"]) for p in parts] == [("input", None), ("loop", 2)]
+    assert (await client.get_state(counter, config)).values == 2

@@ -183,3 +183,10 @@ async def test_an_update_does_not_stand_for_the_run_of_a_pending_node(
     assert await client.invoke(app, None, config) == 9 - 1
     state = await client.get_state(app, config)
     assert (state.values["total"], state.next) == (7, ())
+
+
+async def test_checkpoint_events_show_the_streamed_channels(client: GraphClient, saver: Any) -> None:
+    """A low-level graph's checkpoint events show its stream channels (one: its value alone)."""
+    app = _chain(saver, stream_channels="output")
+    parts = await client.stream(app, 1, {"configurable": {"thread_id": "e"}}, stream_mode="checkpoints")
+    assert [p["values"] for p in parts] == [None, None, 20]

@@ -209,7 +209,7 @@ def checkpoint_event(run: Run) -> dict[str, Any]:
         "payload": {
             "config": with_checkpoint_map(_checkpoint_config(run), run.metadata),
             "parent_config": with_checkpoint_map(run.parent_config, run.metadata) or None,
-            "values": run.read_state(),
+            "values": run.snapshot_values(),
             "metadata": run.metadata,
             "next": [t.name for t in tasks],
             "tasks": [_event_task(run, view) for view in task_views(run, tasks)],
