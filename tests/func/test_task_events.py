@@ -81,3 +81,33 @@ async def test_checkpoint_events_show_what_the_workflow_returned(client: GraphCl
     parts = await client.stream(counter, 1, config, stream_mode="checkpoints")
     assert [(p["metadata"]["source"], p["values"]) for p in parts] == [("input", None), ("loop", 2)]
     assert (await client.get_state(counter, config)).values == 2
+
+
+@task
+def fetch() -> str:
+    return "fetched"
+
+
+@entrypoint(checkpointer=InMemorySaver())
+def asks(_: int) -> str:
+    found = fetch().result()
+    from threadloom.types import interrupt
+
+    return f"{found} {interrupt('more?')}"
+
+
+async def test_a_resumed_workflow_reports_a_finished_call_again_without_running_it(
+    client: GraphClient,
+) -> None:
+    from threadloom.types import Command
+
+    config = {"configurable": {"thread_id": f"r-{client!r}"}}
+    await client.invoke(asks, 1, config)
+    parts = await client.stream(asks, Command(resume="yes"), config, stream_mode="tasks")
+    assert [(p["name"], "result" in p) for p in parts] == [
+        ("asks", False),
+        ("fetch", False),
+        ("asks", True),
+    ]
+    assert parts[1]["input"] == ((), {}) and parts[1]["triggers"] == ("__pregel_push",)
+    assert parts[2]["result"] == {"__end__": "fetched yes"}

@@ -48,6 +48,7 @@ def call_task(
         )
     child = _child(parent, node)
     saved = _saved(child)
+    replayed = saved is not None
     policy, cache = node.cache_policy, parent.run.cache
     if saved is None and policy is not None and cache is not None:
         key = cache_key(TASK_NS, node.name, policy, *args, **kwargs)
@@ -61,6 +62,8 @@ def call_task(
     loop = asyncio.get_running_loop() if _is_async(parent) else None
     is_async = asyncio.iscoroutinefunction(fn)
     if saved is not None:
+        if replayed and parent.run.modes & EVENT_MODES:  # answered from an earlier attempt
+            emit_event(parent.run, call_event(child, args, kwargs))
         if loop is not None:
             done: Any = loop.create_future()
             done.set_result(saved[0])
