@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from threadloom.checkpoint.memory import InMemorySaver
+from threadloom.checkpoint.sqlite import SqliteSaver
 from threadloom.testing.graph import FLAVOURS, GraphClient
 from threadloom.testing.postgres import PostgresServer, postgres_fixture
 
@@ -20,6 +24,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def client(request: pytest.FixtureRequest) -> GraphClient:
     """The graph API in one flavour: sync (``invoke``/``stream``/...) or async (``ainvoke``/...)."""
     return GraphClient(request.param)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A checkpointer for tests that take ``saver``: in memory, and on a real SQLite file."""
+    if request.param == "memory":
+        yield InMemorySaver()
+        return
+    with SqliteSaver.from_conn_string(str(tmp_path / "threads.db")) as found:
+        yield found
 
 
 # One PostgreSQL server per session, shared by tests/postgres and tests/server.

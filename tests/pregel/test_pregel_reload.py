@@ -8,26 +8,13 @@ read: after its run, a reloaded thread does not show it in ``next`` again.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from threadloom.channels import BinaryOperatorAggregate, LastValue
-from threadloom.checkpoint.memory import InMemorySaver
-from threadloom.checkpoint.sqlite import SqliteSaver
 from threadloom.pregel import NodeBuilder, Pregel
 from threadloom.testing.graph import GraphClient
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def saver(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    if request.param == "memory":
-        yield InMemorySaver()
-        return
-    with SqliteSaver.from_conn_string(str(tmp_path / "threads.db")) as found:
-        yield found
 
 
 def _refuse_big(value: int) -> int:
