@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import pickle
 
@@ -73,6 +74,7 @@ def test_control_flow_signals_are_exceptions_outside_the_tree() -> None:
                 errors.UnsupportedOptionError,
                 errors.EmptyChannelError,
                 errors.NodeTimeoutError,
+                errors.StepTimeoutError,
                 errors.NodeCancelledError,
             ],
         ),
@@ -150,6 +152,9 @@ def test_attributes_survive_pickling() -> None:
     copy = pickle.loads(pickle.dumps(conflict))
     assert type(copy) is errors.CheckpointConflictError
     assert (str(copy), copy.thread_id, copy.latest) == ("moved on", "t1", "c2")
+    timeout = pickle.loads(pickle.dumps(errors.StepTimeoutError(1.5, ["slow"])))
+    assert (timeout.timeout, timeout.nodes) == (1.5, ("slow",))
+    assert "step_timeout=1.5s ('slow' still running)" in str(timeout)
 
 
 def test_the_docstring_diagram_names_every_error() -> None:
@@ -174,6 +179,8 @@ def test_the_docstring_diagram_names_every_error() -> None:
         (errors.CheckpointNotFoundError, KeyError),
         (errors.InvalidCheckpointInputError, ValueError),
         (errors.ServerConfigError, ValueError),
+        (errors.StepTimeoutError, TimeoutError),
+        (errors.StepTimeoutError, asyncio.TimeoutError),  # not the built-in one on Python 3.10
     ],
 )
 def test_leaves_subclass_the_expected_builtin(cls: type, builtin: type) -> None:

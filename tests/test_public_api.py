@@ -128,6 +128,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "SerializationError",
         "ServerConfigError",
         "ServerError",
+        "StepTimeoutError",
         "StoreError",
         "StoreNotConfiguredError",
         "SubgraphNotFoundError",

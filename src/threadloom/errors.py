@@ -39,6 +39,7 @@ facts as attributes (``CheckpointConflictError.thread_id``,
     │   ├── EmptyChannelError (KeyError)             reading a channel that holds no value
     │   ├── NodeTimeoutError                         a node attempt ran past its TimeoutPolicy (.node/.kind);
     │   │                                                no built-in base, so the default retry policy retries it
+    │   ├── StepTimeoutError (TimeoutError)          a step ran past the graph's step_timeout (.timeout/.nodes)
     │   └── NodeCancelledError                       a node's own body raised asyncio.CancelledError (.node)
     ├── PersistenceError                         databases and the checkpoints kept in them
     │   ├── CheckpointError                          a thread's checkpoints
@@ -66,6 +67,7 @@ Control flow is not a failure, so it stands outside the tree: a broad
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +117,7 @@ __all__ = [
     "SerializationError",
     "ServerConfigError",
     "ServerError",
+    "StepTimeoutError",
     "StoreError",
     "StoreNotConfiguredError",
     "SubgraphNotFoundError",
@@ -294,6 +297,28 @@ class NodeTimeoutError(GraphError):
         self.timeout = limit
         self.idle_timeout = idle_timeout
         self.run_timeout = run_timeout
+
+
+# On Python 3.10 ``asyncio.TimeoutError`` is not the built-in one; LangGraph's async runs
+# raise the asyncio one, so the error is both wherever they differ.
+_TIMEOUT_BASES: tuple[type[BaseException], ...] = (
+    (TimeoutError,) if asyncio.TimeoutError is TimeoutError else (TimeoutError, asyncio.TimeoutError)
+)
+
+
+class StepTimeoutError(GraphError, *_TIMEOUT_BASES):  # type: ignore[misc]
+    """A step's tasks ran past the graph's ``step_timeout`` (seconds): the ones still running
+    (``nodes``) were cancelled, or abandoned in their worker thread (a sync node cannot be
+    stopped); the writes of those that finished are saved as pending writes."""
+
+    def __init__(self, timeout: float, nodes: Sequence[str]) -> None:
+        names = ", ".join(repr(n) for n in nodes)
+        super().__init__(f"Timed out: the step ran past step_timeout={timeout}s ({names} still running)")
+        self.timeout = timeout
+        self.nodes = tuple(nodes)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.timeout, self.nodes))
 
 
 class NodeCancelledError(GraphError):

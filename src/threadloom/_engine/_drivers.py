@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from threadloom._engine._calls import asettle_calls, settle_calls
@@ -22,7 +22,7 @@ from threadloom._engine._context import Task
 from threadloom._engine._run import Run
 from threadloom._engine._superstep import SaverCall, Script, script
 from threadloom._engine._task import Call, task_script
-from threadloom._engine._timeout import guarded
+from threadloom._engine._timeout import guarded, step_deadline, time_out
 from threadloom._engine._tracing import aend_node, astart_node, end_node, start_node
 from threadloom.errors import NodeCancelledError
 
@@ -180,32 +180,56 @@ def _perform_all(task: Task, steps: Generator[Call | float, Any, None], request:
         return
 
 
-async def _agather_limited(tasks: list[Task], limit: int) -> None:
-    """Run the tasks with at most ``limit`` at once (``config["max_concurrency"]``)."""
+def _agated(limit: int) -> Any:
+    """``aexecute_task`` with at most ``limit`` tasks at once (``config["max_concurrency"]``)."""
     gate = asyncio.Semaphore(limit)
 
     async def gated(task: Task) -> None:
         async with gate:
             await aexecute_task(task)
 
-    await asyncio.gather(*(gated(t) for t in tasks))
+    return gated
+
+
+async def _aexecute_all(tasks: list[Task]) -> None:
+    deadline = step_deadline(tasks)
+    limit = tasks[0].run.config.get("max_concurrency")
+    work = _agated(int(limit)) if limit and len(tasks) > limit else aexecute_task
+    if deadline is None:
+        if len(tasks) == 1:
+            await aexecute_task(tasks[0])
+        else:
+            await asyncio.gather(*(work(t) for t in tasks))
+        return
+    runs = {asyncio.ensure_future(work(t)): t for t in tasks}
+    try:
+        done, late = await asyncio.wait(runs, timeout=max(0.0, deadline - time.monotonic()))
+    except BaseException:  # the run itself is cancelled: so are its tasks
+        await _acancel(runs)
+        raise
+    if late:
+        await _acancel(late)
+        time_out([t for f, t in runs.items() if f in late])
+    for future in runs:
+        if future in done:
+            future.result()
+
+
+async def _acancel(futures: Any) -> None:
+    """Cancel the asyncio tasks and wait until they have unwound."""
+    for future in futures:
+        future.cancel()
+    await asyncio.gather(*futures, return_exceptions=True)
 
 
 def _execute_all(tasks: list[Task]) -> None:
-    if len(tasks) == 1:
+    deadline = step_deadline(tasks)
+    if len(tasks) == 1 and deadline is None:
         execute_task(tasks[0])
         return
     limit = tasks[0].run.config.get("max_concurrency")
-    if limit and len(tasks) > limit:
-        gate = threading.Semaphore(int(limit))
-
-        def gated(task: Task) -> None:
-            with gate:
-                execute_task(task)
-
-        gated_runs = [executor().submit(contextvars.copy_context().run, gated, t) for t in tasks]
-        for run in gated_runs:
-            run.result()
+    if deadline is not None or (limit and len(tasks) > limit):
+        _execute_pooled(tasks, int(limit) if limit and len(tasks) > limit else 0, deadline)
         return
     pool = executor()
     futures: list[Future[None]] = [
@@ -216,27 +240,67 @@ def _execute_all(tasks: list[Task]) -> None:
         future.result()
 
 
+def _execute_pooled(tasks: list[Task], limit: int, deadline: float | None) -> None:
+    """Run every task in the pool, at most ``limit`` at once (0: no limit), until ``deadline``."""
+    stopped = threading.Event()
+    gate = threading.Semaphore(limit) if limit else None
+
+    def work(task: Task) -> None:
+        if gate is None:
+            execute_task(task)
+            return
+        with gate:
+            if not stopped.is_set():  # the step timed out while this one waited its turn
+                execute_task(task)
+
+    pool = executor()
+    futures = {pool.submit(contextvars.copy_context().run, work, t): t for t in tasks}
+    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+    done, late = wait(futures, timeout=timeout)
+    if late:
+        stopped.set()
+        for future in late:
+            future.cancel()  # a task already running in its thread cannot be stopped: abandoned
+        time_out([t for f, t in futures.items() if f in late])
+    for future in futures:
+        if future in done:
+            future.result()
+
+
 def _execute_live(tasks: list[Task], sink: Sink) -> Iterator[Event]:
     """Run the tasks in threads, yielding the parts they stream while they run."""
+    deadline = step_deadline(tasks)
     pool = executor()
     live: queue.SimpleQueue[Any] = queue.SimpleQueue()
     sink.queue = live
+    futures: dict[Future[None], Task] = {}
     try:
         for task in tasks:
             future = pool.submit(contextvars.copy_context().run, execute_task, task)
+            futures[future] = task
             future.add_done_callback(lambda _f: live.put(_DONE))
-        yield from _until_done(live.get, len(tasks))
+        remaining = len(tasks)
+        while remaining:
+            if deadline is None:
+                item = live.get()
+            else:
+                try:
+                    item = live.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    late = [t for f, t in futures.items() if not f.done()]
+                    if late:
+                        for future in futures:
+                            future.cancel()
+                        time_out(late)
+                        return
+                    deadline = None  # all finished as the time ran out: take their last parts
+                    continue
+            if item is _DONE:
+                remaining -= 1
+            else:
+                yield item
     finally:
         sink.queue = None
-
-
-def _until_done(get: Any, remaining: int) -> Iterator[Event]:
-    while remaining:
-        item = get()
-        if item is _DONE:
-            remaining -= 1
-        else:
-            yield item
 
 
 # --- async: the event loop, tasks as asyncio tasks -----------------------------------------
@@ -266,14 +330,8 @@ async def _drive_async(program: Script[Any], sink: Sink | None) -> AsyncIterator
             if sink is not None and sink.live:
                 async for item in _aexecute_live(tasks, sink):
                     yield item
-            elif len(tasks) == 1:
-                await aexecute_task(tasks[0])
             else:
-                limit = tasks[0].run.config.get("max_concurrency")
-                if limit and len(tasks) > limit:
-                    await _agather_limited(tasks, int(limit))
-                else:
-                    await asyncio.gather(*(aexecute_task(t) for t in tasks))
+                await _aexecute_all(tasks)
         elif sink is not None:
             for item in sink.drain():
                 yield item
@@ -358,16 +416,35 @@ def _resume(program: Generator[R, Any, Any], reply: Any, error: BaseException | 
 
 async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncIterator[Event]:
     """Run the tasks as asyncio tasks, yielding the parts they stream while they run."""
+    deadline = step_deadline(tasks)
     live: asyncio.Queue[Any] = asyncio.Queue()
     sink.loop = asyncio.get_running_loop()
     sink.queue = live
     remaining = len(tasks)
+    runs: dict[asyncio.Future[None], Task] = {}
     try:
         for task in tasks:
             future = asyncio.ensure_future(aexecute_task(task))
+            runs[future] = task
             future.add_done_callback(lambda _f: live.put_nowait(_DONE))
         while remaining:
-            item = await live.get()
+            if not live.empty():
+                item = live.get_nowait()
+            elif deadline is None:
+                item = await live.get()
+            else:
+                try:
+                    item = await asyncio.wait_for(
+                        live.get(), max(0.0, deadline - time.monotonic())
+                    )
+                except asyncio.TimeoutError:
+                    late = [t for f, t in runs.items() if not f.done()]
+                    if late:
+                        await _acancel([f for f in runs if not f.done()])
+                        time_out(late)
+                        return
+                    deadline = None  # all finished as the time ran out: take their last parts
+                    continue
             if item is _DONE:
                 remaining -= 1
             else:

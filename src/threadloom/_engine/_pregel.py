@@ -109,6 +109,9 @@ class CompiledGraph(RunnableGraph):
         """Where nodes with a ``cache_policy`` keep their results (``compile(cache=...)``)."""
         self.stream_mode: str | None = None
         """The default ``stream_mode`` of ``stream`` (``None``: ``"updates"``)."""
+        self.step_timeout: float | None = None
+        """Seconds a step's tasks may take together; past it the run raises
+        :class:`~threadloom.errors.StepTimeoutError` (``None``: no limit)."""
 
     def copy(self, update: dict[str, Any] | None = None) -> Self:
         """A new compiled graph with the same attributes, those in ``update`` replaced.

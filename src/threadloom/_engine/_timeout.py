@@ -1,4 +1,5 @@
-"""Time limits of an async node or task attempt (:class:`~threadloom.types.TimeoutPolicy`).
+"""Time limits: of an async node or task attempt (:class:`~threadloom.types.TimeoutPolicy`),
+and of a whole step (the graph's ``step_timeout``, enforced by the drivers).
 
 The attempt runs as its own asyncio task so that it can be cancelled when a
 limit passes. Progress (``runtime.heartbeat()``, and custom stream writes under
@@ -12,12 +13,15 @@ import asyncio
 import contextvars
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from threadloom.errors import NodeTimeoutError
+from threadloom.errors import InvalidOptionError, NodeTimeoutError, StepTimeoutError
 from threadloom.types import TimeoutPolicy
 
-__all__ = ["guarded", "heartbeat", "progress"]
+if TYPE_CHECKING:
+    from threadloom._engine._context import Task
+
+__all__ = ["guarded", "heartbeat", "progress", "step_deadline", "time_out"]
 
 
 class _Clock:
@@ -83,3 +87,24 @@ async def guarded(name: str, policy: TimeoutPolicy, work: Coroutine[Any, Any, An
     except asyncio.CancelledError:
         attempt.cancel()
         raise
+
+
+# --- the graph's step_timeout ----------------------------------------------------------
+
+
+def step_deadline(tasks: list[Task]) -> float | None:
+    """When the step of ``tasks`` must be over (``time.monotonic()``), or ``None``: no limit."""
+    limit = tasks[0].run.graph.step_timeout
+    if limit is None or limit == 0:  # 0 means no limit, as in LangGraph
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+        raise InvalidOptionError(f"step_timeout must be a positive number of seconds, got {limit!r}")
+    return time.monotonic() + limit
+
+
+def time_out(late: list[Task]) -> None:
+    """Record on each task still running at the deadline that the step timed out: the step
+    then fails with that error, after saving the writes of the tasks that finished."""
+    error = StepTimeoutError(late[0].run.graph.step_timeout or 0.0, [t.name for t in late])
+    for task in late:
+        task.error = error

@@ -54,6 +54,7 @@ class Pregel(CompiledGraph):
         context_schema: Any = None,
         name: str = "LangGraph",
         debug: bool | None = None,
+        step_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.pop("auto_validate", None)
@@ -108,6 +109,7 @@ class Pregel(CompiledGraph):
         self.cache = cache
         self.context_schema = context_schema
         self.debug = bool(debug)
+        self.step_timeout = step_timeout
         self.input_type = _channels_type(own, input_channels, "LangGraphInput")
         self.output_type = _channels_type(own, output_channels, "LangGraphOutput")
 
