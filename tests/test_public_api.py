@@ -53,6 +53,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "encode_channels",
         "encode_checkpoint",
         "get_checkpoint_id",
+        "get_checkpoint_metadata",
         "get_thread_address",
         "metadata_matches",
         "unique_next_version",

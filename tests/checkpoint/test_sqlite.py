@@ -205,3 +205,13 @@ def test_a_path_opens_the_file(tmp_path: Path) -> None:
     finally:
         saver.close()
     assert (tmp_path / "by-path.db").exists()
+
+
+@pytest.mark.parametrize("key", ["access') = 'public' OR '1'='1", "a b", 'say"hi', "semi;colon"])
+def test_a_filter_key_outside_letters_digits_dot_dash_underscore_is_refused(key: str) -> None:
+    """As LangGraph's SQLite saver: list(filter=...) with such a key is a ValueError naming it."""
+    with SqliteSaver.from_conn_string(":memory:") as saver:
+        saver.put(thread("t"), make_checkpoint({"n": 1}, {"n": 1}), {"access": "public"}, {"n": 1})
+        with pytest.raises(ValueError, match="Invalid filter key"):
+            list(saver.list(None, filter={key: "public"}))
+        assert len(list(saver.list(None, filter={"access": "public"}))) == 1

@@ -20,6 +20,7 @@ from threadloom._engine._constants import (
     RETURN,
     TASKS,
 )
+from threadloom.checkpoint.base import get_checkpoint_metadata
 from threadloom.types import Send
 
 if TYPE_CHECKING:
@@ -31,22 +32,6 @@ __all__ = ["Op", "RunSaving"]
 
 Op = tuple[str, tuple[Any, ...]]
 """A checkpointer call for the driver: ``("put", args)`` or ``("put_writes", args)``."""
-
-_ADDRESS_KEYS = frozenset(
-    {
-        "thread_id",
-        "checkpoint_ns",
-        "checkpoint_id",
-        "checkpoint_map",
-        "langgraph_step",
-        "langgraph_node",
-        "langgraph_triggers",
-        "langgraph_path",
-        "langgraph_checkpoint_ns",
-    }
-)
-"""Config keys never copied into checkpoint metadata: the address and a task's run keys."""
-
 
 class RunSaving:
     """Checkpoints, pending writes and kept channels of a run (mixed into ``Run``, which sets
@@ -240,15 +225,8 @@ class RunSaving:
         """Caller metadata and plain ``configurable`` values, kept on each checkpoint for filtering."""
         extra = self._extra_metadata
         if extra is None:
-            extra = {}
-            for source in (self.config.get("metadata") or {}, self.configurable):
-                for key, value in source.items():
-                    if (
-                        key not in _ADDRESS_KEYS
-                        and not key.startswith("__")
-                        and (value is None or isinstance(value, (str, int, float, bool)))
-                    ):
-                        extra[key] = value
+            caller = {"metadata": self.config.get("metadata") or {}, "configurable": self.configurable}
+            extra = get_checkpoint_metadata(caller, {})  # type: ignore[arg-type]
             self._extra_metadata = extra
         return extra
 

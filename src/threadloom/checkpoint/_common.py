@@ -15,7 +15,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
 
@@ -42,6 +42,7 @@ from threadloom.checkpoint.base import (
     TaskWrites,
     _dumps,
     _text_id,
+    get_checkpoint_metadata,
     get_thread_address,
     metadata_matches,
     unique_next_version,
@@ -430,6 +431,7 @@ class SaverOps(BaseCheckpointSaver):
     ) -> RunnableConfig:
         """Store ``checkpoint`` as a child of ``config``'s checkpoint (only the channels in
         ``new_versions``); returns the new config."""
+        metadata = cast(CheckpointMetadata, get_checkpoint_metadata(config, metadata))
         guard, stored = self._put(config, checkpoint, metadata)
         self._settle()
         try:
@@ -463,6 +465,7 @@ class SaverOps(BaseCheckpointSaver):
     ) -> RunnableConfig:
         """The tasks' writes against ``config``'s checkpoint and ``checkpoint`` as its child,
         stored together (one transaction where the backend has them)."""
+        metadata = cast(CheckpointMetadata, get_checkpoint_metadata(config, metadata))
         guard, stored = self._put(config, checkpoint, metadata)
         writes = [(*_task_ids(tid, path), w) for tid, path, w in task_writes]
         self._settle()
@@ -545,6 +548,7 @@ class SaverOps(BaseCheckpointSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async twin of :meth:`put`."""
+        metadata = cast(CheckpointMetadata, get_checkpoint_metadata(config, metadata))
         guard, stored = self._put(config, checkpoint, metadata)
         await self._asettle()
         try:
@@ -577,6 +581,7 @@ class SaverOps(BaseCheckpointSaver):
         task_writes: Sequence[TaskWrites],
     ) -> RunnableConfig:
         """Async twin of :meth:`put_step`."""
+        metadata = cast(CheckpointMetadata, get_checkpoint_metadata(config, metadata))
         guard, stored = self._put(config, checkpoint, metadata)
         writes = [(*_task_ids(tid, path), w) for tid, path, w in task_writes]
         await self._asettle()

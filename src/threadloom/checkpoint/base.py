@@ -75,6 +75,7 @@ from uuid import UUID
 from langchain_core.runnables import RunnableConfig
 
 from threadloom.checkpoint._loading import check_header, load_value
+from threadloom.checkpoint._metadata import get_checkpoint_metadata, metadata_matches
 from threadloom.checkpoint._replay import ReplayedList, join_chain
 from threadloom.checkpoint.id import uuid6
 from threadloom.errors import (
@@ -110,6 +111,7 @@ __all__ = [
     "encode_channels",
     "encode_checkpoint",
     "get_checkpoint_id",
+    "get_checkpoint_metadata",
     "get_thread_address",
     "metadata_matches",
     "unique_next_version",
@@ -659,13 +661,6 @@ def _chain_root(serde: Any, what: str, current: StoredBlob | None) -> DeltaChain
     if isinstance(root, DeltaChain):  # a forked copy of a chain read earlier
         return DeltaChain(root.snapshot, tuple(root.writes), root.depth, root.has_snapshot)
     return DeltaChain(root, (), 0, True)
-
-
-def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | None) -> bool:
-    """True when every key of ``filter`` is in ``metadata`` with an equal value."""
-    if not filter:
-        return True
-    return all(k in metadata and metadata[k] == v for k, v in filter.items())
 
 
 # --- building checkpoints by hand (LangGraph's helpers, for tests and tools) ---

@@ -271,6 +271,31 @@ class CheckpointerConformance(ConcurrencyCases, OddInputCases):
         assert await api.list(thread("t"), filter={"source": "fork"}) == []
         assert await api.list(thread("t"), filter={"no-such-key": 1}) == []
 
+    async def test_a_dotted_filter_key_reaches_into_nested_metadata(self, api: SaverDriver) -> None:
+        """A filter key with dots that the metadata lacks as such is a path into nested dicts;
+        a key held as such (dots included) matches as it is."""
+        v = api.next_version(None)
+        meta = {"source": "loop", "step": 0, "user": {"access-level": "admin", "9x": 1}, "a.b": "flat"}
+        saved = await api.put(thread("t"), make_checkpoint({"n": 1}, {"n": v}), meta)
+        for found in ({"user.access-level": "admin"}, {"user.9x": 1}, {"a.b": "flat"}):
+            assert [t.config for t in await api.list(None, filter=found)] == [saved]
+        for missed in ({"user.access-level": "guest"}, {"user.none": 1}, {"source.x": "loop"}):
+            assert await api.list(thread("t"), filter=missed) == []
+
+    async def test_put_keeps_the_callers_plain_config_values_in_metadata(self, api: SaverDriver) -> None:
+        """Plain values of config["metadata"] and config["configurable"] are stored in the
+        metadata (unless it holds the key), addressing and ``__`` keys and objects are not."""
+        config: RunnableConfig = {
+            "configurable": {"thread_id": "t", "checkpoint_ns": "", "user_id": "u1", "__secret": "x", "obj": [1]},
+            "metadata": {"run_id": "r1", "step": 99},
+        }
+        v = api.next_version(None)
+        await api.put(config, make_checkpoint({"n": 1}, {"n": v}), {"source": "loop", "step": 0})
+        got = await api.get_tuple(thread("t"))
+        assert got is not None
+        assert got.metadata == {"source": "loop", "step": 0, "run_id": "r1", "user_id": "u1"}
+        assert len(await api.list(None, filter={"user_id": "u1"})) == 1
+
     async def test_list_without_config_spans_threads(self, api: SaverDriver) -> None:
         """list(None) yields checkpoints of every thread; a thread config only its own."""
         await self._history(api, "a", 2)

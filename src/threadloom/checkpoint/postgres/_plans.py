@@ -273,8 +273,13 @@ def read_plan(
         where.append("checkpoint_id < %s")
         params.append(before)
     for key, value in (filter or {}).items():
-        where.append("metadata_json -> %s = %s::jsonb")
-        params += [key, Jsonb(metadata_json(serde, value))]
+        if isinstance(key, str) and "." in key:
+            # A dotted key the metadata lacks as such is a path into nested objects.
+            where.append("COALESCE(metadata_json -> %s, metadata_json #> %s) = %s::jsonb")
+            params += [key, key.split("."), Jsonb(metadata_json(serde, value))]
+        else:
+            where.append("metadata_json -> %s = %s::jsonb")
+            params += [key, Jsonb(metadata_json(serde, value))]
     sql = _ROW + "WHERE " + " AND ".join(where) + " ORDER BY checkpoint_id DESC"
     if limit is not None:
         sql += " LIMIT %s"

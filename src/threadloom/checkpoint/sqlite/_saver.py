@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -65,6 +66,18 @@ _Row = tuple[str, str, str, "str | None", str, bytes, str, "bytes | str"]
 def _vkey(version: ChannelVersion) -> str:
     """A version as stored in the ``version`` column (floats by ``repr``: exact)."""
     return repr(version) if isinstance(version, float) else str(version)
+
+
+_FILTER_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _check_filter_key(key: Any) -> None:
+    """Filter keys are letters, digits, ``_``, ``.`` and ``-``, as LangGraph's SQLite saver accepts."""
+    if not isinstance(key, str) or not _FILTER_KEY.fullmatch(key):
+        raise ValueError(
+            f"Invalid filter key: {key!r}. Filter keys must contain only alphanumeric "
+            "characters, underscores, dots, and hyphens."
+        )
 
 
 class SqliteSaver(SaverOps):
@@ -259,8 +272,10 @@ class SqliteSaver(SaverOps):
         # Metadata of another type (encrypted, say) passes SQL and is matched once decoded.
         all_in_sql = isinstance(self.serde, JsonPlusSerializer)
         for key, value in (filter or {}).items():
-            # SQL gets what it can compare exactly (64-bit integers); the rest is matched below.
-            if isinstance(key, str) and '"' not in key and (
+            _check_filter_key(key)
+            # SQL gets what it can compare exactly (64-bit integers) on plain keys; the rest
+            # (dotted keys, which may address nested dicts) is matched below.
+            if "." not in key and (
                 type(value) is str or (type(value) is int and -(2**63) <= value < 2**63)
             ):
                 where.append(
