@@ -193,3 +193,29 @@ def test_task_ids_do_not_depend_on_the_spelling_of_the_path() -> None:
     assert task_id("c", "", 1, "qa", ("__pregel_push", 0)) == task_id(
         "c", "", 1, "qa", ("push", 0)
     )
+
+
+def test_a_sent_task_has_langgraphs_push_path_ending_with_false() -> None:
+    """A Send's task reads ("__pregel_push", i, False) in get_state and in its own run metadata,
+    as LangGraph's (False: a task a Send planned, not a @task call); its id hashes (PUSH, i)."""
+    from langchain_core.runnables import RunnableConfig
+
+    from threadloom.types import Send
+
+    seen: list[Any] = []
+
+    def work(arg: dict[str, Any], config: RunnableConfig) -> State:
+        seen.append(config["metadata"]["langgraph_path"])
+        interrupt("ok?")
+        return {"docs": [arg["doc"]]}
+
+    builder = StateGraph(State)
+    builder.add_node("work", work)
+    builder.add_conditional_edges(START, lambda s: [Send("work", {"doc": d}) for d in ("a", "b")])
+    graph = builder.compile(checkpointer=InMemorySaver())
+    graph.invoke({"query": "q"}, cfg())
+    tasks = graph.get_state(cfg()).tasks
+    assert [t.path for t in tasks] == [("__pregel_push", 0, False), ("__pregel_push", 1, False)]
+    assert sorted(seen) == [("__pregel_push", 0, False), ("__pregel_push", 1, False)]
+    answers = {i.id: "yes" for i in graph.get_state(cfg()).interrupts}
+    assert graph.invoke(Command(resume=answers), cfg())["docs"] == ["a", "b"]

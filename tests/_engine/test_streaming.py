@@ -306,6 +306,29 @@ async def test_a_steps_updates_stream_in_the_order_its_tasks_finish(client: Grap
     ]
 
 
+async def test_a_step_announces_all_its_tasks_then_reports_each_as_it_finishes(
+    client: GraphClient,
+) -> None:
+    """debug: every task of a step is announced (in task order) before any runs; then each
+    task's update and its task result come together, when it finishes, as in LangGraph."""
+    parts = await client.stream(slow_and_fast_graph(), {"x": 0}, stream_mode=["updates", "debug"])
+    shape = [
+        (mode, p["type"], p["payload"]["name"]) if mode == "debug" else (mode, next(iter(p)))
+        for mode, p in parts
+    ]
+    assert shape == [
+        ("debug", "task", "slow"),
+        ("debug", "task", "fast"),
+        ("updates", "fast"),
+        ("debug", "task_result", "fast"),
+        ("updates", "slow"),
+        ("debug", "task_result", "slow"),
+        ("debug", "task", "last"),
+        ("updates", "last"),
+        ("debug", "task_result", "last"),
+    ]
+
+
 async def test_with_subgraphs_parts_come_as_they_are_made() -> None:
     """With ``subgraphs=True`` a parent's update is not held back until the step ends: it
     comes between the parts of a subgraph that is still running."""

@@ -153,7 +153,7 @@ def execute_task(task: Task) -> None:
             node_run.on_chain_error(exc)
             raise
         end_node(node_run, task)
-    if "updates" in run.modes and task.name != START:
+    if run.modes and task.name != START:
         run.emit_finished(task)
 
 
@@ -355,7 +355,7 @@ async def aexecute_task(task: Task) -> None:
             await node_run.on_chain_error(exc)
             raise
         await aend_node(node_run, task)
-    if "updates" in run.modes and task.name != START:
+    if run.modes and task.name != START:
         run.emit_finished(task)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._constants import INTERRUPT, MISSING, START
+from threadloom._engine._events import EVENT_MODES, emit_event, task_result_event
 from threadloom._engine._timeout import progress
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class RunOutput:
     interrupts: list[Interrupt]
     channels: dict[str, BaseChannel]
     output_keys: str | tuple[str, ...]
+    step: int
 
     def read_state(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
         raise NotImplementedError  # Run's
@@ -68,10 +70,14 @@ class RunOutput:
             self.sink(self.ns_path, "values", self.output() if keys is None else self.view(keys))
 
     def emit_finished(self, task: Task) -> None:
-        """Stream a task's update as soon as it finished, as LangGraph does (so a step's
-        updates come in the order its tasks finish, between what subgraphs stream)."""
+        """Stream a task's update and its task result as soon as it finished, as LangGraph
+        does (so a step's parts come in the order its tasks finish, between what subgraphs
+        stream)."""
         if task.error is None and not task.paused and task.result is not MISSING:
-            self.sink(self.ns_path, "updates", {task.name: task.result})
+            if "updates" in self.modes:
+                self.sink(self.ns_path, "updates", {task.name: task.result})
+            if self.modes & EVENT_MODES:
+                emit_event(self, task_result_event(task, self.step + 1))  # type: ignore[arg-type]
             self.streamed.add(task.id)
 
     def emit_updates(self, tasks: list[Task]) -> None:

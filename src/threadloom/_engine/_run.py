@@ -473,10 +473,9 @@ class Run(RunOutput, RunSaving):
                 timeout = getattr(packet, "timeout", None)
                 if timeout is not None:
                     node = dataclasses.replace(node, timeout=timeout)
-                path = (PUSH, i)
-                tasks.append(
-                    Task(self, node, self._task_id(step, node.name, path), path, (), packet.arg)
-                )
+                # The id hashes (PUSH, i); the path ends with False, as LangGraph's: not a call.
+                task_id = self._task_id(step, node.name, (PUSH, i))
+                tasks.append(Task(self, node, task_id, (PUSH, i, False), (), packet.arg))
         if self.updated is None:
             candidates: Any = spec.nodes
         else:

@@ -28,6 +28,7 @@ from threadloom._engine._events import (
     EVENT_MODES,
     checkpoint_event,
     emit_event,
+    task_event,
     task_result_event,
 )
 from threadloom._engine._results import fresh_state, resolve_branch
@@ -174,6 +175,10 @@ def script(run: Run, value: Any) -> Script[None]:
         if todo:
             if len(todo) < len(tasks) and "updates" in run.modes:
                 _emit_replayed(run, [t for t in tasks if t.result is not MISSING])
+            if run.modes & EVENT_MODES:  # every task of the step is announced before any runs
+                for task in todo:
+                    emit_event(run, task_event(task))
+                yield FLUSH
             yield todo
         # A resume value answers the step it resumes; a later step's interrupt() waits again.
         run.null_resume = MISSING
@@ -198,7 +203,8 @@ def script(run: Run, value: Any) -> Script[None]:
         run.emit_updates(shown)
         if run.modes & EVENT_MODES:
             for task in shown:
-                emit_event(run, task_result_event(task, run.step))
+                if task.id not in run.streamed:  # else streamed when it finished
+                    emit_event(run, task_result_event(task, run.step))
         run.emit_values()
         if run.modes & EVENT_MODES and run.saver is not None:
             emit_event(run, checkpoint_event(run))
@@ -250,7 +256,7 @@ def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | Non
     ops = run.failure_ops(tasks)
     if run.modes & EVENT_MODES:
         for task in tasks:
-            if task.name != START:
+            if task.name != START and task.id not in run.streamed:
                 emit_event(run, task_result_event(task, run.step + 1))
     if errors:
         return ops, errors[0]

@@ -25,7 +25,6 @@ from langchain_core.runnables.config import var_child_runnable_config
 from threadloom._engine._caching import NODE_NS, cache_key, lookup, store
 from threadloom._engine._constants import TASKS
 from threadloom._engine._context import Task, reset_task, set_task
-from threadloom._engine._events import EVENT_MODES, emit_event, task_event
 from threadloom._engine._handlers import error_record
 from threadloom._engine._injection import NodeFunc
 from threadloom._engine._results import fresh_state
@@ -49,8 +48,6 @@ def task_script(task: Task) -> TaskScript:
     """
     run = task.run
     task.config = run.task_config(task)
-    if run.modes & EVENT_MODES:
-        emit_event(run, task_event(task))
     node = task.node
     assert node.func is not None
     cached: Any = None
