@@ -14,7 +14,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -141,8 +142,11 @@ class RunManager:
         self.active: dict[str, ActiveRun] = {}
         self._by_thread: dict[str, list[ActiveRun]] = {}
         # Run starts and ends waiting to be recorded, each with a future resolved once
-        # written: the loop writes those at hand together (see _record_ends).
+        # written: one writer thread writes those at hand together (see _record_ends), so
+        # the event loop never waits for the database while runs write their checkpoints.
         self._ends: list[_Pending] = []
+        self._ends_lock = threading.Lock()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="threadloom-records")
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -271,15 +275,18 @@ class RunManager:
         wanted = set(run.stream_modes)
         partial: dict[str, Any] = {}
         post = loop.call_soon_threadsafe
+        # Subgraphs' parts only when asked: streaming them runs every task in a thread of
+        # its own (their parts interleave with the parent's), a hop per step otherwise saved.
         stream = run.graph.stream(
             run.input,
             run.config,
             stream_mode=sorted(graph_modes),
-            subgraphs=True,
+            subgraphs=run.subgraphs,
             **run.options,
         )
+        parts = stream if run.subgraphs else (((), mode, data) for mode, data in stream)
         try:
-            for ns, mode, data in stream:
+            for ns, mode, data in parts:
                 if run.cancel.is_set():
                     raise _Cancelled
                 if not ns and mode == "values":
@@ -382,34 +389,30 @@ class RunManager:
         await self._queue(_Pending(loop.create_future(), run, change, None, end=True))
 
     def _queue(self, pending: _Pending) -> asyncio.Future[None]:
-        if not self._ends:
-            asyncio.get_running_loop().call_soon(self._record_ends)
-        self._ends.append(pending)
+        with self._ends_lock:
+            self._ends.append(pending)
+            idle = len(self._ends) == 1  # else the writer has it at hand, or is told already
+        if idle:
+            self._writer.submit(self._record_ends, asyncio.get_running_loop())
         return pending.done
 
-    def _record_ends(self) -> None:
-        """On the loop: write the run starts and ends at hand in one batch.
+    def _record_ends(self, loop: asyncio.AbstractEventLoop) -> None:
+        """In the writer thread: write the run starts and ends at hand in one batch.
 
         Should the batch fail, each is written on its own, so one bad value
-        fails only its own run.
+        fails only its own run. Those queued meanwhile are the next batch.
         """
-        batch, self._ends = self._ends, []
-        try:
-            self._write_batch(batch)
-        except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0].done, exc)
+        while True:
+            with self._ends_lock:
+                batch, self._ends = self._ends, []
+            if not batch:
                 return
-            for pending in batch:
-                try:
-                    self._write_batch([pending])
-                except Exception as exc:
-                    _settle(pending.done, exc)
-                else:
-                    _settle(pending.done, None)
-        else:
-            for pending in batch:
-                _settle(pending.done, None)
+            error = _attempt(self._write_batch, batch)
+            if error is None or len(batch) == 1:
+                outcomes = [error] * len(batch)
+            else:
+                outcomes = [_attempt(self._write_batch, [pending]) for pending in batch]
+            loop.call_soon_threadsafe(_settle_all, batch, outcomes)
 
     def _write_batch(self, batch: list[_Pending]) -> None:
         """One read of the threads concerned, then one write, in the order they were queued.
@@ -473,6 +476,7 @@ class RunManager:
                     if record is not None:
                         record.update(status="interrupted", error=STOPPED)
                         self.server.records.write(("run", record))
+        self._writer.shutdown(wait=True)  # the last starts and ends are written
 
 
 @dataclass
@@ -495,6 +499,20 @@ def _changed(run: ActiveRun, thread: dict[str, Any], change: dict[str, Any]) -> 
     if run.values is not None:
         thread["values"] = run.values
     return thread
+
+
+def _attempt(write: Callable[[list[_Pending]], None], batch: list[_Pending]) -> BaseException | None:
+    try:
+        write(batch)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _settle_all(batch: list[_Pending], outcomes: list[BaseException | None]) -> None:
+    """On the loop: resolve each pending write's future with its outcome."""
+    for pending, error in zip(batch, outcomes, strict=True):
+        _settle(pending.done, error)
 
 
 def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:

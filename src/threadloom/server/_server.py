@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from threadloom._sqlite import Database
 from threadloom.checkpoint.base import ERROR
 from threadloom.errors import ServerConfigError
 from threadloom.server._auth import (
@@ -133,11 +134,15 @@ class Server:
             from threadloom.checkpoint.sqlite import SqliteSaver
             from threadloom.store.sqlite import SqliteStore
 
-            path = self.database or "threadloom.db"
-            self.store = self._stack.enter_context(
-                SqliteStore.from_conn_string(path, index=index, ttl=ttl)
-            )
-            self.checkpointer = self._stack.enter_context(SqliteSaver.from_conn_string(path))
+            # One connection for both: their writes then take turns on its lock, where two
+            # connections to one file wait on SQLite's busy handler, which sleeps a
+            # millisecond or more each time the other holds the write lock.
+            db = Database.open(self.database or "threadloom.db")
+            self._stack.callback(db.close)
+            # (The store takes a Database as the saver does, though its signature omits it.)
+            shared: Any = db
+            self.store = self._stack.enter_context(SqliteStore(shared, index=index, ttl=ttl))
+            self.checkpointer = SqliteSaver(db)
         self.store.setup()
         self.checkpointer.setup()
 
