@@ -192,6 +192,28 @@ async def test_update_without_as_node_is_attributed_to_the_last_writer(
     assert state.values == {"value": ["a", "x"]}
 
 
+async def test_an_update_drops_the_sends_still_pending_as_a_step_does(
+    client: GraphClient, saver: Any
+) -> None:
+    """Updating as the node whose edge sent: its edge runs again on the new state; the Sends
+    it made before are dropped (an update is a step), so only what it sends now is next."""
+    from threadloom.types import Send
+
+    builder = StateGraph(State)
+    builder.add_node("plan", lambda s: {"value": ["go"]})
+    builder.add_node("work", lambda arg: {"value": [f"did {arg}"]})
+    builder.add_edge(START, "plan")
+    builder.add_conditional_edges("plan", lambda s: [Send("work", v) for v in s["value"][-1:] if v == "go"])
+    graph = builder.compile(checkpointer=saver, interrupt_before=["work"])
+    await client.invoke(graph, {"value": []}, CFG)
+    assert (await client.get_state(graph, CFG)).next == ("work",)
+    config = await client.update_state(graph, CFG, {"value": ["stop"]})
+    state = await client.get_state(graph, config)
+    assert state.next == ()
+    assert state.values == {"value": ["go", "stop"]}
+    assert await client.invoke(graph, None, CFG) == {"value": ["go", "stop"]}
+
+
 async def test_update_without_as_node_after_parallel_nodes_is_ambiguous(
     client: GraphClient, saver: Any
 ) -> None:

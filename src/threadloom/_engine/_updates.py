@@ -20,8 +20,10 @@ from threadloom._engine._constants import (
     INPUT,
     INTERRUPT,
     NULL_TASK_ID,
+    PUSH,
     RESUME,
     START,
+    TASKS,
 )
 from threadloom._engine._context import Task
 from threadloom._engine._superstep import Script, branch_script
@@ -73,6 +75,10 @@ def _update_step(run: Run, updates: list[tuple[Any, str | None]]) -> Script[list
         for task in tasks:
             if task.writes and task.id != NULL_TASK_ID:
                 ops.append(("put_writes", (config, list(task.writes), task.id, "update")))
+    sends = run.channels.get(TASKS)
+    if sends is not None and sends.is_available() and not any(t.path[:1] == (PUSH,) for t in tasks):
+        # An update is a step, and a step drops the Sends it does not run, as LangGraph's does.
+        tasks[0].triggers = (*tasks[0].triggers, TASKS)
     run.pending_writes = []
     run.apply_writes(tasks)
     run.step += 1
