@@ -184,6 +184,7 @@ def test_a_waiting_task_under_max_concurrency_never_starts_after_the_timeout() -
 
 def test_pregel_takes_step_timeout_as_an_argument() -> None:
     """``Pregel(step_timeout=...)`` sets the attribute ``compile()``d graphs have."""
+
     def slow(value: str) -> str:
         time.sleep(0.5)
         return value
@@ -211,6 +212,7 @@ def test_a_bad_step_timeout_is_a_clear_error(limit: Any) -> None:
 
 def test_zero_or_none_means_no_limit() -> None:
     """``0`` and ``None`` both mean no limit, as in LangGraph."""
+
     def fast(state: State) -> State:
         time.sleep(0.05)
         return {"hello": "fast"}

@@ -29,6 +29,7 @@ class Task:
         "attempt",
         "config",
         "error",
+        "finished",
         "first_attempt_time",
         "id",
         "inflight",
@@ -66,6 +67,8 @@ class Task:
         self.interrupts: list[Any] = []
         self.paused = False  # interrupted, possibly by a static interrupt with no values
         self.error: BaseException | None = None
+        self.finished = False
+        """Whether the task ran to an outcome (writes, an interrupt or an error): not cancelled."""
         self.result: Any = MISSING
         self.attempt = 1
         """The node's attempt number (1-indexed; retries count up)."""

@@ -12,19 +12,20 @@ import contextvars
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 from threadloom._engine._calls import asettle_calls, settle_calls
 from threadloom._engine._constants import START
 from threadloom._engine._context import Task
 from threadloom._engine._run import Run
-from threadloom._engine._superstep import SaverCall, Script, script
+from threadloom._engine._superstep import SaverCall, Script, abandon, script
 from threadloom._engine._task import Call, task_script
 from threadloom._engine._timeout import guarded, step_deadline, time_out
 from threadloom._engine._tracing import aend_node, astart_node, end_node, start_node
-from threadloom.errors import NodeCancelledError
+from threadloom.errors import GraphBubbleUp, NodeCancelledError
 
 __all__ = [
     "Event",
@@ -95,6 +96,18 @@ def executor() -> ThreadPoolExecutor:
     return _pool
 
 
+_PER_TASK = frozenset({"updates", "tasks", "debug"})
+"""The stream modes with a part per finished task."""
+
+
+def _streams_live(sink: Sink | None, tasks: list[Task]) -> bool:
+    """Whether the step's parts reach the caller as they are made: in the live modes, and
+    in those with a part per task when the step has several (each as its task finishes)."""
+    if sink is None:
+        return False
+    return sink.live or (len(tasks) > 1 and not _PER_TASK.isdisjoint(tasks[0].run.modes))
+
+
 def _capture(program: Script[T], box: list[T]) -> Script[None]:
     box.append((yield from program))
 
@@ -127,7 +140,8 @@ def _drive_sync(program: Script[Any], sink: Sink | None) -> Iterator[Event]:
         if type(request) is SaverCall:
             reply = getattr(request.saver, request.method)(*request.args)
         elif type(request) is list:
-            if sink is not None and sink.live:
+            if _streams_live(sink, request):
+                assert sink is not None
                 yield from _execute_live(request, sink)
             else:
                 _execute_all(request)
@@ -141,6 +155,7 @@ def execute_task(task: Task) -> None:
     try:
         request = steps.send(None)
     except StopIteration:  # answered from the cache: nothing ran
+        task.finished = True
         return
     run = task.run
     if run.trace is None:
@@ -153,6 +168,7 @@ def execute_task(task: Task) -> None:
             node_run.on_chain_error(exc)
             raise
         end_node(node_run, task)
+    task.finished = True
     if run.modes and task.name != START:
         run.emit_finished(task)
 
@@ -192,27 +208,48 @@ def _agated(limit: int) -> Any:
 
 
 async def _aexecute_all(tasks: list[Task]) -> None:
+    """Run the step's tasks until all are done, one fails (the others are cancelled, as in
+    LangGraph), or the step's deadline passes."""
     deadline = step_deadline(tasks)
+    if len(tasks) == 1 and deadline is None:
+        await aexecute_task(tasks[0])
+        return
     limit = tasks[0].run.config.get("max_concurrency")
     work = _agated(int(limit)) if limit and len(tasks) > limit else aexecute_task
-    if deadline is None:
-        if len(tasks) == 1:
-            await aexecute_task(tasks[0])
-        else:
-            await asyncio.gather(*(work(t) for t in tasks))
-        return
-    runs = {asyncio.ensure_future(work(t)): t for t in tasks}
+    runs: dict[asyncio.Future[None], Task] = {asyncio.ensure_future(work(t)): t for t in tasks}
+    pending: set[asyncio.Future[None]] = set(runs)
     try:
-        done, late = await asyncio.wait(runs, timeout=max(0.0, deadline - time.monotonic()))
+        while pending:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, pending = await asyncio.wait(
+                pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:  # the deadline passed
+                await _acancel(pending)
+                time_out([runs[f] for f in pending])
+                break
+            if pending and any(_failed(runs[f]) for f in done):
+                stoppable = {f for f in pending if _stoppable(runs[f])}
+                await _acancel(stoppable)
+                pending -= stoppable  # nodes in worker threads finish, and their writes count
     except BaseException:  # the run itself is cancelled: so are its tasks
         await _acancel(runs)
         raise
-    if late:
-        await _acancel(late)
-        time_out([t for f, t in runs.items() if f in late])
     for future in runs:
-        if future in done:
-            future.result()
+        if not future.cancelled():
+            future.result()  # what a task script did not record (a parent command, ...)
+
+
+def _failed(task: Task) -> bool:
+    """Whether ``task`` failed so that its step stops (an interrupt lets the others finish)."""
+    return task.error is not None and not isinstance(task.error, GraphBubbleUp)
+
+
+def _stoppable(task: Task) -> bool:
+    """Whether cancelling ``task`` stops its node: a sync function runs on in its worker
+    thread whatever happens, so a failed step waits for it instead and keeps its writes."""
+    func = task.node.func
+    return func is None or func.afn is not None
 
 
 async def _acancel(futures: Any) -> None:
@@ -306,7 +343,7 @@ def _execute_live(tasks: list[Task], sink: Sink) -> Iterator[Event]:
 # --- async: the event loop, tasks as asyncio tasks -----------------------------------------
 
 
-def run_async(run: Run, value: Any, sink: Sink | None) -> AsyncIterator[Event]:
+def run_async(run: Run, value: Any, sink: Sink | None) -> AsyncGenerator[Event, None]:
     """Async twin of :func:`run_sync`."""
     return _drive_async(script(run, value), sink)
 
@@ -319,7 +356,7 @@ async def complete_async(program: Script[T]) -> T:
     return box[0]
 
 
-async def _drive_async(program: Script[Any], sink: Sink | None) -> AsyncIterator[Event]:
+async def _drive_async(program: Script[Any], sink: Sink | None) -> AsyncGenerator[Event, None]:
     request = _resume(program, None, None)
     while request is not None:
         reply = None
@@ -327,11 +364,18 @@ async def _drive_async(program: Script[Any], sink: Sink | None) -> AsyncIterator
             reply = await getattr(request.saver, "a" + request.method)(*request.args)
         elif type(request) is list:
             tasks = request
-            if sink is not None and sink.live:
-                async for item in _aexecute_live(tasks, sink):
-                    yield item
-            else:
-                await _aexecute_all(tasks)
+            try:
+                if _streams_live(sink, tasks):
+                    assert sink is not None
+                    async with aclosing(_aexecute_live(tasks, sink)) as live:
+                        async for item in live:
+                            yield item
+                else:
+                    await _aexecute_all(tasks)
+            except (asyncio.CancelledError, GeneratorExit):
+                # Cancelled, or the caller closed the stream: keep what the step finished.
+                await asyncio.shield(complete_async(abandon(tasks[0].run, tasks)))
+                raise
         elif sink is not None:
             for item in sink.drain():
                 yield item
@@ -343,6 +387,7 @@ async def aexecute_task(task: Task) -> None:
     steps = task_script(task)
     request = _resume(steps, None, None)
     if request is None:  # answered from the cache: nothing ran
+        task.finished = True
         return
     run = task.run
     if run.trace is None:
@@ -355,6 +400,7 @@ async def aexecute_task(task: Task) -> None:
             await node_run.on_chain_error(exc)
             raise
         await aend_node(node_run, task)
+    task.finished = True
     if run.modes and task.name != START:
         run.emit_finished(task)
 
@@ -414,7 +460,7 @@ def _resume(program: Generator[R, Any, Any], reply: Any, error: BaseException | 
         return None
 
 
-async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncIterator[Event]:
+async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncGenerator[Event, None]:
     """Run the tasks as asyncio tasks, yielding the parts they stream while they run."""
     deadline = step_deadline(tasks)
     live: asyncio.Queue[Any] = asyncio.Queue()
@@ -447,7 +493,13 @@ async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncIterator[Event]:
                     continue
             if item is _DONE:
                 remaining -= 1
+                if remaining and any(f.done() and _failed(t) for f, t in runs.items()):
+                    stoppable = [f for f, t in runs.items() if not f.done() and _stoppable(t)]
+                    await _acancel(stoppable)  # the step failed; threads run to their end
             else:
                 yield item
     finally:
         sink.queue = None
+        running = [f for f in runs if not f.done()]
+        if running:  # the caller closed the stream, or the run is cancelled
+            await _acancel(running)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from threadloom._engine._caching import NODE_NS
@@ -306,17 +307,19 @@ class CompiledGraph(RunnableGraph):
     ) -> AsyncIterator[Any]:
         """Async twin of :meth:`stream`."""
         call = self._open(input, config, options, "astream")
-        async for event in self._aevents(call.run, input, call.sink):
-            part = call.part(event)
-            if part is not SKIP:
-                yield part
+        # Closing the stream closes the run at once: its running tasks are cancelled.
+        async with aclosing(self._aevents(call.run, input, call.sink)) as events:
+            async for event in events:
+                part = call.part(event)
+                if part is not SKIP:
+                    yield part
 
     def _events(self, run: Run, input: Any, sink: Sink | None) -> Iterator[Event]:
         """The run's stream events; a run that stops mid-turn releases its turn."""
         events = _releasing(run, run_sync(run, self._child_input(run, input), sink))
         return traced(run, input, events) if run.traced else events
 
-    def _aevents(self, run: Run, input: Any, sink: Sink | None) -> AsyncIterator[Event]:
+    def _aevents(self, run: Run, input: Any, sink: Sink | None) -> AsyncGenerator[Event, None]:
         """Async twin of :meth:`_events`."""
         events = _areleasing(run, run_async(run, self._child_input(run, input), sink))
         return atraced(run, input, events) if run.traced else events
@@ -521,11 +524,14 @@ def _releasing(run: Run, events: Iterator[Event]) -> Iterator[Event]:
                 run.saver.release_turn(stopped)
 
 
-async def _areleasing(run: Run, events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+async def _areleasing(
+    run: Run, events: AsyncGenerator[Event, None]
+) -> AsyncGenerator[Event, None]:
     """Async twin of :func:`_releasing` (a cancelled run releases its turn too)."""
     try:
-        async for event in events:
-            yield event
+        async with aclosing(events):
+            async for event in events:
+                yield event
     finally:
         stopped = _stopped_mid_turn(run)
         if stopped is not None:

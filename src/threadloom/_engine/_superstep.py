@@ -37,7 +37,17 @@ from threadloom.channels.base import MISSING
 from threadloom.errors import GraphInterrupt, ParentCommand
 from threadloom.types import Command
 
-__all__ = ["FLUSH", "Request", "SaverCall", "Script", "branch_script", "load", "save", "script"]
+__all__ = [
+    "FLUSH",
+    "Request",
+    "SaverCall",
+    "Script",
+    "abandon",
+    "branch_script",
+    "load",
+    "save",
+    "script",
+]
 
 T = TypeVar("T")
 
@@ -112,6 +122,28 @@ def save(run: Run, ops: list[Op]) -> Script[None]:
         result = yield SaverCall(saver, method, args)
         if method in ("put", "put_step"):
             run.on_saved(result)
+
+
+def abandon(run: Run, tasks: list[Task]) -> Script[None]:
+    """A run stopped inside a step (cancelled, or its stream closed): save what it did.
+
+    The checkpoints ``durability="exit"`` kept back are saved, and the writes of
+    the step's finished tasks become pending writes, so that the next call on the
+    thread runs only the tasks that did not finish (as LangGraph does).
+    """
+    if run.saver is None:
+        return
+    if run.deferred is not None:
+        yield from save(run, run.release())
+    ops = run.failure_ops([t for t in tasks if _settled(t)])
+    if ops:
+        yield from save(run, ops)
+
+
+def _settled(task: Task) -> bool:
+    """Whether the step has an outcome for ``task``: not one cancelled before it had one
+    (that one has nothing to save and runs again on the next call)."""
+    return task.finished or task.error is not None or task.paused or task.result is not MISSING
 
 
 def branch_script(run: Run, task: Task, branches: Any) -> Script[list[tuple[str, Any]]]:
@@ -253,7 +285,7 @@ def _outcome(run: Run, tasks: list[Task]) -> tuple[list[Op], BaseException | Non
         return [], None
     if parent_command is not None and not errors:
         return [], ParentCommand(parent_command)
-    ops = run.failure_ops(tasks)
+    ops = run.failure_ops([t for t in tasks if _settled(t)])
     if run.modes & EVENT_MODES:
         for task in tasks:
             if task.name != START and task.id not in run.streamed:

@@ -11,7 +11,8 @@ is on, so an untraced ``invoke`` pays one check.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.callbacks import BaseCallbackManager
@@ -101,7 +102,9 @@ def traced(run: Run, value: Any, events: Iterator[T]) -> Iterator[T]:
     graph_run.on_chain_end(_graph_output(run))
 
 
-async def atraced(run: Run, value: Any, events: AsyncIterator[T]) -> AsyncIterator[T]:
+async def atraced(
+    run: Run, value: Any, events: AsyncGenerator[T, None]
+) -> AsyncGenerator[T, None]:
     """Async twin of :func:`traced`."""
     manager = get_async_callback_manager_for_config(_graph_config(run))  # type: ignore[arg-type]
     _graph_metadata(run, manager)
@@ -109,8 +112,9 @@ async def atraced(run: Run, value: Any, events: AsyncIterator[T]) -> AsyncIterat
     graph_run = await manager.on_chain_start(None, inputs, **kwargs)
     run.trace = graph_run
     try:
-        async for event in events:
-            yield event
+        async with aclosing(events):
+            async for event in events:
+                yield event
     except BaseException as exc:
         await graph_run.on_chain_error(exc)
         raise

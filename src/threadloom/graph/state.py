@@ -555,7 +555,7 @@ class StateGraph:
             start_step=True,
             interrupt_before=frozenset(before),
             interrupt_after=frozenset(after),
-            name=name or "graph",
+            name=name or "LangGraph",
         )
 
     def _branch_specs(self, source: str) -> tuple[BranchSpec, ...]:
