@@ -219,3 +219,17 @@ def test_a_sent_task_has_langgraphs_push_path_ending_with_false() -> None:
     assert sorted(seen) == [("__pregel_push", 0, False), ("__pregel_push", 1, False)]
     answers = {i.id: "yes" for i in graph.get_state(cfg()).interrupts}
     assert graph.invoke(Command(resume=answers), cfg())["docs"] == ["a", "b"]
+
+
+def test_a_task_of_a_one_channel_state_shows_its_write_as_the_result() -> None:
+    """StateGraph(Annotated[list, add]): a past task's result is the value it wrote
+    (``["a"]``), not a dict keyed by the state's one channel, as in LangGraph."""
+    builder = StateGraph(Annotated[list, operator.add])
+    builder.add_node("a", lambda state: ["a"])
+    builder.add_node("b", lambda state: ["b"])
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    graph = builder.compile(checkpointer=InMemorySaver())
+    assert graph.invoke(["in"], cfg()) == ["in", "a", "b"]
+    results = [[(t.name, t.result) for t in s.tasks] for s in graph.get_state_history(cfg())]
+    assert results == [[], [("b", ["b"])], [("a", ["a"])], [("__start__", ["in"])]]

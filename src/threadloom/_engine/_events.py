@@ -151,6 +151,9 @@ def task_views(run: Run, tasks: list[Task], *, live: bool = False) -> list[TaskV
     for tid, channel, value in run.pending_writes:
         by_task.setdefault(tid, []).append((channel, value))
     keys = result_keys(run)
+    # A graph whose state is one channel shows a result as that channel's value, as LangGraph.
+    snapshot_keys = run.spec.snapshot_keys
+    single = run.spec.root_key or (snapshot_keys if isinstance(snapshot_keys, str) else None)
     views = []
     for task in tasks:
         writes = by_task.get(task.id, [])
@@ -164,7 +167,11 @@ def task_views(run: Run, tasks: list[Task], *, live: bool = False) -> list[TaskV
         if output:
             done = [(c, v) for c, v in output if c not in (NO_WRITES, RETURN)]
             returned = [v for c, v in output if c == RETURN]
-            result = returned[0] if returned else _folded([(c, v) for c, v in done if c in keys])
+            if returned:
+                result = returned[0]
+            else:
+                result = _folded([(c, v) for c, v in done if c in keys])
+                result = result.get(single) if single is not None else result
         views.append(TaskView(task, error, interrupts, result, done))
     return views
 
