@@ -19,7 +19,12 @@ def _leaves() -> list[type[BaseException]]:
     ]
 
 
-_CONTROL_FLOW = (errors.GraphBubbleUp, errors.GraphInterrupt, errors.ParentCommand)
+_CONTROL_FLOW = (
+    errors.GraphBubbleUp,
+    errors.GraphInterrupt,
+    errors.GraphDrained,
+    errors.ParentCommand,
+)
 
 
 def test_every_public_error_derives_from_the_base_class() -> None:

@@ -99,6 +99,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "ForeignDatabaseError",
         "GraphBubbleUp",
         "GraphBuildError",
+        "GraphDrained",
         "GraphError",
         "GraphInterrupt",
         "GraphRecursionError",
@@ -327,7 +328,14 @@ PUBLIC_API: dict[str, list[str]] = {
     "threadloom.prebuilt.tool_validator": [
         "ValidationNode",
     ],
-    "threadloom.runtime": ["DEFAULT_RUNTIME", "ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"],
+    "threadloom.runtime": [
+        "DEFAULT_RUNTIME",
+        "ExecutionInfo",
+        "RunControl",
+        "Runtime",
+        "ServerInfo",
+        "get_runtime",
+    ],
     "threadloom.store.base": [
         "BaseStore",
         "GetOp",

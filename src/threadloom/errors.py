@@ -62,6 +62,7 @@ Control flow is not a failure, so it stands outside the tree: a broad
 
     GraphBubbleUp (Exception)                    carries control flow out of a node
     ├── GraphInterrupt                           a node called interrupt()
+    ├── GraphDrained                             a run stopped between steps by RunControl.request_drain()
     └── ParentCommand                            a subgraph's Command for its parent
 """
 
@@ -87,6 +88,7 @@ __all__ = [
     "ForeignDatabaseError",
     "GraphBubbleUp",
     "GraphBuildError",
+    "GraphDrained",
     "GraphError",
     "GraphInterrupt",
     "GraphRecursionError",
@@ -487,6 +489,19 @@ class GraphInterrupt(GraphBubbleUp):
     def __init__(self, interrupts: Sequence[Any] = ()) -> None:
         super().__init__(interrupts)
         self.interrupts = list(interrupts)
+
+
+class GraphDrained(GraphBubbleUp):
+    """A run stopped before its next step because its ``RunControl`` asked it to drain
+    (``request_drain()``, e.g. on SIGTERM). The thread's state is saved: invoking it
+    again with ``None`` continues from that step. ``reason`` is the drain's reason."""
+
+    def __init__(self, reason: str = "shutdown") -> None:
+        super().__init__(f"Graph drained: {reason}")
+        self.reason = reason
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.reason,))
 
 
 class ParentCommand(GraphBubbleUp):

@@ -21,7 +21,14 @@ from typing import Any, Generic, TypeVar
 
 from threadloom.types import StreamWriter
 
-__all__ = ["DEFAULT_RUNTIME", "ExecutionInfo", "Runtime", "ServerInfo", "get_runtime"]
+__all__ = [
+    "DEFAULT_RUNTIME",
+    "ExecutionInfo",
+    "RunControl",
+    "Runtime",
+    "ServerInfo",
+    "get_runtime",
+]
 
 ContextT = TypeVar("ContextT")
 
@@ -35,6 +42,45 @@ def _engine_heartbeat() -> None:
     from threadloom._engine._timeout import heartbeat
 
     heartbeat()
+
+
+class RunControl:
+    """Asks one run to stop cooperatively: ``request_drain()`` (from any thread) lets the
+    step in progress finish and save, then the run raises
+    :class:`~threadloom.errors.GraphDrained` instead of starting the next step.
+
+    Pass a fresh one per run: ``graph.invoke(inputs, config, control=RunControl())``.
+    Nodes see it as ``runtime.control``. Example::
+
+        import signal
+        from threadloom.runtime import RunControl
+
+        control = RunControl()
+        signal.signal(signal.SIGTERM, lambda *_: control.request_drain("sigterm"))
+    """
+
+    __slots__ = ("_reason",)
+
+    def __init__(self) -> None:
+        # One attribute written once: a drain request needs no lock between threads.
+        self._reason: str | None = None
+
+    def request_drain(self, reason: str = "shutdown") -> None:
+        """Stop the run before its next step, with ``reason`` in the ``GraphDrained`` error."""
+        self._reason = reason
+
+    @property
+    def drain_requested(self) -> bool:
+        """Whether ``request_drain()`` was called."""
+        return self._reason is not None
+
+    @property
+    def drain_reason(self) -> str | None:
+        """The reason given to ``request_drain()``, or ``None``."""
+        return self._reason
+
+    def __repr__(self) -> str:
+        return f"RunControl(drain_reason={self._reason!r})"
 
 
 @dataclass(frozen=True)
@@ -98,6 +144,8 @@ class Runtime(Generic[ContextT]):
     """Where the node runs: checkpoint, namespace, task, thread, run and attempt (set in a run)."""
     server_info: ServerInfo | None = None
     """The agent server's assistant and user, when run by the server."""
+    control: RunControl | None = None
+    """The run's ``control=`` (to see whether a drain was requested), or ``None``."""
 
     def override(self, **changes: Any) -> Runtime[ContextT]:
         """A copy with some fields replaced."""
@@ -115,6 +163,7 @@ class Runtime(Generic[ContextT]):
             previous=self.previous if other.previous is None else other.previous,
             execution_info=other.execution_info or self.execution_info,
             server_info=other.server_info or self.server_info,
+            control=other.control or self.control,
         )
 
     def patch_execution_info(self, **overrides: Any) -> Runtime[ContextT]:

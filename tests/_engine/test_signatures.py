@@ -118,7 +118,7 @@ async def test_every_durability_saves_each_step(
         ({"durability": "never"}, InvalidOptionError, "durability 'never'"),
         ({"version": "v3"}, InvalidOptionError, "version 'v3'"),
         ({"version": "v2"}, UnsupportedOptionError, "v2"),
-        ({"control": object()}, UnsupportedOptionError, "control"),
+        ({"control": object()}, InvalidOptionError, "control must be a .*RunControl"),
         ({"print_mode": "loud"}, InvalidOptionError, "'loud'"),
         ({"output_keys": ["nope"]}, InvalidOptionError, "'nope'"),
         ({"durability": "sync", "checkpoint_during": True}, InvalidOptionError, "not both"),

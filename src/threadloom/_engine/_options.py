@@ -53,7 +53,8 @@ class RunOptions(TypedDict, total=False):
     ``durability="exit"`` saves one checkpoint when the run stops (done,
     interrupted or failed) instead of one per step; ``"sync"`` and ``"async"``
     (the default) both save each step before the next one starts. ``control``
-    and ``version="v2"`` are not supported yet
+    (a :class:`~threadloom.runtime.RunControl`) lets another thread stop the run
+    between steps. ``version="v2"`` is not supported yet
     (:class:`~threadloom.errors.UnsupportedOptionError`).
     ``checkpoint_during`` is LangGraph's deprecated spelling of ``durability``.
     """
@@ -138,8 +139,14 @@ def check_options(options: RunOptions, method: str) -> None:
         )
     if version != "v1":
         raise InvalidOptionError(f"unknown version {version!r}; use 'v1'")
-    if options.get("control") is not None:
-        raise UnsupportedOptionError("control= (a cooperative drain) is not supported yet")
+    control = options.get("control")
+    if control is not None:
+        from threadloom.runtime import RunControl
+
+        if not isinstance(control, RunControl):
+            raise InvalidOptionError(
+                f"control must be a threadloom.runtime.RunControl, got {type(control).__name__}"
+            )
 
 
 def coerce_context(schema: Any, context: Any) -> Any:

@@ -249,6 +249,7 @@ class CompiledGraph(RunnableGraph):
         if keys is not None:
             run.output_keys = output_keys(run, keys)
         run.durability = durability_of(options)
+        run.control = get("control")
         return Call(run, input, sink, modes, subgraphs, not final)
 
     def invoke(  # type: ignore[override]  # typed options, not **kwargs

@@ -194,6 +194,7 @@ class Run(RunOutput, RunSaving):
         """Exceptions of nodes whose error handler runs next (see ``_handlers``)."""
         """Tasks of this run whose writes came from the cache."""
         self.durability = "async"
+        self.control: Any = parent.run.control if parent is not None else None
         """``"exit"`` keeps checkpoints back until the run stops; ``"sync"``/``"async"`` save each step."""
         # durability="exit": checkpoints are kept back and one is saved when the run stops.
         self.deferred: list[Op] | None = None
@@ -698,6 +699,7 @@ class Run(RunOutput, RunSaving):
                 store=self.store,
                 stream_writer=self.writer,
                 server_info=server_info_from(self.configurable),
+                control=self.control,
             )
         return self._runtime
 

@@ -34,7 +34,7 @@ from threadloom._engine._events import (
 from threadloom._engine._results import fresh_state, resolve_branch
 from threadloom._engine._run import Op, Run
 from threadloom.channels.base import MISSING
-from threadloom.errors import GraphInterrupt, ParentCommand
+from threadloom.errors import GraphDrained, GraphInterrupt, ParentCommand
 from threadloom.types import Command
 
 __all__ = [
@@ -141,9 +141,19 @@ def abandon(run: Run, tasks: list[Task]) -> Script[None]:
 
 
 def _settled(task: Task) -> bool:
-    """Whether the step has an outcome for ``task``: not one cancelled before it had one
-    (that one has nothing to save and runs again on the next call)."""
+    """Whether the step has an outcome for ``task``: not one cancelled before it had one,
+    nor one whose subgraph drained (those have nothing to save and run again next call)."""
+    if isinstance(task.error, GraphDrained):
+        return False
     return task.finished or task.error is not None or task.paused or task.result is not MISSING
+
+
+def _drain(run: Run, reason: str | None) -> Script[None]:
+    """Stop before the step: save what ``durability="exit"`` held back, then raise."""
+    if run.deferred is not None:
+        yield from save(run, run.release())
+    yield FLUSH
+    raise GraphDrained(reason or "shutdown")
 
 
 def branch_script(run: Run, task: Task, branches: Any) -> Script[list[tuple[str, Any]]]:
@@ -203,6 +213,9 @@ def script(run: Run, value: Any) -> Script[None]:
         if run.should_interrupt_before(tasks):
             yield from _stop_static(run)
             return
+        control = run.control
+        if control is not None and control.drain_requested and tasks[0].name != START:
+            yield from _drain(run, control.drain_reason)
         todo = [t for t in tasks if t.result is MISSING]  # the others reuse saved writes
         if todo:
             if len(todo) < len(tasks) and "updates" in run.modes:
