@@ -224,3 +224,42 @@ async def test_a_timed_runnable_node_is_awaited_and_cancelled_at_its_timeout() -
     with pytest.raises(NodeTimeoutError):
         await _timed(RunnableLambda(slow)).ainvoke(1)
     assert await _timed(RunnableLambda(quick)).ainvoke(1) == 2
+
+
+def _inbox_then_output(saver: InMemorySaver) -> Pregel:
+    """input -> "one" -> inbox -> "two" -> output, pausing after "one"."""
+    one = NodeBuilder().subscribe_only("input").do(lambda x: x + 1).write_to("inbox")
+    two = NodeBuilder().subscribe_only("inbox").do(lambda x: x + 1).write_to("output")
+    return Pregel(
+        nodes={"one": one, "two": two},
+        channels={"inbox": LastValue(int), "output": LastValue(int), "input": LastValue(int)},
+        input_channels="input",
+        output_channels="output",
+        checkpointer=saver,
+        interrupt_after_nodes=["one"],
+    )
+
+
+async def test_a_run_that_writes_no_output_returns_none(client: GraphClient) -> None:
+    """A run that neither resumes nor writes the output channel returns None, even when the
+    thread holds an output from an earlier run (LangGraph returns the last output streamed)."""
+    app = _inbox_then_output(InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    assert await client.invoke(app, 2, config) is None
+    assert await client.invoke(app, None, config) == 4
+    assert await client.invoke(app, 20, config) is None
+    assert await client.invoke(app, None, config) == 22
+
+
+async def test_new_input_drops_the_tasks_the_thread_still_had_to_run(client: GraphClient) -> None:
+    """Input sent to a thread paused before "two" drops that task: only "one" is next."""
+    app = _inbox_then_output(InMemorySaver())
+    config = {"configurable": {"thread_id": "1"}}
+    await client.invoke(app, 20, config)
+    assert (await client.get_state(app, config)).next == ("two",)
+    await client.invoke(app, 3, config)
+    state = await client.get_state(app, config)
+    assert state.next == ("two",)
+    assert state.values == {"input": 3, "inbox": 4}
+    history = await client.get_state_history(app, config)
+    assert [(s.metadata["source"], s.next) for s in history[:2]] == [("loop", ("two",)), ("input", ("one",))]

@@ -35,6 +35,8 @@ class RunOutput:
     channels: dict[str, BaseChannel]
     output_keys: str | tuple[str, ...]
     step: int
+    output_shown = False
+    """Whether this run resumed or wrote its output channels (what a low-level graph returns)."""
 
     def read_state(self, keys: tuple[str, ...] | None = None) -> dict[str, Any]:
         raise NotImplementedError  # Run's
@@ -50,6 +52,10 @@ class RunOutput:
 
     def emit_values(self) -> None:
         """Stream the output state if the step wrote to it (a low-level graph: its stream channels)."""
+        if self.spec.snapshot_keys is not None and not self.output_shown:
+            out = self.output_keys
+            if self.updated is None or not self.updated.isdisjoint((out,) if isinstance(out, str) else out):
+                self.output_shown = True
         if "values" in self.modes:
             keys = self.spec.stream_keys
             if keys is None:
@@ -65,6 +71,7 @@ class RunOutput:
 
     def emit_resumed(self) -> None:
         """A resumed run starts by streaming the state it resumes from, as LangGraph does."""
+        self.output_shown = True
         if "values" in self.modes:
             keys = self.spec.stream_keys
             self.sink(self.ns_path, "values", self.output() if keys is None else self.view(keys))
@@ -146,8 +153,12 @@ class RunOutput:
         return self.read_state(keys)
 
     def final_output(self) -> Any:
-        """What ``invoke`` returns: the output state, plus interrupts if the run paused."""
-        out = self.output()
+        """What ``invoke`` returns: the output state, plus interrupts if the run paused.
+
+        A low-level graph returns ``None`` when the run neither resumed nor wrote its output
+        channels (LangGraph returns the last output it streamed, and there was none).
+        """
+        out = self.output() if self.output_shown or self.spec.snapshot_keys is None else None
         if self.interrupts:
             return _with_interrupts(out, list(self.interrupts))
         return out

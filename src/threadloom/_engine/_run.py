@@ -24,15 +24,14 @@ from threadloom._engine._constants import (
     PUSH,
     RESUME,
     START,
-    TASK_CONFIG,
     TASKS,
 )
 from threadloom._engine._context import Task
-from threadloom._engine._options import address_metadata
 from threadloom._engine._output import RunOutput
 from threadloom._engine._saving import Op, RunSaving
 from threadloom._engine._spec import BranchSpec, NodeSpec
 from threadloom._engine._subgraphs import ReplayState, recast, task_namespace
+from threadloom._engine._task_setup import RunTaskSetup
 from threadloom.channels.base import BaseChannel
 from threadloom.errors import (
     AmbiguousResumeError,
@@ -56,7 +55,7 @@ _DEFAULT_RECURSION_LIMIT = 25
 _SPECIAL_WRITES = frozenset({INTERRUPT, ERROR, RESUME})
 
 
-class Run(RunOutput, RunSaving):
+class Run(RunOutput, RunSaving, RunTaskSetup):
     """The mutable state of one invocation (or one subgraph call inside a task)."""
 
     def __init__(
@@ -277,20 +276,26 @@ class Run(RunOutput, RunSaving):
         updates = self._input_updates(value)
         start = self.spec.start
         task = Task(self, start, NULL_TASK_ID, (START,), (), None)
+        dropped = self._dropped_tasks()
         if self.spec.start_step:
             # The input checkpoint holds only the input; START applies it in step 0.
             task.writes = [(START, dict(updates))]
-            self.apply_writes([task])
+            self.apply_writes([*dropped, task])
             self.step += 1
             return self.checkpoint_ops("input")
         task.writes = [*updates, *start.edge_writes]
         if start.branches:
             task.writes.extend(self.eval_branches(task, start.branches))
-        self.apply_writes([task])
+        self.apply_writes([*dropped, task])
         self.step += 1
         ops = self.checkpoint_ops("input")
         self.emit_values()
         return ops
+
+    def _dropped_tasks(self) -> list[Task]:
+        """The tasks a thread still had to run when new input comes: dropped (what triggered
+        them counts as seen), so the run starts from the input alone, as in LangGraph."""
+        return [] if self.checkpoint_id is None else self.next_tasks(dry=True)
 
     def time_travels(self) -> bool:
         """Whether this run continues from a past checkpoint that the config names (a replay)."""
@@ -687,73 +692,6 @@ class Run(RunOutput, RunSaving):
             updated |= self.carried
             self.carried = set()
         self.updated = updated
-
-    @property
-    def runtime(self) -> Any:
-        """The :class:`~threadloom.runtime.Runtime` injected as ``runtime``."""
-        if self._runtime is None:
-            from threadloom.runtime import Runtime, server_info_from
-
-            self._runtime = Runtime(
-                context=self.context,
-                store=self.store,
-                stream_writer=self.writer,
-                server_info=server_info_from(self.configurable),
-                control=self.control,
-            )
-        return self._runtime
-
-    def task_runtime(self, task: Task) -> Any:
-        """The run's runtime with ``execution_info`` describing ``task`` (its namespace, attempt)."""
-        cached = task._runtime
-        if cached is not None and cached[0] == task.attempt:
-            return cached[
-                1
-            ]  # built once per attempt (it is immutable), however often it is asked for
-        from threadloom.runtime import ExecutionInfo
-
-        ns = f"{task.name}:{task.id}"
-        run_id = self.config.get("run_id")
-        info = ExecutionInfo(
-            checkpoint_id=self.checkpoint_id or "",
-            checkpoint_ns=f"{self.ns}|{ns}" if self.ns else ns,
-            task_id=task.id,
-            thread_id=None if self.thread_id is None else str(self.thread_id),
-            run_id=None if run_id is None else str(run_id),
-            node_attempt=task.attempt,
-            node_first_attempt_time=task.first_attempt_time,
-        )
-        runtime = self.runtime.override(execution_info=info)
-        task._runtime = (task.attempt, runtime)
-        return runtime
-
-    def task_config(self, task: Task) -> Any:
-        """The config a node receives: the caller's, with this task's namespace, metadata
-        and callbacks (as LangGraph's: ``checkpoint_ns`` is the task's own namespace)."""
-        base = self._base_task_config
-        if base is None:
-            configurable = dict(self.configurable)
-            if self.thread_id is not None:
-                configurable["thread_id"] = self.thread_id
-            configurable[TASK_CONFIG] = True  # a graph called with this config is a subgraph
-            metadata = address_metadata(self.config.get("metadata"), self.configurable)
-            if self.thread_id is not None:
-                metadata.setdefault("thread_id", self.thread_id)
-            base = {**self.config, "configurable": configurable, "metadata": metadata}
-            base.pop("run_id", None)  # the graph's own run id, not its nodes'
-            if self.callbacks is not None:
-                base["callbacks"] = self.callbacks
-            self._base_task_config = base
-        metadata = dict(base["metadata"])
-        metadata["langgraph_step"] = self.step + 1
-        metadata["langgraph_node"] = task.name
-        metadata["langgraph_triggers"] = task.triggers
-        metadata["langgraph_path"] = task.path
-        ns = f"{task.name}:{task.id}"
-        ns = f"{self.ns}|{ns}" if self.ns else ns
-        metadata["langgraph_checkpoint_ns"] = ns
-        configurable = {**base["configurable"], "checkpoint_ns": ns}
-        return {**base, "configurable": configurable, "metadata": metadata, "run_name": task.name}
 
 
 class _ChildInput:
