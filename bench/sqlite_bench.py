@@ -170,6 +170,12 @@ def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
     store.search(("users",), query="query 1", limit=10)
     results["open_first_search_all_ms"] = (time.perf_counter() - start) * 1000
     results["open_first_search_all_cpu_ms"] = (time.process_time() - cpu) * 1000
+    filler = getattr(store, "_filler", None)
+    if filler is not None:
+        # A "vector" store indexes the file's keywords off the request path after setup():
+        # how long until that is done (the searches below run once it is).
+        filler.wait_idle()
+        results["keyword_background_ms"] = (time.perf_counter() - start) * 1000
 
     progress(f"{impl}: searching one namespace")
     median_ms_with_cpu(
@@ -199,8 +205,9 @@ def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
     results["single_put_us"] = (time.perf_counter() - start) / single * 1e6
     results["single_put_cpu_us"] = (time.process_time() - cpu) / single * 1e6
     if impl == "threadloom":
-        # A "vector" store keeps no keyword index: the first keyword search builds it (once
-        # per file); later puts keep it. Timed after the single puts so those are vector-only.
+        # A "vector" store's puts write no keyword rows: the background filler indexes them
+        # once puts pause, and a keyword search indexes whatever it has not reached yet.
+        # Right after the burst of single puts above, that is all of them.
         start = time.perf_counter()
         store.search(("users",), query="memory 5", mode="keyword", limit=10)
         results["keyword_first_ms"] = (time.perf_counter() - start) * 1000
@@ -229,6 +236,8 @@ def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
             i = items + single + j
             store.put(data.namespace(i), f"m{i}", data.value(i % items))
         results["single_put_keywords_us"] = (time.perf_counter() - start) / single * 1e6
+        if filler is not None:
+            filler.wait_idle()
     # Exactness check on our side: the top hit across all is the true best cosine.
     if impl == "threadloom":
         q = data.queries[3] / np.linalg.norm(data.queries[3])
@@ -238,6 +247,17 @@ def run_side(impl: str, items: int, workdir: Path) -> dict[str, Any]:
             store.search(("users",), query="query 3", limit=1)[0].key == f"m{best}"
         )
     close(store)
+    if impl == "threadloom":
+        # A keyword-searching store keeps the index on every put (built at setup()).
+        hybrid = SqliteStore(path, index={**index, "search_mode": "hybrid"})  # type: ignore[arg-type]
+        hybrid.setup()  # the same file: its rows are caught up, now they go live
+        start, cpu = time.perf_counter(), time.process_time()
+        for j in range(single):
+            i = items + 3 * single + j
+            hybrid.put(data.namespace(i), f"m{i}", data.value(i % items))
+        results["single_put_hybrid_us"] = (time.perf_counter() - start) / single * 1e6
+        results["single_put_hybrid_cpu_us"] = (time.process_time() - cpu) / single * 1e6
+        hybrid.close()
     results["file_mb"] = path.stat().st_size / 1e6
     return results
 
@@ -279,12 +299,30 @@ def table(rows: list[dict[str, Any]]) -> str:
         ("single put, into the filled file (µs, wall)", "single_put_us", "{:.0f}", ""),
         ("  same, CPU time of the process (µs)", "single_put_cpu_us", "{:.0f}", ""),
         (
-            "  same, once the keyword index is live (µs, wall)",
+            "  same, after keyword searches (µs, wall; still no keyword rows)",
             "single_put_keywords_us",
             "{:.0f}",
             "",
         ),
-        ("first keyword search: builds the index (ms)", "keyword_first_ms", "{:.1f}", ""),
+        (
+            "single put, search_mode hybrid: keyword rows kept (µs, wall)",
+            "single_put_hybrid_us",
+            "{:.0f}",
+            "",
+        ),
+        ("  same, CPU time of the process (µs)", "single_put_hybrid_cpu_us", "{:.0f}", ""),
+        (
+            "keyword index ready after setup, in the background (ms)",
+            "keyword_background_ms",
+            "{:.0f}",
+            "",
+        ),
+        (
+            "first keyword search right after 2,000 puts: indexes them (ms)",
+            "keyword_first_ms",
+            "{:.1f}",
+            "",
+        ),
         ("keyword search, one namespace (ms, median)", "keyword_one_ns_ms", "{:.2f}", ""),
         ("keyword search, all namespaces (ms, median)", "keyword_all_ms", "{:.2f}", ""),
         ("hybrid search, one namespace (ms, median)", "hybrid_one_ns_ms", "{:.2f}", ""),

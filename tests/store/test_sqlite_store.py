@@ -7,6 +7,7 @@ import random
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from threadloom.errors import (
 from threadloom.store._filters import evaluate, parse_filter
 from threadloom.store.base import GetOp, PutOp, SearchOp
 from threadloom.store.sqlite import SqliteStore
+from threadloom.store.sqlite import _keyword_fill as keyword_fill
 from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
 from threadloom.store.sqlite._sql import compile_where
 from threadloom.store.sqlite._text_search import keyword_index_live, scope_tokens
@@ -527,22 +529,40 @@ def _max_text_id(store: SqliteStore) -> Any:
     return store._db.read(lambda c: c.execute("SELECT max(id) FROM store_texts").fetchone()[0])
 
 
-def test_a_vector_store_keeps_no_keyword_index_until_a_keyword_search(path: Path) -> None:
-    """With search_mode "vector", setup() and puts write no keyword rows; the first keyword
-    search indexes every item from the paths recorded at its put, answers as a store that
-    kept the index from the start, and puts keep it from then on."""
-    with SqliteStore(
-        path.with_name("eager.db"), index={**index(), "search_mode": "hybrid"}
-    ) as eager:
+@pytest.fixture
+def quiet_filler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keyword filler waits for a pause in puts longer than any test: only the catch-up
+    at setup and the one a keyword search makes happen."""
+    monkeypatch.setattr(keyword_fill, "QUIET_S", 60.0)
+
+
+def _wait_for_filler(store: SqliteStore) -> None:
+    assert store._filler is not None and store._filler.wait_idle(10)
+
+
+def _eager_results(path: Path) -> list[tuple[tuple[str, ...], str, float]]:
+    """What a store that kept the keyword index from the start finds for "pizza"."""
+    with SqliteStore(path, index={**index(), "search_mode": "hybrid"}) as eager:
         eager.setup()
         assert _keyword_live(eager)  # built (empty) by setup, before any put
         _put_mixed(eager)
-        expected = [
+        return [
             (h.namespace, h.key, h.score)
             for h in eager.search(("memories",), query="pizza", mode="keyword")
         ]
+
+
+@pytest.mark.usefixtures("quiet_filler")
+def test_a_vector_store_writes_no_keyword_rows_on_put_and_a_search_indexes_only_the_latest(
+    path: Path,
+) -> None:
+    """With search_mode "vector", puts write no keyword rows; a keyword search indexes the
+    items put since the last catch-up (from the paths recorded at their put) and answers as a
+    store that kept the index from the start; the index never goes live."""
+    expected = _eager_results(path.with_name("eager.db"))
     with SqliteStore(path, index=index()) as lazy:
         lazy.setup()
+        _wait_for_filler(lazy)
         _put_mixed(lazy)
         assert not _keyword_live(lazy)
         assert _fts_consistent(lazy) == (0, 0)
@@ -550,15 +570,77 @@ def test_a_vector_store_keeps_no_keyword_index_until_a_keyword_search(path: Path
             (h.namespace, h.key, h.score)
             for h in lazy.search(("memories",), query="pizza", mode="keyword")
         ]
-        assert _keyword_live(lazy)
+        assert not _keyword_live(lazy)
         assert _fts_consistent(lazy) == (4, 3)  # b twice (text, more), d, e
         built = _max_text_id(lazy)
         lazy.search(NS, query="pizza", mode="hybrid")
-        assert _max_text_id(lazy) == built  # built once
-        lazy.put(NS, "f", {"text": "pizza later"})  # live now: indexed at put
+        assert _max_text_id(lazy) == built  # nothing new to index
+        lazy.put(NS, "f", {"text": "pizza later"})
+        assert _max_text_id(lazy) == built  # the put wrote no keyword rows
         assert [h.key for h in lazy.search(NS, query="later", mode="keyword")] == ["f"]
+        lazy.put(NS, "f", {"text": "pizza sooner"})  # its old rows are stale now
+        assert lazy.search(NS, query="later", mode="keyword") == []
+        assert [h.key for h in lazy.search(NS, query="sooner", mode="keyword")] == ["f"]
     assert found == expected
     assert {key for _, key, _ in found} == {"b", "d", "e"}
+
+
+def test_setup_of_a_vector_store_indexes_the_file_in_the_background(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setup() of a "vector" store indexes a file's items off the request path, so its first
+    keyword search builds nothing; later puts are indexed once they pause."""
+    expected = _eager_results(path.with_name("eager.db"))
+    monkeypatch.setattr(keyword_fill, "QUIET_S", 60.0)
+    with SqliteStore(path, index=index()) as first:
+        _put_mixed(first)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        # As a file written before the catch-up existed: no record of one.
+        conn.execute("DELETE FROM store_meta WHERE name = 'keyword_seq'")
+    assert _fts_rows(path) == 0
+    monkeypatch.setattr(keyword_fill, "QUIET_S", 0.01)
+    with SqliteStore(path, index=index()) as store:
+        store.setup()
+        _wait_for_filler(store)
+        assert _fts_consistent(store) == (4, 3)
+        assert store._keywords is not None and store._keywords.covers(())  # loaded too
+        built = _max_text_id(store)
+        found = [
+            (h.namespace, h.key, h.score)
+            for h in store.search(("memories",), query="pizza", mode="keyword")
+        ]
+        assert _max_text_id(store) == built  # the search built nothing
+        store.put(NS, "g", {"text": "pizza again"})
+        _wait_for_filler(store)
+        assert _max_text_id(store) > built  # indexed by the filler, after the put
+        assert not _keyword_live(store)
+    assert found == expected
+
+
+def _fts_rows(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as conn:
+        return int(conn.execute("SELECT count(*) FROM store_texts").fetchone()[0])
+
+
+def test_a_file_caught_up_by_a_vector_store_goes_live_for_a_keyword_store(path: Path) -> None:
+    """A "hybrid" store opening a file whose rows a "vector" store kept caught up indexes only
+    what is missing and makes the index live; the vector store then keeps rows on put."""
+    with SqliteStore(path, index=index()) as vector:
+        _put_mixed(vector)
+        vector.search(NS, query="pizza", mode="keyword")  # caught up to here
+        vector.put(NS, "h", {"text": "pizza after"})
+        with SqliteStore(path, index={**index(), "search_mode": "hybrid"}) as hybrid:
+            hybrid.setup()
+            assert _keyword_live(hybrid)
+            assert _fts_consistent(hybrid) == (5, 4)
+        vector.put(NS, "i", {"text": "pizza live"})
+        assert _fts_consistent(vector) == (6, 5)
+        assert {h.key for h in vector.search(NS, query="pizza", mode="keyword")} == {
+            "b",
+            "e",
+            "h",
+            "i",
+        }
 
 
 @pytest.mark.parametrize("mode", ["keyword", "hybrid"])
@@ -584,6 +666,7 @@ def test_setup_builds_the_keyword_index_of_a_store_searching_by_keywords(
         assert _max_text_id(store) == built  # the search built nothing
 
 
+@pytest.mark.usefixtures("quiet_filler")
 def test_the_first_operation_runs_setup_and_its_keyword_build(path: Path) -> None:
     """Without an explicit setup(), the first operation runs it, keyword build included for
     a hybrid store, and not for a vector one."""

@@ -86,6 +86,10 @@ class Run:
     stamp_text: str = ""
     # Whether the file's keyword index is live (then puts write keyword rows).
     keyword_live: bool = False
+    # The batch searches by keyword (so a "vector" store's puts in it keep rows too),
+    # and whether it caught the rows up (then it records them as complete at its end).
+    keyword_search: bool = False
+    keywords_marked: bool = False
     # Puts not yet sent to SQLite, written with two executemany calls by flush:
     # the rows, then each address's vectors (the blob, or None to clear; last wins).
     pending_rows: list[tuple[Any, ...]] = field(default_factory=list)

@@ -22,6 +22,7 @@ from typing import Any
 
 from threadloom.store._keyword import KeywordIndex
 from threadloom.store.sqlite._sql import prefix_where, split_namespace
+from threadloom.store.sqlite._text_search import keyword_rows_seq
 from threadloom.store.sqlite._vector_sync import PREFIX_LOADS_BEFORE_ALL
 
 __all__ = ["KeywordChange", "SyncedKeywords"]
@@ -55,6 +56,11 @@ class SyncedKeywords:
         self.loaded = set()
         self._behind = True
 
+    def rows_changed(self) -> None:
+        """This process indexed items outside a write the index follows (a catch-up):
+        look at the file again on the next search (its own commits leave data_version alone)."""
+        self._behind = True
+
     def covers(self, prefix: tuple[str, ...]) -> bool:
         """Whether every keyword row under ``prefix`` is in the index."""
         return any(prefix[: len(done)] == done for done in self.loaded)
@@ -81,6 +87,11 @@ class SyncedKeywords:
         ):
             if current is None:
                 current = int(_meta(conn, "seq") or 0)
+                # A file whose index is not live has keyword rows up to keyword_seq only:
+                # items written since are taken in once a catch-up has indexed them.
+                complete = keyword_rows_seq(conn)
+                if complete is not None:
+                    current = min(current, complete)
             floor = int(_meta(conn, "removals_floor") or 0)
             if self.index is None or self.seq < floor:
                 self.index, self.seq, self.loaded = KeywordIndex(), current, set()
@@ -114,11 +125,17 @@ class SyncedKeywords:
             self.index.put_bodies(split_namespace(prefix), key, bodies)
         self.seq = current
 
-    def applied_own_write(self, before: int, after: int, changes: list[KeywordChange]) -> None:
-        """Apply a committed write of this process that moved ``seq`` from ``before`` to ``after``."""
+    def applied_own_write(
+        self, before: int, after: int, changes: list[KeywordChange], *, complete: bool = True
+    ) -> None:
+        """Apply a committed write of this process that moved ``seq`` from ``before`` to ``after``.
+
+        ``complete=False``: the write kept no keyword rows (a ``"vector"`` store's puts), so
+        the index takes its items in from the file once a catch-up has indexed them.
+        """
         if self.index is None:
             return
-        if self.seq != before:
+        if self.seq != before or not complete:
             self._behind = True  # someone else wrote in between: catch up from the file
             return
         for namespace, key, bodies in changes:  # in order: the last change of a key wins

@@ -42,7 +42,7 @@ class Searches:
     _fusion: FusionConfig
     _vectors: SyncedVectors | None
     _keywords: SyncedKeywords | None
-    _keyword_live: bool
+    _keyword_rows_ready: bool
 
     def _search(
         self,
@@ -124,7 +124,7 @@ class Searches:
         """
         if (
             self._keywords is None
-            or not self._keyword_live
+            or not self._keyword_rows_ready
             or expired
             or prepared.tree.clauses
             or prepared.predicate is not None

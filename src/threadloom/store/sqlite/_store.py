@@ -62,6 +62,7 @@ from threadloom.store.sqlite._batch import (
     to_embed,
 )
 from threadloom.store.sqlite._dump import dump_rows, restamp
+from threadloom.store.sqlite._keyword_fill import KeywordFiller
 from threadloom.store.sqlite._keyword_sync import SyncedKeywords
 from threadloom.store.sqlite._schema import COMPONENT, MIGRATIONS
 from threadloom.store.sqlite._search import Searches
@@ -72,7 +73,14 @@ from threadloom.store.sqlite._sql import (
     readable,
     split_namespace,
 )
-from threadloom.store.sqlite._text_search import bodies_at, build_keyword_index, index_paths
+from threadloom.store.sqlite._text_search import (
+    bodies_at,
+    build_keyword_index,
+    catch_up_keyword_rows,
+    index_paths,
+    keyword_rows_behind,
+    mark_keyword_rows,
+)
 from threadloom.store.sqlite._vector_sync import SyncedVectors
 
 __all__ = ["SqliteStore"]
@@ -96,9 +104,10 @@ class SqliteStore(Searches, BaseStore):
     ``search(..., mode="keyword" | "hybrid")`` works; ``index={"fields": [...]}``
     without an embedder gives a keyword-only store. The keyword index is built
     by :meth:`setup` when ``search_mode`` searches by keywords by default
-    (``"keyword"`` or ``"hybrid"``); a ``"vector"`` store builds it on its first
-    keyword or hybrid search, once per file, so vector-only puts never pay for
-    it. Once the file marks it live, every writer keeps it in step.
+    (``"keyword"`` or ``"hybrid"``); once the file marks it live, every writer
+    keeps it in step. A ``"vector"`` store's puts write no keyword rows: a
+    thread started by :meth:`setup` indexes them in the background
+    (``_keyword_fill``), and a keyword search indexes only the latest puts.
 
     One store object may be shared by threads (they take turns on its
     connection); other processes may open the same file at the same time.
@@ -128,6 +137,13 @@ class SqliteStore(Searches, BaseStore):
         self._default_paths = index_paths(None, self._text_fields)
         self._default_paths_json = json.dumps(self._default_paths)
         self._keyword_live = False  # known live in the file (it never goes back)
+        # Whether keyword searches may read the rows (live, or caught up at least once:
+        # each keyword search of a "vector" store catches up with the latest puts first).
+        self._keyword_rows_ready = False
+        self._filler: KeywordFiller | None = None
+        # The data_version at which the rows were last seen caught up (None: since then
+        # this process wrote items without keyword rows, or never looked).
+        self._keyword_rows_seen: int | None = None
         self.ttl_config = validate_ttl_config(ttl)
         self._db = Database.adopt(
             conn, synchronous=synchronous, allow_foreign_tables=allow_foreign_tables
@@ -165,11 +181,10 @@ class SqliteStore(Searches, BaseStore):
 
         The keyword index is built here (once per file, in one write
         transaction: see ``_text_search``) when ``search_mode`` is ``"keyword"``
-        or ``"hybrid"``, so no search of such a store pays for it; a
-        ``"vector"`` store leaves it to its first keyword or hybrid search, so
-        its puts skip the keyword rows until then. The process's in-memory copy
-        of a namespace's keyword rows is read by its first keyword search there,
-        as its vectors are (``_keyword_sync``).
+        or ``"hybrid"``, so no search of such a store pays for it. A
+        ``"vector"`` store's puts skip the keyword rows; here it starts the
+        background thread that indexes them and loads the process's in-memory
+        keyword index (``_keyword_fill``).
 
         Raises :class:`~threadloom.errors.SchemaVersionError` for a file written
         by a newer threadloom and :class:`~threadloom.errors.IndexConfigMismatchError`
@@ -186,6 +201,10 @@ class SqliteStore(Searches, BaseStore):
             # file holds from before (nothing for a new file); every writer keeps it after.
             # A vector store does not: every put would pay for rows no search reads.
             self._ensure_keyword_index()
+        elif self._text_fields is not None and self._filler is None:
+            # Its keyword rows are caught up in the background instead (_keyword_fill).
+            self._filler = KeywordFiller(self)
+            self._filler.start()
 
     def verify(self) -> None:
         """Read every page of the file; a damaged one raises
@@ -193,13 +212,54 @@ class SqliteStore(Searches, BaseStore):
         verify(self._db)
 
     def _ensure_keyword_index(self) -> None:
-        """Build the file's keyword index unless it is live already (one write, once)."""
+        """Make the file's keyword rows searchable: live for a store that searches by keyword
+        by default (one write, once), caught up with the latest puts for a ``"vector"`` one."""
         fields = self._text_fields
         if self._keyword_live or fields is None:
             return
         vectors_only = self._index is not None
+        if self._search_mode == "vector":
+            # Only what the background filler has not indexed yet: the latest puts.
+            with self._db.lock:
+                version = self._db.data_version()  # before looking: a later commit shows
+                if self._keyword_rows_seen == version:
+                    return  # no write since the last look, here or elsewhere
+                if self._db.read(keyword_rows_behind):
+                    self._db.write(
+                        lambda c: catch_up_keyword_rows(c, fields, vectors_only=vectors_only)
+                    )
+                    self._keywords_changed()
+                self._keyword_rows_seen = version
+                self._keyword_rows_ready = True
+            return
         self._db.write(lambda c: build_keyword_index(c, fields, vectors_only=vectors_only))
-        self._keyword_live = True
+        self._keyword_live = self._keyword_rows_ready = True
+
+    def _catch_up_keywords(self, limit: int) -> bool:
+        """Index up to ``limit`` items written since the last catch-up; whether all are
+        (the background filler's step)."""
+        fields = self._text_fields
+        assert fields is not None
+        vectors_only = self._index is not None
+        with self._db.lock:
+            done = self._db.write(
+                lambda c: catch_up_keyword_rows(c, fields, vectors_only=vectors_only, limit=limit)
+            )
+            self._keywords_changed()
+        return done
+
+    def _keywords_changed(self) -> None:
+        if self._keywords is not None:
+            self._keywords.rows_changed()
+
+    def _load_keywords(self) -> None:
+        """Bring the in-process keyword index up to date with the whole file (the filler's
+        last step), so that no search loads it."""
+        keywords = self._keywords
+        assert keywords is not None
+        with self._db.lock:
+            self._db.read(lambda c: keywords.catch_up(c, self._db.data_version(), ()))
+        self._keyword_rows_ready = True
 
     def _needs_keywords(self, prepared: dict[int, Prepared]) -> bool:
         return not self._keyword_live and any(p.keywords for p in prepared.values())
@@ -217,8 +277,10 @@ class SqliteStore(Searches, BaseStore):
         )
 
     def close(self) -> None:
-        """Stop the TTL sweeper and close the connection (if the store opened it)."""
+        """Stop the background threads and close the connection (if the store opened it)."""
         self.stop_ttl_sweeper()
+        if self._filler is not None:
+            self._filler.stop()
         self._db.close()
 
     def __enter__(self) -> SqliteStore:
@@ -291,16 +353,27 @@ class SqliteStore(Searches, BaseStore):
         self, ops: list[Op], prepared: dict[int, Prepared], embedded: EmbeddedBatch | None
     ) -> list[Result]:
         writing = any(isinstance(op, (PutOp, DeleteNamespaceOp)) for op in ops)
+        keywords = any(p.keywords for p in prepared.values())
         return self._transaction(
-            writing, lambda conn, run: self._run(conn, run, ops, prepared, embedded)
+            writing,
+            lambda conn, run: self._run(conn, run, ops, prepared, embedded),
+            keywords=keywords,
         )
 
-    def _transaction(self, writing: bool, body: Callable[[sqlite3.Connection, Run], T]) -> T:
-        """Run ``body`` in one read or write transaction, then bring the in-process indexes up to date."""
+    def _transaction(
+        self,
+        writing: bool,
+        body: Callable[[sqlite3.Connection, Run], T],
+        *,
+        keywords: bool = False,
+    ) -> T:
+        """Run ``body`` in one read or write transaction, then bring the in-process indexes up to date.
+
+        ``keywords``: the batch searches by keyword, so its puts keep keyword rows."""
         runs: list[Run] = []
 
         def work(conn: sqlite3.Connection) -> T:
-            run = Run(now=self._clock(), writing=writing)
+            run = Run(now=self._clock(), writing=writing, keyword_search=keywords)
             runs.append(run)
             if writing:
                 self._begin_write(conn, run)
@@ -332,7 +405,13 @@ class SqliteStore(Searches, BaseStore):
         if self._vectors is not None:
             self._vectors.applied_own_write(run.seq_before, run.seq, run.changes)
         if self._keywords is not None:
-            self._keywords.applied_own_write(run.seq_before, run.seq, run.text_changes)
+            self._keywords.applied_own_write(
+                run.seq_before, run.seq, run.text_changes, complete=run.keyword_live
+            )
+            if not run.keyword_live and run.seq != run.seq_before:
+                self._keyword_rows_seen = None
+                if self._filler is not None:
+                    self._filler.notify()
 
     # --- one batch inside its transaction ---
 
@@ -379,6 +458,13 @@ class SqliteStore(Searches, BaseStore):
         )
         run.seq_before = run.seq = int(meta["seq"])
         run.keyword_live = bool(meta.get("keyword_index"))
+        fields = self._text_fields
+        if not run.keyword_live and run.keyword_search and fields is not None:
+            # The batch searches by keyword after its own puts: catch the rows up and
+            # keep them for these puts too, so the search sees the file as it is.
+            vectors_only = self._index is not None
+            catch_up_keyword_rows(conn, fields, vectors_only=vectors_only, seq=run.seq)
+            run.keyword_live = run.keywords_marked = True
         last = int(meta["stamp"])
         # Strictly increasing across processes, so "newest first" never ties on the clock.
         micros = max(int(run.now * 1_000_000), last + 1)
@@ -389,6 +475,8 @@ class SqliteStore(Searches, BaseStore):
     def _end_write(self, conn: sqlite3.Connection, run: Run) -> None:
         flush(conn, run)
         conn.execute("UPDATE store_meta SET value = ? WHERE name = 'seq'", (run.seq,))
+        if run.keywords_marked:
+            mark_keyword_rows(conn, run.seq)
         if run.refresh:
             refresh_ttl(conn, run.refresh, run.now)
         if run.removed:

@@ -23,10 +23,11 @@ Each put records its item's indexed paths, and while the index is live in
 the file it also writes the item's keyword rows. :func:`build_keyword_index`
 makes the index live, indexing every item already in the file in one write
 transaction: ``setup()`` of a store whose ``search_mode`` is ``"keyword"`` or
-``"hybrid"`` calls it (so no search of it pays for the build), a
-``"vector"`` store its first keyword or hybrid search (so its puts write no
-keyword rows until one is asked for). From then on every writer, in any
-process, keeps it in step.
+``"hybrid"`` calls it (so no search of it pays for the build). From then on
+every writer, in any process, keeps it in step. A ``"vector"`` store's puts
+write no keyword rows: :func:`catch_up_keyword_rows` indexes the items written
+since its last call (``keyword_seq`` in ``store_meta``), from a background
+thread (``_keyword_fill``) and before each keyword search.
 """
 
 from __future__ import annotations
@@ -48,11 +49,15 @@ from threadloom.store.sqlite._sql import any_expired, join_namespace, prefix_whe
 __all__ = [
     "bodies_at",
     "build_keyword_index",
+    "catch_up_keyword_rows",
     "create_keyword_index",
     "defer_keyword_index",
     "index_paths",
     "keyword_index_live",
     "keyword_matches",
+    "keyword_rows_behind",
+    "keyword_rows_seq",
+    "mark_keyword_rows",
     "scope_token",
     "scope_tokens",
 ]
@@ -139,14 +144,115 @@ def build_keyword_index(
     before those were recorded use ``fields``, and with ``vectors_only`` only
     those that have vectors (an item put with ``index=False`` has none).
     """
-    if keyword_index_live(conn):
+    mark = keyword_rows_seq(conn)
+    if mark is None:
         return None
+    if mark >= 0:
+        # A "vector" store keeps the rows caught up (catch_up_keyword_rows): finish that.
+        catch_up_keyword_rows(conn, fields, vectors_only=vectors_only)
+        count = int(conn.execute("SELECT count(*) FROM store_items").fetchone()[0])
+        conn.execute("INSERT OR REPLACE INTO store_meta (name, value) VALUES ('keyword_index', 1)")
+        conn.execute("DELETE FROM store_meta WHERE name = 'keyword_seq'")
+        return count
     if conn.execute("SELECT 1 FROM store_texts LIMIT 1").fetchone() is not None:
         conn.execute("DELETE FROM store_texts")  # partial rows of an interrupted backfill
     rows = conn.execute(
         "SELECT i.id, i.prefix, i.key, i.value, i.index_paths, v.item_id IS NOT NULL "
         "FROM store_items i LEFT JOIN store_vectors v ON v.item_id = i.id"
     ).fetchall()
+    _insert_texts(conn, rows, fields, vectors_only)
+    conn.execute("INSERT OR REPLACE INTO store_meta (name, value) VALUES ('keyword_index', 1)")
+    conn.execute("DELETE FROM store_meta WHERE name = 'keyword_seq'")
+    return len(rows)
+
+
+def _keyword_meta(conn: sqlite3.Connection) -> dict[str, Any]:
+    return dict(
+        conn.execute(
+            "SELECT name, value FROM store_meta "
+            "WHERE name IN ('seq', 'keyword_seq', 'keyword_index')"
+        ).fetchall()
+    )
+
+
+def keyword_rows_behind(conn: sqlite3.Connection) -> bool:
+    """Whether items were written since the keyword rows were last caught up (never when live)."""
+    found = _keyword_meta(conn)
+    if found.get("keyword_index"):
+        return False
+    return int(found.get("keyword_seq", -1)) < int(found["seq"])
+
+
+def keyword_rows_seq(conn: sqlite3.Connection) -> int | None:
+    """The ``seq`` up to which every item has its keyword rows; ``None`` when the index is live
+    (every item always has them)."""
+    found = _keyword_meta(conn)
+    if found.get("keyword_index"):
+        return None
+    return int(found.get("keyword_seq", -1))
+
+
+def catch_up_keyword_rows(
+    conn: sqlite3.Connection,
+    fields: Sequence[str],
+    *,
+    vectors_only: bool,
+    limit: int | None = None,
+    seq: int | None = None,
+) -> bool:
+    """Index the items written since the last catch-up, oldest ``seq`` first; whether all are.
+
+    For a file whose index is not live (a ``"vector"`` store's: its puts write no
+    keyword rows). ``keyword_seq`` in ``store_meta`` is the ``seq`` up to which
+    every item has its rows: an item put again since has a newer ``seq``, so its
+    stale rows are replaced here, and a removed item's rows went with it. At most
+    ``limit`` items per call, so a background catch-up holds the write lock only
+    briefly. ``seq``: the file's ``seq`` when the caller has read it already.
+    """
+    mark = keyword_rows_seq(conn)
+    if mark is None:
+        return True
+    if mark < 0 and conn.execute("SELECT 1 FROM store_texts LIMIT 1").fetchone() is not None:
+        conn.execute("DELETE FROM store_texts")  # rows of an interrupted earlier build
+    if seq is None:
+        seq = int(conn.execute("SELECT value FROM store_meta WHERE name = 'seq'").fetchone()[0])
+    if mark >= seq:
+        return True
+    query = (
+        "SELECT i.id, i.prefix, i.key, i.value, i.index_paths, v.item_id IS NOT NULL, i.seq "
+        "FROM store_items i LEFT JOIN store_vectors v ON v.item_id = i.id "
+        "WHERE i.seq > ? ORDER BY i.seq"
+    )
+    params: list[Any] = [mark]
+    if limit is not None:
+        query += " LIMIT ?"
+        params.append(limit)
+    rows = conn.execute(query, params).fetchall()
+    done = limit is None or len(rows) < limit
+    conn.executemany("DELETE FROM store_texts WHERE item_id = ?", [(row[0],) for row in rows])
+    _insert_texts(conn, [row[:6] for row in rows], fields, vectors_only)
+    reached = seq if done else rows[-1][6]
+    conn.execute(
+        "INSERT OR REPLACE INTO store_meta (name, value) VALUES ('keyword_seq', ?)", (reached,)
+    )
+    return done
+
+
+def mark_keyword_rows(conn: sqlite3.Connection, seq: int) -> None:
+    """Record that every item up to ``seq`` has its keyword rows (a write that kept them)."""
+    conn.execute("INSERT OR REPLACE INTO store_meta (name, value) VALUES ('keyword_seq', ?)", (seq,))
+
+
+def _insert_texts(
+    conn: sqlite3.Connection, rows: list[Any], fields: Sequence[str], vectors_only: bool
+) -> None:
+    """Write the keyword rows of items given as ``(id, prefix, key, value, index_paths,
+    has_vectors)``.
+
+    Each item is indexed from the paths recorded when it was put. Items from
+    before those were recorded use ``fields``, and with ``vectors_only`` only
+    those that have vectors (an item put with ``index=False`` has none).
+    """
     texts: list[tuple[int, str, str, str, str, int]] = []
     scopes: dict[str, str] = {}
     for item_id, prefix, key, value, recorded, has_vectors in rows:
@@ -170,8 +276,6 @@ def build_keyword_index(
         "VALUES (?, ?, ?, ?, ?, ?)",
         texts,
     )
-    conn.execute("INSERT OR REPLACE INTO store_meta (name, value) VALUES ('keyword_index', 1)")
-    return len(rows)
 
 
 def index_paths(
