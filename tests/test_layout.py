@@ -44,7 +44,7 @@ def _definitions(path: Path) -> list[str]:
 def test_the_package_is_where_the_tests_look() -> None:
     """The layout checks read the sources (not an empty or foreign folder)."""
     names = {_relative(path) for path in _modules()}
-    assert {"store/base.py", "store/memory.py", "store/sqlite/__init__.py"} <= names
+    assert {"store/base/__init__.py", "store/memory.py", "store/sqlite/__init__.py"} <= names
 
 
 @pytest.mark.parametrize("path", _modules(), ids=_relative)

@@ -358,6 +358,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "get_text_at_path",
         "tokenize_path",
     ],
+    "threadloom.store.base.batch": ["AsyncBatchedBaseStore"],
     "threadloom.store.memory": ["InMemoryStore"],
     "threadloom.store.postgres": [
         "ANNIndexConfig",
@@ -483,6 +484,7 @@ CONTRACT: dict[str, list[str]] = {
     "threadloom.checkpoint.sqlite.aio": ["AsyncSqliteSaver"],
     "threadloom.checkpoint.postgres": ["PostgresSaver"],
     "threadloom.checkpoint.postgres.aio": ["AsyncPostgresSaver"],
+    "threadloom.store.base.batch": ["AsyncBatchedBaseStore"],
     "threadloom.store.base": [
         "BaseStore",
         "Item",

@@ -1,20 +1,4 @@
-"""The store interface: long-term memory shared across threads.
-
-A store keeps JSON-like ``dict`` values under a ``(namespace, key)`` address,
-where a namespace is a tuple of string labels such as ``("memories", user_id)``.
-A backend implements two methods, :meth:`BaseStore.batch` and
-:meth:`BaseStore.abatch`, that execute a list of operations
-(:class:`GetOp`, :class:`PutOp`, :class:`SearchOp`, :class:`ListNamespacesOp`);
-every convenience method (``get``, ``put``, ``search``, ...) is built on them.
-
-Example::
-
-    from threadloom.store.memory import InMemoryStore
-
-    store = InMemoryStore()
-    store.put(("memories", "1"), "name", {"data": "User name is Bob"})
-    assert store.get(("memories", "1"), "name").value == {"data": "User name is Bob"}
-"""
+"""``BaseStore``: the two methods a backend implements, and every convenience on top."""
 
 from __future__ import annotations
 
@@ -23,18 +7,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, cast
 
-from threadloom.errors import InvalidNamespaceError, InvalidStoreInputError
-from threadloom.store._config import SEARCH_CONFIG_KEYS as SEARCH_CONFIG_KEYS
-from threadloom.store._config import IndexConfig, TTLConfig
-from threadloom.store._config import configured_search_mode as configured_search_mode
-from threadloom.store._config import normalize_index_config as normalize_index_config
-from threadloom.store._config import validate_ttl_config as validate_ttl_config
-from threadloom.store._config import vector_index_config as vector_index_config
+from threadloom.errors import InvalidStoreInputError
+from threadloom.store._config import TTLConfig
 from threadloom.store._dump import StoredItem
 from threadloom.store._items import Item, SearchItem
 from threadloom.store._ops import (
     NOT_PROVIDED,
-    SEARCH_MODES,
     DeleteNamespaceOp,
     GetOp,
     ListNamespacesOp,
@@ -46,41 +24,9 @@ from threadloom.store._ops import (
     SearchMode,
     SearchOp,
 )
-from threadloom.store._ops import AEmbedFunc as AEmbedFunc
-from threadloom.store._ops import EmbedFunc as EmbedFunc
-from threadloom.store._ops import NamespaceMatchType as NamespaceMatchType
-from threadloom.store._paths import get_text_at_path, tokenize_path
-from threadloom.store._validate import RESERVED_NAMESPACE_LABEL, validate_search_mode
-from threadloom.store._validate import plain_json_copy as plain_json_copy
-from threadloom.store._validate import validate_index_arg as validate_index_arg
-from threadloom.store._validate import validate_op as validate_op
-from threadloom.store._validate import validate_ops as validate_ops
-from threadloom.store._validate import validate_page as validate_page
-from threadloom.store._validate import validate_ttl as validate_ttl
-from threadloom.store._validate import validate_value as validate_value
+from threadloom.store._validate import validate_search_mode
 
-__all__ = [
-    "RESERVED_NAMESPACE_LABEL",
-    "SEARCH_MODES",
-    "BaseStore",
-    "GetOp",
-    "IndexConfig",
-    "InvalidNamespaceError",
-    "Item",
-    "ListNamespacesOp",
-    "MatchCondition",
-    "NamespacePath",
-    "Op",
-    "PutOp",
-    "Result",
-    "SearchItem",
-    "SearchMode",
-    "SearchOp",
-    "StoredItem",
-    "TTLConfig",
-    "get_text_at_path",
-    "tokenize_path",
-]
+__all__ = ["BaseStore", "run_in_thread"]
 
 
 class BaseStore(ABC):
@@ -219,7 +165,7 @@ class BaseStore(ABC):
     ) -> Item | None:
         """Async twin of :meth:`get`."""
         op = GetOp(namespace, key, self._refresh(refresh_ttl))
-        return cast("Item | None", (await self.abatch([op]))[0])
+        return cast("Item | None", await self._arun(op))
 
     async def asearch(
         self,
@@ -238,7 +184,7 @@ class BaseStore(ABC):
         op = SearchOp(
             namespace_prefix, filter, limit, offset, query, self._refresh(refresh_ttl), mode
         )
-        return cast("list[SearchItem]", (await self.abatch([op]))[0])
+        return cast("list[SearchItem]", await self._arun(op))
 
     async def aput(
         self,
@@ -250,11 +196,11 @@ class BaseStore(ABC):
         ttl: float | Any | None = NOT_PROVIDED,
     ) -> None:
         """Async twin of :meth:`put`."""
-        await self.abatch([PutOp(namespace, key, value, index, self._ttl(ttl))])
+        await self._arun(PutOp(namespace, key, value, index, self._ttl(ttl)))
 
     async def adelete(self, namespace: tuple[str, ...], key: str) -> None:
         """Async twin of :meth:`delete`."""
-        await self.abatch([PutOp(namespace, key, None)])
+        await self._arun(PutOp(namespace, key, None))
 
     async def alist_namespaces(
         self,
@@ -267,11 +213,11 @@ class BaseStore(ABC):
     ) -> list[tuple[str, ...]]:
         """Async twin of :meth:`list_namespaces`."""
         op = ListNamespacesOp(_match_conditions(prefix, suffix), max_depth, limit, offset)
-        return cast("list[tuple[str, ...]]", (await self.abatch([op]))[0])
+        return cast("list[tuple[str, ...]]", await self._arun(op))
 
     async def adelete_namespace(self, namespace_prefix: tuple[str, ...]) -> int:
         """Async twin of :meth:`delete_namespace`."""
-        return cast(int, (await self.abatch([DeleteNamespaceOp(namespace_prefix)]))[0])
+        return cast(int, await self._arun(DeleteNamespaceOp(namespace_prefix)))
 
     async def adump_items(
         self, namespace_prefix: tuple[str, ...] = (), *, vectors: bool = False
@@ -288,6 +234,10 @@ class BaseStore(ABC):
         return cast(int, await run_in_thread(self.load_items, items))
 
     # --- helpers ---
+
+    async def _arun(self, op: Op) -> Result:
+        """Run one operation of an async convenience method (a batching store queues it)."""
+        return (await self.abatch([op]))[0]
 
     def _check_mode(self, mode: Any) -> None:
         validate_search_mode(mode)
