@@ -12,7 +12,7 @@ from starlette.routing import Route
 from threadloom.server._auth import matches
 from threadloom.server._http import HTTPError, body_dict, body_int, body_str, read_object, reply
 from threadloom.server._json import to_plain
-from threadloom.server._records import now
+from threadloom.server._records import new_id, now
 from threadloom.server._server import Server
 from threadloom.server._threads import split_filter
 
@@ -29,7 +29,7 @@ async def create_assistant(request: Request) -> Response:
     body = await read_object(request)
     graph_id = body_str(body, "graph_id", required=True) or ""
     server.graph(graph_id)
-    assistant_id = body_str(body, "assistant_id") or str(uuid.uuid4())
+    assistant_id = body_str(body, "assistant_id") or new_id()
     try:
         assistant_id = str(uuid.UUID(assistant_id))
     except ValueError:

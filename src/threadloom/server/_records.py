@@ -7,12 +7,15 @@ never let a client name; they are written with ``index=False`` (never embedded).
 from __future__ import annotations
 
 import datetime
+import os
+import threading
+import uuid
 from typing import Any
 
 from threadloom.server._json import to_plain
 from threadloom.store.base import BaseStore, GetOp, Item, PutOp
 
-__all__ = ["ROOT", "Records", "now"]
+__all__ = ["ROOT", "Records", "new_id", "now"]
 
 ROOT = "threadloom_server"
 _THREADS = (ROOT, "threads")
@@ -22,6 +25,33 @@ _CANCELS = (ROOT, "cancels")
 
 # The store caps a search page; listing everything pages through with this size.
 _PAGE = 1000
+
+
+class _RandomIds:
+    """Random (version 4) UUIDs from the system's random source, read 4 KiB at a time.
+
+    ``uuid.uuid4()`` reads 16 bytes per id, and each read lets go of the interpreter
+    lock: the event loop then waits for a worker thread to hand it back, for every
+    request that makes an id. The ids are as random as ``uuid4()``'s.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._random = b""
+        self._at = 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._at >= len(self._random):
+                self._random, self._at = os.urandom(4096), 0
+            at = self._at
+            self._at += 16
+            chunk = self._random[at : at + 16]
+        return str(uuid.UUID(bytes=chunk, version=4))
+
+
+new_id = _RandomIds()
+"""A new random id (a version 4 UUID string), as ``str(uuid.uuid4())``."""
 
 
 def now() -> str:
@@ -35,13 +65,19 @@ def _store_filter(filters: dict[str, Any] | None, prefix: str) -> dict[str, Any]
 
 
 class Records:
-    """The server's records in ``store``: one method per read or write the routes need."""
+    """The server's records in ``store``: one method per read or write the routes need.
 
-    def __init__(self, store: BaseStore) -> None:
+    Reads go through ``reader`` when given: the same file on a connection of its own,
+    so that a route reading a record never waits while runs write checkpoints and
+    records on the connection ``store`` shares with the checkpointer.
+    """
+
+    def __init__(self, store: BaseStore, reader: BaseStore | None = None) -> None:
         self.store = store
+        self.reader = store if reader is None else reader
 
     def _get(self, namespace: tuple[str, ...], key: str) -> dict[str, Any] | None:
-        item = self.store.get(namespace, key)
+        item = self.reader.get(namespace, key)
         return None if item is None else item.value
 
     def _search(
@@ -50,7 +86,7 @@ class Records:
         found: list[dict[str, Any]] = []
         while len(found) < limit:
             page = min(_PAGE, limit - len(found))
-            items = self.store.search(namespace, filter=filters or None, limit=page, offset=offset)
+            items = self.reader.search(namespace, filter=filters or None, limit=page, offset=offset)
             found.extend(item.value for item in items)
             if len(items) < page:
                 break
@@ -77,7 +113,7 @@ class Records:
 
     def threads(self, thread_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The records of ``thread_ids`` that exist, by id, read in one batch."""
-        items = self.store.batch([GetOp(_THREADS, thread_id) for thread_id in thread_ids])
+        items = self.reader.batch([GetOp(_THREADS, thread_id) for thread_id in thread_ids])
         return {i.key: i.value for i in items if isinstance(i, Item)}
 
     def delete_thread(self, thread_id: str) -> None:

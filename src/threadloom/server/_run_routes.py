@@ -22,7 +22,7 @@ from threadloom.server._http import (
     reply,
 )
 from threadloom.server._json import dumps, to_plain
-from threadloom.server._records import now
+from threadloom.server._records import new_id, now
 from threadloom.server._runs import (
     POLL_SECONDS,
     STOPPED,
@@ -94,7 +94,7 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
     metadata = dict(body_dict(body, "metadata") or {})
     temporary = thread_id is None
     if thread_id is None:
-        thread_id = str(uuid.uuid4())
+        thread_id = new_id()
     else:
         try:
             thread_id = str(uuid.UUID(thread_id))
@@ -147,7 +147,7 @@ async def _create(request: Request, thread_id: str | None) -> ActiveRun:
             for run in busy:
                 await server.runs.cancel(run, strategy)
     stamp = now()
-    run_id = str(uuid.uuid4())
+    run_id = new_id()
     # The run's checkpoints carry its id (so a rollback finds where the run began).
     meta = run_config.get("metadata")
     run_config["metadata"] = {**(meta if isinstance(meta, dict) else {}), "run_id": run_id}

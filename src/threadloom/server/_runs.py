@@ -13,7 +13,6 @@ import contextlib
 import os
 import socket
 import threading
-import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -539,11 +538,6 @@ def _partial_messages(partial: dict[str, Any], data: Any) -> list[tuple[str, Any
             partial[key] = chunk
     events.append(("messages/partial", [partial[key]]))
     return events
-
-
-def new_run_id() -> str:
-    """A new run id (time-ordered uuid when available, as LangGraph's are)."""
-    return str(uuid.uuid4())
 
 
 def command_from(body: dict[str, Any]) -> Command:

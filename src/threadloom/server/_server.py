@@ -66,6 +66,7 @@ class Server:
         self.store: Any = None
         self.checkpointer: Any = None
         self.records: Records
+        self._reader: Any = None
         self._system_assistants: dict[str, dict[str, Any]] = {}
         self._system_ids: set[str] = set()
 
@@ -91,7 +92,7 @@ class Server:
         os.environ.update(self.config.env)
         try:
             self._open_backends()
-            self.records = Records(self.store)
+            self.records = Records(self.store, self._reader)
             for graph_id, spec in self.config.graphs.items():
                 self.graphs[graph_id] = load_graph(
                     spec, self.config.base_dir, checkpointer=self.checkpointer, store=self.store
@@ -143,6 +144,8 @@ class Server:
             shared: Any = db
             self.store = self._stack.enter_context(SqliteStore(shared, index=index, ttl=ttl))
             self.checkpointer = SqliteSaver(db)
+            if db.path != ":memory:":  # records read on a connection of their own (see Records)
+                self._reader = self._stack.enter_context(SqliteStore(db.path))
         self.store.setup()
         self.checkpointer.setup()
 

@@ -20,7 +20,7 @@ from threadloom.server._http import (
     reply,
 )
 from threadloom.server._json import to_plain
-from threadloom.server._records import now
+from threadloom.server._records import new_id, now
 from threadloom.server._server import Server
 
 __all__ = ["ROUTES", "new_thread", "snapshot_json", "split_filter"]
@@ -70,7 +70,7 @@ def split_filter(auth_filter: dict[str, Any] | None) -> tuple[dict[str, Any], di
 async def create_thread(request: Request) -> Response:
     server = _server(request)
     body = await read_object(request)
-    thread_id = _thread_id(body_str(body, "thread_id") or str(uuid.uuid4()))
+    thread_id = _thread_id(body_str(body, "thread_id") or new_id())
     if_exists = body.get("if_exists") or "raise"
     if if_exists not in ("raise", "do_nothing"):
         raise HTTPError(422, "if_exists must be 'raise' or 'do_nothing'")
@@ -189,7 +189,7 @@ async def copy_thread(request: Request) -> Response:
     source = await server.thread(request, source_id, "read")
     value = {"thread_id": None, "metadata": dict(source.get("metadata") or {})}
     await server.allow(request, "threads", "create", value)
-    target_id = str(uuid.uuid4())
+    target_id = new_id()
     saver = server.checkpointer
     parent: Any = None
     for tup in reversed(list(saver.list({"configurable": {"thread_id": source_id}}))):
