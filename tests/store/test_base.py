@@ -61,6 +61,13 @@ def test_get_text_at_path(path: str, expected: list[str]) -> None:
     assert get_text_at_path(DOC, path) == expected
 
 
+@pytest.mark.parametrize("path", ["{unclosed", "a[0", "nested[{invalid}]", "items[].value"])
+def test_a_malformed_path_finds_nothing(path: str) -> None:
+    """get_text_at_path with a malformed path yields nothing, as LangGraph's (tokenize_path,
+    which index configs go through, still refuses it)."""
+    assert get_text_at_path(DOC, path) == []
+
+
 def test_dollar_path_is_the_whole_value_as_json() -> None:
     """'$' embeds the whole value, serialized with sorted keys."""
     assert get_text_at_path({"b": 1, "a": "x"}, "$") == ['{"a": "x", "b": 1}']

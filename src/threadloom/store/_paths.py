@@ -91,7 +91,7 @@ def get_text_at_path(obj: Any, path: str | Sequence[str]) -> list[str]:
 
     Paths: ``$`` (the whole value as JSON), ``a.b`` (nested key), ``a[0]`` and
     ``a[-1]`` (list index), ``a[*]`` (every element), ``a.*`` (every value of a
-    dict), ``{x,y.z}`` (several paths). A path that is missing yields nothing.
+    dict), ``{x,y.z}`` (several paths). A path that is missing, or malformed, yields nothing.
 
     >>> get_text_at_path({"a": {"b": ["x", "y"]}}, "a.b[*]")
     ['x', 'y']
@@ -99,7 +99,10 @@ def get_text_at_path(obj: Any, path: str | Sequence[str]) -> list[str]:
     if path == "$" or path == [] or path == "":
         text = _leaf_text(obj)
         return [text] if text is not None else []
-    tokens = _cached_tokens(path) if isinstance(path, str) else path
+    try:
+        tokens = _cached_tokens(path) if isinstance(path, str) else path
+    except InvalidStoreInputError:
+        return []  # a malformed path finds nothing, as in LangGraph (index configs check theirs)
     if (
         len(tokens) == 1
         and isinstance(obj, dict)
