@@ -359,6 +359,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "tokenize_path",
     ],
     "threadloom.store.base.batch": ["AsyncBatchedBaseStore"],
+    "threadloom.checkpoint.base.id": ["uuid6"],
     "threadloom.store.memory": ["InMemoryStore"],
     "threadloom.store.postgres": [
         "ANNIndexConfig",

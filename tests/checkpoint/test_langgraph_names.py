@@ -20,6 +20,13 @@ def test_uuid6_ids_are_version_6_and_increase():
     assert len(set(ids)) == len(ids)
 
 
+def test_uuid6_is_also_where_langgraph_keeps_it():
+    """``from langgraph.checkpoint.base.id import uuid6`` runs with threadloom's name."""
+    from threadloom.checkpoint.base.id import uuid6 as at_langgraphs_path
+
+    assert at_langgraphs_path is uuid6
+
+
 def test_uuid6_keeps_the_given_clock_seq_and_node():
     u = uuid6(node=0xABC, clock_seq=5)
     assert u.node == 0xABC and u.clock_seq == 5

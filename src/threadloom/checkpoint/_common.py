@@ -40,13 +40,12 @@ from threadloom.checkpoint.base import (
     CheckpointTuple,
     PendingWrite,
     TaskWrites,
-    _dumps,
-    _text_id,
     get_checkpoint_metadata,
     get_thread_address,
     metadata_matches,
     unique_next_version,
 )
+from threadloom.checkpoint.base._core import _dumps, _text_id
 from threadloom.errors import (
     InvalidCheckpointInputError,
     MissingThreadIdError,
