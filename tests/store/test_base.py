@@ -82,6 +82,14 @@ def test_tokenize_path_and_its_errors() -> None:
         tokenize_path("a.{b")
 
 
+def test_a_malformed_path_finds_nothing_but_is_refused_as_a_put_index() -> None:
+    """``get_text_at_path`` treats a malformed path as missing; ``put(index=...)`` refuses it."""
+    assert get_text_at_path(DOC, "{unclosed") == []
+    assert get_text_at_path(DOC, "a[0") == []
+    with pytest.raises(InvalidStoreInputError, match="Unclosed"):
+        base.validate_ops([PutOp(("ok",), "k", {"a": "x"}, index=["a[0"])])
+
+
 def test_item_and_search_item() -> None:
     """Items compare by content, parse ISO timestamps, and render as dicts with the score."""
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -127,6 +135,7 @@ def test_validate_ops_rejects_bad_operations(op: Any) -> None:
 def test_reads_may_name_the_reserved_namespace() -> None:
     """The reserved first label is refused for writes only."""
     base.validate_ops([GetOp(("threadloom",), "k"), SearchOp(("threadloom",))])
+    base.validate_ops([GetOp(("langgraph",), "k"), SearchOp(("langgraph",))])
 
 
 class Recorder(BaseStore):

@@ -41,6 +41,7 @@ from threadloom.store._ops import (
     PutOp,
     SearchOp,
 )
+from threadloom.store._paths import tokenize_path
 
 __all__ = [
     "PAGE_CAP",
@@ -66,6 +67,9 @@ __all__ = [
 
 #: The first namespace label that belongs to threadloom itself.
 RESERVED_NAMESPACE_LABEL = "threadloom"
+#: First labels no write may use: ours, and LangGraph's, which LangGraph refuses as
+#: well (so no LangGraph data holds it, and a program expecting the refusal gets it).
+_RESERVED_FIRST_LABELS = frozenset({RESERVED_NAMESPACE_LABEL, "langgraph"})
 
 #: Largest limit or offset a backend is handed; any larger one means the same.
 PAGE_CAP = 2**62 - 1
@@ -147,9 +151,9 @@ def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) ->
                 f"Namespace labels cannot contain periods ('.'): {label!r} in {namespace!r}"
             )
         _check_label_text(label, namespace)
-    if for_write and namespace[0] == RESERVED_NAMESPACE_LABEL:
+    if for_write and namespace[0] in _RESERVED_FIRST_LABELS:
         raise InvalidNamespaceError(
-            f"The first namespace label {RESERVED_NAMESPACE_LABEL!r} is reserved: {namespace!r}"
+            f"The first namespace label {namespace[0]!r} is reserved: {namespace!r}"
         )
     if for_write and type(namespace) is tuple:
         if len(_WRITABLE_NAMESPACES) >= _WRITABLE_NAMESPACES_MAX:
@@ -307,6 +311,7 @@ def validate_index_arg(index: Any) -> None:
         problem = bad_text(path)
         if problem is not None:
             raise InvalidStoreInputError(f"index paths cannot contain {problem}: {path!r}")
+        tokenize_path(path)  # a malformed path is an error here, not an item left unindexed
 
 
 def validate_search_mode(mode: Any) -> None:

@@ -208,6 +208,9 @@ class StoreConformance(InputConformance, DumpConformance):
             await s.put(("a.b",), "k", {})
         with pytest.raises(InvalidNamespaceError, match="reserved"):
             await s.put(("threadloom",), "k", {})
+        with pytest.raises(InvalidNamespaceError, match="'langgraph' is reserved"):
+            await s.put(("langgraph", "memories"), "k", {})
+        await s.put(("memories", "langgraph"), "k", {})  # only a first label is reserved
         with pytest.raises(InvalidNamespaceError, match="empty"):
             await s.put((), "k", {})
 
