@@ -37,6 +37,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "DeltaChain",
         "DeltaValue",
         "ERROR",
+        "EXCLUDED_METADATA_KEYS",
         "INTERRUPT",
         "LATEST_VERSION",
         "PendingWrite",

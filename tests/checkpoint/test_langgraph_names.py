@@ -63,3 +63,13 @@ def test_a_saver_stores_a_hand_made_checkpoint():
     config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
     saved = saver.put(config, c, {"source": "input", "step": -1}, {})
     assert saver.get_tuple(saved).checkpoint["id"] == c["id"]
+
+
+def test_excluded_metadata_keys_are_the_config_keys_a_saver_never_copies():
+    """EXCLUDED_METADATA_KEYS (LangGraph's name): the address and run keys of a config, which
+    get_checkpoint_metadata leaves out of the stored metadata."""
+    from threadloom.checkpoint.base import EXCLUDED_METADATA_KEYS, get_checkpoint_metadata
+
+    assert {"thread_id", "checkpoint_ns", "checkpoint_id", "langgraph_node"} <= EXCLUDED_METADATA_KEYS
+    config = {"configurable": {key: "x" for key in EXCLUDED_METADATA_KEYS} | {"user": "u"}}
+    assert get_checkpoint_metadata(config, {"step": 1}) == {"step": 1, "user": "u"}

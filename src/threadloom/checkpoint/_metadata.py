@@ -35,7 +35,7 @@ def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | No
     return all(_metadata_value(metadata, k) == v for k, v in filter.items())
 
 
-_CONFIG_ADDRESS_KEYS = frozenset(
+EXCLUDED_METADATA_KEYS = frozenset(
     {
         "thread_id",
         "checkpoint_id",
@@ -48,6 +48,7 @@ _CONFIG_ADDRESS_KEYS = frozenset(
         "langgraph_checkpoint_ns",
     }
 )
+"""Config keys a saver never copies into checkpoint metadata: the address and a task's run keys."""
 
 
 def get_checkpoint_metadata(config: RunnableConfig, metadata: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def get_checkpoint_metadata(config: RunnableConfig, metadata: Mapping[str, Any])
         for key, value in (source or {}).items():
             if (
                 key not in merged
-                and key not in _CONFIG_ADDRESS_KEYS
+                and key not in EXCLUDED_METADATA_KEYS
                 and not key.startswith("__")
                 and isinstance(value, (str, int, float, bool))
             ):

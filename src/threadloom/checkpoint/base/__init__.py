@@ -62,7 +62,11 @@ Example::
     assert saver.get_tuple(config) is None
 """
 
-from threadloom.checkpoint._metadata import get_checkpoint_metadata, metadata_matches
+from threadloom.checkpoint._metadata import (
+    EXCLUDED_METADATA_KEYS,
+    get_checkpoint_metadata,
+    metadata_matches,
+)
 from threadloom.checkpoint.base._core import (
     ERROR,
     INTERRUPT,
@@ -96,6 +100,7 @@ from threadloom.checkpoint.base._core import ChannelVersion as ChannelVersion
 
 __all__ = [
     "ERROR",
+    "EXCLUDED_METADATA_KEYS",
     "INTERRUPT",
     "LATEST_VERSION",
     "RESUME",
