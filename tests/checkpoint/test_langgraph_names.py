@@ -73,3 +73,15 @@ def test_excluded_metadata_keys_are_the_config_keys_a_saver_never_copies():
     assert {"thread_id", "checkpoint_ns", "checkpoint_id", "langgraph_node"} <= EXCLUDED_METADATA_KEYS
     config = {"configurable": {key: "x" for key in EXCLUDED_METADATA_KEYS} | {"user": "u"}}
     assert get_checkpoint_metadata(config, {"step": 1}) == {"step": 1, "user": "u"}
+
+
+def test_a_saver_class_can_name_its_version_type():
+    """``class Mine(BaseCheckpointSaver[str])`` works, as with LangGraph's generic base."""
+    from threadloom.checkpoint.base import BaseCheckpointSaver
+
+    class Mine(InMemorySaver, BaseCheckpointSaver[float]):
+        pass
+
+    saver = Mine()
+    config = saver.put({"configurable": {"thread_id": "t"}}, empty_checkpoint(), {}, {})
+    assert saver.get_tuple(config) is not None

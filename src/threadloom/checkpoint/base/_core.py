@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal, NamedTuple, TypedDict, TypeVar, cast
+from typing import Any, Generic, Literal, NamedTuple, TypedDict, TypeVar, cast
 from uuid import UUID
 
 from langchain_core.runnables import RunnableConfig
@@ -168,7 +168,11 @@ def _text_id(value: Any, name: str) -> str:
     return value
 
 
-class BaseCheckpointSaver(ABC):
+V = TypeVar("V", int, float, str)
+"""The type of a saver's channel versions (``BaseCheckpointSaver[str]``, as in LangGraph)."""
+
+
+class BaseCheckpointSaver(ABC, Generic[V]):
     """Abstract checkpointer. Backends implement the sync and async methods below.
 
     Configs address checkpoints through ``config["configurable"]``:
