@@ -21,5 +21,6 @@ Retention: :meth:`PostgresSaver.delete_thread` and
 """
 
 from threadloom.checkpoint.postgres._saver import PostgresSaver
+from threadloom.checkpoint.postgres._shallow import ShallowPostgresSaver
 
-__all__ = ["PostgresSaver"]
+__all__ = ["PostgresSaver", "ShallowPostgresSaver"]

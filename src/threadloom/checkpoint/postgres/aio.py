@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 from threadloom._postgres import AsyncConn, Plan, aopen_connection, aopen_pool
 from threadloom.checkpoint.postgres._core import PostgresSaverCore
+from threadloom.checkpoint.postgres._shallow import KeepsLatest
 
-__all__ = ["AsyncPostgresSaver"]
+__all__ = ["AsyncPostgresSaver", "AsyncShallowPostgresSaver"]
 
 T = TypeVar("T")
 
@@ -78,3 +79,8 @@ class AsyncPostgresSaver(PostgresSaverCore):
                 "AsyncPostgresSaver's sync methods need its event loop running in another thread"
             )
         return asyncio.run_coroutine_threadsafe(self._conn.run(plan), self._loop).result()
+
+
+class AsyncShallowPostgresSaver(KeepsLatest, AsyncPostgresSaver):
+    """An :class:`AsyncPostgresSaver` that keeps only the latest checkpoint of each thread
+    (deprecated, as in LangGraph: see :mod:`threadloom.checkpoint.postgres.shallow`)."""
