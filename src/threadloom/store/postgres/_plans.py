@@ -605,17 +605,16 @@ class StorePlanner:
         # times the pool (a user's memories) is searched exactly at once: the index would
         # come up short and the exact pass follow anyway.
         small = bool(scope_rows) and scope_rows[0] <= _EXACT_SCOPE_POOLS * pool
-        found = yield from self._vector_search(
-            op._replace(offset=0, limit=pool), tree, query, exact=small, widen=_HYBRID_WIDEN
+        # Addresses and scores only: most of the pool never reaches the page, so its
+        # values are read below for the page alone (a value costs more than its row).
+        vector = yield from self._vector_search(
+            op._replace(offset=0, limit=pool),
+            tree,
+            query,
+            items=False,
+            exact=small,
+            widen=_HYBRID_WIDEN,
         )
-        vector = [(item.namespace, item.key, float(item.score or 0.0)) for item, _ in found]
-        for item, has_ttl in found:
-            items[(item.namespace, item.key)] = (
-                item.value,
-                item.created_at,
-                item.updated_at,
-                has_ttl,
-            )
         known = {(ns, key) for ns, key, _ in vector}
         # fuse_hits asks for the exact similarity of the best keyword hits the
         # vector side missed: work it out here, in one query, before fusing.
@@ -631,8 +630,30 @@ class StorePlanner:
             limit=need,
             config=config,
         )
-        # Every candidate's item came with its side's rows: no round trip for the page.
-        return _page_items(fused[op.offset :], items)
+        page = fused[op.offset :]
+        unread = [(ns, key) for ns, key, _ in page if (ns, key) not in items]
+        if unread:
+            yield from self._read_items(unread, items)
+        # An item gone since the vector side saw it drops out of the page.
+        return _page_items([hit for hit in page if (hit[0], hit[1]) in items], items)
+
+    def _read_items(
+        self,
+        addresses: list[tuple[tuple[str, ...], str]],
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]],
+    ) -> Plan[None]:
+        """Add the live items at ``addresses`` to ``items``, as ``_page_items`` reads them."""
+        params = Params()
+        names = params.add([_ns_text(ns) for ns, _ in addresses])
+        keys = params.add([key for _, key in addresses])
+        found = yield Query(
+            f"SELECT {_ITEM_COLUMNS}, s.ttl_minutes IS NOT NULL FROM threadloom_store s "
+            f"WHERE (s.namespace, s.key) IN (SELECT * FROM unnest({names}::text[], {keys}::text[])) "
+            f"AND {_LIVE}",
+            params,
+        )
+        for ns_text, key, *item in found.rows:
+            items[(tuple(ns_text.split(_SEP)), key)] = tuple(item)
 
     def _similarities(
         self, query: Any, addresses: list[tuple[tuple[str, ...], str]]
