@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import pytest
 
 import threadloom.types as types
@@ -62,6 +64,16 @@ def test_retry_interval_backs_off_up_to_the_maximum() -> None:
     """Intervals grow by backoff_factor and stop at max_interval."""
     policy = RetryPolicy(initial_interval=1, backoff_factor=3, max_interval=5, jitter=False)
     assert [policy.interval(n) for n in (1, 2, 3)] == [1, 3, 5]
+
+
+def test_retry_jitter_adds_up_to_a_second_drawn_with_random_uniform() -> None:
+    """Jitter adds ``random.uniform(0, 1)``: a program that seeds or patches it sees the same."""
+    policy = RetryPolicy(initial_interval=2, backoff_factor=1)
+    waits = [policy.interval(1) for _ in range(50)]
+    assert all(2 <= w <= 3 for w in waits) and len(set(waits)) > 1
+    with patch("random.uniform", return_value=0.25) as uniform:
+        assert policy.interval(1) == 2.25
+    uniform.assert_called_once_with(0, 1)
 
 
 def test_interrupt_and_snapshot_are_plain_values() -> None:

@@ -273,7 +273,8 @@ class RetryPolicy(NamedTuple):
     def interval(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         wait = min(self.max_interval, self.initial_interval * self.backoff_factor ** (attempt - 1))
-        return wait + (random.random() if self.jitter else 0.0)
+        # Up to a second more, drawn as LangGraph draws it (tests that patch it see the same call).
+        return wait + (random.uniform(0, 1) if self.jitter else 0.0)
 
 
 def _seconds(value: Any, name: str) -> float | None:
