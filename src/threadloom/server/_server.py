@@ -69,6 +69,7 @@ class Server:
         self._reader: Any = None
         self._system_assistants: dict[str, dict[str, Any]] = {}
         self._system_ids: set[str] = set()
+        self._graph_assistants: dict[str, str] = {}  # graph id -> its assistant's id
 
     @staticmethod
     def _auth(config: ServerConfig) -> Any:
@@ -151,7 +152,7 @@ class Server:
 
     def _record_assistants(self) -> None:
         for graph_id in self.graphs:
-            assistant_id = system_assistant_id(graph_id)
+            assistant_id = self._graph_assistants[graph_id] = system_assistant_id(graph_id)
             self._system_ids.add(assistant_id)
             record = self.records.assistant(assistant_id)
             if record is None:
@@ -248,8 +249,7 @@ class Server:
     ) -> dict[str, Any]:
         """The assistant record by id or graph id, if the user may ``action`` it; else 404."""
         filters = await self.allow(request, "assistants", action, {"assistant_id": assistant_id})
-        if assistant_id in self.graphs:
-            assistant_id = system_assistant_id(assistant_id)
+        assistant_id = self._graph_assistants.get(assistant_id, assistant_id)
         cached = self._system_assistants.get(assistant_id)
         # Each caller gets its own copy; a stored record is plain JSON, which copies fastest so.
         record = None if cached is None else loads(dumps(cached))
