@@ -191,3 +191,21 @@ def test_validate_ops_hands_back_normalized_copies_of_put_values() -> None:
     assert isinstance(op, PutOp) and op.value == {"t": [1, 2], "nested": {"x": [1]}}
     value["nested"]["x"].append(2)
     assert op.value["nested"]["x"] == [1]
+
+
+def test_search_takes_a_namespace_prefix_given_as_a_list() -> None:
+    """store.search(["docs"]) is store.search(("docs",)), as LangGraph's stores accept it."""
+    from threadloom.store.memory import InMemoryStore
+
+    store = InMemoryStore()
+    store.put(("docs", "a"), "k", {"v": 1})
+    assert [i.key for i in store.search(["docs"])] == ["k"]  # type: ignore[arg-type]
+
+
+def test_a_filter_key_with_an_empty_path_segment_is_an_invalid_filter_key() -> None:
+    """The message starts as LangGraph's SQLite store's for such keys ("Invalid filter key")."""
+    from threadloom.errors import InvalidFilterError
+    from threadloom.store.memory import InMemoryStore
+
+    with pytest.raises(InvalidFilterError, match="Invalid filter key"):
+        InMemoryStore().search(("docs",), filter={"access') OR json_extract(value, '$.": 1})

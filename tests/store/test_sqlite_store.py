@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import sqlite3
@@ -217,6 +218,25 @@ def test_the_ttl_sweeper_thread_deletes_expired_items_from_the_file(path: Path) 
             assert time.monotonic() < deadline, "the sweeper never ran"
             time.sleep(0.05)
         conn.close()
+    assert not any(
+        t.name == "threadloom-sqlite-ttl-sweeper" and t.is_alive() for t in threading.enumerate()
+    )
+
+
+async def test_the_async_stores_sweeper_is_started_and_stopped_with_await(path: Path) -> None:
+    """AsyncSqliteStore: await start_ttl_sweeper() / stop_ttl_sweeper(), as LangGraph's."""
+    from threadloom.store.sqlite.aio import AsyncSqliteStore
+
+    ttl = {"default_ttl": 0.001, "sweep_interval_minutes": 0.002}
+    async with AsyncSqliteStore.from_conn_string(path, ttl=ttl) as store:  # type: ignore[arg-type]
+        await store.start_ttl_sweeper()
+        await store.aput(NS, "a", {"v": 1})
+        deadline = time.monotonic() + 5
+        with closing(sqlite3.connect(path)) as conn:
+            while conn.execute("SELECT count(*) FROM store_items").fetchone()[0]:
+                assert time.monotonic() < deadline, "the sweeper never ran"
+                await asyncio.sleep(0.05)
+        assert await store.stop_ttl_sweeper(timeout=2) is True
     assert not any(
         t.name == "threadloom-sqlite-ttl-sweeper" and t.is_alive() for t in threading.enumerate()
     )

@@ -165,7 +165,7 @@ def _parse_logical(op: str, spec: Any, depth: int) -> Clause:
 def _split_path(key: str) -> tuple[str, ...]:
     parts = tuple(_checked_text(key, "field").split("."))
     if not key or any(not part for part in parts):
-        raise InvalidFilterError(f"Invalid filter field path {key!r}: empty segment")
+        raise InvalidFilterError(f"Invalid filter key {key!r}: its field path has an empty segment")
     return parts
 
 

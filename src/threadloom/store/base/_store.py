@@ -90,6 +90,8 @@ class BaseStore(ABC):
         See :class:`SearchItem` for what ``score`` means in each mode.
         """
         self._check_mode(mode)
+        if type(namespace_prefix) is list:  # LangGraph's stores take a list too
+            namespace_prefix = tuple(namespace_prefix)
         op = SearchOp(
             namespace_prefix, filter, limit, offset, query, self._refresh(refresh_ttl), mode
         )
@@ -181,6 +183,8 @@ class BaseStore(ABC):
     ) -> list[SearchItem]:
         """Async twin of :meth:`search`."""
         self._check_mode(mode)
+        if type(namespace_prefix) is list:  # LangGraph's stores take a list too
+            namespace_prefix = tuple(namespace_prefix)
         op = SearchOp(
             namespace_prefix, filter, limit, offset, query, self._refresh(refresh_ttl), mode
         )

@@ -91,6 +91,15 @@ class AsyncSqliteStore(BaseStore):
         """Delete expired items now; returns how many were deleted."""
         return int(await run_in_thread(self.store.sweep_ttl))
 
+    async def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> None:
+        """Start the sweeper thread (see :meth:`SqliteStore.start_ttl_sweeper`); awaited, as
+        LangGraph's async store and :class:`~threadloom.store.postgres.aio.AsyncPostgresStore`."""
+        self.store.start_ttl_sweeper(sweep_interval_minutes)
+
+    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the sweeper thread without blocking the event loop; whether it stopped in time."""
+        return bool(await run_in_thread(self.store.stop_ttl_sweeper, timeout))
+
     async def aclose(self) -> None:
         """Stop the sweeper and close the connection."""
         await run_in_thread(self.store.close)
@@ -114,7 +123,7 @@ class AsyncSqliteStore(BaseStore):
         return self.store.load_items(items)
 
     def __getattr__(self, name: str) -> Any:
-        # start_ttl_sweeper, stop_ttl_sweeper, ...: the sync store's extras.
+        # sweep settings, verify_on_open, ...: the sync store's extras.
         if name == "store":
             raise AttributeError(name)
         return getattr(self.store, name)
