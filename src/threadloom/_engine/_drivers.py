@@ -30,6 +30,7 @@ from threadloom.errors import GraphBubbleUp, NodeCancelledError
 __all__ = [
     "Event",
     "Sink",
+    "Tee",
     "aexecute_task",
     "complete_async",
     "complete_sync",
@@ -84,6 +85,34 @@ class Sink:
         if items:
             self.buffer = []
         return items
+
+
+class Tee:
+    """Where the parts of a subgraph streamed by its caller inside a node go: to that
+    caller's :class:`Sink` (namespaces relative to the subgraph) for the modes it asked
+    for, and to the parent run's sink for the modes the parent streams."""
+
+    __slots__ = ("own", "own_modes", "parent", "parent_modes", "prefix")
+
+    def __init__(
+        self, own: Sink, own_modes: frozenset[str], parent: Any, parent_modes: frozenset[str]
+    ) -> None:
+        self.own = own
+        self.own_modes = own_modes
+        self.parent = parent
+        self.parent_modes = parent_modes
+        self.prefix: tuple[str, ...] = ()
+
+    def __call__(self, ns: tuple[str, ...], mode: str, payload: Any) -> None:
+        if mode in self.parent_modes:
+            self.parent(ns, mode, payload)
+        if mode in self.own_modes:
+            self.own(self.relative(ns), mode, payload)
+
+    def relative(self, ns: tuple[str, ...]) -> tuple[str, ...]:
+        """``ns`` as the subgraph's own caller sees it (its own parts at ``()``)."""
+        size = len(self.prefix)
+        return ns[size:] if ns[:size] == self.prefix else ns
 
 
 def executor() -> ThreadPoolExecutor:

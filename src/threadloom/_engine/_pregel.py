@@ -14,6 +14,7 @@ from threadloom._engine._context import Task, current_task
 from threadloom._engine._drivers import (
     Event,
     Sink,
+    Tee,
     complete_async,
     complete_sync,
     run_async,
@@ -172,12 +173,15 @@ class CompiledGraph(RunnableGraph):
             if config is None:
                 config = parent.config
             prun = parent.run
-            modes = prun.modes if prun.subgraphs else prun.modes & _LIVE_MODES
+            forward = prun.modes if prun.subgraphs else prun.modes & _LIVE_MODES
+            # Streamed inside a node (stream(), or invoke with a stream mode): the caller
+            # reads the subgraph's parts, and the parent's stream still gets its share.
+            tee = Tee(sink, modes, prun.sink, forward) if sink is not None else None
             run = Run(
                 self,
                 dict(config or {}),
-                modes=modes,
-                sink=prun.sink,
+                modes=forward | modes if tee is not None else forward,
+                sink=tee if tee is not None else prun.sink,
                 context=context,
                 parent=parent,
                 interrupt_before=interrupt_before,
@@ -185,6 +189,16 @@ class CompiledGraph(RunnableGraph):
             )
             run.subgraphs = prun.subgraphs
             run.callbacks_handler = prun.callbacks_handler
+            if tee is not None:
+                assert sink is not None
+                tee.prefix = run.ns_path
+                run.subgraphs = prun.subgraphs or sink.subgraphs
+                if "messages" in modes:
+                    own = StreamMessagesHandler(
+                        lambda ns, payload: sink(tee.relative(ns), "messages", payload)
+                    )
+                    run.callbacks_handler = own
+                    run.callbacks = _add_handler(run.config.get("callbacks"), own)
             run.durability = prun.durability
             run.traced = prun.trace is not None
             return run
