@@ -623,7 +623,6 @@ def test_setup_of_a_vector_store_indexes_the_file_in_the_background(
         store.setup()
         _wait_for_filler(store)
         assert _fts_consistent(store) == (4, 3)
-        assert store._keywords is not None and store._keywords.covers(())  # loaded too
         built = _max_text_id(store)
         found = [
             (h.namespace, h.key, h.score)

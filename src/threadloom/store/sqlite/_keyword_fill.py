@@ -5,12 +5,13 @@ FTS5 upkeep would make its puts slower for searches it may never run). So that
 its first keyword or hybrid search does not pay for indexing the whole file,
 ``setup()`` starts a :class:`KeywordFiller`: a daemon thread that indexes every
 item written since the last catch-up (:func:`~threadloom.store.sqlite._text_search.catch_up_keyword_rows`),
-a few thousand per write transaction so that requests interleave with it, then
-loads the process's in-memory keyword index. After that it sleeps until the
-store's own puts wake it, and catches up again once they pause for
-:data:`QUIET_S` (a bulk load is not slowed by indexing between its batches).
-A keyword search indexes whatever the filler has not reached yet itself: only
-the items written since.
+:data:`CHUNK` per write transaction with a pause between them, so that requests
+interleave with it. After that it sleeps until the store's own puts wake it,
+and catches up again once they pause for :data:`QUIET_S` (a bulk load is not
+slowed by indexing between its batches). A keyword search indexes whatever the
+filler has not reached yet itself: only the items written since. The process's
+in-memory copy of the rows is read as the vectors are, one namespace on its
+first keyword search there (``_keyword_sync``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from threadloom.store.sqlite._store import SqliteStore
 
-__all__ = ["CHUNK", "QUIET_S", "KeywordFiller"]
+__all__ = ["CHUNK", "PAUSE_S", "QUIET_S", "KeywordFiller"]
 
 #: Items indexed per write transaction: the longest a request waits for the filler.
-CHUNK = 2_000
+CHUNK = 500
+#: Seconds between two transactions of a catch-up: requests waiting for the lock go first.
+PAUSE_S = 0.005
 #: Seconds without a put before the filler catches up with the puts.
 QUIET_S = 0.2
 
@@ -82,10 +85,8 @@ class KeywordFiller:
             if store is None:
                 return
             try:
-                while not self._stop.is_set() and not store._catch_up_keywords(CHUNK):
+                while not store._catch_up_keywords(CHUNK) and not self._stop.wait(PAUSE_S):
                     pass
-                if not self._stop.is_set():
-                    store._load_keywords()
             except Exception:
                 # A closed store ends the thread; anything else is left to the next
                 # keyword search, which catches up itself (and reports the error).

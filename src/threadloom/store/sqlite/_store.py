@@ -183,8 +183,7 @@ class SqliteStore(Searches, BaseStore):
         transaction: see ``_text_search``) when ``search_mode`` is ``"keyword"``
         or ``"hybrid"``, so no search of such a store pays for it. A
         ``"vector"`` store's puts skip the keyword rows; here it starts the
-        background thread that indexes them and loads the process's in-memory
-        keyword index (``_keyword_fill``).
+        background thread that indexes them (``_keyword_fill``).
 
         Raises :class:`~threadloom.errors.SchemaVersionError` for a file written
         by a newer threadloom and :class:`~threadloom.errors.IndexConfigMismatchError`
@@ -251,15 +250,6 @@ class SqliteStore(Searches, BaseStore):
     def _keywords_changed(self) -> None:
         if self._keywords is not None:
             self._keywords.rows_changed()
-
-    def _load_keywords(self) -> None:
-        """Bring the in-process keyword index up to date with the whole file (the filler's
-        last step), so that no search loads it."""
-        keywords = self._keywords
-        assert keywords is not None
-        with self._db.lock:
-            self._db.read(lambda c: keywords.catch_up(c, self._db.data_version(), ()))
-        self._keyword_rows_ready = True
 
     def _needs_keywords(self, prepared: dict[int, Prepared]) -> bool:
         return not self._keyword_live and any(p.keywords for p in prepared.values())
