@@ -299,6 +299,39 @@ async def test_unknown_state_keys_in_a_node_update_are_dropped(client: GraphClie
     assert out["x"] == 5 and "nope" not in out
 
 
+async def test_keys_the_state_lacks_reach_the_nodes_edges_but_no_stream(
+    client: GraphClient,
+) -> None:
+    """A node can pass its conditional edges extra keys (LangGraph's passthrough): the edge sees
+    them with the state; the updates stream and the state never show them."""
+    seen: list[dict] = []
+
+    def route(state: dict) -> str:
+        seen.append(state)
+        return END
+
+    builder = StateGraph(State)
+    builder.add_node("n", lambda s: {"x": 1, "hint": "done"})
+    builder.add_edge(START, "n")
+    builder.add_conditional_edges("n", route)
+    parts = await client.stream(builder.compile(), {"x": 0, "log": []}, stream_mode="updates")
+    assert parts == [{"n": {"x": 1}}]
+    assert seen == [{"x": 1, "log": [], "hint": "done"}]
+
+
+async def test_a_dict_of_runnables_is_a_node_that_runs_them_in_parallel(client: GraphClient) -> None:
+    """add_node("n", {"x": runnable, "log": runnable}) runs both on the state, each filling its
+    key of the update (LangGraph coerces the dict to a RunnableParallel)."""
+    from langchain_core.runnables import RunnableLambda
+
+    builder = StateGraph(State)
+    builder.add_node(
+        "n", {"x": RunnableLambda(lambda s: s["x"] + 1), "log": RunnableLambda(lambda s: ["n"])}
+    )
+    builder.add_edge(START, "n")
+    assert await client.invoke(builder.compile(), {"x": 1, "log": []}) == {"x": 2, "log": ["n"]}
+
+
 async def test_a_node_returning_a_non_dict_is_an_error_naming_it(client: GraphClient) -> None:
     """A node returning e.g. a string raises InvalidUpdateError naming the node."""
     builder = StateGraph(State)

@@ -51,6 +51,10 @@ class NodeFunc:
         self.store_required = False
         self.is_runnable = False
         self.is_async_only = False
+        if isinstance(fn, dict):  # a dict of runnables runs them in parallel, as in LangGraph
+            from langchain_core.runnables import RunnableParallel
+
+            fn = self.fn = RunnableParallel(fn)
         if _is_runnable(fn):
             self.is_runnable = True
             self.afn = fn.ainvoke

@@ -65,8 +65,14 @@ def process_output(run: Run, task: Task, value: Any) -> list[BranchSpec]:
         if task.path[:1] == ("update",):
             _check_update_keys(run, value)
         update = _update_writes(run, node, value.items())
-        # A subgraph's output is reported as what the parent takes of it (no private keys).
-        result = value if node.subgraph is None else dict(update)
+        writable = run.spec.writable_keys
+        if node.subgraph is not None:
+            # A subgraph's output is reported as what the parent takes of it (no private keys).
+            result = dict(update)
+        elif all(key in writable for key in value):
+            result = value
+        else:  # keys the state lacks show nowhere, as in LangGraph (the node's edges see them)
+            result = {key: item for key, item in value.items() if key in writable}
         writes.extend(update)
     elif isinstance(value, NodeReturn):
         result = value.result

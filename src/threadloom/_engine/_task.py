@@ -70,7 +70,7 @@ def task_script(task: Task) -> TaskScript:
             try:
                 output = yield (node.func, task.input, True)
                 branches = run.process_output(task, output)
-                _finish(task, (yield from _branches(task, branches)) if branches else [])
+                _finish(task, (yield from _branches(task, branches, output)) if branches else [])
                 if cached is not None:
                     store(run.cache, cached, (task.writes, task.result), node.cache_policy)
                 return
@@ -129,14 +129,22 @@ def retry_wait(policies: Any, exc: Exception, attempt: int) -> float | None:
     return None
 
 
-def _branches(task: Task, branches: list[Any]) -> Generator[Call, Any, list[tuple[str, Any]]]:
-    """The writes of the conditional edges after the node, each decided on the fresh state."""
+def _branches(
+    task: Task, branches: list[Any], output: Any = None
+) -> Generator[Call, Any, list[tuple[str, Any]]]:
+    """The writes of the conditional edges after the node, each decided on the fresh state.
+
+    Keys of the node's returned dict that the state does not keep still reach an edge
+    that reads the whole (dict) state, as in LangGraph: a node can pass its edges extras.
+    """
     if not branches:
         return []
     run = task.run
     out: list[tuple[str, Any]] = []
     for branch in branches:
         state = fresh_state(run, task, task.writes, branch)
+        if type(output) is dict and type(state) is dict and branch.input_keys is None:
+            state = {**output, **state}
         result = yield (branch.path, state, False)
         out.extend(run.resolve_branch(task.name, branch, result))
     return out
