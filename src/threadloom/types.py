@@ -295,7 +295,8 @@ class TimeoutPolicy:
 
     ``run_timeout`` caps the attempt's wall-clock time; ``idle_timeout`` caps the
     time without progress. Progress is ``runtime.heartbeat()`` and, with
-    ``refresh_on="auto"``, also each ``custom`` stream write. An attempt past a
+    ``refresh_on="auto"``, also each ``custom`` stream write and each message a
+    ``messages`` stream carries (a model's streamed tokens). An attempt past a
     limit is cancelled and fails with :class:`~threadloom.errors.NodeTimeoutError`.
     A number (or ``timedelta``) where a policy is expected is a ``run_timeout``.
     """

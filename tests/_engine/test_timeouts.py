@@ -7,11 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessageChunk, HumanMessage
+from langchain_core.outputs import ChatGenerationChunk
 from typing_extensions import TypedDict
 
 from threadloom.errors import GraphBuildError, NodeTimeoutError
 from threadloom.func import entrypoint, task
-from threadloom.graph import END, START, StateGraph
+from threadloom.graph import END, START, MessagesState, StateGraph
 from threadloom.runtime import Runtime
 from threadloom.types import RetryPolicy, Send, TimeoutPolicy
 
@@ -144,3 +147,43 @@ def test_a_sync_runnable_lambda_cannot_have_a_timeout() -> None:
     with pytest.raises(GraphBuildError, match="only supported for async"):
         _graph(RunnableLambda(lambda s: s), timeout=1.0)
     assert _graph(RunnableLambda(body), timeout=1.0) is not None
+
+
+class _TickingModel(GenericFakeChatModel):
+    """Streams three tokens, ``pause`` seconds apart (longer than the idle limit in total)."""
+
+    pause: float = 0.1
+
+    async def _astream(
+        self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> Any:
+        for i in range(3):
+            await asyncio.sleep(self.pause)
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=str(i)))
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(str(i), chunk=chunk)
+            yield chunk
+
+
+async def test_streamed_tokens_move_the_idle_deadline_only_under_auto_refresh() -> None:
+    """With ``stream_mode="messages"`` each token a model streams is progress for
+    ``refresh_on="auto"`` (as in LangGraph); ``refresh_on="heartbeat"`` ignores it."""
+    model = _TickingModel(messages=iter([]))
+
+    async def call_model(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    def graph(policy: TimeoutPolicy) -> Any:
+        builder = StateGraph(MessagesState)
+        builder.add_node("call_model", call_model, timeout=policy)
+        builder.add_edge(START, "call_model")
+        return builder.compile()
+
+    question = {"messages": [HumanMessage("hi")]}
+    auto = graph(TimeoutPolicy(idle_timeout=0.2))
+    tokens = [c.content async for c, _ in auto.astream(question, stream_mode="messages")]
+    assert tokens[:3] == ["0", "1", "2"]
+    strict = graph(TimeoutPolicy(idle_timeout=0.2, refresh_on="heartbeat"))
+    with pytest.raises(NodeTimeoutError):
+        async for _ in strict.astream(question, stream_mode="messages"):
+            pass

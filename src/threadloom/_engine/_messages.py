@@ -18,6 +18,8 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, LLMResult
 from langchain_core.tracers._streaming import _StreamingCallbackHandler
 
+from threadloom._engine._timeout import progress
+
 __all__ = ["StreamMessagesHandler"]
 
 T = TypeVar("T")
@@ -54,6 +56,7 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
         if message.id is not None:
             self.seen.add(message.id)
         self.emit(key[0], (message, key[1]))
+        progress()  # a streamed message moves a timed node's idle deadline (refresh_on="auto")
 
     def on_chat_model_start(
         self,
