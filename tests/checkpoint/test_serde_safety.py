@@ -305,3 +305,21 @@ def test_allowed_modules_narrows_which_classes_load() -> None:
     assert JsonPlusSerializer(allowed_modules=[__name__]).loads_typed(stored) == Pair(1, 2)
     with pytest.raises(SerializationError, match="allowed_modules"):
         JsonPlusSerializer(allowed_modules=["myapp"]).loads_typed(stored)
+
+
+def test_langgraph_loader_options_are_accepted_and_never_widen_loading() -> None:
+    """``allowed_msgpack_modules``/``allowed_json_modules`` (even ``True``: "any module")
+    change nothing: a blob naming an unknown module still loads nothing. Pickle is refused."""
+    stored = JsonPlusSerializer().dumps_typed(Pair(1, 2))
+    options_tried: list[dict[str, Any]] = [
+        {"allowed_msgpack_modules": None},
+        {"allowed_msgpack_modules": True},
+        {"allowed_json_modules": [("os", "system")]},
+    ]
+    for options in options_tried:
+        serde = JsonPlusSerializer(**options)
+        assert serde.loads_typed(stored) == Pair(1, 2)
+        with pytest.raises(SerializationError):
+            load(serde, {"__tl": "obj", "m": "os", "c": "system", "v": {}})
+    with pytest.raises(SerializationError, match="pickle"):
+        JsonPlusSerializer(pickle_fallback=True)

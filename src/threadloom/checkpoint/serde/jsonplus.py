@@ -51,7 +51,9 @@ class JsonPlusSerializer:
 
     ``allowed_modules`` (module prefixes), when given, narrows which classes load:
     only those of these modules (and registered ones). Loading never imports
-    anything either way.
+    anything either way. LangGraph's ``allowed_json_modules`` and
+    ``allowed_msgpack_modules`` are accepted and change nothing (no module a blob
+    names is ever imported); ``pickle_fallback=True`` is refused.
 
     Example::
 
@@ -64,7 +66,23 @@ class JsonPlusSerializer:
         assert serde.loads_typed(serde.dumps_typed(value)) == value
     """
 
-    def __init__(self, *, allowed_modules: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        allowed_modules: Iterable[str] | None = None,
+        pickle_fallback: bool = False,
+        allowed_json_modules: Any = None,
+        allowed_msgpack_modules: Any = None,
+    ) -> None:
+        # LangGraph's options for its msgpack/JSON loaders are accepted so its code runs:
+        # this serializer loads only the types it knows and never imports what a blob
+        # names, which is at least as strict as any allowlist they could give.
+        del allowed_json_modules, allowed_msgpack_modules
+        if pickle_fallback:
+            raise SerializationError(
+                "pickle_fallback=True is not supported: threadloom never stores or loads pickle "
+                "(a pickle in a checkpoint runs code when loaded); register the type instead"
+            )
         self._decoder = Decoder(tuple(allowed_modules or ()))
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
