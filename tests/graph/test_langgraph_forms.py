@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import pydantic
 import pytest
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
 from typing_extensions import TypedDict
 
 from threadloom.channels import BinaryOperatorAggregate, EphemeralValue
@@ -356,3 +356,23 @@ async def test_a_node_may_share_its_name_with_a_state_key(client: GraphClient) -
     }
     updates = await client.stream(graph, {"first": "", "second": ""}, stream_mode="updates")
     assert updates == [{"first": {"first": "done"}}, {"second": {"second": "done!"}}]
+
+
+def test_a_typeddict_whose_one_key_is_root_is_a_one_value_state() -> None:
+    """``class State(TypedDict): __root__: Annotated[list, add_messages]`` is the state
+    ``Annotated[list, add_messages]``: nodes take and return the list itself, as in LangGraph."""
+    class State(TypedDict):
+        __root__: Annotated[list[BaseMessage], add_messages]
+
+    seen: list[Any] = []
+
+    def reply(messages: list[BaseMessage]) -> list[BaseMessage]:
+        seen.append(messages)
+        return [AIMessage("hello", id="a1")]
+
+    builder = StateGraph(State)
+    builder.add_node("reply", reply)
+    builder.add_edge(START, "reply")
+    out = builder.compile().invoke(HumanMessage("hi", id="h1"))
+    assert [m.content for m in out] == ["hi", "hello"]
+    assert [m.content for m in seen[0]] == ["hi"]

@@ -81,6 +81,18 @@ def channels_of(schema: Any) -> dict[str, BaseChannel]:
     }
 
 
+def root_field(schema: Any) -> Any:
+    """The type of a TypedDict's one key when it is ``"__root__"`` (a one-value state, as
+    LangGraph reads it); ``None`` for any other schema."""
+    if not typing_extensions.is_typeddict(schema):  # typing's misses typing_extensions' TypedDict
+        return None
+    try:
+        hints = typing.get_type_hints(schema, include_extras=True)
+    except Exception:
+        return None
+    return hints["__root__"] if list(hints) == ["__root__"] else None
+
+
 def managed_of(schema: Any) -> dict[str, type]:
     """The keys of ``schema`` whose values the run provides (``RemainingSteps``, ``IsLastStep``)."""
     if not is_schema(schema):

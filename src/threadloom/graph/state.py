@@ -57,6 +57,7 @@ from threadloom.graph._schema import (
     managed_of,
     object_to_dict,
     root_channel,
+    root_field,
     same_channel,
     state_coercer,
 )
@@ -138,8 +139,13 @@ class StateGraph:
         self.output_schema = output_schema if output_schema is not None else state_schema
         # A state that is one value (list[str], Annotated[list, add]) lives in one channel.
         self.root = not is_schema(state_schema) and _is_root_type(state_schema)
+        root_hint = None if self.root else root_field(state_schema)
+        if root_hint is not None:
+            self.root = True  # a TypedDict whose one key is "__root__" holds one value
         if self.root:
-            self.channels: dict[str, BaseChannel] = {ROOT: root_channel(ROOT, state_schema)}
+            self.channels: dict[str, BaseChannel] = {
+                ROOT: root_channel(ROOT, state_schema if root_hint is None else root_hint)
+            }
             self.state_keys: tuple[str, ...] = (ROOT,)
             self.input_keys: tuple[str, ...] = (ROOT,)
             self.output_keys: tuple[str, ...] = (ROOT,)
