@@ -85,3 +85,30 @@ def test_a_saver_class_can_name_its_version_type():
     saver = Mine()
     config = saver.put({"configurable": {"thread_id": "t"}}, empty_checkpoint(), {}, {})
     assert saver.get_tuple(config) is not None
+
+
+async def test_a_saver_may_implement_only_the_sync_methods():
+    """A saver overriding only the sync methods can be built and used; an async method it
+    lacks raises NotImplementedError naming itself, as LangGraph's base does."""
+    import pytest
+
+    from threadloom.checkpoint.base import BaseCheckpointSaver
+
+    class SyncOnly(BaseCheckpointSaver[float]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = InMemorySaver()
+
+        def get_tuple(self, config):
+            return self.inner.get_tuple(config)
+
+        def put(self, config, checkpoint, metadata, new_versions):
+            return self.inner.put(config, checkpoint, metadata, new_versions)
+
+    saver = SyncOnly()
+    config = saver.put({"configurable": {"thread_id": "t"}}, empty_checkpoint(), {}, {})
+    assert saver.get(config) is not None
+    with pytest.raises(NotImplementedError, match="aget_tuple"):
+        await saver.aget_tuple(config)
+    with pytest.raises(NotImplementedError, match="delete_thread"):
+        saver.delete_thread("t")

@@ -5,7 +5,7 @@ re-exported by :mod:`threadloom.checkpoint.base` (see there).
 from __future__ import annotations
 
 import random
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -168,12 +168,18 @@ def _text_id(value: Any, name: str) -> str:
     return value
 
 
+def _not_implemented(saver: Any, method: str) -> NotImplementedError:
+    """The error of a method a saver does not override (a sync-only saver's async twins, say)."""
+    return NotImplementedError(f"{type(saver).__name__} does not implement {method}()")
+
+
 V = TypeVar("V", int, float, str)
 """The type of a saver's channel versions (``BaseCheckpointSaver[str]``, as in LangGraph)."""
 
 
 class BaseCheckpointSaver(ABC, Generic[V]):
-    """Abstract checkpointer. Backends implement the sync and async methods below.
+    """The checkpointer interface. A backend overrides the methods it supports; the others
+    raise ``NotImplementedError`` (as LangGraph's), so a sync-only saver is a valid saver.
 
     Configs address checkpoints through ``config["configurable"]``:
     ``thread_id`` (required), ``checkpoint_ns`` (``""`` for the root graph) and
@@ -197,11 +203,10 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         found = self.get_tuple(config)
         return found.checkpoint if found else None
 
-    @abstractmethod
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint tuple addressed by ``config``, or ``None``."""
+        raise _not_implemented(self, "get_tuple")
 
-    @abstractmethod
     def list(
         self,
         config: RunnableConfig | None,
@@ -211,8 +216,8 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
         """Checkpoints newest first, filtered by thread, metadata and ``before``."""
+        raise _not_implemented(self, "list")
 
-    @abstractmethod
     def put(
         self,
         config: RunnableConfig,
@@ -221,8 +226,8 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store ``checkpoint``; only channels in ``new_versions`` changed. Returns its config."""
+        raise _not_implemented(self, "put")
 
-    @abstractmethod
     def put_writes(
         self,
         config: RunnableConfig,
@@ -231,10 +236,11 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         task_path: str = "",
     ) -> None:
         """Store the writes of one finished task against the checkpoint in ``config``."""
+        raise _not_implemented(self, "put_writes")
 
-    @abstractmethod
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint and write of ``thread_id``."""
+        raise _not_implemented(self, "delete_thread")
 
     def put_step(
         self,
@@ -262,11 +268,10 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         found = await self.aget_tuple(config)
         return found.checkpoint if found else None
 
-    @abstractmethod
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async twin of :meth:`get_tuple`."""
+        raise _not_implemented(self, "aget_tuple")
 
-    @abstractmethod
     def alist(
         self,
         config: RunnableConfig | None,
@@ -276,8 +281,8 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Async twin of :meth:`list`."""
+        raise _not_implemented(self, "alist")
 
-    @abstractmethod
     async def aput(
         self,
         config: RunnableConfig,
@@ -286,8 +291,8 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async twin of :meth:`put`."""
+        raise _not_implemented(self, "aput")
 
-    @abstractmethod
     async def aput_writes(
         self,
         config: RunnableConfig,
@@ -296,10 +301,11 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         task_path: str = "",
     ) -> None:
         """Async twin of :meth:`put_writes`."""
+        raise _not_implemented(self, "aput_writes")
 
-    @abstractmethod
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
+        raise _not_implemented(self, "adelete_thread")
 
     async def aput_step(
         self,
