@@ -169,3 +169,113 @@ def test_sigkill_mid_run_on_sqlite(
             assert found is not None
             graph = _chain(_say("a"), _say("b")).compile(checkpointer=saver)
             assert graph.get_state(THREAD).values == values
+
+
+_PARALLEL_WORKER = textwrap.dedent(
+    """
+    import operator, sys, time
+    from pathlib import Path
+    from typing import Annotated
+    from typing_extensions import TypedDict
+    from threadloom.checkpoint.sqlite import SqliteSaver
+    from threadloom.graph import START, StateGraph
+
+    class State(TypedDict):
+        log: Annotated[list[str], operator.add]
+
+    db, ready, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+
+    def hang(state):
+        while not (ready.parent / "fast-done").exists():  # the fast node has finished
+            time.sleep(0.01)
+        time.sleep(0.2)  # and the driver has had its turn to save it
+        ready.write_text("fast finished, hang running")
+        time.sleep(600)
+
+    def fast(state):
+        (ready.parent / "fast-done").write_text("")
+        return {"log": ["fast"]}
+
+    builder = StateGraph(State)
+    builder.add_node("fast", fast)
+    builder.add_node("hang", hang)
+    builder.add_edge(START, "fast")
+    builder.add_edge(START, "hang")
+    graph = builder.compile(checkpointer=SqliteSaver(db))
+    graph.invoke({"log": []}, {"configurable": {"thread_id": "t"}}, durability=mode)
+    """
+)
+
+
+@pytest.mark.parametrize(("mode", "kept"), [("sync", True), ("async", False)])
+def test_sigkill_mid_step_keeps_the_finished_task_only_under_sync(
+    tmp_path: Path, mode: str, kept: bool
+) -> None:
+    """Killed while one node of a parallel step still runs: ``sync`` saved the other's writes
+    as it finished (a resume does not run it again); ``async`` saves a step's writes with
+    its checkpoint, so the step runs again whole."""
+    script = tmp_path / "worker.py"
+    script.write_text(_PARALLEL_WORKER)
+    db, ready = tmp_path / "cp.sqlite", tmp_path / "ready"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, str(script), str(db), str(ready), mode], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None, "the worker exited before the parallel step"
+            assert time.monotonic() < deadline, "the worker never reached the parallel step"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    ran: list[str] = []
+
+    def node(name: str) -> Any:
+        def run(state: Any) -> Any:
+            ran.append(name)
+            return {"log": [name]}
+
+        return run
+
+    with SqliteSaver.from_conn_string(str(db)) as saver:
+        pending = {w[1] for w in saver.get_tuple(THREAD).pending_writes}
+        assert ("log" in pending) is kept
+        builder = StateGraph(State)
+        builder.add_node("fast", node("fast"))
+        builder.add_node("hang", node("hang"))
+        builder.add_edge(START, "fast")
+        builder.add_edge(START, "hang")
+        graph = builder.compile(checkpointer=saver)
+        assert sorted(graph.invoke(None, THREAD)["log"]) == ["fast", "hang"]
+        assert sorted(ran) == (["hang"] if kept else ["fast", "hang"])
+
+
+def test_sync_durability_saves_each_task_once() -> None:
+    """Writes saved as each task finished are not saved again with the step's checkpoint."""
+    saver = InMemorySaver()
+    calls: list[str] = []
+    originals = {name: getattr(saver, name) for name in ("put", "put_step", "put_writes")}
+
+    def spy(name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name if name != "put_writes" else f"put_writes {args[2][:4]}")
+            return originals[name](*args, **kwargs)
+
+        return call
+
+    for name in originals:
+        setattr(saver, name, spy(name))
+    builder = StateGraph(State)
+    builder.add_node("x", lambda s: {"log": ["x"]})
+    builder.add_node("y", lambda s: {"log": ["y"]})
+    builder.add_edge(START, "x")
+    builder.add_edge(START, "y")
+    graph = builder.compile(checkpointer=saver)
+    assert sorted(graph.invoke({"log": []}, THREAD, durability="sync")["log"]) == ["x", "y"]
+    first = next(i for i, c in enumerate(calls) if c.startswith("put_writes"))
+    assert [c.split()[0] for c in calls[first:]] == ["put_writes", "put_writes", "put"]
+    assert len(set(calls[first : first + 2])) == 2  # one call per task
+    past = list(graph.get_state_history(THREAD))[1]  # the checkpoint the parallel step ran from
+    assert sorted(t.name for t in past.tasks) == ["x", "y"]
+    assert sorted(str(t.result) for t in past.tasks) == ["{'log': ['x']}", "{'log': ['y']}"]

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -247,6 +247,7 @@ async def _aexecute_all(tasks: list[Task]) -> None:
     work = _agated(int(limit)) if limit and len(tasks) > limit else aexecute_task
     runs: dict[asyncio.Future[None], Task] = {asyncio.ensure_future(work(t)): t for t in tasks}
     pending: set[asyncio.Future[None]] = set(runs)
+    saves = _saves_each(tasks)
     try:
         while pending:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -257,6 +258,10 @@ async def _aexecute_all(tasks: list[Task]) -> None:
                 await _acancel(pending)
                 time_out([runs[f] for f in pending])
                 break
+            if saves:
+                for future in done:
+                    if not future.cancelled():
+                        await _asave_finished(runs[future])
             if pending and any(_failed(runs[f]) for f in done):
                 stoppable = {f for f in pending if _stoppable(runs[f])}
                 await _acancel(stoppable)
@@ -267,6 +272,25 @@ async def _aexecute_all(tasks: list[Task]) -> None:
     for future in runs:
         if not future.cancelled():
             future.result()  # what a task script did not record (a parent command, ...)
+
+
+def _saves_each(tasks: list[Task]) -> bool:
+    """Whether each task's writes are saved as it finishes (``durability="sync"``, a step of
+    several tasks, a saver): a crash later in the step does not lose them."""
+    run = tasks[0].run
+    return len(tasks) > 1 and run.durability == "sync" and run.saver is not None
+
+
+def _save_finished(task: Task) -> None:
+    run = task.run
+    for method, args in run.finished_ops(task):
+        getattr(run.saver, method)(*args)
+
+
+async def _asave_finished(task: Task) -> None:
+    run = task.run
+    for method, args in run.finished_ops(task):
+        await getattr(run.saver, "a" + method)(*args)
 
 
 def _failed(task: Task) -> bool:
@@ -294,7 +318,7 @@ def _execute_all(tasks: list[Task]) -> None:
         execute_task(tasks[0])
         return
     limit = tasks[0].run.config.get("max_concurrency")
-    if deadline is not None or (limit and len(tasks) > limit):
+    if deadline is not None or (limit and len(tasks) > limit) or _saves_each(tasks):
         _execute_pooled(tasks, int(limit) if limit and len(tasks) > limit else 0, deadline)
         return
     pool = executor()
@@ -321,8 +345,17 @@ def _execute_pooled(tasks: list[Task], limit: int, deadline: float | None) -> No
 
     pool = executor()
     futures = {pool.submit(contextvars.copy_context().run, work, t): t for t in tasks}
-    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-    done, late = wait(futures, timeout=timeout)
+    saves = _saves_each(tasks)
+    late: set[Future[None]] = set(futures)
+    while late:
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done, late = wait(late, timeout=timeout, return_when=FIRST_COMPLETED)
+        if not done:  # the deadline passed
+            break
+        if saves:
+            for future in done:
+                _save_finished(futures[future])
+    done = set(futures) - late
     if late:
         stopped.set()
         for future in late:
@@ -346,6 +379,7 @@ def _execute_live(tasks: list[Task], sink: Sink) -> Iterator[Event]:
             futures[future] = task
             future.add_done_callback(lambda _f: live.put(_DONE))
         remaining = len(tasks)
+        saved: set[Future[None]] = set() if _saves_each(tasks) else set(futures)
         while remaining:
             if deadline is None:
                 item = live.get()
@@ -363,6 +397,9 @@ def _execute_live(tasks: list[Task], sink: Sink) -> Iterator[Event]:
                     continue
             if item is _DONE:
                 remaining -= 1
+                for future in [f for f in futures if f.done() and f not in saved]:
+                    saved.add(future)
+                    _save_finished(futures[future])
             else:
                 yield item
     finally:
@@ -502,6 +539,7 @@ async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncGenerator[Event,
             future = asyncio.ensure_future(aexecute_task(task))
             runs[future] = task
             future.add_done_callback(lambda _f: live.put_nowait(_DONE))
+        saved: set[asyncio.Future[None]] = set() if _saves_each(tasks) else set(runs)
         while remaining:
             if not live.empty():
                 item = live.get_nowait()
@@ -522,6 +560,10 @@ async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncGenerator[Event,
                     continue
             if item is _DONE:
                 remaining -= 1
+                for finished in [f for f in runs if f.done() and f not in saved]:
+                    saved.add(finished)
+                    if not finished.cancelled():
+                        await _asave_finished(runs[finished])
                 if remaining and any(f.done() and _failed(t) for f, t in runs.items()):
                     stoppable = [f for f, t in runs.items() if not f.done() and _stoppable(t)]
                     await _acancel(stoppable)  # the step failed; threads run to their end

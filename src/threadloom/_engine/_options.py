@@ -52,7 +52,9 @@ class RunOptions(TypedDict, total=False):
     the output state to these keys (one key as a string: its value alone).
     ``durability="exit"`` saves one checkpoint when the run stops (done,
     interrupted or failed) instead of one per step; ``"sync"`` and ``"async"``
-    (the default) both save each step before the next one starts. ``control``
+    (the default) both save each step before the next one starts, and ``"sync"``
+    also saves the writes of each task of a parallel step as the task finishes
+    (a crash later in the step does not run it again). ``control``
     (a :class:`~threadloom.runtime.RunControl`) lets another thread stop the run
     between steps. ``version="v2"`` is not supported yet
     (:class:`~threadloom.errors.UnsupportedOptionError`).

@@ -188,6 +188,7 @@ class Run(RunOutput, RunSaving, RunTaskSetup):
             graph.cache if graph.cache is not None or parent is None else parent.run.cache
         )
         self.cached_tasks: set[str] = set()
+        self.saved_tasks: set[str] = set()  # durability="sync": writes saved as each finished
         self.streamed: set[str] = set()  # this step's tasks whose update is already streamed
         self.node_errors: dict[str, BaseException] = {}
         """Exceptions of nodes whose error handler runs next (see ``_handlers``)."""

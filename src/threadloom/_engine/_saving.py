@@ -63,6 +63,8 @@ class RunSaving:
     _unsaved: set[str]
     _extra_metadata: dict[str, Any] | None
     cached_tasks: set[str]
+    saved_tasks: set[str]
+    durability: str
 
     def load_fresh(self) -> None:
         """Start a thread that has no checkpoint."""
@@ -176,7 +178,8 @@ class RunSaving:
         """What each task of a completed step wrote, as LangGraph records it: a task that
         wrote nothing gets a ``NO_WRITES`` marker (it finished), a resumed one its answers.
         Writes saved before (a resumed step's finished tasks) and cached results are left out."""
-        skip = self.cached_tasks
+        skip = self.cached_tasks | self.saved_tasks if self.saved_tasks else self.cached_tasks
+        self.saved_tasks = set()
         out = []
         for task in tasks:
             if task.id in skip:
@@ -237,6 +240,31 @@ class RunSaving:
             self.channels[key].mark_saved(self.versions[key])  # type: ignore[attr-defined]
         self._saved_delta = []
 
+    def finished_ops(self, task: Task) -> list[Op]:
+        """Under ``durability="sync"``, the writes of a task of a step with several, saved
+        as soon as it finishes (a crash later in the step does not run it again)."""
+        if self.durability != "sync" or self.saver is None or self.checkpoint_config is None:
+            return []
+        if task.id in self.cached_tasks or not task.finished:
+            return []
+        self.saved_tasks.add(task.id)
+        writes = self._outcome_writes(task)
+        return [("put_writes", (self.checkpoint_config, writes, task.id, _path_str(task.path)))]
+
+    def _outcome_writes(self, task: Task) -> list[tuple[str, Any]]:
+        """What a task's outcome saves as pending writes: its error, its interrupt, or its writes."""
+        if task.error is not None:
+            return [(ERROR, repr(task.error))]
+        if task.paused:
+            writes = [(INTERRUPT, list(task.interrupts))]
+            if task.resume:
+                writes.insert(0, (RESUME, list(task.resume)))
+            return writes
+        writes = self._kept(task.writes) or [(NO_WRITES, None)]
+        if task.resume:
+            writes.append((RESUME, list(task.resume)))
+        return writes
+
     def failure_ops(self, tasks: list[Task]) -> list[Op]:
         """Pending writes to save when a step did not complete (a failure or an interrupt)."""
         if self.saver is None or self.checkpoint_config is None:
@@ -246,16 +274,7 @@ class RunSaving:
         if self.null_writes:
             ops.append(("put_writes", (config, list(self.null_writes), NULL_TASK_ID, "")))
         for task in tasks:
-            if task.error is not None:
-                writes: list[tuple[str, Any]] = [(ERROR, repr(task.error))]
-            elif task.paused:
-                writes = [(INTERRUPT, list(task.interrupts))]
-                if task.resume:
-                    writes.insert(0, (RESUME, list(task.resume)))
-            else:
-                writes = self._kept(task.writes) or [(NO_WRITES, None)]
-                if task.resume:
-                    writes.append((RESUME, list(task.resume)))
+            writes = self._outcome_writes(task)
             ops.append(("put_writes", (config, writes, task.id, _path_str(task.path))))
         for call in self.calls:
             writes = [(RESUME, list(call.resume))] if call.resume else []
