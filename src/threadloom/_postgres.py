@@ -24,7 +24,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from threadloom.errors import ConnectionLostError, DatabaseError, SchemaVersionError
 
@@ -249,6 +249,31 @@ def _opened_here(conn: Any, in_transaction: bool) -> bool:
     )
 
 
+def _rows(cur: Any, conn: Any) -> list[Any]:
+    """The rows a statement returned. In a pipeline the caller opened (LangGraph's ``pipe=``)
+    results arrive on a sync: fetching forces it, where ``description`` is not known yet."""
+    if cur.description is not None:
+        return cast("list[Any]", cur.fetchall())
+    if conn.info.pipeline_status == psycopg.pq.PipelineStatus.OFF:
+        return []
+    try:
+        return cast("list[Any]", cur.fetchall())
+    except psycopg.ProgrammingError:  # the statement returns no rows
+        return []
+
+
+async def _arows(cur: Any, conn: Any) -> list[Any]:
+    """Async twin of :func:`_rows`."""
+    if cur.description is not None:
+        return cast("list[Any]", await cur.fetchall())
+    if conn.info.pipeline_status == psycopg.pq.PipelineStatus.OFF:
+        return []
+    try:
+        return cast("list[Any]", await cur.fetchall())
+    except psycopg.ProgrammingError:
+        return []
+
+
 def _drive(state: PlanRun, cur: Any, conn: Any, *, in_transaction: bool) -> Any:
     plan = state.plan
     try:
@@ -269,7 +294,7 @@ def _drive(state: PlanRun, cur: Any, conn: Any, *, in_transaction: bool) -> Any:
                     cur.executemany(query.sql, query.params)
                 else:
                     cur.execute(query.sql, query.params)
-                result = Result(cur.fetchall() if cur.description else [], cur.rowcount)
+                result = Result(_rows(cur, conn), cur.rowcount)
                 for extra in after:
                     cur.execute(extra.sql, extra.params)
                 _remember_settings(conn, record)
@@ -331,8 +356,7 @@ async def _adrive(state: PlanRun, cur: Any, conn: Any, *, in_transaction: bool) 
                     await cur.executemany(query.sql, query.params)
                 else:
                     await cur.execute(query.sql, query.params)
-                rows = await cur.fetchall() if cur.description else []
-                result = Result(rows, cur.rowcount)
+                result = Result(await _arows(cur, conn), cur.rowcount)
                 for extra in after:
                     await cur.execute(extra.sql, extra.params)
                 _remember_settings(conn, record)

@@ -290,3 +290,31 @@ async def test_update_state_of_an_unknown_checkpoint_raises_and_changes_nothing(
             await graph.aupdate_state(unknown, {"messages": [("user", "lost?")]})
         assert [m.content for m in (await graph.aget_state(thread("t"))).values["messages"]] == ["hi", "ok"]
         assert len([s async for s in graph.aget_state_history(thread("t"))]) == 3  # input, START, reply
+
+
+def test_a_saver_works_inside_a_pipeline_of_its_connection(pg_dsn: str) -> None:
+    """PostgresSaver(conn, pipe=conn.pipeline()), as LangGraph's: what it writes in the pipeline
+    reads back at once (a read syncs it)."""
+    with PostgresSaver.from_conn_string(pg_dsn) as saver:
+        saver.setup()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn, conn.pipeline() as pipe:
+        saver = PostgresSaver(conn, pipe=pipe)
+        first = saver.put(thread("piped"), make_checkpoint({"n": 1}, {"n": 1}), {"step": 0}, {"n": 1})
+        got = saver.get_tuple(first)
+        assert got is not None and got.checkpoint["channel_values"] == {"n": 1}
+        assert [t.metadata["step"] for t in saver.list(thread("piped"))] == [0]
+        second = saver.put(first, make_checkpoint({"n": 2}, {"n": 2}), {"step": 1}, {"n": 2})
+        assert saver.get_tuple(thread("piped")).config == second  # type: ignore[union-attr]
+    with PostgresSaver.from_conn_string(pg_dsn) as other:
+        assert [t.metadata["step"] for t in other.list(thread("piped"))] == [1, 0]
+
+
+async def test_an_async_saver_works_inside_a_pipeline_of_its_connection(pg_dsn: str) -> None:
+    """AsyncPostgresSaver(conn, pipe=conn.pipeline()), as LangGraph's."""
+    conn = await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True)
+    async with conn, conn.pipeline() as pipe:
+        saver = AsyncPostgresSaver(conn, pipe=pipe)
+        await saver.setup()
+        config = await saver.aput(thread("apiped"), make_checkpoint({"n": 1}, {"n": 1}), {}, {"n": 1})
+        got = await saver.aget_tuple(config)
+        assert got is not None and got.checkpoint["channel_values"] == {"n": 1}

@@ -20,7 +20,11 @@ class PostgresSaver(PostgresSaverCore):
     or a ``psycopg_pool.ConnectionPool``; async methods run the same work in a thread.
     """
 
-    def __init__(self, conn: Any, *, serde: Any = None, turn_timeout: float = 120.0) -> None:
+    def __init__(
+        self, conn: Any, pipe: Any = None, *, serde: Any = None, turn_timeout: float = 120.0
+    ) -> None:
+        # pipe: the psycopg Pipeline open on ``conn`` (LangGraph's argument); statements sent
+        # on ``conn`` go through it, and reading a result syncs it.
         super().__init__(serde=serde, turn_timeout=turn_timeout)
         self._conn = Conn(conn)
 

@@ -31,7 +31,10 @@ class AsyncPostgresSaver(PostgresSaverCore):
     event loop's (while the loop runs); ``setup`` is a coroutine here.
     """
 
-    def __init__(self, conn: Any, *, serde: Any = None, turn_timeout: float = 120.0) -> None:
+    def __init__(
+        self, conn: Any, pipe: Any = None, *, serde: Any = None, turn_timeout: float = 120.0
+    ) -> None:
+        # pipe: as in PostgresSaver, the pipeline open on ``conn``.
         super().__init__(serde=serde, turn_timeout=turn_timeout)
         self._conn = AsyncConn(conn)
         self._loop: asyncio.AbstractEventLoop | None = None
