@@ -112,8 +112,12 @@ class Records:
         return self._get(_THREADS, thread_id)
 
     def threads(self, thread_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The records of ``thread_ids`` that exist, by id, read in one batch."""
-        items = self.reader.batch([GetOp(_THREADS, thread_id) for thread_id in thread_ids])
+        """The records of ``thread_ids`` that exist, by id, read in one batch.
+
+        Read on the writing connection: the writer of run starts and ends reads here,
+        and leaves the reading connection to the requests.
+        """
+        items = self.store.batch([GetOp(_THREADS, thread_id) for thread_id in thread_ids])
         return {i.key: i.value for i in items if isinstance(i, Item)}
 
     def delete_thread(self, thread_id: str) -> None:
