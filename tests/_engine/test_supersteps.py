@@ -319,6 +319,25 @@ async def test_keys_the_state_lacks_reach_the_nodes_edges_but_no_stream(
     assert seen == [{"x": 1, "log": [], "hint": "done"}]
 
 
+async def test_an_edge_typed_with_the_state_schema_sees_only_the_state(
+    client: GraphClient,
+) -> None:
+    """A path function whose state parameter is annotated with a schema reads that schema:
+    the extra keys its node returned do not reach it (as in LangGraph)."""
+    seen: list[dict] = []
+
+    def route(state: State) -> str:
+        seen.append(dict(state))
+        return END
+
+    builder = StateGraph(State)
+    builder.add_node("n", lambda s: {"x": 1, "hint": "done"})
+    builder.add_edge(START, "n")
+    builder.add_conditional_edges("n", route)
+    await client.invoke(builder.compile(), {"x": 0, "log": []})
+    assert seen == [{"x": 1, "log": []}]
+
+
 async def test_a_dict_of_runnables_is_a_node_that_runs_them_in_parallel(client: GraphClient) -> None:
     """add_node("n", {"x": runnable, "log": runnable}) runs both on the state, each filling its
     key of the update (LangGraph coerces the dict to a RunnableParallel)."""

@@ -29,6 +29,8 @@ class BranchSpec:
     input_keys: tuple[str, ...] | None = None
     """The keys the path function reads, when it declares its own input schema."""
     input_coerce: Callable[[dict[str, Any]], Any] | None = None
+    extras: bool = True
+    """Whether the path also sees keys its node returned that the state does not keep."""
 
 
 @dataclass

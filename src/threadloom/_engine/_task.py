@@ -143,7 +143,12 @@ def _branches(
     out: list[tuple[str, Any]] = []
     for branch in branches:
         state = fresh_state(run, task, task.writes, branch)
-        if type(output) is dict and type(state) is dict and branch.input_keys is None:
+        if (
+            branch.extras
+            and type(output) is dict
+            and type(state) is dict
+            and branch.input_keys is None
+        ):
             state = {**output, **state}
         result = yield (branch.path, state, False)
         out.extend(run.resolve_branch(task.name, branch, result))

@@ -98,6 +98,7 @@ class _BranchDef:
     path: Any
     path_map: dict[Hashable, str] | None
     input_schema: Any = None
+    extras: bool = True
 
 
 class StateGraph:
@@ -374,7 +375,12 @@ class StateGraph:
         input_schema = _inferred_input_schema(path, self.state_schema)
         if input_schema is not None:
             self._add_schema(input_schema)
-        self.branches.setdefault(source, []).append(_BranchDef(path, mapping, input_schema))
+        # A path typed with a state schema reads that schema; an untyped (or dict) one also
+        # sees the keys its node returned that the state does not keep, as in LangGraph.
+        extras = not is_schema(_first_param_hint(path))
+        self.branches.setdefault(source, []).append(
+            _BranchDef(path, mapping, input_schema, extras)
+        )
         return self
 
     def set_entry_point(self, key: str) -> StateGraph:
@@ -572,6 +578,7 @@ class StateGraph:
                 path_map=b.path_map,
                 input_keys=None if b.input_schema is None else tuple(channels_of(b.input_schema)),
                 input_coerce=None if b.input_schema is None else state_coercer(b.input_schema),
+                extras=b.extras,
             )
             for b in self.branches.get(source, [])
         )
@@ -701,6 +708,14 @@ def _as_names(value: Any) -> list[str]:
 
 def _inferred_input_schema(action: Any, state_schema: Any) -> Any:
     """A node whose first parameter is annotated with another schema reads that schema's keys."""
+    hint = _first_param_hint(action)
+    if hint is None or hint is state_schema or not is_schema(hint):
+        return None
+    return hint
+
+
+def _first_param_hint(action: Any) -> Any:
+    """The type hint of ``action``'s first parameter, or ``None``."""
     import inspect
 
     try:
@@ -712,12 +727,7 @@ def _inferred_input_schema(action: Any, state_schema: Any) -> Any:
         hints = typing.get_type_hints(call) if call is not None else {}
     except Exception:
         return None
-    if not params:
-        return None
-    hint = hints.get(params[0].name)
-    if hint is None or hint is state_schema or not is_schema(hint):
-        return None
-    return hint
+    return hints.get(params[0].name) if params else None
 
 
 def _literal_map(path: Any) -> dict[Hashable, str] | None:
