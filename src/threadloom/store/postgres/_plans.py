@@ -605,16 +605,28 @@ class StorePlanner:
         # times the pool (a user's memories) is searched exactly at once: the index would
         # come up short and the exact pass follow anyway.
         small = bool(scope_rows) and scope_rows[0] <= _EXACT_SCOPE_POOLS * pool
-        # Addresses and scores only: most of the pool never reaches the page, so its
-        # values are read below for the page alone (a value costs more than its row).
-        vector = yield from self._vector_search(
+        # A large scope's candidates come back as addresses and scores: most of the pool
+        # never reaches the page, whose values are read below (a value costs more than
+        # its row). A small scope's come with their values: no round trip for the page.
+        found = yield from self._vector_search(
             op._replace(offset=0, limit=pool),
             tree,
             query,
-            items=False,
+            items=small,
             exact=small,
             widen=_HYBRID_WIDEN,
         )
+        if small:
+            vector = [(item.namespace, item.key, float(item.score or 0.0)) for item, _ in found]
+            for item, has_ttl in found:
+                items[(item.namespace, item.key)] = (
+                    item.value,
+                    item.created_at,
+                    item.updated_at,
+                    has_ttl,
+                )
+        else:
+            vector = found
         known = {(ns, key) for ns, key, _ in vector}
         # fuse_hits asks for the exact similarity of the best keyword hits the
         # vector side missed: work it out here, in one query, before fusing.
