@@ -77,3 +77,54 @@ def test_a_saver_of_ones_own_gets_each_tasks_writes_then_the_checkpoint() -> Non
     assert saver.calls[-3:] == ["put_writes __pregel_pull|a", "put_writes __pregel_pull|b", "put"]
     past = list(graph.get_state_history(config))[1]
     assert [(t.name, t.result) for t in past.tasks] == [("a", {"a": 1}), ("b", {"b": 2})]
+
+
+def test_a_subclass_overriding_put_writes_sees_every_steps_writes() -> None:
+    """A saver subclass that overrides put_writes (to log or refuse writes) has it called for a
+    step's writes, as LangGraph calls it: the one-call put_step does not go around it."""
+    import operator
+    from typing import Annotated
+
+    import pytest
+
+    from threadloom.graph import START, StateGraph
+
+    seen: list[str] = []
+
+    class Logging(InMemorySaver):
+        def put_writes(self, config, writes, task_id, task_path=""):
+            seen.extend(channel for channel, _ in writes)
+            return super().put_writes(config, writes, task_id, task_path)
+
+    class Refusing(InMemorySaver):
+        def put_writes(self, config, writes, task_id, task_path=""):
+            raise ValueError("no writes here")
+
+    builder = StateGraph(Annotated[list, operator.add])
+    builder.add_node("a", lambda s: ["a"])
+    builder.add_edge(START, "a")
+    config = {"configurable": {"thread_id": "t"}}
+    assert builder.compile(checkpointer=Logging()).invoke(["in"], config) == ["in", "a"]
+    assert "__root__" in seen
+    with pytest.raises(ValueError, match="no writes here"):
+        builder.compile(checkpointer=Refusing()).invoke(["in"], config)
+
+
+def test_a_put_writes_without_task_path_is_called_with_three_arguments() -> None:
+    """A saver written for an older LangGraph (put_writes(config, writes, task_id)) works."""
+    import operator
+    from typing import Annotated
+
+    calls: list[str] = []
+
+    class ThreeArgs(InMemorySaver):
+        def put_writes(self, config, writes, task_id):  # type: ignore[override]
+            calls.append(task_id)
+            return super().put_writes(config, writes, task_id)
+
+    builder = StateGraph(Annotated[list, operator.add])
+    builder.add_node("a", lambda s: ["a"])
+    builder.add_edge(START, "a")
+    graph = builder.compile(checkpointer=ThreeArgs())
+    assert graph.invoke(["in"], {"configurable": {"thread_id": "t"}}) == ["in", "a"]
+    assert calls

@@ -34,6 +34,7 @@ from threadloom._engine._events import (
 from threadloom._engine._results import fresh_state, resolve_branch
 from threadloom._engine._run import Op, Run
 from threadloom.channels.base import MISSING
+from threadloom.checkpoint.base import accepts_task_path
 from threadloom.errors import GraphDrained, GraphInterrupt, ParentCommand
 from threadloom.types import Command
 
@@ -119,6 +120,8 @@ def save(run: Run, ops: list[Op]) -> Script[None]:
     """Perform the checkpointer operations a :class:`Run` method returned."""
     saver = run.saver
     for method, args in ops:
+        if method == "put_writes" and len(args) == 4 and not accepts_task_path(saver.put_writes):
+            args = args[:3]  # a saver written for an older LangGraph: no task_path
         result = yield SaverCall(saver, method, args)
         if method in ("put", "put_step"):
             run.on_saved(result)

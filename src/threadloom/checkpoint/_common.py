@@ -12,6 +12,7 @@ turns, releases owed after a lost connection) is in :mod:`._turns`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
@@ -287,6 +288,20 @@ def _to_end(op: Callable[..., Any], *args: Any) -> Any:
     return list(result) if isinstance(result, Iterator) else result
 
 
+@functools.cache
+def _skips_an_override(cls: type, step: str, methods: tuple[str, ...]) -> bool:
+    """Whether a subclass overrides one of ``methods`` below the class that defines ``step``:
+    the one-call step would skip that override (a saver that logs or checks in ``put_writes``),
+    so the step goes through ``put_writes`` and ``put`` as LangGraph's savers do."""
+    mro = cls.__mro__
+    step_owner = next(k for k in mro if step in vars(k))
+    for name in methods:
+        owner = next(k for k in mro if name in vars(k))
+        if owner is not step_owner and owner is not SaverOps and issubclass(owner, step_owner):
+            return True
+    return False
+
+
 class SaverOps(BaseCheckpointSaver):
     """Every public method, sync and async, written once over seven operations.
 
@@ -464,6 +479,8 @@ class SaverOps(BaseCheckpointSaver):
     ) -> RunnableConfig:
         """The tasks' writes against ``config``'s checkpoint and ``checkpoint`` as its child,
         stored together (one transaction where the backend has them)."""
+        if _skips_an_override(type(self), "put_step", ("put", "put_writes")):
+            return BaseCheckpointSaver.put_step(self, config, checkpoint, metadata, new_versions, task_writes)
         metadata = cast(CheckpointMetadata, get_checkpoint_metadata(config, metadata))
         guard, stored = self._put(config, checkpoint, metadata)
         writes = [(*_task_ids(tid, path), w) for tid, path, w in task_writes]
@@ -580,6 +597,10 @@ class SaverOps(BaseCheckpointSaver):
         task_writes: Sequence[TaskWrites],
     ) -> RunnableConfig:
         """Async twin of :meth:`put_step`."""
+        if _skips_an_override(type(self), "aput_step", ("aput", "aput_writes")):
+            return await BaseCheckpointSaver.aput_step(
+                self, config, checkpoint, metadata, new_versions, task_writes
+            )
         metadata = cast(CheckpointMetadata, get_checkpoint_metadata(config, metadata))
         guard, stored = self._put(config, checkpoint, metadata)
         writes = [(*_task_ids(tid, path), w) for tid, path, w in task_writes]

@@ -97,6 +97,7 @@ from threadloom.checkpoint.base._core import (
     unique_next_version,
 )
 from threadloom.checkpoint.base._core import ChannelVersion as ChannelVersion
+from threadloom.checkpoint.base._core import accepts_task_path as accepts_task_path
 
 __all__ = [
     "ERROR",

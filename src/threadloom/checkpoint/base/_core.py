@@ -4,6 +4,7 @@ re-exported by :mod:`threadloom.checkpoint.base` (see there).
 
 from __future__ import annotations
 
+import inspect
 import random
 from abc import ABC
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -168,6 +169,18 @@ def _text_id(value: Any, name: str) -> str:
     return value
 
 
+def accepts_task_path(method: Any) -> bool:
+    """Whether a saver's ``put_writes``/``aput_writes`` takes ``task_path`` (savers written for
+    older LangGraph versions take three arguments; they are called with three, as LangGraph does)."""
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return len(params) >= 4 or any(
+        p.name == "task_path" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
+    )
+
+
 def _not_implemented(saver: Any, method: str) -> NotImplementedError:
     """The error of a method a saver does not override (a sync-only saver's async twins, say)."""
     return NotImplementedError(f"{type(saver).__name__} does not implement {method}()")
@@ -257,8 +270,12 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         history shows what each task wrote. By default it is :meth:`put_writes`
         per task, then :meth:`put`; a backend may store it all in one transaction.
         """
+        with_path = accepts_task_path(self.put_writes)
         for task_id, task_path, writes in task_writes:
-            self.put_writes(config, writes, task_id, task_path)
+            if with_path:
+                self.put_writes(config, writes, task_id, task_path)
+            else:
+                self.put_writes(config, writes, task_id)
         return self.put(config, checkpoint, metadata, new_versions)
 
     # --- async ---
@@ -316,8 +333,12 @@ class BaseCheckpointSaver(ABC, Generic[V]):
         task_writes: Sequence[TaskWrites],
     ) -> RunnableConfig:
         """Async twin of :meth:`put_step`."""
+        with_path = accepts_task_path(self.aput_writes)
         for task_id, task_path, writes in task_writes:
-            await self.aput_writes(config, writes, task_id, task_path)
+            if with_path:
+                await self.aput_writes(config, writes, task_id, task_path)
+            else:
+                await self.aput_writes(config, writes, task_id)
         return await self.aput(config, checkpoint, metadata, new_versions)
 
     # --- turns: a run that stops mid-turn says so, so that its turn stops holding the thread ---
