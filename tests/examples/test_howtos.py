@@ -39,10 +39,6 @@ DIFFERENT: dict[str, str] = {
         " float64 one to about 7 digits only, and two items whose scores differ by less"
         " than that may come in the other order"
     ),
-    "stream_payloads": (
-        "the keys of messages metadata come in another order (LangGraph's metadata is a"
-        " ChainMap: ls_integration before the langgraph_* keys)"
-    ),
 }
 
 

@@ -43,9 +43,9 @@ def task_event(task: Task) -> dict[str, Any]:
     """A task is about to run."""
     shown = task.run.spec.traced_input
     return {
-        "type": "task",
-        "timestamp": now_iso(),
         "step": task.run.step + 1,
+        "timestamp": now_iso(),
+        "type": "task",
         "payload": {
             "id": task.id,
             "name": task.name,
@@ -58,9 +58,9 @@ def task_event(task: Task) -> dict[str, Any]:
 def call_event(call: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """A ``@task`` call is about to run: its arguments as ``(args, kwargs)``, pushed."""
     return {
-        "type": "task",
-        "timestamp": now_iso(),
         "step": call.run.step + 1,
+        "timestamp": now_iso(),
+        "type": "task",
         "payload": {"id": call.id, "name": call.name, "input": (args, kwargs), "triggers": (PUSH,)},
     }
 
@@ -70,9 +70,9 @@ def call_result_event(call: Task, error: BaseException | None, value: Any = None
     the interrupts it raised."""
     done = error is None and not call.paused
     return {
-        "type": "task_result",
-        "timestamp": now_iso(),
         "step": call.run.step + 1,
+        "timestamp": now_iso(),
+        "type": "task_result",
         "payload": {
             "id": call.id,
             "name": call.name,
@@ -88,9 +88,9 @@ def task_result_event(task: Task, step: int) -> dict[str, Any]:
     key written twice as ``{"$writes": [...]}``) and the interrupts it raised, as dicts."""
     keys = result_keys(task.run)
     return {
-        "type": "task_result",
-        "timestamp": now_iso(),
         "step": step,
+        "timestamp": now_iso(),
+        "type": "task_result",
         "payload": {
             "id": task.id,
             "name": task.name,
@@ -206,16 +206,28 @@ def _checkpoint_config(run: Run) -> dict[str, Any] | None:
     return {"configurable": conf}
 
 
+def _ns_first(config: Any) -> Any:
+    """A checkpoint event's config in LangGraph's key order: ``checkpoint_ns`` first."""
+    if not config:
+        return config
+    conf = config["configurable"]
+    if next(iter(conf), None) == "checkpoint_ns":
+        return config
+    ordered = {"checkpoint_ns": conf.get("checkpoint_ns", "")}
+    ordered.update((k, v) for k, v in conf.items() if k != "checkpoint_ns")
+    return {**config, "configurable": ordered}
+
+
 def checkpoint_event(run: Run) -> dict[str, Any]:
     """A checkpoint was saved: its config, values and the tasks that run next."""
     tasks = run.next_tasks(dry=True)
     return {
-        "type": "checkpoint",
-        "timestamp": now_iso(),
         "step": run.step,
+        "timestamp": now_iso(),
+        "type": "checkpoint",
         "payload": {
-            "config": with_checkpoint_map(_checkpoint_config(run), run.metadata),
-            "parent_config": with_checkpoint_map(run.parent_config, run.metadata) or None,
+            "config": _ns_first(with_checkpoint_map(_checkpoint_config(run), run.metadata)),
+            "parent_config": _ns_first(with_checkpoint_map(run.parent_config, run.metadata)) or None,
             "values": run.snapshot_values(),
             "metadata": run.metadata,
             "next": [t.name for t in tasks],

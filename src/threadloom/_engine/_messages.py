@@ -74,7 +74,7 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
             user_tags = [t for t in tags or () if not t.startswith("seq:step:")]
             if user_tags:  # the model's and the caller's tags, as LangGraph passes them on
                 metadata = {**metadata, "tags": user_tags}
-            self.runs[run_id] = (ns_path_of(metadata), metadata)
+            self.runs[run_id] = (ns_path_of(metadata), _integration_first(metadata))
 
     def on_llm_new_token(
         self,
@@ -156,16 +156,22 @@ class StreamMessagesHandler(BaseCallbackHandler, _StreamingCallbackHandler):
 
 
 def _integration_first(metadata: dict[str, Any]) -> dict[str, Any]:
-    """A node's metadata as LangGraph's messages of node outputs carry it: with
-    ``ls_integration="langgraph"`` before the node's ``langgraph_*`` keys."""
-    if "ls_integration" in metadata:
-        return metadata
+    """Metadata in the order LangGraph's messages carry it: ``ls_integration`` (the
+    model's, else ``"langgraph"``, which the graph's run gives every run under it)
+    before the node's ``langgraph_*`` keys, where the graph's run put it first."""
+    if "langgraph_step" not in metadata:
+        return (
+            metadata
+            if "ls_integration" in metadata
+            else {**metadata, "ls_integration": "langgraph"}
+        )
+    integration = metadata.get("ls_integration", "langgraph")
     out: dict[str, Any] = {}
     for key, value in metadata.items():
         if key == "langgraph_step":
-            out["ls_integration"] = "langgraph"
-        out[key] = value
-    out.setdefault("ls_integration", "langgraph")
+            out["ls_integration"] = integration
+        if key != "ls_integration":
+            out[key] = value
     return out
 
 
