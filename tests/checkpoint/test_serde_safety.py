@@ -323,3 +323,21 @@ def test_langgraph_loader_options_are_accepted_and_never_widen_loading() -> None
             load(serde, {"__tl": "obj", "m": "os", "c": "system", "v": {}})
     with pytest.raises(SerializationError, match="pickle"):
         JsonPlusSerializer(pickle_fallback=True)
+
+
+def test_with_allowlist_copies_the_saver_and_widens_only_a_narrowed_serializer() -> None:
+    """``saver.with_allowlist(pairs)`` returns a copy; its serializer loads those modules'
+    classes too when it had been narrowed with ``allowed_modules``."""
+    from threadloom.checkpoint.memory import InMemorySaver
+
+    stored = JsonPlusSerializer().dumps_typed(Pair(1, 2))
+    narrowed = InMemorySaver(serde=JsonPlusSerializer(allowed_modules=["myapp"]))
+    with pytest.raises(SerializationError):
+        narrowed.serde.loads_typed(stored)
+    widened = narrowed.with_allowlist([(__name__, "Pair")])
+    assert type(widened) is InMemorySaver and widened is not narrowed
+    assert widened.serde.loads_typed(stored) == Pair(1, 2)
+    with pytest.raises(SerializationError):
+        narrowed.serde.loads_typed(stored)  # the original is unchanged
+    plain = InMemorySaver()
+    assert plain.with_allowlist([(__name__, "Pair")]).serde is plain.serde

@@ -4,16 +4,18 @@ re-exported by :mod:`threadloom.checkpoint.base` (see there).
 
 from __future__ import annotations
 
+import copy
 import inspect
 import random
 from abc import ABC
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Generic, Literal, NamedTuple, TypedDict, TypeVar, cast
 from uuid import UUID
 
 from langchain_core.runnables import RunnableConfig
+from typing_extensions import Self
 
 from threadloom.checkpoint._loading import check_header, load_value
 from threadloom.checkpoint._replay import ReplayedList, join_chain
@@ -208,6 +210,20 @@ class BaseCheckpointSaver(ABC, Generic[V]):
             from threadloom.checkpoint.serde import JsonPlusSerializer
 
             self.serde = JsonPlusSerializer()
+
+    def with_allowlist(self, extra_allowlist: Iterable[tuple[str, ...]]) -> Self:
+        """A copy of this saver (``copy.copy``) whose serializer also loads the classes of
+        the ``(module, name)`` pairs in ``extra_allowlist``, as LangGraph's method gives.
+
+        threadloom's serializer needs no allowlist to load the types it knows; one
+        narrowed with ``allowed_modules`` gets these modules added in the copy.
+        """
+        clone = copy.copy(self)
+        serde = getattr(self, "serde", None)
+        widen = getattr(serde, "with_modules", None)
+        if widen is not None:
+            clone.serde = widen(entry[0] for entry in extra_allowlist)
+        return clone
 
     # --- sync ---
 

@@ -85,6 +85,14 @@ class JsonPlusSerializer:
             )
         self._decoder = Decoder(tuple(allowed_modules or ()))
 
+    def with_modules(self, modules: Iterable[str]) -> JsonPlusSerializer:
+        """This serializer, or a copy that also loads classes of ``modules`` when it was
+        narrowed with ``allowed_modules`` (an unnarrowed one loads them already)."""
+        allowed = self._decoder.allowed
+        if not allowed:
+            return self
+        return JsonPlusSerializer(allowed_modules=(*allowed, *modules))
+
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         """Encode ``obj``; raises :class:`SerializationError` naming any unsupported part."""
         try:
