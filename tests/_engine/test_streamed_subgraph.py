@@ -87,8 +87,10 @@ def test_the_outer_stream_still_sees_the_subgraph_with_subgraphs_true() -> None:
     ]
 
 
-def test_the_outer_messages_stream_gets_the_tokens_once() -> None:
-    """Streaming messages outside and inside: each token reaches each reader once."""
+def test_tokens_a_node_streams_itself_reach_the_outer_stream_only_with_subgraphs() -> None:
+    """A node that streams a graph's messages reads its tokens itself; an outer ``messages``
+    stream gets them (once, under the subgraph's namespace) only with ``subgraphs=True``,
+    as in LangGraph."""
     sub = _chat_subgraph()
 
     def reader(state: Outer, config: RunnableConfig) -> Outer:
@@ -97,9 +99,8 @@ def test_the_outer_messages_stream_gets_the_tokens_once() -> None:
         ]
         return {"tokens": chunks}
 
-    outer_tokens = [
-        chunk.content
-        for chunk, meta in _outer(reader).stream({}, stream_mode="messages")
-        if meta["langgraph_node"] == "call_model"
-    ]
-    assert "".join(outer_tokens) == REPLY
+    graph = _outer(reader)
+    assert list(graph.stream({}, stream_mode="messages")) == []
+    parts = list(graph.stream({}, stream_mode="messages", subgraphs=True))
+    assert "".join(chunk.content for _, (chunk, _meta) in parts) == REPLY
+    assert all(ns and ns[0].startswith("reader:") for ns, _ in parts)

@@ -194,11 +194,13 @@ class CompiledGraph(RunnableGraph):
                 tee.prefix = run.ns_path
                 run.subgraphs = prun.subgraphs or sink.subgraphs
                 if "messages" in modes:
-                    own = StreamMessagesHandler(
-                        lambda ns, payload: sink(tee.relative(ns), "messages", payload)
-                    )
+                    # Its caller reads its tokens; the parent's stream gets them only with
+                    # subgraphs=True (through the tee), as in LangGraph.
+                    own = StreamMessagesHandler(lambda ns, payload: tee(ns, "messages", payload))
+                    if not prun.subgraphs:
+                        tee.parent_modes = forward - {"messages"}
                     run.callbacks_handler = own
-                    run.callbacks = _add_handler(run.config.get("callbacks"), own)
+                    run.callbacks = _add_handler(_without_messages(run.config.get("callbacks")), own)
             run.durability = prun.durability
             run.traced = prun.trace is not None
             return run
@@ -563,6 +565,19 @@ def _require_checkpoint(run: Run) -> None:
             "nothing was changed. Pass a config from get_state_history(), or omit checkpoint_id "
             "to update the latest state."
         )
+
+
+def _without_messages(callbacks: Any) -> Any:
+    """``callbacks`` without the handlers that feed an outer ``messages`` stream."""
+    if callbacks is None:
+        return None
+    if isinstance(callbacks, list):
+        return [h for h in callbacks if not isinstance(h, StreamMessagesHandler)]
+    manager = callbacks.copy()
+    for handler in [*manager.handlers]:
+        if isinstance(handler, StreamMessagesHandler):
+            manager.remove_handler(handler)
+    return manager
 
 
 def _add_handler(callbacks: Any, handler: Any) -> Any:
