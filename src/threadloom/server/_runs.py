@@ -95,6 +95,8 @@ class ActiveRun:
     error: BaseException | None = None
     started_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
     cancel_requested: bool = False
+    _outbox: list[tuple[str, bytes]] = field(default_factory=list)
+    _outbox_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def run_id(self) -> str:
@@ -104,8 +106,22 @@ class ActiveRun:
     def thread_id(self) -> str:
         return str(self.record["thread_id"])
 
-    def push(self, event: tuple[str, bytes]) -> None:
-        self.events.append(event)
+    def send(self, event: tuple[str, bytes], loop: asyncio.AbstractEventLoop) -> None:
+        """From the worker thread: hand ``event`` to the loop.
+
+        Events made before the loop takes the first of them go over together: one
+        wake-up of the loop, and one write to the listeners, for all of them.
+        """
+        with self._outbox_lock:
+            self._outbox.append(event)
+            first = len(self._outbox) == 1
+        if first:
+            loop.call_soon_threadsafe(self._take_outbox)
+
+    def _take_outbox(self) -> None:
+        with self._outbox_lock:
+            batch, self._outbox = self._outbox, []
+        self.events.extend(batch)
         self.changed.set()
 
     def output(self) -> Any:
@@ -273,7 +289,6 @@ class RunManager:
         graph_modes = {STREAM_MODES[m] for m in run.stream_modes} | {"values", "updates"}
         wanted = set(run.stream_modes)
         partial: dict[str, Any] = {}
-        post = loop.call_soon_threadsafe
         # Subgraphs' parts only when asked: streaming them runs every task in a thread of
         # its own (their parts interleave with the parent's), a hop per step otherwise saved.
         stream = run.graph.stream(
@@ -302,17 +317,18 @@ class RunManager:
                 suffix = "|" + "|".join(ns) if ns else ""
                 if mode == "messages":
                     if "messages-tuple" in wanted:
-                        post(run.push, ("messages" + suffix, dumps(list(data))))
+                        run.send(("messages" + suffix, dumps(list(data))), loop)
                     if "messages" in wanted:
                         for event in _partial_messages(partial, data):
-                            post(run.push, (event[0] + suffix, dumps(event[1])))
+                            run.send((event[0] + suffix, dumps(event[1])), loop)
                 elif mode in wanted:
-                    post(run.push, (mode + suffix, dumps(data)))
+                    run.send((mode + suffix, dumps(data)), loop)
         except _Cancelled:
             run.record["status"] = "interrupted"
         except Exception as exc:
             run.error = exc
-            post(run.push, ("error", dumps({"error": type(exc).__name__, "message": str(exc)})))
+            error = dumps({"error": type(exc).__name__, "message": str(exc)})
+            run.send(("error", error), loop)
         finally:
             stream.close()
 
