@@ -101,6 +101,43 @@ async def test_static_interrupt_inside_a_subgraph_pauses_the_parent(client: Grap
     assert await client.invoke(graph, None, cfg()) == {"x": 2, "log": ["x=2"]}
 
 
+async def test_a_static_stop_two_levels_down_is_streamed_once_by_the_root(
+    client: GraphClient,
+) -> None:
+    """With ``subgraphs=True`` the stop of a grandchild's ``interrupt_before`` shows as one
+    ``{"__interrupt__": ()}`` update of the root, as in LangGraph; a dynamic interrupt also
+    shows in the namespace of the graph it was raised in."""
+    grandchild = StateGraph(Inner)
+    grandchild.add_node("first", lambda s: {"x": 1})
+    grandchild.add_node("second", lambda s: {"x": s["x"] + 1})
+    grandchild.add_edge(START, "first")
+    grandchild.add_edge("first", "second")
+    child = StateGraph(Inner)
+    child.add_node("grandchild", grandchild.compile(interrupt_before=["second"]))
+    child.add_edge(START, "grandchild")
+    outer = StateGraph(State)
+    outer.add_node("child", child.compile())
+    outer.add_edge(START, "child")
+    graph = outer.compile(checkpointer=InMemorySaver())
+    parts = await client.stream(graph, {"x": 0}, cfg(), subgraphs=True)
+    stops = [(ns, update) for ns, update in parts if "__interrupt__" in update]
+    assert stops == [((), {"__interrupt__": ()})]
+
+    def ask(state: Inner) -> dict:
+        return {"x": interrupt("number?")}
+
+    asking = StateGraph(Inner)
+    asking.add_node("ask", ask)
+    asking.add_edge(START, "ask")
+    outer = StateGraph(State)
+    outer.add_node("child", asking.compile())
+    outer.add_edge(START, "child")
+    graph = outer.compile(checkpointer=InMemorySaver())
+    parts = await client.stream(graph, {"x": 0}, cfg("dyn"), subgraphs=True)
+    stops = [ns for ns, update in parts if "__interrupt__" in update]
+    assert [len(ns) for ns in stops] == [1, 0]
+
+
 async def test_get_state_with_subgraphs_shows_the_paused_subgraphs_state(
     client: GraphClient,
 ) -> None:

@@ -27,6 +27,7 @@ class RunOutput:
     modes: frozenset[str]
     sink: Any
     ns_path: tuple[str, ...]
+    parent: Any
     spec: GraphSpec
     updated: set[str] | None
     cached_tasks: set[str]
@@ -121,7 +122,8 @@ class RunOutput:
                 continue  # START is hidden from streams, as in LangGraph
             if task.paused:
                 interrupts = tuple(task.interrupts)
-                if "updates" in modes:
+                # A subgraph's static stop (no interrupt values) is reported by the root alone.
+                if "updates" in modes and (interrupts or self.parent is None):
                     self.sink(self.ns_path, "updates", {INTERRUPT: interrupts})
                 if "values" in modes and interrupts:  # a subgraph's static stop shows no state
                     self.sink(self.ns_path, "values", _with_interrupts(self.output(), interrupts))
