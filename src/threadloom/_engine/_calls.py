@@ -220,6 +220,9 @@ def _attempts(
             time.sleep(_retry_wait(child, exc, attempt))
             continue
         _record(child, value, announce=False)
+        run = child.run
+        for method, op_args in run.call_ops(child):
+            getattr(run.saver, method)(*op_args)
         return value
 
 
@@ -278,6 +281,9 @@ async def _aattempts(
             await asyncio.sleep(_retry_wait(child, exc, attempt))
             continue
         _record(child, value, announce=False)
+        run = child.run
+        for method, op_args in run.call_ops(child):
+            await getattr(run.saver, "a" + method)(*op_args)
         return value
 
 

@@ -53,8 +53,9 @@ class RunOptions(TypedDict, total=False):
     ``durability="exit"`` saves one checkpoint when the run stops (done,
     interrupted or failed) instead of one per step; ``"sync"`` and ``"async"``
     (the default) both save each step before the next one starts, and ``"sync"``
-    also saves the writes of each task of a parallel step as the task finishes
-    (a crash later in the step does not run it again). ``control``
+    also saves the writes of each task of a parallel step as the task finishes,
+    and each ``@task`` call's result as it returns (a crash later in the step
+    does not run them again). ``control``
     (a :class:`~threadloom.runtime.RunControl`) lets another thread stop the run
     between steps. ``version="v2"`` is not supported yet
     (:class:`~threadloom.errors.UnsupportedOptionError`).

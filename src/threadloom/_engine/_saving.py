@@ -189,11 +189,26 @@ class RunSaving:
                 writes.append((RESUME, list(task.resume)))
             out.append((task.id, _path_str(task.path), writes))
         for call in self.calls:
-            writes = [(RETURN, call.result)]
-            if call.resume:
-                writes.append((RESUME, list(call.resume)))
-            out.append((call.id, _path_str(call.path), writes))
+            if call.id in skip:
+                continue
+            out.append((call.id, _path_str(call.path), self._call_writes(call)))
         return out
+
+    def call_ops(self, call: Task) -> list[Op]:
+        """Under ``durability="sync"``, a ``@task`` call's result, saved as soon as the call
+        returns (a crash later in its step does not run it again)."""
+        if self.durability != "sync" or self.saver is None or self.checkpoint_config is None:
+            return []
+        self.saved_tasks.add(call.id)
+        writes = self._call_writes(call)
+        return [("put_writes", (self.checkpoint_config, writes, call.id, _path_str(call.path)))]
+
+    @staticmethod
+    def _call_writes(call: Task) -> list[tuple[str, Any]]:
+        writes: list[tuple[str, Any]] = [(RETURN, call.result)]
+        if call.resume:
+            writes.append((RESUME, list(call.resume)))
+        return writes
 
     def keep_back(self, ops: list[Op]) -> None:
         """Hold a step's checkpoint instead of saving it (``durability="exit"``)."""
@@ -277,6 +292,8 @@ class RunSaving:
             writes = self._outcome_writes(task)
             ops.append(("put_writes", (config, writes, task.id, _path_str(task.path))))
         for call in self.calls:
+            if call.id in self.saved_tasks:
+                continue
             writes = [(RESUME, list(call.resume))] if call.resume else []
             if not call.paused:
                 writes.append((RETURN, call.result))
