@@ -39,6 +39,7 @@ to SQL), or :func:`compile_filter` for a Python predicate over stored values.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -180,7 +181,16 @@ def _parse_field(path: tuple[str, ...], spec: Any, depth: int) -> list[Clause]:
                 f"Filter on {'.'.join(path)!r} mixes operators and field names: {dict(spec)!r}"
             )
         return [_parse_condition(path, op, operand, depth + 1) for op, operand in spec.items()]
-    return [Condition(path, "$eq", _check_json_operand(path, "$eq", spec, depth + 1))]
+    return [_parse_condition(path, "$eq", spec, depth + 1)]
+
+
+class _Unmatchable(Exception):
+    """An operand holding NaN or an infinity: no stored value equals it (stored numbers are
+    finite), so equality with it never holds and inequality always does, as in IEEE 754."""
+
+
+# With an empty list these match nothing and everything on every backend.
+_NEVER, _ALWAYS = "$in", "$nin"
 
 
 def _parse_condition(path: tuple[str, ...], op: str, operand: Any, depth: int) -> Condition:
@@ -196,18 +206,26 @@ def _parse_condition(path: tuple[str, ...], op: str, operand: Any, depth: int) -
                 f"{op} on {field!r} needs a number or a string, got {operand!r}"
             )
         if isinstance(operand, float) and math.isnan(operand):
-            raise InvalidFilterError(f"{op} on {field!r} cannot compare with NaN")
+            return Condition(path, _NEVER, [])  # nothing is above or below NaN
         if isinstance(operand, str):
             _checked_text(operand, f"{op} operand")
     elif op in ("$in", "$nin"):
         if not isinstance(operand, (list, tuple)):
             raise InvalidFilterError(f"{op} on {field!r} needs a list, got {operand!r}")
-        operand = [_check_json_operand(path, op, v, depth + 1) for v in operand]
+        kept = []
+        for value in operand:
+            # A value no stored item equals changes neither $in nor $nin.
+            with contextlib.suppress(_Unmatchable):
+                kept.append(_check_json_operand(path, op, value, depth + 1))
+        operand = kept
     elif op == "$exists":
         if not isinstance(operand, bool):
             raise InvalidFilterError(f"$exists on {field!r} needs true or false, got {operand!r}")
     else:
-        operand = _check_json_operand(path, op, operand, depth)
+        try:
+            operand = _check_json_operand(path, op, operand, depth)
+        except _Unmatchable:
+            return Condition(path, _NEVER if op == "$eq" else _ALWAYS, [])
     return Condition(path, op, operand)
 
 
@@ -217,7 +235,7 @@ def _check_json_operand(path: tuple[str, ...], op: str, operand: Any, depth: int
         return _checked_text(operand, f"{op} operand")
     if operand is None or isinstance(operand, bool) or _is_number(operand):
         if isinstance(operand, float) and not math.isfinite(operand):
-            raise InvalidFilterError(f"{op} on {'.'.join(path)!r} cannot compare with {operand!r}")
+            raise _Unmatchable
         return operand
     _nesting(depth + 1)
     if isinstance(operand, (list, tuple)):

@@ -354,6 +354,17 @@ class StoreConformance(InputConformance, DumpConformance):
             ({"$and": [{"n": {"$gt": 1}}, {"n": {"$lt": 3}}]}, {"n2"}),
             ({"n": {"$gt": 0}, "tag": "y"}, {"n2"}),
             ({}, {"n1", "n2", "n3", "b", "none"}),
+            # NaN and the infinities equal no stored value (those are finite), as in IEEE 754:
+            ({"n": math.nan}, set()),
+            ({"n": {"$eq": math.inf}}, set()),
+            ({"n": {"$ne": math.nan}}, {"n1", "n2", "n3", "b", "none"}),
+            ({"n": {"$gt": math.nan}}, set()),
+            ({"n": {"$lte": math.nan}}, set()),
+            ({"n": {"$in": [1, math.nan]}}, {"n1"}),
+            ({"n": {"$nin": [1, math.nan]}}, {"n2", "n3", "b", "none"}),
+            ({"meta": {"$eq": {"lang": "en", "depth": math.nan}}}, set()),
+            ({"n": {"$lt": math.inf}}, {"n1", "n2", "n3"}),
+            ({"n": {"$gt": -math.inf}}, {"n1", "n2", "n3"}),
         ],
         ids=repr,
     )
