@@ -87,7 +87,7 @@ def is_langgraph(kind: str) -> bool:
 
 def checkpoint(values: dict[str, Any], versions: dict[str, Any], seen: dict[str, Any], langgraph: bool) -> dict[str, Any]:
     return {
-        "v": 4 if langgraph else 1,
+        "v": 4,  # the format both engines write (no pending sends migration on load)
         "id": str(uuid6()),
         "ts": datetime.now(timezone.utc).isoformat(),
         "channel_values": values,

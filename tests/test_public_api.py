@@ -74,6 +74,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "RESUME",
         "SCHEDULED",
         "SendProtocol",
+        "TASKS",
     ],
     "threadloom.checkpoint.sqlite": ["SqliteSaver"],
     "threadloom.checkpoint.sqlite.aio": ["AsyncSqliteSaver"],

@@ -21,6 +21,7 @@ from threadloom._engine._constants import (
     TASKS,
 )
 from threadloom.checkpoint.base import get_checkpoint_metadata
+from threadloom.checkpoint.base._core import FORMAT_VERSION
 from threadloom.types import Send
 
 if TYPE_CHECKING:
@@ -128,7 +129,8 @@ class RunSaving:
         checkpoint_id = new_checkpoint_id()
         ts = now_iso()
         checkpoint = {
-            "v": 1,
+            # Format 4: savers never look for LangGraph's older pending sends (needs_sends).
+            "v": FORMAT_VERSION,
             "id": checkpoint_id,
             "ts": ts,
             "channel_values": values,

@@ -46,7 +46,7 @@ from threadloom.checkpoint.base import (
     metadata_matches,
     unique_next_version,
 )
-from threadloom.checkpoint.base._core import _dumps, _text_id
+from threadloom.checkpoint.base._core import FORMAT_VERSION, TASKS, _dumps, _text_id
 from threadloom.errors import (
     InvalidCheckpointInputError,
     MissingThreadIdError,
@@ -64,6 +64,7 @@ __all__ = [
     "PutGuard",
     "SaverOps",
     "Turn",
+    "attach_sends",
     "can_match",
     "checkpoint_config",
     "encode_metadata",
@@ -71,6 +72,7 @@ __all__ = [
     "list_filter",
     "list_limit",
     "list_scope",
+    "needs_sends",
     "stored_tuple",
     "take",
     "thread_key",
@@ -112,6 +114,35 @@ def stored_tuple(
         parent_config=checkpoint_config(thread_id, ns, parent_id) if parent_id else None,
         pending_writes=pending_writes,
     )
+
+
+def needs_sends(checkpoint: Checkpoint, parent_id: str | None) -> bool:
+    """Whether loading ``checkpoint`` attaches its parent's pending sends: it has a parent and a
+    format before :data:`~threadloom.checkpoint.base._core.FORMAT_VERSION` (LangGraph's older
+    checkpoints). The engine's own checkpoints never do, so their loads cost no extra lookup."""
+    v = checkpoint.get("v")
+    return bool(parent_id) and isinstance(v, int) and v < FORMAT_VERSION
+
+
+def attach_sends(
+    checkpoint: Checkpoint,
+    sends: list[Any],
+    get_next_version: Callable[[ChannelVersion | None, Any], ChannelVersion],
+) -> None:
+    """The pending sends migration: ``sends`` (the parent's writes to ``TASKS``, in write order)
+    become ``checkpoint``'s ``TASKS`` value, at the highest version it holds (else a first one)."""
+    if not sends:
+        return
+    versions = checkpoint["channel_versions"]
+    if versions:
+        try:
+            top = max(versions.values())
+        except TypeError:  # versions of mixed types: compare them as stored text
+            top = max(versions.values(), key=str)
+    else:
+        top = get_next_version(None, None)
+    checkpoint["channel_values"][TASKS] = sends
+    versions[TASKS] = top
 
 
 class ListScope(NamedTuple):

@@ -11,7 +11,7 @@ Example::
 
     saver = InMemorySaver()
     config = {"configurable": {"thread_id": "1"}}
-    checkpoint = {"v": 1, "id": "0001", "ts": "2026-01-01T00:00:00+00:00",
+    checkpoint = {"v": 4, "id": "0001", "ts": "2026-01-01T00:00:00+00:00",
                   "channel_values": {"count": 1}, "channel_versions": {"count": 1},
                   "versions_seen": {}, "updated_channels": ["count"]}
     saved = saver.put(config, checkpoint, {"source": "input", "step": -1}, {"count": 1})
@@ -34,15 +34,17 @@ from threadloom.checkpoint._common import (
     Head,
     PutGuard,
     SaverOps,
+    attach_sends,
     checkpoint_config,
     encode_metadata,
     encode_writes,
     list_scope,
+    needs_sends,
     stored_tuple,
     take,
     writes_address,
 )
-from threadloom.checkpoint._loading import load_metadata, load_write, stored_context
+from threadloom.checkpoint._loading import load_metadata, load_value, load_write, stored_context
 from threadloom.checkpoint.base import (
     ChainCache,
     ChannelVersion,
@@ -59,6 +61,7 @@ from threadloom.checkpoint.base import (
     get_thread_address,
     metadata_matches,
 )
+from threadloom.checkpoint.base._core import TASKS
 
 __all__ = ["InMemorySaver", "MemorySaver"]
 
@@ -124,6 +127,14 @@ class InMemorySaver(SaverOps):
                 for (task_id, _), (channel, type_tag, data, _) in space.writes.get(checkpoint_id, {}).items()
             ]
             metadata = load_metadata(self.serde, saved.metadata)
+            if needs_sends(checkpoint, saved.parent_id):
+                parent_writes = space.writes.get(saved.parent_id or "", {}).values()
+                sends = [
+                    load_value(self.serde, (type_tag, data), f"pending send {i}")
+                    for i, (channel, type_tag, data, _) in enumerate(parent_writes)
+                    if channel == TASKS
+                ]
+                attach_sends(checkpoint, sends, self.get_next_version)
         return stored_tuple(thread_id, ns, checkpoint_id, saved.parent_id, checkpoint, metadata, writes)
 
     def _list_op(

@@ -18,6 +18,7 @@ from threadloom.checkpoint.base import (
     CheckpointMetadata,
     CheckpointTuple,
 )
+from threadloom.checkpoint.base._core import FORMAT_VERSION
 
 __all__ = ["SaverDriver", "make_checkpoint", "thread"]
 
@@ -35,10 +36,12 @@ def make_checkpoint(
     *,
     checkpoint_id: str | None = None,
     versions_seen: dict[str, dict[str, ChannelVersion]] | None = None,
+    v: int = FORMAT_VERSION,
 ) -> Checkpoint:
-    """A checkpoint with a fresh, increasing id (ids sort in creation order, like the engine's)."""
+    """A checkpoint with a fresh, increasing id (ids sort in creation order, like the engine's),
+    in the engine's format unless ``v`` says otherwise."""
     return {
-        "v": 1,
+        "v": v,
         "id": checkpoint_id or _new_id(),
         "ts": datetime.now(timezone.utc).isoformat(),
         "channel_values": values,

@@ -56,6 +56,7 @@ from threadloom.checkpoint.base import (
     DeltaChain,
     DeltaValue,
 )
+from threadloom.checkpoint.serde.types import TASKS
 from threadloom.errors import MissingThreadIdError, SerializationError
 from threadloom.testing._checkpoint_inputs import OddInputCases
 from threadloom.testing._checkpoint_races import ConcurrencyCases, SharedConcurrencyCases
@@ -369,6 +370,48 @@ class CheckpointerConformance(ConcurrencyCases, OddInputCases):
         parent = await api.get_tuple(c1)
         assert parent is not None
         assert parent.pending_writes == [("task-a", "n", 2), ("task-a", "branch:to:b", None), ("task-b", "n", 1)]
+
+    async def test_an_older_checkpoint_gets_its_parents_pending_sends(self, api: SaverDriver) -> None:
+        """The pending sends migration: a checkpoint of a format before 4 (LangGraph's older ones)
+        that has a parent reads the parent's writes to ``TASKS``, in write order, as its ``TASKS``
+        value at its highest channel version, in ``get_tuple`` and ``list``; the parent is unchanged."""
+        v1 = api.next_version(None)
+        v2 = api.next_version(v1)
+        c0 = await api.put(thread("t"), make_checkpoint({}, {}, v=1))
+        await api.put_writes(c0, [(TASKS, "send-1"), ("other", 0), (TASKS, "send-2")], "task-1")
+        await api.put_writes(c0, [(TASKS, {"node": "b", "arg": 3})], "task-2")
+        c1 = await api.put(c0, make_checkpoint({"a": 1, "b": 2}, {"a": v1, "b": v2}, v=1))
+        sends = ["send-1", "send-2", {"node": "b", "arg": 3}]
+        got = await api.get_tuple(c1)
+        assert got is not None
+        assert got.checkpoint["channel_values"] == {"a": 1, "b": 2, TASKS: sends}
+        assert got.checkpoint["channel_versions"] == {"a": v1, "b": v2, TASKS: v2}
+        assert got.pending_writes == []
+        newest, parent = await api.list(thread("t"))
+        assert newest.checkpoint["channel_values"] == {"a": 1, "b": 2, TASKS: sends}
+        assert newest.checkpoint["channel_versions"][TASKS] == v2
+        assert parent.checkpoint["channel_values"] == {} and parent.checkpoint["channel_versions"] == {}
+        assert [w[1] for w in parent.pending_writes or []] == [TASKS, "other", TASKS, TASKS]
+        # Without versions of its own, the checkpoint's TASKS gets a first version.
+        bare = await api.get_tuple(await api.put(c0, make_checkpoint({}, {}, v=1)))
+        assert bare is not None and bare.checkpoint["channel_values"] == {TASKS: sends}
+        assert TASKS in bare.checkpoint["channel_versions"]
+
+    async def test_checkpoints_of_the_current_format_get_no_pending_sends(self, api: SaverDriver) -> None:
+        """A checkpoint in the engine's format (4), or one without a parent, or whose parent
+        has no writes to ``TASKS``, reads as it was stored."""
+        v = api.next_version(None)
+        c0 = await api.put(thread("t"), make_checkpoint({}, {}, v=1))
+        await api.put_writes(c0, [(TASKS, "send-1")], "task-1")
+        current = await api.get_tuple(await api.put(c0, make_checkpoint({"a": 1}, {"a": v})))
+        assert current is not None and current.checkpoint["channel_values"] == {"a": 1}
+        assert current.checkpoint["channel_versions"] == {"a": v}
+        root = await api.get_tuple(await api.put(thread("u"), make_checkpoint({"a": 1}, {"a": v}, v=1)))
+        assert root is not None and TASKS not in root.checkpoint["channel_values"]
+        c1 = await api.put(thread("w"), make_checkpoint({}, {}, v=1))
+        await api.put_writes(c1, [("other", 1)], "task-1")
+        quiet = await api.get_tuple(await api.put(c1, make_checkpoint({"a": 1}, {"a": v}, v=1)))
+        assert quiet is not None and quiet.checkpoint["channel_versions"] == {"a": v}
 
     # --- delta chains ---
 

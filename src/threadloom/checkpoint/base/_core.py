@@ -35,6 +35,13 @@ INTERRUPT = "__interrupt__"
 """Pending-write channel: the interrupts a task raised."""
 RESUME = "__resume__"
 """Pending-write channel: the values a task resumes with."""
+TASKS = "__pregel_tasks"
+"""LangGraph's channel of a step's ``Send`` packets (threadloom's engine uses a channel of its own)."""
+
+FORMAT_VERSION = 4
+"""``Checkpoint["v"]`` of the checkpoints threadloom's engine writes. Before format 4, LangGraph
+kept a step's ``Send`` packets as its parent's pending writes to :data:`TASKS`: savers attach
+those to a checkpoint of an older format when they load it (the pending sends migration)."""
 
 WRITES_IDX_MAP: dict[str, int] = {ERROR: -1, SCHEDULED: -2, INTERRUPT: -3, RESUME: -4}
 """Special channels and the fixed (negative) index their write is stored under."""
@@ -620,7 +627,8 @@ def _chain_root(serde: Any, what: str, current: StoredBlob | None) -> DeltaChain
 # --- building checkpoints by hand (LangGraph's helpers, for tests and tools) ---
 
 LATEST_VERSION = 1
-"""The format version (``Checkpoint["v"]``) of the checkpoints threadloom writes."""
+"""``Checkpoint["v"]`` of the checkpoints :func:`empty_checkpoint` and :func:`create_checkpoint`
+build (LangGraph's helpers also stamp a format before :data:`FORMAT_VERSION`)."""
 
 
 def empty_checkpoint() -> Checkpoint:

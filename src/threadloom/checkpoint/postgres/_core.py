@@ -83,7 +83,12 @@ class PostgresSaverCore(SaverOps):
     def _get_tuple_op(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
         thread_id, ns, checkpoint_id = get_thread_address(config)
         found = yield from read_plan(
-            self.serde, thread_id=thread_id, ns=ns, checkpoint_id=checkpoint_id, limit=1
+            self.serde,
+            get_next_version=self.get_next_version,
+            thread_id=thread_id,
+            ns=ns,
+            checkpoint_id=checkpoint_id,
+            limit=1,
         )
         return found[0] if found else None
 
@@ -99,6 +104,7 @@ class PostgresSaverCore(SaverOps):
         scope = list_scope(config, before)
         found = yield from read_plan(
             self.serde,
+            get_next_version=self.get_next_version,
             thread_id=scope.thread_id,
             ns=scope.ns,
             checkpoint_id=scope.checkpoint_id,

@@ -13,14 +13,21 @@ long the chain.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from threadloom._postgres import Migration, Plan, Query
-from threadloom.checkpoint._common import PAUSED_CHANNELS, Head, PutGuard, stored_tuple
+from threadloom.checkpoint._common import (
+    PAUSED_CHANNELS,
+    Head,
+    PutGuard,
+    attach_sends,
+    needs_sends,
+    stored_tuple,
+)
 from threadloom.checkpoint._loading import (
     check_header,
     load_metadata,
@@ -36,6 +43,7 @@ from threadloom.checkpoint.base import (
     StoredBlob,
     decode_channels,
 )
+from threadloom.checkpoint.base._core import TASKS
 from threadloom.checkpoint.serde.encrypted import EncryptedSerializer
 from threadloom.errors import SerializationError
 
@@ -251,6 +259,7 @@ _ROW = (
 def read_plan(
     serde: Any,
     *,
+    get_next_version: Callable[[ChannelVersion | None, Any], ChannelVersion],
     thread_id: str | None,
     ns: str | None,
     checkpoint_id: str | None,
@@ -321,6 +330,13 @@ def read_plan(
         for t, n, c, v, kind, base, type_tag, data in chain.rows:
             blobs[(t, n, c, v)] = StoredBlob(kind, base, type_tag, bytes(data))
     keys = [(row[0], row[1], row[2]) for row, _ in headers]
+    # Older (LangGraph) checkpoints also need their parent's pending sends (see needs_sends):
+    # the parents join the same query, so no checkpoint costs an extra round trip.
+    parents = {
+        (row[0], row[1], row[3]) for row, header in headers if needs_sends(header, row[3])
+    }
+    own = set(keys)
+    keys += [key for key in parents if key not in own]
     pending = yield Query(
         "SELECT w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_id, w.channel, w.type, w.blob "
         "FROM threadloom_checkpoint_writes w "
@@ -330,11 +346,16 @@ def read_plan(
         tuple(list(col) for col in zip(*keys, strict=True)),
     )
     writes: dict[tuple[str, str, str], list[tuple[str, str, Any]]] = {}
+    sends: dict[tuple[str, str, str], list[tuple[str, bytes]]] = {}
     for t, n, i, task, channel, type_tag, data in pending.rows:
+        address = (t, n, i)
         with stored_context(t, n, i):
-            writes.setdefault((t, n, i), []).append(
-                load_write(serde, task, channel, (type_tag, bytes(data)))
-            )
+            if address in own:
+                writes.setdefault(address, []).append(
+                    load_write(serde, task, channel, (type_tag, bytes(data)))
+                )
+        if address in parents and channel == TASKS:  # decoded for each child below
+            sends.setdefault(address, []).append((type_tag, bytes(data)))
     results = []
     caches: dict[tuple[str, str], ChainCache] = {}  # older chains are prefixes of newer ones
     for row, header in headers:
@@ -350,6 +371,10 @@ def read_plan(
             checkpoint: Checkpoint = header
             checkpoint["channel_values"] = decode_channels(serde, header["channel_versions"], fetch, cache)
             metadata = load_metadata(serde, (row[6], bytes(row[7])))
+            if needs_sends(header, parent):
+                stored = sends.get((t, n, parent), [])
+                values = [load_value(serde, send, f"pending send {k}") for k, send in enumerate(stored)]
+                attach_sends(checkpoint, values, get_next_version)
         results.append(
             stored_tuple(t, n, i, parent, checkpoint, metadata, writes.get((t, n, i), []))
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 from threadloom.checkpoint.base import ERROR, INTERRUPT, RESUME, SCHEDULED
+from threadloom.checkpoint.base._core import TASKS
 
-__all__ = ["ERROR", "INTERRUPT", "RESUME", "SCHEDULED", "SendProtocol"]
+__all__ = ["ERROR", "INTERRUPT", "RESUME", "SCHEDULED", "TASKS", "SendProtocol"]
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ Example::
 
     with SqliteSaver.from_conn_string(":memory:") as saver:
         config = {"configurable": {"thread_id": "1"}}
-        checkpoint = {"v": 1, "id": "0001", "ts": "2026-01-01T00:00:00+00:00",
+        checkpoint = {"v": 4, "id": "0001", "ts": "2026-01-01T00:00:00+00:00",
                       "channel_values": {"count": 1}, "channel_versions": {"count": 1},
                       "versions_seen": {}, "updated_channels": ["count"]}
         saved = saver.put(config, checkpoint, {"source": "input", "step": -1}, {"count": 1})

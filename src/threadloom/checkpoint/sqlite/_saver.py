@@ -18,10 +18,12 @@ from threadloom.checkpoint._common import (
     Head,
     PutGuard,
     SaverOps,
+    attach_sends,
     checkpoint_config,
     encode_metadata,
     encode_writes,
     list_scope,
+    needs_sends,
     stored_tuple,
     take,
     writes_address,
@@ -48,6 +50,7 @@ from threadloom.checkpoint.base import (
     encode_checkpoint,
     get_thread_address,
 )
+from threadloom.checkpoint.base._core import TASKS
 from threadloom.checkpoint.serde.jsonplus import JsonPlusSerializer
 from threadloom.checkpoint.sqlite._schema import COMPONENT, MIGRATIONS
 
@@ -207,6 +210,17 @@ class SqliteSaver(SaverOps):
                 for task_id, channel, wtype, data in stored_writes
             ]
             metadata = load_metadata(self.serde, (meta_type, meta.encode("utf-8", "surrogatepass") if isinstance(meta, str) else meta))
+            if needs_sends(checkpoint, parent_id):
+                # Only older (LangGraph) checkpoints pay this query: see needs_sends.
+                sends = [
+                    load_value(self.serde, (wtype, data), f"pending send {i}")
+                    for i, (wtype, data) in enumerate(conn.execute(
+                        "SELECT type, data FROM checkpoint_writes WHERE thread_id = ? AND checkpoint_ns = ? "
+                        "AND checkpoint_id = ? AND channel = ? ORDER BY rowid",
+                        (thread_id, ns, parent_id, TASKS),
+                    ))
+                ]
+                attach_sends(checkpoint, sends, self.get_next_version)
         return stored_tuple(thread_id, ns, checkpoint_id, parent_id, checkpoint, metadata, writes)
 
     @staticmethod
