@@ -157,3 +157,42 @@ def test_items_stored_before_the_keyword_index_are_backfilled_once(pg_dsn: str) 
         store.setup()  # idempotent: no second backfill
         assert conn.execute("SELECT count(*) FROM threadloom_store_texts").fetchone() == texts
         assert texts == (2,)
+
+
+def test_a_single_put_replaces_every_keyword_row_and_vector_the_item_had(pg_dsn: str) -> None:
+    """A re-put writing fewer texts and vectors than before (one statement) leaves none of the
+    old ones; the same text again leaves its keyword row alone, and index=False clears both."""
+    import numpy as np
+
+    def embed(texts: list[str]) -> Any:
+        return np.array([[float(len(t)), 1.0, 0.5] for t in texts], dtype=np.float32)
+
+    index: Any = {"dims": 3, "embed": embed, "fields": ["a", "b"]}
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        store = PostgresStore(conn, index=index)
+        store.setup()
+
+        def rows() -> tuple[list[str], int]:
+            texts = conn.execute(
+                "SELECT ctid::text FROM threadloom_store_texts WHERE key = 'k' ORDER BY seq"
+            ).fetchall()
+            vectors = conn.execute(
+                "SELECT count(*) FROM threadloom_store_vectors WHERE key = 'k'"
+            ).fetchone()
+            assert vectors is not None
+            return [t[0] for t in texts], vectors[0]
+
+        def keyword(query: str) -> list[str]:
+            return [h.key for h in store.search(("n",), query=query, mode="keyword")]
+
+        store.put(("n",), "k", {"a": "xiomara tromso", "b": "pizza"})
+        assert len(rows()[0]) == 2 and rows()[1] == 2
+        store.put(("n",), "k", {"a": "puppy adopted"})
+        texts, vectors = rows()
+        assert len(texts) == 1 and vectors == 1
+        assert keyword("pizza") == [] and keyword("xiomara") == [] and keyword("puppy") == ["k"]
+        store.put(("n",), "k", {"a": "puppy adopted"})
+        assert rows() == (texts, 1)  # the very same keyword row: not rewritten
+        store.put(("n",), "k", {"a": "puppy adopted"}, index=False)
+        assert rows() == ([], 0)
+        assert store.get(("n",), "k") is not None

@@ -27,7 +27,7 @@ from threadloom.errors import (
 from threadloom.store._filters import AllOf, AnyOf, Clause, Condition, parse_filter
 from threadloom.store._fusion import DEFAULT_FUSION, FusionConfig, fuse_hits
 from threadloom.store._keyword import KeywordHit, score_matches
-from threadloom.store._text import index_text, query_terms, tsquery_expression
+from threadloom.store._text import query_terms, tsquery_expression
 from threadloom.store.base import (
     DeleteNamespaceOp,
     GetOp,
@@ -38,14 +38,16 @@ from threadloom.store.base import (
     Result,
     SearchItem,
     SearchOp,
-    get_text_at_path,
 )
 from threadloom.store.postgres._schema import VectorLayout
 from threadloom.store.postgres._writes import (
+    UPSERT_ITEMS,
     VECTORS_AS_PARAMETERS,
     binary_copy_rows,
     dims_mismatch,
+    indexed_bodies,
     insert_vectors,
+    one_put,
     texts_insert,
 )
 
@@ -229,6 +231,11 @@ class StorePlanner:
         """
         return len(ops) == 1 and isinstance(ops[0], GetOp | SearchOp | ListNamespacesOp)
 
+    def _one_put_rows(self, position: int, embedded: Any) -> Any:
+        """The vectors of the put at ``position`` (``None``: none), ``False`` if too many."""
+        rows = embedded.rows_of(position) if embedded is not None and self.layout else None
+        return False if rows is not None and len(rows) > VECTORS_AS_PARAMETERS else rows
+
     def batch(self, ops: Sequence[Op], embedded: Any) -> Plan[list[Result]]:
         """Run ``ops`` in order, in one transaction; runs of puts are written in bulk."""
         results: list[Result] = [None] * len(ops)
@@ -270,6 +277,14 @@ class StorePlanner:
             )
         if not writes:
             return
+        if len(writes) == 1 and not deletes:
+            (ns, key), position, op = writes[0]
+            rows = self._one_put_rows(position, embedded)
+            if rows is not False:
+                fields = self.text_fields
+                bodies = indexed_bodies(op, fields) if fields is not None else None
+                yield from one_put(self.layout, ns, key, op, bodies, rows)
+                return
         names, keys = [a[0] for a, _, _ in writes], [a[1] for a, _, _ in writes]
         # Re-putting replaces vectors: the old ones go, whatever the new put indexes.
         old_vectors = (
@@ -291,19 +306,7 @@ class StorePlanner:
                     DELETE FROM threadloom_store_texts
                     WHERE (namespace, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
                 ){old_vectors}
-                INSERT INTO threadloom_store AS s
-                    (namespace, key, value, created_at, updated_at, expires_at, ttl_minutes)
-                SELECT t.ns, t.k, t.v::jsonb, clock_timestamp(), clock_timestamp(),
-                       now() + t.ttl * interval '1 minute', t.ttl
-                FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[]) AS t(ns, k, v, ttl)
-                ON CONFLICT (namespace, key) DO UPDATE SET
-                    value = EXCLUDED.value,
-                    updated_at = EXCLUDED.updated_at,
-                    expires_at = EXCLUDED.expires_at,
-                    ttl_minutes = EXCLUDED.ttl_minutes,
-                    -- an expired item is gone: putting it again starts a new life
-                    created_at = CASE WHEN s.expires_at IS NOT NULL AND s.expires_at <= now()
-                                      THEN EXCLUDED.created_at ELSE s.created_at END
+                {UPSERT_ITEMS}
                 """,
                 (
                     names,
@@ -721,24 +724,6 @@ class StorePlanner:
             if all(_matches(ns, c.match_type, tuple(c.path)) for c in conditions):
                 names.add(ns[: op.max_depth] if op.max_depth else ns)
         return sorted(names)[op.offset : op.offset + op.limit]
-
-
-def indexed_bodies(op: PutOp, fields: Sequence[str]) -> list[str]:
-    """The keyword rows of a put: ``index_text`` of each text the vectors are built from.
-
-    The configured ``fields`` unless the put names its own paths; nothing for
-    ``index=False``. Texts without terms are left out (they can never match).
-    """
-    if op.value is None or op.index is False:
-        return []
-    paths = fields if op.index is None else op.index
-    bodies = []
-    for path in paths:
-        for text in get_text_at_path(op.value, path):
-            body = index_text(text)
-            if body:
-                bodies.append(body)
-    return bodies
 
 
 def _page_items(
