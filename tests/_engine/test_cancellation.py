@@ -164,3 +164,24 @@ async def test_the_graph_run_is_named_langgraph_in_events() -> None:
         async for e in graph.astream_events({"log": []}, version="v2", include_names=["LangGraph"])
     ]
     assert events[0] == "on_chain_start" and events[-1] == "on_chain_end"
+
+
+class _Abort(BaseException):
+    """Not an ``Exception``: no task script records it, as with a cancellation on 3.10."""
+
+
+async def test_what_escapes_a_node_ends_its_step_at_once_and_cancels_the_rest() -> None:
+    slow = Sleeper("slow", 2.0)
+
+    async def abort(state: Log) -> Log:
+        raise _Abort("stop everything")
+
+    graph = _parallel(("slow", slow), ("abort", abort))
+    started = time.monotonic()
+    with pytest.raises(_Abort):
+        await graph.ainvoke({"log": []})
+    assert time.monotonic() - started < 1.0
+    assert slow.events == ["start", "cancelled"]
+    with pytest.raises(_Abort):  # the same through a stream, whose steps run live
+        async for _ in graph.astream({"log": []}, stream_mode="updates"):
+            pass

@@ -248,6 +248,7 @@ async def _aexecute_all(tasks: list[Task]) -> None:
     runs: dict[asyncio.Future[None], Task] = {asyncio.ensure_future(work(t)): t for t in tasks}
     pending: set[asyncio.Future[None]] = set(runs)
     saves = _saves_each(tasks)
+    stopped: set[asyncio.Future[None]] = set()  # the tasks this step cancelled itself
     try:
         while pending:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -256,22 +257,29 @@ async def _aexecute_all(tasks: list[Task]) -> None:
             )
             if not done:  # the deadline passed
                 await _acancel(pending)
+                stopped |= pending
                 time_out([runs[f] for f in pending])
                 break
+            for future in done:
+                if future.cancelled() or future.exception() is not None:
+                    # What a task script does not record (a cancellation from inside a
+                    # node on Python 3.10, a parent command, ...) ends the step at once.
+                    await _acancel(pending)
+                    future.result()
             if saves:
                 for future in done:
-                    if not future.cancelled():
-                        await _asave_finished(runs[future])
+                    await _asave_finished(runs[future])
             if pending and any(_failed(runs[f]) for f in done):
                 stoppable = {f for f in pending if _stoppable(runs[f])}
                 await _acancel(stoppable)
+                stopped |= stoppable
                 pending -= stoppable  # nodes in worker threads finish, and their writes count
     except BaseException:  # the run itself is cancelled: so are its tasks
         await _acancel(runs)
         raise
     for future in runs:
-        if not future.cancelled():
-            future.result()  # what a task script did not record (a parent command, ...)
+        if future not in stopped:
+            future.result()
 
 
 def _saves_each(tasks: list[Task]) -> bool:
@@ -539,7 +547,9 @@ async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncGenerator[Event,
             future = asyncio.ensure_future(aexecute_task(task))
             runs[future] = task
             future.add_done_callback(lambda _f: live.put_nowait(_DONE))
-        saved: set[asyncio.Future[None]] = set() if _saves_each(tasks) else set(runs)
+        saves = _saves_each(tasks)
+        seen: set[asyncio.Future[None]] = set()
+        stopped: set[asyncio.Future[None]] = set()  # the tasks this step cancelled itself
         while remaining:
             if not live.empty():
                 item = live.get_nowait()
@@ -560,12 +570,18 @@ async def _aexecute_live(tasks: list[Task], sink: Sink) -> AsyncGenerator[Event,
                     continue
             if item is _DONE:
                 remaining -= 1
-                for finished in [f for f in runs if f.done() and f not in saved]:
-                    saved.add(finished)
-                    if not finished.cancelled():
+                for finished in [f for f in runs if f.done() and f not in seen]:
+                    seen.add(finished)
+                    if finished in stopped:
+                        continue
+                    if finished.cancelled() or finished.exception() is not None:
+                        await _acancel([f for f in runs if not f.done()])
+                        finished.result()  # not recorded by its task script: ends the step
+                    if saves:
                         await _asave_finished(runs[finished])
                 if remaining and any(f.done() and _failed(t) for f, t in runs.items()):
                     stoppable = [f for f, t in runs.items() if not f.done() and _stoppable(t)]
+                    stopped.update(stoppable)
                     await _acancel(stoppable)  # the step failed; threads run to their end
             else:
                 yield item
