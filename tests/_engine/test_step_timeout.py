@@ -179,7 +179,7 @@ def test_a_waiting_task_under_max_concurrency_never_starts_after_the_timeout() -
         graph.invoke({"hello": ""}, {"max_concurrency": 1})
     release.set()
     time.sleep(0.3)
-    assert started == ["a"]
+    assert len(started) == 1  # the one that had the turn (any of them); the others never start
 
 
 def test_pregel_takes_step_timeout_as_an_argument() -> None:
