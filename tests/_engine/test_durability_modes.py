@@ -279,3 +279,20 @@ def test_sync_durability_saves_each_task_once() -> None:
     past = list(graph.get_state_history(THREAD))[1]  # the checkpoint the parallel step ran from
     assert sorted(t.name for t in past.tasks) == ["x", "y"]
     assert sorted(str(t.result) for t in past.tasks) == ["{'log': ['x']}", "{'log': ['y']}"]
+
+
+def test_sync_durability_calls_a_saver_written_for_older_langgraph_with_three_arguments() -> None:
+    """Writes saved as each task finishes go through the same call as the step's others: a
+    saver whose ``put_writes`` takes no ``task_path`` still gets them."""
+
+    class OlderSaver(InMemorySaver):
+        def put_writes(self, config: Any, writes: Any, task_id: str) -> None:  # type: ignore[override]
+            super().put_writes(config, writes, task_id)
+
+    builder = StateGraph(State)
+    builder.add_node("x", lambda s: {"log": ["x"]})
+    builder.add_node("y", lambda s: {"log": ["y"]})
+    builder.add_edge(START, "x")
+    builder.add_edge(START, "y")
+    graph = builder.compile(checkpointer=OlderSaver())
+    assert sorted(graph.invoke({"log": []}, THREAD, durability="sync")["log"]) == ["x", "y"]

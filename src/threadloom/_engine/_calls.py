@@ -220,9 +220,9 @@ def _attempts(
             time.sleep(_retry_wait(child, exc, attempt))
             continue
         _record(child, value, announce=False)
-        run = child.run
-        for method, op_args in run.call_ops(child):
-            getattr(run.saver, method)(*op_args)
+        from threadloom._engine._drivers import save_now  # the drivers import this module
+
+        save_now(child.run, child.run.call_ops(child))
         return value
 
 
@@ -281,9 +281,9 @@ async def _aattempts(
             await asyncio.sleep(_retry_wait(child, exc, attempt))
             continue
         _record(child, value, announce=False)
-        run = child.run
-        for method, op_args in run.call_ops(child):
-            await getattr(run.saver, "a" + method)(*op_args)
+        from threadloom._engine._drivers import asave_now  # the drivers import this module
+
+        await asave_now(child.run, child.run.call_ops(child))
         return value
 
 

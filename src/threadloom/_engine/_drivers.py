@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from threadloom._engine._calls import asettle_calls, settle_calls
 from threadloom._engine._constants import START
 from threadloom._engine._context import Task
-from threadloom._engine._run import Run
-from threadloom._engine._superstep import SaverCall, Script, abandon, script
+from threadloom._engine._run import Op, Run
+from threadloom._engine._superstep import SaverCall, Script, abandon, save, script
 from threadloom._engine._task import Call, task_script
 from threadloom._engine._timeout import guarded, step_deadline, time_out
 from threadloom._engine._tracing import aend_node, astart_node, end_node, start_node
@@ -32,12 +32,14 @@ __all__ = [
     "Sink",
     "Tee",
     "aexecute_task",
+    "asave_now",
     "complete_async",
     "complete_sync",
     "execute_task",
     "executor",
     "run_async",
     "run_sync",
+    "save_now",
 ]
 
 T = TypeVar("T")
@@ -289,16 +291,24 @@ def _saves_each(tasks: list[Task]) -> bool:
     return len(tasks) > 1 and run.durability == "sync" and run.saver is not None
 
 
+def save_now(run: Run, ops: list[Op]) -> None:
+    """Carry out saver operations outside the step's script, as :func:`save` does in it."""
+    if ops:
+        complete_sync(save(run, ops))
+
+
+async def asave_now(run: Run, ops: list[Op]) -> None:
+    """Async twin of :func:`save_now`."""
+    if ops:
+        await complete_async(save(run, ops))
+
+
 def _save_finished(task: Task) -> None:
-    run = task.run
-    for method, args in run.finished_ops(task):
-        getattr(run.saver, method)(*args)
+    save_now(task.run, task.run.finished_ops(task))
 
 
 async def _asave_finished(task: Task) -> None:
-    run = task.run
-    for method, args in run.finished_ops(task):
-        await getattr(run.saver, "a" + method)(*args)
+    await asave_now(task.run, task.run.finished_ops(task))
 
 
 def _failed(task: Task) -> bool:
@@ -387,7 +397,8 @@ def _execute_live(tasks: list[Task], sink: Sink) -> Iterator[Event]:
             futures[future] = task
             future.add_done_callback(lambda _f: live.put(_DONE))
         remaining = len(tasks)
-        saved: set[Future[None]] = set() if _saves_each(tasks) else set(futures)
+        saves = _saves_each(tasks)
+        saved: set[Future[None]] = set()
         while remaining:
             if deadline is None:
                 item = live.get()
@@ -405,7 +416,7 @@ def _execute_live(tasks: list[Task], sink: Sink) -> Iterator[Event]:
                     continue
             if item is _DONE:
                 remaining -= 1
-                for future in [f for f in futures if f.done() and f not in saved]:
+                for future in [f for f in futures if saves and f.done() and f not in saved]:
                     saved.add(future)
                     _save_finished(futures[future])
             else:

@@ -5,6 +5,7 @@ re-exported by :mod:`threadloom.checkpoint.base` (see there).
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import random
 from abc import ABC
@@ -181,8 +182,17 @@ def _text_id(value: Any, name: str) -> str:
 def accepts_task_path(method: Any) -> bool:
     """Whether a saver's ``put_writes``/``aput_writes`` takes ``task_path`` (savers written for
     older LangGraph versions take three arguments; they are called with three, as LangGraph does)."""
+    function = getattr(method, "__func__", None)
+    if function is None:
+        return _takes_task_path(method, bound=False)
+    return _takes_task_path(function, bound=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _takes_task_path(function: Any, *, bound: bool) -> bool:
+    # One signature inspection per saver class (its unbound method), not one per call.
     try:
-        params = inspect.signature(method).parameters.values()
+        params = list(inspect.signature(function).parameters.values())[1 if bound else 0 :]
     except (TypeError, ValueError):
         return True
     return len(params) >= 4 or any(
