@@ -199,9 +199,10 @@ def test_set_rows_overwrites_in_place_or_moves_an_item_when_its_count_changes() 
     assert (("a",), "x") not in index and index.rows == 1
 
 
-def test_set_row_writes_the_scaled_vector_in_place_and_leaves_the_callers_array() -> None:
-    """set_row stores vector * scale: in place on a re-put of a one-vector item, re-claimed
-    for an item that had several; the caller's array is never modified."""
+def test_set_row_writes_the_vector_in_place_and_leaves_the_callers_array() -> None:
+    """set_row stores a vector with the scale that makes it a unit one: in place on a re-put
+    of a one-vector item, re-claimed for an item that had several; the caller's array is
+    never modified."""
     index = VectorIndex(2)
     vector = np.array([3.0, 4.0], dtype=np.float32)
     index.set_row((("a",), "x"), vector, 0.2)
@@ -218,6 +219,46 @@ def test_set_row_writes_the_scaled_vector_in_place_and_leaves_the_callers_array(
     index.set_row((("a",), "x"), np.array([1.0, 0.0], dtype=np.float32), 1.0)
     assert index.rows == 2
     assert [key for _, key, _ in index.search([1.0, 0.0], limit=1)] == ["x"]
+
+
+@pytest.mark.parametrize(("namespaces", "keys"), [(6, 40), (40, 3)])
+def test_single_puts_of_unscaled_vectors_score_as_unit_vectors(
+    namespaces: int, keys: int, slabs: str
+) -> None:
+    """Vectors set by set_row are kept as the embedder gave them, with their scale beside
+    them; through re-puts, batch puts, removals (rows moving into holes) and compactions,
+    every way of reading them still sees unit vectors."""
+    rng = np.random.default_rng(11)
+    index = VectorIndex(8)
+    model: dict[tuple[tuple[str, ...], str], np.ndarray] = {}
+    for _ in range(800):
+        address = (("u", str(rng.integers(namespaces))), f"k{rng.integers(keys)}")
+        roll = rng.random()
+        if roll < 0.3:
+            index.remove(*address)
+            model.pop(address, None)
+        elif roll < 0.45:
+            rows = rng.standard_normal((int(rng.integers(1, 3)), 8))
+            index.add(*address, rows)
+            model[address] = rows
+        else:
+            vector = (rng.standard_normal(8) * rng.uniform(0.1, 50)).astype(np.float32)
+            index.set_row(address, vector, 1.0 / float(np.linalg.norm(vector)))
+            model[address] = vector[None, :].astype(np.float64)
+    query = rng.standard_normal(8)
+    for prefix in [(), ("u",), ("u", "2")]:
+        expected = brute_force(model, query, prefix)
+        got = index.search(query, prefix, limit=len(model))
+        assert [(ns, key) for ns, key, _ in got] == [(ns, key) for ns, key, _ in expected]
+        assert np.allclose([s for *_, s in got], [s for *_, s in expected], atol=1e-5)
+        picked = index.search(query, prefix, limit=len(model), candidates=list(model))
+        assert np.allclose([s for *_, s in picked], [s for *_, s in expected], atol=1e-5)
+    scores = index.scores_of(query, list(model))
+    for ns, key, score in brute_force(model, query, ()):
+        assert scores[(ns, key)] == pytest.approx(score, abs=1e-5)
+    for address, rows in model.items():
+        unit = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+        assert np.allclose(index.vectors_of(address), unit, atol=1e-6)
 
 
 def test_normalize_rows_of_one_row_matches_the_many_row_path() -> None:

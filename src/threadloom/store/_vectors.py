@@ -7,12 +7,15 @@ index in step with every write).
 
 Layout
 ------
-All vectors live in one float32 row space (rows are unit vectors, so a dot
-product is the cosine similarity), stored as fixed-size *slabs* of about
+All vectors live in one float32 row space, stored as fixed-size *slabs* of about
 16 MB: the first slab doubles until it is full size, then growth appends
 slabs, so filling a large index never copies the vectors it already holds
 (growing one matrix by doubling spent about a quarter of a bulk put copying
 and first-touching memory). A segment never crosses a slab boundary.
+Each row has a scale (``_row_scale``) that makes it a unit vector, so a dot
+product times the row's scale is the cosine similarity: a single put copies
+the embedder's vector as it is and records one number, instead of computing a
+scaled copy (batches arrive normalized, with scale 1).
 Each namespace (a partition) owns a few contiguous *segments* of that matrix,
 each new one as large as all its previous ones together, so a namespace of
 ``n`` vectors sits in ``O(log n)`` contiguous blocks and its live rows fill
@@ -168,6 +171,8 @@ class VectorIndex:
         self._capacity = 0
         # Per matrix row: the item id that owns it, or _FREE.
         self._row_item: IntArray = np.empty(0, dtype=np.int64)
+        # Per matrix row: the factor that makes it a unit vector.
+        self._row_scale: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
         self._high = 0  # rows handed out to segments; global scans read [0, high)
         self._live = 0  # rows holding a vector
         self._dead = 0  # rows in segments of namespaces that no longer exist
@@ -195,7 +200,11 @@ class VectorIndex:
     @property
     def nbytes(self) -> int:
         """Bytes held by the index's arrays (capacity included)."""
-        return sum(slab.nbytes for slab in self._slabs) + self._row_item.nbytes
+        return (
+            sum(slab.nbytes for slab in self._slabs)
+            + self._row_item.nbytes
+            + self._row_scale.nbytes
+        )
 
     def vectors_of(self, address: Address) -> FloatMatrix | None:
         """A copy of the item's unit rows, in the order they were set; ``None`` without any."""
@@ -203,7 +212,10 @@ class VectorIndex:
         if item is None:
             return None
         shift, mask = self._slab_shift, self._slab_rows - 1
-        return np.stack([self._slabs[row >> shift][row & mask] for row in self._item_rows[item]])
+        rows = self._item_rows[item]
+        vectors = np.stack([self._slabs[row >> shift][row & mask] for row in rows])
+        vectors *= self._row_scale[rows][:, None]
+        return vectors
 
     # --- writes ---
 
@@ -246,6 +258,7 @@ class VectorIndex:
                 shift, mask = self._slab_shift, self._slab_rows - 1
                 for row, vector in zip(rows, block, strict=True):
                     self._slabs[row >> shift][row & mask] = vector
+                self._row_scale[rows] = 1.0
                 return
             self.remove(*address)
         if not count:
@@ -257,21 +270,25 @@ class VectorIndex:
         if count == 1:
             self._slabs[first >> shift][first & mask] = block[0]
             self._row_item[first] = item
+            self._row_scale[first] = 1.0
         elif last - first == count - 1 and first >> shift == last >> shift:
             # Freshly claimed rows of one segment: one slice write.
             self._slabs[first >> shift][first & mask : (last & mask) + 1] = block
             self._row_item[first : last + 1] = item
+            self._row_scale[first : last + 1] = 1.0
         else:
             for row, vector in zip(rows, block, strict=True):
                 self._slabs[row >> shift][row & mask] = vector
                 self._row_item[row] = item
+            self._row_scale[rows] = 1.0
         self._live += count
 
     def set_row(self, address: Address, vector: FloatMatrix, scale: float) -> None:
-        """Set one item's only vector to ``vector * scale`` (a unit row), written in place.
+        """Set one item's only vector to ``vector``, which ``scale`` makes a unit vector.
 
-        The single put's path: the product goes straight into the matrix, so
-        the embedder's ``(dims,)`` float32 array is neither copied nor modified.
+        The single put's path: the embedder's ``(dims,)`` float32 array is
+        copied into the matrix as it is (never modified), and its scale is
+        kept beside it, which costs less than writing the scaled product.
         """
         shift, mask = self._slab_shift, self._slab_rows - 1
         item = self._ids.get(address)
@@ -279,7 +296,8 @@ class VectorIndex:
             rows = self._item_rows[item]
             if len(rows) == 1:
                 row = rows[0]
-                np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
+                self._slabs[row >> shift][row & mask] = vector
+                self._row_scale[row] = scale
                 return
             self.remove(*address)
         partition = self._partitions.get(address[0])
@@ -295,14 +313,16 @@ class VectorIndex:
                 self._item_addr.append(address)
                 self._item_rows.append([row])
                 self._ids[address] = item
-                np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
+                self._slabs[row >> shift][row & mask] = vector
                 self._row_item[row] = item
+                self._row_scale[row] = scale
                 self._live += 1
                 return
         rows = self._claim(address[0], 1)
         row = rows[0]
-        np.multiply(vector, scale, out=self._slabs[row >> shift][row & mask])
+        self._slabs[row >> shift][row & mask] = vector
         self._row_item[row] = self._new_item(address, rows)
+        self._row_scale[row] = scale
         self._live += 1
 
     def _new_item(self, address: Address, rows: list[int]) -> int:
@@ -381,6 +401,7 @@ class VectorIndex:
         targets = np.array(physical, dtype=np.int64)
         scatter(self._slabs, self._slab_shift, targets, block)
         self._row_item[targets] = np.repeat(np.array(item_ids, dtype=np.int64), kept)
+        self._row_scale[targets] = 1.0
         self._live += len(block)
 
     def _claim(self, namespace: Namespace, count: int) -> list[int]:
@@ -450,6 +471,7 @@ class VectorIndex:
             self._slabs[row >> shift][row & mask] = self._slabs[last >> shift][last & mask]
             moved_item = int(self._row_item[last])
             self._row_item[row] = moved_item
+            self._row_scale[row] = self._row_scale[last]
             moved_rows = self._item_rows[moved_item]
             moved_rows[moved_rows.index(last)] = row
         self._row_item[last] = _FREE
@@ -458,10 +480,11 @@ class VectorIndex:
 
     def _compact(self) -> None:
         """Pack every partition into as few segments as fit, dropping dead rows."""
-        old_slabs, old_row_item = self._slabs, self._row_item
+        old_slabs, old_row_item, old_row_scale = self._slabs, self._row_item, self._row_scale
         new_of_old = np.full(self._high, _FREE, dtype=np.int64)
         self._slabs, self._capacity, self._high, self._dead = [], 0, 0, 0
         self._row_item = np.empty(0, dtype=np.int64)
+        self._row_scale = np.empty(0, dtype=np.float32)
         for namespace in self._sorted_namespaces:
             partition = self._partitions[namespace]
             old_rows = block_rows(list(partition.blocks()))
@@ -474,6 +497,7 @@ class VectorIndex:
                 gather(old_slabs, self._slab_shift, old_rows, self.dims),
             )
             self._row_item[new_rows] = old_row_item[old_rows]
+            self._row_scale[new_rows] = old_row_scale[old_rows]
             new_of_old[old_rows] = new_rows
         for rows in self._item_rows:
             if rows:
@@ -506,6 +530,9 @@ class VectorIndex:
             row_item = np.full(max(capacity, 2 * len(self._row_item)), _FREE, dtype=np.int64)
             row_item[: len(self._row_item)] = self._row_item
             self._row_item = row_item
+            row_scale = np.ones(len(row_item), dtype=np.float32)
+            row_scale[: len(self._row_scale)] = self._row_scale
+            self._row_scale = row_scale
 
     # --- reads ---
 
@@ -535,7 +562,7 @@ class VectorIndex:
         rows: IntArray | None
         if candidates is not None:
             picked = self._candidate_rows(tuple(prefix), candidates)
-            scores = dot(gather(self._slabs, self._slab_shift, picked, self.dims), q)
+            scores = self._scores_at(picked, q)
             rows = picked
         else:
             scores, rows = self._scope_scores(q, tuple(prefix))
@@ -564,7 +591,9 @@ class VectorIndex:
         for start, length in blocks:
             dot(self._block(start, length), q, out=scores[offset_in : offset_in + length])
             offset_in += length
-        return scores, block_rows(blocks)
+        rows = block_rows(blocks)
+        scores *= self._row_scale[rows]
+        return scores, rows
 
     def search_ids(
         self, query: Any, prefix: Namespace = (), *, limit: int
@@ -634,22 +663,26 @@ class VectorIndex:
         if self._live == len(self._ids):
             # One vector per item (the usual index): each item's only row, in C.
             rows = [its[0] for its in map(item_rows.__getitem__, items)]
-            picked = np.array(rows, dtype=np.int64)
-            return dot(gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
+            return self._scores_at(np.array(rows, dtype=np.int64), q).tolist()
         counts: list[int] = []
         all_rows: list[int] = []
         for item in items:
             its = item_rows[item]
             counts.append(len(its))
             all_rows.extend(its)
-        picked = np.array(all_rows, dtype=np.int64)
-        values = dot(gather(self._slabs, self._slab_shift, picked, self.dims), q).tolist()
+        values = self._scores_at(np.array(all_rows, dtype=np.int64), q).tolist()
         best: list[float] = []
         at = 0
         for count in counts:
             best.append(max(values[at : at + count]))
             at += count
         return best
+
+    def _scores_at(self, rows: IntArray, q: FloatMatrix) -> npt.NDArray[np.float32]:
+        """The cosine similarity of each of ``rows`` to the unit query ``q``."""
+        scores = dot(gather(self._slabs, self._slab_shift, rows, self.dims), q)
+        scores *= self._row_scale[rows]
+        return scores
 
     def _block(self, start: int, length: int) -> FloatMatrix:
         """A view of rows ``[start, start + length)``, which lie in one slab."""
@@ -669,6 +702,7 @@ class VectorIndex:
                     break
                 stop = min(high, start + len(slab))
                 dot(slab[: stop - start], q, out=scores[start:stop])
+            scores *= self._row_scale[:high]
         return scores
 
     def _candidate_rows(self, prefix: Namespace, candidates: Iterable[Address]) -> IntArray:
