@@ -183,27 +183,33 @@ class InMemoryStore(BaseStore):
         The same as :meth:`batch` with one :class:`PutOp`, without a batch's
         bookkeeping: single puts are the usual way to add a memory.
         """
+        if ttl is NOT_PROVIDED:
+            config = self.ttl_config
+            ttl = config.get("default_ttl") if config else None
         if value is None:
             # A put of None deletes: the batch path words its checks.
-            self.batch([PutOp(namespace, key, value, index, self._ttl(ttl))])
+            self.batch([PutOp(namespace, key, value, index, ttl)])
             return
-        op = validated_put(namespace, key, value, index, self._ttl(ttl))
+        op = validated_put(namespace, key, value, index, ttl)
         one = rows = None
-        if self._index is not None:
-            texts = self._index.texts_for(op)
+        resolved = self._index
+        if resolved is not None:
+            texts = resolved.texts_for(op)
             if len(texts) == 1:
-                one = self._index.embed_one(texts[0])
+                one = resolved.embed_one(texts[0])
             elif texts:
-                rows = self._index.plan([op]).embed(self._index).rows_of(0)
+                rows = resolved.plan([op]).embed(resolved).rows_of(0)
+        address = (namespace, key)
         with self._lock:
-            self._put(op, None, self._clock(), self._next_time(), {})
-            if self._vectors is not None:
+            self._put(op, None, self._clock(), self._next_time(), None)
+            vectors = self._vectors
+            if vectors is not None:
                 if one is not None:
-                    self._vectors.set_row((op.namespace, op.key), *one)
+                    vectors.set_row(address, one[0], one[1])
                 elif rows is None:
-                    self._vectors.remove(namespace, key)
+                    vectors.remove(namespace, key)
                 else:
-                    self._vectors.set_rows((op.namespace, op.key), rows)
+                    vectors.set_rows(address, rows)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch`; embedding runs off the event loop."""
@@ -372,18 +378,21 @@ class InMemoryStore(BaseStore):
         span: tuple[int, int] | None,
         now: float,
         stamp: datetime,
-        pending: dict[tuple[Namespace, str], tuple[int, int] | None],
+        pending: dict[tuple[Namespace, str], tuple[int, int] | None] | None,
     ) -> None:
+        """Apply one put to the items (and keyword index); its vector change goes to
+        ``pending`` for the caller to flush (``None``: the caller applies it itself)."""
         namespace, key = op.namespace, op.key
-        address = (namespace, key)
         items = self._data.get(namespace)
         old = items.pop(key, None) if items is not None else None
         if old is not None and old.expires_at is not None:
             self._expiring -= 1
-        # Re-inserting moves the key last, so pending stays in op order.
-        pending.pop(address, None)
+        if pending is not None:
+            # Re-inserting moves the key last, so pending stays in op order.
+            pending.pop((namespace, key), None)
         if op.value is None:
-            pending[address] = None
+            if pending is not None:
+                pending[(namespace, key)] = None
             if self._keywords is not None:
                 self._keywords.delete(namespace, key)
             if items is not None and not items:
@@ -408,7 +417,8 @@ class InMemoryStore(BaseStore):
         # (what a database backend would give back), so it can be kept as is.
         # Re-inserting keeps each namespace's dict ordered oldest to newest update.
         items[key] = _Record(op.value, created, stamp, self._seq, ttl, expires_at, op.index)
-        pending[address] = span
+        if pending is not None:
+            pending[(namespace, key)] = span
         if self._keywords is not None:
             assert self._text_fields is not None
             texts = _indexed_texts(op.value, op.index, self._text_fields)
@@ -667,17 +677,15 @@ class InMemoryStore(BaseStore):
         loaded = prepare_load(items, self._index, now=from_epoch(self._clock()))
         with self._lock:
             now = self._clock()
-            pending: dict[tuple[Namespace, str], tuple[int, int] | None] = {}
             for entry in loaded:
                 op = entry.op
-                self._put(op, None, now, entry.updated_at, pending)
+                self._put(op, None, now, entry.updated_at, None)
                 record = self._data[op.namespace][op.key]
                 record.created_at = entry.created_at
                 if record.expires_at is not None:
                     record.expires_at = epoch_seconds(entry.expires_at)
                     self._earliest_expiry = min(self._earliest_expiry, record.expires_at or 0.0)
                 self._last_time = max(self._last_time, entry.updated_at)
-            pending.clear()
             if self._vectors is not None:
                 for entry in loaded:
                     address = (entry.op.namespace, entry.op.key)
