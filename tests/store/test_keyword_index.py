@@ -132,6 +132,45 @@ def test_thousands_of_ties_at_the_cut_off_go_to_the_smallest_addresses() -> None
     assert [(h.namespace, h.key) for h in pool[50:]] == [(("memories", "u39"), "k059")]
 
 
+def test_ties_in_one_namespace_follow_key_order_through_new_keys_and_deletions() -> None:
+    """In one namespace the tied items at the cut-off are picked by key rank, not by comparing
+    strings; the ranks stay right as keys are added (before and after a search), rewritten
+    and deleted, and after a compaction renumbers the slots."""
+    import random
+
+    rng = random.Random(3)
+    idx = KeywordIndex()
+    ns = ("memories", "u1")
+    keys = [f"k{i:04d}" for i in range(0, 3000, 3)]
+    rng.shuffle(keys)
+    for key in keys:
+        idx.put(ns, key, ["memory " + key])
+
+    def check() -> None:
+        every = idx.search(ns, "memory")
+        expected = sorted(every, key=lambda h: (-h.score, h.key))
+        assert every == expected
+        for limit in (1, 7, 100, 333):
+            assert idx.search(ns, "memory", limit=limit) == expected[:limit]
+
+    check()  # ranks built by this search
+    for step in range(300):
+        roll = rng.random()
+        if roll < 0.5:
+            idx.put(ns, f"k{rng.randrange(3000):04d}", ["memory again"])  # new or rewritten
+        elif roll < 0.6:
+            idx.put(ns, f"a{step}", ["memory"])  # sorts before every k-key
+        else:
+            idx.delete(ns, f"k{rng.randrange(3000):04d}")
+        if step % 40 == 0:
+            check()
+    for key in list(idx._partitions[ns].item_slot)[::2]:
+        idx.delete(ns, key)  # enough deletions to compact the partition
+    check()
+    idx.put(ns, "k0000x", ["memory"])
+    check()
+
+
 # --- several texts per item ---------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ The index is not thread-safe on its own: the owning store serializes calls.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections import Counter
@@ -62,6 +63,8 @@ _COMPACT_MIN_DEAD = 64
 # Beyond this many extra ties at a search's cut-off, they are picked by address
 # without building a hit for each (see _pick_ties).
 _TIES_BEFORE_PICKING = 64
+# New keys a partition ranks one at a time before it drops its ranks (each costs O(slots)).
+_RANK_ONE_BY_ONE = 64
 # A search over at least this many partitions scores them together (_score_together).
 _SCORE_TOGETHER = 3
 
@@ -126,8 +129,11 @@ class _Partition:
         # Whether every row's item slot is larger than the previous row's (no item with
         # two rows, no slot reused out of order): then scoring needs no per-item max.
         self.rows_in_slot_order = True
-        # Each slot's place in key order (built on demand; a new key resets it).
+        # Each slot's place in key order (built on demand, then kept up to date for a
+        # few new keys at a time), and the slots' keys in that order (empty slots: "").
         self.key_order: npt.NDArray[np.int64] | None = None
+        self.ranked_keys: list[str] = []
+        self.ranked_since = 0  # new keys ranked one by one since the last full sort
 
     def __len__(self) -> int:
         return len(self.item_rows)
@@ -188,7 +194,8 @@ class _Partition:
         else:
             slot = len(self.item_keys)
             self.item_keys.append(key)
-            self.key_order = None
+            if self.key_order is not None:
+                self._rank_new_key(key)
         self.item_slot[key] = slot
         rows: list[int] = []
         for counts in counters:
@@ -217,13 +224,34 @@ class _Partition:
     def key_ranks(self) -> npt.NDArray[np.int64]:
         """Each slot's rank in key order (empty slots first): ties compare as integers."""
         if self.key_order is None:
-            keys = self.item_keys
-            ranks = np.empty(len(keys), dtype=np.int64)
-            ranks[sorted(range(len(keys)), key=lambda slot: keys[slot] or "")] = np.arange(
-                len(keys)
-            )
+            labels = [key or "" for key in self.item_keys]
+            order = sorted(range(len(labels)), key=labels.__getitem__)
+            ranks = np.empty(len(labels), dtype=np.int64)
+            ranks[order] = np.arange(len(labels))
             self.key_order = ranks
+            self.ranked_keys = [labels[slot] for slot in order]
+            self.ranked_since = 0
         return self.key_order
+
+    def _rank_new_key(self, key: str) -> None:
+        """Rank the slot just appended for ``key``, shifting the ranks after it.
+
+        A search after each put (the usual pattern) then never sorts the whole
+        partition again. Each shift costs O(slots), so after a burst of new keys
+        the ranks are dropped, to be sorted again by the next search that needs them.
+        A deleted key keeps its rank: its slot never matches, and the order of the
+        live keys is all that counts.
+        """
+        assert self.key_order is not None
+        if self.ranked_since >= _RANK_ONE_BY_ONE:
+            self.key_order = None
+            return
+        self.ranked_since += 1
+        rank = bisect.bisect_right(self.ranked_keys, key)
+        self.ranked_keys.insert(rank, key)
+        order = self.key_order
+        order[order >= rank] += 1
+        self.key_order = np.append(order, rank)
 
     def item_scores(
         self, weighted_terms: Sequence[tuple[str, float]], avg_len: float, k1: float, b: float
@@ -737,7 +765,16 @@ def _pick_ties(
         positions = tied[bounds[owner] : bounds[owner + 1]]
         if not len(positions):
             continue
-        keys = owners[owner][1].item_keys
+        partition = owners[owner][1]
+        if partition.key_order is not None or 2 * len(positions) >= len(partition.item_keys):
+            # Ranks in key order (cached until a new key; worth sorting when most of
+            # the partition ties): the smallest keys are the smallest integers.
+            ranks = partition.key_ranks()[all_slots[positions]]
+            take = np.argpartition(ranks, need - 1)[:need] if need < len(ranks) else None
+            chosen.append(positions if take is None else positions[take])
+            need -= len(positions) if take is None else need
+            continue
+        keys = partition.item_keys
         slots = all_slots[positions].tolist()
         picked = heapq.nsmallest(
             need, zip([keys[s] for s in slots], positions.tolist(), strict=True)
