@@ -183,33 +183,28 @@ class InMemoryStore(BaseStore):
         The same as :meth:`batch` with one :class:`PutOp`, without a batch's
         bookkeeping: single puts are the usual way to add a memory.
         """
-        if ttl is NOT_PROVIDED:
-            config = self.ttl_config
-            ttl = config.get("default_ttl") if config else None
+        ttl = self._ttl(ttl)
         if value is None:
             # A put of None deletes: the batch path words its checks.
             self.batch([PutOp(namespace, key, value, index, ttl)])
             return
         op = validated_put(namespace, key, value, index, ttl)
         one = rows = None
-        resolved = self._index
-        if resolved is not None:
-            texts = resolved.texts_for(op)
+        if self._index is not None:
+            texts = self._index.texts_for(op)
             if len(texts) == 1:
-                one = resolved.embed_one(texts[0])
+                one = self._index.embed_one(texts[0])
             elif texts:
-                rows = resolved.plan([op]).embed(resolved).rows_of(0)
-        address = (namespace, key)
+                rows = self._index.plan([op]).embed(self._index).rows_of(0)
         with self._lock:
             self._put(op, None, self._clock(), self._next_time(), None)
-            vectors = self._vectors
-            if vectors is not None:
+            if self._vectors is not None:
                 if one is not None:
-                    vectors.set_row(address, one[0], one[1])
+                    self._vectors.set_row((namespace, key), one[0], one[1])
                 elif rows is None:
-                    vectors.remove(namespace, key)
+                    self._vectors.remove(namespace, key)
                 else:
-                    vectors.set_rows(address, rows)
+                    self._vectors.set_rows((namespace, key), rows)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch`; embedding runs off the event loop."""
@@ -380,15 +375,13 @@ class InMemoryStore(BaseStore):
         stamp: datetime,
         pending: dict[tuple[Namespace, str], tuple[int, int] | None] | None,
     ) -> None:
-        """Apply one put to the items (and keyword index); its vector change goes to
-        ``pending`` for the caller to flush (``None``: the caller applies it itself)."""
+        """Apply a put; its vector change goes to ``pending`` (``None``: the caller's to apply)."""
         namespace, key = op.namespace, op.key
         items = self._data.get(namespace)
         old = items.pop(key, None) if items is not None else None
         if old is not None and old.expires_at is not None:
             self._expiring -= 1
-        if pending is not None:
-            # Re-inserting moves the key last, so pending stays in op order.
+        if pending is not None:  # re-inserting moves the key last: pending stays in op order
             pending.pop((namespace, key), None)
         if op.value is None:
             if pending is not None:
