@@ -233,6 +233,11 @@ class _Partition:
             self.ranked_since = 0
         return self.key_order
 
+    def ranks_pay_off(self, ties: int) -> bool:
+        """Whether ordering ``ties`` tied slots should use :meth:`key_ranks`: they are at
+        hand, or sorting the whole partition costs little more than sorting the ties."""
+        return self.key_order is not None or 2 * ties >= len(self.item_keys)
+
     def _rank_new_key(self, key: str) -> None:
         """Rank the slot just appended for ``key``, shifting the ranks after it.
 
@@ -569,9 +574,9 @@ class KeywordScores:
         single = len(owners) == 1
         if single:
             namespace, partition, _ = owners[0]
-            if partition.key_order is not None or 2 * len(order) >= len(partition.item_keys):
+            if partition.ranks_pay_off(len(order)):
                 # Many ties in one namespace (a common word): order them by the
-                # partition's key ranks (kept until a new key), no strings compared.
+                # partition's key ranks, no strings compared.
                 slots_in = all_slots[order]
                 ranked = np.lexsort((partition.key_ranks()[slots_in], -all_scores[order]))
                 if limit is not None:
@@ -766,13 +771,13 @@ def _pick_ties(
         if not len(positions):
             continue
         partition = owners[owner][1]
-        if partition.key_order is not None or 2 * len(positions) >= len(partition.item_keys):
-            # Ranks in key order (cached until a new key; worth sorting when most of
-            # the partition ties): the smallest keys are the smallest integers.
+        if partition.ranks_pay_off(len(positions)):
+            # The smallest keys are the smallest ranks: no strings compared.
             ranks = partition.key_ranks()[all_slots[positions]]
-            take = np.argpartition(ranks, need - 1)[:need] if need < len(ranks) else None
-            chosen.append(positions if take is None else positions[take])
-            need -= len(positions) if take is None else need
+            if need < len(ranks):
+                positions = positions[np.argpartition(ranks, need - 1)[:need]]
+            chosen.append(positions)
+            need -= len(positions)
             continue
         keys = partition.item_keys
         slots = all_slots[positions].tolist()
