@@ -18,7 +18,8 @@ from typing import Any
 
 from threadloom._postgres import Plan, Query
 from threadloom.store._dump import LoadedItem, StoredItem, as_lists, utc
-from threadloom.store.postgres._plans import Params, StorePlanner, prefix_sql
+from threadloom.store.postgres._plans import StorePlanner
+from threadloom.store.postgres._sql import Params, prefix_sql
 
 __all__ = ["dump_plan", "load_plan"]
 

@@ -14,6 +14,8 @@ The keyword index (version 4) keeps one row per indexed text of an item in
 ``threadloom_store_texts``: its terms (``index_text``), their count and a
 generated ``tsvector`` under a GIN index. The foreign key cascades, so
 deletes, TTL sweeps and ``delete_namespace`` clean it with the items.
+Version 5 keeps each namespace's keyword-row count and total length in
+``threadloom_store_text_stats``, by triggers, for BM25's scope statistics.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ ITEM_MIGRATIONS: list[Migration] = [
     WHERE expires_at IS NOT NULL
     """,
     lambda: _KEYWORD_INDEX,
+    lambda: _KEYWORD_STATS,
 ]
 
 _KEYWORD_INDEX: list[SQL] = [
@@ -64,7 +67,7 @@ _KEYWORD_INDEX: list[SQL] = [
     )
     """,
     "CREATE INDEX IF NOT EXISTS threadloom_store_texts_tsv ON threadloom_store_texts USING gin (tsv)",
-    # A scope's row count and total length come from this index alone.
+    # Counted a scope's rows until version 5 (which drops it): migrations are history.
     "CREATE INDEX IF NOT EXISTS threadloom_store_texts_scope "
     "ON threadloom_store_texts (namespace) INCLUDE (length)",
     # Items written before this version have no keyword rows yet: the first
@@ -72,6 +75,75 @@ _KEYWORD_INDEX: list[SQL] = [
     "CREATE TABLE IF NOT EXISTS threadloom_store_pending (task text PRIMARY KEY)",
     "INSERT INTO threadloom_store_pending (task) SELECT 'keyword_backfill' "
     "WHERE EXISTS (SELECT 1 FROM threadloom_store) ON CONFLICT DO NOTHING",
+]
+
+#: Adds each statement's keyword rows to (or takes them from) their namespaces' counts.
+_COUNT_TEXTS = """
+    CREATE OR REPLACE FUNCTION threadloom_store_texts_count() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO threadloom_store_text_stats AS st (namespace, rows, length)
+            SELECT namespace, count(*), sum(length) FROM new_rows
+            GROUP BY namespace ORDER BY namespace
+            ON CONFLICT (namespace) DO UPDATE
+            SET rows = st.rows + EXCLUDED.rows, length = st.length + EXCLUDED.length;
+        ELSIF TG_OP = 'DELETE' THEN
+            UPDATE threadloom_store_text_stats AS st
+            SET rows = st.rows - d.rows, length = st.length - d.length
+            FROM (SELECT namespace, count(*) AS rows, sum(length) AS length
+                  FROM old_rows GROUP BY namespace) d
+            WHERE st.namespace = d.namespace;
+        ELSIF TG_OP = 'UPDATE' THEN
+            -- Keyword rows never change namespace (it is part of their key): only lengths.
+            UPDATE threadloom_store_text_stats AS st
+            SET length = st.length + d.length
+            FROM (SELECT namespace, sum(length) AS length FROM (
+                      SELECT namespace, length FROM new_rows
+                      UNION ALL SELECT namespace, -length FROM old_rows) c
+                  GROUP BY namespace) d
+            WHERE st.namespace = d.namespace AND d.length <> 0;
+        ELSE
+            DELETE FROM threadloom_store_text_stats;
+        END IF;
+        RETURN NULL;
+    END $$
+"""
+
+# Version 5: each namespace's keyword-row count and total length, kept by triggers on
+# every write (cascaded deletes and TTL sweeps included), so a keyword search reads its
+# scope's BM25 statistics from one row per namespace instead of counting every row.
+_KEYWORD_STATS: list[SQL] = [
+    """
+    CREATE TABLE IF NOT EXISTS threadloom_store_text_stats (
+        namespace text COLLATE "C" PRIMARY KEY,
+        rows bigint NOT NULL,
+        length bigint NOT NULL
+    )
+    """,
+    # No write may slip in between the count below and the triggers.
+    "LOCK TABLE threadloom_store_texts IN SHARE ROW EXCLUSIVE MODE",
+    # Nothing reads it any more, and every put paid for its upkeep.
+    "DROP INDEX IF EXISTS threadloom_store_texts_scope",
+    "DELETE FROM threadloom_store_text_stats",
+    "INSERT INTO threadloom_store_text_stats (namespace, rows, length) "
+    "SELECT namespace, count(*), sum(length) FROM threadloom_store_texts GROUP BY namespace",
+    _COUNT_TEXTS,
+    *(
+        f"DROP TRIGGER IF EXISTS threadloom_store_texts_{event.lower()} ON threadloom_store_texts"
+        for event in ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
+    ),
+    "CREATE TRIGGER threadloom_store_texts_insert AFTER INSERT ON threadloom_store_texts "
+    "REFERENCING NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION threadloom_store_texts_count()",
+    "CREATE TRIGGER threadloom_store_texts_update AFTER UPDATE ON threadloom_store_texts "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION threadloom_store_texts_count()",
+    "CREATE TRIGGER threadloom_store_texts_delete AFTER DELETE ON threadloom_store_texts "
+    "REFERENCING OLD TABLE AS old_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION threadloom_store_texts_count()",
+    "CREATE TRIGGER threadloom_store_texts_truncate AFTER TRUNCATE ON threadloom_store_texts "
+    "FOR EACH STATEMENT EXECUTE FUNCTION threadloom_store_texts_count()",
 ]
 
 Distance = Literal["cosine", "l2", "inner_product"]

@@ -1,0 +1,394 @@
+"""How a PostgreSQL store searches: listing, vector, keyword and hybrid, written once
+for sync and async (see :mod:`threadloom._postgres`).
+
+:class:`SearchPlans` is the search half of
+:class:`~threadloom.store.postgres._plans.StorePlanner`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from threadloom._postgres import Plan, Query
+from threadloom.errors import IndexNotConfiguredError
+from threadloom.store._filters import AllOf, parse_filter
+from threadloom.store._fusion import FusionConfig, fuse_hits
+from threadloom.store._keyword import KeywordHit, score_matches
+from threadloom.store._text import query_terms, tsquery_expression
+from threadloom.store.base import SearchItem, SearchOp
+from threadloom.store.postgres._schema import VectorLayout
+from threadloom.store.postgres._sql import (
+    ITEM_COLUMNS,
+    LIVE,
+    SEP,
+    Params,
+    compile_filter_sql,
+    ns_text,
+    prefix_sql,
+    readable,
+    search_item_from_row,
+    vector_literal,
+)
+
+__all__ = ["REFRESH", "SearchPlans"]
+
+#: Beyond this many index hits, a search stops widening and answers exactly.
+_MAX_FETCH = 20_000
+#: A hybrid search whose scope holds at most this many pools of keyword rows searches
+#: its vector side exactly at once.
+_EXACT_SCOPE_POOLS = 4
+#: Index hits a hybrid search asks for per vector candidate (a plain search asks 4 per
+#: result); it widens the same way when they come short.
+_HYBRID_WIDEN = 2
+
+
+REFRESH = (
+    "UPDATE threadloom_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute' "
+    f"WHERE s.ttl_minutes IS NOT NULL AND {LIVE} AND "
+)
+
+
+class SearchPlans:
+    """The search plans of a store planner (its fields are declared here for them)."""
+
+    layout: VectorLayout | None
+    ef_search: int
+    text_fields: tuple[str, ...] | None
+    fusion: FusionConfig
+
+    def _search(self, op: SearchOp, embedded: Any) -> Plan[list[SearchItem]]:
+        tree = parse_filter(op.filter)  # raises InvalidFilterError naming the problem
+        mode = op.mode or "vector"
+        if (
+            op.query is not None
+            and (self.text_fields is None or mode != "keyword")
+            and (self.layout is None)
+        ):
+            raise IndexNotConfiguredError(
+                "search(query=...) needs a store created with index={'dims': ..., 'embed': ...}"
+                " (or, for keyword search only, index={'fields': ['text']})"
+            )
+        if not readable(op.namespace_prefix) or op.limit == 0:
+            return []
+        if op.query is None:
+            items = yield from self._list_items(op, tree)
+        elif mode == "keyword":
+            items = yield from self._keyword_search(op, tree)
+        elif mode == "hybrid":
+            items = yield from self._hybrid_search(op, tree, embedded.queries[op.query])
+        else:
+            items = yield from self._vector_search(op, tree, embedded.queries[op.query])
+        expiring = [item for item, has_ttl in items if has_ttl]
+        if op.refresh_ttl and expiring:
+            yield Query(
+                REFRESH + "(s.namespace, s.key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([ns_text(i.namespace) for i in expiring], [i.key for i in expiring]),
+            )
+        return [item for item, _ in items]
+
+    def _list_items(self, op: SearchOp, tree: AllOf) -> Plan[list[tuple[SearchItem, bool]]]:
+        params = Params()
+        where = prefix_sql(op.namespace_prefix, params, "s.namespace")
+        where += " AND " + compile_filter_sql(tree, params)
+        found = yield Query(
+            f"SELECT {ITEM_COLUMNS}, s.ttl_minutes IS NOT NULL "
+            f"FROM threadloom_store s WHERE {where} AND {LIVE} "
+            "ORDER BY s.updated_at DESC, s.namespace, s.key "
+            f"LIMIT {params.add(op.limit)} OFFSET {params.add(op.offset)}",
+            params,
+        )
+        return [(search_item_from_row(row), bool(row[5])) for row in found.rows]
+
+    def _vector_search(
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        query: Any,
+        *,
+        items: bool = True,
+        exact: bool = False,
+        widen: int = 4,
+    ) -> Plan[list[Any]]:
+        """The page's live items passing the filter, nearest first, as ``(SearchItem, has_ttl)``
+        (``items=False``: as ``(namespace, key, score)``, no value read)."""
+        need = op.offset + op.limit
+        # Capped: 4 * a huge page would not fit a bigint (the exact pass serves it).
+        fetch = min(max(40, widen * need), _MAX_FETCH)
+        while True:
+            hits, found = yield from self._vector_query(
+                op, tree, query, fetch, need, exact, items=items
+            )
+            if len(found) >= need or exact:
+                break
+            if hits < fetch or fetch >= _MAX_FETCH:
+                # The index ran dry (or spent its scan budget) before `need` items
+                # passed the prefix and filter: answer exactly over those candidates.
+                exact = True
+            else:
+                fetch *= 4  # several vectors per item, or expired items: fetch more
+        return found[op.offset : need]
+
+    def _vector_query(
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        query: Any,
+        fetch: int,
+        need: int,
+        exact: bool,
+        *,
+        items: bool = True,
+    ) -> Plan[tuple[int, list[Any]]]:
+        assert self.layout is not None
+        layout = self.layout
+        # The driver applies these; on a pooled or autocommit connection only when they change.
+        settings = (
+            ("hnsw.ef_search", str(min(max(self.ef_search, fetch), 1000))),
+            ("hnsw.iterative_scan", "relaxed_order"),
+        )
+        params = Params()
+        distance = f"(v.embedding {layout.operator} {params.add(vector_literal(query))}::{layout.column_type})"
+        where = prefix_sql(op.namespace_prefix, params, "v.namespace")
+        join = ""
+        if tree.clauses:
+            join = "JOIN threadloom_store s ON s.namespace = v.namespace AND s.key = v.key"
+            where += f" AND {LIVE} AND " + compile_filter_sql(tree, params)
+        # "+ 0" hides the ordering from the index: an exact scan of the candidates.
+        order = f"{distance} + 0" if exact else distance
+        limit = "" if exact else f"LIMIT {params.add(fetch)}"
+        found = yield Query(
+            f"""
+            WITH hits AS MATERIALIZED (
+                SELECT v.namespace, v.key, {distance} AS dist
+                FROM threadloom_store_vectors v {join}
+                WHERE {where}
+                ORDER BY {order}
+                {limit}
+            ), best AS (
+                SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
+            )
+            SELECT {ITEM_COLUMNS if items else "s.namespace, s.key, NULL, NULL, NULL"},
+                   b.dist, (SELECT count(*) FROM hits), s.ttl_minutes IS NOT NULL
+            FROM best b JOIN threadloom_store s ON s.namespace = b.namespace AND s.key = b.key
+            WHERE {LIVE}
+            ORDER BY b.dist, s.namespace, s.key
+            LIMIT {params.add(need)}
+            """,
+            params,
+            settings=settings,
+        )
+        # No row back: no candidates, or every hit expired; the exact pass settles it.
+        hits = int(found.rows[0][6]) if found.rows else 0
+        if not items:
+            return hits, [
+                (tuple(row[0].split(SEP)), row[1], self._score(row[5])) for row in found.rows
+            ]
+        return hits, [(search_item_from_row(row, self._score(row[5])), bool(row[7])) for row in found.rows]
+
+    def _keyword_matches(
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        scope_rows: list[int] | None = None,
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] | None = None,
+    ) -> Plan[list[KeywordHit]]:
+        """Every live item under the prefix that passes the filter and shares a term, best first.
+
+        Scores are :func:`score_matches`' BM25 (never ``ts_rank``), so they equal
+        the other backends'. Statistics (row count, total length, document
+        frequencies) are those of the live rows under the prefix, whatever the
+        filter: a row containing a query term always matches the ``|`` of the
+        terms, so counting document frequencies over the matched rows is exact.
+        """
+        assert op.query is not None
+        expression = tsquery_expression(op.query)
+        if expression is None:
+            return []
+        params = Params()
+        tsquery = params.add(expression)
+        passes = compile_filter_sql(tree, params) if tree.clauses else "TRUE"
+        scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
+        item_scope = prefix_sql(op.namespace_prefix, params, "s.namespace")
+        # The matches and, on each, the live rows' statistics under the prefix (all rows
+        # less the expired ones; one-row derived tables, computed once): one round trip.
+        found = yield Query(
+            f"""
+            WITH stats AS MATERIALIZED (
+                SELECT a.n - e.n AS n, a.len - e.len AS len FROM
+                    (SELECT coalesce(sum(t.rows), 0) AS n, coalesce(sum(t.length), 0) AS len
+                     FROM threadloom_store_text_stats t WHERE {scope}) a,
+                    (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
+                     FROM threadloom_store s JOIN threadloom_store_texts t
+                         ON t.namespace = s.namespace AND t.key = s.key
+                     WHERE s.expires_at IS NOT NULL AND s.expires_at <= now()
+                         AND {item_scope}) e
+            )
+            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE), st.n, st.len,
+                   s.value, s.created_at, s.updated_at, s.ttl_minutes IS NOT NULL
+            FROM threadloom_store_texts t
+            -- A lookup per match, by key: with a join the planner, guessing at how many
+            -- rows match, scanned the whole items table for a handful of matches.
+            CROSS JOIN LATERAL (
+                SELECT s.value, s.created_at, s.updated_at, s.ttl_minutes FROM threadloom_store s
+                WHERE s.namespace = t.namespace AND s.key = t.key AND {LIVE} LIMIT 1
+            ) s
+            CROSS JOIN stats st
+            WHERE t.tsv @@ to_tsquery('simple', {tsquery}) AND {scope}
+            """,
+            params,
+        )
+        if not found.rows:
+            return []
+        n_docs, total_len = int(found.rows[0][4]), int(found.rows[0][5])
+        if scope_rows is not None:
+            scope_rows.append(n_docs)  # the caller's hint of the scope's size
+        if n_docs <= 0:
+            return []
+        wanted = set(query_terms(op.query))
+        doc_freq: Counter[str] = Counter()
+        matches: list[tuple[tuple[str, ...], str, str]] = []
+        namespaces: dict[str, tuple[str, ...]] = {}
+        for ns_name, key, body, passed, _, _, *item in found.rows:
+            doc_freq.update(wanted.intersection(body.split(" ")))
+            if not passed:
+                continue
+            namespace = namespaces.get(ns_name)
+            if namespace is None:
+                namespace = namespaces[ns_name] = tuple(ns_name.split(SEP))
+            matches.append((namespace, key, body))
+            if items is not None:
+                # The item as its page will show it: (value, created, updated, has_ttl).
+                items[(namespace, key)] = tuple(item)
+        return score_matches(
+            op.query, matches, n_docs=n_docs, total_len=total_len, doc_freq=doc_freq
+        )
+
+    def _keyword_search(self, op: SearchOp, tree: AllOf) -> Plan[list[tuple[SearchItem, bool]]]:
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
+        hits = yield from self._keyword_matches(op, tree, items=items)
+        page = [(h.namespace, h.key, h.score) for h in hits[op.offset : op.offset + op.limit]]
+        return _page_items(page, items)
+
+    def _hybrid_search(
+        self, op: SearchOp, tree: AllOf, query: Any
+    ) -> Plan[list[tuple[SearchItem, bool]]]:
+        need = op.offset + op.limit
+        config = self.fusion
+        # Pages past the pool would come out short: widen it (fuse_hits' contract).
+        pool = max(config.candidates, need)
+        if pool != config.candidates:
+            config = FusionConfig(**{**config.__dict__, "candidates": pool})
+        scope_rows: list[int] = []
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
+        keyword = yield from self._keyword_matches(op, tree, scope_rows, items)
+        # The vector side: the best `pool` live items passing the filter. A scope of a few
+        # times the pool (a user's memories) is searched exactly at once: the index would
+        # come up short and the exact pass follow anyway.
+        small = bool(scope_rows) and scope_rows[0] <= _EXACT_SCOPE_POOLS * pool
+        # A large scope's candidates come back as addresses and scores: most of the pool
+        # never reaches the page, whose values are read below (a value costs more than
+        # its row). A small scope's come with their values: no round trip for the page.
+        found = yield from self._vector_search(
+            op._replace(offset=0, limit=pool),
+            tree,
+            query,
+            items=small,
+            exact=small,
+            widen=_HYBRID_WIDEN,
+        )
+        if small:
+            vector = [(item.namespace, item.key, float(item.score or 0.0)) for item, _ in found]
+            for item, has_ttl in found:
+                items[(item.namespace, item.key)] = (
+                    item.value,
+                    item.created_at,
+                    item.updated_at,
+                    has_ttl,
+                )
+        else:
+            vector = found
+        known = {(ns, key) for ns, key, _ in vector}
+        # fuse_hits asks for the exact similarity of the best keyword hits the
+        # vector side missed: work it out here, in one query, before fusing.
+        best_keyword = sorted(keyword, key=lambda hit: -hit.score)[: config.candidates]
+        missing = [(h.namespace, h.key) for h in best_keyword if (h.namespace, h.key) not in known]
+        similarity: dict[tuple[tuple[str, ...], str], float] = {}
+        if missing:
+            similarity = yield from self._similarities(query, missing)
+        fused = fuse_hits(
+            vector,
+            [(h.namespace, h.key, h.score) for h in keyword],
+            lambda addresses: {a: similarity[a] for a in addresses if a in similarity},
+            limit=need,
+            config=config,
+        )
+        page = fused[op.offset :]
+        unread = [(ns, key) for ns, key, _ in page if (ns, key) not in items]
+        if unread:
+            yield from self._read_items(unread, items)
+        # An item gone since the vector side saw it drops out of the page.
+        return _page_items([hit for hit in page if (hit[0], hit[1]) in items], items)
+
+    def _read_items(
+        self,
+        addresses: list[tuple[tuple[str, ...], str]],
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]],
+    ) -> Plan[None]:
+        """Add the live items at ``addresses`` to ``items``, as ``_page_items`` reads them."""
+        params = Params()
+        names = params.add([ns_text(ns) for ns, _ in addresses])
+        keys = params.add([key for _, key in addresses])
+        found = yield Query(
+            f"SELECT {ITEM_COLUMNS}, s.ttl_minutes IS NOT NULL FROM threadloom_store s "
+            f"WHERE (s.namespace, s.key) IN (SELECT * FROM unnest({names}::text[], {keys}::text[])) "
+            f"AND {LIVE}",
+            params,
+        )
+        for ns_name, key, *item in found.rows:
+            items[(tuple(ns_name.split(SEP)), key)] = tuple(item)
+
+    def _similarities(
+        self, query: Any, addresses: list[tuple[tuple[str, ...], str]]
+    ) -> Plan[dict[tuple[tuple[str, ...], str], float]]:
+        """Exact similarity of each address to the query (its best vector); none if it has none."""
+        assert self.layout is not None
+        layout = self.layout
+        params = Params()
+        distance = (
+            f"(v.embedding {layout.operator} {params.add(vector_literal(query))}"
+            f"::{layout.column_type})"
+        )
+        names = params.add([ns_text(ns) for ns, _ in addresses])
+        keys = params.add([key for _, key in addresses])
+        found = yield Query(
+            f"SELECT v.namespace, v.key, min({distance}) FROM threadloom_store_vectors v "
+            f"WHERE (v.namespace, v.key) IN (SELECT * FROM unnest({names}::text[], {keys}::text[])) "
+            "GROUP BY v.namespace, v.key",
+            params,
+        )
+        return {(tuple(ns.split(SEP)), key): self._score(dist) for ns, key, dist in found.rows}
+
+    def _score(self, dist: float) -> float:
+        """Cosine similarity from the distance (vectors are stored as unit rows)."""
+        assert self.layout is not None
+        if self.layout.distance == "cosine":
+            return 1.0 - float(dist)
+        if self.layout.distance == "l2":
+            return 1.0 - float(dist) ** 2 / 2.0
+        return -float(dist)
+
+
+def _page_items(
+    page: Sequence[tuple[tuple[str, ...], str, float]],
+    items: Mapping[tuple[tuple[str, ...], str], tuple[Any, ...]],
+) -> list[tuple[SearchItem, bool]]:
+    """``page``'s items from ``(value, created_at, updated_at, has_ttl)`` rows read with it."""
+    found = []
+    for ns, key, score in page:
+        value, created_at, updated_at, has_ttl = items[(ns, key)]
+        found.append((SearchItem(ns, key, value, created_at, updated_at, score), bool(has_ttl)))
+    return found
+
+
