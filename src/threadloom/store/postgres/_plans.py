@@ -64,7 +64,6 @@ def _matches(ns: tuple[str, ...], kind: str, pattern: tuple[str, ...]) -> bool:
     return all(p == "*" or p == label for p, label in zip(pattern, part, strict=True))
 
 
-
 @dataclass(frozen=True)
 class StorePlanner(SearchPlans):
     """Turns validated operations (and their embeddings) into plans."""
@@ -264,7 +263,6 @@ class StorePlanner(SearchPlans):
             if all(_matches(ns, c.match_type, tuple(c.path)) for c in conditions):
                 names.add(ns[: op.max_depth] if op.max_depth else ns)
         return sorted(names)[op.offset : op.offset + op.limit]
-
 
 
 def backfill_keyword_plan(fields: Sequence[str], *, vectors_only: bool) -> Plan[int]:

@@ -7,6 +7,7 @@ for sync and async (see :mod:`threadloom._postgres`).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -41,7 +42,7 @@ _MAX_FETCH = 20_000
 _EXACT_SCOPE_POOLS = 4
 #: Index hits a hybrid search asks for per vector candidate (a plain search asks 4 per
 #: result); it widens the same way when they come short.
-_HYBRID_WIDEN = 2
+_HYBRID_WIDEN = 1
 
 
 REFRESH = (
@@ -141,15 +142,46 @@ class SearchPlans:
         *,
         items: bool = True,
     ) -> Plan[tuple[int, list[Any]]]:
-        assert self.layout is not None
-        layout = self.layout
+        params = Params()
+        vector = params.add(vector_literal(query))
+        found = yield Query(
+            self._vector_sql(op, tree, vector, fetch, need, exact, params, items=items),
+            params,
+            settings=self._vector_settings(fetch),
+        )
+        # No row back: no candidates, or every hit expired; the exact pass settles it.
+        hits = int(found.rows[0][6]) if found.rows else 0
+        return hits, self._vector_rows(found.rows, items)
+
+    def _vector_settings(self, fetch: int) -> tuple[tuple[str, str], ...]:
         # The driver applies these; on a pooled or autocommit connection only when they change.
-        settings = (
+        return (
             ("hnsw.ef_search", str(min(max(self.ef_search, fetch), 1000))),
             ("hnsw.iterative_scan", "relaxed_order"),
         )
-        params = Params()
-        distance = f"(v.embedding {layout.operator} {params.add(vector_literal(query))}::{layout.column_type})"
+
+    def _distance(self, vector: str) -> str:
+        """SQL for the distance of ``v.embedding`` to the query at placeholder ``vector``."""
+        assert self.layout is not None
+        return f"(v.embedding {self.layout.operator} {vector}::{self.layout.column_type})"
+
+    def _vector_sql(
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        vector: str,
+        fetch: int,
+        need: int,
+        exact: bool,
+        params: Params,
+        *,
+        items: bool = True,
+        gate: str = "TRUE",
+    ) -> str:
+        """The best ``need`` live items near the query as rows ``(namespace, key, value,
+        created_at, updated_at, dist, hits, has_ttl)`` (no values unless ``items``); nothing
+        when the SQL condition ``gate`` is false."""
+        distance = self._distance(vector)
         where = prefix_sql(op.namespace_prefix, params, "v.namespace")
         join = ""
         if tree.clauses:
@@ -158,75 +190,65 @@ class SearchPlans:
         # "+ 0" hides the ordering from the index: an exact scan of the candidates.
         order = f"{distance} + 0" if exact else distance
         limit = "" if exact else f"LIMIT {params.add(fetch)}"
-        found = yield Query(
-            f"""
+        columns = ITEM_COLUMNS if items else "s.namespace, s.key, NULL, NULL, NULL"
+        return f"""
             WITH hits AS MATERIALIZED (
                 SELECT v.namespace, v.key, {distance} AS dist
                 FROM threadloom_store_vectors v {join}
-                WHERE {where}
+                WHERE {where} AND {gate}
                 ORDER BY {order}
                 {limit}
             ), best AS (
                 SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
             )
-            SELECT {ITEM_COLUMNS if items else "s.namespace, s.key, NULL, NULL, NULL"},
-                   b.dist, (SELECT count(*) FROM hits), s.ttl_minutes IS NOT NULL
-            FROM best b JOIN threadloom_store s ON s.namespace = b.namespace AND s.key = b.key
-            WHERE {LIVE}
+            SELECT {columns}, b.dist AS dist, (SELECT count(*) FROM hits) AS hits,
+                   s.ttl_minutes IS NOT NULL AS has_ttl
+            FROM best b
+            -- By key: a join let the planner scan every item for a few hundred hits.
+            CROSS JOIN LATERAL (
+                SELECT * FROM threadloom_store s
+                WHERE s.namespace = b.namespace AND s.key = b.key AND {LIVE} LIMIT 1
+            ) s
             ORDER BY b.dist, s.namespace, s.key
             LIMIT {params.add(need)}
-            """,
-            params,
-            settings=settings,
-        )
-        # No row back: no candidates, or every hit expired; the exact pass settles it.
-        hits = int(found.rows[0][6]) if found.rows else 0
+            """
+
+    def _vector_rows(self, rows: Sequence[tuple[Any, ...]], items: bool) -> list[Any]:
+        """``_vector_sql``'s rows as ``(SearchItem, has_ttl)``, or ``(namespace, key, score)``."""
         if not items:
-            return hits, [
-                (tuple(row[0].split(SEP)), row[1], self._score(row[5])) for row in found.rows
-            ]
-        return hits, [(search_item_from_row(row, self._score(row[5])), bool(row[7])) for row in found.rows]
+            return [(tuple(row[0].split(SEP)), row[1], self._score(row[5])) for row in rows]
+        return [(search_item_from_row(row, self._score(row[5])), bool(row[7])) for row in rows]
 
-    def _keyword_matches(
-        self,
-        op: SearchOp,
-        tree: AllOf,
-        scope_rows: list[int] | None = None,
-        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] | None = None,
-    ) -> Plan[list[KeywordHit]]:
-        """Every live item under the prefix that passes the filter and shares a term, best first.
+    def _keyword_sql(self, op: SearchOp, tree: AllOf, params: Params) -> tuple[str, str] | None:
+        """``(stats, matches)``: SQL for the scope's BM25 statistics (one row ``n, len``) and
+        for its live items sharing a term with the query, as rows ``(namespace, key, body,
+        passes the filter, value, created_at, updated_at, has_ttl)``; ``None``: no term.
 
-        Scores are :func:`score_matches`' BM25 (never ``ts_rank``), so they equal
-        the other backends'. Statistics (row count, total length, document
-        frequencies) are those of the live rows under the prefix, whatever the
-        filter: a row containing a query term always matches the ``|`` of the
-        terms, so counting document frequencies over the matched rows is exact.
+        Statistics are those of the live rows under the prefix, whatever the filter: a
+        row containing a query term always matches the ``|`` of the terms, so counting
+        document frequencies over the matched rows is exact.
         """
         assert op.query is not None
         expression = tsquery_expression(op.query)
         if expression is None:
-            return []
-        params = Params()
+            return None
         tsquery = params.add(expression)
         passes = compile_filter_sql(tree, params) if tree.clauses else "TRUE"
         scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
         item_scope = prefix_sql(op.namespace_prefix, params, "s.namespace")
-        # The matches and, on each, the live rows' statistics under the prefix (all rows
-        # less the expired ones; one-row derived tables, computed once): one round trip.
-        found = yield Query(
-            f"""
-            WITH stats AS MATERIALIZED (
-                SELECT a.n - e.n AS n, a.len - e.len AS len FROM
-                    (SELECT coalesce(sum(t.rows), 0) AS n, coalesce(sum(t.length), 0) AS len
-                     FROM threadloom_store_text_stats t WHERE {scope}) a,
-                    (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
-                     FROM threadloom_store s JOIN threadloom_store_texts t
-                         ON t.namespace = s.namespace AND t.key = s.key
-                     WHERE s.expires_at IS NOT NULL AND s.expires_at <= now()
-                         AND {item_scope}) e
-            )
-            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE), st.n, st.len,
-                   s.value, s.created_at, s.updated_at, s.ttl_minutes IS NOT NULL
+        # All rows (kept per namespace by triggers) less the expired ones not yet swept.
+        stats = f"""
+            SELECT a.n - e.n AS n, a.len - e.len AS len FROM
+                (SELECT coalesce(sum(t.rows), 0) AS n, coalesce(sum(t.length), 0) AS len
+                 FROM threadloom_store_text_stats t WHERE {scope}) a,
+                (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
+                 FROM threadloom_store s JOIN threadloom_store_texts t
+                     ON t.namespace = s.namespace AND t.key = s.key
+                 WHERE s.expires_at IS NOT NULL AND s.expires_at <= now()
+                     AND {item_scope}) e"""
+        matches = f"""
+            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE) AS passed,
+                   s.value, s.created_at, s.updated_at, s.ttl_minutes IS NOT NULL AS has_ttl
             FROM threadloom_store_texts t
             -- A lookup per match, by key: with a join the planner, guessing at how many
             -- rows match, scanned the whole items table for a handful of matches.
@@ -234,23 +256,54 @@ class SearchPlans:
                 SELECT s.value, s.created_at, s.updated_at, s.ttl_minutes FROM threadloom_store s
                 WHERE s.namespace = t.namespace AND s.key = t.key AND {LIVE} LIMIT 1
             ) s
-            CROSS JOIN stats st
-            WHERE t.tsv @@ to_tsquery('simple', {tsquery}) AND {scope}
-            """,
+            WHERE t.tsv @@ to_tsquery('simple', {tsquery}) AND {scope}"""
+        return stats, matches
+
+    def _keyword_matches(
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] | None = None,
+    ) -> Plan[list[KeywordHit]]:
+        """Every live item under the prefix that passes the filter and shares a term, best first.
+
+        Scores are :func:`score_matches`' BM25 (never ``ts_rank``), so they equal
+        the other backends'.
+        """
+        params = Params()
+        parts = self._keyword_sql(op, tree, params)
+        if parts is None:
+            return []
+        stats, matches = parts
+        # The matches and, on each, the statistics (computed once): one round trip.
+        found = yield Query(
+            f"WITH stats AS MATERIALIZED ({stats}), m AS ({matches}) "
+            "SELECT m.*, st.n, st.len FROM m CROSS JOIN stats st",
             params,
         )
         if not found.rows:
             return []
-        n_docs, total_len = int(found.rows[0][4]), int(found.rows[0][5])
-        if scope_rows is not None:
-            scope_rows.append(n_docs)  # the caller's hint of the scope's size
-        if n_docs <= 0:
+        n_docs, total_len = int(found.rows[0][8]), int(found.rows[0][9])
+        return self._keyword_hits(op, found.rows, n_docs, total_len, items)
+
+    def _keyword_hits(
+        self,
+        op: SearchOp,
+        rows: Sequence[tuple[Any, ...]],
+        n_docs: int,
+        total_len: int,
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] | None,
+    ) -> list[KeywordHit]:
+        """BM25 hits of ``_keyword_sql``'s match rows (their first 8 columns), best first."""
+        assert op.query is not None
+        if n_docs <= 0 or not rows:
             return []
         wanted = set(query_terms(op.query))
         doc_freq: Counter[str] = Counter()
         matches: list[tuple[tuple[str, ...], str, str]] = []
         namespaces: dict[str, tuple[str, ...]] = {}
-        for ns_name, key, body, passed, _, _, *item in found.rows:
+        for row in rows:
+            ns_name, key, body, passed = row[:4]
             doc_freq.update(wanted.intersection(body.split(" ")))
             if not passed:
                 continue
@@ -260,7 +313,7 @@ class SearchPlans:
             matches.append((namespace, key, body))
             if items is not None:
                 # The item as its page will show it: (value, created, updated, has_ttl).
-                items[(namespace, key)] = tuple(item)
+                items[(namespace, key)] = tuple(row[4:8])
         return score_matches(
             op.query, matches, n_docs=n_docs, total_len=total_len, doc_freq=doc_freq
         )
@@ -280,43 +333,33 @@ class SearchPlans:
         pool = max(config.candidates, need)
         if pool != config.candidates:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
-        scope_rows: list[int] = []
         items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
-        keyword = yield from self._keyword_matches(op, tree, scope_rows, items)
-        # The vector side: the best `pool` live items passing the filter. A scope of a few
-        # times the pool (a user's memories) is searched exactly at once: the index would
-        # come up short and the exact pass follow anyway.
-        small = bool(scope_rows) and scope_rows[0] <= _EXACT_SCOPE_POOLS * pool
-        # A large scope's candidates come back as addresses and scores: most of the pool
-        # never reaches the page, whose values are read below (a value costs more than
-        # its row). A small scope's come with their values: no round trip for the page.
-        found = yield from self._vector_search(
-            op._replace(offset=0, limit=pool),
-            tree,
-            query,
-            items=small,
-            exact=small,
-            widen=_HYBRID_WIDEN,
-        )
-        if small:
-            vector = [(item.namespace, item.key, float(item.score or 0.0)) for item, _ in found]
-            for item, has_ttl in found:
-                items[(item.namespace, item.key)] = (
-                    item.value,
-                    item.created_at,
-                    item.updated_at,
-                    has_ttl,
-                )
+        similarity: dict[tuple[tuple[str, ...], str], float] = {}
+        pool_op = op._replace(offset=0, limit=pool)
+        unread: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
+        sides = yield from self._hybrid_sides(op, tree, query, pool, items, unread, similarity)
+        if sides is None:  # no query term: the keyword side is empty
+            keyword: list[KeywordHit] = []
+            vector = yield from self._vector_search(
+                pool_op, tree, query, items=False, widen=_HYBRID_WIDEN
+            )
         else:
-            vector = found
+            keyword, vector, complete = sides
+            if not complete:
+                vector = yield from self._vector_search(
+                    pool_op, tree, query, items=False, widen=_HYBRID_WIDEN
+                )
         known = {(ns, key) for ns, key, _ in vector}
         # fuse_hits asks for the exact similarity of the best keyword hits the
-        # vector side missed: work it out here, in one query, before fusing.
+        # vector side missed: those the first statement did not work out, here.
         best_keyword = sorted(keyword, key=lambda hit: -hit.score)[: config.candidates]
-        missing = [(h.namespace, h.key) for h in best_keyword if (h.namespace, h.key) not in known]
-        similarity: dict[tuple[tuple[str, ...], str], float] = {}
+        missing = [
+            (h.namespace, h.key)
+            for h in best_keyword
+            if (h.namespace, h.key) not in known and (h.namespace, h.key) not in similarity
+        ]
         if missing:
-            similarity = yield from self._similarities(query, missing)
+            similarity.update((yield from self._similarities(query, missing)))
         fused = fuse_hits(
             vector,
             [(h.namespace, h.key, h.score) for h in keyword],
@@ -325,11 +368,108 @@ class SearchPlans:
             config=config,
         )
         page = fused[op.offset :]
-        unread = [(ns, key) for ns, key, _ in page if (ns, key) not in items]
-        if unread:
-            yield from self._read_items(unread, items)
+        for address in [(ns, key) for ns, key, _ in page if (ns, key) not in items]:
+            if address in unread:
+                text, *rest = unread[address]
+                items[address] = (json.loads(text), *rest)
+        missing_items = [(ns, key) for ns, key, _ in page if (ns, key) not in items]
+        if missing_items:
+            yield from self._read_items(missing_items, items)
         # An item gone since the vector side saw it drops out of the page.
         return _page_items([hit for hit in page if (hit[0], hit[1]) in items], items)
+
+    def _hybrid_sides(
+        self,
+        op: SearchOp,
+        tree: AllOf,
+        query: Any,
+        pool: int,
+        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]],
+        unread: dict[tuple[tuple[str, ...], str], tuple[Any, ...]],
+        similarity: dict[tuple[tuple[str, ...], str], float],
+    ) -> Plan[tuple[list[KeywordHit], list[tuple[tuple[str, ...], str, float]], bool] | None]:
+        """Both sides of a hybrid search in one statement: ``(keyword hits, vector
+        candidates, whether the vector side is complete)``; ``None``: the query has no term.
+
+        The scope's statistics decide the vector side inside the statement: a scope of
+        a few pools of keyword rows (a user's memories) is searched exactly, a larger
+        one through the index. Vector candidates come with their values as JSON text,
+        in ``unread``: most never reach the page, and only the page's are decoded. The
+        similarity of each keyword match is worked out with it when there are at most
+        ``pool`` of them (``fuse_hits`` may ask for those the vector side missed).
+        """
+        params = Params()
+        parts = self._keyword_sql(op, tree, params)
+        if parts is None:
+            return None
+        stats, matches = parts
+        vector = params.add(vector_literal(query))
+        fetch = min(max(40, _HYBRID_WIDEN * pool), _MAX_FETCH)
+        cap = _EXACT_SCOPE_POOLS * pool
+        # The gate counts keyword rows up to the cap only (a large scope is not counted
+        # through); the statistics are worked out only if some item matches.
+        scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
+        count = (
+            f"SELECT count(*) AS n FROM (SELECT 1 FROM threadloom_store_texts t "
+            f"WHERE {scope} LIMIT {params.add(cap + 1)}) c"
+        )
+        small = f"(SELECT n BETWEEN 1 AND {params.add(cap)} FROM scope_rows)"
+        pool_op = op._replace(offset=0, limit=pool)
+        near = self._vector_sql(
+            pool_op, tree, vector, fetch, pool, True, params, items=True, gate=small
+        )
+        far = self._vector_sql(
+            pool_op, tree, vector, fetch, pool, False, params, items=True, gate=f"NOT {small}"
+        )
+        similar = (
+            f"CASE WHEN k.matches <= {params.add(pool)} THEN (SELECT min({self._distance(vector)}) "
+            "FROM threadloom_store_vectors v WHERE v.namespace = k.namespace AND v.key = k.key) END"
+        )
+        found = yield Query(
+            f"""
+            WITH stats AS ({stats}),
+            scope_rows AS MATERIALIZED ({count}),
+            k AS MATERIALIZED (SELECT m.*, count(*) OVER () AS matches FROM ({matches}) m),
+            near AS MATERIALIZED ({near}),
+            far AS MATERIALIZED ({far})
+            SELECT 'c', NULL, NULL, NULL, NULL::boolean, NULL::jsonb, NULL::timestamptz,
+                   NULL::timestamptz, NULL::boolean, NULL::float8, n, NULL FROM scope_rows
+            UNION ALL
+            SELECT 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, n, len
+            FROM stats WHERE EXISTS (SELECT 1 FROM k)
+            UNION ALL
+            SELECT 'k', k.namespace, k.key, k.body, k.passed, k.value, k.created_at,
+                   k.updated_at, k.has_ttl, {similar}, NULL, NULL FROM k
+            UNION ALL
+            SELECT 'n', namespace, key, value::text, NULL, NULL, created_at, updated_at,
+                   has_ttl, dist, hits, NULL FROM near
+            UNION ALL
+            SELECT 'f', namespace, key, value::text, NULL, NULL, created_at, updated_at,
+                   has_ttl, dist, hits, NULL FROM far
+            """,
+            params,
+            settings=self._vector_settings(fetch),
+        )
+        by_kind: dict[str, list[tuple[Any, ...]]] = {"c": [], "s": [], "k": [], "n": [], "f": []}
+        for row in found.rows:
+            by_kind[row[0]].append(row[1:])
+        keyword: list[KeywordHit] = []
+        for stats_row in by_kind["s"]:  # none without matches
+            n_docs, total_len = int(stats_row[9]), int(stats_row[10])
+            keyword = self._keyword_hits(op, by_kind["k"], n_docs, total_len, items)
+        # Rows from here on: namespace, key, body (keyword rows) or value as JSON text
+        # (vector rows), passed, value, created_at, updated_at, has_ttl, dist, n or hits, len.
+        for row in by_kind["k"]:
+            if row[8] is not None:
+                similarity[(tuple(row[0].split(SEP)), row[1])] = self._score(row[8])
+        # The exact pass is complete; the index's may come short of the pool (it ran dry
+        # or the filter passed too few): then the plain vector search widens.
+        exact = 1 <= int(by_kind["c"][0][9]) <= cap
+        candidates = by_kind["n"] if exact else by_kind["f"]
+        for row in candidates:
+            unread[(tuple(row[0].split(SEP)), row[1])] = (row[2], *row[5:8])
+        rows = [(row[0], row[1], None, None, None, row[8]) for row in candidates]
+        return keyword, self._vector_rows(rows, items=False), exact or len(rows) >= pool
 
     def _read_items(
         self,
@@ -390,5 +530,3 @@ def _page_items(
         value, created_at, updated_at, has_ttl = items[(ns, key)]
         found.append((SearchItem(ns, key, value, created_at, updated_at, score), bool(has_ttl)))
     return found
-
-

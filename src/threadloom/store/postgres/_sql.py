@@ -151,5 +151,3 @@ def item_from_row(row: tuple[Any, ...]) -> Item:
 def search_item_from_row(row: tuple[Any, ...], score: float | None = None) -> SearchItem:
     namespace, key, value, created_at, updated_at = row[:5]
     return SearchItem(tuple(namespace.split(SEP)), key, value, created_at, updated_at, score)
-
-
