@@ -183,6 +183,10 @@ def bench_threadloom_store(dsn: str, data: TableEmbed, args: argparse.Namespace)
                     store.search, args.users, args.queries, scope, mode
                 )
         extra["single_put_us"] = single_puts(store.put, len(data.items), SINGLE_PUTS, args.users)
+        # The puts above left their vectors to the indexer: how long it takes once they pause.
+        started = time.perf_counter()
+        if store._indexer is not None and store._indexer.wait_idle(120):
+            extra["indexer_catch_up_ms"] = (time.perf_counter() - started) * 1000
     result: dict[str, Any] = {"put": rate, "user": user, "global": overall, **extra}
     # The same index searched by stores configured with other ef_search values (public config).
     for ef in [int(e) for e in args.ef_search.split(",") if e]:
@@ -530,6 +534,12 @@ def main() -> None:
             print("|---|---|")
             for name, r in rows:
                 print(f"| {name} | {r['single_put_us']:.0f} |")
+            for name, r in rows:
+                if "indexer_catch_up_ms" in r:
+                    print(
+                        f"\n{name}: the indexer put those {SINGLE_PUTS} vectors into the HNSW "
+                        f"index {r['indexer_catch_up_ms']:.0f} ms after the puts ended"
+                    )
             print()
             for name, r in rows:
                 if "vector_user_ms" not in r:

@@ -172,6 +172,17 @@ def test_planner_uses_the_hnsw_index(
     assert "threadloom_store_vectors_hnsw_cosine" in text, text
 
 
+@pytest.mark.parametrize("prefix", [(), ("mem",)], ids=["global", "prefix"])
+def test_rows_left_for_the_indexer_are_read_through_their_own_index(
+    store: PostgresStore, module_dsn: str, prefix: Any
+) -> None:
+    """The vectors single puts kept out of the HNSW index are found through the partial
+    btree that holds them alone: a search scans no table for them."""
+    text = explain(store, module_dsn, SearchOp(prefix, None, 10, 0, "q:1"))
+    assert "threadloom_store_vectors_unindexed" in text, text
+    assert "Seq Scan on threadloom_store_vectors" not in text, text
+
+
 def test_one_users_search_may_use_the_namespace_index(
     store: PostgresStore, module_dsn: str
 ) -> None:

@@ -19,6 +19,7 @@ from threadloom.store.base import (
     BaseStore,
     IndexConfig,
     Op,
+    PutOp,
     Result,
     SearchOp,
     TTLConfig,
@@ -143,6 +144,8 @@ class PostgresStoreCore(BaseStore):
         self._planner = StorePlanner(
             self._layout, ef_search or 100, self._text_fields, fusion_config(index)
         )
+        # Whether single puts leave their vectors to the indexer (set by its rounds).
+        self._deferring = False
 
     def _setup_plan(self) -> Plan[None]:
         yield from migrate("store", ITEM_MIGRATIONS)
@@ -201,8 +204,14 @@ class PostgresStoreCore(BaseStore):
         ]
         return checked, self._index.plan(to_embed)
 
-    def _batch_plan(self, ops: list[Op], embedded: Any) -> Plan[list[Result]]:
-        return self._planner.batch(ops, embedded)
+    def _batch_plan(
+        self, ops: list[Op], embedded: Any, *, defer: bool = False
+    ) -> Plan[list[Result]]:
+        return self._planner.batch(ops, embedded, defer=defer)
+
+    @staticmethod
+    def _writes_vectors(ops: list[Op]) -> bool:
+        return any(isinstance(op, PutOp) and op.value is not None for op in ops)
 
     def _dump_plan(
         self, namespace_prefix: tuple[str, ...], vectors: bool

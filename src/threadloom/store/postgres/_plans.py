@@ -54,7 +54,13 @@ from threadloom.store.postgres._writes import (
     texts_insert,
 )
 
-__all__ = ["StorePlanner", "backfill_keyword_plan", "sweep_ttl_plan"]
+__all__ = [
+    "StorePlanner",
+    "backfill_keyword_plan",
+    "deferred_index_plan",
+    "index_pending_plan",
+    "sweep_ttl_plan",
+]
 
 
 def _matches(ns: tuple[str, ...], kind: str, pattern: tuple[str, ...]) -> bool:
@@ -91,8 +97,12 @@ class StorePlanner(SearchPlans):
         rows = embedded.rows_of(position) if embedded is not None and self.layout else None
         return False if rows is not None and len(rows) > VECTORS_AS_PARAMETERS else rows
 
-    def batch(self, ops: Sequence[Op], embedded: Any) -> Plan[list[Result]]:
-        """Run ``ops`` in order, in one transaction; runs of puts are written in bulk."""
+    def batch(self, ops: Sequence[Op], embedded: Any, *, defer: bool = False) -> Plan[list[Result]]:
+        """Run ``ops`` in order, in one transaction; runs of puts are written in bulk.
+
+        ``defer``: a few vectors written by parameters skip the HNSW index (an indexer
+        runs, see :func:`index_pending_plan`); a bulk put's enter it at once.
+        """
         results: list[Result] = [None] * len(ops)
         i = 0
         while i < len(ops):
@@ -102,7 +112,7 @@ class StorePlanner(SearchPlans):
                 while i < len(ops) and isinstance(ops[i], PutOp):
                     run.append((i, ops[i]))  # type: ignore[arg-type]
                     i += 1
-                yield from self.puts(run, embedded)
+                yield from self.puts(run, embedded, defer=defer)
                 continue
             if isinstance(op, GetOp):
                 results[i] = yield from self._get(op)
@@ -117,7 +127,9 @@ class StorePlanner(SearchPlans):
 
     # --- writes --------------------------------------------------------------------
 
-    def puts(self, puts: list[tuple[int, PutOp]], embedded: Any) -> Plan[None]:
+    def puts(
+        self, puts: list[tuple[int, PutOp]], embedded: Any, *, defer: bool = False
+    ) -> Plan[None]:
         # The last put of an address wins; earlier ones in the same run are never visible.
         latest: dict[tuple[str, str], tuple[int, PutOp]] = {}
         for position, op in puts:
@@ -138,7 +150,7 @@ class StorePlanner(SearchPlans):
             if rows is not False:
                 fields = self.text_fields
                 bodies = indexed_bodies(op, fields) if fields is not None else None
-                yield from one_put(self.layout, ns, key, op, bodies, rows)
+                yield from one_put(self.layout, ns, key, op, bodies, rows, defer=defer)
                 return
         names, keys = [a[0] for a, _, _ in writes], [a[1] for a, _, _ in writes]
         # Re-putting replaces vectors: the old ones go, whatever the new put indexes.
@@ -196,7 +208,7 @@ class StorePlanner(SearchPlans):
         if count <= VECTORS_AS_PARAMETERS:
             # A few vectors (a single put): parameters of one INSERT, which also carries the
             # keyword rows. COPY's own exchange cost more than the whole rest of such a put.
-            yield from insert_vectors(self.layout, vectors, texts)
+            yield from insert_vectors(self.layout, vectors, texts, defer=defer)
             return
         if texts is not None:
             yield texts
@@ -303,3 +315,32 @@ def sweep_ttl_plan() -> Plan[int]:
         "DELETE FROM threadloom_store WHERE expires_at IS NOT NULL AND expires_at <= now()"
     )
     return done.rowcount
+
+
+def index_pending_plan(limit: int) -> Plan[int]:
+    """Put up to ``limit`` vectors that single puts kept out of the HNSW index into it.
+
+    Marking a row ``indexed`` writes a new version of it, which the partial HNSW
+    index takes in. Rows another indexer holds are skipped; a put that rewrites a
+    row meanwhile waits for the row and leaves it unindexed again, with its new
+    vector. Returns how many rows were indexed (0: none was waiting).
+    """
+    done = yield Query(
+        "UPDATE threadloom_store_vectors v SET indexed = TRUE FROM ("
+        "SELECT namespace, key, field, seq FROM threadloom_store_vectors WHERE NOT indexed "
+        f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) w "
+        "WHERE v.namespace = w.namespace AND v.key = w.key AND v.field = w.field "
+        "AND v.seq = w.seq AND NOT v.indexed"
+    )
+    return done.rowcount
+
+
+def deferred_index_plan(index_name: str) -> Plan[bool]:
+    """Whether the HNSW index ``index_name`` exists and holds indexed rows only, so that
+    deferring a put's vectors saves its upkeep (an index built by an older version
+    holds every row: deferring would only add work)."""
+    found = yield Query(
+        "SELECT i.indpred IS NOT NULL FROM pg_index i WHERE i.indexrelid = to_regclass(%s)",
+        (index_name,),
+    )
+    return bool(found.rows and found.rows[0][0])

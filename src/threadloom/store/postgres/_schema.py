@@ -146,6 +146,17 @@ _KEYWORD_STATS: list[SQL] = [
     "FOR EACH STATEMENT EXECUTE FUNCTION threadloom_store_texts_count()",
 ]
 
+# Version 2 of the vector table: a single put may write its vectors with indexed = false,
+# outside the HNSW index (whose upkeep was most of the put's time), and a background
+# indexer sets the flag later. Searches read those rows exactly, through the small
+# partial index below. Rows written before have indexed = true.
+_DEFERRED_INDEXING: list[SQL] = [
+    "ALTER TABLE threadloom_store_vectors "
+    "ADD COLUMN IF NOT EXISTS indexed boolean NOT NULL DEFAULT true",
+    "CREATE INDEX IF NOT EXISTS threadloom_store_vectors_unindexed "
+    "ON threadloom_store_vectors (namespace, key) WHERE NOT indexed",
+]
+
 Distance = Literal["cosine", "l2", "inner_product"]
 
 #: distance -> (operator, operator-class suffix)
@@ -181,7 +192,7 @@ class VectorLayout:
 
     def migrations(self) -> list[Migration]:
         """The vector table's migrations for this layout (dims and type come from config)."""
-        return [self._create_table]
+        return [self._create_table, lambda: _DEFERRED_INDEXING]
 
     def _create_table(self) -> Sequence[SQL]:
         # Values are validated ints and fixed words, placed with sql.SQL/Literal, never user text.
@@ -203,10 +214,15 @@ class VectorLayout:
         ]
 
     def index_ddl(self) -> SQL:
-        """The HNSW index for this distance (one per distance, created idempotently)."""
+        """The HNSW index for this distance (one per distance, created idempotently).
+
+        It holds the ``indexed`` rows only: a single put's vector enters it when the
+        store's indexer marks the row (see :data:`_DEFERRED_INDEXING`).
+        """
         return sql.SQL(
             "CREATE INDEX IF NOT EXISTS {name} ON threadloom_store_vectors "
-            "USING hnsw (embedding {opclass}) WITH (m = {m}, ef_construction = {efc})"
+            "USING hnsw (embedding {opclass}) WITH (m = {m}, ef_construction = {efc}) "
+            "WHERE indexed"
         ).format(
             name=sql.Identifier(self.index_name),
             opclass=sql.SQL(f"{self.vector_type}_{DISTANCES[self.distance][1]}"),

@@ -187,21 +187,27 @@ class SearchPlans:
         if tree.clauses:
             join = "JOIN threadloom_store s ON s.namespace = v.namespace AND s.key = v.key"
             where += f" AND {LIVE} AND " + compile_filter_sql(tree, params)
-        # "+ 0" hides the ordering from the index: an exact scan of the candidates.
-        order = f"{distance} + 0" if exact else distance
-        limit = "" if exact else f"LIMIT {params.add(fetch)}"
+        select = (
+            f"SELECT v.namespace, v.key, {distance} AS dist, v.indexed "
+            f"FROM threadloom_store_vectors v {join} WHERE {where} AND {gate}"
+        )
+        if exact:
+            # "+ 0" hides the ordering from the index: an exact scan of the candidates.
+            hits = f"{select} ORDER BY {distance} + 0"
+        else:
+            # The index holds the indexed rows; those a single put left for the indexer
+            # are few (it catches up when puts pause) and are read exactly.
+            limit = params.add(fetch)
+            hits = (
+                f"({select} AND v.indexed ORDER BY {distance} LIMIT {limit}) UNION ALL "
+                f"({select} AND NOT v.indexed ORDER BY {distance} + 0 LIMIT {limit})"
+            )
         columns = ITEM_COLUMNS if items else "s.namespace, s.key, NULL, NULL, NULL"
         return f"""
-            WITH hits AS MATERIALIZED (
-                SELECT v.namespace, v.key, {distance} AS dist
-                FROM threadloom_store_vectors v {join}
-                WHERE {where} AND {gate}
-                ORDER BY {order}
-                {limit}
-            ), best AS (
+            WITH hits AS MATERIALIZED ({hits}), best AS (
                 SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
             )
-            SELECT {columns}, b.dist AS dist, (SELECT count(*) FROM hits) AS hits,
+            SELECT {columns}, b.dist AS dist, (SELECT count(*) FROM hits WHERE indexed) AS hits,
                    s.ttl_minutes IS NOT NULL AS has_ttl
             FROM best b
             -- By key: a join let the planner scan every item for a few hundred hits.
@@ -405,7 +411,8 @@ class SearchPlans:
         stats, matches = parts
         vector = params.add(vector_literal(query))
         fetch = min(max(40, _HYBRID_WIDEN * pool), _MAX_FETCH)
-        cap = _EXACT_SCOPE_POOLS * pool
+        # Clamped to what a bigint holds (a huge page: every row counts as few).
+        cap = min(_EXACT_SCOPE_POOLS * pool, 2**62)
         # The gate counts keyword rows up to the cap only (a large scope is not counted
         # through); the statistics are worked out only if some item matches.
         scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
@@ -422,7 +429,7 @@ class SearchPlans:
             pool_op, tree, vector, fetch, pool, False, params, items=True, gate=f"NOT {small}"
         )
         similar = (
-            f"CASE WHEN k.matches <= {params.add(pool)} THEN (SELECT min({self._distance(vector)}) "
+            f"CASE WHEN k.matches <= {params.add(min(pool, 2**62))} THEN (SELECT min({self._distance(vector)}) "
             "FROM threadloom_store_vectors v WHERE v.namespace = k.namespace AND v.key = k.key) END"
         )
         found = yield Query(

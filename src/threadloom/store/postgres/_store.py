@@ -10,7 +10,8 @@ from typing import Any
 from threadloom._postgres import Conn, open_connection, open_pool
 from threadloom.store.base import Op, Result, StoredItem, TTLConfig, run_in_thread
 from threadloom.store.postgres._core import PostgresIndexConfig, PostgresStoreCore
-from threadloom.store.postgres._plans import sweep_ttl_plan
+from threadloom.store.postgres._indexer import VectorIndexer
+from threadloom.store.postgres._plans import index_pending_plan, sweep_ttl_plan
 
 __all__ = ["PostgresStore"]
 
@@ -46,6 +47,7 @@ class PostgresStore(PostgresStoreCore):
         self._conn = Conn(conn)
         self._sweeper: threading.Thread | None = None
         self._sweeper_stop = threading.Event()
+        self._indexer: VectorIndexer | None = None
 
     @classmethod
     @contextlib.contextmanager
@@ -59,7 +61,9 @@ class PostgresStore(PostgresStoreCore):
     ) -> Iterator[PostgresStore]:
         """A store on a new connection (or a pool of ``pool_size``), closed on exit.
 
-        A TTL sweeper runs meanwhile when ``ttl["sweep_interval_minutes"]`` is set.
+        With a vector index, the vector indexer runs meanwhile (see
+        :meth:`start_indexer`); a TTL sweeper when ``ttl["sweep_interval_minutes"]``
+        is set.
         """
         with contextlib.ExitStack() as stack:
             if pool_size:
@@ -67,6 +71,8 @@ class PostgresStore(PostgresStoreCore):
             else:
                 source = stack.enter_context(open_connection(conn_string))
             store = cls(source, index=index, ttl=ttl)
+            store.start_indexer()
+            stack.callback(store.stop_indexer)
             if ttl and ttl.get("sweep_interval_minutes"):
                 store.start_ttl_sweeper()
                 stack.callback(store.stop_ttl_sweeper)
@@ -80,14 +86,21 @@ class PostgresStore(PostgresStoreCore):
         :class:`~threadloom.errors.SchemaVersionError` for a newer schema.
         """
         self._conn.run(self._setup_plan())
+        if self._indexer is not None:
+            self._indexer.notify()  # the index may be new: see whether puts can defer
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Execute ``ops`` in order in one transaction (after validating all and embedding once)."""
         checked, embedding = self._prepare(ops)
         embedded = embedding.embed(self._index) if embedding is not None else None
-        return self._conn.run(
-            self._batch_plan(checked, embedded), read_only=self._planner.read_only(checked)
+        indexer = self._indexer if self._deferring else None
+        results = self._conn.run(
+            self._batch_plan(checked, embedded, defer=indexer is not None),
+            read_only=self._planner.read_only(checked),
         )
+        if indexer is not None and self._writes_vectors(checked):
+            indexer.notify()
+        return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Async twin of :meth:`batch` (runs it in a worker thread)."""
@@ -106,6 +119,34 @@ class PostgresStore(PostgresStoreCore):
     def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many were deleted."""
         return self._conn.run(sweep_ttl_plan())
+
+    def start_indexer(self) -> None:
+        """Take the HNSW index's upkeep off single puts, into a background thread.
+
+        While it runs, a put of a few vectors writes them outside the HNSW index
+        (searches still find them: they are compared exactly), and the thread adds
+        them to the index once puts pause. :meth:`from_conn_string` starts it; with
+        your own connection or pool, start it here and stop it with
+        :meth:`stop_indexer`. Does nothing for a store without vectors.
+        """
+        if self._indexer is None and self._layout is not None:
+            self._indexer = VectorIndexer(self)
+            self._indexer.start()
+
+    def stop_indexer(self, timeout: float | None = None) -> None:
+        """Stop the indexer thread; vectors it has not reached wait for the next indexer
+        (or :meth:`index_pending`), and searches keep finding them meanwhile."""
+        indexer, self._indexer = self._indexer, None
+        self._deferring = False
+        if indexer is not None:
+            indexer.stop(timeout)
+
+    def index_pending(self) -> int:
+        """Add every vector a put left out of the HNSW index to it now; returns how many."""
+        total = 0
+        while done := self._conn.run(index_pending_plan(500)):
+            total += done
+        return total
 
     def start_ttl_sweeper(self, interval_minutes: float | None = None) -> None:
         """Sweep expired items every ``interval_minutes`` (default: the TTL config's) in a thread."""

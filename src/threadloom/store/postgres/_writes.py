@@ -1,7 +1,8 @@
 """How a PostgreSQL store writes vectors and keyword rows: statement parameters or binary COPY.
 
 A single put is one statement (:func:`one_put`): the item, its keyword rows
-and its vectors (with BEGIN and COMMIT, three round trips). A run of a few vectors sends them as parameters of one
+and its vectors (with BEGIN and COMMIT, three round trips); with an indexer
+running, its vectors skip the HNSW index until the indexer takes them. A run of a few vectors sends them as parameters of one
 INSERT that also carries the items' keyword rows; a bulk put streams them
 with binary ``COPY`` (nothing formatted as text on either side).
 """
@@ -75,18 +76,24 @@ def binary_copy_rows(layout: VectorLayout, items: Iterable[tuple[str, str, Any]]
 
 
 def insert_vectors(
-    layout: VectorLayout, vectors: list[tuple[str, str, Any]], texts: Query | None
+    layout: VectorLayout,
+    vectors: list[tuple[str, str, Any]],
+    texts: Query | None,
+    *,
+    defer: bool = False,
 ) -> Plan[None]:
-    """One INSERT of ``(namespace, key, rows)`` vectors, with ``texts``' rows in a CTE."""
+    """One INSERT of ``(namespace, key, rows)`` vectors, with ``texts``' rows in a CTE
+    (``defer``: outside the HNSW index until the indexer takes them)."""
     values: list[str] = []
     params: list[Any] = list(texts.params) if texts is not None else []
+    indexed = "FALSE" if defer else "TRUE"
     for ns, key, rows in vectors:
         if rows is None:
             continue
         _check_dims(layout, rows)
         for seq, row in enumerate(rows.tolist()):
             # float8[] in binary form (exact for float32 values), cast by pgvector.
-            values.append(f"(%s, %s, '', %s, %b::float8[]::{layout.vector_type})")
+            values.append(f"(%s, %s, '', %s, %b::float8[]::{layout.vector_type}, {indexed})")
             params += (ns, key, seq, row)
     if not values:
         if texts is not None:
@@ -96,7 +103,7 @@ def insert_vectors(
     try:
         yield Query(
             f"{prelude}INSERT INTO threadloom_store_vectors "
-            f"(namespace, key, field, seq, embedding) VALUES {', '.join(values)}",
+            f"(namespace, key, field, seq, embedding, indexed) VALUES {', '.join(values)}",
             params,
         )
     except psycopg.DataError as error:
@@ -127,6 +134,8 @@ def one_put(
     op: PutOp,
     bodies: list[str] | None,
     rows: Any,
+    *,
+    defer: bool = False,
 ) -> Plan[None]:
     """A put of one value as one statement: the item, its keyword rows and its vectors.
 
@@ -136,6 +145,7 @@ def one_put(
     place (an INSERT next to a DELETE of the same key in one statement would
     collide with the row not yet deleted). The keyword and vector rows refer to
     the item inserted by the same statement: foreign keys are checked at its end.
+    With ``defer`` the vectors stay out of the HNSW index until the indexer takes them.
     """
     address = (namespace, key)
     texts = bodies or []
@@ -175,13 +185,16 @@ def one_put(
         params += (*address, count)
         if count:
             _check_dims(layout, rows)
+            indexed = "FALSE" if defer else "TRUE"
             values = ", ".join(
-                f"(%s, %s, '', {seq}, %b::float8[]::{layout.vector_type})" for seq in range(count)
+                f"(%s, %s, '', {seq}, %b::float8[]::{layout.vector_type}, {indexed})"
+                for seq in range(count)
             )
             main = (
-                "INSERT INTO threadloom_store_vectors (namespace, key, field, seq, embedding) "
+                "INSERT INTO threadloom_store_vectors "
+                "(namespace, key, field, seq, embedding, indexed) "
                 f"VALUES {values} ON CONFLICT (namespace, key, field, seq) "
-                "DO UPDATE SET embedding = EXCLUDED.embedding"
+                "DO UPDATE SET embedding = EXCLUDED.embedding, indexed = EXCLUDED.indexed"
             )
             for row in rows.tolist():
                 params += (*address, row)

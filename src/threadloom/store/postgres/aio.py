@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 from threadloom._postgres import AsyncConn, aopen_connection, aopen_pool
 from threadloom.store.base import Op, Result, StoredItem, TTLConfig
 from threadloom.store.postgres._core import PostgresIndexConfig, PostgresStoreCore
-from threadloom.store.postgres._plans import sweep_ttl_plan
+from threadloom.store.postgres._indexer import AsyncVectorIndexer
+from threadloom.store.postgres._plans import index_pending_plan, sweep_ttl_plan
 
 __all__ = ["AsyncPostgresStore"]
 
@@ -47,6 +48,7 @@ class AsyncPostgresStore(PostgresStoreCore):
         self._conn = AsyncConn(conn)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._indexer: AsyncVectorIndexer | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -58,7 +60,8 @@ class AsyncPostgresStore(PostgresStoreCore):
         ttl: TTLConfig | None = None,
         pool_size: int | None = None,
     ) -> AsyncIterator[AsyncPostgresStore]:
-        """A store on a new async connection (or pool), closed on exit; sweeps TTL if configured."""
+        """A store on a new async connection (or pool), closed on exit; runs the vector
+        indexer meanwhile (see :meth:`start_indexer`), and sweeps TTL if configured."""
         async with contextlib.AsyncExitStack() as stack:
             if pool_size:
                 source: Any = await stack.enter_async_context(
@@ -67,6 +70,8 @@ class AsyncPostgresStore(PostgresStoreCore):
             else:
                 source = await stack.enter_async_context(await aopen_connection(conn_string))
             store = cls(source, index=index, ttl=ttl)
+            await store.start_indexer()
+            stack.push_async_callback(store.stop_indexer)
             if ttl and ttl.get("sweep_interval_minutes"):
                 await store.start_ttl_sweeper()
                 stack.push_async_callback(store.stop_ttl_sweeper)
@@ -76,15 +81,22 @@ class AsyncPostgresStore(PostgresStoreCore):
         """Create or upgrade the tables and vector index (see ``PostgresStore.setup``)."""
         self._loop = asyncio.get_running_loop()
         await self._conn.run(self._setup_plan())
+        if self._indexer is not None:
+            self._indexer.notify()  # the index may be new: see whether puts can defer
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Execute ``ops`` in order in one transaction (after validating all and embedding once)."""
         self._loop = asyncio.get_running_loop()
         checked, embedding = self._prepare(ops)
         embedded = await embedding.aembed(self._index) if embedding is not None else None
-        return await self._conn.run(
-            self._batch_plan(checked, embedded), read_only=self._planner.read_only(checked)
+        indexer = self._indexer if self._deferring else None
+        results = await self._conn.run(
+            self._batch_plan(checked, embedded, defer=indexer is not None),
+            read_only=self._planner.read_only(checked),
         )
+        if indexer is not None and self._writes_vectors(checked):
+            indexer.notify()
+        return results
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Sync twin of :meth:`abatch`, for threads other than the event loop's."""
@@ -130,6 +142,28 @@ class AsyncPostgresStore(PostgresStoreCore):
                 "AsyncPostgresStore's sync methods need its event loop running in another thread"
             )
         return asyncio.run_coroutine_threadsafe(call(), loop).result()
+
+    async def start_indexer(self) -> None:
+        """Take the HNSW index's upkeep off single puts, into a task on the running loop
+        (see ``PostgresStore.start_indexer``)."""
+        if self._indexer is None and self._layout is not None:
+            self._loop = asyncio.get_running_loop()
+            self._indexer = AsyncVectorIndexer(self)
+            self._indexer.start()
+
+    async def stop_indexer(self) -> None:
+        """Stop the indexer task (see ``PostgresStore.stop_indexer``)."""
+        indexer, self._indexer = self._indexer, None
+        self._deferring = False
+        if indexer is not None:
+            await indexer.stop()
+
+    async def index_pending(self) -> int:
+        """Add every vector a put left out of the HNSW index to it now; returns how many."""
+        total = 0
+        while done := await self._conn.run(index_pending_plan(500)):
+            total += done
+        return total
 
     async def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many were deleted."""
