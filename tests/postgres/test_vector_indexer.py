@@ -5,7 +5,6 @@ nothing is lost or stale on the way, even when a put races the indexer on the sa
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import numpy as np
@@ -37,18 +36,39 @@ def unindexed(dsn: str) -> int:
         return int(row[0])
 
 
+def hold_indexing(store: PostgresStore) -> None:
+    """Restart the indexer so that it decides to defer, then indexes nothing by itself
+    (the test calls index_pending): no timing decides what a test sees."""
+    store.stop_indexer()
+    store.start_indexer(quiet_s=3600, poll_s=3600)
+    assert store._indexer is not None and store._indexer.wait_idle(10)
+    assert store._deferring
+
+
 def best_key(store: PostgresStore, prefix: tuple[str, ...], n: int) -> tuple[str, float]:
     [hit] = store.search(prefix, query=f"v:{n}", limit=1)
     assert hit.score is not None
     return hit.key, hit.score
 
 
-def test_a_deferred_vector_is_found_at_once_and_indexed_when_puts_pause(pg_dsn: str) -> None:
+def test_the_indexer_indexes_deferred_vectors_once_puts_pause(pg_dsn: str) -> None:
+    with PostgresStore.from_conn_string(pg_dsn, index=INDEX) as store:
+        store.setup()
+        assert store._indexer is not None and store._indexer.wait_idle(10)
+        assert store._deferring  # the index built by setup() holds indexed rows only
+        for i in range(5):
+            store.put(("m",), f"k{i}", {"text": f"v:{i}"})
+        assert store._indexer.wait_idle(10)
+        assert unindexed(pg_dsn) == 0
+        assert best_key(store, ("m",), 3) == ("k3", pytest.approx(1.0, abs=1e-5))
+
+
+def test_a_deferred_vector_is_found_at_once_and_after_indexing(pg_dsn: str) -> None:
     with PostgresStore.from_conn_string(pg_dsn, index=INDEX) as store:
         store.setup()
         store.batch([PutOp(("m", f"u{i % 7}"), f"k{i}", {"text": f"v:{i}"}) for i in range(400)])
-        assert store._indexer is not None and store._indexer.wait_idle(10)
-        assert store._deferring  # the index built by setup() holds indexed rows only
+        hold_indexing(store)
+        assert unindexed(pg_dsn) == 0  # a bulk put indexes at once
         for i in range(400, 430):
             store.put(("m", f"u{i % 7}"), f"k{i}", {"text": f"v:{i}"})
         assert unindexed(pg_dsn) == 30
@@ -57,7 +77,7 @@ def test_a_deferred_vector_is_found_at_once_and_indexed_when_puts_pause(pg_dsn: 
             assert best_key(store, ("m", f"u{i % 7}"), i)[0] == f"k{i}"
         hybrid = store.search(("m",), query="v:420", mode="hybrid", limit=3)
         assert hybrid[0].key == "k420"
-        assert store._indexer.wait_idle(10)
+        assert store.index_pending() == 30
         assert unindexed(pg_dsn) == 0
         for i in (400, 415, 429):
             assert best_key(store, ("m",), i) == (f"k{i}", pytest.approx(1.0, abs=1e-5))
@@ -73,14 +93,15 @@ def test_a_re_put_replaces_the_vector_whether_or_not_it_was_indexed(pg_dsn: str)
     with PostgresStore.from_conn_string(pg_dsn, index=INDEX) as store:
         store.setup()
         store.batch([PutOp(("m",), f"k{i}", {"text": f"v:{i}"}) for i in range(200)])
-        assert store._indexer is not None and store._indexer.wait_idle(10)
+        hold_indexing(store)
         store.put(("m",), "k5", {"text": "v:3000"})  # indexed before, deferred now
         assert best_key(store, ("m",), 3000)[0] == "k5"
         assert best_key(store, ("m",), 5)[0] != "k5"  # the old vector is gone from the index
         store.put(("m",), "k5", {"text": "v:3001"})  # deferred twice
         assert best_key(store, ("m",), 3001)[0] == "k5"
         assert best_key(store, ("m",), 3000)[0] != "k5"
-        assert store._indexer.wait_idle(10) and unindexed(pg_dsn) == 0
+        assert unindexed(pg_dsn) == 1
+        assert store.index_pending() == 1 and unindexed(pg_dsn) == 0
         assert best_key(store, ("m",), 3001) == ("k5", pytest.approx(1.0, abs=1e-5))
         store.delete(("m",), "k5")
         assert best_key(store, ("m",), 3001)[0] != "k5"
@@ -92,7 +113,7 @@ def test_puts_racing_the_indexer_on_one_row_end_with_the_last_vector_indexed(
     with PostgresStore.from_conn_string(pg_dsn, index=INDEX, pool_size=3) as store:
         store.setup()
         store.batch([PutOp(("m",), f"k{i}", {"text": f"v:{i}"}) for i in range(100)])
-        assert store._indexer is not None and store._indexer.wait_idle(10)
+        hold_indexing(store)
         stop = threading.Event()
 
         def index_all_the_time() -> None:
@@ -138,7 +159,7 @@ def test_an_index_built_by_an_older_version_keeps_puts_from_deferring(pg_dsn: st
 def test_a_store_stopped_with_rows_waiting_leaves_them_searchable(pg_dsn: str) -> None:
     with PostgresStore.from_conn_string(pg_dsn, index=INDEX) as store:
         store.setup()
-        assert store._indexer is not None and store._indexer.wait_idle(10)
+        hold_indexing(store)
         for i in range(20):
             store.put(("m",), f"k{i}", {"text": f"v:{i}"})
         store.stop_indexer()
@@ -151,6 +172,8 @@ def test_a_store_stopped_with_rows_waiting_leaves_them_searchable(pg_dsn: str) -
 async def test_the_async_store_defers_and_indexes_alike(pg_dsn: str) -> None:
     async with AsyncPostgresStore.from_conn_string(pg_dsn, index=INDEX) as store:
         await store.setup()
+        await store.stop_indexer()
+        await store.start_indexer(quiet_s=3600, poll_s=3600)
         assert store._indexer is not None and await store._indexer.wait_idle(10)
         assert store._deferring
         for i in range(25):
@@ -158,8 +181,12 @@ async def test_the_async_store_defers_and_indexes_alike(pg_dsn: str) -> None:
         assert unindexed(pg_dsn) == 25
         [hit] = await store.asearch(("m",), query="v:12", limit=1)
         assert hit.key == "k12"
-        deadline = time.monotonic() + 10
-        while unindexed(pg_dsn) and time.monotonic() < deadline:
-            await store._indexer.wait_idle(1)
+        assert await store.index_pending() == 25
         assert unindexed(pg_dsn) == 0
-        assert await store.index_pending() == 0
+        await store.stop_indexer()
+        await store.start_indexer()  # the defaults: it catches up once puts pause
+        assert await store._indexer.wait_idle(10)
+        for i in range(25, 30):
+            await store.aput(("m",), f"k{i}", {"text": f"v:{i}"})
+        assert await store._indexer.wait_idle(10)
+        assert unindexed(pg_dsn) == 0

@@ -44,10 +44,14 @@ PAUSE_S = 0.002
 
 
 class VectorIndexer:
-    """The thread that indexes one sync store's deferred vectors."""
+    """The thread that indexes one sync store's deferred vectors (``quiet_s`` and
+    ``poll_s`` default to :data:`QUIET_S` and :data:`POLL_S`)."""
 
-    def __init__(self, store: PostgresStore) -> None:
+    def __init__(
+        self, store: PostgresStore, *, quiet_s: float = QUIET_S, poll_s: float = POLL_S
+    ) -> None:
         self._store = weakref.ref(store)
+        self._quiet_s, self._poll_s = quiet_s, poll_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -77,13 +81,15 @@ class VectorIndexer:
         return self._idle.wait(timeout)
 
     def _loop(self) -> None:
+        first = True  # the first round (is the index partial?) does not wait
         while not self._stop.is_set():
-            self._wake.wait(POLL_S)
+            self._wake.wait(self._poll_s)
             # Let a burst of puts finish first, unless it defers too many rows.
-            while self._wake.is_set() and self._deferred < MAX_DEFERRED:
+            while self._wake.is_set() and self._deferred < MAX_DEFERRED and not first:
                 self._wake.clear()
-                if self._stop.wait(QUIET_S):
+                if self._stop.wait(self._quiet_s):
                     return
+            first = False
             self._wake.clear()
             self._deferred = 0
             store = self._store()
@@ -113,8 +119,11 @@ class VectorIndexer:
 class AsyncVectorIndexer:
     """Async twin of :class:`VectorIndexer`: a task on the store's event loop."""
 
-    def __init__(self, store: AsyncPostgresStore) -> None:
+    def __init__(
+        self, store: AsyncPostgresStore, *, quiet_s: float = QUIET_S, poll_s: float = POLL_S
+    ) -> None:
         self._store = weakref.ref(store)
+        self._quiet_s, self._poll_s = quiet_s, poll_s
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._deferred = 0
@@ -144,12 +153,14 @@ class AsyncVectorIndexer:
         return True
 
     async def _loop(self) -> None:
+        first = True
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_S)
-            while self._wake.is_set() and self._deferred < MAX_DEFERRED:
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+            while self._wake.is_set() and self._deferred < MAX_DEFERRED and not first:
                 self._wake.clear()
-                await asyncio.sleep(QUIET_S)
+                await asyncio.sleep(self._quiet_s)
+            first = False
             self._wake.clear()
             self._deferred = 0
             store = self._store()

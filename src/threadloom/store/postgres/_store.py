@@ -10,7 +10,7 @@ from typing import Any
 from threadloom._postgres import Conn, open_connection, open_pool
 from threadloom.store.base import Op, Result, StoredItem, TTLConfig, run_in_thread
 from threadloom.store.postgres._core import PostgresIndexConfig, PostgresStoreCore
-from threadloom.store.postgres._indexer import VectorIndexer
+from threadloom.store.postgres._indexer import POLL_S, QUIET_S, VectorIndexer
 from threadloom.store.postgres._plans import index_pending_plan, sweep_ttl_plan
 
 __all__ = ["PostgresStore"]
@@ -120,17 +120,19 @@ class PostgresStore(PostgresStoreCore):
         """Delete expired items now; returns how many were deleted."""
         return self._conn.run(sweep_ttl_plan())
 
-    def start_indexer(self) -> None:
+    def start_indexer(self, *, quiet_s: float = QUIET_S, poll_s: float = POLL_S) -> None:
         """Take the HNSW index's upkeep off single puts, into a background thread.
 
         While it runs, a put of a few vectors writes them outside the HNSW index
         (searches still find them: they are compared exactly), and the thread adds
-        them to the index once puts pause. :meth:`from_conn_string` starts it; with
-        your own connection or pool, start it here and stop it with
-        :meth:`stop_indexer`. Does nothing for a store without vectors.
+        them to the index once puts pause for ``quiet_s`` seconds; it looks for
+        vectors other processes left every ``poll_s``. :meth:`from_conn_string`
+        starts it; with your own connection or pool, start it here and stop it with
+        :meth:`stop_indexer`. Does nothing for a store without vectors, or when
+        an indexer already runs.
         """
         if self._indexer is None and self._layout is not None:
-            self._indexer = VectorIndexer(self)
+            self._indexer = VectorIndexer(self, quiet_s=quiet_s, poll_s=poll_s)
             self._indexer.start()
 
     def stop_indexer(self, timeout: float | None = None) -> None:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from threadloom._postgres import AsyncConn, aopen_connection, aopen_pool
 from threadloom.store.base import Op, Result, StoredItem, TTLConfig
 from threadloom.store.postgres._core import PostgresIndexConfig, PostgresStoreCore
-from threadloom.store.postgres._indexer import AsyncVectorIndexer
+from threadloom.store.postgres._indexer import POLL_S, QUIET_S, AsyncVectorIndexer
 from threadloom.store.postgres._plans import index_pending_plan, sweep_ttl_plan
 
 __all__ = ["AsyncPostgresStore"]
@@ -143,12 +143,12 @@ class AsyncPostgresStore(PostgresStoreCore):
             )
         return asyncio.run_coroutine_threadsafe(call(), loop).result()
 
-    async def start_indexer(self) -> None:
+    async def start_indexer(self, *, quiet_s: float = QUIET_S, poll_s: float = POLL_S) -> None:
         """Take the HNSW index's upkeep off single puts, into a task on the running loop
         (see ``PostgresStore.start_indexer``)."""
         if self._indexer is None and self._layout is not None:
             self._loop = asyncio.get_running_loop()
-            self._indexer = AsyncVectorIndexer(self)
+            self._indexer = AsyncVectorIndexer(self, quiet_s=quiet_s, poll_s=poll_s)
             self._indexer.start()
 
     async def stop_indexer(self) -> None:
