@@ -5,6 +5,7 @@ nothing is lost or stale on the way, even when a put races the indexer on the sa
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -189,4 +190,31 @@ async def test_the_async_store_defers_and_indexes_alike(pg_dsn: str) -> None:
         for i in range(25, 30):
             await store.aput(("m",), f"k{i}", {"text": f"v:{i}"})
         assert await store._indexer.wait_idle(10)
+        assert unindexed(pg_dsn) == 0
+
+
+def test_the_indexer_never_keeps_a_shared_connection_waiting_on_a_lock(pg_dsn: str) -> None:
+    """Another session holds the vectors table: the indexer's round gives up at once, so a
+    request on the store's one connection is not queued behind it; it catches up later."""
+    import concurrent.futures
+
+    with PostgresStore.from_conn_string(pg_dsn, index=INDEX) as store:
+        store.setup()
+        store.stop_indexer()
+        store.start_indexer(quiet_s=0.05, poll_s=3600)
+        assert store._indexer is not None and store._indexer.wait_idle(10)
+        store.put(("m",), "k1", {"text": "v:1"})  # deferred: the indexer wakes in 0.05 s
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        with psycopg.connect(pg_dsn) as blocker:
+            blocker.execute("LOCK TABLE threadloom_store_vectors IN ACCESS EXCLUSIVE MODE")
+            try:
+                time.sleep(0.5)  # the indexer's round has come and gone
+                got = pool.submit(store.get, ("m",), "k1").result(timeout=5)
+                assert got is not None and got.key == "k1"
+                assert not store._indexer.wait_idle(0)  # its round failed: the row waits
+            finally:
+                blocker.rollback()  # a failing check must not leave the lock behind
+                pool.shutdown()
+        store.put(("m",), "k2", {"text": "v:2"})  # wakes it again
+        assert store._indexer.wait_idle(10)
         assert unindexed(pg_dsn) == 0

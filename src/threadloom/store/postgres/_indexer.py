@@ -5,7 +5,8 @@ an indexer runs, a store writes a put's few vectors with ``indexed = false``:
 outside the (partial) HNSW index, found by searches through a small btree
 index and compared exactly. The indexer marks them ``indexed`` once puts pause
 for :data:`QUIET_S`, :data:`CHUNK` rows per transaction (so requests sharing
-one connection wait at most that long), or after :data:`MAX_DEFERRED` puts
+one connection wait at most that long; it never waits for another session's
+lock on the table, so it never holds that connection longer), or after :data:`MAX_DEFERRED` puts
 without a pause, so the rows read exactly stay few. It also looks every
 :data:`POLL_S` for rows other processes left.
 
@@ -111,7 +112,7 @@ class VectorIndexer:
             deferred_index_plan(layout.index_name), read_only=True
         )
         while not self._stop.is_set():
-            if store._conn.run(index_pending_plan(CHUNK)) < CHUNK:
+            if store._conn.run(index_pending_plan(CHUNK, nowait=True)) < CHUNK:
                 return
             self._stop.wait(PAUSE_S)
 
@@ -181,5 +182,5 @@ class AsyncVectorIndexer:
         store._deferring = await store._conn.run(
             deferred_index_plan(layout.index_name), read_only=True
         )
-        while await store._conn.run(index_pending_plan(CHUNK)) >= CHUNK:
+        while await store._conn.run(index_pending_plan(CHUNK, nowait=True)) >= CHUNK:
             await asyncio.sleep(PAUSE_S)

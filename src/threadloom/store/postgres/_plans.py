@@ -317,14 +317,20 @@ def sweep_ttl_plan() -> Plan[int]:
     return done.rowcount
 
 
-def index_pending_plan(limit: int) -> Plan[int]:
+def index_pending_plan(limit: int, *, nowait: bool = False) -> Plan[int]:
     """Put up to ``limit`` vectors that single puts kept out of the HNSW index into it.
 
     Marking a row ``indexed`` writes a new version of it, which the partial HNSW
     index takes in. Rows another indexer holds are skipped; a put that rewrites a
     row meanwhile waits for the row and leaves it unindexed again, with its new
     vector. Returns how many rows were indexed (0: none was waiting).
+
+    With ``nowait`` (the background indexer) the plan waits for no lock: it fails at
+    once when another session holds the table, so it never keeps a connection it
+    shares with requests waiting behind someone else's lock.
     """
+    if nowait:
+        yield Query("LOCK TABLE threadloom_store_vectors IN ROW EXCLUSIVE MODE NOWAIT")
     done = yield Query(
         "UPDATE threadloom_store_vectors v SET indexed = TRUE FROM ("
         "SELECT namespace, key, field, seq FROM threadloom_store_vectors WHERE NOT indexed "
