@@ -344,17 +344,12 @@ class SearchPlans:
         pool_op = op._replace(offset=0, limit=pool)
         unread: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
         sides = yield from self._hybrid_sides(op, tree, query, pool, items, unread, similarity)
-        if sides is None:  # no query term: the keyword side is empty
-            keyword: list[KeywordHit] = []
+        # No query term (None): no keyword side, and the vector side is searched alone.
+        keyword, vector, complete = sides if sides is not None else ([], [], False)
+        if not complete:
             vector = yield from self._vector_search(
                 pool_op, tree, query, items=False, widen=_HYBRID_WIDEN
             )
-        else:
-            keyword, vector, complete = sides
-            if not complete:
-                vector = yield from self._vector_search(
-                    pool_op, tree, query, items=False, widen=_HYBRID_WIDEN
-                )
         known = {(ns, key) for ns, key, _ in vector}
         # fuse_hits asks for the exact similarity of the best keyword hits the
         # vector side missed: those the first statement did not work out, here.
