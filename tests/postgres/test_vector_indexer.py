@@ -218,3 +218,15 @@ def test_the_indexer_never_keeps_a_shared_connection_waiting_on_a_lock(pg_dsn: s
         store.put(("m",), "k2", {"text": "v:2"})  # wakes it again
         assert store._indexer.wait_idle(10)
         assert unindexed(pg_dsn) == 0
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "1", True, None])
+def test_a_bad_pause_or_poll_is_a_clear_error_and_starts_nothing(pg_dsn: str, bad: Any) -> None:
+    from threadloom.errors import InvalidStoreInputError
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        store = PostgresStore(conn, index=INDEX)
+        for knobs in ({"quiet_s": bad}, {"poll_s": bad}):
+            with pytest.raises(InvalidStoreInputError, match="positive number of seconds"):
+                store.start_indexer(**knobs)
+            assert store._indexer is None and not store._deferring

@@ -24,6 +24,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
+from threadloom.errors import InvalidStoreInputError
 from threadloom.store.postgres._plans import deferred_index_plan, index_pending_plan
 
 if TYPE_CHECKING:
@@ -44,6 +45,17 @@ POLL_S = 2.0
 PAUSE_S = 0.002
 
 
+def _seconds(name: str, value: float) -> float:
+    """``value`` if it is a positive, finite number of seconds; else a clear error."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < float("inf")
+    ):
+        raise InvalidStoreInputError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
 class VectorIndexer:
     """The thread that indexes one sync store's deferred vectors (``quiet_s`` and
     ``poll_s`` default to :data:`QUIET_S` and :data:`POLL_S`)."""
@@ -52,7 +64,7 @@ class VectorIndexer:
         self, store: PostgresStore, *, quiet_s: float = QUIET_S, poll_s: float = POLL_S
     ) -> None:
         self._store = weakref.ref(store)
-        self._quiet_s, self._poll_s = quiet_s, poll_s
+        self._quiet_s, self._poll_s = _seconds("quiet_s", quiet_s), _seconds("poll_s", poll_s)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -108,9 +120,7 @@ class VectorIndexer:
     def _round(self, store: PostgresStore) -> None:
         layout = store._layout
         assert layout is not None
-        store._deferring = store._conn.run(
-            deferred_index_plan(layout.index_name), read_only=True
-        )
+        store._deferring = store._conn.run(deferred_index_plan(layout.index_name), read_only=True)
         while not self._stop.is_set():
             if store._conn.run(index_pending_plan(CHUNK, nowait=True)) < CHUNK:
                 return
@@ -124,7 +134,7 @@ class AsyncVectorIndexer:
         self, store: AsyncPostgresStore, *, quiet_s: float = QUIET_S, poll_s: float = POLL_S
     ) -> None:
         self._store = weakref.ref(store)
-        self._quiet_s, self._poll_s = quiet_s, poll_s
+        self._quiet_s, self._poll_s = _seconds("quiet_s", quiet_s), _seconds("poll_s", poll_s)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._deferred = 0
