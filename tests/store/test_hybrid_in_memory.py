@@ -12,8 +12,10 @@ import random
 import numpy as np
 import pytest
 
+from threadloom.store import _keyword, _vector_reads, _vectors
+from threadloom.store._fingerprint import fingerprint
 from threadloom.store._fusion import DEFAULT_FUSION, FusionConfig, fuse_hits
-from threadloom.store._hybrid import fuse_in_memory
+from threadloom.store._hybrid import _fuse_one_namespace, fuse_in_memory
 from threadloom.store._keyword import KeywordIndex
 from threadloom.store._vectors import VectorIndex
 
@@ -139,3 +141,146 @@ def test_search_ids_are_search_as_ids(seed: int) -> None:
             hits = vectors.search(query, prefix, limit=limit)
             assert [(*a, s) for a, s in zip(vectors.addresses_of(ids), scores, strict=True)] == hits
             assert vectors.ids_of([(ns, key) for ns, key, _ in hits]) == ids
+
+
+def random_query(rng: random.Random) -> tuple[np.ndarray, str]:
+    vector = np.array([rng.gauss(0, 1) for _ in range(DIMS)], dtype=np.float32)
+    return vector, " ".join(rng.choices([*WORDS, "nothing"], k=rng.randint(1, 3)))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_one_namespace_stays_equal_to_the_recipe_through_writes(seed: int) -> None:
+    """Searching one namespace between writes of every kind (new keys, re-puts, deletes on
+    either side, compactions) ranks as the recipe does after each of them."""
+    rng = random.Random(seed)
+    vectors, keywords = VectorIndex(DIMS), KeywordIndex()
+    namespaces = [("users", "u0"), ("users", "u1")]
+    for step in range(400):
+        namespace = rng.choice(namespaces)
+        key = f"k{rng.randrange(60)}"
+        action = rng.random()
+        if action < 0.55:
+            keywords.put(namespace, key, [" ".join(rng.choices(WORDS, k=rng.randint(1, 3)))])
+            vector = np.array([rng.gauss(0, 1) for _ in range(DIMS)], dtype=np.float32)
+            if rng.random() < 0.5:
+                vectors.add(namespace, key, [vector])
+            elif rng.random() < 0.8:
+                # A single put's path: the vector as it is, and its scale.
+                vectors.set_row((namespace, key), vector, 1.0 / float(np.linalg.norm(vector)))
+        elif action < 0.7:
+            keywords.delete(namespace, key)
+        elif action < 0.85:
+            vectors.remove(namespace, key)
+        else:
+            keywords.delete_prefix(namespace) if rng.random() < 0.1 else keywords.delete(
+                namespace, key
+            )
+            vectors.remove(namespace, key)
+        if step % 3:
+            continue
+        query_vector, query = random_query(rng)
+        config = FusionConfig(candidates=rng.choice([1, 5, 20]))
+        limit = rng.choice([1, 3, config.candidates])
+        expected = by_the_recipe(vectors, keywords, query_vector, query, namespace, limit, config)
+        got = fuse_in_memory(
+            vectors, keywords, query_vector, query, namespace, limit=limit, config=config
+        )
+        assert got == expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_namespace_joins_on_fingerprints(seed: int) -> None:
+    """The one-namespace join itself (not the general path) gives the recipe's ranking."""
+    vectors, keywords, rng = build(
+        seed, items=300, namespaces=1, multi_vectors=False, coarse=seed % 2 == 0
+    )
+    namespace = ("users", "u0")
+    for _ in range(8):
+        query_vector, query = random_query(rng)
+        config = FusionConfig(candidates=rng.choice([1, 5, 20, 100]))
+        limit = rng.choice([1, 3, 10, config.candidates])
+        page = _fuse_one_namespace(
+            vectors,
+            keywords.scored(namespace, query),
+            query_vector,
+            namespace,
+            namespace,
+            limit=limit,
+            config=config,
+        )
+        assert page is not None
+        assert page == by_the_recipe(
+            vectors, keywords, query_vector, query, namespace, limit, config
+        )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_colliding_hashes_fall_back_to_addresses(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys whose hashes collide (forced here: few hash values, distinct check values)
+    still rank as the recipe does: the join declines and addresses decide."""
+
+    def few_hashes(key: str) -> tuple[int, int]:
+        return hash(key) % 3, hash(key)
+
+    def many_few_hashes(keys: list[str]) -> np.ndarray:
+        return np.array([few_hashes(key) for key in keys], dtype=np.int64).reshape(-1, 2)
+
+    for module in (_vectors, _keyword):
+        monkeypatch.setattr(module, "fingerprint", few_hashes)
+    for module in (_vector_reads, _keyword):
+        monkeypatch.setattr(module, "fingerprints", many_few_hashes)
+    vectors, keywords, rng = build(seed, items=200, namespaces=1, multi_vectors=False, coarse=False)
+    namespace = ("users", "u0")
+    for _ in range(6):
+        query_vector, query = random_query(rng)
+        config = FusionConfig(candidates=rng.choice([5, 20]))
+        scored = keywords.scored(namespace, query)
+        if scored is not None:
+            assert (
+                _fuse_one_namespace(
+                    vectors, scored, query_vector, namespace, namespace, limit=5, config=config
+                )
+                is None
+            )
+        assert fuse_in_memory(
+            vectors, keywords, query_vector, query, namespace, limit=5, config=config
+        ) == by_the_recipe(vectors, keywords, query_vector, query, namespace, 5, config)
+
+
+def test_one_namespace_after_the_vector_matrix_is_compacted() -> None:
+    """Emptied namespaces make the vector index pack its rows anew: a namespace searched
+    before (its key lookup built) still ranks as the recipe does."""
+    rng = random.Random(7)
+    vectors, keywords = VectorIndex(DIMS), KeywordIndex()
+    kept = ("users", "kept")
+    for number in range(40):
+        key = f"k{number}"
+        keywords.put(kept, key, [" ".join(rng.choices(WORDS, k=2))])
+        vectors.add(kept, key, [[rng.gauss(0, 1) for _ in range(DIMS)]])
+    config = FusionConfig(candidates=10)
+
+    def same_as_the_recipe() -> None:
+        for _ in range(5):
+            query_vector, query = random_query(rng)
+            assert fuse_in_memory(
+                vectors, keywords, query_vector, query, kept, limit=5, config=config
+            ) == by_the_recipe(vectors, keywords, query_vector, query, kept, 5, config)
+
+    # A namespace sorted before "kept" (packed before it) and namespaces that fill rows,
+    # then empty out: the matrix is compacted, and "kept"'s rows move.
+    for number in range(30):
+        vectors.add(("users", "a-stays"), f"s{number}", [[rng.gauss(0, 1) for _ in range(DIMS)]])
+    same_as_the_recipe()
+    rows_before = vectors.key_lookup(kept).find(np.array([fingerprint("k0")]))
+    for round_ in range(3):
+        gone = [("users", f"a{round_}-{n}") for n in range(20)]
+        for namespace in gone:
+            for number in range(10):
+                vectors.add(namespace, f"x{number}", [[rng.gauss(0, 1) for _ in range(DIMS)]])
+        for namespace in gone:
+            for number in range(10):
+                vectors.remove(namespace, f"x{number}")
+        same_as_the_recipe()
+    assert vectors.key_lookup(kept).find(np.array([fingerprint("k0")])) != rows_before

@@ -6,10 +6,19 @@ A store that holds both a :class:`~threadloom.store._vectors.VectorIndex` and a
 store, and the SQLite store's caches) fuses here when every indexed item under
 the prefix counts (no filter, nothing expired). The result is the one
 :func:`~threadloom.store._fusion.fuse_hits` gives for the same hits (a test
-holds the two equal), but the vector side stays item ids and numpy arrays, and
-joins go through C-level maps: with a few hundred candidates per query, the
-general recipe's per-candidate dictionaries of ``(namespace, key)`` tuples
-cost more than both searches together.
+holds the two equal), but the vector side stays item ids and numpy arrays:
+with a few hundred candidates per query, the general recipe's per-candidate
+dictionaries of ``(namespace, key)`` tuples cost more than both searches
+together.
+
+In one namespace (one user's memories, the usual search), the two sides join
+on key fingerprints (:mod:`~threadloom.store._fingerprint`): each index keeps
+a sorted lookup of its keys' fingerprints (sorted when a store loads them or
+when first needed, then told about new keys), so matching 100 candidates is a
+binary search in numpy instead of 100 dictionary lookups of cold strings. The
+keyword side goes first, so that the vector side's product copies the
+keyword candidates' vectors while it reads them. Elsewhere, or when two keys'
+hashes collide, the sides join through C-level maps of addresses.
 """
 
 from __future__ import annotations
@@ -18,16 +27,18 @@ from itertools import compress
 from operator import itemgetter
 
 import numpy as np
+import numpy.typing as npt
 
 from threadloom.store._fusion import FusionConfig, fuse_scores
-from threadloom.store._keyword import KeywordIndex
+from threadloom.store._keyword import KeywordIndex, KeywordScores
 from threadloom.store._vectors import VectorIndex
 
 __all__ = ["fuse_in_memory"]
 
 _Namespace = tuple[str, ...]
 _address = itemgetter(0, 1)
-_key = itemgetter(1)
+IntArray = npt.NDArray[np.int64]
+_NONE: IntArray = np.empty(0, dtype=np.int64)
 
 
 def fuse_in_memory(
@@ -46,21 +57,38 @@ def fuse_in_memory(
     must be at least ``limit`` (widen it for deep pages, as for ``fuse_hits``).
     Equal to ``fuse_hits`` without ``coverage_of``: no re-ranking by coverage.
     """
+    scored = keywords.scored(prefix, query)
+    if vectors.one_vector_per_item:
+        namespaces = vectors.namespaces(prefix)
+        owner = None if scored is None else scored.single()
+        if len(namespaces) == 1 and (scored is None or (owner and owner[0] == namespaces[0])):
+            page = _fuse_one_namespace(
+                vectors, scored, query_vector, prefix, namespaces[0], limit=limit, config=config
+            )
+            if page is not None:
+                return page
+    return _fuse_by_address(vectors, scored, query_vector, prefix, limit=limit, config=config)
+
+
+def _fuse_by_address(
+    vectors: VectorIndex,
+    scored: KeywordScores | None,
+    query_vector: object,
+    prefix: _Namespace,
+    *,
+    limit: int,
+    config: FusionConfig,
+) -> list[tuple[_Namespace, str, float]]:
+    """:func:`fuse_in_memory` in general: the two sides join on item addresses."""
     pool = config.candidates
     vector_ids, similarity = vectors.search_ids(query_vector, prefix, limit=pool)
     vector_addresses = vectors.addresses_of(vector_ids)
-    scored = keywords.scored(prefix, query)
     if scored is None:
         best = []
         keyword = [0.0] * len(vector_ids)
     else:
         best = scored.top(pool)
-        namespaces = vectors.namespaces(prefix)
-        if len(namespaces) == 1:
-            # One namespace holds every vector candidate: look their keys up in C.
-            keyword = scored.scores_of_keys(namespaces[0], map(_key, vector_addresses)).tolist()
-        else:
-            keyword = scored.scores_of(vector_addresses)
+        keyword = scored.scores_of(vector_addresses)
     # Keyword candidates that the vector side did not propose, in their order.
     best_addresses = list(map(_address, best))
     best_ids = vectors.ids_of(best_addresses)
@@ -83,14 +111,107 @@ def fuse_in_memory(
     fused = fuse_scores(
         np.fromiter(similarity, np.float64, count), np.fromiter(keyword, np.float64, count), config
     )
-    # Best first; equal scores keep the candidates' order (vector side first).
+    candidates = vector_addresses + extra
+    return [(*candidates[i], score) for i, score in _best_first(fused, limit)]
+
+
+def _fuse_one_namespace(
+    vectors: VectorIndex,
+    scored: KeywordScores | None,
+    query_vector: object,
+    prefix: _Namespace,
+    namespace: _Namespace,
+    *,
+    limit: int,
+    config: FusionConfig,
+) -> list[tuple[_Namespace, str, float]] | None:
+    """:func:`fuse_in_memory` when one namespace holds every candidate and each item has
+    one vector: the two sides join on key fingerprints, in arrays.
+
+    ``None`` when a fingerprint's hash repeats on the side it is looked up in
+    (two keys colliding): the caller then joins on addresses.
+    """
+    pool = config.candidates
+    if scored is None:
+        vector_ids, similarity, _, _ = vectors.search_scope(
+            query_vector, prefix, limit=pool, keep=_NONE
+        )
+        count = proposed = len(vector_ids)
+        vector_side = similarity.astype(np.float64)
+        keyword_side = np.zeros(count, dtype=np.float64)
+        extra_slots: IntArray = _NONE
+        keys: list[str | None] = []
+    else:
+        owner = scored.single()
+        assert owner is not None
+        _, partition, slots = owner
+        keys = partition.item_keys
+        # The keyword side's best first, and their vectors' rows (-1: none), so that the
+        # vector side's product copies those vectors while it reads them.
+        best = scored.best_positions(pool)
+        best_slots = slots[best]
+        vector_lookup = vectors.key_lookup(namespace)  # (fingerprints the rows)
+        best_rows = vector_lookup.find(partition.slot_keys(best_slots))
+        if best_rows is None:
+            return None
+        has_vector = best_rows >= 0
+        vector_ids, similarity, vector_rows, copied = vectors.search_scope(
+            query_vector, prefix, limit=pool, keep=best_rows[has_vector]
+        )
+        proposed = len(vector_ids)
+        # Each vector candidate's slot among the keyword index's keys (-1: none).
+        where = partition.key_lookup().find(vectors.row_keys(vector_rows))
+        if where is None:
+            return None
+        by_slot = np.zeros(len(keys) + 1, dtype=np.float64)  # the last: "no slot" (-1)
+        by_slot[slots] = scored.flat
+        taken = np.zeros(len(keys) + 1, dtype=bool)
+        taken[where] = True
+        # The keyword side's best that the vector side did not propose, in their order.
+        new = ~taken[best_slots]
+        extra_slots = best_slots[new]
+        count = proposed + len(extra_slots)
+        vector_side = np.empty(count, dtype=np.float64)
+        vector_side[:proposed] = similarity
+        keyword_side = np.empty(count, dtype=np.float64)
+        keyword_side[:proposed] = by_slot[where]
+        keyword_side[proposed:] = scored.flat[best[new]]
+        # Their similarities: one product over their copied vectors (as the recipe's).
+        with_vector = new[has_vector]
+        found = vectors.similarities_at(
+            query_vector, best_rows[has_vector][with_vector], copied[with_vector]
+        )
+        extra = vector_side[proposed:]
+        if len(found) == len(extra):
+            extra[:] = found
+        else:
+            extra_has_vector = has_vector[new]
+            extra[extra_has_vector] = found
+            # An item without vectors gets the lowest similarity among the candidates.
+            floor = min(similarity.min(initial=np.inf), found.min(initial=np.inf))
+            extra[~extra_has_vector] = floor if np.isfinite(floor) else 0.0
+    if not count:
+        return []
+    picked = _best_first(fuse_scores(vector_side, keyword_side, config), limit)
+    ids = vector_ids.tolist()
+    addresses = iter(vectors.addresses_of([ids[i] for i, _ in picked if i < proposed]))
+    page: list[tuple[_Namespace, str, float]] = []
+    for i, score in picked:
+        if i < proposed:
+            page.append((*next(addresses), score))
+        else:
+            key = keys[int(extra_slots[i - proposed])]
+            assert key is not None
+            page.append((namespace, key, score))
+    return page
+
+
+def _best_first(fused: npt.NDArray[np.float64], limit: int) -> list[tuple[int, float]]:
+    """``(candidate, fused score)`` of the best ``limit``; equal scores keep candidate order."""
+    count = len(fused)
     if limit < count:
         top = np.argpartition(-fused, limit - 1)[:limit] if limit > 0 else np.empty(0, np.intp)
         order = top[np.lexsort((top, -fused[top]))]
     else:
         order = np.lexsort((np.arange(count), -fused))
-    candidates = vector_addresses + extra
-    return [
-        (*candidates[i], score)
-        for i, score in zip(order.tolist(), fused[order].tolist(), strict=True)
-    ]
+    return list(zip(order.tolist(), fused[order].tolist(), strict=True))

@@ -31,17 +31,21 @@ The index is not thread-safe on its own: the owning store serializes calls.
 from __future__ import annotations
 
 import bisect
-import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from functools import partial
-from itertools import repeat
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from threadloom.store._fingerprint import KeyLookup, fingerprint, fingerprints
+from threadloom.store._keyword_scores import (
+    KeywordHit,
+    KeywordScores,
+    by_score_then_address,
+    new_hit,
+    top_order,
+)
 from threadloom.store._text import query_terms, terms
 
 __all__ = [
@@ -60,27 +64,14 @@ BM25_B = 0.75
 # A partition is compacted when dead rows outnumber live ones (and are at least
 # this many), which keeps stale postings bounded at an amortized O(1) per write.
 _COMPACT_MIN_DEAD = 64
-# Beyond this many extra ties at a search's cut-off, they are picked by address
-# without building a hit for each (see _pick_ties).
-_TIES_BEFORE_PICKING = 64
 # New keys a partition ranks one at a time before it drops its ranks (each costs O(slots)).
 _RANK_ONE_BY_ONE = 64
+# A term in at most this many rows is scored in Python (see _Partition.item_scores).
+_FEW_POSTINGS = 8
 # A search over at least this many partitions scores them together (_score_together).
 _SCORE_TOGETHER = 3
 
 _Namespace = tuple[str, ...]
-
-
-class KeywordHit(NamedTuple):
-    """One item matched by a keyword search, with its BM25 score."""
-
-    namespace: _Namespace
-    key: str
-    score: float
-
-
-# KeywordHit from a (namespace, key, score) tuple, without the Python-level __new__.
-_new_hit = partial(tuple.__new__, KeywordHit)
 
 
 def bm25_idf(n_docs: int, doc_freq: int) -> float:
@@ -123,6 +114,11 @@ class _Partition:
         self.item_keys: list[str | None] = []
         self.item_rows: dict[str, list[int]] = {}
         self.item_slot: dict[str, int] = {}
+        # Per slot: its key's fingerprint, valid while the lookup is built (hybrid fusion
+        # joins with the vector index on these; puts without a lookup skip them).
+        self.slot_key = np.zeros((0, 2), dtype=np.int64)
+        # Sorted fingerprints and their slots: built on demand, told about new keys.
+        self.lookup: KeyLookup | None = None
         self.live_rows = 0
         self.dead_rows = 0
         self.total_len = 0
@@ -152,13 +148,17 @@ class _Partition:
 
     def put_counters(self, key: str, counters: list[Counter[str]]) -> None:
         old_slot = self.item_slot.get(key)
-        self.remove(key)
+        self.remove(key, replacing=True)
         self._put_terms(key, counters, old_slot)
 
-    def remove(self, key: str) -> bool:
+    def remove(self, key: str, *, replacing: bool = False) -> bool:
+        """Forget the key's rows; ``replacing``: it is put again at once (same slot)."""
         rows = self.item_rows.pop(key, None)
         if rows is None:
             return False
+        if not replacing:
+            # Put again later, the key would take a new slot and be in the lookup twice.
+            self.lookup = None
         for row in rows:
             counts = self.row_terms[row]
             assert counts is not None
@@ -196,6 +196,9 @@ class _Partition:
             self.item_keys.append(key)
             if self.key_order is not None:
                 self._rank_new_key(key)
+            if self.lookup is not None:
+                # (A slot taken back holds the same key: the lookup already has it.)
+                self._remember(key, slot)
         self.item_slot[key] = slot
         rows: list[int] = []
         for counts in counters:
@@ -220,6 +223,32 @@ class _Partition:
             self.live_rows += 1
             rows.append(row)
         self.item_rows[key] = rows
+
+    def slot_keys(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The key fingerprint of each slot, as an ``(n, 2)`` array."""
+        if self.lookup is None:
+            self.key_lookup()  # fingerprints every slot
+        return self.slot_key[slots]
+
+    def key_lookup(self) -> KeyLookup:
+        """The fingerprints of the keys held, sorted, with their slots."""
+        if self.lookup is None:
+            held = [(slot, key) for slot, key in enumerate(self.item_keys) if key is not None]
+            slots = np.array([slot for slot, _ in held], dtype=np.int64)
+            keys = fingerprints([key for _, key in held])
+            self.slot_key = np.zeros((max(8, 2 * len(self.item_keys)), 2), dtype=np.int64)
+            self.slot_key[slots] = keys
+            self.lookup = KeyLookup(keys, slots)
+        return self.lookup
+
+    def _remember(self, key: str, slot: int) -> None:
+        """Tell the built lookup about a key that took a new slot."""
+        assert self.lookup is not None
+        if slot >= len(self.slot_key):
+            self.slot_key = np.resize(self.slot_key, (2 * slot + 2, 2))
+        fingerprinted = self.slot_key[slot] = fingerprint(key)
+        if not self.lookup.add(fingerprinted, slot):
+            self.lookup = None
 
     def key_ranks(self) -> npt.NDArray[np.int64]:
         """Each slot's rank in key order (empty slots first): ties compare as integers."""
@@ -269,6 +298,18 @@ class _Partition:
         for term, idf in weighted_terms:
             postings = self.postings.get(term)
             if postings is None:
+                continue
+            if postings.size <= _FEW_POSTINGS:
+                # A rare term: the same operations on Python floats (IEEE doubles, so the
+                # very same results) cost less than a dozen numpy calls on a few rows.
+                row_len = self.row_len
+                for row, count in zip(
+                    postings.rows[: postings.size].tolist(),
+                    postings.tfs[: postings.size].tolist(),
+                    strict=True,
+                ):
+                    row_norm = k1 * (1.0 - b + b * float(row_len[row]) / avg_len)
+                    row_scores[row] += idf * count * (k1 + 1.0) / (count + row_norm)
                 continue
             rows = postings.rows[: postings.size]
             tf = postings.tfs[: postings.size].astype(np.float64)
@@ -324,6 +365,12 @@ class KeywordIndex:
         if isinstance(texts, str):
             raise TypeError("texts must be a sequence of strings, not one string")
         self._partition(namespace).put(key, texts)
+
+    def sort_keys(self, prefix: _Namespace = ()) -> None:
+        """Build the key lookup of every namespace under ``prefix`` now (a loader's last
+        step), so that no search pays for it; later puts keep them up to date."""
+        for _, partition in self._scope(prefix):
+            partition.key_lookup()
 
     def _partition(self, namespace: _Namespace) -> _Partition:
         partition = self._partitions.get(namespace)
@@ -425,7 +472,7 @@ class KeywordIndex:
         seen = {hit[:2] for hit in best}
         wanted = list(dict.fromkeys(a for a in addresses if a not in seen))
         return best + [
-            _new_hit((namespace, key, score))
+            new_hit((namespace, key, score))
             for (namespace, key), score in zip(wanted, scored.scores_of(wanted), strict=True)
             if score > 0.0
         ]
@@ -440,16 +487,22 @@ class KeywordIndex:
     ) -> tuple[list[tuple[str, float]], float]:
         """The query's terms with their IDF in ``scope``, and the scope's average row length."""
         words = query_terms(query)
-        n_docs = sum(p.live_rows for _, p in scope)
-        if not words or n_docs == 0:
-            return [], 0.0
-        avg_len = sum(p.total_len for _, p in scope) / n_docs
-        weighted = [
-            (term, bm25_idf(n_docs, df))
-            for term in words
-            if (df := sum(p.doc_freq[term] for _, p in scope)) > 0
-        ]
-        return weighted, avg_len
+        if len(scope) == 1:
+            # One namespace (the usual search): its counters as they are.
+            partition = scope[0][1]
+            n_docs, total_len = partition.live_rows, partition.total_len
+            if not words or n_docs == 0:
+                return [], 0.0
+            doc_freq = partition.doc_freq
+            frequencies = [(term, doc_freq.get(term, 0)) for term in words]
+        else:
+            n_docs = sum(p.live_rows for _, p in scope)
+            if not words or n_docs == 0:
+                return [], 0.0
+            total_len = sum(p.total_len for _, p in scope)
+            frequencies = [(term, sum(p.doc_freq[term] for _, p in scope)) for term in words]
+        weighted = [(term, bm25_idf(n_docs, df)) for term, df in frequencies if df > 0]
+        return weighted, total_len / n_docs
 
     def search(
         self, namespace_prefix: _Namespace, query: str, *, limit: int | None = None
@@ -493,144 +546,6 @@ class KeywordIndex:
                 owners.append((namespace, partition, slots))
                 chunks.append(scores)
         return owners, chunks
-
-
-class KeywordScores:
-    """The matches of one keyword query in one scope, scored: the best of them, or any one's score.
-
-    Made by :meth:`KeywordIndex.scored`; valid until the index changes.
-    """
-
-    def __init__(
-        self,
-        owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
-        chunks: list[npt.NDArray[np.float64]],
-    ) -> None:
-        self._owners = owners
-        # One flat array of every match's score; partition i's matches sit at
-        # [offsets[i], offsets[i + 1]), in slot order.
-        self.flat = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-        self._slots = (
-            owners[0][2] if len(owners) == 1 else np.concatenate([s for _, _, s in owners])
-        )
-        self._offsets = np.cumsum([0] + [len(slots) for _, _, slots in owners])
-        self._owner_of = {namespace: number for number, (namespace, _, _) in enumerate(owners)}
-
-    def scores_of(self, addresses: Sequence[tuple[_Namespace, str]]) -> list[float]:
-        """Each address's BM25 score, ``0.0`` for an item that does not match."""
-        owners, owner_of = self._owners, self._owner_of
-        out = [0.0] * len(addresses)
-        asked: list[int] = []
-        targets: list[int] = []
-        for position, (namespace, key) in enumerate(addresses):
-            number = owner_of.get(namespace)
-            if number is None:
-                continue
-            slot = owners[number][1].item_slot.get(key)
-            if slot is not None:
-                asked.append(position)
-                targets.append(number << 32 | slot)
-        if not targets:
-            return out
-        # Each asked item's place in the flat array: its partition's offset plus its
-        # slot's place among the partition's (sorted) matching slots, in one search.
-        keyed = self._keyed()
-        goal = np.array(targets, dtype=np.int64)
-        at = np.minimum(np.searchsorted(keyed, goal), len(keyed) - 1)
-        found = keyed[at] == goal
-        for position, score, ok in zip(asked, self.flat[at].tolist(), found.tolist(), strict=True):
-            if ok:
-                out[position] = score
-        return out
-
-    def scores_of_keys(self, namespace: _Namespace, keys: Iterable[str]) -> npt.NDArray[np.float64]:
-        """Each key's BM25 score in ``namespace`` (``0.0``: no match), as one array."""
-        keys = list(keys)
-        number = self._owner_of.get(namespace)
-        if number is None:
-            return np.zeros(len(keys), dtype=np.float64)
-        _, partition, slots = self._owners[number]
-        start, stop = int(self._offsets[number]), int(self._offsets[number + 1])
-        # One score per slot (the last one, for keys not in the partition, stays 0).
-        dense = np.zeros(len(partition.item_keys) + 1, dtype=np.float64)
-        dense[slots] = self.flat[start:stop]
-        wanted = np.fromiter(map(partition.item_slot.get, keys, repeat(-1)), np.int64, len(keys))
-        return dense[wanted]
-
-    def _keyed(self) -> npt.NDArray[np.int64]:
-        """Partition number << 32 | slot of every match, ascending (flat array order)."""
-        sizes = np.diff(self._offsets)
-        owner = np.repeat(np.arange(len(self._owners), dtype=np.int64), sizes)
-        return np.asarray(self._slots, dtype=np.int64) + (owner << 32)
-
-    def top(self, limit: int | None) -> list[KeywordHit]:
-        """The best ``limit`` hits (all with ``None``), best first, ties by address."""
-        owners, all_scores, all_slots, offsets = self._owners, self.flat, self._slots, self._offsets
-        order = _top_order(all_scores, limit)
-        if limit is not None and len(order) > 2 * limit + _TIES_BEFORE_PICKING:
-            order = _pick_ties(owners, offsets, all_slots, all_scores, order, limit)
-        if not len(order):
-            return []
-        single = len(owners) == 1
-        if single:
-            namespace, partition, _ = owners[0]
-            if partition.ranks_pay_off(len(order)):
-                # Many ties in one namespace (a common word): order them by the
-                # partition's key ranks, no strings compared.
-                slots_in = all_slots[order]
-                ranked = np.lexsort((partition.key_ranks()[slots_in], -all_scores[order]))
-                if limit is not None:
-                    ranked = ranked[:limit]
-                keys = partition.item_keys
-                return list(
-                    map(
-                        _new_hit,
-                        zip(
-                            repeat(namespace),
-                            map(keys.__getitem__, slots_in[ranked].tolist()),
-                            all_scores[order[ranked]].tolist(),
-                        ),
-                    )
-                )
-        slots_of = all_slots[order].tolist()
-        which = None if single else np.searchsorted(offsets, order, side="right") - 1
-        if single:
-            keys = owners[0][1].item_keys
-            names = [keys[slot] for slot in slots_of]
-        else:
-            assert which is not None
-            names = [
-                owners[owner][1].item_keys[slot]
-                for owner, slot in zip(which.tolist(), slots_of, strict=True)
-            ]
-        # Best score first, ties by (namespace, key): the keys are sorted alone (a list
-        # of str sorts much faster than tuples), then numpy orders by score.
-        by_key = np.empty(len(names), dtype=np.int64)
-        by_key[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
-        if single:
-            ranked = np.lexsort((by_key, -all_scores[order]))
-        else:
-            assert which is not None
-            namespace_rank = np.empty(len(owners), dtype=np.int64)
-            namespace_rank[sorted(range(len(owners)), key=lambda i: owners[i][0])] = np.arange(
-                len(owners)
-            )
-            ranked = np.lexsort((by_key, namespace_rank[which], -all_scores[order]))
-        if limit is not None:
-            ranked = ranked[:limit]
-        picked = ranked.tolist()
-        scores = all_scores[order[ranked]].tolist()
-        if single:
-            namespace = owners[0][0]
-            return list(
-                map(_new_hit, zip(repeat(namespace), map(names.__getitem__, picked), scores))
-            )
-        assert which is not None
-        owner_of = which[ranked].tolist()
-        return [
-            _new_hit((owners[owner][0], names[i], score))
-            for owner, i, score in zip(owner_of, picked, scores, strict=True)
-        ]
 
 
 def score_matches(
@@ -677,9 +592,9 @@ def score_matches(
     scores = np.array([best[a] for a in addresses], dtype=np.float64)
     hits = [
         KeywordHit(addresses[i][0], addresses[i][1], float(scores[i]))
-        for i in _top_order(scores, limit).tolist()
+        for i in top_order(scores, limit).tolist()
     ]
-    return _by_score_then_address(hits, limit)
+    return by_score_then_address(hits, limit)
 
 
 def _score_together(
@@ -733,63 +648,3 @@ def _score_together(
         if low < high:
             owners.append((namespace, partition, slots[low:high]))
             chunks.append(scores[low:high])
-
-
-def _top_order(scores: npt.NDArray[np.floating], limit: int | None) -> npt.NDArray[np.int64]:
-    """Indices of the best ``limit`` scores plus any tied with the last of them."""
-    if limit is not None and limit < len(scores):
-        threshold = scores[np.argpartition(-scores, limit - 1)[limit - 1]]
-        return np.flatnonzero(scores >= threshold)
-    return np.arange(len(scores))
-
-
-def _pick_ties(
-    owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
-    offsets: npt.NDArray[np.int64],
-    all_slots: npt.NDArray[np.int64],
-    all_scores: npt.NDArray[np.float64],
-    order: npt.NDArray[np.int64],
-    limit: int,
-) -> npt.NDArray[np.int64]:
-    """The ``limit`` best of ``order`` (the best scores and every tie with the last one),
-    ties going to the smallest ``(namespace, key)``, without making a hit of every tie.
-
-    A common word in short texts ties thousands of items; only the namespaces
-    that come first are read, and in them only the tied items' keys.
-    """
-    scores = all_scores[order]
-    threshold = np.min(scores)
-    above = order[scores > threshold]
-    tied = order[scores == threshold]  # ascending: each partition's ties are contiguous
-    need = limit - len(above)
-    bounds = np.searchsorted(tied, offsets)
-    chosen = [above]
-    for owner in sorted(range(len(owners)), key=lambda i: owners[i][0]):
-        if need <= 0:
-            break
-        positions = tied[bounds[owner] : bounds[owner + 1]]
-        if not len(positions):
-            continue
-        partition = owners[owner][1]
-        if partition.ranks_pay_off(len(positions)):
-            # The smallest keys are the smallest ranks: no strings compared.
-            ranks = partition.key_ranks()[all_slots[positions]]
-            if need < len(ranks):
-                positions = positions[np.argpartition(ranks, need - 1)[:need]]
-            chosen.append(positions)
-            need -= len(positions)
-            continue
-        keys = partition.item_keys
-        slots = all_slots[positions].tolist()
-        picked = heapq.nsmallest(
-            need, zip([keys[s] for s in slots], positions.tolist(), strict=True)
-        )
-        chosen.append(np.array([position for _, position in picked], dtype=np.int64))
-        need -= len(picked)
-    return np.concatenate(chosen)
-
-
-def _by_score_then_address(hits: list[KeywordHit], limit: int | None) -> list[KeywordHit]:
-    """Best first; equal scores by (namespace, key), so every backend orders ties alike."""
-    hits.sort(key=lambda hit: (-hit.score, hit.namespace, hit.key))
-    return hits if limit is None else hits[:limit]

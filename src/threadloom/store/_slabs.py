@@ -1,20 +1,39 @@
-"""Row-level helpers of :class:`~threadloom.store._vectors.VectorIndex`'s slab matrix.
+"""The pieces of :class:`~threadloom.store._vectors.VectorIndex`'s slab matrix.
 
-Products of rows with a query (single-threaded for large blocks), the exact
-top-k threshold, and gathering or scattering rows across slabs.
+Unit rows (:func:`normalize_rows`), a namespace's segments of the matrix
+(:class:`Partition`), products of rows with a query (single-threaded for
+large blocks), the exact top-k threshold, and gathering or scattering rows
+across slabs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import cast
+import bisect
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["block_rows", "dot", "gather", "scatter", "top_rows"]
+from threadloom.store._fingerprint import KeyLookup
 
+__all__ = [
+    "FREE",
+    "Partition",
+    "block_rows",
+    "dot",
+    "gather",
+    "namespaces_under",
+    "normalize_rows",
+    "scatter",
+    "top_rows",
+]
+
+Namespace = tuple[str, ...]
 FloatMatrix = npt.NDArray[np.float32]
+# A matrix row that belongs to no item.
+FREE = -1
 IntArray = npt.NDArray[np.int64]
 
 # Above this many rows, score with numpy's single-threaded einsum rather than
@@ -24,6 +43,71 @@ IntArray = npt.NDArray[np.int64]
 _BLAS_MAX_ROWS = 1024
 # Sample size for the top-k threshold estimate in top_rows.
 _SAMPLE = 8192
+
+
+def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix:
+    """``vectors`` as a C-contiguous float32 ``(n, dims)`` array of unit rows (zero rows stay zero).
+
+    ``copy=False`` normalizes a float32 C-contiguous array in place.
+    """
+    matrix = np.array(vectors, dtype=np.float32, copy=True if copy else None, ndmin=2, order="C")
+    if matrix.size == 0:
+        return np.empty((0, dims), dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[1] != dims:
+        raise ValueError(f"expected vectors of {dims} dims, got shape {matrix.shape}")
+    if len(matrix) == 1:
+        # One row (a single put or a query): plain dot and scale beat einsum's set-up.
+        row = matrix[0]
+        norm = math.sqrt(float(np.dot(row, row)))
+        if norm:
+            row *= 1.0 / norm
+        return matrix
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
+    norms[norms == 0] = 1.0
+    matrix /= norms[:, None]
+    return matrix
+
+
+class Partition:
+    """One namespace's segments ``[start, capacity]``; its live rows fill them in order."""
+
+    __slots__ = ("capacity", "lookup", "segments", "size")
+
+    def __init__(self) -> None:
+        self.segments: list[list[int]] = []
+        self.capacity = 0
+        self.size = 0
+        # Its rows' key fingerprints, sorted: built on demand, dropped when its rows change.
+        self.lookup: KeyLookup | None = None
+
+    def physical(self, position: int) -> int:
+        """The matrix row of the partition's ``position``-th live row."""
+        for start, capacity in self.segments:
+            if position < capacity:
+                return start + position
+            position -= capacity
+        raise IndexError(position)
+
+    def blocks(self) -> Iterator[tuple[int, int]]:
+        """``(start, length)`` of each contiguous run of live rows."""
+        remaining = self.size
+        for start, capacity in self.segments:
+            if remaining <= 0:
+                return
+            used = min(capacity, remaining)
+            yield start, used
+            remaining -= used
+
+
+def namespaces_under(sorted_namespaces: Sequence[Namespace], prefix: Namespace) -> list[Namespace]:
+    """The namespaces of a sorted list that start with ``prefix`` (one contiguous run)."""
+    start = bisect.bisect_left(sorted_namespaces, prefix)
+    found = []
+    for namespace in sorted_namespaces[start:]:
+        if namespace[: len(prefix)] != prefix:
+            break
+        found.append(namespace)
+    return found
 
 
 def dot(matrix: FloatMatrix, q: FloatMatrix, out: FloatMatrix | None = None) -> FloatMatrix:

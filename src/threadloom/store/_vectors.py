@@ -46,6 +46,9 @@ API
     ``__contains__((namespace, key))``, ``__len__`` (items), ``rows`` (vectors),
     ``clear()``, ``nbytes``.
 
+This module holds the index's state and its writes; its searches are the
+:class:`~threadloom.store._vector_reads.VectorReads` half it inherits.
+
 The index is not thread-safe; its owner serializes access (the stores hold a
 lock). It never hands out views of its matrix, which moves when it grows.
 """
@@ -53,14 +56,23 @@ lock). It never hands out views of its matrix, which moves when it grows.
 from __future__ import annotations
 
 import bisect
-import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from threadloom.store._slabs import block_rows, dot, gather, scatter, top_rows
+from threadloom.store._fingerprint import fingerprint
+from threadloom.store._slabs import (
+    FREE,
+    Partition,
+    block_rows,
+    gather,
+    namespaces_under,
+    normalize_rows,
+    scatter,
+)
+from threadloom.store._vector_reads import VectorReads
 
 __all__ = ["VectorIndex", "namespaces_under", "normalize_rows"]
 
@@ -76,76 +88,9 @@ _SLAB_BYTES = 16 << 20
 _MIN_SLAB_ROWS = 1024
 # The smallest segment a partition gets; later ones double its capacity.
 _MIN_SEGMENT = 16
-# A scope holding more than this share of all rows is scored with one product
-# over the whole matrix instead of block by block.
-_FULL_SCAN_SHARE = 0.3
-_FREE = -1
 
 
-def normalize_rows(vectors: Any, dims: int, *, copy: bool = True) -> FloatMatrix:
-    """``vectors`` as a C-contiguous float32 ``(n, dims)`` array of unit rows (zero rows stay zero).
-
-    ``copy=False`` normalizes a float32 C-contiguous array in place.
-    """
-    matrix = np.array(vectors, dtype=np.float32, copy=True if copy else None, ndmin=2, order="C")
-    if matrix.size == 0:
-        return np.empty((0, dims), dtype=np.float32)
-    if matrix.ndim != 2 or matrix.shape[1] != dims:
-        raise ValueError(f"expected vectors of {dims} dims, got shape {matrix.shape}")
-    if len(matrix) == 1:
-        # One row (a single put or a query): plain dot and scale beat einsum's set-up.
-        row = matrix[0]
-        norm = math.sqrt(float(np.dot(row, row)))
-        if norm:
-            row *= 1.0 / norm
-        return matrix
-    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
-    norms[norms == 0] = 1.0
-    matrix /= norms[:, None]
-    return matrix
-
-
-class _Partition:
-    """One namespace's segments ``[start, capacity]``; its live rows fill them in order."""
-
-    __slots__ = ("capacity", "segments", "size")
-
-    def __init__(self) -> None:
-        self.segments: list[list[int]] = []
-        self.capacity = 0
-        self.size = 0
-
-    def physical(self, position: int) -> int:
-        """The matrix row of the partition's ``position``-th live row."""
-        for start, capacity in self.segments:
-            if position < capacity:
-                return start + position
-            position -= capacity
-        raise IndexError(position)
-
-    def blocks(self) -> Iterator[tuple[int, int]]:
-        """``(start, length)`` of each contiguous run of live rows."""
-        remaining = self.size
-        for start, capacity in self.segments:
-            if remaining <= 0:
-                return
-            used = min(capacity, remaining)
-            yield start, used
-            remaining -= used
-
-
-def namespaces_under(sorted_namespaces: Sequence[Namespace], prefix: Namespace) -> list[Namespace]:
-    """The namespaces of a sorted list that start with ``prefix`` (one contiguous run)."""
-    start = bisect.bisect_left(sorted_namespaces, prefix)
-    found = []
-    for namespace in sorted_namespaces[start:]:
-        if namespace[: len(prefix)] != prefix:
-            break
-        found.append(namespace)
-    return found
-
-
-class VectorIndex:
+class VectorIndex(VectorReads):
     """Exact cosine search over items' vectors, partitioned by namespace.
 
     >>> index = VectorIndex(2)
@@ -169,8 +114,11 @@ class VectorIndex:
         # Slab k holds rows [k * slab_rows, ...); only slab 0 may be shorter.
         self._slabs: list[FloatMatrix] = []
         self._capacity = 0
-        # Per matrix row: the item id that owns it, or _FREE.
+        # Per matrix row: the item id that owns it, or FREE.
         self._row_item: IntArray = np.empty(0, dtype=np.int64)
+        # Per matrix row: its item's key fingerprint, valid in the namespaces whose key
+        # lookup is built (hybrid fusion joins on these; puts elsewhere skip them).
+        self._row_key: IntArray = np.empty((0, 2), dtype=np.int64)
         # Per matrix row: the factor that makes it a unit vector.
         self._row_scale: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
         self._high = 0  # rows handed out to segments; global scans read [0, high)
@@ -181,7 +129,7 @@ class VectorIndex:
         self._item_rows: list[list[int]] = []
         self._free_ids: list[int] = []
         self._ids: dict[Address, int] = {}
-        self._partitions: dict[Namespace, _Partition] = {}
+        self._partitions: dict[Namespace, Partition] = {}
         self._sorted_namespaces: list[Namespace] = []
 
     # --- sizes ---
@@ -281,6 +229,7 @@ class VectorIndex:
                 self._slabs[row >> shift][row & mask] = vector
                 self._row_item[row] = item
             self._row_scale[rows] = 1.0
+        self._remember(address, rows)
         self._live += count
 
     def set_row(self, address: Address, vector: FloatMatrix, scale: float) -> None:
@@ -317,13 +266,28 @@ class VectorIndex:
                 self._row_item[row] = item
                 self._row_scale[row] = scale
                 self._live += 1
+                if partition.lookup is not None:
+                    self._remember(address, [row])
                 return
         rows = self._claim(address[0], 1)
         row = rows[0]
         self._slabs[row >> shift][row & mask] = vector
         self._row_item[row] = self._new_item(address, rows)
+        self._remember(address, rows)
         self._row_scale[row] = scale
         self._live += 1
+
+    def _remember(self, address: Address, rows: list[int]) -> None:
+        """Tell the namespace's key lookup, if built, about an item's new rows."""
+        partition = self._partitions[address[0]]
+        lookup = partition.lookup
+        if lookup is not None:
+            key = fingerprint(address[1])
+            for row in rows:
+                self._row_key[row] = key
+                if not lookup.add(key, row):
+                    partition.lookup = None
+                    return
 
     def _new_item(self, address: Address, rows: list[int]) -> int:
         """Register ``address`` as the owner of ``rows``; returns its item id."""
@@ -377,6 +341,7 @@ class VectorIndex:
         cursors = dict.fromkeys(claimed, 0)
         physical: list[int] = []
         item_ids: list[int] = []
+        remember: list[tuple[Address, list[int]]] = []
         kept: list[int] = []
         item_rows, item_addr, free_ids = self._item_rows, self._item_addr, self._free_ids
         for address, count in zip(addresses, counts, strict=True):
@@ -397,18 +362,22 @@ class VectorIndex:
             ids[address] = item
             item_ids.append(item)
             kept.append(count)
+            if self._partitions[namespace].lookup is not None:
+                remember.append((address, rows))
             physical.extend(rows)
         targets = np.array(physical, dtype=np.int64)
         scatter(self._slabs, self._slab_shift, targets, block)
         self._row_item[targets] = np.repeat(np.array(item_ids, dtype=np.int64), kept)
         self._row_scale[targets] = 1.0
         self._live += len(block)
+        for address, rows in remember:
+            self._remember(address, rows)
 
     def _claim(self, namespace: Namespace, count: int) -> list[int]:
         """Hand out the next ``count`` rows of a partition, growing it by a segment if needed."""
         partition = self._partitions.get(namespace)
         if partition is None:
-            partition = self._partitions[namespace] = _Partition()
+            partition = self._partitions[namespace] = Partition()
             bisect.insort(self._sorted_namespaces, namespace)
         spare = partition.capacity - partition.size
         if count == 1 and spare:
@@ -464,7 +433,8 @@ class VectorIndex:
         self._free_ids.append(item)
         return True
 
-    def _remove_row(self, partition: _Partition, row: int) -> None:
+    def _remove_row(self, partition: Partition, row: int) -> None:
+        partition.lookup = None
         last = partition.physical(partition.size - 1)
         if row != last:
             shift, mask = self._slab_shift, self._slab_rows - 1
@@ -474,21 +444,23 @@ class VectorIndex:
             self._row_scale[row] = self._row_scale[last]
             moved_rows = self._item_rows[moved_item]
             moved_rows[moved_rows.index(last)] = row
-        self._row_item[last] = _FREE
+        self._row_item[last] = FREE
         partition.size -= 1
         self._live -= 1
 
     def _compact(self) -> None:
         """Pack every partition into as few segments as fit, dropping dead rows."""
         old_slabs, old_row_item, old_row_scale = self._slabs, self._row_item, self._row_scale
-        new_of_old = np.full(self._high, _FREE, dtype=np.int64)
+        new_of_old = np.full(self._high, FREE, dtype=np.int64)
         self._slabs, self._capacity, self._high, self._dead = [], 0, 0, 0
         self._row_item = np.empty(0, dtype=np.int64)
+        self._row_key = np.empty((0, 2), dtype=np.int64)
         self._row_scale = np.empty(0, dtype=np.float32)
         for namespace in self._sorted_namespaces:
             partition = self._partitions[namespace]
             old_rows = block_rows(list(partition.blocks()))
             partition.segments, partition.capacity, partition.size = [], 0, 0
+            partition.lookup = None  # every row moves
             new_rows = np.array(self._claim(namespace, len(old_rows)), dtype=np.int64)
             scatter(
                 self._slabs,
@@ -527,240 +499,12 @@ class VectorIndex:
         self._capacity = capacity
         if len(self._row_item) < capacity:
             # One int per row: doubling it costs little, and keeps it one array.
-            row_item = np.full(max(capacity, 2 * len(self._row_item)), _FREE, dtype=np.int64)
+            row_item = np.full(max(capacity, 2 * len(self._row_item)), FREE, dtype=np.int64)
             row_item[: len(self._row_item)] = self._row_item
             self._row_item = row_item
+            row_key = np.zeros((len(row_item), 2), dtype=np.int64)
+            row_key[: len(self._row_key)] = self._row_key
+            self._row_key = row_key
             row_scale = np.ones(len(row_item), dtype=np.float32)
             row_scale[: len(self._row_scale)] = self._row_scale
             self._row_scale = row_scale
-
-    # --- reads ---
-
-    def namespaces(self, prefix: Namespace = ()) -> list[Namespace]:
-        """The namespaces with vectors under ``prefix``, sorted."""
-        return namespaces_under(self._sorted_namespaces, prefix)
-
-    def search(
-        self,
-        query: Sequence[float] | npt.NDArray[Any],
-        prefix: Namespace = (),
-        *,
-        limit: int = 10,
-        offset: int = 0,
-        candidates: Iterable[Address] | None = None,
-        accept: Callable[[Namespace, str], bool] | None = None,
-    ) -> list[tuple[Namespace, str, float]]:
-        """The best ``limit`` items after ``offset``, as ``(namespace, key, score)``.
-
-        Scores are cosine similarities; each item appears once, with the score
-        of its best vector.
-        """
-        need = offset + limit
-        if need <= 0 or self._live == 0:
-            return []
-        q = normalize_rows(query, self.dims)[0]
-        rows: IntArray | None
-        if candidates is not None:
-            picked = self._candidate_rows(tuple(prefix), candidates)
-            scores = self._scores_at(picked, q)
-            rows = picked
-        else:
-            scores, rows = self._scope_scores(q, tuple(prefix))
-        if len(scores) == 0:
-            return []
-        found = self._top_items(scores, rows, need, accept)
-        return found[offset:need]
-
-    def _scope_scores(
-        self, q: FloatMatrix, prefix: Namespace
-    ) -> tuple[npt.NDArray[np.float32], IntArray | None]:
-        """Scores of every row under ``prefix`` and their matrix rows (``None``: row = position)."""
-        partitions = [self._partitions[ns] for ns in self.namespaces(prefix)] if prefix else []
-        total = sum(p.size for p in partitions) if prefix else self._live
-        if total > _FULL_SCAN_SHARE * self._live:
-            scores = self._scan_all(q)
-            if self._high > self._live:
-                scores[self._row_item[: self._high] == _FREE] = -np.inf
-            if total < self._live:
-                rows = block_rows([b for p in partitions for b in p.blocks()])
-                return scores[rows], rows
-            return scores, None
-        blocks = [b for p in partitions for b in p.blocks()]
-        scores = np.empty(total, dtype=np.float32)
-        offset_in = 0
-        for start, length in blocks:
-            dot(self._block(start, length), q, out=scores[offset_in : offset_in + length])
-            offset_in += length
-        rows = block_rows(blocks)
-        scores *= self._row_scale[rows]
-        return scores, rows
-
-    def search_ids(
-        self, query: Any, prefix: Namespace = (), *, limit: int
-    ) -> tuple[list[int], list[float]]:
-        """Like :meth:`search` without offset, as item ids (:meth:`address_of`) and scores.
-
-        For hybrid fusion, which joins on ids and needs addresses only for its page.
-        """
-        if limit <= 0 or self._live == 0:
-            return [], []
-        scores, rows = self._scope_scores(normalize_rows(query, self.dims)[0], tuple(prefix))
-        if len(scores) == 0:
-            return [], []
-        total = len(scores)
-        single = self._live == len(self._ids)
-        m = min(total, limit if single else 2 * limit)
-        while True:
-            top, items = self._ranked_rows(scores, rows, m)
-            if not single:
-                # First occurrence of each item in best-first order = its best score.
-                _, first = np.unique(items, return_index=True)
-                first.sort()
-                top, items = top[first], items[first]
-            if len(items) >= limit or m >= total:
-                return items[:limit].tolist(), scores[top[:limit]].tolist()
-            m = min(total, m * 4)
-
-    def _ranked_rows(
-        self, scores: npt.NDArray[np.float32], rows: IntArray | None, m: int
-    ) -> tuple[IntArray, IntArray]:
-        """The best ``m`` rows (and ties) best first, as positions in ``scores`` and item ids."""
-        # Every row tied with the m-th best, ordered by (score desc, row asc): pages
-        # of the same query never overlap or skip on ties.
-        top = top_rows(scores, m)
-        top = top[np.lexsort((top, -scores[top]))]
-        items = self._row_item[top if rows is None else rows[top]]
-        if rows is None and (items == _FREE).any():
-            # Unused slots (scored -inf) only show up once every live row is in.
-            keep = items != _FREE
-            top, items = top[keep], items[keep]
-        return top, items
-
-    def addresses_of(self, items: Iterable[int]) -> list[Address]:
-        """The addresses of item ids that :meth:`search_ids` returned."""
-        return list(map(self._item_addr.__getitem__, items))  # type: ignore[arg-type]
-
-    def ids_of(self, addresses: Iterable[Address]) -> list[int | None]:
-        """The item id of each address (``None``: it has no vectors)."""
-        return list(map(self._ids.get, addresses))
-
-    def scores_of(self, query: Any, addresses: Iterable[Address]) -> dict[Address, float]:
-        """Each address's best similarity to ``query`` (addresses without vectors left out).
-
-        What hybrid fusion asks for its keyword-only candidates: one gather and
-        one product over their rows, no ranking.
-        """
-        ids = self._ids
-        found = [address for address in addresses if address in ids]
-        return dict(zip(found, self.scores_of_ids(query, [ids[a] for a in found]), strict=True))
-
-    def scores_of_ids(self, query: Any, items: Sequence[int]) -> list[float]:
-        """The best similarity to ``query`` of each item id, in order."""
-        if not items:
-            return []
-        q = normalize_rows(query, self.dims)[0]
-        item_rows = self._item_rows
-        if self._live == len(self._ids):
-            # One vector per item (the usual index): each item's only row, in C.
-            rows = [its[0] for its in map(item_rows.__getitem__, items)]
-            return self._scores_at(np.array(rows, dtype=np.int64), q).tolist()
-        counts: list[int] = []
-        all_rows: list[int] = []
-        for item in items:
-            its = item_rows[item]
-            counts.append(len(its))
-            all_rows.extend(its)
-        values = self._scores_at(np.array(all_rows, dtype=np.int64), q).tolist()
-        best: list[float] = []
-        at = 0
-        for count in counts:
-            best.append(max(values[at : at + count]))
-            at += count
-        return best
-
-    def _scores_at(self, rows: IntArray, q: FloatMatrix) -> npt.NDArray[np.float32]:
-        """The cosine similarity of each of ``rows`` to the unit query ``q``."""
-        scores = dot(gather(self._slabs, self._slab_shift, rows, self.dims), q)
-        scores *= self._row_scale[rows]
-        return scores
-
-    def _block(self, start: int, length: int) -> FloatMatrix:
-        """A view of rows ``[start, start + length)``, which lie in one slab."""
-        offset = start & (self._slab_rows - 1)
-        return self._slabs[start >> self._slab_shift][offset : offset + length]
-
-    def _scan_all(self, q: FloatMatrix) -> npt.NDArray[np.float32]:
-        """Scores of rows ``[0, high)``: one product per slab into one score vector."""
-        high, full = self._high, self._slab_rows
-        scores = np.empty(high, dtype=np.float32)
-        # Rows never written (segment tails) hold whatever memory held, NaN included;
-        # the caller masks them out, so their arithmetic must not warn either.
-        with np.errstate(invalid="ignore", over="ignore"):
-            for number, slab in enumerate(self._slabs):
-                start = number * full
-                if start >= high:
-                    break
-                stop = min(high, start + len(slab))
-                dot(slab[: stop - start], q, out=scores[start:stop])
-            scores *= self._row_scale[:high]
-        return scores
-
-    def _candidate_rows(self, prefix: Namespace, candidates: Iterable[Address]) -> IntArray:
-        picked: list[int] = []
-        for namespace, key in candidates:
-            if namespace[: len(prefix)] != prefix:
-                continue
-            item = self._ids.get((namespace, key))
-            if item is not None:
-                picked.extend(self._item_rows[item])
-        return np.array(picked, dtype=np.int64)
-
-    def _top_items(
-        self,
-        scores: npt.NDArray[np.float32],
-        rows: IntArray | None,
-        need: int,
-        accept: Callable[[Namespace, str], bool] | None,
-    ) -> list[tuple[Namespace, str, float]]:
-        total = len(scores)
-        # Rows beyond the first `need` are only needed for duplicates and rejections;
-        # start with a little headroom and widen until enough distinct items pass.
-        m = min(total, need * 2 if self._live > len(self._ids) or accept else need)
-        verdicts: dict[int, bool] = {}
-        while True:
-            top, items = self._ranked_rows(scores, rows, m)
-            item_addr = self._item_addr
-            if self._live == len(self._ids):
-                # One vector per item: every row is a distinct item, already best first.
-                if accept is None:
-                    top, items = top[:need], items[:need]
-                    # (namespace, key) + (score,) for each, in C: no Python loop per hit.
-                    return list(
-                        map(
-                            tuple.__add__,  # type: ignore[arg-type]  # addresses + (score,)
-                            map(item_addr.__getitem__, items.tolist()),
-                            zip(scores[top].tolist()),
-                        )
-                    )
-                first: npt.NDArray[np.intp] = np.arange(len(items))
-            else:
-                # First occurrence of each item in best-first order = its best score.
-                _, first = np.unique(items, return_index=True)
-                first.sort()
-            found: list[tuple[Namespace, str, float]] = []
-            # Python ints and floats in one step each: no numpy scalar per item.
-            for item, score in zip(items[first].tolist(), scores[top[first]].tolist(), strict=True):
-                address = item_addr[item]
-                assert address is not None
-                if accept is not None:
-                    ok = verdicts.get(item)
-                    if ok is None:
-                        ok = verdicts[item] = bool(accept(*address))
-                    if not ok:
-                        continue
-                found.append((address[0], address[1], score))
-                if len(found) == need:
-                    return found
-            if m >= total:
-                return found
-            m = min(total, m * 4)

@@ -103,6 +103,8 @@ class Run:
     removed: bool = False
     dims_checked: bool = False
     index_touched: bool = False
+    # PRAGMA data_version as this read saw it first (both in-process indexes ask).
+    data_version: int | None = None
 
 
 def meta(conn: sqlite3.Connection, name: str) -> Any:

@@ -165,3 +165,4 @@ def _load(conn: sqlite3.Connection, index: KeywordIndex, scope: tuple[str, ...])
         if namespace is None:
             namespace = namespaces[prefix] = split_namespace(prefix)
         index.put_bodies(namespace, key, bodies)
+    index.sort_keys(scope)

@@ -106,7 +106,7 @@ class Searches:
             flush(conn, run)
             # Inside a write the batch's own uncommitted puts must be visible: force a check.
             return self._vectors.catch_up(conn, None, op.namespace_prefix, current=run.seq)
-        return self._vectors.catch_up(conn, self._db.data_version(), op.namespace_prefix)
+        return self._vectors.catch_up(conn, self._data_version(run), op.namespace_prefix)
 
     def _keyword_index(
         self,
@@ -135,7 +135,14 @@ class Searches:
             flush(conn, run)
             # Inside a write the batch's own uncommitted puts must be visible: force a check.
             return self._keywords.catch_up(conn, None, prefix, current=run.seq)
-        return self._keywords.catch_up(conn, self._db.data_version(), prefix)
+        return self._keywords.catch_up(conn, self._data_version(run), prefix)
+
+    def _data_version(self, run: Run) -> int:
+        """The file's data version, read once per batch: a hybrid search checks both
+        in-process indexes against the same one."""
+        if run.data_version is None:
+            run.data_version = self._db.data_version()
+        return run.data_version
 
     def _keyword_hits(
         self,

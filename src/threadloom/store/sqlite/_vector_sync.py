@@ -135,6 +135,7 @@ class SyncedVectors:
             self.index = bulk_index(self.dims, entries)
         else:
             add_entries(self.index, entries)
+        self.index.sort_keys(scope)
         self.loaded = {done for done in self.loaded if done[: len(scope)] != scope}
         self.loaded.add(scope)
 
