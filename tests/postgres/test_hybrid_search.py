@@ -1,7 +1,8 @@
-"""Hybrid search on PostgreSQL (one statement for both sides, a second round trip only when
-needed) ranks and scores exactly as the in-memory store does, whichever way the statement
-takes: a small scope searched exactly, a large one through the index, more keyword matches
-than candidates, a filter the index cannot satisfy, a query without terms."""
+"""Hybrid search on PostgreSQL ranks and scores exactly as the in-memory store does, whichever
+way it takes: a scope of a few pools of items read whole and ranked in Python, or one statement
+for both sides (a second round trip only when needed) with a small scope searched exactly, a
+large one through the index, more keyword matches than candidates, a filter the index cannot
+satisfy, a query without terms."""
 
 from __future__ import annotations
 
@@ -78,12 +79,42 @@ CASES: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("stores", [{}], indirect=True)
 @pytest.mark.parametrize("case", CASES)
-def test_a_small_scope_is_searched_exactly_in_one_statement(
+def test_a_scope_of_a_few_pools_is_read_whole(
     stores: tuple[Any, Any], case: dict[str, Any]
 ) -> None:
     store, reference = stores
     assert_same(store, reference, ("m", "u1"), **case)
     assert_same(store, reference, ("m",), **case)
+    assert not store._planner.large_scopes
+
+
+@pytest.mark.parametrize("stores", [{}], indirect=True)
+@pytest.mark.parametrize("case", CASES)
+def test_a_small_scope_is_searched_exactly_in_one_statement(
+    stores: tuple[Any, Any], case: dict[str, Any]
+) -> None:
+    """A scope taken for large (the hint a store keeps) that holds few keyword rows: the
+    statement's exact pass."""
+    store, reference = stores
+    store._planner.large_scopes.update({("m", "u1"): None, ("m",): None})
+    assert_same(store, reference, ("m", "u1"), **case)
+    assert_same(store, reference, ("m",), **case)
+
+
+@pytest.mark.parametrize("stores", [{"fusion": {"candidates": 2}}], indirect=True)
+def test_a_scope_that_outgrows_reading_whole_goes_to_sql(stores: tuple[Any, Any]) -> None:
+    """A pool of 2 candidates (2 results asked for) reads a scope of up to 8 items whole; past
+    that the store searches in SQL and remembers the prefix as large."""
+    store, reference = stores
+    for target in (store, reference):
+        target.batch([PutOp(("s", "few"), f"f{i}", {"text": f"snow ferry {i}"}) for i in range(8)])
+    assert_same(store, reference, ("s", "few"), query="snow", limit=2)
+    assert ("s", "few") not in store._planner.large_scopes
+    for target in (store, reference):
+        target.put(("s", "few"), "f8", {"text": "snow garden"})
+    assert_same(store, reference, ("s", "few"), query="snow", limit=2)
+    assert ("s", "few") in store._planner.large_scopes
+    assert_same(store, reference, ("s", "few"), query="garden ferry", limit=2)
 
 
 @pytest.mark.parametrize("stores", [{"fusion": {"candidates": 4}}], indirect=True)

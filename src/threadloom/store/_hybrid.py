@@ -188,8 +188,8 @@ def _fuse_one_namespace(
             extra_has_vector = has_vector[new]
             extra[extra_has_vector] = found
             # An item without vectors gets the lowest similarity among the candidates.
-            floor = min(similarity.min(initial=np.inf), found.min(initial=np.inf))
-            extra[~extra_has_vector] = floor if np.isfinite(floor) else 0.0
+            known = np.concatenate((similarity, found))
+            extra[~extra_has_vector] = float(known.min()) if len(known) else 0.0
     if not count:
         return []
     picked = _best_first(fuse_scores(vector_side, keyword_side, config), limit)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -79,6 +79,7 @@ class StorePlanner(SearchPlans):
     #: The keyword-indexed paths; ``None``: the store keeps no keyword index.
     text_fields: tuple[str, ...] | None = None
     fusion: FusionConfig = DEFAULT_FUSION
+    large_scopes: dict[tuple[str, ...], None] = field(default_factory=dict, compare=False)
     # --- batch -----------------------------------------------------------------
 
     @staticmethod

@@ -43,6 +43,8 @@ _EXACT_SCOPE_POOLS = 4
 #: Index hits a hybrid search asks for per vector candidate (a plain search asks 4 per
 #: result); it widens the same way when they come short.
 _HYBRID_WIDEN = 1
+# How many namespace prefixes a store remembers as too large to read whole.
+_LARGE_SCOPES_KEPT = 4096
 
 
 REFRESH = (
@@ -58,6 +60,9 @@ class SearchPlans:
     ef_search: int
     text_fields: tuple[str, ...] | None
     fusion: FusionConfig
+    # Namespace prefixes found holding more items than a hybrid search reads whole (a hint:
+    # a stale entry only costs speed; see _hybrid_search).
+    large_scopes: dict[tuple[str, ...], None]
 
     def _search(self, op: SearchOp, embedded: Any) -> Plan[list[SearchItem]]:
         tree = parse_filter(op.filter)  # raises InvalidFilterError naming the problem
@@ -341,6 +346,13 @@ class SearchPlans:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
         items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
         similarity: dict[tuple[tuple[str, ...], str], float] = {}
+        if op.namespace_prefix not in self.large_scopes:
+            whole = yield from self._hybrid_whole_scope(op, tree, query, config, need)
+            if whole is not None:
+                return whole
+            if len(self.large_scopes) >= _LARGE_SCOPES_KEPT:
+                self.large_scopes.clear()
+            self.large_scopes[op.namespace_prefix] = None
         pool_op = op._replace(offset=0, limit=pool)
         unread: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
         sides = yield from self._hybrid_sides(op, tree, query, pool, items, unread, similarity)
@@ -361,13 +373,7 @@ class SearchPlans:
         ]
         if missing:
             similarity.update((yield from self._similarities(query, missing)))
-        fused = fuse_hits(
-            vector,
-            [(h.namespace, h.key, h.score) for h in keyword],
-            lambda addresses: {a: similarity[a] for a in addresses if a in similarity},
-            limit=need,
-            config=config,
-        )
+        fused = _fuse(vector, keyword, similarity, limit=need, config=config)
         page = fused[op.offset :]
         for address in [(ns, key) for ns, key, _ in page if (ns, key) not in items]:
             if address in unread:
@@ -378,6 +384,84 @@ class SearchPlans:
             yield from self._read_items(missing_items, items)
         # An item gone since the vector side saw it drops out of the page.
         return _page_items([hit for hit in page if (hit[0], hit[1]) in items], items)
+
+    def _hybrid_whole_scope(
+        self, op: SearchOp, tree: AllOf, query: Any, config: FusionConfig, need: int
+    ) -> Plan[list[tuple[SearchItem, bool]] | None]:
+        """A hybrid search that reads every live item under the prefix (one user's
+        memories) in one plain statement, and ranks them here; ``None`` when the prefix
+        holds more than a few pools of items (then the caller searches in SQL).
+
+        Each item comes with its best distance to the query, whether it passes the
+        filter, its keyword rows and its place in the vector order (distance, then
+        address, as ``_vector_sql`` orders): the keyword statistics of the scope, both
+        sides and every candidate's exact scores follow, as ``fuse_hits`` wants them.
+        """
+        assert op.query is not None
+        params = Params()
+        distance = self._distance(params.add(vector_literal(query)))
+        passes = compile_filter_sql(tree, params) if tree.clauses else "TRUE"
+        scope = prefix_sql(op.namespace_prefix, params, "s.namespace")
+        cap = min(_EXACT_SCOPE_POOLS * config.candidates, 2**62)
+        found = yield Query(
+            f"""
+            SELECT *, CASE WHEN dist IS NOT NULL AND passed THEN
+                       row_number() OVER (ORDER BY dist IS NULL OR NOT passed, dist,
+                                          namespace, key) END
+            FROM (
+                SELECT s.namespace, s.key, s.value::text, s.created_at, s.updated_at,
+                       s.ttl_minutes IS NOT NULL, coalesce({passes}, FALSE) AS passed,
+                       (SELECT min({distance}) FROM threadloom_store_vectors v
+                        WHERE v.namespace = s.namespace AND v.key = s.key) AS dist,
+                       ARRAY(SELECT t.body FROM threadloom_store_texts t
+                             WHERE t.namespace = s.namespace AND t.key = s.key ORDER BY t.seq),
+                       ARRAY(SELECT t.length FROM threadloom_store_texts t
+                             WHERE t.namespace = s.namespace AND t.key = s.key ORDER BY t.seq)
+                FROM threadloom_store s WHERE {scope} AND {LIVE}
+                LIMIT {params.add(cap + 1)}
+            ) whole
+            """,
+            params,
+        )
+        if len(found.rows) > cap:
+            return None
+        wanted = set(query_terms(op.query))
+        n_docs = total_len = 0
+        doc_freq: Counter[str] = Counter()
+        matches: list[tuple[tuple[str, ...], str, str]] = []
+        ranked: list[tuple[int, tuple[str, ...], str, float]] = []
+        similarity: dict[tuple[tuple[str, ...], str], float] = {}
+        rows: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
+        for name, key, value, created, updated, has_ttl, passed, dist, bodies, lengths, rank in (
+            found.rows
+        ):
+            address = (tuple(name.split(SEP)), key)
+            rows[address] = (value, created, updated, has_ttl)
+            n_docs += len(bodies)
+            total_len += sum(lengths)
+            for body in bodies:
+                shared = wanted.intersection(body.split(" "))
+                if shared:
+                    # Rows that share a term: what the keyword side's SQL matches.
+                    doc_freq.update(shared)
+                    if passed:
+                        matches.append((*address, body))
+            if dist is not None:
+                similarity[address] = self._score(dist)
+                if rank is not None:
+                    ranked.append((rank, *address, similarity[address]))
+        keyword = score_matches(
+            op.query, matches, n_docs=n_docs, total_len=total_len, doc_freq=doc_freq
+        )
+        ranked.sort()
+        vector = [(ns, key, score) for _, ns, key, score in ranked[: config.candidates]]
+        fused = _fuse(vector, keyword, similarity, limit=need, config=config)
+        page = []
+        for ns, key, score in fused[op.offset :]:
+            value, created, updated, has_ttl = rows[(ns, key)]
+            item = SearchItem(ns, key, json.loads(value), created, updated, score)
+            page.append((item, bool(has_ttl)))
+        return page
 
     def _hybrid_sides(
         self,
@@ -520,6 +604,25 @@ class SearchPlans:
         if self.layout.distance == "l2":
             return 1.0 - float(dist) ** 2 / 2.0
         return -float(dist)
+
+
+def _fuse(
+    vector: list[tuple[tuple[str, ...], str, float]],
+    keyword: list[KeywordHit],
+    similarity: Mapping[tuple[tuple[str, ...], str], float],
+    *,
+    limit: int,
+    config: FusionConfig,
+) -> list[tuple[tuple[str, ...], str, float]]:
+    """``fuse_hits`` over both sides, the keyword candidates' similarities already known
+    (an address missing from ``similarity`` has no vectors)."""
+    return fuse_hits(
+        vector,
+        [(h.namespace, h.key, h.score) for h in keyword],
+        lambda addresses: {a: similarity[a] for a in addresses if a in similarity},
+        limit=limit,
+        config=config,
+    )
 
 
 def _page_items(
