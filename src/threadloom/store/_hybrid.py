@@ -189,7 +189,7 @@ def _fuse_one_namespace(
             extra[extra_has_vector] = found
             # An item without vectors gets the lowest similarity among the candidates.
             known = np.concatenate((similarity, found))
-            extra[~extra_has_vector] = float(known.min()) if len(known) else 0.0
+            extra[~extra_has_vector] = float(np.min(known)) if len(known) else 0.0
     if not count:
         return []
     picked = _best_first(fuse_scores(vector_side, keyword_side, config), limit)
