@@ -284,3 +284,24 @@ def test_one_namespace_after_the_vector_matrix_is_compacted() -> None:
                 vectors.remove(namespace, f"x{number}")
         same_as_the_recipe()
     assert vectors.key_lookup(kept).find(np.array([fingerprint("k0")])) != rows_before
+
+
+def test_one_namespace_after_the_keyword_partition_is_compacted() -> None:
+    """Deleting most of a namespace's keyword rows renumbers its slots: a join of both
+    indexes made before is not used again."""
+    rng = random.Random(3)
+    vectors, keywords = VectorIndex(DIMS), KeywordIndex()
+    namespace = ("users", "u0")
+    for number in range(150):
+        keywords.put(namespace, f"k{number}", [" ".join(rng.choices(WORDS, k=2))])
+        vectors.add(namespace, f"k{number}", [[rng.gauss(0, 1) for _ in range(DIMS)]])
+    config = FusionConfig(candidates=20)
+    for round_ in range(3):
+        for _ in range(4):
+            query_vector, query = random_query(rng)
+            assert fuse_in_memory(
+                vectors, keywords, query_vector, query, namespace, limit=10, config=config
+            ) == by_the_recipe(vectors, keywords, query_vector, query, namespace, 10, config)
+        # Keyword rows only (the vectors stay): the first ones, then most of the rest.
+        for number in range(round_ * 45, round_ * 45 + 45):
+            keywords.delete(namespace, f"k{number}")

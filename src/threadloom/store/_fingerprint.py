@@ -67,6 +67,11 @@ class KeyLookup:
         self._count = 0
         self._checked = 0  # how many added keys were checked for a hash clash
 
+    @property
+    def added(self) -> int:
+        """How many keys were added since the sort (a version of what it holds)."""
+        return self._count
+
     def add(self, key: tuple[int, int], place: int) -> bool:
         """Take in a key that is new here; ``False`` when too many were added since the
         sort (then drop this lookup, and build a new one when next needed)."""

@@ -15,22 +15,27 @@ In one namespace (one user's memories, the usual search), the two sides join
 on key fingerprints (:mod:`~threadloom.store._fingerprint`): each index keeps
 a sorted lookup of its keys' fingerprints (sorted when a store loads them or
 when first needed, then told about new keys), so matching 100 candidates is a
-binary search in numpy instead of 100 dictionary lookups of cold strings. The
-keyword side goes first, so that the vector side's product copies the
-keyword candidates' vectors while it reads them. Elsewhere, or when two keys'
-hashes collide, the sides join through C-level maps of addresses.
+binary search in numpy instead of 100 dictionary lookups of cold strings, and
+the join of the whole namespace is kept until either side changes, so that
+repeated searches read two arrays instead. The keyword side goes first, so
+that the vector side's product copies the keyword candidates' vectors while
+it reads them. Elsewhere, or when two keys' hashes collide, the sides join
+through C-level maps of addresses.
 """
 
 from __future__ import annotations
 
 from itertools import compress
 from operator import itemgetter
+from typing import NamedTuple
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import numpy.typing as npt
 
+from threadloom.store._fingerprint import KeyLookup
 from threadloom.store._fusion import FusionConfig, fuse_scores
-from threadloom.store._keyword import KeywordIndex, KeywordScores
+from threadloom.store._keyword import KeywordIndex, KeywordPartition, KeywordScores
 from threadloom.store._vectors import VectorIndex
 
 __all__ = ["fuse_in_memory"]
@@ -133,7 +138,7 @@ def _fuse_one_namespace(
     """
     pool = config.candidates
     if scored is None:
-        vector_ids, similarity, _, _ = vectors.search_scope(
+        vector_ids, similarity, _, _, _ = vectors.search_scope(
             query_vector, prefix, limit=pool, keep=_NONE
         )
         count = proposed = len(vector_ids)
@@ -150,19 +155,23 @@ def _fuse_one_namespace(
         # vector side's product copies those vectors while it reads them.
         best = scored.best_positions(pool)
         best_slots = slots[best]
-        vector_lookup = vectors.key_lookup(namespace)  # (fingerprints the rows)
-        best_rows = vector_lookup.find(partition.slot_keys(best_slots))
-        if best_rows is None:
+        joined = _joined(vectors, namespace, partition)
+        if joined is None:
             return None
+        best_rows = joined.slot_row[best_slots]
         has_vector = best_rows >= 0
-        vector_ids, similarity, vector_rows, copied = vectors.search_scope(
+        vector_ids, similarity, vector_rows, copied, places = vectors.search_scope(
             query_vector, prefix, limit=pool, keep=best_rows[has_vector]
         )
         proposed = len(vector_ids)
         # Each vector candidate's slot among the keyword index's keys (-1: none).
-        where = partition.key_lookup().find(vectors.row_keys(vector_rows))
-        if where is None:
-            return None
+        if places is not None:
+            where = joined.place_slot[places]
+        else:
+            found_slots = partition.key_lookup().find(vectors.row_keys(vector_rows))
+            if found_slots is None:
+                return None
+            where = found_slots
         by_slot = np.zeros(len(keys) + 1, dtype=np.float64)  # the last: "no slot" (-1)
         by_slot[slots] = scored.flat
         taken = np.zeros(len(keys) + 1, dtype=bool)
@@ -204,6 +213,55 @@ def _fuse_one_namespace(
             assert key is not None
             page.append((namespace, key, score))
     return page
+
+
+class _Join(NamedTuple):
+    """The two indexes of one namespace matched key by key, and what they held then."""
+
+    vector_lookup: KeyLookup
+    vector_added: int
+    keyword_lookup: KeyLookup
+    keyword_added: int
+    place_slot: IntArray  # per place in VectorIndex.namespace_rows: the keyword slot (-1: none)
+    slot_row: IntArray  # per keyword slot (and one more, for -1): the vector row (-1: none)
+
+
+# Per keyword partition (one namespace's keywords): its join with the vector index, made
+# when either side changed since, so that repeated searches read two arrays instead of
+# looking their candidates up.
+_JOINS: WeakKeyDictionary[KeywordPartition, _Join] = WeakKeyDictionary()
+
+
+def _joined(vectors: VectorIndex, namespace: _Namespace, partition: KeywordPartition) -> _Join | None:
+    """``namespace``'s join of both indexes (``None``: two keys' hashes collide)."""
+    vector_lookup = vectors.key_lookup(namespace)
+    keyword_lookup = partition.key_lookup()
+    join = _JOINS.get(partition)
+    if (
+        join is not None
+        and join.vector_lookup is vector_lookup
+        and join.vector_added == vector_lookup.added
+        and join.keyword_lookup is keyword_lookup
+        and join.keyword_added == keyword_lookup.added
+    ):
+        return join
+    rows = vectors.namespace_rows(namespace)
+    place_slot = keyword_lookup.find(vectors.row_keys(rows))
+    if place_slot is None:
+        return None
+    slot_row = np.full(len(partition.item_keys) + 1, -1, dtype=np.int64)
+    matched = place_slot >= 0
+    slot_row[place_slot[matched]] = rows[matched]
+    join = _Join(
+        vector_lookup,
+        vector_lookup.added,
+        keyword_lookup,
+        keyword_lookup.added,
+        place_slot,
+        slot_row,
+    )
+    _JOINS[partition] = join
+    return join
 
 
 def _best_first(fused: npt.NDArray[np.float64], limit: int) -> list[tuple[int, float]]:

@@ -53,6 +53,7 @@ __all__ = [
     "BM25_K1",
     "KeywordHit",
     "KeywordIndex",
+    "KeywordPartition",
     "KeywordScores",
     "bm25_idf",
     "score_matches",
@@ -66,7 +67,7 @@ BM25_B = 0.75
 _COMPACT_MIN_DEAD = 64
 # New keys a partition ranks one at a time before it drops its ranks (each costs O(slots)).
 _RANK_ONE_BY_ONE = 64
-# A term in at most this many rows is scored in Python (see _Partition.item_scores).
+# A term in at most this many rows is scored in Python (see KeywordPartition.item_scores).
 _FEW_POSTINGS = 8
 # A search over at least this many partitions scores them together (_score_together).
 _SCORE_TOGETHER = 3
@@ -98,7 +99,7 @@ class _Postings:
         self.size += 1
 
 
-class _Partition:
+class KeywordPartition:
     """The rows of one namespace: postings, per-row lengths and live counters."""
 
     def __init__(self) -> None:
@@ -346,7 +347,7 @@ class KeywordIndex:
             raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1, got k1={k1}, b={b}")
         self.k1 = k1
         self.b = b
-        self._partitions: dict[_Namespace, _Partition] = {}
+        self._partitions: dict[_Namespace, KeywordPartition] = {}
         # Every prefix of every partition's namespace -> those namespaces.
         self._by_prefix: dict[_Namespace, set[_Namespace]] = {}
 
@@ -372,10 +373,10 @@ class KeywordIndex:
         for _, partition in self._scope(prefix):
             partition.key_lookup()
 
-    def _partition(self, namespace: _Namespace) -> _Partition:
+    def _partition(self, namespace: _Namespace) -> KeywordPartition:
         partition = self._partitions.get(namespace)
         if partition is None:
-            partition = self._partitions[namespace] = _Partition()
+            partition = self._partitions[namespace] = KeywordPartition()
             for depth in range(len(namespace) + 1):
                 self._by_prefix.setdefault(namespace[:depth], set()).add(namespace)
         return partition
@@ -415,7 +416,7 @@ class KeywordIndex:
             if not members:
                 del self._by_prefix[namespace[:depth]]
 
-    def _scope(self, prefix: _Namespace) -> list[tuple[_Namespace, _Partition]]:
+    def _scope(self, prefix: _Namespace) -> list[tuple[_Namespace, KeywordPartition]]:
         return [(ns, self._partitions[ns]) for ns in self._by_prefix.get(prefix, ())]
 
     def term_idf(self, namespace_prefix: _Namespace, query: str) -> list[tuple[str, float]]:
@@ -483,7 +484,7 @@ class KeywordIndex:
         return KeywordScores(owners, chunks) if chunks else None
 
     def _weights(
-        self, scope: list[tuple[_Namespace, _Partition]], query: str
+        self, scope: list[tuple[_Namespace, KeywordPartition]], query: str
     ) -> tuple[list[tuple[str, float]], float]:
         """The query's terms with their IDF in ``scope``, and the scope's average row length."""
         words = query_terms(query)
@@ -523,10 +524,10 @@ class KeywordIndex:
     def _scored(
         self, namespace_prefix: _Namespace, query: str
     ) -> tuple[
-        list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]], list[npt.NDArray[np.float64]]
+        list[tuple[_Namespace, KeywordPartition, npt.NDArray[np.int64]]], list[npt.NDArray[np.float64]]
     ]:
         """Per partition under the prefix with a match: its matching item slots and their scores."""
-        owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]] = []
+        owners: list[tuple[_Namespace, KeywordPartition, npt.NDArray[np.int64]]] = []
         chunks: list[npt.NDArray[np.float64]] = []
         scope = self._scope(namespace_prefix)
         if not scope:
@@ -598,15 +599,15 @@ def score_matches(
 
 
 def _score_together(
-    scope: list[tuple[_Namespace, _Partition]],
+    scope: list[tuple[_Namespace, KeywordPartition]],
     weighted: Sequence[tuple[str, float]],
     avg_len: float,
     k1: float,
     b: float,
-    owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
+    owners: list[tuple[_Namespace, KeywordPartition, npt.NDArray[np.int64]]],
     chunks: list[npt.NDArray[np.float64]],
 ) -> None:
-    """:meth:`_Partition.item_scores` of partitions whose rows are in slot order, all at once.
+    """:meth:`KeywordPartition.item_scores` of partitions whose rows are in slot order, all at once.
 
     Their rows are laid end to end; each term's postings are scored in one pass
     with the very operations ``item_scores`` runs (bit-identical scores), and

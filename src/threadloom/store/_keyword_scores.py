@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from threadloom.store._keyword import _Partition
+    from threadloom.store._keyword import KeywordPartition
 
 __all__ = ["KeywordHit", "KeywordScores", "by_score_then_address", "new_hit", "top_order"]
 
@@ -48,7 +48,7 @@ class KeywordScores:
 
     def __init__(
         self,
-        owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
+        owners: list[tuple[_Namespace, KeywordPartition, npt.NDArray[np.int64]]],
         chunks: list[npt.NDArray[np.float64]],
     ) -> None:
         self._owners = owners
@@ -101,7 +101,7 @@ class KeywordScores:
         owner = np.repeat(np.arange(len(self._owners), dtype=np.int64), sizes)
         return np.asarray(self._slots, dtype=np.int64) + (owner << 32)
 
-    def single(self) -> tuple[_Namespace, _Partition, npt.NDArray[np.int64]] | None:
+    def single(self) -> tuple[_Namespace, KeywordPartition, npt.NDArray[np.int64]] | None:
         """``(namespace, partition, matching slots)`` when every match is in one namespace."""
         return self._owners[0] if len(self._owners) == 1 else None
 
@@ -199,7 +199,7 @@ def top_order(scores: npt.NDArray[np.floating], limit: int | None) -> npt.NDArra
 
 
 def _pick_ties(
-    owners: list[tuple[_Namespace, _Partition, npt.NDArray[np.int64]]],
+    owners: list[tuple[_Namespace, KeywordPartition, npt.NDArray[np.int64]]],
     offsets: npt.NDArray[np.int64],
     all_slots: npt.NDArray[np.int64],
     all_scores: npt.NDArray[np.float64],

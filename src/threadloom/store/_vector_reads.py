@@ -156,9 +156,11 @@ class VectorReads:
 
     def search_scope(
         self, query: Any, prefix: Namespace, *, limit: int, keep: IntArray
-    ) -> tuple[IntArray, npt.NDArray[np.float32], IntArray, FloatMatrix]:
-        """:meth:`search_ids` as arrays, with the matrix rows of those items, and a copy
-        of the vectors at rows ``keep`` (rows under ``prefix``, for :meth:`similarities_at`).
+    ) -> tuple[IntArray, npt.NDArray[np.float32], IntArray, FloatMatrix, IntArray | None]:
+        """:meth:`search_ids` as arrays, with the matrix rows of those items, a copy of
+        the vectors at rows ``keep`` (rows under ``prefix``, for :meth:`similarities_at`),
+        and the items' places in :meth:`namespace_rows` when the prefix is one namespace
+        scored block by block (``None`` otherwise).
 
         For hybrid fusion in one namespace: it joins both sides on key fingerprints,
         and its keyword candidates' vectors are copied while the product reads them.
@@ -166,15 +168,21 @@ class VectorReads:
         empty = np.empty(0, dtype=np.int64)
         if limit <= 0 or self._live == 0:
             kept = gather(self._slabs, self._slab_shift, keep, self.dims)
-            return empty, np.empty(0, dtype=np.float32), empty, kept
+            return empty, np.empty(0, dtype=np.float32), empty, kept, None
         scores, rows, copied = self._scope_product(
             normalize_rows(query, self.dims)[0], tuple(prefix), keep
         )
         assert copied is not None
         if len(scores) == 0:
-            return empty, np.empty(0, dtype=np.float32), empty, copied
+            return empty, np.empty(0, dtype=np.float32), empty, copied, None
         top, items = self._best_items(scores, rows, limit)
-        return items, scores[top], top if rows is None else rows[top], copied
+        if rows is None:
+            return items, scores[top], top, copied, None
+        return items, scores[top], rows[top], copied, top
+
+    def namespace_rows(self, namespace: Namespace) -> IntArray:
+        """The namespace's matrix rows, in the order its searches score them."""
+        return block_rows(list(self._partitions[namespace].blocks()))
 
     def _best_items(
         self, scores: npt.NDArray[np.float32], rows: IntArray | None, limit: int
@@ -204,7 +212,7 @@ class VectorReads:
         """The key fingerprints of the namespace's rows, sorted, with their matrix rows."""
         partition = self._partitions[namespace]
         if partition.lookup is None:
-            rows = block_rows(list(partition.blocks()))
+            rows = self.namespace_rows(namespace)
             item_addr = self._item_addr
             keys = fingerprints(
                 [item_addr[item][1] for item in self._row_item[rows].tolist()]
