@@ -234,9 +234,7 @@ class VectorReads:
         items, when each has one vector (the same product, on the same matrix)."""
         if not len(rows):
             return np.empty(0, dtype=np.float32)
-        scores = dot(vectors, normalize_rows(query, self.dims)[0])
-        scores *= self._row_scale[rows]
-        return scores
+        return self._scores_of(vectors, rows, normalize_rows(query, self.dims)[0])
 
     def _ranked_rows(
         self, scores: npt.NDArray[np.float32], rows: IntArray | None, m: int
@@ -297,7 +295,13 @@ class VectorReads:
 
     def _scores_at(self, rows: IntArray, q: FloatMatrix) -> npt.NDArray[np.float32]:
         """The cosine similarity of each of ``rows`` to the unit query ``q``."""
-        scores = dot(gather(self._slabs, self._slab_shift, rows, self.dims), q)
+        return self._scores_of(gather(self._slabs, self._slab_shift, rows, self.dims), rows, q)
+
+    def _scores_of(
+        self, vectors: FloatMatrix, rows: IntArray, q: FloatMatrix
+    ) -> npt.NDArray[np.float32]:
+        """The cosine similarity to ``q`` of ``vectors``, the gathered vectors at ``rows``."""
+        scores = dot(vectors, q)
         scores *= self._row_scale[rows]
         return scores
 
