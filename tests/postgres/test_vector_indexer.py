@@ -4,6 +4,7 @@ nothing is lost or stale on the way, even when a put races the indexer on the sa
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -191,6 +192,28 @@ async def test_the_async_store_defers_and_indexes_alike(pg_dsn: str) -> None:
             await store.aput(("m",), f"k{i}", {"text": f"v:{i}"})
         assert await store._indexer.wait_idle(10)
         assert unindexed(pg_dsn) == 0
+
+
+async def test_the_async_indexer_stops_when_a_wake_and_the_stop_meet(pg_dsn: str) -> None:
+    """A put wakes the idle indexer and the store closes in the same turn of the loop.
+
+    Before Python 3.12, ``asyncio.wait_for`` returns the inner result instead of raising
+    when the cancellation and that result arrive together: a stop that only cancelled the
+    task lost its cancellation, and closing the store waited forever.
+    """
+    async with AsyncPostgresStore.from_conn_string(pg_dsn, index=INDEX) as store:
+        await store.setup()
+        for _ in range(3):
+            indexer = store._indexer
+            assert indexer is not None and await indexer.wait_idle(10)
+            indexer.notify()  # as a deferred put does
+            stopping = asyncio.ensure_future(store.stop_indexer())
+            done, _ = await asyncio.wait({stopping}, timeout=10)
+            if not done:
+                stopping.cancel()
+                await asyncio.gather(stopping, return_exceptions=True)
+            assert done, "stop_indexer() did not return: the indexer missed its stop"
+            await store.start_indexer()
 
 
 def test_the_indexer_never_keeps_a_shared_connection_waiting_on_a_lock(pg_dsn: str) -> None:

@@ -225,14 +225,25 @@ def _wait_ready(server: PostgresServer, log: Path, timeout: float) -> None:
                 f"its log:\n{log.read_text(errors='replace')[-3000:]}"
             )
         try:
-            with psycopg.connect(server.dsn, connect_timeout=2):
-                return
+            with psycopg.connect(server.dsn, connect_timeout=2) as conn:
+                found = conn.execute("SELECT current_setting('data_directory')").fetchone()
         except psycopg.OperationalError as error:
             if time.monotonic() > deadline:
                 raise DatabaseError(
                     f"PostgreSQL did not accept connections in {timeout}s: {error}"
                 ) from error
             time.sleep(0.1)
+            continue
+        # Another process (another test session's server, pooler or relay) may have taken
+        # the port while this server was down: what answers must be this server.
+        answered = os.path.realpath(str(found[0])) if found else None
+        if answered == os.path.realpath(server.data_dir):
+            return
+        server.shutdown()  # it cannot listen on a port that is taken
+        raise DatabaseError(
+            f"Port {server.port} answers for another PostgreSQL (data directory {answered}), "
+            f"not this server ({server.data_dir}): the port was taken while it was down"
+        )
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ starts and stops them. A store whose HNSW index was built by an older version
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import weakref
 from typing import TYPE_CHECKING
@@ -137,6 +136,7 @@ class AsyncVectorIndexer:
         self._quiet_s, self._poll_s = _seconds("quiet_s", quiet_s), _seconds("poll_s", poll_s)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
+        self._stopping = False
         self._deferred = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -150,27 +150,36 @@ class AsyncVectorIndexer:
         self._wake.set()
 
     async def stop(self) -> None:
+        """End the task and wait for it.
+
+        The flag, not only the cancellation, ends it: before Python 3.12, a task cancelled
+        while ``asyncio.wait_for`` gets its inner result carries on as if never cancelled.
+        A cancellation of the caller itself still reaches the caller.
+        """
         task, self._task = self._task, None
+        self._stopping = True
+        self._wake.set()
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})  # never raises the task's CancelledError
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
+        return await _wait_event(self._idle, timeout)
 
     async def _loop(self) -> None:
         first = True
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
-            while self._wake.is_set() and self._deferred < MAX_DEFERRED and not first:
+        while not self._stopping:
+            await _wait_event(self._wake, self._poll_s)
+            while (
+                self._wake.is_set()
+                and self._deferred < MAX_DEFERRED
+                and not first
+                and not self._stopping
+            ):
                 self._wake.clear()
                 await asyncio.sleep(self._quiet_s)
+            if self._stopping:
+                return
             first = False
             self._wake.clear()
             self._deferred = 0
@@ -192,5 +201,24 @@ class AsyncVectorIndexer:
         store._deferring = await store._conn.run(
             deferred_index_plan(layout.index_name), read_only=True
         )
-        while await store._conn.run(index_pending_plan(CHUNK, nowait=True)) >= CHUNK:
+        while (
+            await store._conn.run(index_pending_plan(CHUNK, nowait=True)) >= CHUNK
+            and not self._stopping
+        ):
             await asyncio.sleep(PAUSE_S)
+
+
+async def _wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait until ``event`` is set or ``timeout`` seconds passed; whether it is set.
+
+    Unlike ``asyncio.wait_for`` before Python 3.12, a cancellation of the waiting task is
+    never lost when it meets the event being set: it always raises ``CancelledError``.
+    """
+    if event.is_set():
+        return True
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+    return event.is_set()
