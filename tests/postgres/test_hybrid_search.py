@@ -1,8 +1,8 @@
 """Hybrid search on PostgreSQL ranks and scores exactly as the in-memory store does, whichever
 way it takes: a scope of a few pools of items read whole and ranked in Python, or one statement
-for both sides (a second round trip only when needed) with a small scope searched exactly, a
-large one through the index, more keyword matches than candidates, a filter the index cannot
-satisfy, a query without terms."""
+for both sides, its vector side through the index (a second round trip only when needed): more
+keyword matches than candidates, a filter the index cannot satisfy, a query without terms,
+expired items not yet swept."""
 
 from __future__ import annotations
 
@@ -90,11 +90,11 @@ def test_a_scope_of_a_few_pools_is_read_whole(
 
 @pytest.mark.parametrize("stores", [{}], indirect=True)
 @pytest.mark.parametrize("case", CASES)
-def test_a_small_scope_is_searched_exactly_in_one_statement(
+def test_a_scope_taken_for_large_is_searched_in_one_statement(
     stores: tuple[Any, Any], case: dict[str, Any]
 ) -> None:
-    """A scope taken for large (the hint a store keeps) that holds few keyword rows: the
-    statement's exact pass."""
+    """A scope taken for large (the hint a store keeps) that holds few items: the one
+    statement, whose vector side goes through the index and finds every item there."""
     store, reference = stores
     store._planner.large_scopes.update({("m", "u1"): None, ("m",): None})
     assert_same(store, reference, ("m", "u1"), **case)

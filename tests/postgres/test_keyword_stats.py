@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -128,3 +128,49 @@ def test_a_database_from_before_the_statistics_gets_them_counted_at_setup(pg_dsn
             want = [(h.key, h.score) for h in reference.search(("m",), query=query)]
             assert [k for k, _ in got] == [k for k, _ in want]
             assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-9)
+
+
+def _keyword_index_options(conn: psycopg.Connection[Any]) -> list[str] | None:
+    row = conn.execute(
+        "SELECT reloptions FROM pg_class WHERE relname = 'threadloom_store_texts_tsv'"
+    ).fetchone()
+    assert row is not None
+    return cast("list[str] | None", row[0])
+
+
+def test_a_new_keyword_index_takes_new_rows_into_its_tree_at_once(pg_dsn: str) -> None:
+    """No pending list for keyword searches to read through: GIN's fast update is off."""
+    with PostgresStore.from_conn_string(pg_dsn, index={"fields": ["a"]}) as store:
+        store.setup()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        assert _keyword_index_options(conn) == ["fastupdate=off"]
+
+
+def test_setup_turns_the_pending_list_of_an_older_keyword_index_off(pg_dsn: str) -> None:
+    """setup() on a version-5 database turns fast update off and merges what waits."""
+    from threadloom._postgres import Conn, migrate
+    from threadloom.store.postgres._schema import ITEM_MIGRATIONS
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        Conn(conn).run(migrate("store", ITEM_MIGRATIONS[:5]))
+        assert _keyword_index_options(conn) is None  # GIN's default: fast update on
+        old = PostgresStore(conn, index={"fields": ["a"]})
+        old.batch([PutOp(("m", "u1"), f"k{i}", {"a": f"note {i} snow"}) for i in range(200)])
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+        assert _pending_pages(conn) > 0
+        store = PostgresStore(conn, index={"fields": ["a"]})
+        store.setup()
+        assert _keyword_index_options(conn) == ["fastupdate=off"]
+        assert _pending_pages(conn) == 0
+        store.put(("m", "u1"), "k200", {"a": "note 200 snow"})
+        assert _pending_pages(conn) == 0
+        hits = store.search(("m",), query="snow 7", limit=3)
+        assert next(h.key for h in hits) == "k7"
+
+
+def _pending_pages(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute(
+        "SELECT pending_pages FROM pgstatginindex('threadloom_store_texts_tsv')"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

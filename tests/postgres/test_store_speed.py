@@ -9,6 +9,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from threadloom.store.memory import InMemoryStore
 from threadloom.store.postgres import PostgresStore
 
 
@@ -53,6 +54,27 @@ def test_a_repeated_search_is_one_statement_outside_a_transaction(
     # What the store leaves on the caller's connection (documented on PostgresStore).
     assert conn.execute("SHOW hnsw.ef_search").fetchone() == ("100",)
     assert conn.execute("SHOW hnsw.iterative_scan").fetchone() == ("relaxed_order",)
+
+
+def test_a_hybrid_search_of_a_large_scope_is_one_statement_with_the_pages_values(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """The statement brings both sides, and the values of the items its page can show (a
+    query matching more items than candidates takes a second one for their similarities)."""
+    index: Any = {"dims": 8, "embed": embed, "fields": ["text"], "fusion": {"candidates": 6}}
+    store = PostgresStore(conn, index=index)
+    store.setup()
+    reference = InMemoryStore(index=index)
+    for target in (store, reference):
+        for i in range(60):
+            target.put(("mem", f"u{i % 3}"), f"k{i}", {"text": f"fact {i}", "n": i})
+    store.search(("mem",), query="7", limit=5, mode="hybrid")  # marks the scope large
+    CountingCursor.sent.clear()
+    hits = store.search(("mem",), query="12", limit=5, offset=2, mode="hybrid")
+    assert len(CountingCursor.sent) == 1, CountingCursor.sent
+    want = reference.search(("mem",), query="12", limit=5, offset=2, mode="hybrid")
+    assert [(h.key, h.value) for h in hits] == [(h.key, h.value) for h in want]
+    assert [h.score for h in hits] == pytest.approx([h.score for h in want], abs=1e-5)
 
 
 def test_a_deeper_page_widens_the_search_and_the_next_one_narrows_it(

@@ -16,6 +16,7 @@ generated ``tsvector`` under a GIN index. The foreign key cascades, so
 deletes, TTL sweeps and ``delete_namespace`` clean it with the items.
 Version 5 keeps each namespace's keyword-row count and total length in
 ``threadloom_store_text_stats``, by triggers, for BM25's scope statistics.
+Version 6 turns off the GIN index's pending list (``fastupdate``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ ITEM_MIGRATIONS: list[Migration] = [
     """,
     lambda: _KEYWORD_INDEX,
     lambda: _KEYWORD_STATS,
+    lambda: _KEYWORD_INDEX_DIRECT,
 ]
 
 _KEYWORD_INDEX: list[SQL] = [
@@ -144,6 +146,15 @@ _KEYWORD_STATS: list[SQL] = [
     "FOR EACH STATEMENT EXECUTE FUNCTION threadloom_store_texts_count()",
     "CREATE TRIGGER threadloom_store_texts_truncate AFTER TRUNCATE ON threadloom_store_texts "
     "FOR EACH STATEMENT EXECUTE FUNCTION threadloom_store_texts_count()",
+]
+
+# Version 6: the keyword index takes new rows into its tree at once. With GIN's default
+# fast update they waited in a pending list that every keyword search read through
+# (a millisecond after a bulk load, until a vacuum merged it); a put pays a little more.
+_KEYWORD_INDEX_DIRECT: list[SQL] = [
+    "ALTER INDEX threadloom_store_texts_tsv SET (fastupdate = off)",
+    # Switching it off leaves the list that is there: merge it now.
+    "SELECT gin_clean_pending_list('threadloom_store_texts_tsv'::regclass)",
 ]
 
 # Version 2 of the vector table: a single put may write its vectors with indexed = false,

@@ -37,8 +37,8 @@ __all__ = ["REFRESH", "SearchPlans"]
 
 #: Beyond this many index hits, a search stops widening and answers exactly.
 _MAX_FETCH = 20_000
-#: A hybrid search whose scope holds at most this many pools of keyword rows searches
-#: its vector side exactly at once.
+#: A hybrid search whose scope holds at most this many pools of live items reads it
+#: whole and ranks it exactly; a larger scope is searched through the index.
 _EXACT_SCOPE_POOLS = 4
 #: Index hits a hybrid search asks for per vector candidate (a plain search asks 4 per
 #: result); it widens the same way when they come short.
@@ -207,12 +207,28 @@ class SearchPlans:
                 f"({select} AND v.indexed ORDER BY {distance} LIMIT {limit}) UNION ALL "
                 f"({select} AND NOT v.indexed ORDER BY {distance} + 0 LIMIT {limit})"
             )
-        columns = ITEM_COLUMNS if items else "s.namespace, s.key, NULL, NULL, NULL"
-        return f"""
+        common = f"""
             WITH hits AS MATERIALIZED ({hits}), best AS (
                 SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
+            )"""
+        if not items:
+            # No item read: a hit's item exists (a foreign key keeps it); with a filter
+            # the hits' join checked it is live, without one only expired items are
+            # looked up (few, as the sweeper deletes them), not every hit's row.
+            live = "TRUE" if join else (
+                "NOT EXISTS (SELECT 1 FROM threadloom_store s WHERE s.namespace = b.namespace "
+                "AND s.key = b.key AND s.expires_at <= now())"
             )
-            SELECT {columns}, b.dist AS dist, (SELECT count(*) FROM hits WHERE indexed) AS hits,
+            return f"""{common}
+            SELECT b.namespace, b.key, NULL AS value, NULL AS created_at, NULL AS updated_at,
+                   b.dist AS dist, (SELECT count(*) FROM hits WHERE indexed) AS hits,
+                   NULL AS has_ttl
+            FROM best b WHERE {live}
+            ORDER BY b.dist, b.namespace, b.key
+            LIMIT {params.add(need)}
+            """
+        return f"""{common}
+            SELECT {ITEM_COLUMNS}, b.dist AS dist, (SELECT count(*) FROM hits WHERE indexed) AS hits,
                    s.ttl_minutes IS NOT NULL AS has_ttl
             FROM best b
             -- By key: a join let the planner scan every item for a few hundred hits.
@@ -252,11 +268,13 @@ class SearchPlans:
             SELECT a.n - e.n AS n, a.len - e.len AS len FROM
                 (SELECT coalesce(sum(t.rows), 0) AS n, coalesce(sum(t.length), 0) AS len
                  FROM threadloom_store_text_stats t WHERE {scope}) a,
-                (SELECT count(*) AS n, coalesce(sum(t.length), 0) AS len
-                 FROM threadloom_store s JOIN threadloom_store_texts t
-                     ON t.namespace = s.namespace AND t.key = s.key
-                 WHERE s.expires_at IS NOT NULL AND s.expires_at <= now()
-                     AND {item_scope}) e"""
+                -- Per expired item, not a join: a join costs more to plan than to run.
+                (SELECT coalesce(sum(t.n), 0) AS n, coalesce(sum(t.len), 0) AS len
+                 FROM threadloom_store s CROSS JOIN LATERAL (
+                     SELECT count(*) AS n, sum(t.length) AS len FROM threadloom_store_texts t
+                     WHERE t.namespace = s.namespace AND t.key = s.key
+                 ) t
+                 WHERE s.expires_at <= now() AND {item_scope}) e"""
         matches = f"""
             SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE) AS passed,
                    s.value, s.created_at, s.updated_at, s.ttl_minutes IS NOT NULL AS has_ttl
@@ -473,15 +491,16 @@ class SearchPlans:
         unread: dict[tuple[tuple[str, ...], str], tuple[Any, ...]],
         similarity: dict[tuple[tuple[str, ...], str], float],
     ) -> Plan[tuple[list[KeywordHit], list[tuple[tuple[str, ...], str, float]], bool] | None]:
-        """Both sides of a hybrid search in one statement: ``(keyword hits, vector
-        candidates, whether the vector side is complete)``; ``None``: the query has no term.
+        """Both sides of a hybrid search in a large scope, in one statement: ``(keyword
+        hits, vector candidates, whether the vector side is complete)``; ``None``: the
+        query has no term.
 
-        The scope's statistics decide the vector side inside the statement: a scope of
-        a few pools of keyword rows (a user's memories) is searched exactly, a larger
-        one through the index. Vector candidates come with their values as JSON text,
-        in ``unread``: most never reach the page, and only the page's are decoded. The
-        similarity of each keyword match is worked out with it when there are at most
-        ``pool`` of them (``fuse_hits`` may ask for those the vector side missed).
+        The vector side goes through the index, as a vector search does. Only the values
+        of its best ``need`` candidates come back (as JSON text, in ``unread``): the page's
+        vector-only items are among them, since fusion keeps the vector order among items
+        no keyword matched. The similarity of each keyword match is worked out with it
+        when there are at most ``pool`` of them (``fuse_hits`` may ask for those the
+        vector side missed).
         """
         params = Params()
         parts = self._keyword_sql(op, tree, params)
@@ -490,53 +509,37 @@ class SearchPlans:
         stats, matches = parts
         vector = params.add(vector_literal(query))
         fetch = min(max(40, _HYBRID_WIDEN * pool), _MAX_FETCH)
-        # Clamped to what a bigint holds (a huge page: every row counts as few).
-        cap = min(_EXACT_SCOPE_POOLS * pool, 2**62)
-        # The gate counts keyword rows up to the cap only (a large scope is not counted
-        # through); the statistics are worked out only if some item matches.
-        scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
-        count = (
-            f"SELECT count(*) AS n FROM (SELECT 1 FROM threadloom_store_texts t "
-            f"WHERE {scope} LIMIT {params.add(cap + 1)}) c"
-        )
-        small = f"(SELECT n BETWEEN 1 AND {params.add(cap)} FROM scope_rows)"
         pool_op = op._replace(offset=0, limit=pool)
-        near = self._vector_sql(
-            pool_op, tree, vector, fetch, pool, True, params, items=True, gate=small
-        )
-        far = self._vector_sql(
-            pool_op, tree, vector, fetch, pool, False, params, items=True, gate=f"NOT {small}"
-        )
+        near = self._vector_sql(pool_op, tree, vector, fetch, pool, False, params, items=False)
         similar = (
             f"CASE WHEN k.matches <= {params.add(min(pool, 2**62))} THEN (SELECT min({self._distance(vector)}) "
             "FROM threadloom_store_vectors v WHERE v.namespace = k.namespace AND v.key = k.key) END"
         )
+        page = params.add(min(op.offset + op.limit, 2**62))
+        # Planning is a good part of this statement's time: it stays as small as it can.
         found = yield Query(
             f"""
-            WITH stats AS ({stats}),
-            scope_rows AS MATERIALIZED ({count}),
-            k AS MATERIALIZED (SELECT m.*, count(*) OVER () AS matches FROM ({matches}) m),
-            near AS MATERIALIZED ({near}),
-            far AS MATERIALIZED ({far})
-            SELECT 'c', NULL, NULL, NULL, NULL::boolean, NULL::jsonb, NULL::timestamptz,
-                   NULL::timestamptz, NULL::boolean, NULL::float8, n, NULL FROM scope_rows
-            UNION ALL
-            SELECT 's', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, n, len
-            FROM stats WHERE EXISTS (SELECT 1 FROM k)
+            WITH k AS MATERIALIZED (SELECT m.*, count(*) OVER () AS matches FROM ({matches}) m),
+            near AS MATERIALIZED ({near})
+            SELECT 's', NULL, NULL, NULL, NULL::boolean, NULL::jsonb, NULL::timestamptz,
+                   NULL::timestamptz, NULL::boolean, NULL::float8, n, len
+            FROM ({stats}) st WHERE EXISTS (SELECT 1 FROM k)
             UNION ALL
             SELECT 'k', k.namespace, k.key, k.body, k.passed, k.value, k.created_at,
                    k.updated_at, k.has_ttl, {similar}, NULL, NULL FROM k
             UNION ALL
-            SELECT 'n', namespace, key, value::text, NULL, NULL, created_at, updated_at,
-                   has_ttl, dist, hits, NULL FROM near
-            UNION ALL
-            SELECT 'f', namespace, key, value::text, NULL, NULL, created_at, updated_at,
-                   has_ttl, dist, hits, NULL FROM far
+            SELECT 'n', n.namespace, n.key, s.value::text, NULL, NULL, s.created_at,
+                   s.updated_at, s.ttl_minutes IS NOT NULL, n.dist, n.hits, NULL
+            FROM (SELECT *, row_number() OVER (ORDER BY dist, namespace, key) AS place FROM near) n
+            LEFT JOIN LATERAL (
+                SELECT s.value, s.created_at, s.updated_at, s.ttl_minutes FROM threadloom_store s
+                WHERE s.namespace = n.namespace AND s.key = n.key AND n.place <= {page} LIMIT 1
+            ) s ON TRUE
             """,
             params,
             settings=self._vector_settings(fetch),
         )
-        by_kind: dict[str, list[tuple[Any, ...]]] = {"c": [], "s": [], "k": [], "n": [], "f": []}
+        by_kind: dict[str, list[tuple[Any, ...]]] = {"s": [], "k": [], "n": []}
         for row in found.rows:
             by_kind[row[0]].append(row[1:])
         keyword: list[KeywordHit] = []
@@ -548,14 +551,14 @@ class SearchPlans:
         for row in by_kind["k"]:
             if row[8] is not None:
                 similarity[(tuple(row[0].split(SEP)), row[1])] = self._score(row[8])
-        # The exact pass is complete; the index's may come short of the pool (it ran dry
-        # or the filter passed too few): then the plain vector search widens.
-        exact = 1 <= int(by_kind["c"][0][9]) <= cap
-        candidates = by_kind["n"] if exact else by_kind["f"]
+        candidates = by_kind["n"]
         for row in candidates:
-            unread[(tuple(row[0].split(SEP)), row[1])] = (row[2], *row[5:8])
+            if row[2] is not None:
+                unread[(tuple(row[0].split(SEP)), row[1])] = (row[2], *row[5:8])
         rows = [(row[0], row[1], None, None, None, row[8]) for row in candidates]
-        return keyword, self._vector_rows(rows, items=False), exact or len(rows) >= pool
+        # The index may come short of the pool (it ran dry, or the filter passed too
+        # few): then the plain vector search widens.
+        return keyword, self._vector_rows(rows, items=False), len(rows) >= pool
 
     def _read_items(
         self,
