@@ -453,3 +453,47 @@ def test_many_partitions_scored_together_equal_each_partition_alone(seed: int) -
         for namespace, (slots, scores) in together.items():
             assert np.array_equal(slots, alone[namespace][0])
             assert np.array_equal(scores, alone[namespace][1])
+
+
+@pytest.mark.parametrize("budget", [16 << 20, 4096, 0])
+def test_a_common_words_kept_scores_stay_exact_through_writes(budget: int) -> None:
+    """The parts of common terms kept between searches give the scores a fresh index
+    gives, bit for bit, whatever was written in between (a new item changes the IDF, a
+    longer text the average length, a delete both), and whatever the budget evicts."""
+    import random
+
+    from threadloom.store._keyword import TermParts
+
+    rng = random.Random(5)
+    words = ["snow", "ferry", "pizza", "violin"]
+    items: dict[tuple[tuple[str, ...], str], str] = {}
+    index = KeywordIndex()
+    index._term_parts = TermParts(budget)
+
+    def write() -> None:
+        namespace = ("m", f"u{rng.randrange(2)}")
+        key = f"k{rng.randrange(40)}"
+        if items and rng.random() < 0.2:
+            namespace, key = rng.choice(sorted(items))
+            index.delete(namespace, key)
+            del items[namespace, key]
+            return
+        text = "memory " + " ".join(rng.choice(words) for _ in range(rng.randrange(1, 6)))
+        index.put(namespace, key, [text])
+        items[namespace, key] = text
+
+    for _ in range(30):
+        write()
+    for _ in range(150):
+        query = "memory " + rng.choice(words)
+        fresh = KeywordIndex()
+        for (namespace, key), text in items.items():
+            fresh.put(namespace, key, [text])
+        for prefix in (("m", "u0"), ("m",)):
+            got = [(h.namespace, h.key, h.score) for h in index.search(prefix, query)]
+            assert got == [(h.namespace, h.key, h.score) for h in fresh.search(prefix, query)]
+        if rng.random() < 0.6:
+            write()
+    if budget:
+        assert index._term_parts.used > 0
+    assert index._term_parts.used <= budget

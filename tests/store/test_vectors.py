@@ -269,3 +269,33 @@ def test_normalize_rows_of_one_row_matches_the_many_row_path() -> None:
     original = row.copy()
     normalize_rows(row, 3)
     assert (row == original).all()  # copy=True never touches the caller's array
+
+
+def test_a_batch_re_putting_items_with_as_many_vectors_keeps_their_rows_in_place() -> None:
+    """Updating a memory (the same key, a new vector) in a batch neither moves rows nor
+    drops the namespace's key lookup; an item whose vector count changes moves, and
+    every search sees the new vectors."""
+    rng = np.random.default_rng(3)
+    index = VectorIndex(8)
+    ns = ("m", "u1")
+    current = {(ns, f"k{i}"): rng.standard_normal((1, 8)).astype(np.float32) for i in range(30)}
+    index.add_many([(n, k, v) for (n, k), v in current.items()])
+    lookup = index.key_lookup(ns)
+    current[(ns, "k3")] = rng.standard_normal((1, 8)).astype(np.float32)
+    current[(ns, "k7")] = rng.standard_normal((1, 8)).astype(np.float32)
+    current[(ns, "new")] = rng.standard_normal((1, 8)).astype(np.float32)
+    index.add_many([(ns, k, current[(ns, k)]) for k in ("k3", "k7", "new")])
+    assert index.key_lookup(ns) is lookup
+    for target in ("k3", "k7", "new"):
+        query = current[(ns, target)][0]
+        hits = index.search(query, ns, limit=3)
+        assert hits[0][:2] == (ns, target)
+        want = brute_force(current, query, ns)[:3]
+        assert [h[:2] for h in hits] == [w[:2] for w in want]
+    # Two vectors where it had one: the item moves (and the lookup is made again).
+    current[(ns, "k3")] = rng.standard_normal((2, 8)).astype(np.float32)
+    index.add_many([(ns, "k3", current[(ns, "k3")])])
+    query = current[(ns, "k3")][1]
+    assert [h[:2] for h in index.search(query, ns, limit=5)] == [
+        w[:2] for w in brute_force(current, query, ns)[:5]
+    ]

@@ -72,6 +72,10 @@ class KeyLookup:
         """How many keys were added since the sort (a version of what it holds)."""
         return self._count
 
+    def added_places(self, since: int) -> IntArray:
+        """The places of the keys added after the first ``since`` added ones, in order."""
+        return self._added[since : self._count, 2].copy()
+
     def add(self, key: tuple[int, int], place: int) -> bool:
         """Take in a key that is new here; ``False`` when too many were added since the
         sort (then drop this lookup, and build a new one when next needed)."""

@@ -16,8 +16,8 @@ on key fingerprints (:mod:`~threadloom.store._fingerprint`): each index keeps
 a sorted lookup of its keys' fingerprints (sorted when a store loads them or
 when first needed, then told about new keys), so matching 100 candidates is a
 binary search in numpy instead of 100 dictionary lookups of cold strings, and
-the join of the whole namespace is kept until either side changes, so that
-repeated searches read two arrays instead. The keyword side goes first, so
+the join of the whole namespace is kept, and extended with the keys a write
+adds, so that searches read two arrays instead. The keyword side goes first, so
 that the vector side's product copies the keyword candidates' vectors while
 it reads them. Elsewhere, or when two keys' hashes collide, the sides join
 through C-level maps of addresses.
@@ -158,20 +158,19 @@ def _fuse_one_namespace(
         joined = _joined(vectors, namespace, partition)
         if joined is None:
             return None
-        best_rows = joined.slot_row[best_slots]
+        best_rows = joined.rows_of(best_slots)
+        if best_rows is None:
+            return None
         has_vector = best_rows >= 0
         vector_ids, similarity, vector_rows, copied, places = vectors.search_scope(
             query_vector, prefix, limit=pool, keep=best_rows[has_vector]
         )
         proposed = len(vector_ids)
         # Each vector candidate's slot among the keyword index's keys (-1: none).
-        if places is not None:
-            where = joined.place_slot[places]
-        else:
-            found_slots = partition.key_lookup().find(vectors.row_keys(vector_rows))
-            if found_slots is None:
-                return None
-            where = found_slots
+        found_slots = joined.slots_of(vectors, places, vector_rows)
+        if found_slots is None:
+            return None
+        where = found_slots
         by_slot = np.zeros(len(keys) + 1, dtype=np.float64)  # the last: "no slot" (-1)
         by_slot[slots] = scored.flat
         taken = np.zeros(len(keys) + 1, dtype=bool)
@@ -225,14 +224,30 @@ class _Join(NamedTuple):
     place_slot: IntArray  # per place in VectorIndex.namespace_rows: the keyword slot (-1: none)
     slot_row: IntArray  # per keyword slot (and one more, for -1): the vector row (-1: none)
 
+    def rows_of(self, slots: IntArray) -> IntArray:
+        """The vector row of each keyword slot (-1: none)."""
+        return self.slot_row[slots]
 
-# Per keyword partition (one namespace's keywords): its join with the vector index, made
-# when either side changed since, so that repeated searches read two arrays instead of
-# looking their candidates up.
+    def slots_of(
+        self, vectors: VectorIndex, places: IntArray | None, rows: IntArray
+    ) -> IntArray | None:
+        """The keyword slot of each vector candidate (-1: none), by its place in the
+        namespace or else by its row's key (``None``: two keys' hashes collide)."""
+        if places is not None:
+            return self.place_slot[places]
+        return self.keyword_lookup.find(vectors.row_keys(rows))
+
+
+# Per keyword partition (one namespace's keywords): its join with the vector index. Kept
+# while both sides' lookups are, and extended with the keys either side was told about
+# since (a put between two turns of a chat), so that a search reads two arrays instead
+# of looking its candidates up, and a write does not make it match every key again.
 _JOINS: WeakKeyDictionary[KeywordPartition, _Join] = WeakKeyDictionary()
 
 
-def _joined(vectors: VectorIndex, namespace: _Namespace, partition: KeywordPartition) -> _Join | None:
+def _joined(
+    vectors: VectorIndex, namespace: _Namespace, partition: KeywordPartition
+) -> _Join | None:
     """``namespace``'s join of both indexes (``None``: two keys' hashes collide)."""
     vector_lookup = vectors.key_lookup(namespace)
     keyword_lookup = partition.key_lookup()
@@ -240,28 +255,57 @@ def _joined(vectors: VectorIndex, namespace: _Namespace, partition: KeywordParti
     if (
         join is not None
         and join.vector_lookup is vector_lookup
-        and join.vector_added == vector_lookup.added
         and join.keyword_lookup is keyword_lookup
-        and join.keyword_added == keyword_lookup.added
     ):
-        return join
-    rows = vectors.namespace_rows(namespace)
-    place_slot = keyword_lookup.find(vectors.row_keys(rows))
-    if place_slot is None:
+        if join.vector_added == vector_lookup.added and join.keyword_added == keyword_lookup.added:
+            return join
+        arrays = _extended(join, vectors, namespace, partition)
+    else:
+        rows = vectors.namespace_rows(namespace)
+        place_slot = keyword_lookup.find(vectors.row_keys(rows))
+        if place_slot is None:
+            return None
+        slot_row = np.full(len(partition.item_keys) + 1, -1, dtype=np.int64)
+        matched = place_slot >= 0
+        slot_row[place_slot[matched]] = rows[matched]
+        arrays = place_slot, slot_row
+    if arrays is None:
         return None
-    slot_row = np.full(len(partition.item_keys) + 1, -1, dtype=np.int64)
-    matched = place_slot >= 0
-    slot_row[place_slot[matched]] = rows[matched]
-    join = _Join(
-        vector_lookup,
-        vector_lookup.added,
-        keyword_lookup,
-        keyword_lookup.added,
-        place_slot,
-        slot_row,
-    )
+    join = _Join(vector_lookup, vector_lookup.added, keyword_lookup, keyword_lookup.added, *arrays)
     _JOINS[partition] = join
     return join
+
+
+def _extended(
+    join: _Join, vectors: VectorIndex, namespace: _Namespace, partition: KeywordPartition
+) -> tuple[IntArray, IntArray] | None:
+    """``join``'s arrays with the keys both lookups took in since it was made.
+
+    Lookups hold new keys only while nothing moved (a delete or a row moved drops
+    them): a new vector row comes at the end of the namespace's places, and a new
+    keyword key has a new slot.
+    """
+    vector_lookup, keyword_lookup = join.vector_lookup, join.keyword_lookup
+    rows = vectors.namespace_rows(namespace)
+    known = len(join.place_slot)
+    new_rows = rows[known:]
+    new_place_slot = keyword_lookup.find(vectors.row_keys(new_rows))
+    # Keyword keys added since: their slots, and the vector rows of those keys.
+    new_slots = keyword_lookup.added_places(join.keyword_added)
+    rows_of_slots = vector_lookup.find(partition.slot_keys(new_slots))
+    if new_place_slot is None or rows_of_slots is None:
+        return None
+    slot_row = np.full(len(partition.item_keys) + 1, -1, dtype=np.int64)
+    slot_row[: len(join.slot_row) - 1] = join.slot_row[:-1]
+    matched = new_place_slot >= 0
+    slot_row[new_place_slot[matched]] = new_rows[matched]
+    place_slot = np.concatenate((join.place_slot, new_place_slot))
+    for slot, row in zip(new_slots.tolist(), rows_of_slots.tolist(), strict=True):
+        if row >= 0:
+            slot_row[slot] = row
+            # A row placed before the join was extended: find its place.
+            place_slot[np.flatnonzero(rows == row)] = slot
+    return place_slot, slot_row
 
 
 def _best_first(fused: npt.NDArray[np.float64], limit: int) -> list[tuple[int, float]]:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -69,6 +69,8 @@ _COMPACT_MIN_DEAD = 64
 _RANK_ONE_BY_ONE = 64
 # A term in at most this many rows is scored in Python (see KeywordPartition.item_scores).
 _FEW_POSTINGS = 8
+#: Bytes of common terms' BM25 parts a keyword index keeps between searches.
+_TERM_PARTS_BYTES = 16 << 20
 # A search over at least this many partitions scores them together (_score_together).
 _SCORE_TOGETHER = 3
 
@@ -97,6 +99,68 @@ class _Postings:
         self.rows[self.size] = row
         self.tfs[self.size] = tf
         self.size += 1
+
+
+def term_part(
+    row_len: npt.NDArray[np.float32],
+    postings: _Postings,
+    idf: float,
+    avg_len: float,
+    k1: float,
+    b: float,
+) -> npt.NDArray[np.float64]:
+    """A term's BM25 part in each of its posting rows."""
+    rows = postings.rows[: postings.size]
+    tf = postings.tfs[: postings.size].astype(np.float64)
+    # Only the posting rows' norms: a search with many partitions pays per row read.
+    norm = k1 * (1.0 - b + b * row_len[rows].astype(np.float64) / avg_len)
+    return idf * tf * (k1 + 1.0) / (tf + norm)
+
+
+class TermParts:
+    """Common terms' BM25 parts (:func:`term_part`), kept between searches up to a budget.
+
+    The queries of a conversation name the same few words again; a part stays right while
+    its postings, the term's IDF and the average row length are unchanged (postings only
+    grow, and a row keeps its length).
+    """
+
+    def __init__(self, budget: int = _TERM_PARTS_BYTES) -> None:
+        self.budget = budget
+        self.used = 0
+        # (partition id, term) -> (postings, their size, idf, avg_len, k1, b, part); the
+        # postings object (held) tells a partition that reused a dead one's id apart.
+        self._kept: OrderedDict[
+            tuple[int, str],
+            tuple[_Postings, int, float, float, float, float, npt.NDArray[np.float64]],
+        ] = OrderedDict()
+
+    def get(
+        self,
+        partition: KeywordPartition,
+        term: str,
+        postings: _Postings,
+        idf: float,
+        avg_len: float,
+        k1: float,
+        b: float,
+    ) -> npt.NDArray[np.float64]:
+        name = (id(partition), term)
+        kept = self._kept.get(name)
+        if kept is not None:
+            if kept[:6] == (postings, postings.size, idf, avg_len, k1, b):
+                self._kept.move_to_end(name)
+                return kept[6]
+            self.used -= kept[6].nbytes
+            del self._kept[name]
+        part = term_part(partition.row_len, postings, idf, avg_len, k1, b)
+        if part.nbytes <= self.budget:
+            while self.used + part.nbytes > self.budget:
+                _, (*_, dropped) = self._kept.popitem(last=False)
+                self.used -= dropped.nbytes
+            self._kept[name] = (postings, postings.size, idf, avg_len, k1, b, part)
+            self.used += part.nbytes
+        return part
 
 
 class KeywordPartition:
@@ -289,9 +353,15 @@ class KeywordPartition:
         self.key_order = np.append(order, rank)
 
     def item_scores(
-        self, weighted_terms: Sequence[tuple[str, float]], avg_len: float, k1: float, b: float
+        self,
+        weighted_terms: Sequence[tuple[str, float]],
+        avg_len: float,
+        k1: float,
+        b: float,
+        parts: TermParts | None = None,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Item slots with a positive score, and their scores (best row per item)."""
+        """Item slots with a positive score, and their scores (best row per item); ``parts``
+        keeps common terms' parts between searches."""
         n_rows = len(self.row_terms)
         # float64 and the same operation order as score_matches: SQL backends
         # then compute bit-identical scores, so ties and near-ties agree.
@@ -313,11 +383,11 @@ class KeywordPartition:
                     row_scores[row] += idf * count * (k1 + 1.0) / (count + row_norm)
                 continue
             rows = postings.rows[: postings.size]
-            tf = postings.tfs[: postings.size].astype(np.float64)
-            # Only the posting rows' norms: a search with many partitions pays per row read.
-            norm = k1 * (1.0 - b + b * self.row_len[rows].astype(np.float64) / avg_len)
             # A row appears at most once per term's postings, so += on a fancy index is exact.
-            row_scores[rows] += idf * tf * (k1 + 1.0) / (tf + norm)
+            if parts is None:
+                row_scores[rows] += term_part(self.row_len, postings, idf, avg_len, k1, b)
+            else:
+                row_scores[rows] += parts.get(self, term, postings, idf, avg_len, k1, b)
         if self.dead_rows:
             row_scores[~self.row_alive[:n_rows]] = 0.0
         hit_rows = np.flatnonzero(row_scores > 0.0)
@@ -348,6 +418,7 @@ class KeywordIndex:
         self.k1 = k1
         self.b = b
         self._partitions: dict[_Namespace, KeywordPartition] = {}
+        self._term_parts = TermParts()
         # Every prefix of every partition's namespace -> those namespaces.
         self._by_prefix: dict[_Namespace, set[_Namespace]] = {}
 
@@ -542,7 +613,9 @@ class KeywordIndex:
             _score_together(together, weighted, avg_len, self.k1, self.b, owners, chunks)
             scope = [(ns, p) for ns, p in scope if not p.rows_in_slot_order]
         for namespace, partition in scope:
-            slots, scores = partition.item_scores(weighted, avg_len, self.k1, self.b)
+            slots, scores = partition.item_scores(
+                weighted, avg_len, self.k1, self.b, self._term_parts
+            )
             if len(slots):
                 owners.append((namespace, partition, slots))
                 chunks.append(scores)

@@ -302,6 +302,35 @@ class VectorIndex(VectorReads):
         self._ids[address] = item
         return item
 
+    def _overwrite_in_place(
+        self, addresses: Sequence[Address], counts: Sequence[int], block: FloatMatrix
+    ) -> tuple[list[Address], list[int], FloatMatrix]:
+        """Write the rows of items re-put with as many vectors as they had where they are
+        (their namespace's rows and key lookup stay as they were); remove the other items
+        present. Returns the entries left to add."""
+        shift, mask = self._slab_shift, self._slab_rows - 1
+        left: list[Address] = []
+        left_counts: list[int] = []
+        parts: list[FloatMatrix] = []
+        start = 0
+        for address, count in zip(addresses, counts, strict=True):
+            part = block[start : start + count]
+            start += count
+            item = self._ids.get(address)
+            if item is not None:
+                rows = self._item_rows[item]
+                if len(rows) == count:
+                    for row, vector in zip(rows, part, strict=True):
+                        self._slabs[row >> shift][row & mask] = vector
+                    self._row_scale[rows] = 1.0
+                    continue
+                self.remove(*address)
+            left.append(address)
+            left_counts.append(count)
+            parts.append(part)
+        rest = np.concatenate(parts) if parts else block[:0]
+        return left, left_counts, rest
+
     def add_block(
         self,
         addresses: Sequence[Address],
@@ -327,9 +356,8 @@ class VectorIndex(VectorReads):
                 f"block of {len(block)} rows"
             )
         ids = self._ids
-        for address in addresses:
-            if address in ids:
-                self.remove(*address)
+        if any(address in ids for address in addresses):
+            addresses, counts, block = self._overwrite_in_place(addresses, counts, block)
         if not len(block):
             return
         # Rows each partition needs, claimed partition by partition (fewer segments).
