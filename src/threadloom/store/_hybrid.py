@@ -158,19 +158,20 @@ def _fuse_one_namespace(
         joined = _joined(vectors, namespace, partition)
         if joined is None:
             return None
-        best_rows = joined.rows_of(best_slots)
-        if best_rows is None:
-            return None
+        best_rows = joined.slot_row[best_slots]
         has_vector = best_rows >= 0
         vector_ids, similarity, vector_rows, copied, places = vectors.search_scope(
             query_vector, prefix, limit=pool, keep=best_rows[has_vector]
         )
         proposed = len(vector_ids)
         # Each vector candidate's slot among the keyword index's keys (-1: none).
-        found_slots = joined.slots_of(vectors, places, vector_rows)
-        if found_slots is None:
-            return None
-        where = found_slots
+        if places is not None:
+            where = joined.place_slot[places]
+        else:
+            found_slots = joined.keyword_lookup.find(vectors.row_keys(vector_rows))
+            if found_slots is None:
+                return None
+            where = found_slots
         by_slot = np.zeros(len(keys) + 1, dtype=np.float64)  # the last: "no slot" (-1)
         by_slot[slots] = scored.flat
         taken = np.zeros(len(keys) + 1, dtype=bool)
@@ -223,19 +224,6 @@ class _Join(NamedTuple):
     keyword_added: int
     place_slot: IntArray  # per place in VectorIndex.namespace_rows: the keyword slot (-1: none)
     slot_row: IntArray  # per keyword slot (and one more, for -1): the vector row (-1: none)
-
-    def rows_of(self, slots: IntArray) -> IntArray:
-        """The vector row of each keyword slot (-1: none)."""
-        return self.slot_row[slots]
-
-    def slots_of(
-        self, vectors: VectorIndex, places: IntArray | None, rows: IntArray
-    ) -> IntArray | None:
-        """The keyword slot of each vector candidate (-1: none), by its place in the
-        namespace or else by its row's key (``None``: two keys' hashes collide)."""
-        if places is not None:
-            return self.place_slot[places]
-        return self.keyword_lookup.find(vectors.row_keys(rows))
 
 
 # Per keyword partition (one namespace's keywords): its join with the vector index. Kept

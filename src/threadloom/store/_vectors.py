@@ -203,10 +203,7 @@ class VectorIndex(VectorReads):
         if item is not None:
             rows = self._item_rows[item]
             if len(rows) == count:
-                shift, mask = self._slab_shift, self._slab_rows - 1
-                for row, vector in zip(rows, block, strict=True):
-                    self._slabs[row >> shift][row & mask] = vector
-                self._row_scale[rows] = 1.0
+                self._overwrite(rows, block)
                 return
             self.remove(*address)
         if not count:
@@ -302,13 +299,19 @@ class VectorIndex(VectorReads):
         self._ids[address] = item
         return item
 
+    def _overwrite(self, rows: list[int], block: FloatMatrix) -> None:
+        """Write unit rows ``block`` over an item's ``rows``, which stay its own."""
+        shift, mask = self._slab_shift, self._slab_rows - 1
+        for row, vector in zip(rows, block, strict=True):
+            self._slabs[row >> shift][row & mask] = vector
+        self._row_scale[rows] = 1.0
+
     def _overwrite_in_place(
         self, addresses: Sequence[Address], counts: Sequence[int], block: FloatMatrix
     ) -> tuple[list[Address], list[int], FloatMatrix]:
         """Write the rows of items re-put with as many vectors as they had where they are
         (their namespace's rows and key lookup stay as they were); remove the other items
         present. Returns the entries left to add."""
-        shift, mask = self._slab_shift, self._slab_rows - 1
         left: list[Address] = []
         left_counts: list[int] = []
         parts: list[FloatMatrix] = []
@@ -320,9 +323,7 @@ class VectorIndex(VectorReads):
             if item is not None:
                 rows = self._item_rows[item]
                 if len(rows) == count:
-                    for row, vector in zip(rows, part, strict=True):
-                        self._slabs[row >> shift][row & mask] = vector
-                    self._row_scale[rows] = 1.0
+                    self._overwrite(rows, part)
                     continue
                 self.remove(*address)
             left.append(address)

@@ -181,11 +181,9 @@ class SearchPlans:
         params: Params,
         *,
         items: bool = True,
-        gate: str = "TRUE",
     ) -> str:
         """The best ``need`` live items near the query as rows ``(namespace, key, value,
-        created_at, updated_at, dist, hits, has_ttl)`` (no values unless ``items``); nothing
-        when the SQL condition ``gate`` is false."""
+        created_at, updated_at, dist, hits, has_ttl)`` (no values unless ``items``)."""
         distance = self._distance(vector)
         where = prefix_sql(op.namespace_prefix, params, "v.namespace")
         join = ""
@@ -194,7 +192,7 @@ class SearchPlans:
             where += f" AND {LIVE} AND " + compile_filter_sql(tree, params)
         select = (
             f"SELECT v.namespace, v.key, {distance} AS dist, v.indexed "
-            f"FROM threadloom_store_vectors v {join} WHERE {where} AND {gate}"
+            f"FROM threadloom_store_vectors v {join} WHERE {where}"
         )
         if exact:
             # "+ 0" hides the ordering from the index: an exact scan of the candidates.
