@@ -172,6 +172,8 @@ class PostgresStoreCore(BaseStore):
             )
         yield from migrate("store_vectors", layout.migrations())
         yield Query(layout.index_ddl())
+        if self._planner.wide is not None:
+            yield from self._planner.wide.setup()
 
     def _prepare(self, ops: Iterable[Op]) -> tuple[list[Op], Any]:
         """Validate the batch and collect what needs embedding (nothing is written yet)."""

@@ -43,6 +43,7 @@ from threadloom.store.postgres._sql import (
     prefix_sql,
     readable,
 )
+from threadloom.store.postgres._wide import WideHybrid
 from threadloom.store.postgres._writes import (
     UPSERT_ITEMS,
     VECTORS_AS_PARAMETERS,
@@ -80,6 +81,12 @@ class StorePlanner(SearchPlans):
     text_fields: tuple[str, ...] | None = None
     fusion: FusionConfig = DEFAULT_FUSION
     large_scopes: dict[tuple[str, ...], None] = field(default_factory=dict, compare=False)
+    wide: WideHybrid | None = field(default=None, init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.layout is not None and self.text_fields is not None:
+            object.__setattr__(self, "wide", WideHybrid.for_layout(self.layout))
+
     # --- batch -----------------------------------------------------------------
 
     @staticmethod

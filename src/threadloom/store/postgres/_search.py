@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from threadloom._postgres import Plan, Query
 from threadloom.errors import IndexNotConfiguredError
@@ -33,6 +34,9 @@ from threadloom.store.postgres._sql import (
     vector_literal,
 )
 
+if TYPE_CHECKING:
+    from threadloom.store.postgres._wide import WideHybrid
+
 __all__ = ["REFRESH", "SearchPlans"]
 
 #: Beyond this many index hits, a search stops widening and answers exactly.
@@ -46,6 +50,24 @@ _HYBRID_WIDEN = 1
 # How many namespace prefixes a store remembers as too large to read whole.
 _LARGE_SCOPES_KEPT = 4096
 
+
+_Address = tuple[tuple[str, ...], str]
+
+
+@dataclass
+class Gathered:
+    """What a hybrid search's first statement brings besides both sides: items as
+    ``(value, created_at, updated_at, has_ttl)``, items with their value still JSON text
+    (``unread``, parsed only for the page), and similarities worked out in SQL."""
+
+    items: dict[_Address, tuple[Any, ...]] = field(default_factory=dict)
+    unread: dict[_Address, tuple[Any, ...]] = field(default_factory=dict)
+    similarity: dict[_Address, float] = field(default_factory=dict)
+
+
+#: Both sides of a hybrid search: keyword hits, vector candidates ``(namespace, key,
+#: similarity)`` and whether the vector side holds the whole pool.
+Sides = tuple[list[KeywordHit], list[tuple[tuple[str, ...], str, float]], bool]
 
 REFRESH = (
     "UPDATE threadloom_store s SET expires_at = now() + s.ttl_minutes * interval '1 minute' "
@@ -63,6 +85,9 @@ class SearchPlans:
     # Namespace prefixes found holding more items than a hybrid search reads whole (a hint:
     # a stale entry only costs speed; see _hybrid_search).
     large_scopes: dict[tuple[str, ...], None]
+    # The server-side function for unfiltered hybrid searches of wide scopes (None: the
+    # store has no keyword or no vector index).
+    wide: WideHybrid | None
 
     def _search(self, op: SearchOp, embedded: Any) -> Plan[list[SearchItem]]:
         tree = parse_filter(op.filter)  # raises InvalidFilterError naming the problem
@@ -190,53 +215,8 @@ class SearchPlans:
         if tree.clauses:
             join = "JOIN threadloom_store s ON s.namespace = v.namespace AND s.key = v.key"
             where += f" AND {LIVE} AND " + compile_filter_sql(tree, params)
-        select = (
-            f"SELECT v.namespace, v.key, {distance} AS dist, v.indexed "
-            f"FROM threadloom_store_vectors v {join} WHERE {where}"
-        )
-        if exact:
-            # "+ 0" hides the ordering from the index: an exact scan of the candidates.
-            hits = f"{select} ORDER BY {distance} + 0"
-        else:
-            # The index holds the indexed rows; those a single put left for the indexer
-            # are few (it catches up when puts pause) and are read exactly.
-            limit = params.add(fetch)
-            hits = (
-                f"({select} AND v.indexed ORDER BY {distance} LIMIT {limit}) UNION ALL "
-                f"({select} AND NOT v.indexed ORDER BY {distance} + 0 LIMIT {limit})"
-            )
-        common = f"""
-            WITH hits AS MATERIALIZED ({hits}), best AS (
-                SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
-            )"""
-        if not items:
-            # No item read: a hit's item exists (a foreign key keeps it); with a filter
-            # the hits' join checked it is live, without one only expired items are
-            # looked up (few, as the sweeper deletes them), not every hit's row.
-            live = "TRUE" if join else (
-                "NOT EXISTS (SELECT 1 FROM threadloom_store s WHERE s.namespace = b.namespace "
-                "AND s.key = b.key AND s.expires_at <= now())"
-            )
-            return f"""{common}
-            SELECT b.namespace, b.key, NULL AS value, NULL AS created_at, NULL AS updated_at,
-                   b.dist AS dist, (SELECT count(*) FROM hits WHERE indexed) AS hits,
-                   NULL AS has_ttl
-            FROM best b WHERE {live}
-            ORDER BY b.dist, b.namespace, b.key
-            LIMIT {params.add(need)}
-            """
-        return f"""{common}
-            SELECT {ITEM_COLUMNS}, b.dist AS dist, (SELECT count(*) FROM hits WHERE indexed) AS hits,
-                   s.ttl_minutes IS NOT NULL AS has_ttl
-            FROM best b
-            -- By key: a join let the planner scan every item for a few hundred hits.
-            CROSS JOIN LATERAL (
-                SELECT * FROM threadloom_store s
-                WHERE s.namespace = b.namespace AND s.key = b.key AND {LIVE} LIMIT 1
-            ) s
-            ORDER BY b.dist, s.namespace, s.key
-            LIMIT {params.add(need)}
-            """
+        limit = None if exact else params.add(fetch)
+        return nearest_sql(distance, where, join, limit, params.add(need), items=items)
 
     def _vector_rows(self, rows: Sequence[tuple[Any, ...]], items: bool) -> list[Any]:
         """``_vector_sql``'s rows as ``(SearchItem, has_ttl)``, or ``(namespace, key, score)``."""
@@ -259,32 +239,12 @@ class SearchPlans:
             return None
         tsquery = params.add(expression)
         passes = compile_filter_sql(tree, params) if tree.clauses else "TRUE"
-        scope = prefix_sql(op.namespace_prefix, params, "t.namespace")
-        item_scope = prefix_sql(op.namespace_prefix, params, "s.namespace")
-        # All rows (kept per namespace by triggers) less the expired ones not yet swept.
-        stats = f"""
-            SELECT a.n - e.n AS n, a.len - e.len AS len FROM
-                (SELECT coalesce(sum(t.rows), 0) AS n, coalesce(sum(t.length), 0) AS len
-                 FROM threadloom_store_text_stats t WHERE {scope}) a,
-                -- Per expired item, not a join: a join costs more to plan than to run.
-                (SELECT coalesce(sum(t.n), 0) AS n, coalesce(sum(t.len), 0) AS len
-                 FROM threadloom_store s CROSS JOIN LATERAL (
-                     SELECT count(*) AS n, sum(t.length) AS len FROM threadloom_store_texts t
-                     WHERE t.namespace = s.namespace AND t.key = s.key
-                 ) t
-                 WHERE s.expires_at <= now() AND {item_scope}) e"""
-        matches = f"""
-            SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE) AS passed,
-                   s.value, s.created_at, s.updated_at, s.ttl_minutes IS NOT NULL AS has_ttl
-            FROM threadloom_store_texts t
-            -- A lookup per match, by key: with a join the planner, guessing at how many
-            -- rows match, scanned the whole items table for a handful of matches.
-            CROSS JOIN LATERAL (
-                SELECT s.value, s.created_at, s.updated_at, s.ttl_minutes FROM threadloom_store s
-                WHERE s.namespace = t.namespace AND s.key = t.key AND {LIVE} LIMIT 1
-            ) s
-            WHERE t.tsv @@ to_tsquery('simple', {tsquery}) AND {scope}"""
-        return stats, matches
+        return keyword_sql(
+            tsquery,
+            passes,
+            prefix_sql(op.namespace_prefix, params, "t.namespace"),
+            prefix_sql(op.namespace_prefix, params, "s.namespace"),
+        )
 
     def _keyword_matches(
         self,
@@ -360,8 +320,6 @@ class SearchPlans:
         pool = max(config.candidates, need)
         if pool != config.candidates:
             config = FusionConfig(**{**config.__dict__, "candidates": pool})
-        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
-        similarity: dict[tuple[tuple[str, ...], str], float] = {}
         if op.namespace_prefix not in self.large_scopes:
             whole = yield from self._hybrid_whole_scope(op, tree, query, config, need)
             if whole is not None:
@@ -370,8 +328,13 @@ class SearchPlans:
                 self.large_scopes.clear()
             self.large_scopes[op.namespace_prefix] = None
         pool_op = op._replace(offset=0, limit=pool)
-        unread: dict[tuple[tuple[str, ...], str], tuple[Any, ...]] = {}
-        sides = yield from self._hybrid_sides(op, tree, query, pool, items, unread, similarity)
+        gathered = Gathered()
+        items, unread, similarity = gathered.items, gathered.unread, gathered.similarity
+        sides = None
+        if self.wide is not None and not tree.clauses:
+            sides = yield from self._wide_sides(op, query, pool, gathered)
+        if sides is None:
+            sides = yield from self._hybrid_sides(op, tree, query, pool, gathered)
         # No query term (None): no keyword side, and the vector side is searched alone.
         keyword, vector, complete = sides if sides is not None else ([], [], False)
         if not complete:
@@ -485,78 +448,88 @@ class SearchPlans:
         tree: AllOf,
         query: Any,
         pool: int,
-        items: dict[tuple[tuple[str, ...], str], tuple[Any, ...]],
-        unread: dict[tuple[tuple[str, ...], str], tuple[Any, ...]],
-        similarity: dict[tuple[tuple[str, ...], str], float],
-    ) -> Plan[tuple[list[KeywordHit], list[tuple[tuple[str, ...], str, float]], bool] | None]:
-        """Both sides of a hybrid search in a large scope, in one statement: ``(keyword
-        hits, vector candidates, whether the vector side is complete)``; ``None``: the
-        query has no term.
-
-        The vector side goes through the index, as a vector search does. Only the values
-        of its best ``need`` candidates come back (as JSON text, in ``unread``): the page's
-        vector-only items are among them, since fusion keeps the vector order among items
-        no keyword matched. The similarity of each keyword match is worked out with it
-        when there are at most ``pool`` of them (``fuse_hits`` may ask for those the
-        vector side missed).
-        """
+        gathered: Gathered,
+    ) -> Plan[Sides | None]:
+        """Both sides of a hybrid search in a large scope, in one statement (see
+        :func:`sides_sql`); ``None``: the query has no term."""
         params = Params()
         parts = self._keyword_sql(op, tree, params)
         if parts is None:
             return None
         stats, matches = parts
         vector = params.add(vector_literal(query))
-        fetch = min(max(40, _HYBRID_WIDEN * pool), _MAX_FETCH)
+        fetch = hybrid_fetch(pool)
         pool_op = op._replace(offset=0, limit=pool)
         near = self._vector_sql(pool_op, tree, vector, fetch, pool, False, params, items=False)
-        similar = (
-            f"CASE WHEN k.matches <= {params.add(min(pool, 2**62))} THEN (SELECT min({self._distance(vector)}) "
-            "FROM threadloom_store_vectors v WHERE v.namespace = k.namespace AND v.key = k.key) END"
+        statement = sides_sql(
+            stats,
+            matches,
+            near,
+            self._distance(vector),
+            params.add(min(pool, 2**62)),
+            params.add(min(op.offset + op.limit, 2**62)),
         )
-        page = params.add(min(op.offset + op.limit, 2**62))
-        # Planning is a good part of this statement's time: it stays as small as it can.
-        found = yield Query(
-            f"""
-            WITH k AS MATERIALIZED (SELECT m.*, count(*) OVER () AS matches FROM ({matches}) m),
-            near AS MATERIALIZED ({near})
-            SELECT 's', NULL, NULL, NULL, NULL::boolean, NULL::jsonb, NULL::timestamptz,
-                   NULL::timestamptz, NULL::boolean, NULL::float8, n, len
-            FROM ({stats}) st WHERE EXISTS (SELECT 1 FROM k)
-            UNION ALL
-            SELECT 'k', k.namespace, k.key, k.body, k.passed, k.value, k.created_at,
-                   k.updated_at, k.has_ttl, {similar}, NULL, NULL FROM k
-            UNION ALL
-            SELECT 'n', n.namespace, n.key, s.value::text, NULL, NULL, s.created_at,
-                   s.updated_at, s.ttl_minutes IS NOT NULL, n.dist, n.hits, NULL
-            FROM (SELECT *, row_number() OVER (ORDER BY dist, namespace, key) AS place FROM near) n
-            LEFT JOIN LATERAL (
-                SELECT s.value, s.created_at, s.updated_at, s.ttl_minutes FROM threadloom_store s
-                WHERE s.namespace = n.namespace AND s.key = n.key AND n.place <= {page} LIMIT 1
-            ) s ON TRUE
-            """,
-            params,
-            settings=self._vector_settings(fetch),
+        found = yield Query(statement, params, settings=self._vector_settings(fetch))
+        return self._read_sides(op, found.rows, pool, gathered)
+
+    def _wide_sides(
+        self,
+        op: SearchOp,
+        query: Any,
+        pool: int,
+        gathered: Gathered,
+    ) -> Plan[Sides | None]:
+        """:meth:`_hybrid_sides` through the store's function (see
+        :mod:`~threadloom.store.postgres._wide`); ``None``: the query has no term, the
+        function is missing, or the scope is too narrow for it."""
+        wide = self.wide
+        assert wide is not None and op.query is not None
+        terms = tsquery_expression(op.query)
+        if terms is None or op.namespace_prefix in wide.narrow:
+            return None
+        if not (yield from wide.check()):
+            return None
+        params = Params()
+        fetch = hybrid_fetch(pool)
+        page = min(op.offset + op.limit, 2**62)
+        statement = wide.call(
+            params, terms, vector_literal(query), op.namespace_prefix, fetch, min(pool, 2**62), page
         )
+        found = yield Query(statement, params, settings=self._vector_settings(fetch))
+        if found.rows and found.rows[0][0] == "x":
+            wide.remember_narrow(op.namespace_prefix)
+            return None
+        return self._read_sides(op, found.rows, pool, gathered)
+
+    def _read_sides(
+        self,
+        op: SearchOp,
+        rows: Sequence[tuple[Any, ...]],
+        pool: int,
+        gathered: Gathered,
+    ) -> Sides:
+        """:func:`sides_sql`'s rows as ``(keyword hits, vector candidates, whether the
+        vector side is complete)``; what else they bring goes to ``gathered``."""
         by_kind: dict[str, list[tuple[Any, ...]]] = {"s": [], "k": [], "n": []}
-        for row in found.rows:
+        for row in rows:
             by_kind[row[0]].append(row[1:])
         keyword: list[KeywordHit] = []
         for stats_row in by_kind["s"]:  # none without matches
             n_docs, total_len = int(stats_row[9]), int(stats_row[10])
-            keyword = self._keyword_hits(op, by_kind["k"], n_docs, total_len, items)
+            keyword = self._keyword_hits(op, by_kind["k"], n_docs, total_len, gathered.items)
         # Rows from here on: namespace, key, body (keyword rows) or value as JSON text
         # (vector rows), passed, value, created_at, updated_at, has_ttl, dist, n or hits, len.
         for row in by_kind["k"]:
             if row[8] is not None:
-                similarity[(tuple(row[0].split(SEP)), row[1])] = self._score(row[8])
+                gathered.similarity[(tuple(row[0].split(SEP)), row[1])] = self._score(row[8])
         candidates = by_kind["n"]
         for row in candidates:
             if row[2] is not None:
-                unread[(tuple(row[0].split(SEP)), row[1])] = (row[2], *row[5:8])
-        rows = [(row[0], row[1], None, None, None, row[8]) for row in candidates]
+                gathered.unread[(tuple(row[0].split(SEP)), row[1])] = (row[2], *row[5:8])
+        near = [(row[0], row[1], None, None, None, row[8]) for row in candidates]
         # The index may come short of the pool (it ran dry, or the filter passed too
         # few): then the plain vector search widens.
-        return keyword, self._vector_rows(rows, items=False), len(rows) >= pool
+        return keyword, self._vector_rows(near, items=False), len(near) >= pool
 
     def _read_items(
         self,
@@ -606,6 +579,135 @@ class SearchPlans:
             return 1.0 - float(dist) ** 2 / 2.0
         return -float(dist)
 
+
+
+
+
+def hybrid_fetch(pool: int) -> int:
+    """Index hits the vector side of a hybrid search asks for, for a pool of ``pool``."""
+    return min(max(40, _HYBRID_WIDEN * pool), _MAX_FETCH)
+
+
+def sides_sql(stats: str, matches: str, near: str, distance: str, pool: str, page: str) -> str:
+    """One statement for both sides of a hybrid search in a large scope.
+
+    From :func:`keyword_sql`'s ``stats`` and ``matches``, :func:`nearest_sql`'s ``near``
+    (``items=False``), the query's ``distance`` to ``v.embedding``, the ``pool`` size and
+    the ``page``'s end. Its rows, by their first column: ``'s'`` the keyword statistics
+    (none without matches), ``'k'`` each keyword match with its similarity when there
+    are at most ``pool`` matches (``fuse_hits`` may ask for those the vector side
+    missed), ``'n'`` the vector candidates, nearest first, the first ``page`` of them
+    with their items (value as JSON text): the page's vector-only items are among
+    those, since fusion keeps the vector order among items no keyword matched.
+    """
+    similar = (
+        f"CASE WHEN k.matches <= {pool} THEN (SELECT min({distance}) "
+        "FROM threadloom_store_vectors v WHERE v.namespace = k.namespace AND v.key = k.key) END"
+    )
+    # Planning is a good part of this statement's time: it stays as small as it can.
+    return f"""
+        WITH k AS MATERIALIZED (SELECT m.*, count(*) OVER () AS matches FROM ({matches}) m),
+        near AS MATERIALIZED ({near})
+        SELECT 's', NULL, NULL, NULL, NULL::boolean, NULL::jsonb, NULL::timestamptz,
+               NULL::timestamptz, NULL::boolean, NULL::float8, n, len
+        FROM ({stats}) st WHERE EXISTS (SELECT 1 FROM k)
+        UNION ALL
+        SELECT 'k', k.namespace, k.key, k.body, k.passed, k.value, k.created_at,
+               k.updated_at, k.has_ttl, {similar}, NULL, NULL FROM k
+        UNION ALL
+        SELECT 'n', n.namespace, n.key, s.value::text, NULL, NULL, s.created_at,
+               s.updated_at, s.ttl_minutes IS NOT NULL, n.dist, n.hits, NULL
+        FROM (SELECT *, row_number() OVER (ORDER BY dist, namespace, key) AS place FROM near) n
+        LEFT JOIN LATERAL (
+            SELECT s.value, s.created_at, s.updated_at, s.ttl_minutes FROM threadloom_store s
+            WHERE s.namespace = n.namespace AND s.key = n.key AND n.place <= {page} LIMIT 1
+        ) s ON TRUE
+        """
+
+def keyword_sql(tsquery: str, passes: str, scope: str, item_scope: str) -> tuple[str, str]:
+    """``(stats, matches)`` of :meth:`SearchPlans._keyword_sql`, from SQL for the query's
+    ``tsquery`` text, the filter (``passes``, on ``s.value``) and the prefix, on
+    ``t.namespace`` (``scope``) and on ``s.namespace`` (``item_scope``)."""
+    # All rows (kept per namespace by triggers) less the expired ones not yet swept.
+    stats = f"""
+        SELECT a.n - e.n AS n, a.len - e.len AS len FROM
+            (SELECT coalesce(sum(t.rows), 0) AS n, coalesce(sum(t.length), 0) AS len
+             FROM threadloom_store_text_stats t WHERE {scope}) a,
+            -- Per expired item, not a join: a join costs more to plan than to run.
+            (SELECT coalesce(sum(t.n), 0) AS n, coalesce(sum(t.len), 0) AS len
+             FROM threadloom_store s CROSS JOIN LATERAL (
+                 SELECT count(*) AS n, sum(t.length) AS len FROM threadloom_store_texts t
+                 WHERE t.namespace = s.namespace AND t.key = s.key
+             ) t
+             WHERE s.expires_at <= now() AND {item_scope}) e"""
+    matches = f"""
+        SELECT t.namespace, t.key, t.body, coalesce({passes}, FALSE) AS passed,
+               s.value, s.created_at, s.updated_at, s.ttl_minutes IS NOT NULL AS has_ttl
+        FROM threadloom_store_texts t
+        -- A lookup per match, by key: with a join the planner, guessing at how many
+        -- rows match, scanned the whole items table for a handful of matches.
+        CROSS JOIN LATERAL (
+            SELECT s.value, s.created_at, s.updated_at, s.ttl_minutes FROM threadloom_store s
+            WHERE s.namespace = t.namespace AND s.key = t.key AND {LIVE} LIMIT 1
+        ) s
+        WHERE t.tsv @@ to_tsquery('simple', {tsquery}) AND {scope}"""
+    return stats, matches
+
+def nearest_sql(
+    distance: str, where: str, join: str, fetch: str | None, need: str, *, items: bool
+) -> str:
+    """SQL for the best ``need`` live items near the query, as rows ``(namespace, key,
+    value, created_at, updated_at, dist, hits, has_ttl)`` (no values unless ``items``).
+
+    ``distance``, ``where`` (on ``v``, and ``s`` when ``join`` joins the items),
+    ``fetch`` (index hits to ask for; ``None``: an exact scan) and ``need`` are SQL.
+    """
+    select = (
+        f"SELECT v.namespace, v.key, {distance} AS dist, v.indexed "
+        f"FROM threadloom_store_vectors v {join} WHERE {where}"
+    )
+    if fetch is None:
+        # "+ 0" hides the ordering from the index: an exact scan of the candidates.
+        hits = f"{select} ORDER BY {distance} + 0"
+    else:
+        # The index holds the indexed rows; those a single put left for the indexer
+        # are few (it catches up when puts pause) and are read exactly.
+        hits = (
+            f"({select} AND v.indexed ORDER BY {distance} LIMIT {fetch}) UNION ALL "
+            f"({select} AND NOT v.indexed ORDER BY {distance} + 0 LIMIT {fetch})"
+        )
+    common = f"""
+        WITH hits AS MATERIALIZED ({hits}), best AS (
+            SELECT namespace, key, min(dist) AS dist FROM hits GROUP BY namespace, key
+        )"""
+    if not items:
+        # No item read: a hit's item exists (a foreign key keeps it); with a filter
+        # the hits' join checked it is live, without one only expired items are
+        # looked up (few, as the sweeper deletes them), not every hit's row.
+        live = "TRUE" if join else (
+            "NOT EXISTS (SELECT 1 FROM threadloom_store s WHERE s.namespace = b.namespace "
+            "AND s.key = b.key AND s.expires_at <= now())"
+        )
+        return f"""{common}
+        SELECT b.namespace, b.key, NULL AS value, NULL AS created_at, NULL AS updated_at,
+               b.dist AS dist, (SELECT count(*) FROM hits WHERE indexed) AS hits,
+               NULL AS has_ttl
+        FROM best b WHERE {live}
+        ORDER BY b.dist, b.namespace, b.key
+        LIMIT {need}
+        """
+    return f"""{common}
+        SELECT {ITEM_COLUMNS}, b.dist AS dist, (SELECT count(*) FROM hits WHERE indexed) AS hits,
+               s.ttl_minutes IS NOT NULL AS has_ttl
+        FROM best b
+        -- By key: a join let the planner scan every item for a few hundred hits.
+        CROSS JOIN LATERAL (
+            SELECT * FROM threadloom_store s
+            WHERE s.namespace = b.namespace AND s.key = b.key AND {LIVE} LIMIT 1
+        ) s
+        ORDER BY b.dist, s.namespace, s.key
+        LIMIT {need}
+        """
 
 def _fuse(
     vector: list[tuple[tuple[str, ...], str, float]],
