@@ -301,3 +301,30 @@ async def test_the_async_store_searches_through_the_same_function(
             assert [(h.key, h.value) for h in got] == [(h.key, h.value) for h in want]
             assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-5)
     assert planned == [] and other._planner.wide.ready is True
+
+
+def test_before_the_first_count_the_function_declines_and_is_asked_again_later(
+    pg_dsn: str, planned: list[tuple[str, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new database whose keyword rows no ANALYZE (or autovacuum) has counted yet: the
+    function cannot tell a wide scope, so the store plans; a minute later it asks again."""
+    from threadloom.store.postgres import _wide
+
+    index: Any = {"dims": DIMS, "embed": embed, "fields": ["text"], "fusion": {"candidates": 4}}
+    reference = InMemoryStore(index=index)
+    reference.batch(items())
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        store = PostgresStore(conn, index=index)
+        store.setup()
+        conn.execute("ALTER TABLE threadloom_store_texts SET (autovacuum_enabled = false)")
+        store.batch(items())
+        assert_same(store, reference, ("m",), query="pizza puppy")
+        assert_same(store, reference, ("m",), query="snow ferry")
+        assert planned == [("m",), ("m",)] and store._planner.wide.is_narrow(("m",))
+        conn.execute("ANALYZE threadloom_store_texts")
+        assert_same(store, reference, ("m",), query="violin")
+        assert len(planned) == 3  # the verdict still stands
+        later = _wide._clock() + _wide.NARROW_SECONDS + 1
+        monkeypatch.setattr(_wide, "_clock", lambda: later)
+        assert_same(store, reference, ("m",), query="garden")
+        assert len(planned) == 3 and not store._planner.wide.is_narrow(("m",))

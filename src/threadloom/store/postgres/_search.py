@@ -485,7 +485,7 @@ class SearchPlans:
         wide = self.wide
         assert wide is not None and op.query is not None
         terms = tsquery_expression(op.query)
-        if terms is None or op.namespace_prefix in wide.narrow:
+        if terms is None or wide.is_narrow(op.namespace_prefix):
             return None
         if not (yield from wide.check()):
             return None

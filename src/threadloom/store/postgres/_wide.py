@@ -9,8 +9,9 @@ first reads the scope's keyword statistics and runs the statement only when the 
 holds at least :data:`WIDE_SHARE` of the keyword rows (against the planner's own
 estimate of the table's rows), where the HNSW index is the right path: inside the
 function plans are generic from the first call, and sequential scans are off, so the
-plan takes the index. For a narrower scope it returns one
-row ``'x'`` and the caller plans the statement with its values, as before.
+plan takes the index. For a narrower scope, or before the table was first counted, it
+returns one row ``'x'``: the caller plans the statement with the prefix's values, as
+before, and for that prefix goes there directly for a minute (:data:`NARROW_SECONDS`).
 
 The function's name carries a digest of its text, so a store only ever calls the
 function its own code defines (hosts of two versions may share a database);
@@ -24,6 +25,7 @@ searches are planned each time.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 
 from threadloom._postgres import Plan, Query
@@ -31,12 +33,15 @@ from threadloom.store.postgres._schema import VectorLayout
 from threadloom.store.postgres._search import keyword_sql, nearest_sql, sides_sql
 from threadloom.store.postgres._sql import SEP, Params
 
-__all__ = ["WIDE_SHARE", "WideHybrid"]
+__all__ = ["NARROW_SECONDS", "WIDE_SHARE", "WideHybrid"]
 
 #: The least share of the store's keyword rows a scope holds for the function's plan.
 WIDE_SHARE = 0.5
-# How many prefixes a store remembers as too narrow for the function.
+# How many prefixes a store remembers as too narrow for the function, and for how long:
+# shares change as the store grows, and before the first count every scope is "narrow".
 _NARROW_KEPT = 4096
+NARROW_SECONDS = 60.0
+_clock = time.monotonic
 
 _COLUMNS = (
     "r_kind text, r_namespace text, r_key text, r_body text, r_passed boolean, "
@@ -73,8 +78,9 @@ class WideHybrid:
     vector_type: str
     #: Whether the function exists in the database; ``None``: not looked up yet.
     ready: bool | None = None
-    #: Prefixes the function found too narrow (a hint: a stale entry costs speed only).
-    narrow: dict[tuple[str, ...], None] = field(default_factory=dict)
+    #: Prefixes the function found too narrow, with the time (``time.monotonic()``) until
+    #: which that holds (a hint: a stale entry costs speed only).
+    narrow: dict[tuple[str, ...], float] = field(default_factory=dict)
 
     @classmethod
     def for_layout(cls, layout: VectorLayout) -> WideHybrid:
@@ -151,7 +157,17 @@ class WideHybrid:
             f"{params.add(page)}::bigint)"
         )
 
+    def is_narrow(self, prefix: tuple[str, ...]) -> bool:
+        """Whether the function found ``prefix`` too narrow less than a minute ago."""
+        until = self.narrow.get(prefix)
+        if until is None:
+            return False
+        if until > _clock():
+            return True
+        del self.narrow[prefix]
+        return False
+
     def remember_narrow(self, prefix: tuple[str, ...]) -> None:
         if len(self.narrow) >= _NARROW_KEPT:
             self.narrow.clear()
-        self.narrow[prefix] = None
+        self.narrow[prefix] = _clock() + NARROW_SECONDS
