@@ -164,7 +164,7 @@ class WideHybrid:
             return False
         if until > _clock():
             return True
-        del self.narrow[prefix]
+        self.narrow.pop(prefix, None)  # another thread may have dropped it too
         return False
 
     def remember_narrow(self, prefix: tuple[str, ...]) -> None:
