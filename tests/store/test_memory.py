@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from threadloom.errors import InvalidEmbedderError, InvalidStoreInputError
-from threadloom.store.base import IndexConfig, TTLConfig
+from threadloom.errors import InvalidEmbedderError, InvalidStoreInputError, StoreError
+from threadloom.store.base import GetOp, IndexConfig, TTLConfig
 from threadloom.store.memory import InMemoryStore
 from threadloom.testing.embeddings import AsyncHashingEmbed, HashingEmbed
 from threadloom.testing.store import SearchModeConformance, StoreConformance
@@ -340,3 +340,53 @@ def test_a_function_embedders_array_reaches_the_store_unchanged_and_unmodified()
     hits = store.search(("m",), query="q", limit=3)
     assert sorted(h.key for h in hits) == ["one", "three", "two"]
     assert all(h.score == pytest.approx(1.0, abs=1e-5) for h in hits)
+
+
+class _Labels(tuple):  # type: ignore[type-arg]
+    """A tuple subclass: a valid namespace that takes get's general route."""
+
+
+@pytest.mark.parametrize(
+    ("namespace", "key"),
+    [
+        (("a", "b"), "k"),
+        (("a", "b"), "other"),
+        (("a",), "k"),
+        (_Labels(("a", "b")), "k"),
+        (("a", ["x"]), "k"),
+        (("a", 1), "k"),
+    ],
+    ids=repr,
+)
+def test_get_answers_as_a_batched_get_does(namespace: Any, key: str) -> None:
+    """get's shortcut for stored addresses gives what a GetOp in a batch gives."""
+    store = InMemoryStore()
+    store.put(("a", "b"), "k", {"n": [1]})
+    single = store.get(namespace, key)
+    [batched] = store.batch([GetOp(namespace, key)])
+    assert single == batched
+    if single is not None:
+        assert type(single.namespace) is tuple and single.namespace == ("a", "b")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "key"),
+    [
+        (("a\x00",), "k"),
+        (["a", "b"], "k"),
+        (("a", "b"), 3),
+        (("a", "b"), ""),
+        (("a", "\ud800"), "k"),
+    ],
+    ids=repr,
+)
+def test_get_reports_bad_input_though_nothing_is_stored_there(namespace: Any, key: Any) -> None:
+    """A miss is no excuse: get raises the typed error a batched get raises."""
+    store = InMemoryStore()
+    store.put(("a", "b"), "k", {"n": 1})
+    with pytest.raises(StoreError) as single:
+        store.get(namespace, key)
+    with pytest.raises(StoreError) as batched:
+        store.batch([GetOp(namespace, key)])
+    assert type(single.value) is type(batched.value)
+    assert str(single.value) == str(batched.value)

@@ -299,3 +299,13 @@ def test_a_batch_re_putting_items_with_as_many_vectors_keeps_their_rows_in_place
     assert [h[:2] for h in index.search(query, ns, limit=5)] == [
         w[:2] for w in brute_force(current, query, ns)[:5]
     ]
+
+
+@pytest.mark.parametrize("dims", [64, 384, 768, 1536, 3072, 6144])
+def test_slabs_stay_below_the_size_numpy_backs_with_huge_pages(dims: int) -> None:
+    """A full slab is under 4 MiB: numpy advises huge pages from there, whose first
+    writes can stall while the kernel compacts memory."""
+    index = VectorIndex(dims)
+    full = index._slab_rows * dims * 4
+    assert full < 4 << 20
+    assert index._slab_rows >= 128

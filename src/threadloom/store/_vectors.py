@@ -82,10 +82,14 @@ FloatMatrix = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 _MIN_CAPACITY = 64
-# Target bytes of a full slab (rounded down to a power-of-two row count).
-_SLAB_BYTES = 16 << 20
-# Never fewer rows per slab than this (huge dims).
-_MIN_SLAB_ROWS = 1024
+# Target bytes of a full slab (rounded down to a power-of-two row count). Below
+# 4 MiB, where numpy starts advising the kernel to back an array with huge pages:
+# where none is free, the first write to such a page waits while the kernel
+# compacts memory (up to 150 ms inside one batched put, measured), and small
+# pages cost searches only a few percent.
+_SLAB_BYTES = 3 << 20
+# Never fewer rows per slab than this (huge dims: 6,144 dims still fit 3 MiB).
+_MIN_SLAB_ROWS = 128
 # The smallest segment a partition gets; later ones double its capacity.
 _MIN_SEGMENT = 16
 
@@ -515,8 +519,6 @@ class VectorIndex(VectorReads):
             while new_capacity < needed and new_capacity < full:
                 new_capacity *= 2
             new_capacity = min(new_capacity, full)
-            # A fresh np.empty (not resize): numpy asks the kernel for huge pages on
-            # large allocations, which makes first writes to the new rows cheaper.
             matrix = np.empty((new_capacity, self.dims), dtype=np.float32)
             if slabs:
                 matrix[: self._high] = slabs[0][: self._high]

@@ -42,9 +42,11 @@ from threadloom.store._embedding import EmbeddedBatch, ResolvedIndex
 from threadloom.store._filters import compile_filter
 from threadloom.store._fusion import fuse_hits
 from threadloom.store._hybrid import fuse_in_memory
+from threadloom.store._items import stored_item, stored_search_item
 from threadloom.store._keyword import KeywordIndex
 from threadloom.store._modes import fusion_config, text_fields
 from threadloom.store._ops import NOT_PROVIDED, matches_condition
+from threadloom.store._records import Record, copy_json
 from threadloom.store._validate import validated_put
 from threadloom.store._vectors import VectorIndex, namespaces_under
 from threadloom.store.base import (
@@ -74,38 +76,7 @@ __all__ = ["InMemoryStore"]
 
 Namespace = tuple[str, ...]
 _EPSILON = timedelta(microseconds=1)
-
-
-class _Record:
-    __slots__ = ("created_at", "expires_at", "index", "seq", "ttl", "updated_at", "value")
-
-    def __init__(
-        self,
-        value: dict[str, Any],
-        created_at: datetime,
-        updated_at: datetime,
-        seq: int,
-        ttl: float | None,
-        expires_at: float | None,
-        index: Literal[False] | list[str] | None = None,
-    ) -> None:
-        self.value = value
-        # The put's own index paths, so the keyword index can be built later from them.
-        self.index = index
-        self.created_at = created_at
-        self.updated_at = updated_at
-        self.seq = seq
-        self.ttl = ttl
-        self.expires_at = expires_at
-
-
-def _copy(value: Any) -> Any:
-    """Copy a JSON value (dicts and lists; everything else in it is immutable)."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+_NOTHING: dict[str, Record] = {}  # never written: the miss of a namespace lookup
 
 
 class InMemoryStore(BaseStore):
@@ -142,7 +113,7 @@ class InMemoryStore(BaseStore):
         # write: a store only ever searched by vector pays nothing for it on put.
         self._keywords: KeywordIndex | None = None
         self._lock = threading.RLock()
-        self._data: dict[Namespace, dict[str, _Record]] = {}
+        self._data: dict[Namespace, dict[str, Record]] = {}
         self._sorted_namespaces: list[Namespace] = []
         self._seq = 0
         self._last_time = datetime.fromtimestamp(0, timezone.utc)
@@ -219,7 +190,19 @@ class InMemoryStore(BaseStore):
         self, namespace: tuple[str, ...], key: str, *, refresh_ttl: bool | None = None
     ) -> Item | None:
         """The item at ``(namespace, key)``, or ``None`` (a shortcut past :meth:`batch`)."""
-        op = GetOp(namespace, key, self._refresh(refresh_ttl))
+        refresh = self._refresh(refresh_ttl)
+        if type(namespace) is tuple and type(key) is str:
+            try:
+                with self._lock:
+                    record = self._data.get(namespace, _NOTHING).get(key)
+                    if record is not None:
+                        # Only checked addresses are ever stored: a hit needs no checks.
+                        return self._item_of(record, namespace, key, refresh, self._clock())
+            except TypeError:  # an unhashable label, which no write accepts
+                pass
+            validate_op(GetOp(namespace, key, refresh))  # a miss still reports bad input
+            return None
+        op = GetOp(namespace, key, refresh)
         validate_op(op)
         with self._lock:
             return self._get(op, self._clock())
@@ -346,25 +329,31 @@ class InMemoryStore(BaseStore):
         self._last_time = stamp
         return stamp
 
-    def _live(self, record: _Record, now: float) -> bool:
+    def _live(self, record: Record, now: float) -> bool:
         return record.expires_at is None or record.expires_at > now
 
-    def _touch(self, record: _Record, now: float) -> None:
+    def _touch(self, record: Record, now: float) -> None:
         if record.ttl is not None:
             record.expires_at = now + record.ttl * 60.0
 
     def _get(self, op: GetOp, now: float) -> Item | None:
-        record = self._data.get(op.namespace, {}).get(op.key)
-        if record is None or not self._live(record, now):
+        try:
+            record = self._data.get(op.namespace, _NOTHING).get(op.key)
+        except TypeError:  # an unhashable label, which no write accepts: nothing is there
             return None
-        if op.refresh_ttl:
+        if record is None:
+            return None
+        return self._item_of(record, tuple(op.namespace), op.key, op.refresh_ttl, now)
+
+    def _item_of(
+        self, record: Record, namespace: Namespace, key: str, refresh: bool, now: float
+    ) -> Item | None:
+        if not self._live(record, now):
+            return None
+        if refresh:
             self._touch(record, now)
-        return Item(
-            value=_copy(record.value),
-            key=op.key,
-            namespace=op.namespace,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
+        return stored_item(
+            record.value_copy(), key, namespace, record.created_at, record.updated_at
         )
 
     def _put(
@@ -409,7 +398,7 @@ class InMemoryStore(BaseStore):
         # validate_ops already replaced the caller's value by a normalized copy
         # (what a database backend would give back), so it can be kept as is.
         # Re-inserting keeps each namespace's dict ordered oldest to newest update.
-        items[key] = _Record(op.value, created, stamp, self._seq, ttl, expires_at, op.index)
+        items[key] = Record(op.value, created, stamp, self._seq, ttl, expires_at, op.index)
         if pending is not None:
             pending[(namespace, key)] = span
         if self._keywords is not None:
@@ -438,7 +427,9 @@ class InMemoryStore(BaseStore):
         now: float,
     ) -> list[SearchItem]:
         prefix = op.namespace_prefix
-        hits: list[tuple[Namespace, str, _Record, float | None]] = []
+        if not all(isinstance(label, str) for label in prefix):
+            return []  # no write accepts such a label: nothing is stored under it
+        hits: list[tuple[Namespace, str, Record, float | None]] = []
         if op.query is not None and mode != "vector":
             if op.limit == 0:
                 return []
@@ -473,10 +464,10 @@ class InMemoryStore(BaseStore):
             if op.refresh_ttl:
                 self._touch(record, now)
             results.append(
-                SearchItem(
+                stored_search_item(
                     namespace,
                     key,
-                    _copy(record.value),
+                    record.value_copy(),
                     record.created_at,
                     record.updated_at,
                     found_score,
@@ -593,7 +584,7 @@ class InMemoryStore(BaseStore):
                 if not self._live(record, now):
                     self._keywords.delete(namespace, key)
 
-    def _newest_first(self, prefix: Namespace) -> Iterator[tuple[Namespace, str, _Record]]:
+    def _newest_first(self, prefix: Namespace) -> Iterator[tuple[Namespace, str, Record]]:
         streams = [_reversed_items(ns, self._data[ns]) for ns in self._namespaces_under(prefix)]
         if len(streams) == 1:
             return streams[0]
@@ -649,10 +640,10 @@ class InMemoryStore(BaseStore):
                 StoredItem(
                     namespace,
                     key,
-                    _copy(record.value),
+                    record.value_copy(),
                     record.created_at,
                     record.updated_at,
-                    _copy(record.index),
+                    copy_json(record.index),
                     record.ttl,
                     from_epoch(record.expires_at),
                     self._dumped_vectors((namespace, key)) if vectors else None,
@@ -783,8 +774,8 @@ def _embeds(ops: list[Op]) -> bool:
 
 
 def _reversed_items(
-    namespace: Namespace, items: dict[str, _Record]
-) -> Iterator[tuple[Namespace, str, _Record]]:
+    namespace: Namespace, items: dict[str, Record]
+) -> Iterator[tuple[Namespace, str, Record]]:
     for key, record in reversed(items.items()):
         yield namespace, key, record
 

@@ -188,6 +188,20 @@ class InputConformance:
         namespaces = await s.list_namespaces(prefix=("odd",))
         assert sorted(namespaces) == sorted(("odd", text) for text in ODD_BUT_VALID)
 
+    @pytest.mark.parametrize("label", [1, None, ["x"], ("x",)], ids=repr)
+    async def test_reads_under_a_label_no_write_accepts_find_nothing(
+        self, open_store: Any, label: Any
+    ) -> None:
+        """A read whose namespace holds a label that is not a string finds nothing, on every path."""
+        s = await open_store()
+        await s.put(NS, "k", {"text": "kept"})
+        odd = (NS[0], label)
+        assert await s.get(odd, "k") is None
+        assert await s.search(odd) == []
+        assert await s.list_namespaces(prefix=odd) == []
+        assert await s.batch([GetOp(odd, "k"), SearchOp(odd)]) == [None, []]
+        assert (await s.get(NS, "k")).value == {"text": "kept"}
+
     # --- sizes -------------------------------------------------------------------
 
     @pytest.mark.parametrize("big", HUGE, ids=lambda n: f"2**{n.bit_length()}")

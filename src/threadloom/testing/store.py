@@ -166,6 +166,25 @@ class StoreConformance(InputConformance, DumpConformance):
         hit.value["d"]["x"] = 100
         assert (await s.get(NS, "k")).value == {"list": [1], "d": {"x": 1}}
 
+    async def test_every_read_hands_out_a_copy_of_its_own(self, open_store: Any) -> None:
+        """Top-level changes to a read value stay with the caller, read after read; a value
+        that replaces it with nested parts is copied as deeply."""
+        s = await open_store()
+        await s.put(NS, "k", {"a": 1, "b": "x"})
+        for _ in range(2):
+            got = await s.get(NS, "k")
+            got.value["a"] = 2
+            got.value["new"] = True
+            del got.value["b"]
+            [hit] = await s.search(NS)
+            hit.value.clear()
+        assert (await s.get(NS, "k")).value == {"a": 1, "b": "x"}
+        await s.put(NS, "k", {"a": [1], "b": {"c": 1}})
+        got = await s.get(NS, "k")
+        got.value["a"].append(2)
+        got.value["b"]["c"] = 2
+        assert (await s.get(NS, "k")).value == {"a": [1], "b": {"c": 1}}
+
     async def test_batch_returns_one_result_per_op_in_order(self, open_store: Any) -> None:
         """batch runs ops in order; a get after a put in the same batch sees it."""
         s = await open_store()
