@@ -360,13 +360,13 @@ def test_the_bulk_loaded_vector_index_behaves_like_one_built_item_by_item() -> N
     for i in range(300):
         prefix = f"users.u{i % 7}" + (".deep" if i % 5 == 0 else "")
         rows = normalize_rows(rng.standard_normal((1 + i % 3, dims)), dims)
-        entries.append(((prefix, f"k{i}"), rows.tobytes()))
+        entries.append((prefix, f"k{i}", rows.tobytes()))
     bulk = bulk_index(dims, entries)
     slow = VectorIndex(dims)
     slow.add_many(
         [
             (tuple(p.split(".")), k, np.frombuffer(b, dtype=np.float32).reshape(-1, dims))
-            for (p, k), b in entries
+            for p, k, b in entries
         ],
         normalized=True,
     )
@@ -382,13 +382,44 @@ def test_the_bulk_loaded_vector_index_behaves_like_one_built_item_by_item() -> N
 
     same()
     for i in range(0, 300, 4):
-        namespace = tuple(entries[i][0][0].split("."))
+        namespace = tuple(entries[i][0].split("."))
         bulk.remove(namespace, f"k{i}")
         slow.remove(namespace, f"k{i}")
     extra = [(("users", "u9"), f"x{i}", rng.standard_normal((2, dims))) for i in range(40)]
     bulk.add_many(extra)
     slow.add_many(extra)
     same()
+
+
+@pytest.mark.parametrize(
+    ("damage", "found"),
+    [(b"\x01\x02\x03\x04\x05", "5 bytes"), (b"\x00" * 4, "4 bytes"), ("text", "a str")],
+    ids=["not floats", "not whole rows", "text"],
+)
+@pytest.mark.parametrize("scope", [("memories",), ()], ids=["a prefix", "everything"])
+def test_damaged_stored_vectors_are_a_database_error_naming_the_item(
+    path: Path, damage: Any, found: str, scope: tuple[str, ...]
+) -> None:
+    """Vectors bytes that are not whole rows stop the load with DatabaseError naming the
+    item; the other items stay, and putting the item again repairs it."""
+    with SqliteStore(path, index=index()) as store:
+        store.put(NS, "good", {"text": "kept words"})
+        store.put(NS, "bad", {"text": "damaged words"})
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(
+            "UPDATE store_vectors SET vectors = ? WHERE item_id = "
+            "(SELECT id FROM store_items WHERE key = 'bad')",
+            (damage,),
+        )
+        conn.commit()
+    with SqliteStore(path, index=index()) as store:
+        with pytest.raises(DatabaseError, match=rf"'bad'.*{found}.*damaged"):
+            store.search(scope, query="words")
+        with pytest.raises(DatabaseError, match=rf"'bad'.*{found}.*damaged"):
+            store.dump_items(scope, vectors=True)
+        assert store.get(NS, "good").value == {"text": "kept words"}
+        store.put(NS, "bad", {"text": "damaged words"})
+        assert {hit.key for hit in store.search(scope, query="words")} == {"good", "bad"}
 
 
 def test_the_last_put_of_an_item_in_a_batch_decides_its_vectors(path: Path) -> None:

@@ -56,6 +56,7 @@ lock). It never hands out views of its matrix, which moves when it grows.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -361,9 +362,12 @@ class VectorIndex(VectorReads):
                 f"block of {len(block)} rows"
             )
         ids = self._ids
-        if any(address in ids for address in addresses):
+        if not ids.keys().isdisjoint(addresses):
             addresses, counts, block = self._overwrite_in_place(addresses, counts, block)
         if not len(block):
+            return
+        if not self._free_ids and type(counts) is list and counts.count(1) == len(counts):
+            self._add_singles(addresses, block)
             return
         # Rows each partition needs, claimed partition by partition (fewer segments).
         wanted: dict[Namespace, int] = {}
@@ -405,6 +409,28 @@ class VectorIndex(VectorReads):
         self._live += len(block)
         for address, rows in remember:
             self._remember(address, rows)
+
+    def _add_singles(self, addresses: Sequence[Address], block: FloatMatrix) -> None:
+        """:meth:`add_block` for new items of one row each, with no freed id to reuse
+        (a bulk load, the usual batch): item ids are the next ones, in order."""
+        wanted = Counter(address[0] for address in addresses)
+        claimed = {namespace: iter(self._claim(namespace, n)) for namespace, n in wanted.items()}
+        physical = [next(claimed[address[0]]) for address in addresses]
+        item_rows = [[row] for row in physical]
+        first = len(self._item_addr)
+        self._item_addr.extend(addresses)
+        self._item_rows.extend(item_rows)
+        self._ids.update(zip(addresses, range(first, first + len(addresses)), strict=True))
+        targets = np.array(physical, dtype=np.int64)
+        scatter(self._slabs, self._slab_shift, targets, block)
+        self._row_item[targets] = np.arange(first, first + len(addresses), dtype=np.int64)
+        self._row_scale[targets] = 1.0
+        self._live += len(block)
+        looked_up = {ns for ns in wanted if self._partitions[ns].lookup is not None}
+        if looked_up:
+            for address, rows in zip(addresses, item_rows, strict=True):
+                if address[0] in looked_up:
+                    self._remember(address, rows)
 
     def _claim(self, namespace: Namespace, count: int) -> list[int]:
         """Hand out the next ``count`` rows of a partition, growing it by a segment if needed."""

@@ -16,12 +16,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
-import numpy as np
-
 from threadloom.store._dump import LoadedItem, StoredItem, as_lists, from_epoch, utc
 from threadloom.store._jsontext import loads as load_json
 from threadloom.store.sqlite._batch import EPOCH, LIVE, stored_dims
 from threadloom.store.sqlite._sql import prefix_where, split_namespace
+from threadloom.store.sqlite._vector_sync import stored_rows
 
 __all__ = ["dump_rows", "restamp"]
 
@@ -65,7 +64,7 @@ def dump_rows(
         if vectors:
             found = []
             if data is not None and dims is not None:
-                found = as_lists(np.frombuffer(data, dtype=np.float32).reshape(-1, dims))
+                found = as_lists(stored_rows(data, dims, (prefix, key)))
         items.append(
             StoredItem(
                 split_namespace(prefix),

@@ -22,10 +22,13 @@ Not thread-safe on its own: the store calls it with its database lock held.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from threadloom.errors import DatabaseError
 from threadloom.store._vectors import VectorIndex
 from threadloom.store.sqlite._sql import prefix_where, split_namespace
 
@@ -33,9 +36,13 @@ __all__ = ["PREFIX_LOADS_BEFORE_ALL", "SyncedVectors", "VectorChange", "bulk_ind
 
 #: After this many prefix-scoped loads, the next load reads every vector.
 PREFIX_LOADS_BEFORE_ALL = 8
+#: Items read from the file per step of a load: each step's bytes are copied into
+#: the index and freed, so a load never holds every vector twice.
+LOAD_CHUNK = 4096
 
 #: ``(namespace, key, unit rows or None)``: an item's new vectors, or its removal.
 VectorChange = tuple[tuple[str, ...], str, Any]
+FloatMatrix = npt.NDArray[np.float32]
 
 
 def _meta(conn: sqlite3.Connection, name: str) -> Any:
@@ -104,36 +111,31 @@ class SyncedVectors:
             self._load(conn, scope if self._prefix_loads <= PREFIX_LOADS_BEFORE_ALL else ())
         return self.index
 
-    def _rows(self, blob: bytes) -> Any:
-        return np.frombuffer(blob, dtype=np.float32).reshape(-1, self.dims)
-
     def _load(self, conn: sqlite3.Connection, scope: tuple[str, ...]) -> None:
         """Read every vector under ``scope`` (at the index's ``seq``: same snapshot)."""
         assert self.index is not None
+        chunks: Iterator[list[tuple[str, str, bytes]]]
         if scope:
             where, params = prefix_where(scope, column="i.prefix")
-            entries = [
-                ((prefix, key), blob)
-                for prefix, key, blob in conn.execute(
-                    "SELECT i.prefix, i.key, v.vectors FROM store_items i "
-                    f"JOIN store_vectors v ON v.item_id = i.id WHERE {where}",
-                    params,
-                )
-            ]
+            cursor = conn.execute(
+                "SELECT i.prefix, i.key, v.vectors FROM store_items i "
+                f"JOIN store_vectors v ON v.item_id = i.id WHERE {where}",
+                params,
+            )
+            chunks = _chunks(cursor)
         else:
-            # Two sequential scans (vectors by item id, then addresses) beat a join,
+            # Two sequential scans (addresses, then vectors by item id) beat a join,
             # which would read the items table in random order.
-            vectors = conn.execute("SELECT item_id, vectors FROM store_vectors").fetchall()
             addresses = {
                 item_id: (prefix, key)
                 for item_id, prefix, key in conn.execute("SELECT id, prefix, key FROM store_items")
             }
-            entries = [
-                (addresses[item_id], blob) for item_id, blob in vectors if item_id in addresses
-            ]
-        if len(self.index) == 0:
-            self.index = bulk_index(self.dims, entries)
-        else:
+            cursor = conn.execute("SELECT item_id, vectors FROM store_vectors")
+            chunks = (
+                [(*addresses[item_id], blob) for item_id, blob in rows if item_id in addresses]
+                for rows in _chunks(cursor)
+            )
+        for entries in chunks:
             add_entries(self.index, entries)
         self.index.sort_keys(scope)
         self.loaded = {done for done in self.loaded if done[: len(scope)] != scope}
@@ -152,11 +154,7 @@ class SyncedVectors:
             (self.seq, current),
         )
         entries = [
-            (
-                split_namespace(prefix),
-                key,
-                self._rows(blob) if blob is not None else self._rows(b""),
-            )
+            (split_namespace(prefix), key, stored_rows(blob or b"", self.dims, (prefix, key)))
             for prefix, key, blob in changed
         ]
         self.index.add_many(entries, normalized=True)
@@ -183,30 +181,59 @@ class SyncedVectors:
         self.seq = after
 
 
-def bulk_index(dims: int, entries: list[tuple[tuple[str, str], bytes]]) -> VectorIndex:
-    """A :class:`VectorIndex` holding ``((prefix, key), float32 unit rows as bytes)`` entries."""
+def bulk_index(dims: int, entries: list[tuple[str, str, bytes]]) -> VectorIndex:
+    """A :class:`VectorIndex` holding ``(prefix, key, float32 unit rows as bytes)`` entries."""
     index = VectorIndex(dims)
     add_entries(index, entries)
     return index
 
 
-def add_entries(index: VectorIndex, entries: list[tuple[tuple[str, str], bytes]]) -> None:
-    """Set the vectors of ``((prefix, key), float32 unit rows as bytes)`` entries.
+def add_entries(index: VectorIndex, entries: list[tuple[str, str, bytes]]) -> None:
+    """Set the vectors of ``(prefix, key, float32 unit rows as bytes)`` entries.
 
     One block copy for all the vectors (``VectorIndex.add_block``) instead of
-    one array per item.
+    one array per item. Raises :class:`DatabaseError` for bytes that are not
+    whole rows (a damaged file), naming the item.
     """
     dims = index.dims
     if not entries:
         return
     namespaces: dict[str, tuple[str, ...]] = {}
     addresses = []
-    for (prefix, key), _ in entries:
+    for prefix, key, _ in entries:
         namespace = namespaces.get(prefix)
         if namespace is None:
             namespace = namespaces[prefix] = split_namespace(prefix)
         addresses.append((namespace, key))
     row_bytes = 4 * dims
-    counts = [len(blob) // row_bytes for _, blob in entries]
-    block = np.frombuffer(b"".join(blob for _, blob in entries), dtype=np.float32)
+    try:
+        counts = [len(blob) // row_bytes for _, _, blob in entries]
+        joined = b"".join(blob for _, _, blob in entries)
+        whole = len(joined) == row_bytes * sum(counts)
+    except TypeError:  # a value that is not bytes
+        whole = False
+    if not whole:
+        for prefix, key, blob in entries:
+            stored_rows(blob, dims, (prefix, key))  # raises for the first damaged one
+    block = np.frombuffer(joined, dtype=np.float32)
     index.add_block(addresses, counts, block.reshape(-1, dims), normalized=True)
+
+
+def stored_rows(blob: bytes, dims: int, address: tuple[str, str]) -> FloatMatrix:
+    """An item's stored vectors as a ``(n, dims)`` view; :class:`DatabaseError` if the
+    bytes are not whole float32 rows of ``dims``."""
+    if type(blob) is not bytes or len(blob) % (4 * dims):
+        prefix, key = address
+        found = f"{len(blob)} bytes" if type(blob) is bytes else f"a {type(blob).__name__}"
+        raise DatabaseError(
+            f"The stored vectors of item {key!r} in namespace {prefix!r} are {found}, not "
+            f"whole {dims}-dim float32 rows ({4 * dims} bytes each): the file is damaged. "
+            "Put the item again (or delete it) to repair it."
+        )
+    return np.frombuffer(blob, dtype=np.float32).reshape(-1, dims)
+
+
+def _chunks(cursor: sqlite3.Cursor) -> Iterator[list[Any]]:
+    """The cursor's rows, :data:`LOAD_CHUNK` at a time."""
+    while rows := cursor.fetchmany(LOAD_CHUNK):
+        yield rows
