@@ -139,11 +139,7 @@ def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) ->
     if not namespace:
         raise InvalidNamespaceError("Namespace cannot be empty.")
     for label in namespace:
-        if not isinstance(label, str):
-            raise InvalidNamespaceError(
-                f"Namespace labels must be strings, got {type(label).__name__} "
-                f"{label!r} in {namespace!r}"
-            )
+        _check_label_type(label, namespace)
         if not label:
             raise InvalidNamespaceError(f"Namespace labels cannot be empty strings: {namespace!r}")
         if "." in label:
@@ -161,6 +157,14 @@ def validate_namespace(namespace: tuple[str, ...], *, for_write: bool = True) ->
         _WRITABLE_NAMESPACES.add(namespace)
 
 
+def _check_label_type(label: Any, namespace: tuple[Any, ...]) -> None:
+    if not isinstance(label, str):
+        raise InvalidNamespaceError(
+            f"Namespace labels must be strings, got {type(label).__name__} "
+            f"{label!r} in {namespace!r}"
+        )
+
+
 def _check_label_text(label: str, namespace: tuple[Any, ...]) -> None:
     problem = bad_text(label)
     if problem is not None:
@@ -170,10 +174,11 @@ def _check_label_text(label: str, namespace: tuple[Any, ...]) -> None:
 
 
 def check_read_namespace(namespace: tuple[Any, ...]) -> None:
-    """Reads accept any label a write would (others just find nothing), but not unstorable text."""
+    """Reads take any string label (one no write accepts just finds nothing), but not a
+    label of another type, nor unstorable text."""
     for label in namespace:
-        if isinstance(label, str):
-            _check_label_text(label, namespace)
+        _check_label_type(label, namespace)
+        _check_label_text(label, namespace)
 
 
 def _is_known_writable(namespace: tuple[str, ...]) -> bool:

@@ -198,7 +198,7 @@ class InMemoryStore(BaseStore):
                     if record is not None:
                         # Only checked addresses are ever stored: a hit needs no checks.
                         return self._item_of(record, namespace, key, refresh, self._clock())
-            except TypeError:  # an unhashable label, which no write accepts
+            except TypeError:  # an unhashable label: the checks below name it
                 pass
             validate_op(GetOp(namespace, key, refresh))  # a miss still reports bad input
             return None
@@ -337,10 +337,7 @@ class InMemoryStore(BaseStore):
             record.expires_at = now + record.ttl * 60.0
 
     def _get(self, op: GetOp, now: float) -> Item | None:
-        try:
-            record = self._data.get(op.namespace, _NOTHING).get(op.key)
-        except TypeError:  # an unhashable label, which no write accepts: nothing is there
-            return None
+        record = self._data.get(op.namespace, _NOTHING).get(op.key)
         if record is None:
             return None
         return self._item_of(record, tuple(op.namespace), op.key, op.refresh_ttl, now)
@@ -427,8 +424,6 @@ class InMemoryStore(BaseStore):
         now: float,
     ) -> list[SearchItem]:
         prefix = op.namespace_prefix
-        if not all(isinstance(label, str) for label in prefix):
-            return []  # no write accepts such a label: nothing is stored under it
         hits: list[tuple[Namespace, str, Record, float | None]] = []
         if op.query is not None and mode != "vector":
             if op.limit == 0:

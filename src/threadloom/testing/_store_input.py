@@ -189,17 +189,23 @@ class InputConformance:
         assert sorted(namespaces) == sorted(("odd", text) for text in ODD_BUT_VALID)
 
     @pytest.mark.parametrize("label", [1, None, ["x"], ("x",)], ids=repr)
-    async def test_reads_under_a_label_no_write_accepts_find_nothing(
+    async def test_a_label_that_is_not_a_string_is_refused_on_reads(
         self, open_store: Any, label: Any
     ) -> None:
-        """A read whose namespace holds a label that is not a string finds nothing, on every path."""
+        """get, search, list_namespaces and batched reads name a non-string label with
+        InvalidNamespaceError, as writes do; what is stored stays."""
         s = await open_store()
         await s.put(NS, "k", {"text": "kept"})
         odd = (NS[0], label)
-        assert await s.get(odd, "k") is None
-        assert await s.search(odd) == []
-        assert await s.list_namespaces(prefix=odd) == []
-        assert await s.batch([GetOp(odd, "k"), SearchOp(odd)]) == [None, []]
+        for read in (
+            lambda: s.get(odd, "k"),
+            lambda: s.search(odd),
+            lambda: s.list_namespaces(prefix=odd),
+            lambda: s.batch([GetOp(NS, "k"), GetOp(odd, "k")]),
+            lambda: s.batch([SearchOp(odd)]),
+        ):
+            with pytest.raises(InvalidNamespaceError, match="must be strings"):
+                await read()
         assert (await s.get(NS, "k")).value == {"text": "kept"}
 
     # --- sizes -------------------------------------------------------------------
