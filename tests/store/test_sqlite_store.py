@@ -352,7 +352,7 @@ def test_the_bulk_loaded_vector_index_behaves_like_one_built_item_by_item() -> N
     import numpy as np
 
     from threadloom.store._vectors import VectorIndex, normalize_rows
-    from threadloom.store.sqlite._vector_sync import bulk_index
+    from threadloom.store.sqlite._vector_sync import add_entries
 
     rng = np.random.default_rng(3)
     dims = 8
@@ -361,7 +361,8 @@ def test_the_bulk_loaded_vector_index_behaves_like_one_built_item_by_item() -> N
         prefix = f"users.u{i % 7}" + (".deep" if i % 5 == 0 else "")
         rows = normalize_rows(rng.standard_normal((1 + i % 3, dims)), dims)
         entries.append((prefix, f"k{i}", rows.tobytes()))
-    bulk = bulk_index(dims, entries)
+    bulk = VectorIndex(dims)
+    add_entries(bulk, entries)
     slow = VectorIndex(dims)
     slow.add_many(
         [

@@ -32,7 +32,7 @@ from threadloom.errors import DatabaseError
 from threadloom.store._vectors import VectorIndex
 from threadloom.store.sqlite._sql import prefix_where, split_namespace
 
-__all__ = ["PREFIX_LOADS_BEFORE_ALL", "SyncedVectors", "VectorChange", "bulk_index"]
+__all__ = ["PREFIX_LOADS_BEFORE_ALL", "SyncedVectors", "VectorChange", "add_entries"]
 
 #: After this many prefix-scoped loads, the next load reads every vector.
 PREFIX_LOADS_BEFORE_ALL = 8
@@ -179,13 +179,6 @@ class SyncedVectors:
             normalized=True,
         )
         self.seq = after
-
-
-def bulk_index(dims: int, entries: list[tuple[str, str, bytes]]) -> VectorIndex:
-    """A :class:`VectorIndex` holding ``(prefix, key, float32 unit rows as bytes)`` entries."""
-    index = VectorIndex(dims)
-    add_entries(index, entries)
-    return index
 
 
 def add_entries(index: VectorIndex, entries: list[tuple[str, str, bytes]]) -> None:
